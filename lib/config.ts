@@ -1,0 +1,126 @@
+// All configuration is read here, once, from the environment, with defaults.
+// Secrets are not read here: see lib/secrets.ts (env value locally, Secrets Manager on AWS).
+
+export interface Config {
+  /** Stanza API URL of the XMPP server (docs/stanza-api.md). */
+  apiUrl: string;
+  /** Per-request timeout towards the stanza API; must exceed the server's ping timeout. */
+  apiTimeoutMs: number;
+  /** Wait after an s2s close before the self-ping round (mod_ping_muc's ping_muc_delay). */
+  delayMs: number;
+  /** Self-pings in flight at once during a round. */
+  concurrency: number;
+  /** Follow-up rounds for indeterminate outcomes before notifying anyway. */
+  rechecks: number;
+  /** Base of the follow-up backoff: base, 2·base, 4·base… */
+  recheckBaseMs: number;
+  /** <reason> of the unavailable notification. */
+  reason: string;
+  /** Safety-net lifetime of a join item; a join is refreshed on every join event. */
+  joinTtlSeconds: number;
+  /** Largest events body accepted. */
+  maxBodyBytes: number;
+  /** Joins read per store page in a round. */
+  pageSize: number;
+  /** DynamoDB table. */
+  table: string;
+  /** Optional DynamoDB endpoint (dynalite locally). */
+  dynamodbEndpoint?: string;
+  scheduler: {
+    group: string;
+    roleArn: string;
+    dlqArn: string;
+    /** ARN of the round function, target of the schedules. */
+    roundFunctionArn: string;
+  };
+}
+
+export const ENV = {
+  apiUrl: 'PING_MUC_API_URL',
+  apiTimeoutMs: 'PING_MUC_API_TIMEOUT_MS',
+  delaySeconds: 'PING_MUC_DELAY_SECONDS',
+  concurrency: 'PING_MUC_CONCURRENCY',
+  rechecks: 'PING_MUC_RECHECKS',
+  recheckBaseSeconds: 'PING_MUC_RECHECK_BASE_SECONDS',
+  reason: 'PING_MUC_REASON',
+  joinTtlDays: 'PING_MUC_JOIN_TTL_DAYS',
+  maxBodyBytes: 'PING_MUC_MAX_BODY_BYTES',
+  pageSize: 'PING_MUC_PAGE_SIZE',
+  table: 'PING_MUC_TABLE',
+  dynamodbEndpoint: 'PING_MUC_DYNAMODB_ENDPOINT',
+  scheduleGroup: 'PING_MUC_SCHEDULE_GROUP',
+  schedulerRoleArn: 'PING_MUC_SCHEDULER_ROLE_ARN',
+  dlqArn: 'PING_MUC_DLQ_ARN',
+  roundFunctionArn: 'PING_MUC_ROUND_FUNCTION_ARN',
+  webhookSecret: 'PING_MUC_WEBHOOK_SECRET',
+  webhookSecretArn: 'PING_MUC_WEBHOOK_SECRET_ARN',
+  apiSecret: 'PING_MUC_API_SECRET',
+  apiSecretArn: 'PING_MUC_API_SECRET_ARN',
+} as const;
+
+export const DEFAULTS = {
+  apiTimeoutMs: 15_000,
+  delaySeconds: 60,
+  concurrency: 32,
+  rechecks: 3,
+  reason: 'Connection to remote server lost',
+  joinTtlDays: 30,
+  maxBodyBytes: 256 * 1024,
+  pageSize: 500,
+  table: 'ping-muc',
+  scheduleGroup: 'ping-muc',
+} as const;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Env = Record<string, string | undefined>;
+
+function num(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < min || n > max) {
+    throw new ConfigError(`${name}=${raw}: expected a number from ${min} to ${max}`);
+  }
+  return n;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const delaySeconds = num(env, ENV.delaySeconds, DEFAULTS.delaySeconds, 0, 86_400);
+  const apiUrl = env[ENV.apiUrl] ?? '';
+  if (apiUrl && !/^https?:\/\//.test(apiUrl)) {
+    throw new ConfigError(`${ENV.apiUrl}=${apiUrl}: expected an http(s) URL`);
+  }
+  return {
+    apiUrl,
+    apiTimeoutMs: num(env, ENV.apiTimeoutMs, DEFAULTS.apiTimeoutMs, 100, 300_000),
+    delayMs: delaySeconds * 1000,
+    concurrency: num(env, ENV.concurrency, DEFAULTS.concurrency, 1, 1024),
+    rechecks: num(env, ENV.rechecks, DEFAULTS.rechecks, 0, 20),
+    recheckBaseMs: num(env, ENV.recheckBaseSeconds, delaySeconds, 0, 86_400) * 1000,
+    reason: env[ENV.reason] ?? DEFAULTS.reason,
+    joinTtlSeconds: num(env, ENV.joinTtlDays, DEFAULTS.joinTtlDays, 1, 3650) * 86_400,
+    maxBodyBytes: num(env, ENV.maxBodyBytes, DEFAULTS.maxBodyBytes, 1024, 6 * 1024 * 1024),
+    pageSize: num(env, ENV.pageSize, DEFAULTS.pageSize, 1, 10_000),
+    table: env[ENV.table] ?? DEFAULTS.table,
+    dynamodbEndpoint: env[ENV.dynamodbEndpoint] || undefined,
+    scheduler: {
+      group: env[ENV.scheduleGroup] ?? DEFAULTS.scheduleGroup,
+      roleArn: env[ENV.schedulerRoleArn] ?? '',
+      dlqArn: env[ENV.dlqArn] ?? '',
+      roundFunctionArn: env[ENV.roundFunctionArn] ?? '',
+    },
+  };
+}
+
+/** The settings that only the AWS deployment needs; checked at cold start there. */
+export function requireAws(config: Config): void {
+  const missing: string[] = [];
+  if (!config.apiUrl) missing.push(ENV.apiUrl);
+  if (!config.scheduler.roleArn) missing.push(ENV.schedulerRoleArn);
+  if (!config.scheduler.dlqArn) missing.push(ENV.dlqArn);
+  if (!config.scheduler.roundFunctionArn) missing.push(ENV.roundFunctionArn);
+  if (missing.length) throw new ConfigError(`missing configuration: ${missing.join(', ')}`);
+}

@@ -1,0 +1,100 @@
+// The three ports of ping-muc. Each has one adapter per backend in lib/adapters/.
+
+/** A user's full JID present in a room under a nick, as the user's server reported it. */
+export interface Join {
+  host: string;
+  user: string;
+  room: string;
+  nick: string;
+  /** Domain of the room, i.e. the remote side of the s2s link. */
+  remote: string;
+  /** Server sequence (µs) of the event that wrote this join. */
+  seq: number;
+  /** Set while the join awaits a follow-up self-ping: the round that marked it. */
+  recheck?: string;
+}
+
+/** A pending or running self-ping round for one (host, remote domain). */
+export interface Round {
+  host: string;
+  remote: string;
+  /** Generation: unique per lost link of this (host, remote). */
+  gen: string;
+  /** Joins with seq above this were made after the close: they need no ping. */
+  cutoffSeq: number;
+  /** Follow-up pass: 0 is the first round, 1..rechecks are re-checks. */
+  pass: number;
+  /** Store cursor of the next page; undefined at the start of a pass. */
+  cursor?: string;
+  state: 'running' | 'waiting' | 'done';
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque; absent on the last page. */
+  next?: string;
+}
+
+export interface JoinStore {
+  // Events. Each is ordered by seq: an older event than what is stored changes nothing.
+  putJoin(join: Join, expiresAt: number): Promise<void>;
+  leave(host: string, user: string, room: string, seq: number): Promise<void>;
+  endSession(host: string, user: string, seq: number): Promise<number>;
+  startHost(host: string, seq: number): Promise<number>;
+  /** seq of the host's last host-start, 0 if none. */
+  hostStartSeq(host: string): Promise<number>;
+
+  /** Live joins of `host` in rooms on `remote`, paged in a stable order. */
+  joinsOf(host: string, remote: string, limit: number, cursor?: string): Promise<Page<Join>>;
+  /** Delete only if the join is unchanged (same seq) since it was read. */
+  deleteJoinIf(join: Join): Promise<boolean>;
+  /** Mark for a follow-up self-ping, only if unchanged since read. */
+  markRecheck(join: Join, gen: string): Promise<boolean>;
+
+  // Lost links and rounds.
+  /**
+   * Record an s2s close. Returns the generation of the pending round and whether this call
+   * opened it (so it must be scheduled) or joined an existing pending one (coalesced).
+   */
+  recordClose(host: string, remote: string, seq: number, now: number, gen: string): Promise<{ gen: string; opened: boolean; lastCloseAt: number }>;
+  /** The pending close window of (host, remote), if any. */
+  pendingClose(host: string, remote: string): Promise<{ gen: string; lastCloseAt: number; lastCloseSeq: number } | undefined>;
+  /** Turn the pending window `gen` into a running round; false if someone else did, or a newer close arrived. */
+  claimRound(round: Round, lastCloseAt: number): Promise<boolean>;
+  getRound(host: string, remote: string, gen: string): Promise<Round | undefined>;
+  saveRound(round: Round): Promise<void>;
+
+  /** Remember a webhook id until `expiresAt`; false if it was already there. */
+  rememberWebhook(id: string, expiresAt: number): Promise<boolean>;
+  forgetWebhook(id: string): Promise<void>;
+}
+
+/** What a round invocation must do. Serialized as the schedule's input. */
+export interface RoundJob {
+  host: string;
+  remote: string;
+  gen: string;
+  /** 'start' claims the pending window; 'continue' resumes a round (checkpoint or re-check). */
+  kind: 'start' | 'continue';
+}
+
+export interface Scheduler {
+  /**
+   * Run `job` at or after `at` (ms). `name` is deterministic: scheduling the same name twice
+   * is a no-op that returns false.
+   */
+  schedule(name: string, at: number, job: RoundJob): Promise<boolean>;
+}
+
+/** What the XMPP server said about a self-ping. */
+export type PingReply =
+  | { kind: 'reply'; xml: string }
+  | { kind: 'timeout' }
+  | { kind: 'no-session' };
+
+export interface StanzaApi {
+  /** Send a self-ping as `user` to `occupant`. Throws on the API's own failures. */
+  selfPing(user: string, occupant: string): Promise<PingReply>;
+  /** Deliver an unavailable notification. Returns false if the session is gone. Throws on failure. */
+  notify(presenceXml: string): Promise<boolean>;
+}
