@@ -37,8 +37,10 @@ export interface Page<T> {
 
 export interface JoinStore {
   // Events. Each is ordered by seq: an older event than what is stored changes nothing.
+  // expiresAt arguments are Unix seconds (the TTL attribute); expired items are filtered on read.
   putJoin(join: Join, expiresAt: number): Promise<void>;
-  leave(host: string, user: string, room: string, seq: number): Promise<void>;
+  /** Leaves a short-lived tombstone so that an older, late join cannot resurrect the join. */
+  leave(host: string, user: string, room: string, seq: number, expiresAt: number): Promise<void>;
   endSession(host: string, user: string, seq: number): Promise<number>;
   startHost(host: string, seq: number): Promise<number>;
   /** seq of the host's last host-start, 0 if none. */
@@ -59,7 +61,11 @@ export interface JoinStore {
   recordClose(host: string, remote: string, seq: number, now: number, gen: string): Promise<{ gen: string; opened: boolean; lastCloseAt: number }>;
   /** The pending close window of (host, remote), if any. */
   pendingClose(host: string, remote: string): Promise<{ gen: string; lastCloseAt: number; lastCloseSeq: number } | undefined>;
-  /** Turn the pending window `gen` into a running round; false if someone else did, or a newer close arrived. */
+  /**
+   * Save `round`, then close the pending window `round.gen` whose last close is `lastCloseAt`.
+   * False if the window is gone or a newer close arrived meanwhile (the round is saved anyway;
+   * the caller re-reads and retries). A later close then opens a new window.
+   */
   claimRound(round: Round, lastCloseAt: number): Promise<boolean>;
   getRound(host: string, remote: string, gen: string): Promise<Round | undefined>;
   saveRound(round: Round): Promise<void>;
