@@ -1,0 +1,53 @@
+// Schedule naming and timing rules shared by both Scheduler adapters (docs/scheduling.md).
+// Pure: no I/O, no clock.
+import { createHash } from 'node:crypto';
+import type { RoundJob } from '../ports';
+
+/** EventBridge Scheduler's limits on a schedule name. */
+export const NAME_MAX = 64;
+export const NAME_PATTERN = /^[0-9A-Za-z_.-]{1,64}$/;
+
+/** Hex digits of sha256 kept in a name: 80 bits, so distinct jobs never collide in practice. */
+const HASH_CHARS = 20;
+const PREFIX = 'pm';
+
+function readable(s: string): string {
+  // Domains are mostly [a-z0-9.-] already; anything else (IDN, odd characters) becomes '_'.
+  return s.replace(/[^0-9A-Za-z_.-]/g, '_');
+}
+
+/**
+ * Deterministic schedule name of `job` for `tag` (e.g. 'start', 'p1', 'c3'): the same job and tag
+ * always give the same name, different ones never collide. The readable part (prefix, kind, host,
+ * remote) is for operators listing schedules and may be truncated; uniqueness comes from the hash
+ * over all of host, remote, gen, kind and tag (JSON-encoded, so no separator can be forged).
+ * Always 1–64 characters of [0-9A-Za-z-_.].
+ */
+export function scheduleName(job: RoundJob, tag: string): string {
+  const hash = createHash('sha256')
+    .update(JSON.stringify([job.host, job.remote, job.gen, job.kind, tag]))
+    .digest('hex')
+    .slice(0, HASH_CHARS);
+  const head = readable(`${PREFIX}-${job.kind === 'start' ? 's' : 'c'}-${job.host}_${job.remote}`);
+  return `${head.slice(0, NAME_MAX - HASH_CHARS - 1)}-${hash}`;
+}
+
+const MINUTE_MS = 60_000;
+
+/**
+ * `at(yyyy-mm-ddThh:mm:ss)` in UTC for a one-time schedule, rounded UP to the next whole minute
+ * (an exact whole minute stays). EventBridge Scheduler fires with 60 s precision within the
+ * minute, so rounding up means a round can only be late, never early.
+ */
+export function atExpression(atMs: number): string {
+  if (!Number.isFinite(atMs)) throw new RangeError(`atExpression: not a time: ${atMs}`);
+  const rounded = Math.ceil(atMs / MINUTE_MS) * MINUTE_MS;
+  const iso = new Date(rounded).toISOString(); // yyyy-mm-ddThh:mm:ss.sssZ, always UTC
+  if (!/^\d{4}-/.test(iso)) throw new RangeError(`atExpression: year out of range: ${iso}`);
+  return `at(${iso.slice(0, 19)})`;
+}
+
+/** The time (ms) an `atExpression` of `atMs` stands for. */
+export function atRoundedUp(atMs: number): number {
+  return Math.ceil(atMs / MINUTE_MS) * MINUTE_MS;
+}
