@@ -1,4 +1,5 @@
 // The three ports of ping-muc. Each has one adapter per backend in lib/adapters/.
+import type { Element } from 'ltx';
 
 /** A user's full JID present in a room under a nick, as the user's server reported it. */
 export interface Join {
@@ -26,6 +27,8 @@ export interface Round {
   pass: number;
   /** Store cursor of the next page; undefined at the start of a pass. */
   cursor?: string;
+  /** Joins marked for a re-check during this pass. */
+  marked?: number;
   state: 'running' | 'waiting' | 'done';
 }
 
@@ -94,7 +97,7 @@ export interface Scheduler {
 
 /** What the XMPP server said about a self-ping. */
 export type PingReply =
-  | { kind: 'reply'; xml: string }
+  | { kind: 'reply'; iq: Element }
   | { kind: 'timeout' }
   | { kind: 'no-session' };
 
@@ -102,5 +105,5 @@ export interface StanzaApi {
   /** Send a self-ping as `user` to `occupant`. Throws on the API's own failures. */
   selfPing(user: string, occupant: string): Promise<PingReply>;
   /** Deliver an unavailable notification. Returns false if the session is gone. Throws on failure. */
-  notify(presenceXml: string): Promise<boolean>;
+  notify(presence: Element): Promise<boolean>;
 }

@@ -1,0 +1,186 @@
+// The self-ping round: one per (local host, remote domain, lost link).
+import type { Config } from './config';
+import type { Join, JoinStore, Round, RoundJob, Scheduler, StanzaApi } from './ports';
+import type { Logger, Metrics } from './observability';
+import { classify, type Outcome } from './domain/outcome';
+import { unavailable } from './domain/stanzas';
+import { scheduleName } from './domain/schedule';
+
+export interface RoundDeps {
+  store: JoinStore;
+  api: StanzaApi;
+  scheduler: Scheduler;
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** A woken-early round waits this long at most before re-scheduling itself instead. */
+const MAX_EARLY_WAIT_MS = 5_000;
+const CLAIM_ATTEMPTS = 5;
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Pages are processed whole, so a page must fit in the time left after the deadline check. */
+export function pageSize(config: Config): number {
+  return Math.max(1, Math.min(config.pageSize, config.concurrency * 4));
+}
+
+export function deadlineMarginMs(config: Config): number {
+  return Math.ceil(pageSize(config) / config.concurrency) * config.apiTimeoutMs + 10_000;
+}
+
+/** Records an s2s close; the first close of a window schedules its round, later ones coalesce. */
+export async function recordClose(deps: Pick<RoundDeps, 'store' | 'scheduler' | 'config' | 'now'>, host: string, remote: string, seq: number): Promise<boolean> {
+  const now = (deps.now ?? Date.now)();
+  const gen = seq.toString(36);
+  const window = await deps.store.recordClose(host, remote, seq, now, gen);
+  // Same gen again means a retried request: schedule again, the name makes it idempotent.
+  if (window.gen !== gen) return false;
+  const job: RoundJob = { host, remote, gen, kind: 'start' };
+  await deps.scheduler.schedule(scheduleName(job, 'start'), window.lastCloseAt + deps.config.delayMs, job);
+  return true;
+}
+
+/** Runs (part of) a round. Throws on our own failures so that the invocation is retried. */
+export async function runRound(deps: RoundDeps, job: RoundJob, remainingMs: () => number = () => Infinity): Promise<void> {
+  const round = job.kind === 'start' ? await claim(deps, job) : await resume(deps, job);
+  if (round) await runPass(deps, round, remainingMs);
+}
+
+async function claim(deps: RoundDeps, job: RoundJob): Promise<Round | undefined> {
+  const { store, config } = deps;
+  const now = deps.now ?? Date.now;
+  for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+    const pending = await store.pendingClose(job.host, job.remote);
+    if (!pending || pending.gen !== job.gen) {
+      // Already claimed: a retried invocation resumes the round, a duplicate one finds it done.
+      return resume(deps, { ...job, kind: 'continue' });
+    }
+    const due = pending.lastCloseAt + config.delayMs;
+    const early = due - now();
+    if (early > MAX_EARLY_WAIT_MS) {
+      // A close arrived after this round was scheduled: never ping earlier than the delay after it.
+      await deps.scheduler.schedule(scheduleName(job, `at${due}`), due, job);
+      deps.log.info('round postponed', { ...job, due: new Date(due).toISOString() });
+      return undefined;
+    }
+    if (early > 0) await (deps.sleep ?? defaultSleep)(early);
+    const round: Round = { host: job.host, remote: job.remote, gen: job.gen, cutoffSeq: pending.lastCloseSeq, pass: 0, marked: 0, state: 'running' };
+    if (await store.claimRound(round, pending.lastCloseAt)) {
+      deps.log.info('round started', { host: round.host, remote: round.remote, gen: round.gen });
+      return round;
+    }
+  }
+  throw new Error(`could not claim round ${job.host}/${job.remote}/${job.gen}: closes keep arriving`);
+}
+
+async function resume(deps: RoundDeps, job: RoundJob): Promise<Round | undefined> {
+  const round = await deps.store.getRound(job.host, job.remote, job.gen);
+  if (!round || round.state === 'done') return undefined;
+  return round.state === 'waiting' ? { ...round, state: 'running' } : round;
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; stops taking new items after a failure. */
+async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: unknown;
+  const worker = async () => {
+    while (failure === undefined && next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await fn(item);
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failure !== undefined) throw failure;
+}
+
+async function runPass(deps: RoundDeps, round: Round, remainingMs: () => number): Promise<void> {
+  const { store, config } = deps;
+  const startSeq = await store.hostStartSeq(round.host);
+  const limit = pageSize(config);
+  const job: RoundJob = { host: round.host, remote: round.remote, gen: round.gen, kind: 'continue' };
+  let page = store.joinsOf(round.host, round.remote, limit, round.cursor);
+  for (;;) {
+    const { items, next } = await page;
+    // Read ahead while this page is pinged.
+    if (next) {
+      page = store.joinsOf(round.host, round.remote, limit, next);
+      page.catch(() => undefined);
+    }
+    let marked = 0;
+    await pool(items, config.concurrency, async (join) => {
+      if (await check(deps, round, join, startSeq)) marked++;
+    }).finally(() => {
+      round.marked = (round.marked ?? 0) + marked;
+    });
+    round.cursor = next;
+    await store.saveRound(round);
+    if (!next) break;
+    if (remainingMs() < deadlineMarginMs(config)) {
+      // Checkpoint: a follow-up invocation continues from the saved cursor.
+      await deps.scheduler.schedule(scheduleName(job, `p${round.pass}c${next}`), (deps.now ?? Date.now)(), job);
+      deps.log.info('round checkpoint', { host: round.host, remote: round.remote, gen: round.gen, pass: round.pass });
+      return;
+    }
+  }
+  await endPass(deps, round, job);
+}
+
+async function endPass(deps: RoundDeps, round: Round, job: RoundJob): Promise<void> {
+  const { config } = deps;
+  if ((round.marked ?? 0) > 0 && round.pass < config.rechecks) {
+    const wait = config.recheckBaseMs * 2 ** round.pass;
+    const next: Round = { ...round, pass: round.pass + 1, cursor: undefined, marked: 0, state: 'waiting' };
+    await deps.store.saveRound(next);
+    await deps.scheduler.schedule(scheduleName(job, `p${next.pass}`), (deps.now ?? Date.now)() + wait, job);
+    deps.log.info('round re-check scheduled', { host: round.host, remote: round.remote, gen: round.gen, pass: next.pass, marked: round.marked, waitMs: wait });
+    return;
+  }
+  await deps.store.saveRound({ ...round, cursor: undefined, state: 'done' });
+  deps.log.info('round done', { host: round.host, remote: round.remote, gen: round.gen, passes: round.pass + 1 });
+}
+
+/** Pings one join and acts on the outcome. Returns true if the join was marked for a re-check. */
+async function check(deps: RoundDeps, round: Round, join: Join, startSeq: number): Promise<boolean> {
+  const { store, api, config, metrics } = deps;
+  // Joined after the close: the link was up again when it joined.
+  if (join.seq > round.cutoffSeq) return false;
+  if (join.seq < startSeq) {
+    await store.deleteJoinIf(join);
+    return false;
+  }
+  if (round.pass > 0 && join.recheck !== round.gen) return false;
+  const reply = await api.selfPing(join.user, `${join.room}/${join.nick}`);
+  let outcome: Outcome = classify(reply, { host: join.host, room: join.room });
+  if (outcome === 'indeterminate' && round.pass < config.rechecks) {
+    metrics.count('Pings', 'Outcome', outcome);
+    return store.markRecheck(join, round.gen);
+  }
+  metrics.count('Pings', 'Outcome', outcome);
+  if (outcome === 'indeterminate') outcome = 'not-joined'; // re-check budget spent: as mod_ping_muc does
+  if (outcome === 'gone') await store.deleteJoinIf(join);
+  if (outcome === 'not-joined') await notify(deps, join);
+  return false;
+}
+
+async function notify(deps: RoundDeps, join: Join): Promise<void> {
+  const { store, api, config, metrics } = deps;
+  // Delete first: if the join changed meanwhile (a rejoin), the user must not be told it left.
+  if (!(await store.deleteJoinIf(join))) return;
+  const occupant = `${join.room}/${join.nick}`;
+  try {
+    const delivered = await api.notify(unavailable(occupant, join.user, config.reason));
+    metrics.count('Notifications', 'Result', delivered ? 'sent' : 'no-session');
+  } catch (err) {
+    // Put the join back so that the retried round pings and notifies again.
+    await store.putJoin(join, Math.floor((deps.now ?? Date.now)() / 1000) + config.joinTtlSeconds);
+    throw err;
+  }
+}
