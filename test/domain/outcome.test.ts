@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { parse } from 'ltx';
+import { classify, type Outcome } from '../../lib/domain/outcome';
+import type { PingReply } from '../../lib/ports';
+
+const ctx = { host: 'a.example', room: 'lobby@muc.b.example' };
+const iq = (xml: string): PingReply => ({ kind: 'reply', iq: parse(xml) });
+const error = (condition: string, by?: string, from = 'lobby@muc.b.example/Alice') =>
+  iq(`<iq type="error" id="x" from="${from}" to="alice@a.example/phone"><error type="cancel"${by ? ` by="${by}"` : ''}><${condition} xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>`);
+
+// XEP-0410 §3 and what Prosody 0.12.3 answers (DEVELOPERS.md facts).
+const table: Array<[string, PingReply, Outcome]> = [
+  ['result: joined', iq('<iq type="result" id="x" from="lobby@muc.b.example/Alice"/>'), 'joined'],
+  ['service-unavailable: joined, client lacks ping', error('service-unavailable'), 'joined'],
+  ['feature-not-implemented: joined', error('feature-not-implemented'), 'joined'],
+  ['item-not-found by the room: nick changed', error('item-not-found', 'lobby@muc.b.example'), 'nick-changed'],
+  ['item-not-found by the MUC service: room gone', error('item-not-found', 'muc.b.example'), 'not-joined'],
+  ['item-not-found from the room, no by: nick changed', error('item-not-found', undefined, 'lobby@muc.b.example'), 'nick-changed'],
+  ['item-not-found from the occupant, no by: not joined', error('item-not-found'), 'not-joined'],
+  ['item-not-found by the room, other case: nick changed', error('item-not-found', 'Lobby@MUC.b.example'), 'nick-changed'],
+  ['not-acceptable: not an occupant', error('not-acceptable', 'lobby@muc.b.example'), 'not-joined'],
+  ['forbidden: not joined', error('forbidden'), 'not-joined'],
+  ['no condition: not joined', iq('<iq type="error" id="x"><error type="cancel"/></iq>'), 'not-joined'],
+  ['remote-server-not-found by our own server: indeterminate', error('remote-server-not-found', 'a.example'), 'indeterminate'],
+  ['remote-server-timeout by our own server: indeterminate', error('remote-server-timeout', 'a.example'), 'indeterminate'],
+  ['remote-server-not-found, no by: indeterminate', error('remote-server-not-found'), 'indeterminate'],
+  ['remote-server-not-found by the remote: not joined', error('remote-server-not-found', 'muc.b.example'), 'not-joined'],
+  ['timeout: indeterminate', { kind: 'timeout' }, 'indeterminate'],
+  ['no such session: gone', { kind: 'no-session' }, 'gone'],
+];
+
+describe('classify', () => {
+  it.each(table)('%s', (_name, reply, outcome) => {
+    expect(classify(reply, ctx)).toBe(outcome);
+  });
+});
