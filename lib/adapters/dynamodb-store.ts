@@ -23,6 +23,21 @@ const ROUND_TTL_SECONDS = 7 * 86_400;
 const LINK_TTL_SECONDS = 7 * 86_400;
 const BATCH_SIZE = 25;
 
+/**
+ * Every Round field that saveRound/getRound persist. Typed so that a field added to Round in
+ * lib/ports.ts breaks the build here until it is persisted too.
+ */
+export const ROUND_FIELDS: Record<keyof Round, true> = {
+  host: true,
+  remote: true,
+  gen: true,
+  cutoffSeq: true,
+  pass: true,
+  cursor: true,
+  marked: true,
+  state: true,
+};
+
 export class InvalidCursorError extends Error {
   override name = 'InvalidCursorError';
 }
@@ -524,6 +539,8 @@ export class DynamoJoinStore implements JoinStore {
     };
     const cursor = str(item, 'cursor');
     if (cursor !== undefined) round.cursor = cursor;
+    const marked = num(item, 'marked');
+    if (marked !== undefined) round.marked = marked;
     return round;
   }
 
@@ -539,6 +556,7 @@ export class DynamoJoinStore implements JoinStore {
       [KEYS.ttl]: N(this.nowSeconds() + ROUND_TTL_SECONDS),
     };
     if (round.cursor !== undefined) item.cursor = S(round.cursor);
+    if (round.marked !== undefined) item.marked = N(round.marked);
     await this.client.send(new PutItemCommand({ TableName: this.table, Item: item }));
   }
 

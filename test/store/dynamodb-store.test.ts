@@ -374,7 +374,7 @@ describe('lost links', () => {
   });
 
   it('saves and reads rounds', async () => {
-    const r: Round = { ...round('g1', 5), pass: 2, cursor: 'abc', state: 'waiting' };
+    const r: Round = { ...round('g1', 5), pass: 2, cursor: 'abc', marked: 3, state: 'waiting' };
     await store.saveRound(r);
     expect(await store.getRound(H, R, 'g1')).toEqual(r);
     const { cursor: _dropped, ...noCursor } = r;
