@@ -1,0 +1,47 @@
+// `npm start`: the local service on its embedded defaults.
+import { resolve } from 'node:path';
+import { ENV } from '../lib/config';
+import { MEMORY, startLocalService } from '../lib/local/service';
+
+const dataDir = process.env.PING_MUC_DATA_DIR === MEMORY ? MEMORY : resolve(process.env.PING_MUC_DATA_DIR ?? '.data');
+const port = Number(process.env.PORT ?? process.env.PING_MUC_PORT ?? 8787);
+
+const service = await startLocalService({ dataDir, port, host: process.env.PING_MUC_LISTEN ?? '127.0.0.1' }).catch((err: Error) => {
+  console.error(`ping-muc: cannot start: ${err.message}`);
+  process.exit(1);
+});
+
+const { config } = service;
+console.log(`ping-muc listening on ${service.url}
+  events URL       ${service.eventsUrl}   (POST, Standard Webhooks signed)
+  stanza API       ${config.apiUrl || '(not set: ' + ENV.apiUrl + ')'}
+  data             ${dataDir === MEMORY ? 'in memory (lost on exit)' : dataDir}
+  delay            ${config.delayMs / 1000} s, re-checks ${config.rechecks} (base ${config.recheckBaseMs / 1000} s), concurrency ${config.concurrency}
+  reason           "${config.reason}"
+  secrets          ${process.env[ENV.webhookSecret] ? 'from the environment' : dataDir === MEMORY ? 'generated for this run' : 'from ' + dataDir + '/secrets.json'}
+For the Prosody module (prosody/README.md):
+  ping_muc_cloud_events_url = "${service.eventsUrl}"
+  ping_muc_cloud_webhook_secret = ${secretHint('webhook')}
+  ping_muc_cloud_api_secret = ${secretHint('api')}`);
+
+// Secrets are not printed where they persist: the operator reads them from the file.
+function secretHint(which: 'webhook' | 'api'): string {
+  if (dataDir !== MEMORY) return `(the "${which}" value in ${dataDir}/secrets.json, or your ${which === 'webhook' ? ENV.webhookSecret : ENV.apiSecret})`;
+  return `"${which === 'webhook' ? service.webhookSecret : service.apiSecret}"`;
+}
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`ping-muc: ${signal}, shutting down`);
+    service.close().then(
+      () => process.exit(0),
+      (err: Error) => {
+        console.error(`ping-muc: shutdown failed: ${err.message}`);
+        process.exit(1);
+      },
+    );
+  });
+}

@@ -1,0 +1,14 @@
+// The round job is our own schedule input, but it is still checked before use.
+import type { RoundJob } from '../ports';
+import { normalizeDomain } from './jid';
+
+export function parseRoundJob(input: unknown): RoundJob {
+  const raw = (typeof input === 'string' ? JSON.parse(input) : input) as Partial<RoundJob> | null;
+  if (!raw || typeof raw !== 'object') throw new Error('round job must be an object');
+  const { host, remote, gen, kind } = raw;
+  if (typeof host !== 'string' || typeof remote !== 'string' || typeof gen !== 'string' || !/^[0-9a-z]{1,16}$/.test(gen)) {
+    throw new Error(`invalid round job ${JSON.stringify(raw)}`);
+  }
+  if (kind !== 'start' && kind !== 'continue') throw new Error(`invalid round job kind ${JSON.stringify(kind)}`);
+  return { host: normalizeDomain(host), remote: normalizeDomain(remote), gen, kind };
+}

@@ -1,0 +1,166 @@
+// The local service: the same handlers behind a small HTTP server, on embedded dynalite and the
+// local durable scheduler (both kept under the data directory).
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ENV, loadConfig, type Config } from '../config';
+import { startDynalite } from '../adapters/dynalite';
+import { ensureTable } from '../adapters/dynamodb-table';
+import { DynamoJoinStore } from '../adapters/dynamodb-store';
+import { LocalScheduler } from '../adapters/scheduler-local';
+import { handleEvents, type HttpRequest, type IngestDeps } from '../ingest';
+import { runRound, type RoundDeps } from '../round';
+import { createLogger, levelFromEnv, Metrics, type Logger } from '../observability';
+import { secretKey } from '../domain/signature';
+import { parseRoundJob } from '../domain/round-job';
+import { apiFor } from '../wiring';
+import type { JoinStore, StanzaApi } from '../ports';
+
+export const MEMORY = ':memory:';
+
+export interface LocalServiceOptions {
+  port?: number;
+  host?: string;
+  /** Where dynalite keeps its data; MEMORY for an in-memory store (tests). */
+  dataDir?: string;
+  /** PING_MUC_* settings; default process.env. */
+  env?: Record<string, string | undefined>;
+  log?: (line: string) => void;
+  /** Replace the HTTP stanza API (benchmarks, tests). */
+  api?: StanzaApi;
+  /** Local scheduler poll interval (firing precision), default 200 ms. */
+  pollMs?: number;
+  /** Time budget of one round invocation, to exercise checkpoints locally; default unlimited. */
+  roundBudgetMs?: number;
+}
+
+export interface LocalService {
+  url: string;
+  eventsUrl: string;
+  store: JoinStore;
+  config: Config;
+  metrics: Metrics;
+  webhookSecret: string;
+  apiSecret: string;
+  close(): Promise<void>;
+}
+
+function newSecret(): string {
+  return `whsec_${randomBytes(32).toString('base64')}`;
+}
+
+/** Secrets: the environment's, else generated once and kept in the data directory. */
+function localSecrets(env: Record<string, string | undefined>, dataDir: string): { webhook: string; api: string } {
+  const file = dataDir === MEMORY ? undefined : join(dataDir, 'secrets.json');
+  let stored: { webhook?: string; api?: string } = {};
+  if (file && existsSync(file)) stored = JSON.parse(readFileSync(file, 'utf8'));
+  const secrets = { webhook: env[ENV.webhookSecret] || stored.webhook || newSecret(), api: env[ENV.apiSecret] || stored.api || newSecret() };
+  if (file && (!stored.webhook || !stored.api)) writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  return secrets;
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        resolve(undefined);
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve(server.address() as AddressInfo));
+  });
+}
+
+export async function startLocalService(options: LocalServiceOptions = {}): Promise<LocalService> {
+  const env = options.env ?? process.env;
+  const dataDir = options.dataDir ?? MEMORY;
+  if (dataDir !== MEMORY) mkdirSync(dataDir, { recursive: true });
+  const config = loadConfig(env);
+  const sink = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const log: Logger = createLogger('ping-muc', levelFromEnv(env), sink);
+  const metrics = new Metrics('PingMuc', () => undefined);
+  const secrets = localSecrets(env, dataDir);
+  const webhookKey = secretKey(secrets.webhook, ENV.webhookSecret);
+  const apiKey = secretKey(secrets.api, ENV.apiSecret);
+  if (!config.apiUrl && !options.api) log.warn(`${ENV.apiUrl} is not set: rounds will fail until it is`);
+
+  const dynalite = await startDynalite(dataDir === MEMORY ? {} : { path: join(dataDir, 'dynalite') });
+  await ensureTable(dynalite.client, config.table);
+  const store = new DynamoJoinStore({ client: dynalite.client, table: config.table });
+  const api = options.api ?? apiFor(config, apiKey);
+  const budget = options.roundBudgetMs ?? Infinity;
+  let roundDeps: RoundDeps;
+  const scheduler = new LocalScheduler({
+    client: dynalite.client,
+    table: config.table,
+    pollMs: options.pollMs ?? 200,
+    run: async (job) => {
+      const started = Date.now();
+      try {
+        await runRound(roundDeps, parseRoundJob(job), () => budget - (Date.now() - started));
+      } catch (err) {
+        log.error('round failed, will retry', { ...job, error: (err as Error).message });
+        throw err;
+      }
+    },
+    log: (message, data) => log.warn(message, data),
+  });
+  roundDeps = { store, api, scheduler, config, log, metrics };
+  const ingest: IngestDeps = { store, scheduler, config, log, metrics, webhookKey };
+
+  const server = createServer((req, res) => {
+    const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      res.end(JSON.stringify(body));
+    };
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/health') return send(200, { ok: true });
+    if (path !== '/events') return send(404, { error: 'not found: POST /events' });
+    readBody(req, config.maxBodyBytes)
+      .then(async (body) => {
+        if (!body) return send(413, { error: `body larger than ${config.maxBodyBytes} bytes` }, { connection: 'close' });
+        const request: HttpRequest = { method: req.method ?? 'GET', headers: req.headers as Record<string, string>, body };
+        const out = await handleEvents(ingest, request);
+        send(out.status, out.body, out.headers);
+      })
+      .catch((err: Error) => {
+        log.error('events request failed', { error: err.message });
+        if (!res.headersSent) send(500, { error: 'internal error' });
+      });
+  });
+  const address = await listen(server, options.port ?? 0, options.host ?? '127.0.0.1');
+  scheduler.start();
+  const url = `http://${address.address}:${address.port}`;
+  return {
+    url,
+    eventsUrl: `${url}/events`,
+    store,
+    config,
+    metrics,
+    webhookSecret: secrets.webhook,
+    apiSecret: secrets.api,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await scheduler.stop();
+      await dynalite.close();
+    },
+  };
+}
