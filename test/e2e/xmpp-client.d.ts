@@ -1,0 +1,18 @@
+// Minimal typings for the parts of @xmpp/client 0.14 the e2e tests use (it ships none).
+declare module '@xmpp/client' {
+  import type { Element } from 'ltx';
+  interface XmppClient {
+    jid: { toString(): string } | null;
+    status: string;
+    start(): Promise<unknown>;
+    stop(): Promise<unknown>;
+    send(el: Element): Promise<void>;
+    on(event: 'stanza', fn: (el: Element) => void): void;
+    on(event: 'error' | 'offline' | 'online' | 'status', fn: (...args: unknown[]) => void): void;
+    reconnect: { stop(): void };
+    socket?: { destroy(): void } | null;
+  }
+  export function client(opts: { service: string; domain: string; username?: string; password?: string; resource?: string }): XmppClient;
+  export function xml(name: string, attrs?: Record<string, string | undefined> | null, ...children: Array<Element | string>): Element;
+  export type { XmppClient };
+}
