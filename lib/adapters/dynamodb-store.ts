@@ -13,6 +13,7 @@ import {
   type QueryCommandInput,
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
+import { createHash } from 'node:crypto';
 import type { Join, JoinStore, Page, Round } from '../ports';
 import { KEYS } from './dynamodb-table';
 
@@ -84,17 +85,57 @@ function isConditionFailed(err: unknown): boolean {
 
 // --- keys ---------------------------------------------------------------------------------
 
-const joinKey = (user: string, room: string): Item => ({ [KEYS.pk]: S(`J#${user}`), [KEYS.sk]: S(room) });
-const hostKey = (host: string): Item => ({ [KEYS.pk]: S(`H#${host}`), [KEYS.sk]: S('host') });
-const linkKey = (host: string, remote: string): Item => ({ [KEYS.pk]: S(`L#${host}|${remote}`), [KEYS.sk]: S('link') });
-const roundKey = (host: string, remote: string, gen: string): Item => ({
-  [KEYS.pk]: S(`R#${host}|${remote}`),
-  [KEYS.sk]: S(gen),
-});
-const webhookKey = (id: string): Item => ({ [KEYS.pk]: S(`W#${id}`), [KEYS.sk]: S('webhook') });
+// DynamoDB key limits (base table and GSI alike): partition key 2048 bytes, sort key 1024 bytes.
+// Valid JIDs can exceed them (each JID part may be 1023 bytes), and one such join must not make
+// a whole events request fail forever. So an over-long key value is cut and suffixed with a
+// hash of the whole value: still deterministic (leave/delete find it again), still unique. Item
+// attributes (user, room…) always hold the full values; reads never parse keys.
+const MAX_PK_BYTES = 2048;
+const MAX_SK_BYTES = 1024;
+const HASH_CHARS = 43; // sha256, base64url
 
-/** GSI sort key of a live join. Domains never contain '|', so `${remote}|` prefixes one remote exactly. */
-const gsk = (remote: string, room: string, user: string) => `${remote}|${room}|${user}`;
+const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
+
+/** `value` if it fits in `max` UTF-8 bytes, else a prefix of it + '#' + sha256(value). */
+export function fitKey(value: string, max: number): string {
+  if (bytes(value) <= max) return value;
+  const room = max - 1 - HASH_CHARS;
+  if (room < 0) throw new RangeError(`key part too long for DynamoDB (${bytes(value)} bytes, ${max} allowed)`);
+  let prefix = '';
+  let used = 0;
+  for (const ch of value) {
+    const n = bytes(ch);
+    if (used + n > room) break;
+    prefix += ch;
+    used += n;
+  }
+  return `${prefix}#${createHash('sha256').update(value, 'utf8').digest('base64url')}`;
+}
+
+const pk = (value: string): AttributeValue => S(fitKey(value, MAX_PK_BYTES));
+const sk = (value: string): AttributeValue => S(fitKey(value, MAX_SK_BYTES));
+
+const joinPk = (user: string) => pk(`J#${user}`);
+const joinKey = (user: string, room: string): Item => ({ [KEYS.pk]: joinPk(user), [KEYS.sk]: sk(room) });
+const hostKey = (host: string): Item => ({ [KEYS.pk]: pk(`H#${host}`), [KEYS.sk]: S('host') });
+const linkKey = (host: string, remote: string): Item => ({ [KEYS.pk]: pk(`L#${host}|${remote}`), [KEYS.sk]: S('link') });
+const roundKey = (host: string, remote: string, gen: string): Item => ({
+  [KEYS.pk]: pk(`R#${host}|${remote}`),
+  [KEYS.sk]: sk(gen),
+});
+const webhookKey = (id: string): Item => ({ [KEYS.pk]: pk(`W#${id}`), [KEYS.sk]: S('webhook') });
+
+/**
+ * GSI sort key of a live join: `<remote>|<room>|<user>`. Domains never contain '|', so the
+ * prefix `<remote>|` selects exactly one remote; only the `<room>|<user>` tail is ever shortened.
+ */
+function gsk(remote: string, room: string, user: string): string {
+  const head = gskPrefix(remote);
+  return head + fitKey(`${room}|${user}`, MAX_SK_BYTES - bytes(head));
+}
+
+/** `<remote>|`; a (never seen) remote domain over 512 bytes is shortened too, never to contain '|'. */
+const gskPrefix = (remote: string) => `${fitKey(remote, 512)}|`;
 
 /** Newer-seq condition of every event write. */
 const NEWER = {
@@ -124,7 +165,7 @@ function encodeCursor(key: Item): string {
 
 function decodeCursor(cursor: string, host: string, prefix: string): Item {
   const bad = (why: string) => new InvalidCursorError(`invalid store cursor: ${why}`);
-  if (!/^[A-Za-z0-9_-]{1,4096}$/.test(cursor)) throw bad('not base64url');
+  if (!/^[A-Za-z0-9_-]{1,65536}$/.test(cursor)) throw bad('not base64url');
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
@@ -312,7 +353,7 @@ export class DynamoJoinStore implements JoinStore {
         FilterExpression: '#host = :host AND #seq < :seq AND attribute_not_exists(#left)',
         ProjectionExpression: '#pk, #sk, #seq, #exp',
         ExpressionAttributeNames: { '#pk': KEYS.pk, '#sk': KEYS.sk, '#host': 'host', '#seq': 'seq', '#left': 'left', '#exp': KEYS.ttl },
-        ExpressionAttributeValues: { ':pk': S(`J#${user}`), ':host': S(host), ':seq': N(seq) },
+        ExpressionAttributeValues: { ':pk': joinPk(user), ':host': S(host), ':seq': N(seq) },
       },
       (item) => {
         keys.push({ [KEYS.pk]: need(item[KEYS.pk], KEYS.pk), [KEYS.sk]: need(item[KEYS.sk], KEYS.sk) });
@@ -397,7 +438,7 @@ export class DynamoJoinStore implements JoinStore {
 
   async joinsOf(host: string, remote: string, limit: number, cursor?: string): Promise<Page<Join>> {
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`joinsOf: limit must be a positive integer, got ${limit}`);
-    const prefix = `${remote}|`;
+    const prefix = gskPrefix(remote);
     const start = cursor === undefined ? undefined : decodeCursor(cursor, host, prefix);
     // Limit applies before the expiry filter: a page may hold fewer than `limit` items (even
     // none) and still have a `next`. Callers page until `next` is absent.

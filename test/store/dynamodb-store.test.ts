@@ -300,6 +300,34 @@ describe('expiry (TTL is only a safety net)', () => {
   });
 });
 
+describe('key size limits', () => {
+  it('joins with JIDs beyond DynamoDB key limits still work, with bounded keys', async () => {
+    const user = `${'u'.repeat(1023)}@a.example/${'é'.repeat(511)}`; // 2.1 kB full JID
+    const room = `${'r'.repeat(1023)}@b.example`;
+    const other = `${'u'.repeat(1023)}@a.example/${'é'.repeat(510)}x`; // same key prefix, other JID
+    const join = j(user, room, 10);
+    await store.putJoin(join, exp());
+    await store.putJoin(j(other, room, 11), exp());
+    await store.putJoin(j('short@a.example/r', 'room@b.example', 12), exp());
+    const items = (await db.client.send(new ScanCommand({ TableName: table }))).Items ?? [];
+    expect(items).toHaveLength(3);
+    for (const item of items) {
+      expect(Buffer.byteLength(item.pk?.S ?? '')).toBeLessThanOrEqual(2048);
+      expect(Buffer.byteLength(item.sk?.S ?? '')).toBeLessThanOrEqual(1024);
+      expect(Buffer.byteLength(item.gsk?.S ?? '')).toBeLessThanOrEqual(1024);
+      expect(item.gsk?.S?.startsWith('b.example|')).toBe(true);
+    }
+    expect((await all(store, 'a.example', 'b.example', 1)).map((x) => x.user).sort()).toEqual(
+      [user, other, 'short@a.example/r'].sort(),
+    );
+    expect(await store.markRecheck(join, 'g')).toBe(true);
+    await store.leave('a.example', user, room, 20, exp());
+    await store.putJoin(join, exp()); // older: refused by the tombstone
+    expect(await store.endSession('a.example', other, 99)).toBe(1);
+    expect((await all(store, 'a.example', 'b.example')).map((x) => x.user)).toEqual(['short@a.example/r']);
+  });
+});
+
 describe('conditional delete and re-check mark', () => {
   it('deleteJoinIf only deletes an unchanged join', async () => {
     const read = j('u@a.example/r', 'room@b.example', 10);
