@@ -157,3 +157,52 @@ export class ApiRecorder {
     });
   }
 }
+
+/** Forwards A's event POSTs to ping-muc untouched and records the events that were accepted. */
+export class EventsTap {
+  readonly events: ReceivedEvent[] = [];
+  private server!: http.Server;
+  url = '';
+
+  constructor(private readonly target: string) {}
+
+  async start(host = '127.0.0.1'): Promise<string> {
+    this.server = http.createServer(async (req, res) => {
+      const body = await readBody(req);
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(req.headers)) {
+        if (k.startsWith('webhook-') || k === 'content-type') headers[k] = Array.isArray(v) ? (v[0] ?? '') : (v ?? '');
+      }
+      try {
+        const up = await fetch(this.target, { method: 'POST', headers, body });
+        const text = await up.text();
+        if (up.status === 200 && !text.includes('"replay"')) {
+          this.events.push(...(JSON.parse(body) as { events: ReceivedEvent[] }).events);
+        }
+        res.writeHead(up.status, { 'content-type': 'application/json' }).end(text);
+      } catch (e) {
+        res.writeHead(502).end(String(e));
+      }
+    });
+    await new Promise<void>((r) => this.server.listen(0, host, () => r()));
+    this.url = `http://${host}:${(this.server.address() as AddressInfo).port}/events`;
+    return this.url;
+  }
+
+  async waitFor(pred: (e: ReceivedEvent) => boolean, timeoutMs = 10_000): Promise<ReceivedEvent> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = this.events.find(pred);
+      if (hit) return hit;
+      if (Date.now() > deadline) throw new Error(`no matching event within ${timeoutMs} ms; got ${JSON.stringify(this.events)}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  close(): Promise<void> {
+    return new Promise((r) => {
+      this.server.closeAllConnections();
+      this.server.close(() => r());
+    });
+  }
+}

@@ -1,0 +1,91 @@
+// kill -9 of the MUC server B, then B restarts with its occupants lost. One lost link, seen
+// by several users at once: plain joins, a nick change, a user who disconnected before, and
+// a room on a second remote domain (C) whose link never broke.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Stack } from './stack';
+import { DOMAINS } from './testbed';
+import { isNotification, type User } from './users';
+
+const ROOM1 = `room1@${DOMAINS.mucB}`;
+const ROOM2 = `room2@${DOMAINS.mucB}`;
+const ROOM3 = `room3@${DOMAINS.mucB}`;
+const LOBBY_C = `lobby@${DOMAINS.mucC}`;
+
+describe('hard kill of the MUC server', () => {
+  let stack: Stack;
+  let alice: User, dave: User, bob: User, carol: User;
+  let killedAt = 0;
+
+  beforeAll(async () => {
+    stack = await Stack.start({ withC: true, delaySeconds: 2, rechecks: 2, recheckBaseSeconds: 1 });
+    [alice, dave, bob, carol] = await Promise.all(['alice', 'dave', 'bob', 'carol'].map((n) => stack.user(n)));
+    await alice.join(ROOM1, 'Alice');
+    await alice.join(LOBBY_C, 'Alice');
+    await dave.join(ROOM1, 'Dave');
+    await bob.join(ROOM2, 'Bob');
+    await bob.changeNick(ROOM2, 'Robert');
+    await carol.join(ROOM3, 'Carol');
+    await stack.waitForJoins(DOMAINS.mucB, (j) => j.length === 4 && j.some((x) => x.nick === 'Robert'));
+    await carol.stop(); // disconnect: session-end removes her join
+    await stack.waitForJoins(DOMAINS.mucB, (j) => j.length === 3);
+    await stack.waitForJoins(DOMAINS.mucC, (j) => j.length === 1);
+
+    killedAt = Date.now();
+    await stack.bed.b.kill();
+    await stack.bed.b.start();
+    await Promise.all([alice, dave, bob].map((u) => u.waitFor(isNotification, 20_000)));
+    await new Promise((r) => setTimeout(r, 1500)); // room for (unwanted) duplicates to show up
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('notifies each affected client exactly once, from room/nick, none/none with 110 and 333, after the delay', () => {
+    for (const [user, from] of [
+      [alice, `${ROOM1}/Alice`],
+      [dave, `${ROOM1}/Dave`],
+    ] as const) {
+      const notes = user.notifications();
+      expect(notes.map((n) => n.el.attrs.from)).toEqual([from]);
+      const x = notes[0]!.el.getChild('x', 'http://jabber.org/protocol/muc#user')!;
+      expect(x.getChild('item')!.attrs).toMatchObject({ affiliation: 'none', role: 'none' });
+      expect(x.getChild('item')!.getChildText('reason')).toBe('Connection to remote server lost');
+      expect(x.getChildren('status').map((s) => s.attrs.code).sort()).toEqual(['110', '333']);
+      const elapsed = notes[0]!.at - killedAt;
+      console.log(`[e2e] kill -9 -> notification for ${user.jid}: ${elapsed} ms (configured delay ${stack.delayMs} ms)`);
+      expect(elapsed).toBeGreaterThanOrEqual(stack.delayMs);
+      expect(elapsed).toBeLessThan(stack.delayMs + 5000);
+    }
+  });
+
+  it('removes the joins on the broken domain from the store', async () => {
+    expect(await stack.joins(DOMAINS.mucB)).toEqual([]);
+  });
+
+  it('pings the new nick after a nick change', () => {
+    expect(bob.notifications().map((n) => n.el.attrs.from)).toEqual([`${ROOM2}/Robert`]);
+    const toRoom2 = stack.api.pings().filter((c) => c.to.startsWith(ROOM2));
+    expect(toRoom2.map((c) => c.to)).toEqual([`${ROOM2}/Robert`]);
+  });
+
+  it('pings nothing for a user who disconnected before', () => {
+    expect(stack.events.events.some((e) => e.type === 'session-end' && e.user === carol.jid)).toBe(true);
+    expect(stack.api.calls.filter((c) => c.from === carol.jid || c.to === carol.jid)).toEqual([]);
+  });
+
+  it('pings only the domain whose link broke', async () => {
+    expect(stack.api.calls.filter((c) => c.to.includes(DOMAINS.mucC) || c.from.includes(DOMAINS.mucC))).toEqual([]);
+    expect(alice.notifications().filter((n) => n.el.attrs.from?.startsWith(LOBBY_C))).toEqual([]);
+    const onC = await stack.joins(DOMAINS.mucC);
+    expect(onC.map((j) => [j.user, j.room, j.nick])).toEqual([[alice.jid, LOBBY_C, 'Alice']]);
+  });
+
+  it('sends one ping per join although both directions of the link closed', () => {
+    const closes = stack.events.events.filter((e) => e.type === 's2s-close' && e.remotes?.includes(DOMAINS.mucB));
+    expect(new Set(closes.map((e) => e.direction))).toEqual(new Set(['in', 'out']));
+    const pings = stack.api.pings().map((c) => `${c.from} ${c.to}`).sort();
+    expect(pings).toEqual([`${alice.jid} ${ROOM1}/Alice`, `${bob.jid} ${ROOM2}/Robert`, `${dave.jid} ${ROOM1}/Dave`].sort());
+    expect(stack.api.notifies()).toHaveLength(3);
+  });
+});
