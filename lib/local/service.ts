@@ -40,6 +40,8 @@ export interface LocalService {
   url: string;
   eventsUrl: string;
   store: JoinStore;
+  /** Endpoint of the embedded dynalite, for inspection. */
+  dynamodbEndpoint: string;
   config: Config;
   metrics: Metrics;
   webhookSecret: string;
@@ -61,20 +63,17 @@ function localSecrets(env: Record<string, string | undefined>, dataDir: string):
   return secrets;
 }
 
+/** The body, or undefined when over `limit`: the rest is drained (up to a bound) so the 413 gets through. */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) {
-        resolve(undefined);
-        req.destroy();
-        return;
-      }
-      chunks.push(chunk);
+      if (size <= limit) chunks.push(chunk);
+      else if (size > 16 * limit) req.destroy();
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('end', () => resolve(size > limit ? undefined : Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }
@@ -109,10 +108,18 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     client: dynalite.client,
     table: config.table,
     pollMs: options.pollMs ?? 200,
-    run: async (job) => {
+    run: async (input) => {
       const started = Date.now();
+      let job;
       try {
-        await runRound(roundDeps, parseRoundJob(job), () => budget - (Date.now() - started));
+        job = parseRoundJob(input);
+      } catch (err) {
+        // A malformed job can never succeed: drop it loudly rather than retry it forever.
+        log.error('round job dropped', { input, error: (err as Error).message });
+        return;
+      }
+      try {
+        await runRound(roundDeps, job, () => budget - (Date.now() - started));
       } catch (err) {
         log.error('round failed, will retry', { ...job, error: (err as Error).message });
         throw err;
@@ -150,6 +157,7 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     url,
     eventsUrl: `${url}/events`,
     store,
+    dynamodbEndpoint: dynalite.endpoint,
     config,
     metrics,
     webhookSecret: secrets.webhook,

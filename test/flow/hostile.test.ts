@@ -1,0 +1,151 @@
+// Hostile input: each request gets its status code and the store is left unchanged.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startHarness, API_SECRET, WEBHOOK_SECRET, type Harness } from '../support/service';
+import { nextSeq, postEvents, postRaw, signed } from '../support/events';
+import { sleep, waitFor } from '../support/wait';
+import { HttpStanzaApi, StanzaApiError } from '../../lib/adapters/stanza-api-http';
+import { secretKey } from '../../lib/domain/signature';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+const HOST = 'a.example';
+const join = () => ({ type: 'join', seq: nextSeq(), host: HOST, user: `alice@${HOST}/r`, room: 'lobby@muc.b.example', nick: 'alice' });
+const body = (events: object[]) => JSON.stringify({ v: 1, events });
+
+let h: Harness;
+let before: string[];
+beforeAll(async () => {
+  h = await startHarness();
+  // Something to keep unchanged.
+  expect((await postEvents(h.service.eventsUrl, WEBHOOK_SECRET, [join()])).status).toBe(200);
+});
+afterAll(async () => {
+  await h.close();
+});
+beforeEach(async () => {
+  before = await h.snapshot();
+});
+
+async function expectRefused(status: number, raw: string | Buffer, headers: Record<string, string>, message?: RegExp) {
+  const res = await postRaw(h.service.eventsUrl, raw, headers);
+  expect(res.status).toBe(status);
+  if (message) expect(String(res.body.error)).toMatch(message);
+  expect(await h.snapshot()).toEqual(before);
+}
+
+describe('the events endpoint refuses', () => {
+  const good = body([{ ...join(), nick: 'mallory' }]);
+
+  it('a missing signature (401)', async () => {
+    await expectRefused(401, good, {}, /missing webhook-id/);
+  });
+
+  it('a bad signature (401)', async () => {
+    await expectRefused(401, good, signed(`whsec_${Buffer.alloc(32, 9).toString('base64')}`, good), /bad webhook-signature/);
+  });
+
+  it('a body that does not match its signature (401)', async () => {
+    await expectRefused(401, good.replace('mallory', 'mallorz'), signed(WEBHOOK_SECRET, good), /bad webhook-signature/);
+  });
+
+  it('an old timestamp (401)', async () => {
+    await expectRefused(401, good, signed(WEBHOOK_SECRET, good, undefined, Math.floor(Date.now() / 1000) - 301), /tolerance/);
+  });
+
+  it('malformed JSON (400)', async () => {
+    const raw = '{"v":1,"events":[';
+    await expectRefused(400, raw, signed(WEBHOOK_SECRET, raw), /malformed JSON/);
+  });
+
+  it('XML with a DOCTYPE instead of JSON (400)', async () => {
+    const raw = '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>';
+    await expectRefused(400, raw, signed(WEBHOOK_SECRET, raw), /malformed JSON/);
+  });
+
+  it('an invalid JID (400), applying nothing of the batch', async () => {
+    const raw = body([{ ...join(), nick: 'first' }, { ...join(), user: 'not a jid' }]);
+    await expectRefused(400, raw, signed(WEBHOOK_SECRET, raw), /events\[1\].*JID/);
+  });
+
+  it('an unknown event type (400)', async () => {
+    const raw = body([{ type: 'kick', seq: nextSeq(), host: HOST }]);
+    await expectRefused(400, raw, signed(WEBHOOK_SECRET, raw), /unknown type/);
+  });
+
+  it('an oversize body (413), before reading it all', async () => {
+    const raw = 'x'.repeat(h.service.config.maxBodyBytes + 1);
+    await expectRefused(413, raw, signed(WEBHOOK_SECRET, raw));
+  });
+
+  it('a GET (404/405)', async () => {
+    const res = await fetch(h.service.eventsUrl);
+    expect(res.status).toBe(405);
+  });
+
+  it('a replay: acknowledged, not applied again', async () => {
+    const events = [{ ...join(), nick: 'once' }];
+    const first = await postEvents(h.service.eventsUrl, WEBHOOK_SECRET, events, 'msg_replay');
+    expect(first.status).toBe(200);
+    const leave = await postEvents(h.service.eventsUrl, WEBHOOK_SECRET, [{ type: 'leave', seq: nextSeq(), host: HOST, user: `alice@${HOST}/r`, room: 'lobby@muc.b.example' }]);
+    expect(leave.status).toBe(200);
+    before = await h.snapshot();
+    const again = await postEvents(h.service.eventsUrl, WEBHOOK_SECRET, events, 'msg_replay');
+    expect(again).toEqual({ status: 200, body: { ok: true, replay: true } });
+    expect(await h.snapshot()).toEqual(before);
+  });
+
+  it('a late older join after a newer leave changes nothing', async () => {
+    const older = { ...join(), nick: 'late' };
+    await postEvents(h.service.eventsUrl, WEBHOOK_SECRET, [{ type: 'leave', seq: nextSeq(), host: HOST, user: older.user, room: older.room }]);
+    before = await h.snapshot();
+    expect((await postEvents(h.service.eventsUrl, WEBHOOK_SECRET, [older])).status).toBe(200);
+    const joins = await h.joins(HOST, 'muc.b.example');
+    expect(joins).toEqual([]);
+  });
+});
+
+describe('the stanza API client refuses hostile answers', () => {
+  async function answering(status: number, text: string) {
+    const server = createServer((_req, res) => {
+      res.writeHead(status, { 'content-type': 'application/xml' });
+      res.end(text);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const api = new HttpStanzaApi({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, key: secretKey(API_SECRET), timeoutMs: 1000 });
+    return { api, close: () => new Promise<void>((r) => server.close(() => r())) };
+  }
+
+  it.each([
+    ['a DOCTYPE with entities', 200, '<!DOCTYPE iq [<!ENTITY x "y">]><iq type="result">&x;</iq>'],
+    ['an oversize answer', 200, `<iq type="result">${'x'.repeat(70_000)}</iq>`],
+    ['malformed XML', 200, '<iq type="result"'],
+    ['an IQ with another id', 200, '<iq type="result" id="other"/>'],
+    ['a 404 (a wrong URL, not "no session")', 404, '<no-session xmlns="urn:ping-muc:stanza-api:1"/>'],
+    ['a 504 from a proxy', 504, 'Gateway Timeout'],
+  ])('%s: an API failure, never an outcome', async (_name, status, text) => {
+    const { api, close } = await answering(status, text);
+    try {
+      await expect(api.selfPing('alice@a.example/r', 'lobby@muc.b.example/alice')).rejects.toThrow(StanzaApiError);
+    } finally {
+      await close();
+    }
+  });
+
+  it('an unreachable API is a failure', async () => {
+    const api = new HttpStanzaApi({ url: 'http://127.0.0.1:9/', key: secretKey(API_SECRET), timeoutMs: 500 });
+    await expect(api.selfPing('alice@a.example/r', 'lobby@muc.b.example/alice')).rejects.toThrow(/unreachable/);
+  });
+});
+
+describe('a hostile API answer during a round', () => {
+  it('kicks nobody', async () => {
+    h.stub.fallback = 'http-500';
+    expect((await postEvents(h.service.eventsUrl, WEBHOOK_SECRET, [{ ...join(), user: `bob@${HOST}/r` }])).status).toBe(200);
+    const res = await postEvents(h.service.eventsUrl, WEBHOOK_SECRET, [{ type: 's2s-close', seq: nextSeq(), host: HOST, remotes: ['muc.b.example'], direction: 'out' }]);
+    expect(res.status).toBe(200);
+    await waitFor('a ping attempt', () => h.stub.pings.length > 0, 5000);
+    await sleep(300);
+    expect(h.stub.notifications).toEqual([]);
+    h.stub.fallback = 'result';
+  });
+});

@@ -1,0 +1,55 @@
+// The local service on an in-memory store, wired to a stanza API stub.
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { localDynamoClient } from '../../lib/adapters/dynalite';
+import { MEMORY, startLocalService, type LocalService } from '../../lib/local/service';
+import { startStanzaApiStub, type StanzaApiStub } from './stanza-api-stub';
+import type { Join } from '../../lib/ports';
+
+export const WEBHOOK_SECRET = `whsec_${Buffer.alloc(32, 1).toString('base64')}`;
+export const API_SECRET = `whsec_${Buffer.alloc(32, 2).toString('base64')}`;
+
+export interface Harness {
+  service: LocalService;
+  stub: StanzaApiStub;
+  /** Every item of the table, sorted, for "nothing changed" assertions. */
+  snapshot(): Promise<string[]>;
+  joins(host: string, remote: string): Promise<Join[]>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
+  const stub = await startStanzaApiStub(API_SECRET);
+  const service = await startLocalService({
+    dataDir: MEMORY,
+    pollMs: 25,
+    log: () => undefined,
+    env: {
+      PING_MUC_API_URL: stub.url,
+      PING_MUC_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      PING_MUC_API_SECRET: API_SECRET,
+      PING_MUC_DELAY_SECONDS: '0.5',
+      PING_MUC_RECHECK_BASE_SECONDS: '0.3',
+      PING_MUC_RECHECKS: '2',
+      PING_MUC_API_TIMEOUT_MS: '2000',
+      LOG_LEVEL: 'error',
+      ...env,
+    },
+  });
+  const client = localDynamoClient(service.dynamodbEndpoint);
+  return {
+    service,
+    stub,
+    async snapshot() {
+      const out = await client.send(new ScanCommand({ TableName: service.config.table }));
+      return (out.Items ?? []).map((i) => JSON.stringify(i)).sort();
+    },
+    async joins(host, remote) {
+      return (await service.store.joinsOf(host, remote, 1000)).items;
+    },
+    async close() {
+      client.destroy();
+      await service.close();
+      await stub.close();
+    },
+  };
+}
