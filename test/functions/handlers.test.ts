@@ -1,0 +1,131 @@
+// The Lambda handlers as AWS would call them: Function URL payload 2.0 and Scheduler input,
+// against dynalite and a local endpoint that plays EventBridge Scheduler.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { startDynalite, type RunningDynalite } from '../../lib/adapters/dynalite';
+import { ensureTable } from '../../lib/adapters/dynamodb-table';
+import { signed, nextSeq } from '../support/events';
+import { API_SECRET, WEBHOOK_SECRET } from '../support/service';
+
+const ROUND_ARN = 'arn:aws:lambda:eu-west-1:123456789012:function:ping-muc-round';
+const requests: Array<{ path: string; body: Record<string, unknown> }> = [];
+let dynalite: RunningDynalite;
+let scheduler: Server;
+const saved = { ...process.env };
+
+beforeAll(async () => {
+  dynalite = await startDynalite();
+  await ensureTable(dynalite.client, 'ping-muc-test');
+  scheduler = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      requests.push({ path: req.url ?? '', body: JSON.parse(body || '{}') });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ScheduleArn: 'arn:aws:scheduler:eu-west-1:123456789012:schedule/ping-muc/x' }));
+    });
+  });
+  await new Promise<void>((r) => scheduler.listen(0, '127.0.0.1', r));
+});
+
+afterAll(async () => {
+  process.env = saved;
+  await dynalite.close();
+  await new Promise<void>((r) => scheduler.close(() => r()));
+});
+
+beforeEach(() => {
+  vi.resetModules();
+  process.env = {
+    ...saved,
+    AWS_REGION: 'eu-west-1',
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    AWS_ENDPOINT_URL_SCHEDULER: `http://127.0.0.1:${(scheduler.address() as AddressInfo).port}`,
+    PING_MUC_DYNAMODB_ENDPOINT: dynalite.endpoint,
+    PING_MUC_TABLE: 'ping-muc-test',
+    PING_MUC_API_URL: 'http://127.0.0.1:9/stanza',
+    PING_MUC_SCHEDULER_ROLE_ARN: 'arn:aws:iam::123456789012:role/ping-muc-scheduler',
+    PING_MUC_DLQ_ARN: 'arn:aws:sqs:eu-west-1:123456789012:ping-muc-dlq',
+    PING_MUC_ROUND_FUNCTION_ARN: ROUND_ARN,
+    PING_MUC_SCHEDULE_GROUP: 'ping-muc',
+    PING_MUC_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    PING_MUC_API_SECRET: API_SECRET,
+    LOG_LEVEL: 'error',
+  };
+  requests.length = 0;
+});
+
+function urlEvent(body: string, headers: Record<string, string>, base64 = false) {
+  return {
+    version: '2.0',
+    requestContext: { http: { method: 'POST', path: '/' } },
+    headers,
+    body: base64 ? Buffer.from(body).toString('base64') : body,
+    isBase64Encoded: base64,
+  };
+}
+
+describe('events function', () => {
+  it('applies a signed base64 body and schedules one round for an s2s close', async () => {
+    const { handler } = await import('../../functions/events');
+    const body = JSON.stringify({
+      v: 1,
+      events: [
+        { type: 'join', seq: nextSeq(), host: 'a.example', user: 'alice@a.example/r', room: 'lobby@muc.b.example', nick: 'alice' },
+        { type: 's2s-close', seq: nextSeq(), host: 'a.example', remotes: ['muc.b.example'], direction: 'out' },
+        { type: 's2s-close', seq: nextSeq(), host: 'a.example', remotes: ['muc.b.example'], direction: 'in' },
+      ],
+    });
+    const res = await handler(urlEvent(body, signed(WEBHOOK_SECRET, body), true));
+    expect(res).toMatchObject({ statusCode: 200, headers: { 'content-type': 'application/json' } });
+    expect(JSON.parse(res.body)).toEqual({ ok: true, applied: 3 });
+    expect(requests).toHaveLength(1);
+    expect(requests[0]!.path).toMatch(/^\/schedules\/pm-/);
+    expect(requests[0]!.body).toMatchObject({
+      GroupName: 'ping-muc',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      ActionAfterCompletion: 'DELETE',
+      Target: { Arn: ROUND_ARN, RoleArn: process.env.PING_MUC_SCHEDULER_ROLE_ARN, DeadLetterConfig: { Arn: process.env.PING_MUC_DLQ_ARN } },
+    });
+  });
+
+  it('answers 401 to a bad signature and 400 to bad JSON', async () => {
+    const { handler } = await import('../../functions/events');
+    expect((await handler(urlEvent('{}', {}))).statusCode).toBe(401);
+    expect((await handler(urlEvent('{', signed(WEBHOOK_SECRET, '{')))).statusCode).toBe(400);
+    expect(requests).toHaveLength(0);
+  });
+
+  it('fails to start with a clear error when the secret is missing or weak', async () => {
+    delete process.env.PING_MUC_WEBHOOK_SECRET;
+    const { handler } = await import('../../functions/events');
+    await expect(handler(urlEvent('{}', {}))).rejects.toThrow(/PING_MUC_WEBHOOK_SECRET or PING_MUC_WEBHOOK_SECRET_ARN must be set/);
+    vi.resetModules();
+    process.env.PING_MUC_WEBHOOK_SECRET = 'short';
+    const again = await import('../../functions/events');
+    await expect(again.handler(urlEvent('{}', {}))).rejects.toThrow(/too weak/);
+  });
+
+  it('fails to start with a clear error when configuration is missing', async () => {
+    delete process.env.PING_MUC_DLQ_ARN;
+    const { handler } = await import('../../functions/events');
+    await expect(handler(urlEvent('{}', {}))).rejects.toThrow(/missing configuration: PING_MUC_DLQ_ARN/);
+  });
+});
+
+describe('round function', () => {
+  const context = { invokedFunctionArn: ROUND_ARN, getRemainingTimeInMillis: () => 300_000 };
+
+  it('treats a job with no pending window as already done (idempotent retries)', async () => {
+    const { handler } = await import('../../functions/round');
+    await expect(handler({ host: 'a.example', remote: 'muc.z.example', gen: 'abc', kind: 'start' }, context)).resolves.toBeUndefined();
+    expect(requests).toHaveLength(0);
+  });
+
+  it('refuses a malformed job', async () => {
+    const { handler } = await import('../../functions/round');
+    await expect(handler({ host: 'a.example', kind: 'start' }, context)).rejects.toThrow(/invalid round job/);
+  });
+});
