@@ -100,7 +100,7 @@ export class PingMucStack extends Stack {
     const apiUrl = new CfnParameter(this, 'ApiUrl', {
       type: 'String',
       description:
-        'Stanza API URL of your XMPP server (mod_ping_muc_cloud on Prosody), e.g. https://xmpp.example.com:5281/ping_muc_cloud. Required.',
+        'Stanza API URL of your XMPP server (mod_ping_muc_cloud on Prosody), e.g. https://xmpp.example.com:5281/ping_muc_cloud/stanza. Required.',
       allowedPattern: '^https://\\S+$',
       constraintDescription: 'must be an https:// URL (the stanza API crosses the internet)',
     });
@@ -292,7 +292,6 @@ export class PingMucStack extends Stack {
         timeout: Duration.seconds(SIZING[name].timeoutSeconds),
         role,
         logGroup,
-        loggingFormat: lambda.LoggingFormat.JSON,
         environment,
         bundling: lambdaBundling(),
       });

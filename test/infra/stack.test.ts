@@ -1,0 +1,532 @@
+// The synthesized CloudFormation template of infra/ (real app, real bundling, offline).
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Match } from 'aws-cdk-lib/assertions';
+import { DEFAULTS, ENV, loadConfig, requireAws } from '../../lib/config';
+import { deadlineMarginMs } from '../../lib/round';
+import { tableDefinition } from '../../lib/adapters/dynamodb-table';
+import { esbuildOptions, type FunctionName } from '../../infra/bundling';
+import { DYNAMODB_INDEX_ACTIONS, DYNAMODB_TABLE_ACTIONS, PARAMETER_DEFAULTS, ROUND_ASYNC, SIZING, TABLE } from '../../infra/stack';
+import { evaluate, type EvalContext } from './cfn-eval';
+import {
+  asArray,
+  findKeys,
+  getAtt,
+  props,
+  ref,
+  resource,
+  roleStatements,
+  synth,
+  type CfnTemplate,
+  type Statement,
+  type Synth,
+} from './support';
+
+let s: Synth;
+let json: CfnTemplate;
+const ids = {} as Record<
+  'table' | 'events' | 'round' | 'eventsRole' | 'roundRole' | 'schedulerRole' | 'group' | 'dlq' | 'webhookSecret' | 'apiSecret' | 'eventsLogs' | 'roundLogs' | 'url' | 'topic',
+  string
+>;
+
+beforeAll(() => {
+  s = synth();
+  json = s.json;
+  ids.table = resource(json, 'AWS::DynamoDB::Table', 'Table')[0];
+  ids.events = resource(json, 'AWS::Lambda::Function', 'EventsFunction')[0];
+  ids.round = resource(json, 'AWS::Lambda::Function', 'RoundFunction')[0];
+  ids.eventsRole = resource(json, 'AWS::IAM::Role', 'EventsRole')[0];
+  ids.roundRole = resource(json, 'AWS::IAM::Role', 'RoundRole')[0];
+  ids.schedulerRole = resource(json, 'AWS::IAM::Role', 'SchedulerRole')[0];
+  ids.group = resource(json, 'AWS::Scheduler::ScheduleGroup', 'ScheduleGroup')[0];
+  ids.dlq = resource(json, 'AWS::SQS::Queue', 'DeadLetterQueue')[0];
+  ids.webhookSecret = resource(json, 'AWS::SecretsManager::Secret', 'WebhookSecret')[0];
+  ids.apiSecret = resource(json, 'AWS::SecretsManager::Secret', 'ApiSecret')[0];
+  ids.eventsLogs = resource(json, 'AWS::Logs::LogGroup', 'EventsLogs')[0];
+  ids.roundLogs = resource(json, 'AWS::Logs::LogGroup', 'RoundLogs')[0];
+  ids.url = resource(json, 'AWS::Lambda::Url', 'EventsFunction')[0];
+  ids.topic = resource(json, 'AWS::SNS::Topic', 'AlarmTopic')[0];
+}, 120_000);
+
+afterAll(() => s?.cleanup());
+
+const fn = (id: string) => props(json.Resources[id]!);
+const tableArn = () => getAtt(ids.table, 'Arn');
+const indexArn = () => ({ 'Fn::Join': ['', [tableArn(), `/index/${TABLE.gsiName}`]] });
+const schedulesArn = () => ({
+  'Fn::Join': [
+    '',
+    [
+      'arn:',
+      ref('AWS::Partition'),
+      ':scheduler:',
+      ref('AWS::Region'),
+      ':',
+      ref('AWS::AccountId'),
+      `:schedule/${String(props(json.Resources[ids.group]!).Name)}/*`,
+    ],
+  ],
+});
+
+/** Statements normalized for comparison: sorted actions, no Sid. */
+function normalize(statements: Statement[]) {
+  return statements
+    .map(({ Sid: _sid, ...st }) => ({ ...st, Action: asArray(st.Action).slice().sort() }))
+    .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+}
+
+describe('resources', () => {
+  it('has exactly the expected resources', () => {
+    const counts: Record<string, number> = {};
+    for (const r of Object.values(json.Resources)) counts[r.Type] = (counts[r.Type] ?? 0) + 1;
+    expect(counts).toEqual({
+      'AWS::DynamoDB::Table': 1,
+      'AWS::SecretsManager::Secret': 2,
+      'AWS::SQS::Queue': 1,
+      'AWS::Scheduler::ScheduleGroup': 1,
+      'AWS::IAM::Role': 3,
+      'AWS::IAM::Policy': 3,
+      'AWS::Logs::LogGroup': 2,
+      'AWS::Lambda::Function': 2,
+      'AWS::Lambda::EventInvokeConfig': 1,
+      'AWS::Lambda::Url': 1,
+      'AWS::Lambda::Permission': 2,
+      'AWS::SNS::Topic': 1,
+      'AWS::SNS::TopicPolicy': 1,
+      'AWS::SNS::Subscription': 1,
+      'AWS::CloudWatch::Alarm': 6,
+    });
+  });
+
+  it('the table: keys and GSI as lib declares them, TTL, on demand, PITR, deletion protection, retained', () => {
+    const def = tableDefinition('x');
+    s.template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: {
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: def.KeySchema,
+        AttributeDefinitions: Match.arrayEquals(def.AttributeDefinitions!),
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: TABLE.gsiName,
+            KeySchema: def.GlobalSecondaryIndexes![0]!.KeySchema,
+            Projection: { ProjectionType: 'ALL' },
+          },
+        ],
+        TimeToLiveSpecification: { AttributeName: TABLE.ttlAttribute, Enabled: true },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        DeletionProtectionEnabled: true,
+      },
+    });
+    // The stack's own constants agree with lib's table definition.
+    expect(def.KeySchema).toEqual([
+      { AttributeName: TABLE.partitionKey, KeyType: 'HASH' },
+      { AttributeName: TABLE.sortKey, KeyType: 'RANGE' },
+    ]);
+    expect(def.GlobalSecondaryIndexes?.[0]?.IndexName).toBe(TABLE.gsiName);
+    // No fixed name: a retained table never blocks a redeploy.
+    expect(fn(ids.table).TableName).toBeUndefined();
+  });
+
+  it('the functions: Node.js 22 on arm64, sized, own log group with retention', () => {
+    for (const [id, size, logs] of [
+      [ids.events, SIZING.events, ids.eventsLogs],
+      [ids.round, SIZING.round, ids.roundLogs],
+    ] as const) {
+      expect(fn(id)).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        MemorySize: size.memoryMb,
+        Timeout: size.timeoutSeconds,
+        LoggingConfig: { LogGroup: ref(logs) },
+      });
+      expect(fn(logs)).toEqual(expect.objectContaining({ RetentionInDays: ref('LogRetentionDays') }));
+    }
+    expect(SIZING.events.timeoutSeconds).toBeGreaterThanOrEqual(10);
+    expect(SIZING.events.timeoutSeconds).toBeLessThanOrEqual(30);
+    expect(SIZING.round.memoryMb).toBeGreaterThanOrEqual(512);
+  });
+
+  it("the round function's timeout leaves room for lib's checkpoint margin", () => {
+    // lib stops starting pages when less than deadlineMarginMs is left; with the largest margin
+    // any concurrency can give, at least half of every invocation still does work.
+    for (const concurrency of [1, 8, DEFAULTS.concurrency, 100, 1024]) {
+      const config = loadConfig({ [ENV.concurrency]: String(concurrency) });
+      expect(deadlineMarginMs(config) * 2).toBeLessThanOrEqual(SIZING.round.timeoutSeconds * 1000);
+    }
+  });
+
+  it('the events function: Function URL with auth NONE, reserved concurrency unless 0', () => {
+    expect(fn(ids.url)).toEqual({ AuthType: 'NONE', TargetFunctionArn: getAtt(ids.events, 'Arn') });
+    s.template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunctionUrl',
+      FunctionName: getAtt(ids.events, 'Arn'),
+      FunctionUrlAuthType: 'NONE',
+      Principal: '*',
+    });
+    s.template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: getAtt(ids.events, 'Arn'),
+      InvokedViaFunctionUrl: true,
+      Principal: '*',
+    });
+    expect(fn(ids.events).ReservedConcurrentExecutions).toEqual({
+      'Fn::If': ['IsEventsConcurrencyReserved', ref('EventsReservedConcurrency'), ref('AWS::NoValue')],
+    });
+    expect(fn(ids.round).ReservedConcurrentExecutions).toBeUndefined();
+    const reserved = (p: string) => evaluate(ctx({ EventsReservedConcurrency: p }), fn(ids.events)) as Record<string, unknown>;
+    expect(reserved('0').ReservedConcurrentExecutions).toBeUndefined();
+    expect(reserved('50').ReservedConcurrentExecutions).toBe('50');
+  });
+
+  it('the secrets: generated (≥ 32 alphanumerics), never a value in the template', () => {
+    for (const id of [ids.webhookSecret, ids.apiSecret]) {
+      const p = fn(id);
+      expect(p.SecretString).toBeUndefined();
+      expect(p.GenerateSecretString).toMatchObject({ ExcludePunctuation: true, IncludeSpace: false });
+      expect((p.GenerateSecretString as { PasswordLength: number }).PasswordLength).toBeGreaterThanOrEqual(32);
+    }
+    expect(findKeys(json, 'SecretString')).toEqual([]);
+  });
+
+  it('the DLQ: SSE, 14 days; failed round invocations land there after Lambda retries', () => {
+    expect(fn(ids.dlq)).toEqual({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 1_209_600, Tags: expect.any(Array) });
+    s.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: ref(ids.round),
+      MaximumRetryAttempts: ROUND_ASYNC.retryAttempts,
+      MaximumEventAgeInSeconds: ROUND_ASYNC.maxEventAgeSeconds,
+      DestinationConfig: { OnFailure: { Destination: getAtt(ids.dlq, 'Arn') } },
+    });
+  });
+
+  it('the parameters: ApiUrl required (https), documented defaults from lib', () => {
+    const p = json.Parameters!;
+    expect(p.ApiUrl!.Default).toBeUndefined();
+    expect(new RegExp(String(p.ApiUrl!.AllowedPattern)).test('https://xmpp.example.com/api')).toBe(true);
+    expect(new RegExp(String(p.ApiUrl!.AllowedPattern)).test('http://xmpp.example.com/api')).toBe(false);
+    expect(p.DelaySeconds!.Default).toBe(DEFAULTS.delaySeconds);
+    expect(p.Concurrency!.Default).toBe(DEFAULTS.concurrency);
+    expect(p.Rechecks!.Default).toBe(DEFAULTS.rechecks);
+    for (const [name, def] of Object.entries(PARAMETER_DEFAULTS)) expect(p[name]?.Default, name).toBe(def);
+    expect(Object.keys(p).sort()).toEqual([...Object.keys(PARAMETER_DEFAULTS), 'ApiUrl', 'BootstrapVersion'].sort());
+  });
+});
+
+describe('scheduling', () => {
+  it('the execution role: only scheduler.amazonaws.com of this account and group may assume it', () => {
+    const role = props(json.Resources[ids.schedulerRole]!);
+    expect(role.AssumeRolePolicyDocument).toEqual({
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Effect: 'Allow',
+          Action: 'sts:AssumeRole',
+          Principal: { Service: 'scheduler.amazonaws.com' },
+          Condition: {
+            StringEquals: { 'aws:SourceAccount': ref('AWS::AccountId'), 'aws:SourceArn': getAtt(ids.group, 'Arn') },
+          },
+        },
+      ],
+    });
+    expect(role.ManagedPolicyArns).toBeUndefined();
+  });
+
+  it('the execution role: may only invoke the round function and dead-letter to the DLQ', () => {
+    expect(normalize(roleStatements(json, ids.schedulerRole))).toEqual(
+      normalize([
+        { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: getAtt(ids.round, 'Arn') },
+        { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: getAtt(ids.dlq, 'Arn') },
+      ]),
+    );
+  });
+});
+
+describe('least privilege', () => {
+  const common = () => [
+    { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'] },
+    { Effect: 'Allow', Action: [...DYNAMODB_TABLE_ACTIONS], Resource: tableArn() },
+    { Effect: 'Allow', Action: [...DYNAMODB_INDEX_ACTIONS], Resource: indexArn() },
+    {
+      Effect: 'Allow',
+      Action: 'iam:PassRole',
+      Resource: getAtt(ids.schedulerRole, 'Arn'),
+      Condition: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+    },
+  ];
+
+  it('the events function: its log group, the table, create schedules, pass the role, its secret', () => {
+    const [logs, ...rest] = common();
+    expect(normalize(roleStatements(json, ids.eventsRole))).toEqual(
+      normalize([
+        { ...logs!, Resource: getAtt(ids.eventsLogs, 'Arn') } as Statement,
+        ...(rest as Statement[]),
+        { Effect: 'Allow', Action: 'scheduler:CreateSchedule', Resource: schedulesArn() },
+        { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: ref(ids.webhookSecret) },
+      ]),
+    );
+  });
+
+  it('the round function: the same, plus delete schedules, its own secret and the DLQ', () => {
+    const [logs, ...rest] = common();
+    expect(normalize(roleStatements(json, ids.roundRole))).toEqual(
+      normalize([
+        { ...logs!, Resource: getAtt(ids.roundLogs, 'Arn') } as Statement,
+        ...(rest as Statement[]),
+        { Effect: 'Allow', Action: ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule'], Resource: schedulesArn() },
+        { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: ref(ids.apiSecret) },
+        { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: getAtt(ids.dlq, 'Arn') },
+      ]),
+    );
+  });
+
+  it('every AWS SDK command in a deployed bundle is granted to its function, and nothing more', () => {
+    const used: Record<FunctionName, Set<string>> = { events: sdkActions(bundleOf(ids.events)), round: sdkActions(bundleOf(ids.round)) };
+    const granted = (roleId: string) => new Set(roleStatements(json, roleId).flatMap((st) => asArray(st.Action)));
+    for (const [name, roleId] of [['events', ids.eventsRole], ['round', ids.roundRole]] as const) {
+      expect(used[name].size, name).toBeGreaterThan(5);
+      for (const action of used[name]) expect(granted(roleId).has(action), `${name} calls ${action}`).toBe(true);
+    }
+    // Conversely, every SDK-level grant is called by some function (logs, PassRole and the
+    // DLQ destination are used by the Lambda service itself, not by our code).
+    const allUsed = new Set([...used.events, ...used.round]);
+    const sdkGrants = [ids.eventsRole, ids.roundRole]
+      .flatMap((r) => [...granted(r)])
+      .filter((a) => /^(dynamodb|scheduler|secretsmanager):/.test(a));
+    const unused = [...new Set(sdkGrants)].filter((a) => !allUsed.has(a));
+    expect(unused.sort()).toEqual([...GRANTED_AHEAD_OF_USE].sort());
+  });
+
+  it('no role has a managed policy (no AWSLambdaBasicExecutionRole: logs on *)', () => {
+    for (const r of Object.values(json.Resources).filter((r) => r.Type === 'AWS::IAM::Role')) {
+      expect(props(r).ManagedPolicyArns).toBeUndefined();
+    }
+    expect(Object.values(json.Resources).some((r) => r.Type === 'AWS::IAM::ManagedPolicy')).toBe(false);
+  });
+
+  it('no wildcard action anywhere in the template, and no "*" resource', () => {
+    const actions = [...findKeys(json, 'Action'), ...findKeys(json, 'NotAction')];
+    expect(actions.length).toBeGreaterThan(10);
+    for (const { path, value } of actions) {
+      for (const a of asArray(value as string | string[])) {
+        expect(typeof a, path).toBe('string');
+        expect(a, `${path}: ${a}`).toMatch(/^[a-z0-9-]+:[A-Za-z0-9]+$/); // service:Action, no * or ?
+      }
+    }
+    for (const { path, value } of [...findKeys(json, 'Resource'), ...findKeys(json, 'NotResource')]) {
+      for (const r of asArray(value)) expect(r, path).not.toBe('*');
+    }
+    // The only principal "*" is the Function URL (auth NONE: the signature is checked in code).
+    for (const r of Object.values(json.Resources).filter((r) => r.Type === 'AWS::Lambda::Permission')) {
+      expect(props(r).FunctionName).toEqual(getAtt(ids.events, 'Arn'));
+      expect(props(r).Action === 'lambda:InvokeFunctionUrl' || props(r).InvokedViaFunctionUrl === true).toBe(true);
+    }
+  });
+});
+
+// Fake deployment values: every Ref/GetAtt becomes a plausible physical id or ARN.
+const ctx = (parameters: Record<string, string> = {}): EvalContext => ({
+  template: json,
+  parameters: { ApiUrl: 'https://xmpp.example.com:5281/ping_muc_cloud', ...parameters },
+});
+const envOf = (id: string, parameters?: Record<string, string>) =>
+  (evaluate(ctx(parameters), fn(id).Environment) as { Variables: Record<string, string> }).Variables;
+
+describe('environment wiring (names from lib/config.ts ENV)', () => {
+  const shared = () => ({
+    [ENV.table]: ref(ids.table),
+    [ENV.apiUrl]: ref('ApiUrl'),
+    [ENV.delaySeconds]: ref('DelaySeconds'),
+    [ENV.concurrency]: ref('Concurrency'),
+    [ENV.rechecks]: ref('Rechecks'),
+    [ENV.reason]: { 'Fn::If': ['HasReason', ref('Reason'), ref('AWS::NoValue')] },
+    [ENV.scheduleGroup]: props(json.Resources[ids.group]!).Name,
+    [ENV.schedulerRoleArn]: getAtt(ids.schedulerRole, 'Arn'),
+    [ENV.dlqArn]: getAtt(ids.dlq, 'Arn'),
+  });
+
+  it('the events function: shared settings, the round function ARN, the webhook secret ARN', () => {
+    expect(fn(ids.events).Environment).toEqual({
+      Variables: {
+        ...shared(),
+        [ENV.roundFunctionArn]: getAtt(ids.round, 'Arn'),
+        [ENV.webhookSecretArn]: ref(ids.webhookSecret),
+      },
+    });
+  });
+
+  it('the round function: shared settings and the API secret ARN (its own ARN comes from the context)', () => {
+    expect(fn(ids.round).Environment).toEqual({
+      Variables: { ...shared(), [ENV.apiSecretArn]: ref(ids.apiSecret) },
+    });
+  });
+
+  it('no plain secret in any environment', () => {
+    for (const id of [ids.events, ids.round]) {
+      const vars = Object.keys((fn(id).Environment as { Variables: object }).Variables);
+      expect(vars).not.toContain(ENV.webhookSecret);
+      expect(vars).not.toContain(ENV.apiSecret);
+    }
+  });
+
+  it("a deployment's environment is what lib's loadConfig/requireAws accept", () => {
+    const env = envOf(ids.events, { DelaySeconds: '90', Concurrency: '16', Rechecks: '2', Reason: 'Server gone' });
+    const config = loadConfig(env);
+    expect(() => requireAws(config)).not.toThrow();
+    expect(config).toMatchObject({
+      apiUrl: 'https://xmpp.example.com:5281/ping_muc_cloud',
+      delayMs: 90_000,
+      concurrency: 16,
+      rechecks: 2,
+      reason: 'Server gone',
+      table: `${ids.table}-physical`,
+      scheduler: {
+        group: props(json.Resources[ids.group]!).Name,
+        roleArn: expect.stringMatching(/^arn:aws:iam::\d{12}:role\//),
+        dlqArn: expect.stringMatching(/^arn:aws:sqs:/),
+        roundFunctionArn: expect.stringMatching(/^arn:aws:lambda:.*:function:/),
+      },
+    });
+    expect(env[ENV.webhookSecretArn]).toMatch(/^arn:aws:secretsmanager:/);
+
+    const defaults = loadConfig(envOf(ids.round));
+    expect(defaults).toMatchObject({
+      delayMs: DEFAULTS.delaySeconds * 1000,
+      concurrency: DEFAULTS.concurrency,
+      rechecks: DEFAULTS.rechecks,
+      reason: DEFAULTS.reason, // empty Reason parameter: the variable is left out
+    });
+    expect(envOf(ids.round)[ENV.apiSecretArn]).toMatch(/^arn:aws:secretsmanager:/);
+  });
+
+  it("the round function's environment passes lib's start-up check (lib/wiring.ts awsShared)", () => {
+    // The round function cannot hold its own ARN; lib must take it from context.invokedFunctionArn.
+    expect(() => requireAws(loadConfig(envOf(ids.round)))).not.toThrow();
+  });
+});
+
+describe('alarms', () => {
+  const alarms = () => Object.entries(json.Resources).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm');
+  const actions = () => ({ 'Fn::If': ['HasAlarmEmail', [ref(ids.topic)], ref('AWS::NoValue')] });
+
+  it('DLQ depth > 0, errors and throttles per function, Scheduler failing to dead-letter', () => {
+    const got = alarms().map(([, r]) => {
+      const p = props(r);
+      return { ns: p.Namespace, metric: p.MetricName, dims: p.Dimensions, threshold: p.Threshold, op: p.ComparisonOperator };
+    });
+    const gt0 = { threshold: 0, op: 'GreaterThanThreshold' };
+    expect(got).toEqual(
+      expect.arrayContaining([
+        { ns: 'AWS/SQS', metric: 'ApproximateNumberOfMessagesVisible', dims: [{ Name: 'QueueName', Value: getAtt(ids.dlq, 'QueueName') }], ...gt0 },
+        { ns: 'AWS/Lambda', metric: 'Errors', dims: [{ Name: 'FunctionName', Value: ref(ids.events) }], ...gt0 },
+        { ns: 'AWS/Lambda', metric: 'Throttles', dims: [{ Name: 'FunctionName', Value: ref(ids.events) }], ...gt0 },
+        { ns: 'AWS/Lambda', metric: 'Errors', dims: [{ Name: 'FunctionName', Value: ref(ids.round) }], ...gt0 },
+        { ns: 'AWS/Lambda', metric: 'Throttles', dims: [{ Name: 'FunctionName', Value: ref(ids.round) }], ...gt0 },
+        { ns: 'AWS/Scheduler', metric: 'InvocationsFailedToBeSentToDeadLetterCount', dims: [{ Name: 'ScheduleGroup', Value: props(json.Resources[ids.group]!).Name }], ...gt0 },
+      ]),
+    );
+    for (const [id, r] of alarms()) {
+      expect(props(r).TreatMissingData, id).toBe('notBreaching');
+      expect(props(r).AlarmActions, id).toEqual(actions());
+      expect(props(r).OKActions, id).toEqual(actions());
+    }
+  });
+
+  it('the SNS topic and e-mail subscription exist only when AlarmEmail is set', () => {
+    for (const r of Object.values(json.Resources).filter((r) => r.Type.startsWith('AWS::SNS::'))) {
+      expect(r.Condition).toBe('HasAlarmEmail');
+    }
+    s.template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: ref('AlarmEmail') });
+    const withEmail = evaluate(ctx({ AlarmEmail: 'ops@example.com' }), { Condition: 'HasAlarmEmail' });
+    const without = evaluate(ctx(), { Condition: 'HasAlarmEmail' });
+    expect([withEmail, without]).toEqual([true, false]);
+  });
+});
+
+describe('outputs', () => {
+  it('the events URL, the secret ARNs and how to read them, never a secret value', () => {
+    const o = json.Outputs!;
+    expect(o.EventsUrl!.Value).toEqual(getAtt(ids.url, 'FunctionUrl'));
+    expect(o.WebhookSecretArn!.Value).toEqual(ref(ids.webhookSecret));
+    expect(o.ApiSecretArn!.Value).toEqual(ref(ids.apiSecret));
+    const cmd = evaluate(ctx(), o.GetWebhookSecretCommand!.Value) as string;
+    expect(cmd).toMatch(/^aws secretsmanager get-secret-value --region eu-west-1 --secret-id arn:aws:secretsmanager:\S+ --query SecretString --output text$/);
+  });
+
+  it('the exact Prosody config lines for mod_ping_muc_cloud', () => {
+    const lines = (evaluate(ctx(), json.Outputs!.ProsodyConfig!.Value) as string).split('\n');
+    expect(lines).toHaveLength(4);
+    expect(lines[0]).toMatch(/^modules_enabled = \{.*"ping_muc_cloud" \}$/);
+    expect(lines[1]).toBe('ping_muc_cloud_events_url = "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws/"');
+    expect(lines[2]).toMatch(/^ping_muc_cloud_webhook_secret = "<output of: aws secretsmanager get-secret-value .*WebhookSecret.*>"$/);
+    expect(lines[3]).toMatch(/^ping_muc_cloud_api_secret = "<output of: aws secretsmanager get-secret-value .*ApiSecret.*>"$/);
+  });
+});
+
+describe('synth', () => {
+  it('deploys exactly the bundles that infra/bundling.ts (and npm run bundle-size) builds', async () => {
+    for (const [name, id] of [['events', ids.events], ['round', ids.round]] as const) {
+      const options = esbuildOptions(name, path.join(s.outdir, 'check'));
+      await build(options);
+      expect(readFileSync(options.outfile, 'utf8') === bundleOf(id), name).toBe(true);
+    }
+  });
+
+
+  it('is env-agnostic and needs no context lookups', () => {
+    expect(s.stack.account).toEqual(expect.stringContaining('${Token'));
+    expect(s.stack.region).toEqual(expect.stringContaining('${Token'));
+    const missing = s.assembly.manifest.missing ?? [];
+    expect(missing).toEqual([]);
+  });
+});
+
+/**
+ * Granted though no bundle calls it yet: the round function may cancel a follow-up schedule of
+ * its own group (issue 4 asks for Create/Delete on the group). Remove it here and in
+ * infra/stack.ts if lib never deletes schedules.
+ */
+const GRANTED_AHEAD_OF_USE = ['scheduler:DeleteSchedule'];
+
+const IAM_PREFIX: Record<string, string> = {
+  '@aws-sdk/client-dynamodb': 'dynamodb',
+  '@aws-sdk/client-scheduler': 'scheduler',
+  '@aws-sdk/client-secrets-manager': 'secretsmanager',
+};
+
+/** The deployed bundle of a function: the CDK asset its Code points to. */
+function bundleOf(functionId: string): string {
+  const key = String((fn(functionId).Code as { S3Key: string }).S3Key).replace(/\.zip$/, '');
+  return readFileSync(path.join(s.outdir, `asset.${key}`, 'index.mjs'), 'utf8');
+}
+
+/** IAM actions of the AWS SDK commands a (minified ESM) bundle constructs. */
+function sdkActions(code: string): Set<string> {
+  const out = new Set<string>();
+  const add = (pkg: string, command: string) => {
+    const prefix = IAM_PREFIX[pkg];
+    if (!prefix) throw new Error(`bundle uses ${pkg}: map it in IAM_PREFIX and grant what it needs`);
+    out.add(`${prefix}:${command.replace(/Command$/, '')}`);
+  };
+  // Static imports: import{GetItemCommand as x,...}from"@aws-sdk/client-dynamodb" — count only
+  // the ones constructed somewhere (esbuild keeps unused bindings of external imports).
+  for (const m of code.matchAll(/import\{([^{}]*)\}from"(@aws-sdk\/[a-z0-9-]+)"/g)) {
+    for (const binding of m[1]!.split(',')) {
+      const [name, alias = name] = binding.trim().split(/\s+as\s+/) as [string, string?];
+      if (!name.endsWith('Command')) continue;
+      const escaped = alias!.replace(/\$/g, '\\$');
+      if (new RegExp(`new ${escaped}\\(`).test(code)) add(m[2]!, name);
+    }
+  }
+  // Dynamic imports: let{GetSecretValueCommand:t,...}=await import("@aws-sdk/client-secrets-manager")
+  for (const m of code.matchAll(/\{([^{}]*)\}=await import\("(@aws-sdk\/[a-z0-9-]+)"\)/g)) {
+    for (const binding of m[1]!.split(',')) {
+      const name = binding.split(':')[0]!.trim();
+      if (name.endsWith('Command')) add(m[2]!, name);
+    }
+  }
+  return out;
+}
