@@ -1,0 +1,184 @@
+// The stanza API of mod_ping_muc_cloud against real servers and clients: the two allowed
+// stanzas work, everything else is refused and reaches nobody, even with a valid signature.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { secretKey, sign } from '../../lib/domain/signature';
+import { callApi, EventsReceiver } from './http';
+import { DOMAINS, sleep, Testbed } from './testbed';
+import { User } from './users';
+
+const NS_API = 'urn:ping-muc:stanza-api:1';
+const ROOM = `api@${DOMAINS.mucB}`;
+const ping = (from: string, to: string, id = 'ping-1', extra = '') =>
+  `<iq type="get" id="${id}" from="${from}" to="${to}"><ping xmlns="urn:xmpp:ping"/>${extra}</iq>`;
+const notification = (from: string, to: string, x?: string) =>
+  `<presence type="unavailable" id="n-1" from="${from}" to="${to}"><x xmlns="http://jabber.org/protocol/muc#user">${
+    x ?? '<item affiliation="none" role="none"><reason>Connection to remote server lost</reason></item><status code="110"/><status code="333"/>'
+  }</x></presence>`;
+
+describe('stanza API', () => {
+  let bed: Testbed;
+  let rx: EventsReceiver;
+  let alice: User, eve: User, slow: User;
+  const users: User[] = [];
+  const call = (body: string, headers?: Record<string, string>) => callApi(bed.apiUrl, bed.apiSecret, body, headers);
+
+  beforeAll(async () => {
+    bed = await Testbed.create({ logLevel: 'debug', aOptions: { ping_muc_cloud_ping_timeout: 1, ping_muc_cloud_max_inflight: 2 } });
+    rx = new EventsReceiver(bed.webhookSecret);
+    await rx.start();
+    await bed.start(rx.url);
+    alice = await User.connect(bed.a, DOMAINS.a, 'alice');
+    eve = await User.connect(bed.a, DOMAINS.a, 'eve');
+    slow = await User.connect(bed.b, DOMAINS.b, 'slow'); // answers pings after 1.5 s
+    slow.delayIqReplies(1500);
+    users.push(alice, eve, slow);
+    await alice.join(ROOM, 'Alice');
+    await rx.waitFor((e) => e.type === 'join' && e.user === alice.jid);
+  });
+
+  afterAll(async () => {
+    await bed?.stop();
+    await Promise.all(users.map((u) => u.stop()));
+    await rx?.close();
+  });
+
+  /** Stanzas a client got after the initial join, other than what `allowed` accepts. */
+  function unexpected(u: User, since: number): string[] {
+    return u.received.filter((r) => r.at > since).map((r) => r.el.toString());
+  }
+
+  it('self-pings as the connected user and returns the reply with our id, which the client never sees', async () => {
+    const since = Date.now();
+    const ok = await call(ping(alice.jid, `${ROOM}/Alice`, 'mine-1'));
+    expect(ok.status).toBe(200);
+    expect(ok.body).toMatch(/^<iq /);
+    expect(ok.body).toMatch(/type=.result./);
+    expect(ok.body).toMatch(/id=.mine-1./);
+    expect(ok.body).toContain(`from='${ROOM}/Alice'`);
+    const err = await call(ping(alice.jid, `${ROOM}/Nobody`, 'mine-2'));
+    expect(err.status).toBe(200);
+    expect(err.body).toMatch(/type=.error./);
+    expect(err.body).toContain('item-not-found');
+    await sleep(300);
+    expect(unexpected(alice, since)).toEqual([]);
+  });
+
+  it('answers <timeout/> when no reply comes in time, and swallows the late reply', async () => {
+    const since = Date.now();
+    const res = await call(ping(alice.jid, slow.jid, 'slow-1'));
+    expect(res).toEqual({ status: 200, body: `<timeout xmlns='${NS_API}'/>` });
+    await sleep(1200); // the reply arrives ~0.5 s after the timeout
+    expect(slow.received.some((r) => r.el.name === 'iq' && r.el.getChild('ping', 'urn:xmpp:ping'))).toBe(true);
+    expect(unexpected(alice, since)).toEqual([]);
+    expect(bed.a.log()).toMatch(/Swallowed a late self-ping reply/);
+  });
+
+  it('answers 503 above ping_muc_cloud_max_inflight', async () => {
+    const answers = await Promise.all([1, 2, 3].map((i) => call(ping(alice.jid, slow.jid, `busy-${i}`))));
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 503]);
+    await sleep(1000);
+  });
+
+  it('answers <no-session/> for a ping from a user who is not connected, and sends nothing', async () => {
+    const res = await call(ping(`ghost@${DOMAINS.a}/phone`, `${ROOM}/Alice`));
+    expect(res).toEqual({ status: 200, body: `<no-session xmlns='${NS_API}'/>` });
+  });
+
+  it('delivers the unavailable notification to that one session only', async () => {
+    const since = Date.now();
+    const res = await call(notification(`${ROOM}/Alice`, alice.jid));
+    expect(res).toEqual({ status: 200, body: `<sent xmlns='${NS_API}'/>` });
+    const got = await alice.waitFor((el) => el.name === 'presence' && el.attrs.type === 'unavailable', 5000);
+    expect(got.el.attrs.from).toBe(`${ROOM}/Alice`);
+    await sleep(200);
+    expect(unexpected(eve, since)).toEqual([]);
+    // The module saw the leave: the room is gone from its table and from ping-muc's.
+    await rx.waitFor((e) => e.type === 'leave' && e.user === alice.jid && e.room === ROOM);
+    await alice.join(ROOM, 'Alice'); // back in for the next tests
+    await sleep(100);
+  });
+
+  describe('refuses forged calls, and nothing reaches any client', () => {
+    let since = 0;
+    beforeAll(() => {
+      since = Date.now();
+    });
+
+    it('bad, missing, stale or replayed signatures: 401', async () => {
+      const body = ping(alice.jid, `${ROOM}/Alice`);
+      const wrongKey = sign(secretKey(`whsec_${Buffer.alloc(32, 7).toString('base64')}`), body);
+      expect((await call(body, { ...wrongKey })).status).toBe(401);
+      expect((await call(body, {})).status).toBe(401);
+      const stale = sign(secretKey(bed.apiSecret), body, Math.floor(Date.now() / 1000) - 600);
+      expect((await call(body, { ...stale })).status).toBe(401);
+      const once = sign(secretKey(bed.apiSecret), body);
+      expect((await call(body, { ...once })).status).toBe(200);
+      expect((await call(body, { ...once })).status).toBe(401); // replay
+      const tampered = sign(secretKey(bed.apiSecret), body);
+      expect((await call(body.replace('Alice', 'Alicf'), { ...tampered })).status).toBe(401);
+    });
+
+    it('a chat message, even to a connected user: 403', async () => {
+      const res = await call(`<message type="chat" from="${ROOM}/Alice" to="${alice.jid}"><body>hi</body></message>`);
+      expect(res.status).toBe(403);
+      const asUser = await call(`<message type="chat" from="${alice.jid}" to="${eve.jid}"><body>hi</body></message>`);
+      expect(asUser.status).toBe(403);
+    });
+
+    it('other IQs, other namespaces, foreign or local hosts: 403', async () => {
+      const cases = [
+        `<iq type="get" id="x" from="${alice.jid}" to="${ROOM}/Alice"><query xmlns="http://jabber.org/protocol/disco#info"/></iq>`,
+        `<iq type="set" id="x" from="${alice.jid}" to="${ROOM}/Alice"><ping xmlns="urn:xmpp:ping"/></iq>`,
+        ping(alice.jid, `${ROOM}/Alice`, 'x', '<body xmlns="jabber:client">hi</body>'),
+        ping(`slow@${DOMAINS.b}/e2e`, `${ROOM}/Alice`), // from a host the API does not serve
+        ping(alice.jid, eve.jid), // to a local user, not a room occupant
+        ping(alice.jid, ROOM), // to a bare room
+        ping(`alice@${DOMAINS.a}`, `${ROOM}/Alice`), // from a bare JID
+        `<iq xmlns="jabber:server" type="get" id="x" from="${alice.jid}" to="${ROOM}/Alice"><ping xmlns="urn:xmpp:ping"/></iq>`,
+        `<presence from="${ROOM}/Alice" to="${alice.jid}"><x xmlns="http://jabber.org/protocol/muc#user"><status code="110"/></x></presence>`,
+        notification(`${ROOM}/Alice`, alice.jid, '<item affiliation="none" role="none"/><status code="110"/>'),
+        notification(`${ROOM}/Alice`, alice.jid, '<item affiliation="owner" role="moderator"/><status code="110"/><status code="333"/>'),
+        notification(`${ROOM}/Alice`, alice.jid, '<item affiliation="none" role="none"><reason>x</reason><body>y</body></item><status code="110"/><status code="333"/>'),
+        notification(`${ROOM}/Alice`, alice.jid, '<item affiliation="none" role="none"/><status code="110"/><status code="333"/><status code="307"/>'),
+        notification(`${ROOM}/Alice`, `alice@${DOMAINS.b}/e2e`), // to a foreign host
+        notification(`someone@${DOMAINS.a}/x`, alice.jid), // from a local user
+        `<presence type="unavailable" from="${ROOM}/Alice" to="${alice.jid}"><x xmlns="http://jabber.org/protocol/muc#user"><item affiliation="none" role="none"/><status code="110"/><status code="333"/></x><status>bye</status></presence>`,
+      ];
+      for (const body of cases) {
+        const res = await call(body);
+        expect({ body, status: res.status }).toEqual({ body, status: 403 });
+      }
+    });
+
+    it('a notification for a room or nick the session is not in: <no-session/>', async () => {
+      for (const from of [`other@${DOMAINS.mucB}/Alice`, `${ROOM}/NotMe`]) {
+        expect((await call(notification(from, alice.jid))).body).toBe(`<no-session xmlns='${NS_API}'/>`);
+      }
+      expect((await call(notification(`${ROOM}/Alice`, `ghost@${DOMAINS.a}/phone`))).body).toBe(`<no-session xmlns='${NS_API}'/>`);
+    });
+
+    it('malformed XML, DOCTYPE, entities, comments, two stanzas: 400; over 16 KiB: 413', async () => {
+      const bad = [
+        '<iq',
+        'not xml',
+        `<!DOCTYPE iq [<!ENTITY x "y">]>${ping(alice.jid, `${ROOM}/Alice`)}`,
+        `<?xml version="1.0"?>${ping(alice.jid, `${ROOM}/Alice`)}`,
+        ping(alice.jid, `${ROOM}/Alice`, 'x', '<!-- c -->'),
+        ping(alice.jid, `${ROOM}/Alice`, '&xxe;'),
+        ping(alice.jid, `${ROOM}/Alice`) + ping(alice.jid, `${ROOM}/Alice`),
+      ];
+      for (const body of bad) {
+        const res = await call(body);
+        expect({ body, status: res.status }).toEqual({ body, status: 400 });
+      }
+      const big = ping(alice.jid, `${ROOM}/Alice`, 'x'.repeat(17 * 1024));
+      expect((await call(big)).status).toBe(413);
+    });
+
+    it('nothing reached alice or eve', async () => {
+      await sleep(300);
+      expect(unexpected(alice, since)).toEqual([]);
+      expect(unexpected(eve, since)).toEqual([]);
+    });
+  });
+});
