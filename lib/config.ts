@@ -115,12 +115,15 @@ export function loadConfig(env: Env = process.env): Config {
   };
 }
 
-/** The settings that only the AWS deployment needs; checked at cold start there. */
-export function requireAws(config: Config): void {
+/**
+ * The settings that only the AWS deployment needs; checked at cold start there. The round
+ * function targets itself (its invoked ARN), so only the events function needs the round ARN.
+ */
+export function requireAws(config: Config, fn: 'events' | 'round'): void {
   const missing: string[] = [];
-  if (!config.apiUrl) missing.push(ENV.apiUrl);
+  if (fn === 'round' && !config.apiUrl) missing.push(ENV.apiUrl);
   if (!config.scheduler.roleArn) missing.push(ENV.schedulerRoleArn);
   if (!config.scheduler.dlqArn) missing.push(ENV.dlqArn);
-  if (!config.scheduler.roundFunctionArn) missing.push(ENV.roundFunctionArn);
+  if (fn === 'events' && !config.scheduler.roundFunctionArn) missing.push(ENV.roundFunctionArn);
   if (missing.length) throw new ConfigError(`missing configuration: ${missing.join(', ')}`);
 }

@@ -25,10 +25,10 @@ export function apiFor(config: Config, key: Buffer): HttpStanzaApi {
 let shared: Shared | undefined;
 
 /** AWS: config from the environment (checked), DynamoDB and the logger, per cold start. */
-export function awsShared(): Shared {
+export function awsShared(fn: 'events' | 'round'): Shared {
   if (!shared) {
     const config = loadConfig();
-    requireAws(config);
+    requireAws(config, fn);
     const client = new DynamoDBClient(config.dynamodbEndpoint ? { endpoint: config.dynamodbEndpoint } : {});
     shared = {
       config,
@@ -56,7 +56,7 @@ export function awsScheduler(config: Config, targetArn: string): Scheduler {
 }
 
 export async function awsIngestDeps(): Promise<IngestDeps> {
-  const s = awsShared();
+  const s = awsShared('events');
   const webhookKey = await loadKey(ENV.webhookSecret, ENV.webhookSecretArn);
   return { ...s, scheduler: awsScheduler(s.config, s.config.scheduler.roundFunctionArn), webhookKey };
 }
@@ -64,7 +64,7 @@ export async function awsIngestDeps(): Promise<IngestDeps> {
 let api: HttpStanzaApi | undefined;
 
 export async function awsRoundDeps(selfArn: string): Promise<RoundDeps> {
-  const s = awsShared();
+  const s = awsShared('round');
   api ??= apiFor(s.config, await loadKey(ENV.apiSecret, ENV.apiSecretArn));
   return { ...s, api, scheduler: awsScheduler(s.config, selfArn) };
 }

@@ -375,7 +375,7 @@ describe('environment wiring (names from lib/config.ts ENV)', () => {
   it("a deployment's environment is what lib's loadConfig/requireAws accept", () => {
     const env = envOf(ids.events, { DelaySeconds: '90', Concurrency: '16', Rechecks: '2', Reason: 'Server gone' });
     const config = loadConfig(env);
-    expect(() => requireAws(config)).not.toThrow();
+    expect(() => requireAws(config, 'events')).not.toThrow();
     expect(config).toMatchObject({
       apiUrl: 'https://xmpp.example.com:5281/ping_muc_cloud',
       delayMs: 90_000,
@@ -404,7 +404,7 @@ describe('environment wiring (names from lib/config.ts ENV)', () => {
 
   it("the round function's environment passes lib's start-up check (lib/wiring.ts awsShared)", () => {
     // The round function cannot hold its own ARN; lib must take it from context.invokedFunctionArn.
-    expect(() => requireAws(loadConfig(envOf(ids.round)))).not.toThrow();
+    expect(() => requireAws(loadConfig(envOf(ids.round)), 'round')).not.toThrow();
   });
 });
 
