@@ -14,6 +14,8 @@ export interface Config {
   rechecks: number;
   /** Base of the follow-up backoff: base, 2·base, 4·base… */
   recheckBaseMs: number;
+  /** Retries of a round after our own failures, 30 s doubling to 15 min, before the DLQ. */
+  retryAttempts: number;
   /** <reason> of the unavailable notification. */
   reason: string;
   /** Safety-net lifetime of a join item; a join is refreshed on every join event. */
@@ -42,6 +44,7 @@ export const ENV = {
   concurrency: 'PING_MUC_CONCURRENCY',
   rechecks: 'PING_MUC_RECHECKS',
   recheckBaseSeconds: 'PING_MUC_RECHECK_BASE_SECONDS',
+  retryAttempts: 'PING_MUC_RETRY_ATTEMPTS',
   reason: 'PING_MUC_REASON',
   joinTtlDays: 'PING_MUC_JOIN_TTL_DAYS',
   maxBodyBytes: 'PING_MUC_MAX_BODY_BYTES',
@@ -63,6 +66,7 @@ export const DEFAULTS = {
   delaySeconds: 60,
   concurrency: 32,
   rechecks: 3,
+  retryAttempts: 8,
   reason: 'Connection to remote server lost',
   joinTtlDays: 30,
   maxBodyBytes: 256 * 1024,
@@ -100,6 +104,7 @@ export function loadConfig(env: Env = process.env): Config {
     concurrency: num(env, ENV.concurrency, DEFAULTS.concurrency, 1, 1024),
     rechecks: num(env, ENV.rechecks, DEFAULTS.rechecks, 0, 20),
     recheckBaseMs: num(env, ENV.recheckBaseSeconds, delaySeconds, 0, 86_400) * 1000,
+    retryAttempts: num(env, ENV.retryAttempts, DEFAULTS.retryAttempts, 0, 20),
     reason: env[ENV.reason] ?? DEFAULTS.reason,
     joinTtlSeconds: num(env, ENV.joinTtlDays, DEFAULTS.joinTtlDays, 1, 3650) * 86_400,
     maxBodyBytes: num(env, ENV.maxBodyBytes, DEFAULTS.maxBodyBytes, 1024, 6 * 1024 * 1024),

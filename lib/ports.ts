@@ -85,6 +85,8 @@ export interface RoundJob {
   gen: string;
   /** 'start' claims the pending window; 'continue' resumes a round (checkpoint or re-check). */
   kind: 'start' | 'continue';
+  /** Retries so far after our own failures (stanza API or store down). */
+  attempt?: number;
 }
 
 export interface Scheduler {

@@ -15,11 +15,18 @@ export interface RoundDeps {
   metrics: Metrics;
   now?: () => number;
   sleep?: (ms: number) => Promise<void>;
+  /**
+   * On AWS a failed round schedules its own retry with backoff: Lambda's two async retries are
+   * too short for an XMPP server's outage. Locally the durable scheduler retries instead.
+   */
+  selfRetry?: boolean;
 }
 
 /** A woken-early round waits this long at most before re-scheduling itself instead. */
 const MAX_EARLY_WAIT_MS = 5_000;
 const CLAIM_ATTEMPTS = 5;
+const RETRY_BASE_MS = 30_000;
+const RETRY_MAX_MS = 15 * 60_000;
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -44,10 +51,20 @@ export async function recordClose(deps: Pick<RoundDeps, 'store' | 'scheduler' | 
   return true;
 }
 
-/** Runs (part of) a round. Throws on our own failures so that the invocation is retried. */
+/** Runs (part of) a round. Our own failures are retried, never read as an outcome. */
 export async function runRound(deps: RoundDeps, job: RoundJob, remainingMs: () => number = () => Infinity): Promise<void> {
-  const round = job.kind === 'start' ? await claim(deps, job) : await resume(deps, job);
-  if (round) await runPass(deps, round, remainingMs);
+  try {
+    const round = job.kind === 'start' ? await claim(deps, job) : await resume(deps, job);
+    if (round) await runPass(deps, round, remainingMs);
+  } catch (err) {
+    deps.metrics.count('RoundFailures', 'Kind', job.kind);
+    const attempt = (job.attempt ?? 0) + 1;
+    if (!deps.selfRetry || attempt > deps.config.retryAttempts) throw err;
+    const wait = Math.min(RETRY_BASE_MS * 2 ** (attempt - 1), RETRY_MAX_MS);
+    // If even this fails, the error goes to Lambda's retries and then the DLQ.
+    await deps.scheduler.schedule(scheduleName(job, `retry${attempt}`), (deps.now ?? Date.now)() + wait, { ...job, attempt });
+    deps.log.error('round failed, retry scheduled', { ...job, attempt, waitMs: wait, error: (err as Error).message });
+  }
 }
 
 async function claim(deps: RoundDeps, job: RoundJob): Promise<Round | undefined> {

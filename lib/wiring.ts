@@ -66,5 +66,5 @@ let api: HttpStanzaApi | undefined;
 export async function awsRoundDeps(selfArn: string): Promise<RoundDeps> {
   const s = awsShared('round');
   api ??= apiFor(s.config, await loadKey(ENV.apiSecret, ENV.apiSecretArn));
-  return { ...s, api, scheduler: awsScheduler(s.config, selfArn) };
+  return { ...s, api, scheduler: awsScheduler(s.config, selfArn), selfRetry: true };
 }

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { ConflictException, CreateScheduleCommand, type SchedulerClient } from '@aws-sdk/client-scheduler';
 import type { RoundJob, Scheduler } from '../ports';
+import { serializeRoundJob } from '../domain/round-job';
 import { NAME_PATTERN, atExpression } from '../domain/schedule';
 
 export interface EventBridgeSchedulerOptions {
@@ -75,7 +76,7 @@ export class EventBridgeScheduler implements Scheduler {
     if (!NAME_PATTERN.test(name)) throw new Error(`EventBridgeScheduler: invalid schedule name ${JSON.stringify(name)}`);
     const expression = atExpression(Math.max(at, this.now() + MIN_LEAD_MS));
     // Only the job's own fields: the round handler parses exactly this.
-    const input = JSON.stringify({ host: job.host, remote: job.remote, gen: job.gen, kind: job.kind });
+    const input = serializeRoundJob(job);
     // Idempotency token of this exact request (ClientToken: 1–64 of [a-zA-Z0-9-_]), so the SDK's
     // own retries of a create that did succeed do not fail. It covers the expression and input as
     // well as the name: once a fired schedule has deleted itself, a new schedule reusing the name

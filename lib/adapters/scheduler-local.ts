@@ -21,6 +21,7 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import type { RoundJob, Scheduler } from '../ports';
+import { serializeRoundJob } from '../domain/round-job';
 import { NAME_PATTERN } from '../domain/schedule';
 
 export const SCHED_PK = 'SCHED';
@@ -118,7 +119,7 @@ export class LocalScheduler implements Scheduler {
   async schedule(name: string, at: number, job: RoundJob): Promise<boolean> {
     if (!NAME_PATTERN.test(name)) throw new Error(`LocalScheduler: invalid schedule name ${JSON.stringify(name)}`);
     if (!Number.isFinite(at)) throw new RangeError(`LocalScheduler: invalid time ${at}`);
-    const input = JSON.stringify({ host: job.host, remote: job.remote, gen: job.gen, kind: job.kind });
+    const input = serializeRoundJob(job);
     try {
       await this.client.send(
         new PutItemCommand({

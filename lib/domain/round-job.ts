@@ -5,10 +5,21 @@ import { normalizeDomain } from './jid';
 export function parseRoundJob(input: unknown): RoundJob {
   const raw = (typeof input === 'string' ? JSON.parse(input) : input) as Partial<RoundJob> | null;
   if (!raw || typeof raw !== 'object') throw new Error('round job must be an object');
-  const { host, remote, gen, kind } = raw;
+  const { host, remote, gen, kind, attempt } = raw;
   if (typeof host !== 'string' || typeof remote !== 'string' || typeof gen !== 'string' || !/^[0-9a-z]{1,16}$/.test(gen)) {
     throw new Error(`invalid round job ${JSON.stringify(raw)}`);
   }
   if (kind !== 'start' && kind !== 'continue') throw new Error(`invalid round job kind ${JSON.stringify(kind)}`);
-  return { host: normalizeDomain(host), remote: normalizeDomain(remote), gen, kind };
+  if (attempt !== undefined && !(Number.isInteger(attempt) && attempt >= 0 && attempt <= 100)) {
+    throw new Error(`invalid round job attempt ${JSON.stringify(attempt)}`);
+  }
+  const job: RoundJob = { host: normalizeDomain(host), remote: normalizeDomain(remote), gen, kind };
+  if (attempt) job.attempt = attempt;
+  return job;
+}
+
+/** The schedule input: only the job's own fields, as parseRoundJob reads them. */
+export function serializeRoundJob(job: RoundJob): string {
+  const { host, remote, gen, kind, attempt } = job;
+  return JSON.stringify(attempt ? { host, remote, gen, kind, attempt } : { host, remote, gen, kind });
 }

@@ -124,6 +124,36 @@ describe('round function', () => {
     expect(requests).toHaveLength(0);
   });
 
+  it('schedules its own retry with backoff when the stanza API is down, and never notifies', async () => {
+    process.env.PING_MUC_DELAY_SECONDS = '0';
+    const events = await import('../../functions/events');
+    const body = JSON.stringify({
+      v: 1,
+      events: [
+        { type: 'join', seq: nextSeq(), host: 'a.example', user: 'bob@a.example/r', room: 'lobby@muc.down.example', nick: 'bob' },
+        { type: 's2s-close', seq: nextSeq(), host: 'a.example', remotes: ['muc.down.example'], direction: 'out' },
+      ],
+    });
+    expect((await events.handler(urlEvent(body, signed(WEBHOOK_SECRET, body)))).statusCode).toBe(200);
+    const job = JSON.parse((requests[0]!.body.Target as { Input: string }).Input);
+    expect(job).toMatchObject({ host: 'a.example', remote: 'muc.down.example', kind: 'start' });
+
+    const { handler } = await import('../../functions/round');
+    await expect(handler(job, context)).resolves.toBeUndefined();
+    expect(requests).toHaveLength(2);
+    const retry = requests[1]!.body;
+    expect(JSON.parse((retry.Target as { Input: string }).Input)).toEqual({ ...job, attempt: 1 });
+    // 30 s later, rounded up to the whole minute: never earlier than the backoff.
+    const at = Date.parse(String(retry.ScheduleExpression).slice(3, -1) + 'Z');
+    expect(at - Date.now()).toBeGreaterThan(25_000);
+
+    // The retry budget spent: the error goes to Lambda's retries and the DLQ.
+    process.env.PING_MUC_RETRY_ATTEMPTS = '1';
+    vi.resetModules();
+    const again = await import('../../functions/round');
+    await expect(again.handler({ ...job, attempt: 1 }, context)).rejects.toThrow(/stanza API unreachable/);
+  });
+
   it('refuses a malformed job', async () => {
     const { handler } = await import('../../functions/round');
     await expect(handler({ host: 'a.example', kind: 'start' }, context)).rejects.toThrow(/invalid round job/);
