@@ -130,7 +130,9 @@ export class ProsodyServer {
       for (const [k, v] of Object.entries(s.hostOptions ?? {})) lines.push(`\t${k} = ${lua(v)}`);
     }
     for (const muc of s.mucs) {
-      lines.push('', `Component ${lua(muc)} "muc"`, '\tmuc_room_locking = false', '\trestrict_room_creation = false');
+      // Persistent rooms: Prosody 0.12 destroys a temporary room whose only occupant changes
+      // nick (the room looks empty for a moment), which would muddle the nick-change tests.
+      lines.push('', `Component ${lua(muc)} "muc"`, '\tmuc_room_locking = false', '\tmuc_room_default_persistent = true');
     }
     return lines.join('\n') + '\n';
   }

@@ -1,0 +1,105 @@
+// The events mod_ping_muc_cloud POSTs, checked by a receiver that verifies every signature
+// with lib/domain/signature.ts: what is sent, in which order, and the retries.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { xml } from '@xmpp/client';
+import { EventsReceiver, type ReceivedEvent } from './http';
+import { DOMAINS, sleep, Testbed } from './testbed';
+import { User } from './users';
+
+const ROOM = `ev@${DOMAINS.mucB}`;
+
+describe('events posted by the module', () => {
+  let bed: Testbed;
+  let rx: EventsReceiver;
+  let alice: User, bob: User;
+  const of = (type: string, user?: string) => rx.events.filter((e) => e.type === type && (!user || e.user === user));
+
+  beforeAll(async () => {
+    bed = await Testbed.create();
+    rx = new EventsReceiver(bed.webhookSecret);
+    await rx.start();
+    await bed.start(rx.url);
+    [alice, bob] = await Promise.all([User.connect(bed.a, DOMAINS.a, 'alice'), User.connect(bed.a, DOMAINS.a, 'bob')]);
+  });
+
+  afterAll(async () => {
+    await bed?.stop();
+    await Promise.all([alice, bob].map((u) => u?.stop()));
+    await rx?.close();
+  });
+
+  it('starts with host-start, and every request is signed (the receiver refused none)', async () => {
+    await rx.waitFor((e) => e.type === 'host-start');
+    expect(rx.events[0]).toMatchObject({ type: 'host-start', host: DOMAINS.a });
+    expect(rx.requests.every((r) => r.status === 200)).toBe(true);
+  });
+
+  it('posts a join on the reflected self-presence, once, not on every presence update', async () => {
+    await alice.join(ROOM, 'Alice');
+    await rx.waitFor((e) => e.type === 'join' && e.user === alice.jid);
+    await alice.send(xml('presence', { to: `${ROOM}/Alice` }, xml('show', {}, 'away')));
+    await alice.waitFor((el) => el.name === 'presence' && el.getChildText('show') === 'away');
+    await sleep(300);
+    expect(of('join', alice.jid).map((e) => [e.room, e.nick])).toEqual([[ROOM, 'Alice']]);
+  });
+
+  it('posts a join with the new nick on a nick change, and no leave', async () => {
+    await alice.changeNick(ROOM, 'Alicia');
+    await rx.waitFor((e) => e.type === 'join' && e.nick === 'Alicia');
+    expect(of('leave', alice.jid)).toEqual([]);
+  });
+
+  it('posts a leave on the unavailable self-presence', async () => {
+    await bob.join(ROOM, 'Bob');
+    await bob.leave(ROOM, 'Bob');
+    const leave = await rx.waitFor((e) => e.type === 'leave' && e.user === bob.jid);
+    expect(leave).toMatchObject({ host: DOMAINS.a, room: ROOM });
+  });
+
+  it('ignores MUC errors (no join for a refused nick)', async () => {
+    await bob.send(xml('presence', { to: `${ROOM}/Alicia` }, xml('x', { xmlns: 'http://jabber.org/protocol/muc' })));
+    await bob.waitFor((el) => el.name === 'presence' && el.attrs.type === 'error');
+    await sleep(300);
+    expect(of('join', bob.jid).map((e) => e.nick)).toEqual(['Bob']);
+  });
+
+  it('posts s2s-close for both directions of a lost link, and nothing for a failed attempt', async () => {
+    await bed.b.kill();
+    await rx.waitFor((e) => e.type === 's2s-close' && e.direction === 'in');
+    await rx.waitFor((e) => e.type === 's2s-close' && e.direction === 'out');
+    const before = of('s2s-close').length;
+    // B is down: the attempt to reach it fails (s2sout_unauthed), which is not a lost link.
+    await alice.send(xml('presence', { to: `${ROOM}/Alicia` }));
+    await alice.waitFor((el) => el.name === 'presence' && el.attrs.type === 'error', 10_000);
+    await sleep(300);
+    expect(of('s2s-close')).toHaveLength(before);
+    for (const e of of('s2s-close')) expect(e.remotes).toEqual([DOMAINS.mucB]);
+    await bed.b.start();
+  });
+
+  it('retries on 5xx with the same webhook-id, keeping the order', async () => {
+    rx.answer = 503;
+    await bob.join(ROOM, 'Bob2');
+    await bob.leave(ROOM, 'Bob2');
+    await sleep(800);
+    const failed = rx.requests.filter((r) => r.status === 503);
+    expect(failed.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(failed.map((r) => r.id)).size).toBe(1);
+    rx.answer = 200;
+    const join = await rx.waitFor((e) => e.type === 'join' && e.nick === 'Bob2');
+    const leave = await rx.waitFor((e) => e.type === 'leave' && e.user === bob.jid && rx.events.indexOf(e) > rx.events.indexOf(join));
+    expect(rx.requests.find((r) => r.status === 200 && r.id === failed[0]!.id)).toBeTruthy();
+    expect(leave.seq).toBeGreaterThan(join.seq);
+  });
+
+  it('posts session-end when a session that joined rooms goes away', async () => {
+    await bob.stop();
+    await rx.waitFor((e) => e.type === 'session-end' && e.user === bob.jid);
+  });
+
+  it('gives every event a strictly increasing microsecond seq', () => {
+    const seqs = rx.events.map((e: ReceivedEvent) => e.seq);
+    for (let i = 1; i < seqs.length; i++) expect(seqs[i]!).toBeGreaterThan(seqs[i - 1]!);
+    expect(Math.abs(seqs[0]! / 1000 - Date.now())).toBeLessThan(120_000);
+  });
+});
