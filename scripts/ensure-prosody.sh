@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Makes sure the e2e tests can run real Prosody servers: prosody, lua-unbound (Prosody ignores
+# /etc/hosts without it; the testbed gives it a private hosts file) and a luac for the module's
+# syntax check. Installs them when missing and we are root; otherwise fails saying how.
+# Never skips silently. The Debian service is not started: the tests run their own servers.
+set -euo pipefail
+
+missing=()
+lua_bin=lua5.4
+if command -v prosody >/dev/null 2>&1; then
+  # Use the Lua that Prosody itself runs on (its shebang), e.g. lua5.4 on Debian 12.
+  shebang=$(head -n 1 "$(command -v prosody)")
+  case "$shebang" in
+    *lua5.[1-4]*) lua_bin=$(grep -o 'lua5\.[1-4]' <<<"$shebang" | head -n 1) ;;
+  esac
+else
+  missing+=(prosody)
+fi
+if ! command -v "$lua_bin" >/dev/null 2>&1 || ! "$lua_bin" -e 'require "lunbound"' >/dev/null 2>&1; then
+  missing+=(lua-unbound)
+fi
+luac_found=""
+for c in luac "luac${lua_bin#lua}" luac5.4 luac5.3 luac5.2 luac5.1; do
+  if command -v "$c" >/dev/null 2>&1; then luac_found=$c; break; fi
+done
+[ -n "$luac_found" ] || missing+=("$lua_bin")
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+packages="prosody lua-unbound $lua_bin"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "ensure-prosody: missing ${missing[*]}; the e2e tests need real Prosody servers." >&2
+  echo "ensure-prosody: install them as root, then run the tests again:" >&2
+  echo "    sudo apt-get update && sudo apt-get install -y $packages" >&2
+  exit 1
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "ensure-prosody: missing ${missing[*]} and no apt-get here; install Prosody 0.12+ with lua-unbound and luac by hand." >&2
+  exit 1
+fi
+
+echo "ensure-prosody: installing $packages (missing: ${missing[*]})" >&2
+# Keep the packaged service from starting (it would hold 5222/5269/5280 on all interfaces):
+# a temporary policy-rc.d, unless the machine already has one.
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy"
+  chmod 755 "$policy"
+  own_policy=1
+fi
+cleanup() { if [ "$own_policy" -eq 1 ]; then rm -f "$policy"; fi; }
+trap cleanup EXIT
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $packages
+
+command -v prosody >/dev/null 2>&1 || { echo "ensure-prosody: prosody still missing after install" >&2; exit 1; }
+echo "ensure-prosody: $(prosodyctl about 2>/dev/null | grep -m1 -i '^Prosody' || echo prosody) installed; its system service was not started" >&2
