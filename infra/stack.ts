@@ -66,6 +66,7 @@ export const PARAMETER_DEFAULTS = {
   DelaySeconds: DEFAULTS.delaySeconds,
   Concurrency: DEFAULTS.concurrency,
   Rechecks: DEFAULTS.rechecks,
+  RetryAttempts: DEFAULTS.retryAttempts,
   Reason: '',
   EventsReservedConcurrency: 20,
   LogRetentionDays: 30,
@@ -125,6 +126,14 @@ export class PingMucStack extends Stack {
       maxValue: 20,
       description: 'Follow-up rounds for indeterminate self-ping outcomes before notifying anyway.',
     });
+    const retryAttempts = new CfnParameter(this, 'RetryAttempts', {
+      type: 'Number',
+      default: PARAMETER_DEFAULTS.RetryAttempts,
+      minValue: 0,
+      maxValue: 20,
+      description:
+        'Retries of a round that failed on our side (stanza API down, store error), rescheduled with backoff (30 s doubling, at most 15 min) before the error goes to Lambda retries and the DLQ.',
+    });
     const reason = new CfnParameter(this, 'Reason', {
       type: 'String',
       default: PARAMETER_DEFAULTS.Reason,
@@ -155,7 +164,7 @@ export class PingMucStack extends Stack {
       'AWS::CloudFormation::Interface': {
         ParameterGroups: [
           { Label: { default: 'XMPP server' }, Parameters: ['ApiUrl'] },
-          { Label: { default: 'Self-ping rounds' }, Parameters: ['DelaySeconds', 'Concurrency', 'Rechecks', 'Reason'] },
+          { Label: { default: 'Self-ping rounds' }, Parameters: ['DelaySeconds', 'Concurrency', 'Rechecks', 'RetryAttempts', 'Reason'] },
           { Label: { default: 'Operations' }, Parameters: ['EventsReservedConcurrency', 'LogRetentionDays', 'AlarmEmail'] },
         ],
       },
@@ -228,13 +237,10 @@ export class PingMucStack extends Stack {
     });
 
     // ---------------------------------------------------------------- functions
-    const commonEnv: Record<string, string> = {
+    // Each function gets the settings it reads, nothing more (names: lib/config.ts ENV).
+    const schedulingEnv: Record<string, string> = {
       [ENV.table]: this.table.tableName,
-      [ENV.apiUrl]: apiUrl.valueAsString,
       [ENV.delaySeconds]: delay.valueAsString,
-      [ENV.concurrency]: concurrency.valueAsString,
-      [ENV.rechecks]: rechecks.valueAsString,
-      [ENV.reason]: Fn.conditionIf(hasReason.logicalId, reason.valueAsString, Aws.NO_VALUE).toString(),
       [ENV.scheduleGroup]: groupName,
       [ENV.schedulerRoleArn]: this.schedulerRole.roleArn,
       [ENV.dlqArn]: this.deadLetterQueue.queueArn,
@@ -299,7 +305,12 @@ export class PingMucStack extends Stack {
     };
 
     const round = makeFunction('round', 'ping-muc: self-ping round for one lost s2s link (invoked by EventBridge Scheduler)', {
-      ...commonEnv,
+      ...schedulingEnv,
+      [ENV.apiUrl]: apiUrl.valueAsString,
+      [ENV.concurrency]: concurrency.valueAsString,
+      [ENV.rechecks]: rechecks.valueAsString,
+      [ENV.retryAttempts]: retryAttempts.valueAsString,
+      [ENV.reason]: Fn.conditionIf(hasReason.logicalId, reason.valueAsString, Aws.NO_VALUE).toString(),
       [ENV.apiSecretArn]: this.apiSecret.secretArn,
     });
     this.roundFunction = round.fn;
@@ -334,7 +345,7 @@ export class PingMucStack extends Stack {
     });
 
     const events = makeFunction('events', 'ping-muc: signed webhook events of the XMPP server (Function URL)', {
-      ...commonEnv,
+      ...schedulingEnv,
       [ENV.roundFunctionArn]: this.roundFunction.functionArn,
       [ENV.webhookSecretArn]: this.webhookSecret.secretArn,
     });

@@ -211,6 +211,7 @@ describe('resources', () => {
     expect(p.DelaySeconds!.Default).toBe(DEFAULTS.delaySeconds);
     expect(p.Concurrency!.Default).toBe(DEFAULTS.concurrency);
     expect(p.Rechecks!.Default).toBe(DEFAULTS.rechecks);
+    expect(p.RetryAttempts!.Default).toBe(DEFAULTS.retryAttempts);
     for (const [name, def] of Object.entries(PARAMETER_DEFAULTS)) expect(p[name]?.Default, name).toBe(def);
     expect(Object.keys(p).sort()).toEqual([...Object.keys(PARAMETER_DEFAULTS), 'ApiUrl', 'BootstrapVersion'].sort());
   });
@@ -336,31 +337,35 @@ const envOf = (id: string, parameters?: Record<string, string>) =>
   (evaluate(ctx(parameters), fn(id).Environment) as { Variables: Record<string, string> }).Variables;
 
 describe('environment wiring (names from lib/config.ts ENV)', () => {
-  const shared = () => ({
+  const scheduling = () => ({
     [ENV.table]: ref(ids.table),
-    [ENV.apiUrl]: ref('ApiUrl'),
     [ENV.delaySeconds]: ref('DelaySeconds'),
-    [ENV.concurrency]: ref('Concurrency'),
-    [ENV.rechecks]: ref('Rechecks'),
-    [ENV.reason]: { 'Fn::If': ['HasReason', ref('Reason'), ref('AWS::NoValue')] },
     [ENV.scheduleGroup]: props(json.Resources[ids.group]!).Name,
     [ENV.schedulerRoleArn]: getAtt(ids.schedulerRole, 'Arn'),
     [ENV.dlqArn]: getAtt(ids.dlq, 'Arn'),
   });
 
-  it('the events function: shared settings, the round function ARN, the webhook secret ARN', () => {
+  it('the events function: table and scheduling, the round function ARN, the webhook secret ARN', () => {
     expect(fn(ids.events).Environment).toEqual({
       Variables: {
-        ...shared(),
+        ...scheduling(),
         [ENV.roundFunctionArn]: getAtt(ids.round, 'Arn'),
         [ENV.webhookSecretArn]: ref(ids.webhookSecret),
       },
     });
   });
 
-  it('the round function: shared settings and the API secret ARN (its own ARN comes from the context)', () => {
+  it('the round function: table, scheduling, round settings and the API secret ARN (its own ARN comes from the context)', () => {
     expect(fn(ids.round).Environment).toEqual({
-      Variables: { ...shared(), [ENV.apiSecretArn]: ref(ids.apiSecret) },
+      Variables: {
+        ...scheduling(),
+        [ENV.apiUrl]: ref('ApiUrl'),
+        [ENV.concurrency]: ref('Concurrency'),
+        [ENV.rechecks]: ref('Rechecks'),
+        [ENV.retryAttempts]: ref('RetryAttempts'),
+        [ENV.reason]: { 'Fn::If': ['HasReason', ref('Reason'), ref('AWS::NoValue')] },
+        [ENV.apiSecretArn]: ref(ids.apiSecret),
+      },
     });
   });
 
@@ -372,16 +377,12 @@ describe('environment wiring (names from lib/config.ts ENV)', () => {
     }
   });
 
-  it("a deployment's environment is what lib's loadConfig/requireAws accept", () => {
-    const env = envOf(ids.events, { DelaySeconds: '90', Concurrency: '16', Rechecks: '2', Reason: 'Server gone' });
+  it("a deployment's environment is what lib's loadConfig/requireAws accept (events)", () => {
+    const env = envOf(ids.events, { DelaySeconds: '90' });
     const config = loadConfig(env);
     expect(() => requireAws(config, 'events')).not.toThrow();
     expect(config).toMatchObject({
-      apiUrl: 'https://xmpp.example.com:5281/ping_muc_cloud',
       delayMs: 90_000,
-      concurrency: 16,
-      rechecks: 2,
-      reason: 'Server gone',
       table: `${ids.table}-physical`,
       scheduler: {
         group: props(json.Resources[ids.group]!).Name,
@@ -391,15 +392,32 @@ describe('environment wiring (names from lib/config.ts ENV)', () => {
       },
     });
     expect(env[ENV.webhookSecretArn]).toMatch(/^arn:aws:secretsmanager:/);
+  });
+
+  it("a deployment's environment is what lib's loadConfig/requireAws accept (round)", () => {
+    const params = { DelaySeconds: '90', Concurrency: '16', Rechecks: '2', RetryAttempts: '5', Reason: 'Server gone' };
+    const config = loadConfig(envOf(ids.round, params));
+    expect(() => requireAws(config, 'round')).not.toThrow();
+    expect(config).toMatchObject({
+      apiUrl: 'https://xmpp.example.com:5281/ping_muc_cloud',
+      delayMs: 90_000,
+      concurrency: 16,
+      rechecks: 2,
+      retryAttempts: 5,
+      reason: 'Server gone',
+      table: `${ids.table}-physical`,
+      scheduler: { group: props(json.Resources[ids.group]!).Name },
+    });
+    expect(envOf(ids.round)[ENV.apiSecretArn]).toMatch(/^arn:aws:secretsmanager:/);
 
     const defaults = loadConfig(envOf(ids.round));
     expect(defaults).toMatchObject({
       delayMs: DEFAULTS.delaySeconds * 1000,
       concurrency: DEFAULTS.concurrency,
       rechecks: DEFAULTS.rechecks,
+      retryAttempts: DEFAULTS.retryAttempts,
       reason: DEFAULTS.reason, // empty Reason parameter: the variable is left out
     });
-    expect(envOf(ids.round)[ENV.apiSecretArn]).toMatch(/^arn:aws:secretsmanager:/);
   });
 
   it("the round function's environment passes lib's start-up check (lib/wiring.ts awsShared)", () => {
