@@ -347,7 +347,10 @@ local function api_ping(stanza, response)
 	local user, occupant = local_full_jid(stanza.attr.from), occupant_jid(stanza.attr.to);
 	if not user then return respond(response, 403, "from must be a full JID on " .. module.host); end
 	if not occupant then return respond(response, 403, "to must be a room occupant JID on another domain"); end
-	if not full_sessions[user] then return respond(response, 200, api_ns("no-session")); end
+	local session = full_sessions[user];
+	-- A self-ping is to a room this session is in: a leaked secret cannot probe anyone else.
+	local rooms = session and session.ping_muc_cloud_rooms;
+	if not (rooms and rooms[jid.bare(occupant)]) then return respond(response, 200, api_ns("no-session")); end
 	if inflight_count >= max_inflight then return respond(response, 503, "too many pings in flight"); end
 
 	-- Our own id: unguessable, and unknown to the client so its replies cannot be confused.

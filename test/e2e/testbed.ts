@@ -173,6 +173,15 @@ export class ProsodyServer {
     await this.signal('SIGKILL');
   }
 
+  /** SIGSTOP: the process freezes with its sockets open (an overloaded or hung remote). */
+  pause(): void {
+    if (this.pid) process.kill(this.pid, 'SIGSTOP');
+  }
+
+  resume(): void {
+    if (this.pid) process.kill(this.pid, 'SIGCONT');
+  }
+
   /** Graceful stop (SIGTERM): Prosody saves its rooms and closes its streams. */
   async stop(): Promise<void> {
     await this.signal('SIGTERM', 15_000);
@@ -182,6 +191,7 @@ export class ProsodyServer {
     const pid = this.pid;
     if (!pid) return;
     process.kill(pid, sig);
+    if (sig !== 'SIGKILL') process.kill(pid, 'SIGCONT'); // a paused server must see the signal
     const done = await Promise.race([this.exited!.then(() => true), sleep(graceMs).then(() => false)]);
     if (!done && this.pid === pid) {
       process.kill(pid, 'SIGKILL');

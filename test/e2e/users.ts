@@ -45,18 +45,6 @@ export class User {
     return this.xmpp.send(el);
   }
 
-  /** Makes this client answer IQs (e.g. pings) only after `ms`: a slow occupant. */
-  delayIqReplies(ms: number): void {
-    const send = this.xmpp.send.bind(this.xmpp);
-    this.xmpp.send = async (el: Element) => {
-      if (el.name === 'iq' && (el.attrs.type === 'result' || el.attrs.type === 'error')) {
-        setTimeout(() => void send(el).catch(() => undefined), ms);
-        return;
-      }
-      return send(el);
-    };
-  }
-
   /** Waits until a stanza matching `pred` has arrived (at or after index `from`). */
   async waitFor(pred: (el: Element) => boolean, timeoutMs = 10_000, from = 0): Promise<Received> {
     const deadline = Date.now() + timeoutMs;
