@@ -18,7 +18,7 @@ describe('hard kill of the MUC server', () => {
 
   beforeAll(async () => {
     stack = await Stack.start({ withC: true, delaySeconds: 2, rechecks: 2, recheckBaseSeconds: 1 });
-    [alice, dave, bob, carol] = await Promise.all(['alice', 'dave', 'bob', 'carol'].map((n) => stack.user(n)));
+    [alice, dave, bob, carol] = await Promise.all([stack.user('alice'), stack.user('dave'), stack.user('bob'), stack.user('carol')]);
     await alice.join(ROOM1, 'Alice');
     await alice.join(LOBBY_C, 'Alice');
     await dave.join(ROOM1, 'Dave');
