@@ -448,14 +448,16 @@ export class PingMucStack extends Stack {
     new CfnOutput(this, 'GetWebhookSecretCommand', { value: fetch(this.webhookSecret.secretArn), description: 'Prints the webhook secret' });
     new CfnOutput(this, 'GetApiSecretCommand', { value: fetch(this.apiSecret.secretArn), description: 'Prints the stanza API secret' });
     new CfnOutput(this, 'ProsodyConfig', {
-      description: 'Lines for the VirtualHost in prosody.cfg.lua (secret values: run the two Get*SecretCommand outputs)',
+      description: 'Lines for the VirtualHost section of prosody.cfg.lua (secret values: run the two Get*SecretCommand outputs)',
       value: Fn.join('\n', [
-        'modules_enabled = { --[[ your modules, then: ]] "ping_muc_cloud" }',
+        'modules_enabled = { "ping_muc_cloud" } -- in the VirtualHost section; Prosody adds it to the global list',
         Fn.join('', ['ping_muc_cloud_events_url = "', this.functionUrl.url, '"']),
         Fn.join('', ['ping_muc_cloud_webhook_secret = "<output of: ', fetch(this.webhookSecret.secretArn), '>"']),
         Fn.join('', ['ping_muc_cloud_api_secret = "<output of: ', fetch(this.apiSecret.secretArn), '>"']),
       ]),
     });
+    new CfnOutput(this, 'EventsFunctionName', { value: this.eventsFunction.functionName });
+    new CfnOutput(this, 'RoundFunctionName', { value: this.roundFunction.functionName });
     new CfnOutput(this, 'TableName', { value: this.table.tableName, description: 'Join store (retained on stack deletion)' });
     new CfnOutput(this, 'ScheduleGroupName', { value: groupName });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl });

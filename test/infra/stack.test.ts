@@ -1,5 +1,6 @@
 // The synthesized CloudFormation template of infra/ (real app, real bundling, offline).
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -467,6 +468,13 @@ describe('alarms', () => {
 describe('outputs', () => {
   it('the events URL, the secret ARNs and how to read them, never a secret value', () => {
     const o = json.Outputs!;
+    expect(Object.keys(o).sort()).toEqual(
+      [
+        'EventsUrl', 'WebhookSecretArn', 'ApiSecretArn', 'GetWebhookSecretCommand', 'GetApiSecretCommand', 'ProsodyConfig',
+        'EventsFunctionName', 'RoundFunctionName', 'TableName', 'ScheduleGroupName', 'DeadLetterQueueUrl', 'AlarmTopicArn',
+      ].sort(),
+    );
+    expect(o.AlarmTopicArn!.Condition).toBe('HasAlarmEmail');
     expect(o.EventsUrl!.Value).toEqual(getAtt(ids.url, 'FunctionUrl'));
     expect(o.WebhookSecretArn!.Value).toEqual(ref(ids.webhookSecret));
     expect(o.ApiSecretArn!.Value).toEqual(ref(ids.apiSecret));
@@ -477,10 +485,26 @@ describe('outputs', () => {
   it('the exact Prosody config lines for mod_ping_muc_cloud', () => {
     const lines = (evaluate(ctx(), json.Outputs!.ProsodyConfig!.Value) as string).split('\n');
     expect(lines).toHaveLength(4);
-    expect(lines[0]).toMatch(/^modules_enabled = \{.*"ping_muc_cloud" \}$/);
+    expect(lines[0]).toMatch(/^modules_enabled = \{ "ping_muc_cloud" \} -- /);
     expect(lines[1]).toBe('ping_muc_cloud_events_url = "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws/"');
     expect(lines[2]).toMatch(/^ping_muc_cloud_webhook_secret = "<output of: aws secretsmanager get-secret-value .*WebhookSecret.*>"$/);
     expect(lines[3]).toMatch(/^ping_muc_cloud_api_secret = "<output of: aws secretsmanager get-secret-value .*ApiSecret.*>"$/);
+  });
+
+  it('the Prosody config lines are valid Lua (luac -p; npm test makes sure a luac exists)', () => {
+    const luac = ['luac', 'luac5.4', 'luac5.3', 'luac5.2', 'luac5.1'].find((c) => {
+      try {
+        execFileSync('sh', ['-c', `command -v ${c}`], { stdio: 'ignore' });
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    expect(luac, 'no luac found: run scripts/ensure-prosody.sh').toBeDefined();
+    const file = path.join(s.outdir, 'prosody-snippet.cfg.lua');
+    const lines = evaluate(ctx(), json.Outputs!.ProsodyConfig!.Value) as string;
+    writeFileSync(file, `VirtualHost "a.example"\n${lines.replace(/^/gm, '    ')}\n`);
+    expect(() => execFileSync(luac!, ['-p', file], { stdio: 'pipe' })).not.toThrow();
   });
 });
 
