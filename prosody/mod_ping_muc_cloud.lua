@@ -62,6 +62,11 @@ if not events_url or not events_url:match("^https?://") then
 	module:log("error", "ping_muc_cloud_events_url is required (an http(s) URL), refusing to load");
 	error("ping_muc_cloud_events_url is not set");
 end
+if batch_size < 1 or batch_size > 500 then
+	-- ping-muc takes at most 500 events per request.
+	module:log("warn", "ping_muc_cloud_batch_size must be 1 to 500, using %d", batch_size < 1 and 1 or 500);
+	batch_size = batch_size < 1 and 1 or 500;
+end
 local webhook_key = secret_key("ping_muc_cloud_webhook_secret", webhook_secret);
 local api_key = secret_key("ping_muc_cloud_api_secret", api_secret);
 

@@ -1,0 +1,80 @@
+// Checks of the Prosody module itself: it compiles, every option is documented with its
+// default, and it refuses to load without its required options.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { MODULE_DIR, Testbed } from '../e2e/testbed';
+
+const MODULE = path.join(MODULE_DIR, 'mod_ping_muc_cloud.lua');
+const README = path.join(MODULE_DIR, 'README.md');
+const source = fs.readFileSync(MODULE, 'utf8');
+const readme = fs.readFileSync(README, 'utf8');
+
+function luac(): string {
+  for (const c of ['luac', 'luac5.4', 'luac5.3', 'luac5.2', 'luac5.1']) {
+    if (!spawnSync(c, ['-v'], { encoding: 'utf8' }).error) return c;
+  }
+  throw new Error('no luac found: run `bash scripts/ensure-prosody.sh` as root (installs lua5.4 with luac5.4)');
+}
+
+/** `module:get_option_<type>("name"[, default])` calls of the module. */
+function options(): Array<{ name: string; def: string | undefined }> {
+  const re = /module:get_option_\w+\(\s*"(ping_muc_cloud_[a-z_]+)"\s*(?:,\s*([^)]+?))?\s*\)/g;
+  return [...source.matchAll(re)].map((m) => ({ name: m[1]!, def: m[2]?.trim().replace(/^"(.*)"$/, '$1') }));
+}
+
+describe('mod_ping_muc_cloud.lua', () => {
+  it('compiles (luac -p)', () => {
+    const r = spawnSync(luac(), ['-p', MODULE], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+  });
+
+  it('reads its options once, at the top level of the module', () => {
+    const found = options();
+    expect(found.length).toBeGreaterThanOrEqual(10);
+    for (const line of source.split('\n').filter((l) => l.includes('get_option'))) {
+      expect(line.startsWith('local '), line).toBe(true);
+    }
+  });
+
+  it('documents every option with its default in prosody/README.md', () => {
+    const rows = new Map<string, string>();
+    for (const m of readme.matchAll(/^\|\s*`(ping_muc_cloud_[a-z_]+)`\s*\|\s*([^|]+?)\s*\|/gm)) rows.set(m[1]!, m[2]!);
+    for (const { name, def } of options()) {
+      const row = rows.get(name);
+      expect(row, `${name} is not in the README's option table`).toBeDefined();
+      if (def === undefined) expect(row, `${name} has no default: the README must say it is required`).toMatch(/required/);
+      else expect(row, `${name}: README default must be ${def}`).toBe(`\`${def}\``);
+    }
+    for (const name of rows.keys()) expect(options().map((o) => o.name), `${name} is documented but not read`).toContain(name);
+  });
+
+  it('documents install, modules_enabled and compatibility', () => {
+    expect(readme).toMatch(/^Installation$/m);
+    expect(readme).toMatch(/modules_enabled = \{ "ping_muc_cloud" \}/);
+    expect(readme).toMatch(/^Compatibility$/m);
+    expect(readme).toMatch(/^\s*0\.12\s+Works/m);
+    expect(readme).toMatch(/^\s*13\s+/m);
+  });
+});
+
+describe('loading without a required option', () => {
+  let bed: Testbed | undefined;
+  afterAll(async () => {
+    await bed?.stop();
+  });
+
+  it('logs an error and refuses to load; the stanza API does not exist', async () => {
+    bed = await Testbed.create({ aModules: ['ping_muc_cloud', 'http'], aOptions: { ping_muc_cloud_api_secret: '' } });
+    await bed.start('http://127.0.0.1:9/events');
+    const deadline = Date.now() + 5000;
+    while (!/ping_muc_cloud_api_secret is required, refusing to load/.test(bed.a.log()) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(bed.a.log()).toMatch(/ping_muc_cloud_api_secret is required, refusing to load/);
+    const res = await fetch(bed.apiUrl, { method: 'POST', body: '<iq/>' });
+    expect(res.status).toBe(404);
+  }, 30_000);
+});
