@@ -2,6 +2,7 @@
 // by several users at once: plain joins, a nick change, a user who disconnected before, and
 // a room on a second remote domain (C) whose link never broke.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Join } from '../../lib/ports';
 import { Stack } from './stack';
 import { DOMAINS } from './testbed';
 import { isNotification, type User } from './users';
@@ -15,6 +16,7 @@ describe('hard kill of the MUC server', () => {
   let stack: Stack;
   let alice: User, dave: User, bob: User, carol: User;
   let killedAt = 0;
+  let afterDisconnect: Join[] = [];
 
   beforeAll(async () => {
     stack = await Stack.start({ withC: true, delaySeconds: 2, rechecks: 2, recheckBaseSeconds: 1 });
@@ -27,7 +29,7 @@ describe('hard kill of the MUC server', () => {
     await carol.join(ROOM3, 'Carol');
     await stack.waitForJoins(DOMAINS.mucB, (j) => j.length === 4 && j.some((x) => x.nick === 'Robert'));
     await carol.stop(); // disconnect: session-end removes her join
-    await stack.waitForJoins(DOMAINS.mucB, (j) => j.length === 3);
+    afterDisconnect = await stack.waitForJoins(DOMAINS.mucB, (j) => j.length === 3);
     await stack.waitForJoins(DOMAINS.mucC, (j) => j.length === 1);
 
     killedAt = Date.now();
@@ -71,6 +73,8 @@ describe('hard kill of the MUC server', () => {
 
   it('pings nothing for a user who disconnected before', () => {
     expect(stack.events.events.some((e) => e.type === 'session-end' && e.user === carol.jid)).toBe(true);
+    expect(afterDisconnect.filter((j) => j.user === carol.jid)).toEqual([]);
+    expect(afterDisconnect.map((j) => j.user).sort()).toEqual([alice.jid, bob.jid, dave.jid].sort());
     expect(stack.api.calls.filter((c) => c.from === carol.jid || c.to === carol.jid)).toEqual([]);
   });
 

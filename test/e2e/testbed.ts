@@ -60,6 +60,18 @@ export interface ServerSpec {
 
 const BASE_MODULES = ['roster', 'saslauth', 'dialback', 'disco', 'ping'];
 
+/** PIDs of the servers this process started and that still run: killed if the process exits. */
+const live = new Set<number>();
+process.once('exit', () => {
+  for (const pid of live) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+});
+
 export class ProsodyServer {
   readonly dir: string;
   readonly configPath: string;
@@ -153,7 +165,13 @@ export class ProsodyServer {
     proc.stderr?.on('data', (d: Buffer) => {
       this.stderr = (this.stderr + d.toString()).slice(-4000);
     });
-    this.exited = new Promise((resolve) => proc.once('exit', () => resolve()));
+    if (proc.pid) live.add(proc.pid);
+    this.exited = new Promise((resolve) =>
+      proc.once('exit', () => {
+        if (proc.pid) live.delete(proc.pid);
+        resolve();
+      }),
+    );
     const ports = [C2S_PORT, S2S_PORT];
     if (this.spec.modules?.some((m) => m === 'ping_muc_cloud' || m === 'http')) ports.push(HTTP_PORT);
     const deadline = Date.now() + timeoutMs;
