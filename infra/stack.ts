@@ -149,7 +149,8 @@ export class PingMucStack extends Stack {
     });
     const logRetention = new CfnParameter(this, 'LogRetentionDays', {
       type: 'Number',
-      default: PARAMETER_DEFAULTS.LogRetentionDays,
+      // A string, like the allowed values (cfn-lint E2015 otherwise).
+      default: String(PARAMETER_DEFAULTS.LogRetentionDays),
       allowedValues: LOG_RETENTION_VALUES.map(String),
       description: 'Retention of the functions\' CloudWatch log groups, in days.',
     });

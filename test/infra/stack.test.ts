@@ -213,7 +213,7 @@ describe('resources', () => {
     expect(p.Concurrency!.Default).toBe(DEFAULTS.concurrency);
     expect(p.Rechecks!.Default).toBe(DEFAULTS.rechecks);
     expect(p.RetryAttempts!.Default).toBe(DEFAULTS.retryAttempts);
-    for (const [name, def] of Object.entries(PARAMETER_DEFAULTS)) expect(p[name]?.Default, name).toBe(def);
+    for (const [name, def] of Object.entries(PARAMETER_DEFAULTS)) expect(String(p[name]?.Default), name).toBe(String(def));
     expect(Object.keys(p).sort()).toEqual([...Object.keys(PARAMETER_DEFAULTS), 'ApiUrl', 'BootstrapVersion'].sort());
   });
 });
