@@ -1,0 +1,150 @@
+// An in-memory JoinStore (plain Maps) with the same ordering rules as the DynamoDB store, for
+// benchmarks only: running the events handler against it measures our own CPU per event with
+// the store I/O taken out. Not a production adapter.
+import type { Join, JoinStore, Page, Round } from '../lib/ports';
+
+interface Entry {
+  join?: Join;
+  left?: boolean;
+  seq: number;
+  expiresAt: number;
+}
+
+export class MemoryJoinStore implements JoinStore {
+  private joins = new Map<string, Entry>();
+  private hosts = new Map<string, number>();
+  private links = new Map<string, { gen?: string; lastCloseAt?: number; lastCloseSeq?: number; claimedSeq?: number }>();
+  private rounds = new Map<string, Round>();
+  private webhooks = new Map<string, number>();
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  private key(user: string, room: string): string {
+    return `${user}\u0000${room}`;
+  }
+
+  private newer(key: string, seq: number): boolean {
+    const e = this.joins.get(key);
+    return !e || e.seq < seq;
+  }
+
+  /** Live joins stored (for checks). */
+  get size(): number {
+    let n = 0;
+    for (const e of this.joins.values()) if (e.join) n++;
+    return n;
+  }
+
+  async putJoin(join: Join, expiresAt: number): Promise<void> {
+    const key = this.key(join.user, join.room);
+    if (this.newer(key, join.seq)) this.joins.set(key, { join: { ...join }, seq: join.seq, expiresAt });
+  }
+
+  async leave(_host: string, user: string, room: string, seq: number, expiresAt: number): Promise<void> {
+    const key = this.key(user, room);
+    if (this.newer(key, seq)) this.joins.set(key, { left: true, seq, expiresAt });
+  }
+
+  async endSession(host: string, user: string, seq: number): Promise<number> {
+    let n = 0;
+    for (const [key, e] of this.joins) {
+      if (e.join && e.join.user === user && e.join.host === host && e.seq < seq) {
+        this.joins.delete(key);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  async startHost(host: string, seq: number): Promise<number> {
+    if ((this.hosts.get(host) ?? 0) < seq) this.hosts.set(host, seq);
+    let n = 0;
+    for (const [key, e] of this.joins) {
+      if (e.join && e.join.host === host && e.seq < seq) {
+        this.joins.delete(key);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  async hostStartSeq(host: string): Promise<number> {
+    return this.hosts.get(host) ?? 0;
+  }
+
+  async joinsOf(host: string, remote: string, limit: number, cursor?: string): Promise<Page<Join>> {
+    const nowS = Math.floor(this.now() / 1000);
+    const all = [...this.joins.values()]
+      .filter((e): e is Entry & { join: Join } => !!e.join && e.join.host === host && e.join.remote === remote && e.expiresAt > nowS)
+      .map((e) => e.join)
+      .sort((a, b) => (a.room === b.room ? (a.user < b.user ? -1 : 1) : a.room < b.room ? -1 : 1));
+    const start = cursor ? Number(cursor) : 0;
+    const items = all.slice(start, start + limit).map((j) => ({ ...j }));
+    const page: Page<Join> = { items };
+    if (start + limit < all.length) page.next = String(start + limit);
+    return page;
+  }
+
+  async deleteJoinIf(join: Join): Promise<boolean> {
+    const key = this.key(join.user, join.room);
+    const e = this.joins.get(key);
+    if (!e?.join || e.seq !== join.seq) return false;
+    this.joins.delete(key);
+    return true;
+  }
+
+  async markRecheck(join: Join, gen: string): Promise<boolean> {
+    const e = this.joins.get(this.key(join.user, join.room));
+    if (!e?.join || e.seq !== join.seq) return false;
+    e.join.recheck = gen;
+    return true;
+  }
+
+  async recordClose(host: string, remote: string, seq: number, now: number, gen: string): Promise<{ gen: string; opened: boolean; lastCloseAt: number }> {
+    const key = `${host}|${remote}`;
+    const link = this.links.get(key) ?? {};
+    if ((link.lastCloseSeq !== undefined && link.lastCloseSeq >= seq) || (link.claimedSeq !== undefined && link.claimedSeq >= seq)) {
+      return { gen: link.gen ?? gen, opened: false, lastCloseAt: link.lastCloseAt ?? now };
+    }
+    link.gen ??= gen;
+    link.lastCloseAt = now;
+    link.lastCloseSeq = seq;
+    this.links.set(key, link);
+    return { gen: link.gen, opened: link.gen === gen, lastCloseAt: now };
+  }
+
+  async pendingClose(host: string, remote: string): Promise<{ gen: string; lastCloseAt: number; lastCloseSeq: number } | undefined> {
+    const link = this.links.get(`${host}|${remote}`);
+    if (!link?.gen || link.lastCloseAt === undefined || link.lastCloseSeq === undefined) return undefined;
+    return { gen: link.gen, lastCloseAt: link.lastCloseAt, lastCloseSeq: link.lastCloseSeq };
+  }
+
+  async claimRound(round: Round, lastCloseAt: number): Promise<boolean> {
+    await this.saveRound(round);
+    const link = this.links.get(`${round.host}|${round.remote}`);
+    if (!link || link.gen !== round.gen || link.lastCloseAt !== lastCloseAt) return false;
+    this.links.set(`${round.host}|${round.remote}`, { claimedSeq: round.cutoffSeq });
+    return true;
+  }
+
+  async getRound(host: string, remote: string, gen: string): Promise<Round | undefined> {
+    const r = this.rounds.get(`${host}|${remote}|${gen}`);
+    return r && { ...r };
+  }
+
+  async saveRound(round: Round): Promise<void> {
+    this.rounds.set(`${round.host}|${round.remote}|${round.gen}`, { ...round });
+  }
+
+  async rememberWebhook(id: string, expiresAt: number): Promise<boolean> {
+    const nowS = Math.floor(this.now() / 1000);
+    const exp = this.webhooks.get(id);
+    if (exp !== undefined && exp > nowS) return false;
+    this.webhooks.set(id, expiresAt);
+    return true;
+  }
+
+  async forgetWebhook(id: string): Promise<void> {
+    this.webhooks.delete(id);
+  }
+}

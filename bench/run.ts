@@ -1,0 +1,212 @@
+// npm run bench [-- --full] [-- --only=round,ingest,cold,e2e] [-- --latency=20 --concurrency=32]
+// Quick mode (default): round at N = 1,000 and 10,000, ingest, cold start, e2e with M = 100.
+// --full: round also at N = 100,000, more ingest events, e2e with M = 1,000.
+// Prints the tables and writes bench/results/bench-<time>.json (+ latest.json, latest.md).
+import { execSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { BUNDLE_BUDGET_BYTES } from '../infra/bundling';
+import { RESULTS_DIR } from './children';
+import { coldStartPart, type ColdRow } from './cold-start';
+import type { IngestResult } from './ingest';
+import { ingestPart } from './ingest-part';
+import { roundPart, type RoundRow } from './round-part';
+import { markdown, table, type Cell } from './table';
+
+export interface Options {
+  full: boolean;
+  parts: Set<string>;
+  latencyMs: number;
+  concurrency: number;
+  coldRuns: number;
+}
+
+export function parseArgs(argv: string[]): Options {
+  const get = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+  const known = ['--full', '--only', '--latency', '--concurrency', '--cold-runs'];
+  for (const a of argv) if (!known.some((k) => a === k || a.startsWith(`${k}=`))) throw new Error(`unknown argument ${a}; known: ${known.join(' ')}`);
+  const full = argv.includes('--full');
+  return {
+    full,
+    parts: new Set((get('only') ?? 'round,ingest,cold,e2e').split(',')),
+    latencyMs: Number(get('latency') ?? 20),
+    concurrency: Number(get('concurrency') ?? 32),
+    coldRuns: Number(get('cold-runs') ?? 9),
+  };
+}
+
+function sh(cmd: string): string {
+  try {
+    return execSync(cmd, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return '(unavailable)';
+  }
+}
+
+export function machine() {
+  const cpuinfo = (() => {
+    try {
+      return readFileSync('/proc/cpuinfo', 'utf8');
+    } catch {
+      return '';
+    }
+  })();
+  return {
+    date: new Date().toISOString(),
+    commit: sh('git rev-parse --short HEAD'),
+    nproc: sh('nproc'),
+    cpuModel: /model name\s*:\s*(.*)/.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? '?',
+    memory: sh('free -h').split('\n')[1]?.replace(/\s+/g, ' ') ?? '?',
+    node: process.version,
+    os: `${os.type()} ${os.release()}`,
+  };
+}
+
+interface Target {
+  target: string;
+  measured: string;
+  met: boolean | undefined;
+}
+
+export function targets(round: RoundRow[], ingest: IngestResult[], cold: ColdRow[], full: boolean): Target[] {
+  const t: Target[] = [];
+  for (const n of [10_000, 100_000]) {
+    const r = round.find((x) => x.n === n);
+    t.push({ target: `round efficiency ≥ 0.8 at N=${n.toLocaleString('en')}`, measured: r ? String(r.efficiency) : n === 100_000 && !full ? 'not run (quick mode; use --full)' : 'not run', met: r ? r.efficiency >= 0.8 : undefined });
+  }
+  const big = round.find((x) => x.n === 100_000);
+  t.push({ target: 'peak RSS ≤ 256 MB at N=100,000', measured: big ? `${big.peakRssMb} MB` : full ? 'not run' : 'not run (quick mode; use --full)', met: big ? big.peakRssMb <= 256 : undefined });
+  if (round.length) {
+    t.push({ target: '1 schedule per round', measured: round.map((r) => `${r.schedules} (N=${r.n})`).join(', '), met: round.every((r) => r.schedules === 1) });
+    t.push({ target: 'round correct (every join pinged once, every gone user notified once)', measured: round.map((r) => `${r.correct ? 'yes' : 'NO'} (N=${r.n})`).join(', '), met: round.every((r) => r.correct) });
+  }
+  for (const i of ingest.filter((x) => x.setup === 'memory')) {
+    t.push({ target: `ingest ≤ 0.3 ms CPU/event (store I/O out, batch ${i.batch})`, measured: `${i.cpuMsPerEvent} ms`, met: i.cpuMsPerEvent <= 0.3 });
+  }
+  for (const fn of ['events', 'round']) {
+    const rows = cold.filter((c) => c.fn === fn);
+    const first = rows[0];
+    if (!first) continue;
+    t.push({ target: `${fn} bundle ≤ 250 KB`, measured: `${(first.bytes / 1024).toFixed(1)} KB`, met: first.bytes <= BUNDLE_BUDGET_BYTES });
+    for (const r of rows) t.push({ target: `${fn} cold start ≤ 150 ms: ${r.call}`, measured: `${r.totalMs} ms`, met: r.totalMs <= 150 });
+  }
+  return t;
+}
+
+export function render(results: Results, md: boolean): string {
+  const tab = md ? markdown : table;
+  const out: string[] = [];
+  const h = (s: string) => out.push(md ? `\n#### ${s}\n` : `\n== ${s} ==`);
+  if (results.round.length) {
+    h(`Round fan-out (C=${results.options.concurrency}, L=${results.options.latencyMs} ms, noise = N/2 joins on 3 other remote domains)`);
+    out.push(
+      tab(
+        ['N', 'wall s', 'ideal N·L/C s', 'efficiency', 'eff. incl. notifications', 'pings/s', 'API RTT mean/p99 ms', 'in flight (of C)', 'round CPU s', 'stub CPU s', 'dynalite CPU s', 'peak RSS MB', 'DynamoDB req/join', 'HTTP req/join', 'schedules', 'correct'],
+        results.round.map((r): Cell[] => [
+          r.n.toLocaleString('en'),
+          (r.wallMs / 1000).toFixed(2),
+          (r.idealMs / 1000).toFixed(2),
+          r.efficiency,
+          r.efficiencyAllRequests,
+          r.pingsPerSec,
+          `${r.rtt.mean}/${r.rtt.p99}`,
+          r.meanInFlight,
+          (r.cpuMs / 1000).toFixed(2),
+          (r.stub.cpuMs / 1000).toFixed(2),
+          (r.dynaliteCpuMs / 1000).toFixed(2),
+          r.peakRssMb,
+          r.dynamoPerJoin,
+          r.httpPerJoin,
+          r.schedules,
+          r.correct,
+        ]),
+      ),
+    );
+  }
+  if (results.ingest.length) {
+    h('Ingest (signed join/leave events through the events handler, one request at a time)');
+    out.push(
+      tab(
+        ['store', 'events/request', 'events', 'events/s', 'CPU ms/event', 'CPU ms/request'],
+        results.ingest.map((r): Cell[] => [r.setup, r.batch, r.events, r.eventsPerSec, r.cpuMsPerEvent, Math.round((r.cpuMs / r.requests) * 100) / 100]),
+      ),
+    );
+  }
+  if (results.cold.length) {
+    h(`Cold start (fresh node ${results.machine.node}, median of ${results.cold[0]?.runs} runs)`);
+    out.push(
+      tab(
+        ['function', 'first call', 'bundle KB', 'import ms', 'first call ms', 'import + call ms', 'from process start ms'],
+        results.cold.map((r): Cell[] => [r.fn, r.call, (r.bytes / 1024).toFixed(1), r.importMs, r.callMs, r.totalMs, r.sinceProcessStartMs]),
+      ),
+    );
+  }
+  if (results.e2e) {
+    h('End to end on the real testbed');
+    out.push(results.e2e.rendered(md));
+  }
+  h('Targets');
+  out.push(tab(['target', 'measured', 'met'], results.targets.map((t): Cell[] => [t.target, t.measured, t.met === undefined ? 'not measured' : t.met])));
+  return out.join('\n');
+}
+
+export interface Results {
+  machine: ReturnType<typeof machine>;
+  options: Omit<Options, 'parts'> & { parts: string[] };
+  round: RoundRow[];
+  ingest: IngestResult[];
+  cold: ColdRow[];
+  e2e?: { rows: unknown; rendered(md: boolean): string };
+  targets: Target[];
+  totalSeconds: number;
+}
+
+async function main(): Promise<void> {
+  const opts = parseArgs(process.argv.slice(2));
+  const t0 = performance.now();
+  const log = (s: string) => process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(0).padStart(3)}s] ${s}\n`);
+  const results: Results = {
+    machine: machine(),
+    options: { ...opts, parts: [...opts.parts] },
+    round: [],
+    ingest: [],
+    cold: [],
+    targets: [],
+    totalSeconds: 0,
+  };
+  log(`${opts.full ? 'full' : 'quick'} mode: ${[...opts.parts].join(', ')}`);
+  if (opts.parts.has('round')) {
+    const sizes = opts.full ? [1_000, 10_000, 100_000] : [1_000, 10_000];
+    results.round = await roundPart(sizes, { concurrency: opts.concurrency, latencyMs: opts.latencyMs }, log);
+  }
+  if (opts.parts.has('ingest')) results.ingest = await ingestPart(opts.full ? 20_000 : 5_000, log);
+  if (opts.parts.has('cold')) results.cold = await coldStartPart(opts.coldRuns, log);
+  if (opts.parts.has('e2e')) {
+    const { e2ePart } = await import('./e2e-part');
+    results.e2e = await e2ePart(opts.full ? 1_000 : 100, log);
+  }
+  results.targets = targets(results.round, results.ingest, results.cold, opts.full);
+  results.totalSeconds = Math.round((performance.now() - t0) / 1000);
+  console.log(`ping-muc benchmarks, ${opts.full ? 'full' : 'quick'} mode, ${results.machine.date}`);
+  console.log(`machine: ${results.machine.nproc} CPUs (${results.machine.cpuModel}), memory ${results.machine.memory}, node ${results.machine.node}, commit ${results.machine.commit}`);
+  console.log(render(results, false));
+  console.log(`\ntotal ${results.totalSeconds} s`);
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const stamp = results.machine.date.replace(/[:.]/g, '-');
+  const json = JSON.stringify({ ...results, e2e: results.e2e?.rows }, null, 2);
+  writeFileSync(path.join(RESULTS_DIR, `bench-${stamp}.json`), json);
+  writeFileSync(path.join(RESULTS_DIR, 'latest.json'), json);
+  writeFileSync(path.join(RESULTS_DIR, 'latest.md'), render(results, true) + '\n');
+  log(`results: bench/results/bench-${stamp}.json (and latest.json, latest.md)`);
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(new URL(import.meta.url).pathname)) {
+  main().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}

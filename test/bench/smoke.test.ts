@@ -1,0 +1,53 @@
+// Smoke run of the benchmark code (bench/) at N = 50 so that it cannot rot: the round in its own
+// worker process against dynalite and the counting stub, the ingest set-ups, the tables. The
+// figures are not checked (this is not a benchmark run); correctness of the round is.
+import { describe, expect, it } from 'vitest';
+import { roundPart } from '../../bench/round-part';
+import { ingestPart } from '../../bench/ingest-part';
+import { machine, parseArgs, render, targets, type Results } from '../../bench/run';
+import { answerFor, MIX } from '../../bench/stanza-stub';
+import { expected } from '../../bench/round';
+
+describe('bench smoke (N = 50)', () => {
+  it('the answer mix follows MIX', () => {
+    const counts: Record<string, number> = {};
+    for (let i = 0; i < 100; i++) counts[answerFor(i)] = (counts[answerFor(i)] ?? 0) + 1;
+    for (const [answer, share] of MIX) expect(counts[answer]).toBe(Math.round(share * 100));
+  });
+
+  it('parses its arguments', () => {
+    expect(parseArgs(['--full']).full).toBe(true);
+    expect([...parseArgs([]).parts]).toEqual(['round', 'ingest', 'cold', 'e2e']);
+    expect(() => parseArgs(['--fulll'])).toThrow(/unknown argument/);
+  });
+
+  it('runs a round and ingest, and renders the tables', async () => {
+    const round = await roundPart([50], { concurrency: 8, latencyMs: 2 }, () => undefined);
+    const r = round[0]!;
+    const exp = expected(50);
+    expect(r.stub.pings).toBe(exp.pings);
+    expect(r.stub.notifications).toBe(exp.notifications);
+    expect(r.stub.duplicatePings + r.stub.duplicateNotifications).toBe(0);
+    expect(r.schedules).toBe(1);
+    expect(r.correct).toBe(true);
+    expect(r.httpRequests).toBe(exp.pings + exp.notifications);
+    expect(r.dynamoRequests).toBeGreaterThan(0);
+    expect(r.peakRssMb).toBeGreaterThan(0);
+
+    const ingest = await ingestPart(60, () => undefined);
+    expect(ingest.map((i) => i.setup)).toContain('memory');
+    for (const i of ingest) expect(i.cpuMsPerEvent).toBeGreaterThan(0);
+
+    const results: Results = {
+      machine: machine(),
+      options: { full: false, parts: ['round', 'ingest'], latencyMs: 2, concurrency: 8, coldRuns: 1 },
+      round,
+      ingest,
+      cold: [],
+      targets: targets(round, ingest, [], false),
+      totalSeconds: 0,
+    };
+    expect(render(results, false)).toContain('Round fan-out');
+    expect(render(results, true)).toContain('| target | measured | met |');
+  }, 120_000);
+});
