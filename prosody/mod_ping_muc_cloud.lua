@@ -219,6 +219,15 @@ local function has_status(muc_x, code)
 	return false;
 end
 
+-- The room may rewrite the nick (status 210), so any presence sent into the room counts.
+local function sent_presence_to(session, room, occupant)
+	if session.directed[occupant] then return true; end
+	for to in pairs(session.directed) do
+		if jid.bare(to) == room then return true; end
+	end
+	return false;
+end
+
 function track_presence(stanza)
 	local session = full_sessions[stanza.attr.to];
 	if not session or not session.directed then return; end
@@ -231,7 +240,7 @@ function track_presence(stanza)
 	local rooms = session.ping_muc_cloud_rooms;
 	local kind = stanza.attr.type;
 	if kind == nil then
-		if not session.directed[from] then return; end -- never sent presence there: not a join
+		if not sent_presence_to(session, room, from) then return; end -- never sent presence there: not a join
 		if not rooms then rooms = {}; session.ping_muc_cloud_rooms = rooms; end
 		local known = rooms[room];
 		local now = time.now();
