@@ -5,8 +5,15 @@
 // and its own temp dir (configs, data, logs, a private hosts file for libunbound).
 // Every process is started as a child and stopped by its PID.
 //
-// Reused by the benchmark: pass `aModules` (e.g. ['ping_muc'] for Debian's module) and
-// `aOptions` to change what A loads.
+// Reuse (e.g. the benchmark):
+//   const stack = await Stack.start({ delaySeconds: 2 });          // stack.ts: + ping-muc
+//   const u = await stack.user('u1'); await u.join('r1@muc.b.test', 'U1');
+//   await stack.bed.b.kill(); await stack.bed.b.start();           // the hard-kill scenario
+//   ... u.notifications(), stack.api.pings(), stack.joins('muc.b.test'); await stack.stop();
+// Debian's mod_ping_muc instead of ours (needs the prosody-modules package):
+//   const bed = await Testbed.create({ aModules: ['ping_muc'] }); await bed.start('http://127.0.0.1:9/');
+// `aOptions` adds options on A's VirtualHost, `logLevel: 'debug'` logs every stanza.
+// Accounts are written straight into the data dir (`server.register`), so 1000 users are cheap.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
