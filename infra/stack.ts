@@ -429,6 +429,13 @@ export class PingMucStack extends Stack {
       'EventBridge Scheduler could not even send a failed round to the dead-letter queue',
       this.scheduleGroup.metricFailedToBeSentToDLQ(undefined, { period, statistic: 'Sum' }),
     );
+    // The module drops a batch that gets a 4xx: a wrong webhook secret (e.g. after a rotation)
+    // or a contract mismatch would otherwise go unnoticed while joins stop being tracked.
+    alarm(
+      'EventsRejectedAlarm',
+      'events requests refused with 4xx (bad signature, invalid or oversize body): check ping_muc_cloud_webhook_secret and the module version',
+      this.eventsFunction.metric('Url4xxCount', { period, statistic: 'Sum' }),
+    );
     for (const [name, fn] of [
       ['Events', this.eventsFunction],
       ['Round', this.roundFunction],

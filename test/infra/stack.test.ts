@@ -97,7 +97,7 @@ describe('resources', () => {
       'AWS::SNS::Topic': 1,
       'AWS::SNS::TopicPolicy': 1,
       'AWS::SNS::Subscription': 1,
-      'AWS::CloudWatch::Alarm': 6,
+      'AWS::CloudWatch::Alarm': 7,
     });
   });
 
@@ -431,7 +431,8 @@ describe('alarms', () => {
   const alarms = () => Object.entries(json.Resources).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm');
   const actions = () => ({ 'Fn::If': ['HasAlarmEmail', [ref(ids.topic)], ref('AWS::NoValue')] });
 
-  it('DLQ depth > 0, errors and throttles per function, Scheduler failing to dead-letter', () => {
+  it('DLQ depth > 0, errors and throttles per function, refused events, Scheduler failing to dead-letter', () => {
+    expect(alarms()).toHaveLength(7);
     const got = alarms().map(([, r]) => {
       const p = props(r);
       return { ns: p.Namespace, metric: p.MetricName, dims: p.Dimensions, threshold: p.Threshold, op: p.ComparisonOperator };
@@ -442,6 +443,7 @@ describe('alarms', () => {
         { ns: 'AWS/SQS', metric: 'ApproximateNumberOfMessagesVisible', dims: [{ Name: 'QueueName', Value: getAtt(ids.dlq, 'QueueName') }], ...gt0 },
         { ns: 'AWS/Lambda', metric: 'Errors', dims: [{ Name: 'FunctionName', Value: ref(ids.events) }], ...gt0 },
         { ns: 'AWS/Lambda', metric: 'Throttles', dims: [{ Name: 'FunctionName', Value: ref(ids.events) }], ...gt0 },
+        { ns: 'AWS/Lambda', metric: 'Url4xxCount', dims: [{ Name: 'FunctionName', Value: ref(ids.events) }], ...gt0 },
         { ns: 'AWS/Lambda', metric: 'Errors', dims: [{ Name: 'FunctionName', Value: ref(ids.round) }], ...gt0 },
         { ns: 'AWS/Lambda', metric: 'Throttles', dims: [{ Name: 'FunctionName', Value: ref(ids.round) }], ...gt0 },
         { ns: 'AWS/Scheduler', metric: 'InvocationsFailedToBeSentToDeadLetterCount', dims: [{ Name: 'ScheduleGroup', Value: props(json.Resources[ids.group]!).Name }], ...gt0 },
