@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Match } from 'aws-cdk-lib/assertions';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { DEFAULTS, ENV, loadConfig, requireAws } from '../../lib/config';
 import { deadlineMarginMs } from '../../lib/round';
 import { tableDefinition } from '../../lib/adapters/dynamodb-table';
@@ -519,6 +519,12 @@ describe('synth', () => {
     }
   });
 
+
+  it('has no synthesis warnings or errors', () => {
+    const annotations = Annotations.fromStack(s.stack);
+    expect(annotations.findWarning('*', Match.anyValue())).toEqual([]);
+    expect(annotations.findError('*', Match.anyValue())).toEqual([]);
+  });
 
   it('is env-agnostic and needs no context lookups', () => {
     expect(s.stack.account).toEqual(expect.stringContaining('${Token'));
