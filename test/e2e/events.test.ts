@@ -103,3 +103,38 @@ describe('events posted by the module', () => {
     expect(Math.abs(seqs[0]! / 1000 - Date.now())).toBeLessThan(120_000);
   });
 });
+
+describe('the bounded event queue', () => {
+  let bed: Testbed;
+  let rx: EventsReceiver;
+  let carol: User;
+
+  beforeAll(async () => {
+    bed = await Testbed.create({ aOptions: { ping_muc_cloud_queue_size: 3 } });
+    rx = new EventsReceiver(bed.webhookSecret);
+    rx.answer = 503; // ping-muc unreachable from the start
+    await rx.start();
+    await bed.start(rx.url);
+    carol = await User.connect(bed.a, DOMAINS.a, 'carol');
+  });
+
+  afterAll(async () => {
+    await bed?.stop();
+    await carol?.stop();
+    await rx?.close();
+  });
+
+  it('keeps the oldest events in order, drops the newest and logs it, then delivers', async () => {
+    for (const room of ['q1', 'q2', 'q3']) await carol.join(`${room}@${DOMAINS.mucB}`, 'Carol');
+    // Queue: host-start, join q1, join q2; join q3 is dropped.
+    const deadline = Date.now() + 5000;
+    while (!/Event queue full \(3\), dropped 1/.test(bed.a.log()) && Date.now() < deadline) await sleep(50);
+    expect(bed.a.log()).toMatch(/Event queue full \(3\), dropped 1 event\(s\) so far, latest: join carol@a\.test\/e2e/);
+    expect(rx.events).toEqual([]);
+    rx.answer = 200;
+    await rx.waitFor((e) => e.type === 'join' && e.room === `q2@${DOMAINS.mucB}`, 10_000);
+    expect(rx.events.map((e) => `${e.type} ${e.room ?? ''}`.trim())).toEqual(['host-start', `join q1@${DOMAINS.mucB}`, `join q2@${DOMAINS.mucB}`]);
+    while (!/Delivery resumed; 1 event\(s\) had been dropped/.test(bed.a.log()) && Date.now() < deadline + 5000) await sleep(50);
+    expect(bed.a.log()).toMatch(/Delivery resumed; 1 event\(s\) had been dropped/);
+  });
+});
