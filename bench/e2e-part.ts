@@ -1,5 +1,44 @@
-// Part 4 (placeholder until written): end to end on the real testbed.
-export async function e2ePart(_m: number, log: (s: string) => void): Promise<{ rows: unknown; rendered(md: boolean): string }> {
-  log('e2e: not yet measured');
-  return { rows: { measured: false }, rendered: () => 'not yet measured' };
+// Part 4 driver: ping-muc and Debian's mod_ping_muc, one after the other, in the same run.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { e2eScenario, type E2eResult, type Variant } from './e2e';
+import { markdown, table, type Cell } from './table';
+
+export interface E2ePart {
+  rows: E2eResult[] | { measured: false; reason: string };
+  rendered(md: boolean): string;
+}
+
+const DEBIAN_MODULE = '/usr/lib/prosody/modules/mod_ping_muc/mod_ping_muc.lua';
+
+export function render(rows: E2eResult[], md: boolean): string {
+  return (md ? markdown : table)(
+    ['variant', 'M', 'clients', 'delay ms', 'joins notified', 'p50 ms', 'max ms', 'pings', 'dup. pings', 'notifications', 'dup. notifications', 'ping-muc: round start / first ping answered / last ping answered / round done, ms after kill'],
+    rows.map((r): Cell[] => [
+      r.variant,
+      r.m,
+      r.clients,
+      r.delayMs,
+      `${r.notifiedJoins}/${r.m}`,
+      r.p50Ms,
+      r.maxMs,
+      r.pings,
+      r.duplicatePings,
+      r.notifications,
+      r.duplicateNotifications,
+      r.roundStartMs === undefined ? '' : `${r.roundStartMs} / ${r.firstPingMs ?? '?'} / ${r.lastPingMs ?? '?'} / ${r.roundDoneMs ?? '?'}`,
+    ]),
+  );
+}
+
+export async function e2ePart(m: number, log: (s: string) => void): Promise<E2ePart> {
+  const prosody = spawnSync('prosodyctl', ['about'], { encoding: 'utf8', timeout: 20_000 });
+  const missing = prosody.error || !/Prosody/.test(`${prosody.stdout}${prosody.stderr}`) ? 'Prosody is not installed (bash scripts/ensure-prosody.sh)' : !existsSync(DEBIAN_MODULE) ? 'prosody-modules is not installed (apt-get install prosody-modules)' : undefined;
+  if (missing) {
+    log(`e2e: skipped: ${missing}`);
+    return { rows: { measured: false, reason: missing }, rendered: () => `not measured: ${missing}` };
+  }
+  const rows: E2eResult[] = [];
+  for (const variant of ['ping-muc', 'debian-mod_ping_muc'] as Variant[]) rows.push(await e2eScenario(variant, m, log));
+  return { rows, rendered: (md) => render(rows, md) };
 }

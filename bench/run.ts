@@ -60,6 +60,8 @@ export function machine() {
     memory: sh('free -h').split('\n')[1]?.replace(/\s+/g, ' ') ?? '?',
     node: process.version,
     os: `${os.type()} ${os.release()}`,
+    /** Load average at the start: other work on the machine skews every figure. */
+    loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100),
   };
 }
 
@@ -189,7 +191,7 @@ async function main(): Promise<void> {
   results.targets = targets(results.round, results.ingest, results.cold, opts.full);
   results.totalSeconds = Math.round((performance.now() - t0) / 1000);
   console.log(`ping-muc benchmarks, ${opts.full ? 'full' : 'quick'} mode, ${results.machine.date}`);
-  console.log(`machine: ${results.machine.nproc} CPUs (${results.machine.cpuModel}), memory ${results.machine.memory}, node ${results.machine.node}, commit ${results.machine.commit}`);
+  console.log(`machine: ${results.machine.nproc} CPUs (${results.machine.cpuModel}), memory ${results.machine.memory}, node ${results.machine.node}, commit ${results.machine.commit}, load average at start ${results.machine.loadavg.join(' ')}`);
   console.log(render(results, false));
   console.log(`\ntotal ${results.totalSeconds} s`);
   mkdirSync(RESULTS_DIR, { recursive: true });
