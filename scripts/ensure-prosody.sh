@@ -25,7 +25,18 @@ for c in luac "luac${lua_bin#lua}" luac5.4 luac5.3 luac5.2 luac5.1; do
 done
 [ -n "$luac_found" ] || missing+=("$lua_bin")
 
+# A system Prosody listening on all interfaces holds 5222/5269/5280 on every loopback
+# address the testbed would use. Say so now rather than with a port error later.
+warn_system_prosody() {
+  local pidfile=/run/prosody/prosody.pid
+  if [ -r "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    echo "ensure-prosody: a system Prosody is running (pid $(cat "$pidfile")); if it listens on all interfaces the" >&2
+    echo "ensure-prosody: e2e testbed cannot bind its ports. Stop it first: service prosody stop (or prosodyctl stop)" >&2
+  fi
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
+  warn_system_prosody
   exit 0
 fi
 
