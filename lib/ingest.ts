@@ -2,7 +2,8 @@
 import type { Event } from './domain/events';
 import { EventError, parseEvents } from './domain/events';
 import { SignatureError, TOLERANCE_SECONDS, verify } from './domain/signature';
-import { recordClose, type RoundDeps } from './round';
+import { recordClose } from './close';
+import type { RoundDeps } from './round';
 
 /** Tombstones of leaves outlive any plausible retry of an older join. */
 const LEAVE_TOMBSTONE_SECONDS = 86_400;

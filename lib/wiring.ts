@@ -4,7 +4,6 @@ import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { ENV, loadConfig, requireAws, type Config } from './config';
 import { DynamoJoinStore } from './adapters/dynamodb-store';
 import { EventBridgeScheduler } from './adapters/scheduler-eventbridge';
-import { HttpStanzaApi } from './adapters/stanza-api-http';
 import { createLogger, levelFromEnv, Metrics, type Logger } from './observability';
 import { loadKey } from './secrets';
 import type { IngestDeps } from './ingest';
@@ -16,10 +15,6 @@ export interface Shared {
   store: JoinStore;
   log: Logger;
   metrics: Metrics;
-}
-
-export function apiFor(config: Config, key: Buffer): HttpStanzaApi {
-  return new HttpStanzaApi({ url: config.apiUrl, key, timeoutMs: config.apiTimeoutMs });
 }
 
 let shared: Shared | undefined;
@@ -59,12 +54,4 @@ export async function awsIngestDeps(): Promise<IngestDeps> {
   const s = awsShared('events');
   const webhookKey = await loadKey(ENV.webhookSecret, ENV.webhookSecretArn);
   return { ...s, scheduler: awsScheduler(s.config, s.config.scheduler.roundFunctionArn), webhookKey };
-}
-
-let api: HttpStanzaApi | undefined;
-
-export async function awsRoundDeps(selfArn: string): Promise<RoundDeps> {
-  const s = awsShared('round');
-  api ??= apiFor(s.config, await loadKey(ENV.apiSecret, ENV.apiSecretArn));
-  return { ...s, api, scheduler: awsScheduler(s.config, selfArn), selfRetry: true };
 }

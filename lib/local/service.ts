@@ -15,7 +15,7 @@ import { runRound, type RoundDeps } from '../round';
 import { createLogger, levelFromEnv, Metrics, type Logger } from '../observability';
 import { secretKey } from '../domain/signature';
 import { parseRoundJob } from '../domain/round-job';
-import { apiFor } from '../wiring';
+import { apiFor } from '../wiring-round';
 import type { JoinStore, StanzaApi } from '../ports';
 
 export const MEMORY = ':memory:';
