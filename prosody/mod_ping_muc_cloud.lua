@@ -76,7 +76,7 @@ local enqueue, track_presence, s2s_remotes, handle_api, handle_reply, announce_h
 module:depends("http");
 
 -- Reflected MUC self-presence tells us about joins, nick changes and leaves.
--- Priority 1: before delivery, so a session that goes away still gets tracked.
+-- Priority 1: ahead of mod_presence, which delivers the stanza and ends the event.
 module:hook("presence/full", function (event)
 	track_presence(event.stanza);
 end, 1);
