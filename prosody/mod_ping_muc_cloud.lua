@@ -167,14 +167,14 @@ local function post_batch()
 				dropped = 0;
 			end
 			return flush();
-		elseif code >= 400 and code < 500 then
+		elseif code >= 400 and code < 500 and code ~= 408 and code ~= 429 then
 			-- Retrying a refused request cannot help: drop it loudly.
 			module:log("error", "ping-muc refused %d event(s) with HTTP %d: %s", batch.count, code, tostring(body):sub(1, 300));
 			drop_batch(batch.count);
 			sending = nil;
 			return flush();
 		end
-		-- 5xx or a network error: retry the same webhook-id, order kept.
+		-- 5xx, 408, 429 (a throttled endpoint) or a network error: retry the same webhook-id, order kept.
 		batch.attempt = batch.attempt + 1;
 		local delay = math.min(retry_max, retry_min * 2 ^ (batch.attempt - 1));
 		module:log("warn", "Delivering %d event(s) failed (%s), retry %d in %gs",

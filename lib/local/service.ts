@@ -130,6 +130,8 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
   roundDeps = { store, api, scheduler, config, log, metrics };
   const ingest: IngestDeps = { store, scheduler, config, log, metrics, webhookKey };
 
+  // Requests being handled: close() lets them finish before the store goes away.
+  const inflight = new Set<Promise<unknown>>();
   const server = createServer((req, res) => {
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       res.writeHead(status, { 'content-type': 'application/json', ...headers });
@@ -138,7 +140,7 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/health') return send(200, { ok: true });
     if (path !== '/events') return send(404, { error: 'not found: POST /events' });
-    readBody(req, config.maxBodyBytes)
+    const handling = readBody(req, config.maxBodyBytes)
       .then(async (body) => {
         if (!body) return send(413, { error: `body larger than ${config.maxBodyBytes} bytes` }, { connection: 'close' });
         const request: HttpRequest = { method: req.method ?? 'GET', headers: req.headers as Record<string, string>, body };
@@ -149,6 +151,8 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
         log.error('events request failed', { error: err.message });
         if (!res.headersSent) send(500, { error: 'internal error' });
       });
+    inflight.add(handling);
+    void handling.finally(() => inflight.delete(handling));
   });
   const address = await listen(server, options.port ?? 0, options.host ?? '127.0.0.1');
   scheduler.start();
@@ -163,10 +167,12 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     webhookSecret: secrets.webhook,
     apiSecret: secrets.api,
     async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      // Stop accepting, let requests in progress finish (bounded), then drop what is left.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await Promise.race([Promise.allSettled([...inflight]), new Promise((r) => setTimeout(r, 5_000).unref())]);
+      server.closeAllConnections();
+      await closed;
       await scheduler.stop();
       await dynalite.close();
     },
