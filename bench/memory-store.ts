@@ -37,7 +37,9 @@ export class MemoryJoinStore implements JoinStore {
 
   async putJoin(join: Join, expiresAt: number): Promise<void> {
     const key = this.key(join.user, join.room);
-    if (this.newer(key, join.seq)) this.joins.set(key, { join: { ...join }, seq: join.seq, expiresAt });
+    if (!this.newer(key, join.seq)) return;
+    if (!this.joins.get(key)?.join) this.sorted.delete(`${join.host}|${join.remote}`);
+    this.joins.set(key, { join: { ...join }, seq: join.seq, expiresAt });
   }
 
   async leave(_host: string, user: string, room: string, seq: number, expiresAt: number): Promise<void> {
@@ -72,16 +74,31 @@ export class MemoryJoinStore implements JoinStore {
     return this.hosts.get(host) ?? 0;
   }
 
+  /** Sorted keys per host|remote, rebuilt only when a join key is added (deletes are skipped on read). */
+  private sorted = new Map<string, string[]>();
+
   async joinsOf(host: string, remote: string, limit: number, cursor?: string): Promise<Page<Join>> {
     const nowS = Math.floor(this.now() / 1000);
-    const all = [...this.joins.values()]
-      .filter((e): e is Entry & { join: Join } => !!e.join && e.join.host === host && e.join.remote === remote && e.expiresAt > nowS)
-      .map((e) => e.join)
-      .sort((a, b) => (a.room === b.room ? (a.user < b.user ? -1 : 1) : a.room < b.room ? -1 : 1));
-    const start = cursor ? Number(cursor) : 0;
-    const items = all.slice(start, start + limit).map((j) => ({ ...j }));
+    const id = `${host}|${remote}`;
+    let keys = this.sorted.get(id);
+    if (!keys) {
+      keys = [];
+      for (const [key, e] of this.joins) if (e.join && e.join.host === host && e.join.remote === remote) keys.push(key);
+      const roomUser = (k: string) => {
+        const j = this.joins.get(k)?.join;
+        return j ? `${j.room}|${j.user}` : k;
+      };
+      keys.sort((a, b) => (roomUser(a) < roomUser(b) ? -1 : 1));
+      this.sorted.set(id, keys);
+    }
+    let i = cursor ? Number(cursor) : 0;
+    const items: Join[] = [];
+    for (; i < keys.length && items.length < limit; i++) {
+      const e = this.joins.get(keys[i] as string);
+      if (e?.join && e.join.host === host && e.join.remote === remote && e.expiresAt > nowS) items.push({ ...e.join });
+    }
     const page: Page<Join> = { items };
-    if (start + limit < all.length) page.next = String(start + limit);
+    if (i < keys.length) page.next = String(i);
     return page;
   }
 

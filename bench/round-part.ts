@@ -1,11 +1,12 @@
 // Part 1 driver: for each N a fresh dynalite (child), seeding, then the round in a fresh worker.
 import { localDynamoClient } from '../lib/adapters/dynalite';
 import { bundleWorker } from './build';
-import { forkChild } from './children';
-import { expected, seedBatched, type RoundParams, type RoundResult } from './round';
+import { forkChild, type Child } from './children';
+import { BASELINE, expected, seedBatched, type CalibrationResult, type RoundParams, type RoundResult, type Variant } from './round';
 import type { StubCounts } from './stanza-stub';
 
 export interface RoundRow extends RoundResult {
+  variant: Variant;
   seedMs: number;
   stub: StubCounts;
   /** CPU of the store server (dynalite) during the round, ms; the stub's is stub.cpuMs. */
@@ -15,37 +16,72 @@ export interface RoundRow extends RoundResult {
   correct: boolean;
 }
 
-export async function roundPart(sizes: number[], base: Omit<RoundParams, 'n' | 'noise'>, log: (s: string) => void, workerArgv: string[] = []): Promise<RoundRow[]> {
+export interface RoundRun {
+  n: number;
+  variant?: Variant;
+}
+
+export async function roundPart(runs: Array<number | RoundRun>, base: Omit<RoundParams, 'n' | 'noise'>, log: (s: string) => void, workerArgv: string[] = []): Promise<RoundRow[]> {
   const worker = await bundleWorker('round-worker.ts');
   const stub = forkChild<{ url: string }>(new URL('./stub-server.ts', import.meta.url).pathname, { latencyMs: base.latencyMs });
   const rows: RoundRow[] = [];
   try {
     const { url } = await stub.ready;
-    for (const n of sizes) {
+    for (const run of runs) {
+      const { n, variant = BASELINE } = typeof run === 'number' ? { n: run } : run;
+      const label = `round N=${n}${variant === BASELINE ? '' : ` (api ${variant.api}, store ${variant.store})`}`;
       const noise = Math.floor(n / 2);
-      const dyn = forkChild<{ endpoint: string }>(new URL('./dynalite-server.ts', import.meta.url).pathname, {});
+      let dyn: Child<{ endpoint: string }> | undefined;
       try {
-        const { endpoint } = await dyn.ready;
-        const client = localDynamoClient(endpoint);
-        const t0 = performance.now();
-        const last = await seedBatched(client, { n, noise });
-        const seedMs = Math.round(performance.now() - t0);
-        client.destroy();
-        log(`round N=${n}: seeded ${n} + ${noise} noise joins in ${seedMs} ms; running the round…`);
+        let endpoint: string | undefined;
+        let last = Date.now() * 1000;
+        let seedMs = 0;
+        if (variant.store === 'dynamodb') {
+          dyn = forkChild<{ endpoint: string }>(new URL('./dynalite-server.ts', import.meta.url).pathname, {});
+          ({ endpoint } = await dyn.ready);
+          const client = localDynamoClient(endpoint);
+          const t0 = performance.now();
+          last = await seedBatched(client, { n, noise });
+          seedMs = Math.round(performance.now() - t0);
+          client.destroy();
+          log(`${label}: seeded ${n} + ${noise} noise joins in ${seedMs} ms; running the round…`);
+          await dyn.ask('cpu');
+        } else {
+          log(`${label}: seeding in the worker, then the round…`);
+        }
         await stub.ask('reset');
-        await dyn.ask('cpu');
-        const w = forkChild<RoundResult>(worker, { ...base, n, noise, endpoint, stubUrl: url, closeSeq: last + 1 }, { execArgv: workerArgv });
+        const w = forkChild<RoundResult>(worker, { ...base, n, noise, endpoint, stubUrl: url, closeSeq: last + 1, variant }, { execArgv: workerArgv });
         const result = await w.ready;
         await w.exited; // (exits by itself: lets --cpu-prof write its profile)
         const counts = await stub.ask<StubCounts>('counts');
-        const { cpuMs: dynaliteCpuMs } = await dyn.ask<{ cpuMs: number }>('cpu');
+        const dynaliteCpuMs = dyn ? (await dyn.ask<{ cpuMs: number }>('cpu')).cpuMs : 0;
         const exp = expected(n);
         const correct = counts.pings === exp.pings && counts.notifications === exp.notifications && counts.duplicatePings === 0 && counts.duplicateNotifications === 0 && result.schedules === 1;
-        rows.push({ ...result, seedMs, stub: counts, dynaliteCpuMs, expected: { pings: exp.pings, notifications: exp.notifications }, correct });
-        log(`round N=${n}: ${result.wallMs} ms, efficiency ${result.efficiency}, peak RSS ${result.peakRssMb} MB${correct ? '' : ' (INCORRECT: see JSON)'}`);
+        rows.push({ ...result, variant, seedMs, stub: counts, dynaliteCpuMs, expected: { pings: exp.pings, notifications: exp.notifications }, correct });
+        log(`${label}: ${result.wallMs} ms, efficiency ${result.efficiency}, peak RSS ${result.peakRssMb} MB${correct ? '' : ' (INCORRECT: see JSON)'}`);
       } finally {
-        await dyn.stop();
+        await dyn?.stop();
       }
+    }
+  } finally {
+    await stub.stop();
+  }
+  return rows;
+}
+
+/** The transport ceiling (see calibrate in bench/round.ts) for each API client, in fresh workers. */
+export async function calibrationPart(n: number, base: Omit<RoundParams, 'n' | 'noise'>, log: (s: string) => void): Promise<CalibrationResult[]> {
+  const worker = await bundleWorker('round-worker.ts');
+  const stub = forkChild<{ url: string }>(new URL('./stub-server.ts', import.meta.url).pathname, { latencyMs: base.latencyMs });
+  const rows: CalibrationResult[] = [];
+  try {
+    const { url } = await stub.ready;
+    for (const api of ['fetch', 'node-http'] as const) {
+      const w = forkChild<CalibrationResult>(worker, { ...base, n, noise: 0, stubUrl: url, closeSeq: 0, variant: { api, store: 'memory' }, calibrate: true });
+      const r = await w.ready;
+      await w.exited;
+      rows.push(r);
+      log(`calibration (${api}, no round logic): ${n} pings in ${r.wallMs} ms, efficiency ${r.efficiency}, RTT mean ${r.rtt.mean} ms`);
     }
   } finally {
     await stub.stop();

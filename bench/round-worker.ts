@@ -2,12 +2,24 @@
 // so that its peak RSS is the round's and not the TypeScript loader's).
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { childParam, tell } from './children';
-import { measureRound, type RoundParams } from './round';
+import { MemoryJoinStore } from './memory-store';
+import { calibrate, measureRound, seed, type RoundParams, type Variant } from './round';
 
-const p = childParam<RoundParams & { endpoint: string; stubUrl: string; closeSeq: number }>();
-// As lib/adapters/dynalite.ts's localDynamoClient, without importing dynalite into the bundle.
-const client = new DynamoDBClient({ endpoint: p.endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 3 });
-const result = await measureRound(client, p.stubUrl, { n: p.n, noise: p.noise, concurrency: p.concurrency, latencyMs: p.latencyMs }, p.closeSeq);
-client.destroy();
+const p = childParam<RoundParams & { endpoint?: string; stubUrl: string; closeSeq: number; variant: Variant; calibrate?: boolean }>();
+const params = { n: p.n, noise: p.noise, concurrency: p.concurrency, latencyMs: p.latencyMs };
+let result;
+if (p.calibrate) {
+  result = await calibrate(p.stubUrl, params, p.variant.api);
+} else if (p.variant.store === 'memory') {
+  // The joins live in this process: seeded here (this RSS then includes them).
+  const store = new MemoryJoinStore();
+  const last = await seed(store, params);
+  result = await measureRound(store, p.stubUrl, params, last + 1, p.variant.api);
+} else {
+  // As lib/adapters/dynalite.ts's localDynamoClient, without importing dynalite into the bundle.
+  const client = new DynamoDBClient({ endpoint: p.endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 3 });
+  result = await measureRound(client, p.stubUrl, params, p.closeSeq, p.variant.api);
+  client.destroy();
+}
 await tell(result);
 process.exit(0);

@@ -12,6 +12,7 @@ import { secretKey } from '../lib/domain/signature';
 import { createLogger, Metrics } from '../lib/observability';
 import type { Join, JoinStore, StanzaApi } from '../lib/ports';
 import { pageSize, recordClose, runRound, type RoundDeps } from '../lib/round';
+import { NodeHttpStanzaApi } from './experiments/stanza-api-node-http';
 import { CountingScheduler } from './scheduler';
 import { answerFor, MIX, type Answer } from './stanza-stub';
 
@@ -141,8 +142,19 @@ export function maxRssMb(): number {
   return mb(process.resourceUsage().maxRSS * 1024);
 }
 
-/** Runs one round over the seeded joins and measures it. `client` reaches the seeded table. */
-export async function measureRound(client: DynamoDBClient, stubUrl: string, p: RoundParams, closeSeq: number): Promise<RoundResult> {
+/** Ablations: the stanza API client's transport, and the store (DynamoDB on dynalite, or Maps). */
+export interface Variant {
+  api: 'fetch' | 'node-http';
+  store: 'dynamodb' | 'memory';
+}
+export const BASELINE: Variant = { api: 'fetch', store: 'dynamodb' };
+
+/**
+ * Runs one round over the seeded joins and measures it: `target` is the DynamoDB client that
+ * reaches the seeded table, or a (seeded) store.
+ */
+export async function measureRound(target: DynamoDBClient | JoinStore, stubUrl: string, p: RoundParams, closeSeq: number, api: Variant['api'] = 'fetch'): Promise<RoundResult> {
+  const client = 'send' in target ? target : undefined;
   const config = loadConfig({
     PING_MUC_DELAY_SECONDS: '0',
     PING_MUC_CONCURRENCY: String(p.concurrency),
@@ -150,9 +162,10 @@ export async function measureRound(client: DynamoDBClient, stubUrl: string, p: R
     PING_MUC_TABLE: TABLE,
     PING_MUC_API_TIMEOUT_MS: '15000',
   });
-  const counter = countRequests(client);
+  const counter = client ? countRequests(client) : undefined;
   let httpRequests = 0;
-  const api = new HttpStanzaApi({ url: stubUrl, key: secretKey(API_SECRET), timeoutMs: config.apiTimeoutMs, onRequest: () => httpRequests++ });
+  const apiOptions = { url: stubUrl, key: secretKey(API_SECRET), timeoutMs: config.apiTimeoutMs, onRequest: () => httpRequests++ };
+  const transport: StanzaApi = api === 'fetch' ? new HttpStanzaApi(apiOptions) : new NodeHttpStanzaApi(apiOptions);
   // Round trip of every API call as the round sees it: tells a slow API (or a busy event loop)
   // apart from a round that does not keep C requests in flight.
   const rtts: number[] = [];
@@ -175,13 +188,13 @@ export async function measureRound(client: DynamoDBClient, stubUrl: string, p: R
     }
   };
   const timedApi: StanzaApi = {
-    selfPing: (user, occupant) => track(() => api.selfPing(user, occupant)),
-    notify: (presence) => track(() => api.notify(presence)),
+    selfPing: (user, occupant) => track(() => transport.selfPing(user, occupant)),
+    notify: (presence) => track(() => transport.notify(presence)),
   };
   const scheduler = new CountingScheduler();
   const metrics = new Metrics('PingMucBench', () => undefined);
   const deps: RoundDeps = {
-    store: new DynamoJoinStore({ client, table: TABLE }),
+    store: client ? new DynamoJoinStore({ client, table: TABLE }) : (target as JoinStore),
     api: timedApi,
     scheduler,
     config,
@@ -209,7 +222,7 @@ export async function measureRound(client: DynamoDBClient, stubUrl: string, p: R
   clearInterval(sampler);
   loop.disable();
   peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
-  counter.remove();
+  counter?.remove();
   const snap = metrics.snapshot();
   const outcomes: Record<string, number> = {};
   for (const [k, v] of Object.entries(snap)) outcomes[k.replace(/^[^.]*\./, '')] = v;
@@ -230,10 +243,10 @@ export async function measureRound(client: DynamoDBClient, stubUrl: string, p: R
     rssBeforeMb,
     peakRssMb: maxRssMb(),
     peakHeapMb: mb(peakHeap),
-    dynamoRequests: counter.total,
-    dynamoByCommand: { ...counter.byCommand },
-    dynamoAttempts: counter.attempts,
-    dynamoPerJoin: round3(counter.total / p.n),
+    dynamoRequests: counter?.total ?? 0,
+    dynamoByCommand: { ...counter?.byCommand },
+    dynamoAttempts: counter?.attempts ?? 0,
+    dynamoPerJoin: round3((counter?.total ?? 0) / p.n),
     httpRequests,
     httpPerJoin: round3(httpRequests / p.n),
     schedules: scheduler.created.length,
@@ -253,3 +266,47 @@ function stats(xs: number[]): { mean: number; p50: number; p99: number; max: num
 export const round3 = (x: number) => Math.round(x * 1000) / 1000;
 
 export { MIX };
+
+export interface CalibrationResult {
+  n: number;
+  concurrency: number;
+  latencyMs: number;
+  api: Variant['api'];
+  wallMs: number;
+  idealMs: number;
+  efficiency: number;
+  cpuMs: number;
+  rtt: { mean: number; p50: number; p99: number; max: number };
+}
+
+/**
+ * The ceiling this machine and stub allow: C loops sending N self-pings back to back through
+ * the stanza API client, with no store, no paging and no round logic. A round cannot beat it.
+ */
+export async function calibrate(stubUrl: string, p: Pick<RoundParams, 'n' | 'concurrency' | 'latencyMs'>, api: Variant['api']): Promise<CalibrationResult> {
+  const options = { url: stubUrl, key: secretKey(API_SECRET), timeoutMs: 15_000 };
+  const transport: StanzaApi = api === 'fetch' ? new HttpStanzaApi(options) : new NodeHttpStanzaApi(options);
+  const rtts: number[] = [];
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await pool(p.n, p.concurrency, async (i) => {
+    const j = benchJoin(i, p.n, 1);
+    const t = performance.now();
+    await transport.selfPing(j.user, `${j.room}/${j.nick}`);
+    rtts.push(performance.now() - t);
+  });
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const idealMs = (p.n * p.latencyMs) / p.concurrency;
+  return {
+    n: p.n,
+    concurrency: p.concurrency,
+    latencyMs: p.latencyMs,
+    api,
+    wallMs: Math.round(wallMs),
+    idealMs: Math.round(idealMs),
+    efficiency: round3(idealMs / wallMs),
+    cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+    rtt: stats(rtts),
+  };
+}

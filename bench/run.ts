@@ -11,7 +11,8 @@ import { RESULTS_DIR } from './children';
 import { coldStartPart, type ColdRow } from './cold-start';
 import type { IngestResult } from './ingest';
 import { ingestPart } from './ingest-part';
-import { roundPart, type RoundRow } from './round-part';
+import { calibrationPart, roundPart, type RoundRow } from './round-part';
+import type { CalibrationResult } from './round';
 import { markdown, table, type Cell } from './table';
 
 export interface Options {
@@ -20,16 +21,19 @@ export interface Options {
   latencyMs: number;
   concurrency: number;
   coldRuns: number;
+  /** N of the ablation runs (what limits the round): transport ceiling and round variants. */
+  ablationN: number;
 }
 
 export function parseArgs(argv: string[]): Options {
   const get = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
-  const known = ['--full', '--only', '--latency', '--concurrency', '--cold-runs'];
+  const known = ['--full', '--only', '--latency', '--concurrency', '--cold-runs', '--ablation-n'];
   for (const a of argv) if (!known.some((k) => a === k || a.startsWith(`${k}=`))) throw new Error(`unknown argument ${a}; known: ${known.join(' ')}`);
   const full = argv.includes('--full');
   return {
     full,
-    parts: new Set((get('only') ?? 'round,ingest,cold,e2e').split(',')),
+    parts: new Set((get('only') ?? 'round,ablation,ingest,cold,e2e').split(',')),
+    ablationN: Number(get('ablation-n') ?? 10_000),
     latencyMs: Number(get('latency') ?? 20),
     concurrency: Number(get('concurrency') ?? 32),
     coldRuns: Number(get('cold-runs') ?? 9),
@@ -126,6 +130,31 @@ export function render(results: Results, md: boolean): string {
       ),
     );
   }
+  const { calibration, variants } = results.ablation;
+  if (calibration.length || variants.length) {
+    const baseline = results.round.find((r) => r.n === variants[0]?.n);
+    h(`What limits the round (N=${(variants[0]?.n ?? calibration[0]?.n ?? 0).toLocaleString('en')}): transport ceiling without any round logic, and the round with its API client or store swapped`);
+    out.push(
+      tab(
+        ['run', 'API client', 'store', 'wall s', 'efficiency', 'eff. incl. notifications', 'API RTT mean/p99 ms', 'in flight (of C)', 'process CPU s', 'peak RSS MB'],
+        [
+          ...calibration.map((c): Cell[] => ['ceiling: C loops of pings, no round', c.api === 'fetch' ? 'fetch (lib)' : 'node:http (experiment)', '-', (c.wallMs / 1000).toFixed(2), c.efficiency, '', `${c.rtt.mean}/${c.rtt.p99}`, '', (c.cpuMs / 1000).toFixed(2), '']),
+          ...[...(baseline ? [baseline] : []), ...variants].map((r): Cell[] => [
+            r === baseline ? 'round (as shipped, = table above)' : 'round',
+            r.variant.api === 'fetch' ? 'fetch (lib)' : 'node:http (experiment)',
+            r.variant.store === 'dynamodb' ? 'DynamoDB (dynalite)' : 'in-memory (bench)',
+            (r.wallMs / 1000).toFixed(2),
+            r.efficiency,
+            r.efficiencyAllRequests,
+            `${r.rtt.mean}/${r.rtt.p99}`,
+            r.meanInFlight,
+            (r.cpuMs / 1000).toFixed(2),
+            r.variant.store === 'memory' ? `${r.peakRssMb} (incl. the joins)` : r.peakRssMb,
+          ]),
+        ],
+      ),
+    );
+  }
   if (results.ingest.length) {
     h('Ingest (signed join/leave events through the events handler, one request at a time)');
     out.push(
@@ -157,6 +186,8 @@ export interface Results {
   machine: ReturnType<typeof machine>;
   options: Omit<Options, 'parts'> & { parts: string[] };
   round: RoundRow[];
+  /** What limits the round: the transport's ceiling, and the round with one part swapped out. */
+  ablation: { calibration: CalibrationResult[]; variants: RoundRow[] };
   ingest: IngestResult[];
   cold: ColdRow[];
   e2e?: { rows: unknown; rendered(md: boolean): string };
@@ -172,6 +203,7 @@ async function main(): Promise<void> {
     machine: machine(),
     options: { ...opts, parts: [...opts.parts] },
     round: [],
+    ablation: { calibration: [], variants: [] },
     ingest: [],
     cold: [],
     targets: [],
@@ -181,6 +213,20 @@ async function main(): Promise<void> {
   if (opts.parts.has('round')) {
     const sizes = opts.full ? [1_000, 10_000, 100_000] : [1_000, 10_000];
     results.round = await roundPart(sizes, { concurrency: opts.concurrency, latencyMs: opts.latencyMs }, log);
+  }
+  if (opts.parts.has('ablation')) {
+    const base = { concurrency: opts.concurrency, latencyMs: opts.latencyMs };
+    results.ablation.calibration = await calibrationPart(opts.ablationN, base, log);
+    const n = opts.ablationN;
+    results.ablation.variants = await roundPart(
+      [
+        { n, variant: { api: 'node-http', store: 'dynamodb' } },
+        { n, variant: { api: 'fetch', store: 'memory' } },
+        { n, variant: { api: 'node-http', store: 'memory' } },
+      ],
+      base,
+      log,
+    );
   }
   if (opts.parts.has('ingest')) results.ingest = await ingestPart(opts.full ? 20_000 : 5_000, log);
   if (opts.parts.has('cold')) results.cold = await coldStartPart(opts.coldRuns, log);

@@ -2,7 +2,7 @@
 // worker process against dynalite and the counting stub, the ingest set-ups, the tables. The
 // figures are not checked (this is not a benchmark run); correctness of the round is.
 import { describe, expect, it } from 'vitest';
-import { roundPart } from '../../bench/round-part';
+import { calibrationPart, roundPart } from '../../bench/round-part';
 import { ingestPart } from '../../bench/ingest-part';
 import { machine, parseArgs, render, targets, type Results } from '../../bench/run';
 import { answerFor, MIX } from '../../bench/stanza-stub';
@@ -17,7 +17,7 @@ describe('bench smoke (N = 50)', () => {
 
   it('parses its arguments', () => {
     expect(parseArgs(['--full']).full).toBe(true);
-    expect([...parseArgs([]).parts]).toEqual(['round', 'ingest', 'cold', 'e2e']);
+    expect([...parseArgs([]).parts]).toEqual(['round', 'ablation', 'ingest', 'cold', 'e2e']);
     expect(() => parseArgs(['--fulll'])).toThrow(/unknown argument/);
   });
 
@@ -34,20 +34,28 @@ describe('bench smoke (N = 50)', () => {
     expect(r.dynamoRequests).toBeGreaterThan(0);
     expect(r.peakRssMb).toBeGreaterThan(0);
 
+    // The variants (node:http client, in-memory store) and the transport ceiling run too.
+    const variants = await roundPart([{ n: 50, variant: { api: 'node-http', store: 'memory' } }], { concurrency: 8, latencyMs: 2 }, () => undefined);
+    expect(variants[0]!.correct).toBe(true);
+    const calibration = await calibrationPart(50, { concurrency: 8, latencyMs: 2 }, () => undefined);
+    expect(calibration.map((c) => c.api)).toEqual(['fetch', 'node-http']);
+
     const ingest = await ingestPart(60, () => undefined);
     expect(ingest.map((i) => i.setup)).toContain('memory');
     for (const i of ingest) expect(i.cpuMsPerEvent).toBeGreaterThan(0);
 
     const results: Results = {
       machine: machine(),
-      options: { full: false, parts: ['round', 'ingest'], latencyMs: 2, concurrency: 8, coldRuns: 1 },
+      options: { full: false, parts: ['round', 'ingest'], latencyMs: 2, concurrency: 8, coldRuns: 1, ablationN: 50 },
       round,
+      ablation: { calibration, variants },
       ingest,
       cold: [],
       targets: targets(round, ingest, [], false),
       totalSeconds: 0,
     };
     expect(render(results, false)).toContain('Round fan-out');
+    expect(render(results, false)).toContain('What limits the round');
     expect(render(results, true)).toContain('| target | measured | met |');
   }, 120_000);
 });
