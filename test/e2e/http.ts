@@ -37,21 +37,70 @@ export interface ReceivedEvent {
   [k: string]: unknown;
 }
 
-/** A stand-in for ping-muc's events endpoint: verifies, records, answers like the contract. */
-export class EventsReceiver {
+/** A loopback HTTP server with a URL and a close that drops open connections. */
+class Loopback {
+  protected server!: http.Server;
+  url = '';
+
+  protected async listen(handler: http.RequestListener, host: string, path: string): Promise<string> {
+    this.server = http.createServer(handler);
+    await new Promise<void>((r) => this.server.listen(0, host, () => r()));
+    this.url = `http://${host}:${(this.server.address() as AddressInfo).port}${path}`;
+    return this.url;
+  }
+
+  close(): Promise<void> {
+    return new Promise((r) => {
+      this.server.closeAllConnections();
+      this.server.close(() => r());
+    });
+  }
+}
+
+/** Recorded events, awaited by predicate. */
+class EventLog extends Loopback {
   readonly events: ReceivedEvent[] = [];
+
+  async waitFor(pred: (e: ReceivedEvent) => boolean, timeoutMs = 10_000): Promise<ReceivedEvent> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = this.events.find(pred);
+      if (hit) return hit;
+      if (Date.now() > deadline) throw new Error(`no matching event within ${timeoutMs} ms; got ${JSON.stringify(this.events)}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+}
+
+/** Forwards a POST untouched (signatures stay valid): the body sent and the upstream answer, or 502. */
+async function forward(req: http.IncomingMessage, target: string): Promise<{ body: string; status: number; text: string; type: string }> {
+  const body = await readBody(req);
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (k.startsWith('webhook-') || k === 'content-type') headers[k] = Array.isArray(v) ? (v[0] ?? '') : (v ?? '');
+  }
+  try {
+    const up = await fetch(target, { method: 'POST', headers, body });
+    return { body, status: up.status, text: await up.text(), type: up.headers.get('content-type') ?? 'text/plain' };
+  } catch (e) {
+    return { body, status: 502, text: String(e), type: 'text/plain' };
+  }
+}
+
+/** A stand-in for ping-muc's events endpoint: verifies, records, answers like the contract. */
+export class EventsReceiver extends EventLog {
   readonly requests: Array<{ id: string; status: number }> = [];
   /** Status to answer with (e.g. 503 to exercise retries). */
   answer = 200;
-  private server!: http.Server;
-  url = '';
 
-  constructor(private readonly secret: string) {}
+  constructor(private readonly secret: string) {
+    super();
+  }
 
   async start(host = '127.0.0.1'): Promise<string> {
     const key = secretKey(this.secret);
     const seen = new Set<string>();
-    this.server = http.createServer(async (req, res) => {
+    return this.listen(async (req, res) => {
       const body = await readBody(req);
       const headers: Record<string, string | undefined> = {};
       for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v[0] : v;
@@ -75,27 +124,7 @@ export class EventsReceiver {
         this.events.push(...parsed.events);
       }
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
-    });
-    await new Promise<void>((r) => this.server.listen(0, host, () => r()));
-    this.url = `http://${host}:${(this.server.address() as AddressInfo).port}/events`;
-    return this.url;
-  }
-
-  async waitFor(pred: (e: ReceivedEvent) => boolean, timeoutMs = 10_000): Promise<ReceivedEvent> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const hit = this.events.find(pred);
-      if (hit) return hit;
-      if (Date.now() > deadline) throw new Error(`no matching event within ${timeoutMs} ms; got ${JSON.stringify(this.events)}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
-
-  close(): Promise<void> {
-    return new Promise((r) => {
-      this.server.closeAllConnections();
-      this.server.close(() => r());
-    });
+    }, host, '/events');
   }
 }
 
@@ -112,35 +141,21 @@ export interface RecordedCall {
  * Sits between ping-muc and A's stanza API, forwarding requests untouched (so signatures
  * stay valid) and recording every self-ping and notification ping-muc made.
  */
-export class ApiRecorder {
+export class ApiRecorder extends Loopback {
   readonly calls: RecordedCall[] = [];
-  private server!: http.Server;
-  url = '';
 
-  constructor(private readonly target: string) {}
+  constructor(private readonly target: string) {
+    super();
+  }
 
   async start(host = '127.0.0.1'): Promise<string> {
-    this.server = http.createServer(async (req, res) => {
-      const body = await readBody(req);
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) {
-        if (k.startsWith('webhook-') || k === 'content-type') headers[k] = Array.isArray(v) ? (v[0] ?? '') : (v ?? '');
-      }
-      const kind = body.trimStart().startsWith('<iq') ? 'ping' : body.trimStart().startsWith('<presence') ? 'notify' : 'other';
-      const attr = (name: string) => new RegExp(`\\s${name}=["']([^"']*)["']`).exec(body)?.[1] ?? '';
-      try {
-        const up = await fetch(this.target, { method: 'POST', headers, body });
-        const text = await up.text();
-        this.calls.push({ at: Date.now(), kind, from: attr('from'), to: attr('to'), status: up.status, answer: text });
-        res.writeHead(up.status, { 'content-type': up.headers.get('content-type') ?? 'text/plain' }).end(text);
-      } catch (e) {
-        this.calls.push({ at: Date.now(), kind, from: attr('from'), to: attr('to'), status: 502, answer: String(e) });
-        res.writeHead(502).end(String(e));
-      }
-    });
-    await new Promise<void>((r) => this.server.listen(0, host, () => r()));
-    this.url = `http://${host}:${(this.server.address() as AddressInfo).port}/ping_muc_cloud/stanza`;
-    return this.url;
+    return this.listen(async (req, res) => {
+      const up = await forward(req, this.target);
+      const kind = up.body.trimStart().startsWith('<iq') ? 'ping' : up.body.trimStart().startsWith('<presence') ? 'notify' : 'other';
+      const attr = (name: string) => new RegExp(`\\s${name}=["']([^"']*)["']`).exec(up.body)?.[1] ?? '';
+      this.calls.push({ at: Date.now(), kind, from: attr('from'), to: attr('to'), status: up.status, answer: up.text });
+      res.writeHead(up.status, { 'content-type': up.type }).end(up.text);
+    }, host, '/ping_muc_cloud/stanza');
   }
 
   pings(): RecordedCall[] {
@@ -149,60 +164,21 @@ export class ApiRecorder {
   notifies(): RecordedCall[] {
     return this.calls.filter((c) => c.kind === 'notify');
   }
-
-  close(): Promise<void> {
-    return new Promise((r) => {
-      this.server.closeAllConnections();
-      this.server.close(() => r());
-    });
-  }
 }
 
 /** Forwards A's event POSTs to ping-muc untouched and records the events that were accepted. */
-export class EventsTap {
-  readonly events: ReceivedEvent[] = [];
-  private server!: http.Server;
-  url = '';
-
-  constructor(private readonly target: string) {}
+export class EventsTap extends EventLog {
+  constructor(private readonly target: string) {
+    super();
+  }
 
   async start(host = '127.0.0.1'): Promise<string> {
-    this.server = http.createServer(async (req, res) => {
-      const body = await readBody(req);
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) {
-        if (k.startsWith('webhook-') || k === 'content-type') headers[k] = Array.isArray(v) ? (v[0] ?? '') : (v ?? '');
+    return this.listen(async (req, res) => {
+      const up = await forward(req, this.target);
+      if (up.status === 200 && !up.text.includes('"replay"')) {
+        this.events.push(...(JSON.parse(up.body) as { events: ReceivedEvent[] }).events);
       }
-      try {
-        const up = await fetch(this.target, { method: 'POST', headers, body });
-        const text = await up.text();
-        if (up.status === 200 && !text.includes('"replay"')) {
-          this.events.push(...(JSON.parse(body) as { events: ReceivedEvent[] }).events);
-        }
-        res.writeHead(up.status, { 'content-type': 'application/json' }).end(text);
-      } catch (e) {
-        res.writeHead(502).end(String(e));
-      }
-    });
-    await new Promise<void>((r) => this.server.listen(0, host, () => r()));
-    this.url = `http://${host}:${(this.server.address() as AddressInfo).port}/events`;
-    return this.url;
-  }
-
-  async waitFor(pred: (e: ReceivedEvent) => boolean, timeoutMs = 10_000): Promise<ReceivedEvent> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const hit = this.events.find(pred);
-      if (hit) return hit;
-      if (Date.now() > deadline) throw new Error(`no matching event within ${timeoutMs} ms; got ${JSON.stringify(this.events)}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
-
-  close(): Promise<void> {
-    return new Promise((r) => {
-      this.server.closeAllConnections();
-      this.server.close(() => r());
-    });
+      res.writeHead(up.status, { 'content-type': up.type }).end(up.text);
+    }, host, '/events');
   }
 }
