@@ -13,7 +13,7 @@ const DEBIAN_MODULE = '/usr/lib/prosody/modules/mod_ping_muc/mod_ping_muc.lua';
 
 export function render(rows: E2eResult[], md: boolean): string {
   return (md ? markdown : table)(
-    ['variant', 'M', 'clients', 'delay ms', 'joins notified', 'p50 ms', 'max ms', 'pings', 'dup. pings', 'notifications', 'dup. notifications', 'ping-muc: round start / first ping answered / last ping answered / round done, ms after kill'],
+    ['variant', 'M', 'clients', 'delay ms', 'joins notified', 'p50 ms', 'max ms', 'pings', 'dup. pings', 'notifications', 'dup. notifications', 'round start/done ms after kill', 'CPU ms A / B / service / clients'],
     rows.map((r): Cell[] => [
       r.variant,
       r.m,
@@ -26,7 +26,8 @@ export function render(rows: E2eResult[], md: boolean): string {
       r.duplicatePings,
       r.notifications,
       r.duplicateNotifications,
-      r.roundStartMs === undefined ? '' : `${r.roundStartMs} / ${r.firstPingMs ?? '?'} / ${r.lastPingMs ?? '?'} / ${r.roundDoneMs ?? '?'}`,
+      r.roundStartMs === undefined ? '' : `${r.roundStartMs} / ${r.roundDoneMs ?? '?'}`,
+      `${r.cpuMs.a} / ${r.cpuMs.b} / ${r.variant === 'ping-muc' ? r.cpuMs.service : '-'} / ${r.cpuMs.clients}`,
     ]),
   );
 }

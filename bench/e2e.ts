@@ -1,12 +1,16 @@
-// Part 4, end to end on the real testbed (test/e2e: Prosody A with the users, B with the MUC,
-// real s2s on loopback, xmpp.js clients), reused as is. A few clients hold M joins in total in
-// rooms on B; B is killed with SIGKILL and started again at once (a crash and a restart), and we
-// measure, per join, the time from the kill to the client's notification, minus the configured
-// delay. The same scenario runs with ping-muc (mod_ping_muc_cloud + the local service) and with
-// Debian's mod_ping_muc + mod_track_muc_joins (loaded from the prosody-modules package).
-import { Stack } from '../test/e2e/stack';
-import { DOMAINS } from '../test/e2e/testbed';
-import { isNotification, type User } from '../test/e2e/users';
+// Part 4, end to end on the real testbed of test/e2e (reused as is: Testbed, User): Prosody A
+// with the users, B with the MUC, real s2s on loopback, xmpp.js clients. The ping-muc local
+// service runs in a child process of its own (bench/service-server.ts), as the functions do on
+// Lambda, so that it does not share a Node process with the clients. A few clients hold M joins
+// in total in rooms on B; B is killed with SIGKILL and started again at once (a crash and a
+// restart: the rooms are gone), and we measure, per join, the time from the kill to the client's
+// notification, minus the configured delay. The same scenario runs with ping-muc
+// (mod_ping_muc_cloud + the service) and with Debian's mod_ping_muc + mod_track_muc_joins (loaded
+// from the prosody-modules package, not copied here).
+import { readFileSync } from 'node:fs';
+import { DOMAINS, Testbed } from '../test/e2e/testbed';
+import { User } from '../test/e2e/users';
+import { forkChild } from './children';
 
 export type Variant = 'ping-muc' | 'debian-mod_ping_muc';
 
@@ -22,23 +26,31 @@ export interface E2eResult {
   maxMs: number;
   notifications: number;
   duplicateNotifications: number;
+  /** Self-pings, counted by their answers in A's debug log (the same method for both). */
   pings: number;
   duplicatePings: number;
-  /** Where the pings were counted. */
-  pingsCountedBy: string;
-  /** ping-muc only: self-pings and notifications as its stanza API calls (ApiRecorder). */
+  /** ping-muc only: self-pings A's stanza API sent (mod_ping_muc_cloud's own debug lines). */
   apiPings?: number;
-  apiNotifications?: number;
   /** ping-muc only: when the round started and ended, ms after the kill (from the service log). */
   roundStartMs?: number;
   roundDoneMs?: number;
-  /** ping-muc only: first and last answered self-ping, ms after the kill (ApiRecorder). */
-  firstPingMs?: number;
-  lastPingMs?: number;
+  /** CPU (ms) from the kill to the last notification: Prosody A, B (restarted), ping-muc's service, the clients' process. */
+  cpuMs: { a: number; b: number; service: number; clients: number };
   setupMs: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** CPU time (ms) of a process so far, from /proc (utime + stime, 100 ticks a second). */
+function cpuOf(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return 0;
+  }
+}
 
 /**
  * Self-pings counted by their answers in A's debug log: every answer (result or error) that an
@@ -64,16 +76,24 @@ export async function e2eScenario(variant: Variant, m: number, log: (s: string) 
   const t0 = Date.now();
   const perClient = m <= 100 ? 10 : 50;
   const clients = Math.ceil(m / perClient);
-  const stack = await Stack.start({
-    delaySeconds,
-    rechecks: 2,
-    recheckBaseSeconds: 1,
-    ...(variant === 'debian-mod_ping_muc' ? { aModules: ['track_muc_joins', 'ping_muc'] } : {}),
-    logLevel: 'debug',
+  const bed = await Testbed.create({ logLevel: 'debug', ...(variant === 'debian-mod_ping_muc' ? { aModules: ['track_muc_joins', 'ping_muc'] } : {}) });
+  const service = forkChild<{ eventsUrl: string; pid: number }>(new URL('./service-server.ts', import.meta.url).pathname, {
+    env: {
+      PING_MUC_API_URL: bed.apiUrl,
+      PING_MUC_WEBHOOK_SECRET: bed.webhookSecret,
+      PING_MUC_API_SECRET: bed.apiSecret,
+      PING_MUC_DELAY_SECONDS: String(delaySeconds),
+      PING_MUC_RECHECKS: '2',
+      PING_MUC_RECHECK_BASE_SECONDS: '1',
+      PING_MUC_API_TIMEOUT_MS: '8000',
+      LOG_LEVEL: 'info',
+    },
   });
+  const users: User[] = [];
   try {
-    const users: User[] = [];
-    for (let c = 0; c < clients; c++) users.push(await stack.user(`bench${c}`));
+    const { eventsUrl, pid: servicePid } = await service.ready;
+    await bed.start(eventsUrl);
+    for (let c = 0; c < clients; c++) users.push(await User.connect(bed.a, DOMAINS.a, `bench${c}`));
     // Each client joins its rooms one after the other; the clients in parallel.
     const joins: Array<{ user: User; occupant: string }> = [];
     await Promise.all(
@@ -86,47 +106,77 @@ export async function e2eScenario(variant: Variant, m: number, log: (s: string) 
         }
       }),
     );
-    if (variant === 'ping-muc') await stack.waitForJoins(DOMAINS.mucB, (j) => j.length === m, 30_000);
-    else await sleep(500);
+    if (variant === 'ping-muc') {
+      const deadline = Date.now() + 30_000;
+      while ((await service.ask<{ count: number }>({ op: 'joins', host: DOMAINS.a, remote: DOMAINS.mucB })).count < m) {
+        if (Date.now() > deadline) throw new Error('e2e: the service did not receive every join');
+        await sleep(100);
+      }
+    } else {
+      await sleep(500);
+    }
     const setupMs = Date.now() - t0;
     log(`e2e ${variant}: ${m} joins by ${clients} clients; kill -9 of B`);
-    const delayMs = variant === 'ping-muc' ? stack.delayMs : 0;
+    const delayMs = variant === 'ping-muc' ? delaySeconds * 1000 : 0;
+    const profile = process.env.BENCH_E2E_SERVICE_PROFILE; // a .cpuprofile of the service from kill to last notification
+    if (profile && variant === 'ping-muc') await service.ask({ op: 'profile-start' });
+    const cpu0 = { a: cpuOf(bed.a.pid), service: cpuOf(servicePid), clients: process.cpuUsage() };
     const killedAt = Date.now();
-    await stack.bed.b.kill();
-    await stack.bed.b.start();
-    // Wait for every join's notification (or give up after the delay + 60 s), then 3 s more
-    // for duplicates to show.
-    const deadline = killedAt + delayMs + 60_000;
+    await bed.b.kill();
+    await bed.b.start();
+    const bPid = bed.b.pid;
+    // Wait for every join's notification (or give up after the delay + 60 s), then 3 s more for
+    // duplicates to show.
     const notifiedCount = () => joins.filter((j) => j.user.notifications().some((n) => n.el.attrs.from === j.occupant)).length;
-    while (notifiedCount() < m && Date.now() < deadline) await sleep(100);
+    const deadline = killedAt + delayMs + 60_000;
+    while (notifiedCount() < m && Date.now() < deadline) await sleep(50);
+    const clientsCpu = process.cpuUsage(cpu0.clients);
+    const cpuMs = {
+      a: cpuOf(bed.a.pid) - cpu0.a,
+      b: cpuOf(bPid),
+      service: cpuOf(servicePid) - cpu0.service,
+      clients: Math.round((clientsCpu.user + clientsCpu.system) / 1000),
+    };
+    if (profile && variant === 'ping-muc') await service.ask({ op: 'profile-stop', file: profile });
     await sleep(3000);
     const latencies: number[] = [];
     let notifications = 0;
-    for (const u of users) notifications += u.notifications().length;
     const seen = new Set<string>();
+    for (const u of users) {
+      notifications += u.notifications().length;
+      for (const n of u.notifications()) seen.add(`${u.jid} ${n.el.attrs.from}`);
+    }
     for (const j of joins) {
       const first = j.user.notifications().find((n) => n.el.attrs.from === j.occupant);
       if (first) latencies.push(first.at - killedAt - delayMs);
     }
-    for (const u of users) for (const n of u.notifications()) seen.add(`${u.jid} ${n.el.attrs.from}`);
     latencies.sort((a, b) => a - b);
-    const aLog = stack.bed.a.log();
+    const aLog = bed.a.log();
     const logged = pingsInLog(aLog);
-    const pingTimes = () => {
-      const at = stack.api.pings().map((p) => p.at - killedAt);
-      return at.length ? { firstPingMs: Math.min(...at), lastPingMs: Math.max(...at) } : {};
-    };
-    const roundAt = (message: string) => {
-      for (const line of stack.serviceLog) {
-        try {
-          const l = JSON.parse(line) as { message?: string; time?: string };
-          if (l.message === message && l.time) return Date.parse(l.time) - killedAt;
-        } catch {
-          /* not JSON */
+    let extra: Partial<E2eResult> = {};
+    if (variant === 'ping-muc') {
+      const { lines } = await service.ask<{ lines: string[] }>({ op: 'log' });
+      const at = (message: string) => {
+        for (const line of lines) {
+          try {
+            const l = JSON.parse(line) as { message?: string; time?: string };
+            if (l.message === message && l.time) return Date.parse(l.time) - killedAt;
+          } catch {
+            /* not JSON */
+          }
         }
-      }
-      return undefined;
-    };
+        return undefined;
+      };
+      extra = {
+        apiPings: aLog.split('\n').filter((l) => /ping_muc_cloud\s+debug\s+Self-ping /.test(l)).length,
+        roundStartMs: at('round started'),
+        roundDoneMs: at('round done'),
+      };
+    }
+    if (process.env.BENCH_E2E_KEEP_LOG) {
+      const { writeFileSync } = await import('node:fs');
+      writeFileSync(`${process.env.BENCH_E2E_KEEP_LOG}-${variant}.log`, aLog);
+    }
     const result: E2eResult = {
       variant,
       m,
@@ -139,19 +189,15 @@ export async function e2eScenario(variant: Variant, m: number, log: (s: string) 
       duplicateNotifications: notifications - seen.size,
       pings: logged.total,
       duplicatePings: logged.total - logged.distinct,
-      pingsCountedBy: "answers in A's debug log",
-      ...(variant === 'ping-muc'
-        ? { apiPings: stack.api.pings().length, apiNotifications: stack.api.notifies().length, roundStartMs: roundAt('round started'), roundDoneMs: roundAt('round done'), ...pingTimes() }
-        : {}),
+      ...extra,
+      cpuMs,
       setupMs,
     };
-    if (process.env.BENCH_E2E_KEEP_LOG) {
-      const { writeFileSync } = await import('node:fs');
-      writeFileSync(`${process.env.BENCH_E2E_KEEP_LOG}-${variant}.log`, aLog);
-    }
     log(`e2e ${variant}: ${result.notifiedJoins}/${m} notified, p50 ${result.p50Ms} ms, max ${result.maxMs} ms after kill + delay; ${result.pings} pings, ${result.notifications} notifications`);
     return result;
   } finally {
-    await stack.stop();
+    await bed.stop();
+    await Promise.all(users.map((u) => u.stop()));
+    await service.stop();
   }
 }

@@ -1,0 +1,46 @@
+// Child: the ping-muc local service (lib/local/service.ts: events endpoint, dynalite store, local
+// scheduler, rounds) in a process of its own, as the functions are on Lambda, so that the e2e
+// clients and taps in the parent do not share its CPU. Tells its events URL; answers
+// { op: 'joins', host, remote } with the count of stored joins, and { op: 'log' } with the log
+// lines (JSON) it wrote.
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { MEMORY, startLocalService } from '../lib/local/service';
+import { childParam, tell } from './children';
+
+const { env } = childParam<{ env: Record<string, string> }>();
+const lines: string[] = [];
+const service = await startLocalService({ dataDir: MEMORY, env, log: (line) => lines.push(line), pollMs: 50 });
+// { op: 'profile-start' } / { op: 'profile-stop', file }: a CPU profile of a window (e.g. the round).
+let session: Session | undefined;
+process.on('message', (m: { op: string; host?: string; remote?: string; file?: string }) => {
+  void (async () => {
+    if (m.op === 'profile-start') {
+      session = new Session();
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.start');
+      await tell({ ok: true });
+    } else if (m.op === 'profile-stop' && session && m.file) {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(m.file, JSON.stringify(profile));
+      session.disconnect();
+      await tell({ ok: true });
+    } else if (m.op === 'joins' && m.host && m.remote) {
+      let count = 0;
+      let cursor: string | undefined;
+      do {
+        const page = await service.store.joinsOf(m.host, m.remote, 500, cursor);
+        count += page.items.length;
+        cursor = page.next;
+      } while (cursor);
+      await tell({ count });
+    } else {
+      await tell({ lines });
+    }
+  })();
+});
+await tell({ eventsUrl: service.eventsUrl, pid: process.pid });
+const close = () => void service.close().finally(() => process.exit(0));
+process.on('SIGTERM', close);
+process.on('disconnect', close);
