@@ -30,13 +30,14 @@ const RETRY_MAX_MS = 15 * 60_000;
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Pages are processed whole, so a page must fit in the time left after the deadline check. */
+/** Pages fed are finished whole, so they must be small enough to fit after the deadline check. */
 export function pageSize(config: Config): number {
   return Math.max(1, Math.min(config.pageSize, config.concurrency * 4));
 }
 
+/** Time to finish what is fed when the deadline is checked: the rest of one page and a new one. */
 export function deadlineMarginMs(config: Config): number {
-  return Math.ceil(pageSize(config) / config.concurrency) * config.apiTimeoutMs + 10_000;
+  return 2 * Math.ceil(pageSize(config) / config.concurrency) * config.apiTimeoutMs + 10_000;
 }
 
 /** Runs (part of) a round. Our own failures are retried, never read as an outcome. */
@@ -88,52 +89,84 @@ async function resume(deps: RoundDeps, job: RoundJob): Promise<Round | undefined
   return round.state === 'waiting' ? { ...round, state: 'running' } : round;
 }
 
-/** Runs `fn` over `items` with at most `limit` in flight; stops taking new items after a failure. */
-async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: unknown;
-  const worker = async () => {
-    while (failure === undefined && next < items.length) {
-      const item = items[next++] as T;
-      try {
-        await fn(item);
-      } catch (err) {
-        failure ??= err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failure !== undefined) throw failure;
+interface PageProgress {
+  /** Cursor after this page. */
+  next?: string;
+  /** Joins of the page not yet checked. */
+  left: number;
 }
 
+/**
+ * Checks every join of the pass, `concurrency` at a time across page boundaries (no barrier per
+ * page). A page's cursor is saved once it and every page before it are done, so a follow-up
+ * invocation neither repeats nor skips a join. Pages already fed are always finished, so the
+ * deadline is checked before feeding a new one.
+ */
 async function runPass(deps: RoundDeps, round: Round, remainingMs: () => number): Promise<void> {
   const { store, config } = deps;
   const startSeq = await store.hostStartSeq(round.host);
   const limit = pageSize(config);
   const job: RoundJob = { host: round.host, remote: round.remote, gen: round.gen, kind: 'continue' };
-  let page = store.joinsOf(round.host, round.remote, limit, round.cursor);
-  for (;;) {
-    const { items, next } = await page;
-    // Read ahead while this page is pinged.
-    if (next) {
-      page = store.joinsOf(round.host, round.remote, limit, next);
-      page.catch(() => undefined);
+  const pages: PageProgress[] = [];
+  const queue: Array<{ join: Join; page: PageProgress }> = [];
+  let cursor = round.cursor;
+  let more = true;
+  let stopped = false;
+  let failure: unknown;
+  let fetching: Promise<void> | undefined;
+  let saving = Promise.resolve();
+
+  const checkpoint = () => {
+    while (pages[0] && pages[0].left === 0) {
+      round.cursor = (pages.shift() as PageProgress).next;
+      const snapshot = { ...round };
+      saving = saving.then(() => store.saveRound(snapshot));
     }
-    let marked = 0;
-    await pool(items, config.concurrency, async (join) => {
-      if (await check(deps, round, join, startSeq)) marked++;
-    }).finally(() => {
-      round.marked = (round.marked ?? 0) + marked;
-    });
-    round.cursor = next;
-    await store.saveRound(round);
-    if (!next) break;
-    if (remainingMs() < deadlineMarginMs(config)) {
-      // Checkpoint: a follow-up invocation continues from the saved cursor.
-      await deps.scheduler.schedule(scheduleName(job, `p${round.pass}c${next}`), (deps.now ?? Date.now)(), job);
-      deps.log.info('round checkpoint', { host: round.host, remote: round.remote, gen: round.gen, pass: round.pass });
+  };
+  const feed = async () => {
+    // At least one page per invocation, so that every invocation makes progress.
+    if (pages.length > 0 && remainingMs() < deadlineMarginMs(config)) {
+      stopped = true;
       return;
     }
+    const { items, next } = await store.joinsOf(round.host, round.remote, limit, cursor);
+    cursor = next;
+    more = next !== undefined;
+    const page: PageProgress = { next, left: items.length };
+    pages.push(page);
+    for (const join of items) queue.push({ join, page });
+    checkpoint();
+  };
+  const worker = async () => {
+    while (failure === undefined) {
+      if (queue.length < config.concurrency && !fetching && more && !stopped) {
+        fetching = feed()
+          .catch((err) => void (failure ??= err))
+          .finally(() => (fetching = undefined));
+      }
+      const item = queue.shift();
+      if (!item) {
+        if (!fetching) return;
+        await fetching;
+        continue;
+      }
+      try {
+        if (await check(deps, round, item.join, startSeq)) round.marked = (round.marked ?? 0) + 1;
+      } catch (err) {
+        failure ??= err;
+      }
+      item.page.left--;
+      checkpoint();
+    }
+  };
+  await Promise.all(Array.from({ length: config.concurrency }, worker));
+  await saving;
+  if (failure !== undefined) throw failure;
+  if (more) {
+    // Checkpoint: a follow-up invocation continues from the saved cursor.
+    await deps.scheduler.schedule(scheduleName(job, `p${round.pass}c${round.cursor}`), (deps.now ?? Date.now)(), job);
+    deps.log.info('round checkpoint', { host: round.host, remote: round.remote, gen: round.gen, pass: round.pass });
+    return;
   }
   await endPass(deps, round, job);
 }

@@ -1,4 +1,6 @@
-// Client of the XMPP server's stanza API (docs/stanza-api.md) over HTTP with keep-alive.
+// Client of the XMPP server's stanza API (docs/stanza-api.md) over HTTP(S) with keep-alive.
+import http from 'node:http';
+import https from 'node:https';
 import type { Element } from 'ltx';
 import type { PingReply, StanzaApi } from '../ports';
 import { sign } from '../domain/signature';
@@ -19,42 +21,58 @@ export interface StanzaApiOptions {
   onRequest?: () => void;
 }
 
-async function readBounded(res: Response, max: number): Promise<string> {
-  const declared = Number(res.headers.get('content-length') ?? 0);
-  if (declared > max) throw new StanzaApiError(`stanza API response too large (${declared} bytes)`);
-  if (!res.body) return '';
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    size += chunk.byteLength;
-    if (size > max) throw new StanzaApiError(`stanza API response larger than ${max} bytes`);
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks).toString('utf8');
+interface Answer {
+  status: number;
+  text: string;
 }
 
+/**
+ * node:http with a keep-alive agent rather than fetch: measured at half the CPU per self-ping
+ * (docs/benchmarks.md), which bounds a round's rate on a fractional Lambda vCPU.
+ */
 export class HttpStanzaApi implements StanzaApi {
-  constructor(private readonly options: StanzaApiOptions) {}
+  private readonly url: URL;
+  private readonly agent: http.Agent;
+  private readonly transport: typeof http | typeof https;
+
+  constructor(private readonly options: StanzaApiOptions) {
+    this.url = new URL(options.url);
+    this.transport = this.url.protocol === 'https:' ? https : http;
+    this.agent = new this.transport.Agent({ keepAlive: true, scheduling: 'lifo' });
+  }
+
+  private send(body: string): Promise<Answer> {
+    const { key, timeoutMs, onRequest } = this.options;
+    onRequest?.();
+    return new Promise((resolve, reject) => {
+      const fail = (message: string) => {
+        req.destroy();
+        reject(new StanzaApiError(message));
+      };
+      const headers = { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body), ...sign(key, body) };
+      const req = this.transport.request(this.url, { method: 'POST', agent: this.agent, headers }, (res) => {
+        const declared = Number(res.headers['content-length'] ?? 0);
+        if (declared > MAX_RESPONSE_BYTES) return fail(`stanza API response too large (${declared} bytes)`);
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_RESPONSE_BYTES) return fail(`stanza API response larger than ${MAX_RESPONSE_BYTES} bytes`);
+          chunks.push(chunk);
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', (err) => reject(new StanzaApiError(`stanza API response: ${err.message}`)));
+      });
+      const timer = setTimeout(() => fail(`stanza API did not answer within ${timeoutMs} ms`), timeoutMs);
+      req.on('close', () => clearTimeout(timer));
+      req.on('error', (err) => reject(new StanzaApiError(`stanza API unreachable: ${err.message}`)));
+      req.end(body);
+    });
+  }
 
   private async post(stanza: Element): Promise<Element> {
-    const body = stanza.toString();
-    const { url, key, timeoutMs, onRequest } = this.options;
-    onRequest?.();
-    let res: Response;
-    try {
-      res = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/xml', ...sign(key, body) },
-        body,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (err) {
-      throw new StanzaApiError(`stanza API unreachable: ${(err as Error).message}`);
-    }
-    const text = await readBounded(res, MAX_RESPONSE_BYTES).catch((err: Error) => {
-      throw err instanceof StanzaApiError ? err : new StanzaApiError(`stanza API response: ${err.message}`);
-    });
-    if (res.status !== 200) throw new StanzaApiError(`stanza API answered ${res.status}: ${text.slice(0, 200)}`);
+    const { status, text } = await this.send(stanza.toString());
+    if (status !== 200) throw new StanzaApiError(`stanza API answered ${status}: ${text.slice(0, 200)}`);
     try {
       return parseXml(text, MAX_RESPONSE_BYTES);
     } catch (err) {
