@@ -71,6 +71,7 @@ async function pool(count: number, limit: number, fn: (i: number) => Promise<voi
 
 /** Writes the joins through the store port (the same writes as join events). Returns the last seq. */
 export async function seed(store: JoinStore, p: Pick<RoundParams, 'n' | 'noise'>, seq0 = Date.now() * 1000, parallel = 48): Promise<number> {
+  if (p.noise > p.n) throw new RangeError('seed: at most as many noise joins as joins (they are interleaved one for one)');
   const expiresAt = Math.floor(Date.now() / 1000) + 86_400;
   const total = p.n + p.noise;
   await pool(total, parallel, (k) => {
