@@ -29,7 +29,7 @@ export async function roundPart(runs: Array<number | RoundRun>, base: Omit<Round
     const { url } = await stub.ready;
     for (const run of runs) {
       const { n, variant = BASELINE } = typeof run === 'number' ? { n: run } : run;
-      const label = `round N=${n}${variant === BASELINE ? '' : ` (api ${variant.api}, store ${variant.store})`}`;
+      const label = `round N=${n}${variant === BASELINE ? '' : ` (store ${variant.store})`}`;
       const noise = Math.floor(n / 2);
       let dyn: Child<{ endpoint: string }> | undefined;
       try {
@@ -69,20 +69,18 @@ export async function roundPart(runs: Array<number | RoundRun>, base: Omit<Round
   return rows;
 }
 
-/** The transport ceiling (see calibrate in bench/round.ts) for each API client, in fresh workers. */
+/** The transport ceiling (see calibrate in bench/round.ts), in a fresh worker. */
 export async function calibrationPart(n: number, base: Omit<RoundParams, 'n' | 'noise'>, log: (s: string) => void): Promise<CalibrationResult[]> {
   const worker = await bundleWorker('round-worker.ts');
   const stub = forkChild<{ url: string }>(new URL('./stub-server.ts', import.meta.url).pathname, { latencyMs: base.latencyMs });
   const rows: CalibrationResult[] = [];
   try {
     const { url } = await stub.ready;
-    for (const api of ['fetch', 'node-http'] as const) {
-      const w = forkChild<CalibrationResult>(worker, { ...base, n, noise: 0, stubUrl: url, closeSeq: 0, variant: { api, store: 'memory' }, calibrate: true });
-      const r = await w.ready;
-      await w.exited;
-      rows.push(r);
-      log(`calibration (${api}, no round logic): ${n} pings in ${r.wallMs} ms, efficiency ${r.efficiency}, RTT mean ${r.rtt.mean} ms`);
-    }
+    const w = forkChild<CalibrationResult>(worker, { ...base, n, noise: 0, stubUrl: url, closeSeq: 0, variant: { store: 'memory' }, calibrate: true });
+    const r = await w.ready;
+    await w.exited;
+    rows.push(r);
+    log(`calibration (no round logic): ${n} pings in ${r.wallMs} ms, efficiency ${r.efficiency}, RTT mean ${r.rtt.mean} ms`);
   } finally {
     await stub.stop();
   }

@@ -9,16 +9,16 @@ const p = childParam<RoundParams & { endpoint?: string; stubUrl: string; closeSe
 const params = { n: p.n, noise: p.noise, concurrency: p.concurrency, latencyMs: p.latencyMs };
 let result;
 if (p.calibrate) {
-  result = await calibrate(p.stubUrl, params, p.variant.api);
+  result = await calibrate(p.stubUrl, params);
 } else if (p.variant.store === 'memory') {
   // The joins live in this process: seeded here (this RSS then includes them).
   const store = new MemoryJoinStore();
   const last = await seed(store, params);
-  result = await measureRound(store, p.stubUrl, params, last + 1, p.variant.api);
+  result = await measureRound(store, p.stubUrl, params, last + 1);
 } else {
   // As lib/adapters/dynalite.ts's localDynamoClient, without importing dynalite into the bundle.
   const client = new DynamoDBClient({ endpoint: p.endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 3 });
-  result = await measureRound(client, p.stubUrl, params, p.closeSeq, p.variant.api);
+  result = await measureRound(client, p.stubUrl, params, p.closeSeq);
   client.destroy();
 }
 await tell(result);

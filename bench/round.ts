@@ -13,7 +13,6 @@ import { createLogger, Metrics } from '../lib/observability';
 import type { Join, JoinStore, StanzaApi } from '../lib/ports';
 import { recordClose } from '../lib/close';
 import { pageSize, runRound, type RoundDeps } from '../lib/round';
-import { NodeHttpStanzaApi } from './experiments/stanza-api-node-http';
 import { CountingScheduler } from './scheduler';
 import { answerFor, MIX, type Answer } from './stanza-stub';
 
@@ -144,18 +143,17 @@ export function maxRssMb(): number {
   return mb(process.resourceUsage().maxRSS * 1024);
 }
 
-/** Ablations: the stanza API client's transport, and the store (DynamoDB on dynalite, or Maps). */
+/** Ablation: the store (DynamoDB on dynalite, or Maps). */
 export interface Variant {
-  api: 'fetch' | 'node-http';
   store: 'dynamodb' | 'memory';
 }
-export const BASELINE: Variant = { api: 'fetch', store: 'dynamodb' };
+export const BASELINE: Variant = { store: 'dynamodb' };
 
 /**
  * Runs one round over the seeded joins and measures it: `target` is the DynamoDB client that
  * reaches the seeded table, or a (seeded) store.
  */
-export async function measureRound(target: DynamoDBClient | JoinStore, stubUrl: string, p: RoundParams, closeSeq: number, api: Variant['api'] = 'fetch'): Promise<RoundResult> {
+export async function measureRound(target: DynamoDBClient | JoinStore, stubUrl: string, p: RoundParams, closeSeq: number): Promise<RoundResult> {
   const client = 'send' in target ? target : undefined;
   const config = loadConfig({
     PING_MUC_DELAY_SECONDS: '0',
@@ -167,7 +165,7 @@ export async function measureRound(target: DynamoDBClient | JoinStore, stubUrl: 
   const counter = client ? countRequests(client) : undefined;
   let httpRequests = 0;
   const apiOptions = { url: stubUrl, key: secretKey(API_SECRET), timeoutMs: config.apiTimeoutMs, onRequest: () => httpRequests++ };
-  const transport: StanzaApi = api === 'fetch' ? new HttpStanzaApi(apiOptions) : new NodeHttpStanzaApi(apiOptions);
+  const transport: StanzaApi = new HttpStanzaApi(apiOptions);
   // Round trip of every API call as the round sees it: tells a slow API (or a busy event loop)
   // apart from a round that does not keep C requests in flight.
   const rtts: number[] = [];
@@ -273,7 +271,6 @@ export interface CalibrationResult {
   n: number;
   concurrency: number;
   latencyMs: number;
-  api: Variant['api'];
   wallMs: number;
   idealMs: number;
   efficiency: number;
@@ -285,9 +282,9 @@ export interface CalibrationResult {
  * The ceiling this machine and stub allow: C loops sending N self-pings back to back through
  * the stanza API client, with no store, no paging and no round logic. A round cannot beat it.
  */
-export async function calibrate(stubUrl: string, p: Pick<RoundParams, 'n' | 'concurrency' | 'latencyMs'>, api: Variant['api']): Promise<CalibrationResult> {
+export async function calibrate(stubUrl: string, p: Pick<RoundParams, 'n' | 'concurrency' | 'latencyMs'>): Promise<CalibrationResult> {
   const options = { url: stubUrl, key: secretKey(API_SECRET), timeoutMs: 15_000 };
-  const transport: StanzaApi = api === 'fetch' ? new HttpStanzaApi(options) : new NodeHttpStanzaApi(options);
+  const transport: StanzaApi = new HttpStanzaApi(options);
   const rtts: number[] = [];
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -304,7 +301,6 @@ export async function calibrate(stubUrl: string, p: Pick<RoundParams, 'n' | 'con
     n: p.n,
     concurrency: p.concurrency,
     latencyMs: p.latencyMs,
-    api,
     wallMs: Math.round(wallMs),
     idealMs: Math.round(idealMs),
     efficiency: round3(idealMs / wallMs),

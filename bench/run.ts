@@ -133,15 +133,15 @@ export function render(results: Results, md: boolean): string {
   const { calibration, variants } = results.ablation;
   if (calibration.length || variants.length) {
     const baseline = results.round.find((r) => r.n === variants[0]?.n);
-    h(`What limits the round (N=${(variants[0]?.n ?? calibration[0]?.n ?? 0).toLocaleString('en')}): transport ceiling without any round logic, and the round with its API client or store swapped`);
+    h(`What limits the round (N=${(variants[0]?.n ?? calibration[0]?.n ?? 0).toLocaleString('en')}): transport ceiling without any round logic, and the round with its store swapped`);
     out.push(
       tab(
         ['run', 'API client', 'store', 'wall s', 'efficiency', 'eff. incl. notifications', 'API RTT mean/p99 ms', 'in flight (of C)', 'process CPU s', 'peak RSS MB'],
         [
-          ...calibration.map((c): Cell[] => ['ceiling: C loops of pings, no round', c.api === 'fetch' ? 'fetch (lib)' : 'node:http (experiment)', '-', (c.wallMs / 1000).toFixed(2), c.efficiency, '', `${c.rtt.mean}/${c.rtt.p99}`, '', (c.cpuMs / 1000).toFixed(2), '']),
+          ...calibration.map((c): Cell[] => ['ceiling: C loops of pings, no round', 'lib (node:http)', '-', (c.wallMs / 1000).toFixed(2), c.efficiency, '', `${c.rtt.mean}/${c.rtt.p99}`, '', (c.cpuMs / 1000).toFixed(2), '']),
           ...[...(baseline ? [baseline] : []), ...variants].map((r): Cell[] => [
             r === baseline ? 'round (as shipped, = table above)' : 'round',
-            r.variant.api === 'fetch' ? 'fetch (lib)' : 'node:http (experiment)',
+            'lib (node:http)',
             r.variant.store === 'dynamodb' ? 'DynamoDB (dynalite)' : 'in-memory (bench)',
             (r.wallMs / 1000).toFixed(2),
             r.efficiency,
@@ -220,9 +220,7 @@ async function main(): Promise<void> {
     const n = opts.ablationN;
     results.ablation.variants = await roundPart(
       [
-        { n, variant: { api: 'node-http', store: 'dynamodb' } },
-        { n, variant: { api: 'fetch', store: 'memory' } },
-        { n, variant: { api: 'node-http', store: 'memory' } },
+        { n, variant: { store: 'memory' } },
       ],
       base,
       log,

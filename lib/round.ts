@@ -223,5 +223,3 @@ async function notify(deps: RoundDeps, join: Join): Promise<void> {
   }
 }
 
-// Temporary: bench/round.ts still imports recordClose from here.
-export { recordClose } from './close';
