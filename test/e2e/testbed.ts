@@ -23,7 +23,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** The plugin path the servers get (`plugin_paths`): Prosody finds our module in its folder,
+ * `mod_ping_muc_cloud/mod_ping_muc_cloud.lua`, and the module's `module:require("<name>")`
+ * libraries next to it, `mod_ping_muc_cloud/<name>.lib.lua`. */
 export const MODULE_DIR = path.join(REPO, 'prosody');
+/** The module's folder, as installed into a plugin path. */
+export const MODULE_FOLDER = path.join(MODULE_DIR, 'mod_ping_muc_cloud');
 
 export const C2S_PORT = 5222;
 export const S2S_PORT = 5269;

@@ -1,13 +1,19 @@
-// Checks of the Prosody module itself: it compiles, every option is documented with its
+// Checks of the Prosody module itself: every file of its folder compiles, its libraries are
+// the ones it requires, every option is read once in the module file and documented with its
 // default, and it refuses to load without its required options.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MODULE_DIR, Testbed } from '../e2e/testbed';
+import { MODULE_DIR, MODULE_FOLDER, Testbed } from '../e2e/testbed';
 
-const MODULE = path.join(MODULE_DIR, 'mod_ping_muc_cloud.lua');
+const MODULE = path.join(MODULE_FOLDER, 'mod_ping_muc_cloud.lua');
 const README = path.join(MODULE_DIR, 'README.md');
+const FILES = fs
+  .readdirSync(MODULE_FOLDER)
+  .filter((f) => f.endsWith('.lua'))
+  .sort();
+const LIBS = FILES.filter((f) => f.endsWith('.lib.lua'));
 const source = fs.readFileSync(MODULE, 'utf8');
 const readme = fs.readFileSync(README, 'utf8');
 
@@ -24,18 +30,41 @@ function options(): Array<{ name: string; def: string | undefined }> {
   return [...source.matchAll(re)].map((m) => ({ name: m[1]!, def: m[2]?.trim().replace(/^"(.*)"$/, '$1') }));
 }
 
-describe('mod_ping_muc_cloud.lua', () => {
-  it('compiles (luac -p)', () => {
-    const r = spawnSync(luac(), ['-p', MODULE], { encoding: 'utf8' });
+describe('mod_ping_muc_cloud/', () => {
+  it('holds the module file and its libraries, nothing is left at the old single-file path', () => {
+    expect(FILES).toContain('mod_ping_muc_cloud.lua');
+    expect(LIBS.length).toBeGreaterThanOrEqual(3);
+    expect(FILES.filter((f) => f !== 'mod_ping_muc_cloud.lua' && !f.endsWith('.lib.lua'))).toEqual([]);
+    expect(fs.existsSync(path.join(MODULE_DIR, 'mod_ping_muc_cloud.lua'))).toBe(false);
+  });
+
+  it.each(FILES)('%s compiles (luac -p)', (file) => {
+    const r = spawnSync(luac(), ['-p', path.join(MODULE_FOLDER, file)], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
   });
 
-  it('reads its options once, at the top level of the module', () => {
+  it('requires exactly the libraries of its folder, each once, from the module file', () => {
+    const required = [...source.matchAll(/module:require\("([a-z_]+)"\)/g)].map((m) => `${m[1]}.lib.lua`);
+    expect([...required].sort()).toEqual(LIBS);
+    for (const lib of LIBS) {
+      const text = fs.readFileSync(path.join(MODULE_FOLDER, lib), 'utf8');
+      expect(text, `${lib} loads another library itself`).not.toMatch(/module:require\(/);
+    }
+  });
+
+  it('the module file fits on a screen', () => {
+    expect(source.split('\n').length).toBeLessThanOrEqual(130);
+  });
+
+  it('reads its options once, at the top level of the module file, and nowhere else', () => {
     const found = options();
     expect(found.length).toBeGreaterThanOrEqual(10);
     for (const line of source.split('\n').filter((l) => l.includes('get_option'))) {
       expect(line.startsWith('local '), line).toBe(true);
+    }
+    for (const lib of LIBS) {
+      expect(fs.readFileSync(path.join(MODULE_FOLDER, lib), 'utf8'), `${lib} reads options`).not.toMatch(/get_option/);
     }
   });
 
@@ -51,8 +80,10 @@ describe('mod_ping_muc_cloud.lua', () => {
     for (const name of rows.keys()) expect(options().map((o) => o.name), `${name} is documented but not read`).toContain(name);
   });
 
-  it('documents install, modules_enabled and compatibility', () => {
+  it('documents install (the folder into a plugin path), modules_enabled and compatibility', () => {
     expect(readme).toMatch(/^Installation$/m);
+    expect(readme).toMatch(/`mod_ping_muc_cloud\/`/);
+    expect(readme).toMatch(/plugin_paths/);
     expect(readme).toMatch(/modules_enabled = \{ "ping_muc_cloud" \}/);
     expect(readme).toMatch(/^Compatibility$/m);
     expect(readme).toMatch(/^\s*0\.12\s+Works/m);

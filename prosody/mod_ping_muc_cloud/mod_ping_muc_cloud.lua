@@ -1,0 +1,112 @@
+-- mod_ping_muc_cloud: the server side of ping-muc (https://github.com/ping-muc)
+--
+-- Tells ping-muc about MUC joins, ended sessions and lost s2s links (signed
+-- webhook events), and serves the narrow "stanza API" that ping-muc calls
+-- back to self-ping rooms (XEP-0410) and to notify users who fell out.
+--
+-- This file reads the options and wires the parts together. The parts are the
+-- libraries next to it in this folder, loaded with module:require("<name>")
+-- from <name>.lib.lua:
+--   webhook  Standard Webhooks: secrets, signatures, checking signed calls
+--   events   the bounded event queue and its delivery to ping-muc
+--   joins    MUC joins of this host's sessions (as mod_track_muc_joins)
+--   links    the remote domains a destroyed s2s session linked us to
+--   api      the stanza API: self-pings and unavailable notifications
+--
+-- MIT licensed. Depends on nothing outside Prosody 0.12+.
+
+if module:get_host_type() ~= "local" then
+	module:log("error", "mod_%s must be loaded on a VirtualHost, not on a Component", module.name);
+	error("mod_" .. module.name .. " loaded on a component");
+end
+
+-- Options, read once.
+local events_url = module:get_option_string("ping_muc_cloud_events_url");
+local webhook_secret = module:get_option_string("ping_muc_cloud_webhook_secret");
+local api_secret = module:get_option_string("ping_muc_cloud_api_secret");
+local ping_timeout = module:get_option_number("ping_muc_cloud_ping_timeout", 10);
+local max_inflight = module:get_option_number("ping_muc_cloud_max_inflight", 10000);
+local queue_size = module:get_option_number("ping_muc_cloud_queue_size", 10000);
+local batch_size = module:get_option_number("ping_muc_cloud_batch_size", 100);
+local retry_min = module:get_option_number("ping_muc_cloud_retry_min", 1);
+local retry_max = module:get_option_number("ping_muc_cloud_retry_max", 60);
+local http_timeout = module:get_option_number("ping_muc_cloud_http_timeout", 30);
+local join_refresh = module:get_option_number("ping_muc_cloud_join_refresh", 86400);
+
+if not events_url or not events_url:match("^https?://") then
+	module:log("error", "ping_muc_cloud_events_url is required (an http(s) URL), refusing to load");
+	error("ping_muc_cloud_events_url is not set");
+end
+if batch_size < 1 or batch_size > 500 then
+	-- ping-muc takes at most 500 events per request.
+	module:log("warn", "ping_muc_cloud_batch_size must be 1 to 500, using %d", batch_size < 1 and 1 or 500);
+	batch_size = batch_size < 1 and 1 or 500;
+end
+local webhook = module:require("webhook");
+local webhook_key = webhook.key("ping_muc_cloud_webhook_secret", webhook_secret);
+local api_key = webhook.key("ping_muc_cloud_api_secret", api_secret);
+
+-- The parts.
+local events = module:require("events")({
+	url = events_url;
+	sign = webhook.signer(webhook_key);
+	queue_size = queue_size;
+	batch_size = batch_size;
+	retry_min = retry_min;
+	retry_max = retry_max;
+	http_timeout = http_timeout;
+});
+local enqueue = events.enqueue;
+local joins = module:require("joins")({ enqueue = enqueue; refresh = join_refresh });
+local s2s_remotes = module:require("links");
+local api = module:require("api")({
+	verifier = webhook.verifier(api_key);
+	rooms = joins.rooms;
+	ping_timeout = ping_timeout;
+	max_inflight = max_inflight;
+});
+
+module:depends("http");
+
+-- Reflected MUC self-presence tells us about joins, nick changes and leaves.
+-- Priority 1: ahead of mod_presence, which delivers the stanza and ends the event.
+module:hook("presence/full", function (event)
+	joins.track(event.stanza);
+end, 1);
+
+-- A session that never joined a room has nothing for ping-muc to forget.
+module:hook("resource-unbind", function (event)
+	joins.ended(event.session);
+end);
+
+-- Both directions of one link fire this; ping-muc coalesces them.
+module:hook_global("s2s-destroyed", function (event)
+	local direction, remotes = s2s_remotes(event.session);
+	if direction then
+		enqueue({ type = "s2s-close", remotes = remotes, direction = direction });
+	end
+end);
+
+-- Replies to our own self-pings are consumed here, before mod_iq delivers them.
+module:hook("iq/full", function (event) return api.reply(event); end, 1000);
+
+module:provides("http", {
+	name = "ping_muc_cloud";
+	route = {
+		["POST /stanza"] = function (event) return api.handle(event); end;
+	};
+});
+
+-- Housekeeping: expired webhook-ids and timed-out self-ping ids.
+module:add_timer(60, function ()
+	api.sweep(os.time());
+	return 60;
+end);
+
+function module.unload()
+	api.unload();
+	events.unload();
+end
+
+-- (Re)loaded: host-start, then the joins of sessions that survived a reload.
+joins.announce();
