@@ -40,7 +40,8 @@ if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 
-packages="prosody lua-unbound $lua_bin"
+# prosody-modules is not needed by the tests, only by `npm run bench` (Debian's mod_ping_muc for comparison).
+packages="prosody lua-unbound $lua_bin prosody-modules"
 if [ "$(id -u)" -ne 0 ]; then
   echo "ensure-prosody: missing ${missing[*]}; the e2e tests need real Prosody servers." >&2
   echo "ensure-prosody: install them as root, then run the tests again:" >&2
