@@ -6,31 +6,30 @@ import { API_SECRET, WEBHOOK_SECRET } from '../support/service';
 import { nextSeq, postEvents } from '../support/events';
 import { waitFor } from '../support/wait';
 
-let service: LocalService | undefined;
-let stub: StanzaApiStub | undefined;
+let running: { service?: LocalService; stub?: StanzaApiStub } = {};
 afterEach(async () => {
-  await service?.close();
-  await stub?.close();
+  await running.service?.close();
+  await running.stub?.close();
+  running = {};
 });
 
-it('pages through 3+ invocations, pinging every join exactly once', async () => {
-  stub = await startStanzaApiStub(API_SECRET);
+/** The local service on a fresh stub; returns them and the service's log lines. */
+async function start(env: Record<string, string>, roundBudgetMs?: number) {
+  const api = (running.stub = await startStanzaApiStub(API_SECRET));
   const lines: string[] = [];
-  service = await startLocalService({
+  const svc = (running.service = await startLocalService({
     dataDir: MEMORY,
     pollMs: 20,
-    // Every page ends the invocation: the deadline margin is always larger than this budget.
-    roundBudgetMs: 1,
+    roundBudgetMs,
     log: (l) => lines.push(l),
-    env: {
-      PING_MUC_API_URL: stub.url,
-      PING_MUC_WEBHOOK_SECRET: WEBHOOK_SECRET,
-      PING_MUC_API_SECRET: API_SECRET,
-      PING_MUC_DELAY_SECONDS: '0.2',
-      PING_MUC_PAGE_SIZE: '5',
-      PING_MUC_CONCURRENCY: '2',
-    },
-  });
+    env: { PING_MUC_API_URL: api.url, PING_MUC_WEBHOOK_SECRET: WEBHOOK_SECRET, PING_MUC_API_SECRET: API_SECRET, PING_MUC_DELAY_SECONDS: '0.2', ...env },
+  }));
+  return { stub: api, service: svc, lines };
+}
+
+it('pages through 3+ invocations, pinging every join exactly once', async () => {
+  // Every page ends the invocation: the deadline margin is always larger than this budget.
+  const { stub, service, lines } = await start({ PING_MUC_PAGE_SIZE: '5', PING_MUC_CONCURRENCY: '2' }, 1);
   const joins = Array.from({ length: 23 }, (_, i) => ({ type: 'join', seq: nextSeq(), host: 'a.example', user: `u${i}@a.example/r`, room: `r${i % 4}@muc.b.example`, nick: `n${i}` }));
   stub.answers.set('r0@muc.b.example/n4', 'not-acceptable');
   expect((await postEvents(service.eventsUrl, WEBHOOK_SECRET, joins)).status).toBe(200);
@@ -44,30 +43,16 @@ it('pages through 3+ invocations, pinging every join exactly once', async () => 
 });
 
 it('after a failure mid-round, resumes from the last page that was fully done', async () => {
-  stub = await startStanzaApiStub(API_SECRET);
-  const lines: string[] = [];
-  service = await startLocalService({
-    dataDir: MEMORY,
-    pollMs: 20,
-    log: (l) => lines.push(l),
-    env: {
-      PING_MUC_API_URL: stub.url,
-      PING_MUC_WEBHOOK_SECRET: WEBHOOK_SECRET,
-      PING_MUC_API_SECRET: API_SECRET,
-      PING_MUC_DELAY_SECONDS: '0.2',
-      PING_MUC_PAGE_SIZE: '4',
-      PING_MUC_CONCURRENCY: '1',
-    },
-  });
+  const { stub, service, lines } = await start({ PING_MUC_PAGE_SIZE: '4', PING_MUC_CONCURRENCY: '1' });
   // One user per room, so the index order (room, user) is the order of the pings.
   const joins = Array.from({ length: 12 }, (_, i) => ({ type: 'join', seq: nextSeq(), host: 'a.example', user: `u${i}@a.example/r`, room: `r${String(i).padStart(2, '0')}@muc.b.example`, nick: `n${i}` }));
   stub.answers.set('r09@muc.b.example/n9', 'http-500');
   expect((await postEvents(service.eventsUrl, WEBHOOK_SECRET, joins)).status).toBe(200);
   expect((await postEvents(service.eventsUrl, WEBHOOK_SECRET, [{ type: 's2s-close', seq: nextSeq(), host: 'a.example', remotes: ['muc.b.example'], direction: 'in' }])).status).toBe(200);
-  await waitFor('the failing ping', () => stub!.pings.some((p) => p.answer === 'http-500'), 10_000);
+  await waitFor('the failing ping', () => stub.pings.some((p) => p.answer === 'http-500'), 10_000);
   stub.answers.set('r09@muc.b.example/n9', 'result');
   await waitFor('the round to finish', () => lines.some((l) => l.includes('"round done"')), 15_000);
-  const count = (i: number) => stub!.pings.filter((p) => p.user === `u${i}@a.example/r`).length;
+  const count = (i: number) => stub.pings.filter((p) => p.user === `u${i}@a.example/r`).length;
   // Pages 0–3 and 4–7 were done before the failure: never pinged again. Page 8–11 is redone.
   for (let i = 0; i < 8; i++) expect(count(i), `u${i}`).toBe(1);
   expect(count(8)).toBe(2);

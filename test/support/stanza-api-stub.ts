@@ -1,8 +1,9 @@
 // An in-process HTTP server playing the XMPP server's stanza API (docs/stanza-api.md) for a MUC
-// whose answers are chosen per occupant. Used by flow tests and benchmarks.
-import { createServer, type Server } from 'node:http';
+// whose answers are chosen per occupant. `serveStanzaApi` is the wire format, shared with the
+// benchmark's counting stub; `startStanzaApiStub` records every call for the flow tests.
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { parse } from 'ltx';
+import { parse, type Element } from 'ltx';
 import { secretKey, verify } from '../../lib/domain/signature';
 import { NS_API } from '../../lib/domain/stanzas';
 
@@ -17,6 +18,105 @@ export type Answer =
   | 'no-session'
   | 'http-500'
   | 'hang';
+
+export interface Iq {
+  id: string;
+  from: string;
+  to: string;
+}
+
+const error = (iq: Iq, condition: string, by: string) =>
+  `<iq type="error" id="${iq.id}" from="${iq.to}" to="${iq.from}"><error type="cancel" by="${by}"><${condition} xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>`;
+
+/** The 200 body for a self-ping answered `answer` (not for 'http-500' or 'hang'). */
+export function answerXml(answer: Answer, iq: Iq): string {
+  const room = iq.to.split('/')[0] ?? '';
+  const service = room.split('@')[1] ?? '';
+  const host = iq.from.split('@')[1]?.split('/')[0] ?? '';
+  switch (answer) {
+    case 'result':
+      return `<iq type="result" id="${iq.id}" from="${iq.to}" to="${iq.from}"/>`;
+    case 'item-not-found-room':
+      return error(iq, 'item-not-found', room);
+    case 'item-not-found-service':
+      return error(iq, 'item-not-found', service);
+    case 'remote-server-not-found':
+      return error(iq, 'remote-server-not-found', host);
+    case 'timeout':
+      return `<timeout xmlns="${NS_API}"/>`;
+    case 'no-session':
+      return `<no-session xmlns="${NS_API}"/>`;
+    default:
+      return error(iq, answer, room);
+  }
+}
+
+export interface StanzaApiHandlers {
+  /** Chooses the answer to a self-ping. */
+  ping(iq: Iq): Answer;
+  notify(presence: Element): void;
+  refused(): void;
+  /** When true, every request gets 503 (the API is down). */
+  down?(): boolean;
+  /** Delay before each answer, ms. */
+  latencyMs(): number;
+}
+
+export interface Served {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Serves the stanza API on 127.0.0.1, checking signatures like the Prosody module does. */
+export async function serveStanzaApi(secret: string, h: StanzaApiHandlers): Promise<Served> {
+  const key = secretKey(secret);
+  const hanging = new Set<() => void>();
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const send = (status: number, text: string) => {
+        res.writeHead(status, { 'content-type': 'application/xml' });
+        res.end(text);
+      };
+      const respond = () => {
+        if (h.down?.()) return send(503, 'down');
+        try {
+          verify(key, req.headers as Record<string, string>, body);
+        } catch {
+          h.refused();
+          return send(401, 'bad signature');
+        }
+        const el = parse(body.toString('utf8'));
+        if (el.name === 'presence') {
+          h.notify(el);
+          return send(200, `<sent xmlns="${NS_API}"/>`);
+        }
+        const iq = { id: el.attrs.id ?? '', from: el.attrs.from ?? '', to: el.attrs.to ?? '' };
+        const answer = h.ping(iq);
+        if (answer === 'http-500') return send(500, 'boom');
+        if (answer === 'hang') return void hanging.add(() => res.destroy());
+        send(200, answerXml(answer, iq));
+      };
+      const latency = h.latencyMs();
+      if (latency > 0) setTimeout(respond, latency);
+      else respond();
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  server.maxRequestsPerSocket = 0;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/ping_muc_cloud/stanza`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const end of hanging) end();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
 
 export interface Ping {
   user: string;
@@ -39,41 +139,12 @@ export interface StanzaApiStub {
   /** Answer for an occupant JID (room/nick); default `fallback`. */
   answers: Map<string, Answer>;
   fallback: Answer;
-  /** When true, every request gets 503 (the API is down). */
   down: boolean;
-  /** Delay before each answer, ms. */
   latencyMs: number;
   close(): Promise<void>;
 }
 
-const error = (iq: { id: string; from: string; to: string }, condition: string, by: string) =>
-  `<iq type="error" id="${iq.id}" from="${iq.to}" to="${iq.from}"><error type="cancel" by="${by}"><${condition} xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>`;
-
-function answerXml(answer: Answer, iq: { id: string; from: string; to: string }): string {
-  const room = iq.to.split('/')[0] ?? '';
-  const service = room.split('@')[1] ?? '';
-  const host = iq.from.split('@')[1]?.split('/')[0] ?? '';
-  switch (answer) {
-    case 'result':
-      return `<iq type="result" id="${iq.id}" from="${iq.to}" to="${iq.from}"/>`;
-    case 'item-not-found-room':
-      return error(iq, 'item-not-found', room);
-    case 'item-not-found-service':
-      return error(iq, 'item-not-found', service);
-    case 'remote-server-not-found':
-      return error(iq, 'remote-server-not-found', host);
-    case 'timeout':
-      return `<timeout xmlns="${NS_API}"/>`;
-    case 'no-session':
-      return `<no-session xmlns="${NS_API}"/>`;
-    default:
-      return error(iq, answer, room);
-  }
-}
-
 export async function startStanzaApiStub(secret: string, options: { latencyMs?: number; fallback?: Answer } = {}): Promise<StanzaApiStub> {
-  const key = secretKey(secret);
-  const hanging = new Set<() => void>();
   const stub: StanzaApiStub = {
     url: '',
     pings: [],
@@ -85,50 +156,18 @@ export async function startStanzaApiStub(secret: string, options: { latencyMs?: 
     latencyMs: options.latencyMs ?? 0,
     close: async () => undefined,
   };
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
-      const send = (status: number, text: string) => {
-        res.writeHead(status, { 'content-type': 'application/xml' });
-        res.end(text);
-      };
-      const respond = () => {
-        if (stub.down) return send(503, 'down');
-        try {
-          verify(key, req.headers as Record<string, string>, body);
-        } catch {
-          stub.refused++;
-          return send(401, 'bad signature');
-        }
-        const el = parse(body.toString('utf8'));
-        if (el.name === 'presence') {
-          stub.notifications.push({ user: el.attrs.to ?? '', occupant: el.attrs.from ?? '', xml: el.toString() });
-          return send(200, `<sent xmlns="${NS_API}"/>`);
-        }
-        const iq = { id: el.attrs.id ?? '', from: el.attrs.from ?? '', to: el.attrs.to ?? '' };
-        const answer = stub.answers.get(iq.to) ?? stub.fallback;
-        stub.pings.push({ user: iq.from, occupant: iq.to, answer });
-        if (answer === 'http-500') return send(500, 'boom');
-        if (answer === 'hang') {
-          hanging.add(() => res.destroy());
-          return;
-        }
-        send(200, answerXml(answer, iq));
-      };
-      if (stub.latencyMs > 0) setTimeout(respond, stub.latencyMs);
-      else respond();
-    });
+  const served = await serveStanzaApi(secret, {
+    ping: (iq) => {
+      const answer = stub.answers.get(iq.to) ?? stub.fallback;
+      stub.pings.push({ user: iq.from, occupant: iq.to, answer });
+      return answer;
+    },
+    notify: (el) => void stub.notifications.push({ user: el.attrs.to ?? '', occupant: el.attrs.from ?? '', xml: el.toString() }),
+    refused: () => void stub.refused++,
+    down: () => stub.down,
+    latencyMs: () => stub.latencyMs,
   });
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  stub.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/ping_muc_cloud/stanza`;
-  stub.close = () =>
-    new Promise<void>((resolve) => {
-      for (const end of hanging) end();
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+  stub.url = served.url;
+  stub.close = served.close;
   return stub;
 }
