@@ -3,7 +3,7 @@
 import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
-import { ESM_REQUIRE_SHIM, esbuildOptions, EXTERNAL_MODULES, MAIN_FIELDS, NODE_TARGET, type FunctionName } from '../infra/bundling';
+import { esbuildOptions, type FunctionName } from '../infra/bundling';
 import { BENCH_DIR, RESULTS_DIR } from './children';
 
 /** Inside the repository, so that the external @aws-sdk/* resolve from its node_modules. */
@@ -18,18 +18,7 @@ export async function bundleFunction(name: FunctionName): Promise<{ file: string
 export async function bundleWorker(entry: string): Promise<string> {
   mkdirSync(BUILD_DIR, { recursive: true });
   const outfile = path.join(BUILD_DIR, `${path.basename(entry, '.ts')}.mjs`);
-  await build({
-    entryPoints: [path.join(BENCH_DIR, entry)],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: NODE_TARGET,
-    minify: false,
-    external: [...EXTERNAL_MODULES],
-    mainFields: [...MAIN_FIELDS],
-    banner: { js: ESM_REQUIRE_SHIM },
-    logLevel: 'warning',
-  });
+  // Infra's settings, with another entry and unminified (readable profiles).
+  await build({ ...esbuildOptions('round', BUILD_DIR), entryPoints: [path.join(BENCH_DIR, entry)], outfile, minify: false });
   return outfile;
 }
