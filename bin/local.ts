@@ -3,6 +3,9 @@ import { resolve } from 'node:path';
 import { ENV } from '../lib/config';
 import { MEMORY, startLocalService } from '../lib/local/service';
 
+// This is Node 20 on purpose (Lambda runs 22): the SDK's notice about its future floor is noise here.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const dataDir = process.env.PING_MUC_DATA_DIR === MEMORY ? MEMORY : resolve(process.env.PING_MUC_DATA_DIR ?? '.data');
 const port = Number(process.env.PORT ?? process.env.PING_MUC_PORT ?? 8787);
 

@@ -10,6 +10,7 @@ import { startDynalite } from '../adapters/dynalite';
 import { ensureTable } from '../adapters/dynamodb-table';
 import { DynamoJoinStore } from '../adapters/dynamodb-store';
 import { LocalScheduler } from '../adapters/scheduler-local';
+import { StanzaApiError } from '../adapters/stanza-api-http';
 import { handleEvents, type HttpRequest, type IngestDeps } from '../ingest';
 import { runRound, type RoundDeps } from '../round';
 import { createLogger, levelFromEnv, Metrics, type Logger } from '../observability';
@@ -48,6 +49,12 @@ export interface LocalService {
   apiSecret: string;
   close(): Promise<void>;
 }
+
+/** Until the stanza API URL is set, rounds fail (and are retried), never guess. */
+const unconfiguredApi: StanzaApi = {
+  selfPing: () => Promise.reject(new StanzaApiError(`${ENV.apiUrl} is not set`)),
+  notify: () => Promise.reject(new StanzaApiError(`${ENV.apiUrl} is not set`)),
+};
 
 function newSecret(): string {
   return `whsec_${randomBytes(32).toString('base64')}`;
@@ -101,7 +108,7 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
   const dynalite = await startDynalite(dataDir === MEMORY ? {} : { path: join(dataDir, 'dynalite') });
   await ensureTable(dynalite.client, config.table);
   const store = new DynamoJoinStore({ client: dynalite.client, table: config.table });
-  const api = options.api ?? apiFor(config, apiKey);
+  const api = options.api ?? (config.apiUrl ? apiFor(config, apiKey) : unconfiguredApi);
   const budget = options.roundBudgetMs ?? Infinity;
   let roundDeps: RoundDeps;
   const scheduler = new LocalScheduler({
