@@ -117,11 +117,11 @@ export class MemoryJoinStore implements JoinStore {
     return true;
   }
 
-  async recordClose(host: string, remote: string, seq: number, now: number, gen: string): Promise<{ gen: string; opened: boolean; lastCloseAt: number }> {
+  async recordClose(host: string, remote: string, seq: number, now: number, gen: string): Promise<{ gen?: string; opened: boolean; lastCloseAt: number }> {
     const key = `${host}|${remote}`;
     const link = this.links.get(key) ?? {};
     if ((link.lastCloseSeq !== undefined && link.lastCloseSeq >= seq) || (link.claimedSeq !== undefined && link.claimedSeq >= seq)) {
-      return { gen: link.gen ?? gen, opened: false, lastCloseAt: link.lastCloseAt ?? now };
+      return { gen: link.gen, opened: link.gen === gen, lastCloseAt: link.lastCloseAt ?? now };
     }
     link.gen ??= gen;
     link.lastCloseAt = now;
@@ -161,7 +161,7 @@ export class MemoryJoinStore implements JoinStore {
     return true;
   }
 
-  async forgetWebhook(id: string): Promise<void> {
-    this.webhooks.delete(id);
+  async webhookApplied(id: string): Promise<boolean> {
+    return (this.webhooks.get(id) ?? 0) > Date.now() / 1000;
   }
 }

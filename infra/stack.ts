@@ -55,7 +55,7 @@ export const DYNAMODB_INDEX_ACTIONS = ['dynamodb:Query'] as const;
 /** Sizing. The round function's timeout is what lib's checkpointing works within. */
 export const SIZING = {
   events: { memoryMb: 256, timeoutSeconds: 20 },
-  round: { memoryMb: 512, timeoutSeconds: 300 },
+  round: { memoryMb: 512, timeoutSeconds: 600 },
 } as const;
 
 /** Async invocation of the round function (EventBridge Scheduler invokes Lambda asynchronously). */

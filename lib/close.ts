@@ -7,8 +7,8 @@ export async function recordClose(deps: Pick<RoundDeps, 'store' | 'scheduler' | 
   const now = (deps.now ?? Date.now)();
   const gen = seq.toString(36);
   const window = await deps.store.recordClose(host, remote, seq, now, gen);
-  // Same gen again means a retried request: schedule again, the name makes it idempotent.
-  if (window.gen !== gen) return false;
+  // Opened by this close, or by this same close in an earlier try: the name makes it idempotent.
+  if (!window.opened) return false;
   const job: RoundJob = { host, remote, gen, kind: 'start' };
   await deps.scheduler.schedule(scheduleName(job, 'start'), window.lastCloseAt + deps.config.delayMs, job);
   return true;

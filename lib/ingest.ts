@@ -5,6 +5,12 @@ import { SignatureError, TOLERANCE_SECONDS, verify } from './domain/signature';
 import { recordClose } from './close';
 import type { RoundDeps } from './round';
 
+/**
+ * How long an applied webhook-id is remembered. A retry after that is applied again, which
+ * changes nothing: events are ordered by seq.
+ */
+const REPLAY_WINDOW_SECONDS = 2 * TOLERANCE_SECONDS;
+
 /** Tombstones of leaves outlive any plausible retry of an older join. */
 const LEAVE_TOMBSTONE_SECONDS = 86_400;
 
@@ -68,8 +74,9 @@ export async function handleEvents(deps: IngestDeps, req: HttpRequest): Promise<
     log.warn('events refused', { status: 400, reason: err.message, webhookId: id });
     return reply(400, { error: err.message });
   }
-  // Twice the tolerance: a request older than that fails the timestamp check anyway.
-  if (!(await store.rememberWebhook(id, Math.floor(now / 1000) + 2 * TOLERANCE_SECONDS))) {
+  // Remembered only once applied: a crash mid-batch leaves the retry free to apply it all. Two
+  // copies racing both apply, which is harmless since every event is ordered by its seq.
+  if (await store.webhookApplied(id)) {
     log.info('events replay ignored', { webhookId: id });
     return reply(200, { ok: true, replay: true });
   }
@@ -78,9 +85,9 @@ export async function handleEvents(deps: IngestDeps, req: HttpRequest): Promise<
       await applyEvent(deps, event);
       metrics.count('Events', 'EventType', event.type);
     }
+    await store.rememberWebhook(id, Math.floor(now / 1000) + REPLAY_WINDOW_SECONDS);
   } catch (err) {
-    // Let the sender's retry (same webhook-id) apply the batch again; events are idempotent.
-    await store.forgetWebhook(id).catch(() => undefined);
+    // The sender retries with the same webhook-id; events are idempotent.
     log.error('events failed', { webhookId: id, error: (err as Error).message });
     return reply(503, { error: 'temporary failure, retry later' }, { 'retry-after': '5' });
   }

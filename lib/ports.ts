@@ -11,7 +11,7 @@ export interface Join {
   remote: string;
   /** Server sequence (µs) of the event that wrote this join. */
   seq: number;
-  /** Set while the join awaits a follow-up self-ping: the round that marked it. */
+  /** Set while the join awaits a follow-up self-ping: `<round gen>.<pass>` of the pass that must re-check it. */
   recheck?: string;
 }
 
@@ -58,10 +58,11 @@ export interface JoinStore {
 
   // Lost links and rounds.
   /**
-   * Record an s2s close. Returns the generation of the pending round and whether this call
-   * opened it (so it must be scheduled) or joined an existing pending one (coalesced).
+   * Record an s2s close. Returns the generation of the pending window (none once claimed) and
+   * whether this close opened it, now or in an earlier try (so it must be scheduled), rather
+   * than joined a window opened by another close (coalesced).
    */
-  recordClose(host: string, remote: string, seq: number, now: number, gen: string): Promise<{ gen: string; opened: boolean; lastCloseAt: number }>;
+  recordClose(host: string, remote: string, seq: number, now: number, gen: string): Promise<{ gen?: string; opened: boolean; lastCloseAt: number }>;
   /** The pending close window of (host, remote), if any. */
   pendingClose(host: string, remote: string): Promise<{ gen: string; lastCloseAt: number; lastCloseSeq: number } | undefined>;
   /**
@@ -73,9 +74,10 @@ export interface JoinStore {
   getRound(host: string, remote: string, gen: string): Promise<Round | undefined>;
   saveRound(round: Round): Promise<void>;
 
-  /** Remember a webhook id until `expiresAt`; false if it was already there. */
+  /** Whether a webhook id was applied (and remembered) already. */
+  webhookApplied(id: string): Promise<boolean>;
+  /** Remember an applied webhook id until `expiresAt`; false if it was already there. */
   rememberWebhook(id: string, expiresAt: number): Promise<boolean>;
-  forgetWebhook(id: string): Promise<void>;
 }
 
 /** What a round invocation must do. Serialized as the schedule's input. */

@@ -35,9 +35,12 @@ export function pageSize(config: Config): number {
   return Math.max(1, Math.min(config.pageSize, config.concurrency * 4));
 }
 
-/** Time to finish what is fed when the deadline is checked: the rest of one page and a new one. */
+/**
+ * Time to finish what is fed when the deadline is checked: the rest of one page and a new one,
+ * each join costing up to two API calls (a self-ping and a notification).
+ */
 export function deadlineMarginMs(config: Config): number {
-  return 2 * Math.ceil(pageSize(config) / config.concurrency) * config.apiTimeoutMs + 10_000;
+  return 2 * 2 * Math.ceil(pageSize(config) / config.concurrency) * config.apiTimeoutMs + 10_000;
 }
 
 /** Runs (part of) a round. Our own failures are retried, never read as an outcome. */
@@ -51,8 +54,11 @@ export async function runRound(deps: RoundDeps, job: RoundJob, remainingMs: () =
     if (!deps.selfRetry || attempt > deps.config.retryAttempts) throw err;
     const wait = Math.min(RETRY_BASE_MS * 2 ** (attempt - 1), RETRY_MAX_MS);
     // If even this fails, the error goes to Lambda's retries and then the DLQ.
-    await deps.scheduler.schedule(scheduleName(job, `retry${attempt}`), (deps.now ?? Date.now)() + wait, { ...job, attempt });
-    deps.log.error('round failed, retry scheduled', { ...job, attempt, waitMs: wait, error: (err as Error).message });
+    const now = (deps.now ?? Date.now)();
+    // Per minute: a duplicate invocation failing alike coalesces, a later failure gets its own.
+    const tag = `retry${attempt}m${Math.floor(now / 60_000)}`;
+    const created = await deps.scheduler.schedule(scheduleName(job, tag), now + wait, { ...job, attempt });
+    deps.log.error(created ? 'round failed, retry scheduled' : 'round failed, retry already scheduled', { ...job, attempt, waitMs: wait, error: (err as Error).message });
   }
 }
 
@@ -118,14 +124,18 @@ async function runPass(deps: RoundDeps, round: Round, remainingMs: () => number)
 
   const checkpoint = () => {
     while (pages[0] && pages[0].left === 0) {
-      round.cursor = (pages.shift() as PageProgress).next;
+      const { next } = pages.shift() as PageProgress;
+      // The last page is recorded by endPass: an undefined cursor means "start of the pass".
+      if (next === undefined) break;
+      round.cursor = next;
       const snapshot = { ...round };
-      saving = saving.then(() => store.saveRound(snapshot));
+      saving = saving.then(() => store.saveRound(snapshot)).catch((err) => void (failure ??= err));
     }
   };
+  let fed = 0;
   const feed = async () => {
     // At least one page per invocation, so that every invocation makes progress.
-    if (pages.length > 0 && remainingMs() < deadlineMarginMs(config)) {
+    if (fed > 0 && remainingMs() < deadlineMarginMs(config)) {
       stopped = true;
       return;
     }
@@ -133,6 +143,7 @@ async function runPass(deps: RoundDeps, round: Round, remainingMs: () => number)
     cursor = next;
     more = next !== undefined;
     const page: PageProgress = { next, left: items.length };
+    fed++;
     pages.push(page);
     for (const join of items) queue.push({ join, page });
     checkpoint();
@@ -153,7 +164,9 @@ async function runPass(deps: RoundDeps, round: Round, remainingMs: () => number)
       try {
         if (await check(deps, round, item.join, startSeq)) round.marked = (round.marked ?? 0) + 1;
       } catch (err) {
+        // The page stays unfinished, so no checkpoint passes the join that failed.
         failure ??= err;
+        continue;
       }
       item.page.left--;
       checkpoint();
@@ -185,6 +198,11 @@ async function endPass(deps: RoundDeps, round: Round, job: RoundJob): Promise<vo
   deps.log.info('round done', { host: round.host, remote: round.remote, gen: round.gen, passes: round.pass + 1 });
 }
 
+/** Marks name the pass that must re-check a join, so a join found joined meanwhile is left alone. */
+function recheckTag(gen: string, pass: number): string {
+  return `${gen}.${pass}`;
+}
+
 /** Pings one join and acts on the outcome. Returns true if the join was marked for a re-check. */
 async function check(deps: RoundDeps, round: Round, join: Join, startSeq: number): Promise<boolean> {
   const { store, api, config, metrics } = deps;
@@ -194,14 +212,13 @@ async function check(deps: RoundDeps, round: Round, join: Join, startSeq: number
     await store.deleteJoinIf(join);
     return false;
   }
-  if (round.pass > 0 && join.recheck !== round.gen) return false;
+  if (round.pass > 0 && join.recheck !== recheckTag(round.gen, round.pass)) return false;
   const reply = await api.selfPing(join.user, `${join.room}/${join.nick}`);
   let outcome: Outcome = classify(reply, { host: join.host, room: join.room });
-  if (outcome === 'indeterminate' && round.pass < config.rechecks) {
-    metrics.count('Pings', 'Outcome', outcome);
-    return store.markRecheck(join, round.gen);
-  }
   metrics.count('Pings', 'Outcome', outcome);
+  if (outcome === 'indeterminate' && round.pass < config.rechecks) {
+    return store.markRecheck(join, recheckTag(round.gen, round.pass + 1));
+  }
   if (outcome === 'indeterminate') outcome = 'not-joined'; // re-check budget spent: as mod_ping_muc does
   if (outcome === 'gone') await store.deleteJoinIf(join);
   if (outcome === 'not-joined') await notify(deps, join);

@@ -490,7 +490,7 @@ export class DynamoJoinStore implements JoinStore {
 
   // Lost links and rounds ---------------------------------------------------------------------
 
-  async recordClose(host: string, remote: string, seq: number, now: number, gen: string): Promise<{ gen: string; opened: boolean; lastCloseAt: number }> {
+  async recordClose(host: string, remote: string, seq: number, now: number, gen: string): Promise<{ gen?: string; opened: boolean; lastCloseAt: number }> {
     try {
       const out = await this.client.send(
         new UpdateItemCommand({
@@ -529,9 +529,12 @@ export class DynamoJoinStore implements JoinStore {
       const { Item: item } = await this.client.send(
         new GetItemCommand({ TableName: this.table, Key: linkKey(host, remote), ConsistentRead: true }),
       );
+      // No pending window means the round was claimed already: nothing to schedule.
+      const pending = item && str(item, 'gen');
       return {
-        gen: (item && str(item, 'gen')) ?? gen,
-        opened: false,
+        gen: pending,
+        // The caller's own window (a retried request): it may schedule again, idempotently.
+        opened: pending === gen,
         lastCloseAt: (item && num(item, 'lastCloseAt')) ?? now,
       };
     }
@@ -617,7 +620,7 @@ export class DynamoJoinStore implements JoinStore {
     );
   }
 
-  async forgetWebhook(id: string): Promise<void> {
-    await this.client.send(new DeleteItemCommand({ TableName: this.table, Key: webhookKey(id) }));
+  async webhookApplied(id: string): Promise<boolean> {
+    return (await this.get(webhookKey(id))) !== undefined;
   }
 }

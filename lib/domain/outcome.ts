@@ -15,8 +15,6 @@ export type Outcome =
   /** The user's session is gone from the server: delete the join quietly. */
   | 'gone';
 
-export const OUTCOMES: readonly Outcome[] = ['joined', 'nick-changed', 'not-joined', 'indeterminate', 'gone'];
-
 const JOINED_ERRORS = new Set(['service-unavailable', 'feature-not-implemented']);
 const LINK_ERRORS = new Set(['remote-server-not-found', 'remote-server-timeout']);
 

@@ -59,3 +59,19 @@ it('after a failure mid-round, resumes from the last page that was fully done', 
   expect(count(9)).toBe(2);
   for (let i = 10; i < 12; i++) expect(count(i), `u${i}`).toBe(1);
 });
+
+it('a failure with pings in flight on several pages never checkpoints past the failed join', async () => {
+  const { stub, lines } = await start({ PING_MUC_PAGE_SIZE: '4', PING_MUC_CONCURRENCY: '4' });
+  const joins = Array.from({ length: 40 }, (_, i) => ({ type: 'join', seq: nextSeq(), host: 'a.example', user: `u${i}@a.example/r`, room: `r${String(i).padStart(2, '0')}@muc.b.example`, nick: `n${i}` }));
+  stub.answers.set('r07@muc.b.example/n7', 'http-500');
+  expect((await postEvents(running.service!.eventsUrl, WEBHOOK_SECRET, joins)).status).toBe(200);
+  expect((await postEvents(running.service!.eventsUrl, WEBHOOK_SECRET, [{ type: 's2s-close', seq: nextSeq(), host: 'a.example', remotes: ['muc.b.example'], direction: 'in' }])).status).toBe(200);
+  await waitFor('the failing ping', () => stub.pings.some((p) => p.answer === 'http-500'), 10_000);
+  stub.answers.set('r07@muc.b.example/n7', 'result');
+  await waitFor('the round to finish', () => lines.some((l) => l.includes('"round done"')), 15_000);
+  const count = (i: number) => stub.pings.filter((p) => p.user === `u${i}@a.example/r`).length;
+  expect(stub.pings.filter((p) => p.user === 'u7@a.example/r' && p.answer === 'result')).toHaveLength(1);
+  for (let i = 0; i < 40; i++) expect(count(i), `u${i}`).toBeGreaterThanOrEqual(1);
+  // Only pages from the failed one on are redone: the first page never again.
+  for (let i = 0; i < 4; i++) expect(count(i), `u${i}`).toBe(1);
+});

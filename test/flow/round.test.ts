@@ -169,4 +169,19 @@ describe('the re-check budget', () => {
     expect(h.stub.notifications.length).toBe(2);
     expect(await h.joins(HOST, REMOTE)).toEqual([]);
   });
+
+  it('a join found joined in a re-check is not pinged again by later re-checks', async () => {
+    h.stub.answers.set(occupant('recovers'), 'timeout');
+    h.stub.answers.set(occupant('stuck'), 'timeout');
+    await post([join('recovers'), join('stuck')]);
+    await post([close('out')]);
+    await waitFor('the first pass', () => pingsOf(occupant('recovers')) === 1);
+    h.stub.answers.set(occupant('recovers'), 'result');
+    await waitFor('the stuck join to be notified', () => h.stub.notifications.length === 1, 10_000);
+    await sleep(500);
+    expect(pingsOf(occupant('recovers'))).toBe(2);
+    expect(pingsOf(occupant('stuck'))).toBe(3);
+    expect(h.stub.notifications.map((n) => n.occupant)).toEqual([occupant('stuck')]);
+    expect((await h.joins(HOST, REMOTE)).map((j) => j.nick)).toEqual(['recovers']);
+  });
 });
