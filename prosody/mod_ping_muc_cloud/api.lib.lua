@@ -57,7 +57,7 @@ end
 
 return function (opts)
 	local verifier, rooms_of = opts.verifier, opts.rooms;
-	local ping_timeout, max_inflight = opts.ping_timeout, opts.max_inflight;
+	local ping_timeout, max_inflight, reason_text = opts.ping_timeout, opts.max_inflight, opts.reason;
 
 	local inflight, inflight_count = {}, 0; -- our ping id -> { orig_id, user, response, timer }
 	local late = {}; -- ping ids that timed out -> expiry, so late replies are swallowed
@@ -75,7 +75,9 @@ return function (opts)
 		if not occupant then return respond(response, 403, "to must be a room occupant JID on another domain"); end
 		-- A self-ping is to a room this session is in: a leaked secret cannot probe anyone else.
 		local rooms = rooms_of(user);
-		if not (rooms and rooms[jid.bare(occupant)]) then return respond(response, 200, api_ns("no-session")); end
+		local known = rooms and rooms[jid.bare(occupant)];
+		-- Only to this session's own occupant JID: a leaked secret cannot probe other occupants.
+		if not known or known.nick ~= jid.resource(occupant) then return respond(response, 200, api_ns("no-session")); end
 		if inflight_count >= max_inflight then return respond(response, 503, "too many pings in flight"); end
 
 		-- Our own id: unguessable, and unknown to the client so its replies cannot be confused.
@@ -160,7 +162,8 @@ return function (opts)
 		local notification = st.presence({ type = "unavailable", id = stanza.attr.id or id.medium(), from = occupant, to = user })
 			:tag("x", { xmlns = MUC_USER_NS })
 				:tag("item", { affiliation = "none", role = "none" });
-		if reason then notification:text_tag("reason", reason); end
+		-- The server's own text, never the caller's: a leaked secret cannot put words on a screen.
+		notification:text_tag("reason", reason_text);
 		notification:up():tag("status", { code = "110" }):up():tag("status", { code = "333" }):up();
 		module:log("info", "Notifying %s that it is no longer in %s", user, occupant);
 		module:send(notification:reset());

@@ -32,6 +32,7 @@ local retry_min = module:get_option_number("ping_muc_cloud_retry_min", 1);
 local retry_max = module:get_option_number("ping_muc_cloud_retry_max", 60);
 local http_timeout = module:get_option_number("ping_muc_cloud_http_timeout", 30);
 local join_refresh = module:get_option_number("ping_muc_cloud_join_refresh", 86400);
+local reason = module:get_option_string("ping_muc_cloud_reason", "Connection to remote server lost");
 
 if not events_url or not events_url:match("^https?://") then
 	module:log("error", "ping_muc_cloud_events_url is required (an http(s) URL), refusing to load");
@@ -64,6 +65,7 @@ local api = module:require("api")({
 	rooms = joins.rooms;
 	ping_timeout = ping_timeout;
 	max_inflight = max_inflight;
+	reason = reason;
 });
 
 module:depends("http");

@@ -61,10 +61,9 @@ describe('stanza API', () => {
     expect(ok.body).toMatch(/type=.result./);
     expect(ok.body).toMatch(/id=.mine-1./);
     expect(ok.body).toContain(`from='${ROOM}/Alice'`);
-    const err = await call(ping(alice.jid, `${ROOM}/Nobody`, 'mine-2'));
-    expect(err.status).toBe(200);
-    expect(err.body).toMatch(/type=.error./);
-    expect(err.body).toContain('item-not-found');
+    // Another occupant's JID is not this session's own: refused, so a leaked secret cannot probe it.
+    const probe = await call(ping(alice.jid, `${ROOM}/Nobody`, 'mine-2'));
+    expect(probe).toEqual({ status: 200, body: `<no-session xmlns='${NS_API}'/>` });
     await sleep(300);
     expect(unexpected(alice, since)).toEqual([]);
   });
@@ -106,10 +105,13 @@ describe('stanza API', () => {
 
   it('delivers the unavailable notification to that one session only', async () => {
     const since = Date.now();
-    const res = await call(notification(`${ROOM}/Alice`, alice.jid));
+    // The caller's reason is replaced by the server's own text.
+    const forgedReason = '<item affiliation="none" role="none"><reason>Visit evil.example now</reason></item><status code="110"/><status code="333"/>';
+    const res = await call(notification(`${ROOM}/Alice`, alice.jid, forgedReason));
     expect(res).toEqual({ status: 200, body: `<sent xmlns='${NS_API}'/>` });
     const got = await alice.waitFor((el) => el.name === 'presence' && el.attrs.type === 'unavailable', 5000);
     expect(got.el.attrs.from).toBe(`${ROOM}/Alice`);
+    expect(got.el.getChild('x', 'http://jabber.org/protocol/muc#user')?.getChild('item')?.getChildText('reason')).toBe('Connection to remote server lost');
     await sleep(200);
     expect(unexpected(eve, since)).toEqual([]);
     // The module saw the leave: the room is gone from its table and from ping-muc's.
