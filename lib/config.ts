@@ -81,15 +81,17 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
-function num(env: Env, name: string, def: number, min: number, max: number): number {
+function num(env: Env, name: string, def: number, min: number, max: number, integer = false): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return def;
   const n = Number(raw);
-  if (!Number.isFinite(n) || n < min || n > max) {
-    throw new ConfigError(`${name}=${raw}: expected a number from ${min} to ${max}`);
+  if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+    throw new ConfigError(`${name}=${raw}: expected ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}`);
   }
   return n;
 }
+
+const int = (env: Env, name: string, def: number, min: number, max: number) => num(env, name, def, min, max, true);
 
 export function loadConfig(env: Env = process.env): Config {
   const delaySeconds = num(env, ENV.delaySeconds, DEFAULTS.delaySeconds, 0, 86_400);
@@ -101,14 +103,14 @@ export function loadConfig(env: Env = process.env): Config {
     apiUrl,
     apiTimeoutMs: num(env, ENV.apiTimeoutMs, DEFAULTS.apiTimeoutMs, 100, 300_000),
     delayMs: delaySeconds * 1000,
-    concurrency: num(env, ENV.concurrency, DEFAULTS.concurrency, 1, 1024),
-    rechecks: num(env, ENV.rechecks, DEFAULTS.rechecks, 0, 20),
+    concurrency: int(env, ENV.concurrency, DEFAULTS.concurrency, 1, 1024),
+    rechecks: int(env, ENV.rechecks, DEFAULTS.rechecks, 0, 20),
     recheckBaseMs: num(env, ENV.recheckBaseSeconds, delaySeconds, 0, 86_400) * 1000,
-    retryAttempts: num(env, ENV.retryAttempts, DEFAULTS.retryAttempts, 0, 20),
+    retryAttempts: int(env, ENV.retryAttempts, DEFAULTS.retryAttempts, 0, 20),
     reason: env[ENV.reason] ?? DEFAULTS.reason,
     joinTtlSeconds: num(env, ENV.joinTtlDays, DEFAULTS.joinTtlDays, 1, 3650) * 86_400,
-    maxBodyBytes: num(env, ENV.maxBodyBytes, DEFAULTS.maxBodyBytes, 1024, 6 * 1024 * 1024),
-    pageSize: num(env, ENV.pageSize, DEFAULTS.pageSize, 1, 10_000),
+    maxBodyBytes: int(env, ENV.maxBodyBytes, DEFAULTS.maxBodyBytes, 1024, 6 * 1024 * 1024),
+    pageSize: int(env, ENV.pageSize, DEFAULTS.pageSize, 1, 10_000),
     table: env[ENV.table] ?? DEFAULTS.table,
     dynamodbEndpoint: env[ENV.dynamodbEndpoint] || undefined,
     scheduler: {

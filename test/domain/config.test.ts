@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEFAULTS, loadConfig } from '../../lib/config';
+
+describe('loadConfig', () => {
+  it('has documented defaults', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({ delayMs: 60_000, concurrency: 32, rechecks: 3, recheckBaseMs: 60_000, retryAttempts: 8, reason: DEFAULTS.reason, table: 'ping-muc' });
+  });
+
+  it('takes fractional seconds for delays', () => {
+    expect(loadConfig({ PING_MUC_DELAY_SECONDS: '0.5' }).delayMs).toBe(500);
+  });
+
+  it.each([
+    ['PING_MUC_CONCURRENCY', '2.5'],
+    ['PING_MUC_PAGE_SIZE', '2.5'],
+    ['PING_MUC_RECHECKS', '-1'],
+    ['PING_MUC_DELAY_SECONDS', 'soon'],
+    ['PING_MUC_API_URL', 'ftp://x'],
+  ])('refuses %s=%s with a clear error', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(name);
+  });
+});
