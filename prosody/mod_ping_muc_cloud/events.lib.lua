@@ -10,6 +10,9 @@ local id = require "util.id";
 local json = require "util.json";
 local time = require "util.time";
 
+-- Below ping-muc's 256 KiB limit, with room for the envelope.
+local MAX_BATCH_BYTES = 200 * 1024;
+
 return function (opts)
 	local events_url, sign = opts.url, opts.sign;
 	local queue_size, batch_size = opts.queue_size, opts.batch_size;
@@ -100,8 +103,11 @@ return function (opts)
 
 	function flush()
 		if sending or q_last < q_first then return; end
-		local events = {};
+		-- Cut by count and by size: ping-muc refuses a body over 256 KiB (413) as a whole.
+		local events, bytes = {}, 0;
 		for i = q_first, math.min(q_last, q_first + batch_size - 1) do
+			bytes = bytes + #json.encode(queue[i]) + 1;
+			if #events > 0 and bytes > MAX_BATCH_BYTES then break; end
 			events[#events + 1] = queue[i];
 		end
 		sending = { id = "msg_" .. id.long(), body = json.encode({ v = 1, events = events }), count = #events, attempt = 0 };
