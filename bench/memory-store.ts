@@ -110,6 +110,11 @@ export class MemoryJoinStore implements JoinStore {
     return true;
   }
 
+  async markNotifying(join: Join): Promise<boolean> {
+    const e = this.joins.get(this.key(join.user, join.room));
+    return Boolean(e?.join) && e?.seq === join.seq;
+  }
+
   async markRecheck(join: Join, gen: string): Promise<boolean> {
     const e = this.joins.get(this.key(join.user, join.room));
     if (!e?.join || e.seq !== join.seq) return false;

@@ -55,6 +55,8 @@ export interface JoinStore {
   deleteJoinIf(join: Join): Promise<boolean>;
   /** Mark for a follow-up self-ping, only if unchanged since read. */
   markRecheck(join: Join, gen: string): Promise<boolean>;
+  /** Mark as being notified, only if unchanged since read: false means it changed (a rejoin). */
+  markNotifying(join: Join, gen: string): Promise<boolean>;
 
   // Lost links and rounds.
   /**

@@ -221,22 +221,19 @@ async function check(deps: RoundDeps, round: Round, join: Join, startSeq: number
   }
   if (outcome === 'indeterminate') outcome = 'not-joined'; // re-check budget spent: as mod_ping_muc does
   if (outcome === 'gone') await store.deleteJoinIf(join);
-  if (outcome === 'not-joined') await notify(deps, join);
+  if (outcome === 'not-joined') await notify(deps, round, join);
   return false;
 }
 
-async function notify(deps: RoundDeps, join: Join): Promise<void> {
+/**
+ * If the join changed meanwhile (a rejoin), the user must not be told it left. The join is
+ * deleted only after delivery, so a crash in between leaves it for the retry to ping again.
+ */
+async function notify(deps: RoundDeps, round: Round, join: Join): Promise<void> {
   const { store, api, config, metrics } = deps;
-  // Delete first: if the join changed meanwhile (a rejoin), the user must not be told it left.
-  if (!(await store.deleteJoinIf(join))) return;
-  const occupant = `${join.room}/${join.nick}`;
-  try {
-    const delivered = await api.notify(unavailable(occupant, join.user, config.reason));
-    metrics.count('Notifications', 'Result', delivered ? 'sent' : 'no-session');
-  } catch (err) {
-    // Put the join back so that the retried round pings and notifies again.
-    await store.putJoin(join, Math.floor((deps.now ?? Date.now)() / 1000) + config.joinTtlSeconds);
-    throw err;
-  }
+  if (!(await store.markNotifying(join, round.gen))) return;
+  const delivered = await api.notify(unavailable(`${join.room}/${join.nick}`, join.user, config.reason));
+  metrics.count('Notifications', 'Result', delivered ? 'sent' : 'no-session');
+  await store.deleteJoinIf(join);
 }
 

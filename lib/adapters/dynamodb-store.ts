@@ -474,15 +474,24 @@ export class DynamoJoinStore implements JoinStore {
   }
 
   markRecheck(join: Join, gen: string): Promise<boolean> {
+    return this.markIf(join, 'recheck', gen);
+  }
+
+  markNotifying(join: Join, gen: string): Promise<boolean> {
+    return this.markIf(join, 'notifying', gen);
+  }
+
+  /** Sets one attribute of a live join, only if it is unchanged (same seq) since it was read. */
+  private markIf(join: Join, name: 'recheck' | 'notifying', value: string): Promise<boolean> {
     return this.conditional(() =>
       this.client.send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: joinKey(join.user, join.room),
-          UpdateExpression: 'SET #recheck = :gen',
+          UpdateExpression: 'SET #name = :value',
           ConditionExpression: '#seq = :seq AND attribute_not_exists(#left)',
-          ExpressionAttributeNames: { '#recheck': 'recheck', '#seq': 'seq', '#left': 'left' },
-          ExpressionAttributeValues: { ':gen': S(gen), ':seq': N(join.seq) },
+          ExpressionAttributeNames: { '#name': name, '#seq': 'seq', '#left': 'left' },
+          ExpressionAttributeValues: { ':value': S(value), ':seq': N(join.seq) },
         }),
       ),
     );
