@@ -149,6 +149,21 @@ export class MemoryJoinStore implements JoinStore {
     return true;
   }
 
+  private leases = new Map<string, { owner: string; until: number }>();
+
+  async leaseRound(host: string, remote: string, gen: string, owner: string, until: number): Promise<number | undefined> {
+    const key = `${host}|${remote}|${gen}`;
+    const held = this.leases.get(key);
+    if (held && held.until >= Date.now() && held.owner !== owner) return held.until;
+    this.leases.set(key, { owner, until });
+    return undefined;
+  }
+
+  async releaseRound(host: string, remote: string, gen: string, owner: string): Promise<void> {
+    const key = `${host}|${remote}|${gen}`;
+    if (this.leases.get(key)?.owner === owner) this.leases.delete(key);
+  }
+
   async getRound(host: string, remote: string, gen: string): Promise<Round | undefined> {
     const r = this.rounds.get(`${host}|${remote}|${gen}`);
     return r && { ...r };

@@ -74,6 +74,12 @@ export interface JoinStore {
    */
   claimRound(round: Round, lastCloseAt: number): Promise<boolean>;
   getRound(host: string, remote: string, gen: string): Promise<Round | undefined>;
+  /**
+   * Take the round for `owner` until `until` (ms), so that a duplicate invocation does not run
+   * it at the same time. Returns undefined when taken, else when the holder's lease ends.
+   */
+  leaseRound(host: string, remote: string, gen: string, owner: string, until: number): Promise<number | undefined>;
+  releaseRound(host: string, remote: string, gen: string, owner: string): Promise<void>;
   saveRound(round: Round): Promise<void>;
 
   /** Whether a webhook id was applied (and remembered) already. */

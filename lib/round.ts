@@ -1,4 +1,5 @@
 // The self-ping round: one per (local host, remote domain, lost link).
+import { randomUUID } from 'node:crypto';
 import type { Config } from './config';
 import type { Join, JoinStore, Round, RoundJob, Scheduler, StanzaApi } from './ports';
 import type { Logger, Metrics } from './observability';
@@ -47,7 +48,7 @@ export function deadlineMarginMs(config: Config): number {
 export async function runRound(deps: RoundDeps, job: RoundJob, remainingMs: () => number = () => Infinity): Promise<void> {
   try {
     const round = job.kind === 'start' ? await claim(deps, job) : await resume(deps, job);
-    if (round) await runPass(deps, round, remainingMs);
+    if (round) await leased(deps, round, remainingMs);
   } catch (err) {
     deps.metrics.count('RoundFailures', 'Kind', job.kind);
     const attempt = (job.attempt ?? 0) + 1;
@@ -59,6 +60,43 @@ export async function runRound(deps: RoundDeps, job: RoundJob, remainingMs: () =
     const tag = `retry${attempt}m${Math.floor(now / 60_000)}`;
     const created = await deps.scheduler.schedule(scheduleName(job, tag), now + wait, { ...job, attempt });
     deps.log.error(created ? 'round failed, retry scheduled' : 'round failed, retry already scheduled', { ...job, attempt, waitMs: wait, error: (err as Error).message });
+  }
+}
+
+/** Lease for a round invocation without a deadline (the local service). */
+const UNBOUNDED_LEASE_MS = 10 * 60_000;
+
+/** The invocation that goes on with a round: `tag` names its schedule. */
+interface FollowUp {
+  tag: string;
+  at: number;
+}
+
+/**
+ * Runs a pass while holding the round's lease: an at-least-once duplicate of the invocation
+ * finds it taken and comes back when the lease ends (in case the holder died). The follow-up
+ * is scheduled only after the lease is released, so that it never finds the round busy.
+ */
+async function leased(deps: RoundDeps, round: Round, remainingMs: () => number): Promise<void> {
+  const now = (deps.now ?? Date.now)();
+  const owner = randomUUID();
+  const until = now + Math.min(remainingMs(), UNBOUNDED_LEASE_MS);
+  const heldUntil = await deps.store.leaseRound(round.host, round.remote, round.gen, owner, until);
+  if (heldUntil !== undefined) {
+    const job: RoundJob = { host: round.host, remote: round.remote, gen: round.gen, kind: 'continue' };
+    await deps.scheduler.schedule(scheduleName(job, `lease${heldUntil}`), heldUntil + 1000, job);
+    deps.log.info('round busy elsewhere', { host: round.host, remote: round.remote, gen: round.gen, until: new Date(heldUntil).toISOString() });
+    return;
+  }
+  let next: FollowUp | undefined;
+  try {
+    next = await runPass(deps, round, remainingMs);
+  } finally {
+    await deps.store.releaseRound(round.host, round.remote, round.gen, owner).catch(() => undefined);
+  }
+  if (next) {
+    const job: RoundJob = { host: round.host, remote: round.remote, gen: round.gen, kind: 'continue' };
+    await deps.scheduler.schedule(scheduleName(job, next.tag), next.at, job);
   }
 }
 
@@ -108,11 +146,10 @@ interface PageProgress {
  * invocation neither repeats nor skips a join. Pages already fed are always finished, so the
  * deadline is checked before feeding a new one.
  */
-async function runPass(deps: RoundDeps, round: Round, remainingMs: () => number): Promise<void> {
+async function runPass(deps: RoundDeps, round: Round, remainingMs: () => number): Promise<FollowUp | undefined> {
   const { store, config } = deps;
   const startSeq = await store.hostStartSeq(round.host);
   const limit = pageSize(config);
-  const job: RoundJob = { host: round.host, remote: round.remote, gen: round.gen, kind: 'continue' };
   const pages: PageProgress[] = [];
   const queue: Array<{ join: Join; page: PageProgress }> = [];
   let cursor = round.cursor;
@@ -177,25 +214,24 @@ async function runPass(deps: RoundDeps, round: Round, remainingMs: () => number)
   if (failure !== undefined) throw failure;
   if (more) {
     // Checkpoint: a follow-up invocation continues from the saved cursor.
-    await deps.scheduler.schedule(scheduleName(job, `p${round.pass}c${round.cursor}`), (deps.now ?? Date.now)(), job);
     deps.log.info('round checkpoint', { host: round.host, remote: round.remote, gen: round.gen, pass: round.pass });
-    return;
+    return { tag: `p${round.pass}c${round.cursor}`, at: (deps.now ?? Date.now)() };
   }
-  await endPass(deps, round, job);
+  return endPass(deps, round);
 }
 
-async function endPass(deps: RoundDeps, round: Round, job: RoundJob): Promise<void> {
+async function endPass(deps: RoundDeps, round: Round): Promise<FollowUp | undefined> {
   const { config } = deps;
   if ((round.marked ?? 0) > 0 && round.pass < config.rechecks) {
     const wait = config.recheckBaseMs * 2 ** round.pass;
     const next: Round = { ...round, pass: round.pass + 1, cursor: undefined, marked: 0, state: 'waiting' };
     await deps.store.saveRound(next);
-    await deps.scheduler.schedule(scheduleName(job, `p${next.pass}`), (deps.now ?? Date.now)() + wait, job);
     deps.log.info('round re-check scheduled', { host: round.host, remote: round.remote, gen: round.gen, pass: next.pass, marked: round.marked, waitMs: wait });
-    return;
+    return { tag: `p${next.pass}`, at: (deps.now ?? Date.now)() + wait };
   }
   await deps.store.saveRound({ ...round, cursor: undefined, state: 'done' });
   deps.log.info('round done', { host: round.host, remote: round.remote, gen: round.gen, passes: round.pass + 1 });
+  return undefined;
 }
 
 /** Marks name the pass that must re-check a join, so a join found joined meanwhile is left alone. */

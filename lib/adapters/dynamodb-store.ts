@@ -123,6 +123,10 @@ const roundKey = (host: string, remote: string, gen: string): Item => ({
   [KEYS.pk]: pk(`R#${host}|${remote}`),
   [KEYS.sk]: sk(gen),
 });
+const leaseKey = (host: string, remote: string, gen: string): Item => ({
+  [KEYS.pk]: pk(`K#${host}|${remote}`),
+  [KEYS.sk]: sk(gen),
+});
 const webhookKey = (id: string): Item => ({ [KEYS.pk]: pk(`W#${id}`), [KEYS.sk]: S('webhook') });
 
 /**
@@ -572,6 +576,38 @@ export class DynamoJoinStore implements JoinStore {
             '#claimedSeq': 'claimedSeq',
           },
           ExpressionAttributeValues: { ':gen': S(round.gen), ':lastCloseAt': N(lastCloseAt), ':cutoff': N(round.cutoffSeq) },
+        }),
+      ),
+    );
+  }
+
+  async leaseRound(host: string, remote: string, gen: string, owner: string, until: number): Promise<number | undefined> {
+    const now = this.now();
+    const taken = await this.conditional(() =>
+      this.client.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: { ...leaseKey(host, remote, gen), owner: S(owner), until: N(until), [KEYS.ttl]: N(Math.ceil(until / 1000) + 3600) },
+          ConditionExpression: 'attribute_not_exists(#pk) OR #until < :now OR #owner = :owner',
+          ExpressionAttributeNames: { '#pk': KEYS.pk, '#until': 'until', '#owner': 'owner' },
+          ExpressionAttributeValues: { ':now': N(now), ':owner': S(owner) },
+        }),
+      ),
+    );
+    if (taken) return undefined;
+    const { Item: item } = await this.client.send(new GetItemCommand({ TableName: this.table, Key: leaseKey(host, remote, gen), ConsistentRead: true }));
+    return (item && num(item, 'until')) ?? now;
+  }
+
+  async releaseRound(host: string, remote: string, gen: string, owner: string): Promise<void> {
+    await this.conditional(() =>
+      this.client.send(
+        new DeleteItemCommand({
+          TableName: this.table,
+          Key: leaseKey(host, remote, gen),
+          ConditionExpression: '#owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':owner': S(owner) },
         }),
       ),
     );
