@@ -29,6 +29,8 @@ const CLAIM_ATTEMPTS = 5;
 const RETRY_BASE_MS = 30_000;
 const RETRY_MAX_MS = 15 * 60_000;
 
+const clock = (deps: Pick<RoundDeps, 'now'>): number => (deps.now ?? Date.now)();
+
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Pages fed are finished whole, so they must be small enough to fit after the deadline check. */
@@ -55,7 +57,7 @@ export async function runRound(deps: RoundDeps, job: RoundJob, remainingMs: () =
     if (!deps.selfRetry || attempt > deps.config.retryAttempts) throw err;
     const wait = Math.min(RETRY_BASE_MS * 2 ** (attempt - 1), RETRY_MAX_MS);
     // If even this fails, the error goes to Lambda's retries and then the DLQ.
-    const now = (deps.now ?? Date.now)();
+    const now = clock(deps);
     // Per minute: a duplicate invocation failing alike coalesces, a later failure gets its own.
     const tag = `retry${attempt}m${Math.floor(now / 60_000)}`;
     const created = await deps.scheduler.schedule(scheduleName(job, tag), now + wait, { ...job, attempt });
@@ -78,21 +80,19 @@ interface FollowUp {
  * is scheduled only after the lease is released, so that it never finds the round busy.
  */
 async function leased(deps: RoundDeps, round: Round, remainingMs: () => number): Promise<void> {
-  const now = (deps.now ?? Date.now)();
   const owner = randomUUID();
-  const until = now + Math.min(remainingMs(), UNBOUNDED_LEASE_MS);
+  const until = clock(deps) + Math.min(remainingMs(), UNBOUNDED_LEASE_MS);
   const heldUntil = await deps.store.leaseRound(round.host, round.remote, round.gen, owner, until);
-  if (heldUntil !== undefined) {
-    const job: RoundJob = { host: round.host, remote: round.remote, gen: round.gen, kind: 'continue' };
-    await deps.scheduler.schedule(scheduleName(job, `lease${heldUntil}`), heldUntil + 1000, job);
-    deps.log.info('round busy elsewhere', { host: round.host, remote: round.remote, gen: round.gen, until: new Date(heldUntil).toISOString() });
-    return;
-  }
   let next: FollowUp | undefined;
-  try {
-    next = await runPass(deps, round, remainingMs);
-  } finally {
-    await deps.store.releaseRound(round.host, round.remote, round.gen, owner).catch(() => undefined);
+  if (heldUntil !== undefined) {
+    deps.log.info('round busy elsewhere', { host: round.host, remote: round.remote, gen: round.gen, until: new Date(heldUntil).toISOString() });
+    next = { tag: `lease${heldUntil}`, at: heldUntil + 1000 };
+  } else {
+    try {
+      next = await runPass(deps, round, remainingMs);
+    } finally {
+      await deps.store.releaseRound(round.host, round.remote, round.gen, owner).catch(() => undefined);
+    }
   }
   if (next) {
     const job: RoundJob = { host: round.host, remote: round.remote, gen: round.gen, kind: 'continue' };
@@ -102,7 +102,6 @@ async function leased(deps: RoundDeps, round: Round, remainingMs: () => number):
 
 async function claim(deps: RoundDeps, job: RoundJob): Promise<Round | undefined> {
   const { store, config } = deps;
-  const now = deps.now ?? Date.now;
   for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
     const pending = await store.pendingClose(job.host, job.remote);
     if (!pending || pending.gen !== job.gen) {
@@ -110,7 +109,7 @@ async function claim(deps: RoundDeps, job: RoundJob): Promise<Round | undefined>
       return resume(deps, { ...job, kind: 'continue' });
     }
     const due = pending.lastCloseAt + config.delayMs;
-    const early = due - now();
+    const early = due - clock(deps);
     if (early > MAX_EARLY_WAIT_MS) {
       // A close arrived after this round was scheduled: never ping earlier than the delay after it.
       await deps.scheduler.schedule(scheduleName(job, `at${due}`), due, job);
@@ -215,7 +214,7 @@ async function runPass(deps: RoundDeps, round: Round, remainingMs: () => number)
   if (more) {
     // Checkpoint: a follow-up invocation continues from the saved cursor.
     deps.log.info('round checkpoint', { host: round.host, remote: round.remote, gen: round.gen, pass: round.pass });
-    return { tag: `p${round.pass}c${round.cursor}`, at: (deps.now ?? Date.now)() };
+    return { tag: `p${round.pass}c${round.cursor}`, at: clock(deps) };
   }
   return endPass(deps, round);
 }
@@ -227,7 +226,7 @@ async function endPass(deps: RoundDeps, round: Round): Promise<FollowUp | undefi
     const next: Round = { ...round, pass: round.pass + 1, cursor: undefined, marked: 0, state: 'waiting' };
     await deps.store.saveRound(next);
     deps.log.info('round re-check scheduled', { host: round.host, remote: round.remote, gen: round.gen, pass: next.pass, marked: round.marked, waitMs: wait });
-    return { tag: `p${next.pass}`, at: (deps.now ?? Date.now)() + wait };
+    return { tag: `p${next.pass}`, at: clock(deps) + wait };
   }
   await deps.store.saveRound({ ...round, cursor: undefined, state: 'done' });
   deps.log.info('round done', { host: round.host, remote: round.remote, gen: round.gen, passes: round.pass + 1 });
