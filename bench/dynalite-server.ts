@@ -1,6 +1,6 @@
 // Child: an in-memory dynalite with the ping-muc table; tells its endpoint, runs until killed.
-import { startDynalite } from '../lib/adapters/dynalite';
-import { ensureTable } from '../lib/adapters/dynamodb-table';
+import { startDynalite } from '../lib/adapters/dynamodb/dynalite';
+import { ensureTable } from '../lib/adapters/dynamodb/table';
 import { tell } from './children';
 import { TABLE } from './round';
 

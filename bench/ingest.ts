@@ -1,13 +1,14 @@
 // Part 2, ingest: signed join/leave events through the events handler (lib/ingest.ts), one
-// request at a time, into a store. CPU per event is process CPU ÷ events; with MemoryJoinStore
+// request at a time, into a store. CPU per event is process CPU ÷ events; with MemoryStore
 // the store I/O is out of the picture and what remains is our own code (signature check, parsing,
-// validation, dispatch). With DynamoJoinStore it adds the AWS SDK client (and, when dynalite runs
+// validation, dispatch). With DynamoStore it adds the AWS SDK client (and, when dynalite runs
 // in the same process, the DynamoDB server too).
-import { loadConfig } from '../lib/config';
+import { loadConfig } from '../lib/support/config';
 import { secretKey, sign } from '../lib/domain/signature';
-import { handleEvents, type HttpRequest, type IngestDeps } from '../lib/ingest';
-import { createLogger, Metrics } from '../lib/observability';
-import type { JoinStore } from '../lib/ports';
+import { handleEvents, type HttpRequest, type IngestDeps } from '../lib/app/ingest';
+import { createLogger, Metrics } from '../lib/support/observability';
+import type { JoinStore, RoundStore, WebhookLog } from '../lib/ports';
+import { systemClock } from '../lib/support/clock';
 import { CountingScheduler } from './scheduler';
 
 export const WEBHOOK_SECRET = 'bench-webhook-secret-0123456789abcdef';
@@ -61,9 +62,12 @@ export function makeRequests(p: IngestParams, seq0 = Date.now() * 1000): HttpReq
   return requests;
 }
 
-export function ingestDeps(store: JoinStore): IngestDeps {
+export function ingestDeps(store: JoinStore & RoundStore & WebhookLog): IngestDeps {
   return {
-    store,
+    joins: store,
+    rounds: store,
+    webhooks: store,
+    clock: systemClock,
     scheduler: new CountingScheduler(),
     config: loadConfig({ PING_MUC_DELAY_SECONDS: '0' }),
     log: createLogger('bench', 'warn', () => undefined),
@@ -73,7 +77,7 @@ export function ingestDeps(store: JoinStore): IngestDeps {
 }
 
 /** Sends the requests one after the other through handleEvents; a short warm-up is not counted. */
-export async function measureIngest(setup: string, store: JoinStore, p: IngestParams): Promise<IngestResult> {
+export async function measureIngest(setup: string, store: JoinStore & RoundStore & WebhookLog, p: IngestParams): Promise<IngestResult> {
   const deps = ingestDeps(store);
   const warm = makeRequests({ batch: p.batch, events: Math.min(p.events, 300) }, Date.now() * 1000 - 10_000_000);
   for (const req of warm) await handleEvents(deps, req);

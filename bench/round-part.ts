@@ -1,5 +1,5 @@
 // Part 1 driver: for each N a fresh dynalite (child), seeding, then the round in a fresh worker.
-import { localDynamoClient } from '../lib/adapters/dynalite';
+import { localDynamoClient } from '../lib/adapters/dynamodb/dynalite';
 import { bundleWorker } from './build';
 import { forkChild, type Child } from './children';
 import { BASELINE, expected, seedBatched, type CalibrationResult, type RoundParams, type RoundResult, type Variant } from './round';

@@ -2,7 +2,7 @@
 // so that its peak RSS is the round's and not the TypeScript loader's).
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { childParam, tell } from './children';
-import { MemoryJoinStore } from './memory-store';
+import { MemoryStore } from '../test/support/memory-store';
 import { calibrate, measureRound, seed, type RoundParams, type Variant } from './round';
 
 const p = childParam<RoundParams & { endpoint?: string; stubUrl: string; closeSeq: number; variant: Variant; calibrate?: boolean }>();
@@ -12,7 +12,7 @@ if (p.calibrate) {
   result = await calibrate(p.stubUrl, params);
 } else if (p.variant.store === 'memory') {
   // The joins live in this process: seeded here (this RSS then includes them).
-  const store = new MemoryJoinStore();
+  const store = new MemoryStore();
   const last = await seed(store, params);
   result = await measureRound(store, p.stubUrl, params, last + 1);
 } else {

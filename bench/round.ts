@@ -5,14 +5,16 @@
 // that its peak RSS is the round's alone; the smoke test calls it in-process.
 import { BatchWriteItemCommand, type AttributeValue, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { loadConfig } from '../lib/config';
-import { countRequests, DynamoJoinStore } from '../lib/adapters/dynamodb-store';
+import { loadConfig } from '../lib/support/config';
+import { countRequests, DynamoStore } from '../lib/adapters/dynamodb/store';
 import { HttpStanzaApi } from '../lib/adapters/stanza-api-http';
 import { secretKey } from '../lib/domain/signature';
-import { createLogger, Metrics } from '../lib/observability';
-import type { Join, JoinStore, StanzaApi } from '../lib/ports';
-import { recordClose } from '../lib/close';
-import { pageSize, runRound, type RoundDeps } from '../lib/round';
+import { createLogger, Metrics } from '../lib/support/observability';
+import type { Join } from '../lib/domain/model';
+import type { JoinStore, RoundStore, StanzaApi } from '../lib/ports';
+import { systemClock } from '../lib/support/clock';
+import { linkClosed } from '../lib/app/link-close';
+import { pageSize, runRound, type RoundDeps } from '../lib/app/round';
 import { CountingScheduler } from './scheduler';
 import { answerFor, MIX, type Answer } from './stanza-stub';
 
@@ -91,7 +93,7 @@ export async function seed(store: JoinStore, p: Pick<RoundParams, 'n' | 'noise'>
 export async function seedBatched(client: DynamoDBClient, p: Pick<RoundParams, 'n' | 'noise'>, seq0 = Date.now() * 1000, parallel = 8): Promise<number> {
   const items: Array<Record<string, AttributeValue>> = [];
   const capture = { send: async (cmd: { input: { Item?: Record<string, AttributeValue> } }) => (cmd.input.Item && items.push(cmd.input.Item), {}) };
-  const last = await seed(new DynamoJoinStore({ client: capture as unknown as DynamoDBClient, table: TABLE }), p, seq0, 1);
+  const last = await seed(new DynamoStore({ client: capture as unknown as DynamoDBClient, table: TABLE }), p, seq0, 1);
   const batches = Math.ceil(items.length / 25);
   await pool(batches, parallel, async (b) => {
     let pending: WriteRequest[] = items.slice(b * 25, b * 25 + 25).map((Item) => ({ PutRequest: { Item } }));
@@ -193,8 +195,11 @@ export async function measureRound(target: DynamoDBClient | JoinStore, stubUrl: 
   };
   const scheduler = new CountingScheduler();
   const metrics = new Metrics('PingMucBench', () => undefined);
+  const store = client ? new DynamoStore({ client, table: TABLE }) : (target as JoinStore & RoundStore);
   const deps: RoundDeps = {
-    store: client ? new DynamoJoinStore({ client, table: TABLE }) : (target as JoinStore),
+    joins: store,
+    rounds: store,
+    clock: systemClock,
     api: timedApi,
     scheduler,
     config,
@@ -208,7 +213,7 @@ export async function measureRound(target: DynamoDBClient | JoinStore, stubUrl: 
   const sampler = setInterval(() => {
     peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
   }, 250);
-  await recordClose(deps, HOST, REMOTE, closeSeq);
+  await linkClosed(deps, HOST, REMOTE, closeSeq);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   // Run every job the round schedules for itself (checkpoints, re-checks) until none is left.

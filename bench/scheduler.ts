@@ -1,6 +1,7 @@
 // A tiny in-memory Scheduler for benchmarks: counts the schedules created and hands the jobs
 // back so that the benchmark runs them directly (no EventBridge, no local scheduler loop).
-import type { RoundJob, Scheduler } from '../lib/ports';
+import type { RoundJob } from '../lib/domain/model';
+import type { Scheduler } from '../lib/ports';
 
 export interface Scheduled {
   name: string;

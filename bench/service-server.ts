@@ -5,7 +5,7 @@
 // lines (JSON) it wrote.
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
-import { MEMORY, startLocalService } from '../lib/local/service';
+import { MEMORY, startLocalService } from '../lib/wiring/local';
 import { childParam, tell } from './children';
 
 const { env } = childParam<{ env: Record<string, string> }>();

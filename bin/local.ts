@@ -1,7 +1,7 @@
 // `npm start`: the local service on its embedded defaults.
 import { resolve } from 'node:path';
-import { ENV } from '../lib/config';
-import { MEMORY, startLocalService } from '../lib/local/service';
+import { ENV } from '../lib/support/config';
+import { MEMORY, startLocalService } from '../lib/wiring/local';
 
 // This is Node 20 on purpose (Lambda runs 22): the SDK's notice about its future floor is noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

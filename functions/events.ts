@@ -1,7 +1,7 @@
 // Events function (Lambda Function URL): signed server events → join store and rounds.
-import { handleEvents } from '../lib/ingest';
-import { fromFunctionUrl, toFunctionUrl, type FunctionUrlEvent, type FunctionUrlResult } from '../lib/http';
-import { awsIngestDeps } from '../lib/wiring';
+import { handleEvents } from '../lib/app/ingest';
+import { fromFunctionUrl, toFunctionUrl, type FunctionUrlEvent, type FunctionUrlResult } from '../lib/adapters/function-url';
+import { awsIngestDeps } from '../lib/wiring/aws';
 
 export async function handler(event: FunctionUrlEvent): Promise<FunctionUrlResult> {
   const deps = await awsIngestDeps();

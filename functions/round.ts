@@ -1,7 +1,7 @@
 // Round function: invoked by EventBridge Scheduler with a RoundJob; throws to be retried.
 import { parseRoundJob } from '../lib/domain/round-job';
-import { runRound } from '../lib/round';
-import { awsRoundDeps } from '../lib/wiring-round';
+import { runRound } from '../lib/app/round';
+import { awsRoundDeps } from '../lib/wiring/aws-round';
 
 interface Context {
   invokedFunctionArn: string;

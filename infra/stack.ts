@@ -27,7 +27,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { DEFAULTS, ENV } from '../lib/config';
+import { DEFAULTS, ENV } from '../lib/support/config';
 import { FUNCTIONS, HANDLER_EXPORT, REPO_ROOT, lambdaBundling, type FunctionName } from './bundling';
 
 /** Data model of the join store (see lib/adapters): one table, one GSI. */

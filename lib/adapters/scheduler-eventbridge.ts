@@ -2,7 +2,8 @@
 // invokes the round function asynchronously and then deletes itself (docs/scheduling.md).
 import { createHash } from 'node:crypto';
 import { ConflictException, CreateScheduleCommand, type SchedulerClient } from '@aws-sdk/client-scheduler';
-import type { RoundJob, Scheduler } from '../ports';
+import type { RoundJob } from '../domain/model';
+import type { Scheduler } from '../ports';
 import { serializeRoundJob } from '../domain/round-job';
 import { NAME_PATTERN, atExpression } from '../domain/schedule';
 

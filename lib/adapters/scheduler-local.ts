@@ -20,8 +20,10 @@ import {
   type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import type { RoundJob, Scheduler } from '../ports';
-import { serializeRoundJob } from '../domain/round-job';
+import type { RoundJob } from '../domain/model';
+import type { Scheduler } from '../ports';
+import { parseRoundJob, serializeRoundJob } from '../domain/round-job';
+import { backoffMs } from '../support/backoff';
 import { NAME_PATTERN } from '../domain/schedule';
 
 export const SCHED_PK = 'SCHED';
@@ -62,20 +64,6 @@ function defaultLog(msg: string, data?: object): void {
 function positive(name: string, v: number, min: number): number {
   if (!Number.isFinite(v) || v < min) throw new RangeError(`LocalScheduler: ${name}=${v}: expected a number ≥ ${min}`);
   return v;
-}
-
-function parseJob(raw: string): RoundJob {
-  const v = JSON.parse(raw) as Partial<RoundJob> | null;
-  if (
-    !v ||
-    typeof v.host !== 'string' ||
-    typeof v.remote !== 'string' ||
-    typeof v.gen !== 'string' ||
-    (v.kind !== 'start' && v.kind !== 'continue')
-  ) {
-    throw new Error(`malformed job: ${raw.slice(0, 200)}`);
-  }
-  return { host: v.host, remote: v.remote, gen: v.gen, kind: v.kind };
 }
 
 function isConditionFailed(err: unknown): boolean {
@@ -263,7 +251,8 @@ export class LocalScheduler implements Scheduler {
 
     let failure: unknown;
     try {
-      await this.runJob(parseJob(d.job));
+      // A malformed job fails like any other and is retried, never dropped.
+      await this.runJob(parseRoundJob(d.job));
     } catch (err) {
       failure = err ?? new Error('job failed');
     }
@@ -288,7 +277,7 @@ export class LocalScheduler implements Scheduler {
     }
 
     const attempts = d.attempts + 1;
-    const delay = Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** Math.min(d.attempts, 40));
+    const delay = backoffMs(d.attempts, this.retryBaseMs, this.retryMaxMs);
     const retryAt = this.now() + delay;
     this.log('scheduler job failed; retrying later', {
       name: d.name,

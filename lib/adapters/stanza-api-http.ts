@@ -2,7 +2,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Element } from 'ltx';
-import type { PingReply, StanzaApi } from '../ports';
+import type { PingReply } from '../domain/model';
+import type { StanzaApi } from '../ports';
 import { sign } from '../domain/signature';
 import { NS_API, parseXml, selfPing } from '../domain/stanzas';
 

@@ -1,6 +1,6 @@
 // XEP-0410 self-ping outcomes, classified in this one place.
 import type { Element } from 'ltx';
-import type { PingReply } from '../ports';
+import type { PingReply } from './model';
 import { NS_STANZAS } from './stanzas';
 
 export type Outcome =

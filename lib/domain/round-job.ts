@@ -1,5 +1,5 @@
 // The round job is our own schedule input, but it is still checked before use.
-import type { RoundJob } from '../ports';
+import type { RoundJob } from './model';
 import { normalizeDomain } from './jid';
 
 export function parseRoundJob(input: unknown): RoundJob {

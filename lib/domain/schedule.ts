@@ -1,7 +1,7 @@
 // Schedule naming and timing rules shared by both Scheduler adapters (docs/scheduling.md).
 // Pure: no I/O, no clock.
 import { createHash } from 'node:crypto';
-import type { RoundJob } from '../ports';
+import type { RoundJob } from './model';
 
 /** EventBridge Scheduler's limits on a schedule name. */
 export const NAME_MAX = 64;
@@ -17,7 +17,29 @@ function readable(s: string): string {
 }
 
 /**
- * Deterministic schedule name of `job` for `tag` (e.g. 'start', 'p1', 'c3'): the same job and tag
+ * Why a round job is scheduled: the tag that, with the job, names its schedule. This is the
+ * whole set; a name is made from one of these and nothing else.
+ */
+export const scheduleTag = {
+  /** The first close of a window schedules the round's start. */
+  start: (): string => 'start',
+  /** A close arrived after the start was scheduled: start no earlier than `due` (ms). */
+  postponed: (due: number): string => `at${due}`,
+  /** Another invocation holds the round's lease until `until` (ms): come back after it. */
+  busy: (until: number): string => `lease${until}`,
+  /** The invocation ran short of time: go on from the saved `cursor` of `pass`. */
+  checkpoint: (pass: number, cursor: string | undefined): string => `p${pass}c${cursor}`,
+  /** Re-check pass `pass` of the joins whose outcome was indeterminate. */
+  recheck: (pass: number): string => `p${pass}`,
+  /**
+   * Retry `attempt` after our own failure. Per minute: a duplicate invocation failing alike
+   * coalesces, a later failure gets its own.
+   */
+  retry: (attempt: number, now: number): string => `retry${attempt}m${Math.floor(now / 60_000)}`,
+} as const;
+
+/**
+ * Deterministic schedule name of `job` for `tag` (one of `scheduleTag`): the same job and tag
  * always give the same name, different ones never collide. The readable part (prefix, kind, host,
  * remote) is for operators listing schedules and may be truncated; uniqueness comes from the hash
  * over all of host, remote, gen, kind and tag (JSON-encoded, so no separator can be forged).

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULTS, loadConfig } from '../../lib/config';
+import { ConfigError, DEFAULTS, loadConfig } from '../../lib/support/config';
 
 describe('loadConfig', () => {
   it('has documented defaults', () => {

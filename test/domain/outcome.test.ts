@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'ltx';
 import { classify, type Outcome } from '../../lib/domain/outcome';
-import type { PingReply } from '../../lib/ports';
+import type { PingReply } from '../../lib/domain/model';
 
 const ctx = { host: 'a.example', room: 'lobby@muc.b.example' };
 const iq = (xml: string): PingReply => ({ kind: 'reply', iq: parse(xml) });

@@ -2,7 +2,7 @@
 // by several users at once: plain joins, a nick change, a user who disconnected before, and
 // a room on a second remote domain (C) whose link never broke.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Join } from '../../lib/ports';
+import type { Join } from '../../lib/domain/model';
 import { Stack } from './stack';
 import { DOMAINS } from './testbed';
 import { isNotification, type User } from './users';

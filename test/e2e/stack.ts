@@ -1,8 +1,8 @@
 // The whole product on one machine: Prosody A (users + mod_ping_muc_cloud), B (and C) with
 // MUCs, the ping-muc local service in-process, and two taps that record what crosses the wire
 // (events A → ping-muc, stanza API calls ping-muc → A).
-import { startLocalService, MEMORY, type LocalService } from '../../lib/local/service';
-import type { Join } from '../../lib/ports';
+import { startLocalService, MEMORY, type LocalService } from '../../lib/wiring/local';
+import type { Join } from '../../lib/domain/model';
 import { ApiRecorder, EventsTap } from './http';
 import { DOMAINS, Testbed, type TestbedOptions } from './testbed';
 import { User } from './users';

@@ -1,15 +1,17 @@
 // At-least-once delivery: two invocations of the same round job at once ping each join once.
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { startDynalite, type RunningDynalite } from '../../lib/adapters/dynalite';
-import { ensureTable } from '../../lib/adapters/dynamodb-table';
-import { DynamoJoinStore } from '../../lib/adapters/dynamodb-store';
+import { startDynalite, type RunningDynalite } from '../../lib/adapters/dynamodb/dynalite';
+import { ensureTable } from '../../lib/adapters/dynamodb/table';
+import { DynamoStore } from '../../lib/adapters/dynamodb/store';
 import { HttpStanzaApi } from '../../lib/adapters/stanza-api-http';
-import { loadConfig } from '../../lib/config';
-import { recordClose } from '../../lib/close';
-import { runRound, type RoundDeps } from '../../lib/round';
-import { createLogger, Metrics } from '../../lib/observability';
+import { loadConfig } from '../../lib/support/config';
+import { systemClock } from '../../lib/support/clock';
+import { linkClosed } from '../../lib/app/link-close';
+import { runRound, type RoundDeps } from '../../lib/app/round';
+import { createLogger, Metrics } from '../../lib/support/observability';
 import { secretKey } from '../../lib/domain/signature';
-import type { RoundJob, Scheduler } from '../../lib/ports';
+import type { RoundJob } from '../../lib/domain/model';
+import type { Scheduler } from '../../lib/ports';
 import { startStanzaApiStub, type StanzaApiStub } from '../support/stanza-api-stub';
 import { API_SECRET } from '../support/service';
 
@@ -26,12 +28,14 @@ afterAll(async () => {
 });
 
 it('a duplicate invocation finds the round busy and comes back after the lease', async () => {
-  const store = new DynamoJoinStore({ client: dynalite.client, table: 'lease' });
+  const store = new DynamoStore({ client: dynalite.client, table: 'lease' });
   const scheduled: Array<{ name: string; at: number; job: RoundJob }> = [];
   const scheduler: Scheduler = { schedule: async (name, at, job) => (scheduled.push({ name, at, job }), true) };
   const config = loadConfig({ PING_MUC_DELAY_SECONDS: '0', PING_MUC_CONCURRENCY: '2', PING_MUC_API_URL: stub.url });
   const deps: RoundDeps = {
-    store,
+    joins: store,
+    rounds: store,
+    clock: systemClock,
     scheduler,
     config,
     api: new HttpStanzaApi({ url: stub.url, key: secretKey(API_SECRET), timeoutMs: 2000 }),
@@ -41,7 +45,7 @@ it('a duplicate invocation finds the round busy and comes back after the lease',
   for (let i = 0; i < 20; i++) {
     await store.putJoin({ host: 'a.example', user: `u${i}@a.example/r`, room: `r${i}@muc.b.example`, nick: `n${i}`, remote: 'muc.b.example', seq: 10 + i }, 2e9);
   }
-  await recordClose(deps, 'a.example', 'muc.b.example', 100);
+  await linkClosed(deps, 'a.example', 'muc.b.example', 100);
   const start = scheduled[0]!.job;
 
   await Promise.all([runRound(deps, start, () => Infinity), runRound(deps, start, () => Infinity)]);

@@ -3,8 +3,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { startDynalite, type RunningDynalite } from '../../lib/adapters/dynalite';
-import { ensureTable } from '../../lib/adapters/dynamodb-table';
+import { startDynalite, type RunningDynalite } from '../../lib/adapters/dynamodb/dynalite';
+import { ensureTable } from '../../lib/adapters/dynamodb/table';
 import { signed, nextSeq } from '../support/events';
 import { API_SECRET, WEBHOOK_SECRET } from '../support/service';
 

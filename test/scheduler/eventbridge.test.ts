@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { EventBridgeScheduler } from '../../lib/adapters/scheduler-eventbridge';
 import { scheduleName } from '../../lib/domain/schedule';
-import type { RoundJob } from '../../lib/ports';
+import type { RoundJob } from '../../lib/domain/model';
 
 interface Captured {
   method: string;

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GetItemCommand, QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LocalScheduler, SCHED_PK, type LocalSchedulerOptions } from '../../lib/adapters/scheduler-local';
-import { ensureTable } from '../../lib/adapters/dynamodb-table';
+import { ensureTable } from '../../lib/adapters/dynamodb/table';
 import { scheduleName } from '../../lib/domain/schedule';
-import type { RoundJob } from '../../lib/ports';
+import type { RoundJob } from '../../lib/domain/model';
 import { startDynalite, type RunningDynalite } from '../support/dynalite';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { NAME_PATTERN, atExpression, atRoundedUp, scheduleName } from '../../lib/domain/schedule';
-import type { RoundJob } from '../../lib/ports';
+import type { RoundJob } from '../../lib/domain/model';
 
 const base: RoundJob = { host: 'example.org', remote: 'conference.remote.net', gen: 'g1', kind: 'start' };
 

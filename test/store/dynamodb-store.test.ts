@@ -8,15 +8,15 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { ScanCommand, type BatchWriteItemCommandInput, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { startDynalite, type RunningDynalite } from '../support/dynalite';
-import { localDynamoClient } from '../../lib/adapters/dynalite';
-import { ensureTable, tableDefinition } from '../../lib/adapters/dynamodb-table';
+import { localDynamoClient } from '../../lib/adapters/dynamodb/dynalite';
+import { ensureTable, tableDefinition } from '../../lib/adapters/dynamodb/table';
 import {
-  DynamoJoinStore,
+  DynamoStore,
   InvalidCursorError,
   UnprocessedItemsError,
   countRequests,
-} from '../../lib/adapters/dynamodb-store';
-import type { Join, Round } from '../../lib/ports';
+} from '../../lib/adapters/dynamodb/store';
+import type { Join, Round } from '../../lib/domain/model';
 
 const T0 = Date.UTC(2026, 10, 25, 12, 0, 0); // ms
 const DAY = 86_400;
@@ -25,13 +25,13 @@ let db: RunningDynalite;
 let tableNo = 0;
 let table: string;
 let nowMs: number;
-let store: DynamoJoinStore;
+let store: DynamoStore;
 
 const nowS = () => Math.floor(nowMs / 1000);
 const exp = () => nowS() + 30 * DAY;
 
-function newStore(client: DynamoDBClient = db.client, extra: Partial<ConstructorParameters<typeof DynamoJoinStore>[0]> = {}) {
-  return new DynamoJoinStore({ client, table, now: () => nowMs, ...extra });
+function newStore(client: DynamoDBClient = db.client, extra: Partial<ConstructorParameters<typeof DynamoStore>[0]> = {}) {
+  return new DynamoStore({ client, table, now: () => nowMs, ...extra });
 }
 
 function j(user: string, room: string, seq: number, nick = user.split('@')[0] ?? 'n'): Join {
@@ -40,7 +40,7 @@ function j(user: string, room: string, seq: number, nick = user.split('@')[0] ??
   return { host, user, room, nick, remote, seq };
 }
 
-async function all(s: DynamoJoinStore, host: string, remote: string, limit = 100): Promise<Join[]> {
+async function all(s: DynamoStore, host: string, remote: string, limit = 100): Promise<Join[]> {
   const out: Join[] = [];
   let cursor: string | undefined;
   do {
@@ -501,7 +501,7 @@ describe('failures', () => {
       client.destroy();
     }
 
-    const missing = new DynamoJoinStore({ client: db.client, table: 'no-such-table', now: () => nowMs });
+    const missing = new DynamoStore({ client: db.client, table: 'no-such-table', now: () => nowMs });
     await expect(missing.putJoin(j('u@a.example/r', 'r@b.example', 10), exp())).rejects.toThrow(/non-existent table|not found/i);
     await expect(missing.markRecheck(j('u@a.example/r', 'r@b.example', 10), 'g')).rejects.toThrow();
     await expect(missing.claimRound(round0(), T0)).rejects.toThrow();
@@ -518,7 +518,7 @@ describe('on disk', () => {
     try {
       const first = await startDynalite({ path: dir });
       await ensureTable(first.client, 'persist');
-      const s1 = new DynamoJoinStore({ client: first.client, table: 'persist', now: () => nowMs });
+      const s1 = new DynamoStore({ client: first.client, table: 'persist', now: () => nowMs });
       await s1.putJoin(j('u@a.example/r', 'r@b.example', 10), exp());
       await s1.recordClose('a.example', 'b.example', 11, T0, 'g1');
       await first.close();
@@ -526,7 +526,7 @@ describe('on disk', () => {
       const second = await startDynalite({ path: dir });
       try {
         await ensureTable(second.client, 'persist');
-        const s2 = new DynamoJoinStore({ client: second.client, table: 'persist', now: () => nowMs });
+        const s2 = new DynamoStore({ client: second.client, table: 'persist', now: () => nowMs });
         expect(await all(s2, 'a.example', 'b.example')).toEqual([j('u@a.example/r', 'r@b.example', 10)]);
         expect(await s2.pendingClose('a.example', 'b.example')).toEqual({ gen: 'g1', lastCloseAt: T0, lastCloseSeq: 11 });
       } finally {

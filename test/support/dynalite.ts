@@ -1,7 +1,7 @@
 // Test helper: an embedded dynalite on an ephemeral port (see lib/adapters/dynalite.ts).
-import { startDynalite as start, type RunningDynalite } from '../../lib/adapters/dynalite';
+import { startDynalite as start, type RunningDynalite } from '../../lib/adapters/dynamodb/dynalite';
 
-export type { RunningDynalite } from '../../lib/adapters/dynalite';
+export type { RunningDynalite } from '../../lib/adapters/dynamodb/dynalite';
 
 export function startDynalite(options: { path?: string } = {}): Promise<RunningDynalite> {
   return start(options.path ? { path: options.path } : {});

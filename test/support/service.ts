@@ -1,9 +1,9 @@
 // The local service on an in-memory store, wired to a stanza API stub.
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
-import { localDynamoClient } from '../../lib/adapters/dynalite';
-import { MEMORY, startLocalService, type LocalService } from '../../lib/local/service';
+import { localDynamoClient } from '../../lib/adapters/dynamodb/dynalite';
+import { MEMORY, startLocalService, type LocalService } from '../../lib/wiring/local';
 import { startStanzaApiStub, type StanzaApiStub } from './stanza-api-stub';
-import type { Join } from '../../lib/ports';
+import type { Join } from '../../lib/domain/model';
 
 export const WEBHOOK_SECRET = `whsec_${Buffer.alloc(32, 1).toString('base64')}`;
 export const API_SECRET = `whsec_${Buffer.alloc(32, 2).toString('base64')}`;

@@ -1,7 +1,8 @@
-// An in-memory JoinStore (plain Maps) with the same ordering rules as the DynamoDB store, for
-// benchmarks only: running the events handler against it measures our own CPU per event with
+// An in-memory store (plain Maps) with the same ordering rules as the DynamoDB store: the fake
+// behind the round's unit tests, and the benchmark's way to measure our own CPU per event with
 // the store I/O taken out. Not a production adapter.
-import type { Join, JoinStore, Page, Round } from '../lib/ports';
+import type { Join, Page, Round } from '../../lib/domain/model';
+import type { JoinStore, PendingClose, RoundStore, WebhookLog } from '../../lib/ports';
 
 interface Entry {
   join?: Join;
@@ -10,7 +11,7 @@ interface Entry {
   expiresAt: number;
 }
 
-export class MemoryJoinStore implements JoinStore {
+export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
   private joins = new Map<string, Entry>();
   private hosts = new Map<string, number>();
   private links = new Map<string, { gen?: string; lastCloseAt?: number; lastCloseSeq?: number; claimedSeq?: number }>();
@@ -135,7 +136,7 @@ export class MemoryJoinStore implements JoinStore {
     return { gen: link.gen, opened: link.gen === gen, lastCloseAt: now };
   }
 
-  async pendingClose(host: string, remote: string): Promise<{ gen: string; lastCloseAt: number; lastCloseSeq: number } | undefined> {
+  async pendingClose(host: string, remote: string): Promise<PendingClose | undefined> {
     const link = this.links.get(`${host}|${remote}`);
     if (!link?.gen || link.lastCloseAt === undefined || link.lastCloseSeq === undefined) return undefined;
     return { gen: link.gen, lastCloseAt: link.lastCloseAt, lastCloseSeq: link.lastCloseSeq };
@@ -154,7 +155,7 @@ export class MemoryJoinStore implements JoinStore {
   async leaseRound(host: string, remote: string, gen: string, owner: string, until: number): Promise<number | undefined> {
     const key = `${host}|${remote}|${gen}`;
     const held = this.leases.get(key);
-    if (held && held.until >= Date.now() && held.owner !== owner) return held.until;
+    if (held && held.until >= this.now() && held.owner !== owner) return held.until;
     this.leases.set(key, { owner, until });
     return undefined;
   }
@@ -182,6 +183,6 @@ export class MemoryJoinStore implements JoinStore {
   }
 
   async webhookApplied(id: string): Promise<boolean> {
-    return (this.webhooks.get(id) ?? 0) > Date.now() / 1000;
+    return (this.webhooks.get(id) ?? 0) > this.now() / 1000;
   }
 }

@@ -5,19 +5,19 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ENV, loadConfig, type Config } from '../config';
-import { startDynalite } from '../adapters/dynalite';
-import { ensureTable } from '../adapters/dynamodb-table';
-import { DynamoJoinStore } from '../adapters/dynamodb-store';
+import { ENV, loadConfig, type Config } from '../support/config';
+import { startDynalite } from '../adapters/dynamodb/dynalite';
+import { ensureTable } from '../adapters/dynamodb/table';
+import { DynamoStore } from '../adapters/dynamodb/store';
 import { LocalScheduler } from '../adapters/scheduler-local';
 import { StanzaApiError } from '../adapters/stanza-api-http';
-import { handleEvents, type HttpRequest, type IngestDeps } from '../ingest';
-import { runRound, type RoundDeps } from '../round';
-import { createLogger, levelFromEnv, Metrics, type Logger } from '../observability';
+import { handleEvents, type HttpRequest, type IngestDeps } from '../app/ingest';
+import { runRound, type RoundDeps } from '../app/round';
+import { createLogger, levelFromEnv, Metrics, type Logger } from '../support/observability';
 import { secretKey } from '../domain/signature';
-import { parseRoundJob } from '../domain/round-job';
-import { apiFor } from '../wiring-round';
-import type { JoinStore, StanzaApi } from '../ports';
+import { stanzaApiFor } from './stanza-api';
+import { systemClock } from '../support/clock';
+import type { StanzaApi } from '../ports';
 
 export const MEMORY = ':memory:';
 
@@ -40,7 +40,7 @@ export interface LocalServiceOptions {
 export interface LocalService {
   url: string;
   eventsUrl: string;
-  store: JoinStore;
+  store: DynamoStore;
   /** Endpoint of the embedded dynalite, for inspection. */
   dynamodbEndpoint: string;
   config: Config;
@@ -107,26 +107,20 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
 
   const dynalite = await startDynalite(dataDir === MEMORY ? {} : { path: join(dataDir, 'dynalite') });
   await ensureTable(dynalite.client, config.table);
-  const store = new DynamoJoinStore({ client: dynalite.client, table: config.table });
-  const api = options.api ?? (config.apiUrl ? apiFor(config, apiKey) : unconfiguredApi);
+  const clock = systemClock;
+  const store = new DynamoStore({ client: dynalite.client, table: config.table, now: clock.now });
+  const api = options.api ?? (config.apiUrl ? stanzaApiFor(config, apiKey) : unconfiguredApi);
   const budget = options.roundBudgetMs ?? Infinity;
   let roundDeps: RoundDeps;
   const scheduler = new LocalScheduler({
     client: dynalite.client,
     table: config.table,
     pollMs: options.pollMs ?? 200,
-    run: async (input) => {
-      const started = Date.now();
-      let job;
+    now: clock.now,
+    run: async (job) => {
+      const started = clock.now();
       try {
-        job = parseRoundJob(input);
-      } catch (err) {
-        // A malformed job can never succeed: drop it loudly rather than retry it forever.
-        log.error('round job dropped', { input, error: (err as Error).message });
-        return;
-      }
-      try {
-        await runRound(roundDeps, job, () => budget - (Date.now() - started));
+        await runRound(roundDeps, job, () => budget - (clock.now() - started));
       } catch (err) {
         log.error('round failed, will retry', { ...job, error: (err as Error).message });
         throw err;
@@ -134,8 +128,9 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     },
     log: (message, data) => log.warn(message, data),
   });
-  roundDeps = { store, api, scheduler, config, log, metrics };
-  const ingest: IngestDeps = { store, scheduler, config, log, metrics, webhookKey };
+  const base = { joins: store, rounds: store, scheduler, config, log, metrics, clock };
+  roundDeps = { ...base, api };
+  const ingest: IngestDeps = { ...base, webhooks: store, webhookKey };
 
   // Requests being handled: close() lets them finish before the store goes away.
   const inflight = new Set<Promise<unknown>>();

@@ -1,5 +1,5 @@
 // Secrets: a plain env value locally, a Secrets Manager ARN on AWS, read once per cold start.
-import { secretKey } from './domain/signature';
+import { secretKey } from '../domain/signature';
 
 type Env = Record<string, string | undefined>;
 export type SecretFetcher = (arn: string) => Promise<string>;

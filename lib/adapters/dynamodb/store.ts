@@ -14,8 +14,10 @@ import {
   type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { createHash } from 'node:crypto';
-import type { Join, JoinStore, Page, Round } from '../ports';
-import { KEYS } from './dynamodb-table';
+import type { Join, Page, Round } from '../../domain/model';
+import type { JoinStore, PendingClose, RoundStore, WebhookLog } from '../../ports';
+import { backoffMs } from '../../support/backoff';
+import { KEYS } from './table';
 
 type Item = Record<string, AttributeValue>;
 
@@ -48,7 +50,7 @@ export class UnprocessedItemsError extends Error {
   override name = 'UnprocessedItemsError';
 }
 
-export interface DynamoJoinStoreOptions {
+export interface DynamoStoreOptions {
   client: DynamoDBClient;
   table: string;
   /** Clock in ms (for expiry filtering and round/webhook expiry). */
@@ -251,14 +253,14 @@ export function countRequests(client: DynamoDBClient): RequestCounter {
 
 // --- the store ----------------------------------------------------------------------------
 
-export class DynamoJoinStore implements JoinStore {
+export class DynamoStore implements JoinStore, RoundStore, WebhookLog {
   private readonly client: DynamoDBClient;
   private readonly table: string;
   private readonly now: () => number;
   private readonly batchAttempts: number;
   private readonly batchBaseMs: number;
 
-  constructor(options: DynamoJoinStoreOptions) {
+  constructor(options: DynamoStoreOptions) {
     this.client = options.client;
     this.table = options.table;
     this.now = options.now ?? Date.now;
@@ -432,8 +434,7 @@ export class DynamoJoinStore implements JoinStore {
             `BatchWriteItem: ${pending.length} deletes still unprocessed after ${attempt} attempts`,
           );
         }
-        const backoff = Math.min(this.batchBaseMs * 2 ** (attempt - 1), 2000);
-        await new Promise((r) => setTimeout(r, backoff / 2 + Math.random() * (backoff / 2)));
+        await new Promise((r) => setTimeout(r, backoffMs(attempt - 1, this.batchBaseMs, 2000, Math.random)));
       }
     }
   }
@@ -553,7 +554,7 @@ export class DynamoJoinStore implements JoinStore {
     }
   }
 
-  async pendingClose(host: string, remote: string): Promise<{ gen: string; lastCloseAt: number; lastCloseSeq: number } | undefined> {
+  async pendingClose(host: string, remote: string): Promise<PendingClose | undefined> {
     const item = await this.get(linkKey(host, remote));
     const gen = item && str(item, 'gen');
     if (!item || gen === undefined) return undefined;

@@ -1,5 +1,5 @@
 // Lambda Function URL (payload 2.0) <-> our plain request and response.
-import type { HttpRequest, HttpResponse } from './ingest';
+import type { HttpRequest, HttpResponse } from '../app/ingest';
 
 export interface FunctionUrlEvent {
   requestContext?: { http?: { method?: string } };

@@ -1,9 +1,12 @@
 // The events endpoint: verify, validate, de-duplicate, then apply server events in order.
-import type { Event } from './domain/events';
-import { EventError, parseEvents } from './domain/events';
-import { SignatureError, TOLERANCE_SECONDS, verify } from './domain/signature';
-import { recordClose } from './close';
-import type { RoundDeps } from './round';
+import type { Event } from '../domain/events';
+import { EventError, parseEvents } from '../domain/events';
+import { SignatureError, TOLERANCE_SECONDS, verify } from '../domain/signature';
+import { seconds } from '../support/clock';
+import { linkClosed } from './link-close';
+import type { IngestDeps } from './deps';
+
+export type { IngestDeps } from './deps';
 
 /**
  * How long an applied webhook-id is remembered. A retry after that is applied again, which
@@ -13,8 +16,6 @@ const REPLAY_WINDOW_SECONDS = 2 * TOLERANCE_SECONDS;
 
 /** Tombstones of leaves outlive any plausible retry of an older join. */
 const LEAVE_TOMBSTONE_SECONDS = 86_400;
-
-export type IngestDeps = Omit<RoundDeps, 'api'> & { webhookKey: Buffer };
 
 export interface HttpRequest {
   method: string;
@@ -32,35 +33,35 @@ export interface HttpResponse {
 const reply = (status: number, body: Record<string, unknown>, headers?: Record<string, string>): HttpResponse => ({ status, body, headers });
 
 export async function applyEvent(deps: IngestDeps, event: Event): Promise<void> {
-  const { store, config } = deps;
-  const nowSeconds = Math.floor((deps.now ?? Date.now)() / 1000);
+  const { joins, config } = deps;
+  const nowSeconds = seconds(deps.clock.now());
   switch (event.type) {
     case 'join': {
       const { host, user, room, remote, nick, seq } = event;
-      return store.putJoin({ host, user, room, remote, nick, seq }, nowSeconds + config.joinTtlSeconds);
+      return joins.putJoin({ host, user, room, remote, nick, seq }, nowSeconds + config.joinTtlSeconds);
     }
     case 'leave':
-      return store.leave(event.host, event.user, event.room, event.seq, nowSeconds + LEAVE_TOMBSTONE_SECONDS);
+      return joins.leave(event.host, event.user, event.room, event.seq, nowSeconds + LEAVE_TOMBSTONE_SECONDS);
     case 'session-end':
-      await store.endSession(event.host, event.user, event.seq);
+      await joins.endSession(event.host, event.user, event.seq);
       return;
     case 'host-start':
-      await store.startHost(event.host, event.seq);
+      await joins.startHost(event.host, event.seq);
       return;
     case 's2s-close':
-      for (const remote of event.remotes) await recordClose(deps, event.host, remote, event.seq);
+      for (const remote of event.remotes) await linkClosed(deps, event.host, remote, event.seq);
       return;
   }
 }
 
 export async function handleEvents(deps: IngestDeps, req: HttpRequest): Promise<HttpResponse> {
-  const { store, config, log, metrics } = deps;
+  const { webhooks, config, log, metrics } = deps;
   if (req.method !== 'POST') return reply(405, { error: 'use POST' }, { allow: 'POST' });
   if (req.body.length > config.maxBodyBytes) return reply(413, { error: `body larger than ${config.maxBodyBytes} bytes` });
-  const now = (deps.now ?? Date.now)();
+  const now = deps.clock.now();
   let id: string;
   try {
-    id = verify(deps.webhookKey, req.headers, req.body, Math.floor(now / 1000));
+    id = verify(deps.webhookKey, req.headers, req.body, seconds(now));
   } catch (err) {
     if (!(err instanceof SignatureError)) throw err;
     log.warn('events refused', { status: 401, reason: err.message });
@@ -76,7 +77,7 @@ export async function handleEvents(deps: IngestDeps, req: HttpRequest): Promise<
   }
   // Remembered only once applied: a crash mid-batch leaves the retry free to apply it all. Two
   // copies racing both apply, which is harmless since every event is ordered by its seq.
-  if (await store.webhookApplied(id)) {
+  if (await webhooks.webhookApplied(id)) {
     log.info('events replay ignored', { webhookId: id });
     return reply(200, { ok: true, replay: true });
   }
@@ -85,7 +86,7 @@ export async function handleEvents(deps: IngestDeps, req: HttpRequest): Promise<
       await applyEvent(deps, event);
       metrics.count('Events', 'EventType', event.type);
     }
-    await store.rememberWebhook(id, Math.floor(now / 1000) + REPLAY_WINDOW_SECONDS);
+    await webhooks.rememberWebhook(id, seconds(now) + REPLAY_WINDOW_SECONDS);
   } catch (err) {
     // The sender retries with the same webhook-id; events are idempotent.
     log.error('events failed', { webhookId: id, error: (err as Error).message });

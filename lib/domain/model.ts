@@ -1,0 +1,58 @@
+// The model ping-muc reasons about: joins (who is in which room, as the user's server said),
+// rounds (one per lost link of a local host to a remote domain) and the jobs that drive them.
+import type { Element } from 'ltx';
+
+/** A user's full JID present in a room under a nick, as the user's server reported it. */
+export interface Join {
+  host: string;
+  user: string;
+  room: string;
+  nick: string;
+  /** Domain of the room, i.e. the remote side of the s2s link. */
+  remote: string;
+  /** Server sequence (µs) of the event that wrote this join. */
+  seq: number;
+  /** Set while the join awaits a follow-up self-ping: `<round gen>.<pass>` of the pass that must re-check it. */
+  recheck?: string;
+}
+
+/** A pending or running self-ping round for one (host, remote domain). */
+export interface Round {
+  host: string;
+  remote: string;
+  /** Generation: unique per lost link of this (host, remote). */
+  gen: string;
+  /** Joins with seq above this were made after the close: they need no ping. */
+  cutoffSeq: number;
+  /** Follow-up pass: 0 is the first round, 1..rechecks are re-checks. */
+  pass: number;
+  /** Store cursor of the next page; undefined at the start of a pass. */
+  cursor?: string;
+  /** Joins marked for a re-check during this pass. */
+  marked?: number;
+  state: 'running' | 'waiting' | 'done';
+}
+
+/** One page of a paged read. */
+export interface Page<T> {
+  items: T[];
+  /** Opaque; absent on the last page. */
+  next?: string;
+}
+
+/** What a round invocation must do. Serialized as the schedule's input. */
+export interface RoundJob {
+  host: string;
+  remote: string;
+  gen: string;
+  /** 'start' claims the pending window; 'continue' resumes a round (checkpoint or re-check). */
+  kind: 'start' | 'continue';
+  /** Retries so far after our own failures (stanza API or store down). */
+  attempt?: number;
+}
+
+/** What the XMPP server said about a self-ping. */
+export type PingReply =
+  | { kind: 'reply'; iq: Element }
+  | { kind: 'timeout' }
+  | { kind: 'no-session' };

@@ -1,0 +1,15 @@
+// Dependencies of the round function; kept apart so the events bundle carries no XML code.
+import type { RoundDeps } from '../app/deps';
+import type { StanzaApi } from '../ports';
+import { ENV } from '../support/config';
+import { loadKey } from '../support/secrets';
+import { awsScheduler, awsShared } from './aws';
+import { stanzaApiFor } from './stanza-api';
+
+let api: StanzaApi | undefined;
+
+export async function awsRoundDeps(selfArn: string): Promise<RoundDeps> {
+  const s = awsShared('round');
+  api ??= stanzaApiFor(s.config, await loadKey(ENV.apiSecret, ENV.apiSecretArn));
+  return { ...s, api, scheduler: awsScheduler(s, selfArn), selfRetry: true };
+}
