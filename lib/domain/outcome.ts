@@ -1,4 +1,25 @@
 // XEP-0410 self-ping outcomes, classified in this one place.
+//
+// XEP-0410 §3.2 ("Interpreting the result") and what Prosody 0.12.3 answers:
+//
+//   answer                                             outcome        why
+//   result                                             joined         §3.2 success
+//   service-unavailable, feature-not-implemented       joined         §3.2: the ping reached the client, which lacks XEP-0199
+//   item-not-found by the room (bare room JID)         nick-changed   §3.2: joined, the nick changed meanwhile
+//   item-not-found by anyone else (the MUC service)    not-joined     the room (or the occupant) does not exist
+//   item-not-found without `by`                        indeterminate  origin unknown: §3.2 allows a nick change, so it
+//                                                                     must not be read as "not joined"; re-check later
+//   remote-server-not-found/-timeout by our own server indeterminate  our side of the link, nothing about the room
+//     (or without `by`)
+//   any other error                                    not-joined     §3.2: "any other error: not joined"
+//   no answer (the API's <timeout/>)                   indeterminate  §3.2: the service is unreachable
+//   the API's <no-session/>                            gone           the user's session is gone: drop quietly
+//
+// Error syntax (RFC 6120 §8.3.2): <error type by?> holds one defined condition in the
+// urn:ietf:params:xml:ns:xmpp-stanzas namespace, an optional <text/> in that same namespace, and
+// an optional application-specific condition in another namespace, so the condition is the first
+// stanzas-namespace child that is not <text/>. `by` (§8.3.1) names the entity that generated the
+// error; `from` of an error reply is only the address the request was sent to, not its origin.
 import type { Element } from 'ltx';
 import type { PingReply } from './model';
 import { NS_STANZAS } from './stanzas';
@@ -10,7 +31,7 @@ export type Outcome =
   | 'nick-changed'
   /** Any other error: the room no longer has the user. Notify and delete. */
   | 'not-joined'
-  /** Says nothing about the room (timeout, our own server's s2s error). Re-check later. */
+  /** Says nothing about the room (timeout, our own server's s2s error, unknown origin). Re-check later. */
   | 'indeterminate'
   /** The user's session is gone from the server: delete the join quietly. */
   | 'gone';
@@ -25,22 +46,27 @@ export interface PingContext {
   room: string;
 }
 
+/** The defined condition of an error stanza (RFC 6120 §8.3.2), and who generated it (§8.3.1). */
 export function errorCondition(iq: Element): { condition: string; by?: string } {
-  const error = iq.getChild('error');
-  const condition = error?.getChildElements().find((c) => c.getNS() === NS_STANZAS)?.getName() ?? 'undefined-condition';
-  return { condition, by: error?.attrs.by };
+  // The <error/> child in the stanza's own namespace (jabber:client), not an extension's.
+  const error = iq.getChildElements().find((c) => c.getName() === 'error' && c.getNS() === iq.getNS());
+  const condition =
+    error?.getChildElements().find((c) => c.getNS() === NS_STANZAS && c.getName() !== 'text')?.getName() ?? 'undefined-condition';
+  const by = error?.attrs.by;
+  return { condition, by: typeof by === 'string' && by !== '' ? by : undefined };
 }
 
-function bare(jid: string | undefined): string | undefined {
-  return jid?.split('/')[0]?.toLowerCase();
+function bare(jid: string): string {
+  return (jid.split('/')[0] ?? '').toLowerCase();
 }
 
-/** The room's bare JID itself, not an occupant JID (room/nick). */
-function isRoom(jid: string | undefined, room: string): boolean {
-  return jid !== undefined && !jid.includes('/') && jid.toLowerCase() === room;
+/** The room's bare JID itself, not an occupant JID (room/nick) nor the service. */
+function isRoom(jid: string, room: string): boolean {
+  return !jid.includes('/') && jid.toLowerCase() === room;
 }
 
-export function classify(reply: PingReply, ctx: PingContext): Outcome {
+/** A bad answer never reaches here: it is our failure, handled by the round (re-check, never notify). */
+export function classify(reply: Exclude<PingReply, { kind: 'bad-answer' }>, ctx: PingContext): Outcome {
   if (reply.kind === 'timeout') return 'indeterminate';
   if (reply.kind === 'no-session') return 'gone';
   const { iq } = reply;
@@ -48,7 +74,9 @@ export function classify(reply: PingReply, ctx: PingContext): Outcome {
   const { condition, by } = errorCondition(iq);
   if (JOINED_ERRORS.has(condition)) return 'joined';
   if (condition === 'item-not-found') {
-    return isRoom(by ?? iq.attrs.from, ctx.room) ? 'nick-changed' : 'not-joined';
+    // Without `by` the origin is unknown (a reply's `from` is just where we sent the ping).
+    if (by === undefined) return 'indeterminate';
+    return isRoom(by, ctx.room) ? 'nick-changed' : 'not-joined';
   }
   // Our own server could not reach the remote: that says nothing about the room.
   if (LINK_ERRORS.has(condition) && (by === undefined || bare(by) === ctx.host)) return 'indeterminate';
