@@ -1,10 +1,17 @@
 // Validation of the event contract (docs/events.md). Pure: JSON text in, events out.
-import { bareJid, formatJid, JidError, normalizeDomain, parseBareJid, parseFullJid } from './jid';
+//
+// Two levels: the envelope (JSON object, `v`, `events` array, its size) is all or nothing — a bad
+// envelope refuses the request (400). Each event is then validated on its own: a bad event is
+// refused (reported back with its index) and the others are applied, so one event that ping-muc
+// finds invalid no longer drops the joins and closes sent with it.
+import { bareJid, echo, formatJid, JidError, normalizeDomain, normalizeResource, parseBareJid, parseFullJid } from './jid';
 
 export const MAX_EVENTS = 500;
+/** s2s-close: a link multiplexes at most this many domains. */
+export const MAX_REMOTES = 1000;
 
 export type Event =
-  | { type: 'join'; seq: number; host: string; user: string; room: string; remote: string; nick: string }
+  | { type: 'join'; seq: number; host: string; user: string; room: string; remote: string; nick: string; since?: number }
   | { type: 'leave'; seq: number; host: string; user: string; room: string }
   | { type: 'session-end'; seq: number; host: string; user: string }
   | { type: 'host-start'; seq: number; host: string }
@@ -16,68 +23,106 @@ export class EventError extends Error {
   override name = 'EventError';
 }
 
+/** An event ping-muc refused: reported in the 200 body, the others are applied. */
+export interface Refused {
+  index: number;
+  /** The event's `type` as sent when it is a string (bounded), else null. */
+  type: string | null;
+  error: string;
+}
+
+/** A valid envelope: its valid events (in order, with their index in the body) and the refused ones. */
+export interface Batch {
+  events: Array<{ index: number; event: Event }>;
+  refused: Refused[];
+}
+
 type Raw = Record<string, unknown>;
 
-function str(raw: Raw, field: string, where: string): string {
+function str(raw: Raw, field: string): string {
   const value = raw[field];
-  if (typeof value !== 'string' || value === '') throw new EventError(`${where}: "${field}" must be a non-empty string`);
+  if (typeof value !== 'string' || value === '') throw new EventError(`"${field}" must be a non-empty string`);
   return value;
 }
 
-function user(raw: Raw, host: string, where: string): string {
-  const jid = parseFullJid(str(raw, 'user', where), 'user');
-  if (jid.domain !== host) throw new EventError(`${where}: user "${formatJid(jid)}" is not on host "${host}"`);
+function user(raw: Raw, host: string): string {
+  const jid = parseFullJid(str(raw, 'user'), 'user');
+  if (jid.domain !== host) throw new EventError(`user ${echo(formatJid(jid))} is not on host ${echo(host)}`);
   return formatJid(jid);
 }
 
-function room(raw: Raw, host: string, where: string): { room: string; remote: string } {
-  const jid = parseBareJid(str(raw, 'room', where), 'room');
-  if (jid.domain === host) throw new EventError(`${where}: room "${bareJid(jid)}" is on the local host`);
+function room(raw: Raw, host: string): { room: string; remote: string } {
+  const jid = parseBareJid(str(raw, 'room'), 'room');
+  if (jid.domain === host) throw new EventError(`room ${echo(bareJid(jid))} is on the local host`);
   return { room: bareJid(jid), remote: jid.domain };
 }
 
-function parseEvent(raw: unknown, index: number): Event {
-  const where = `events[${index}]`;
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new EventError(`${where}: must be an object`);
+/** µs since the epoch: a positive safe integer. */
+function micros(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
+}
+
+function validate(raw: unknown): Event {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new EventError('must be an object');
   const r = raw as Raw;
   const seq = r.seq;
-  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq <= 0) {
-    throw new EventError(`${where}: "seq" must be a positive integer (server time in µs)`);
-  }
-  const host = normalizeDomain(str(r, 'host', where));
+  if (!micros(seq)) throw new EventError('"seq" must be a positive integer (server time in µs)');
+  const host = normalizeDomain(str(r, 'host'));
   const type = r.type;
   switch (type) {
     case 'join': {
-      const nick = str(r, 'nick', where);
-      if (nick.length > 1023) throw new EventError(`${where}: "nick" too long`);
-      return { type, seq, host, user: user(r, host, where), ...room(r, host, where), nick: nick.normalize('NFC') };
+      // A nick is the resourcepart of the occupant JID room/nick (XEP-0045 §7.2, RFC 7622 §3.4).
+      const nick = normalizeResource(str(r, 'nick'), '"nick"');
+      const event: Event = { type, seq, host, user: user(r, host), ...room(r, host), nick };
+      // Optional: when the user joined, for a join the server re-posts (null counts as absent).
+      if (r.since !== undefined && r.since !== null) {
+        if (!micros(r.since) || r.since > seq) throw new EventError('"since" must be a positive integer (µs), at most "seq"');
+        event.since = r.since;
+      }
+      return event;
     }
     case 'leave':
-      return { type, seq, host, user: user(r, host, where), room: room(r, host, where).room };
+      return { type, seq, host, user: user(r, host), room: room(r, host).room };
     case 'session-end':
-      return { type, seq, host, user: user(r, host, where) };
+      return { type, seq, host, user: user(r, host) };
     case 'host-start':
       return { type, seq, host };
     case 's2s-close': {
       const remotes = r.remotes;
-      if (!Array.isArray(remotes) || remotes.length === 0 || remotes.length > 1000) {
-        throw new EventError(`${where}: "remotes" must be a non-empty array of domains`);
+      if (!Array.isArray(remotes) || remotes.length === 0 || remotes.length > MAX_REMOTES) {
+        throw new EventError(`"remotes" must be a non-empty array of at most ${MAX_REMOTES} domains`);
       }
       const domains = remotes.map((d) => {
-        if (typeof d !== 'string') throw new EventError(`${where}: "remotes" must hold strings`);
+        if (typeof d !== 'string') throw new EventError('"remotes" must hold strings');
         return normalizeDomain(d);
       });
       const direction = r.direction;
-      if (direction !== 'in' && direction !== 'out') throw new EventError(`${where}: "direction" must be "in" or "out"`);
+      if (direction !== 'in' && direction !== 'out') throw new EventError('"direction" must be "in" or "out"');
       return { type, seq, host, remotes: [...new Set(domains)].filter((d) => d !== host), direction };
     }
     default:
-      throw new EventError(`${where}: unknown type ${JSON.stringify(type)}`);
+      throw new EventError(`unknown type ${typeof type === 'string' ? echo(type) : JSON.stringify(type ?? null)}`);
   }
 }
 
-/** Parses a request body into events; throws EventError with a message fit for the sender. */
-export function parseEvents(body: string): Event[] {
+/** Validates one event; throws EventError with a message fit for the sender. */
+export function parseEvent(raw: unknown): Event {
+  try {
+    return validate(raw);
+  } catch (err) {
+    if (err instanceof JidError) throw new EventError(err.message);
+    throw err;
+  }
+}
+
+function typeOf(raw: unknown): string | null {
+  const type = typeof raw === 'object' && raw !== null ? (raw as Raw).type : undefined;
+  if (typeof type !== 'string') return null;
+  return type.length > 64 ? `${type.slice(0, 64).replace(/\p{Cs}$/u, '')}…` : type;
+}
+
+/** Parses a body's envelope (throws EventError: the whole request is refused) and each event on its own. */
+export function parseBatch(body: string): Batch {
   let doc: unknown;
   try {
     doc = JSON.parse(body);
@@ -89,12 +134,22 @@ export function parseEvents(body: string): Event[] {
   if (v !== 1) throw new EventError('unsupported version: "v" must be 1');
   if (!Array.isArray(events) || events.length === 0) throw new EventError('"events" must be a non-empty array');
   if (events.length > MAX_EVENTS) throw new EventError(`too many events: ${events.length} > ${MAX_EVENTS}`);
-  return events.map((e, i) => {
+  const batch: Batch = { events: [], refused: [] };
+  events.forEach((raw, index) => {
     try {
-      return parseEvent(e, i);
+      batch.events.push({ index, event: parseEvent(raw) });
     } catch (err) {
-      if (err instanceof JidError) throw new EventError(`events[${i}]: ${err.message}`);
-      throw err;
+      if (!(err instanceof EventError)) throw err;
+      batch.refused.push({ index, type: typeOf(raw), error: err.message });
     }
   });
+  return batch;
+}
+
+/** All or nothing: the events of a body, or EventError naming the first invalid one. */
+export function parseEvents(body: string): Event[] {
+  const { events, refused } = parseBatch(body);
+  const first = refused[0];
+  if (first) throw new EventError(`events[${first.index}]: ${first.error}`);
+  return events.map((e) => e.event);
 }

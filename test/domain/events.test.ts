@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EventError, parseEvents } from '../../lib/domain/events';
+import { EventError, parseBatch, parseEvents } from '../../lib/domain/events';
 
 const body = (...events: unknown[]) => JSON.stringify({ v: 1, events });
 const join = { type: 'join', seq: 10, host: 'A.example', user: 'Alice@A.example/Phone', room: 'Lobby@MUC.b.example', nick: 'Alice' };
@@ -44,5 +44,72 @@ describe('parseEvents', () => {
   ])('refuses %s with a clear message', (_name, text, message) => {
     expect(() => parseEvents(text)).toThrow(EventError);
     expect(() => parseEvents(text)).toThrow(message);
+  });
+
+  it.each([
+    ['NUL in the nick', { ...join, nick: 'a\u0000b' }],
+    ['U+0001 in the nick', { ...join, nick: '\u0001' }],
+    ['U+001F in the nick', { ...join, nick: 'x\u001f' }],
+    ['U+FFFE in the nick', { ...join, nick: '\ufffe' }],
+    ['U+FFFF in the nick', { ...join, nick: 'x\uffff' }],
+    ['a lone surrogate in the nick', { ...join, nick: 'x\ud83d' }],
+    ['a nick of 1025 UTF-8 bytes (513 UTF-16 units)', { ...join, nick: `a${'é'.repeat(512)}` }],
+    ['a lone surrogate in the user', { ...join, user: 'alice@a.example/\udfff' }],
+    ['U+FFFF in the room', { ...join, room: 'lob\uffffby@muc.b.example' }],
+    ['a NUL in a remote', { type: 's2s-close', seq: 1, host: 'a.example', remotes: ['b.example\u0000'], direction: 'in' }],
+  ])('refuses %s (XML 1.0 Char, RFC 7622)', (_name, event) => {
+    expect(() => parseEvents(body(event))).toThrow(EventError);
+    expect(parseBatch(body(event)).refused).toHaveLength(1);
+  });
+
+  it('accepts a nick of exactly 1023 UTF-8 bytes', () => {
+    const nick = `a${'é'.repeat(511)}`;
+    expect(Buffer.byteLength(nick)).toBe(1023);
+    expect(parseEvents(body({ ...join, nick }))[0]).toMatchObject({ nick });
+  });
+
+  it('accepts IDN rooms with combining marks and labels with "_"', () => {
+    const events = parseEvents(body({ ...join, room: 'chat@संगणक.भारत' }, { ...join, room: 'room@_muc.b.example' }));
+    expect(events.map((e) => (e as { room: string }).room)).toEqual(['chat@संगणक.भारत', 'room@_muc.b.example']);
+  });
+
+  it('keeps a join\'s "since" (µs, positive, at most seq)', () => {
+    expect(parseEvents(body({ ...join, since: 7 }))[0]).toMatchObject({ type: 'join', seq: 10, since: 7 });
+    expect(parseEvents(body({ ...join, since: 10 }))[0]).toMatchObject({ since: 10 });
+    expect(parseEvents(body({ ...join, since: null }))[0]).not.toHaveProperty('since');
+    expect(parseEvents(body(join))[0]).not.toHaveProperty('since');
+    for (const since of [0, -1, 1.5, 11, '7', true]) {
+      expect(parseBatch(body({ ...join, since })).refused, String(since)).toEqual([{ index: 0, type: 'join', error: expect.stringMatching(/since/) }]);
+    }
+  });
+
+  it('validates per event: the valid ones are kept in order, the refused ones reported', () => {
+    const batch = parseBatch(body(
+      join,
+      { ...join, user: 'not a jid' },
+      { type: 'kick', seq: 1, host: 'a.example' },
+      42,
+      { type: 7, seq: 1, host: 'a.example' },
+      { type: 'host-start', seq: 13, host: 'a.example' },
+    ));
+    expect(batch.events.map((e) => [e.index, e.event.type])).toEqual([[0, 'join'], [5, 'host-start']]);
+    expect(batch.refused).toEqual([
+      { index: 1, type: 'join', error: expect.stringMatching(/JID/) },
+      { index: 2, type: 'kick', error: 'unknown type "kick"' },
+      { index: 3, type: null, error: 'must be an object' },
+      { index: 4, type: null, error: 'unknown type 7' },
+    ]);
+  });
+
+  it('bounds what a refusal echoes back', () => {
+    const batch = parseBatch(body({ ...join, type: 'x'.repeat(5000), user: 'y'.repeat(5000) }));
+    expect(batch.refused[0]!.type!.length).toBeLessThanOrEqual(65);
+    expect(batch.refused[0]!.error.length).toBeLessThan(200);
+  });
+
+  it('still refuses a bad envelope whole', () => {
+    for (const text of ['{', '[]', JSON.stringify({ v: 2, events: [join] }), JSON.stringify({ v: 1, events: [] }), JSON.stringify({ v: 1, events: Array(501).fill(join) })]) {
+      expect(() => parseBatch(text)).toThrow(EventError);
+    }
   });
 });

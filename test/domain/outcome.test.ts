@@ -4,12 +4,13 @@ import { classify, type Outcome } from '../../lib/domain/outcome';
 import type { PingReply } from '../../lib/domain/model';
 
 const ctx = { host: 'a.example', room: 'lobby@muc.b.example' };
-const iq = (xml: string): PingReply => ({ kind: 'reply', iq: parse(xml) });
+type Answer = Exclude<PingReply, { kind: 'bad-answer' }>;
+const iq = (xml: string): Answer => ({ kind: 'reply', iq: parse(xml) });
 const error = (condition: string, by?: string, from = 'lobby@muc.b.example/Alice') =>
   iq(`<iq type="error" id="x" from="${from}" to="alice@a.example/phone"><error type="cancel"${by ? ` by="${by}"` : ''}><${condition} xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>`);
 
 // XEP-0410 §3 and what Prosody 0.12.3 answers (DEVELOPERS.md facts).
-const table: Array<[string, PingReply, Outcome]> = [
+const table: Array<[string, Answer, Outcome]> = [
   ['result: joined', iq('<iq type="result" id="x" from="lobby@muc.b.example/Alice"/>'), 'joined'],
   ['service-unavailable: joined, client lacks ping', error('service-unavailable'), 'joined'],
   ['feature-not-implemented: joined', error('feature-not-implemented'), 'joined'],
@@ -24,6 +25,7 @@ const table: Array<[string, PingReply, Outcome]> = [
   ['forbidden: not joined', error('forbidden'), 'not-joined'],
   // RFC 6120 §8.3.2: <text/> (same namespace) and application conditions are not the condition.
   ['item-not-found after a <text/>, no by: indeterminate', iq('<iq type="error" id="x"><error type="cancel"><text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas">gone</text><item-not-found xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>'), 'indeterminate'],
+  ['item-not-found by the room after a <text/>: nick changed', iq('<iq type="error" id="x"><error type="cancel" by="lobby@muc.b.example"><text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas">renamed</text><item-not-found xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>'), 'nick-changed'],
   ['service-unavailable after an application condition: joined', iq('<iq type="error" id="x"><error type="cancel"><oops xmlns="urn:example:app"/><service-unavailable xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>'), 'joined'],
   ['an <error/> of another namespace is not the error', iq('<iq type="error" id="x"><error xmlns="urn:example:app"><service-unavailable xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error><error type="cancel"><forbidden xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>'), 'not-joined'],
   ['no condition: not joined', iq('<iq type="error" id="x"><error type="cancel"/></iq>'), 'not-joined'],
