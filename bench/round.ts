@@ -6,15 +6,17 @@
 import { BatchWriteItemCommand, type AttributeValue, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadConfig } from '../lib/support/config';
-import { countRequests, DynamoStore } from '../lib/adapters/dynamodb/store';
+import { DynamoStore } from '../lib/adapters/dynamodb/store';
 import { HttpStanzaApi } from '../lib/adapters/stanza-api-http';
 import { secretKey } from '../lib/domain/signature';
-import { createLogger, Metrics } from '../lib/support/observability';
+import { createLogger } from '../lib/support/observability';
 import type { Join } from '../lib/domain/model';
 import type { JoinStore, RoundStore, StanzaApi } from '../lib/ports';
 import { systemClock } from '../lib/support/clock';
 import { linkClosed } from '../lib/app/link-close';
 import { pageSize, runRound, type RoundDeps } from '../lib/app/round';
+import { countRequests } from './count-requests';
+import { captureMetrics } from './metrics';
 import { CountingScheduler } from './scheduler';
 import { answerFor, MIX, type Answer } from './stanza-stub';
 
@@ -194,7 +196,8 @@ export async function measureRound(target: DynamoDBClient | JoinStore, stubUrl: 
     notify: (presence) => track(() => transport.notify(presence)),
   };
   const scheduler = new CountingScheduler();
-  const metrics = new Metrics('PingMucBench', () => undefined);
+  const captured = captureMetrics();
+  const metrics = captured.metrics;
   const store = client ? new DynamoStore({ client, table: TABLE }) : (target as JoinStore & RoundStore);
   const deps: RoundDeps = {
     joins: store,
@@ -228,7 +231,7 @@ export async function measureRound(target: DynamoDBClient | JoinStore, stubUrl: 
   loop.disable();
   peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
   counter?.remove();
-  const snap = metrics.snapshot();
+  const snap = captured.snapshot();
   const outcomes: Record<string, number> = {};
   for (const [k, v] of Object.entries(snap)) outcomes[k.replace(/^[^.]*\./, '')] = v;
   const notifications = snap['Notifications.sent'] ?? 0;
