@@ -9,21 +9,31 @@ import type { Join, Page, PingReply, Round, RoundJob } from './domain/model';
  * filtered on read.
  */
 export interface JoinStore {
+  /**
+   * A join with `since` below `seq` re-posts the stored join of the same `since` (a refresh):
+   * it keeps the join's round marks. Any other join replaces what is stored.
+   */
   putJoin(join: Join, expiresAt: number): Promise<void>;
   /** Leaves a short-lived tombstone so that an older, late join cannot resurrect the join. */
   leave(host: string, user: string, room: string, seq: number, expiresAt: number): Promise<void>;
   endSession(host: string, user: string, seq: number): Promise<number>;
-  startHost(host: string, seq: number): Promise<number>;
+  /**
+   * Records the host's restart in O(1): joins older than it are dropped by the rounds that read
+   * them (see hostStartSeq) and by expiry, never by a purge inside the request.
+   */
+  startHost(host: string, seq: number): Promise<void>;
   /** seq of the host's last host-start, 0 if none. */
   hostStartSeq(host: string): Promise<number>;
 
   /** Live joins of `host` in rooms on `remote`, paged in a stable order. */
   joinsOf(host: string, remote: string, limit: number, cursor?: string): Promise<Page<Join>>;
-  /** Delete only if the join is unchanged (same seq) since it was read. */
+  // The three writes below act only on the same join as was read: same `joinedAt` (a refresh
+  // in between does not count as a change; a rejoin or a leave does).
+  /** Delete only if it is the same join. */
   deleteJoinIf(join: Join): Promise<boolean>;
-  /** Mark for a follow-up self-ping, only if unchanged since read. */
+  /** Mark for a follow-up self-ping, only if it is the same join. */
   markRecheck(join: Join, gen: string): Promise<boolean>;
-  /** Mark as being notified, only if unchanged since read: false means it changed (a rejoin). */
+  /** Mark as being notified, only if it is the same join: false means it changed (a rejoin). */
   markNotifying(join: Join, gen: string): Promise<boolean>;
 }
 
@@ -41,13 +51,14 @@ export interface RoundStore {
    * whether this close opened it, now or in an earlier try (so it must be scheduled), rather
    * than joined a window opened by another close (coalesced).
    */
-  recordClose(host: string, remote: string, seq: number, now: number, gen: string): Promise<{ gen?: string; opened: boolean; lastCloseAt: number }>;
+  recordClose(host: string, remote: string, seq: number, now: number, gen: string): Promise<RecordedClose>;
   /** The pending close window of (host, remote), if any. */
   pendingClose(host: string, remote: string): Promise<PendingClose | undefined>;
   /**
-   * Save `round`, then close the pending window `round.gen` whose last close is `lastCloseAt`.
-   * False if the window is gone or a newer close arrived meanwhile (the round is saved anyway;
-   * the caller re-reads and retries). A later close then opens a new window.
+   * Save `round` unless a round of that gen is stored with the same or a higher cutoffSeq (a
+   * duplicate invocation must never overwrite the winner's progress), then close the pending
+   * window `round.gen` whose last close is `lastCloseAt`. False if the window is gone or a newer
+   * close arrived meanwhile (the caller re-reads and retries). A later close opens a new window.
    */
   claimRound(round: Round, lastCloseAt: number): Promise<boolean>;
   getRound(host: string, remote: string, gen: string): Promise<Round | undefined>;
@@ -58,6 +69,25 @@ export interface RoundStore {
   leaseRound(host: string, remote: string, gen: string, owner: string, until: number): Promise<number | undefined>;
   releaseRound(host: string, remote: string, gen: string, owner: string): Promise<void>;
   saveRound(round: Round): Promise<void>;
+  /**
+   * Take one of `slots` self-ping slots of the XMPP server `host` for `owner` until `until`
+   * (ms), so that rounds of one server, whatever their remote, keep at most slots × C pings in
+   * flight. Returns undefined when a slot was taken, else the earliest time one frees.
+   */
+  leaseServerSlot(host: string, slots: number, owner: string, until: number): Promise<number | undefined>;
+  releaseServerSlot(host: string, slots: number, owner: string): Promise<void>;
+}
+
+/** What recordClose found and did. */
+export interface RecordedClose {
+  /** Generation of the pending window; none when a round already claimed past this close. */
+  gen?: string;
+  /** This close opened the window, now or in an earlier try: its start must be scheduled. */
+  opened: boolean;
+  /** The window's last close (ms), this one included when it was recorded. */
+  lastCloseAt: number;
+  /** The window's last close before this one (ms), when this close joined an open window. */
+  previousCloseAt?: number;
 }
 
 /** Webhook ids already applied, for replay protection. */

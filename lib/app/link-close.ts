@@ -3,14 +3,26 @@ import type { RoundJob } from '../domain/model';
 import { scheduleName, scheduleTag } from '../domain/schedule';
 import type { AppDeps } from './deps';
 
-/** Records that the link of `host` to `remote` closed; true if this close scheduled a round. */
-export async function linkClosed(deps: Pick<AppDeps, 'rounds' | 'scheduler' | 'config' | 'clock'>, host: string, remote: string, seq: number): Promise<boolean> {
-  const now = deps.clock.now();
-  const gen = seq.toString(36);
-  const window = await deps.rounds.recordClose(host, remote, seq, now, gen);
+/**
+ * A window still open this long after its round was due has lost its start job (a schedule
+ * that failed into the DLQ, a round function that never ran): the next close schedules it again.
+ * Longer than the Scheduler's lateness (about a minute) plus Lambda's async retries.
+ */
+export const LOST_START_AFTER_MS = 5 * 60_000;
+
+/** Records that the link of `host` to `remote` closed; true if this close scheduled a start. */
+export async function linkClosed(deps: Pick<AppDeps, 'rounds' | 'scheduler' | 'config' | 'clock' | 'log'>, host: string, remote: string, seq: number): Promise<boolean> {
+  const { rounds, scheduler, config, clock } = deps;
+  const now = clock.now();
+  const window = await rounds.recordClose(host, remote, seq, now, seq.toString(36));
+  if (window.gen === undefined) return false;
   // Opened by this close, or by this same close in an earlier try: the name makes it idempotent.
-  if (!window.opened) return false;
-  const job: RoundJob = { host, remote, gen, kind: 'start' };
-  await deps.scheduler.schedule(scheduleName(job, scheduleTag.start()), window.lastCloseAt + deps.config.delayMs, job);
-  return true;
+  // A close into a window long overdue schedules the same start again (idempotent by name too),
+  // so a window whose start was lost does not absorb every later close of a flapping link.
+  const overdue = window.previousCloseAt !== undefined && now > window.previousCloseAt + config.delayMs + LOST_START_AFTER_MS;
+  if (!window.opened && !overdue) return false;
+  const job: RoundJob = { host, remote, gen: window.gen, kind: 'start' };
+  const created = await scheduler.schedule(scheduleName(job, scheduleTag.start()), window.lastCloseAt + config.delayMs, job);
+  if (overdue && created) deps.log.warn('round start was lost: scheduled again', { ...job, previousCloseAt: new Date(window.previousCloseAt as number).toISOString() });
+  return created || window.opened;
 }

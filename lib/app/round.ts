@@ -1,12 +1,13 @@
 // The self-ping round: one per (local host, remote domain, lost link). This file is one
-// invocation of it: claim or resume the round, hold its lease, run a pass (./pass.ts), and
-// schedule what comes next.
+// invocation of it: claim the round, hold its lease and a slot of the server, run a pass
+// (./pass.ts), and schedule what comes next.
 import { randomUUID } from 'node:crypto';
 import type { Round, RoundJob } from '../domain/model';
 import { scheduleName, scheduleTag } from '../domain/schedule';
 import { backoffMs } from '../support/backoff';
+import { ConfigError, ENV, type Config } from '../support/config';
 import type { RoundDeps } from './deps';
-import { runPass, type FollowUp } from './pass';
+import { deadlineMarginMs, runPass, type FollowUp, type Progress } from './pass';
 
 export type { RoundDeps } from './deps';
 export { deadlineMarginMs, pageSize } from './pass';
@@ -18,79 +19,138 @@ const RETRY_BASE_MS = 30_000;
 const RETRY_MAX_MS = 15 * 60_000;
 /** Lease for a round invocation without a deadline (the local service). */
 const UNBOUNDED_LEASE_MS = 10 * 60_000;
+/** When every slot of the server is taken, look again this soon (slots free as rounds end). */
+const SLOT_RETRY_MS = 10_000;
+
+/** Refuses, at start, a round function whose timeout cannot hold the deadline margin. */
+export function checkRoundTimeout(config: Config): void {
+  if (config.roundTimeoutMs === undefined) return;
+  const margin = deadlineMarginMs(config);
+  if (margin >= config.roundTimeoutMs) {
+    throw new ConfigError(
+      `the round's deadline margin (${margin} ms, from ${ENV.apiTimeoutMs}, ${ENV.pageSize} and ${ENV.concurrency}) does not fit in the function timeout (${ENV.roundTimeoutSeconds}=${config.roundTimeoutMs / 1000})`,
+    );
+  }
+}
+
+/** Self-pings in flight per round times slots stays within the server's bound. */
+export const serverSlots = (config: Config): number => Math.max(1, Math.floor(config.serverMaxInflight / config.concurrency));
+
+const continuation = (round: Pick<Round, 'host' | 'remote' | 'gen'>, pass?: number): RoundJob => ({
+  host: round.host,
+  remote: round.remote,
+  gen: round.gen,
+  kind: 'continue',
+  ...(pass !== undefined ? { pass } : {}),
+});
 
 /** Runs (part of) a round. Our own failures are retried, never read as an outcome. */
 export async function runRound(deps: RoundDeps, job: RoundJob, remainingMs: () => number = () => Infinity): Promise<void> {
+  const progress: Progress = { advanced: false };
   try {
-    const round = job.kind === 'start' ? await claim(deps, job) : await resume(deps, job);
-    if (round) await runHoldingLease(deps, round, remainingMs);
+    if (job.kind === 'start' && !(await claim(deps, job))) return;
+    await runHoldingLease(deps, job, remainingMs, progress);
   } catch (err) {
     deps.metrics.count('RoundFailures', 'Kind', job.kind);
-    const attempt = (job.attempt ?? 0) + 1;
+    // An invocation that saved progress is not a failed attempt: the count starts again.
+    const attempt = progress.advanced ? 1 : (job.attempt ?? 0) + 1;
     if (!deps.selfRetry || attempt > deps.config.retryAttempts) throw err;
     const wait = backoffMs(attempt - 1, RETRY_BASE_MS, RETRY_MAX_MS);
     // If even this fails, the error goes to Lambda's retries and then the DLQ.
     const now = deps.clock.now();
-    const created = await deps.scheduler.schedule(scheduleName(job, scheduleTag.retry(attempt, now)), now + wait, { ...job, attempt });
-    deps.log.error(created ? 'round failed, retry scheduled' : 'round failed, retry already scheduled', { ...job, attempt, waitMs: wait, error: (err as Error).message });
+    const retry = { ...job, attempt, ...(progress.pass !== undefined ? { pass: progress.pass } : {}) };
+    const created = await deps.scheduler.schedule(scheduleName(job, scheduleTag.retry(attempt, now)), now + wait, retry);
+    deps.log.error(created ? 'round failed, retry scheduled' : 'round failed, retry already scheduled', { ...retry, waitMs: wait, error: (err as Error).message });
   }
 }
 
 /**
  * Runs a pass while holding the round's lease: an at-least-once duplicate of the invocation
- * finds it taken and comes back when the lease ends (in case the holder died). The follow-up
- * is scheduled only after the lease is released, so that it never finds the round busy.
+ * finds it taken and comes back when the lease ends (in case the holder died). The round is
+ * read only once the lease is held, so the pass goes on from the latest saved progress. The
+ * follow-up is scheduled only after the lease is released, so that it never finds the round busy.
  */
-async function runHoldingLease(deps: RoundDeps, round: Round, remainingMs: () => number): Promise<void> {
+async function runHoldingLease(deps: RoundDeps, job: RoundJob, remainingMs: () => number, progress: Progress): Promise<void> {
+  const { rounds, clock } = deps;
   const owner = randomUUID();
-  const until = deps.clock.now() + Math.min(remainingMs(), UNBOUNDED_LEASE_MS);
-  const heldUntil = await deps.rounds.leaseRound(round.host, round.remote, round.gen, owner, until);
+  const until = clock.now() + Math.min(remainingMs(), UNBOUNDED_LEASE_MS);
+  const heldUntil = await rounds.leaseRound(job.host, job.remote, job.gen, owner, until);
   let next: FollowUp | undefined;
   if (heldUntil !== undefined) {
-    deps.log.info('round busy elsewhere', { host: round.host, remote: round.remote, gen: round.gen, until: new Date(heldUntil).toISOString() });
-    next = { tag: scheduleTag.busy(heldUntil), at: heldUntil + 1000 };
+    deps.log.info('round busy elsewhere', { ...job, until: new Date(heldUntil).toISOString() });
+    next = { tag: scheduleTag.busy(heldUntil), at: heldUntil + 1000, pass: job.pass };
   } else {
     try {
-      next = await runPass(deps, round, remainingMs);
+      next = await runIfDue(deps, job, owner, until, remainingMs, progress);
     } finally {
-      await deps.rounds.releaseRound(round.host, round.remote, round.gen, owner).catch(() => undefined);
+      await rounds.releaseRound(job.host, job.remote, job.gen, owner).catch(() => undefined);
     }
   }
   if (next) {
-    const job: RoundJob = { host: round.host, remote: round.remote, gen: round.gen, kind: 'continue' };
-    await deps.scheduler.schedule(scheduleName(job, next.tag), next.at, job);
+    const follow = continuation(job, next.pass);
+    await deps.scheduler.schedule(scheduleName(follow, next.tag), next.at, follow);
   }
 }
 
-/** Takes the pending close window of `job` as a new round, once its delay has passed. */
-async function claim(deps: RoundDeps, job: RoundJob): Promise<Round | undefined> {
+/**
+ * Whether the job may run the round's pass now: a job for another pass than the round's, or a
+ * re-check pass before its time (a duplicate delivery, a lease come-back, a self-retry, a DLQ
+ * replay), does nothing but make sure the pass's own job exists.
+ */
+async function runIfDue(deps: RoundDeps, job: RoundJob, owner: string, until: number, remainingMs: () => number, progress: Progress): Promise<FollowUp | undefined> {
+  const { rounds, clock, config } = deps;
+  const stored = await rounds.getRound(job.host, job.remote, job.gen);
+  if (!stored || stored.state === 'done') return undefined;
+  if (job.pass !== undefined && job.pass !== stored.pass) {
+    deps.log.info('round job for another pass ignored', { ...job, roundPass: stored.pass });
+    return undefined;
+  }
+  const early = stored.state === 'waiting' && stored.notBefore !== undefined ? stored.notBefore - clock.now() : 0;
+  if (early > MAX_EARLY_WAIT_MS) {
+    deps.log.info('round job early for its pass', { ...job, roundPass: stored.pass, notBefore: new Date(stored.notBefore as number).toISOString() });
+    return { tag: scheduleTag.recheck(stored.pass), at: stored.notBefore as number, pass: stored.pass };
+  }
+  if (early > 0) await clock.sleep(early);
+  const slots = serverSlots(config);
+  const slotBusy = await rounds.leaseServerSlot(stored.host, slots, owner, until);
+  if (slotBusy !== undefined) {
+    const at = Math.min(slotBusy, clock.now() + SLOT_RETRY_MS);
+    deps.log.info('round waits for a slot of its server', { ...job, slots, at: new Date(at).toISOString() });
+    return { tag: scheduleTag.slot(at), at, pass: stored.pass };
+  }
+  try {
+    const round: Round = { ...stored, state: 'running' };
+    progress.pass = round.pass;
+    return await runPass(deps, round, remainingMs, progress);
+  } finally {
+    await rounds.releaseServerSlot(stored.host, slots, owner).catch(() => undefined);
+  }
+}
+
+/**
+ * Takes the pending close window of `job` as a new round, once its delay has passed. False when
+ * the round was postponed (a later close); true when it is claimed, by this or another invocation.
+ */
+async function claim(deps: RoundDeps, job: RoundJob): Promise<boolean> {
   const { rounds, config, clock } = deps;
   for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
     const pending = await rounds.pendingClose(job.host, job.remote);
-    if (!pending || pending.gen !== job.gen) {
-      // Already claimed: a retried invocation resumes the round, a duplicate one finds it done.
-      return resume(deps, { ...job, kind: 'continue' });
-    }
+    // Already claimed: a retried invocation resumes the round, a duplicate one finds it done.
+    if (!pending || pending.gen !== job.gen) return true;
     const due = pending.lastCloseAt + config.delayMs;
     const early = due - clock.now();
     if (early > MAX_EARLY_WAIT_MS) {
       // A close arrived after this round was scheduled: never ping earlier than the delay after it.
       await deps.scheduler.schedule(scheduleName(job, scheduleTag.postponed(due)), due, job);
       deps.log.info('round postponed', { ...job, due: new Date(due).toISOString() });
-      return undefined;
+      return false;
     }
     if (early > 0) await clock.sleep(early);
     const round: Round = { host: job.host, remote: job.remote, gen: job.gen, cutoffSeq: pending.lastCloseSeq, pass: 0, marked: 0, state: 'running' };
     if (await rounds.claimRound(round, pending.lastCloseAt)) {
       deps.log.info('round started', { host: round.host, remote: round.remote, gen: round.gen });
-      return round;
+      return true;
     }
   }
   throw new Error(`could not claim round ${job.host}/${job.remote}/${job.gen}: closes keep arriving`);
-}
-
-async function resume(deps: RoundDeps, job: RoundJob): Promise<Round | undefined> {
-  const round = await deps.rounds.getRound(job.host, job.remote, job.gen);
-  if (!round || round.state === 'done') return undefined;
-  return round.state === 'waiting' ? { ...round, state: 'running' } : round;
 }

@@ -12,6 +12,12 @@ export interface Join {
   remote: string;
   /** Server sequence (µs) of the event that wrote this join. */
   seq: number;
+  /**
+   * Server sequence (µs) at which the user joined, when earlier than `seq`: a join re-posted by
+   * the server (a module reload, a refresh of a quiet session) keeps the time it was made, so
+   * a round still finds it made before the close. Identifies the join: same `since`, same join.
+   */
+  since?: number;
   /** Set while the join awaits a follow-up self-ping: `<round gen>.<pass>` of the pass that must re-check it. */
   recheck?: string;
 }
@@ -30,6 +36,8 @@ export interface Round {
   cursor?: string;
   /** Joins marked for a re-check during this pass. */
   marked?: number;
+  /** While waiting: the pass may not start before this time (ms). */
+  notBefore?: number;
   state: 'running' | 'waiting' | 'done';
 }
 
@@ -49,10 +57,17 @@ export interface RoundJob {
   kind: 'start' | 'continue';
   /** Retries so far after our own failures (stanza API or store down). */
   attempt?: number;
+  /** For 'continue': the pass this job goes on with; a job for another pass does nothing. */
+  pass?: number;
 }
+
+/** When the join was made: `since`, else the seq that wrote it. */
+export const joinedAt = (join: Join): number => join.since ?? join.seq;
 
 /** What the XMPP server said about a self-ping. */
 export type PingReply =
   | { kind: 'reply'; iq: Element }
   | { kind: 'timeout' }
-  | { kind: 'no-session' };
+  | { kind: 'no-session' }
+  /** The API answered this one request with something we cannot use: our failure, never a fact about the room. */
+  | { kind: 'bad-answer'; reason: string };

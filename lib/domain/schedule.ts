@@ -27,6 +27,8 @@ export const scheduleTag = {
   postponed: (due: number): string => `at${due}`,
   /** Another invocation holds the round's lease until `until` (ms): come back after it. */
   busy: (until: number): string => `lease${until}`,
+  /** Every self-ping slot of the XMPP server is taken: look again at `at` (ms). */
+  slot: (at: number): string => `slot${at}`,
   /** The invocation ran short of time: go on from the saved `cursor` of `pass`. */
   checkpoint: (pass: number, cursor: string | undefined): string => `p${pass}c${cursor}`,
   /** Re-check pass `pass` of the joins whose outcome was indeterminate. */

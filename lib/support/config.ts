@@ -24,6 +24,10 @@ export interface Config {
   maxBodyBytes: number;
   /** Joins read per store page in a round. */
   pageSize: number;
+  /** Self-pings in flight towards one XMPP server across all its rounds (a multiple of concurrency). */
+  serverMaxInflight: number;
+  /** The round function's own timeout (AWS), so a margin that cannot fit is refused at start. */
+  roundTimeoutMs?: number;
   /** DynamoDB table. */
   table: string;
   /** Optional DynamoDB endpoint (dynalite locally). */
@@ -49,6 +53,8 @@ export const ENV = {
   joinTtlDays: 'PING_MUC_JOIN_TTL_DAYS',
   maxBodyBytes: 'PING_MUC_MAX_BODY_BYTES',
   pageSize: 'PING_MUC_PAGE_SIZE',
+  serverMaxInflight: 'PING_MUC_SERVER_MAX_INFLIGHT',
+  roundTimeoutSeconds: 'PING_MUC_ROUND_TIMEOUT_SECONDS',
   table: 'PING_MUC_TABLE',
   dynamodbEndpoint: 'PING_MUC_DYNAMODB_ENDPOINT',
   scheduleGroup: 'PING_MUC_SCHEDULE_GROUP',
@@ -71,6 +77,8 @@ export const DEFAULTS = {
   joinTtlDays: 30,
   maxBodyBytes: 256 * 1024,
   pageSize: 500,
+  /** Four rounds at the default concurrency. */
+  serverMaxInflight: 128,
   table: 'ping-muc',
   scheduleGroup: 'ping-muc',
 } as const;
@@ -99,11 +107,16 @@ export function loadConfig(env: Env = process.env): Config {
   if (apiUrl && !/^https?:\/\//.test(apiUrl)) {
     throw new ConfigError(`${ENV.apiUrl}=${apiUrl}: expected an http(s) URL`);
   }
+  const concurrency = int(env, ENV.concurrency, DEFAULTS.concurrency, 1, 1024);
+  const serverMax = int(env, ENV.serverMaxInflight, DEFAULTS.serverMaxInflight, 1, 65_536);
+  if (serverMax < concurrency) {
+    throw new ConfigError(`${ENV.serverMaxInflight}=${serverMax} is below ${ENV.concurrency}=${concurrency}: one round alone would exceed it`);
+  }
   return {
     apiUrl,
     apiTimeoutMs: num(env, ENV.apiTimeoutMs, DEFAULTS.apiTimeoutMs, 100, 300_000),
     delayMs: delaySeconds * 1000,
-    concurrency: int(env, ENV.concurrency, DEFAULTS.concurrency, 1, 1024),
+    concurrency,
     rechecks: int(env, ENV.rechecks, DEFAULTS.rechecks, 0, 20),
     recheckBaseMs: num(env, ENV.recheckBaseSeconds, delaySeconds, 0, 86_400) * 1000,
     retryAttempts: int(env, ENV.retryAttempts, DEFAULTS.retryAttempts, 0, 20),
@@ -111,6 +124,8 @@ export function loadConfig(env: Env = process.env): Config {
     joinTtlSeconds: num(env, ENV.joinTtlDays, DEFAULTS.joinTtlDays, 1, 3650) * 86_400,
     maxBodyBytes: int(env, ENV.maxBodyBytes, DEFAULTS.maxBodyBytes, 1024, 6 * 1024 * 1024),
     pageSize: int(env, ENV.pageSize, DEFAULTS.pageSize, 1, 10_000),
+    serverMaxInflight: serverMax,
+    roundTimeoutMs: env[ENV.roundTimeoutSeconds] ? int(env, ENV.roundTimeoutSeconds, 0, 1, 900) * 1000 : undefined,
     table: env[ENV.table] ?? DEFAULTS.table,
     dynamodbEndpoint: env[ENV.dynamodbEndpoint] || undefined,
     scheduler: {

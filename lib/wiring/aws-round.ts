@@ -1,5 +1,6 @@
 // Dependencies of the round function; kept apart so the events bundle carries no XML code.
 import type { RoundDeps } from '../app/deps';
+import { checkRoundTimeout } from '../app/round';
 import type { StanzaApi } from '../ports';
 import { ENV } from '../support/config';
 import { loadKey } from '../support/secrets';
@@ -10,6 +11,7 @@ let api: StanzaApi | undefined;
 
 export async function awsRoundDeps(selfArn: string): Promise<RoundDeps> {
   const s = awsShared('round');
+  checkRoundTimeout(s.config);
   api ??= stanzaApiFor(s.config, await loadKey(ENV.apiSecret, ENV.apiSecretArn));
   return { ...s, api, scheduler: awsScheduler(s, selfArn), selfRetry: true };
 }

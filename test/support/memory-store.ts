@@ -1,22 +1,37 @@
-// An in-memory store (plain Maps) with the same ordering rules as the DynamoDB store: the fake
-// behind the round's unit tests, and the benchmark's way to measure our own CPU per event with
-// the store I/O taken out. Not a production adapter.
-import type { Join, Page, Round } from '../../lib/domain/model';
-import type { JoinStore, PendingClose, RoundStore, WebhookLog } from '../../lib/ports';
+// An in-memory store (plain Maps) with the same rules as the DynamoDB store (lib/ports.ts): the
+// fake behind the round's unit tests and fault-injection suite, and the benchmark's way to take
+// the store I/O out of a measurement. Not a production adapter.
+import { joinedAt, type Join, type Page, type Round } from '../../lib/domain/model';
+import type { JoinStore, PendingClose, RecordedClose, RoundStore, WebhookLog } from '../../lib/ports';
 
 interface Entry {
-  join?: Join;
+  join?: Join & { notifying?: string };
   left?: boolean;
   seq: number;
   expiresAt: number;
 }
 
+interface Link {
+  gen?: string;
+  lastCloseAt?: number;
+  lastCloseSeq?: number;
+  claimedSeq?: number;
+}
+
+interface Lease {
+  owner: string;
+  until: number;
+}
+
 export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
   private joins = new Map<string, Entry>();
   private hosts = new Map<string, number>();
-  private links = new Map<string, { gen?: string; lastCloseAt?: number; lastCloseSeq?: number; claimedSeq?: number }>();
+  private links = new Map<string, Link>();
   private rounds = new Map<string, Round>();
+  private leases = new Map<string, Lease>();
   private webhooks = new Map<string, number>();
+  /** Sorted keys per host|remote, rebuilt only when a join key is added (deletes are skipped on read). */
+  private sorted = new Map<string, string[]>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -24,9 +39,10 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
     return `${user}\u0000${room}`;
   }
 
-  private newer(key: string, seq: number): boolean {
-    const e = this.joins.get(key);
-    return !e || e.seq < seq;
+  /** The stored join if it is the same join as `join` (same joinedAt), not a tombstone. */
+  private same(join: Join): (Join & { notifying?: string }) | undefined {
+    const e = this.joins.get(this.key(join.user, join.room));
+    return e?.join && joinedAt(e.join) === joinedAt(join) ? e.join : undefined;
   }
 
   /** Live joins stored (for checks). */
@@ -36,16 +52,33 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
     return n;
   }
 
+  /** Every live join, for assertions. */
+  allJoins(): Join[] {
+    return [...this.joins.values()].flatMap((e) => (e.join ? [{ ...e.join }] : []));
+  }
+
   async putJoin(join: Join, expiresAt: number): Promise<void> {
     const key = this.key(join.user, join.room);
-    if (!this.newer(key, join.seq)) return;
-    if (!this.joins.get(key)?.join) this.sorted.delete(`${join.host}|${join.remote}`);
-    this.joins.set(key, { join: { ...join }, seq: join.seq, expiresAt });
+    const stored = this.joins.get(key);
+    if (stored && stored.seq >= join.seq) return;
+    const since = joinedAt(join);
+    if (since < join.seq && stored?.join && joinedAt(stored.join) === since) {
+      // A refresh of the same join: keep its round marks.
+      const { recheck, notifying } = stored.join;
+      stored.join = { ...join, since, ...(recheck ? { recheck } : {}), ...(notifying ? { notifying } : {}) };
+      stored.seq = join.seq;
+      stored.expiresAt = expiresAt;
+      return;
+    }
+    if (!stored?.join) this.sorted.delete(`${join.host}|${join.remote}`);
+    const { recheck: _r, ...fresh } = join;
+    this.joins.set(key, { join: { ...fresh, since }, seq: join.seq, expiresAt });
   }
 
   async leave(_host: string, user: string, room: string, seq: number, expiresAt: number): Promise<void> {
     const key = this.key(user, room);
-    if (this.newer(key, seq)) this.joins.set(key, { left: true, seq, expiresAt });
+    const stored = this.joins.get(key);
+    if (!stored || stored.seq < seq) this.joins.set(key, { left: true, seq, expiresAt });
   }
 
   async endSession(host: string, user: string, seq: number): Promise<number> {
@@ -59,24 +92,13 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
     return n;
   }
 
-  async startHost(host: string, seq: number): Promise<number> {
+  async startHost(host: string, seq: number): Promise<void> {
     if ((this.hosts.get(host) ?? 0) < seq) this.hosts.set(host, seq);
-    let n = 0;
-    for (const [key, e] of this.joins) {
-      if (e.join && e.join.host === host && e.seq < seq) {
-        this.joins.delete(key);
-        n++;
-      }
-    }
-    return n;
   }
 
   async hostStartSeq(host: string): Promise<number> {
     return this.hosts.get(host) ?? 0;
   }
-
-  /** Sorted keys per host|remote, rebuilt only when a join key is added (deletes are skipped on read). */
-  private sorted = new Map<string, string[]>();
 
   async joinsOf(host: string, remote: string, limit: number, cursor?: string): Promise<Page<Join>> {
     const nowS = Math.floor(this.now() / 1000);
@@ -96,7 +118,10 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
     const items: Join[] = [];
     for (; i < keys.length && items.length < limit; i++) {
       const e = this.joins.get(keys[i] as string);
-      if (e?.join && e.join.host === host && e.join.remote === remote && e.expiresAt > nowS) items.push({ ...e.join });
+      if (e?.join && e.join.host === host && e.join.remote === remote && e.expiresAt > nowS) {
+        const { notifying: _n, ...join } = e.join;
+        items.push(join);
+      }
     }
     const page: Page<Join> = { items };
     if (i < keys.length) page.next = String(i);
@@ -104,36 +129,37 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
   }
 
   async deleteJoinIf(join: Join): Promise<boolean> {
-    const key = this.key(join.user, join.room);
-    const e = this.joins.get(key);
-    if (!e?.join || e.seq !== join.seq) return false;
-    this.joins.delete(key);
+    if (!this.same(join)) return false;
+    this.joins.delete(this.key(join.user, join.room));
     return true;
   }
 
-  async markNotifying(join: Join): Promise<boolean> {
-    const e = this.joins.get(this.key(join.user, join.room));
-    return Boolean(e?.join) && e?.seq === join.seq;
+  async markNotifying(join: Join, gen: string): Promise<boolean> {
+    const stored = this.same(join);
+    if (!stored) return false;
+    stored.notifying = gen;
+    return true;
   }
 
   async markRecheck(join: Join, gen: string): Promise<boolean> {
-    const e = this.joins.get(this.key(join.user, join.room));
-    if (!e?.join || e.seq !== join.seq) return false;
-    e.join.recheck = gen;
+    const stored = this.same(join);
+    if (!stored) return false;
+    stored.recheck = gen;
     return true;
   }
 
-  async recordClose(host: string, remote: string, seq: number, now: number, gen: string): Promise<{ gen?: string; opened: boolean; lastCloseAt: number }> {
+  async recordClose(host: string, remote: string, seq: number, now: number, gen: string): Promise<RecordedClose> {
     const key = `${host}|${remote}`;
     const link = this.links.get(key) ?? {};
     if ((link.lastCloseSeq !== undefined && link.lastCloseSeq >= seq) || (link.claimedSeq !== undefined && link.claimedSeq >= seq)) {
       return { gen: link.gen, opened: link.gen === gen, lastCloseAt: link.lastCloseAt ?? now };
     }
+    const previousCloseAt = link.gen !== undefined ? link.lastCloseAt : undefined;
     link.gen ??= gen;
     link.lastCloseAt = now;
     link.lastCloseSeq = seq;
     this.links.set(key, link);
-    return { gen: link.gen, opened: link.gen === gen, lastCloseAt: now };
+    return { gen: link.gen, opened: link.gen === gen, lastCloseAt: now, ...(previousCloseAt !== undefined ? { previousCloseAt } : {}) };
   }
 
   async pendingClose(host: string, remote: string): Promise<PendingClose | undefined> {
@@ -143,26 +169,53 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
   }
 
   async claimRound(round: Round, lastCloseAt: number): Promise<boolean> {
-    await this.saveRound(round);
+    const roundKey = `${round.host}|${round.remote}|${round.gen}`;
+    const stored = this.rounds.get(roundKey);
+    if (!stored || stored.cutoffSeq < round.cutoffSeq) this.rounds.set(roundKey, { ...round });
     const link = this.links.get(`${round.host}|${round.remote}`);
     if (!link || link.gen !== round.gen || link.lastCloseAt !== lastCloseAt) return false;
     this.links.set(`${round.host}|${round.remote}`, { claimedSeq: round.cutoffSeq });
     return true;
   }
 
-  private leases = new Map<string, { owner: string; until: number }>();
-
-  async leaseRound(host: string, remote: string, gen: string, owner: string, until: number): Promise<number | undefined> {
-    const key = `${host}|${remote}|${gen}`;
+  private takeLease(key: string, owner: string, until: number): number | undefined {
     const held = this.leases.get(key);
     if (held && held.until >= this.now() && held.owner !== owner) return held.until;
     this.leases.set(key, { owner, until });
     return undefined;
   }
 
-  async releaseRound(host: string, remote: string, gen: string, owner: string): Promise<void> {
-    const key = `${host}|${remote}|${gen}`;
+  private dropLease(key: string, owner: string): void {
     if (this.leases.get(key)?.owner === owner) this.leases.delete(key);
+  }
+
+  async leaseRound(host: string, remote: string, gen: string, owner: string, until: number): Promise<number | undefined> {
+    return this.takeLease(`R|${host}|${remote}|${gen}`, owner, until);
+  }
+
+  async releaseRound(host: string, remote: string, gen: string, owner: string): Promise<void> {
+    this.dropLease(`R|${host}|${remote}|${gen}`, owner);
+  }
+
+  async leaseServerSlot(host: string, slots: number, owner: string, until: number): Promise<number | undefined> {
+    let earliest = Infinity;
+    for (let slot = 0; slot < slots; slot++) {
+      const busy = this.takeLease(`S|${host}|${slot}`, owner, until);
+      if (busy === undefined) return undefined;
+      earliest = Math.min(earliest, busy);
+    }
+    return earliest;
+  }
+
+  async releaseServerSlot(host: string, slots: number, owner: string): Promise<void> {
+    for (let slot = 0; slot < slots; slot++) this.dropLease(`S|${host}|${slot}`, owner);
+  }
+
+  /** Server slots held now, for assertions. */
+  slotsHeld(host: string): number {
+    let n = 0;
+    for (const [key, lease] of this.leases) if (key.startsWith(`S|${host}|`) && lease.until >= this.now()) n++;
+    return n;
   }
 
   async getRound(host: string, remote: string, gen: string): Promise<Round | undefined> {
@@ -172,6 +225,11 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
 
   async saveRound(round: Round): Promise<void> {
     this.rounds.set(`${round.host}|${round.remote}|${round.gen}`, { ...round });
+  }
+
+  /** Every round, for assertions. */
+  allRounds(): Round[] {
+    return [...this.rounds.values()].map((r) => ({ ...r }));
   }
 
   async rememberWebhook(id: string, expiresAt: number): Promise<boolean> {

@@ -1,0 +1,323 @@
+// The round's rules through its ports, on fakes with an injected clock: no HTTP, no dynalite,
+// no sleeps. Each describe names the rule; the issue points they pin are in the test names.
+import { describe, expect, it } from 'vitest';
+import { runRound, checkRoundTimeout } from '../../lib/app/round';
+import { LOST_START_AFTER_MS } from '../../lib/app/link-close';
+import { loadConfig } from '../../lib/support/config';
+import { closeLink, drive, HOST, nextSeq, REMOTE, roundWorld, seedJoins } from '../support/fakes';
+
+const MINUTE = 60_000;
+
+describe('claim', () => {
+  it('starts the round at the delay after the close and pings each join once', async () => {
+    const w = roundWorld();
+    const joins = await seedJoins(w, 10);
+    const closedAt = w.clock.now();
+    await closeLink(w);
+    expect([...w.scheduler.pending.values()].map((j) => [j.job.kind, j.at])).toEqual([['start', closedAt + MINUTE]]);
+    await drive(w);
+    expect(w.api.pings).toHaveLength(10);
+    expect(new Set(w.api.pings.map((p) => p.occupant))).toEqual(new Set(joins.map((j) => j.occupant)));
+    expect(Math.min(...w.api.pings.map((p) => p.at))).toBeGreaterThanOrEqual(closedAt + MINUTE);
+    expect(w.store.allRounds().map((r) => r.state)).toEqual(['done']);
+  });
+
+  it('does not ping a join made after the close', async () => {
+    const w = roundWorld();
+    await seedJoins(w, 3);
+    await closeLink(w);
+    await seedJoins(w, 2, REMOTE, 'late');
+    await drive(w);
+    expect(w.api.pings.map((p) => p.user).sort()).toEqual([`u0@${HOST}/r`, `u1@${HOST}/r`, `u2@${HOST}/r`]);
+  });
+
+  it('postpones to the delay after the last close of the window', async () => {
+    const w = roundWorld();
+    await seedJoins(w, 2);
+    await closeLink(w);
+    w.clock.advance(40_000);
+    const lastClose = w.clock.now();
+    await closeLink(w);
+    await drive(w);
+    expect(w.logs.some((l) => l.message === 'round postponed')).toBe(true);
+    expect(Math.min(...w.api.pings.map((p) => p.at))).toBeGreaterThanOrEqual(lastClose + MINUTE);
+    expect(w.api.pings).toHaveLength(2);
+  });
+});
+
+describe('lease', () => {
+  it('a duplicate invocation finds the round busy and comes back after the lease', async () => {
+    const w = roundWorld();
+    await seedJoins(w, 8);
+    await closeLink(w);
+    const start = w.scheduler.takeNext()!;
+    w.clock.t = start.at;
+    await Promise.all([runRound(w.deps, start.job), runRound(w.deps, start.job)]);
+    expect(w.api.pings).toHaveLength(8);
+    expect(w.logs.filter((l) => l.message === 'round busy elsewhere')).toHaveLength(1);
+    const comeBack = [...w.scheduler.pending.values()];
+    expect(comeBack.map((j) => j.job.kind)).toEqual(['continue']);
+    await drive(w);
+    expect(w.api.pings).toHaveLength(8);
+  });
+
+  it('a duplicate claim after progress never overwrites the progress (9.5)', async () => {
+    const w = roundWorld({ PING_MUC_PAGE_SIZE: '4' });
+    await seedJoins(w, 12);
+    await closeLink(w);
+    const start = w.scheduler.takeNext()!;
+    w.clock.t = start.at;
+    // The duplicate read the pending window before the winner claimed it...
+    const stale = await w.store.pendingClose(HOST, REMOTE);
+    // ...the winner claims and runs one page, then its time is up.
+    let fed = 0;
+    await runRound(w.deps, start.job, () => (fed++ === 0 ? Infinity : 0));
+    expect(w.store.allRounds()[0]!.cursor).toBeDefined();
+    // The duplicate goes on with what it read: its claim must not reset the winner's cursor.
+    const real = w.store.pendingClose.bind(w.store);
+    let first = true;
+    w.store.pendingClose = async (h, r) => (first ? ((first = false), stale) : real(h, r));
+    await runRound(w.deps, start.job);
+    await drive(w);
+    expect(w.api.pings).toHaveLength(12);
+    expect(new Set(w.api.pings.map((p) => p.user)).size).toBe(12);
+  });
+});
+
+describe('checkpoint and continuation', () => {
+  it('an invocation short of time saves the cursor and a continuation goes on from it', async () => {
+    const w = roundWorld({ PING_MUC_PAGE_SIZE: '4', PING_MUC_CONCURRENCY: '2' });
+    await seedJoins(w, 30);
+    await closeLink(w);
+    // Each invocation may feed one page only.
+    const invocations = await drive(w, { remainingMs: () => { let n = 0; return () => (n++ === 0 ? Infinity : 0); } });
+    expect(invocations).toBeGreaterThanOrEqual(8);
+    expect(w.api.pings).toHaveLength(30);
+    expect(new Set(w.api.pings.map((p) => p.user)).size).toBe(30);
+    const continues = w.scheduler.created.filter((j) => j.job.kind === 'continue');
+    expect(continues.every((j) => j.job.pass === 0)).toBe(true);
+  });
+
+  it('after a failure mid-pass only the unfinished page is pinged again, and the retry is not a failed attempt (9.1)', async () => {
+    const w = roundWorld({ PING_MUC_PAGE_SIZE: '4', PING_MUC_CONCURRENCY: '1', PING_MUC_RETRY_ATTEMPTS: '1' });
+    await seedJoins(w, 12);
+    await closeLink(w);
+    let calls = 0;
+    const real = w.api.selfPing.bind(w.api);
+    // Fails twice in a row (both tries of one call) at the 6th and the 10th join: two failed
+    // invocations, each after progress, so the single allowed retry is never used up.
+    w.api.selfPing = async (user, occupant) => {
+      calls++;
+      if (calls === 6 || calls === 7 || calls === 12 || calls === 13) throw new Error('reset');
+      return real(user, occupant);
+    };
+    await drive(w);
+    const retries = w.scheduler.created.filter((j) => j.job.attempt !== undefined);
+    expect(retries.map((j) => j.job.attempt)).toEqual([1, 1]);
+    expect(w.api.pings.length).toBeLessThanOrEqual(12 + 2);
+    expect(new Set(w.api.pings.map((p) => p.user)).size).toBe(12);
+    expect(w.store.allRounds()[0]!.state).toBe('done');
+  });
+
+  it('a transient store failure is retried in place, not a failed invocation (9.1)', async () => {
+    const w = roundWorld();
+    await seedJoins(w, 5);
+    await closeLink(w);
+    const real = w.store.markNotifying.bind(w.store);
+    let failed = false;
+    w.store.markNotifying = async (join, gen) => {
+      if (!failed) {
+        failed = true;
+        throw new Error('ProvisionedThroughputExceededException');
+      }
+      return real(join, gen);
+    };
+    for (const o of ['room0@muc.b.example/u0', 'room1@muc.b.example/u1']) w.api.answers.set(o, 'not-acceptable');
+    await drive(w);
+    expect(w.scheduler.created.filter((j) => j.job.attempt !== undefined)).toEqual([]);
+    expect(w.api.notifications).toHaveLength(2);
+  });
+});
+
+describe('outcomes', () => {
+  it('notifies exactly the ghosts, keeps the joined, drops the gone quietly', async () => {
+    const w = roundWorld();
+    const joins = await seedJoins(w, 5);
+    const answers = ['joined', 'not-acceptable', 'nick-changed', 'no-session', 'joined'] as const;
+    joins.forEach((j, i) => w.api.answers.set(j.occupant, answers[i]!));
+    await closeLink(w);
+    await drive(w);
+    expect(w.api.notifications.map((n) => n.occupant)).toEqual([joins[1]!.occupant]);
+    const kept = w.store.allJoins().map((j) => j.nick).sort();
+    expect(kept).toEqual(['u0', 'u2', 'u4']);
+  });
+
+  it('a bad answer for one join is re-checked and never notified, and fails no round (9.1)', async () => {
+    const w = roundWorld({ PING_MUC_RECHECKS: '2' });
+    const joins = await seedJoins(w, 3);
+    w.api.answers.set(joins[1]!.occupant, 'bad-answer');
+    w.api.answers.set(joins[2]!.occupant, 'not-acceptable');
+    await closeLink(w);
+    await drive(w);
+    expect(w.api.pingsOf(joins[1]!.occupant)).toBe(3);
+    expect(w.api.notifications.map((n) => n.occupant)).toEqual([joins[2]!.occupant]);
+    expect(w.store.allJoins().map((j) => j.nick).sort()).toEqual(['u0', 'u1']);
+    expect(w.scheduler.created.filter((j) => j.job.attempt !== undefined)).toEqual([]);
+  });
+});
+
+describe('re-checks', () => {
+  it('re-checks an unreachable remote after base·2^k, then notifies once the budget is spent', async () => {
+    const w = roundWorld({ PING_MUC_RECHECKS: '3' });
+    const [j] = await seedJoins(w, 1);
+    w.api.answers.set(j!.occupant, 'remote-down');
+    await closeLink(w);
+    const closedAt = w.clock.now();
+    await drive(w);
+    const times = w.api.pings.map((p) => (p.at - closedAt) / 1000);
+    expect(times).toEqual([60, 120, 240, 480]);
+    expect(w.api.notifications).toHaveLength(1);
+    expect(w.api.notifications[0]!.at - closedAt).toBe(480_000);
+  });
+
+  it('extra continue invocations never run a waiting pass early (9.3)', async () => {
+    const w = roundWorld({ PING_MUC_RECHECKS: '3' });
+    const [j] = await seedJoins(w, 1);
+    w.api.answers.set(j!.occupant, 'remote-down');
+    await closeLink(w);
+    const closedAt = w.clock.now();
+    const gen = [...w.scheduler.pending.values()][0]!.job.gen;
+    let extra = 0;
+    await drive(w, {
+      before: (job, world) => {
+        // After every job, three stray continues: a duplicate, a come-back, a DLQ replay (no pass).
+        if (extra++ < 12) {
+          for (const k of [1, 2, 3]) {
+            const name = `stray-${extra}-${k}`;
+            const stray = { host: HOST, remote: REMOTE, gen, kind: 'continue' as const, ...(k === 3 ? {} : { pass: k === 1 ? 1 : 0 }) };
+            world.scheduler.pending.set(name, { name, at: job.at + k * 1000, job: stray });
+          }
+        }
+      },
+    });
+    const times = w.api.pings.map((p) => (p.at - closedAt) / 1000);
+    expect(times).toEqual([60, 120, 240, 480]);
+    expect(w.api.notifications).toHaveLength(1);
+    expect(w.api.notifications[0]!.at - closedAt).toBe(480_000);
+  });
+
+  it('a re-check pass that fails after marking still re-checks the marked join (9.2)', async () => {
+    const w = roundWorld({ PING_MUC_RECHECKS: '3', PING_MUC_CONCURRENCY: '1', PING_MUC_PAGE_SIZE: '2' });
+    const [a, b] = await seedJoins(w, 2);
+    w.api.answers.set(a!.occupant, 'remote-down');
+    // b: unreachable in pass 0; in pass 1 the API fails on it (both tries), then it is joined.
+    let n = 0;
+    w.api.answers.set(b!.occupant, () => (++n === 1 ? 'remote-down' : n <= 3 ? 'throw' : 'joined'));
+    await closeLink(w);
+    await drive(w);
+    // a was marked for pass 2 in the failed invocation: it is still re-checked, then notified.
+    expect(w.api.pingsOf(a!.occupant)).toBe(4);
+    expect(w.api.notifications.map((x) => x.occupant)).toEqual([a!.occupant]);
+    expect(w.store.allRounds()[0]!.state).toBe('done');
+  });
+
+  it('a join found joined in a re-check is not pinged again by later passes', async () => {
+    const w = roundWorld({ PING_MUC_RECHECKS: '3' });
+    const [a, b] = await seedJoins(w, 2);
+    w.api.answers.set(a!.occupant, 'remote-down');
+    let n = 0;
+    w.api.answers.set(b!.occupant, () => (n++ === 0 ? 'remote-down' : 'joined'));
+    await closeLink(w);
+    await drive(w);
+    expect(w.api.pingsOf(b!.occupant)).toBe(2);
+    expect(w.api.pingsOf(a!.occupant)).toBe(4);
+    expect(w.api.notifications.map((x) => x.occupant)).toEqual([a!.occupant]);
+  });
+});
+
+describe('follow-up scheduling', () => {
+  it('names every follow-up by its reason and pass', async () => {
+    const w = roundWorld({ PING_MUC_RECHECKS: '1' });
+    const [j] = await seedJoins(w, 1);
+    w.api.answers.set(j!.occupant, 'timeout');
+    await closeLink(w);
+    await drive(w);
+    const kinds = w.scheduler.created.map((c) => [c.job.kind, c.job.pass]);
+    expect(kinds).toEqual([['start', undefined], ['continue', 1]]);
+    expect(new Set(w.scheduler.created.map((c) => c.name)).size).toBe(2);
+  });
+
+  it('a lost start job is scheduled again by a later close of the link (9.4)', async () => {
+    const w = roundWorld();
+    const [j] = await seedJoins(w, 1);
+    w.api.answers.set(j!.occupant, 'not-acceptable');
+    await closeLink(w);
+    w.scheduler.pending.clear(); // the start job is lost
+    w.clock.advance(MINUTE + LOST_START_AFTER_MS + 1);
+    await closeLink(w);
+    const afterClose = w.clock.now();
+    await drive(w);
+    expect(w.api.notifications).toHaveLength(1);
+    expect(w.api.notifications[0]!.at).toBeGreaterThanOrEqual(afterClose + MINUTE);
+    expect(w.logs.some((l) => l.message === 'round start was lost: scheduled again')).toBe(true);
+  });
+
+  it('a close within a pending window does not schedule again', async () => {
+    const w = roundWorld();
+    await seedJoins(w, 1);
+    await closeLink(w);
+    w.clock.advance(30_000);
+    await closeLink(w);
+    expect(w.scheduler.created).toHaveLength(1);
+  });
+});
+
+describe('server slots (9.8)', () => {
+  it('rounds of one server keep at most PING_MUC_SERVER_MAX_INFLIGHT pings in flight together', async () => {
+    const w = roundWorld({ PING_MUC_CONCURRENCY: '4', PING_MUC_SERVER_MAX_INFLIGHT: '8' });
+    const remotes = ['muc.b.example', 'muc.c.example', 'muc.d.example', 'muc.e.example'];
+    for (const r of remotes) await seedJoins(w, 20, r, r.split('.')[1]);
+    for (const r of remotes) await closeLink(w, r);
+    // All four rounds start together.
+    const starts = [...w.scheduler.pending.values()];
+    w.scheduler.pending.clear();
+    w.clock.t = Math.max(...starts.map((s) => s.at));
+    await Promise.all(starts.map((s) => runRound(w.deps, s.job)));
+    expect(w.api.maxInFlight).toBeLessThanOrEqual(8);
+    expect(w.logs.filter((l) => l.message === 'round waits for a slot of its server').length).toBeGreaterThanOrEqual(2);
+    await drive(w);
+    expect(w.api.pings).toHaveLength(80);
+    expect(w.store.slotsHeld(HOST)).toBe(0);
+  });
+
+  it('refuses a server bound below one round', () => {
+    expect(() => loadConfig({ PING_MUC_CONCURRENCY: '64', PING_MUC_SERVER_MAX_INFLIGHT: '32' })).toThrow(/below PING_MUC_CONCURRENCY/);
+  });
+});
+
+describe('configuration that cannot work (9.7)', () => {
+  it('refuses an API timeout whose deadline margin exceeds the function timeout', () => {
+    expect(() => checkRoundTimeout(loadConfig({ PING_MUC_API_TIMEOUT_MS: '60000', PING_MUC_ROUND_TIMEOUT_SECONDS: '600' }))).toThrow(/does not fit/);
+    expect(() => checkRoundTimeout(loadConfig({ PING_MUC_ROUND_TIMEOUT_SECONDS: '600' }))).not.toThrow();
+  });
+});
+
+describe('joins re-posted by the server', () => {
+  it('a join re-posted after the close with its original since is still pinged, its marks kept', async () => {
+    const w = roundWorld({ PING_MUC_RECHECKS: '2' });
+    const [j] = await seedJoins(w, 1);
+    w.api.answers.set(j!.occupant, 'remote-down');
+    const stored = w.store.allJoins()[0]!;
+    await closeLink(w);
+    // The module reloads and re-announces the join: a new seq, the original since.
+    await w.store.putJoin({ ...stored, seq: nextSeq(), since: stored.seq }, 2e9);
+    const first = w.scheduler.takeNext()!;
+    w.clock.t = first.at;
+    await runRound(w.deps, first.job);
+    // Re-posted again between the passes: the mark for pass 1 survives.
+    await w.store.putJoin({ ...stored, seq: nextSeq(), since: stored.seq }, 2e9);
+    await drive(w);
+    expect(w.api.pingsOf(j!.occupant)).toBe(3);
+    expect(w.api.notifications).toHaveLength(1);
+  });
+});

@@ -1,0 +1,222 @@
+// Fakes for the round's unit tests: an injected clock, a scheduler that a test drives job by
+// job in time order, and a stanza API that answers per occupant. No HTTP, no dynalite, no sleeps.
+import type { Element } from 'ltx';
+import type { RoundDeps } from '../../lib/app/deps';
+import { runRound } from '../../lib/app/round';
+import type { PingReply, RoundJob } from '../../lib/domain/model';
+import { selfPing } from '../../lib/domain/stanzas';
+import type { Scheduler, StanzaApi } from '../../lib/ports';
+import type { Clock } from '../../lib/support/clock';
+import { loadConfig, type Config } from '../../lib/support/config';
+import { createLogger, Metrics } from '../../lib/support/observability';
+import { MemoryStore } from './memory-store';
+import { parse } from 'ltx';
+
+/** Time moves only when someone sleeps or the test says so. */
+export class FakeClock implements Clock {
+  constructor(public t = Date.UTC(2026, 11, 1)) {}
+  now = (): number => this.t;
+  sleep = async (ms: number): Promise<void> => {
+    // Concurrent sleepers started at the same time wake together: time moves once.
+    const wake = this.t + Math.max(0, ms);
+    await Promise.resolve();
+    this.t = Math.max(this.t, wake);
+  };
+  advance(ms: number): void {
+    this.t += ms;
+  }
+}
+
+export interface ScheduledJob {
+  name: string;
+  at: number;
+  job: RoundJob;
+}
+
+/** Keeps jobs by name, as EventBridge Scheduler does: a name is free again once its job ran. */
+export class FakeScheduler implements Scheduler {
+  readonly pending = new Map<string, ScheduledJob>();
+  readonly created: ScheduledJob[] = [];
+  /** Throws on the next schedule calls while > 0. */
+  failNext = 0;
+
+  async schedule(name: string, at: number, job: RoundJob): Promise<boolean> {
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new Error('scheduler unavailable');
+    }
+    if (this.pending.has(name)) return false;
+    const entry = { name, at, job: { ...job } };
+    this.pending.set(name, entry);
+    this.created.push(entry);
+    return true;
+  }
+
+  /** Removes and returns the earliest job, if any. */
+  takeNext(): ScheduledJob | undefined {
+    let first: ScheduledJob | undefined;
+    for (const entry of this.pending.values()) if (!first || entry.at < first.at) first = entry;
+    if (first) this.pending.delete(first.name);
+    return first;
+  }
+}
+
+export type Answer = 'joined' | 'not-acceptable' | 'nick-changed' | 'remote-down' | 'timeout' | 'no-session' | 'bad-answer' | 'throw';
+
+/** One self-ping reply per answer, as the server would send it. */
+export function replyFor(answer: Answer, user: string, occupant: string): PingReply {
+  const room = occupant.split('/')[0] as string;
+  const host = user.split('@')[1]?.split('/')[0] as string;
+  const iq = selfPing(user, occupant);
+  const error = (condition: string, by: string, type = 'cancel') =>
+    parse(`<iq type="error" id="${iq.attrs.id}" from="${occupant}" to="${user}"><error type="${type}" by="${by}"><${condition} xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>`) as Element;
+  switch (answer) {
+    case 'joined':
+      return { kind: 'reply', iq: parse(`<iq type="result" id="${iq.attrs.id}" from="${occupant}" to="${user}"/>`) as Element };
+    case 'not-acceptable':
+      return { kind: 'reply', iq: error('not-acceptable', room, 'modify') };
+    case 'nick-changed':
+      return { kind: 'reply', iq: error('item-not-found', room) };
+    case 'remote-down':
+      return { kind: 'reply', iq: error('remote-server-not-found', host) };
+    case 'timeout':
+      return { kind: 'timeout' };
+    case 'no-session':
+      return { kind: 'no-session' };
+    case 'bad-answer':
+      return { kind: 'bad-answer', reason: 'unparsable' };
+    case 'throw':
+      throw new Error('stanza API unreachable');
+  }
+}
+
+export interface Ping {
+  at: number;
+  user: string;
+  occupant: string;
+}
+
+/** Answers per occupant (default: joined); records pings and notifications with their time. */
+export class FakeStanzaApi implements StanzaApi {
+  readonly answers = new Map<string, Answer | ((ping: Ping) => Answer)>();
+  readonly pings: Ping[] = [];
+  readonly notifications: Array<{ at: number; user: string; occupant: string; presence: Element }> = [];
+  /** Throws on the next calls while > 0 (our own failure). */
+  failNext = 0;
+  inFlight = 0;
+  maxInFlight = 0;
+
+  constructor(private readonly clock: Clock) {}
+
+  async selfPing(user: string, occupant: string): Promise<PingReply> {
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    try {
+      await Promise.resolve();
+      if (this.failNext > 0) {
+        this.failNext--;
+        throw new Error('stanza API unreachable');
+      }
+      const ping = { at: this.clock.now(), user, occupant };
+      this.pings.push(ping);
+      const answer = this.answers.get(occupant) ?? 'joined';
+      return replyFor(typeof answer === 'function' ? answer(ping) : answer, user, occupant);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  async notify(presence: Element): Promise<boolean> {
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new Error('stanza API unreachable');
+    }
+    this.notifications.push({ at: this.clock.now(), user: presence.attrs.to, occupant: presence.attrs.from, presence });
+    return true;
+  }
+
+  pingsOf(occupant: string): number {
+    return this.pings.filter((p) => p.occupant === occupant).length;
+  }
+}
+
+export interface RoundWorld {
+  clock: FakeClock;
+  store: MemoryStore;
+  scheduler: FakeScheduler;
+  api: FakeStanzaApi;
+  config: Config;
+  deps: RoundDeps;
+  logs: Array<{ level: string; message: string; [k: string]: unknown }>;
+}
+
+/** A round's world on fakes. `env` overrides PING_MUC_* settings (delay 60 s, C = 4 by default). */
+export function roundWorld(env: Record<string, string> = {}): RoundWorld {
+  const clock = new FakeClock();
+  const store = new MemoryStore(clock.now);
+  const scheduler = new FakeScheduler();
+  const api = new FakeStanzaApi(clock);
+  const config = loadConfig({ PING_MUC_DELAY_SECONDS: '60', PING_MUC_CONCURRENCY: '4', PING_MUC_API_URL: 'http://api.invalid/', ...env });
+  const logs: RoundWorld['logs'] = [];
+  const log = createLogger('test', 'debug', (line) => logs.push(JSON.parse(line)));
+  const metrics = new Metrics('Test', () => undefined);
+  const deps: RoundDeps = { joins: store, rounds: store, scheduler, api, config, log, metrics, clock, selfRetry: true };
+  return { clock, store, scheduler, api, config, deps, logs };
+}
+
+export interface DriveOptions {
+  /** Stop after this many invocations (a test failure if jobs are still pending). */
+  maxInvocations?: number;
+  /** Time budget of each invocation, from the job's start in fake time; or per invocation. */
+  remainingMs?: (invocation: number) => () => number;
+  /** Called before each invocation (fault injection: duplicate, drop, extra jobs). */
+  before?: (job: ScheduledJob, world: RoundWorld) => void;
+}
+
+/**
+ * Runs the scheduled jobs in time order, each at its time, until none is left. An invocation
+ * that throws is retried a minute later, as Lambda's async retries would.
+ */
+export async function drive(world: RoundWorld, options: DriveOptions = {}): Promise<number> {
+  const max = options.maxInvocations ?? 10_000;
+  let invocations = 0;
+  for (;;) {
+    const next = world.scheduler.takeNext();
+    if (!next) return invocations;
+    if (++invocations > max) throw new Error(`still scheduled after ${max} invocations: ${JSON.stringify(next)}`);
+    world.clock.t = Math.max(world.clock.t, next.at);
+    options.before?.(next, world);
+    const remaining = options.remainingMs?.(invocations) ?? (() => Infinity);
+    try {
+      await runRound(world.deps, next.job, remaining);
+    } catch {
+      world.scheduler.pending.set(`lambda-retry-${invocations}`, { name: `lambda-retry-${invocations}`, at: world.clock.t + 60_000, job: next.job });
+    }
+  }
+}
+
+export const HOST = 'a.example';
+export const REMOTE = 'muc.b.example';
+
+let seqCounter = 1_000_000;
+export const nextSeq = (): number => ++seqCounter;
+
+/** Stores `n` joins of HOST in rooms on `remote`; returns them. */
+export async function seedJoins(world: RoundWorld, n: number, remote = REMOTE, prefix = 'u'): Promise<Array<{ user: string; occupant: string }>> {
+  const out: Array<{ user: string; occupant: string }> = [];
+  const expires = Math.floor(world.clock.now() / 1000) + 86_400 * 30;
+  for (let i = 0; i < n; i++) {
+    const user = `${prefix}${i}@${HOST}/r`;
+    const room = `room${i}@${remote}`;
+    const nick = `${prefix}${i}`;
+    await world.store.putJoin({ host: HOST, user, room, nick, remote, seq: nextSeq() }, expires);
+    out.push({ user, occupant: `${room}/${nick}` });
+  }
+  return out;
+}
+
+/** An s2s close of HOST's link to `remote`, through the use case. */
+export async function closeLink(world: RoundWorld, remote = REMOTE): Promise<void> {
+  const { linkClosed } = await import('../../lib/app/link-close');
+  await linkClosed(world.deps, HOST, remote, nextSeq());
+}
