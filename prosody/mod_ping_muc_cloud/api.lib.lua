@@ -8,11 +8,13 @@
 --
 -- return function (opts) -> { handle, reply, sweep, unload }
 -- opts: verifier (webhook.lib's, under the API secret), rooms (joins.lib's),
---       ping_timeout, max_inflight.
+--       ping_timeout, max_inflight, reason.
 
+local errors = require "util.error";
 local id = require "util.id";
 local jid = require "util.jid";
 local st = require "util.stanza";
+local timer = require "util.timer";
 local xml = require "util.xml";
 
 local hosts = prosody.hosts;
@@ -23,10 +25,35 @@ local MAX_API_BODY = 16 * 1024;
 local IQ_ATTRS = { type = true, id = true, from = true, to = true, xmlns = true };
 local PRESENCE_ATTRS = IQ_ATTRS;
 
+local STANZAS_NS = "urn:ietf:params:xml:ns:xmpp-stanzas";
+
+-- Every way the API refuses a call, in one registry (util.error): the HTTP status and a
+-- default text. A refusal answers the status with the call's own detail, or the text.
+local refusals = errors.init("ping_muc_cloud", {
+	["malformed"] = { code = 400, type = "modify", condition = "bad-request", text = "not one well-formed stanza" };
+	["unsigned"] = { code = 401, type = "auth", condition = "not-authorized", text = "bad or missing signature" };
+	["forbidden"] = { code = 403, type = "auth", condition = "forbidden", text = "stanza not allowed" };
+	["length-required"] = { code = 411, type = "modify", condition = "bad-request", text = "Content-Length required" };
+	["too-large"] = { code = 413, type = "modify", condition = "policy-violation", text = "body over 16 KiB" };
+	["busy"] = { code = 503, type = "wait", condition = "resource-constraint", text = "too many pings in flight" };
+	["unloaded"] = { code = 503, type = "cancel", condition = "service-unavailable", text = "module unloaded" };
+});
+
 local function respond(response, code, body, content_type)
 	response.status_code = code;
 	response.headers.content_type = content_type or (code == 200 and "application/xml" or "text/plain; charset=utf-8");
 	response:send(body);
+end
+
+local count_refused = module:measure("api_refused", "counter");
+
+-- Answers a refusal from the registry; `close` ends the connection (the body was not read).
+local function refuse(response, name, detail, close)
+	local err = refusals.new(name);
+	count_refused(1);
+	if close then response.persistent = false; response.headers.connection = "close"; end
+	respond(response, err.code, detail or err.text);
+	return true;
 end
 
 local function api_ns(name)
@@ -55,41 +82,68 @@ local function only_attrs(tag, allowed)
 	return true;
 end
 
+-- Only what ping-muc reads of a self-ping reply (XEP-0410 §3: result, or an error whose
+-- type, condition and `by` tell a room that forgot the user from one that cannot answer):
+-- the iq's type, from, to and id, and for an error its type, `by` and defined condition
+-- (RFC 6120 §8.3.2). A reply padded to 64 KiB relays in a few hundred bytes, so it cannot
+-- outgrow ping-muc's answer limit and fail every retry.
+local function relayed(stanza, orig_id)
+	local reply = st.iq({ type = stanza.attr.type, from = stanza.attr.from, to = stanza.attr.to, id = orig_id });
+	if stanza.attr.type == "error" then
+		local error_type, condition = stanza:get_error();
+		local error_tag = stanza:get_child("error");
+		reply:tag("error", { type = error_type or "cancel", by = error_tag and error_tag.attr.by })
+			:tag(condition or "undefined-condition", { xmlns = STANZAS_NS }):up():up();
+	end
+	return reply;
+end
+
 return function (opts)
 	local verifier, rooms_of = opts.verifier, opts.rooms;
 	local ping_timeout, max_inflight, reason_text = opts.ping_timeout, opts.max_inflight, opts.reason;
 
+	-- Self-pings are matched in this module's own table, not with module:send_iq: its cache
+	-- of pending ids holds 256 entries and evicts the oldest, and the reply to an evicted id
+	-- goes on to the client (a stray iq result the client never asked for). Here an id stays
+	-- until its reply or its timeout, and after the timeout in `late`, where its reply is
+	-- still swallowed.
 	local inflight, inflight_count = {}, 0; -- our ping id -> { orig_id, user, response, timer }
 	local late = {}; -- ping ids that timed out -> expiry, so late replies are swallowed
+	local late_window = math.max(600, 10 * ping_timeout);
+	local gauge_inflight = module:measure("pings_inflight", "amount");
+	local function inflight_add(n)
+		inflight_count = inflight_count + n;
+		gauge_inflight(inflight_count);
+	end
 
 	local function api_ping(stanza, response)
 		local ping = stanza.tags[1];
 		if stanza.attr.type ~= "get" or #stanza.tags ~= 1 or not only_attrs(stanza, IQ_ATTRS)
 		or ping.name ~= "ping" or ping.attr.xmlns ~= "urn:xmpp:ping" or #ping.tags > 0 then
-			return respond(response, 403, "only a self-ping (urn:xmpp:ping) iq get is allowed");
+			return refuse(response, "forbidden", "only a self-ping (urn:xmpp:ping) iq get is allowed");
 		end
 		local orig_id = stanza.attr.id;
-		if not orig_id or orig_id == "" or #orig_id > 256 then return respond(response, 400, "iq needs an id"); end
+		if not orig_id or orig_id == "" or #orig_id > 256 then return refuse(response, "malformed", "iq needs an id"); end
 		local user, occupant = local_full_jid(stanza.attr.from), occupant_jid(stanza.attr.to);
-		if not user then return respond(response, 403, "from must be a full JID on " .. module.host); end
-		if not occupant then return respond(response, 403, "to must be a room occupant JID on another domain"); end
+		if not user then return refuse(response, "forbidden", "from must be a full JID on " .. module.host); end
+		if not occupant then return refuse(response, "forbidden", "to must be a room occupant JID on another domain"); end
 		-- A self-ping is to a room this session is in: a leaked secret cannot probe anyone else.
 		local rooms = rooms_of(user);
 		local known = rooms and rooms[jid.bare(occupant)];
 		-- Only to this session's own occupant JID: a leaked secret cannot probe other occupants.
 		if not known or known.nick ~= jid.resource(occupant) then return respond(response, 200, api_ns("no-session")); end
-		if inflight_count >= max_inflight then return respond(response, 503, "too many pings in flight"); end
+		if inflight_count >= max_inflight then return refuse(response, "busy"); end
 
 		-- Our own id: unguessable, and unknown to the client so its replies cannot be confused.
 		local ping_id = "pmc-" .. id.long();
 		local entry = { orig_id = orig_id, user = user, response = response };
 		inflight[ping_id] = entry;
-		inflight_count = inflight_count + 1;
+		inflight_add(1);
 		entry.timer = module:add_timer(ping_timeout, function ()
 			if inflight[ping_id] ~= entry then return; end
 			inflight[ping_id] = nil;
-			inflight_count = inflight_count - 1;
-			late[ping_id] = os.time() + math.max(600, 10 * ping_timeout);
+			inflight_add(-1);
+			late[ping_id] = os.time() + late_window;
 			respond(response, 200, api_ns("timeout"));
 		end);
 		module:log("debug", "Self-ping %s -> %s", user, occupant);
@@ -107,12 +161,9 @@ return function (opts)
 		local entry = inflight[ping_id];
 		if entry and entry.user == stanza.attr.to then
 			inflight[ping_id] = nil;
-			inflight_count = inflight_count - 1;
+			inflight_add(-1);
 			entry.timer:stop();
-			local reply = st.clone(stanza);
-			reply.attr.id = entry.orig_id;
-			reply.attr.xmlns = nil;
-			respond(entry.response, 200, tostring(reply));
+			respond(entry.response, 200, tostring(relayed(stanza, entry.orig_id)));
 			return true;
 		elseif ping_id and late[ping_id] then
 			late[ping_id] = nil;
@@ -125,7 +176,7 @@ return function (opts)
 		local x = stanza.tags[1];
 		if stanza.attr.type ~= "unavailable" or #stanza.tags ~= 1 or not only_attrs(stanza, PRESENCE_ATTRS)
 		or x.name ~= "x" or x.attr.xmlns ~= MUC_USER_NS then
-			return respond(response, 403, "only a MUC unavailable notification is allowed");
+			return refuse(response, "forbidden", "only a MUC unavailable notification is allowed");
 		end
 		-- Exactly <item affiliation=none role=none>[<reason/>]</item> and status 110 + 333.
 		local item, reason, codes, n = nil, nil, {}, 0;
@@ -134,7 +185,7 @@ return function (opts)
 				item = child;
 				for grandchild in child:childtags() do
 					if grandchild.name ~= "reason" or reason or #grandchild.tags > 0 then
-						return respond(response, 403, "unexpected element in item");
+						return refuse(response, "forbidden", "unexpected element in item");
 					end
 					reason = grandchild:get_text() or "";
 				end
@@ -142,16 +193,16 @@ return function (opts)
 				codes[child.attr.code] = true;
 				n = n + 1;
 			else
-				return respond(response, 403, "unexpected element in muc#user x");
+				return refuse(response, "forbidden", "unexpected element in muc#user x");
 			end
 		end
 		if not item or n ~= 2 or not codes["110"] or not codes["333"] then
-			return respond(response, 403, "the notification needs item none/none and status 110 and 333");
+			return refuse(response, "forbidden", "the notification needs item none/none and status 110 and 333");
 		end
-		if reason and #reason > 1024 then return respond(response, 403, "reason too long"); end
+		if reason and #reason > 1024 then return refuse(response, "forbidden", "reason too long"); end
 		local user, occupant = local_full_jid(stanza.attr.to), occupant_jid(stanza.attr.from);
-		if not user then return respond(response, 403, "to must be a full JID on " .. module.host); end
-		if not occupant then return respond(response, 403, "from must be a room occupant JID on another domain"); end
+		if not user then return refuse(response, "forbidden", "to must be a full JID on " .. module.host); end
+		if not occupant then return refuse(response, "forbidden", "from must be a room occupant JID on another domain"); end
 		local rooms = rooms_of(user);
 		local known = rooms and rooms[jid.bare(occupant)];
 		-- Only for a room this session is in, under that nick: nothing else can be forged.
@@ -173,25 +224,32 @@ return function (opts)
 	-- The HTTP route: POST /stanza.
 	local function handle_api(event)
 		local request, response = event.request, event.response;
+		if request.body == false then
+			-- Headers only (the app takes streaming uploads): Prosody calls early for a chunked
+			-- body or one over http_max_content_size. Refuse before reading a byte of it.
+			local length = tonumber(request.headers.content_length);
+			if not length then return refuse(response, "length-required", nil, true); end
+			return refuse(response, "too-large", nil, true);
+		end
 		local body = request.body or "";
-		if #body > MAX_API_BODY then return respond(response, 413, "body over 16 KiB"); end
+		if #body > MAX_API_BODY then return refuse(response, "too-large"); end
 		local ok, err = verifier.verify(request.headers, body);
 		if not ok then
 			module:log("warn", "Stanza API call refused from %s: %s", tostring(request.ip), err);
-			return respond(response, 401, err);
+			return refuse(response, "unsigned", err);
 		end
 		-- One bare stanza: no declaration, DOCTYPE, comment, CDATA or processing instruction.
 		if body:find("<!", 1, true) or body:find("<?", 1, true) then
-			return respond(response, 400, "DOCTYPE, comments, CDATA and processing instructions are not allowed");
+			return refuse(response, "malformed", "DOCTYPE, comments, CDATA and processing instructions are not allowed");
 		end
 		local stanza, perr = xml.parse(body);
-		if not stanza then return respond(response, 400, "not one well-formed stanza: " .. tostring(perr)); end
+		if not stanza then return refuse(response, "malformed", "not one well-formed stanza: " .. tostring(perr)); end
 		if stanza.attr.xmlns and stanza.attr.xmlns ~= "jabber:client" then
-			return respond(response, 403, "stanza namespace must be jabber:client");
+			return refuse(response, "forbidden", "stanza namespace must be jabber:client");
 		end
 		if stanza.name == "iq" then return api_ping(stanza, response); end
 		if stanza.name == "presence" then return api_notify(stanza, response); end
-		return respond(response, 403, "only a self-ping iq or a MUC unavailable presence is allowed");
+		return refuse(response, "forbidden", "only a self-ping iq or a MUC unavailable presence is allowed");
 	end
 
 	-- Housekeeping: forget expired webhook-ids and timed-out ping ids.
@@ -200,10 +258,32 @@ return function (opts)
 		for k, expiry in pairs(late) do if expiry <= now then late[k] = nil; end end
 	end
 
+	-- Unloaded: pending calls get 503, and the replies still to come (ids in flight or
+	-- timed out) are swallowed until they expire, by a handler that outlives this module's
+	-- hooks: without it they would reach the client.
 	local function unload()
-		for _, entry in pairs(inflight) do
-			respond(entry.response, 503, "module unloaded");
+		local now, expiry = os.time(), nil;
+		for ping_id, entry in pairs(inflight) do
+			entry.timer:stop();
+			refuse(entry.response, "unloaded");
+			late[ping_id] = now + late_window;
 		end
+		inflight = {};
+		inflight_add(-inflight_count);
+		for _, e in pairs(late) do if not expiry or e > expiry then expiry = e; end end
+		if not expiry then return; end
+		local host_events = hosts[module.host] and hosts[module.host].events;
+		if not host_events then return; end
+		local function swallow(event)
+			local stanza = event.stanza;
+			local ping_id = stanza.attr.id;
+			if (stanza.attr.type == "result" or stanza.attr.type == "error") and ping_id and late[ping_id] then
+				late[ping_id] = nil;
+				return true;
+			end
+		end
+		host_events.add_handler("iq/full", swallow, 1000);
+		timer.add_task(expiry - now + 1, function () host_events.remove_handler("iq/full", swallow); end);
 	end
 
 	return { handle = handle_api; reply = handle_reply; sweep = sweep; unload = unload };

@@ -2,23 +2,40 @@
 -- order, one signed request at a time, batched, and retried with backoff under the same
 -- webhook-id. Nothing here ever makes stanza processing wait.
 --
--- return function (opts) -> { enqueue = function (event), unload = function () }
--- opts: url, sign (webhook.lib's signer), queue_size, batch_size, retry_min, retry_max, http_timeout.
+-- When the queue overflows, what it held is superseded rather than lost: the queue keeps
+-- its s2s-close events (never dropped: a lost close is a round that never runs) and drops
+-- the rest, and once ping-muc answers again the module resyncs: host-start (ping-muc forgets
+-- the host's older joins), then every live join again. Joins posted again (resync, load,
+-- refresh) are fed into the queue only as it drains, so a host with more joins than the
+-- queue holds loses none of them.
+--
+-- return function (opts) -> { enqueue, resync, repost, save, unload }
+-- opts: url, sign (webhook.lib's signer), wire (wire.lib), queue_size, batch_size, retry_min,
+--       retry_max, http_timeout, saved (events state from a module reload, or nil),
+--       live () -> { { user, room }, ... } and rejoin (user, room) -> join event or nil (joins.lib's).
 
 local http = require "net.http";
 local id = require "util.id";
-local json = require "util.json";
+local new_queue = require "util.queue".new;
 local time = require "util.time";
 
 -- Below ping-muc's 256 KiB limit, with room for the envelope.
 local MAX_BATCH_BYTES = 200 * 1024;
 
 return function (opts)
-	local events_url, sign = opts.url, opts.sign;
+	local events_url, sign, wire = opts.url, opts.sign, opts.wire;
 	local queue_size, batch_size = opts.queue_size, opts.batch_size;
 	local retry_min, retry_max, http_timeout = opts.retry_min, opts.retry_max, opts.http_timeout;
+	local live, rejoin = opts.live, opts.rejoin;
 
-	local last_seq = 0;
+	-- For an operator's OpenMetrics exporter (mod_http_openmetrics): prosody_mod_ping_muc_cloud/…
+	local count_queued = module:measure("events_queued", "counter");
+	local count_sent = module:measure("events_sent", "counter");
+	local count_dropped = module:measure("events_dropped", "counter");
+	local count_refused = module:measure("events_refused", "counter");
+
+	local saved = opts.saved or {};
+	local last_seq = tonumber(saved.last_seq) or 0;
 	-- Server clock in microseconds, strictly increasing so ping-muc can order events.
 	local function next_seq()
 		local now_us = math.floor(time.now() * 1000000);
@@ -27,53 +44,137 @@ return function (opts)
 		return now_us;
 	end
 
-	local queue, q_first, q_last = {}, 1, 0;
-	local dropped = 0;
-	local sending = nil; -- the batch in flight: { id, body, count, attempt }
+	local queue = new_queue(queue_size);
+	local held = {}; -- s2s-closes that found the queue full of s2s-closes: kept, never dropped
+	local sending = nil; -- the batch in flight: { id, body, count, attempt, events }
+	local resync_needed = false; -- the queue overflowed: resync once ping-muc answers
+	local dropped = 0; -- events dropped since the last overflow was reported
+	local reposts, repost_head, reposting = {}, 1, {}; -- joins to post again, fed as the queue drains
+	local stopped = false; -- unloaded: this sender posts nothing more
+	local req_in_flight;
 	local flush;
 
-	local function enqueue(event)
-		event.seq = next_seq();
-		event.host = module.host;
-		if q_last - q_first + 1 >= queue_size then
-			-- Keep what is queued (it is older and in order), lose the newcomer.
-			dropped = dropped + 1;
-			if dropped == 1 or dropped % 1000 == 0 then
-				module:log("warn", "Event queue full (%d), dropped %d event(s) so far, latest: %s %s",
-					queue_size, dropped, event.type, event.user or "");
-			end
-			return;
+	local function push(event)
+		if queue:push(event) then count_queued(1); return true; end
+		return false;
+	end
+
+	-- Full: keep the s2s-closes in order, drop everything else (the resync supersedes it).
+	local function overflow(event)
+		local closes, lost = {}, 1;
+		for e in queue:consume() do
+			if e.type == "s2s-close" then closes[#closes + 1] = e; else lost = lost + 1; end
 		end
-		q_last = q_last + 1;
-		queue[q_last] = event;
+		for _, e in ipairs(closes) do queue:push(e); end
+		reposts, repost_head, reposting = {}, 1, {};
+		if not resync_needed then
+			module:log("warn", "Event queue full (%d): dropped %d event(s), latest: %s %s; will resync once ping-muc answers",
+				queue_size, lost, event.type, event.user or "");
+		end
+		resync_needed = true;
+		dropped = dropped + lost;
+		count_dropped(lost);
+	end
+
+	local function enqueue(event)
+		if stopped then return event; end
+		event.seq = event.seq or next_seq(); -- an s2s-close carried over a reload keeps its own
+		event.host = module.host;
+		if event.type == "s2s-close" then
+			if #held > 0 or not push(event) then held[#held + 1] = event; end
+		elseif resync_needed then
+			-- The resync will carry the state as it is then: this event is superseded.
+			dropped = dropped + 1;
+			count_dropped(1);
+			return event;
+		elseif not push(event) then
+			overflow(event);
+		end
+		flush();
+		return event;
+	end
+
+	-- Joins posted again are fed up to half the queue: live events keep room to arrive.
+	local function feed()
+		while #held > 0 and queue:count() < queue_size do push(table.remove(held, 1)); end
+		local limit = math.max(1, math.floor(queue_size / 2));
+		while repost_head <= #reposts and queue:count() < limit do
+			local r = reposts[repost_head];
+			reposts[repost_head] = nil;
+			repost_head = repost_head + 1;
+			reposting[r.user .. " " .. r.room] = nil;
+			-- Read at feed time: a leave since the list was made means nothing to post.
+			local event = rejoin(r.user, r.room);
+			if event then
+				event.seq, event.host = next_seq(), module.host;
+				push(event);
+			end
+		end
+		if repost_head > #reposts and repost_head > 1 then reposts, repost_head = {}, 1; end
+	end
+
+	local function add_reposts(list)
+		for _, r in ipairs(list) do
+			local key = r.user .. " " .. r.room;
+			if not reposting[key] then
+				reposting[key] = true;
+				reposts[#reposts + 1] = r;
+			end
+		end
+	end
+
+	-- Post these joins ({ { user, room }, ... }) again, as the queue drains.
+	local function repost(list)
+		add_reposts(list);
 		flush();
 	end
 
-	local function drop_batch(count)
-		for i = q_first, q_first + count - 1 do queue[i] = nil; end
-		q_first = q_first + count;
+	local function begin_resync()
+		local start = { type = "host-start", seq = next_seq(), host = module.host };
+		if not push(start) then return; end -- full of s2s-closes: try again as it drains
+		resync_needed = false;
+		reposts, repost_head, reposting = {}, 1, {};
+		add_reposts(live());
+	end
+
+	-- (Re)loaded, or the queue overflowed: host-start, then every live join again.
+	local function resync()
+		resync_needed = true;
+		flush();
 	end
 
 	local function post_batch()
+		if stopped then return; end
 		local batch = sending;
 		local timestamp = tostring(os.time());
 		local done = false;
 		local req;
 		local function finished(body, code)
-			if done then return; end
+			if done or stopped then return; end
 			done = true;
+			req_in_flight = nil;
 			if code >= 200 and code < 300 then
-				drop_batch(batch.count);
+				local answer = wire.answer(body);
+				local refused = answer and type(answer.refused) == "table" and answer.refused or {};
+				-- ping-muc applied the rest; a refused event would be refused again: log it, do not retry.
+				for _, r in ipairs(refused) do
+					if type(r) == "table" then
+						module:log("error", "ping-muc refused event %s (%s) of a batch of %d: %s",
+							tostring(r.index), tostring(r.type), batch.count, tostring(r.error));
+					end
+				end
+				count_refused(#refused);
+				count_sent(batch.count - #refused);
 				sending = nil;
 				if dropped > 0 then
-					module:log("warn", "Delivery resumed; %d event(s) had been dropped while the queue was full", dropped);
+					module:log("warn", "Delivery resumed; %d event(s) had been dropped while the queue was full, resyncing", dropped);
 					dropped = 0;
 				end
 				return flush();
 			elseif code >= 400 and code < 500 and code ~= 408 and code ~= 429 then
 				-- Retrying a refused request cannot help: drop it loudly.
 				module:log("error", "ping-muc refused %d event(s) with HTTP %d: %s", batch.count, code, tostring(body):sub(1, 300));
-				drop_batch(batch.count);
+				count_refused(batch.count);
 				sending = nil;
 				return flush();
 			end
@@ -94,6 +195,7 @@ return function (opts)
 				["webhook-signature"] = sign(batch.id, timestamp, batch.body);
 			};
 		}, function (body, code) finished(body, tonumber(code) or 0); end);
+		req_in_flight = req;
 		-- net.http has no timeout of its own.
 		module:add_timer(http_timeout, function ()
 			if not done and req and req.cancel then req:cancel("timeout"); end
@@ -102,23 +204,49 @@ return function (opts)
 	end
 
 	function flush()
-		if sending or q_last < q_first then return; end
-		-- Cut by count and by size: ping-muc refuses a body over 256 KiB (413) as a whole.
-		local events, bytes = {}, 0;
-		for i = q_first, math.min(q_last, q_first + batch_size - 1) do
-			bytes = bytes + #json.encode(queue[i]) + 1;
+		if stopped or sending then return; end
+		if resync_needed then begin_resync(); end
+		feed();
+		if queue:count() == 0 then return; end
+		-- Taken out of the queue (its room goes to newer events); cut by count and by size:
+		-- ping-muc refuses a body over 256 KiB (413) as a whole.
+		local encoded, events, bytes = {}, {}, 0;
+		while #events < batch_size and queue:count() > 0 do
+			local text = wire.event(queue:peek());
+			bytes = bytes + #text + 1;
 			if #events > 0 and bytes > MAX_BATCH_BYTES then break; end
-			events[#events + 1] = queue[i];
+			events[#events + 1] = queue:pop();
+			encoded[#encoded + 1] = text;
 		end
-		sending = { id = "msg_" .. id.long(), body = json.encode({ v = 1, events = events }), count = #events, attempt = 0 };
+		sending = { id = "msg_" .. id.long(), body = wire.batch(encoded), count = #events, attempt = 0, events = events };
+		feed(); -- the batch made room
 		post_batch();
 	end
 
-	local function unload()
-		if q_last >= q_first then
-			module:log("warn", "Unloaded with %d undelivered event(s)", q_last - q_first + 1);
-		end
+	-- For the next instance (module reload): the seq clock and the s2s-closes not yet
+	-- delivered. Everything else is superseded by the host-start the next instance sends.
+	local function save()
+		local closes = {};
+		local function keep(e) if e.type == "s2s-close" then closes[#closes + 1] = e; end end
+		if sending then for _, e in ipairs(sending.events) do keep(e); end end
+		for _, e in queue:items() do keep(e); end
+		for _, e in ipairs(held) do keep(e); end
+		return { last_seq = last_seq; closes = closes };
 	end
 
-	return { enqueue = enqueue; unload = unload };
+	-- Unloaded: this sender stops for good (no retry, no next batch); a reply to the
+	-- request in flight is ignored.
+	local function unload()
+		stopped = true;
+		if req_in_flight and req_in_flight.cancel then pcall(req_in_flight.cancel, req_in_flight, "unloaded"); end
+		local left = queue:count() + #held + (sending and sending.count or 0);
+		if left > 0 then module:log("warn", "Unloaded with %d undelivered event(s)", left); end
+	end
+
+	-- Closes carried over a reload go first, with their own seqs.
+	for _, e in ipairs(saved.closes or {}) do
+		enqueue({ type = "s2s-close", seq = e.seq, remotes = e.remotes, direction = e.direction });
+	end
+
+	return { enqueue = enqueue; resync = resync; repost = repost; save = save; unload = unload };
 end

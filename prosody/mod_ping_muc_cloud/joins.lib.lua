@@ -1,8 +1,11 @@
 -- MUC joins of this host's sessions, tracked as mod_track_muc_joins does: the reflected
 -- self-presence (status 110) from rooms on other servers. Kept on the session itself
--- (session.ping_muc_cloud_rooms = { [room] = { nick, at } }) so it survives a module reload.
+-- (session.ping_muc_cloud_rooms = { [room] = { nick, at, since } }) so it survives a module
+-- reload. `since` is the seq of the join as first posted: a join posted again (module load,
+-- resync, refresh) carries it, so ping-muc still knows the user was joined before a close
+-- even when the new post comes after it (docs/events.md).
 --
--- return function (opts) -> { track, ended, rooms, announce }
+-- return function (opts) -> { track, ended, rooms, live, rejoin, stale }
 -- opts: enqueue (events.lib's), refresh (seconds before an unchanged join is posted again).
 
 local jid = require "util.jid";
@@ -49,10 +52,16 @@ return function (opts)
 			if not rooms then rooms = {}; session.ping_muc_cloud_rooms = rooms; end
 			local known = rooms[room];
 			local now = time.now();
-			-- Every presence update in the room is reflected with 110; post only news.
-			if known and known.nick == nick and now - known.at < join_refresh then return; end
-			rooms[room] = { nick = nick, at = now };
-			enqueue({ type = "join", user = session.full_jid, room = room, nick = nick });
+			if known and known.nick == nick then
+				-- Every presence update in the room is reflected with 110; post only news.
+				if now - known.at < join_refresh then return; end
+				known.at = now; -- a refresh: the same join, since its first post
+				enqueue({ type = "join", user = session.full_jid, room = room, nick = nick, since = known.since });
+				return;
+			end
+			-- A new join, or a nick change (the room reflected it now: no since).
+			local event = enqueue({ type = "join", user = session.full_jid, room = room, nick = nick });
+			rooms[room] = { nick = nick, at = now, since = event.seq };
 		elseif kind == "unavailable" then
 			-- 303 is the first half of a nick change: the join with the new nick follows.
 			if has_status(muc_x, "303") or not rooms or not rooms[room] then return; end
@@ -75,19 +84,36 @@ return function (opts)
 		return session and session.ping_muc_cloud_rooms;
 	end
 
-	-- (Re)loaded: ping-muc forgets older joins of this host; sessions that survive a
-	-- module reload still carry their rooms, so announce them again.
-	local function announce()
-		enqueue({ type = "host-start" });
+	-- Every live join of this host's sessions, { { user, room }, ... }: to post again.
+	local function live()
+		local list = {};
 		for _, session in pairs(full_sessions) do
-			if session.host == module.host and session.ping_muc_cloud_rooms then
-				for room, known in pairs(session.ping_muc_cloud_rooms) do
-					known.at = time.now();
-					enqueue({ type = "join", user = session.full_jid, room = room, nick = known.nick });
-				end
+			if session.host == module.host and session.ping_muc_cloud_rooms and session.full_jid then
+				for room in pairs(session.ping_muc_cloud_rooms) do list[#list + 1] = { user = session.full_jid, room = room }; end
 			end
 		end
+		return list;
 	end
 
-	return { track = track; ended = ended; rooms = rooms_of; announce = announce };
+	-- The joins not posted for join_refresh seconds (a quiet session must not expire in ping-muc).
+	local function stale()
+		local list, now = {}, time.now();
+		for _, r in ipairs(live()) do
+			if now - full_sessions[r.user].ping_muc_cloud_rooms[r.room].at >= join_refresh then list[#list + 1] = r; end
+		end
+		return list;
+	end
+
+	-- The join event posting a live join again (with its since), or nil if it is gone.
+	local function rejoin(user, room)
+		local session = full_sessions[user];
+		local known = session and session.ping_muc_cloud_rooms and session.ping_muc_cloud_rooms[room];
+		if not known then return nil; end
+		-- Joins tracked by an older version of the module have no since: their last post time.
+		known.since = known.since or math.floor(known.at * 1000000);
+		known.at = time.now();
+		return { type = "join", user = user, room = room, nick = known.nick, since = known.since };
+	end
+
+	return { track = track; ended = ended; rooms = rooms_of; live = live; stale = stale; rejoin = rejoin };
 end

@@ -8,7 +8,8 @@
 -- libraries next to it in this folder, loaded with module:require("<name>")
 -- from <name>.lib.lua:
 --   webhook  Standard Webhooks: secrets, signatures, checking signed calls
---   events   the bounded event queue and its delivery to ping-muc
+--   wire     the JSON of the events (integer seqs on every Lua)
+--   events   the bounded event queue, its resync and its delivery to ping-muc
 --   joins    MUC joins of this host's sessions (as mod_track_muc_joins)
 --   links    the remote domains a destroyed s2s session linked us to
 --   api      the stanza API: self-pings and unavailable notifications
@@ -31,7 +32,7 @@ local batch_size = module:get_option_number("ping_muc_cloud_batch_size", 100);
 local retry_min = module:get_option_number("ping_muc_cloud_retry_min", 1);
 local retry_max = module:get_option_number("ping_muc_cloud_retry_max", 60);
 local http_timeout = module:get_option_number("ping_muc_cloud_http_timeout", 30);
-local join_refresh = module:get_option_number("ping_muc_cloud_join_refresh", 86400);
+local join_refresh = module:get_option_number("ping_muc_cloud_join_refresh", 604800);
 local reason = module:get_option_string("ping_muc_cloud_reason", "Connection to remote server lost");
 
 if not events_url or not events_url:match("^https?://") then
@@ -47,18 +48,23 @@ local webhook = module:require("webhook");
 local webhook_key = webhook.key("ping_muc_cloud_webhook_secret", webhook_secret);
 local api_key = webhook.key("ping_muc_cloud_api_secret", api_secret);
 
--- The parts.
+-- The parts. The events' resync reads the joins, which post through the events.
+local joins;
 local events = module:require("events")({
 	url = events_url;
 	sign = webhook.signer(webhook_key);
+	wire = module:require("wire");
 	queue_size = queue_size;
 	batch_size = batch_size;
 	retry_min = retry_min;
 	retry_max = retry_max;
 	http_timeout = http_timeout;
+	saved = module.saved_state and module.saved_state.events; -- set while a reload loads us
+	live = function () return joins.live(); end;
+	rejoin = function (user, room) return joins.rejoin(user, room); end;
 });
 local enqueue = events.enqueue;
-local joins = module:require("joins")({ enqueue = enqueue; refresh = join_refresh });
+joins = module:require("joins")({ enqueue = enqueue; refresh = join_refresh });
 local s2s_remotes = module:require("links");
 local api = module:require("api")({
 	verifier = webhook.verifier(api_key);
@@ -94,6 +100,8 @@ module:hook("iq/full", function (event) return api.reply(event); end, 1000);
 
 module:provides("http", {
 	name = "ping_muc_cloud";
+	-- Called on the headers of a chunked or oversized body too, to refuse it unread.
+	streaming_uploads = true;
 	route = {
 		["POST /stanza"] = function (event) return api.handle(event); end;
 	};
@@ -105,10 +113,16 @@ module:add_timer(60, function ()
 	return 60;
 end);
 
-function module.unload()
-	api.unload();
-	events.unload();
-end
+-- Quiet sessions: a join not posted for join_refresh seconds is posted again (with its since).
+local refresh_every = math.max(1, math.min(3600, join_refresh / 4));
+module:add_timer(refresh_every, function ()
+	events.repost(joins.stale());
+	return refresh_every;
+end);
 
--- (Re)loaded: host-start, then the joins of sessions that survived a reload.
-joins.announce();
+function module.save() return { events = events.save() }; end
+
+function module.unload() api.unload(); events.unload(); end
+
+-- (Re)loaded: host-start, then the joins of sessions that survived a reload, paced.
+events.resync();
