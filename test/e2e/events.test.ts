@@ -108,6 +108,7 @@ describe('the bounded event queue', () => {
   let bed: Testbed;
   let rx: EventsReceiver;
   let carol: User;
+  const ROOMS = ['q1', 'q2', 'q3', 'q4', 'q5'].map((r) => `${r}@${DOMAINS.mucB}`);
 
   beforeAll(async () => {
     bed = await Testbed.create({ aOptions: { ping_muc_cloud_queue_size: 3 } });
@@ -124,17 +125,93 @@ describe('the bounded event queue', () => {
     await rx?.close();
   });
 
-  it('keeps the oldest events in order, drops the newest and logs it, then delivers', async () => {
-    for (const room of ['q1', 'q2', 'q3']) await carol.join(`${room}@${DOMAINS.mucB}`, 'Carol');
-    // Queue: host-start, join q1, join q2; join q3 is dropped.
+  it('on overflow keeps every s2s-close, and once ping-muc answers resyncs: host-start, then every live join', async () => {
+    // In flight: host-start. Queued: q1, q2, q3; q4 overflows the queue, q5 finds a resync pending.
+    for (const room of ROOMS) await carol.join(room, 'Carol');
     const deadline = Date.now() + 5000;
-    while (!/Event queue full \(3\), dropped 1/.test(bed.a.log()) && Date.now() < deadline) await sleep(50);
-    expect(bed.a.log()).toMatch(/Event queue full \(3\), dropped 1 event\(s\) so far, latest: join carol@a\.test\/e2e/);
+    while (!/Event queue full \(3\)/.test(bed.a.log()) && Date.now() < deadline) await sleep(50);
+    expect(bed.a.log()).toMatch(/Event queue full \(3\): dropped 4 event\(s\), latest: join carol@a\.test\/e2e; will resync/);
+    // The link to B is lost while the queue is full: its closes are kept.
+    await bed.b.kill();
+    await sleep(500);
     expect(rx.events).toEqual([]);
     rx.answer = 200;
-    await rx.waitFor((e) => e.type === 'join' && e.room === `q2@${DOMAINS.mucB}`, 10_000);
-    expect(rx.events.map((e) => `${e.type} ${e.room ?? ''}`.trim())).toEqual(['host-start', `join q1@${DOMAINS.mucB}`, `join q2@${DOMAINS.mucB}`]);
-    while (!/Delivery resumed; 1 event\(s\) had been dropped/.test(bed.a.log()) && Date.now() < deadline + 5000) await sleep(50);
-    expect(bed.a.log()).toMatch(/Delivery resumed; 1 event\(s\) had been dropped/);
+    for (const room of ROOMS) await rx.waitFor((e) => e.type === 'join' && e.room === room, 15_000);
+    await rx.waitFor((e) => e.type === 's2s-close' && e.direction === 'out');
+    await rx.waitFor((e) => e.type === 's2s-close' && e.direction === 'in');
+    const starts = rx.events.filter((e) => e.type === 'host-start');
+    expect(starts).toHaveLength(2); // the one of the load, then the resync's
+    const resync = rx.events.indexOf(starts[1]!);
+    const joins = rx.events.filter((e) => e.type === 'join');
+    expect(joins.map((e) => e.room).sort()).toEqual(ROOMS); // each once, only after the resync's host-start
+    // Their since values keep the order in which carol joined.
+    expect([...joins].sort((a, b) => (a.since as number) - (b.since as number)).map((e) => e.room)).toEqual(ROOMS);
+    for (const j of joins) {
+      expect(rx.events.indexOf(j)).toBeGreaterThan(resync);
+      // Posted again: since is the seq the join got when the room reflected it (never delivered).
+      expect(typeof j.since).toBe('number');
+      expect(j.since as number).toBeLessThan(starts[1]!.seq);
+      expect(j.since as number).toBeGreaterThan(starts[0]!.seq);
+    }
+    expect(bed.a.log()).toMatch(/Delivery resumed; 5 event\(s\) had been dropped while the queue was full, resyncing/);
+  });
+});
+
+describe('events ping-muc refused in a 200 answer', () => {
+  let bed: Testbed;
+  let rx: EventsReceiver;
+  let erin: User;
+
+  beforeAll(async () => {
+    bed = await Testbed.create({ aOptions: { ping_muc_cloud_batch_size: 1 } });
+    rx = new EventsReceiver(bed.webhookSecret);
+    rx.refuse = (events) => events.flatMap((e, index) => (e.room === `refused@${DOMAINS.mucB}` ? [{ index, type: e.type, error: 'test refusal' }] : []));
+    await rx.start();
+    await bed.start(rx.url);
+    erin = await User.connect(bed.a, DOMAINS.a, 'erin');
+  });
+
+  afterAll(async () => {
+    await bed?.stop();
+    await erin?.stop();
+    await rx?.close();
+  });
+
+  it('logs each refused event as an error with its index, type and error, and does not retry it', async () => {
+    await erin.join(`refused@${DOMAINS.mucB}`, 'Erin');
+    await erin.join(`fine@${DOMAINS.mucB}`, 'Erin');
+    await rx.waitFor((e) => e.room === `fine@${DOMAINS.mucB}`);
+    expect(bed.a.log()).toMatch(/error\tping-muc refused event 0 \(join\) of a batch of 1: test refusal/);
+    const refusedIds = rx.requests.filter((r) => r.events.some((e) => e.room === `refused@${DOMAINS.mucB}`)).map((r) => r.id);
+    expect(refusedIds).toHaveLength(1);
+  });
+});
+
+describe('quiet sessions', () => {
+  let bed: Testbed;
+  let rx: EventsReceiver;
+  let dave: User;
+
+  beforeAll(async () => {
+    bed = await Testbed.create({ aOptions: { ping_muc_cloud_join_refresh: 2 } });
+    rx = new EventsReceiver(bed.webhookSecret);
+    await rx.start();
+    await bed.start(rx.url);
+    dave = await User.connect(bed.a, DOMAINS.a, 'dave');
+  });
+
+  afterAll(async () => {
+    await bed?.stop();
+    await dave?.stop();
+    await rx?.close();
+  });
+
+  it('posts a join again after ping_muc_cloud_join_refresh without any presence, with since = its first seq', async () => {
+    await dave.join(`quiet@${DOMAINS.mucB}`, 'Dave');
+    const first = await rx.waitFor((e) => e.type === 'join' && e.user === dave.jid);
+    expect(first.since).toBeUndefined(); // a fresh join
+    const again = await rx.waitFor((e) => e.type === 'join' && e.user === dave.jid && e !== first, 8000);
+    expect(again).toMatchObject({ room: `quiet@${DOMAINS.mucB}`, nick: 'Dave', since: first.seq });
+    expect(again.seq).toBeGreaterThan(first.seq);
   });
 });

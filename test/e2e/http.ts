@@ -89,9 +89,14 @@ async function forward(req: http.IncomingMessage, target: string): Promise<{ bod
 
 /** A stand-in for ping-muc's events endpoint: verifies, records, answers like the contract. */
 export class EventsReceiver extends EventLog {
-  readonly requests: Array<{ id: string; status: number }> = [];
+  /** Every request: its webhook-id, the status answered, when it arrived, the events it carried. */
+  readonly requests: Array<{ id: string; status: number; at: number; events: ReceivedEvent[] }> = [];
   /** Status to answer with (e.g. 503 to exercise retries). */
   answer = 200;
+  /** Holds every answer this long (a request in flight). */
+  delayMs = 0;
+  /** Events of a batch to refuse in a 200 answer, as ping-muc lists them (`refused`). */
+  refuse: (events: ReceivedEvent[]) => Array<{ index: number; type: string; error: string }> = () => [];
 
   constructor(private readonly secret: string) {
     super();
@@ -108,22 +113,25 @@ export class EventsReceiver extends EventLog {
       try {
         id = verify(key, headers, body);
       } catch (e) {
-        this.requests.push({ id: headers['webhook-id'] ?? '', status: 401 });
+        this.requests.push({ id: headers['webhook-id'] ?? '', status: 401, at: Date.now(), events: [] });
         res.writeHead(401).end(JSON.stringify({ error: String(e) }));
         return;
       }
       const status = this.answer;
-      this.requests.push({ id, status });
+      const parsed = JSON.parse(body) as { v: number; events: ReceivedEvent[] };
+      this.requests.push({ id, status, at: Date.now(), events: parsed.events });
+      if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
       if (status !== 200) {
         res.writeHead(status).end('{}');
         return;
       }
+      const refused = this.refuse(parsed.events);
       if (!seen.has(id)) {
         seen.add(id);
-        const parsed = JSON.parse(body) as { v: number; events: ReceivedEvent[] };
-        this.events.push(...parsed.events);
+        this.events.push(...parsed.events.filter((_, i) => !refused.some((r) => r.index === i)));
       }
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+      const answer = refused.length ? { ok: true, applied: parsed.events.length - refused.length, refused } : { ok: true };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
     }, host, '/events');
   }
 }

@@ -26,7 +26,7 @@ export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 /** The plugin path the servers get (`plugin_paths`): Prosody finds our module in its folder,
  * `mod_ping_muc_cloud/mod_ping_muc_cloud.lua`, and the module's `module:require("<name>")`
  * libraries next to it, `mod_ping_muc_cloud/<name>.lib.lua`. */
-export const MODULE_DIR = path.join(REPO, 'prosody');
+export const MODULE_DIR = process.env.PING_MUC_MODULE_DIR ?? path.join(REPO, 'prosody');
 /** The module's folder, as installed into a plugin path. */
 export const MODULE_FOLDER = path.join(MODULE_DIR, 'mod_ping_muc_cloud');
 
@@ -70,7 +70,8 @@ export interface ServerSpec {
   logLevel?: 'debug' | 'info' | 'warn';
 }
 
-const BASE_MODULES = ['roster', 'saslauth', 'dialback', 'disco', 'ping'];
+// admin_shell: `prosodyctl shell` (module reloads) over a unix socket in the data dir.
+const BASE_MODULES = ['roster', 'saslauth', 'dialback', 'disco', 'ping', 'admin_shell'];
 
 /** PIDs of the servers this process started and that still run: killed if the process exits. */
 const live = new Set<number>();
@@ -227,6 +228,28 @@ export class ProsodyServer {
       process.kill(pid, 'SIGKILL');
       await this.exited;
     }
+  }
+
+  /** Runs one admin shell command, e.g. `shell('module', 'reload', 'ping_muc_cloud', 'a.test')`. */
+  shell(...args: string[]): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const p = spawn('prosodyctl', ['--config', this.configPath, 'shell', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      p.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      const t = setTimeout(() => p.kill('SIGKILL'), 20_000);
+      p.once('exit', (code) => {
+        clearTimeout(t);
+        if (code === 0) resolve(out);
+        else reject(new Error(`prosodyctl shell ${args.join(' ')} exited ${code}: ${out}`));
+      });
+    });
+  }
+
+  /** Reloads a module on a host (Prosody's module:reload: save, unload, load, restore). */
+  async reloadModule(name: string, host: string): Promise<void> {
+    const out = await this.shell('module', 'reload', name, host);
+    if (!/Reloaded|OK/i.test(out)) throw new Error(`reload of ${name} on ${host} failed: ${out}`);
   }
 
   tailLog(lines = 40): string {

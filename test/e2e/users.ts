@@ -41,6 +41,12 @@ export class User {
     return user;
   }
 
+  /** Answers iq gets of `urn:xmpp:ping` itself: `reply` returns the result's child, or an
+   * `<error/>` element for an error reply (xmpp.js's iq callee builds the iq around it). */
+  answerPings(reply: (iq: Element) => Element | undefined): void {
+    this.xmpp.iqCallee.get('urn:xmpp:ping', 'ping', (ctx: { stanza: Element }) => reply(ctx.stanza));
+  }
+
   send(el: Element): Promise<void> {
     return this.xmpp.send(el);
   }

@@ -10,6 +10,7 @@ declare module '@xmpp/client' {
     on(event: 'stanza', fn: (el: Element) => void): void;
     on(event: 'error' | 'offline' | 'online' | 'status', fn: (...args: unknown[]) => void): void;
     reconnect: { stop(): void };
+    iqCallee: { get(ns: string, name: string, handler: (ctx: { stanza: Element }) => Element | undefined): void };
     socket?: { destroy(): void } | null;
   }
   export function client(opts: { service: string; domain: string; username?: string; password?: string; resource?: string }): XmppClient;

@@ -1,0 +1,61 @@
+// The JSON the module puts on the wire (wire.lib.lua), run by a plain Lua interpreter with
+// Prosody's libraries on the path. Lua 5.1, 5.2 and LuaJIT have only doubles: a float seq on
+// Lua 5.4 behaves the same (tostring, so util.json, prints it "%.14g"), so 5.4 shows the bug.
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { MODULE_FOLDER } from '../e2e/testbed';
+
+const PROSODY_LIB = '/usr/lib/prosody';
+
+function lua(script: string): string {
+  const prelude = `package.path = "${PROSODY_LIB}/?.lua;" .. package.path; package.cpath = "${PROSODY_LIB}/?.so;" .. package.cpath
+local wire = dofile(${JSON.stringify(path.join(MODULE_FOLDER, 'wire.lib.lua'))})
+local json = require "util.json"
+`;
+  for (const bin of ['lua5.4', 'lua5.3', 'lua5.2', 'lua5.1', 'luajit', 'lua']) {
+    const r = spawnSync(bin, ['-e', prelude + script], { encoding: 'utf8' });
+    if (r.error) continue;
+    if (r.status !== 0) throw new Error(`${bin}: ${r.stderr}`);
+    return r.stdout.trim();
+  }
+  throw new Error('no Lua interpreter found: run `bash scripts/ensure-prosody.sh` as root');
+}
+
+describe('wire.lib.lua', () => {
+  it('util.json alone prints a float microsecond seq as %.14g (neighbours tie): the bug', () => {
+    const out = lua('print(json.encode({ seq = 1764075600000001.0 })); print(json.encode({ seq = 1764075600000002.0 }))');
+    const [a, b] = out.split('\n');
+    expect(a).toBe(b); // 1.7640756e+15 twice
+  });
+
+  it('prints seq and since as exact integers, float or integer, on any Lua', () => {
+    const out = lua(`
+print(wire.event({ type = "join", seq = 1764075600000001.0, since = 1764075600000000.0, host = "a.test",
+  user = "u@a.test/r", room = "r@muc.b.test", nick = "N" }))
+print(wire.event({ type = "join", seq = 1764075600000002.0, host = "a.test" }))
+print(wire.event({ type = "s2s-close", seq = 1764075600000003, host = "a.test", remotes = { "muc.b.test" }, direction = "out" }))
+print(wire.seq(9007199254740991.0))`);
+    const [a, b, c, max] = out.split('\n');
+    expect(JSON.parse(a!)).toEqual({
+      type: 'join', seq: 1764075600000001, since: 1764075600000000, host: 'a.test', user: 'u@a.test/r', room: 'r@muc.b.test', nick: 'N',
+    });
+    expect(a).toContain('"seq":1764075600000001,');
+    expect(a).toContain('"since":1764075600000000,');
+    expect(JSON.parse(b!).seq).toBe(1764075600000002);
+    expect(JSON.parse(c!)).toEqual({ type: 's2s-close', seq: 1764075600000003, host: 'a.test', remotes: ['muc.b.test'], direction: 'out' });
+    expect(max).toBe('9007199254740991');
+  });
+
+  it('wraps a batch in the v1 envelope and reads ping-muc answers, refused events included', () => {
+    const out = lua(`
+print(wire.batch({ wire.event({ type = "host-start", seq = 5.0, host = "a.test" }) }))
+local a = wire.answer('{"ok":true,"applied":1,"refused":[{"index":1,"type":"join","error":"room on host"}]}')
+print(a.applied, #a.refused, a.refused[1].index, a.refused[1].type, a.refused[1].error)
+print(wire.answer("not json"), wire.answer(nil))`);
+    const [batch, answer, bad] = out.split('\n');
+    expect(JSON.parse(batch!)).toEqual({ v: 1, events: [{ type: 'host-start', seq: 5, host: 'a.test' }] });
+    expect(answer!.split('\t')).toEqual(['1', '1', '1', 'join', 'room on host']);
+    expect(bad).toBe('nil\tnil');
+  });
+});
