@@ -62,14 +62,45 @@ describe('the events endpoint refuses', () => {
     await expectRefused(400, raw, signed(WEBHOOK_SECRET, raw), /malformed JSON/);
   });
 
-  it('an invalid JID (400), applying nothing of the batch', async () => {
-    const raw = body([{ ...join(), nick: 'first' }, { ...join(), user: 'not a jid' }]);
-    await expectRefused(400, raw, signed(WEBHOOK_SECRET, raw), /events\[1\].*JID/);
+  it('an invalid JID: that event only, the rest of the batch is applied and the refusal reported', async () => {
+    const first = { ...join(), user: `carol@${HOST}/r`, room: 'other@muc.c.example', nick: 'first' };
+    const raw = body([first, { ...join(), user: 'not a jid' }, { type: 'kick', seq: nextSeq(), host: HOST }]);
+    const res = await postRaw(h.service.eventsUrl, raw, signed(WEBHOOK_SECRET, raw));
+    expect(res).toEqual({
+      status: 200,
+      body: {
+        ok: true,
+        applied: 1,
+        refused: [
+          { index: 1, type: 'join', error: expect.stringMatching(/JID/) },
+          { index: 2, type: 'kick', error: 'unknown type "kick"' },
+        ],
+      },
+    });
+    expect((await h.joins(HOST, 'muc.c.example')).map((j) => j.user)).toEqual([first.user]);
   });
 
-  it('an unknown event type (400)', async () => {
-    const raw = body([{ type: 'kick', seq: nextSeq(), host: HOST }]);
-    await expectRefused(400, raw, signed(WEBHOOK_SECRET, raw), /unknown type/);
+  it('an event with characters XML forbids: refused, nothing stored', async () => {
+    const raw = body([{ ...join(), nick: 'mal\u0000lory' }, { ...join(), nick: 'x\uffff' }, { ...join(), nick: `a${'é'.repeat(512)}` }]);
+    const res = await postRaw(h.service.eventsUrl, raw, signed(WEBHOOK_SECRET, raw));
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ ok: true, applied: 0 });
+    expect((res.body.refused as unknown[]).length).toBe(3);
+    expect((await h.joins(HOST, 'muc.b.example')).some((j) => j.nick.includes('\u0000') || j.nick.includes('\uffff') || j.nick.length > 500)).toBe(false);
+  });
+
+  it('a body that is not valid UTF-8 (400)', async () => {
+    // A lone continuation byte, then an overlong encoding of '/' (a lenient decoder makes both U+FFFD).
+    const raw = Buffer.from(body([{ ...join(), nick: 'ab' }]).replace('ab', '\u0001\u0002\u0003'), 'utf8');
+    const at = raw.indexOf(1);
+    raw.set([0x80, 0xc0, 0xaf], at);
+    await expectRefused(400, raw, signed(WEBHOOK_SECRET, raw), /UTF-8/);
+  });
+
+  it('a room on an IDN domain with combining marks is accepted', async () => {
+    const res = await postEvents(h.service.eventsUrl, WEBHOOK_SECRET, [{ ...join(), user: `dave@${HOST}/r`, room: 'chat@संगणक.भारत' }]);
+    expect(res).toEqual({ status: 200, body: { ok: true, applied: 1 } });
+    expect((await h.joins(HOST, 'संगणक.भारत')).map((j) => j.room)).toEqual(['chat@संगणक.भारत']);
   });
 
   it('an oversize body (413), before reading it all', async () => {
