@@ -72,45 +72,61 @@ export async function runRound(deps: RoundDeps, job: RoundJob, remainingMs: () =
  */
 async function runHoldingLease(deps: RoundDeps, job: RoundJob, remainingMs: () => number, progress: Progress): Promise<void> {
   const { rounds, clock } = deps;
-  const owner = randomUUID();
-  const until = clock.now() + Math.min(remainingMs(), UNBOUNDED_LEASE_MS);
-  const heldUntil = await rounds.leaseRound(job.host, job.remote, job.gen, owner, until);
-  let next: FollowUp | undefined;
-  if (heldUntil !== undefined) {
-    deps.log.info('round busy elsewhere', { ...job, until: new Date(heldUntil).toISOString() });
-    next = { tag: scheduleTag.busy(heldUntil), at: heldUntil + 1000, pass: job.pass };
-  } else {
-    try {
-      next = await runIfDue(deps, job, owner, until, remainingMs, progress);
-    } finally {
-      await rounds.releaseRound(job.host, job.remote, job.gen, owner).catch(() => undefined);
+  // Looked at before the lease too: a job with nothing to do must not come back when the lease
+  // is busy, or at-least-once delivery of come-backs would keep them alive forever.
+  let next = await jobIsIdle(deps, job);
+  if (next === undefined) {
+    const owner = randomUUID();
+    const until = clock.now() + Math.min(remainingMs(), UNBOUNDED_LEASE_MS);
+    const heldUntil = await rounds.leaseRound(job.host, job.remote, job.gen, owner, until);
+    if (heldUntil !== undefined) {
+      deps.log.info('round busy elsewhere', { ...job, until: new Date(heldUntil).toISOString() });
+      next = { tag: scheduleTag.busy(heldUntil), at: heldUntil + 1000, pass: job.pass };
+    } else {
+      try {
+        next = await runIfDue(deps, job, owner, until, remainingMs, progress);
+      } finally {
+        await rounds.releaseRound(job.host, job.remote, job.gen, owner).catch(() => undefined);
+      }
     }
   }
-  if (next) {
+  if (next && next !== NOTHING) {
     const follow = continuation(job, next.pass);
     await deps.scheduler.schedule(scheduleName(follow, next.tag), next.at, follow);
   }
 }
 
+/** A job that must do nothing (the follow-up it names, if any, is scheduled instead). */
+const NOTHING: FollowUp = { tag: '', at: 0 };
+
 /**
- * Whether the job may run the round's pass now: a job for another pass than the round's, or a
- * re-check pass before its time (a duplicate delivery, a lease come-back, a self-retry, a DLQ
- * replay), does nothing but make sure the pass's own job exists.
+ * Whether the job has nothing to do with the round as stored: the round is gone or done, the
+ * job is for another pass than the round's, or it is a re-check pass before its time (a
+ * duplicate delivery, a lease come-back, a self-retry, a DLQ replay); then it only makes sure
+ * the pass's own job exists. Undefined when the job may run the round.
  */
+async function jobIsIdle(deps: RoundDeps, job: RoundJob, stored?: Round): Promise<FollowUp | undefined> {
+  const round = stored ?? (await deps.rounds.getRound(job.host, job.remote, job.gen));
+  if (!round || round.state === 'done') return NOTHING;
+  if (job.pass !== undefined && job.pass !== round.pass) {
+    deps.log.info('round job for another pass ignored', { ...job, roundPass: round.pass });
+    return NOTHING;
+  }
+  const early = round.state === 'waiting' && round.notBefore !== undefined ? round.notBefore - deps.clock.now() : 0;
+  if (early > MAX_EARLY_WAIT_MS) {
+    deps.log.info('round job early for its pass', { ...job, roundPass: round.pass, notBefore: new Date(round.notBefore as number).toISOString() });
+    return { tag: scheduleTag.recheck(round.pass), at: round.notBefore as number, pass: round.pass };
+  }
+  return undefined;
+}
+
+/** Runs the round's pass, read again now that the lease is held, in a slot of its server. */
 async function runIfDue(deps: RoundDeps, job: RoundJob, owner: string, until: number, remainingMs: () => number, progress: Progress): Promise<FollowUp | undefined> {
   const { rounds, clock, config } = deps;
   const stored = await rounds.getRound(job.host, job.remote, job.gen);
-  if (!stored || stored.state === 'done') return undefined;
-  if (job.pass !== undefined && job.pass !== stored.pass) {
-    deps.log.info('round job for another pass ignored', { ...job, roundPass: stored.pass });
-    return undefined;
-  }
-  const early = stored.state === 'waiting' && stored.notBefore !== undefined ? stored.notBefore - clock.now() : 0;
-  if (early > MAX_EARLY_WAIT_MS) {
-    deps.log.info('round job early for its pass', { ...job, roundPass: stored.pass, notBefore: new Date(stored.notBefore as number).toISOString() });
-    return { tag: scheduleTag.recheck(stored.pass), at: stored.notBefore as number, pass: stored.pass };
-  }
-  if (early > 0) await clock.sleep(early);
+  const idle = await jobIsIdle(deps, job, stored);
+  if (idle !== undefined || !stored) return idle;
+  if (stored.state === 'waiting' && stored.notBefore !== undefined && stored.notBefore > clock.now()) await clock.sleep(stored.notBefore - clock.now());
   const slots = serverSlots(config);
   const slotBusy = await rounds.leaseServerSlot(stored.host, slots, owner, until);
   if (slotBusy !== undefined) {

@@ -84,6 +84,20 @@ describe('lease', () => {
   });
 });
 
+describe('stray jobs', () => {
+  it('a job delivered twice for a round that is done schedules nothing, so come-backs cannot chain', async () => {
+    const w = roundWorld();
+    await seedJoins(w, 2);
+    await closeLink(w);
+    await drive(w);
+    const { gen } = w.store.allRounds()[0]!;
+    const stray = { host: HOST, remote: REMOTE, gen, kind: 'continue' as const };
+    w.scheduler.created.length = 0;
+    await Promise.all([runRound(w.deps, stray), runRound(w.deps, stray)]);
+    expect(w.scheduler.created).toEqual([]);
+  });
+});
+
 describe('checkpoint and continuation', () => {
   it('an invocation short of time saves the cursor and a continuation goes on from it', async () => {
     const w = roundWorld({ PING_MUC_PAGE_SIZE: '4', PING_MUC_CONCURRENCY: '2' });
