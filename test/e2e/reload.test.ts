@@ -1,0 +1,149 @@
+// Reloading mod_ping_muc_cloud on a running Prosody (prosodyctl shell: module:reload):
+// joins survive it however many there are, a reload during a pending window still heals the
+// ghosts, and the unloaded instance neither leaks self-ping replies nor keeps posting.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callApi, EventsReceiver, type ReceivedEvent } from './http';
+import { Stack } from './stack';
+import { DOMAINS, sleep, Testbed } from './testbed';
+import { isNotification, User } from './users';
+
+const NS_API = 'urn:ping-muc:stanza-api:1';
+const reload = (bed: Testbed) => bed.a.reloadModule('ping_muc_cloud', DOMAINS.a);
+
+describe('reload with more joins than the queue holds', () => {
+  let stack: Stack;
+  const USERS = 4;
+  const ROOMS = 50; // per user: 200 joins, queue of 50
+
+  beforeAll(async () => {
+    stack = await Stack.start({ aOptions: { ping_muc_cloud_queue_size: 50 } });
+    const users = await Promise.all(Array.from({ length: USERS }, (_, i) => stack.user(`many${i}`)));
+    await Promise.all(users.map(async (u, i) => {
+      for (let r = 0; r < ROOMS; r++) await u.join(`r${r}@${DOMAINS.mucB}`, `U${i}`);
+    }));
+    await stack.waitForJoins(DOMAINS.mucB, (j) => j.length === USERS * ROOMS, 30_000);
+  }, 120_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('keeps all 200 joins in the store, each posted again once with since = its first seq', async () => {
+    const firstSeq = new Map(stack.events.events.filter((e) => e.type === 'join').map((e) => [`${e.user} ${e.room}`, e.seq]));
+    expect(firstSeq.size).toBe(USERS * ROOMS);
+    await reload(stack.bed);
+    const start = await stack.events.waitFor((e) => e.type === 'host-start' && stack.events.events.indexOf(e) > 0, 10_000);
+    const after = () => stack.events.events.slice(stack.events.events.indexOf(start) + 1).filter((e) => e.type === 'join');
+    const deadline = Date.now() + 30_000;
+    while (after().length < USERS * ROOMS && Date.now() < deadline) await sleep(100);
+    const reposted = after();
+    expect(reposted).toHaveLength(USERS * ROOMS);
+    for (const e of reposted) {
+      expect(e.since).toBe(firstSeq.get(`${e.user} ${e.room}`));
+      expect(e.seq).toBeGreaterThan(start.seq);
+    }
+    const joins = await stack.waitForJoins(DOMAINS.mucB, (j) => j.length === USERS * ROOMS, 10_000);
+    expect(new Set(joins.map((j) => `${j.user} ${j.room}`)).size).toBe(USERS * ROOMS);
+    expect(stack.bed.a.log()).not.toMatch(/Event queue full/);
+  }, 60_000);
+});
+
+describe('reload between a lost link and its round', () => {
+  let stack: Stack;
+  let alice: User;
+
+  beforeAll(async () => {
+    stack = await Stack.start({ delaySeconds: 4 });
+    alice = await stack.user('alice');
+    await alice.join(`ghost@${DOMAINS.mucB}`, 'Alice');
+    await stack.waitForJoins(DOMAINS.mucB, (j) => j.length === 1);
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  // Needs the service to keep `since` and compare it with the close (issue 9.14, being built):
+  // until then the round skips the re-announced join and this test fails for that reason only.
+  it('still self-pings the re-announced join and notifies the ghost', async () => {
+    await stack.bed.b.kill(); // B forgets its occupants: alice becomes a ghost
+    await stack.bed.b.start();
+    const close = await stack.events.waitFor((e) => e.type === 's2s-close' && !!e.remotes?.includes(DOMAINS.mucB));
+    await reload(stack.bed);
+    const rejoin = await stack.events.waitFor((e) => e.type === 'join' && e.user === alice.jid && e.seq > close.seq);
+    expect(rejoin.since).toBeLessThan(close.seq);
+    const note = await alice.waitFor(isNotification, 20_000);
+    expect(note.el.attrs.from).toBe(`ghost@${DOMAINS.mucB}/Alice`);
+    expect(stack.api.pings().map((c) => [c.from, c.to])).toEqual([[alice.jid, `ghost@${DOMAINS.mucB}/Alice`]]);
+  }, 40_000);
+});
+
+describe('the unloaded instance', () => {
+  let bed: Testbed;
+  let rx: EventsReceiver;
+  let alice: User;
+  const ROOM = `unload@${DOMAINS.mucB}`;
+
+  beforeAll(async () => {
+    bed = await Testbed.create({ aOptions: { ping_muc_cloud_ping_timeout: 5, ping_muc_cloud_batch_size: 1 } });
+    rx = new EventsReceiver(bed.webhookSecret);
+    await rx.start();
+    await bed.start(rx.url);
+    alice = await User.connect(bed.a, DOMAINS.a, 'alice');
+    await alice.join(ROOM, 'Alice');
+    await rx.waitFor((e) => e.type === 'join' && e.user === alice.jid);
+  });
+
+  afterAll(async () => {
+    await bed?.stop();
+    await alice?.stop();
+    await rx?.close();
+  });
+
+  it('answers 503 to a self-ping in flight, and its reply, arriving after the reload, never reaches the client', async () => {
+    const since = Date.now();
+    bed.b.pause(); // the ping goes out, the reply waits
+    let answer;
+    try {
+      const call = callApi(bed.apiUrl, bed.apiSecret, `<iq type="get" id="u-1" from="${alice.jid}" to="${ROOM}/Alice"><ping xmlns="urn:xmpp:ping"/></iq>`);
+      await sleep(300);
+      await reload(bed);
+      answer = await call;
+    } finally {
+      bed.b.resume(); // now B answers
+    }
+    expect(answer.status).toBe(503);
+    await sleep(1500);
+    const leaked = alice.received.filter((r) => r.at > since && r.el.name === 'iq').map((r) => r.el.toString());
+    expect(leaked).toEqual([]);
+    // The API of the new instance works.
+    const ok = await callApi(bed.apiUrl, bed.apiSecret, `<iq type="get" id="u-2" from="${alice.jid}" to="${ROOM}/Alice"><ping xmlns="urn:xmpp:ping"/></iq>`);
+    expect(ok.body).toMatch(/type=.result./);
+    expect(ok.body).not.toContain(NS_API);
+  }, 30_000);
+
+  it('stops posting: after the reload only the new instance posts, and its joins carry since', async () => {
+    rx.answer = 503;
+    for (const r of ['s1', 's2', 's3']) await alice.join(`${r}@${DOMAINS.mucB}`, 'Alice');
+    await sleep(500);
+    // Let the next retry in and hold its answer: it is in flight while the module reloads.
+    rx.delayMs = 1500;
+    rx.answer = 200;
+    const before = rx.requests.length;
+    const deadline = Date.now() + 5000;
+    while (rx.requests.length === before && Date.now() < deadline) await sleep(20);
+    const seen = rx.events.length;
+    await reload(bed);
+    const reloadedAt = Date.now();
+    const start = await rx.waitFor((e) => e.type === 'host-start' && rx.events.indexOf(e) >= seen, 15_000);
+    rx.delayMs = 0;
+    await sleep(4000);
+    // Every request after the reload comes from the new instance: nothing older than its host-start.
+    const old: ReceivedEvent[] = rx.requests.filter((r) => r.at > reloadedAt).flatMap((r) => r.events.filter((e) => e.seq < start.seq));
+    expect(old).toEqual([]);
+    const reposted = rx.events.filter((e) => e.type === 'join' && e.seq > start.seq);
+    for (const e of reposted) expect(e.since).toBeLessThan(start.seq);
+    const rooms = reposted.map((e) => e.room).sort();
+    expect(rooms).toEqual([ROOM, `s1@${DOMAINS.mucB}`, `s2@${DOMAINS.mucB}`, `s3@${DOMAINS.mucB}`].sort());
+  }, 40_000);
+});
