@@ -7,9 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { DEFAULTS, ENV, loadConfig, requireAws } from '../../lib/support/config';
 import { deadlineMarginMs } from '../../lib/app/round';
-import { tableDefinition } from '../../lib/adapters/dynamodb/table';
+import { KEYS, tableDefinition } from '../../lib/adapters/dynamodb/table';
 import { esbuildOptions, type FunctionName } from '../../infra/bundling';
-import { DYNAMODB_INDEX_ACTIONS, DYNAMODB_TABLE_ACTIONS, PARAMETER_DEFAULTS, ROUND_ASYNC, SIZING, TABLE } from '../../infra/stack';
+import { SIZING } from '../../infra/function';
+import { PARAMETER_DEFAULTS } from '../../infra/parameters';
+import { ROUND_ASYNC } from '../../infra/stack';
+import { DYNAMODB_INDEX_ACTIONS, DYNAMODB_TABLE_ACTIONS } from '../../infra/table';
 import { evaluate, type EvalContext } from './cfn-eval';
 import {
   asArray,
@@ -55,7 +58,7 @@ afterAll(() => s?.cleanup());
 
 const fn = (id: string) => props(json.Resources[id]!);
 const tableArn = () => getAtt(ids.table, 'Arn');
-const indexArn = () => ({ 'Fn::Join': ['', [tableArn(), `/index/${TABLE.gsiName}`]] });
+const indexArn = () => ({ 'Fn::Join': ['', [tableArn(), `/index/${KEYS.gsi}`]] });
 const schedulesArn = () => ({
   'Fn::Join': [
     '',
@@ -112,22 +115,16 @@ describe('resources', () => {
         AttributeDefinitions: Match.arrayEquals(def.AttributeDefinitions!),
         GlobalSecondaryIndexes: [
           {
-            IndexName: TABLE.gsiName,
+            IndexName: KEYS.gsi,
             KeySchema: def.GlobalSecondaryIndexes![0]!.KeySchema,
             Projection: { ProjectionType: 'ALL' },
           },
         ],
-        TimeToLiveSpecification: { AttributeName: TABLE.ttlAttribute, Enabled: true },
+        TimeToLiveSpecification: { AttributeName: KEYS.ttl, Enabled: true },
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         DeletionProtectionEnabled: true,
       },
     });
-    // The stack's own constants agree with lib's table definition.
-    expect(def.KeySchema).toEqual([
-      { AttributeName: TABLE.partitionKey, KeyType: 'HASH' },
-      { AttributeName: TABLE.sortKey, KeyType: 'RANGE' },
-    ]);
-    expect(def.GlobalSecondaryIndexes?.[0]?.IndexName).toBe(TABLE.gsiName);
     // No fixed name: a retained table never blocks a redeploy.
     expect(fn(ids.table).TableName).toBeUndefined();
   });
@@ -366,8 +363,19 @@ describe('environment wiring (names from lib/config.ts ENV)', () => {
         [ENV.retryAttempts]: ref('RetryAttempts'),
         [ENV.reason]: { 'Fn::If': ['HasReason', ref('Reason'), ref('AWS::NoValue')] },
         [ENV.apiSecretArn]: ref(ids.apiSecret),
+        [ENV.roundTimeoutSeconds]: String(SIZING.round.timeoutSeconds),
       },
     });
+  });
+
+  it('the round function: knows its own timeout, so lib can refuse a margin that cannot fit', () => {
+    expect(ENV.roundTimeoutSeconds).toBe('PING_MUC_ROUND_TIMEOUT_SECONDS');
+    const vars = envOf(ids.round);
+    expect(vars[ENV.roundTimeoutSeconds]).toBe(String(fn(ids.round).Timeout));
+    expect(Number(vars[ENV.roundTimeoutSeconds])).toBe(SIZING.round.timeoutSeconds);
+    expect(loadConfig(vars).roundTimeoutMs).toBe(SIZING.round.timeoutSeconds * 1000);
+    // Only the round function checks a deadline margin.
+    expect(envOf(ids.events)[ENV.roundTimeoutSeconds]).toBeUndefined();
   });
 
   it('no plain secret in any environment', () => {
