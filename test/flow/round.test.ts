@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'ltx';
 import { startHarness, WEBHOOK_SECRET, type Harness } from '../support/service';
 import { nextSeq, postEvents } from '../support/events';
-import { sleep, waitFor } from '../support/wait';
+import { waitFor } from '../support/wait';
 import type { Answer } from '../support/stanza-api-stub';
 
 const HOST = 'a.example';
@@ -47,7 +47,7 @@ describe('a round over every XEP-0410 answer', () => {
 
     // Timeouts are re-checked twice (0.3 s, 0.6 s) before notifying.
     await waitFor('the timeout join to be notified', () => h.stub.notifications.some((n) => n.occupant === occupant('slow')), 10_000);
-    await sleep(300);
+    await h.logged('round done');
 
     for (const nick of ['joined', 'kicked', 'renamed', 'roomgone', 'noping', 'gone']) expect(pingsOf(occupant(nick)), nick).toBe(1);
     expect(pingsOf(occupant('slow'))).toBe(3);
@@ -79,8 +79,7 @@ describe('coalescing', () => {
     expect(replay.body).toMatchObject({ replay: true });
     await post([close('in')]);
     await post([close('in')]);
-    await waitFor('pings', () => h.stub.pings.length >= 2);
-    await sleep(800);
+    await h.logged('round done');
     expect(pingsOf(occupant('a'))).toBe(1);
     expect(pingsOf(occupant('b'))).toBe(1);
   });
@@ -89,8 +88,7 @@ describe('coalescing', () => {
     await post([join('before')]);
     await post([close('out')]);
     await post([join('after')]);
-    await waitFor('the ping', () => h.stub.pings.length >= 1);
-    await sleep(600);
+    await h.logged('round done');
     expect(h.stub.pings.map((p) => p.occupant)).toEqual([occupant('before')]);
   });
 
@@ -98,7 +96,7 @@ describe('coalescing', () => {
     await post([join('a')]);
     const first = Date.now();
     await post([close('out')]);
-    await sleep(300);
+    await waitFor('a moment after the first close', async () => Date.now() - first >= 300);
     const last = Date.now();
     await post([close('in')]);
     await waitFor('the ping', () => h.stub.pings.length >= 1);
@@ -113,8 +111,7 @@ describe('events during the delay', () => {
     await post([join('stays'), join('leaves')]);
     await post([close('out')]);
     await post([{ type: 'leave', seq: nextSeq(), host: HOST, user: `leaves@${HOST}/res`, room: `room-leaves@${REMOTE}` }]);
-    await waitFor('the ping', () => h.stub.pings.length >= 1);
-    await sleep(600);
+    await h.logged('round done');
     expect(h.stub.pings.map((p) => p.occupant)).toEqual([occupant('stays')]);
   });
 
@@ -122,7 +119,7 @@ describe('events during the delay', () => {
     await post([join('a'), join('b', `room-b@${REMOTE}`, `a@${HOST}/res`)]);
     await post([close('out')]);
     await post([{ type: 'session-end', seq: nextSeq(), host: HOST, user: `a@${HOST}/res` }]);
-    await sleep(1000);
+    await h.logged('round done');
     expect(h.stub.pings).toEqual([]);
     expect(await h.joins(HOST, REMOTE)).toEqual([]);
   });
@@ -134,7 +131,7 @@ describe('our own failures never kick a user', () => {
     await post([join('ghost'), join('fine')]);
     h.stub.down = true;
     await post([close('out')]);
-    await sleep(1500);
+    await h.logged('round failed, will retry', 2);
     expect(h.stub.notifications).toEqual([]);
     expect((await h.joins(HOST, REMOTE)).length).toBe(2);
     h.stub.down = false;
@@ -147,8 +144,7 @@ describe('our own failures never kick a user', () => {
     h.stub.answers.set(occupant('a'), 'http-500');
     await post([join('a')]);
     await post([close('out')]);
-    await waitFor('a first attempt', () => pingsOf(occupant('a')) >= 1);
-    await sleep(500);
+    await h.logged('round failed, will retry');
     expect(h.stub.notifications).toEqual([]);
     h.stub.answers.set(occupant('a'), 'result');
     await waitFor('the retry', () => h.stub.pings.some((p) => p.answer === 'result'), 10_000);
@@ -162,8 +158,7 @@ describe('the re-check budget', () => {
     h.stub.fallback = 'remote-server-not-found';
     await post([join('a'), join('b')]);
     await post([close('out')]);
-    await waitFor('notifications', () => h.stub.notifications.length === 2, 10_000);
-    await sleep(800);
+    await h.logged('round done');
     expect(pingsOf(occupant('a'))).toBe(3);
     expect(pingsOf(occupant('b'))).toBe(3);
     expect(h.stub.notifications.length).toBe(2);
@@ -177,8 +172,7 @@ describe('the re-check budget', () => {
     await post([close('out')]);
     await waitFor('the first pass', () => pingsOf(occupant('recovers')) === 1);
     h.stub.answers.set(occupant('recovers'), 'result');
-    await waitFor('the stuck join to be notified', () => h.stub.notifications.length === 1, 10_000);
-    await sleep(500);
+    await h.logged('round done');
     expect(pingsOf(occupant('recovers'))).toBe(2);
     expect(pingsOf(occupant('stuck'))).toBe(3);
     expect(h.stub.notifications.map((n) => n.occupant)).toEqual([occupant('stuck')]);

@@ -3,6 +3,7 @@ import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { localDynamoClient } from '../../lib/adapters/dynamodb/dynalite';
 import { MEMORY, startLocalService, type LocalService } from '../../lib/wiring/local';
 import { startStanzaApiStub, type StanzaApiStub } from './stanza-api-stub';
+import { waitFor } from './wait';
 import type { Join } from '../../lib/domain/model';
 
 export const WEBHOOK_SECRET = `whsec_${Buffer.alloc(32, 1).toString('base64')}`;
@@ -14,15 +15,20 @@ export interface Harness {
   /** Every item of the table, sorted, for "nothing changed" assertions. */
   snapshot(): Promise<string[]>;
   joins(host: string, remote: string): Promise<Join[]>;
+  /** The service's log lines, parsed. */
+  logs: Array<{ level: string; message: string; [k: string]: unknown }>;
+  /** Waits until the service has logged `message` at least `count` times: a signal, not a sleep. */
+  logged(message: string, count?: number, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
   const stub = await startStanzaApiStub(API_SECRET);
+  const logs: Harness['logs'] = [];
   const service = await startLocalService({
     dataDir: MEMORY,
     pollMs: 25,
-    log: () => undefined,
+    log: (line) => logs.push(JSON.parse(line)),
     env: {
       PING_MUC_API_URL: stub.url,
       PING_MUC_WEBHOOK_SECRET: WEBHOOK_SECRET,
@@ -31,7 +37,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
       PING_MUC_RECHECK_BASE_SECONDS: '0.3',
       PING_MUC_RECHECKS: '2',
       PING_MUC_API_TIMEOUT_MS: '2000',
-      LOG_LEVEL: 'error',
+      LOG_LEVEL: 'info',
       ...env,
     },
   });
@@ -39,6 +45,9 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
   return {
     service,
     stub,
+    logs,
+    logged: (message, count = 1, timeoutMs = 10_000) =>
+      waitFor(`${count}× "${message}" in the log`, () => logs.filter((l) => l.message === message).length >= count, timeoutMs),
     async snapshot() {
       const out = await client.send(new ScanCommand({ TableName: service.config.table }));
       return (out.Items ?? []).map((i) => JSON.stringify(i)).sort();
