@@ -70,18 +70,35 @@ function localSecrets(env: Record<string, string | undefined>, dataDir: string):
   return secrets;
 }
 
-/** The body, or undefined when over `limit`: the rest is drained (up to a bound) so the 413 gets through. */
+/**
+ * The body, or undefined when it is over `limit`: from the declared content-length before
+ * reading anything, else as soon as the bytes read pass the limit. The caller then answers 413
+ * at once with `connection: close`; the client reads that answer before the socket closes (the
+ * unread rest is never buffered). The promise always settles: an aborted request rejects, so no
+ * request is left pending in `inflight` (close() would wait for it).
+ */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const declared = req.headers['content-length'];
+  if (declared !== undefined && Number(declared) > limit) return Promise.resolve(undefined);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (chunk: Buffer) => {
+    let settled = false;
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      req.off('data', onData);
+      fn();
+    };
+    const onData = (chunk: Buffer) => {
       size += chunk.length;
-      if (size <= limit) chunks.push(chunk);
-      else if (size > 16 * limit) req.destroy();
-    });
-    req.on('end', () => resolve(size > limit ? undefined : Buffer.concat(chunks)));
-    req.on('error', reject);
+      if (size > limit) return settle(() => resolve(undefined));
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.on('end', () => settle(() => resolve(Buffer.concat(chunks))));
+    req.on('error', (err) => settle(() => reject(err)));
+    req.on('close', () => settle(() => reject(new Error('request aborted before its end'))));
   });
 }
 
@@ -144,7 +161,11 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     if (path !== '/events') return send(404, { error: 'not found: POST /events' });
     const handling = readBody(req, config.maxBodyBytes)
       .then(async (body) => {
-        if (!body) return send(413, { error: `body larger than ${config.maxBodyBytes} bytes` }, { connection: 'close' });
+        if (!body) {
+          // Answered before the rest is read; Node closes the socket once the answer is out.
+          send(413, { error: `body larger than ${config.maxBodyBytes} bytes` }, { connection: 'close' });
+          return;
+        }
         const request: HttpRequest = { method: req.method ?? 'GET', headers: req.headers as Record<string, string>, body };
         const out = await handleEvents(ingest, request);
         send(out.status, out.body, out.headers);

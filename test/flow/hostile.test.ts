@@ -5,12 +5,48 @@ import { nextSeq, postEvents, postRaw, signed } from '../support/events';
 import { sleep, waitFor } from '../support/wait';
 import { HttpStanzaApi, StanzaApiError } from '../../lib/adapters/stanza-api-http';
 import { secretKey } from '../../lib/domain/signature';
-import { createServer } from 'node:http';
+import { createServer, request } from 'node:http';
+import { MEMORY, startLocalService } from '../../lib/wiring/local';
 import type { AddressInfo } from 'node:net';
 
 const HOST = 'a.example';
 const join = () => ({ type: 'join', seq: nextSeq(), host: HOST, user: `alice@${HOST}/r`, room: 'lobby@muc.b.example', nick: 'alice' });
 const body = (events: object[]) => JSON.stringify({ v: 1, events });
+
+/** POSTs `size` bytes with node:http (declared length, or chunked), optionally aborting part-way. */
+function rawPost(url: string, size: number, opts: { chunked?: boolean; abortAfter?: number } = {}): Promise<{ status: number; text: string }> {
+  return new Promise((resolve) => {
+    const headers: Record<string, string | number> = { 'content-type': 'application/json' };
+    if (!opts.chunked) headers['content-length'] = size;
+    let answered = false;
+    const req = request(url, { method: 'POST', headers }, (res) => {
+      answered = true;
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      res.on('error', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    // The server may close while we still write: what counts is the answer, if any.
+    req.on('error', () => {
+      if (!answered) resolve({ status: 0, text: '' });
+    });
+    if (opts.abortAfter !== undefined) {
+      req.write(Buffer.alloc(opts.abortAfter, 0x20), () => setTimeout(() => req.destroy(), 50));
+      return;
+    }
+    const chunk = Buffer.alloc(64 * 1024, 0x20);
+    let sent = 0;
+    const pump = () => {
+      while (sent < size) {
+        const n = Math.min(chunk.length, size - sent);
+        sent += n;
+        if (!req.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void req.once('drain', pump);
+      }
+      req.end();
+    };
+    pump();
+  });
+}
 
 let h: Harness;
 let before: string[];
@@ -106,6 +142,34 @@ describe('the events endpoint refuses', () => {
   it('an oversize body (413), before reading it all', async () => {
     const raw = 'x'.repeat(h.service.config.maxBodyBytes + 1);
     await expectRefused(413, raw, signed(WEBHOOK_SECRET, raw));
+  });
+
+  it('a body of 4 MiB and more (413 from the declared length, not a connection reset)', async () => {
+    for (const size of [4 * 1024 * 1024, 4 * 1024 * 1024 + 1, 9 * 1024 * 1024]) {
+      const raw = Buffer.alloc(size, 0x20);
+      await expectRefused(413, raw, signed(WEBHOOK_SECRET, raw), /larger than/);
+    }
+  });
+
+  it('a chunked body over the limit, without a content-length (413)', async () => {
+    const { status, text } = await rawPost(h.service.eventsUrl, 6 * 1024 * 1024, { chunked: true });
+    expect(status).toBe(413);
+    expect(text).toMatch(/larger than/);
+  });
+
+  it('an oversize or aborted request leaves nothing pending: the service closes at once', async () => {
+    const other = await startLocalService({ dataDir: MEMORY, log: () => undefined, env: { PING_MUC_WEBHOOK_SECRET: WEBHOOK_SECRET, PING_MUC_API_SECRET: API_SECRET, LOG_LEVEL: 'error' } });
+    try {
+      expect((await rawPost(other.eventsUrl, 5 * 1024 * 1024)).status).toBe(413);
+      expect((await rawPost(other.eventsUrl, 5 * 1024 * 1024, { chunked: true })).status).toBe(413);
+      // Half of a declared body, then the client goes away.
+      await rawPost(other.eventsUrl, 100_000, { abortAfter: 50_000 });
+    } finally {
+      const t0 = Date.now();
+      await other.close();
+      // close() waits up to 5 s for requests still being handled: none must be left.
+      expect(Date.now() - t0).toBeLessThan(2_000);
+    }
   });
 
   it('a GET (404/405)', async () => {
