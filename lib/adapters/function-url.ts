@@ -1,21 +1,13 @@
 // Lambda Function URL (payload 2.0) <-> our plain request and response.
+import type { LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
 import type { HttpRequest, HttpResponse } from '../app/ingest';
 
-export interface FunctionUrlEvent {
-  requestContext?: { http?: { method?: string } };
-  headers?: Record<string, string | undefined>;
-  body?: string;
-  isBase64Encoded?: boolean;
-}
+/** What we answer: always the object form of a Function URL result, every field set. */
+export type FunctionUrlResponse = Required<Pick<Exclude<LambdaFunctionURLResult, string>, 'statusCode' | 'headers' | 'body'>>;
 
-export interface FunctionUrlResult {
-  statusCode: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-export function fromFunctionUrl(event: FunctionUrlEvent): HttpRequest {
+export function fromFunctionUrl(event: LambdaFunctionURLEvent): HttpRequest {
   const headers: Record<string, string | undefined> = {};
+  // The fallbacks stay for invocations that skip the URL (e.g. a console test event).
   for (const [name, value] of Object.entries(event.headers ?? {})) headers[name.toLowerCase()] = value;
   return {
     method: event.requestContext?.http?.method ?? 'GET',
@@ -24,7 +16,7 @@ export function fromFunctionUrl(event: FunctionUrlEvent): HttpRequest {
   };
 }
 
-export function toFunctionUrl(res: HttpResponse): FunctionUrlResult {
+export function toFunctionUrl(res: HttpResponse): FunctionUrlResponse {
   return {
     statusCode: res.status,
     headers: { 'content-type': 'application/json', ...res.headers },

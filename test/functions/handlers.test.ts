@@ -2,7 +2,8 @@
 // against dynalite and a local endpoint that plays EventBridge Scheduler.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Handler, LambdaFunctionURLEvent, LambdaFunctionURLHandler } from 'aws-lambda';
+import { afterAll, beforeAll, beforeEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { startDynalite, type RunningDynalite } from '../../lib/adapters/dynamodb/dynalite';
 import { ensureTable } from '../../lib/adapters/dynamodb/table';
 import { signed, nextSeq } from '../support/events';
@@ -57,15 +58,37 @@ beforeEach(() => {
   requests.length = 0;
 });
 
-function urlEvent(body: string, headers: Record<string, string>, base64 = false) {
+/** A Function URL request as Lambda delivers it (payload 2.0). */
+function urlEvent(body: string, headers: Record<string, string>, base64 = false): LambdaFunctionURLEvent {
   return {
     version: '2.0',
-    requestContext: { http: { method: 'POST', path: '/' } },
+    routeKey: '$default',
+    rawPath: '/',
+    rawQueryString: '',
     headers,
+    requestContext: {
+      accountId: 'anonymous',
+      apiId: 'abcdefghijklmnopqrstuvwxyz012345',
+      domainName: 'abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws',
+      domainPrefix: 'abcdefghijklmnopqrstuvwxyz012345',
+      http: { method: 'POST', path: '/', protocol: 'HTTP/1.1', sourceIp: '192.0.2.1', userAgent: 'prosody' },
+      requestId: 'c0ffee00-0000-4000-8000-000000000000',
+      routeKey: '$default',
+      stage: '$default',
+      time: '01/Dec/2026:00:00:00 +0000',
+      timeEpoch: 1_796_083_200_000,
+    },
     body: base64 ? Buffer.from(body).toString('base64') : body,
     isBase64Encoded: base64,
   };
 }
+
+it('the handlers have the signatures Lambda calls them with', async () => {
+  const events = await import('../../functions/events');
+  const round = await import('../../functions/round');
+  expectTypeOf(events.handler).toExtend<LambdaFunctionURLHandler>();
+  expectTypeOf(round.handler).toExtend<Handler<unknown, void>>();
+});
 
 describe('events function', () => {
   it('applies a signed base64 body and schedules one round for an s2s close', async () => {
