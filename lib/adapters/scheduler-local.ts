@@ -12,7 +12,6 @@
 // bookkeeping write fails, the lease simply expires and the job runs again: at least once, so
 // the round handler must be idempotent (as it must be on AWS anyway).
 import {
-  ConditionalCheckFailedException,
   DeleteItemCommand,
   PutItemCommand,
   QueryCommand,
@@ -25,6 +24,7 @@ import type { Scheduler } from '../ports';
 import { parseRoundJob, serializeRoundJob } from '../domain/round-job';
 import { backoffMs } from '../support/backoff';
 import { NAME_PATTERN } from '../domain/schedule';
+import { isConditionFailed } from './dynamodb/conditions';
 
 export const SCHED_PK = 'SCHED';
 
@@ -64,10 +64,6 @@ function defaultLog(msg: string, data?: object): void {
 function positive(name: string, v: number, min: number): number {
   if (!Number.isFinite(v) || v < min) throw new RangeError(`LocalScheduler: ${name}=${v}: expected a number ≥ ${min}`);
   return v;
-}
-
-function isConditionFailed(err: unknown): boolean {
-  return err instanceof ConditionalCheckFailedException || (err as { name?: unknown } | null)?.name === 'ConditionalCheckFailedException';
 }
 
 export class LocalScheduler implements Scheduler {
