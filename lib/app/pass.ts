@@ -58,83 +58,121 @@ interface PageProgress {
  * deadline is checked before feeding a new one.
  */
 export async function runPass(deps: RoundDeps, round: Round, remainingMs: () => number, progress: Progress = { advanced: false }): Promise<FollowUp | undefined> {
-  const { joins, rounds, config, clock } = deps;
-  const store = <T>(fn: () => Promise<T>) => retrying(clock, fn, STORE_RETRY);
-  const startSeq = await store(() => joins.hostStartSeq(round.host));
-  const limit = pageSize(config);
-  const pages: PageProgress[] = [];
-  const queue: Array<{ join: Join; page: PageProgress }> = [];
-  let cursor = round.cursor;
-  let more = true;
-  let stopped = false;
-  let failure: unknown;
-  let fetching: Promise<void> | undefined;
-  let saving = Promise.resolve();
-
-  const checkpoint = () => {
-    while (pages[0] && pages[0].left === 0) {
-      const { next } = pages.shift() as PageProgress;
-      // The last page is recorded by endPass: an undefined cursor means "start of the pass".
-      if (next === undefined) break;
-      round.cursor = next;
-      const snapshot = { ...round };
-      saving = saving
-        .then(() => store(() => rounds.saveRound(snapshot)))
-        .then(() => void (progress.advanced = true))
-        .catch((err) => void (failure ??= err));
-    }
-  };
-  let fed = 0;
-  const feed = async () => {
-    // At least one page per invocation, so that every invocation makes progress.
-    if (fed > 0 && remainingMs() < deadlineMarginMs(config)) {
-      stopped = true;
-      return;
-    }
-    const { items, next } = await store(() => joins.joinsOf(round.host, round.remote, limit, cursor));
-    cursor = next;
-    more = next !== undefined;
-    const page: PageProgress = { next, left: items.length };
-    fed++;
-    pages.push(page);
-    for (const join of items) queue.push({ join, page });
-    checkpoint();
-  };
+  const startSeq = await retrying(deps.clock, () => deps.joins.hostStartSeq(round.host), STORE_RETRY);
+  const pass = new PassFeed(deps, round, remainingMs, progress);
   const worker = async () => {
-    while (failure === undefined) {
-      if (queue.length < config.concurrency && !fetching && more && !stopped) {
-        fetching = feed()
-          .catch((err) => void (failure ??= err))
-          .finally(() => (fetching = undefined));
-      }
-      const item = queue.shift();
-      if (!item) {
-        if (!fetching) return;
-        await fetching;
-        continue;
-      }
+    for (let item = await pass.take(); item; item = await pass.take()) {
       try {
         if (await selfPingAndAct(deps, round, item.join, startSeq)) round.marked = (round.marked ?? 0) + 1;
       } catch (err) {
         // The page stays unfinished, so no checkpoint passes the join that failed.
-        failure ??= err;
+        pass.fail(err);
         continue;
       }
-      item.page.left--;
-      checkpoint();
+      pass.done(item);
     }
   };
-  await Promise.all(Array.from({ length: config.concurrency }, worker));
-  await saving;
-  if (failure !== undefined) throw failure;
-  if (more) {
+  await Promise.all(Array.from({ length: deps.config.concurrency }, worker));
+  if (!(await pass.finished())) {
     // Checkpoint: a follow-up invocation continues from the saved cursor.
     deps.log.info('round checkpoint', { host: round.host, remote: round.remote, gen: round.gen, pass: round.pass });
-    return { tag: scheduleTag.checkpoint(round.pass, round.cursor), at: clock.now(), pass: round.pass };
+    return { tag: scheduleTag.checkpoint(round.pass, round.cursor), at: deps.clock.now(), pass: round.pass };
   }
   const next = await endPass(deps, round);
   progress.advanced = true;
   return next;
+}
+
+interface Item {
+  join: Join;
+  page: PageProgress;
+}
+
+/** The joins of a pass as a queue fed page by page, and the checkpoints of the pages done. */
+class PassFeed {
+  private readonly pages: PageProgress[] = [];
+  private readonly queue: Item[] = [];
+  private cursor: string | undefined;
+  private more = true;
+  private stopped = false;
+  private fed = 0;
+  private failure: unknown;
+  private fetching: Promise<void> | undefined;
+  private saving = Promise.resolve();
+
+  constructor(
+    private readonly deps: RoundDeps,
+    private readonly round: Round,
+    private readonly remainingMs: () => number,
+    private readonly progress: Progress,
+  ) {
+    this.cursor = round.cursor;
+  }
+
+  /** The next join to check, feeding a page when the queue runs low; undefined when there is none or after a failure. */
+  async take(): Promise<Item | undefined> {
+    while (this.failure === undefined) {
+      if (this.queue.length < this.deps.config.concurrency && !this.fetching && this.more && !this.stopped) {
+        this.fetching = this.feed()
+          .catch((err) => this.fail(err))
+          .finally(() => (this.fetching = undefined));
+      }
+      const item = this.queue.shift();
+      if (item) return item;
+      if (!this.fetching) return undefined;
+      await this.fetching;
+    }
+    return undefined;
+  }
+
+  done(item: Item): void {
+    item.page.left--;
+    this.checkpoint();
+  }
+
+  fail(err: unknown): void {
+    this.failure ??= err;
+  }
+
+  /** After the workers: throws the first failure; false when pages are left for a follow-up. */
+  async finished(): Promise<boolean> {
+    await this.saving;
+    if (this.failure !== undefined) throw this.failure;
+    return !this.more;
+  }
+
+  private async feed(): Promise<void> {
+    const { joins, config, clock } = this.deps;
+    // At least one page per invocation, so that every invocation makes progress.
+    if (this.fed > 0 && this.remainingMs() < deadlineMarginMs(config)) {
+      this.stopped = true;
+      return;
+    }
+    const { host, remote } = this.round;
+    const { items, next } = await retrying(clock, () => joins.joinsOf(host, remote, pageSize(config), this.cursor), STORE_RETRY);
+    this.cursor = next;
+    this.more = next !== undefined;
+    const page: PageProgress = { next, left: items.length };
+    this.fed++;
+    this.pages.push(page);
+    for (const join of items) this.queue.push({ join, page });
+    this.checkpoint();
+  }
+
+  private checkpoint(): void {
+    const { rounds, clock } = this.deps;
+    while (this.pages[0] && this.pages[0].left === 0) {
+      const { next } = this.pages.shift() as PageProgress;
+      // The last page is recorded by endPass: an undefined cursor means "start of the pass".
+      if (next === undefined) break;
+      this.round.cursor = next;
+      const snapshot = { ...this.round };
+      this.saving = this.saving
+        .then(() => retrying(clock, () => rounds.saveRound(snapshot), STORE_RETRY))
+        .then(() => void (this.progress.advanced = true))
+        .catch((err) => this.fail(err));
+    }
+  }
 }
 
 async function endPass(deps: RoundDeps, round: Round): Promise<FollowUp | undefined> {
