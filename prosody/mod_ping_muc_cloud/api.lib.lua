@@ -26,6 +26,7 @@ local IQ_ATTRS = { type = true, id = true, from = true, to = true, xmlns = true 
 local PRESENCE_ATTRS = IQ_ATTRS;
 
 local STANZAS_NS = "urn:ietf:params:xml:ns:xmpp-stanzas";
+local DISCARD = { write = function () return true; end };
 
 -- Every way the API refuses a call, in one registry (util.error): the HTTP status and a
 -- default text. A refusal answers the status with the call's own detail, or the text.
@@ -226,7 +227,10 @@ return function (opts)
 		local request, response = event.request, event.response;
 		if request.body == false then
 			-- Headers only (the app takes streaming uploads): Prosody calls early for a chunked
-			-- body or one over http_max_content_size. Refuse before reading a byte of it.
+			-- body or one over http_max_content_size. Refuse it unbuffered: what arrives before
+			-- the connection closes goes to a sink that keeps nothing (without a sink Prosody
+			-- drops the connection at once, and the answer with it).
+			request.body_sink = DISCARD;
 			local length = tonumber(request.headers.content_length);
 			if not length then return refuse(response, "length-required", nil, true); end
 			return refuse(response, "too-large", nil, true);
