@@ -25,11 +25,12 @@ export interface Progress {
 
 /**
  * A transient failure of one call is retried in place rather than failing the invocation.
- * Store calls are cheap and their conditional writes safe to repeat; a stanza API call is
- * retried once (its client retries transport failures itself), and the deadline margin counts it.
+ * Store calls are cheap and their conditional writes safe to repeat. A stanza API call is tried
+ * once more only after a failure that did not wait out its timeout (the client marks a timeout
+ * `retry: false`), so the deadline margin still counts one timeout per call.
  */
 const STORE_RETRY: RetryPolicy = { tries: 3, baseMs: 100, maxMs: 1_000 };
-const API_RETRY: RetryPolicy = { tries: 2, baseMs: 500, maxMs: 500 };
+const API_RETRY: RetryPolicy = { tries: 2, baseMs: 500, maxMs: 500, retryable: (err) => (err as { retry?: unknown }).retry !== false };
 
 /** Pages fed are finished whole, so they must be small enough to fit after the deadline check. */
 export function pageSize(config: Config): number {
@@ -41,7 +42,7 @@ export function pageSize(config: Config): number {
  * each join costing up to two API calls (a self-ping and a notification).
  */
 export function deadlineMarginMs(config: Config): number {
-  return 2 * 2 * API_RETRY.tries * Math.ceil(pageSize(config) / config.concurrency) * config.apiTimeoutMs + 10_000;
+  return 2 * 2 * Math.ceil(pageSize(config) / config.concurrency) * config.apiTimeoutMs + 10_000;
 }
 
 interface PageProgress {

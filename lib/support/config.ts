@@ -77,8 +77,6 @@ export const DEFAULTS = {
   joinTtlDays: 30,
   maxBodyBytes: 256 * 1024,
   pageSize: 500,
-  /** Four rounds at the default concurrency. */
-  serverMaxInflight: 128,
   table: 'ping-muc',
   scheduleGroup: 'ping-muc',
 } as const;
@@ -108,7 +106,8 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`${ENV.apiUrl}=${apiUrl}: expected an http(s) URL`);
   }
   const concurrency = int(env, ENV.concurrency, DEFAULTS.concurrency, 1, 1024);
-  const serverMax = int(env, ENV.serverMaxInflight, DEFAULTS.serverMaxInflight, 1, 65_536);
+  // Default: four rounds at the configured concurrency.
+  const serverMax = int(env, ENV.serverMaxInflight, 4 * concurrency, 1, 65_536);
   if (serverMax < concurrency) {
     throw new ConfigError(`${ENV.serverMaxInflight}=${serverMax} is below ${ENV.concurrency}=${concurrency}: one round alone would exceed it`);
   }

@@ -8,6 +8,8 @@ export interface RetryPolicy {
   tries: number;
   baseMs: number;
   maxMs: number;
+  /** Whether an error may be cured by trying again at once (default: every error). */
+  retryable?: (err: unknown) => boolean;
 }
 
 export const IN_PLACE: RetryPolicy = { tries: 3, baseMs: 100, maxMs: 2_000 };
@@ -18,7 +20,7 @@ export async function retrying<T>(clock: Clock, fn: () => Promise<T>, policy: Re
     try {
       return await fn();
     } catch (err) {
-      if (attempt + 1 >= policy.tries) throw err;
+      if (attempt + 1 >= policy.tries || (policy.retryable && !policy.retryable(err))) throw err;
       await clock.sleep(backoffMs(attempt, policy.baseMs, policy.maxMs, random));
     }
   }

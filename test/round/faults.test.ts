@@ -100,7 +100,7 @@ async function runSeed(seed: number): Promise<Figures> {
   };
   api.notify = async (presence) => {
     await fault();
-    api.notifications.push({ at: w.clock.now(), user: presence.attrs.to, occupant: presence.attrs.from, presence });
+    api.notifications.push({ at: w.clock.now(), user: String(presence.attrs.to), occupant: String(presence.attrs.from), presence });
     return true;
   };
   const store = faultyStore(w.store, 0.005, random, counts) as unknown as JoinStore & RoundStore;
@@ -123,7 +123,8 @@ async function runSeed(seed: number): Promise<Figures> {
   };
   for (const remote of REMOTES) await close(remote);
   for (const [name, job] of w.scheduler.pending) if (job.job.remote === LOST) w.scheduler.pending.delete(name);
-  const gens = new Map(w.scheduler.created.map((c): [string, string] => [c.job.remote, c.job.gen]));
+  const gens = new Map<string, string>();
+  for (const c of w.scheduler.created) gens.set(c.job.remote, c.job.gen);
 
   let invocations = 0;
   let flapped = false;

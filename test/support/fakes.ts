@@ -131,7 +131,7 @@ export class FakeStanzaApi implements StanzaApi {
       this.failNext--;
       throw new Error('stanza API unreachable');
     }
-    this.notifications.push({ at: this.clock.now(), user: presence.attrs.to, occupant: presence.attrs.from, presence });
+    this.notifications.push({ at: this.clock.now(), user: String(presence.attrs.to), occupant: String(presence.attrs.from), presence });
     return true;
   }
 
