@@ -1,13 +1,18 @@
 // Client of the XMPP server's stanza API (docs/stanza-api.md) over HTTP(S) with keep-alive.
 import http from 'node:http';
 import https from 'node:https';
+import { TextDecoder } from 'node:util';
 import type { Element } from 'ltx';
 import type { PingReply } from '../domain/model';
 import type { StanzaApi } from '../ports';
 import { sign } from '../domain/signature';
+import { sameJid } from '../domain/jid';
 import { NS_API, parseXml, selfPing } from '../domain/stanzas';
+import { backoffMs } from '../support/backoff';
 
 export const MAX_RESPONSE_BYTES = 64 * 1024;
+/** The stanza namespace of the client-to-server stream (RFC 6120 §4.8.3), the only one an IQ reply may have. */
+const NS_CLIENT = 'jabber:client';
 
 /** The API itself failed: never a fact about the room. Callers retry. */
 export class StanzaApiError extends Error {
@@ -20,11 +25,55 @@ export interface StanzaApiOptions {
   timeoutMs: number;
   /** For tests and benchmarks: count requests. */
   onRequest?: () => void;
+  /** Tries per call on transport errors and 502/503/504, default 3. */
+  tries?: number;
+  /** Base of the jittered backoff between tries, default 200 ms. */
+  retryBaseMs?: number;
+  /** Longest wait between tries, default 2 s: a longer retry-after is left to the round's own retry. */
+  retryMaxMs?: number;
+  /**
+   * A kept-alive socket idle this long is closed, default 4 s: below the idle timeouts of common
+   * proxies and servers (nginx and Node 5 s, AWS ALB 60 s), so that we close first rather than
+   * write into a socket the other side is closing (ECONNRESET).
+   */
+  idleMs?: number;
+  /** For tests: the jitter draw in [0, 1). */
+  random?: () => number;
 }
 
+/** An HTTP answer, read whole (up to MAX_RESPONSE_BYTES). */
 interface Answer {
   status: number;
-  text: string;
+  contentType: string;
+  retryAfter?: string;
+  body?: Buffer;
+  /** Why the body could not be read, when it could not (oversize). */
+  unreadable?: string;
+}
+
+/** A transport failure; `retry` says whether trying again may help. */
+class TransportError extends Error {
+  constructor(message: string, readonly retry: boolean) {
+    super(message);
+  }
+}
+
+/** Answers to one request that the API may give again and that a retry in place may cure. */
+const RETRY_STATUS = new Set([502, 503, 504]);
+/** The API refused this one request: that join's problem (a self-ping's bad answer), never the round's. */
+const REQUEST_STATUS = new Set([400, 403, 404, 413]);
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** A 200 answer to one request that we cannot use: a bad answer for that request. */
+class Unusable extends Error {}
+
+/** retry-after (RFC 9110 §10.2.3): delay-seconds or an HTTP-date; ms from now, undefined if absent or unparsable. */
+function retryAfterMs(value: string | undefined, now: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 /**
@@ -35,70 +84,176 @@ export class HttpStanzaApi implements StanzaApi {
   private readonly url: URL;
   private readonly agent: http.Agent;
   private readonly transport: typeof http | typeof https;
+  private readonly tries: number;
+  private readonly retryBaseMs: number;
+  private readonly retryMaxMs: number;
+  private readonly random: () => number;
 
   constructor(private readonly options: StanzaApiOptions) {
     this.url = new URL(options.url);
     this.transport = this.url.protocol === 'https:' ? https : http;
-    this.agent = new this.transport.Agent({ keepAlive: true, scheduling: 'lifo' });
+    // `timeout` on a keep-alive agent closes sockets idle in its pool; on a socket in use it
+    // only emits 'timeout', which nothing listens to (our own timer bounds a request).
+    this.agent = new this.transport.Agent({ keepAlive: true, scheduling: 'lifo', timeout: options.idleMs ?? 4_000 });
+    this.tries = Math.max(1, options.tries ?? 3);
+    this.retryBaseMs = options.retryBaseMs ?? 200;
+    this.retryMaxMs = options.retryMaxMs ?? 2_000;
+    this.random = options.random ?? Math.random;
   }
 
+  /** One HTTP exchange. Throws TransportError; any status resolves. */
   private send(body: string): Promise<Answer> {
     const { key, timeoutMs, onRequest } = this.options;
     onRequest?.();
     return new Promise((resolve, reject) => {
-      const fail = (message: string) => {
-        req.destroy();
-        reject(new StanzaApiError(message));
+      let done = false;
+      const finish = (fn: () => void) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        fn();
       };
+      const fail = (message: string, retry: boolean) => {
+        finish(() => reject(new TransportError(message, retry)));
+        req.destroy();
+      };
+      // Signed per try: the API refuses a webhook-id it has seen (replay protection).
       const headers = { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body), ...sign(key, body) };
       const req = this.transport.request(this.url, { method: 'POST', agent: this.agent, headers }, (res) => {
+        const status = res.statusCode ?? 0;
+        const head = { status, contentType: String(res.headers['content-type'] ?? ''), retryAfter: res.headers['retry-after'] };
         const declared = Number(res.headers['content-length'] ?? 0);
-        if (declared > MAX_RESPONSE_BYTES) return fail(`stanza API response too large (${declared} bytes)`);
+        const tooLarge = () => {
+          finish(() => resolve({ ...head, unreadable: `answer larger than ${MAX_RESPONSE_BYTES} bytes` }));
+          req.destroy();
+        };
+        if (declared > MAX_RESPONSE_BYTES) return tooLarge();
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (chunk: Buffer) => {
           size += chunk.length;
-          if (size > MAX_RESPONSE_BYTES) return fail(`stanza API response larger than ${MAX_RESPONSE_BYTES} bytes`);
+          if (size > MAX_RESPONSE_BYTES) return tooLarge();
           chunks.push(chunk);
         });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', (err) => reject(new StanzaApiError(`stanza API response: ${err.message}`)));
+        res.on('end', () => finish(() => resolve({ ...head, body: Buffer.concat(chunks) })));
+        res.on('error', (err) => fail(`stanza API answer cut: ${err.message}`, true));
+        res.on('aborted', () => fail('stanza API answer cut', true));
       });
-      const timer = setTimeout(() => fail(`stanza API did not answer within ${timeoutMs} ms`), timeoutMs);
-      req.on('close', () => clearTimeout(timer));
-      req.on('error', (err) => reject(new StanzaApiError(`stanza API unreachable: ${err.message}`)));
+      // No retry after our own timeout: it already exceeds the server's ping timeout, and the
+      // round's own retry (later, with backoff) is the right place for an API that hangs.
+      const timer = setTimeout(() => fail(`stanza API did not answer within ${timeoutMs} ms`, false), timeoutMs);
+      // Resets of a reused keep-alive socket (ECONNRESET, EPIPE, "socket hang up") and refused
+      // connections: the request did not get through, or not whole; trying again is safe (a
+      // self-ping is harmless twice; a second notification repeats the same presence).
+      req.on('error', (err) => fail(`stanza API unreachable: ${err.message}`, true));
+      // Settles whatever happens: a connection closed before the whole answer is a cut answer.
+      req.on('close', () => fail('stanza API closed the connection before the whole answer', true));
       req.end(body);
     });
   }
 
+  /** Sends with bounded, jittered retries in place; returns the final answer or throws StanzaApiError. */
+  private async exchange(body: string): Promise<Answer> {
+    for (let attempt = 0; ; attempt++) {
+      const last = attempt + 1 >= this.tries;
+      let wait = backoffMs(attempt, this.retryBaseMs, this.retryMaxMs, this.random);
+      try {
+        const answer = await this.send(body);
+        if (!RETRY_STATUS.has(answer.status) || last) return answer;
+        const after = retryAfterMs(answer.retryAfter, Date.now());
+        // The server asks for more time than we wait in place: leave it to the round's retry.
+        if (after !== undefined && after > this.retryMaxMs) return answer;
+        if (after !== undefined) wait = Math.max(wait, after);
+      } catch (err) {
+        if (!(err instanceof TransportError)) throw err;
+        if (!err.retry || last) throw new StanzaApiError(err.message);
+      }
+      await new Promise((r) => setTimeout(r, wait));
+    }
+  }
+
+  /**
+   * The root element of a usable 200 answer. Throws StanzaApiError for the API's failure
+   * (transport, 5xx, 401, 429, other statuses) and Unusable for a bad answer to this request.
+   */
   private async post(stanza: Element): Promise<Element> {
-    const { status, text } = await this.send(stanza.toString());
-    if (status !== 200) throw new StanzaApiError(`stanza API answered ${status}: ${text.slice(0, 200)}`);
+    const answer = await this.exchange(stanza.toString());
+    const { status } = answer;
+    const excerpt = () => (answer.body ? answer.body.toString('utf8', 0, 200) : '');
+    if (REQUEST_STATUS.has(status)) throw new Unusable(`stanza API refused the request: ${status} ${excerpt()}`);
+    if (status !== 200) throw new StanzaApiError(`stanza API answered ${status}: ${excerpt()}`);
+    if (answer.unreadable || !answer.body) throw new Unusable(answer.unreadable ?? 'no body');
+    // application/xml, UTF-8 (the only charset we read; RFC 7303 §3.2 lets the XML itself say more).
+    const [type, ...params] = answer.contentType.toLowerCase().split(';').map((p) => p.trim());
+    if (type !== 'application/xml') throw new Unusable(`content type "${answer.contentType.slice(0, 100)}", not application/xml`);
+    const charset = params.find((p) => p.startsWith('charset='))?.slice(8).replace(/"/g, '');
+    if (charset !== undefined && charset !== 'utf-8') throw new Unusable(`charset ${charset.slice(0, 40)}, not utf-8`);
+    let text: string;
+    try {
+      text = utf8.decode(answer.body);
+    } catch {
+      throw new Unusable('answer is not valid UTF-8');
+    }
     try {
       return parseXml(text, MAX_RESPONSE_BYTES);
     } catch (err) {
-      throw new StanzaApiError(`stanza API answered bad XML: ${(err as Error).message}`);
+      throw new Unusable(`bad XML: ${(err as Error).message}`);
     }
   }
 
   async selfPing(user: string, occupant: string): Promise<PingReply> {
     const iq = selfPing(user, occupant);
-    const answer = await this.post(iq);
-    if (answer.getNS() === NS_API) {
-      if (answer.name === 'timeout') return { kind: 'timeout' };
-      if (answer.name === 'no-session') return { kind: 'no-session' };
+    try {
+      const answer = await this.post(iq);
+      return readPingAnswer(answer, iq);
+    } catch (err) {
+      if (err instanceof Unusable) return { kind: 'bad-answer', reason: err.message };
+      throw err;
     }
-    const type = answer.attrs.type;
-    if (answer.name === 'iq' && answer.attrs.id === iq.attrs.id && (type === 'result' || type === 'error')) {
-      return { kind: 'reply', iq: answer };
-    }
-    throw new StanzaApiError(`stanza API answered an unexpected <${answer.name}> to a self-ping`);
   }
 
   async notify(presence: Element): Promise<boolean> {
-    const answer = await this.post(presence);
-    if (answer.getNS() === NS_API && answer.name === 'sent') return true;
-    if (answer.getNS() === NS_API && answer.name === 'no-session') return false;
+    let answer: Element;
+    try {
+      answer = await this.post(presence);
+    } catch (err) {
+      if (err instanceof Unusable) throw new StanzaApiError(`stanza API answered a notification badly: ${err.message}`);
+      throw err;
+    }
+    if (isApiSignal(answer, 'sent')) return true;
+    if (isApiSignal(answer, 'no-session')) return false;
     throw new StanzaApiError(`stanza API answered an unexpected <${answer.name}> to a notification`);
   }
+}
+
+/** `<name xmlns="urn:ping-muc:stanza-api:1"/>` and nothing else: no other attribute, no content. */
+function isApiSignal(el: Element, name: string): boolean {
+  return (
+    el.name === name &&
+    el.getNS() === NS_API &&
+    Object.keys(el.attrs).every((a) => a === 'xmlns') &&
+    el.children.every((c) => typeof c === 'string' && c.trim() === '')
+  );
+}
+
+/** What a usable self-ping answer says, or Unusable: the IQ reply must answer our IQ (docs/stanza-api.md). */
+function readPingAnswer(answer: Element, iq: Element): PingReply {
+  if (isApiSignal(answer, 'timeout')) return { kind: 'timeout' };
+  if (isApiSignal(answer, 'no-session')) return { kind: 'no-session' };
+  const { type, id, from, to } = answer.attrs as Record<string, string | undefined>;
+  const ns = answer.getNS();
+  if (answer.getName() !== 'iq' || (ns !== undefined && ns !== NS_CLIENT)) {
+    throw new Unusable(`unexpected <${answer.name.slice(0, 40)}${ns ? ` xmlns="${ns.slice(0, 60)}"` : ''}> to a self-ping`);
+  }
+  if (type !== 'result' && type !== 'error') throw new Unusable(`IQ of type ${JSON.stringify(type ?? null)}`);
+  // RFC 6120 §8.2.3: the reply carries the request's id; it comes from where the ping went, to
+  // the session that sent it (the module relays the reply it received, `from`/`to` as sent).
+  if (id !== iq.attrs.id) throw new Unusable('IQ reply with another id');
+  if (!from || !sameJid(from, String(iq.attrs.to))) throw new Unusable('IQ reply from another JID than the occupant pinged');
+  if (!to || !sameJid(to, String(iq.attrs.from))) throw new Unusable('IQ reply to another JID than the session');
+  // RFC 6120 §8.3.1: an error stanza holds exactly one <error/>.
+  if (type === 'error' && answer.getChildElements().filter((c) => c.getName() === 'error' && c.getNS() === ns).length !== 1) {
+    throw new Unusable('IQ error without exactly one <error/>');
+  }
+  return { kind: 'reply', iq: answer };
 }

@@ -5,6 +5,8 @@ import { nextSeq, postEvents, postRaw, signed } from '../support/events';
 import { sleep, waitFor } from '../support/wait';
 import { HttpStanzaApi, StanzaApiError } from '../../lib/adapters/stanza-api-http';
 import { secretKey } from '../../lib/domain/signature';
+import { unavailable } from '../../lib/domain/stanzas';
+import { parse } from 'ltx';
 import { createServer, request } from 'node:http';
 import { MEMORY, startLocalService } from '../../lib/wiring/local';
 import type { AddressInfo } from 'node:net';
@@ -199,36 +201,194 @@ describe('the events endpoint refuses', () => {
   });
 });
 
-describe('the stanza API client refuses hostile answers', () => {
-  async function answering(status: number, text: string) {
-    const server = createServer((_req, res) => {
-      res.writeHead(status, { 'content-type': 'application/xml' });
-      res.end(text);
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const api = new HttpStanzaApi({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, key: secretKey(API_SECRET), timeoutMs: 1000 });
-    return { api, close: () => new Promise<void>((r) => server.close(() => r())) };
-  }
+const USER = 'alice@a.example/r';
+const OCCUPANT = 'lobby@muc.b.example/alice';
+const NS_API = 'urn:ping-muc:stanza-api:1';
+const STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
 
-  it.each([
-    ['a DOCTYPE with entities', 200, '<!DOCTYPE iq [<!ENTITY x "y">]><iq type="result">&x;</iq>'],
-    ['an oversize answer', 200, `<iq type="result">${'x'.repeat(70_000)}</iq>`],
-    ['malformed XML', 200, '<iq type="result"'],
-    ['an IQ with another id', 200, '<iq type="result" id="other"/>'],
-    ['a 404 (a wrong URL, not "no session")', 404, '<no-session xmlns="urn:ping-muc:stanza-api:1"/>'],
-    ['a 504 from a proxy', 504, 'Gateway Timeout'],
-  ])('%s: an API failure, never an outcome', async (_name, status, text) => {
-    const { api, close } = await answering(status, text);
+interface Sent {
+  id: string;
+  from: string;
+  to: string;
+}
+type Reply = { status?: number; type?: string; body: string | Buffer; headers?: Record<string, string> } | 'reset';
+
+/** A local stanza API answering each request (n counts from 0) with `answer`. */
+async function serving(answer: (iq: Sent, n: number) => Reply, options: Partial<ConstructorParameters<typeof HttpStanzaApi>[0]> = {}) {
+  let n = 0;
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const el = parse(Buffer.concat(chunks).toString('utf8')) as unknown as { attrs: Sent };
+      const out = answer({ id: el.attrs.id, from: el.attrs.from, to: el.attrs.to }, n++);
+      if (out === 'reset') return void req.socket.destroy();
+      res.writeHead(out.status ?? 200, { 'content-type': out.type ?? 'application/xml', ...out.headers });
+      res.end(out.body);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const api = new HttpStanzaApi({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, key: secretKey(API_SECRET), timeoutMs: 1000, retryBaseMs: 5, retryMaxMs: 200, ...options });
+  return {
+    api,
+    server,
+    requests: () => n,
+    close: () => new Promise<void>((r) => {
+      server.close(() => r());
+      server.closeAllConnections();
+    }),
+  };
+}
+
+const result = (iq: Sent) => `<iq type="result" id="${iq.id}" from="${iq.to}" to="${iq.from}"/>`;
+const notAcceptable = (iq: Sent) =>
+  `<iq type="error" id="${iq.id}" from="${iq.to}" to="${iq.from}"><error type="cancel" by="lobby@muc.b.example"><not-acceptable xmlns="${STANZAS}"/></error></iq>`;
+
+describe('the stanza API client', () => {
+  // A 200 answer this request cannot use, or a 4xx refusing this one request: the join's bad
+  // answer (re-check, never notify); never a fact about the room.
+  it.each<[string, (iq: Sent) => Reply]>([
+    ['a DOCTYPE with entities', () => ({ body: '<!DOCTYPE iq [<!ENTITY x "y">]><iq type="result">&x;</iq>' })],
+    ['an oversize answer', (iq) => ({ body: `<iq type="result" id="${iq.id}" from="${iq.to}" to="${iq.from}">${'x'.repeat(70_000)}</iq>` })],
+    ['malformed XML', () => ({ body: '<iq type="result"' })],
+    ['an IQ with another id', (iq) => ({ body: result({ ...iq, id: 'other' }) })],
+    ['an IQ from another occupant', (iq) => ({ body: result({ ...iq, to: 'lobby@muc.b.example/bob' }) })],
+    ['an IQ to another session', (iq) => ({ body: result({ ...iq, from: 'alice@a.example/other' }) })],
+    ['an IQ without from', (iq) => ({ body: `<iq type="result" id="${iq.id}" to="${iq.from}"/>` })],
+    ['an IQ outside jabber:client', (iq) => ({ body: notAcceptable(iq).replace('<iq ', '<iq xmlns="jabber:server" ') })],
+    ['an IQ of type get', (iq) => ({ body: result(iq).replace('"result"', '"get"') })],
+    ['an IQ error without <error/>', (iq) => ({ body: `<iq type="error" id="${iq.id}" from="${iq.to}" to="${iq.from}"/>` })],
+    ['a duplicate attribute (ltx keeps the last)', (iq) => ({ body: notAcceptable(iq).replace('type="error"', 'type="result" type="error"') })],
+    ['two root elements (ltx keeps the first)', (iq) => ({ body: notAcceptable(iq) + result(iq) })],
+    ['a trailing NUL', (iq) => ({ body: `${notAcceptable(iq)}\u0000` })],
+    ['<no-session/> followed by more content', (iq) => ({ body: `<no-session xmlns="${NS_API}"/>${notAcceptable(iq)}` })],
+    ['<no-session/> with content', () => ({ body: `<no-session xmlns="${NS_API}"><x/></no-session>` })],
+    ['<no-session/> of another namespace', () => ({ body: '<no-session xmlns="urn:other"/>' })],
+    ['another content type', (iq) => ({ type: 'text/html', body: notAcceptable(iq) })],
+    ['another charset', (iq) => ({ type: 'application/xml; charset=iso-8859-1', body: notAcceptable(iq) })],
+    ['invalid UTF-8', (iq) => ({ body: Buffer.concat([Buffer.from(notAcceptable(iq)), Buffer.from([0xff])]) })],
+    ['a 400', () => ({ status: 400, body: 'not one stanza' })],
+    ['a 403', () => ({ status: 403, body: 'refused' })],
+    ['a 404 (a wrong URL, not "no session")', () => ({ status: 404, body: `<no-session xmlns="${NS_API}"/>` })],
+    ['a 413', () => ({ status: 413, body: 'too large' })],
+  ])('%s: a bad answer to the self-ping, an API failure for a notification', async (_name, answer) => {
+    const { api, close } = await serving(answer);
     try {
-      await expect(api.selfPing('alice@a.example/r', 'lobby@muc.b.example/alice')).rejects.toThrow(StanzaApiError);
+      expect(await api.selfPing(USER, OCCUPANT)).toEqual({ kind: 'bad-answer', reason: expect.any(String) });
+      await expect(api.notify(unavailable(OCCUPANT, USER, 'x'))).rejects.toThrow(StanzaApiError);
+    } finally {
+      await close();
+    }
+  });
+
+  it.each<[string, (iq: Sent) => Reply, number]>([
+    ['a 500', () => ({ status: 500, body: 'boom' }), 1],
+    ['a 401', () => ({ status: 401, body: 'bad signature' }), 1],
+    ['a 429', () => ({ status: 429, body: 'slow down' }), 1],
+    ['a 504 from a proxy, every time', () => ({ status: 504, body: 'Gateway Timeout' }), 3],
+    ['a 502, every time', () => ({ status: 502, body: 'Bad Gateway' }), 3],
+    ['a 503 asking for more time than we wait in place', () => ({ status: 503, body: 'busy', headers: { 'retry-after': '60' } }), 1],
+    ['a reset, every time', () => 'reset', 3],
+  ])('%s: an API failure, never an outcome (%#)', async (_name, answer, requests) => {
+    const { api, close, requests: count } = await serving(answer);
+    try {
+      await expect(api.selfPing(USER, OCCUPANT)).rejects.toThrow(StanzaApiError);
+      expect(count()).toBe(requests);
     } finally {
       await close();
     }
   });
 
   it('an unreachable API is a failure', async () => {
-    const api = new HttpStanzaApi({ url: 'http://127.0.0.1:9/', key: secretKey(API_SECRET), timeoutMs: 500 });
-    await expect(api.selfPing('alice@a.example/r', 'lobby@muc.b.example/alice')).rejects.toThrow(/unreachable/);
+    const api = new HttpStanzaApi({ url: 'http://127.0.0.1:9/', key: secretKey(API_SECRET), timeoutMs: 500, retryBaseMs: 5 });
+    await expect(api.selfPing(USER, OCCUPANT)).rejects.toThrow(/unreachable/);
+  });
+
+  it('accepts matching, well-formed answers', async () => {
+    const answers: Array<(iq: Sent) => string> = [
+      result,
+      notAcceptable,
+      // JIDs compare normalized: case of the bare part.
+      (iq) => notAcceptable({ ...iq, to: iq.to.replace('lobby@muc.b.example', 'Lobby@MUC.b.example') }),
+      (iq) => `\n<iq type='error' id='${iq.id}' from='${iq.to}' to='${iq.from}'><error type='cancel' by='lobby@muc.b.example'><text xmlns='${STANZAS}'>x</text><not-acceptable xmlns='${STANZAS}'/></error></iq>\n`,
+      () => `<timeout xmlns="${NS_API}"/>`,
+      () => `<no-session xmlns="${NS_API}"/>`,
+    ];
+    const { api, close } = await serving((iq, n) => ({ type: 'application/xml; charset=utf-8', body: (answers[n] as (iq: Sent) => string)(iq) }));
+    try {
+      const kinds = [];
+      for (let i = 0; i < answers.length; i++) {
+        const reply = await api.selfPing(USER, OCCUPANT);
+        kinds.push(reply.kind === 'reply' ? `${reply.kind}:${reply.iq.attrs.type}` : reply.kind);
+      }
+      expect(kinds).toEqual(['reply:result', 'reply:error', 'reply:error', 'reply:error', 'timeout', 'no-session']);
+    } finally {
+      await close();
+    }
+  });
+
+  it('retries in place after resets and 502/503/504, then acts on the answer', async () => {
+    const { api, close, requests } = await serving((iq, n) => (n === 0 ? 'reset' : n === 1 ? { status: 503, body: 'busy', headers: { 'retry-after': '0' } } : { body: result(iq) }));
+    try {
+      const reply = await api.selfPing(USER, OCCUPANT);
+      expect(reply.kind).toBe('reply');
+      expect(requests()).toBe(3);
+    } finally {
+      await close();
+    }
+  });
+
+  it('honours a short retry-after', async () => {
+    const { api, close } = await serving((iq, n) => (n === 0 ? { status: 503, body: 'busy', headers: { 'retry-after': '1' } } : { body: result(iq) }), { retryMaxMs: 2000 });
+    try {
+      const t0 = Date.now();
+      expect((await api.selfPing(USER, OCCUPANT)).kind).toBe('reply');
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(950);
+    } finally {
+      await close();
+    }
+  });
+
+  it('survives the server closing a kept-alive socket, and closes idle sockets itself', async () => {
+    const { api, close, server } = await serving((iq) => ({ body: result(iq) }), { idleMs: 150 });
+    server.keepAliveTimeout = 60_000;
+    try {
+      expect((await api.selfPing(USER, OCCUPANT)).kind).toBe('reply');
+      const count = () => new Promise<number>((r) => server.getConnections((_e, n) => r(n)));
+      expect(await count()).toBe(1);
+      await sleep(400);
+      expect(await count()).toBe(0);
+      // A socket the server drops while it is idle in our pool: the next call still gets through.
+      expect((await api.selfPing(USER, OCCUPANT)).kind).toBe('reply');
+      server.closeIdleConnections();
+      expect((await api.selfPing(USER, OCCUPANT)).kind).toBe('reply');
+    } finally {
+      await close();
+    }
+  });
+
+  it('a slow answer on a socket with an idle timeout is not cut', async () => {
+    const slow = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const el = parse(Buffer.concat(chunks).toString('utf8')) as unknown as { attrs: Sent };
+        setTimeout(() => {
+          res.writeHead(200, { 'content-type': 'application/xml' });
+          res.end(result({ id: el.attrs.id, from: el.attrs.from, to: el.attrs.to }));
+        }, 400);
+      });
+    });
+    await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+    const api = new HttpStanzaApi({ url: `http://127.0.0.1:${(slow.address() as AddressInfo).port}/`, key: secretKey(API_SECRET), timeoutMs: 2000, idleMs: 100 });
+    try {
+      expect((await api.selfPing(USER, OCCUPANT)).kind).toBe('reply');
+    } finally {
+      await new Promise<void>((r) => {
+        slow.close(() => r());
+        slow.closeAllConnections();
+      });
+    }
   });
 });
 
