@@ -20,7 +20,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { domainToASCII, fileURLToPath } from 'node:url';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** The plugin path the servers get (`plugin_paths`): Prosody finds our module in its folder,
@@ -343,6 +343,8 @@ export interface TestbedOptions {
   /** Extra options on A's VirtualHost (merged over the ping_muc_cloud ones). */
   aOptions?: Record<string, LuaValue>;
   logLevel?: 'debug' | 'info' | 'warn';
+  /** More MUC components on B, e.g. an IDN domain (Unicode form; the hosts file gets its ASCII form). */
+  bMucs?: string[];
 }
 
 export const DOMAINS = { a: 'a.test', b: 'b.test', mucB: 'muc.b.test', c: 'c.test', mucC: 'muc.c.test' } as const;
@@ -370,11 +372,13 @@ export class Testbed {
     this.root = fs.mkdtempSync(path.join(os.tmpdir(), 'ping-muc-e2e-'));
     this.hostsFile = path.join(this.root, 'hosts');
     const ip = (h: number) => `127.${subnet}.0.${h}`;
+    // libunbound resolves the ASCII (punycode) form Prosody looks up for an IDN domain.
+    const bMucs = (opts.bMucs ?? []).map((d) => domainToASCII(d));
     fs.writeFileSync(
       this.hostsFile,
       [
         `${ip(1)} ${DOMAINS.a}`,
-        `${ip(2)} ${DOMAINS.b} ${DOMAINS.mucB}`,
+        `${ip(2)} ${DOMAINS.b} ${DOMAINS.mucB} ${bMucs.join(' ')}`.trimEnd(),
         `${ip(3)} ${DOMAINS.c} ${DOMAINS.mucC}`,
       ].join('\n') + '\n',
     );
@@ -419,7 +423,7 @@ export class Testbed {
       this.root,
       this.hostsFile,
     );
-    this.b = new ProsodyServer({ name: 'b', ip: this.ip(2), vhosts: [DOMAINS.b], mucs: [DOMAINS.mucB], logLevel: level }, this.root, this.hostsFile);
+    this.b = new ProsodyServer({ name: 'b', ip: this.ip(2), vhosts: [DOMAINS.b], mucs: [DOMAINS.mucB, ...(this.opts.bMucs ?? [])], logLevel: level }, this.root, this.hostsFile);
     if (this.opts.withC) {
       this.c = new ProsodyServer({ name: 'c', ip: this.ip(3), vhosts: [DOMAINS.c], mucs: [DOMAINS.mucC], logLevel: level }, this.root, this.hostsFile);
     }
