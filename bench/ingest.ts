@@ -1,4 +1,4 @@
-// Part 2, ingest: signed join/leave events through the events handler (lib/ingest.ts), one
+// Part 2, ingest: signed join/leave events through the events handler (lib/app/ingest.ts), one
 // request at a time, into a store. CPU per event is process CPU ÷ events; with MemoryStore
 // the store I/O is out of the picture and what remains is our own code (signature check, parsing,
 // validation, dispatch). With DynamoStore it adds the AWS SDK client (and, when dynalite runs

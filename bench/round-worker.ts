@@ -16,7 +16,7 @@ if (p.calibrate) {
   const last = await seed(store, params);
   result = await measureRound(store, p.stubUrl, params, last + 1);
 } else {
-  // As lib/adapters/dynalite.ts's localDynamoClient, without importing dynalite into the bundle.
+  // As lib/adapters/dynamodb/dynalite.ts's localDynamoClient, without importing dynalite into the bundle.
   const client = new DynamoDBClient({ endpoint: p.endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 3 });
   result = await measureRound(client, p.stubUrl, params, p.closeSeq);
   client.destroy();

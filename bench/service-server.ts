@@ -1,4 +1,4 @@
-// Child: the ping-muc local service (lib/local/service.ts: events endpoint, dynalite store, local
+// Child: the ping-muc local service (lib/wiring/local.ts: events endpoint, dynalite store, local
 // scheduler, rounds) in a process of its own, as the functions are on Lambda, so that the e2e
 // clients and taps in the parent do not share its CPU. Tells its events URL; answers
 // { op: 'joins', host, remote } with the count of stored joins, and { op: 'log' } with the log

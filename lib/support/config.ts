@@ -1,5 +1,5 @@
 // All configuration is read here, once, from the environment, with defaults.
-// Secrets are not read here: see lib/secrets.ts (env value locally, Secrets Manager on AWS).
+// Secrets are not read here: see lib/support/secrets.ts (env value locally, Secrets Manager on AWS).
 
 export interface Config {
   /** Stanza API URL of the XMPP server (docs/stanza-api.md). */

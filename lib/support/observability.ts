@@ -39,15 +39,6 @@ export class Metrics {
     this.counts.set(key, byValue);
   }
 
-  snapshot(): Record<string, number> {
-    const out: Record<string, number> = {};
-    for (const [key, byValue] of this.counts) {
-      const [metric] = key.split('\u0000');
-      for (const [value, n] of byValue) out[`${metric}.${value}`] = n;
-    }
-    return out;
-  }
-
   flush(): void {
     const timestamp = Date.now();
     for (const [key, byValue] of this.counts) {

@@ -334,7 +334,7 @@ const ctx = (parameters: Record<string, string> = {}): EvalContext => ({
 const envOf = (id: string, parameters?: Record<string, string>) =>
   (evaluate(ctx(parameters), fn(id).Environment) as { Variables: Record<string, string> }).Variables;
 
-describe('environment wiring (names from lib/config.ts ENV)', () => {
+describe('environment wiring (names from lib/support/config.ts ENV)', () => {
   const scheduling = () => ({
     [ENV.table]: ref(ids.table),
     [ENV.delaySeconds]: ref('DelaySeconds'),
@@ -429,7 +429,7 @@ describe('environment wiring (names from lib/config.ts ENV)', () => {
     });
   });
 
-  it("the round function's environment passes lib's start-up check (lib/wiring.ts awsShared)", () => {
+  it("the round function's environment passes lib's start-up check (lib/wiring/aws.ts awsShared)", () => {
     // The round function cannot hold its own ARN; lib must take it from context.invokedFunctionArn.
     expect(() => requireAws(loadConfig(envOf(ids.round)), 'round')).not.toThrow();
   });

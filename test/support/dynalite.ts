@@ -1,4 +1,4 @@
-// Test helper: an embedded dynalite on an ephemeral port (see lib/adapters/dynalite.ts).
+// Test helper: an embedded dynalite on an ephemeral port (see lib/adapters/dynamodb/dynalite.ts).
 import { startDynalite as start, type RunningDynalite } from '../../lib/adapters/dynamodb/dynalite';
 
 export type { RunningDynalite } from '../../lib/adapters/dynamodb/dynalite';

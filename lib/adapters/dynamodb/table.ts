@@ -1,5 +1,5 @@
-// The single DynamoDB table of ping-muc (docs/data-model.md). The CDK stack declares the same
-// keys, GSI and TTL attribute; keep both in sync.
+// The single DynamoDB table of ping-muc (docs/data-model.md). The CDK stack reads its keys, GSI
+// and TTL attribute from KEYS, so the two cannot drift apart.
 import {
   CreateTableCommand,
   DescribeTableCommand,
