@@ -7,7 +7,8 @@ import type { PingReply } from '../domain/model';
 import type { StanzaApi } from '../ports';
 import { sign } from '../domain/signature';
 import { sameJid } from '../domain/jid';
-import { NS_API, parseXml, selfPing } from '../domain/stanzas';
+import { NS_API, NS_STANZAS, parseXml, selfPing } from '../domain/stanzas';
+import { DEFINED_CONDITIONS } from '../domain/outcome';
 import { backoffMs } from '../support/backoff';
 
 export const MAX_RESPONSE_BYTES = 64 * 1024;
@@ -251,9 +252,16 @@ function readPingAnswer(answer: Element, iq: Element): PingReply {
   if (id !== iq.attrs.id) throw new Unusable('IQ reply with another id');
   if (!from || !sameJid(from, String(iq.attrs.to))) throw new Unusable('IQ reply from another JID than the occupant pinged');
   if (!to || !sameJid(to, String(iq.attrs.from))) throw new Unusable('IQ reply to another JID than the session');
-  // RFC 6120 §8.3.1: an error stanza holds exactly one <error/>.
-  if (type === 'error' && answer.getChildElements().filter((c) => c.getName() === 'error' && c.getNS() === ns).length !== 1) {
-    throw new Unusable('IQ error without exactly one <error/>');
+  if (type === 'error') {
+    // RFC 6120 §8.3.1–8.3.2: an error stanza holds one <error/>, which holds one defined
+    // condition (§8.3.3) in the stanzas namespace beside an optional <text/>. An error without
+    // one is malformed: it must not be read as "any other error" (XEP-0410 §3.2: not joined).
+    const errors = answer.getChildElements().filter((c) => c.getName() === 'error' && c.getNS() === ns);
+    if (errors.length !== 1) throw new Unusable('IQ error without exactly one <error/>');
+    const conditions = (errors[0] as Element).getChildElements().filter((c) => c.getNS() === NS_STANZAS && c.getName() !== 'text');
+    if (conditions.length !== 1 || !DEFINED_CONDITIONS.has((conditions[0] as Element).getName())) {
+      throw new Unusable('IQ error without exactly one defined condition (RFC 6120 §8.3.3)');
+    }
   }
   return { kind: 'reply', iq: answer };
 }

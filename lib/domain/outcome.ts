@@ -36,6 +36,14 @@ export type Outcome =
   /** The user's session is gone from the server: delete the join quietly. */
   | 'gone';
 
+/** The defined stanza error conditions (RFC 6120 §8.3.3). */
+export const DEFINED_CONDITIONS: ReadonlySet<string> = new Set([
+  'bad-request', 'conflict', 'feature-not-implemented', 'forbidden', 'gone', 'internal-server-error', 'item-not-found',
+  'jid-malformed', 'not-acceptable', 'not-allowed', 'not-authorized', 'policy-violation', 'recipient-unavailable',
+  'redirect', 'registration-required', 'remote-server-not-found', 'remote-server-timeout', 'resource-constraint',
+  'service-unavailable', 'subscription-required', 'undefined-condition', 'unexpected-request',
+]);
+
 const JOINED_ERRORS = new Set(['service-unavailable', 'feature-not-implemented']);
 const LINK_ERRORS = new Set(['remote-server-not-found', 'remote-server-timeout']);
 
