@@ -5,7 +5,7 @@
 // in the same process, the DynamoDB server too).
 import { loadConfig } from '../lib/support/config';
 import { secretKey, sign } from '../lib/domain/signature';
-import { handleEvents, type HttpRequest, type IngestDeps } from '../lib/app/ingest';
+import { APPLY_PARALLELISM, handleEvents, type HttpRequest, type IngestDeps } from '../lib/app/ingest';
 import { createLogger, Metrics } from '../lib/support/observability';
 import type { JoinStore, RoundStore, WebhookLog } from '../lib/ports';
 import { systemClock } from '../lib/support/clock';
@@ -19,6 +19,8 @@ export interface IngestParams {
   /** Events per request (the Prosody module sends up to 100, default). */
   batch: number;
   events: number;
+  /** Keys applied at once within a request; default the handler's (APPLY_PARALLELISM). */
+  parallelism?: number;
 }
 
 export interface IngestResult extends IngestParams {
@@ -80,12 +82,13 @@ export function ingestDeps(store: JoinStore & RoundStore & WebhookLog): IngestDe
 export async function measureIngest(setup: string, store: JoinStore & RoundStore & WebhookLog, p: IngestParams): Promise<IngestResult> {
   const deps = ingestDeps(store);
   const warm = makeRequests({ batch: p.batch, events: Math.min(p.events, 300) }, Date.now() * 1000 - 10_000_000);
-  for (const req of warm) await handleEvents(deps, req);
+  const options = { parallelism: p.parallelism };
+  for (const req of warm) await handleEvents(deps, req, options);
   const requests = makeRequests(p);
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (const req of requests) {
-    const res = await handleEvents(deps, req);
+    const res = await handleEvents(deps, req, options);
     if (res.status !== 200) throw new Error(`ingest: handler answered ${res.status}: ${JSON.stringify(res.body)}`);
   }
   const wallMs = performance.now() - t0;
@@ -95,6 +98,7 @@ export async function measureIngest(setup: string, store: JoinStore & RoundStore
   return {
     setup,
     ...p,
+    parallelism: p.parallelism ?? APPLY_PARALLELISM,
     requests: requests.length,
     wallMs: Math.round(wallMs),
     eventsPerSec: Math.round((p.events / wallMs) * 1000),
