@@ -19,13 +19,20 @@ type Store = DynamoStore | MemoryStore;
 
 export async function ingestPart(events: number, log: (s: string) => void): Promise<IngestResult[]> {
   const rows: IngestResult[] = [];
-  const run = async (setup: string, store: () => Promise<{ store: Store; close(): Promise<void> }>, batch: number, parallelism = APPLY_PARALLELISM) => {
+  const run = async (
+    setup: string,
+    store: () => Promise<{ store: Store; close(): Promise<void> }>,
+    batch: number,
+    parallelism = APPLY_PARALLELISM,
+  ) => {
     const s = await store();
     try {
       const label = parallelism === 1 ? `${setup}, 1 at a time` : setup;
       const r = await measureIngest(label, s.store, { batch, events, parallelism });
       rows.push(r);
-      log(`ingest ${label} batch ${batch} parallelism ${parallelism}: ${r.eventsPerSec} events/s, ${r.cpuMsPerEvent} ms CPU/event`);
+      log(
+        `ingest ${label} batch ${batch} parallelism ${parallelism}: ${r.eventsPerSec} events/s, ${r.cpuMsPerEvent} ms CPU/event`,
+      );
     } finally {
       await s.close();
     }
@@ -60,8 +67,19 @@ export async function ingestPart(events: number, log: (s: string) => void): Prom
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const events = Number(process.argv[2] ?? 5000);
-  console.log(`${new Date().toISOString()} node ${process.version}, ${os.cpus()[0]?.model} × ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`);
+  console.log(
+    `${new Date().toISOString()} node ${process.version}, ${os.cpus()[0]?.model} × ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+  );
   const rows = await ingestPart(events, (s) => console.log(s));
-  console.table(rows.map((r) => ({ setup: r.setup, batch: r.batch, parallelism: r.parallelism, events: r.events, 'events/s': r.eventsPerSec, 'CPU ms/event': r.cpuMsPerEvent })));
+  console.table(
+    rows.map((r) => ({
+      setup: r.setup,
+      batch: r.batch,
+      parallelism: r.parallelism,
+      events: r.events,
+      'events/s': r.eventsPerSec,
+      'CPU ms/event': r.cpuMsPerEvent,
+    })),
+  );
   process.exit(0);
 }

@@ -43,7 +43,13 @@ export function makeEvents(count: number, seq0: number): object[] {
     const room = `room${i % 997}@${REMOTE}`;
     if (events.length % 3 === 2) {
       const prev = i - 2;
-      events.push({ type: 'leave', seq, host: HOST, user: `u${prev % 1000}@${HOST}/res${prev % 3}`, room: `room${prev % 997}@${REMOTE}` });
+      events.push({
+        type: 'leave',
+        seq,
+        host: HOST,
+        user: `u${prev % 1000}@${HOST}/res${prev % 3}`,
+        room: `room${prev % 997}@${REMOTE}`,
+      });
     } else {
       events.push({ type: 'join', seq, host: HOST, user, room, nick: `nick ${i}` });
     }
@@ -79,7 +85,11 @@ export function ingestDeps(store: JoinStore & RoundStore & WebhookLog): IngestDe
 }
 
 /** Sends the requests one after the other through handleEvents; a short warm-up is not counted. */
-export async function measureIngest(setup: string, store: JoinStore & RoundStore & WebhookLog, p: IngestParams): Promise<IngestResult> {
+export async function measureIngest(
+  setup: string,
+  store: JoinStore & RoundStore & WebhookLog,
+  p: IngestParams,
+): Promise<IngestResult> {
   const deps = ingestDeps(store);
   const warm = makeRequests({ batch: p.batch, events: Math.min(p.events, 300) }, Date.now() * 1000 - 10_000_000);
   const options = { parallelism: p.parallelism };

@@ -54,7 +54,10 @@ interface Answer {
 
 /** A transport failure; `retry` says whether trying again may help. */
 class TransportError extends Error {
-  constructor(message: string, readonly retry: boolean) {
+  constructor(
+    message: string,
+    readonly retry: boolean,
+  ) {
     super(message);
   }
 }
@@ -119,10 +122,18 @@ export class HttpStanzaApi implements StanzaApi {
         req.destroy();
       };
       // Signed per try: the API refuses a webhook-id it has seen (replay protection).
-      const headers = { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body), ...sign(key, body) };
+      const headers = {
+        'content-type': 'application/xml',
+        'content-length': Buffer.byteLength(body),
+        ...sign(key, body),
+      };
       const req = this.transport.request(this.url, { method: 'POST', agent: this.agent, headers }, (res) => {
         const status = res.statusCode ?? 0;
-        const head = { status, contentType: String(res.headers['content-type'] ?? ''), retryAfter: res.headers['retry-after'] };
+        const head = {
+          status,
+          contentType: String(res.headers['content-type'] ?? ''),
+          retryAfter: res.headers['retry-after'],
+        };
         const declared = Number(res.headers['content-length'] ?? 0);
         const tooLarge = () => {
           finish(() => resolve({ ...head, unreadable: `answer larger than ${MAX_RESPONSE_BYTES} bytes` }));
@@ -185,9 +196,16 @@ export class HttpStanzaApi implements StanzaApi {
     if (status !== 200) throw new StanzaApiError(`stanza API answered ${status}: ${excerpt()}`);
     if (answer.unreadable || !answer.body) throw new Unusable(answer.unreadable ?? 'no body');
     // application/xml, UTF-8 (the only charset we read; RFC 7303 §3.2 lets the XML itself say more).
-    const [type, ...params] = answer.contentType.toLowerCase().split(';').map((p) => p.trim());
-    if (type !== 'application/xml') throw new Unusable(`content type "${answer.contentType.slice(0, 100)}", not application/xml`);
-    const charset = params.find((p) => p.startsWith('charset='))?.slice(8).replace(/"/g, '');
+    const [type, ...params] = answer.contentType
+      .toLowerCase()
+      .split(';')
+      .map((p) => p.trim());
+    if (type !== 'application/xml')
+      throw new Unusable(`content type "${answer.contentType.slice(0, 100)}", not application/xml`);
+    const charset = params
+      .find((p) => p.startsWith('charset='))
+      ?.slice(8)
+      .replace(/"/g, '');
     if (charset !== undefined && charset !== 'utf-8') throw new Unusable(`charset ${charset.slice(0, 40)}, not utf-8`);
     let text: string;
     try {
@@ -244,13 +262,16 @@ function readPingAnswer(answer: Element, iq: Element): PingReply {
   const { type, id, from, to } = answer.attrs as Record<string, string | undefined>;
   const ns = answer.getNS();
   if (answer.getName() !== 'iq' || (ns !== undefined && ns !== NS_CLIENT)) {
-    throw new Unusable(`unexpected <${answer.name.slice(0, 40)}${ns ? ` xmlns="${ns.slice(0, 60)}"` : ''}> to a self-ping`);
+    throw new Unusable(
+      `unexpected <${answer.name.slice(0, 40)}${ns ? ` xmlns="${ns.slice(0, 60)}"` : ''}> to a self-ping`,
+    );
   }
   if (type !== 'result' && type !== 'error') throw new Unusable(`IQ of type ${JSON.stringify(type ?? null)}`);
   // RFC 6120 §8.2.3: the reply carries the request's id; it comes from where the ping went, to
   // the session that sent it (the module relays the reply it received, `from`/`to` as sent).
   if (id !== iq.attrs.id) throw new Unusable('IQ reply with another id');
-  if (!from || !sameJid(from, String(iq.attrs.to))) throw new Unusable('IQ reply from another JID than the occupant pinged');
+  if (!from || !sameJid(from, String(iq.attrs.to)))
+    throw new Unusable('IQ reply from another JID than the occupant pinged');
   if (!to || !sameJid(to, String(iq.attrs.from))) throw new Unusable('IQ reply to another JID than the session');
   if (type === 'error') {
     // RFC 6120 §8.3.1–8.3.2: an error stanza holds one <error/>, which holds one defined
@@ -258,7 +279,9 @@ function readPingAnswer(answer: Element, iq: Element): PingReply {
     // one is malformed: it must not be read as "any other error" (XEP-0410 §3.2: not joined).
     const errors = answer.getChildElements().filter((c) => c.getName() === 'error' && c.getNS() === ns);
     if (errors.length !== 1) throw new Unusable('IQ error without exactly one <error/>');
-    const conditions = (errors[0] as Element).getChildElements().filter((c) => c.getNS() === NS_STANZAS && c.getName() !== 'text');
+    const conditions = (errors[0] as Element)
+      .getChildElements()
+      .filter((c) => c.getNS() === NS_STANZAS && c.getName() !== 'text');
     if (conditions.length !== 1 || !DEFINED_CONDITIONS.has((conditions[0] as Element).getName())) {
       throw new Unusable('IQ error without exactly one defined condition (RFC 6120 §8.3.3)');
     }

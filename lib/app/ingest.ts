@@ -42,7 +42,11 @@ export interface IngestOptions {
   parallelism?: number;
 }
 
-const reply = (status: number, body: Record<string, unknown>, headers?: Record<string, string>): HttpResponse => ({ status, body, headers });
+const reply = (status: number, body: Record<string, unknown>, headers?: Record<string, string>): HttpResponse => ({
+  status,
+  body,
+  headers,
+});
 
 // JSON text is UTF-8 (RFC 8259 §8.1); a lenient decode would turn bad bytes into U+FFFD and
 // store JIDs the server never sent.
@@ -54,7 +58,8 @@ export async function applyEvent(deps: IngestDeps, event: Event): Promise<void> 
   switch (event.type) {
     case 'join': {
       const { host, user, room, remote, nick, seq, since } = event;
-      const join = since === undefined ? { host, user, room, remote, nick, seq } : { host, user, room, remote, nick, seq, since };
+      const join =
+        since === undefined ? { host, user, room, remote, nick, seq } : { host, user, room, remote, nick, seq, since };
       return joins.putJoin(join, nowSeconds + config.joinTtlSeconds);
     }
     case 'leave':
@@ -127,10 +132,15 @@ export async function applyEvents(deps: IngestDeps, events: Event[], parallelism
   await flush();
 }
 
-export async function handleEvents(deps: IngestDeps, req: HttpRequest, options: IngestOptions = {}): Promise<HttpResponse> {
+export async function handleEvents(
+  deps: IngestDeps,
+  req: HttpRequest,
+  options: IngestOptions = {},
+): Promise<HttpResponse> {
   const { webhooks, config, log } = deps;
   if (req.method !== 'POST') return reply(405, { error: 'use POST' }, { allow: 'POST' });
-  if (req.body.length > config.maxBodyBytes) return reply(413, { error: `body larger than ${config.maxBodyBytes} bytes` });
+  if (req.body.length > config.maxBodyBytes)
+    return reply(413, { error: `body larger than ${config.maxBodyBytes} bytes` });
   const now = deps.clock.now();
   let id: string;
   try {
@@ -177,5 +187,8 @@ export async function handleEvents(deps: IngestDeps, req: HttpRequest, options: 
   }
   log.debug('events applied', { webhookId: id, count: events.length });
   // `refused` only when some were: the body of a clean batch is unchanged for older senders.
-  return reply(200, refused.length > 0 ? { ok: true, applied: events.length, refused } : { ok: true, applied: events.length });
+  return reply(
+    200,
+    refused.length > 0 ? { ok: true, applied: events.length, refused } : { ok: true, applied: events.length },
+  );
 }

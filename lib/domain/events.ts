@@ -4,14 +4,32 @@
 // envelope refuses the request (400). Each event is then validated on its own: a bad event is
 // refused (reported back with its index) and the others are applied, so one event that ping-muc
 // finds invalid no longer drops the joins and closes sent with it.
-import { bareJid, echo, formatJid, JidError, normalizeDomain, normalizeResource, parseBareJid, parseFullJid } from './jid';
+import {
+  bareJid,
+  echo,
+  formatJid,
+  JidError,
+  normalizeDomain,
+  normalizeResource,
+  parseBareJid,
+  parseFullJid,
+} from './jid';
 
 export const MAX_EVENTS = 500;
 /** s2s-close: a link multiplexes at most this many domains. */
 export const MAX_REMOTES = 1000;
 
 export type Event =
-  | { type: 'join'; seq: number; host: string; user: string; room: string; remote: string; nick: string; since?: number }
+  | {
+      type: 'join';
+      seq: number;
+      host: string;
+      user: string;
+      room: string;
+      remote: string;
+      nick: string;
+      since?: number;
+    }
   | { type: 'leave'; seq: number; host: string; user: string; room: string }
   | { type: 'session-end'; seq: number; host: string; user: string }
   | { type: 'host-start'; seq: number; host: string }
@@ -76,7 +94,8 @@ function validate(raw: unknown): Event {
       const event: Event = { type, seq, host, user: user(r, host), ...room(r, host), nick };
       // Optional: when the user joined, for a join the server re-posts (null counts as absent).
       if (r.since !== undefined && r.since !== null) {
-        if (!micros(r.since) || r.since > seq) throw new EventError('"since" must be a positive integer (µs), at most "seq"');
+        if (!micros(r.since) || r.since > seq)
+          throw new EventError('"since" must be a positive integer (µs), at most "seq"');
         event.since = r.since;
       }
       return event;

@@ -64,7 +64,8 @@ export function normalizeDomain(raw: string): string {
   let domain = raw.normalize('NFC').toLowerCase();
   if (domain.endsWith('.')) domain = domain.slice(0, -1);
   if (!domain) throw new JidError(`invalid domain ${echo(raw)}: empty`);
-  if (bytes(domain) > MAX_PART_BYTES) throw new JidError(`invalid domain ${echo(raw)}: longer than ${MAX_PART_BYTES} bytes`);
+  if (bytes(domain) > MAX_PART_BYTES)
+    throw new JidError(`invalid domain ${echo(raw)}: longer than ${MAX_PART_BYTES} bytes`);
   const ip6 = /^\[[0-9a-f:.]+\]$/.test(domain);
   if (!ip6 && !domain.split('.').every((label) => LABEL.test(label))) throw new JidError(`invalid domain ${echo(raw)}`);
   return domain;

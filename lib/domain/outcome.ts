@@ -38,10 +38,28 @@ export type Outcome =
 
 /** The defined stanza error conditions (RFC 6120 §8.3.3). */
 export const DEFINED_CONDITIONS: ReadonlySet<string> = new Set([
-  'bad-request', 'conflict', 'feature-not-implemented', 'forbidden', 'gone', 'internal-server-error', 'item-not-found',
-  'jid-malformed', 'not-acceptable', 'not-allowed', 'not-authorized', 'policy-violation', 'recipient-unavailable',
-  'redirect', 'registration-required', 'remote-server-not-found', 'remote-server-timeout', 'resource-constraint',
-  'service-unavailable', 'subscription-required', 'undefined-condition', 'unexpected-request',
+  'bad-request',
+  'conflict',
+  'feature-not-implemented',
+  'forbidden',
+  'gone',
+  'internal-server-error',
+  'item-not-found',
+  'jid-malformed',
+  'not-acceptable',
+  'not-allowed',
+  'not-authorized',
+  'policy-violation',
+  'recipient-unavailable',
+  'redirect',
+  'registration-required',
+  'remote-server-not-found',
+  'remote-server-timeout',
+  'resource-constraint',
+  'service-unavailable',
+  'subscription-required',
+  'undefined-condition',
+  'unexpected-request',
 ]);
 
 const JOINED_ERRORS = new Set(['service-unavailable', 'feature-not-implemented']);
@@ -59,7 +77,10 @@ export function errorCondition(iq: Element): { condition: string; by?: string } 
   // The <error/> child in the stanza's own namespace (jabber:client), not an extension's.
   const error = iq.getChildElements().find((c) => c.getName() === 'error' && c.getNS() === iq.getNS());
   const condition =
-    error?.getChildElements().find((c) => c.getNS() === NS_STANZAS && c.getName() !== 'text')?.getName() ?? 'undefined-condition';
+    error
+      ?.getChildElements()
+      .find((c) => c.getNS() === NS_STANZAS && c.getName() !== 'text')
+      ?.getName() ?? 'undefined-condition';
   const by = error?.attrs.by;
   return { condition, by: typeof by === 'string' && by !== '' ? by : undefined };
 }

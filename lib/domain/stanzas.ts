@@ -54,7 +54,8 @@ export class XmlError extends Error {
 // deeper than MAX_DEPTH.
 
 const MAX_DEPTH = 64;
-const NAME_START = 'A-Z_a-z\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u02FF\\u0370-\\u037D\\u037F-\\u1FFF\\u200C-\\u200D\\u2070-\\u218F\\u2C00-\\u2FEF\\u3001-\\uD7FF\\uF900-\\uFDCF\\uFDF0-\\uFFFD\\u{10000}-\\u{EFFFF}';
+const NAME_START =
+  'A-Z_a-z\\u00C0-\\u00D6\\u00D8-\\u00F6\\u00F8-\\u02FF\\u0370-\\u037D\\u037F-\\u1FFF\\u200C-\\u200D\\u2070-\\u218F\\u2C00-\\u2FEF\\u3001-\\uD7FF\\uF900-\\uFDCF\\uFDF0-\\uFFFD\\u{10000}-\\u{EFFFF}';
 const NAME_CHAR = `${NAME_START}\\-.0-9\\u00B7\\u0300-\\u036F\\u203F-\\u2040`;
 const NCNAME = `[${NAME_START}][${NAME_CHAR}]*`;
 /** QName (Namespaces §4) at the current position. */
@@ -67,19 +68,25 @@ const XMLNS_NS = 'http://www.w3.org/2000/xmlns/';
 const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
 
 /** Resolves the references of §4.1 in `raw` (text or an attribute value). */
-function unescape(raw: string): string {
+function resolveReferences(raw: string): string {
   if (!raw.includes('&')) return raw;
   return raw.replace(/&([^;&]*);?/g, (whole, ref: string) => {
     if (!whole.endsWith(';')) throw new XmlError('"&" that starts no reference');
-    const code = /^#x[0-9a-fA-F]{1,6}$/.test(ref) ? parseInt(ref.slice(2), 16) : /^#[0-9]{1,7}$/.test(ref) ? parseInt(ref.slice(1), 10) : undefined;
+    const code = /^#x[0-9a-fA-F]{1,6}$/.test(ref)
+      ? parseInt(ref.slice(2), 16)
+      : /^#[0-9]{1,7}$/.test(ref)
+        ? parseInt(ref.slice(1), 10)
+        : undefined;
     if (code === undefined) {
       const named = PREDEFINED[ref];
-      if (named === undefined) throw new XmlError(`entity "&${ref.slice(0, 20)};" is not one of the five predefined ones`);
+      if (named === undefined)
+        throw new XmlError(`entity "&${ref.slice(0, 20)};" is not one of the five predefined ones`);
       return named;
     }
     if (code > 0x10ffff) throw new XmlError('character reference out of range');
     const char = String.fromCodePoint(code);
-    if (NOT_CHAR.test(char)) throw new XmlError(`character reference to U+${code.toString(16).toUpperCase()}, not an XML Char`);
+    if (NOT_CHAR.test(char))
+      throw new XmlError(`character reference to U+${code.toString(16).toUpperCase()}, not an XML Char`);
     return char;
   });
 }
@@ -90,128 +97,165 @@ interface Open {
   scope: Map<string, string>;
 }
 
+/** The namespace of a QName in `scope` (Namespaces §6); an unprefixed attribute has none. */
+function resolveName(qname: string, scope: Map<string, string>, isAttr: boolean): string | undefined {
+  const colon = qname.indexOf(':');
+  if (colon === -1) return isAttr ? undefined : scope.get('');
+  const prefix = qname.slice(0, colon);
+  if (prefix === 'xml') return XML_NS;
+  const ns = scope.get(prefix);
+  if (ns === undefined) throw new XmlError(`undeclared namespace prefix "${prefix}"`);
+  return ns;
+}
+
+/** The scope of an element: its parent's, with its own declarations; checks names and attributes in it. */
+function elementScope(
+  name: string,
+  attrs: Record<string, string>,
+  parent: Map<string, string> | undefined,
+): Map<string, string> {
+  const scope = new Map(parent ?? []);
+  for (const [attr, value] of Object.entries(attrs)) {
+    if (attr === 'xmlns') {
+      if (value === '') throw new XmlError('xmlns="" is refused');
+      if (value === XML_NS || value === XMLNS_NS) throw new XmlError('reserved namespace as the default');
+      scope.set('', value);
+    } else if (attr.startsWith('xmlns:')) {
+      const prefix = attr.slice(6);
+      if (value === '' || prefix === 'xmlns' || (prefix === 'xml') !== (value === XML_NS) || value === XMLNS_NS) {
+        throw new XmlError(`bad namespace declaration ${attr}`);
+      }
+      scope.set(prefix, value);
+    }
+  }
+  if (name.startsWith('xmlns:') || name === 'xmlns') throw new XmlError('"xmlns" as an element name');
+  resolveName(name, scope, false);
+  const expanded = new Set<string>();
+  for (const attr of Object.keys(attrs)) {
+    if (attr === 'xmlns' || attr.startsWith('xmlns:')) continue;
+    const key = `${resolveName(attr, scope, true) ?? ''}\u0000${attr.slice(attr.indexOf(':') + 1)}`;
+    if (expanded.has(key)) throw new XmlError(`duplicate attribute "${attr}" (same expanded name)`);
+    expanded.add(key);
+  }
+  return scope;
+}
+
+/** A cursor over the text, one method per construct. */
+class StrictReader {
+  private pos = 0;
+  private readonly stack: Open[] = [];
+  private root: Element | undefined;
+
+  constructor(private readonly text: string) {}
+
+  private at(re: RegExp): string | undefined {
+    re.lastIndex = this.pos;
+    const m = re.exec(this.text);
+    if (!m) return undefined;
+    this.pos += m[0].length;
+    return m[0];
+  }
+
+  private space(): string {
+    return this.at(SPACE) ?? '';
+  }
+
+  private expect(s: string, what: string): void {
+    if (!this.text.startsWith(s, this.pos)) throw new XmlError(`expected ${what} at offset ${this.pos}`);
+    this.pos += s.length;
+  }
+
+  read(): Element {
+    const { text } = this;
+    this.space();
+    if (text[this.pos] !== '<') throw new XmlError('no root element');
+    while (this.pos < text.length && !this.root) {
+      if (text[this.pos] !== '<') this.charData();
+      else if (text[this.pos + 1] === '!' || text[this.pos + 1] === '?') {
+        throw new XmlError('XML with DOCTYPE, comments, CDATA or processing instructions is refused');
+      } else if (text[this.pos + 1] === '/') this.endTag();
+      else this.startTag();
+    }
+    this.space();
+    if (this.pos < text.length) throw new XmlError('content after the root element (one element only)');
+    if (!this.root) throw new XmlError('malformed XML: unclosed element');
+    return this.root;
+  }
+
+  /** Character data: only inside the root, no "]]>" (§2.4). */
+  private charData(): void {
+    const top = this.stack[this.stack.length - 1];
+    const end = this.text.indexOf('<', this.pos);
+    const raw = this.text.slice(this.pos, end === -1 ? this.text.length : end);
+    if (!top) throw new XmlError('text outside the root element');
+    if (raw.includes(']]>')) throw new XmlError('"]]>" in text');
+    top.el.t(resolveReferences(raw));
+    this.pos += raw.length;
+  }
+
+  private endTag(): void {
+    const top = this.stack[this.stack.length - 1];
+    this.pos += 2;
+    const name = this.at(QNAME);
+    if (!top || name !== top.el.name) throw new XmlError(`end tag </${name ?? ''}> does not match`);
+    this.space();
+    this.expect('>', '">"');
+    this.stack.pop();
+    if (this.stack.length === 0) this.root = top.el;
+  }
+
+  private startTag(): void {
+    const top = this.stack[this.stack.length - 1];
+    this.pos += 1;
+    const name = this.at(QNAME);
+    if (!name) throw new XmlError(`bad element name at offset ${this.pos}`);
+    const attrs = this.attributes();
+    const scope = elementScope(name, attrs, top?.scope);
+    const el = top ? top.el.c(name, attrs) : new Element(name, attrs);
+    if (this.text.startsWith('/>', this.pos)) {
+      this.pos += 2;
+      if (!top) this.root = el;
+      return;
+    }
+    this.pos += 1;
+    if (this.stack.length >= MAX_DEPTH) throw new XmlError(`nesting deeper than ${MAX_DEPTH}`);
+    this.stack.push({ el, scope });
+  }
+
+  /** Attributes up to ">" or "/>" (left unread); no duplicate (§3.1 Unique Att Spec). */
+  private attributes(): Record<string, string> {
+    const attrs: Record<string, string> = {};
+    for (;;) {
+      const gap = this.space();
+      if (this.text.startsWith('/>', this.pos) || this.text[this.pos] === '>') return attrs;
+      if (!gap) throw new XmlError(`expected whitespace, ">" or "/>" at offset ${this.pos}`);
+      const attr = this.at(QNAME);
+      if (!attr) throw new XmlError(`bad attribute name at offset ${this.pos}`);
+      // A plain object would drop it silently (a prototype setter), and so would ltx.
+      if (attr === '__proto__') throw new XmlError('attribute "__proto__" is refused');
+      this.space();
+      this.expect('=', '"="');
+      this.space();
+      const quote = this.text[this.pos];
+      if (quote !== '"' && quote !== "'") throw new XmlError(`unquoted attribute value at offset ${this.pos}`);
+      const close = this.text.indexOf(quote, this.pos + 1);
+      if (close === -1) throw new XmlError('unterminated attribute value');
+      const raw = this.text.slice(this.pos + 1, close);
+      if (raw.includes('<')) throw new XmlError('"<" in an attribute value');
+      this.pos = close + 1;
+      if (Object.hasOwn(attrs, attr)) throw new XmlError(`duplicate attribute "${attr}"`);
+      attrs[attr] = resolveReferences(raw);
+    }
+  }
+}
+
 /** Parses exactly one element; throws XmlError on anything XML 1.0 or our subset refuses. */
 export function parseXml(text: string, maxBytes: number): Element {
   if (Buffer.byteLength(text, 'utf8') > maxBytes) throw new XmlError(`XML larger than ${maxBytes} bytes`);
   const bad = NOT_CHAR.exec(text);
-  if (bad) throw new XmlError(`character U+${(bad[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')} is not allowed in XML`);
-  let pos = 0;
-  const at = (re: RegExp): string | undefined => {
-    re.lastIndex = pos;
-    const m = re.exec(text);
-    if (!m) return undefined;
-    pos += m[0].length;
-    return m[0];
-  };
-  const space = () => at(SPACE) ?? '';
-  const expect = (s: string, what: string) => {
-    if (!text.startsWith(s, pos)) throw new XmlError(`expected ${what} at offset ${pos}`);
-    pos += s.length;
-  };
-  const resolve = (qname: string, scope: Map<string, string>, isAttr: boolean): string | undefined => {
-    const colon = qname.indexOf(':');
-    if (colon === -1) return isAttr ? undefined : scope.get('');
-    const prefix = qname.slice(0, colon);
-    if (prefix === 'xml') return XML_NS;
-    const ns = scope.get(prefix);
-    if (ns === undefined) throw new XmlError(`undeclared namespace prefix "${prefix}"`);
-    return ns;
-  };
-
-  const stack: Open[] = [];
-  let root: Element | undefined;
-  space();
-  if (text[pos] !== '<') throw new XmlError('no root element');
-  while (pos < text.length) {
-    if (root) {
-      space();
-      if (pos < text.length) throw new XmlError('content after the root element (one element only)');
-      break;
-    }
-    const top = stack[stack.length - 1];
-    if (text[pos] !== '<') {
-      // Character data: only inside the root.
-      const end = text.indexOf('<', pos);
-      const raw = text.slice(pos, end === -1 ? text.length : end);
-      if (!top) throw new XmlError('text outside the root element');
-      if (raw.includes(']]>')) throw new XmlError('"]]>" in text');
-      top.el.t(unescape(raw));
-      pos += raw.length;
-      continue;
-    }
-    const next = text[pos + 1];
-    if (next === '!' || next === '?') throw new XmlError('XML with DOCTYPE, comments, CDATA or processing instructions is refused');
-    if (next === '/') {
-      pos += 2;
-      const name = at(QNAME);
-      if (!top || name !== top.el.name) throw new XmlError(`end tag </${name ?? ''}> does not match`);
-      space();
-      expect('>', '">"');
-      stack.pop();
-      if (stack.length === 0) root = top.el;
-      continue;
-    }
-    pos += 1;
-    const name = at(QNAME);
-    if (!name) throw new XmlError(`bad element name at offset ${pos}`);
-    const attrs: Record<string, string> = {};
-    const order: string[] = [];
-    for (;;) {
-      const gap = space();
-      if (text.startsWith('/>', pos) || text[pos] === '>') break;
-      if (!gap) throw new XmlError(`expected whitespace, ">" or "/>" at offset ${pos}`);
-      const attr = at(QNAME);
-      if (!attr) throw new XmlError(`bad attribute name at offset ${pos}`);
-      space();
-      expect('=', '"="');
-      space();
-      const quote = text[pos];
-      if (quote !== '"' && quote !== "'") throw new XmlError(`unquoted attribute value at offset ${pos}`);
-      const close = text.indexOf(quote, pos + 1);
-      if (close === -1) throw new XmlError('unterminated attribute value');
-      const raw = text.slice(pos + 1, close);
-      if (raw.includes('<')) throw new XmlError('"<" in an attribute value');
-      pos = close + 1;
-      if (Object.prototype.hasOwnProperty.call(attrs, attr)) throw new XmlError(`duplicate attribute "${attr}"`);
-      attrs[attr] = unescape(raw);
-      order.push(attr);
-    }
-    // Namespace declarations of this element, then its name and attributes in that scope.
-    const scope = new Map(top?.scope ?? []);
-    for (const attr of order) {
-      const value = attrs[attr] as string;
-      if (attr === 'xmlns') {
-        if (value === '') throw new XmlError('xmlns="" is refused');
-        if (value === XML_NS || value === XMLNS_NS) throw new XmlError('reserved namespace as the default');
-        scope.set('', value);
-      } else if (attr.startsWith('xmlns:')) {
-        const prefix = attr.slice(6);
-        if (value === '' || prefix === 'xmlns' || (prefix === 'xml') !== (value === XML_NS) || value === XMLNS_NS) {
-          throw new XmlError(`bad namespace declaration ${attr}`);
-        }
-        scope.set(prefix, value);
-      }
-    }
-    if (name.startsWith('xmlns:') || name === 'xmlns') throw new XmlError('"xmlns" as an element name');
-    resolve(name, scope, false);
-    const expanded = new Set<string>();
-    for (const attr of order) {
-      if (attr === 'xmlns' || attr.startsWith('xmlns:')) continue;
-      const ns = resolve(attr, scope, true);
-      const key = `${ns ?? ''}\u0000${attr.slice(attr.indexOf(':') + 1)}`;
-      if (expanded.has(key)) throw new XmlError(`duplicate attribute "${attr}" (same expanded name)`);
-      expanded.add(key);
-    }
-    const el = top ? top.el.c(name, attrs) : new Element(name, attrs);
-    if (text.startsWith('/>', pos)) {
-      pos += 2;
-      if (!top) root = el;
-    } else {
-      pos += 1;
-      if (stack.length >= MAX_DEPTH) throw new XmlError(`nesting deeper than ${MAX_DEPTH}`);
-      stack.push({ el, scope });
-    }
-  }
-  if (!root) throw new XmlError('malformed XML: unclosed element');
-  return root;
+  if (bad)
+    throw new XmlError(
+      `character U+${(bad[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')} is not allowed in XML`,
+    );
+  return new StrictReader(text).read();
 }

@@ -1,6 +1,6 @@
 // The local service: the same handlers behind a small HTTP server, on embedded dynalite and the
 // local durable scheduler (both kept under the data directory).
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -102,6 +102,36 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefin
   });
 }
 
+/** One HTTP request to the local service: /health, or POST /events through handleEvents. */
+async function serveRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ingest: IngestDeps,
+  maxBodyBytes: number,
+  log: Logger,
+): Promise<void> {
+  const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
+    res.writeHead(status, { 'content-type': 'application/json', ...headers });
+    res.end(JSON.stringify(body));
+  };
+  const path = (req.url ?? '/').split('?')[0];
+  if (path === '/health') return send(200, { ok: true });
+  if (path !== '/events') return send(404, { error: 'not found: POST /events' });
+  try {
+    const body = await readBody(req, maxBodyBytes);
+    if (!body) {
+      // Answered before the rest is read; Node closes the socket once the answer is out.
+      return send(413, { error: `body larger than ${maxBodyBytes} bytes` }, { connection: 'close' });
+    }
+    const request: HttpRequest = { method: req.method ?? 'GET', headers: req.headers as Record<string, string>, body };
+    const out = await handleEvents(ingest, request);
+    send(out.status, out.body, out.headers);
+  } catch (err) {
+    log.error('events request failed', { error: (err as Error).message });
+    if (!res.headersSent) send(500, { error: 'internal error' });
+  }
+}
+
 function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -152,28 +182,7 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
   // Requests being handled: close() lets them finish before the store goes away.
   const inflight = new Set<Promise<unknown>>();
   const server = createServer((req, res) => {
-    const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
-      res.writeHead(status, { 'content-type': 'application/json', ...headers });
-      res.end(JSON.stringify(body));
-    };
-    const path = (req.url ?? '/').split('?')[0];
-    if (path === '/health') return send(200, { ok: true });
-    if (path !== '/events') return send(404, { error: 'not found: POST /events' });
-    const handling = readBody(req, config.maxBodyBytes)
-      .then(async (body) => {
-        if (!body) {
-          // Answered before the rest is read; Node closes the socket once the answer is out.
-          send(413, { error: `body larger than ${config.maxBodyBytes} bytes` }, { connection: 'close' });
-          return;
-        }
-        const request: HttpRequest = { method: req.method ?? 'GET', headers: req.headers as Record<string, string>, body };
-        const out = await handleEvents(ingest, request);
-        send(out.status, out.body, out.headers);
-      })
-      .catch((err: Error) => {
-        log.error('events request failed', { error: err.message });
-        if (!res.headersSent) send(500, { error: 'internal error' });
-      });
+    const handling = serveRequest(req, res, ingest, config.maxBodyBytes, log);
     inflight.add(handling);
     void handling.finally(() => inflight.delete(handling));
   });

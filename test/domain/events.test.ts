@@ -2,19 +2,42 @@ import { describe, expect, it } from 'vitest';
 import { EventError, parseBatch, parseEvents } from '../../lib/domain/events';
 
 const body = (...events: unknown[]) => JSON.stringify({ v: 1, events });
-const join = { type: 'join', seq: 10, host: 'A.example', user: 'Alice@A.example/Phone', room: 'Lobby@MUC.b.example', nick: 'Alice' };
+const join = {
+  type: 'join',
+  seq: 10,
+  host: 'A.example',
+  user: 'Alice@A.example/Phone',
+  room: 'Lobby@MUC.b.example',
+  nick: 'Alice',
+};
 
 describe('parseEvents', () => {
   it('normalizes every event type', () => {
-    const events = parseEvents(body(
-      join,
-      { type: 'leave', seq: 11, host: 'a.example', user: 'alice@a.example/Phone', room: 'lobby@muc.b.example' },
-      { type: 'session-end', seq: 12, host: 'a.example', user: 'alice@a.example/Phone' },
-      { type: 'host-start', seq: 13, host: 'a.example', extra: 'ignored' },
-      { type: 's2s-close', seq: 14, host: 'a.example', remotes: ['MUC.b.example', 'muc.b.example', 'c.example'], direction: 'in' },
-    ));
+    const events = parseEvents(
+      body(
+        join,
+        { type: 'leave', seq: 11, host: 'a.example', user: 'alice@a.example/Phone', room: 'lobby@muc.b.example' },
+        { type: 'session-end', seq: 12, host: 'a.example', user: 'alice@a.example/Phone' },
+        { type: 'host-start', seq: 13, host: 'a.example', extra: 'ignored' },
+        {
+          type: 's2s-close',
+          seq: 14,
+          host: 'a.example',
+          remotes: ['MUC.b.example', 'muc.b.example', 'c.example'],
+          direction: 'in',
+        },
+      ),
+    );
     expect(events).toEqual([
-      { type: 'join', seq: 10, host: 'a.example', user: 'alice@a.example/Phone', room: 'lobby@muc.b.example', remote: 'muc.b.example', nick: 'Alice' },
+      {
+        type: 'join',
+        seq: 10,
+        host: 'a.example',
+        user: 'alice@a.example/Phone',
+        room: 'lobby@muc.b.example',
+        remote: 'muc.b.example',
+        nick: 'Alice',
+      },
       { type: 'leave', seq: 11, host: 'a.example', user: 'alice@a.example/Phone', room: 'lobby@muc.b.example' },
       { type: 'session-end', seq: 12, host: 'a.example', user: 'alice@a.example/Phone' },
       { type: 'host-start', seq: 13, host: 'a.example' },
@@ -38,7 +61,11 @@ describe('parseEvents', () => {
     ['room on the local host', body({ ...join, room: 'lobby@a.example' }), /local host/],
     ['invalid JID', body({ ...join, user: 'al ice@a.example/r' }), /events\[0\].*localpart/],
     ['missing nick', body({ ...join, nick: '' }), /nick/],
-    ['bad direction', body({ type: 's2s-close', seq: 1, host: 'a.example', remotes: ['b.example'], direction: 'up' }), /direction/],
+    [
+      'bad direction',
+      body({ type: 's2s-close', seq: 1, host: 'a.example', remotes: ['b.example'], direction: 'up' }),
+      /direction/,
+    ],
     ['no remotes', body({ type: 's2s-close', seq: 1, host: 'a.example', remotes: [], direction: 'in' }), /remotes/],
     ['bad host', body({ type: 'host-start', seq: 1, host: 'not a domain' }), /domain/],
   ])('refuses %s with a clear message', (_name, text, message) => {
@@ -56,7 +83,10 @@ describe('parseEvents', () => {
     ['a nick of 1025 UTF-8 bytes (513 UTF-16 units)', { ...join, nick: `a${'é'.repeat(512)}` }],
     ['a lone surrogate in the user', { ...join, user: 'alice@a.example/\udfff' }],
     ['U+FFFF in the room', { ...join, room: 'lob\uffffby@muc.b.example' }],
-    ['a NUL in a remote', { type: 's2s-close', seq: 1, host: 'a.example', remotes: ['b.example\u0000'], direction: 'in' }],
+    [
+      'a NUL in a remote',
+      { type: 's2s-close', seq: 1, host: 'a.example', remotes: ['b.example\u0000'], direction: 'in' },
+    ],
   ])('refuses %s (XML 1.0 Char, RFC 7622)', (_name, event) => {
     expect(() => parseEvents(body(event))).toThrow(EventError);
     expect(parseBatch(body(event)).refused).toHaveLength(1);
@@ -79,20 +109,27 @@ describe('parseEvents', () => {
     expect(parseEvents(body({ ...join, since: null }))[0]).not.toHaveProperty('since');
     expect(parseEvents(body(join))[0]).not.toHaveProperty('since');
     for (const since of [0, -1, 1.5, 11, '7', true]) {
-      expect(parseBatch(body({ ...join, since })).refused, String(since)).toEqual([{ index: 0, type: 'join', error: expect.stringMatching(/since/) }]);
+      expect(parseBatch(body({ ...join, since })).refused, String(since)).toEqual([
+        { index: 0, type: 'join', error: expect.stringMatching(/since/) },
+      ]);
     }
   });
 
   it('validates per event: the valid ones are kept in order, the refused ones reported', () => {
-    const batch = parseBatch(body(
-      join,
-      { ...join, user: 'not a jid' },
-      { type: 'kick', seq: 1, host: 'a.example' },
-      42,
-      { type: 7, seq: 1, host: 'a.example' },
-      { type: 'host-start', seq: 13, host: 'a.example' },
-    ));
-    expect(batch.events.map((e) => [e.index, e.event.type])).toEqual([[0, 'join'], [5, 'host-start']]);
+    const batch = parseBatch(
+      body(
+        join,
+        { ...join, user: 'not a jid' },
+        { type: 'kick', seq: 1, host: 'a.example' },
+        42,
+        { type: 7, seq: 1, host: 'a.example' },
+        { type: 'host-start', seq: 13, host: 'a.example' },
+      ),
+    );
+    expect(batch.events.map((e) => [e.index, e.event.type])).toEqual([
+      [0, 'join'],
+      [5, 'host-start'],
+    ]);
     expect(batch.refused).toEqual([
       { index: 1, type: 'join', error: expect.stringMatching(/JID/) },
       { index: 2, type: 'kick', error: 'unknown type "kick"' },
@@ -108,7 +145,13 @@ describe('parseEvents', () => {
   });
 
   it('still refuses a bad envelope whole', () => {
-    for (const text of ['{', '[]', JSON.stringify({ v: 2, events: [join] }), JSON.stringify({ v: 1, events: [] }), JSON.stringify({ v: 1, events: Array(501).fill(join) })]) {
+    for (const text of [
+      '{',
+      '[]',
+      JSON.stringify({ v: 2, events: [join] }),
+      JSON.stringify({ v: 1, events: [] }),
+      JSON.stringify({ v: 1, events: Array(501).fill(join) }),
+    ]) {
       expect(() => parseBatch(text)).toThrow(EventError);
     }
   });

@@ -8,8 +8,22 @@ import { MemoryStore } from '../support/memory-store';
 
 const HOST = 'a.example';
 let seq = 1_000_000;
-const join = (u: number, r: number, extra: object = {}) => ({ type: 'join', seq: ++seq, host: HOST, user: `u${u}@${HOST}/r`, room: `room${r}@muc.b.example`, nick: `n${u}`, ...extra });
-const leave = (u: number, r: number) => ({ type: 'leave', seq: ++seq, host: HOST, user: `u${u}@${HOST}/r`, room: `room${r}@muc.b.example` });
+const join = (u: number, r: number, extra: object = {}) => ({
+  type: 'join',
+  seq: ++seq,
+  host: HOST,
+  user: `u${u}@${HOST}/r`,
+  room: `room${r}@muc.b.example`,
+  nick: `n${u}`,
+  ...extra,
+});
+const leave = (u: number, r: number) => ({
+  type: 'leave',
+  seq: ++seq,
+  host: HOST,
+  user: `u${u}@${HOST}/r`,
+  room: `room${r}@muc.b.example`,
+});
 const events = (...raw: object[]): Event[] => parseEvents(JSON.stringify({ v: 1, events: raw }));
 
 /** A MemoryStore whose writes take a random while and are logged (start/end, by event seq). */
@@ -18,7 +32,8 @@ function slowStore(fail?: (seq: number) => boolean) {
   const log: Array<{ at: 'start' | 'end'; seq: number }> = [];
   let running = 0;
   let maxRunning = 0;
-  const wrap = <A extends unknown[], R>(fn: (...a: A) => Promise<R>, seqOf: (...a: A) => number) =>
+  const wrap =
+    <A extends unknown[], R>(fn: (...a: A) => Promise<R>, seqOf: (...a: A) => number) =>
     async (...a: A): Promise<R> => {
       const s = seqOf(...a);
       log.push({ at: 'start', seq: s });
@@ -48,7 +63,10 @@ describe('applyEvents', () => {
     const { store } = slowStore();
     await applyEvents(ingestDeps(store), events(...raw));
     const joins = [];
-    for (let r = 0; r < 7; r++) joins.push(...(await store.joinsOf(HOST, 'muc.b.example', 1000)).items.filter((j) => j.room === `room${r}@muc.b.example`));
+    for (let r = 0; r < 7; r++)
+      joins.push(
+        ...(await store.joinsOf(HOST, 'muc.b.example', 1000)).items.filter((j) => j.room === `room${r}@muc.b.example`),
+      );
     const byUser = new Map(joins.map((j) => [j.user, j.nick]));
     for (let i = 0; i < 60; i++) expect(byUser.get(`u${i}@${HOST}/r`)).toBe(`again${i}`);
     for (let i = 60; i < 90; i++) expect(byUser.has(`u${i}@${HOST}/r`)).toBe(false);

@@ -3,7 +3,12 @@ import { parseXml, selfPing, unavailable, XmlError } from '../../lib/domain/stan
 
 describe('stanzas', () => {
   it('builds the exact unavailable notification', () => {
-    const el = unavailable('lobby@muc.b.example/Alice', 'alice@a.example/phone', 'Connection to remote server lost', 'n1');
+    const el = unavailable(
+      'lobby@muc.b.example/Alice',
+      'alice@a.example/phone',
+      'Connection to remote server lost',
+      'n1',
+    );
     expect(el.toString()).toBe(
       '<presence type="unavailable" id="n1" from="lobby@muc.b.example/Alice" to="alice@a.example/phone">' +
         '<x xmlns="http://jabber.org/protocol/muc#user">' +

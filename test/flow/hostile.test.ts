@@ -12,11 +12,22 @@ import { MEMORY, startLocalService } from '../../lib/wiring/local';
 import type { AddressInfo } from 'node:net';
 
 const HOST = 'a.example';
-const join = () => ({ type: 'join', seq: nextSeq(), host: HOST, user: `alice@${HOST}/r`, room: 'lobby@muc.b.example', nick: 'alice' });
+const join = () => ({
+  type: 'join',
+  seq: nextSeq(),
+  host: HOST,
+  user: `alice@${HOST}/r`,
+  room: 'lobby@muc.b.example',
+  nick: 'alice',
+});
 const body = (events: object[]) => JSON.stringify({ v: 1, events });
 
 /** POSTs `size` bytes with node:http (declared length, or chunked), optionally aborting part-way. */
-function rawPost(url: string, size: number, opts: { chunked?: boolean; abortAfter?: number } = {}): Promise<{ status: number; text: string }> {
+function rawPost(
+  url: string,
+  size: number,
+  opts: { chunked?: boolean; abortAfter?: number } = {},
+): Promise<{ status: number; text: string }> {
   return new Promise((resolve) => {
     const headers: Record<string, string | number> = { 'content-type': 'application/json' };
     if (!opts.chunked) headers['content-length'] = size;
@@ -79,7 +90,12 @@ describe('the events endpoint refuses', () => {
   });
 
   it('a bad signature (401)', async () => {
-    await expectRefused(401, good, signed(`whsec_${Buffer.alloc(32, 9).toString('base64')}`, good), /bad webhook-signature/);
+    await expectRefused(
+      401,
+      good,
+      signed(`whsec_${Buffer.alloc(32, 9).toString('base64')}`, good),
+      /bad webhook-signature/,
+    );
   });
 
   it('a body that does not match its signature (401)', async () => {
@@ -87,7 +103,12 @@ describe('the events endpoint refuses', () => {
   });
 
   it('an old timestamp (401)', async () => {
-    await expectRefused(401, good, signed(WEBHOOK_SECRET, good, undefined, Math.floor(Date.now() / 1000) - 301), /tolerance/);
+    await expectRefused(
+      401,
+      good,
+      signed(WEBHOOK_SECRET, good, undefined, Math.floor(Date.now() / 1000) - 301),
+      /tolerance/,
+    );
   });
 
   it('malformed JSON (400)', async () => {
@@ -119,12 +140,20 @@ describe('the events endpoint refuses', () => {
   });
 
   it('an event with characters XML forbids: refused, nothing stored', async () => {
-    const raw = body([{ ...join(), nick: 'mal\u0000lory' }, { ...join(), nick: 'x\uffff' }, { ...join(), nick: `a${'é'.repeat(512)}` }]);
+    const raw = body([
+      { ...join(), nick: 'mal\u0000lory' },
+      { ...join(), nick: 'x\uffff' },
+      { ...join(), nick: `a${'é'.repeat(512)}` },
+    ]);
     const res = await postRaw(h.service.eventsUrl, raw, signed(WEBHOOK_SECRET, raw));
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ ok: true, applied: 0 });
     expect((res.body.refused as unknown[]).length).toBe(3);
-    expect((await h.joins(HOST, 'muc.b.example')).some((j) => j.nick.includes('\u0000') || j.nick.includes('\uffff') || j.nick.length > 500)).toBe(false);
+    expect(
+      (await h.joins(HOST, 'muc.b.example')).some(
+        (j) => j.nick.includes('\u0000') || j.nick.includes('\uffff') || j.nick.length > 500,
+      ),
+    ).toBe(false);
   });
 
   it('a body that is not valid UTF-8 (400)', async () => {
@@ -136,7 +165,9 @@ describe('the events endpoint refuses', () => {
   });
 
   it('a room on an IDN domain with combining marks is accepted', async () => {
-    const res = await postEvents(h.service.eventsUrl, WEBHOOK_SECRET, [{ ...join(), user: `dave@${HOST}/r`, room: 'chat@संगणक.भारत' }]);
+    const res = await postEvents(h.service.eventsUrl, WEBHOOK_SECRET, [
+      { ...join(), user: `dave@${HOST}/r`, room: 'chat@संगणक.भारत' },
+    ]);
     expect(res).toEqual({ status: 200, body: { ok: true, applied: 1 } });
     expect((await h.joins(HOST, 'संगणक.भारत')).map((j) => j.room)).toEqual(['chat@संगणक.भारत']);
   });
@@ -160,7 +191,11 @@ describe('the events endpoint refuses', () => {
   });
 
   it('an oversize or aborted request leaves nothing pending: the service closes at once', async () => {
-    const other = await startLocalService({ dataDir: MEMORY, log: () => undefined, env: { PING_MUC_WEBHOOK_SECRET: WEBHOOK_SECRET, PING_MUC_API_SECRET: API_SECRET, LOG_LEVEL: 'error' } });
+    const other = await startLocalService({
+      dataDir: MEMORY,
+      log: () => undefined,
+      env: { PING_MUC_WEBHOOK_SECRET: WEBHOOK_SECRET, PING_MUC_API_SECRET: API_SECRET, LOG_LEVEL: 'error' },
+    });
     try {
       expect((await rawPost(other.eventsUrl, 5 * 1024 * 1024)).status).toBe(413);
       expect((await rawPost(other.eventsUrl, 5 * 1024 * 1024, { chunked: true })).status).toBe(413);
@@ -183,7 +218,9 @@ describe('the events endpoint refuses', () => {
     const events = [{ ...join(), nick: 'once' }];
     const first = await postEvents(h.service.eventsUrl, WEBHOOK_SECRET, events, 'msg_replay');
     expect(first.status).toBe(200);
-    const leave = await postEvents(h.service.eventsUrl, WEBHOOK_SECRET, [{ type: 'leave', seq: nextSeq(), host: HOST, user: `alice@${HOST}/r`, room: 'lobby@muc.b.example' }]);
+    const leave = await postEvents(h.service.eventsUrl, WEBHOOK_SECRET, [
+      { type: 'leave', seq: nextSeq(), host: HOST, user: `alice@${HOST}/r`, room: 'lobby@muc.b.example' },
+    ]);
     expect(leave.status).toBe(200);
     before = await h.snapshot();
     const again = await postEvents(h.service.eventsUrl, WEBHOOK_SECRET, events, 'msg_replay');
@@ -193,7 +230,9 @@ describe('the events endpoint refuses', () => {
 
   it('a late older join after a newer leave changes nothing', async () => {
     const older = { ...join(), nick: 'late' };
-    await postEvents(h.service.eventsUrl, WEBHOOK_SECRET, [{ type: 'leave', seq: nextSeq(), host: HOST, user: older.user, room: older.room }]);
+    await postEvents(h.service.eventsUrl, WEBHOOK_SECRET, [
+      { type: 'leave', seq: nextSeq(), host: HOST, user: older.user, room: older.room },
+    ]);
     before = await h.snapshot();
     expect((await postEvents(h.service.eventsUrl, WEBHOOK_SECRET, [older])).status).toBe(200);
     const joins = await h.joins(HOST, 'muc.b.example');
@@ -214,7 +253,10 @@ interface Sent {
 type Reply = { status?: number; type?: string; body: string | Buffer; headers?: Record<string, string> } | 'reset';
 
 /** A local stanza API answering each request (n counts from 0) with `answer`. */
-async function serving(answer: (iq: Sent, n: number) => Reply, options: Partial<ConstructorParameters<typeof HttpStanzaApi>[0]> = {}) {
+async function serving(
+  answer: (iq: Sent, n: number) => Reply,
+  options: Partial<ConstructorParameters<typeof HttpStanzaApi>[0]> = {},
+) {
   let n = 0;
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -228,15 +270,23 @@ async function serving(answer: (iq: Sent, n: number) => Reply, options: Partial<
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const api = new HttpStanzaApi({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, key: secretKey(API_SECRET), timeoutMs: 1000, retryBaseMs: 5, retryMaxMs: 200, ...options });
+  const api = new HttpStanzaApi({
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    key: secretKey(API_SECRET),
+    timeoutMs: 1000,
+    retryBaseMs: 5,
+    retryMaxMs: 200,
+    ...options,
+  });
   return {
     api,
     server,
     requests: () => n,
-    close: () => new Promise<void>((r) => {
-      server.close(() => r());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
   };
 }
 
@@ -249,22 +299,53 @@ describe('the stanza API client', () => {
   // answer (re-check, never notify); never a fact about the room.
   it.each<[string, (iq: Sent) => Reply]>([
     ['a DOCTYPE with entities', () => ({ body: '<!DOCTYPE iq [<!ENTITY x "y">]><iq type="result">&x;</iq>' })],
-    ['an oversize answer', (iq) => ({ body: `<iq type="result" id="${iq.id}" from="${iq.to}" to="${iq.from}">${'x'.repeat(70_000)}</iq>` })],
+    [
+      'an oversize answer',
+      (iq) => ({ body: `<iq type="result" id="${iq.id}" from="${iq.to}" to="${iq.from}">${'x'.repeat(70_000)}</iq>` }),
+    ],
     ['malformed XML', () => ({ body: '<iq type="result"' })],
     ['an IQ with another id', (iq) => ({ body: result({ ...iq, id: 'other' }) })],
     ['an IQ from another occupant', (iq) => ({ body: result({ ...iq, to: 'lobby@muc.b.example/bob' }) })],
     ['an IQ to another session', (iq) => ({ body: result({ ...iq, from: 'alice@a.example/other' }) })],
     ['an IQ without from', (iq) => ({ body: `<iq type="result" id="${iq.id}" to="${iq.from}"/>` })],
-    ['an IQ outside jabber:client', (iq) => ({ body: notAcceptable(iq).replace('<iq ', '<iq xmlns="jabber:server" ') })],
+    [
+      'an IQ outside jabber:client',
+      (iq) => ({ body: notAcceptable(iq).replace('<iq ', '<iq xmlns="jabber:server" ') }),
+    ],
     ['an IQ of type get', (iq) => ({ body: result(iq).replace('"result"', '"get"') })],
-    ['an IQ error without <error/>', (iq) => ({ body: `<iq type="error" id="${iq.id}" from="${iq.to}" to="${iq.from}"/>` })],
-    ['an IQ error without a defined condition', (iq) => ({ body: notAcceptable(iq).replace(`<not-acceptable xmlns="${STANZAS}"/>`, '<oops xmlns="urn:example:app"/>') })],
-    ['an IQ error with an unknown condition', (iq) => ({ body: notAcceptable(iq).replace('not-acceptable', 'not-acceptablish') })],
-    ['an IQ error with two <error/>', (iq) => ({ body: notAcceptable(iq).replace('</iq>', '<error type="cancel"><forbidden xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>') })],
-    ['a duplicate attribute (ltx keeps the last)', (iq) => ({ body: notAcceptable(iq).replace('type="error"', 'type="result" type="error"') })],
+    [
+      'an IQ error without <error/>',
+      (iq) => ({ body: `<iq type="error" id="${iq.id}" from="${iq.to}" to="${iq.from}"/>` }),
+    ],
+    [
+      'an IQ error without a defined condition',
+      (iq) => ({
+        body: notAcceptable(iq).replace(`<not-acceptable xmlns="${STANZAS}"/>`, '<oops xmlns="urn:example:app"/>'),
+      }),
+    ],
+    [
+      'an IQ error with an unknown condition',
+      (iq) => ({ body: notAcceptable(iq).replace('not-acceptable', 'not-acceptablish') }),
+    ],
+    [
+      'an IQ error with two <error/>',
+      (iq) => ({
+        body: notAcceptable(iq).replace(
+          '</iq>',
+          '<error type="cancel"><forbidden xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>',
+        ),
+      }),
+    ],
+    [
+      'a duplicate attribute (ltx keeps the last)',
+      (iq) => ({ body: notAcceptable(iq).replace('type="error"', 'type="result" type="error"') }),
+    ],
     ['two root elements (ltx keeps the first)', (iq) => ({ body: notAcceptable(iq) + result(iq) })],
     ['a trailing NUL', (iq) => ({ body: `${notAcceptable(iq)}\u0000` })],
-    ['<no-session/> followed by more content', (iq) => ({ body: `<no-session xmlns="${NS_API}"/>${notAcceptable(iq)}` })],
+    [
+      '<no-session/> followed by more content',
+      (iq) => ({ body: `<no-session xmlns="${NS_API}"/>${notAcceptable(iq)}` }),
+    ],
     ['<no-session/> with content', () => ({ body: `<no-session xmlns="${NS_API}"><x/></no-session>` })],
     ['<no-session/> of another namespace', () => ({ body: '<no-session xmlns="urn:other"/>' })],
     ['another content type', (iq) => ({ type: 'text/html', body: notAcceptable(iq) })],
@@ -290,7 +371,11 @@ describe('the stanza API client', () => {
     ['a 429', () => ({ status: 429, body: 'slow down' }), 1],
     ['a 504 from a proxy, every time', () => ({ status: 504, body: 'Gateway Timeout' }), 3],
     ['a 502, every time', () => ({ status: 502, body: 'Bad Gateway' }), 3],
-    ['a 503 asking for more time than we wait in place', () => ({ status: 503, body: 'busy', headers: { 'retry-after': '60' } }), 1],
+    [
+      'a 503 asking for more time than we wait in place',
+      () => ({ status: 503, body: 'busy', headers: { 'retry-after': '60' } }),
+      1,
+    ],
     ['a reset, every time', () => 'reset', 3],
   ])('%s: an API failure, never an outcome (%#)', async (_name, answer, requests) => {
     const { api, close, requests: count } = await serving(answer);
@@ -303,7 +388,12 @@ describe('the stanza API client', () => {
   });
 
   it('an unreachable API is a failure', async () => {
-    const api = new HttpStanzaApi({ url: 'http://127.0.0.1:9/', key: secretKey(API_SECRET), timeoutMs: 500, retryBaseMs: 5 });
+    const api = new HttpStanzaApi({
+      url: 'http://127.0.0.1:9/',
+      key: secretKey(API_SECRET),
+      timeoutMs: 500,
+      retryBaseMs: 5,
+    });
     await expect(api.selfPing(USER, OCCUPANT)).rejects.toThrow(/unreachable/);
   });
 
@@ -313,11 +403,15 @@ describe('the stanza API client', () => {
       notAcceptable,
       // JIDs compare normalized: case of the bare part.
       (iq) => notAcceptable({ ...iq, to: iq.to.replace('lobby@muc.b.example', 'Lobby@MUC.b.example') }),
-      (iq) => `\n<iq type='error' id='${iq.id}' from='${iq.to}' to='${iq.from}'><error type='cancel' by='lobby@muc.b.example'><text xmlns='${STANZAS}'>x</text><not-acceptable xmlns='${STANZAS}'/></error></iq>\n`,
+      (iq) =>
+        `\n<iq type='error' id='${iq.id}' from='${iq.to}' to='${iq.from}'><error type='cancel' by='lobby@muc.b.example'><text xmlns='${STANZAS}'>x</text><not-acceptable xmlns='${STANZAS}'/></error></iq>\n`,
       () => `<timeout xmlns="${NS_API}"/>`,
       () => `<no-session xmlns="${NS_API}"/>`,
     ];
-    const { api, close } = await serving((iq, n) => ({ type: 'application/xml; charset=utf-8', body: (answers[n] as (iq: Sent) => string)(iq) }));
+    const { api, close } = await serving((iq, n) => ({
+      type: 'application/xml; charset=utf-8',
+      body: (answers[n] as (iq: Sent) => string)(iq),
+    }));
     try {
       const kinds = [];
       for (let i = 0; i < answers.length; i++) {
@@ -331,7 +425,13 @@ describe('the stanza API client', () => {
   });
 
   it('retries in place after resets and 502/503/504, then acts on the answer', async () => {
-    const { api, close, requests } = await serving((iq, n) => (n === 0 ? 'reset' : n === 1 ? { status: 503, body: 'busy', headers: { 'retry-after': '0' } } : { body: result(iq) }));
+    const { api, close, requests } = await serving((iq, n) =>
+      n === 0
+        ? 'reset'
+        : n === 1
+          ? { status: 503, body: 'busy', headers: { 'retry-after': '0' } }
+          : { body: result(iq) },
+    );
     try {
       const reply = await api.selfPing(USER, OCCUPANT);
       expect(reply.kind).toBe('reply');
@@ -342,7 +442,10 @@ describe('the stanza API client', () => {
   });
 
   it('honours a short retry-after', async () => {
-    const { api, close } = await serving((iq, n) => (n === 0 ? { status: 503, body: 'busy', headers: { 'retry-after': '1' } } : { body: result(iq) }), { retryMaxMs: 2000 });
+    const { api, close } = await serving(
+      (iq, n) => (n === 0 ? { status: 503, body: 'busy', headers: { 'retry-after': '1' } } : { body: result(iq) }),
+      { retryMaxMs: 2000 },
+    );
     try {
       const t0 = Date.now();
       expect((await api.selfPing(USER, OCCUPANT)).kind).toBe('reply');
@@ -383,7 +486,12 @@ describe('the stanza API client', () => {
       });
     });
     await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
-    const api = new HttpStanzaApi({ url: `http://127.0.0.1:${(slow.address() as AddressInfo).port}/`, key: secretKey(API_SECRET), timeoutMs: 2000, idleMs: 100 });
+    const api = new HttpStanzaApi({
+      url: `http://127.0.0.1:${(slow.address() as AddressInfo).port}/`,
+      key: secretKey(API_SECRET),
+      timeoutMs: 2000,
+      idleMs: 100,
+    });
     try {
       expect((await api.selfPing(USER, OCCUPANT)).kind).toBe('reply');
     } finally {
@@ -398,8 +506,12 @@ describe('the stanza API client', () => {
 describe('a hostile API answer during a round', () => {
   it('kicks nobody', async () => {
     h.stub.fallback = 'http-500';
-    expect((await postEvents(h.service.eventsUrl, WEBHOOK_SECRET, [{ ...join(), user: `bob@${HOST}/r` }])).status).toBe(200);
-    const res = await postEvents(h.service.eventsUrl, WEBHOOK_SECRET, [{ type: 's2s-close', seq: nextSeq(), host: HOST, remotes: ['muc.b.example'], direction: 'out' }]);
+    expect((await postEvents(h.service.eventsUrl, WEBHOOK_SECRET, [{ ...join(), user: `bob@${HOST}/r` }])).status).toBe(
+      200,
+    );
+    const res = await postEvents(h.service.eventsUrl, WEBHOOK_SECRET, [
+      { type: 's2s-close', seq: nextSeq(), host: HOST, remotes: ['muc.b.example'], direction: 'out' },
+    ]);
     expect(res.status).toBe(200);
     await waitFor('a ping attempt', () => h.stub.pings.length > 0, 5000);
     await sleep(300);

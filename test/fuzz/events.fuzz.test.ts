@@ -13,8 +13,45 @@ const HOST = 'a.example';
 const REMOTES = ['muc.b.example', 'संगणक.भारत', '_muc.c.example', 'xn--80ak6aa92e.example'];
 
 /** Characters XML 1.0 or RFC 7622 forbid in a nick or a JID. */
-const FORBIDDEN = ['\u0000', '\u0001', '\u0008', '\u000b', '\u001f', '\ufffe', '\uffff', '\ud800', '\udfff', '\u007f', '\u0085'];
-const NICE = ['a', 'Z', '9', 'é', 'ß', 'ä', 'ñ', 'न', 'ि', '中', '😀', ' ', '-', '.', "'", '"', '<', '&', '/', '@', '_', 'İ', 'ﬁ', '\u0301'];
+const FORBIDDEN = [
+  '\u0000',
+  '\u0001',
+  '\u0008',
+  '\u000b',
+  '\u001f',
+  '\ufffe',
+  '\uffff',
+  '\ud800',
+  '\udfff',
+  '\u007f',
+  '\u0085',
+];
+const NICE = [
+  'a',
+  'Z',
+  '9',
+  'é',
+  'ß',
+  'ä',
+  'ñ',
+  'न',
+  'ि',
+  '中',
+  '😀',
+  ' ',
+  '-',
+  '.',
+  "'",
+  '"',
+  '<',
+  '&',
+  '/',
+  '@',
+  '_',
+  'İ',
+  'ﬁ',
+  '\u0301',
+];
 
 describe('events fuzz', () => {
   it(`${CASES} hostile batches: no 5xx, invalid events refused and never stored`, async () => {
@@ -35,7 +72,16 @@ describe('events fuzz', () => {
         case 0:
           return { type: 'leave', seq: s, host: HOST, user, room };
         case 1:
-          return { type: 'join', seq: s, host: HOST, user, room, nick: nick(), since: s - r.int(1000), extra: { ignored: true } };
+          return {
+            type: 'join',
+            seq: s,
+            host: HOST,
+            user,
+            room,
+            nick: nick(),
+            since: s - r.int(1000),
+            extra: { ignored: true },
+          };
         default:
           return { type: 'join', seq: s, host: HOST, user, room, nick: nick() };
       }
@@ -92,7 +138,12 @@ describe('events fuzz', () => {
         }
         if (r.chance(0.05)) {
           // Fences among the events.
-          events.push(r.pick([{ type: 's2s-close', seq: ++seq, host: HOST, remotes: [r.pick(REMOTES)], direction: 'in' }, { type: 'session-end', seq: ++seq, host: HOST, user: `nobody@${HOST}/r` }]));
+          events.push(
+            r.pick([
+              { type: 's2s-close', seq: ++seq, host: HOST, remotes: [r.pick(REMOTES)], direction: 'in' },
+              { type: 'session-end', seq: ++seq, host: HOST, user: `nobody@${HOST}/r` },
+            ]),
+          );
           expected.push('ok');
         }
       }
@@ -100,7 +151,16 @@ describe('events fuzz', () => {
       if (kind === 0) {
         // A bad envelope: the whole request is refused.
         envelopeOk = false;
-        text = r.pick([text.slice(0, r.int(text.length)), JSON.stringify({ v: 2, events }), JSON.stringify({ v: 1, events: {} }), JSON.stringify({ v: 1, events: Array(501).fill(events[0]) }), '[]', 'null', '"x"', '{"v":1,"events":[]}']);
+        text = r.pick([
+          text.slice(0, r.int(text.length)),
+          JSON.stringify({ v: 2, events }),
+          JSON.stringify({ v: 1, events: {} }),
+          JSON.stringify({ v: 1, events: Array(501).fill(events[0]) }),
+          '[]',
+          'null',
+          '"x"',
+          '{"v":1,"events":[]}',
+        ]);
       }
       body = Buffer.from(text, 'utf8');
       if (kind === 1) {
@@ -127,7 +187,9 @@ describe('events fuzz', () => {
         continue;
       }
       expect(res.status, where).toBe(200);
-      const refused = ((res.body.refused ?? []) as Array<{ index: number; type: unknown; error: string }>).map((x) => x.index);
+      const refused = ((res.body.refused ?? []) as Array<{ index: number; type: unknown; error: string }>).map(
+        (x) => x.index,
+      );
       const wanted = expected.flatMap((x, i) => (x === 'refused' ? [i] : []));
       const diff = events.filter((_e, i) => refused.includes(i) !== wanted.includes(i));
       expect(diff, `${where}\nmisjudged: ${JSON.stringify(diff)}`).toEqual([]);
@@ -143,7 +205,9 @@ describe('events fuzz', () => {
     for (const j of stored) {
       const id = Number(/^u(\d+)@/.exec(j.user)?.[1]);
       expect(invalidIds.has(id), `stored an invalid event's join: ${JSON.stringify(j)}`).toBe(false);
-      expect(/[\u0000-\u001f\u007f-\u009f\ufffe\uffff]|\p{Cs}/u.test(j.user + j.room + j.nick), JSON.stringify(j)).toBe(false);
+      expect(/[\u0000-\u001f\u007f-\u009f\ufffe\uffff]|\p{Cs}/u.test(j.user + j.room + j.nick), JSON.stringify(j)).toBe(
+        false,
+      );
       expect(bytes(j.nick)).toBeLessThanOrEqual(1023);
       expect(j.nick.length).toBeGreaterThan(0);
       expect(j.user.split('@')[1]?.split('/')[0]).toBe(HOST);

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'ltx';
 import { HttpStanzaApi, StanzaApiError } from '../../lib/adapters/stanza-api-http';
 import { classify, type Outcome } from '../../lib/domain/outcome';
+import type { PingReply } from '../../lib/domain/model';
 import { secretKey } from '../../lib/domain/signature';
 import { rng } from './rng';
 
@@ -54,15 +55,25 @@ afterAll(async () => {
 
 /** Well-formed, matching answers and what they mean. */
 type Base = { name: string; outcome: Outcome | 'timeout' | 'no-session'; xml: (iq: Sent, q: string) => string };
-const err = (condition: string, by?: string, text = false) => (iq: Sent, q: string) =>
-  `<iq type=${q}error${q} id=${q}${iq.id}${q} from=${q}${iq.to}${q} to=${q}${iq.from}${q}><error type=${q}cancel${q}${by ? ` by=${q}${by}${q}` : ''}>` +
-  `${text ? `<text xmlns=${q}${STANZAS}${q}>why &amp; how</text>` : ''}<${condition} xmlns=${q}${STANZAS}${q}/></error></iq>`;
+const err =
+  (condition: string, by?: string, text = false) =>
+  (iq: Sent, q: string) =>
+    `<iq type=${q}error${q} id=${q}${iq.id}${q} from=${q}${iq.to}${q} to=${q}${iq.from}${q}><error type=${q}cancel${q}${by ? ` by=${q}${by}${q}` : ''}>` +
+    `${text ? `<text xmlns=${q}${STANZAS}${q}>why &amp; how</text>` : ''}<${condition} xmlns=${q}${STANZAS}${q}/></error></iq>`;
 const BASES: Base[] = [
-  { name: 'result', outcome: 'joined', xml: (iq, q) => `<iq type=${q}result${q} id=${q}${iq.id}${q} from=${q}${iq.to}${q} to=${q}${iq.from}${q}/>` },
+  {
+    name: 'result',
+    outcome: 'joined',
+    xml: (iq, q) => `<iq type=${q}result${q} id=${q}${iq.id}${q} from=${q}${iq.to}${q} to=${q}${iq.from}${q}/>`,
+  },
   { name: 'not-acceptable', outcome: 'not-joined', xml: err('not-acceptable', 'lobby@muc.b.example') },
   { name: 'forbidden with text', outcome: 'not-joined', xml: err('forbidden', undefined, true) },
   { name: 'item-not-found by the service', outcome: 'not-joined', xml: err('item-not-found', 'muc.b.example') },
-  { name: 'item-not-found by the room', outcome: 'nick-changed', xml: err('item-not-found', 'lobby@muc.b.example', true) },
+  {
+    name: 'item-not-found by the room',
+    outcome: 'nick-changed',
+    xml: err('item-not-found', 'lobby@muc.b.example', true),
+  },
   { name: 'item-not-found, no by', outcome: 'indeterminate', xml: err('item-not-found') },
   { name: 'service-unavailable', outcome: 'joined', xml: err('service-unavailable') },
   { name: 'remote-server-not-found by us', outcome: 'indeterminate', xml: err('remote-server-not-found', HOST) },
@@ -82,38 +93,99 @@ describe('stanza API fuzz', () => {
     // Each spoils a well-formed answer for sure: what it yields must never be read as an outcome.
     const spoilers: Array<[string, (iq: Sent, xml: string) => Partial<Answer> & { text?: string }]> = [
       ['another id', (iq, x) => ({ text: x.includes(iq.id) ? x.split(iq.id).join(`${iq.id}x`) : `${x}<x/>` })],
-      ['another occupant', (iq, x) => ({ text: x.includes(iq.to) ? x.split(`from="${iq.to}"`).join(`from="${iq.to}2"`).split(`from='${iq.to}'`).join(`from='${iq.to}2'`) : `${x}<x/>` })],
-      ['another session', (iq, x) => ({ text: x.includes(iq.from) ? x.split(`to="${iq.from}"`).join(`to="${iq.from}2"`).split(`to='${iq.from}'`).join(`to='${iq.from}2'`) : `${x}<x/>` })],
+      [
+        'another occupant',
+        (iq, x) => ({
+          text: x.includes(iq.to)
+            ? x.split(`from="${iq.to}"`).join(`from="${iq.to}2"`).split(`from='${iq.to}'`).join(`from='${iq.to}2'`)
+            : `${x}<x/>`,
+        }),
+      ],
+      [
+        'another session',
+        (iq, x) => ({
+          text: x.includes(iq.from)
+            ? x.split(`to="${iq.from}"`).join(`to="${iq.from}2"`).split(`to='${iq.from}'`).join(`to='${iq.from}2'`)
+            : `${x}<x/>`,
+        }),
+      ],
       ['a duplicate attribute', (_iq, x) => ({ text: x.replace(/^<(\S+)/, '<$1 id="dup" id="dup"') })],
       ['two roots', (iq, x) => ({ text: x + `<iq type="result" id="${iq.id}" from="${iq.to}" to="${iq.from}"/>` })],
-      ['more after no-session', (iq, x) => ({ text: `<no-session xmlns="${NS_API}"/>${x}` })],
+      ['more after no-session', (_iq, x) => ({ text: `<no-session xmlns="${NS_API}"/>${x}` })],
       ['a trailing NUL', (_iq, x) => ({ text: `${x}\u0000` })],
       ['trailing junk', (_iq, x) => ({ text: `${x}junk` })],
       ['leading junk', (_iq, x) => ({ text: `junk${x}` })],
       ['jabber:server', (_iq, x) => ({ text: x.replace(/^<(\S+)/, '<$1 xmlns="jabber:server"') })],
-      ['another namespace by prefix', (_iq, x) => ({ text: x.replace(/^<(\S+)/, '<p:$1 xmlns:p="urn:evil"').replace(/<\/(\S+)>$/, '</p:$1>') })],
+      [
+        'another namespace by prefix',
+        (_iq, x) => ({ text: x.replace(/^<(\S+)/, '<p:$1 xmlns:p="urn:evil"').replace(/<\/(\S+)>$/, '</p:$1>') }),
+      ],
       ['a DOCTYPE', (_iq, x) => ({ text: `<!DOCTYPE iq [<!ENTITY e "x">]>${x}` })],
-      ['a comment', (_iq, x) => ({ text: x.replace(/>/, '><!-- c -->').replace(/\/><!-- c -->$/, '/>') + (x.endsWith('/>') && !x.includes('</') ? '<!-- c -->' : '') })],
-      ['a control character', (_iq, x) => ({ text: insert(x, r.pick(['\u0001', '\u0008', '\u001f', '\ufffe', '\uffff'])) })],
+      [
+        'a comment',
+        (_iq, x) => ({
+          text:
+            x.replace(/>/, '><!-- c -->').replace(/\/><!-- c -->$/, '/>') +
+            (x.endsWith('/>') && !x.includes('</') ? '<!-- c -->' : ''),
+        }),
+      ],
+      [
+        'a control character',
+        (_iq, x) => ({ text: insert(x, r.pick(['\u0001', '\u0008', '\u001f', '\ufffe', '\uffff'])) }),
+      ],
       // A lone surrogate as it would come on the wire (CESU-8 bytes, invalid UTF-8): Buffer.from
       // would write U+FFFD instead, a valid character.
-      ['a lone surrogate', (_iq, x) => {
-        const b = Buffer.from(x, 'utf8');
-        const i = 1 + r.int(b.length - 1);
-        return { body: Buffer.concat([b.subarray(0, i), Buffer.from([0xed, 0xa0, 0x80]), b.subarray(i)]) };
-      }],
-      ['no defined condition', (_iq, x) => ({ text: x.includes('<error') ? x.replace(/<([a-z-]+) xmlns=(["'])urn:ietf:params:xml:ns:xmpp-stanzas\2\/>/, '<$1 xmlns=$2urn:example:app$2/>') : `${x}<x/>` })],
-      ['an unknown condition', (_iq, x) => ({ text: x.includes('<error') ? x.replace(/<([a-z-]+) xmlns=(["'])urn:ietf:params:xml:ns:xmpp-stanzas\2\/>/, '<$1-ish xmlns=$2urn:ietf:params:xml:ns:xmpp-stanzas$2/>') : `${x}<x/>` })],
+      [
+        'a lone surrogate',
+        (_iq, x) => {
+          const b = Buffer.from(x, 'utf8');
+          const i = 1 + r.int(b.length - 1);
+          return { body: Buffer.concat([b.subarray(0, i), Buffer.from([0xed, 0xa0, 0x80]), b.subarray(i)]) };
+        },
+      ],
+      [
+        'no defined condition',
+        (_iq, x) => ({
+          text: x.includes('<error')
+            ? x.replace(
+                /<([a-z-]+) xmlns=(["'])urn:ietf:params:xml:ns:xmpp-stanzas\2\/>/,
+                '<$1 xmlns=$2urn:example:app$2/>',
+              )
+            : `${x}<x/>`,
+        }),
+      ],
+      [
+        'an unknown condition',
+        (_iq, x) => ({
+          text: x.includes('<error')
+            ? x.replace(
+                /<([a-z-]+) xmlns=(["'])urn:ietf:params:xml:ns:xmpp-stanzas\2\/>/,
+                '<$1-ish xmlns=$2urn:ietf:params:xml:ns:xmpp-stanzas$2/>',
+              )
+            : `${x}<x/>`,
+        }),
+      ],
       ['a truncation', (_iq, x) => ({ text: x.slice(0, 1 + r.int(x.length - 2)) })],
       ['an unknown entity', (_iq, x) => ({ text: x.replace(/^<(\S+)/, '<$1 data="&bogus;"') })],
-      ['a bad UTF-8 byte', (_iq, x) => {
-        const b = Buffer.from(x, 'utf8');
-        const i = r.int(b.length);
-        return { body: Buffer.concat([b.subarray(0, i), Buffer.from([r.pick([0x80, 0xc0, 0xff])]), b.subarray(i)]) };
-      }],
+      [
+        'a bad UTF-8 byte',
+        (_iq, x) => {
+          const b = Buffer.from(x, 'utf8');
+          const i = r.int(b.length);
+          return { body: Buffer.concat([b.subarray(0, i), Buffer.from([r.pick([0x80, 0xc0, 0xff])]), b.subarray(i)]) };
+        },
+      ],
       ['oversize', (_iq, x) => ({ text: x.replace(/^<(\S+)/, `<$1 pad="${'x'.repeat(70_000)}"`) })],
-      ['a content type', () => ({ type: r.pick(['text/plain', 'application/json', 'text/xml', 'application/xml; charset=latin1', '']) })],
-      ['a status', () => ({ status: r.pick([201, 202, 204, 301, 302, 400, 401, 403, 404, 405, 408, 413, 429, 500, 501, 502, 503, 504]) })],
+      [
+        'a content type',
+        () => ({ type: r.pick(['text/plain', 'application/json', 'text/xml', 'application/xml; charset=latin1', '']) }),
+      ],
+      [
+        'a status',
+        () => ({
+          status: r.pick([201, 202, 204, 301, 302, 400, 401, 403, 404, 405, 408, 413, 429, 500, 501, 502, 503, 504]),
+        }),
+      ],
     ];
     const benign: Array<(x: string) => string> = [(x) => x, (x) => `\n ${x}\r\n`, (x) => `\t${x}`];
     const counts = { spoiled: 0, clean: 0, notJoined: 0 };
@@ -125,14 +197,18 @@ describe('stanza API fuzz', () => {
       let note = '';
       next = (iq) => {
         const xml = base.xml(iq, q);
-        const answer: Answer = { status: 200, type: r.pick(['application/xml', 'application/xml; charset=utf-8', 'Application/XML']), body: Buffer.from(wrap(xml)) };
+        const answer: Answer = {
+          status: 200,
+          type: r.pick(['application/xml', 'application/xml; charset=utf-8', 'Application/XML']),
+          body: Buffer.from(wrap(xml)),
+        };
         if (!spoiler) return answer;
         const s = spoiler[1](iq, xml);
         note = s.text?.slice(0, 300) ?? '';
         return { ...answer, ...s, body: s.body ?? (s.text !== undefined ? Buffer.from(s.text, 'utf8') : answer.body) };
       };
       const where = `case ${c} (FUZZ_SEED=${r.seed}) ${base.name} / ${spoiler?.[0] ?? 'clean'}: ${note}`;
-      let reply;
+      let reply: PingReply;
       try {
         reply = await api.selfPing(`alice@${HOST}/r`, 'lobby@muc.b.example/Alice');
       } catch (e) {
@@ -143,13 +219,17 @@ describe('stanza API fuzz', () => {
       }
       if (spoiler) {
         counts.spoiled++;
-        expect(reply.kind, `${where}: a spoiled answer was read as ${JSON.stringify(reply.kind === 'reply' ? reply.iq.toString() : reply)}`).toBe('bad-answer');
+        expect(
+          reply.kind,
+          `${where}: a spoiled answer was read as ${JSON.stringify(reply.kind === 'reply' ? reply.iq.toString() : reply)}`,
+        ).toBe('bad-answer');
         continue;
       }
       counts.clean++;
       expect(reply.kind, where).not.toBe('bad-answer');
       if (reply.kind === 'bad-answer') continue;
-      const outcome = reply.kind === 'reply' ? classify(reply, { host: HOST, room: 'lobby@muc.b.example' }) : reply.kind;
+      const outcome =
+        reply.kind === 'reply' ? classify(reply, { host: HOST, room: 'lobby@muc.b.example' }) : reply.kind;
       expect(outcome, where).toBe(base.outcome);
       if (outcome === 'not-joined') counts.notJoined++;
     }

@@ -25,7 +25,12 @@ export async function postRaw(url: string, body: string | Buffer, headers: Recor
   return { status: res.status, body: parsed };
 }
 
-export function signed(secret: string, body: string | Buffer, id?: string, nowSeconds?: number): Record<string, string> {
+export function signed(
+  secret: string,
+  body: string | Buffer,
+  id?: string,
+  nowSeconds?: number,
+): Record<string, string> {
   return { ...sign(secretKey(secret), body, nowSeconds, id) };
 }
 
