@@ -22,7 +22,8 @@ declare module 'ltx' {
   export function parse(xml: string): Element;
 }
 declare module '@xmpp/xml' {
-  import type { Element } from 'ltx';
+  // The same class as ltx's (its CommonJS build, ltx/lib/Element.js), re-exported as a value.
+  import { Element } from 'ltx';
   type Child = Element | string | null | undefined | false;
   export function xml(name: string, attrs?: Record<string, string | undefined> | null, ...children: Array<Child | Child[]>): Element;
   export default xml;

@@ -1,7 +1,7 @@
 // Stanza builders (@xmpp/xml) and a strict parser for what the stanza API answers.
 import { randomBytes } from 'node:crypto';
-import { xml } from '@xmpp/xml';
-import { Element } from 'ltx';
+// Element from @xmpp/xml: the same ltx build its builders use, so a bundle carries ltx once.
+import { Element, xml } from '@xmpp/xml';
 
 export const NS_PING = 'urn:xmpp:ping';
 export const NS_MUC_USER = 'http://jabber.org/protocol/muc#user';
