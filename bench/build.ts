@@ -19,6 +19,11 @@ export async function bundleWorker(entry: string): Promise<string> {
   mkdirSync(BUILD_DIR, { recursive: true });
   const outfile = path.join(BUILD_DIR, `${path.basename(entry, '.ts')}.mjs`);
   // Infra's settings, with another entry and unminified (readable profiles).
-  await build({ ...esbuildOptions('round', BUILD_DIR), entryPoints: [path.join(BENCH_DIR, entry)], outfile, minify: false });
+  await build({
+    ...esbuildOptions('round', BUILD_DIR),
+    entryPoints: [path.join(BENCH_DIR, entry)],
+    outfile,
+    minify: false,
+  });
   return outfile;
 }

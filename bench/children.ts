@@ -67,5 +67,8 @@ export function childParam<T>(): T {
 
 /** In a child: sends `msg` to the parent. */
 export function tell(msg: unknown): Promise<void> {
-  return new Promise((resolve, reject) => process.send?.(msg as never, undefined, undefined, (err) => (err ? reject(err) : resolve())) ?? resolve());
+  return new Promise(
+    (resolve, reject) =>
+      process.send?.(msg as never, undefined, undefined, (err) => (err ? reject(err) : resolve())) ?? resolve(),
+  );
 }

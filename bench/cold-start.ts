@@ -85,15 +85,39 @@ export async function coldStartPart(runs: number, log: (s: string) => void): Pro
     {
       fn: 'events',
       call: 'bad signature (401, no AWS call)',
-      input: () => ({ requestContext: { http: { method: 'POST' } }, headers: { 'webhook-id': 'msg_x', 'webhook-timestamp': String(Math.floor(Date.now() / 1000)), 'webhook-signature': 'v1,AAAA' }, body: '{"v":1,"events":[]}' }),
+      input: () => ({
+        requestContext: { http: { method: 'POST' } },
+        headers: {
+          'webhook-id': 'msg_x',
+          'webhook-timestamp': String(Math.floor(Date.now() / 1000)),
+          'webhook-signature': 'v1,AAAA',
+        },
+        body: '{"v":1,"events":[]}',
+      }),
       expect: '401',
     },
     {
       fn: 'events',
       call: 'one signed join (2 DynamoDB writes)',
       input: () => {
-        const body = JSON.stringify({ v: 1, events: [{ type: 'join', seq: Date.now() * 1000, host: 'a.example', user: 'u@a.example/r', room: 'r@muc.remote.example', nick: 'n' }] });
-        return { requestContext: { http: { method: 'POST' } }, headers: { 'content-type': 'application/json', ...sign(secretKey(WEBHOOK_SECRET), body) }, body };
+        const body = JSON.stringify({
+          v: 1,
+          events: [
+            {
+              type: 'join',
+              seq: Date.now() * 1000,
+              host: 'a.example',
+              user: 'u@a.example/r',
+              room: 'r@muc.remote.example',
+              nick: 'n',
+            },
+          ],
+        });
+        return {
+          requestContext: { http: { method: 'POST' } },
+          headers: { 'content-type': 'application/json', ...sign(secretKey(WEBHOOK_SECRET), body) },
+          body,
+        };
       },
       expect: '200',
     },
@@ -112,7 +136,8 @@ export async function coldStartPart(runs: number, log: (s: string) => void): Pro
       cwd: BUILD_DIR,
     });
     const s = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Sample;
-    if (String(s.status) !== c.expect) throw new Error(`cold start ${c.fn}: expected ${c.expect}, got ${String(s.status)}: ${stdout}`);
+    if (String(s.status) !== c.expect)
+      throw new Error(`cold start ${c.fn}: expected ${c.expect}, got ${String(s.status)}: ${stdout}`);
     return s;
   };
   try {
@@ -137,7 +162,9 @@ export async function coldStartPart(runs: number, log: (s: string) => void): Pro
         totals: ss.map((s) => Math.round(s.totalMs * 10) / 10),
       };
       rows.push(row);
-      log(`cold start ${c.fn} (${c.call}): ${(row.bytes / 1024).toFixed(1)} KB, import + first call ${row.totalMs} ms (median of ${runs}, min ${row.minTotalMs})`);
+      log(
+        `cold start ${c.fn} (${c.call}): ${(row.bytes / 1024).toFixed(1)} KB, import + first call ${row.totalMs} ms (median of ${runs}, min ${row.minTotalMs})`,
+      );
     }
   } finally {
     await d.close();

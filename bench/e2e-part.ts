@@ -13,7 +13,21 @@ const DEBIAN_MODULE = '/usr/lib/prosody/modules/mod_ping_muc/mod_ping_muc.lua';
 
 export function render(rows: E2eResult[], md: boolean): string {
   return (md ? markdown : table)(
-    ['variant', 'M', 'clients', 'delay ms', 'joins notified', 'p50 ms', 'max ms', 'pings', 'dup. pings', 'notifications', 'dup. notifications', 'round start/done ms after kill', 'CPU ms A / B / service / clients'],
+    [
+      'variant',
+      'M',
+      'clients',
+      'delay ms',
+      'joins notified',
+      'p50 ms',
+      'max ms',
+      'pings',
+      'dup. pings',
+      'notifications',
+      'dup. notifications',
+      'round start/done ms after kill',
+      'CPU ms A / B / service / clients',
+    ],
     rows.map((r): Cell[] => [
       r.variant,
       r.m,
@@ -42,6 +56,10 @@ export async function e2ePart(m: number, log: (s: string) => void): Promise<E2eP
   const rows: E2eResult[] = [await e2eScenario('ping-muc', m, log)];
   const debian = existsSync(DEBIAN_MODULE);
   if (debian) rows.push(await e2eScenario('debian-mod_ping_muc', m, log));
-  else log('e2e: Debian\'s mod_ping_muc not measured: apt-get install prosody-modules');
-  return { rows, rendered: (md) => render(rows, md) + (debian ? '' : '\n\nDebian\'s mod_ping_muc: not measured (apt-get install prosody-modules).') };
+  else log("e2e: Debian's mod_ping_muc not measured: apt-get install prosody-modules");
+  return {
+    rows,
+    rendered: (md) =>
+      render(rows, md) + (debian ? '' : "\n\nDebian's mod_ping_muc: not measured (apt-get install prosody-modules)."),
+  };
 }

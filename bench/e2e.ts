@@ -67,28 +67,40 @@ export function pingsInLog(log: string): { total: number; distinct: number } {
     const from = attr(tag, 'from');
     const to = attr(tag, 'to');
     const type = attr(tag, 'type');
-    if ((type === 'result' || type === 'error') && from.includes(`@${DOMAINS.mucB}/`) && to.includes(`@${DOMAINS.a}/`)) pairs.push(`${to} ${from}`);
+    if ((type === 'result' || type === 'error') && from.includes(`@${DOMAINS.mucB}/`) && to.includes(`@${DOMAINS.a}/`))
+      pairs.push(`${to} ${from}`);
   }
   return { total: pairs.length, distinct: new Set(pairs).size };
 }
 
-export async function e2eScenario(variant: Variant, m: number, log: (s: string) => void, delaySeconds = 2): Promise<E2eResult> {
+export async function e2eScenario(
+  variant: Variant,
+  m: number,
+  log: (s: string) => void,
+  delaySeconds = 2,
+): Promise<E2eResult> {
   const t0 = Date.now();
   const perClient = m <= 100 ? 10 : 50;
   const clients = Math.ceil(m / perClient);
-  const bed = await Testbed.create({ logLevel: 'debug', ...(variant === 'debian-mod_ping_muc' ? { aModules: ['track_muc_joins', 'ping_muc'] } : {}) });
-  const service = forkChild<{ eventsUrl: string; pid: number }>(new URL('./service-server.ts', import.meta.url).pathname, {
-    env: {
-      PING_MUC_API_URL: bed.apiUrl,
-      PING_MUC_WEBHOOK_SECRET: bed.webhookSecret,
-      PING_MUC_API_SECRET: bed.apiSecret,
-      PING_MUC_DELAY_SECONDS: String(delaySeconds),
-      PING_MUC_RECHECKS: '2',
-      PING_MUC_RECHECK_BASE_SECONDS: '1',
-      PING_MUC_API_TIMEOUT_MS: '8000',
-      LOG_LEVEL: 'info',
-    },
+  const bed = await Testbed.create({
+    logLevel: 'debug',
+    ...(variant === 'debian-mod_ping_muc' ? { aModules: ['track_muc_joins', 'ping_muc'] } : {}),
   });
+  const service = forkChild<{ eventsUrl: string; pid: number }>(
+    new URL('./service-server.ts', import.meta.url).pathname,
+    {
+      env: {
+        PING_MUC_API_URL: bed.apiUrl,
+        PING_MUC_WEBHOOK_SECRET: bed.webhookSecret,
+        PING_MUC_API_SECRET: bed.apiSecret,
+        PING_MUC_DELAY_SECONDS: String(delaySeconds),
+        PING_MUC_RECHECKS: '2',
+        PING_MUC_RECHECK_BASE_SECONDS: '1',
+        PING_MUC_API_TIMEOUT_MS: '8000',
+        LOG_LEVEL: 'info',
+      },
+    },
+  );
   const users: User[] = [];
   try {
     const { eventsUrl, pid: servicePid } = await service.ready;
@@ -127,7 +139,8 @@ export async function e2eScenario(variant: Variant, m: number, log: (s: string) 
     const bPid = bed.b.pid;
     // Wait for every join's notification (or give up after the delay + 60 s), then 3 s more for
     // duplicates to show.
-    const notifiedCount = () => joins.filter((j) => j.user.notifications().some((n) => n.el.attrs.from === j.occupant)).length;
+    const notifiedCount = () =>
+      joins.filter((j) => j.user.notifications().some((n) => n.el.attrs.from === j.occupant)).length;
     const deadline = killedAt + delayMs + 60_000;
     while (notifiedCount() < m && Date.now() < deadline) await sleep(50);
     const clientsCpu = process.cpuUsage(cpu0.clients);
@@ -193,7 +206,9 @@ export async function e2eScenario(variant: Variant, m: number, log: (s: string) 
       cpuMs,
       setupMs,
     };
-    log(`e2e ${variant}: ${result.notifiedJoins}/${m} notified, p50 ${result.p50Ms} ms, max ${result.maxMs} ms after kill + delay; ${result.pings} pings, ${result.notifications} notifications`);
+    log(
+      `e2e ${variant}: ${result.notifiedJoins}/${m} notified, p50 ${result.p50Ms} ms, max ${result.maxMs} ms after kill + delay; ${result.pings} pings, ${result.notifications} notifications`,
+    );
     return result;
   } finally {
     await bed.stop();

@@ -35,7 +35,14 @@ for (const n of sizes) {
     const ms = performance.now() - t1;
     counter.remove();
     const left = await countLive(store, n);
-    rows.push([n, Math.round(seedMs), Math.round(ms * 10) / 10, counter.total, JSON.stringify(counter.byCommand), left]);
+    rows.push([
+      n,
+      Math.round(seedMs),
+      Math.round(ms * 10) / 10,
+      counter.total,
+      JSON.stringify(counter.byCommand),
+      left,
+    ]);
     console.error(`n=${n}: startHost ${ms.toFixed(1)} ms, ${counter.total} requests`);
   } finally {
     await db.close();

@@ -11,7 +11,9 @@ export interface CapturedMetrics {
 export function captureMetrics(namespace = 'PingMucBench'): CapturedMetrics {
   const counts: Record<string, number> = {};
   const sink = (line: string) => {
-    const doc = JSON.parse(line) as { _aws: { CloudWatchMetrics: Array<{ Dimensions: string[][]; Metrics: Array<{ Name: string }> }> } } & Record<string, unknown>;
+    const doc = JSON.parse(line) as {
+      _aws: { CloudWatchMetrics: Array<{ Dimensions: string[][]; Metrics: Array<{ Name: string }> }> };
+    } & Record<string, unknown>;
     const spec = doc._aws.CloudWatchMetrics[0];
     const metric = spec?.Metrics[0]?.Name;
     const dimension = spec?.Dimensions[0]?.[0];

@@ -20,13 +20,26 @@ export function owner(url: string, fn: string): string {
   if (!url) return fn === '(garbage collector)' ? 'gc' : fn === '(idle)' || fn === '(program)' ? fn : 'native';
   const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (m) return m[1] as string;
-  if (url.startsWith('node:')) return url.includes('undici') ? 'undici (fetch)' : url.includes('webstreams') ? 'node web streams' : `node:${url.slice(5).replace(/^internal\//, '').split('/')[0]}`;
+  if (url.startsWith('node:'))
+    return url.includes('undici')
+      ? 'undici (fetch)'
+      : url.includes('webstreams')
+        ? 'node web streams'
+        : `node:${
+            url
+              .slice(5)
+              .replace(/^internal\//, '')
+              .split('/')[0]
+          }`;
   const own = /\/(lib|bench|functions)\//.exec(url);
   if (own) return `${own[1]}/`;
   return url.replace(/^.*\//, '');
 }
 
-export function summarize(profile: Profile, top = 25): { totalMs: number; byOwner: Array<[string, number]>; byFunction: Array<[string, number]> } {
+export function summarize(
+  profile: Profile,
+  top = 25,
+): { totalMs: number; byOwner: Array<[string, number]>; byFunction: Array<[string, number]> } {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
   profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
@@ -44,7 +57,11 @@ export function summarize(profile: Profile, top = 25): { totalMs: number; byOwne
     const f = `${functionName || '(anonymous)'} ${url.replace(/^.*\/(node_modules\/)?/, '')}:${lineNumber + 1}`;
     fns.set(f, (fns.get(f) ?? 0) + us);
   }
-  const ms = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, v]) => [k, Math.round(v / 1000)] as [string, number]);
+  const ms = (m: Map<string, number>) =>
+    [...m]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([k, v]) => [k, Math.round(v / 1000)] as [string, number]);
   return { totalMs: Math.round(total / 1000), byOwner: ms(owners), byFunction: ms(fns) };
 }
 

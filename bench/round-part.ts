@@ -2,7 +2,15 @@
 import { localDynamoClient } from '../lib/adapters/dynamodb/dynalite';
 import { bundleWorker } from './build';
 import { forkChild, type Child } from './children';
-import { BASELINE, expected, seedBatched, type CalibrationResult, type RoundParams, type RoundResult, type Variant } from './round';
+import {
+  BASELINE,
+  expected,
+  seedBatched,
+  type CalibrationResult,
+  type RoundParams,
+  type RoundResult,
+  type Variant,
+} from './round';
 import type { StubCounts } from './stanza-stub';
 
 export interface RoundRow extends RoundResult {
@@ -21,9 +29,16 @@ export interface RoundRun {
   variant?: Variant;
 }
 
-export async function roundPart(runs: Array<number | RoundRun>, base: Omit<RoundParams, 'n' | 'noise'>, log: (s: string) => void, workerArgv: string[] = []): Promise<RoundRow[]> {
+export async function roundPart(
+  runs: Array<number | RoundRun>,
+  base: Omit<RoundParams, 'n' | 'noise'>,
+  log: (s: string) => void,
+  workerArgv: string[] = [],
+): Promise<RoundRow[]> {
   const worker = await bundleWorker('round-worker.ts');
-  const stub = forkChild<{ url: string }>(new URL('./stub-server.ts', import.meta.url).pathname, { latencyMs: base.latencyMs });
+  const stub = forkChild<{ url: string }>(new URL('./stub-server.ts', import.meta.url).pathname, {
+    latencyMs: base.latencyMs,
+  });
   const rows: RoundRow[] = [];
   try {
     const { url } = await stub.ready;
@@ -50,15 +65,34 @@ export async function roundPart(runs: Array<number | RoundRun>, base: Omit<Round
           log(`${label}: seeding in the worker, then the round…`);
         }
         await stub.ask('reset');
-        const w = forkChild<RoundResult>(worker, { ...base, n, noise, endpoint, stubUrl: url, closeSeq: last + 1, variant }, { execArgv: workerArgv });
+        const w = forkChild<RoundResult>(
+          worker,
+          { ...base, n, noise, endpoint, stubUrl: url, closeSeq: last + 1, variant },
+          { execArgv: workerArgv },
+        );
         const result = await w.ready;
         await w.exited; // (exits by itself: lets --cpu-prof write its profile)
         const counts = await stub.ask<StubCounts>('counts');
         const dynaliteCpuMs = dyn ? (await dyn.ask<{ cpuMs: number }>('cpu')).cpuMs : 0;
         const exp = expected(n);
-        const correct = counts.pings === exp.pings && counts.notifications === exp.notifications && counts.duplicatePings === 0 && counts.duplicateNotifications === 0 && result.schedules === 1;
-        rows.push({ ...result, variant, seedMs, stub: counts, dynaliteCpuMs, expected: { pings: exp.pings, notifications: exp.notifications }, correct });
-        log(`${label}: ${result.wallMs} ms, efficiency ${result.efficiency}, peak RSS ${result.peakRssMb} MB${correct ? '' : ' (INCORRECT: see JSON)'}`);
+        const correct =
+          counts.pings === exp.pings &&
+          counts.notifications === exp.notifications &&
+          counts.duplicatePings === 0 &&
+          counts.duplicateNotifications === 0 &&
+          result.schedules === 1;
+        rows.push({
+          ...result,
+          variant,
+          seedMs,
+          stub: counts,
+          dynaliteCpuMs,
+          expected: { pings: exp.pings, notifications: exp.notifications },
+          correct,
+        });
+        log(
+          `${label}: ${result.wallMs} ms, efficiency ${result.efficiency}, peak RSS ${result.peakRssMb} MB${correct ? '' : ' (INCORRECT: see JSON)'}`,
+        );
       } finally {
         await dyn?.stop();
       }
@@ -70,17 +104,33 @@ export async function roundPart(runs: Array<number | RoundRun>, base: Omit<Round
 }
 
 /** The transport ceiling (see calibrate in bench/round.ts), in a fresh worker. */
-export async function calibrationPart(n: number, base: Omit<RoundParams, 'n' | 'noise'>, log: (s: string) => void): Promise<CalibrationResult[]> {
+export async function calibrationPart(
+  n: number,
+  base: Omit<RoundParams, 'n' | 'noise'>,
+  log: (s: string) => void,
+): Promise<CalibrationResult[]> {
   const worker = await bundleWorker('round-worker.ts');
-  const stub = forkChild<{ url: string }>(new URL('./stub-server.ts', import.meta.url).pathname, { latencyMs: base.latencyMs });
+  const stub = forkChild<{ url: string }>(new URL('./stub-server.ts', import.meta.url).pathname, {
+    latencyMs: base.latencyMs,
+  });
   const rows: CalibrationResult[] = [];
   try {
     const { url } = await stub.ready;
-    const w = forkChild<CalibrationResult>(worker, { ...base, n, noise: 0, stubUrl: url, closeSeq: 0, variant: { store: 'memory' }, calibrate: true });
+    const w = forkChild<CalibrationResult>(worker, {
+      ...base,
+      n,
+      noise: 0,
+      stubUrl: url,
+      closeSeq: 0,
+      variant: { store: 'memory' },
+      calibrate: true,
+    });
     const r = await w.ready;
     await w.exited;
     rows.push(r);
-    log(`calibration (no round logic): ${n} pings in ${r.wallMs} ms, efficiency ${r.efficiency}, RTT mean ${r.rtt.mean} ms`);
+    log(
+      `calibration (no round logic): ${n} pings in ${r.wallMs} ms, efficiency ${r.efficiency}, RTT mean ${r.rtt.mean} ms`,
+    );
   } finally {
     await stub.stop();
   }

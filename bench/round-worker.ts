@@ -5,7 +5,9 @@ import { childParam, tell } from './children';
 import { MemoryStore } from '../test/support/memory-store';
 import { calibrate, measureRound, seed, type RoundParams, type Variant } from './round';
 
-const p = childParam<RoundParams & { endpoint?: string; stubUrl: string; closeSeq: number; variant: Variant; calibrate?: boolean }>();
+const p = childParam<
+  RoundParams & { endpoint?: string; stubUrl: string; closeSeq: number; variant: Variant; calibrate?: boolean }
+>();
 const params = { n: p.n, noise: p.noise, concurrency: p.concurrency, latencyMs: p.latencyMs };
 let result;
 if (p.calibrate) {
@@ -17,7 +19,12 @@ if (p.calibrate) {
   result = await measureRound(store, p.stubUrl, params, last + 1);
 } else {
   // As lib/adapters/dynamodb/dynalite.ts's localDynamoClient, without importing dynalite into the bundle.
-  const client = new DynamoDBClient({ endpoint: p.endpoint, region: 'local', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 3 });
+  const client = new DynamoDBClient({
+    endpoint: p.endpoint,
+    region: 'local',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    maxAttempts: 3,
+  });
   result = await measureRound(client, p.stubUrl, params, p.closeSeq);
   client.destroy();
 }

@@ -3,7 +3,12 @@
 // a stanza API that answers after L ms. The round itself runs in `measureRound`, in whatever
 // process calls it: bench/run.ts gives it a fresh process of its own (bench/round-worker.ts) so
 // that its peak RSS is the round's alone; the smoke test calls it in-process.
-import { BatchWriteItemCommand, type AttributeValue, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteItemCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+  type WriteRequest,
+} from '@aws-sdk/client-dynamodb';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadConfig } from '../lib/support/config';
 import { DynamoStore } from '../lib/adapters/dynamodb/store';
@@ -39,12 +44,26 @@ const roomsFor = (n: number) => Math.max(5, Math.ceil(n / 25));
 
 /** The i-th benchmark join: users hold 5 joins each, 25 occupants a room; nick `n<i>`. */
 export function benchJoin(i: number, n: number, seq: number): Join {
-  return { host: HOST, user: `u${Math.floor(i / 5)}@${HOST}/bench`, room: `room${i % roomsFor(n)}@${REMOTE}`, remote: REMOTE, nick: `n${i}`, seq };
+  return {
+    host: HOST,
+    user: `u${Math.floor(i / 5)}@${HOST}/bench`,
+    room: `room${i % roomsFor(n)}@${REMOTE}`,
+    remote: REMOTE,
+    nick: `n${i}`,
+    seq,
+  };
 }
 
 export function noiseJoin(j: number, noise: number, seq: number): Join {
   const remote = NOISE_REMOTES[j % NOISE_REMOTES.length] as string;
-  return { host: HOST, user: `x${Math.floor(j / 5)}@${HOST}/bench`, room: `room${Math.floor(j / NOISE_REMOTES.length) % roomsFor(noise)}@${remote}`, remote, nick: `x${j}`, seq };
+  return {
+    host: HOST,
+    user: `x${Math.floor(j / 5)}@${HOST}/bench`,
+    room: `room${Math.floor(j / NOISE_REMOTES.length) % roomsFor(noise)}@${remote}`,
+    remote,
+    nick: `x${j}`,
+    seq,
+  };
 }
 
 /** The stub's answer for an occupant `room/nick` of the benchmark. */
@@ -73,8 +92,14 @@ async function pool(count: number, limit: number, fn: (i: number) => Promise<voi
 }
 
 /** Writes the joins through the store port (the same writes as join events). Returns the last seq. */
-export async function seed(store: JoinStore, p: Pick<RoundParams, 'n' | 'noise'>, seq0 = Date.now() * 1000, parallel = 48): Promise<number> {
-  if (p.noise > p.n) throw new RangeError('seed: at most as many noise joins as joins (they are interleaved one for one)');
+export async function seed(
+  store: JoinStore,
+  p: Pick<RoundParams, 'n' | 'noise'>,
+  seq0 = Date.now() * 1000,
+  parallel = 48,
+): Promise<number> {
+  if (p.noise > p.n)
+    throw new RangeError('seed: at most as many noise joins as joins (they are interleaved one for one)');
   const expiresAt = Math.floor(Date.now() / 1000) + 86_400;
   const total = p.n + p.noise;
   await pool(total, parallel, (k) => {
@@ -92,9 +117,18 @@ export async function seed(store: JoinStore, p: Pick<RoundParams, 'n' | 'noise'>
  * they are written 25 per BatchWriteItem. Same items as join events write; only the benchmark's
  * set-up uses this.
  */
-export async function seedBatched(client: DynamoDBClient, p: Pick<RoundParams, 'n' | 'noise'>, seq0 = Date.now() * 1000, parallel = 8): Promise<number> {
+export async function seedBatched(
+  client: DynamoDBClient,
+  p: Pick<RoundParams, 'n' | 'noise'>,
+  seq0 = Date.now() * 1000,
+  parallel = 8,
+): Promise<number> {
   const items: Array<Record<string, AttributeValue>> = [];
-  const capture = { send: async (cmd: { input: { Item?: Record<string, AttributeValue> } }) => (cmd.input.Item && items.push(cmd.input.Item), {}) };
+  const capture = {
+    send: async (cmd: { input: { Item?: Record<string, AttributeValue> } }) => (
+      cmd.input.Item && items.push(cmd.input.Item), {}
+    ),
+  };
   const last = await seed(new DynamoStore({ client: capture as unknown as DynamoDBClient, table: TABLE }), p, seq0, 1);
   const batches = Math.ceil(items.length / 25);
   await pool(batches, parallel, async (b) => {
@@ -157,7 +191,12 @@ export const BASELINE: Variant = { store: 'dynamodb' };
  * Runs one round over the seeded joins and measures it: `target` is the DynamoDB client that
  * reaches the seeded table, or a (seeded) store.
  */
-export async function measureRound(target: DynamoDBClient | JoinStore, stubUrl: string, p: RoundParams, closeSeq: number): Promise<RoundResult> {
+export async function measureRound(
+  target: DynamoDBClient | JoinStore,
+  stubUrl: string,
+  p: RoundParams,
+  closeSeq: number,
+): Promise<RoundResult> {
   const client = 'send' in target ? target : undefined;
   const config = loadConfig({
     PING_MUC_DELAY_SECONDS: '0',
@@ -168,7 +207,12 @@ export async function measureRound(target: DynamoDBClient | JoinStore, stubUrl: 
   });
   const counter = client ? countRequests(client) : undefined;
   let httpRequests = 0;
-  const apiOptions = { url: stubUrl, key: secretKey(API_SECRET), timeoutMs: config.apiTimeoutMs, onRequest: () => httpRequests++ };
+  const apiOptions = {
+    url: stubUrl,
+    key: secretKey(API_SECRET),
+    timeoutMs: config.apiTimeoutMs,
+    onRequest: () => httpRequests++,
+  };
   const transport: StanzaApi = new HttpStanzaApi(apiOptions);
   // Round trip of every API call as the round sees it: tells a slow API (or a busy event loop)
   // apart from a round that does not keep C requests in flight.
@@ -242,11 +286,14 @@ export async function measureRound(target: DynamoDBClient | JoinStore, stubUrl: 
     wallMs: Math.round(wallMs),
     idealMs: Math.round(idealMs),
     efficiency: round3(idealMs / wallMs),
-    efficiencyAllRequests: round3((((p.n + notifications) * p.latencyMs) / p.concurrency) / wallMs),
+    efficiencyAllRequests: round3(((p.n + notifications) * p.latencyMs) / p.concurrency / wallMs),
     pingsPerSec: Math.round((p.n / wallMs) * 1000),
     rtt: stats(rtts),
     meanInFlight: Math.round((inFlightArea / wallMs) * 10) / 10,
-    eventLoopDelayMs: { p50: Math.round(loop.percentile(50) / 1e5) / 10, p99: Math.round(loop.percentile(99) / 1e5) / 10 },
+    eventLoopDelayMs: {
+      p50: Math.round(loop.percentile(50) / 1e5) / 10,
+      p99: Math.round(loop.percentile(99) / 1e5) / 10,
+    },
     cpuMs: Math.round((cpu.user + cpu.system) / 1000),
     rssBeforeMb,
     peakRssMb: maxRssMb(),
@@ -268,7 +315,12 @@ function stats(xs: number[]): { mean: number; p50: number; p99: number; max: num
   const s = [...xs].sort((a, b) => a - b);
   const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] as number;
   const r1 = (x: number) => Math.round(x * 10) / 10;
-  return { mean: r1(s.reduce((a, b) => a + b, 0) / s.length), p50: r1(at(0.5)), p99: r1(at(0.99)), max: r1(s[s.length - 1] as number) };
+  return {
+    mean: r1(s.reduce((a, b) => a + b, 0) / s.length),
+    p50: r1(at(0.5)),
+    p99: r1(at(0.99)),
+    max: r1(s[s.length - 1] as number),
+  };
 }
 
 export const round3 = (x: number) => Math.round(x * 1000) / 1000;
@@ -290,7 +342,10 @@ export interface CalibrationResult {
  * The ceiling this machine and stub allow: C loops sending N self-pings back to back through
  * the stanza API client, with no store, no paging and no round logic. A round cannot beat it.
  */
-export async function calibrate(stubUrl: string, p: Pick<RoundParams, 'n' | 'concurrency' | 'latencyMs'>): Promise<CalibrationResult> {
+export async function calibrate(
+  stubUrl: string,
+  p: Pick<RoundParams, 'n' | 'concurrency' | 'latencyMs'>,
+): Promise<CalibrationResult> {
   const options = { url: stubUrl, key: secretKey(API_SECRET), timeoutMs: 15_000 };
   const transport: StanzaApi = new HttpStanzaApi(options);
   const rtts: number[] = [];

@@ -28,7 +28,9 @@ export interface Options {
 export function parseArgs(argv: string[]): Options {
   const get = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
   const known = ['--full', '--only', '--latency', '--concurrency', '--cold-runs', '--ablation-n'];
-  for (const a of argv) if (!known.some((k) => a === k || a.startsWith(`${k}=`))) throw new Error(`unknown argument ${a}; known: ${known.join(' ')}`);
+  for (const a of argv)
+    if (!known.some((k) => a === k || a.startsWith(`${k}=`)))
+      throw new Error(`unknown argument ${a}; known: ${known.join(' ')}`);
   const full = argv.includes('--full');
   return {
     full,
@@ -79,23 +81,48 @@ export function targets(round: RoundRow[], ingest: IngestResult[], cold: ColdRow
   const t: Target[] = [];
   for (const n of [10_000, 100_000]) {
     const r = round.find((x) => x.n === n);
-    t.push({ target: `round efficiency ≥ 0.8 at N=${n.toLocaleString('en')}`, measured: r ? String(r.efficiency) : n === 100_000 && !full ? 'not run (quick mode; use --full)' : 'not run', met: r ? r.efficiency >= 0.8 : undefined });
+    t.push({
+      target: `round efficiency ≥ 0.8 at N=${n.toLocaleString('en')}`,
+      measured: r ? String(r.efficiency) : n === 100_000 && !full ? 'not run (quick mode; use --full)' : 'not run',
+      met: r ? r.efficiency >= 0.8 : undefined,
+    });
   }
   const big = round.find((x) => x.n === 100_000);
-  t.push({ target: 'peak RSS ≤ 256 MB at N=100,000', measured: big ? `${big.peakRssMb} MB` : full ? 'not run' : 'not run (quick mode; use --full)', met: big ? big.peakRssMb <= 256 : undefined });
+  t.push({
+    target: 'peak RSS ≤ 256 MB at N=100,000',
+    measured: big ? `${big.peakRssMb} MB` : full ? 'not run' : 'not run (quick mode; use --full)',
+    met: big ? big.peakRssMb <= 256 : undefined,
+  });
   if (round.length) {
-    t.push({ target: '1 schedule per round', measured: round.map((r) => `${r.schedules} (N=${r.n})`).join(', '), met: round.every((r) => r.schedules === 1) });
-    t.push({ target: 'round correct (every join pinged once, every gone user notified once)', measured: round.map((r) => `${r.correct ? 'yes' : 'NO'} (N=${r.n})`).join(', '), met: round.every((r) => r.correct) });
+    t.push({
+      target: '1 schedule per round',
+      measured: round.map((r) => `${r.schedules} (N=${r.n})`).join(', '),
+      met: round.every((r) => r.schedules === 1),
+    });
+    t.push({
+      target: 'round correct (every join pinged once, every gone user notified once)',
+      measured: round.map((r) => `${r.correct ? 'yes' : 'NO'} (N=${r.n})`).join(', '),
+      met: round.every((r) => r.correct),
+    });
   }
   for (const i of ingest.filter((x) => x.setup === 'memory')) {
-    t.push({ target: `ingest ≤ 0.3 ms CPU/event (store I/O out, batch ${i.batch})`, measured: `${i.cpuMsPerEvent} ms`, met: i.cpuMsPerEvent <= 0.3 });
+    t.push({
+      target: `ingest ≤ 0.3 ms CPU/event (store I/O out, batch ${i.batch})`,
+      measured: `${i.cpuMsPerEvent} ms`,
+      met: i.cpuMsPerEvent <= 0.3,
+    });
   }
   for (const fn of ['events', 'round']) {
     const rows = cold.filter((c) => c.fn === fn);
     const first = rows[0];
     if (!first) continue;
-    t.push({ target: `${fn} bundle ≤ 250 KB`, measured: `${(first.bytes / 1024).toFixed(1)} KB`, met: first.bytes <= BUNDLE_BUDGET_BYTES });
-    for (const r of rows) t.push({ target: `${fn} cold start ≤ 150 ms: ${r.call}`, measured: `${r.totalMs} ms`, met: r.totalMs <= 150 });
+    t.push({
+      target: `${fn} bundle ≤ 250 KB`,
+      measured: `${(first.bytes / 1024).toFixed(1)} KB`,
+      met: first.bytes <= BUNDLE_BUDGET_BYTES,
+    });
+    for (const r of rows)
+      t.push({ target: `${fn} cold start ≤ 150 ms: ${r.call}`, measured: `${r.totalMs} ms`, met: r.totalMs <= 150 });
   }
   return t;
 }
@@ -105,10 +132,29 @@ export function render(results: Results, md: boolean): string {
   const out: string[] = [];
   const h = (s: string) => out.push(md ? `\n#### ${s}\n` : `\n== ${s} ==`);
   if (results.round.length) {
-    h(`Round fan-out (C=${results.options.concurrency}, L=${results.options.latencyMs} ms, noise = N/2 joins on 3 other remote domains)`);
+    h(
+      `Round fan-out (C=${results.options.concurrency}, L=${results.options.latencyMs} ms, noise = N/2 joins on 3 other remote domains)`,
+    );
     out.push(
       tab(
-        ['N', 'wall s', 'ideal N·L/C s', 'efficiency', 'eff. incl. notifications', 'pings/s', 'API RTT mean/p99 ms', 'in flight (of C)', 'round CPU s', 'stub CPU s', 'dynalite CPU s', 'peak RSS MB', 'DynamoDB req/join', 'HTTP req/join', 'schedules', 'correct'],
+        [
+          'N',
+          'wall s',
+          'ideal N·L/C s',
+          'efficiency',
+          'eff. incl. notifications',
+          'pings/s',
+          'API RTT mean/p99 ms',
+          'in flight (of C)',
+          'round CPU s',
+          'stub CPU s',
+          'dynalite CPU s',
+          'peak RSS MB',
+          'DynamoDB req/join',
+          'HTTP req/join',
+          'schedules',
+          'correct',
+        ],
         results.round.map((r): Cell[] => [
           r.n.toLocaleString('en'),
           (r.wallMs / 1000).toFixed(2),
@@ -133,12 +179,36 @@ export function render(results: Results, md: boolean): string {
   const { calibration, variants } = results.ablation;
   if (calibration.length || variants.length) {
     const baseline = results.round.find((r) => r.n === variants[0]?.n);
-    h(`What limits the round (N=${(variants[0]?.n ?? calibration[0]?.n ?? 0).toLocaleString('en')}): transport ceiling without any round logic, and the round with its store swapped`);
+    h(
+      `What limits the round (N=${(variants[0]?.n ?? calibration[0]?.n ?? 0).toLocaleString('en')}): transport ceiling without any round logic, and the round with its store swapped`,
+    );
     out.push(
       tab(
-        ['run', 'API client', 'store', 'wall s', 'efficiency', 'eff. incl. notifications', 'API RTT mean/p99 ms', 'in flight (of C)', 'process CPU s', 'peak RSS MB'],
         [
-          ...calibration.map((c): Cell[] => ['ceiling: C loops of pings, no round', 'lib (node:http)', '-', (c.wallMs / 1000).toFixed(2), c.efficiency, '', `${c.rtt.mean}/${c.rtt.p99}`, '', (c.cpuMs / 1000).toFixed(2), '']),
+          'run',
+          'API client',
+          'store',
+          'wall s',
+          'efficiency',
+          'eff. incl. notifications',
+          'API RTT mean/p99 ms',
+          'in flight (of C)',
+          'process CPU s',
+          'peak RSS MB',
+        ],
+        [
+          ...calibration.map((c): Cell[] => [
+            'ceiling: C loops of pings, no round',
+            'lib (node:http)',
+            '-',
+            (c.wallMs / 1000).toFixed(2),
+            c.efficiency,
+            '',
+            `${c.rtt.mean}/${c.rtt.p99}`,
+            '',
+            (c.cpuMs / 1000).toFixed(2),
+            '',
+          ]),
           ...[...(baseline ? [baseline] : []), ...variants].map((r): Cell[] => [
             r === baseline ? 'round (as shipped, = table above)' : 'round',
             'lib (node:http)',
@@ -160,7 +230,14 @@ export function render(results: Results, md: boolean): string {
     out.push(
       tab(
         ['store', 'events/request', 'events', 'events/s', 'CPU ms/event', 'CPU ms/request'],
-        results.ingest.map((r): Cell[] => [r.setup, r.batch, r.events, r.eventsPerSec, r.cpuMsPerEvent, Math.round((r.cpuMs / r.requests) * 100) / 100]),
+        results.ingest.map((r): Cell[] => [
+          r.setup,
+          r.batch,
+          r.events,
+          r.eventsPerSec,
+          r.cpuMsPerEvent,
+          Math.round((r.cpuMs / r.requests) * 100) / 100,
+        ]),
       ),
     );
   }
@@ -168,8 +245,26 @@ export function render(results: Results, md: boolean): string {
     h(`Cold start (fresh node ${results.machine.node}, median of ${results.cold[0]?.runs} runs)`);
     out.push(
       tab(
-        ['function', 'first call', 'bundle KB', 'import ms', 'first call ms', 'import + call ms', 'min import + call ms', 'from process start ms'],
-        results.cold.map((r): Cell[] => [r.fn, r.call, (r.bytes / 1024).toFixed(1), r.importMs, r.callMs, r.totalMs, r.minTotalMs, r.sinceProcessStartMs]),
+        [
+          'function',
+          'first call',
+          'bundle KB',
+          'import ms',
+          'first call ms',
+          'import + call ms',
+          'min import + call ms',
+          'from process start ms',
+        ],
+        results.cold.map((r): Cell[] => [
+          r.fn,
+          r.call,
+          (r.bytes / 1024).toFixed(1),
+          r.importMs,
+          r.callMs,
+          r.totalMs,
+          r.minTotalMs,
+          r.sinceProcessStartMs,
+        ]),
       ),
     );
   }
@@ -178,7 +273,12 @@ export function render(results: Results, md: boolean): string {
     out.push(results.e2e.rendered(md));
   }
   h('Targets');
-  out.push(tab(['target', 'measured', 'met'], results.targets.map((t): Cell[] => [t.target, t.measured, t.met === undefined ? 'not measured' : t.met])));
+  out.push(
+    tab(
+      ['target', 'measured', 'met'],
+      results.targets.map((t): Cell[] => [t.target, t.measured, t.met === undefined ? 'not measured' : t.met]),
+    ),
+  );
   return out.join('\n');
 }
 
@@ -198,7 +298,8 @@ export interface Results {
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   const t0 = performance.now();
-  const log = (s: string) => process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(0).padStart(3)}s] ${s}\n`);
+  const log = (s: string) =>
+    process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(0).padStart(3)}s] ${s}\n`);
   const results: Results = {
     machine: machine(),
     options: { ...opts, parts: [...opts.parts] },
@@ -218,13 +319,7 @@ async function main(): Promise<void> {
     const base = { concurrency: opts.concurrency, latencyMs: opts.latencyMs };
     results.ablation.calibration = await calibrationPart(opts.ablationN, base, log);
     const n = opts.ablationN;
-    results.ablation.variants = await roundPart(
-      [
-        { n, variant: { store: 'memory' } },
-      ],
-      base,
-      log,
-    );
+    results.ablation.variants = await roundPart([{ n, variant: { store: 'memory' } }], base, log);
   }
   if (opts.parts.has('ingest')) results.ingest = await ingestPart(opts.full ? 20_000 : 5_000, log);
   if (opts.parts.has('cold')) results.cold = await coldStartPart(opts.coldRuns, log);
@@ -235,7 +330,9 @@ async function main(): Promise<void> {
   results.targets = targets(results.round, results.ingest, results.cold, opts.full);
   results.totalSeconds = Math.round((performance.now() - t0) / 1000);
   console.log(`ping-muc benchmarks, ${opts.full ? 'full' : 'quick'} mode, ${results.machine.date}`);
-  console.log(`machine: ${results.machine.nproc} CPUs (${results.machine.cpuModel}), memory ${results.machine.memory}, node ${results.machine.node}, commit ${results.machine.commit}, load average at start ${results.machine.loadavg.join(' ')}`);
+  console.log(
+    `machine: ${results.machine.nproc} CPUs (${results.machine.cpuModel}), memory ${results.machine.memory}, node ${results.machine.node}, commit ${results.machine.commit}, load average at start ${results.machine.loadavg.join(' ')}`,
+  );
   console.log(render(results, false));
   console.log(`\ntotal ${results.totalSeconds} s`);
   mkdirSync(RESULTS_DIR, { recursive: true });

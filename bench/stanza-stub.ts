@@ -50,14 +50,27 @@ export interface CountingStub {
  * `answerOf(occupant)` picks the answer; occupants are `room/nick`. Every request is answered
  * after `latencyMs` (pings and notifications alike, as a real server's round trip would be).
  */
-export async function startCountingStub(secret: string, latencyMs: number, answerOf: (occupant: string) => Answer): Promise<CountingStub> {
+export async function startCountingStub(
+  secret: string,
+  latencyMs: number,
+  answerOf: (occupant: string) => Answer,
+): Promise<CountingStub> {
   let c: StubCounts;
   let pinged: Set<string>;
   let notified: Set<string>;
   let cpu0 = process.cpuUsage();
   const reset = () => {
     cpu0 = process.cpuUsage();
-    c = { requests: 0, pings: 0, notifications: 0, duplicatePings: 0, duplicateNotifications: 0, refused: 0, byAnswer: {}, cpuMs: 0 };
+    c = {
+      requests: 0,
+      pings: 0,
+      notifications: 0,
+      duplicatePings: 0,
+      duplicateNotifications: 0,
+      refused: 0,
+      byAnswer: {},
+      cpuMs: 0,
+    };
     pinged = new Set();
     notified = new Set();
   };

@@ -9,10 +9,12 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const dataDir = process.env.PING_MUC_DATA_DIR === MEMORY ? MEMORY : resolve(process.env.PING_MUC_DATA_DIR ?? '.data');
 const port = Number(process.env.PORT ?? process.env.PING_MUC_PORT ?? 8787);
 
-const service = await startLocalService({ dataDir, port, host: process.env.PING_MUC_LISTEN ?? '127.0.0.1' }).catch((err: Error) => {
-  console.error(`ping-muc: cannot start: ${err.message}`);
-  process.exit(1);
-});
+const service = await startLocalService({ dataDir, port, host: process.env.PING_MUC_LISTEN ?? '127.0.0.1' }).catch(
+  (err: Error) => {
+    console.error(`ping-muc: cannot start: ${err.message}`);
+    process.exit(1);
+  },
+);
 
 const { config } = service;
 console.log(`ping-muc listening on ${service.url}
@@ -29,7 +31,8 @@ For the Prosody module (prosody/README.md):
 
 // Secrets are not printed where they persist: the operator reads them from the file.
 function secretHint(which: 'webhook' | 'api'): string {
-  if (dataDir !== MEMORY) return `(the "${which}" value in ${dataDir}/secrets.json, or your ${which === 'webhook' ? ENV.webhookSecret : ENV.apiSecret})`;
+  if (dataDir !== MEMORY)
+    return `(the "${which}" value in ${dataDir}/secrets.json, or your ${which === 'webhook' ? ENV.webhookSecret : ENV.apiSecret})`;
   return `"${which === 'webhook' ? service.webhookSecret : service.apiSecret}"`;
 }
 

@@ -29,7 +29,11 @@ const period = Duration.minutes(5);
 function alarmList(s: AlarmSources): Array<[string, string, cloudwatch.IMetric]> {
   const perFunction = (name: string, fn: lambda.IFunction): Array<[string, string, cloudwatch.IMetric]> => [
     [`${name}ErrorsAlarm`, `${name.toLowerCase()} function errors`, fn.metricErrors({ period, statistic: 'Sum' })],
-    [`${name}ThrottlesAlarm`, `${name.toLowerCase()} function throttles`, fn.metricThrottles({ period, statistic: 'Sum' })],
+    [
+      `${name}ThrottlesAlarm`,
+      `${name.toLowerCase()} function throttles`,
+      fn.metricThrottles({ period, statistic: 'Sum' }),
+    ],
   ];
   return [
     [

@@ -33,10 +33,17 @@ export function declareOutputs(scope: Construct, s: OutputSources, alarms: Alarm
   });
   new CfnOutput(scope, 'WebhookSecretArn', { value: webhookSecretArn, description: 'Secret: webhook signing key' });
   new CfnOutput(scope, 'ApiSecretArn', { value: apiSecretArn, description: 'Secret: stanza API signing key' });
-  new CfnOutput(scope, 'GetWebhookSecretCommand', { value: fetchCommand(webhookSecretArn), description: 'Prints the webhook secret' });
-  new CfnOutput(scope, 'GetApiSecretCommand', { value: fetchCommand(apiSecretArn), description: 'Prints the stanza API secret' });
+  new CfnOutput(scope, 'GetWebhookSecretCommand', {
+    value: fetchCommand(webhookSecretArn),
+    description: 'Prints the webhook secret',
+  });
+  new CfnOutput(scope, 'GetApiSecretCommand', {
+    value: fetchCommand(apiSecretArn),
+    description: 'Prints the stanza API secret',
+  });
   new CfnOutput(scope, 'ProsodyConfig', {
-    description: 'Lines for the VirtualHost section of prosody.cfg.lua (secret values: run the two Get*SecretCommand outputs)',
+    description:
+      'Lines for the VirtualHost section of prosody.cfg.lua (secret values: run the two Get*SecretCommand outputs)',
     value: Fn.join('\n', [
       'modules_enabled = { "ping_muc_cloud" } -- in the VirtualHost section; Prosody adds it to the global list',
       Fn.join('', ['ping_muc_cloud_events_url = "', s.functionUrl.url, '"']),
@@ -46,9 +53,15 @@ export function declareOutputs(scope: Construct, s: OutputSources, alarms: Alarm
   });
   new CfnOutput(scope, 'EventsFunctionName', { value: s.eventsFunction.functionName });
   new CfnOutput(scope, 'RoundFunctionName', { value: s.roundFunction.functionName });
-  new CfnOutput(scope, 'TableName', { value: s.table.tableName, description: 'Join store (retained on stack deletion)' });
+  new CfnOutput(scope, 'TableName', {
+    value: s.table.tableName,
+    description: 'Join store (retained on stack deletion)',
+  });
   new CfnOutput(scope, 'ScheduleGroupName', { value: s.scheduleGroup.scheduleGroupName });
   new CfnOutput(scope, 'DeadLetterQueueUrl', { value: s.deadLetterQueue.queueUrl });
-  const topicOutput = new CfnOutput(scope, 'AlarmTopicArn', { value: alarms.topic.topicArn, description: 'Alarm notifications' });
+  const topicOutput = new CfnOutput(scope, 'AlarmTopicArn', {
+    value: alarms.topic.topicArn,
+    description: 'Alarm notifications',
+  });
   topicOutput.condition = alarms.enabled;
 }

@@ -16,7 +16,9 @@ export const PARAMETER_DEFAULTS = {
   AlarmEmail: '',
 } as const;
 
-const LOG_RETENTION_VALUES = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+const LOG_RETENTION_VALUES = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
 
 /** Every parameter, in template order (the console shows them grouped, see GROUPS). */
 const SPECS = {
@@ -74,7 +76,7 @@ const SPECS = {
     // A string, like the allowed values (cfn-lint E2015 otherwise).
     default: String(PARAMETER_DEFAULTS.LogRetentionDays),
     allowedValues: LOG_RETENTION_VALUES.map(String),
-    description: 'Retention of the functions\' CloudWatch log groups, in days.',
+    description: "Retention of the functions' CloudWatch log groups, in days.",
   },
   AlarmEmail: {
     type: 'String',

@@ -18,7 +18,14 @@ import { PingMucFunction, SIZING } from './function';
 import { allow } from './iam';
 import { declareOutputs } from './outputs';
 import { declareParameters, unlessEquals, type Parameters } from './parameters';
-import { allowSchedulerToRun, deadLetterQueue, passSchedulerRole, scheduleGroup, schedulerRole, schedulesArn } from './scheduling';
+import {
+  allowSchedulerToRun,
+  deadLetterQueue,
+  passSchedulerRole,
+  scheduleGroup,
+  schedulerRole,
+  schedulesArn,
+} from './scheduling';
 import { joinStoreGrants, joinTable } from './table';
 
 /** Async invocation of the round function (EventBridge Scheduler invokes Lambda asynchronously). */
@@ -46,13 +53,24 @@ export class PingMucStack extends Stack {
     super(scope, id, props);
     const params = declareParameters(this);
     this.table = joinTable(this, 'Table');
-    this.webhookSecret = signingSecret(this, 'WebhookSecret', "signs the XMPP server's webhook events (ping_muc_cloud_webhook_secret)");
-    this.apiSecret = signingSecret(this, 'ApiSecret', "signs requests to the XMPP server's stanza API (ping_muc_cloud_api_secret)");
+    this.webhookSecret = signingSecret(
+      this,
+      'WebhookSecret',
+      "signs the XMPP server's webhook events (ping_muc_cloud_webhook_secret)",
+    );
+    this.apiSecret = signingSecret(
+      this,
+      'ApiSecret',
+      "signs requests to the XMPP server's stanza API (ping_muc_cloud_api_secret)",
+    );
     this.deadLetterQueue = deadLetterQueue(this, 'DeadLetterQueue');
     this.scheduleGroup = scheduleGroup(this, 'ScheduleGroup');
     this.schedulerRole = schedulerRole(this, 'SchedulerRole', this.scheduleGroup);
 
-    const shared = { projectRoot: props.projectRoot ?? REPO_ROOT, logRetentionDays: params.LogRetentionDays.valueAsNumber };
+    const shared = {
+      projectRoot: props.projectRoot ?? REPO_ROOT,
+      logRetentionDays: params.LogRetentionDays.valueAsNumber,
+    };
     this.roundFunction = this.declareRound(params, { ...shared, entry: props.entries?.round });
     this.eventsFunction = this.declareEvents(params, { ...shared, entry: props.entries?.events });
     // The request signature is verified in code (Standard Webhooks HMAC), hence auth NONE.
@@ -101,7 +119,11 @@ export class PingMucStack extends Stack {
       },
       grants: [
         ...this.sharedGrants(),
-        allow('ManageRoundSchedules', ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule'], [schedulesArn(this.scheduleGroup)]),
+        allow(
+          'ManageRoundSchedules',
+          ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule'],
+          [schedulesArn(this.scheduleGroup)],
+        ),
         allow('ReadApiSecret', ['secretsmanager:GetSecretValue'], [this.apiSecret.secretArn]),
         // Scheduler invokes Lambda asynchronously: a round that throws is retried by Lambda, then
         // lands in the DLQ (the Scheduler DLQ only sees invocations it could not deliver).

@@ -58,14 +58,18 @@ async function main(): Promise<void> {
   if (process.argv.includes('--json')) {
     console.log(JSON.stringify(sizes, null, 2));
   } else {
-    console.log(`function  bundle      gzip      budget ${kb(BUNDLE_BUDGET_BYTES)}  (esbuild ${esbuildVersion}, ESM, node22, minified, @aws-sdk/* external)`);
+    console.log(
+      `function  bundle      gzip      budget ${kb(BUNDLE_BUDGET_BYTES)}  (esbuild ${esbuildVersion}, ESM, node22, minified, @aws-sdk/* external)`,
+    );
     for (const s of sizes) {
       const top = Object.entries(s.byPackage)
         .sort((a, b) => b[1] - a[1])
         .slice(0, 4)
         .map(([p, b]) => `${p} ${kb(b)}`)
         .join(', ');
-      console.log(`${s.name.padEnd(9)} ${kb(s.bytes).padStart(9)} ${kb(s.gzipBytes).padStart(9)}   ${s.bytes <= BUNDLE_BUDGET_BYTES ? 'ok  ' : 'OVER'}  ${top}`);
+      console.log(
+        `${s.name.padEnd(9)} ${kb(s.bytes).padStart(9)} ${kb(s.gzipBytes).padStart(9)}   ${s.bytes <= BUNDLE_BUDGET_BYTES ? 'ok  ' : 'OVER'}  ${top}`,
+      );
     }
   }
   if (sizes.some((s) => s.bytes > BUNDLE_BUDGET_BYTES)) process.exitCode = 1;

@@ -25,7 +25,11 @@ declare module '@xmpp/xml' {
   // The same class as ltx's (its CommonJS build, ltx/lib/Element.js), re-exported as a value.
   import { Element } from 'ltx';
   type Child = Element | string | null | undefined | false;
-  export function xml(name: string, attrs?: Record<string, string | undefined> | null, ...children: Array<Child | Child[]>): Element;
+  export function xml(
+    name: string,
+    attrs?: Record<string, string | undefined> | null,
+    ...children: Array<Child | Child[]>
+  ): Element;
   export default xml;
   export { Element };
 }

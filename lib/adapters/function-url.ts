@@ -3,7 +3,9 @@ import type { LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda
 import type { HttpRequest, HttpResponse } from '../app/ingest';
 
 /** What we answer: always the object form of a Function URL result, every field set. */
-export type FunctionUrlResponse = Required<Pick<Exclude<LambdaFunctionURLResult, string>, 'statusCode' | 'headers' | 'body'>>;
+export type FunctionUrlResponse = Required<
+  Pick<Exclude<LambdaFunctionURLResult, string>, 'statusCode' | 'headers' | 'body'>
+>;
 
 export function fromFunctionUrl(event: LambdaFunctionURLEvent): HttpRequest {
   const headers: Record<string, string | undefined> = {};

@@ -74,7 +74,8 @@ export class EventBridgeScheduler implements Scheduler {
    * already exists in the group (ConflictException: already scheduled). Other errors propagate.
    */
   async schedule(name: string, at: number, job: RoundJob): Promise<boolean> {
-    if (!NAME_PATTERN.test(name)) throw new Error(`EventBridgeScheduler: invalid schedule name ${JSON.stringify(name)}`);
+    if (!NAME_PATTERN.test(name))
+      throw new Error(`EventBridgeScheduler: invalid schedule name ${JSON.stringify(name)}`);
     const expression = atExpression(Math.max(at, this.now() + MIN_LEAD_MS));
     // Only the job's own fields: the round handler parses exactly this.
     const input = serializeRoundJob(job);

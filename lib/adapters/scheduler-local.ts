@@ -58,7 +58,9 @@ interface Due {
 }
 
 function defaultLog(msg: string, data?: object): void {
-  console.error(JSON.stringify({ level: 'WARN', service: 'ping-muc', component: 'local-scheduler', message: msg, ...data }));
+  console.error(
+    JSON.stringify({ level: 'WARN', service: 'ping-muc', component: 'local-scheduler', message: msg, ...data }),
+  );
 }
 
 function positive(name: string, v: number, min: number): number {
@@ -210,7 +212,12 @@ export class LocalScheduler implements Scheduler {
 
   private launch(d: Due): void {
     const p = this.execute(d)
-      .catch((err: unknown) => this.log('scheduler bookkeeping failed; the job runs again after its lease', { name: d.name, error: String(err) }))
+      .catch((err: unknown) =>
+        this.log('scheduler bookkeeping failed; the job runs again after its lease', {
+          name: d.name,
+          error: String(err),
+        }),
+      )
       .finally(() => {
         this.running.delete(d.name);
         this.wake(); // a slot is free: more due jobs may be waiting

@@ -11,7 +11,12 @@ import type { AppDeps } from './deps';
 export const LOST_START_AFTER_MS = 5 * 60_000;
 
 /** Records that the link of `host` to `remote` closed; true if this close scheduled a start. */
-export async function linkClosed(deps: Pick<AppDeps, 'rounds' | 'scheduler' | 'config' | 'clock' | 'log'>, host: string, remote: string, seq: number): Promise<boolean> {
+export async function linkClosed(
+  deps: Pick<AppDeps, 'rounds' | 'scheduler' | 'config' | 'clock' | 'log'>,
+  host: string,
+  remote: string,
+  seq: number,
+): Promise<boolean> {
   const { rounds, scheduler, config, clock } = deps;
   const now = clock.now();
   const window = await rounds.recordClose(host, remote, seq, now, seq.toString(36));
@@ -19,10 +24,19 @@ export async function linkClosed(deps: Pick<AppDeps, 'rounds' | 'scheduler' | 'c
   // Opened by this close, or by this same close in an earlier try: the name makes it idempotent.
   // A close into a window long overdue schedules the same start again (idempotent by name too),
   // so a window whose start was lost does not absorb every later close of a flapping link.
-  const overdue = window.previousCloseAt !== undefined && now > window.previousCloseAt + config.delayMs + LOST_START_AFTER_MS;
+  const overdue =
+    window.previousCloseAt !== undefined && now > window.previousCloseAt + config.delayMs + LOST_START_AFTER_MS;
   if (!window.opened && !overdue) return false;
   const job: RoundJob = { host, remote, gen: window.gen, kind: 'start' };
-  const created = await scheduler.schedule(scheduleName(job, scheduleTag.start()), window.lastCloseAt + config.delayMs, job);
-  if (overdue && created) deps.log.warn('round start was lost: scheduled again', { ...job, previousCloseAt: new Date(window.previousCloseAt as number).toISOString() });
+  const created = await scheduler.schedule(
+    scheduleName(job, scheduleTag.start()),
+    window.lastCloseAt + config.delayMs,
+    job,
+  );
+  if (overdue && created)
+    deps.log.warn('round start was lost: scheduled again', {
+      ...job,
+      previousCloseAt: new Date(window.previousCloseAt as number).toISOString(),
+    });
   return created || window.opened;
 }

@@ -30,7 +30,12 @@ export interface Progress {
  * `retry: false`), so the deadline margin still counts one timeout per call.
  */
 const STORE_RETRY: RetryPolicy = { tries: 3, baseMs: 100, maxMs: 1_000 };
-const API_RETRY: RetryPolicy = { tries: 2, baseMs: 500, maxMs: 500, retryable: (err) => (err as { retry?: unknown }).retry !== false };
+const API_RETRY: RetryPolicy = {
+  tries: 2,
+  baseMs: 500,
+  maxMs: 500,
+  retryable: (err) => (err as { retry?: unknown }).retry !== false,
+};
 
 /** Pages fed are finished whole, so they must be small enough to fit after the deadline check. */
 export function pageSize(config: Config): number {
@@ -58,7 +63,12 @@ interface PageProgress {
  * invocation neither repeats nor skips a join. Pages already fed are always finished, so the
  * deadline is checked before feeding a new one.
  */
-export async function runPass(deps: RoundDeps, round: Round, remainingMs: () => number, progress: Progress = { advanced: false }): Promise<FollowUp | undefined> {
+export async function runPass(
+  deps: RoundDeps,
+  round: Round,
+  remainingMs: () => number,
+  progress: Progress = { advanced: false },
+): Promise<FollowUp | undefined> {
   const startSeq = await retrying(deps.clock, () => deps.joins.hostStartSeq(round.host), STORE_RETRY);
   const pass = new PassFeed(deps, round, remainingMs, progress);
   const worker = async () => {
@@ -150,7 +160,11 @@ class PassFeed {
       return;
     }
     const { host, remote } = this.round;
-    const { items, next } = await retrying(clock, () => joins.joinsOf(host, remote, pageSize(config), this.cursor), STORE_RETRY);
+    const { items, next } = await retrying(
+      clock,
+      () => joins.joinsOf(host, remote, pageSize(config), this.cursor),
+      STORE_RETRY,
+    );
     this.cursor = next;
     this.more = next !== undefined;
     const page: PageProgress = { next, left: items.length };
@@ -182,9 +196,23 @@ async function endPass(deps: RoundDeps, round: Round): Promise<FollowUp | undefi
     const wait = backoffMs(round.pass, config.recheckBaseMs);
     const at = deps.clock.now() + wait;
     // The pass and its time are persisted: any other invocation before `at` only reschedules.
-    const next: Round = { ...round, pass: round.pass + 1, cursor: undefined, marked: 0, notBefore: at, state: 'waiting' };
+    const next: Round = {
+      ...round,
+      pass: round.pass + 1,
+      cursor: undefined,
+      marked: 0,
+      notBefore: at,
+      state: 'waiting',
+    };
     await retrying(deps.clock, () => deps.rounds.saveRound(next), STORE_RETRY);
-    deps.log.info('round re-check scheduled', { host: round.host, remote: round.remote, gen: round.gen, pass: next.pass, marked: round.marked, waitMs: wait });
+    deps.log.info('round re-check scheduled', {
+      host: round.host,
+      remote: round.remote,
+      gen: round.gen,
+      pass: next.pass,
+      marked: round.marked,
+      waitMs: wait,
+    });
     return { tag: scheduleTag.recheck(next.pass), at, pass: next.pass };
   }
   const { notBefore: _n, ...done } = round;
@@ -221,7 +249,10 @@ async function selfPingAndAct(deps: RoundDeps, round: Round, join: Join, startSe
     // Our failure for this one join, never a fact about the room: re-check it, never notify.
     metrics.count('Pings', 'Outcome', 'failed');
     const marked = round.pass < config.rechecks && (await store(() => joins.markRecheck(join, nextMark)));
-    log.warn(marked ? 'self-ping answer unusable, re-check scheduled' : 'self-ping answer unusable, join kept unchecked', { user: join.user, room: join.room, reason: reply.reason });
+    log.warn(
+      marked ? 'self-ping answer unusable, re-check scheduled' : 'self-ping answer unusable, join kept unchecked',
+      { user: join.user, room: join.room, reason: reply.reason },
+    );
     return marked;
   }
   let outcome: Outcome = classify(reply, { host: join.host, room: join.room });

@@ -34,7 +34,8 @@ export function checkRoundTimeout(config: Config): void {
 }
 
 /** Self-pings in flight per round times slots stays within the server's bound. */
-export const serverSlots = (config: Config): number => Math.max(1, Math.floor(config.serverMaxInflight / config.concurrency));
+export const serverSlots = (config: Config): number =>
+  Math.max(1, Math.floor(config.serverMaxInflight / config.concurrency));
 
 const continuation = (round: Pick<Round, 'host' | 'remote' | 'gen'>, pass?: number): RoundJob => ({
   host: round.host,
@@ -45,7 +46,11 @@ const continuation = (round: Pick<Round, 'host' | 'remote' | 'gen'>, pass?: numb
 });
 
 /** Runs (part of) a round. Our own failures are retried, never read as an outcome. */
-export async function runRound(deps: RoundDeps, job: RoundJob, remainingMs: () => number = () => Infinity): Promise<void> {
+export async function runRound(
+  deps: RoundDeps,
+  job: RoundJob,
+  remainingMs: () => number = () => Infinity,
+): Promise<void> {
   const progress: Progress = { advanced: false };
   try {
     if (job.kind === 'start' && !(await claim(deps, job))) return;
@@ -59,8 +64,16 @@ export async function runRound(deps: RoundDeps, job: RoundJob, remainingMs: () =
     // If even this fails, the error goes to Lambda's retries and then the DLQ.
     const now = deps.clock.now();
     const retry = { ...job, attempt, ...(progress.pass !== undefined ? { pass: progress.pass } : {}) };
-    const created = await deps.scheduler.schedule(scheduleName(job, scheduleTag.retry(attempt, now)), now + wait, retry);
-    deps.log.error(created ? 'round failed, retry scheduled' : 'round failed, retry already scheduled', { ...retry, waitMs: wait, error: (err as Error).message });
+    const created = await deps.scheduler.schedule(
+      scheduleName(job, scheduleTag.retry(attempt, now)),
+      now + wait,
+      retry,
+    );
+    deps.log.error(created ? 'round failed, retry scheduled' : 'round failed, retry already scheduled', {
+      ...retry,
+      waitMs: wait,
+      error: (err as Error).message,
+    });
   }
 }
 
@@ -70,7 +83,12 @@ export async function runRound(deps: RoundDeps, job: RoundJob, remainingMs: () =
  * read only once the lease is held, so the pass goes on from the latest saved progress. The
  * follow-up is scheduled only after the lease is released, so that it never finds the round busy.
  */
-async function runHoldingLease(deps: RoundDeps, job: RoundJob, remainingMs: () => number, progress: Progress): Promise<void> {
+async function runHoldingLease(
+  deps: RoundDeps,
+  job: RoundJob,
+  remainingMs: () => number,
+  progress: Progress,
+): Promise<void> {
   const { rounds, clock } = deps;
   // Looked at before the lease too: a job with nothing to do must not come back when the lease
   // is busy, or at-least-once delivery of come-backs would keep them alive forever.
@@ -114,19 +132,31 @@ async function jobIsIdle(deps: RoundDeps, job: RoundJob, stored?: Round): Promis
   }
   const early = round.state === 'waiting' && round.notBefore !== undefined ? round.notBefore - deps.clock.now() : 0;
   if (early > MAX_EARLY_WAIT_MS) {
-    deps.log.info('round job early for its pass', { ...job, roundPass: round.pass, notBefore: new Date(round.notBefore as number).toISOString() });
+    deps.log.info('round job early for its pass', {
+      ...job,
+      roundPass: round.pass,
+      notBefore: new Date(round.notBefore as number).toISOString(),
+    });
     return { tag: scheduleTag.recheck(round.pass), at: round.notBefore as number, pass: round.pass };
   }
   return undefined;
 }
 
 /** Runs the round's pass, read again now that the lease is held, in a slot of its server. */
-async function runIfDue(deps: RoundDeps, job: RoundJob, owner: string, until: number, remainingMs: () => number, progress: Progress): Promise<FollowUp | undefined> {
+async function runIfDue(
+  deps: RoundDeps,
+  job: RoundJob,
+  owner: string,
+  until: number,
+  remainingMs: () => number,
+  progress: Progress,
+): Promise<FollowUp | undefined> {
   const { rounds, clock, config } = deps;
   const stored = await rounds.getRound(job.host, job.remote, job.gen);
   const idle = await jobIsIdle(deps, job, stored);
   if (idle !== undefined || !stored) return idle;
-  if (stored.state === 'waiting' && stored.notBefore !== undefined && stored.notBefore > clock.now()) await clock.sleep(stored.notBefore - clock.now());
+  if (stored.state === 'waiting' && stored.notBefore !== undefined && stored.notBefore > clock.now())
+    await clock.sleep(stored.notBefore - clock.now());
   const slots = serverSlots(config);
   const slotBusy = await rounds.leaseServerSlot(stored.host, slots, owner, until);
   if (slotBusy !== undefined) {
@@ -162,7 +192,15 @@ async function claim(deps: RoundDeps, job: RoundJob): Promise<boolean> {
       return false;
     }
     if (early > 0) await clock.sleep(early);
-    const round: Round = { host: job.host, remote: job.remote, gen: job.gen, cutoffSeq: pending.lastCloseSeq, pass: 0, marked: 0, state: 'running' };
+    const round: Round = {
+      host: job.host,
+      remote: job.remote,
+      gen: job.gen,
+      cutoffSeq: pending.lastCloseSeq,
+      pass: 0,
+      marked: 0,
+      state: 'running',
+    };
     if (await rounds.claimRound(round, pending.lastCloseAt)) {
       deps.log.info('round started', { host: round.host, remote: round.remote, gen: round.gen });
       return true;

@@ -6,7 +6,12 @@ export function parseRoundJob(input: unknown): RoundJob {
   const raw = (typeof input === 'string' ? JSON.parse(input) : input) as Partial<RoundJob> | null;
   if (!raw || typeof raw !== 'object') throw new Error('round job must be an object');
   const { host, remote, gen, kind, attempt } = raw;
-  if (typeof host !== 'string' || typeof remote !== 'string' || typeof gen !== 'string' || !/^[0-9a-z]{1,16}$/.test(gen)) {
+  if (
+    typeof host !== 'string' ||
+    typeof remote !== 'string' ||
+    typeof gen !== 'string' ||
+    !/^[0-9a-z]{1,16}$/.test(gen)
+  ) {
     throw new Error(`invalid round job ${JSON.stringify(raw)}`);
   }
   if (kind !== 'start' && kind !== 'continue') throw new Error(`invalid round job kind ${JSON.stringify(kind)}`);

@@ -28,7 +28,12 @@ function mac(key: Buffer, id: string, timestamp: string, body: string | Buffer):
   return createHmac('sha256', key).update(`${id}.${timestamp}.`).update(body).digest();
 }
 
-export function sign(key: Buffer, body: string | Buffer, nowSeconds = Math.floor(Date.now() / 1000), id: string = `msg_${randomUUID()}`): SignedHeaders {
+export function sign(
+  key: Buffer,
+  body: string | Buffer,
+  nowSeconds = Math.floor(Date.now() / 1000),
+  id: string = `msg_${randomUUID()}`,
+): SignedHeaders {
   const timestamp = String(nowSeconds);
   return {
     'webhook-id': id,
@@ -40,11 +45,17 @@ export function sign(key: Buffer, body: string | Buffer, nowSeconds = Math.floor
 type Headers = Record<string, string | undefined>;
 
 /** Checks the signature and the timestamp; returns the webhook id. Header names are lower-case. */
-export function verify(key: Buffer, headers: Headers, body: string | Buffer, nowSeconds = Math.floor(Date.now() / 1000)): string {
+export function verify(
+  key: Buffer,
+  headers: Headers,
+  body: string | Buffer,
+  nowSeconds = Math.floor(Date.now() / 1000),
+): string {
   const id = headers['webhook-id'];
   const timestamp = headers['webhook-timestamp'];
   const signatures = headers['webhook-signature'];
-  if (!id || !timestamp || !signatures) throw new SignatureError('missing webhook-id, webhook-timestamp or webhook-signature');
+  if (!id || !timestamp || !signatures)
+    throw new SignatureError('missing webhook-id, webhook-timestamp or webhook-signature');
   if (id.length > 256) throw new SignatureError('webhook-id too long');
   if (!/^\d{1,12}$/.test(timestamp)) throw new SignatureError('webhook-timestamp is not Unix seconds');
   if (Math.abs(nowSeconds - Number(timestamp)) > TOLERANCE_SECONDS) {

@@ -109,7 +109,9 @@ export function loadConfig(env: Env = process.env): Config {
   // Default: four rounds at the configured concurrency.
   const serverMax = int(env, ENV.serverMaxInflight, 4 * concurrency, 1, 65_536);
   if (serverMax < concurrency) {
-    throw new ConfigError(`${ENV.serverMaxInflight}=${serverMax} is below ${ENV.concurrency}=${concurrency}: one round alone would exceed it`);
+    throw new ConfigError(
+      `${ENV.serverMaxInflight}=${serverMax} is below ${ENV.concurrency}=${concurrency}: one round alone would exceed it`,
+    );
   }
   return {
     apiUrl,

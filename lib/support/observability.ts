@@ -11,7 +11,11 @@ export interface Logger {
 
 export type Sink = (line: string) => void;
 
-export function createLogger(service: string, level: Level = 'info', sink: Sink = (l) => process.stdout.write(`${l}\n`)): Logger {
+export function createLogger(
+  service: string,
+  level: Level = 'info',
+  sink: Sink = (l) => process.stdout.write(`${l}\n`),
+): Logger {
   const min = LEVELS[level] ?? LEVELS.info;
   const emit = (lvl: Level) => (message: string, data?: object) => {
     if (LEVELS[lvl] < min) return;
@@ -29,7 +33,10 @@ export function levelFromEnv(env: Record<string, string | undefined> = process.e
 export class Metrics {
   private counts = new Map<string, Map<string, number>>();
 
-  constructor(private readonly namespace = 'PingMuc', private readonly sink: Sink = (l) => process.stdout.write(`${l}\n`)) {}
+  constructor(
+    private readonly namespace = 'PingMuc',
+    private readonly sink: Sink = (l) => process.stdout.write(`${l}\n`),
+  ) {}
 
   /** e.g. count('Events', 'EventType', 'join') or count('Pings', 'Outcome', 'joined'). */
   count(metric: string, dimension: string, value: string, n = 1): void {
@@ -44,11 +51,18 @@ export class Metrics {
     for (const [key, byValue] of this.counts) {
       const [metric, dimension] = key.split('\u0000') as [string, string];
       for (const [value, n] of byValue) {
-        this.sink(JSON.stringify({
-          _aws: { Timestamp: timestamp, CloudWatchMetrics: [{ Namespace: this.namespace, Dimensions: [[dimension]], Metrics: [{ Name: metric, Unit: 'Count' }] }] },
-          [dimension]: value,
-          [metric]: n,
-        }));
+        this.sink(
+          JSON.stringify({
+            _aws: {
+              Timestamp: timestamp,
+              CloudWatchMetrics: [
+                { Namespace: this.namespace, Dimensions: [[dimension]], Metrics: [{ Name: metric, Unit: 'Count' }] },
+              ],
+            },
+            [dimension]: value,
+            [metric]: n,
+          }),
+        );
       }
     }
     this.counts.clear();

@@ -15,7 +15,12 @@ export interface RetryPolicy {
 export const IN_PLACE: RetryPolicy = { tries: 3, baseMs: 100, maxMs: 2_000 };
 
 /** Calls `fn` up to `policy.tries` times while it throws; the last error propagates. */
-export async function retrying<T>(clock: Clock, fn: () => Promise<T>, policy: RetryPolicy = IN_PLACE, random: () => number = Math.random): Promise<T> {
+export async function retrying<T>(
+  clock: Clock,
+  fn: () => Promise<T>,
+  policy: RetryPolicy = IN_PLACE,
+  random: () => number = Math.random,
+): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn();

@@ -14,7 +14,12 @@ async function fetchFromSecretsManager(arn: string): Promise<string> {
 }
 
 /** The HMAC key named by `valueVar` (plain value) or `arnVar` (Secrets Manager). Fails loudly. */
-export function loadKey(valueVar: string, arnVar: string, env: Env = process.env, fetch: SecretFetcher = fetchFromSecretsManager): Promise<Buffer> {
+export function loadKey(
+  valueVar: string,
+  arnVar: string,
+  env: Env = process.env,
+  fetch: SecretFetcher = fetchFromSecretsManager,
+): Promise<Buffer> {
   const value = env[valueVar];
   if (value) return Promise.resolve(secretKey(value, valueVar));
   const arn = env[arnVar];

@@ -45,7 +45,14 @@ export function awsScheduler(shared: Shared, targetArn: string): Scheduler {
   if (!scheduler) {
     schedulerClient ??= new SchedulerClient({});
     const { group, roleArn, dlqArn } = shared.config.scheduler;
-    scheduler = new EventBridgeScheduler({ client: schedulerClient, group, roleArn, dlqArn, targetArn, now: shared.clock.now });
+    scheduler = new EventBridgeScheduler({
+      client: schedulerClient,
+      group,
+      roleArn,
+      dlqArn,
+      targetArn,
+      now: shared.clock.now,
+    });
     schedulers.set(targetArn, scheduler);
   }
   return scheduler;

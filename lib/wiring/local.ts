@@ -65,7 +65,10 @@ function localSecrets(env: Record<string, string | undefined>, dataDir: string):
   const file = dataDir === MEMORY ? undefined : join(dataDir, 'secrets.json');
   let stored: { webhook?: string; api?: string } = {};
   if (file && existsSync(file)) stored = JSON.parse(readFileSync(file, 'utf8'));
-  const secrets = { webhook: env[ENV.webhookSecret] || stored.webhook || newSecret(), api: env[ENV.apiSecret] || stored.api || newSecret() };
+  const secrets = {
+    webhook: env[ENV.webhookSecret] || stored.webhook || newSecret(),
+    api: env[ENV.apiSecret] || stored.api || newSecret(),
+  };
   if (file && (!stored.webhook || !stored.api)) writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
 }

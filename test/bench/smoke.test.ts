@@ -35,7 +35,11 @@ describe('bench smoke (N = 50)', () => {
     expect(r.peakRssMb).toBeGreaterThan(0);
 
     // The variant (in-memory store) and the transport ceiling run too.
-    const variants = await roundPart([{ n: 50, variant: { store: 'memory' } }], { concurrency: 8, latencyMs: 2 }, () => undefined);
+    const variants = await roundPart(
+      [{ n: 50, variant: { store: 'memory' } }],
+      { concurrency: 8, latencyMs: 2 },
+      () => undefined,
+    );
     expect(variants[0]!.correct).toBe(true);
     const calibration = await calibrationPart(50, { concurrency: 8, latencyMs: 2 }, () => undefined);
     expect(calibration).toHaveLength(1);

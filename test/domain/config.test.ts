@@ -4,7 +4,15 @@ import { ConfigError, DEFAULTS, loadConfig } from '../../lib/support/config';
 describe('loadConfig', () => {
   it('has documented defaults', () => {
     const c = loadConfig({});
-    expect(c).toMatchObject({ delayMs: 60_000, concurrency: 32, rechecks: 3, recheckBaseMs: 60_000, retryAttempts: 8, reason: DEFAULTS.reason, table: 'ping-muc' });
+    expect(c).toMatchObject({
+      delayMs: 60_000,
+      concurrency: 32,
+      rechecks: 3,
+      recheckBaseMs: 60_000,
+      retryAttempts: 8,
+      reason: DEFAULTS.reason,
+      table: 'ping-muc',
+    });
   });
 
   it('takes fractional seconds for delays', () => {

@@ -25,7 +25,12 @@ describe('Standard Webhooks signatures', () => {
   it.each([
     ['tampered body', (h: Record<string, string>) => h, 'bodY', now],
     ['missing signature', (h: Record<string, string>) => ({ ...h, 'webhook-signature': undefined }), 'body', now],
-    ['other version', (h: Record<string, string>) => ({ ...h, 'webhook-signature': h['webhook-signature']!.replace('v1,', 'v2,') }), 'body', now],
+    [
+      'other version',
+      (h: Record<string, string>) => ({ ...h, 'webhook-signature': h['webhook-signature']!.replace('v1,', 'v2,') }),
+      'body',
+      now,
+    ],
     ['old timestamp', (h: Record<string, string>) => h, 'body', now + 301],
     ['future timestamp', (h: Record<string, string>) => h, 'body', now - 301],
     ['changed id', (h: Record<string, string>) => ({ ...h, 'webhook-id': 'msg_2' }), 'body', now],

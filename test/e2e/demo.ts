@@ -31,8 +31,15 @@ function serviceLine(line: string): void {
 }
 
 async function main(): Promise<void> {
-  say('Starting Prosody A (a.test, users, mod_ping_muc_cloud) and B (muc.b.test) on loopback, and the ping-muc local service');
-  const stack = await Stack.start({ delaySeconds: DELAY_SECONDS, rechecks: 1, recheckBaseSeconds: 1, log: serviceLine });
+  say(
+    'Starting Prosody A (a.test, users, mod_ping_muc_cloud) and B (muc.b.test) on loopback, and the ping-muc local service',
+  );
+  const stack = await Stack.start({
+    delaySeconds: DELAY_SECONDS,
+    rechecks: 1,
+    recheckBaseSeconds: 1,
+    log: serviceLine,
+  });
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
@@ -42,7 +49,9 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', () => void stop().then(() => process.exit(130)));
   try {
-    say(`  A: ${stack.bed.a.ip}  B: ${stack.bed.b.ip}  stanza API: ${stack.bed.apiUrl}  events: ${stack.service.eventsUrl}`);
+    say(
+      `  A: ${stack.bed.a.ip}  B: ${stack.bed.b.ip}  stanza API: ${stack.bed.apiUrl}  events: ${stack.service.eventsUrl}`,
+    );
     const [alice, bob] = await Promise.all([stack.user('alice', 'laptop'), stack.user('bob', 'phone')]);
     say(`Connected ${alice.jid} and ${bob.jid} (real XMPP clients)`);
     await alice.join(ROOM, 'Alice');
@@ -68,7 +77,8 @@ async function main(): Promise<void> {
         return { u, got };
       }),
     );
-    for (const p of stack.api.pings()) say(`    self-ping ${p.from} -> ${p.to}: ${p.answer.match(/<error.*<\/error>/)?.[0] ?? p.answer}`);
+    for (const p of stack.api.pings())
+      say(`    self-ping ${p.from} -> ${p.to}: ${p.answer.match(/<error.*<\/error>/)?.[0] ?? p.answer}`);
     for (const { u, got } of results) {
       say(`${u.jid} received, ${got.at - killedAt} ms after kill -9 (delay ${DELAY_SECONDS * 1000} ms):`);
       console.log(`          ${short(got.el)}`);

@@ -24,7 +24,10 @@ describe('MUC server down past the retry budget', () => {
     await stack.waitForJoins(DOMAINS.mucB, (j) => j.length === 3);
     killedAt = Date.now();
     await stack.bed.b.kill(); // and not restarted
-    await Promise.all([alice.waitFor((el) => alice.notifications().length >= 2 && isNotification(el), 30_000), bob.waitFor(isNotification, 30_000)]);
+    await Promise.all([
+      alice.waitFor((el) => alice.notifications().length >= 2 && isNotification(el), 30_000),
+      bob.waitFor(isNotification, 30_000),
+    ]);
     await new Promise((r) => setTimeout(r, 2000));
   });
 
@@ -41,11 +44,18 @@ describe('MUC server down past the retry budget', () => {
   });
 
   it('notifies each join exactly once and forgets it', async () => {
-    expect(alice.notifications().map((n) => n.el.attrs.from).sort()).toEqual([`${ROOM1}/Alice`, `${ROOM2}/Alice`]);
+    expect(
+      alice
+        .notifications()
+        .map((n) => n.el.attrs.from)
+        .sort(),
+    ).toEqual([`${ROOM1}/Alice`, `${ROOM2}/Alice`]);
     expect(bob.notifications().map((n) => n.el.attrs.from)).toEqual([`${ROOM1}/Bob`]);
     expect(stack.api.notifies()).toHaveLength(3);
     expect(await stack.joins(DOMAINS.mucB)).toEqual([]);
     const last = Math.max(...[...alice.notifications(), ...bob.notifications()].map((n) => n.at));
-    console.log(`[e2e] B down: kill -9 -> last notification ${last - killedAt} ms (delay ${stack.delayMs} ms, ${RECHECKS} re-checks)`);
+    console.log(
+      `[e2e] B down: kill -9 -> last notification ${last - killedAt} ms (delay ${stack.delayMs} ms, ${RECHECKS} re-checks)`,
+    );
   });
 });

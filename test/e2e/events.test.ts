@@ -87,7 +87,9 @@ describe('events posted by the module', () => {
     expect(new Set(failed.map((r) => r.id)).size).toBe(1);
     rx.answer = 200;
     const join = await rx.waitFor((e) => e.type === 'join' && e.nick === 'Bob2');
-    const leave = await rx.waitFor((e) => e.type === 'leave' && e.user === bob.jid && rx.events.indexOf(e) > rx.events.indexOf(join));
+    const leave = await rx.waitFor(
+      (e) => e.type === 'leave' && e.user === bob.jid && rx.events.indexOf(e) > rx.events.indexOf(join),
+    );
     expect(rx.requests.find((r) => r.status === 200 && r.id === failed[0]!.id)).toBeTruthy();
     expect(leave.seq).toBeGreaterThan(join.seq);
   });
@@ -130,7 +132,9 @@ describe('the bounded event queue', () => {
     for (const room of ROOMS) await carol.join(room, 'Carol');
     const deadline = Date.now() + 5000;
     while (!/Event queue full \(3\)/.test(bed.a.log()) && Date.now() < deadline) await sleep(50);
-    expect(bed.a.log()).toMatch(/Event queue full \(3\): dropped 4 event\(s\), latest: join carol@a\.test\/e2e; will resync/);
+    expect(bed.a.log()).toMatch(
+      /Event queue full \(3\): dropped 4 event\(s\), latest: join carol@a\.test\/e2e; will resync/,
+    );
     // The link to B is lost while the queue is full: its closes are kept.
     await bed.b.kill();
     await sleep(500);
@@ -165,7 +169,10 @@ describe('events ping-muc refused in a 200 answer', () => {
   beforeAll(async () => {
     bed = await Testbed.create({ aOptions: { ping_muc_cloud_batch_size: 1 } });
     rx = new EventsReceiver(bed.webhookSecret);
-    rx.refuse = (events) => events.flatMap((e, index) => (e.room === `refused@${DOMAINS.mucB}` ? [{ index, type: e.type, error: 'test refusal' }] : []));
+    rx.refuse = (events) =>
+      events.flatMap((e, index) =>
+        e.room === `refused@${DOMAINS.mucB}` ? [{ index, type: e.type, error: 'test refusal' }] : [],
+      );
     await rx.start();
     await bed.start(rx.url);
     erin = await User.connect(bed.a, DOMAINS.a, 'erin');
@@ -182,7 +189,9 @@ describe('events ping-muc refused in a 200 answer', () => {
     await erin.join(`fine@${DOMAINS.mucB}`, 'Erin');
     await rx.waitFor((e) => e.room === `fine@${DOMAINS.mucB}`);
     expect(bed.a.log()).toMatch(/error\tping-muc refused event 0 \(join\) of a batch of 1: test refusal/);
-    const refusedIds = rx.requests.filter((r) => r.events.some((e) => e.room === `refused@${DOMAINS.mucB}`)).map((r) => r.id);
+    const refusedIds = rx.requests
+      .filter((r) => r.events.some((e) => e.room === `refused@${DOMAINS.mucB}`))
+      .map((r) => r.id);
     expect(refusedIds).toHaveLength(1);
   });
 });

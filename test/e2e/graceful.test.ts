@@ -29,7 +29,8 @@ describe('graceful restart of the MUC server', () => {
     await stack.waitForJoins(DOMAINS.mucB, (j) => j.length === 1);
     // Wait for the round: the ping for alice is answered.
     const deadline = Date.now() + stack.delayMs + 10_000;
-    while (!stack.api.pings().some((c) => c.status === 200) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (!stack.api.pings().some((c) => c.status === 200) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, 1500));
   });
 
@@ -38,7 +39,9 @@ describe('graceful restart of the MUC server', () => {
   });
 
   it('self-pings the surviving occupant, gets a result, notifies nobody and keeps the join', async () => {
-    expect(stack.api.pings().map((c) => [c.from, c.to, /type=.result./.test(c.answer)])).toEqual([[alice.jid, `${ROOM_STAY}/Alice`, true]]);
+    expect(stack.api.pings().map((c) => [c.from, c.to, /type=.result./.test(c.answer)])).toEqual([
+      [alice.jid, `${ROOM_STAY}/Alice`, true],
+    ]);
     expect(stack.api.notifies()).toEqual([]);
     expect(alice.notifications()).toEqual([]);
     expect(bob.notifications()).toEqual([]);
@@ -47,7 +50,9 @@ describe('graceful restart of the MUC server', () => {
   });
 
   it('does not ping a room the user left before the delay', () => {
-    expect(stack.events.events.some((e) => e.type === 'leave' && e.user === bob.jid && e.room === ROOM_LEAVE)).toBe(true);
+    expect(stack.events.events.some((e) => e.type === 'leave' && e.user === bob.jid && e.room === ROOM_LEAVE)).toBe(
+      true,
+    );
     expect(stack.api.calls.filter((c) => c.to.startsWith(ROOM_LEAVE) || c.from.startsWith(ROOM_LEAVE))).toEqual([]);
   });
 });

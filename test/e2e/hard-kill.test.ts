@@ -20,7 +20,12 @@ describe('hard kill of the MUC server', () => {
 
   beforeAll(async () => {
     stack = await Stack.start({ withC: true, delaySeconds: 2, rechecks: 2, recheckBaseSeconds: 1 });
-    [alice, dave, bob, carol] = await Promise.all([stack.user('alice'), stack.user('dave'), stack.user('bob'), stack.user('carol')]);
+    [alice, dave, bob, carol] = await Promise.all([
+      stack.user('alice'),
+      stack.user('dave'),
+      stack.user('bob'),
+      stack.user('carol'),
+    ]);
     await alice.join(ROOM1, 'Alice');
     await alice.join(LOBBY_C, 'Alice');
     await dave.join(ROOM1, 'Dave');
@@ -53,9 +58,16 @@ describe('hard kill of the MUC server', () => {
       const x = notes[0]!.el.getChild('x', 'http://jabber.org/protocol/muc#user')!;
       expect(x.getChild('item')!.attrs).toMatchObject({ affiliation: 'none', role: 'none' });
       expect(x.getChild('item')!.getChildText('reason')).toBe('Connection to remote server lost');
-      expect(x.getChildren('status').map((s) => s.attrs.code).sort()).toEqual(['110', '333']);
+      expect(
+        x
+          .getChildren('status')
+          .map((s) => s.attrs.code)
+          .sort(),
+      ).toEqual(['110', '333']);
       const elapsed = notes[0]!.at - killedAt;
-      console.log(`[e2e] kill -9 -> notification for ${user.jid}: ${elapsed} ms (configured delay ${stack.delayMs} ms)`);
+      console.log(
+        `[e2e] kill -9 -> notification for ${user.jid}: ${elapsed} ms (configured delay ${stack.delayMs} ms)`,
+      );
       expect(elapsed).toBeGreaterThanOrEqual(stack.delayMs);
       expect(elapsed).toBeLessThan(stack.delayMs + 5000);
     }
@@ -88,8 +100,13 @@ describe('hard kill of the MUC server', () => {
   it('sends one ping per join although both directions of the link closed', () => {
     const closes = stack.events.events.filter((e) => e.type === 's2s-close' && e.remotes?.includes(DOMAINS.mucB));
     expect(new Set(closes.map((e) => e.direction))).toEqual(new Set(['in', 'out']));
-    const pings = stack.api.pings().map((c) => `${c.from} ${c.to}`).sort();
-    expect(pings).toEqual([`${alice.jid} ${ROOM1}/Alice`, `${bob.jid} ${ROOM2}/Robert`, `${dave.jid} ${ROOM1}/Dave`].sort());
+    const pings = stack.api
+      .pings()
+      .map((c) => `${c.from} ${c.to}`)
+      .sort();
+    expect(pings).toEqual(
+      [`${alice.jid} ${ROOM1}/Alice`, `${bob.jid} ${ROOM2}/Robert`, `${dave.jid} ${ROOM1}/Dave`].sort(),
+    );
     expect(stack.api.notifies()).toHaveLength(3);
   });
 });

@@ -10,7 +10,12 @@ export interface ApiAnswer {
 }
 
 /** POSTs one stanza to the stanza API, signed with `secret` (or with the given headers). */
-export async function callApi(url: string, secret: string, body: string, headers?: Record<string, string>): Promise<ApiAnswer> {
+export async function callApi(
+  url: string,
+  secret: string,
+  body: string,
+  headers?: Record<string, string>,
+): Promise<ApiAnswer> {
   const signed = headers ?? { ...sign(secretKey(secret), body) };
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/xml', ...signed }, body });
   return { status: res.status, body: await res.text() };
@@ -66,14 +71,18 @@ class EventLog extends Loopback {
     for (;;) {
       const hit = this.events.find(pred);
       if (hit) return hit;
-      if (Date.now() > deadline) throw new Error(`no matching event within ${timeoutMs} ms; got ${JSON.stringify(this.events)}`);
+      if (Date.now() > deadline)
+        throw new Error(`no matching event within ${timeoutMs} ms; got ${JSON.stringify(this.events)}`);
       await new Promise((r) => setTimeout(r, 25));
     }
   }
 }
 
 /** Forwards a POST untouched (signatures stay valid): the body sent and the upstream answer, or 502. */
-async function forward(req: http.IncomingMessage, target: string): Promise<{ body: string; status: number; text: string; type: string }> {
+async function forward(
+  req: http.IncomingMessage,
+  target: string,
+): Promise<{ body: string; status: number; text: string; type: string }> {
   const body = await readBody(req);
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) {
@@ -105,34 +114,40 @@ export class EventsReceiver extends EventLog {
   async start(host = '127.0.0.1'): Promise<string> {
     const key = secretKey(this.secret);
     const seen = new Set<string>();
-    return this.listen(async (req, res) => {
-      const body = await readBody(req);
-      const headers: Record<string, string | undefined> = {};
-      for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v[0] : v;
-      let id: string;
-      try {
-        id = verify(key, headers, body);
-      } catch (e) {
-        this.requests.push({ id: headers['webhook-id'] ?? '', status: 401, at: Date.now(), events: [] });
-        res.writeHead(401).end(JSON.stringify({ error: String(e) }));
-        return;
-      }
-      const status = this.answer;
-      const parsed = JSON.parse(body) as { v: number; events: ReceivedEvent[] };
-      this.requests.push({ id, status, at: Date.now(), events: parsed.events });
-      if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
-      if (status !== 200) {
-        res.writeHead(status).end('{}');
-        return;
-      }
-      const refused = this.refuse(parsed.events);
-      if (!seen.has(id)) {
-        seen.add(id);
-        this.events.push(...parsed.events.filter((_, i) => !refused.some((r) => r.index === i)));
-      }
-      const answer = refused.length ? { ok: true, applied: parsed.events.length - refused.length, refused } : { ok: true };
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
-    }, host, '/events');
+    return this.listen(
+      async (req, res) => {
+        const body = await readBody(req);
+        const headers: Record<string, string | undefined> = {};
+        for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v[0] : v;
+        let id: string;
+        try {
+          id = verify(key, headers, body);
+        } catch (e) {
+          this.requests.push({ id: headers['webhook-id'] ?? '', status: 401, at: Date.now(), events: [] });
+          res.writeHead(401).end(JSON.stringify({ error: String(e) }));
+          return;
+        }
+        const status = this.answer;
+        const parsed = JSON.parse(body) as { v: number; events: ReceivedEvent[] };
+        this.requests.push({ id, status, at: Date.now(), events: parsed.events });
+        if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+        if (status !== 200) {
+          res.writeHead(status).end('{}');
+          return;
+        }
+        const refused = this.refuse(parsed.events);
+        if (!seen.has(id)) {
+          seen.add(id);
+          this.events.push(...parsed.events.filter((_, i) => !refused.some((r) => r.index === i)));
+        }
+        const answer = refused.length
+          ? { ok: true, applied: parsed.events.length - refused.length, refused }
+          : { ok: true };
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
+      },
+      host,
+      '/events',
+    );
   }
 }
 
@@ -157,13 +172,28 @@ export class ApiRecorder extends Loopback {
   }
 
   async start(host = '127.0.0.1'): Promise<string> {
-    return this.listen(async (req, res) => {
-      const up = await forward(req, this.target);
-      const kind = up.body.trimStart().startsWith('<iq') ? 'ping' : up.body.trimStart().startsWith('<presence') ? 'notify' : 'other';
-      const attr = (name: string) => new RegExp(`\\s${name}=["']([^"']*)["']`).exec(up.body)?.[1] ?? '';
-      this.calls.push({ at: Date.now(), kind, from: attr('from'), to: attr('to'), status: up.status, answer: up.text });
-      res.writeHead(up.status, { 'content-type': up.type }).end(up.text);
-    }, host, '/ping_muc_cloud/stanza');
+    return this.listen(
+      async (req, res) => {
+        const up = await forward(req, this.target);
+        const kind = up.body.trimStart().startsWith('<iq')
+          ? 'ping'
+          : up.body.trimStart().startsWith('<presence')
+            ? 'notify'
+            : 'other';
+        const attr = (name: string) => new RegExp(`\\s${name}=["']([^"']*)["']`).exec(up.body)?.[1] ?? '';
+        this.calls.push({
+          at: Date.now(),
+          kind,
+          from: attr('from'),
+          to: attr('to'),
+          status: up.status,
+          answer: up.text,
+        });
+        res.writeHead(up.status, { 'content-type': up.type }).end(up.text);
+      },
+      host,
+      '/ping_muc_cloud/stanza',
+    );
   }
 
   pings(): RecordedCall[] {
@@ -181,12 +211,16 @@ export class EventsTap extends EventLog {
   }
 
   async start(host = '127.0.0.1'): Promise<string> {
-    return this.listen(async (req, res) => {
-      const up = await forward(req, this.target);
-      if (up.status === 200 && !up.text.includes('"replay"')) {
-        this.events.push(...(JSON.parse(up.body) as { events: ReceivedEvent[] }).events);
-      }
-      res.writeHead(up.status, { 'content-type': up.type }).end(up.text);
-    }, host, '/events');
+    return this.listen(
+      async (req, res) => {
+        const up = await forward(req, this.target);
+        if (up.status === 200 && !up.text.includes('"replay"')) {
+          this.events.push(...(JSON.parse(up.body) as { events: ReceivedEvent[] }).events);
+        }
+        res.writeHead(up.status, { 'content-type': up.type }).end(up.text);
+      },
+      host,
+      '/events',
+    );
   }
 }

@@ -18,9 +18,11 @@ describe('reload with more joins than the queue holds', () => {
   beforeAll(async () => {
     stack = await Stack.start({ aOptions: { ping_muc_cloud_queue_size: 50 } });
     const users = await Promise.all(Array.from({ length: USERS }, (_, i) => stack.user(`many${i}`)));
-    await Promise.all(users.map(async (u, i) => {
-      for (let r = 0; r < ROOMS; r++) await u.join(`r${r}@${DOMAINS.mucB}`, `U${i}`);
-    }));
+    await Promise.all(
+      users.map(async (u, i) => {
+        for (let r = 0; r < ROOMS; r++) await u.join(`r${r}@${DOMAINS.mucB}`, `U${i}`);
+      }),
+    );
     await stack.waitForJoins(DOMAINS.mucB, (j) => j.length === USERS * ROOMS, 30_000);
   }, 120_000);
 
@@ -29,11 +31,17 @@ describe('reload with more joins than the queue holds', () => {
   });
 
   it('keeps all 200 joins in the store, each posted again once with since = its first seq', async () => {
-    const firstSeq = new Map(stack.events.events.filter((e) => e.type === 'join').map((e) => [`${e.user} ${e.room}`, e.seq]));
+    const firstSeq = new Map(
+      stack.events.events.filter((e) => e.type === 'join').map((e) => [`${e.user} ${e.room}`, e.seq]),
+    );
     expect(firstSeq.size).toBe(USERS * ROOMS);
     await reload(stack.bed);
-    const start = await stack.events.waitFor((e) => e.type === 'host-start' && stack.events.events.indexOf(e) > 0, 10_000);
-    const after = () => stack.events.events.slice(stack.events.events.indexOf(start) + 1).filter((e) => e.type === 'join');
+    const start = await stack.events.waitFor(
+      (e) => e.type === 'host-start' && stack.events.events.indexOf(e) > 0,
+      10_000,
+    );
+    const after = () =>
+      stack.events.events.slice(stack.events.events.indexOf(start) + 1).filter((e) => e.type === 'join');
     const deadline = Date.now() + 30_000;
     while (after().length < USERS * ROOMS && Date.now() < deadline) await sleep(100);
     const reposted = after();
@@ -105,7 +113,11 @@ describe('the unloaded instance', () => {
     bed.b.pause(); // the ping goes out, the reply waits
     let answer;
     try {
-      const call = callApi(bed.apiUrl, bed.apiSecret, `<iq type="get" id="u-1" from="${alice.jid}" to="${ROOM}/Alice"><ping xmlns="urn:xmpp:ping"/></iq>`);
+      const call = callApi(
+        bed.apiUrl,
+        bed.apiSecret,
+        `<iq type="get" id="u-1" from="${alice.jid}" to="${ROOM}/Alice"><ping xmlns="urn:xmpp:ping"/></iq>`,
+      );
       await sleep(300);
       await reload(bed);
       answer = await call;
@@ -117,7 +129,11 @@ describe('the unloaded instance', () => {
     const leaked = alice.received.filter((r) => r.at > since && r.el.name === 'iq').map((r) => r.el.toString());
     expect(leaked).toEqual([]);
     // The API of the new instance works.
-    const ok = await callApi(bed.apiUrl, bed.apiSecret, `<iq type="get" id="u-2" from="${alice.jid}" to="${ROOM}/Alice"><ping xmlns="urn:xmpp:ping"/></iq>`);
+    const ok = await callApi(
+      bed.apiUrl,
+      bed.apiSecret,
+      `<iq type="get" id="u-2" from="${alice.jid}" to="${ROOM}/Alice"><ping xmlns="urn:xmpp:ping"/></iq>`,
+    );
     expect(ok.body).toMatch(/type=.result./);
     expect(ok.body).not.toContain(NS_API);
   }, 30_000);
@@ -139,7 +155,9 @@ describe('the unloaded instance', () => {
     rx.delayMs = 0;
     await sleep(4000);
     // Every request after the reload comes from the new instance: nothing older than its host-start.
-    const old: ReceivedEvent[] = rx.requests.filter((r) => r.at > reloadedAt).flatMap((r) => r.events.filter((e) => e.seq < start.seq));
+    const old: ReceivedEvent[] = rx.requests
+      .filter((r) => r.at > reloadedAt)
+      .flatMap((r) => r.events.filter((e) => e.seq < start.seq));
     expect(old).toEqual([]);
     const reposted = rx.events.filter((e) => e.type === 'join' && e.seq > start.seq);
     for (const e of reposted) expect(e.since).toBeLessThan(start.seq);

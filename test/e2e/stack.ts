@@ -25,7 +25,10 @@ export class Stack {
   api!: ApiRecorder;
   events!: EventsTap;
 
-  private constructor(readonly bed: Testbed, readonly opts: StackOptions) {}
+  private constructor(
+    readonly bed: Testbed,
+    readonly opts: StackOptions,
+  ) {}
 
   static async start(opts: StackOptions = {}): Promise<Stack> {
     const bed = await Testbed.create(opts);
@@ -93,7 +96,8 @@ export class Stack {
     for (;;) {
       const joins = await this.joins(remote);
       if (pred(joins)) return joins;
-      if (Date.now() > deadline) throw new Error(`store did not reach the expected joins on ${remote}: ${JSON.stringify(joins)}`);
+      if (Date.now() > deadline)
+        throw new Error(`store did not reach the expected joins on ${remote}: ${JSON.stringify(joins)}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   }

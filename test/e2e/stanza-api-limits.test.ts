@@ -47,7 +47,13 @@ describe('stanza API limits', () => {
     bob.answerPings(() => xml('padding', { xmlns: 'urn:example:padding' }, BIG));
     await alice.send(xml('presence', { to: occupant() }));
     await bob.waitFor((el) => el.name === 'presence' && el.attrs.from === alice.jid);
-    await bob.send(xml('presence', { to: alice.jid }, xml('x', { xmlns: 'http://jabber.org/protocol/muc#user' }, xml('status', { code: '110' }))));
+    await bob.send(
+      xml(
+        'presence',
+        { to: alice.jid },
+        xml('x', { xmlns: 'http://jabber.org/protocol/muc#user' }, xml('status', { code: '110' })),
+      ),
+    );
     await rx.waitFor((e) => e.type === 'join' && e.user === alice.jid);
   });
 
@@ -57,7 +63,12 @@ describe('stanza API limits', () => {
     await rx?.close();
   });
 
-  const ping = (id: string) => callApi(bed.apiUrl, bed.apiSecret, `<iq type="get" id="${id}" from="${alice.jid}" to="${occupant()}"><ping xmlns="urn:xmpp:ping"/></iq>`);
+  const ping = (id: string) =>
+    callApi(
+      bed.apiUrl,
+      bed.apiSecret,
+      `<iq type="get" id="${id}" from="${alice.jid}" to="${occupant()}"><ping xmlns="urn:xmpp:ping"/></iq>`,
+    );
 
   it('relays only type, from, to and id of a 64 KiB result', async () => {
     const res = await ping('big-1');
@@ -80,7 +91,12 @@ describe('stanza API limits', () => {
     const res = await fetch(`http://${bed.ip(1)}:${HTTP_PORT}/metrics`, { headers: { host: DOMAINS.a } });
     const text = await res.text();
     expect(res.status).toBe(200);
-    const value = (name: string) => Number(new RegExp(`^prosody_mod_ping_muc_cloud__${name}(?:_total)?\\{host="${DOMAINS.a}"\\} (\\S+)`, 'm').exec(text)?.[1]);
+    const value = (name: string) =>
+      Number(
+        new RegExp(`^prosody_mod_ping_muc_cloud__${name}(?:_total)?\\{host="${DOMAINS.a}"\\} (\\S+)`, 'm').exec(
+          text,
+        )?.[1],
+      );
     expect(value('events_queued')).toBeGreaterThanOrEqual(2); // host-start, join
     expect(value('events_sent')).toBeGreaterThanOrEqual(2);
     expect(value('events_dropped')).toBe(0);

@@ -12,7 +12,8 @@ const ping = (from: string, to: string, id = 'ping-1', extra = '') =>
   `<iq type="get" id="${id}" from="${from}" to="${to}"><ping xmlns="urn:xmpp:ping"/>${extra}</iq>`;
 const notification = (from: string, to: string, x?: string) =>
   `<presence type="unavailable" id="n-1" from="${from}" to="${to}"><x xmlns="http://jabber.org/protocol/muc#user">${
-    x ?? '<item affiliation="none" role="none"><reason>Connection to remote server lost</reason></item><status code="110"/><status code="333"/>'
+    x ??
+    '<item affiliation="none" role="none"><reason>Connection to remote server lost</reason></item><status code="110"/><status code="333"/>'
   }</x></presence>`;
 
 describe('stanza API', () => {
@@ -23,7 +24,10 @@ describe('stanza API', () => {
   const call = (body: string, headers?: Record<string, string>) => callApi(bed.apiUrl, bed.apiSecret, body, headers);
 
   beforeAll(async () => {
-    bed = await Testbed.create({ logLevel: 'debug', aOptions: { ping_muc_cloud_ping_timeout: 1, ping_muc_cloud_max_inflight: 2 } });
+    bed = await Testbed.create({
+      logLevel: 'debug',
+      aOptions: { ping_muc_cloud_ping_timeout: 1, ping_muc_cloud_max_inflight: 2 },
+    });
     rx = new EventsReceiver(bed.webhookSecret);
     await rx.start();
     await bed.start(rx.url);
@@ -106,12 +110,15 @@ describe('stanza API', () => {
   it('delivers the unavailable notification to that one session only', async () => {
     const since = Date.now();
     // The caller's reason is replaced by the server's own text.
-    const forgedReason = '<item affiliation="none" role="none"><reason>Visit evil.example now</reason></item><status code="110"/><status code="333"/>';
+    const forgedReason =
+      '<item affiliation="none" role="none"><reason>Visit evil.example now</reason></item><status code="110"/><status code="333"/>';
     const res = await call(notification(`${ROOM}/Alice`, alice.jid, forgedReason));
     expect(res).toEqual({ status: 200, body: `<sent xmlns='${NS_API}'/>` });
     const got = await alice.waitFor((el) => el.name === 'presence' && el.attrs.type === 'unavailable', 5000);
     expect(got.el.attrs.from).toBe(`${ROOM}/Alice`);
-    expect(got.el.getChild('x', 'http://jabber.org/protocol/muc#user')?.getChild('item')?.getChildText('reason')).toBe('Connection to remote server lost');
+    expect(got.el.getChild('x', 'http://jabber.org/protocol/muc#user')?.getChild('item')?.getChildText('reason')).toBe(
+      'Connection to remote server lost',
+    );
     await sleep(200);
     expect(unexpected(eve, since)).toEqual([]);
     // The module saw the leave: the room is gone from its table and from ping-muc's.
@@ -159,9 +166,21 @@ describe('stanza API', () => {
         `<iq xmlns="jabber:server" type="get" id="x" from="${alice.jid}" to="${ROOM}/Alice"><ping xmlns="urn:xmpp:ping"/></iq>`,
         `<presence from="${ROOM}/Alice" to="${alice.jid}"><x xmlns="http://jabber.org/protocol/muc#user"><status code="110"/></x></presence>`,
         notification(`${ROOM}/Alice`, alice.jid, '<item affiliation="none" role="none"/><status code="110"/>'),
-        notification(`${ROOM}/Alice`, alice.jid, '<item affiliation="owner" role="moderator"/><status code="110"/><status code="333"/>'),
-        notification(`${ROOM}/Alice`, alice.jid, '<item affiliation="none" role="none"><reason>x</reason><body>y</body></item><status code="110"/><status code="333"/>'),
-        notification(`${ROOM}/Alice`, alice.jid, '<item affiliation="none" role="none"/><status code="110"/><status code="333"/><status code="307"/>'),
+        notification(
+          `${ROOM}/Alice`,
+          alice.jid,
+          '<item affiliation="owner" role="moderator"/><status code="110"/><status code="333"/>',
+        ),
+        notification(
+          `${ROOM}/Alice`,
+          alice.jid,
+          '<item affiliation="none" role="none"><reason>x</reason><body>y</body></item><status code="110"/><status code="333"/>',
+        ),
+        notification(
+          `${ROOM}/Alice`,
+          alice.jid,
+          '<item affiliation="none" role="none"/><status code="110"/><status code="333"/><status code="307"/>',
+        ),
         notification(`${ROOM}/Alice`, `alice@${DOMAINS.b}/e2e`), // to a foreign host
         notification(`someone@${DOMAINS.a}/x`, alice.jid), // from a local user
         `<presence type="unavailable" from="${ROOM}/Alice" to="${alice.jid}"><x xmlns="http://jabber.org/protocol/muc#user"><item affiliation="none" role="none"/><status code="110"/><status code="333"/></x><status>bye</status></presence>`,
@@ -176,7 +195,9 @@ describe('stanza API', () => {
       for (const from of [`other@${DOMAINS.mucB}/Alice`, `${ROOM}/NotMe`]) {
         expect((await call(notification(from, alice.jid))).body).toBe(`<no-session xmlns='${NS_API}'/>`);
       }
-      expect((await call(notification(`${ROOM}/Alice`, `ghost@${DOMAINS.a}/phone`))).body).toBe(`<no-session xmlns='${NS_API}'/>`);
+      expect((await call(notification(`${ROOM}/Alice`, `ghost@${DOMAINS.a}/phone`))).body).toBe(
+        `<no-session xmlns='${NS_API}'/>`,
+      );
     });
 
     it('malformed XML, DOCTYPE, entities, comments, two stanzas: 400; over 16 KiB: 413', async () => {

@@ -51,7 +51,9 @@ export function lua(v: LuaValue): string {
   if (typeof v === 'string') return JSON.stringify(v); // JSON string escapes are valid Lua
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   if (Array.isArray(v)) return `{ ${v.map(lua).join(', ')} }`;
-  return `{ ${Object.entries(v).map(([k, x]) => `[${JSON.stringify(k)}] = ${lua(x)}`).join('; ')} }`;
+  return `{ ${Object.entries(v)
+    .map(([k, x]) => `[${JSON.stringify(k)}] = ${lua(x)}`)
+    .join('; ')} }`;
 }
 
 export interface ServerSpec {
@@ -93,7 +95,11 @@ export class ProsodyServer {
   private exited: Promise<void> | undefined;
   private stderr = '';
 
-  constructor(readonly spec: ServerSpec, root: string, hostsFile: string) {
+  constructor(
+    readonly spec: ServerSpec,
+    root: string,
+    hostsFile: string,
+  ) {
     this.dir = path.join(root, spec.name);
     fs.mkdirSync(path.join(this.dir, 'data'), { recursive: true });
     this.configPath = path.join(this.dir, 'prosody.cfg.lua');
@@ -157,7 +163,12 @@ export class ProsodyServer {
     for (const muc of s.mucs) {
       // Persistent rooms: Prosody 0.12 destroys a temporary room whose only occupant changes
       // nick (the room looks empty for a moment), which would muddle the nick-change tests.
-      lines.push('', `Component ${lua(muc)} "muc"`, '\tmuc_room_locking = false', '\tmuc_room_default_persistent = true');
+      lines.push(
+        '',
+        `Component ${lua(muc)} "muc"`,
+        '\tmuc_room_locking = false',
+        '\tmuc_room_default_persistent = true',
+      );
     }
     return lines.join('\n') + '\n';
   }
@@ -191,9 +202,12 @@ export class ProsodyServer {
     for (const port of ports) {
       while (!(await canConnect(this.ip, port))) {
         if (proc.exitCode !== null || proc.signalCode !== null) {
-          throw new Error(`${this.spec.name} exited at start (${proc.exitCode ?? proc.signalCode}): ${this.stderr}\n${this.tailLog()}`);
+          throw new Error(
+            `${this.spec.name} exited at start (${proc.exitCode ?? proc.signalCode}): ${this.stderr}\n${this.tailLog()}`,
+          );
         }
-        if (Date.now() > deadline) throw new Error(`${this.spec.name} did not listen on ${this.ip}:${port}\n${this.tailLog()}`);
+        if (Date.now() > deadline)
+          throw new Error(`${this.spec.name} did not listen on ${this.ip}:${port}\n${this.tailLog()}`);
         await sleep(50);
       }
     }
@@ -233,7 +247,9 @@ export class ProsodyServer {
   /** Runs one admin shell command, e.g. `shell('module', 'reload', 'ping_muc_cloud', 'a.test')`. */
   shell(...args: string[]): Promise<string> {
     return new Promise((resolve, reject) => {
-      const p = spawn('prosodyctl', ['--config', this.configPath, 'shell', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const p = spawn('prosodyctl', ['--config', this.configPath, 'shell', ...args], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let out = '';
       p.stdout.on('data', (d: Buffer) => (out += d.toString()));
       p.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -423,9 +439,23 @@ export class Testbed {
       this.root,
       this.hostsFile,
     );
-    this.b = new ProsodyServer({ name: 'b', ip: this.ip(2), vhosts: [DOMAINS.b], mucs: [DOMAINS.mucB, ...(this.opts.bMucs ?? [])], logLevel: level }, this.root, this.hostsFile);
+    this.b = new ProsodyServer(
+      {
+        name: 'b',
+        ip: this.ip(2),
+        vhosts: [DOMAINS.b],
+        mucs: [DOMAINS.mucB, ...(this.opts.bMucs ?? [])],
+        logLevel: level,
+      },
+      this.root,
+      this.hostsFile,
+    );
     if (this.opts.withC) {
-      this.c = new ProsodyServer({ name: 'c', ip: this.ip(3), vhosts: [DOMAINS.c], mucs: [DOMAINS.mucC], logLevel: level }, this.root, this.hostsFile);
+      this.c = new ProsodyServer(
+        { name: 'c', ip: this.ip(3), vhosts: [DOMAINS.c], mucs: [DOMAINS.mucC], logLevel: level },
+        this.root,
+        this.hostsFile,
+      );
     }
     await Promise.all([this.a.start(), this.b.start(), this.c?.start()]);
   }

@@ -31,7 +31,13 @@ export class User {
   }
 
   /** Registers the account on `server` (if password given) and connects. */
-  static async connect(server: ProsodyServer, domain: string, name: string, password = 'secret-pw', resource = 'e2e'): Promise<User> {
+  static async connect(
+    server: ProsodyServer,
+    domain: string,
+    name: string,
+    password = 'secret-pw',
+    resource = 'e2e',
+  ): Promise<User> {
     server.register(domain, name, password);
     const xmpp = client({ service: server.c2sService, domain, username: name, password, resource });
     xmpp.reconnect.stop();
@@ -59,7 +65,9 @@ export class User {
       if (hit) return hit;
       const left = deadline - Date.now();
       if (left <= 0) {
-        throw new Error(`${this.jid}: no matching stanza within ${timeoutMs} ms; got:\n${this.received.map((r) => r.el.toString()).join('\n')}`);
+        throw new Error(
+          `${this.jid}: no matching stanza within ${timeoutMs} ms; got:\n${this.received.map((r) => r.el.toString()).join('\n')}`,
+        );
       }
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, left);
@@ -118,5 +126,7 @@ export function isNotification(el: Element): boolean {
   if (el.name !== 'presence' || el.attrs.type !== 'unavailable') return false;
   const codes = statusCodes(el);
   const item = el.getChild('x', NS_MUC_USER)?.getChild('item');
-  return codes.includes('110') && codes.includes('333') && item?.attrs.affiliation === 'none' && item.attrs.role === 'none';
+  return (
+    codes.includes('110') && codes.includes('333') && item?.attrs.affiliation === 'none' && item.attrs.role === 'none'
+  );
 }

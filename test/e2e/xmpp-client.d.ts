@@ -13,7 +13,17 @@ declare module '@xmpp/client' {
     iqCallee: { get(ns: string, name: string, handler: (ctx: { stanza: Element }) => Element | undefined): void };
     socket?: { destroy(): void } | null;
   }
-  export function client(opts: { service: string; domain: string; username?: string; password?: string; resource?: string }): XmppClient;
-  export function xml(name: string, attrs?: Record<string, string | undefined> | null, ...children: Array<Element | string>): Element;
+  export function client(opts: {
+    service: string;
+    domain: string;
+    username?: string;
+    password?: string;
+    resource?: string;
+  }): XmppClient;
+  export function xml(
+    name: string,
+    attrs?: Record<string, string | undefined> | null,
+    ...children: Array<Element | string>
+  ): Element;
   export type { XmppClient };
 }

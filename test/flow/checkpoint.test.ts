@@ -22,7 +22,13 @@ async function start(env: Record<string, string>, roundBudgetMs?: number) {
     pollMs: 20,
     roundBudgetMs,
     log: (l) => lines.push(l),
-    env: { PING_MUC_API_URL: api.url, PING_MUC_WEBHOOK_SECRET: WEBHOOK_SECRET, PING_MUC_API_SECRET: API_SECRET, PING_MUC_DELAY_SECONDS: '0.2', ...env },
+    env: {
+      PING_MUC_API_URL: api.url,
+      PING_MUC_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      PING_MUC_API_SECRET: API_SECRET,
+      PING_MUC_DELAY_SECONDS: '0.2',
+      ...env,
+    },
   }));
   return { stub: api, service: svc, lines };
 }
@@ -30,10 +36,23 @@ async function start(env: Record<string, string>, roundBudgetMs?: number) {
 it('pages through 3+ invocations, pinging every join exactly once', async () => {
   // Every page ends the invocation: the deadline margin is always larger than this budget.
   const { stub, service, lines } = await start({ PING_MUC_PAGE_SIZE: '5', PING_MUC_CONCURRENCY: '2' }, 1);
-  const joins = Array.from({ length: 23 }, (_, i) => ({ type: 'join', seq: nextSeq(), host: 'a.example', user: `u${i}@a.example/r`, room: `r${i % 4}@muc.b.example`, nick: `n${i}` }));
+  const joins = Array.from({ length: 23 }, (_, i) => ({
+    type: 'join',
+    seq: nextSeq(),
+    host: 'a.example',
+    user: `u${i}@a.example/r`,
+    room: `r${i % 4}@muc.b.example`,
+    nick: `n${i}`,
+  }));
   stub.answers.set('r0@muc.b.example/n4', 'not-acceptable');
   expect((await postEvents(service.eventsUrl, WEBHOOK_SECRET, joins)).status).toBe(200);
-  expect((await postEvents(service.eventsUrl, WEBHOOK_SECRET, [{ type: 's2s-close', seq: nextSeq(), host: 'a.example', remotes: ['muc.b.example'], direction: 'in' }])).status).toBe(200);
+  expect(
+    (
+      await postEvents(service.eventsUrl, WEBHOOK_SECRET, [
+        { type: 's2s-close', seq: nextSeq(), host: 'a.example', remotes: ['muc.b.example'], direction: 'in' },
+      ])
+    ).status,
+  ).toBe(200);
   await waitFor('the round to finish', () => lines.some((l) => l.includes('"round done"')), 15_000);
   const pinged = stub.pings.map((p) => p.user).sort();
   expect(pinged).toEqual(joins.map((j) => j.user).sort());
@@ -45,10 +64,23 @@ it('pages through 3+ invocations, pinging every join exactly once', async () => 
 it('after a failure mid-round, resumes from the last page that was fully done', async () => {
   const { stub, service, lines } = await start({ PING_MUC_PAGE_SIZE: '4', PING_MUC_CONCURRENCY: '1' });
   // One user per room, so the index order (room, user) is the order of the pings.
-  const joins = Array.from({ length: 12 }, (_, i) => ({ type: 'join', seq: nextSeq(), host: 'a.example', user: `u${i}@a.example/r`, room: `r${String(i).padStart(2, '0')}@muc.b.example`, nick: `n${i}` }));
+  const joins = Array.from({ length: 12 }, (_, i) => ({
+    type: 'join',
+    seq: nextSeq(),
+    host: 'a.example',
+    user: `u${i}@a.example/r`,
+    room: `r${String(i).padStart(2, '0')}@muc.b.example`,
+    nick: `n${i}`,
+  }));
   stub.answers.set('r09@muc.b.example/n9', 'http-500');
   expect((await postEvents(service.eventsUrl, WEBHOOK_SECRET, joins)).status).toBe(200);
-  expect((await postEvents(service.eventsUrl, WEBHOOK_SECRET, [{ type: 's2s-close', seq: nextSeq(), host: 'a.example', remotes: ['muc.b.example'], direction: 'in' }])).status).toBe(200);
+  expect(
+    (
+      await postEvents(service.eventsUrl, WEBHOOK_SECRET, [
+        { type: 's2s-close', seq: nextSeq(), host: 'a.example', remotes: ['muc.b.example'], direction: 'in' },
+      ])
+    ).status,
+  ).toBe(200);
   // Failing until the invocation gives up (calls are retried in place first).
   await waitFor('the failed invocation', () => lines.some((l) => l.includes('"round failed, will retry"')), 10_000);
   stub.answers.set('r09@muc.b.example/n9', 'result');
@@ -65,10 +97,23 @@ it('after a failure mid-round, resumes from the last page that was fully done', 
 
 it('a failure with pings in flight on several pages never checkpoints past the failed join', async () => {
   const { stub, lines } = await start({ PING_MUC_PAGE_SIZE: '4', PING_MUC_CONCURRENCY: '4' });
-  const joins = Array.from({ length: 40 }, (_, i) => ({ type: 'join', seq: nextSeq(), host: 'a.example', user: `u${i}@a.example/r`, room: `r${String(i).padStart(2, '0')}@muc.b.example`, nick: `n${i}` }));
+  const joins = Array.from({ length: 40 }, (_, i) => ({
+    type: 'join',
+    seq: nextSeq(),
+    host: 'a.example',
+    user: `u${i}@a.example/r`,
+    room: `r${String(i).padStart(2, '0')}@muc.b.example`,
+    nick: `n${i}`,
+  }));
   stub.answers.set('r07@muc.b.example/n7', 'http-500');
   expect((await postEvents(running.service!.eventsUrl, WEBHOOK_SECRET, joins)).status).toBe(200);
-  expect((await postEvents(running.service!.eventsUrl, WEBHOOK_SECRET, [{ type: 's2s-close', seq: nextSeq(), host: 'a.example', remotes: ['muc.b.example'], direction: 'in' }])).status).toBe(200);
+  expect(
+    (
+      await postEvents(running.service!.eventsUrl, WEBHOOK_SECRET, [
+        { type: 's2s-close', seq: nextSeq(), host: 'a.example', remotes: ['muc.b.example'], direction: 'in' },
+      ])
+    ).status,
+  ).toBe(200);
   await waitFor('the failed invocation', () => lines.some((l) => l.includes('"round failed, will retry"')), 10_000);
   stub.answers.set('r07@muc.b.example/n7', 'result');
   await waitFor('the round to finish', () => lines.some((l) => l.includes('"round done"')), 15_000);

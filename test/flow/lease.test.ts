@@ -43,7 +43,17 @@ it('a duplicate invocation finds the round busy and comes back after the lease',
     metrics: new Metrics('Test', () => undefined),
   };
   for (let i = 0; i < 20; i++) {
-    await store.putJoin({ host: 'a.example', user: `u${i}@a.example/r`, room: `r${i}@muc.b.example`, nick: `n${i}`, remote: 'muc.b.example', seq: 10 + i }, 2e9);
+    await store.putJoin(
+      {
+        host: 'a.example',
+        user: `u${i}@a.example/r`,
+        room: `r${i}@muc.b.example`,
+        nick: `n${i}`,
+        remote: 'muc.b.example',
+        seq: 10 + i,
+      },
+      2e9,
+    );
   }
   await linkClosed(deps, 'a.example', 'muc.b.example', 100);
   const start = scheduled[0]!.job;

@@ -10,8 +10,21 @@ const HOST = 'a.example';
 const REMOTE = 'muc.b.example';
 const OTHER = 'muc.c.example';
 
-const join = (nick: string, room = `room-${nick}@${REMOTE}`, user = `${nick}@${HOST}/res`) => ({ type: 'join', seq: nextSeq(), host: HOST, user, room, nick });
-const close = (direction: 'in' | 'out', remotes = [REMOTE]) => ({ type: 's2s-close', seq: nextSeq(), host: HOST, remotes, direction });
+const join = (nick: string, room = `room-${nick}@${REMOTE}`, user = `${nick}@${HOST}/res`) => ({
+  type: 'join',
+  seq: nextSeq(),
+  host: HOST,
+  user,
+  room,
+  nick,
+});
+const close = (direction: 'in' | 'out', remotes = [REMOTE]) => ({
+  type: 's2s-close',
+  seq: nextSeq(),
+  host: HOST,
+  remotes,
+  direction,
+});
 const occupant = (nick: string, remote = REMOTE) => `room-${nick}@${remote}/${nick}`;
 
 let h: Harness;
@@ -46,10 +59,15 @@ describe('a round over every XEP-0410 answer', () => {
     await post([close('out')]);
 
     // Timeouts are re-checked twice (0.3 s, 0.6 s) before notifying.
-    await waitFor('the timeout join to be notified', () => h.stub.notifications.some((n) => n.occupant === occupant('slow')), 10_000);
+    await waitFor(
+      'the timeout join to be notified',
+      () => h.stub.notifications.some((n) => n.occupant === occupant('slow')),
+      10_000,
+    );
     await h.logged('round done');
 
-    for (const nick of ['joined', 'kicked', 'renamed', 'roomgone', 'noping', 'gone']) expect(pingsOf(occupant(nick)), nick).toBe(1);
+    for (const nick of ['joined', 'kicked', 'renamed', 'roomgone', 'noping', 'gone'])
+      expect(pingsOf(occupant(nick)), nick).toBe(1);
     expect(pingsOf(occupant('slow'))).toBe(3);
     expect(h.stub.pings.some((p) => p.occupant.includes(OTHER))).toBe(false);
 
@@ -110,7 +128,9 @@ describe('events during the delay', () => {
   it('a leave during the delay means no ping', async () => {
     await post([join('stays'), join('leaves')]);
     await post([close('out')]);
-    await post([{ type: 'leave', seq: nextSeq(), host: HOST, user: `leaves@${HOST}/res`, room: `room-leaves@${REMOTE}` }]);
+    await post([
+      { type: 'leave', seq: nextSeq(), host: HOST, user: `leaves@${HOST}/res`, room: `room-leaves@${REMOTE}` },
+    ]);
     await h.logged('round done');
     expect(h.stub.pings.map((p) => p.occupant)).toEqual([occupant('stays')]);
   });

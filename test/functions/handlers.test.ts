@@ -96,7 +96,14 @@ describe('events function', () => {
     const body = JSON.stringify({
       v: 1,
       events: [
-        { type: 'join', seq: nextSeq(), host: 'a.example', user: 'alice@a.example/r', room: 'lobby@muc.b.example', nick: 'alice' },
+        {
+          type: 'join',
+          seq: nextSeq(),
+          host: 'a.example',
+          user: 'alice@a.example/r',
+          room: 'lobby@muc.b.example',
+          nick: 'alice',
+        },
         { type: 's2s-close', seq: nextSeq(), host: 'a.example', remotes: ['muc.b.example'], direction: 'out' },
         { type: 's2s-close', seq: nextSeq(), host: 'a.example', remotes: ['muc.b.example'], direction: 'in' },
       ],
@@ -110,7 +117,11 @@ describe('events function', () => {
       GroupName: 'ping-muc',
       FlexibleTimeWindow: { Mode: 'OFF' },
       ActionAfterCompletion: 'DELETE',
-      Target: { Arn: ROUND_ARN, RoleArn: process.env.PING_MUC_SCHEDULER_ROLE_ARN, DeadLetterConfig: { Arn: process.env.PING_MUC_DLQ_ARN } },
+      Target: {
+        Arn: ROUND_ARN,
+        RoleArn: process.env.PING_MUC_SCHEDULER_ROLE_ARN,
+        DeadLetterConfig: { Arn: process.env.PING_MUC_DLQ_ARN },
+      },
     });
   });
 
@@ -124,7 +135,9 @@ describe('events function', () => {
   it('fails to start with a clear error when the secret is missing or weak', async () => {
     delete process.env.PING_MUC_WEBHOOK_SECRET;
     const { handler } = await import('../../functions/events');
-    await expect(handler(urlEvent('{}', {}))).rejects.toThrow(/PING_MUC_WEBHOOK_SECRET or PING_MUC_WEBHOOK_SECRET_ARN must be set/);
+    await expect(handler(urlEvent('{}', {}))).rejects.toThrow(
+      /PING_MUC_WEBHOOK_SECRET or PING_MUC_WEBHOOK_SECRET_ARN must be set/,
+    );
     vi.resetModules();
     process.env.PING_MUC_WEBHOOK_SECRET = 'short';
     const again = await import('../../functions/events');
@@ -143,7 +156,9 @@ describe('round function', () => {
 
   it('treats a job with no pending window as already done (idempotent retries)', async () => {
     const { handler } = await import('../../functions/round');
-    await expect(handler({ host: 'a.example', remote: 'muc.z.example', gen: 'abc', kind: 'start' }, context)).resolves.toBeUndefined();
+    await expect(
+      handler({ host: 'a.example', remote: 'muc.z.example', gen: 'abc', kind: 'start' }, context),
+    ).resolves.toBeUndefined();
     expect(requests).toHaveLength(0);
   });
 
@@ -153,7 +168,14 @@ describe('round function', () => {
     const body = JSON.stringify({
       v: 1,
       events: [
-        { type: 'join', seq: nextSeq(), host: 'a.example', user: 'bob@a.example/r', room: 'lobby@muc.down.example', nick: 'bob' },
+        {
+          type: 'join',
+          seq: nextSeq(),
+          host: 'a.example',
+          user: 'bob@a.example/r',
+          room: 'lobby@muc.down.example',
+          nick: 'bob',
+        },
         { type: 's2s-close', seq: nextSeq(), host: 'a.example', remotes: ['muc.down.example'], direction: 'out' },
       ],
     });

@@ -21,7 +21,10 @@ describe('bundles', () => {
     for (const s of sizes) {
       expect(s.bytes, s.name).toBeGreaterThan(1000);
       expect(s.bytes, s.name).toBeLessThanOrEqual(BUNDLE_BUDGET_BYTES);
-      expect(Object.keys(s.byPackage).filter((p) => p.startsWith('@aws-sdk/')), s.name).toEqual([]);
+      expect(
+        Object.keys(s.byPackage).filter((p) => p.startsWith('@aws-sdk/')),
+        s.name,
+      ).toEqual([]);
     }
   });
 

@@ -31,7 +31,20 @@ import {
 let s: Synth;
 let json: CfnTemplate;
 const ids = {} as Record<
-  'table' | 'events' | 'round' | 'eventsRole' | 'roundRole' | 'schedulerRole' | 'group' | 'dlq' | 'webhookSecret' | 'apiSecret' | 'eventsLogs' | 'roundLogs' | 'url' | 'topic',
+  | 'table'
+  | 'events'
+  | 'round'
+  | 'eventsRole'
+  | 'roundRole'
+  | 'schedulerRole'
+  | 'group'
+  | 'dlq'
+  | 'webhookSecret'
+  | 'apiSecret'
+  | 'eventsLogs'
+  | 'roundLogs'
+  | 'url'
+  | 'topic',
   string
 >;
 
@@ -176,7 +189,8 @@ describe('resources', () => {
       'Fn::If': ['IsEventsConcurrencyReserved', ref('EventsReservedConcurrency'), ref('AWS::NoValue')],
     });
     expect(fn(ids.round).ReservedConcurrentExecutions).toBeUndefined();
-    const reserved = (p: string) => evaluate(ctx({ EventsReservedConcurrency: p }), fn(ids.events)) as Record<string, unknown>;
+    const reserved = (p: string) =>
+      evaluate(ctx({ EventsReservedConcurrency: p }), fn(ids.events)) as Record<string, unknown>;
     expect(reserved('0').ReservedConcurrentExecutions).toBeUndefined();
     expect(reserved('50').ReservedConcurrentExecutions).toBe('50');
   });
@@ -192,7 +206,11 @@ describe('resources', () => {
   });
 
   it('the DLQ: SSE, 14 days; failed round invocations land there after Lambda retries', () => {
-    expect(fn(ids.dlq)).toEqual({ SqsManagedSseEnabled: true, MessageRetentionPeriod: 1_209_600, Tags: expect.any(Array) });
+    expect(fn(ids.dlq)).toEqual({
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 1_209_600,
+      Tags: expect.any(Array),
+    });
     s.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
       FunctionName: ref(ids.round),
       MaximumRetryAttempts: ROUND_ASYNC.retryAttempts,
@@ -210,7 +228,8 @@ describe('resources', () => {
     expect(p.Concurrency!.Default).toBe(DEFAULTS.concurrency);
     expect(p.Rechecks!.Default).toBe(DEFAULTS.rechecks);
     expect(p.RetryAttempts!.Default).toBe(DEFAULTS.retryAttempts);
-    for (const [name, def] of Object.entries(PARAMETER_DEFAULTS)) expect(String(p[name]?.Default), name).toBe(String(def));
+    for (const [name, def] of Object.entries(PARAMETER_DEFAULTS))
+      expect(String(p[name]?.Default), name).toBe(String(def));
     expect(Object.keys(p).sort()).toEqual([...Object.keys(PARAMETER_DEFAULTS), 'ApiUrl', 'BootstrapVersion'].sort());
   });
 });
@@ -283,9 +302,15 @@ describe('least privilege', () => {
   });
 
   it('every AWS SDK command in a deployed bundle is granted to its function, and nothing more', () => {
-    const used: Record<FunctionName, Set<string>> = { events: sdkActions(bundleOf(ids.events)), round: sdkActions(bundleOf(ids.round)) };
+    const used: Record<FunctionName, Set<string>> = {
+      events: sdkActions(bundleOf(ids.events)),
+      round: sdkActions(bundleOf(ids.round)),
+    };
     const granted = (roleId: string) => new Set(roleStatements(json, roleId).flatMap((st) => asArray(st.Action)));
-    for (const [name, roleId] of [['events', ids.eventsRole], ['round', ids.roundRole]] as const) {
+    for (const [name, roleId] of [
+      ['events', ids.eventsRole],
+      ['round', ids.roundRole],
+    ] as const) {
       expect(used[name].size, name).toBeGreaterThan(5);
       for (const action of used[name]) expect(granted(roleId).has(action), `${name} calls ${action}`).toBe(true);
     }
@@ -443,18 +468,34 @@ describe('alarms', () => {
     expect(alarms()).toHaveLength(7);
     const got = alarms().map(([, r]) => {
       const p = props(r);
-      return { ns: p.Namespace, metric: p.MetricName, dims: p.Dimensions, threshold: p.Threshold, op: p.ComparisonOperator };
+      return {
+        ns: p.Namespace,
+        metric: p.MetricName,
+        dims: p.Dimensions,
+        threshold: p.Threshold,
+        op: p.ComparisonOperator,
+      };
     });
     const gt0 = { threshold: 0, op: 'GreaterThanThreshold' };
     expect(got).toEqual(
       expect.arrayContaining([
-        { ns: 'AWS/SQS', metric: 'ApproximateNumberOfMessagesVisible', dims: [{ Name: 'QueueName', Value: getAtt(ids.dlq, 'QueueName') }], ...gt0 },
+        {
+          ns: 'AWS/SQS',
+          metric: 'ApproximateNumberOfMessagesVisible',
+          dims: [{ Name: 'QueueName', Value: getAtt(ids.dlq, 'QueueName') }],
+          ...gt0,
+        },
         { ns: 'AWS/Lambda', metric: 'Errors', dims: [{ Name: 'FunctionName', Value: ref(ids.events) }], ...gt0 },
         { ns: 'AWS/Lambda', metric: 'Throttles', dims: [{ Name: 'FunctionName', Value: ref(ids.events) }], ...gt0 },
         { ns: 'AWS/Lambda', metric: 'Url4xxCount', dims: [{ Name: 'FunctionName', Value: ref(ids.events) }], ...gt0 },
         { ns: 'AWS/Lambda', metric: 'Errors', dims: [{ Name: 'FunctionName', Value: ref(ids.round) }], ...gt0 },
         { ns: 'AWS/Lambda', metric: 'Throttles', dims: [{ Name: 'FunctionName', Value: ref(ids.round) }], ...gt0 },
-        { ns: 'AWS/Scheduler', metric: 'InvocationsFailedToBeSentToDeadLetterCount', dims: [{ Name: 'ScheduleGroup', Value: props(json.Resources[ids.group]!).Name }], ...gt0 },
+        {
+          ns: 'AWS/Scheduler',
+          metric: 'InvocationsFailedToBeSentToDeadLetterCount',
+          dims: [{ Name: 'ScheduleGroup', Value: props(json.Resources[ids.group]!).Name }],
+          ...gt0,
+        },
       ]),
     );
     for (const [id, r] of alarms()) {
@@ -480,8 +521,18 @@ describe('outputs', () => {
     const o = json.Outputs!;
     expect(Object.keys(o).sort()).toEqual(
       [
-        'EventsUrl', 'WebhookSecretArn', 'ApiSecretArn', 'GetWebhookSecretCommand', 'GetApiSecretCommand', 'ProsodyConfig',
-        'EventsFunctionName', 'RoundFunctionName', 'TableName', 'ScheduleGroupName', 'DeadLetterQueueUrl', 'AlarmTopicArn',
+        'EventsUrl',
+        'WebhookSecretArn',
+        'ApiSecretArn',
+        'GetWebhookSecretCommand',
+        'GetApiSecretCommand',
+        'ProsodyConfig',
+        'EventsFunctionName',
+        'RoundFunctionName',
+        'TableName',
+        'ScheduleGroupName',
+        'DeadLetterQueueUrl',
+        'AlarmTopicArn',
       ].sort(),
     );
     expect(o.AlarmTopicArn!.Condition).toBe('HasAlarmEmail');
@@ -489,16 +540,24 @@ describe('outputs', () => {
     expect(o.WebhookSecretArn!.Value).toEqual(ref(ids.webhookSecret));
     expect(o.ApiSecretArn!.Value).toEqual(ref(ids.apiSecret));
     const cmd = evaluate(ctx(), o.GetWebhookSecretCommand!.Value) as string;
-    expect(cmd).toMatch(/^aws secretsmanager get-secret-value --region eu-west-1 --secret-id arn:aws:secretsmanager:\S+ --query SecretString --output text$/);
+    expect(cmd).toMatch(
+      /^aws secretsmanager get-secret-value --region eu-west-1 --secret-id arn:aws:secretsmanager:\S+ --query SecretString --output text$/,
+    );
   });
 
   it('the exact Prosody config lines for mod_ping_muc_cloud', () => {
     const lines = (evaluate(ctx(), json.Outputs!.ProsodyConfig!.Value) as string).split('\n');
     expect(lines).toHaveLength(4);
     expect(lines[0]).toMatch(/^modules_enabled = \{ "ping_muc_cloud" \} -- /);
-    expect(lines[1]).toBe('ping_muc_cloud_events_url = "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws/"');
-    expect(lines[2]).toMatch(/^ping_muc_cloud_webhook_secret = "<output of: aws secretsmanager get-secret-value .*WebhookSecret.*>"$/);
-    expect(lines[3]).toMatch(/^ping_muc_cloud_api_secret = "<output of: aws secretsmanager get-secret-value .*ApiSecret.*>"$/);
+    expect(lines[1]).toBe(
+      'ping_muc_cloud_events_url = "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws/"',
+    );
+    expect(lines[2]).toMatch(
+      /^ping_muc_cloud_webhook_secret = "<output of: aws secretsmanager get-secret-value .*WebhookSecret.*>"$/,
+    );
+    expect(lines[3]).toMatch(
+      /^ping_muc_cloud_api_secret = "<output of: aws secretsmanager get-secret-value .*ApiSecret.*>"$/,
+    );
   });
 
   it('the Prosody config lines are valid Lua (luac -p; npm test makes sure a luac exists)', () => {
@@ -520,13 +579,15 @@ describe('outputs', () => {
 
 describe('synth', () => {
   it('deploys exactly the bundles that infra/bundling.ts (and npm run bundle-size) builds', async () => {
-    for (const [name, id] of [['events', ids.events], ['round', ids.round]] as const) {
+    for (const [name, id] of [
+      ['events', ids.events],
+      ['round', ids.round],
+    ] as const) {
       const options = esbuildOptions(name, path.join(s.outdir, 'check'));
       await build(options);
       expect(readFileSync(options.outfile, 'utf8') === bundleOf(id), name).toBe(true);
     }
   });
-
 
   it('has no synthesis warnings or errors', () => {
     const annotations = Annotations.fromStack(s.stack);

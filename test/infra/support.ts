@@ -53,7 +53,8 @@ export function synth(): Synth {
 /** The one resource of `type` whose logical id starts with `prefix`. */
 export function resource(json: CfnTemplate, type: string, prefix: string): [string, CfnResource] {
   const found = Object.entries(json.Resources).filter(([id, r]) => r.Type === type && id.startsWith(prefix));
-  if (found.length !== 1) throw new Error(`expected one ${type} ${prefix}*, found ${found.map(([id]) => id).join(', ') || 'none'}`);
+  if (found.length !== 1)
+    throw new Error(`expected one ${type} ${prefix}*, found ${found.map(([id]) => id).join(', ') || 'none'}`);
   return found[0]!;
 }
 

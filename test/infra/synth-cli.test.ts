@@ -11,11 +11,16 @@ const outdir = mkdtempSync(path.join(os.tmpdir(), 'ping-muc-synth-cli-'));
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
 it('npm run synth writes the template and both bundles', async () => {
-  const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+  };
   const script = pkg.scripts.synth ?? '';
   expect(script).toContain('--output cdk.out');
   const command = script.replace('--output cdk.out', `--output '${outdir}'`);
-  const env = { ...process.env, PATH: `${path.join(REPO_ROOT, 'node_modules', '.bin')}${path.delimiter}${process.env.PATH ?? ''}` };
+  const env = {
+    ...process.env,
+    PATH: `${path.join(REPO_ROOT, 'node_modules', '.bin')}${path.delimiter}${process.env.PATH ?? ''}`,
+  };
   const t0 = performance.now();
   await promisify(execFile)('sh', ['-c', command], { cwd: REPO_ROOT, env, timeout: 120_000 });
   const seconds = (performance.now() - t0) / 1000;

@@ -12,7 +12,10 @@ it('starts on its defaults, prints where it listens, keeps its secrets, and stop
   delete env.PING_MUC_API_URL;
   delete env.PING_MUC_WEBHOOK_SECRET;
   delete env.PING_MUC_API_SECRET;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/local.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/local.ts'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));

@@ -74,10 +74,15 @@ describe('mod_ping_muc_cloud/', () => {
     for (const { name, def } of options()) {
       const row = rows.get(name);
       expect(row, `${name} is not in the README's option table`).toBeDefined();
-      if (def === undefined) expect(row, `${name} has no default: the README must say it is required`).toMatch(/required/);
+      if (def === undefined)
+        expect(row, `${name} has no default: the README must say it is required`).toMatch(/required/);
       else expect(row, `${name}: README default must be ${def}`).toBe(`\`${def}\``);
     }
-    for (const name of rows.keys()) expect(options().map((o) => o.name), `${name} is documented but not read`).toContain(name);
+    for (const name of rows.keys())
+      expect(
+        options().map((o) => o.name),
+        `${name} is documented but not read`,
+      ).toContain(name);
   });
 
   it('documents install (the folder into a plugin path), modules_enabled and compatibility', () => {

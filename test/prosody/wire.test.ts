@@ -24,7 +24,9 @@ local json = require "util.json"
 
 describe('wire.lib.lua', () => {
   it('util.json alone prints a float microsecond seq as %.14g (neighbours tie): the bug', () => {
-    const out = lua('print(json.encode({ seq = 1764075600000001.0 })); print(json.encode({ seq = 1764075600000002.0 }))');
+    const out = lua(
+      'print(json.encode({ seq = 1764075600000001.0 })); print(json.encode({ seq = 1764075600000002.0 }))',
+    );
     const [a, b] = out.split('\n');
     expect(a).toBe(b); // 1.7640756e+15 twice
   });
@@ -38,12 +40,24 @@ print(wire.event({ type = "s2s-close", seq = 1764075600000003, host = "a.test", 
 print(wire.seq(9007199254740991.0))`);
     const [a, b, c, max] = out.split('\n');
     expect(JSON.parse(a!)).toEqual({
-      type: 'join', seq: 1764075600000001, since: 1764075600000000, host: 'a.test', user: 'u@a.test/r', room: 'r@muc.b.test', nick: 'N',
+      type: 'join',
+      seq: 1764075600000001,
+      since: 1764075600000000,
+      host: 'a.test',
+      user: 'u@a.test/r',
+      room: 'r@muc.b.test',
+      nick: 'N',
     });
     expect(a).toContain('"seq":1764075600000001,');
     expect(a).toContain('"since":1764075600000000,');
     expect(JSON.parse(b!).seq).toBe(1764075600000002);
-    expect(JSON.parse(c!)).toEqual({ type: 's2s-close', seq: 1764075600000003, host: 'a.test', remotes: ['muc.b.test'], direction: 'out' });
+    expect(JSON.parse(c!)).toEqual({
+      type: 's2s-close',
+      seq: 1764075600000003,
+      host: 'a.test',
+      remotes: ['muc.b.test'],
+      direction: 'out',
+    });
     expect(max).toBe('9007199254740991');
   });
 

@@ -9,7 +9,15 @@ import { LOST_START_AFTER_MS } from '../../lib/app/link-close';
 import { runRound } from '../../lib/app/round';
 import type { PingReply, RoundJob } from '../../lib/domain/model';
 import type { JoinStore, RoundStore } from '../../lib/ports';
-import { FakeStanzaApi, HOST, nextSeq, replyFor, roundWorld, type RoundWorld, type ScheduledJob } from '../support/fakes';
+import {
+  FakeStanzaApi,
+  HOST,
+  nextSeq,
+  replyFor,
+  roundWorld,
+  type RoundWorld,
+  type ScheduledJob,
+} from '../support/fakes';
 
 const JOINS = 20_000;
 const REMOTES = ['muc.one.example', 'muc.two.example', 'muc.three.example'] as const;
@@ -32,7 +40,12 @@ function rng(seed: number): () => number {
 }
 
 /** Wraps every method of a store so that `rate` of the calls fail, half before and half after applying. */
-function faultyStore<T extends object>(store: T, rate: number, random: () => number, counts: { storeFaults: number }): T {
+function faultyStore<T extends object>(
+  store: T,
+  rate: number,
+  random: () => number,
+  counts: { storeFaults: number },
+): T {
   return new Proxy(store, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver);
@@ -66,7 +79,11 @@ interface Figures {
 
 async function runSeed(seed: number): Promise<Figures> {
   const random = rng(seed);
-  const w: RoundWorld = roundWorld({ PING_MUC_DELAY_SECONDS: String(DELAY_MS / 1000), PING_MUC_CONCURRENCY: '32', PING_MUC_RECHECKS: '3' });
+  const w: RoundWorld = roundWorld({
+    PING_MUC_DELAY_SECONDS: String(DELAY_MS / 1000),
+    PING_MUC_CONCURRENCY: '32',
+    PING_MUC_RECHECKS: '3',
+  });
   const counts = { apiFaults: 0, storeFaults: 0 };
   const t0 = w.clock.now();
 
@@ -76,12 +93,16 @@ async function runSeed(seed: number): Promise<Figures> {
   for (let i = 0; i < JOINS; i++) {
     const remote = REMOTES[i % REMOTES.length] as string;
     const occupant = `r${i % 700}@${remote}/n${i}`;
-    await w.store.putJoin({ host: HOST, user: `u${i}@${HOST}/r`, room: `r${i % 700}@${remote}`, nick: `n${i}`, remote, seq: nextSeq() }, expires);
+    await w.store.putJoin(
+      { host: HOST, user: `u${i}@${HOST}/r`, room: `r${i % 700}@${remote}`, nick: `n${i}`, remote, seq: nextSeq() },
+      expires,
+    );
     if (random() < 1 / 3) ghost.add(occupant);
   }
 
   // Parsed once per answer: classify reads only the type, the condition and `by`.
-  const sample = (answer: 'joined' | 'not-acceptable' | 'remote-down') => replyFor(answer, `x@${HOST}/r`, 'room@muc.x.example/n') as PingReply & { iq: Element };
+  const sample = (answer: 'joined' | 'not-acceptable' | 'remote-down') =>
+    replyFor(answer, `x@${HOST}/r`, 'room@muc.x.example/n') as PingReply & { iq: Element };
   const replies = { joined: sample('joined'), ghost: sample('not-acceptable'), down: sample('remote-down') };
   const downUntil = t0 + DELAY_MS + 60_000 + 120_000 + 240_000 - 1; // pass 3 (at +480 s) finds it back
   const api = w.api as FakeStanzaApi;
@@ -100,7 +121,12 @@ async function runSeed(seed: number): Promise<Figures> {
   };
   api.notify = async (presence) => {
     await fault();
-    api.notifications.push({ at: w.clock.now(), user: String(presence.attrs.to), occupant: String(presence.attrs.from), presence });
+    api.notifications.push({
+      at: w.clock.now(),
+      user: String(presence.attrs.to),
+      occupant: String(presence.attrs.from),
+      presence,
+    });
     return true;
   };
   const store = faultyStore(w.store, 0.005, random, counts) as unknown as JoinStore & RoundStore;
@@ -136,17 +162,30 @@ async function runSeed(seed: number): Promise<Figures> {
       await runRound(w.deps, job, () => (pages-- > 0 ? 600_000 : 0));
     } catch {
       // Lambda's own async retry, a minute later (the self-retry could not be scheduled).
-      w.scheduler.pending.set(`lambda-${invocations}`, { name: `lambda-${invocations}`, at: w.clock.now() + 60_000, job });
+      w.scheduler.pending.set(`lambda-${invocations}`, {
+        name: `lambda-${invocations}`,
+        at: w.clock.now() + 60_000,
+        job,
+      });
     }
   };
   for (let steps = 0; ; steps++) {
     if (steps > 20_000) {
       const msgs = new Map<string, number>();
       for (const l of w.logs.slice(-2000)) msgs.set(l.message, (msgs.get(l.message) ?? 0) + 1);
-      console.log([...msgs], [...w.scheduler.pending.values()].slice(0, 5), w.store.allRounds(), (w.clock.now() - t0) / 1000);
+      console.log(
+        [...msgs],
+        [...w.scheduler.pending.values()].slice(0, 5),
+        w.store.allRounds(),
+        (w.clock.now() - t0) / 1000,
+      );
       throw new Error(`seed ${seed}: rounds did not end`);
     }
-    if (!flapped && (w.scheduler.pending.size === 0 || [...w.scheduler.pending.values()].every((j) => j.at > t0 + DELAY_MS + LOST_START_AFTER_MS + 5 * 60_000))) {
+    if (
+      !flapped &&
+      (w.scheduler.pending.size === 0 ||
+        [...w.scheduler.pending.values()].every((j) => j.at > t0 + DELAY_MS + LOST_START_AFTER_MS + 5 * 60_000))
+    ) {
       flapped = true;
       w.clock.t = Math.max(w.clock.t, t0 + DELAY_MS + LOST_START_AFTER_MS + 5 * 60_000);
       await close(LOST);
@@ -162,7 +201,11 @@ async function runSeed(seed: number): Promise<Figures> {
       if (gen) {
         const pass = random() < 0.5 ? {} : { pass: Math.floor(random() * 4) };
         const name = `stray-${steps}`;
-        w.scheduler.pending.set(name, { name, at: w.clock.now() + Math.floor(random() * 300_000), job: { host: HOST, remote, gen, kind: 'continue', ...pass } });
+        w.scheduler.pending.set(name, {
+          name,
+          at: w.clock.now() + Math.floor(random() * 300_000),
+          job: { host: HOST, remote, gen, kind: 'continue', ...pass },
+        });
       }
     }
     // Every job is delivered twice, at the same time.
@@ -174,15 +217,28 @@ async function runSeed(seed: number): Promise<Figures> {
   for (const n of api.notifications) {
     told.set(n.occupant, (told.get(n.occupant) ?? 0) + 1);
     const remote = n.occupant.split('/')[0]!.split('@')[1]!;
-    expect(n.at, `seed ${seed}: ${n.occupant} notified before its due time`).toBeGreaterThanOrEqual((closes.get(remote) as number) + DELAY_MS);
+    expect(n.at, `seed ${seed}: ${n.occupant} notified before its due time`).toBeGreaterThanOrEqual(
+      (closes.get(remote) as number) + DELAY_MS,
+    );
   }
   const wronglyTold = [...told.keys()].filter((o) => !ghost.has(o));
   expect(wronglyTold, `seed ${seed}: joined users notified`).toEqual([]);
   const notOnce = [...ghost].filter((o) => told.get(o) !== 1);
   expect(notOnce.slice(0, 5), `seed ${seed}: ghosts not notified exactly once (${notOnce.length})`).toEqual([]);
-  expect(w.store.allRounds().filter((r) => r.state !== 'done'), `seed ${seed}: rounds not done`).toEqual([]);
+  expect(
+    w.store.allRounds().filter((r) => r.state !== 'done'),
+    `seed ${seed}: rounds not done`,
+  ).toEqual([]);
   const selfRetries = w.scheduler.created.filter((c) => c.job.attempt !== undefined).length;
-  return { seed, invocations, selfRetries, apiFaults: counts.apiFaults, storeFaults: counts.storeFaults, notifications: api.notifications.length, finishedAfterS: Math.round((w.clock.now() - t0) / 1000) };
+  return {
+    seed,
+    invocations,
+    selfRetries,
+    apiFaults: counts.apiFaults,
+    storeFaults: counts.storeFaults,
+    notifications: api.notifications.length,
+    finishedAfterS: Math.round((w.clock.now() - t0) / 1000),
+  };
 }
 
 const fixed = process.env.PING_MUC_FAULT_SEED;

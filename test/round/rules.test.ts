@@ -104,7 +104,12 @@ describe('checkpoint and continuation', () => {
     await seedJoins(w, 30);
     await closeLink(w);
     // Each invocation may feed one page only.
-    const invocations = await drive(w, { remainingMs: () => { let n = 0; return () => (n++ === 0 ? Infinity : 0); } });
+    const invocations = await drive(w, {
+      remainingMs: () => {
+        let n = 0;
+        return () => (n++ === 0 ? Infinity : 0);
+      },
+    });
     expect(invocations).toBeGreaterThanOrEqual(8);
     expect(w.api.pings).toHaveLength(30);
     expect(new Set(w.api.pings.map((p) => p.user)).size).toBe(30);
@@ -162,7 +167,10 @@ describe('outcomes', () => {
     await closeLink(w);
     await drive(w);
     expect(w.api.notifications.map((n) => n.occupant)).toEqual([joins[1]!.occupant]);
-    const kept = w.store.allJoins().map((j) => j.nick).sort();
+    const kept = w.store
+      .allJoins()
+      .map((j) => j.nick)
+      .sort();
     expect(kept).toEqual(['u0', 'u2', 'u4']);
   });
 
@@ -175,7 +183,12 @@ describe('outcomes', () => {
     await drive(w);
     expect(w.api.pingsOf(joins[1]!.occupant)).toBe(3);
     expect(w.api.notifications.map((n) => n.occupant)).toEqual([joins[2]!.occupant]);
-    expect(w.store.allJoins().map((j) => j.nick).sort()).toEqual(['u0', 'u1']);
+    expect(
+      w.store
+        .allJoins()
+        .map((j) => j.nick)
+        .sort(),
+    ).toEqual(['u0', 'u1']);
     expect(w.scheduler.created.filter((j) => j.job.attempt !== undefined)).toEqual([]);
   });
 });
@@ -208,7 +221,13 @@ describe('re-checks', () => {
         if (extra++ < 12) {
           for (const k of [1, 2, 3]) {
             const name = `stray-${extra}-${k}`;
-            const stray = { host: HOST, remote: REMOTE, gen, kind: 'continue' as const, ...(k === 3 ? {} : { pass: k === 1 ? 1 : 0 }) };
+            const stray = {
+              host: HOST,
+              remote: REMOTE,
+              gen,
+              kind: 'continue' as const,
+              ...(k === 3 ? {} : { pass: k === 1 ? 1 : 0 }),
+            };
             world.scheduler.pending.set(name, { name, at: job.at + k * 1000, job: stray });
           }
         }
@@ -257,7 +276,10 @@ describe('follow-up scheduling', () => {
     await closeLink(w);
     await drive(w);
     const kinds = w.scheduler.created.map((c) => [c.job.kind, c.job.pass]);
-    expect(kinds).toEqual([['start', undefined], ['continue', 1]]);
+    expect(kinds).toEqual([
+      ['start', undefined],
+      ['continue', 1],
+    ]);
     expect(new Set(w.scheduler.created.map((c) => c.name)).size).toBe(2);
   });
 
@@ -305,13 +327,17 @@ describe('server slots (9.8)', () => {
   });
 
   it('refuses a server bound below one round', () => {
-    expect(() => loadConfig({ PING_MUC_CONCURRENCY: '64', PING_MUC_SERVER_MAX_INFLIGHT: '32' })).toThrow(/below PING_MUC_CONCURRENCY/);
+    expect(() => loadConfig({ PING_MUC_CONCURRENCY: '64', PING_MUC_SERVER_MAX_INFLIGHT: '32' })).toThrow(
+      /below PING_MUC_CONCURRENCY/,
+    );
   });
 });
 
 describe('configuration that cannot work (9.7)', () => {
   it('refuses an API timeout whose deadline margin exceeds the function timeout', () => {
-    expect(() => checkRoundTimeout(loadConfig({ PING_MUC_API_TIMEOUT_MS: '60000', PING_MUC_ROUND_TIMEOUT_SECONDS: '600' }))).toThrow(/does not fit/);
+    expect(() =>
+      checkRoundTimeout(loadConfig({ PING_MUC_API_TIMEOUT_MS: '60000', PING_MUC_ROUND_TIMEOUT_SECONDS: '600' })),
+    ).toThrow(/does not fit/);
     expect(() => checkRoundTimeout(loadConfig({ PING_MUC_ROUND_TIMEOUT_SECONDS: '600' }))).not.toThrow();
   });
 });

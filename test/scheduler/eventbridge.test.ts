@@ -56,7 +56,9 @@ beforeEach(() => {
   requests = [];
   reply = (req) => ({
     status: 200,
-    body: JSON.stringify({ ScheduleArn: `arn:aws:scheduler:us-east-1:123456789012:schedule/ping-muc${req.path.slice('/schedules'.length)}` }),
+    body: JSON.stringify({
+      ScheduleArn: `arn:aws:scheduler:us-east-1:123456789012:schedule/ping-muc${req.path.slice('/schedules'.length)}`,
+    }),
   });
 });
 
@@ -78,7 +80,9 @@ const ARNS = {
 };
 const job: RoundJob = { host: 'example.org', remote: 'conference.remote.net', gen: 'g-01HXYZ', kind: 'start' };
 
-function adapter(opts: { maxAttempts?: number; retry?: { maximumRetryAttempts?: number; maximumEventAgeInSeconds?: number } } = {}) {
+function adapter(
+  opts: { maxAttempts?: number; retry?: { maximumRetryAttempts?: number; maximumEventAgeInSeconds?: number } } = {},
+) {
   return new EventBridgeScheduler({
     client: client(opts.maxAttempts),
     ...ARNS,
@@ -99,7 +103,9 @@ describe('EventBridgeScheduler', () => {
     expect([...req.query.keys()]).toEqual([]);
     expect(req.headers['content-type']).toMatch(/^application\/json/);
     // SigV4 for the scheduler service in the configured region.
-    expect(req.headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDTEST\/\d{8}\/us-east-1\/scheduler\/aws4_request/);
+    expect(req.headers.authorization).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=AKIDTEST\/\d{8}\/us-east-1\/scheduler\/aws4_request/,
+    );
 
     const { ClientToken, ...rest } = req.body;
     expect(rest).toEqual({
@@ -129,7 +135,12 @@ describe('EventBridgeScheduler', () => {
     await adapter().schedule('n1', at, extra);
     const body = requests[0]!.body as { ScheduleExpression: string; Target: { Input: string } };
     expect(body.ScheduleExpression).toBe('at(2030-03-04T05:06:00)');
-    expect(JSON.parse(body.Target.Input)).toEqual({ host: job.host, remote: job.remote, gen: job.gen, kind: 'continue' });
+    expect(JSON.parse(body.Target.Input)).toEqual({
+      host: job.host,
+      remote: job.remote,
+      gen: job.gen,
+      kind: 'continue',
+    });
   });
 
   it('moves an at() already in the past into the near future instead of sending a past time', async () => {
@@ -213,8 +224,8 @@ describe('EventBridgeScheduler', () => {
     expect(() => new EventBridgeScheduler({ client: client(), ...ARNS, retry: { maximumRetryAttempts: 186 } })).toThrow(
       /maximumRetryAttempts/,
     );
-    expect(() => new EventBridgeScheduler({ client: client(), ...ARNS, retry: { maximumEventAgeInSeconds: 59 } })).toThrow(
-      /maximumEventAgeInSeconds/,
-    );
+    expect(
+      () => new EventBridgeScheduler({ client: client(), ...ARNS, retry: { maximumEventAgeInSeconds: 59 } }),
+    ).toThrow(/maximumEventAgeInSeconds/);
   });
 });

@@ -20,15 +20,30 @@ async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 5000): 
   }
 }
 
-const job = (gen: string, kind: RoundJob['kind'] = 'start'): RoundJob => ({ host: 'example.org', remote: 'muc.remote.net', gen, kind });
+const job = (gen: string, kind: RoundJob['kind'] = 'start'): RoundJob => ({
+  host: 'example.org',
+  remote: 'muc.remote.net',
+  gen,
+  kind,
+});
 
 let db: RunningDynalite;
 let tableN = 0;
 const schedulers: LocalScheduler[] = [];
 const logs: { msg: string; data?: object }[] = [];
 
-function make(table: string, opts: Partial<LocalSchedulerOptions> & Pick<LocalSchedulerOptions, 'run'>, client: DynamoDBClient = db.client) {
-  const s = new LocalScheduler({ client, table, pollMs: 20, log: (msg, data) => logs.push({ msg, ...(data ? { data } : {}) }), ...opts });
+function make(
+  table: string,
+  opts: Partial<LocalSchedulerOptions> & Pick<LocalSchedulerOptions, 'run'>,
+  client: DynamoDBClient = db.client,
+) {
+  const s = new LocalScheduler({
+    client,
+    table,
+    pollMs: 20,
+    log: (msg, data) => logs.push({ msg, ...(data ? { data } : {}) }),
+    ...opts,
+  });
   schedulers.push(s);
   return s;
 }
@@ -41,9 +56,18 @@ async function freshTable(client: DynamoDBClient = db.client): Promise<string> {
 
 async function pending(table: string, client: DynamoDBClient = db.client) {
   const r = await client.send(
-    new QueryCommand({ TableName: table, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': { S: SCHED_PK } } }),
+    new QueryCommand({
+      TableName: table,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': { S: SCHED_PK } },
+    }),
   );
-  return (r.Items ?? []).map((i) => ({ name: i.sk!.S!, at: Number(i.at!.N), attempts: Number(i.attempts!.N), job: JSON.parse(i.job!.S!) as RoundJob }));
+  return (r.Items ?? []).map((i) => ({
+    name: i.sk!.S!,
+    at: Number(i.at!.N),
+    attempts: Number(i.attempts!.N),
+    job: JSON.parse(i.job!.S!) as RoundJob,
+  }));
 }
 
 beforeAll(async () => {
@@ -64,7 +88,9 @@ describe('LocalScheduler', () => {
     const j = job('g1');
     const name = scheduleName(j, 'start');
     expect(await s.schedule(name, 1234.5, j)).toBe(true);
-    const { Item } = await db.client.send(new GetItemCommand({ TableName: table, Key: { pk: { S: 'SCHED' }, sk: { S: name } } }));
+    const { Item } = await db.client.send(
+      new GetItemCommand({ TableName: table, Key: { pk: { S: 'SCHED' }, sk: { S: name } } }),
+    );
     expect(Item).toEqual({
       pk: { S: 'SCHED' },
       sk: { S: name },
@@ -100,7 +126,11 @@ describe('LocalScheduler', () => {
     const j = job('dup');
     const name = scheduleName(j, 'start');
     const at = Date.now() + 100;
-    const results = await Promise.all([s.schedule(name, at, j), s.schedule(name, at, j), s.schedule(name, at + 5000, { ...j, gen: 'x' })]);
+    const results = await Promise.all([
+      s.schedule(name, at, j),
+      s.schedule(name, at, j),
+      s.schedule(name, at + 5000, { ...j, gen: 'x' }),
+    ]);
     expect(results.filter(Boolean)).toHaveLength(1);
     s.start();
     await until(async () => runs.length === 1 && (await pending(table)).length === 0);
@@ -144,7 +174,12 @@ describe('LocalScheduler', () => {
   it('caps the backoff', async () => {
     const table = await freshTable();
     let now = 1_000_000;
-    const s = make(table, { retryBaseMs: 1000, retryMaxMs: 5000, now: () => now, run: async () => Promise.reject(new Error('x')) });
+    const s = make(table, {
+      retryBaseMs: 1000,
+      retryMaxMs: 5000,
+      now: () => now,
+      run: async () => Promise.reject(new Error('x')),
+    });
     const j = job('cap');
     await s.schedule('cap', now, j);
     s.start();
@@ -279,12 +314,22 @@ describe('LocalScheduler', () => {
     await db.client.send(
       new PutItemCommand({
         TableName: table,
-        Item: { pk: { S: 'SCHED' }, sk: { S: 'bad' }, at: { N: String(Date.now()) }, job: { S: '{"host":1}' }, attempts: { N: '0' } },
+        Item: {
+          pk: { S: 'SCHED' },
+          sk: { S: 'bad' },
+          at: { N: String(Date.now()) },
+          job: { S: '{"host":1}' },
+          attempts: { N: '0' },
+        },
       }),
     );
     s.start();
-    await until(async () => runs.length === 1 && (await pending(table)).some((p) => p.name === 'bad' && p.attempts === 1));
-    expect(logs.some((l) => l.msg.includes('failed; retrying') && (l.data as { name: string }).name === 'bad')).toBe(true);
+    await until(
+      async () => runs.length === 1 && (await pending(table)).some((p) => p.name === 'bad' && p.attempts === 1),
+    );
+    expect(logs.some((l) => l.msg.includes('failed; retrying') && (l.data as { name: string }).name === 'bad')).toBe(
+      true,
+    );
   });
 
   it('rejects invalid names', async () => {

@@ -24,14 +24,23 @@ let nowMs: number;
 let store: DynamoStore;
 
 const exp = () => Math.floor(nowMs / 1000) + 30 * 86_400;
-const join = (seq: number, since?: number, nick = 'u'): Join => ({ host: H, user: USER, room: ROOM, nick, remote: R, seq, ...(since === undefined ? {} : { since }) });
+const join = (seq: number, since?: number, nick = 'u'): Join => ({
+  host: H,
+  user: USER,
+  room: ROOM,
+  nick,
+  remote: R,
+  seq,
+  ...(since === undefined ? {} : { since }),
+});
 const joins = async () => (await store.joinsOf(H, R, 100)).items;
 
 async function raw(key: { pk: string; sk: string }): Promise<Record<string, unknown> | undefined> {
   const out = await db.client.send(new GetItemCommand({ TableName: table, Key: marshall(key), ConsistentRead: true }));
   return out.Item && unmarshall(out.Item);
 }
-const putRaw = (item: Record<string, unknown>) => db.client.send(new PutItemCommand({ TableName: table, Item: marshall(item) as Record<string, AttributeValue> }));
+const putRaw = (item: Record<string, unknown>) =>
+  db.client.send(new PutItemCommand({ TableName: table, Item: marshall(item) as Record<string, AttributeValue> }));
 
 beforeAll(async () => {
   db = await startDynalite();
@@ -103,7 +112,19 @@ describe('join refresh (since)', () => {
   });
 
   it('an item written before `since` existed counts its seq as since', async () => {
-    await putRaw({ ...joinKey(USER, ROOM), gpk: H, gsk: `${R}|${ROOM}|${USER}`, host: H, user: USER, room: ROOM, nick: 'u', remote: R, seq: 10, recheck: 'g1.1', expiresAt: exp() });
+    await putRaw({
+      ...joinKey(USER, ROOM),
+      gpk: H,
+      gsk: `${R}|${ROOM}|${USER}`,
+      host: H,
+      user: USER,
+      room: ROOM,
+      nick: 'u',
+      remote: R,
+      seq: 10,
+      recheck: 'g1.1',
+      expiresAt: exp(),
+    });
     expect(await joins()).toEqual([{ ...join(10), recheck: 'g1.1' }]);
     expect(await store.markNotifying(join(10), 'g1')).toBe(true);
     await store.putJoin(join(20, 10), exp());
@@ -166,14 +187,32 @@ describe('host-start at scale', () => {
 describe('recordClose: previousCloseAt', () => {
   it('is the window’s last close before this one, only when this close joined an open window', async () => {
     expect(await store.recordClose(H, R, 100, T0, 'g1')).toEqual({ gen: 'g1', opened: true, lastCloseAt: T0 });
-    expect(await store.recordClose(H, R, 101, T0 + 500, 'g2')).toEqual({ gen: 'g1', opened: false, lastCloseAt: T0 + 500, previousCloseAt: T0 });
-    expect(await store.recordClose(H, R, 102, T0 + 900, 'g3')).toEqual({ gen: 'g1', opened: false, lastCloseAt: T0 + 900, previousCloseAt: T0 + 500 });
+    expect(await store.recordClose(H, R, 101, T0 + 500, 'g2')).toEqual({
+      gen: 'g1',
+      opened: false,
+      lastCloseAt: T0 + 500,
+      previousCloseAt: T0,
+    });
+    expect(await store.recordClose(H, R, 102, T0 + 900, 'g3')).toEqual({
+      gen: 'g1',
+      opened: false,
+      lastCloseAt: T0 + 900,
+      previousCloseAt: T0 + 500,
+    });
     // Not recorded (older): no previous close to speak of.
-    expect(await store.recordClose(H, R, 99, T0 + 950, 'g4')).toEqual({ gen: 'g1', opened: false, lastCloseAt: T0 + 900 });
+    expect(await store.recordClose(H, R, 99, T0 + 950, 'g4')).toEqual({
+      gen: 'g1',
+      opened: false,
+      lastCloseAt: T0 + 900,
+    });
     // After the claim, the next close opens a new window: nothing before it.
     const round: Round = { host: H, remote: R, gen: 'g1', cutoffSeq: 102, pass: 0, state: 'running' };
     expect(await store.claimRound(round, T0 + 900)).toBe(true);
-    expect(await store.recordClose(H, R, 200, T0 + 60_000, 'g5')).toEqual({ gen: 'g5', opened: true, lastCloseAt: T0 + 60_000 });
+    expect(await store.recordClose(H, R, 200, T0 + 60_000, 'g5')).toEqual({
+      gen: 'g5',
+      opened: true,
+      lastCloseAt: T0 + 60_000,
+    });
   });
 });
 
@@ -200,17 +239,45 @@ describe('claimRound never overwrites a further round', () => {
 
 describe('rounds: every field persisted, shape checked on read', () => {
   it('keeps notBefore and every other Round field', async () => {
-    const round: Round = { host: H, remote: R, gen: 'g1', cutoffSeq: 7, pass: 1, cursor: 'c', marked: 3, notBefore: T0 + 90_000, state: 'waiting' };
+    const round: Round = {
+      host: H,
+      remote: R,
+      gen: 'g1',
+      cutoffSeq: 7,
+      pass: 1,
+      cursor: 'c',
+      marked: 3,
+      notBefore: T0 + 90_000,
+      state: 'waiting',
+    };
     await store.saveRound(round);
     expect(await store.getRound(H, R, 'g1')).toEqual(round);
   });
 
   it('a damaged item throws a clear error', async () => {
-    await putRaw({ ...roundKey(H, R, 'g1'), host: H, remote: R, gen: 'g1', cutoffSeq: 'seven', pass: 0, state: 'running' });
+    await putRaw({
+      ...roundKey(H, R, 'g1'),
+      host: H,
+      remote: R,
+      gen: 'g1',
+      cutoffSeq: 'seven',
+      pass: 0,
+      state: 'running',
+    });
     await expect(store.getRound(H, R, 'g1')).rejects.toThrow(CorruptItemError);
     await putRaw({ ...roundKey(H, R, 'g2'), host: H, remote: R, gen: 'g2', cutoffSeq: 7, pass: 0, state: 'lost' });
     await expect(store.getRound(H, R, 'g2')).rejects.toThrow(/corrupt store item: round/);
-    await putRaw({ ...joinKey(USER, ROOM), gpk: H, gsk: `${R}|${ROOM}|${USER}`, host: H, user: USER, room: ROOM, remote: R, seq: 10, expiresAt: exp() });
+    await putRaw({
+      ...joinKey(USER, ROOM),
+      gpk: H,
+      gsk: `${R}|${ROOM}|${USER}`,
+      host: H,
+      user: USER,
+      room: ROOM,
+      remote: R,
+      seq: 10,
+      expiresAt: exp(),
+    });
     await expect(joins()).rejects.toThrow(/corrupt store item: join .* nick/);
   });
 });

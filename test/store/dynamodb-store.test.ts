@@ -10,11 +10,7 @@ import { ScanCommand, type BatchWriteItemCommandInput, type DynamoDBClient } fro
 import { startDynalite, type RunningDynalite } from '../support/dynalite';
 import { localDynamoClient } from '../../lib/adapters/dynamodb/dynalite';
 import { ensureTable, tableDefinition } from '../../lib/adapters/dynamodb/table';
-import {
-  DynamoStore,
-  InvalidCursorError,
-  UnprocessedItemsError,
-} from '../../lib/adapters/dynamodb/store';
+import { DynamoStore, InvalidCursorError, UnprocessedItemsError } from '../../lib/adapters/dynamodb/store';
 import { countRequests } from '../../bench/count-requests';
 import type { Join, Round } from '../../lib/domain/model';
 
@@ -30,7 +26,10 @@ let store: DynamoStore;
 const nowS = () => Math.floor(nowMs / 1000);
 const exp = () => nowS() + 30 * DAY;
 
-function newStore(client: DynamoDBClient = db.client, extra: Partial<ConstructorParameters<typeof DynamoStore>[0]> = {}) {
+function newStore(
+  client: DynamoDBClient = db.client,
+  extra: Partial<ConstructorParameters<typeof DynamoStore>[0]> = {},
+) {
   return new DynamoStore({ client, table, now: () => nowMs, ...extra });
 }
 
@@ -187,7 +186,8 @@ describe('session-end', () => {
 
 describe('host-start', () => {
   it('writes the marker only, in one request whatever the number of joins', async () => {
-    for (let i = 0; i < 30; i++) await store.putJoin(j(`u${i}@a.example/r`, `room@muc${i % 3}.b.example`, 100 + i), exp());
+    for (let i = 0; i < 30; i++)
+      await store.putJoin(j(`u${i}@a.example/r`, `room@muc${i % 3}.b.example`, 100 + i), exp());
     expect(await store.hostStartSeq('a.example')).toBe(0);
 
     const counter = countRequests(db.client);
@@ -265,7 +265,9 @@ describe('joinsOf', () => {
     expect(first.next).toBeDefined();
     const next = first.next as string;
     await expect(store.joinsOf('a.example', 'b.example', 1, 'not a cursor!')).rejects.toThrow(InvalidCursorError);
-    await expect(store.joinsOf('a.example', 'b.example', 1, Buffer.from('{"pk":1}').toString('base64url'))).rejects.toThrow(/invalid store cursor/);
+    await expect(
+      store.joinsOf('a.example', 'b.example', 1, Buffer.from('{"pk":1}').toString('base64url')),
+    ).rejects.toThrow(/invalid store cursor/);
     await expect(store.joinsOf('a.example', 'c.example', 1, next)).rejects.toThrow(InvalidCursorError);
     await expect(store.joinsOf('z.example', 'b.example', 1, next)).rejects.toThrow(InvalidCursorError);
     await expect(store.joinsOf('a.example', 'b.example', 0)).rejects.toThrow(RangeError);
@@ -368,7 +370,14 @@ describe('conditional delete and re-check mark', () => {
 describe('lost links', () => {
   const H = 'a.example';
   const R = 'b.example';
-  const round = (gen: string, cutoffSeq: number): Round => ({ host: H, remote: R, gen, cutoffSeq, pass: 0, state: 'running' });
+  const round = (gen: string, cutoffSeq: number): Round => ({
+    host: H,
+    remote: R,
+    gen,
+    cutoffSeq,
+    pass: 0,
+    state: 'running',
+  });
 
   it('coalesces closes into one pending window, then claims it', async () => {
     expect(await store.pendingClose(H, R)).toBeUndefined();
@@ -444,7 +453,10 @@ describe('failures', () => {
           calls.batch++;
           if (calls.batch <= times) {
             const input = args.input as BatchWriteItemCommandInput;
-            return { output: { $metadata: {}, UnprocessedItems: input.RequestItems }, response: {} } as unknown as Awaited<ReturnType<typeof next>>;
+            return {
+              output: { $metadata: {}, UnprocessedItems: input.RequestItems },
+              response: {},
+            } as unknown as Awaited<ReturnType<typeof next>>;
           }
         }
         return next(args);
@@ -501,7 +513,9 @@ describe('failures', () => {
     }
 
     const missing = new DynamoStore({ client: db.client, table: 'no-such-table', now: () => nowMs });
-    await expect(missing.putJoin(j('u@a.example/r', 'r@b.example', 10), exp())).rejects.toThrow(/non-existent table|not found/i);
+    await expect(missing.putJoin(j('u@a.example/r', 'r@b.example', 10), exp())).rejects.toThrow(
+      /non-existent table|not found/i,
+    );
     await expect(missing.markRecheck(j('u@a.example/r', 'r@b.example', 10), 'g')).rejects.toThrow();
     await expect(missing.claimRound(round0(), T0)).rejects.toThrow();
   });
@@ -527,7 +541,11 @@ describe('on disk', () => {
         await ensureTable(second.client, 'persist');
         const s2 = new DynamoStore({ client: second.client, table: 'persist', now: () => nowMs });
         expect(await all(s2, 'a.example', 'b.example')).toEqual([j('u@a.example/r', 'r@b.example', 10)]);
-        expect(await s2.pendingClose('a.example', 'b.example')).toEqual({ gen: 'g1', lastCloseAt: T0, lastCloseSeq: 11 });
+        expect(await s2.pendingClose('a.example', 'b.example')).toEqual({
+          gen: 'g1',
+          lastCloseAt: T0,
+          lastCloseSeq: 11,
+        });
       } finally {
         await second.close();
       }

@@ -61,7 +61,15 @@ export class FakeScheduler implements Scheduler {
   }
 }
 
-export type Answer = 'joined' | 'not-acceptable' | 'nick-changed' | 'remote-down' | 'timeout' | 'no-session' | 'bad-answer' | 'throw';
+export type Answer =
+  | 'joined'
+  | 'not-acceptable'
+  | 'nick-changed'
+  | 'remote-down'
+  | 'timeout'
+  | 'no-session'
+  | 'bad-answer'
+  | 'throw';
 
 /** One self-ping reply per answer, as the server would send it. */
 export function replyFor(answer: Answer, user: string, occupant: string): PingReply {
@@ -69,10 +77,15 @@ export function replyFor(answer: Answer, user: string, occupant: string): PingRe
   const host = user.split('@')[1]?.split('/')[0] as string;
   const iq = selfPing(user, occupant);
   const error = (condition: string, by: string, type = 'cancel') =>
-    parse(`<iq type="error" id="${iq.attrs.id}" from="${occupant}" to="${user}"><error type="${type}" by="${by}"><${condition} xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>`) as Element;
+    parse(
+      `<iq type="error" id="${iq.attrs.id}" from="${occupant}" to="${user}"><error type="${type}" by="${by}"><${condition} xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>`,
+    ) as Element;
   switch (answer) {
     case 'joined':
-      return { kind: 'reply', iq: parse(`<iq type="result" id="${iq.attrs.id}" from="${occupant}" to="${user}"/>`) as Element };
+      return {
+        kind: 'reply',
+        iq: parse(`<iq type="result" id="${iq.attrs.id}" from="${occupant}" to="${user}"/>`) as Element,
+      };
     case 'not-acceptable':
       return { kind: 'reply', iq: error('not-acceptable', room, 'modify') };
     case 'nick-changed':
@@ -131,7 +144,12 @@ export class FakeStanzaApi implements StanzaApi {
       this.failNext--;
       throw new Error('stanza API unreachable');
     }
-    this.notifications.push({ at: this.clock.now(), user: String(presence.attrs.to), occupant: String(presence.attrs.from), presence });
+    this.notifications.push({
+      at: this.clock.now(),
+      user: String(presence.attrs.to),
+      occupant: String(presence.attrs.from),
+      presence,
+    });
     return true;
   }
 
@@ -156,7 +174,12 @@ export function roundWorld(env: Record<string, string> = {}): RoundWorld {
   const store = new MemoryStore(clock.now);
   const scheduler = new FakeScheduler();
   const api = new FakeStanzaApi(clock);
-  const config = loadConfig({ PING_MUC_DELAY_SECONDS: '60', PING_MUC_CONCURRENCY: '4', PING_MUC_API_URL: 'http://api.invalid/', ...env });
+  const config = loadConfig({
+    PING_MUC_DELAY_SECONDS: '60',
+    PING_MUC_CONCURRENCY: '4',
+    PING_MUC_API_URL: 'http://api.invalid/',
+    ...env,
+  });
   const logs: RoundWorld['logs'] = [];
   const log = createLogger('test', 'debug', (line) => logs.push(JSON.parse(line)));
   const metrics = new Metrics('Test', () => undefined);
@@ -190,7 +213,11 @@ export async function drive(world: RoundWorld, options: DriveOptions = {}): Prom
     try {
       await runRound(world.deps, next.job, remaining);
     } catch {
-      world.scheduler.pending.set(`lambda-retry-${invocations}`, { name: `lambda-retry-${invocations}`, at: world.clock.t + 60_000, job: next.job });
+      world.scheduler.pending.set(`lambda-retry-${invocations}`, {
+        name: `lambda-retry-${invocations}`,
+        at: world.clock.t + 60_000,
+        job: next.job,
+      });
     }
   }
 }
@@ -202,7 +229,12 @@ let seqCounter = 1_000_000;
 export const nextSeq = (): number => ++seqCounter;
 
 /** Stores `n` joins of HOST in rooms on `remote`; returns them. */
-export async function seedJoins(world: RoundWorld, n: number, remote = REMOTE, prefix = 'u'): Promise<Array<{ user: string; occupant: string }>> {
+export async function seedJoins(
+  world: RoundWorld,
+  n: number,
+  remote = REMOTE,
+  prefix = 'u',
+): Promise<Array<{ user: string; occupant: string }>> {
   const out: Array<{ user: string; occupant: string }> = [];
   const expires = Math.floor(world.clock.now() / 1000) + 86_400 * 30;
   for (let i = 0; i < n; i++) {

@@ -151,7 +151,10 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
   async recordClose(host: string, remote: string, seq: number, now: number, gen: string): Promise<RecordedClose> {
     const key = `${host}|${remote}`;
     const link = this.links.get(key) ?? {};
-    if ((link.lastCloseSeq !== undefined && link.lastCloseSeq >= seq) || (link.claimedSeq !== undefined && link.claimedSeq >= seq)) {
+    if (
+      (link.lastCloseSeq !== undefined && link.lastCloseSeq >= seq) ||
+      (link.claimedSeq !== undefined && link.claimedSeq >= seq)
+    ) {
       return { gen: link.gen, opened: link.gen === gen, lastCloseAt: link.lastCloseAt ?? now };
     }
     const previousCloseAt = link.gen !== undefined ? link.lastCloseAt : undefined;
@@ -159,7 +162,12 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
     link.lastCloseAt = now;
     link.lastCloseSeq = seq;
     this.links.set(key, link);
-    return { gen: link.gen, opened: link.gen === gen, lastCloseAt: now, ...(previousCloseAt !== undefined ? { previousCloseAt } : {}) };
+    return {
+      gen: link.gen,
+      opened: link.gen === gen,
+      lastCloseAt: now,
+      ...(previousCloseAt !== undefined ? { previousCloseAt } : {}),
+    };
   }
 
   async pendingClose(host: string, remote: string): Promise<PendingClose | undefined> {
@@ -189,7 +197,13 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
     if (this.leases.get(key)?.owner === owner) this.leases.delete(key);
   }
 
-  async leaseRound(host: string, remote: string, gen: string, owner: string, until: number): Promise<number | undefined> {
+  async leaseRound(
+    host: string,
+    remote: string,
+    gen: string,
+    owner: string,
+    until: number,
+  ): Promise<number | undefined> {
     return this.takeLease(`R|${host}|${remote}|${gen}`, owner, until);
   }
 

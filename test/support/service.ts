@@ -47,7 +47,11 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     stub,
     logs,
     logged: (message, count = 1, timeoutMs = 10_000) =>
-      waitFor(`${count}× "${message}" in the log`, () => logs.filter((l) => l.message === message).length >= count, timeoutMs),
+      waitFor(
+        `${count}× "${message}" in the log`,
+        () => logs.filter((l) => l.message === message).length >= count,
+        timeoutMs,
+      ),
     async snapshot() {
       const out = await client.send(new ScanCommand({ TableName: service.config.table }));
       return (out.Items ?? []).map((i) => JSON.stringify(i)).sort();

@@ -144,7 +144,10 @@ export interface StanzaApiStub {
   close(): Promise<void>;
 }
 
-export async function startStanzaApiStub(secret: string, options: { latencyMs?: number; fallback?: Answer } = {}): Promise<StanzaApiStub> {
+export async function startStanzaApiStub(
+  secret: string,
+  options: { latencyMs?: number; fallback?: Answer } = {},
+): Promise<StanzaApiStub> {
   const stub: StanzaApiStub = {
     url: '',
     pings: [],
@@ -162,7 +165,8 @@ export async function startStanzaApiStub(secret: string, options: { latencyMs?: 
       stub.pings.push({ user: iq.from, occupant: iq.to, answer });
       return answer;
     },
-    notify: (el) => void stub.notifications.push({ user: el.attrs.to ?? '', occupant: el.attrs.from ?? '', xml: el.toString() }),
+    notify: (el) =>
+      void stub.notifications.push({ user: el.attrs.to ?? '', occupant: el.attrs.from ?? '', xml: el.toString() }),
     refused: () => void stub.refused++,
     down: () => stub.down,
     latencyMs: () => stub.latencyMs,

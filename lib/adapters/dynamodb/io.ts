@@ -56,7 +56,9 @@ export class TableIo {
 
   /** Consistent read of one item, expired or not. */
   async getAny(key: Key): Promise<Item | undefined> {
-    const out = await this.client.send(new GetItemCommand({ TableName: this.table, Key: toItem(key), ConsistentRead: true }));
+    const out = await this.client.send(
+      new GetItemCommand({ TableName: this.table, Key: toItem(key), ConsistentRead: true }),
+    );
     return out.Item;
   }
 
@@ -70,7 +72,9 @@ export class TableIo {
   async queryAll(input: Omit<QueryCommandInput, 'TableName'>, each: (item: Item) => void): Promise<void> {
     let start: Item | undefined;
     do {
-      const out = await this.client.send(new QueryCommand({ ...input, TableName: this.table, ...(start ? { ExclusiveStartKey: start } : {}) }));
+      const out = await this.client.send(
+        new QueryCommand({ ...input, TableName: this.table, ...(start ? { ExclusiveStartKey: start } : {}) }),
+      );
       for (const item of out.Items ?? []) each(item);
       start = out.LastEvaluatedKey;
     } while (start);
@@ -85,7 +89,9 @@ export class TableIo {
         pending = out.UnprocessedItems?.[this.table] ?? [];
         if (pending.length === 0) break;
         if (attempt >= this.batchAttempts) {
-          throw new UnprocessedItemsError(`BatchWriteItem: ${pending.length} deletes still unprocessed after ${attempt} attempts`);
+          throw new UnprocessedItemsError(
+            `BatchWriteItem: ${pending.length} deletes still unprocessed after ${attempt} attempts`,
+          );
         }
         await new Promise((r) => setTimeout(r, backoffMs(attempt - 1, this.batchBaseMs, 2000, Math.random)));
       }

@@ -19,8 +19,12 @@ export class CorruptItemError extends Error {
 export const toItem = (value: Record<string, unknown>): Item => marshall(value, { removeUndefinedValues: true });
 
 type Spec = Record<string, 'string' | 'number' | 'string?' | 'number?'>;
-type Required<S extends Spec> = { [K in keyof S as S[K] extends `${string}?` ? never : K]: S[K] extends 'string' ? string : number };
-type Optional<S extends Spec> = { [K in keyof S as S[K] extends `${string}?` ? K : never]?: S[K] extends 'string?' ? string : number };
+type Required<S extends Spec> = {
+  [K in keyof S as S[K] extends `${string}?` ? never : K]: S[K] extends 'string' ? string : number;
+};
+type Optional<S extends Spec> = {
+  [K in keyof S as S[K] extends `${string}?` ? K : never]?: S[K] extends 'string?' ? string : number;
+};
 export type Shaped<S extends Spec> = Required<S> & Optional<S> & Record<string, unknown>;
 
 /** Unmarshall `item` and check every field of `spec`; throws CorruptItemError naming the kind and field. */
@@ -32,7 +36,9 @@ export function shaped<S extends Spec>(kind: string, item: Item, spec: S): Shape
     if (v === undefined && optional) continue;
     const type = optional ? want.slice(0, -1) : want;
     if (typeof v !== type || (type === 'number' && !Number.isFinite(v))) {
-      throw new CorruptItemError(`corrupt store item: ${kind} ${item[KEYS.pk]?.S ?? '?'} has ${name} = ${String(v)}, expected ${want}`);
+      throw new CorruptItemError(
+        `corrupt store item: ${kind} ${item[KEYS.pk]?.S ?? '?'} has ${name} = ${String(v)}, expected ${want}`,
+      );
     }
   }
   return value as Shaped<S>;
@@ -109,6 +115,7 @@ export function roundItem(round: Round, expiresAt: number): Item {
 /** Every stored field but the key and expiry: what roundItem wrote. */
 export function toRound(item: Item): Round {
   const { [KEYS.pk]: _pk, [KEYS.sk]: _sk, [KEYS.ttl]: _ttl, ...round } = shaped('round', item, ROUND);
-  if (!STATES.has(round.state)) throw new CorruptItemError(`corrupt store item: round ${item[KEYS.pk]?.S ?? '?'} has state = ${round.state}`);
+  if (!STATES.has(round.state))
+    throw new CorruptItemError(`corrupt store item: round ${item[KEYS.pk]?.S ?? '?'} has state = ${round.state}`);
   return round as unknown as Round;
 }

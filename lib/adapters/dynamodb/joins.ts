@@ -94,7 +94,14 @@ export class DynamoJoinStore implements JoinStore {
         // Live joins only: tombstones stay, to keep refusing older joins.
         FilterExpression: `#host = :host AND #seq < :seq AND ${NOT_LEFT}`,
         ProjectionExpression: '#pk, #sk, #seq, #exp',
-        ExpressionAttributeNames: { '#pk': KEYS.pk, '#sk': KEYS.sk, '#host': 'host', '#seq': 'seq', '#left': 'left', '#exp': KEYS.ttl },
+        ExpressionAttributeNames: {
+          '#pk': KEYS.pk,
+          '#sk': KEYS.sk,
+          '#host': 'host',
+          '#seq': 'seq',
+          '#left': 'left',
+          '#exp': KEYS.ttl,
+        },
         ExpressionAttributeValues: toItem({ ':pk': joinPk(user), ':host': host, ':seq': seq }),
       },
       (item) => {
@@ -128,7 +135,8 @@ export class DynamoJoinStore implements JoinStore {
   }
 
   async joinsOf(host: string, remote: string, limit: number, cursor?: string): Promise<Page<Join>> {
-    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`joinsOf: limit must be a positive integer, got ${limit}`);
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new RangeError(`joinsOf: limit must be a positive integer, got ${limit}`);
     const prefix = gskPrefix(remote);
     const start = cursor === undefined ? undefined : decodeCursor(cursor, host, prefix);
     // Limit applies before the expiry filter: a page may hold fewer than `limit` items (even

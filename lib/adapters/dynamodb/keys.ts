@@ -33,7 +33,10 @@ export function fitKey(value: string, max: number): string {
   return `${prefix}#${createHash('sha256').update(value, 'utf8').digest('base64url')}`;
 }
 
-const key = (pk: string, sk: string): Key => ({ [KEYS.pk]: fitKey(pk, MAX_PK_BYTES), [KEYS.sk]: fitKey(sk, MAX_SK_BYTES) });
+const key = (pk: string, sk: string): Key => ({
+  [KEYS.pk]: fitKey(pk, MAX_PK_BYTES),
+  [KEYS.sk]: fitKey(sk, MAX_SK_BYTES),
+});
 
 /** Partition key of a full JID's joins (session-end queries it). */
 export const joinPk = (user: string): string => fitKey(`J#${user}`, MAX_PK_BYTES);

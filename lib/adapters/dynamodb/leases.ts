@@ -46,7 +46,13 @@ export class DynamoLeases {
     );
   }
 
-  async leaseRound(host: string, remote: string, gen: string, owner: string, until: number): Promise<number | undefined> {
+  async leaseRound(
+    host: string,
+    remote: string,
+    gen: string,
+    owner: string,
+    until: number,
+  ): Promise<number | undefined> {
     const now = this.io.now();
     if (await this.take(leaseKey(host, remote, gen), owner, until, now)) return undefined;
     const item = await this.io.get(leaseKey(host, remote, gen));
@@ -59,7 +65,8 @@ export class DynamoLeases {
   }
 
   async leaseServerSlot(host: string, slots: number, owner: string, until: number): Promise<number | undefined> {
-    if (!Number.isInteger(slots) || slots < 1) throw new RangeError(`leaseServerSlot: slots must be a positive integer, got ${slots}`);
+    if (!Number.isInteger(slots) || slots < 1)
+      throw new RangeError(`leaseServerSlot: slots must be a positive integer, got ${slots}`);
     const now = this.io.now();
     const held = await this.slotsOf(host);
     // The owner's own slot first (a renewal must not take a second slot), then the free or

@@ -116,7 +116,11 @@ export class DynamoRounds {
             '#lastCloseSeq': 'lastCloseSeq',
             '#claimedSeq': 'claimedSeq',
           },
-          ExpressionAttributeValues: toItem({ ':gen': round.gen, ':lastCloseAt': lastCloseAt, ':cutoff': round.cutoffSeq }),
+          ExpressionAttributeValues: toItem({
+            ':gen': round.gen,
+            ':lastCloseAt': lastCloseAt,
+            ':cutoff': round.cutoffSeq,
+          }),
         }),
       ),
     );
@@ -129,7 +133,10 @@ export class DynamoRounds {
 
   async saveRound(round: Round): Promise<void> {
     await this.io.client.send(
-      new PutItemCommand({ TableName: this.io.table, Item: roundItem(round, this.io.nowSeconds() + ROUND_TTL_SECONDS) }),
+      new PutItemCommand({
+        TableName: this.io.table,
+        Item: roundItem(round, this.io.nowSeconds() + ROUND_TTL_SECONDS),
+      }),
     );
   }
 }
