@@ -1,7 +1,7 @@
 // Part 4 driver: ping-muc and Debian's mod_ping_muc, one after the other, in the same run.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { e2eScenario, type E2eResult, type Variant } from './e2e';
+import { e2eScenario, type E2eResult } from './e2e';
 import { markdown, table, type Cell } from './table';
 
 export interface E2ePart {

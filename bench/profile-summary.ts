@@ -42,7 +42,7 @@ export function summarize(
 ): { totalMs: number; byOwner: Array<[string, number]>; byFunction: Array<[string, number]> } {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<number, number>();
-  profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  for (const [i, id] of profile.samples.entries()) self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
   const owners = new Map<string, number>();
   const fns = new Map<string, number>();
   let total = 0;

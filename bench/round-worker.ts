@@ -3,13 +3,21 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { childParam, tell } from './children';
 import { MemoryStore } from '../test/support/memory-store';
-import { calibrate, measureRound, seed, type RoundParams, type Variant } from './round';
+import {
+  type CalibrationResult,
+  calibrate,
+  measureRound,
+  type RoundParams,
+  type RoundResult,
+  seed,
+  type Variant,
+} from './round';
 
 const p = childParam<
   RoundParams & { endpoint?: string; stubUrl: string; closeSeq: number; variant: Variant; calibrate?: boolean }
 >();
 const params = { n: p.n, noise: p.noise, concurrency: p.concurrency, latencyMs: p.latencyMs };
-let result;
+let result: RoundResult | CalibrationResult;
 if (p.calibrate) {
   result = await calibrate(p.stubUrl, params);
 } else if (p.variant.store === 'memory') {

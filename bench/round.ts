@@ -125,9 +125,10 @@ export async function seedBatched(
 ): Promise<number> {
   const items: Array<Record<string, AttributeValue>> = [];
   const capture = {
-    send: async (cmd: { input: { Item?: Record<string, AttributeValue> } }) => (
-      cmd.input.Item && items.push(cmd.input.Item), {}
-    ),
+    send: async (cmd: { input: { Item?: Record<string, AttributeValue> } }) => {
+      if (cmd.input.Item) items.push(cmd.input.Item);
+      return {};
+    },
   };
   const last = await seed(new DynamoStore({ client: capture as unknown as DynamoDBClient, table: TABLE }), p, seq0, 1);
   const batches = Math.ceil(items.length / 25);

@@ -2,7 +2,7 @@
 // joins survive it however many there are, a reload during a pending window still heals the
 // ghosts, and the unloaded instance neither leaks self-ping replies nor keeps posting.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callApi, EventsReceiver, type ReceivedEvent } from './http';
+import { type ApiAnswer, callApi, EventsReceiver, type ReceivedEvent } from './http';
 import { Stack } from './stack';
 import { DOMAINS, sleep, Testbed } from './testbed';
 import { isNotification, User } from './users';
@@ -40,11 +40,11 @@ describe('reload with more joins than the queue holds', () => {
       (e) => e.type === 'host-start' && stack.events.events.indexOf(e) > 0,
       10_000,
     );
-    const after = () =>
+    const repostedJoins = () =>
       stack.events.events.slice(stack.events.events.indexOf(start) + 1).filter((e) => e.type === 'join');
     const deadline = Date.now() + 30_000;
-    while (after().length < USERS * ROOMS && Date.now() < deadline) await sleep(100);
-    const reposted = after();
+    while (repostedJoins().length < USERS * ROOMS && Date.now() < deadline) await sleep(100);
+    const reposted = repostedJoins();
     expect(reposted).toHaveLength(USERS * ROOMS);
     for (const e of reposted) {
       expect(e.since).toBe(firstSeq.get(`${e.user} ${e.room}`));
@@ -111,7 +111,7 @@ describe('the unloaded instance', () => {
   it('answers 503 to a self-ping in flight, and its reply, arriving after the reload, never reaches the client', async () => {
     const since = Date.now();
     bed.b.pause(); // the ping goes out, the reply waits
-    let answer;
+    let answer: ApiAnswer | undefined;
     try {
       const call = callApi(
         bed.apiUrl,

@@ -30,7 +30,12 @@ afterAll(async () => {
 it('a duplicate invocation finds the round busy and comes back after the lease', async () => {
   const store = new DynamoStore({ client: dynalite.client, table: 'lease' });
   const scheduled: Array<{ name: string; at: number; job: RoundJob }> = [];
-  const scheduler: Scheduler = { schedule: async (name, at, job) => (scheduled.push({ name, at, job }), true) };
+  const scheduler: Scheduler = {
+    schedule: async (name, at, job) => {
+      scheduled.push({ name, at, job });
+      return true;
+    },
+  };
   const config = loadConfig({ PING_MUC_DELAY_SECONDS: '0', PING_MUC_CONCURRENCY: '2', PING_MUC_API_URL: stub.url });
   const deps: RoundDeps = {
     joins: store,

@@ -93,8 +93,9 @@ export const asArray = <T>(x: T | T[] | undefined): T[] => (x === undefined ? []
 /** Every value under a key named `key`, anywhere in `value`, with its JSON path. */
 export function findKeys(value: unknown, key: string, at = '$'): Array<{ path: string; value: unknown }> {
   const out: Array<{ path: string; value: unknown }> = [];
-  if (Array.isArray(value)) value.forEach((v, i) => out.push(...findKeys(v, key, `${at}[${i}]`)));
-  else if (value && typeof value === 'object') {
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) out.push(...findKeys(v, key, `${at}[${i}]`));
+  } else if (value && typeof value === 'object') {
     for (const [k, v] of Object.entries(value)) {
       if (k === key) out.push({ path: `${at}.${k}`, value: v });
       out.push(...findKeys(v, key, `${at}.${k}`));

@@ -10,7 +10,7 @@ import { runRound } from '../../lib/app/round';
 import type { PingReply, RoundJob } from '../../lib/domain/model';
 import type { JoinStore, RoundStore } from '../../lib/ports';
 import {
-  FakeStanzaApi,
+  type FakeStanzaApi,
   HOST,
   nextSeq,
   replyFor,

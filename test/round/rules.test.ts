@@ -76,7 +76,11 @@ describe('lease', () => {
     // The duplicate goes on with what it read: its claim must not reset the winner's cursor.
     const real = w.store.pendingClose.bind(w.store);
     let first = true;
-    w.store.pendingClose = async (h, r) => (first ? ((first = false), stale) : real(h, r));
+    w.store.pendingClose = async (h, r) => {
+      if (!first) return real(h, r);
+      first = false;
+      return stale;
+    };
     await runRound(w.deps, start.job);
     await drive(w);
     expect(w.api.pings).toHaveLength(12);
@@ -163,7 +167,7 @@ describe('outcomes', () => {
     const w = roundWorld();
     const joins = await seedJoins(w, 5);
     const answers = ['joined', 'not-acceptable', 'nick-changed', 'no-session', 'joined'] as const;
-    joins.forEach((j, i) => w.api.answers.set(j.occupant, answers[i]!));
+    for (const [i, j] of joins.entries()) w.api.answers.set(j.occupant, answers[i]!);
     await closeLink(w);
     await drive(w);
     expect(w.api.notifications.map((n) => n.occupant)).toEqual([joins[1]!.occupant]);

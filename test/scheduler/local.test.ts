@@ -270,7 +270,13 @@ describe('LocalScheduler', () => {
     const hung = new Promise<void>((r) => (release = r));
     const runsA: string[] = [];
     const runsB: string[] = [];
-    const a = make(table, { leaseMs: 150, run: async (j) => (runsA.push(j.gen), hung) });
+    const a = make(table, {
+      leaseMs: 150,
+      run: async (j) => {
+        runsA.push(j.gen);
+        return hung;
+      },
+    });
     await a.schedule('lease', Date.now(), job('lease'));
     a.start();
     await until(() => runsA.length === 1);
