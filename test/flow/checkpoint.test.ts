@@ -13,6 +13,12 @@ afterEach(async () => {
   running = {};
 });
 
+/** The link of a.example to muc.b.example closes. */
+async function closeLink(service: LocalService): Promise<void> {
+  const close = { type: 's2s-close', seq: nextSeq(), host: 'a.example', remotes: ['muc.b.example'], direction: 'in' };
+  expect((await postEvents(service.eventsUrl, WEBHOOK_SECRET, [close])).status).toBe(200);
+}
+
 /** The local service on a fresh stub; returns them and the service's log lines. */
 async function start(env: Record<string, string>, roundBudgetMs?: number) {
   const api = (running.stub = await startStanzaApiStub(API_SECRET));
@@ -46,13 +52,7 @@ it('pages through 3+ invocations, pinging every join exactly once', async () => 
   }));
   stub.answers.set('r0@muc.b.example/n4', 'not-acceptable');
   expect((await postEvents(service.eventsUrl, WEBHOOK_SECRET, joins)).status).toBe(200);
-  expect(
-    (
-      await postEvents(service.eventsUrl, WEBHOOK_SECRET, [
-        { type: 's2s-close', seq: nextSeq(), host: 'a.example', remotes: ['muc.b.example'], direction: 'in' },
-      ])
-    ).status,
-  ).toBe(200);
+  await closeLink(service);
   await waitFor('the round to finish', () => lines.some((l) => l.includes('"round done"')), 15_000);
   const pinged = stub.pings.map((p) => p.user).sort();
   expect(pinged).toEqual(joins.map((j) => j.user).sort());
@@ -74,13 +74,7 @@ it('after a failure mid-round, resumes from the last page that was fully done', 
   }));
   stub.answers.set('r09@muc.b.example/n9', 'http-500');
   expect((await postEvents(service.eventsUrl, WEBHOOK_SECRET, joins)).status).toBe(200);
-  expect(
-    (
-      await postEvents(service.eventsUrl, WEBHOOK_SECRET, [
-        { type: 's2s-close', seq: nextSeq(), host: 'a.example', remotes: ['muc.b.example'], direction: 'in' },
-      ])
-    ).status,
-  ).toBe(200);
+  await closeLink(service);
   // Failing until the invocation gives up (calls are retried in place first).
   await waitFor('the failed invocation', () => lines.some((l) => l.includes('"round failed, will retry"')), 10_000);
   stub.answers.set('r09@muc.b.example/n9', 'result');
@@ -107,13 +101,7 @@ it('a failure with pings in flight on several pages never checkpoints past the f
   }));
   stub.answers.set('r07@muc.b.example/n7', 'http-500');
   expect((await postEvents(running.service!.eventsUrl, WEBHOOK_SECRET, joins)).status).toBe(200);
-  expect(
-    (
-      await postEvents(running.service!.eventsUrl, WEBHOOK_SECRET, [
-        { type: 's2s-close', seq: nextSeq(), host: 'a.example', remotes: ['muc.b.example'], direction: 'in' },
-      ])
-    ).status,
-  ).toBe(200);
+  await closeLink(running.service!);
   await waitFor('the failed invocation', () => lines.some((l) => l.includes('"round failed, will retry"')), 10_000);
   stub.answers.set('r07@muc.b.example/n7', 'result');
   await waitFor('the round to finish', () => lines.some((l) => l.includes('"round done"')), 15_000);

@@ -5,7 +5,7 @@ import { nextSeq, postEvents, postRaw, signed } from '../support/events';
 import { sleep, waitFor } from '../support/wait';
 import { HttpStanzaApi, StanzaApiError } from '../../lib/adapters/stanza-api-http';
 import { secretKey } from '../../lib/domain/signature';
-import { unavailable } from '../../lib/domain/stanzas';
+import { unavailable, NS_API, NS_STANZAS } from '../../lib/domain/stanzas';
 import { parse } from 'ltx';
 import { createServer, request } from 'node:http';
 import { MEMORY, startLocalService } from '../../lib/wiring/local';
@@ -242,8 +242,6 @@ describe('the events endpoint refuses', () => {
 
 const USER = 'alice@a.example/r';
 const OCCUPANT = 'lobby@muc.b.example/alice';
-const NS_API = 'urn:ping-muc:stanza-api:1';
-const STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
 
 interface Sent {
   id: string;
@@ -292,7 +290,7 @@ async function serving(
 
 const result = (iq: Sent) => `<iq type="result" id="${iq.id}" from="${iq.to}" to="${iq.from}"/>`;
 const notAcceptable = (iq: Sent) =>
-  `<iq type="error" id="${iq.id}" from="${iq.to}" to="${iq.from}"><error type="cancel" by="lobby@muc.b.example"><not-acceptable xmlns="${STANZAS}"/></error></iq>`;
+  `<iq type="error" id="${iq.id}" from="${iq.to}" to="${iq.from}"><error type="cancel" by="lobby@muc.b.example"><not-acceptable xmlns="${NS_STANZAS}"/></error></iq>`;
 
 describe('the stanza API client', () => {
   // A 200 answer this request cannot use, or a 4xx refusing this one request: the join's bad
@@ -320,7 +318,7 @@ describe('the stanza API client', () => {
     [
       'an IQ error without a defined condition',
       (iq) => ({
-        body: notAcceptable(iq).replace(`<not-acceptable xmlns="${STANZAS}"/>`, '<oops xmlns="urn:example:app"/>'),
+        body: notAcceptable(iq).replace(`<not-acceptable xmlns="${NS_STANZAS}"/>`, '<oops xmlns="urn:example:app"/>'),
       }),
     ],
     [
@@ -404,7 +402,7 @@ describe('the stanza API client', () => {
       // JIDs compare normalized: case of the bare part.
       (iq) => notAcceptable({ ...iq, to: iq.to.replace('lobby@muc.b.example', 'Lobby@MUC.b.example') }),
       (iq) =>
-        `\n<iq type='error' id='${iq.id}' from='${iq.to}' to='${iq.from}'><error type='cancel' by='lobby@muc.b.example'><text xmlns='${STANZAS}'>x</text><not-acceptable xmlns='${STANZAS}'/></error></iq>\n`,
+        `\n<iq type='error' id='${iq.id}' from='${iq.to}' to='${iq.from}'><error type='cancel' by='lobby@muc.b.example'><text xmlns='${NS_STANZAS}'>x</text><not-acceptable xmlns='${NS_STANZAS}'/></error></iq>\n`,
       () => `<timeout xmlns="${NS_API}"/>`,
       () => `<no-session xmlns="${NS_API}"/>`,
     ];

@@ -10,13 +10,12 @@ import { HttpStanzaApi, StanzaApiError } from '../../lib/adapters/stanza-api-htt
 import { classify, type Outcome } from '../../lib/domain/outcome';
 import type { PingReply } from '../../lib/domain/model';
 import { secretKey } from '../../lib/domain/signature';
+import { NS_API, NS_STANZAS } from '../../lib/domain/stanzas';
 import { rng } from './rng';
 
 const CASES = 400;
 const SECRET = `whsec_${Buffer.alloc(32, 5).toString('base64')}`;
 const HOST = 'a.example';
-const NS_API = 'urn:ping-muc:stanza-api:1';
-const STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
 
 interface Sent {
   id: string;
@@ -59,7 +58,7 @@ const err =
   (condition: string, by?: string, text = false) =>
   (iq: Sent, q: string) =>
     `<iq type=${q}error${q} id=${q}${iq.id}${q} from=${q}${iq.to}${q} to=${q}${iq.from}${q}><error type=${q}cancel${q}${by ? ` by=${q}${by}${q}` : ''}>` +
-    `${text ? `<text xmlns=${q}${STANZAS}${q}>why &amp; how</text>` : ''}<${condition} xmlns=${q}${STANZAS}${q}/></error></iq>`;
+    `${text ? `<text xmlns=${q}${NS_STANZAS}${q}>why &amp; how</text>` : ''}<${condition} xmlns=${q}${NS_STANZAS}${q}/></error></iq>`;
 const BASES: Base[] = [
   {
     name: 'result',
