@@ -37,6 +37,7 @@ afterAll(async () => {
 });
 
 beforeEach(() => {
+  vi.restoreAllMocks();
   vi.resetModules();
   process.env = {
     ...saved,
@@ -57,6 +58,18 @@ beforeEach(() => {
   };
   requests.length = 0;
 });
+
+type Line = Record<string, unknown> & { message?: string; _aws?: unknown };
+
+/** Captures the JSON lines written to stdout (logs and EMF) until the test ends. */
+function captureStdout(): { (): Line[]; clear(): void } {
+  const captured: Line[] = [];
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    for (const line of String(chunk).split('\n')) if (line.startsWith('{')) captured.push(JSON.parse(line));
+    return true;
+  });
+  return Object.assign(() => captured, { clear: () => void captured.splice(0) });
+}
 
 /** A Function URL request as Lambda delivers it (payload 2.0). */
 function urlEvent(body: string, headers: Record<string, string>, base64 = false): LambdaFunctionURLEvent {
@@ -122,6 +135,38 @@ describe('events function', () => {
         RoleArn: process.env.PING_MUC_SCHEDULER_ROLE_ARN,
         DeadLetterConfig: { Arn: process.env.PING_MUC_DLQ_ARN },
       },
+    });
+  });
+
+  it('logs with the request id, and metrics carry the Stack dimension', async () => {
+    process.env.LOG_LEVEL = 'warn';
+    process.env.PING_MUC_STACK = 'PingMucTest';
+    const lines = captureStdout();
+    const { handler } = await import('../../functions/events');
+    const body = JSON.stringify({
+      v: 1,
+      events: [
+        { type: 'join', seq: nextSeq(), host: 'a.example', user: 'x@a.example/r', room: 'r@muc.c.example', nick: 'x' },
+      ],
+    });
+    expect((await handler(urlEvent('{}', {}), { awsRequestId: 'req-401' })).statusCode).toBe(401);
+    expect((await handler(urlEvent(body, signed(WEBHOOK_SECRET, body)), { awsRequestId: 'req-200' })).statusCode).toBe(
+      200,
+    );
+    const refused = lines().find((l) => l.message === 'events refused');
+    expect(refused).toMatchObject({ level: 'warn', service: 'ping-muc', requestId: 'req-401', status: 401 });
+    expect(Date.parse(String(refused?.timestamp))).toBeGreaterThan(0);
+    const emf = lines().find((l) => l._aws && l.EventType === 'join');
+    expect(emf).toMatchObject({
+      Stack: 'PingMucTest',
+      Events: 1,
+      _aws: { CloudWatchMetrics: [{ Namespace: 'PingMuc', Dimensions: [['Stack', 'EventType']] }] },
+    });
+    // Without a context (local tools), the Function URL's own request id is used.
+    lines.clear();
+    await handler(urlEvent('{}', {}));
+    expect(lines().find((l) => l.message === 'events refused')).toMatchObject({
+      requestId: 'c0ffee00-0000-4000-8000-000000000000',
     });
   });
 
@@ -197,6 +242,60 @@ describe('round function', () => {
     vi.resetModules();
     const again = await import('../../functions/round');
     await expect(again.handler({ ...job, attempt: 1 }, context)).rejects.toThrow(/stanza API unreachable/);
+  });
+
+  it('schedules its unqualified ARN when invoked through an alias or a version, and logs with the job', async () => {
+    process.env.PING_MUC_DELAY_SECONDS = '0';
+    process.env.PING_MUC_STACK = 'PingMucTest';
+    const events = await import('../../functions/events');
+    const body = JSON.stringify({
+      v: 1,
+      events: [
+        {
+          type: 'join',
+          seq: nextSeq(),
+          host: 'a.example',
+          user: 'c@a.example/r',
+          room: 'r@muc.alias.example',
+          nick: 'c',
+        },
+        { type: 's2s-close', seq: nextSeq(), host: 'a.example', remotes: ['muc.alias.example'], direction: 'out' },
+      ],
+    });
+    expect((await events.handler(urlEvent(body, signed(WEBHOOK_SECRET, body)))).statusCode).toBe(200);
+    const job = JSON.parse((requests[0]!.body.Target as { Input: string }).Input);
+
+    const lines = captureStdout();
+    const { handler } = await import('../../functions/round');
+    const aliased = { ...context, invokedFunctionArn: `${ROUND_ARN}:live`, awsRequestId: 'req-round' };
+    await expect(handler(job, aliased)).resolves.toBeUndefined();
+    expect(requests).toHaveLength(2);
+    expect(requests[1]!.body.Target).toMatchObject({ Arn: ROUND_ARN });
+    const failed = lines().find((l) => l.message === 'round failed, retry scheduled');
+    expect(failed).toMatchObject({
+      level: 'error',
+      requestId: 'req-round',
+      host: 'a.example',
+      remote: 'muc.alias.example',
+      gen: job.gen,
+    });
+    const emf = lines().find((l) => l._aws && l.Kind === 'start');
+    expect(emf).toMatchObject({
+      Stack: 'PingMucTest',
+      RoundFailures: 1,
+      _aws: { CloudWatchMetrics: [{ Dimensions: [['Stack', 'Kind']] }] },
+    });
+  });
+
+  it('strips only a qualifier from its ARN', async () => {
+    const { unqualifiedArn } = await import('../../functions/round');
+    expect(unqualifiedArn(`${ROUND_ARN}:live`)).toBe(ROUND_ARN);
+    expect(unqualifiedArn(`${ROUND_ARN}:$LATEST`)).toBe(ROUND_ARN);
+    expect(unqualifiedArn(`${ROUND_ARN}:12`)).toBe(ROUND_ARN);
+    expect(unqualifiedArn(ROUND_ARN)).toBe(ROUND_ARN);
+    expect(unqualifiedArn('arn:aws-cn:lambda:cn-north-1:123456789012:function:f:blue')).toBe(
+      'arn:aws-cn:lambda:cn-north-1:123456789012:function:f',
+    );
   });
 
   it('refuses a malformed job', async () => {
