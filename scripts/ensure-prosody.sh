@@ -3,7 +3,9 @@
 # /etc/hosts without it; the testbed gives it a private hosts file) and a luac for the module's
 # syntax check. Installs them when missing and we are root; otherwise fails saying how.
 # Never skips silently. The Debian service is not started: the tests run their own servers.
+# Then Prosody 13 beside it (scripts/ensure-prosody-13.sh): the e2e suite runs against both.
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
 
 missing=()
 lua_bin=lua5.4
@@ -37,7 +39,7 @@ warn_system_prosody() {
 
 if [ ${#missing[@]} -eq 0 ]; then
   warn_system_prosody
-  exit 0
+  exec bash "$here/ensure-prosody-13.sh"
 fi
 
 # prosody-modules is not needed by the tests, only by `npm run bench` (Debian's mod_ping_muc for comparison).
@@ -72,3 +74,4 @@ apt-get install -y -q --no-install-recommends $packages
 
 command -v prosody >/dev/null 2>&1 || { echo "ensure-prosody: prosody still missing after install" >&2; exit 1; }
 echo "ensure-prosody: $(prosodyctl about 2>/dev/null | grep -m1 -i '^Prosody' || echo prosody) installed; its system service was not started" >&2
+bash "$here/ensure-prosody-13.sh"
