@@ -9,9 +9,17 @@
 -- refresh) are fed into the queue only as it drains, so a host with more joins than the
 -- queue holds loses none of them.
 --
+-- Every `heartbeat` seconds a heartbeat event tells ping-muc the module is alive (its alarm
+-- fires when none arrives). At most one is undelivered at a time, and a heartbeat never
+-- overflows the queue: while ping-muc is unreachable they do not pile up.
+--
+-- Every request carries `ping-muc-host: <this VirtualHost>`: the module is per host, so are
+-- all the events of a request, and ping-muc picks the host's secrets by it.
+--
 -- return function (opts) -> { enqueue, resync, repost, save, unload }
 -- opts: url, sign (webhook.lib's signer), wire (wire.lib), queue_size, batch_size, retry_min,
---       retry_max, http_timeout, saved (events state from a module reload, or nil),
+--       retry_max, http_timeout, heartbeat (seconds, 0 for none), saved (events state from a
+--       module reload, or nil),
 --       live () -> { { user, room }, ... } and rejoin (user, room) -> join event or nil (joins.lib's).
 
 local http = require "net.http";
@@ -51,6 +59,8 @@ return function (opts)
 	local dropped = 0; -- events dropped since the last overflow was reported
 	local reposts, repost_head, reposting = {}, 1, {}; -- joins to post again, fed as the queue drains
 	local stopped = false; -- unloaded: this sender posts nothing more
+	local heartbeat_pending = false; -- a heartbeat is queued or in flight
+	local heartbeat_refusal_logged = false; -- a refused heartbeat is logged once, not every minute
 	local req_in_flight;
 	local flush;
 
@@ -66,6 +76,7 @@ return function (opts)
 			if e.type == "s2s-close" then closes[#closes + 1] = e; else lost = lost + 1; end
 		end
 		for _, e in ipairs(closes) do queue:push(e); end
+		heartbeat_pending = false;
 		reposts, repost_head, reposting = {}, 1, {};
 		if not resync_needed then
 			module:log("warn", "Event queue full (%d): dropped %d event(s), latest: %s %s; will resync once ping-muc answers",
@@ -129,6 +140,36 @@ return function (opts)
 		flush();
 	end
 
+	-- Not while ping-muc has not taken the previous one, nor into a full queue.
+	local function heartbeat()
+		if stopped or heartbeat_pending or resync_needed then return; end
+		if push({ type = "heartbeat", seq = next_seq(), host = module.host }) then
+			heartbeat_pending = true;
+			flush();
+		end
+	end
+
+	-- The batch is settled (accepted or refused for good): its heartbeat is no longer pending.
+	local function settle(batch)
+		for _, e in ipairs(batch.events) do
+			if e.type == "heartbeat" then heartbeat_pending = false; end
+		end
+		sending = nil;
+	end
+
+	-- A refused heartbeat (a ping-muc that does not know the type yet) is logged once.
+	local function log_refused(r, batch)
+		if r.type == "heartbeat" then
+			if heartbeat_refusal_logged then return; end
+			heartbeat_refusal_logged = true;
+			module:log("warn", "ping-muc refused a heartbeat (%s); further refused heartbeats are not logged",
+				tostring(r.error));
+			return;
+		end
+		module:log("error", "ping-muc refused event %s (%s) of a batch of %d: %s",
+			tostring(r.index), tostring(r.type), batch.count, tostring(r.error));
+	end
+
 	local function begin_resync()
 		local start = { type = "host-start", seq = next_seq(), host = module.host };
 		if not push(start) then return; end -- full of s2s-closes: try again as it drains
@@ -158,31 +199,36 @@ return function (opts)
 				local refused = answer and type(answer.refused) == "table" and answer.refused or {};
 				-- ping-muc applied the rest; a refused event would be refused again: log it, do not retry.
 				for _, r in ipairs(refused) do
-					if type(r) == "table" then
-						module:log("error", "ping-muc refused event %s (%s) of a batch of %d: %s",
-							tostring(r.index), tostring(r.type), batch.count, tostring(r.error));
-					end
+					if type(r) == "table" then log_refused(r, batch); end
 				end
 				count_refused(#refused);
 				count_sent(batch.count - #refused);
-				sending = nil;
+				settle(batch);
 				if dropped > 0 then
 					module:log("warn", "Delivery resumed; %d event(s) had been dropped while the queue was full, resyncing", dropped);
 					dropped = 0;
 				end
 				return flush();
-			elseif code >= 400 and code < 500 and code ~= 408 and code ~= 429 then
+			elseif code >= 400 and code < 500 and code ~= 401 and code ~= 408 and code ~= 429 then
 				-- Retrying a refused request cannot help: drop it loudly.
 				module:log("error", "ping-muc refused %d event(s) with HTTP %d: %s", batch.count, code, tostring(body):sub(1, 300));
 				count_refused(batch.count);
-				sending = nil;
+				settle(batch);
 				return flush();
 			end
-			-- 5xx, 408, 429 (a throttled endpoint) or a network error: retry the same webhook-id, order kept.
+			-- 5xx, 408, 429 (a throttled endpoint), 401 (the secrets disagree, e.g. a rotation
+			-- half done: kept until they agree again) or a network error: retry the same
+			-- webhook-id, signed anew, order kept.
 			batch.attempt = batch.attempt + 1;
 			local delay = math.min(retry_max, retry_min * 2 ^ (batch.attempt - 1));
-			module:log("warn", "Delivering %d event(s) failed (%s), retry %d in %gs",
-				batch.count, code == 0 and tostring(body) or ("HTTP " .. code), batch.attempt, delay);
+			if code == 401 then
+				module:log("error", "ping-muc refused the signature of %d event(s) (HTTP 401: %s); check "
+					.. "ping_muc_cloud_webhook_secret against ping-muc's; retry %d in %gs",
+					batch.count, tostring(body):sub(1, 200), batch.attempt, delay);
+			else
+				module:log("warn", "Delivering %d event(s) failed (%s), retry %d in %gs",
+					batch.count, code == 0 and tostring(body) or ("HTTP " .. code), batch.attempt, delay);
+			end
 			module:add_timer(delay, post_batch);
 		end
 		req = http.request(events_url, {
@@ -190,6 +236,7 @@ return function (opts)
 			body = batch.body;
 			headers = {
 				["Content-Type"] = "application/json";
+				["ping-muc-host"] = module.host;
 				["webhook-id"] = batch.id;
 				["webhook-timestamp"] = timestamp;
 				["webhook-signature"] = sign(batch.id, timestamp, batch.body);
@@ -241,6 +288,14 @@ return function (opts)
 		if req_in_flight and req_in_flight.cancel then pcall(req_in_flight.cancel, req_in_flight, "unloaded"); end
 		local left = queue:count() + #held + (sending and sending.count or 0);
 		if left > 0 then module:log("warn", "Unloaded with %d undelivered event(s)", left); end
+	end
+
+	if (opts.heartbeat or 0) > 0 then
+		module:add_timer(opts.heartbeat, function ()
+			if stopped then return; end
+			heartbeat();
+			return opts.heartbeat;
+		end);
 	end
 
 	-- Closes carried over a reload go first, with their own seqs.

@@ -4,9 +4,8 @@
 -- webhook events), and serves the narrow "stanza API" that ping-muc calls
 -- back to self-ping rooms (XEP-0410) and to notify users who fell out.
 --
--- This file reads the options and wires the parts together. The parts are the
--- libraries next to it in this folder, loaded with module:require("<name>")
--- from <name>.lib.lua:
+-- This file reads the options and wires the parts together. The parts are the libraries
+-- next to it in this folder, loaded with module:require("<name>") from <name>.lib.lua:
 --   webhook  Standard Webhooks: secrets, signatures, checking signed calls
 --   wire     the JSON of the events (integer seqs on every Lua)
 --   events   the bounded event queue, its resync and its delivery to ping-muc
@@ -21,10 +20,8 @@ if module:get_host_type() ~= "local" then
 	error("mod_" .. module.name .. " loaded on a component");
 end
 
--- Options, read once.
+-- Options, read once (the secrets again on a config reload, below).
 local events_url = module:get_option_string("ping_muc_cloud_events_url");
-local webhook_secret = module:get_option_string("ping_muc_cloud_webhook_secret");
-local api_secret = module:get_option_string("ping_muc_cloud_api_secret");
 local ping_timeout = module:get_option_number("ping_muc_cloud_ping_timeout", 10);
 local max_inflight = module:get_option_number("ping_muc_cloud_max_inflight", 10000);
 local queue_size = module:get_option_number("ping_muc_cloud_queue_size", 10000);
@@ -33,6 +30,7 @@ local retry_min = module:get_option_number("ping_muc_cloud_retry_min", 1);
 local retry_max = module:get_option_number("ping_muc_cloud_retry_max", 60);
 local http_timeout = module:get_option_number("ping_muc_cloud_http_timeout", 30);
 local join_refresh = module:get_option_number("ping_muc_cloud_join_refresh", 604800);
+local heartbeat = module:get_option_number("ping_muc_cloud_heartbeat_interval", 60);
 local reason = module:get_option_string("ping_muc_cloud_reason", "Connection to remote server lost");
 
 if not events_url or not events_url:match("^https?://") then
@@ -41,24 +39,30 @@ if not events_url or not events_url:match("^https?://") then
 end
 if batch_size < 1 or batch_size > 500 then
 	-- ping-muc takes at most 500 events per request.
-	module:log("warn", "ping_muc_cloud_batch_size must be 1 to 500, using %d", batch_size < 1 and 1 or 500);
 	batch_size = batch_size < 1 and 1 or 500;
+	module:log("warn", "ping_muc_cloud_batch_size must be 1 to 500, using %d", batch_size);
 end
 local webhook = module:require("webhook");
-local webhook_key = webhook.key("ping_muc_cloud_webhook_secret", webhook_secret);
-local api_key = webhook.key("ping_muc_cloud_api_secret", api_secret);
+-- Secrets, each with its predecessor while a rotation runs: events are signed with both, API
+-- calls verified against either. A weak or missing one refuses the load (errors in keys).
+local function read_secrets()
+	local webhook_secret = module:get_option_string("ping_muc_cloud_webhook_secret");
+	local webhook_previous = module:get_option_string("ping_muc_cloud_webhook_secret_previous");
+	local api_secret = module:get_option_string("ping_muc_cloud_api_secret");
+	local api_previous = module:get_option_string("ping_muc_cloud_api_secret_previous");
+	return webhook.keys("ping_muc_cloud_webhook_secret", webhook_secret, webhook_previous),
+		webhook.keys("ping_muc_cloud_api_secret", api_secret, api_previous);
+end
+local webhook_keys, api_keys = read_secrets();
 
 -- The parts. The events' resync reads the joins, which post through the events.
 local joins;
 local events = module:require("events")({
 	url = events_url;
-	sign = webhook.signer(webhook_key);
+	sign = webhook.signer(function () return webhook_keys; end);
 	wire = module:require("wire");
-	queue_size = queue_size;
-	batch_size = batch_size;
-	retry_min = retry_min;
-	retry_max = retry_max;
-	http_timeout = http_timeout;
+	queue_size = queue_size; batch_size = batch_size; heartbeat = heartbeat;
+	retry_min = retry_min; retry_max = retry_max; http_timeout = http_timeout;
 	saved = module.saved_state and module.saved_state.events; -- set while a reload loads us
 	live = function () return joins.live(); end;
 	rejoin = function (user, room) return joins.rejoin(user, room); end;
@@ -67,7 +71,7 @@ local enqueue = events.enqueue;
 joins = module:require("joins")({ enqueue = enqueue; refresh = join_refresh });
 local s2s_remotes = module:require("links");
 local api = module:require("api")({
-	verifier = webhook.verifier(api_key);
+	verifier = webhook.verifier(function () return api_keys; end);
 	rooms = joins.rooms;
 	ping_timeout = ping_timeout;
 	max_inflight = max_inflight;
@@ -90,9 +94,7 @@ end);
 -- Both directions of one link fire this; ping-muc coalesces them.
 module:hook_global("s2s-destroyed", function (event)
 	local direction, remotes = s2s_remotes(event.session);
-	if direction then
-		enqueue({ type = "s2s-close", remotes = remotes, direction = direction });
-	end
+	if direction then enqueue({ type = "s2s-close", remotes = remotes, direction = direction }); end
 end);
 
 -- Replies to our own self-pings are consumed here, before mod_iq delivers them.
@@ -102,26 +104,24 @@ module:provides("http", {
 	name = "ping_muc_cloud";
 	-- Called on the headers of a chunked or oversized body too, to refuse it unread.
 	streaming_uploads = true;
-	route = {
-		["POST /stanza"] = function (event) return api.handle(event); end;
-	};
+	route = { ["POST /stanza"] = function (event) return api.handle(event); end };
 });
 
--- Housekeeping: expired webhook-ids and timed-out self-ping ids.
-module:add_timer(60, function ()
-	api.sweep(os.time());
-	return 60;
+-- A config reload takes new secrets at once (rotation); a bad one keeps the ones in use.
+module:hook_global("config-reloaded", function ()
+	local ok, w, a = pcall(read_secrets);
+	if ok then webhook_keys, api_keys = w, a; return; end
+	module:log("error", "Config reloaded with a bad secret: keeping the secrets in use (%s)", tostring(w));
 end);
+
+-- Housekeeping: expired webhook-ids and timed-out self-ping ids.
+module:add_timer(60, function () api.sweep(os.time()); return 60; end);
 
 -- Quiet sessions: a join not posted for join_refresh seconds is posted again (with its since).
 local refresh_every = math.max(1, math.min(3600, join_refresh / 4));
-module:add_timer(refresh_every, function ()
-	events.repost(joins.stale());
-	return refresh_every;
-end);
+module:add_timer(refresh_every, function () events.repost(joins.stale()); return refresh_every; end);
 
 function module.save() return { events = events.save() }; end
-
 function module.unload() api.unload(); events.unload(); end
 
 -- (Re)loaded: host-start, then the joins of sessions that survived a reload, paced.

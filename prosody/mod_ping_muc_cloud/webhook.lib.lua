@@ -23,16 +23,31 @@ local function key(name, secret)
 	return bytes;
 end
 
--- sign(msg_id, timestamp, body) -> the webhook-signature value under that key.
-local function signer(k)
+-- The keys of a secret and of its predecessor during a rotation (`previous`, optional: nil or
+-- "" means none): { current, previous? }. Refuses a missing or weak secret as key() does.
+local function keys(name, secret, previous)
+	local ring = { key(name, secret) };
+	if previous and previous ~= "" then ring[2] = key(name .. "_previous", previous); end
+	return ring;
+end
+
+local function mac(k, msg_id, timestamp, body)
+	return "v1," .. base64.encode(hashes.hmac_sha256(k, msg_id .. "." .. timestamp .. "." .. body));
+end
+
+-- sign(msg_id, timestamp, body) -> the webhook-signature value: one space-separated
+-- signature per key of ring() (Standard Webhooks: the receiver needs one to match), so that
+-- a receiver holding either the new or the previous secret accepts it during a rotation.
+local function signer(ring)
 	return function (msg_id, timestamp, body)
-		return "v1," .. base64.encode(hashes.hmac_sha256(k, msg_id .. "." .. timestamp .. "." .. body));
+		local out = {};
+		for i, k in ipairs(ring()) do out[i] = mac(k, msg_id, timestamp, body); end
+		return table.concat(out, " ");
 	end;
 end
 
--- Checks the webhook-* headers of signed calls under that key; each webhook-id once.
-local function verifier(k)
-	local sign = signer(k);
+-- Checks the webhook-* headers of signed calls under any key of ring(); each webhook-id once.
+local function verifier(ring)
 	local replays = {}; -- webhook-id -> expiry
 
 	-- msg_id if the call is genuine, fresh and new; nil, reason otherwise.
@@ -46,10 +61,12 @@ local function verifier(k)
 		if math.abs(os.time() - tonumber(timestamp)) > TOLERANCE then
 			return nil, "webhook-timestamp outside the 5 minute tolerance";
 		end
-		local expected = sign(msg_id, timestamp, body);
 		local ok = false;
-		for candidate in signatures:gmatch("%S+") do
-			if #candidate == #expected and hashes.equals(candidate, expected) then ok = true; end
+		for _, k in ipairs(ring()) do
+			local expected = mac(k, msg_id, timestamp, body);
+			for candidate in signatures:gmatch("%S+") do
+				if #candidate == #expected and hashes.equals(candidate, expected) then ok = true; end
+			end
 		end
 		if not ok then return nil, "bad webhook-signature"; end
 		local now = os.time();
@@ -66,4 +83,4 @@ local function verifier(k)
 	return { verify = verify; sweep = sweep };
 end
 
-return { key = key; signer = signer; verifier = verifier };
+return { key = key; keys = keys; signer = signer; verifier = verifier };

@@ -57,12 +57,18 @@ describe('mod_ping_muc_cloud/', () => {
     expect(source.split('\n').length).toBeLessThanOrEqual(130);
   });
 
-  it('reads its options once, at the top level of the module file, and nowhere else', () => {
+  it('reads its options in the module file only: once at the top level, the secrets again on a config reload', () => {
     const found = options();
     expect(found.length).toBeGreaterThanOrEqual(10);
+    const secrets = /^local function read_secrets\(\)\n([\s\S]*?)\nend\n/m.exec(source)?.[1];
+    expect(secrets, 'read_secrets() reads the secrets').toBeDefined();
     for (const line of source.split('\n').filter((l) => l.includes('get_option'))) {
-      expect(line.startsWith('local '), line).toBe(true);
+      if (secrets!.includes(line)) expect(line, 'read_secrets() reads only secrets').toMatch(/_secret(_previous)?"\)/);
+      else expect(line.startsWith('local '), line).toBe(true);
     }
+    expect(source).toMatch(
+      /module:hook_global\("config-reloaded", function \(\)\n\tlocal ok, w, a = pcall\(read_secrets\);/,
+    );
     for (const lib of LIBS) {
       expect(fs.readFileSync(path.join(MODULE_FOLDER, lib), 'utf8'), `${lib} reads options`).not.toMatch(/get_option/);
     }
@@ -75,7 +81,9 @@ describe('mod_ping_muc_cloud/', () => {
       const row = rows.get(name);
       expect(row, `${name} is not in the README's option table`).toBeDefined();
       if (def === undefined)
-        expect(row, `${name} has no default: the README must say it is required`).toMatch(/required/);
+        expect(row, `${name} has no default: the README must say it is required, or unset`).toMatch(
+          /^\*\((required|unset)\)\*$/,
+        );
       else expect(row, `${name}: README default must be ${def}`).toBe(`\`${def}\``);
     }
     for (const name of rows.keys())
