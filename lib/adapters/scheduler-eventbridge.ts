@@ -5,7 +5,7 @@ import { ConflictException, CreateScheduleCommand, type SchedulerClient } from '
 import type { RoundJob } from '../domain/model';
 import type { Scheduler } from '../ports';
 import { serializeRoundJob } from '../domain/round-job';
-import { NAME_PATTERN, atExpression } from '../domain/schedule';
+import { atExpression, NAME_PATTERN, scheduledMinute } from '../domain/schedule';
 
 export interface EventBridgeSchedulerOptions {
   client: SchedulerClient;
@@ -25,6 +25,12 @@ export interface EventBridgeSchedulerOptions {
   };
   /** Clock (ms), for tests. */
   now?: () => number;
+  /**
+   * Invokes the target asynchronously now with a job's input (Lambda InvokeCommand, Event). Used
+   * for a job due sooner than any schedule could surely fire before it: the round waits for its
+   * due second itself. Without it such a job is scheduled for the next minute (late by < 2 min).
+   */
+  invokeNow?: (input: string) => Promise<void>;
 }
 
 /**
@@ -49,6 +55,7 @@ export class EventBridgeScheduler implements Scheduler {
   private readonly maximumRetryAttempts: number;
   private readonly maximumEventAgeInSeconds: number;
   private readonly now: () => number;
+  private readonly invokeNow: ((input: string) => Promise<void>) | undefined;
 
   constructor(options: EventBridgeSchedulerOptions) {
     for (const key of ['group', 'roleArn', 'dlqArn', 'targetArn'] as const) {
@@ -67,6 +74,7 @@ export class EventBridgeScheduler implements Scheduler {
       86_400,
     );
     this.now = options.now ?? Date.now;
+    this.invokeNow = options.invokeNow;
   }
 
   /**
@@ -76,9 +84,17 @@ export class EventBridgeScheduler implements Scheduler {
   async schedule(name: string, at: number, job: RoundJob): Promise<boolean> {
     if (!NAME_PATTERN.test(name))
       throw new Error(`EventBridgeScheduler: invalid schedule name ${JSON.stringify(name)}`);
-    const expression = atExpression(Math.max(at, this.now() + MIN_LEAD_MS));
+    const minute = scheduledMinute(at, this.now() + MIN_LEAD_MS);
     // Only the job's own fields: the round handler parses exactly this.
     const input = serializeRoundJob(job);
+    if (this.invokeNow && minute + 60_000 > at) {
+      // No minute surely ends by `at`: invoke now and let the round wait. Names dedupe nothing
+      // here; a second invocation finds the round claimed, leased or idle (delivery is
+      // at-least-once anyway).
+      await this.invokeNow(input);
+      return true;
+    }
+    const expression = atExpression(minute);
     // Idempotency token of this exact request (ClientToken: 1–64 of [a-zA-Z0-9-_]), so the SDK's
     // own retries of a create that did succeed do not fail. It covers the expression and input as
     // well as the name: once a fired schedule has deleted itself, a new schedule reusing the name

@@ -12,8 +12,13 @@ import { deadlineMarginMs, runPass, type FollowUp, type Progress } from './pass'
 export type { RoundDeps } from './deps';
 export { deadlineMarginMs, pageSize } from './pass';
 
-/** A woken-early round waits this long at most before re-scheduling itself instead. */
-const MAX_EARLY_WAIT_MS = 5_000;
+/**
+ * A woken-early round waits this long at most before re-scheduling itself instead. On AWS every
+ * job is scheduled to fire up to two minutes before its time (see `scheduledMinute`), or invoked
+ * at once when it is due sooner than that, so that it starts on the due second: the wait is part
+ * of the plan, not a stray.
+ */
+const MAX_EARLY_WAIT_MS = 130_000;
 const CLAIM_ATTEMPTS = 5;
 const RETRY_BASE_MS = 30_000;
 const RETRY_MAX_MS = 15 * 60_000;

@@ -59,19 +59,24 @@ export function scheduleName(job: RoundJob, tag: string): string {
 const MINUTE_MS = 60_000;
 
 /**
- * `at(yyyy-mm-ddThh:mm:ss)` in UTC for a one-time schedule, rounded UP to the next whole minute
- * (an exact whole minute stays). EventBridge Scheduler fires with 60 s precision within the
- * minute, so rounding up means a round can only be late, never early.
+ * The minute a one-time schedule names, so that its job runs on time. EventBridge Scheduler
+ * invokes an at() schedule somewhere within the minute it names (set for 1:00, it fires between
+ * 1:00:00 and 1:00:59), so the latest minute that still ends by `atMs` is named and the round
+ * waits for the due second itself: it starts 0–2 s after `atMs` instead of 0–119 s, for a wait of
+ * 0–120 s (60 s on average) inside the invocation. A minute before `notBeforeMs` (a schedule must
+ * lie in the future) is replaced by the first whole minute after it: then the job can only be late.
  */
-export function atExpression(atMs: number): string {
-  if (!Number.isFinite(atMs)) throw new RangeError(`atExpression: not a time: ${atMs}`);
-  const rounded = Math.ceil(atMs / MINUTE_MS) * MINUTE_MS;
-  const iso = new Date(rounded).toISOString(); // yyyy-mm-ddThh:mm:ss.sssZ, always UTC
-  if (!/^\d{4}-/.test(iso)) throw new RangeError(`atExpression: year out of range: ${iso}`);
-  return `at(${iso.slice(0, 19)})`;
+export function scheduledMinute(atMs: number, notBeforeMs: number): number {
+  if (!Number.isFinite(atMs) || !Number.isFinite(notBeforeMs)) throw new RangeError(`scheduledMinute: not a time: ${atMs}`);
+  const endsByDue = Math.floor((atMs - MINUTE_MS) / MINUTE_MS) * MINUTE_MS;
+  const firstAllowed = Math.ceil(notBeforeMs / MINUTE_MS) * MINUTE_MS;
+  return Math.max(endsByDue, firstAllowed);
 }
 
-/** The time (ms) an `atExpression` of `atMs` stands for. */
-export function atRoundedUp(atMs: number): number {
-  return Math.ceil(atMs / MINUTE_MS) * MINUTE_MS;
+/** `at(yyyy-mm-ddThh:mm:ss)` in UTC for a one-time schedule at the whole minute `minuteMs`. */
+export function atExpression(minuteMs: number): string {
+  if (!Number.isFinite(minuteMs) || minuteMs % MINUTE_MS !== 0) throw new RangeError(`atExpression: not a whole minute: ${minuteMs}`);
+  const iso = new Date(minuteMs).toISOString(); // yyyy-mm-ddThh:mm:ss.sssZ, always UTC
+  if (!/^\d{4}-/.test(iso)) throw new RangeError(`atExpression: year out of range: ${iso}`);
+  return `at(${iso.slice(0, 19)})`;
 }

@@ -32,15 +32,16 @@ describe('claim', () => {
   });
 
   it('postpones to the delay after the last close of the window', async () => {
-    const w = roundWorld();
+    // A later close moves the due time further than a round waits in place (130 s).
+    const w = roundWorld({ PING_MUC_DELAY_SECONDS: '600' });
     await seedJoins(w, 2);
     await closeLink(w);
-    w.clock.advance(40_000);
+    w.clock.advance(300_000);
     const lastClose = w.clock.now();
     await closeLink(w);
     await drive(w);
     expect(w.logs.some((l) => l.message === 'round postponed')).toBe(true);
-    expect(Math.min(...w.api.pings.map((p) => p.at))).toBeGreaterThanOrEqual(lastClose + MINUTE);
+    expect(Math.min(...w.api.pings.map((p) => p.at))).toBeGreaterThanOrEqual(lastClose + 600_000);
     expect(w.api.pings).toHaveLength(2);
   });
 });

@@ -110,7 +110,9 @@ describe('EventBridgeScheduler', () => {
     const { ClientToken, ...rest } = req.body;
     expect(rest).toEqual({
       GroupName: 'ping-muc',
-      ScheduleExpression: 'at(2030-03-04T05:07:00)', // 05:06:07.123 rounded up: never early
+      // Due 05:06:07.123, scheduled at 05:05:07: no minute that surely ends by the due time lies in the
+      // future, so the first one after now + 5 s (the round waits, or is late by < 1 min).
+      ScheduleExpression: 'at(2030-03-04T05:06:00)',
       ScheduleExpressionTimezone: 'UTC',
       FlexibleTimeWindow: { Mode: 'OFF' },
       ActionAfterCompletion: 'DELETE',
@@ -162,7 +164,7 @@ describe('EventBridgeScheduler', () => {
     const s = adapter();
     await s.schedule('same', T0, job);
     await s.schedule('same', T0 + 1000, job); // same minute: same request
-    await s.schedule('same', T0 + 60_000, job);
+    await s.schedule('same', T0 + 600_000, job); // another minute: another request
     await s.schedule('same', T0, { ...job, gen: 'other' });
     await s.schedule('other', T0, job);
     const tokens = requests.map((r) => r.body.ClientToken);

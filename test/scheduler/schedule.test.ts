@@ -1,40 +1,46 @@
 import { describe, expect, it } from 'vitest';
-import { NAME_PATTERN, atExpression, atRoundedUp, scheduleName } from '../../lib/domain/schedule';
+import { atExpression, NAME_PATTERN, scheduledMinute, scheduleName } from '../../lib/domain/schedule';
 import type { RoundJob } from '../../lib/domain/model';
 
 const base: RoundJob = { host: 'example.org', remote: 'conference.remote.net', gen: 'g1', kind: 'start' };
 
-describe('atExpression', () => {
+describe('scheduledMinute and atExpression', () => {
+  const t = (iso: string) => Date.parse(iso);
+  const FAR = 0; // no lower bound from "now"
+
   it.each([
-    ['2030-03-04T05:06:00.000Z', 'at(2030-03-04T05:06:00)'], // exact whole minute stays
-    ['2030-03-04T05:06:00.001Z', 'at(2030-03-04T05:07:00)'], // 1 ms past: next minute
-    ['2030-03-04T05:06:07.123Z', 'at(2030-03-04T05:07:00)'],
-    ['2030-03-04T05:06:59.999Z', 'at(2030-03-04T05:07:00)'],
-    ['2030-03-04T05:59:30.000Z', 'at(2030-03-04T06:00:00)'], // hour carry
-    ['2030-12-31T23:59:01.000Z', 'at(2031-01-01T00:00:00)'], // year carry
-    ['2028-02-28T23:59:59.000Z', 'at(2028-02-29T00:00:00)'], // leap day
-    ['2030-01-01T00:00:00.000Z', 'at(2030-01-01T00:00:00)'],
-  ])('%s → %s', (iso, expected) => {
-    expect(atExpression(Date.parse(iso))).toBe(expected);
+    ['2030-03-04T05:06:00.000Z', 'at(2030-03-04T05:05:00)'], // due on a whole minute: the minute before ends by it
+    ['2030-03-04T05:06:00.001Z', 'at(2030-03-04T05:05:00)'],
+    ['2030-03-04T05:06:07.123Z', 'at(2030-03-04T05:05:00)'],
+    ['2030-03-04T05:06:59.999Z', 'at(2030-03-04T05:05:00)'],
+    ['2030-03-04T06:00:30.000Z', 'at(2030-03-04T05:59:00)'], // hour carry
+    ['2031-01-01T00:00:59.000Z', 'at(2030-12-31T23:59:00)'], // year carry
+    ['2028-02-29T00:00:30.000Z', 'at(2028-02-28T23:59:00)'], // leap day
+  ])('due %s → %s', (iso, expected) => {
+    expect(atExpression(scheduledMinute(t(iso), FAR))).toBe(expected);
   });
 
   it('is UTC whatever the offset of the input notation', () => {
-    expect(atExpression(Date.parse('2030-03-04T07:06:30+02:00'))).toBe('at(2030-03-04T05:07:00)');
+    expect(atExpression(scheduledMinute(t('2030-03-04T07:06:30+02:00'), FAR))).toBe('at(2030-03-04T05:05:00)');
   });
 
-  it('never fires early: the expressed time is ≥ at and < at + 60 s', () => {
+  it('names the latest minute that ends by the due time, so the whole firing window is before it', () => {
     for (let i = 0; i < 1000; i++) {
-      const at = Date.parse('2030-01-01T00:00:00Z') + Math.floor(Math.random() * 86_400_000 * 365);
-      const m = /^at\((.*)\)$/.exec(atExpression(at));
-      const t = Date.parse(`${m![1]}Z`);
-      expect(t).toBe(atRoundedUp(at));
-      expect(t).toBeGreaterThanOrEqual(at);
-      expect(t - at).toBeLessThan(60_000);
-      expect(t % 60_000).toBe(0);
+      const at = t('2030-01-01T00:00:00Z') + Math.floor(Math.random() * 86_400_000 * 365);
+      const m = scheduledMinute(at, FAR);
+      expect(m % 60_000).toBe(0);
+      expect(m + 60_000).toBeLessThanOrEqual(at); // fires within [m, m + 60 s): never after the due time
+      expect(at - m).toBeLessThan(120_000); // and at most 2 minutes before it
     }
   });
 
-  it.each([NaN, Infinity, -Infinity])('rejects %s', (v) => {
+  it('a minute already past moves to the first whole minute after "now": then it can only be late', () => {
+    const now = t('2030-03-04T05:06:10Z');
+    expect(scheduledMinute(now + 30_000, now)).toBe(t('2030-03-04T05:07:00Z'));
+    expect(scheduledMinute(now - 3_600_000, now)).toBe(t('2030-03-04T05:07:00Z'));
+  });
+
+  it.each([NaN, Infinity, -Infinity, 1.5, 30_000])('atExpression rejects %s', (v) => {
     expect(() => atExpression(v)).toThrow(RangeError);
   });
 });
