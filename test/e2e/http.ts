@@ -98,8 +98,15 @@ async function forward(
 
 /** A stand-in for ping-muc's events endpoint: verifies, records, answers like the contract. */
 export class EventsReceiver extends EventLog {
-  /** Every request: its webhook-id, the status answered, when it arrived, the events it carried. */
-  readonly requests: Array<{ id: string; status: number; at: number; events: ReceivedEvent[] }> = [];
+  /** Every request: its webhook-id, the status answered, when it arrived, the events it carried, its headers and body. */
+  readonly requests: Array<{
+    id: string;
+    status: number;
+    at: number;
+    events: ReceivedEvent[];
+    headers: Record<string, string | undefined>;
+    body: string;
+  }> = [];
   /** Status to answer with (e.g. 503 to exercise retries). */
   answer = 200;
   /** Holds every answer this long (a request in flight). */
@@ -107,12 +114,12 @@ export class EventsReceiver extends EventLog {
   /** Events of a batch to refuse in a 200 answer, as ping-muc lists them (`refused`). */
   refuse: (events: ReceivedEvent[]) => Array<{ index: number; type: string; error: string }> = () => [];
 
-  constructor(private readonly secret: string) {
+  /** The secret signatures are checked with; change it to refuse the module's (401). */
+  constructor(public secret: string) {
     super();
   }
 
   async start(host = '127.0.0.1'): Promise<string> {
-    const key = secretKey(this.secret);
     const seen = new Set<string>();
     return this.listen(
       async (req, res) => {
@@ -121,15 +128,22 @@ export class EventsReceiver extends EventLog {
         for (const [k, v] of Object.entries(req.headers)) headers[k] = Array.isArray(v) ? v[0] : v;
         let id: string;
         try {
-          id = verify(key, headers, body);
+          id = verify(secretKey(this.secret), headers, body);
         } catch (e) {
-          this.requests.push({ id: headers['webhook-id'] ?? '', status: 401, at: Date.now(), events: [] });
+          this.requests.push({
+            id: headers['webhook-id'] ?? '',
+            status: 401,
+            at: Date.now(),
+            events: [],
+            headers,
+            body,
+          });
           res.writeHead(401).end(JSON.stringify({ error: String(e) }));
           return;
         }
         const status = this.answer;
         const parsed = JSON.parse(body) as { v: number; events: ReceivedEvent[] };
-        this.requests.push({ id, status, at: Date.now(), events: parsed.events });
+        this.requests.push({ id, status, at: Date.now(), events: parsed.events, headers, body });
         if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
         if (status !== 200) {
           res.writeHead(status).end('{}');

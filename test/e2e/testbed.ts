@@ -67,6 +67,8 @@ export interface ServerSpec {
   modules?: string[];
   /** Extra options for each VirtualHost. */
   hostOptions?: Record<string, LuaValue>;
+  /** Options of one VirtualHost, over `hostOptions` (e.g. its own secrets). */
+  vhostOptions?: Record<string, Record<string, LuaValue>>;
   /** Extra global options. */
   globalOptions?: Record<string, LuaValue>;
   logLevel?: 'debug' | 'info' | 'warn';
@@ -98,7 +100,7 @@ export class ProsodyServer {
   constructor(
     readonly spec: ServerSpec,
     root: string,
-    hostsFile: string,
+    private readonly hostsFile: string,
   ) {
     this.dir = path.join(root, spec.name);
     fs.mkdirSync(path.join(this.dir, 'data'), { recursive: true });
@@ -158,7 +160,8 @@ export class ProsodyServer {
     for (const vhost of s.vhosts) {
       lines.push('', `VirtualHost ${lua(vhost)}`);
       lines.push(`\tmodules_enabled = ${lua(s.modules ?? [])}`);
-      for (const [k, v] of Object.entries(s.hostOptions ?? {})) lines.push(`\t${k} = ${lua(v)}`);
+      for (const [k, v] of Object.entries({ ...s.hostOptions, ...s.vhostOptions?.[vhost] }))
+        lines.push(`\t${k} = ${lua(v)}`);
     }
     for (const muc of s.mucs) {
       // Persistent rooms: Prosody 0.12 destroys a temporary room whose only occupant changes
@@ -262,6 +265,14 @@ export class ProsodyServer {
     });
   }
 
+  /** Writes the config again from `spec` (change it first) and reloads it (`config:reload()`):
+   * our module takes new secrets at once; other options need a module reload. */
+  async reloadConfig(): Promise<void> {
+    fs.writeFileSync(this.configPath, this.config(this.hostsFile));
+    const out = await this.shell('config', 'reload');
+    if (!/Config reloaded/i.test(out)) throw new Error(`config reload of ${this.spec.name} failed: ${out}`);
+  }
+
   /** Reloads a module on a host (Prosody's module:reload: save, unload, load, restore). */
   async reloadModule(name: string, host: string): Promise<void> {
     const out = await this.shell('module', 'reload', name, host);
@@ -361,9 +372,19 @@ export interface TestbedOptions {
   logLevel?: 'debug' | 'info' | 'warn';
   /** More MUC components on B, e.g. an IDN domain (Unicode form; the hosts file gets its ASCII form). */
   bMucs?: string[];
+  /** A serves a second VirtualHost, a2.test, with our module, its own secrets (`webhookSecret2`,
+   * `apiSecret2`) and its own stanza API address (`apiUrl2`: 127.N.0.4, its `http_host`). */
+  aSecondHost?: boolean;
 }
 
-export const DOMAINS = { a: 'a.test', b: 'b.test', mucB: 'muc.b.test', c: 'c.test', mucC: 'muc.c.test' } as const;
+export const DOMAINS = {
+  a: 'a.test',
+  a2: 'a2.test',
+  b: 'b.test',
+  mucB: 'muc.b.test',
+  c: 'c.test',
+  mucC: 'muc.c.test',
+} as const;
 
 /**
  * Two-phase: `createTestbed` fixes addresses, secrets and the stanza API URL (so the
@@ -375,6 +396,9 @@ export class Testbed {
   readonly hostsFile: string;
   readonly webhookSecret = `whsec_${randomBytes(32).toString('base64')}`;
   readonly apiSecret = `whsec_${randomBytes(32).toString('base64')}`;
+  /** a2.test's secrets (with `aSecondHost`). */
+  readonly webhookSecret2 = `whsec_${randomBytes(32).toString('base64')}`;
+  readonly apiSecret2 = `whsec_${randomBytes(32).toString('base64')}`;
   a!: ProsodyServer;
   b!: ProsodyServer;
   c: ProsodyServer | undefined;
@@ -393,7 +417,7 @@ export class Testbed {
     fs.writeFileSync(
       this.hostsFile,
       [
-        `${ip(1)} ${DOMAINS.a}`,
+        `${ip(1)} ${DOMAINS.a} ${DOMAINS.a2}`,
         `${ip(2)} ${DOMAINS.b} ${DOMAINS.mucB} ${bMucs.join(' ')}`.trimEnd(),
         `${ip(3)} ${DOMAINS.c} ${DOMAINS.mucC}`,
       ].join('\n') + '\n',
@@ -406,7 +430,7 @@ export class Testbed {
     return new Testbed(n, release, opts);
   }
 
-  ip(h: 1 | 2 | 3): string {
+  ip(h: 1 | 2 | 3 | 4): string {
     return `127.${this.subnet}.0.${h}`;
   }
 
@@ -415,13 +439,18 @@ export class Testbed {
     return `http://${this.ip(1)}:${HTTP_PORT}/ping_muc_cloud/stanza`;
   }
 
+  /** a2.test's stanza API URL (with `aSecondHost`): A also listens on 127.N.0.4, a2.test's `http_host`. */
+  get apiUrl2(): string {
+    return `http://${this.ip(4)}:${HTTP_PORT}/ping_muc_cloud/stanza`;
+  }
+
   async start(eventsUrl: string): Promise<void> {
     const level = this.opts.logLevel ?? 'info';
     this.a = new ProsodyServer(
       {
         name: 'a',
         ip: this.ip(1),
-        vhosts: [DOMAINS.a],
+        vhosts: this.opts.aSecondHost ? [DOMAINS.a, DOMAINS.a2] : [DOMAINS.a],
         mucs: [],
         modules: this.opts.aModules ?? ['ping_muc_cloud'],
         hostOptions: {
@@ -432,8 +461,18 @@ export class Testbed {
           ping_muc_cloud_retry_max: 2,
           ...this.opts.aOptions,
         },
+        vhostOptions: {
+          [DOMAINS.a2]: {
+            ping_muc_cloud_webhook_secret: this.webhookSecret2,
+            ping_muc_cloud_api_secret: this.apiSecret2,
+            http_host: this.ip(4),
+          },
+        },
         // ping-muc calls http://<ip>:5280/…: route requests for unknown Host headers to A.
-        globalOptions: { http_default_host: DOMAINS.a },
+        globalOptions: {
+          http_default_host: DOMAINS.a,
+          ...(this.opts.aSecondHost ? { http_interfaces: [this.ip(1), this.ip(4)] } : {}),
+        },
         logLevel: level,
       },
       this.root,

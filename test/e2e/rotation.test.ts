@@ -1,0 +1,116 @@
+// Secret rotation on mod_ping_muc_cloud's side: while a previous secret is set, events carry
+// a signature under each secret and stanza API calls pass under either; a config reload
+// changes the secrets at once; a 401 is retried (same webhook-id, signed anew), not dropped.
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { secretKey, verify } from '../../lib/domain/signature';
+import { callApi, EventsReceiver } from './http';
+import { DOMAINS, sleep, Testbed } from './testbed';
+import { User } from './users';
+
+const NS_API = 'urn:ping-muc:stanza-api:1';
+const newSecret = () => `whsec_${randomBytes(32).toString('base64')}`;
+const probe = (id: string) =>
+  `<iq type="get" id="${id}" from="nobody@${DOMAINS.a}/x" to="rot@${DOMAINS.mucB}/Nobody"><ping xmlns="urn:xmpp:ping"/></iq>`;
+
+describe('module side of a secret rotation', () => {
+  let bed: Testbed;
+  let rx: EventsReceiver;
+  let alice: User;
+  const oldWebhook = newSecret();
+  const oldApi = newSecret();
+  const hostOptions = () => bed.a.spec.hostOptions!;
+
+  beforeAll(async () => {
+    bed = await Testbed.create({
+      aOptions: {
+        ping_muc_cloud_webhook_secret_previous: oldWebhook,
+        ping_muc_cloud_api_secret_previous: oldApi,
+      },
+    });
+    rx = new EventsReceiver(oldWebhook); // ping-muc still holds the old secret
+    await rx.start();
+    await bed.start(rx.url);
+    alice = await User.connect(bed.a, DOMAINS.a, 'alice');
+  });
+
+  afterAll(async () => {
+    await bed?.stop();
+    await alice?.stop();
+    await rx?.close();
+  });
+
+  it('signs every event request with both secrets while the previous one is set', async () => {
+    await alice.join(`rot@${DOMAINS.mucB}`, 'Alice');
+    await rx.waitFor((e) => e.type === 'join' && e.user === alice.jid);
+    expect(rx.requests.every((r) => r.status === 200)).toBe(true);
+    for (const r of rx.requests) {
+      const sigs = r.headers['webhook-signature']!.split(' ');
+      expect(sigs).toHaveLength(2);
+      // One signature under the new secret, one under the previous one.
+      const under = (secret: string) =>
+        sigs.filter((sig) => {
+          try {
+            verify(secretKey(secret), { ...r.headers, 'webhook-signature': sig }, r.body);
+            return true;
+          } catch {
+            return false;
+          }
+        });
+      expect(under(bed.webhookSecret)).toHaveLength(1);
+      expect(under(oldWebhook)).toHaveLength(1);
+    }
+  });
+
+  it('accepts stanza API calls signed with either API secret, and no other', async () => {
+    const noSession = { status: 200, body: `<no-session xmlns='${NS_API}'/>` };
+    expect(await callApi(bed.apiUrl, bed.apiSecret, probe('p1'))).toEqual(noSession);
+    expect(await callApi(bed.apiUrl, oldApi, probe('p2'))).toEqual(noSession);
+    expect((await callApi(bed.apiUrl, newSecret(), probe('p3'))).status).toBe(401);
+  });
+
+  it('retries a 401 with backoff under the same webhook-id, logs an error, and delivers once the secrets agree', async () => {
+    rx.secret = newSecret(); // ping-muc switched to a secret the module does not have
+    const from = rx.requests.length;
+    await alice.leave(`rot@${DOMAINS.mucB}`, 'Alice');
+    const deadline = Date.now() + 8000;
+    const refused = () => rx.requests.slice(from).filter((r) => r.status === 401);
+    while (refused().length < 3 && Date.now() < deadline) await sleep(50);
+    expect(refused().length).toBeGreaterThanOrEqual(3);
+    expect(new Set(refused().map((r) => r.id)).size).toBe(1);
+    // Signed anew for each attempt (a fresh timestamp), backing off.
+    const gaps = refused()
+      .slice(1)
+      .map((r, i) => r.at - refused()[i]!.at);
+    expect(gaps[gaps.length - 1]!).toBeGreaterThan(gaps[0]! * 1.5);
+    expect(bed.a.log()).toMatch(/error\tping-muc refused the signature of \d+ event\(s\) \(HTTP 401/);
+    expect(bed.a.log()).not.toMatch(/ping-muc refused \d+ event\(s\) with HTTP 401/);
+    rx.secret = bed.webhookSecret;
+    const leave = await rx.waitFor((e) => e.type === 'leave' && e.user === alice.jid, 8000);
+    const delivered = rx.requests.find((r) => r.status === 200 && r.events.includes(leave));
+    expect(delivered?.id).toBe(refused()[0]!.id);
+  });
+
+  it('takes new secrets on a config reload, without reloading the module', async () => {
+    delete hostOptions().ping_muc_cloud_webhook_secret_previous;
+    delete hostOptions().ping_muc_cloud_api_secret_previous;
+    await bed.a.reloadConfig();
+    const from = rx.requests.length;
+    await alice.join(`rot2@${DOMAINS.mucB}`, 'Alice');
+    await rx.waitFor((e) => e.type === 'join' && e.room === `rot2@${DOMAINS.mucB}`);
+    for (const r of rx.requests.slice(from)) expect(r.headers['webhook-signature']!.split(' ')).toHaveLength(1);
+    expect((await callApi(bed.apiUrl, oldApi, probe('p4'))).status).toBe(401);
+    expect((await callApi(bed.apiUrl, bed.apiSecret, probe('p5'))).status).toBe(200);
+    expect(rx.events.filter((e) => e.type === 'host-start')).toHaveLength(1); // no module reload
+  });
+
+  it('keeps the secrets in use when a config reload brings a weak one', async () => {
+    hostOptions().ping_muc_cloud_webhook_secret = 'short';
+    await bed.a.reloadConfig();
+    expect(bed.a.log()).toMatch(/error\tConfig reloaded with a bad secret: keeping the secrets in use/);
+    const from = rx.requests.length;
+    await alice.leave(`rot2@${DOMAINS.mucB}`, 'Alice');
+    await rx.waitFor((e) => e.type === 'leave' && e.room === `rot2@${DOMAINS.mucB}`);
+    expect(rx.requests.slice(from).every((r) => r.status === 200)).toBe(true);
+  });
+});
