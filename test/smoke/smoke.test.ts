@@ -1,0 +1,148 @@
+// The post-deploy smoke test (scripts/smoke.ts), run against the local service the way an
+// operator runs it against `npm start`: its log in a file, its dynalite for the schedule.
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { MEMORY, startLocalService, type LocalService } from '../../lib/wiring/local';
+import { awsProbe, main } from '../../scripts/smoke';
+import { API_SECRET, WEBHOOK_SECRET } from '../support/service';
+import { startStanzaApiStub, type StanzaApiStub } from '../support/stanza-api-stub';
+
+let stub: StanzaApiStub;
+let service: LocalService;
+let dir: string;
+let logFile: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'ping-muc-smoke-'));
+  logFile = path.join(dir, 'service.log');
+  // The smoke user has no session on the XMPP server: the round drops it quietly.
+  stub = await startStanzaApiStub(API_SECRET, { fallback: 'no-session' });
+  service = await startLocalService({
+    dataDir: MEMORY,
+    pollMs: 25,
+    log: (line) => appendFileSync(logFile, `${line}\n`),
+    env: {
+      PING_MUC_API_URL: stub.url,
+      PING_MUC_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      PING_MUC_API_SECRET: API_SECRET,
+      // Long enough for the smoke test to see the schedule before it fires.
+      PING_MUC_DELAY_SECONDS: '2',
+      LOG_LEVEL: 'info',
+    },
+  });
+});
+
+afterAll(async () => {
+  await service?.close();
+  await stub?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const args = (secret: string, timeout = '15') => [
+  '--url',
+  service.eventsUrl,
+  '--secret',
+  secret,
+  '--host',
+  'a.example',
+  '--local',
+  '--dynamodb-endpoint',
+  service.dynamodbEndpoint,
+  '--table',
+  service.config.table,
+  '--log-file',
+  logFile,
+  '--timeout',
+  timeout,
+  '--poll-ms',
+  '100',
+];
+
+it('passes against the local service: 401, two 200s, a schedule, round done', async () => {
+  const lines: string[] = [];
+  expect(await main(args(WEBHOOK_SECRET), {}, (l) => lines.push(l))).toBe(0);
+  expect(lines.filter((l) => l.startsWith('ok'))).toEqual([
+    expect.stringMatching(/^ok {3}unsigned request: HTTP 401/),
+    expect.stringMatching(/^ok {3}signed join: HTTP 200/),
+    expect.stringMatching(/^ok {3}signed s2s-close: HTTP 200/),
+    expect.stringMatching(/^ok {3}schedule: pm-s-a\.example_smoke-/),
+    expect.stringMatching(/^ok {3}round done: logged/),
+  ]);
+  expect(lines.at(-1)).toBe('smoke test passed');
+  // One self-ping, of the smoke user only; nobody notified; the join is gone.
+  expect(stub.pings).toHaveLength(1);
+  expect(stub.pings[0]!.user).toMatch(/^ping-muc-smoke-[0-9a-f]{10}@a\.example\/smoke$/);
+  expect(stub.notifications).toHaveLength(0);
+  const remote = stub.pings[0]!.occupant.split('@')[1]!.split('/')[0]!;
+  expect((await service.store.joinsOf('a.example', remote, 10)).items).toHaveLength(0);
+});
+
+it('fails, and says where, with the wrong webhook secret', async () => {
+  const lines: string[] = [];
+  const wrong = `whsec_${Buffer.alloc(32, 9).toString('base64')}`;
+  expect(await main(args(wrong), {}, (l) => lines.push(l))).toBe(1);
+  expect(lines).toContainEqual(expect.stringMatching(/^FAIL signed join: HTTP 401 \(expected 200\)/));
+  expect(lines.at(-1)).toBe('smoke test FAILED');
+});
+
+it('refuses to run without its arguments', async () => {
+  const lines: string[] = [];
+  expect(await main(['--local'], {}, (l) => lines.push(l))).toBe(2);
+  expect(lines[0]).toMatch(/--url, --secret and --host are required/);
+});
+
+it('on AWS, asks Scheduler and CloudWatch Logs (signed requests, against stand-ins)', async () => {
+  const seen: Array<{ method: string; url: string; target?: string; auth?: string; body: string }> = [];
+  const fake = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', () => {
+      const target = req.headers['x-amz-target'] as string | undefined;
+      seen.push({ method: req.method ?? '', url: req.url ?? '', target, auth: req.headers.authorization, body });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (target === 'Logs_20140328.FilterLogEvents') return res.end(JSON.stringify({ events: [{ message: '{}' }] }));
+      res.end(
+        JSON.stringify({ Schedules: [{ Name: 'pm-s-a.example_smoke-x-0123', CreationDate: Date.now() / 1000 }] }),
+      );
+    });
+  });
+  await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
+  const endpoint = `http://127.0.0.1:${(fake.address() as AddressInfo).port}`;
+  const saved = { ...process.env };
+  Object.assign(process.env, {
+    AWS_REGION: 'eu-west-1',
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    AWS_ENDPOINT_URL_SCHEDULER: endpoint,
+    AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: endpoint,
+  });
+  const probe = awsProbe('ping-muc-group', '/ping-muc/round');
+  try {
+    expect(await probe.schedule('a.example', 'smoke-x.invalid', Date.now() - 60_000)).toBe(
+      'pm-s-a.example_smoke-x-0123',
+    );
+    expect(await probe.roundDone('a.example', 'smoke-x.invalid', 1_000)).toBe(true);
+  } finally {
+    await probe.close();
+    process.env = saved;
+    await new Promise<void>((r) => fake.close(() => r()));
+  }
+  expect(seen[0]).toMatchObject({ method: 'GET', auth: expect.stringMatching(/^AWS4-HMAC-SHA256 /) });
+  expect(seen[0]!.url).toMatch(/ScheduleGroup=ping-muc-group/);
+  expect(seen[0]!.url).toMatch(/NamePrefix=pm-s-a.example_smoke-x.invalid/);
+  expect(seen[1]).toMatchObject({
+    method: 'POST',
+    target: 'Logs_20140328.FilterLogEvents',
+    auth: expect.stringMatching(/^AWS4-HMAC-SHA256 Credential=test\/\d{8}\/eu-west-1\/logs\/aws4_request/),
+  });
+  expect(JSON.parse(seen[1]!.body)).toEqual({
+    logGroupName: '/ping-muc/round',
+    startTime: 1_000,
+    filterPattern: '{ $.message = "round done" && $.remote = "smoke-x.invalid" }',
+    limit: 10,
+  });
+});
