@@ -17,20 +17,22 @@ const service = await startLocalService({ dataDir, port, host: process.env.PING_
 );
 
 const { config } = service;
+const hostsFile = config.hostsFile;
 console.log(`ping-muc listening on ${service.url}
   events URL       ${service.eventsUrl}   (POST, Standard Webhooks signed)
-  stanza API       ${config.apiUrl || '(not set: ' + ENV.apiUrl + ')'}
+  stanza API       ${hostsFile ? `per host, from ${hostsFile}` : config.apiUrl || '(not set: ' + ENV.apiUrl + ')'}
   data             ${dataDir === MEMORY ? 'in memory (lost on exit)' : dataDir}
   delay            ${config.delayMs / 1000} s, re-checks ${config.rechecks} (base ${config.recheckBaseMs / 1000} s), concurrency ${config.concurrency}
   reason           "${config.reason}"
-  secrets          ${process.env[ENV.webhookSecret] ? 'from the environment' : dataDir === MEMORY ? 'generated for this run' : 'from ' + dataDir + '/secrets.json'}
-For the Prosody module (prosody/README.md):
+  secrets          ${hostsFile ? `per host, from ${hostsFile} (docs/hosts.md)` : process.env[ENV.webhookSecret] ? 'from the environment' : dataDir === MEMORY ? 'generated for this run' : 'from ' + dataDir + '/secrets.json'}
+For the Prosody module (prosody/README.md), in each VirtualHost:
   ping_muc_cloud_events_url = "${service.eventsUrl}"
   ping_muc_cloud_webhook_secret = ${secretHint('webhook')}
   ping_muc_cloud_api_secret = ${secretHint('api')}`);
 
 // Secrets are not printed where they persist: the operator reads them from the file.
 function secretHint(which: 'webhook' | 'api'): string {
+  if (hostsFile) return `(that host's ${which === 'webhook' ? 'webhookSecret' : 'apiSecret'} in ${hostsFile})`;
   if (dataDir !== MEMORY)
     return `(the "${which}" value in ${dataDir}/secrets.json, or your ${which === 'webhook' ? ENV.webhookSecret : ENV.apiSecret})`;
   return `"${which === 'webhook' ? service.webhookSecret : service.apiSecret}"`;

@@ -5,7 +5,7 @@ import { TextDecoder } from 'node:util';
 import type { Element } from 'ltx';
 import type { PingReply } from '../domain/model';
 import type { StanzaApi } from '../ports';
-import { sign } from '../domain/signature';
+import { type Keys, sign } from '../domain/signature';
 import { sameJid } from '../domain/jid';
 import { NS_API, NS_STANZAS, parseXml, selfPing } from '../domain/stanzas';
 import { DEFINED_CONDITIONS } from '../domain/outcome';
@@ -22,7 +22,8 @@ export class StanzaApiError extends Error {
 
 export interface StanzaApiOptions {
   url: string;
-  key: Buffer;
+  /** The API key, or the current and the previous one during a rotation: each signs every request. */
+  key: Keys;
   timeoutMs: number;
   /** For tests and benchmarks: count requests. */
   onRequest?: () => void;

@@ -2,12 +2,27 @@
 import { TextDecoder } from 'node:util';
 import type { Event, Refused } from '../domain/events';
 import { EventError, parseBatch } from '../domain/events';
-import { SignatureError, TOLERANCE_SECONDS, verify } from '../domain/signature';
+import { normalizeDomain } from '../domain/jid';
+import { type Keys, SignatureError, TOLERANCE_SECONDS, verify } from '../domain/signature';
+import type { WebhookLog } from '../ports';
 import { seconds } from '../support/clock';
+import type { HostRegistry } from '../support/registry';
+import type { AppDeps, IngestDeps } from './deps';
 import { linkClosed } from './link-close';
-import type { IngestDeps } from './deps';
 
 export type { IngestDeps } from './deps';
+
+/** The header naming the VirtualHost whose events a request carries (docs/hosts.md). */
+export const HOST_HEADER = 'ping-muc-host';
+
+/** The events endpoint with a host registry: each request is verified with its host's keys. */
+export interface RegistryIngestDeps extends AppDeps {
+  webhooks: WebhookLog;
+  hosts: HostRegistry;
+}
+
+/** With one key (`IngestDeps`, as before the registry: benchmarks, tests) or with a registry. */
+export type AnyIngestDeps = IngestDeps | RegistryIngestDeps;
 
 /**
  * How long an applied webhook-id is remembered. A retry after that is applied again, which
@@ -52,7 +67,7 @@ const reply = (status: number, body: Record<string, unknown>, headers?: Record<s
 // store JIDs the server never sent.
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-export async function applyEvent(deps: IngestDeps, event: Event): Promise<void> {
+export async function applyEvent(deps: AnyIngestDeps, event: Event): Promise<void> {
   const { joins, config } = deps;
   const nowSeconds = seconds(deps.clock.now());
   switch (event.type) {
@@ -108,7 +123,11 @@ async function runGroups(groups: Event[][], limit: number, apply: (event: Event)
  * Applies a batch: between fences, the events are grouped by key and the groups applied in
  * parallel (bounded), each group in its order. Throws the first failure once nothing runs.
  */
-export async function applyEvents(deps: IngestDeps, events: Event[], parallelism = APPLY_PARALLELISM): Promise<void> {
+export async function applyEvents(
+  deps: AnyIngestDeps,
+  events: Event[],
+  parallelism = APPLY_PARALLELISM,
+): Promise<void> {
   const apply = async (event: Event) => {
     await applyEvent(deps, event);
     deps.metrics.count('Events', 'EventType', event.type);
@@ -132,8 +151,95 @@ export async function applyEvents(deps: IngestDeps, events: Event[], parallelism
   await flush();
 }
 
+/** Which keys verify a request, and the host its events must be for (none: any host, as before the registry). */
+interface Authority {
+  keys: Keys;
+  host?: string;
+}
+
+/**
+ * The keys of the request's host (header `ping-muc-host`, docs/hosts.md), or the answer that
+ * refuses it: a registry needs the header and lists the host; without a registry the header is
+ * optional and the one key verifies every host.
+ */
+async function authority(deps: AnyIngestDeps, req: HttpRequest): Promise<Authority | HttpResponse> {
+  const raw = req.headers[HOST_HEADER];
+  let host: string | undefined;
+  if (raw !== undefined && raw !== '') {
+    try {
+      host = normalizeDomain(raw);
+    } catch {
+      return reply(400, { error: `${HOST_HEADER} is not a domain` });
+    }
+  }
+  if (!('hosts' in deps)) return { keys: deps.webhookKey, host };
+  const { hosts, log } = deps;
+  if (hosts.multiHost && host === undefined) {
+    return reply(401, {
+      error: `missing ${HOST_HEADER} header: this service serves several hosts and picks the key by it`,
+    });
+  }
+  let keys: Buffer[] | undefined;
+  try {
+    keys = await hosts.webhookKeys(host ?? '');
+  } catch (err) {
+    log.error('events: host registry or secret unavailable', { host, error: (err as Error).message });
+    return reply(503, { error: 'temporary failure, retry later' }, { 'retry-after': '5' });
+  }
+  if (!keys) return reply(403, { error: `host ${host} is not served here: not in the host registry` });
+  return { keys, host };
+}
+
+/** Verifies the request; returns its webhook id and host, or the refusal. */
+async function authenticate(
+  deps: AnyIngestDeps,
+  req: HttpRequest,
+  now: number,
+): Promise<{ id: string; host?: string } | HttpResponse> {
+  const auth = await authority(deps, req);
+  if ('status' in auth) {
+    deps.log.warn('events refused', { status: auth.status, reason: auth.body.error });
+    return auth;
+  }
+  try {
+    return { id: verify(auth.keys, req.headers, req.body, seconds(now)), host: auth.host };
+  } catch (err) {
+    if (!(err instanceof SignatureError)) throw err;
+    deps.log.warn('events refused', { status: 401, reason: err.message, host: auth.host });
+    return reply(401, { error: err.message });
+  }
+}
+
+/**
+ * The batch's events, with the refused ones: invalid, or (when the request names its host) for
+ * another host than the one whose key signed it. Throws EventError for a bad envelope.
+ */
+function readBatch(body: Buffer, host: string | undefined): { events: Event[]; refused: Refused[] } {
+  let text: string;
+  try {
+    text = utf8.decode(body);
+  } catch {
+    throw new EventError('body is not valid UTF-8');
+  }
+  const batch = parseBatch(text);
+  if (host === undefined) return { events: batch.events.map((e) => e.event), refused: batch.refused };
+  const events: Event[] = [];
+  const refused = [...batch.refused];
+  for (const { index, event } of batch.events) {
+    if (event.host === host) events.push(event);
+    else
+      refused.push({
+        index,
+        type: event.type,
+        error: `event for host ${event.host} not signed by ${event.host}'s key (signed for ${host})`,
+      });
+  }
+  refused.sort((a, b) => a.index - b.index);
+  return { events, refused };
+}
+
 export async function handleEvents(
-  deps: IngestDeps,
+  deps: AnyIngestDeps,
   req: HttpRequest,
   options: IngestOptions = {},
 ): Promise<HttpResponse> {
@@ -142,39 +248,26 @@ export async function handleEvents(
   if (req.body.length > config.maxBodyBytes)
     return reply(413, { error: `body larger than ${config.maxBodyBytes} bytes` });
   const now = deps.clock.now();
-  let id: string;
-  try {
-    id = verify(deps.webhookKey, req.headers, req.body, seconds(now));
-  } catch (err) {
-    if (!(err instanceof SignatureError)) throw err;
-    log.warn('events refused', { status: 401, reason: err.message });
-    return reply(401, { error: err.message });
-  }
+  const auth = await authenticate(deps, req, now);
+  if ('status' in auth) return auth;
+  const { id, host } = auth;
   let events: Event[];
   let refused: Refused[];
   try {
-    let text: string;
-    try {
-      text = utf8.decode(req.body);
-    } catch {
-      throw new EventError('body is not valid UTF-8');
-    }
-    const batch = parseBatch(text);
-    events = batch.events.map((e) => e.event);
-    refused = batch.refused;
+    ({ events, refused } = readBatch(req.body, host));
   } catch (err) {
     if (!(err instanceof EventError)) throw err;
-    log.warn('events refused', { status: 400, reason: err.message, webhookId: id });
+    log.warn('events refused', { status: 400, reason: err.message, webhookId: id, host });
     return reply(400, { error: err.message });
   }
   // Remembered only once applied: a crash mid-batch leaves the retry free to apply it all. Two
   // copies racing both apply, which is harmless since every event is ordered by its seq.
   if (await webhooks.webhookApplied(id)) {
-    log.info('events replay ignored', { webhookId: id });
+    log.info('events replay ignored', { webhookId: id, host });
     return reply(200, { ok: true, replay: true });
   }
   if (refused.length > 0) {
-    log.warn('events refused in a batch', { webhookId: id, refused: refused.length, first: refused[0] });
+    log.warn('events refused in a batch', { webhookId: id, host, refused: refused.length, first: refused[0] });
     deps.metrics.count('Events', 'EventType', 'refused', refused.length);
   }
   try {
@@ -182,10 +275,10 @@ export async function handleEvents(
     await webhooks.rememberWebhook(id, seconds(now) + REPLAY_WINDOW_SECONDS);
   } catch (err) {
     // The sender retries with the same webhook-id; events are idempotent.
-    log.error('events failed', { webhookId: id, error: (err as Error).message });
+    log.error('events failed', { webhookId: id, host, error: (err as Error).message });
     return reply(503, { error: 'temporary failure, retry later' }, { 'retry-after': '5' });
   }
-  log.debug('events applied', { webhookId: id, count: events.length });
+  log.debug('events applied', { webhookId: id, host, count: events.length });
   // `refused` only when some were: the body of a clean batch is unchanged for older senders.
   return reply(
     200,

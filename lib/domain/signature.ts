@@ -28,25 +28,36 @@ function mac(key: Buffer, id: string, timestamp: string, body: string | Buffer):
   return createHmac('sha256', key).update(`${id}.${timestamp}.`).update(body).digest();
 }
 
+/** One key, or several (current first, then previous: a rotation); a list is never empty. */
+export type Keys = Buffer | readonly Buffer[];
+
+const keyList = (keys: Keys): readonly Buffer[] => (Buffer.isBuffer(keys) ? [keys] : keys);
+
+/** Signs with each key: several space-separated signatures during a rotation, one match is enough. */
 export function sign(
-  key: Buffer,
+  keys: Keys,
   body: string | Buffer,
   nowSeconds = Math.floor(Date.now() / 1000),
   id: string = `msg_${randomUUID()}`,
 ): SignedHeaders {
   const timestamp = String(nowSeconds);
+  const list = keyList(keys);
+  if (list.length === 0) throw new SignatureError('no key to sign with');
   return {
     'webhook-id': id,
     'webhook-timestamp': timestamp,
-    'webhook-signature': `v1,${mac(key, id, timestamp, body).toString('base64')}`,
+    'webhook-signature': list.map((key) => `v1,${mac(key, id, timestamp, body).toString('base64')}`).join(' '),
   };
 }
 
 type Headers = Record<string, string | undefined>;
 
-/** Checks the signature and the timestamp; returns the webhook id. Header names are lower-case. */
+/**
+ * Checks the signature against each key (current and previous during a rotation) and the
+ * timestamp; returns the webhook id. Header names are lower-case.
+ */
 export function verify(
-  key: Buffer,
+  keys: Keys,
   headers: Headers,
   body: string | Buffer,
   nowSeconds = Math.floor(Date.now() / 1000),
@@ -61,12 +72,12 @@ export function verify(
   if (Math.abs(nowSeconds - Number(timestamp)) > TOLERANCE_SECONDS) {
     throw new SignatureError('webhook-timestamp outside the 5 minute tolerance');
   }
-  const expected = mac(key, id, timestamp, body);
+  const expected = keyList(keys).map((key) => mac(key, id, timestamp, body));
   for (const candidate of signatures.split(' ')) {
     const [version, b64] = candidate.split(',', 2);
     if (version !== 'v1' || !b64) continue;
     const given = Buffer.from(b64, 'base64');
-    if (given.length === expected.length && timingSafeEqual(given, expected)) return id;
+    for (const want of expected) if (given.length === want.length && timingSafeEqual(given, want)) return id;
   }
   throw new SignatureError('bad webhook-signature');
 }

@@ -2,8 +2,14 @@
 // Secrets are not read here: see lib/support/secrets.ts (env value locally, Secrets Manager on AWS).
 
 export interface Config {
-  /** Stanza API URL of the XMPP server (docs/stanza-api.md). */
+  /** Stanza API URL of the XMPP server (docs/stanza-api.md), when no host registry is set. */
   apiUrl: string;
+  /** Host registry in a local JSON file (docs/hosts.md); none: the env's one entry serves every host. */
+  hostsFile?: string;
+  /** Host registry in an SSM parameter (String, JSON), on AWS. */
+  hostsParameter?: string;
+  /** How long the host registry and the secrets are cached, so a rotation needs no cold start. */
+  cacheTtlMs: number;
   /** Per-request timeout towards the stanza API; must exceed the server's ping timeout. */
   apiTimeoutMs: number;
   /** Wait after an s2s close before the self-ping round (mod_ping_muc's ping_muc_delay). */
@@ -43,6 +49,9 @@ export interface Config {
 
 export const ENV = {
   apiUrl: 'PING_MUC_API_URL',
+  hostsFile: 'PING_MUC_HOSTS_FILE',
+  hostsParameter: 'PING_MUC_HOSTS_PARAMETER',
+  cacheSeconds: 'PING_MUC_CACHE_SECONDS',
   apiTimeoutMs: 'PING_MUC_API_TIMEOUT_MS',
   delaySeconds: 'PING_MUC_DELAY_SECONDS',
   concurrency: 'PING_MUC_CONCURRENCY',
@@ -65,10 +74,15 @@ export const ENV = {
   webhookSecretArn: 'PING_MUC_WEBHOOK_SECRET_ARN',
   apiSecret: 'PING_MUC_API_SECRET',
   apiSecretArn: 'PING_MUC_API_SECRET_ARN',
+  webhookSecretPrevious: 'PING_MUC_WEBHOOK_SECRET_PREVIOUS',
+  webhookSecretPreviousArn: 'PING_MUC_WEBHOOK_SECRET_PREVIOUS_ARN',
+  apiSecretPrevious: 'PING_MUC_API_SECRET_PREVIOUS',
+  apiSecretPreviousArn: 'PING_MUC_API_SECRET_PREVIOUS_ARN',
 } as const;
 
 export const DEFAULTS = {
   apiTimeoutMs: 15_000,
+  cacheSeconds: 300,
   delaySeconds: 60,
   concurrency: 32,
   rechecks: 3,
@@ -113,8 +127,14 @@ export function loadConfig(env: Env = process.env): Config {
       `${ENV.serverMaxInflight}=${serverMax} is below ${ENV.concurrency}=${concurrency}: one round alone would exceed it`,
     );
   }
+  if (env[ENV.hostsFile] && env[ENV.hostsParameter]) {
+    throw new ConfigError(`${ENV.hostsFile} and ${ENV.hostsParameter} are both set: choose one host registry`);
+  }
   return {
     apiUrl,
+    hostsFile: env[ENV.hostsFile] || undefined,
+    hostsParameter: env[ENV.hostsParameter] || undefined,
+    cacheTtlMs: num(env, ENV.cacheSeconds, DEFAULTS.cacheSeconds, 0, 3600) * 1000,
     apiTimeoutMs: num(env, ENV.apiTimeoutMs, DEFAULTS.apiTimeoutMs, 100, 300_000),
     delayMs: delaySeconds * 1000,
     concurrency,
@@ -144,9 +164,20 @@ export function loadConfig(env: Env = process.env): Config {
  */
 export function requireAws(config: Config, fn: 'events' | 'round'): void {
   const missing: string[] = [];
-  if (fn === 'round' && !config.apiUrl) missing.push(ENV.apiUrl);
+  if (fn === 'round' && !config.apiUrl && !config.hostsParameter)
+    missing.push(`${ENV.apiUrl} or ${ENV.hostsParameter}`);
   if (!config.scheduler.roleArn) missing.push(ENV.schedulerRoleArn);
   if (!config.scheduler.dlqArn) missing.push(ENV.dlqArn);
   if (fn === 'events' && !config.scheduler.roundFunctionArn) missing.push(ENV.roundFunctionArn);
   if (missing.length) throw new ConfigError(`missing configuration: ${missing.join(', ')}`);
 }
+
+/**
+ * Settings of every AWS SDK client (DynamoDB, Scheduler, Secrets Manager, SSM): a connection
+ * that does not open in 3 s or a socket silent for 5 s fails the try, and a call makes at most 3
+ * tries, so a hung endpoint costs a call ~15 s rather than the function's whole timeout.
+ */
+export const SDK_CLIENT = {
+  maxAttempts: 3,
+  requestHandler: { connectionTimeout: 3_000, requestTimeout: 5_000 },
+} as const;

@@ -2,16 +2,17 @@
 import type { RoundDeps } from '../app/deps';
 import { checkRoundTimeout } from '../app/round';
 import type { StanzaApi } from '../ports';
-import { ENV } from '../support/config';
-import { loadKey } from '../support/secrets';
-import { awsScheduler, awsShared } from './aws';
-import { stanzaApiFor } from './stanza-api';
+import { awsRegistry, awsScheduler, awsShared } from './aws';
+import { routedStanzaApi } from './stanza-api';
 
 let api: StanzaApi | undefined;
 
 export async function awsRoundDeps(selfArn: string): Promise<RoundDeps> {
   const s = awsShared('round');
   checkRoundTimeout(s.config);
-  api ??= stanzaApiFor(s.config, await loadKey(ENV.apiSecret, ENV.apiSecretArn));
+  const hosts = awsRegistry(s);
+  // Without a registry, a missing or weak key stops the function at once, as before.
+  if (!hosts.multiHost) await hosts.api('');
+  api ??= routedStanzaApi(s.config, hosts);
   return { ...s, api, scheduler: awsScheduler(s, selfArn), selfRetry: true };
 }

@@ -3,13 +3,16 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { DynamoStore } from '../adapters/dynamodb/store';
+import { ssmRegistrySource } from '../adapters/registry-ssm';
 import { EventBridgeScheduler } from '../adapters/scheduler-eventbridge';
-import type { AppDeps, IngestDeps } from '../app/deps';
+import type { AppDeps } from '../app/deps';
+import type { RegistryIngestDeps } from '../app/ingest';
 import type { Scheduler } from '../ports';
 import { systemClock } from '../support/clock';
-import { ENV, loadConfig, requireAws } from '../support/config';
+import { loadConfig, requireAws, SDK_CLIENT } from '../support/config';
 import { createLogger, levelFromEnv, Metrics } from '../support/observability';
-import { loadKey } from '../support/secrets';
+import { DocumentRegistry, EnvRegistry, type HostRegistry } from '../support/registry';
+import { SecretCache } from '../support/secrets';
 
 /** Everything but the scheduler, whose target differs per function. */
 export type Shared = Omit<AppDeps, 'scheduler'> & { store: DynamoStore };
@@ -21,7 +24,10 @@ export function awsShared(fn: 'events' | 'round'): Shared {
   if (!shared) {
     const config = loadConfig();
     requireAws(config, fn);
-    const client = new DynamoDBClient(config.dynamodbEndpoint ? { endpoint: config.dynamodbEndpoint } : {});
+    const client = new DynamoDBClient({
+      ...SDK_CLIENT,
+      ...(config.dynamodbEndpoint ? { endpoint: config.dynamodbEndpoint } : {}),
+    });
     const store = new DynamoStore({ client, table: config.table });
     shared = {
       config,
@@ -36,6 +42,31 @@ export function awsShared(fn: 'events' | 'round'): Shared {
   return shared;
 }
 
+let registry: HostRegistry | undefined;
+
+/**
+ * The host registry: the SSM parameter PING_MUC_HOSTS_PARAMETER (secrets as Secrets Manager
+ * ARNs), else the environment's one entry. Both cached for PING_MUC_CACHE_SECONDS.
+ */
+export function awsRegistry(s: Shared): HostRegistry {
+  if (!registry) {
+    const { config, log } = s;
+    const secrets = new SecretCache(config.cacheTtlMs);
+    const name = config.hostsParameter;
+    registry = name
+      ? new DocumentRegistry({
+          source: ssmRegistrySource(name),
+          name,
+          arnsOnly: true,
+          ttlMs: config.cacheTtlMs,
+          secrets,
+          onStale: (err) => log.error('host registry refresh failed, keeping the last one', { error: err.message }),
+        })
+      : new EnvRegistry(process.env, config.apiUrl, secrets);
+  }
+  return registry;
+}
+
 const schedulers = new Map<string, Scheduler>();
 let schedulerClient: SchedulerClient | undefined;
 
@@ -43,7 +74,7 @@ let schedulerClient: SchedulerClient | undefined;
 export function awsScheduler(shared: Shared, targetArn: string): Scheduler {
   let scheduler = schedulers.get(targetArn);
   if (!scheduler) {
-    schedulerClient ??= new SchedulerClient({});
+    schedulerClient ??= new SchedulerClient({ ...SDK_CLIENT });
     const { group, roleArn, dlqArn } = shared.config.scheduler;
     scheduler = new EventBridgeScheduler({
       client: schedulerClient,
@@ -58,8 +89,10 @@ export function awsScheduler(shared: Shared, targetArn: string): Scheduler {
   return scheduler;
 }
 
-export async function awsIngestDeps(): Promise<IngestDeps> {
+export async function awsIngestDeps(): Promise<RegistryIngestDeps> {
   const s = awsShared('events');
-  const webhookKey = await loadKey(ENV.webhookSecret, ENV.webhookSecretArn);
-  return { ...s, webhooks: s.store, scheduler: awsScheduler(s, s.config.scheduler.roundFunctionArn), webhookKey };
+  const hosts = awsRegistry(s);
+  // Without a registry, a missing or weak key stops the function at once, as before.
+  if (!hosts.multiHost) await hosts.webhookKeys('');
+  return { ...s, webhooks: s.store, scheduler: awsScheduler(s, s.config.scheduler.roundFunctionArn), hosts };
 }

@@ -11,11 +11,13 @@ import { ensureTable } from '../adapters/dynamodb/table';
 import { DynamoStore } from '../adapters/dynamodb/store';
 import { LocalScheduler } from '../adapters/scheduler-local';
 import { StanzaApiError } from '../adapters/stanza-api-http';
-import { handleEvents, type HttpRequest, type IngestDeps } from '../app/ingest';
+import { fileRegistrySource } from '../adapters/registry-file';
+import { type AnyIngestDeps, handleEvents, type HttpRequest, type RegistryIngestDeps } from '../app/ingest';
 import { runRound, type RoundDeps } from '../app/round';
 import { createLogger, levelFromEnv, Metrics, type Logger } from '../support/observability';
-import { secretKey } from '../domain/signature';
-import { stanzaApiFor } from './stanza-api';
+import { DocumentRegistry, EnvRegistry, type HostRegistry } from '../support/registry';
+import { SecretCache } from '../support/secrets';
+import { routedStanzaApi } from './stanza-api';
 import { systemClock } from '../support/clock';
 import type { StanzaApi } from '../ports';
 
@@ -45,8 +47,11 @@ export interface LocalService {
   dynamodbEndpoint: string;
   config: Config;
   metrics: Metrics;
-  webhookSecret: string;
-  apiSecret: string;
+  /** The keys of the one entry when no host registry is set (from the env, or generated). */
+  webhookSecret?: string;
+  apiSecret?: string;
+  /** The host registry in use (the hosts file, or the one entry). */
+  hosts: HostRegistry;
   close(): Promise<void>;
 }
 
@@ -71,6 +76,41 @@ function localSecrets(env: Record<string, string | undefined>, dataDir: string):
   };
   if (file && (!stored.webhook || !stored.api)) writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
+}
+
+/**
+ * The hosts file (PING_MUC_HOSTS_FILE: plain keys or ARNs, re-read after PING_MUC_CACHE_SECONDS),
+ * else the environment's one entry with the secrets given or generated. Read once here, so a bad
+ * file or a weak key stops the start.
+ */
+async function localRegistry(
+  config: Config,
+  env: Record<string, string | undefined>,
+  dataDir: string,
+  log: Logger,
+): Promise<{ hosts: HostRegistry; secrets?: { webhook: string; api: string } }> {
+  const cache = new SecretCache(config.cacheTtlMs);
+  if (config.hostsFile) {
+    const hosts = new DocumentRegistry({
+      source: fileRegistrySource(config.hostsFile),
+      name: config.hostsFile,
+      arnsOnly: false,
+      ttlMs: config.cacheTtlMs,
+      secrets: cache,
+      onStale: (err) => log.error('host registry refresh failed, keeping the last one', { error: err.message }),
+    });
+    await hosts.hosts();
+    return { hosts };
+  }
+  const secrets = localSecrets(env, dataDir);
+  const hosts = new EnvRegistry(
+    { ...env, [ENV.webhookSecret]: secrets.webhook, [ENV.apiSecret]: secrets.api },
+    config.apiUrl,
+    cache,
+  );
+  await hosts.webhookKeys('');
+  if (config.apiUrl) await hosts.api('');
+  return { hosts, secrets };
 }
 
 /**
@@ -109,7 +149,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefin
 async function serveRequest(
   req: IncomingMessage,
   res: ServerResponse,
-  ingest: IngestDeps,
+  ingest: AnyIngestDeps,
   maxBodyBytes: number,
   log: Logger,
 ): Promise<void> {
@@ -150,16 +190,15 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
   const sink = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
   const log: Logger = createLogger('ping-muc', levelFromEnv(env), sink);
   const metrics = new Metrics('PingMuc', () => undefined);
-  const secrets = localSecrets(env, dataDir);
-  const webhookKey = secretKey(secrets.webhook, ENV.webhookSecret);
-  const apiKey = secretKey(secrets.api, ENV.apiSecret);
-  if (!config.apiUrl && !options.api) log.warn(`${ENV.apiUrl} is not set: rounds will fail until it is`);
+  const { hosts, secrets } = await localRegistry(config, env, dataDir, log);
+  const routed = config.apiUrl || config.hostsFile;
+  if (!routed && !options.api) log.warn(`${ENV.apiUrl} is not set: rounds will fail until it is`);
 
   const dynalite = await startDynalite(dataDir === MEMORY ? {} : { path: join(dataDir, 'dynalite') });
   await ensureTable(dynalite.client, config.table);
   const clock = systemClock;
   const store = new DynamoStore({ client: dynalite.client, table: config.table, now: clock.now });
-  const api = options.api ?? (config.apiUrl ? stanzaApiFor(config, apiKey) : unconfiguredApi);
+  const api = options.api ?? (routed ? routedStanzaApi(config, hosts) : unconfiguredApi);
   const budget = options.roundBudgetMs ?? Infinity;
   let roundDeps: RoundDeps;
   const scheduler = new LocalScheduler({
@@ -180,7 +219,7 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
   });
   const base = { joins: store, rounds: store, scheduler, config, log, metrics, clock };
   roundDeps = { ...base, api };
-  const ingest: IngestDeps = { ...base, webhooks: store, webhookKey };
+  const ingest: RegistryIngestDeps = { ...base, webhooks: store, hosts };
 
   // Requests being handled: close() lets them finish before the store goes away.
   const inflight = new Set<Promise<unknown>>();
@@ -199,8 +238,9 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     dynamodbEndpoint: dynalite.endpoint,
     config,
     metrics,
-    webhookSecret: secrets.webhook,
-    apiSecret: secrets.api,
+    webhookSecret: secrets?.webhook,
+    apiSecret: secrets?.api,
+    hosts,
     async close() {
       // Stop accepting, let requests in progress finish (bounded), then drop what is left.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -1,7 +1,16 @@
-// The HTTP stanza API client as configured: shared by the AWS and the local composition roots.
+// The stanza API clients as configured: shared by the AWS and the local composition roots.
 import { HttpStanzaApi } from '../adapters/stanza-api-http';
+import { RoutingStanzaApi } from '../adapters/stanza-api-routing';
+import type { Keys } from '../domain/signature';
 import type { Config } from '../support/config';
+import type { HostRegistry } from '../support/registry';
 
-export function stanzaApiFor(config: Config, key: Buffer): HttpStanzaApi {
-  return new HttpStanzaApi({ url: config.apiUrl, key, timeoutMs: config.apiTimeoutMs });
+/** One API URL with its key(s). */
+export function stanzaApiFor(config: Config, key: Keys, url = config.apiUrl): HttpStanzaApi {
+  return new HttpStanzaApi({ url, key, timeoutMs: config.apiTimeoutMs });
+}
+
+/** Each call to the API of the user's host, signed with that host's keys (docs/hosts.md). */
+export function routedStanzaApi(config: Config, registry: HostRegistry): RoutingStanzaApi {
+  return new RoutingStanzaApi(registry, (api) => stanzaApiFor(config, api.keys, api.url));
 }
