@@ -14,13 +14,14 @@
 //   const bed = await Testbed.create({ aModules: ['ping_muc'] }); await bed.start('http://127.0.0.1:9/');
 // `aOptions` adds options on A's VirtualHost, `logLevel: 'debug'` logs every stanza.
 // Accounts are written straight into the data dir (`server.register`), so 1000 users are cheap.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { domainToASCII, fileURLToPath } from 'node:url';
+import { checkProsody, prosodyInstall } from './prosody-version';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** The plugin path the servers get (`plugin_paths`): Prosody finds our module in its folder,
@@ -34,15 +35,10 @@ export const C2S_PORT = 5222;
 export const S2S_PORT = 5269;
 export const HTTP_PORT = 5280;
 
-/** Fail loudly (never skip) when Prosody is not installed. */
-export function requireProsody(): void {
-  const r = spawnSync('prosodyctl', ['about'], { encoding: 'utf8', timeout: 20_000 });
-  if (r.error || !/Prosody/.test(`${r.stdout}${r.stderr}`)) {
-    throw new Error(
-      'Prosody is not installed: the e2e tests need real servers. As root run `bash scripts/ensure-prosody.sh` ' +
-        '(or `apt-get install -y prosody lua-unbound lua5.4`), then run the tests again.',
-    );
-  }
+/** Fail loudly (never skip) when the chosen Prosody (PING_MUC_PROSODY: 0.12 or 13) does not run
+ * or is another version (test/e2e/prosody-version.ts); returns its `Prosody x.y.z`. */
+export function requireProsody(): string {
+  return checkProsody();
 }
 
 type LuaValue = string | number | boolean | LuaValue[] | { [k: string]: LuaValue };
@@ -187,7 +183,9 @@ export class ProsodyServer {
   async start(timeoutMs = 30_000): Promise<void> {
     if (this.pid) throw new Error(`${this.spec.name} is already running (pid ${this.pid})`);
     this.stderr = '';
-    const proc = spawn('prosody', ['--config', this.configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(prosodyInstall().prosody, ['--config', this.configPath], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     this.proc = proc;
     proc.stderr?.on('data', (d: Buffer) => {
       this.stderr = (this.stderr + d.toString()).slice(-4000);
@@ -250,7 +248,7 @@ export class ProsodyServer {
   /** Runs one admin shell command, e.g. `shell('module', 'reload', 'ping_muc_cloud', 'a.test')`. */
   shell(...args: string[]): Promise<string> {
     return new Promise((resolve, reject) => {
-      const p = spawn('prosodyctl', ['--config', this.configPath, 'shell', ...args], {
+      const p = spawn(prosodyInstall().prosodyctl, ['--config', this.configPath, 'shell', ...args], {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';
