@@ -86,7 +86,8 @@ async function forward(
   const body = await readBody(req);
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) {
-    if (k.startsWith('webhook-') || k === 'content-type') headers[k] = Array.isArray(v) ? (v[0] ?? '') : (v ?? '');
+    if (k.startsWith('webhook-') || k === 'content-type' || k === 'ping-muc-host')
+      headers[k] = Array.isArray(v) ? (v[0] ?? '') : (v ?? '');
   }
   try {
     const up = await fetch(target, { method: 'POST', headers, body });

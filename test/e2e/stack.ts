@@ -1,6 +1,8 @@
 // The whole product on one machine: Prosody A (users + mod_ping_muc_cloud), B (and C) with
 // MUCs, the ping-muc local service in-process, and two taps that record what crosses the wire
 // (events A → ping-muc, stanza API calls ping-muc → A).
+import fs from 'node:fs';
+import path from 'node:path';
 import { startLocalService, MEMORY, type LocalService } from '../../lib/wiring/local';
 import type { Join } from '../../lib/domain/model';
 import { ApiRecorder, EventsTap } from './http';
@@ -16,6 +18,19 @@ export interface StackOptions extends TestbedOptions {
   env?: Record<string, string>;
   /** Where the service logs (default: kept in memory, see `serviceLog`). */
   log?: (line: string) => void;
+  /** ping-muc reads its hosts from a registry file (PING_MUC_HOSTS_FILE, re-read on every
+   * request) instead of its env: a.test, and a2.test with `aSecondHost`. Edit `registry`, then
+   * `saveRegistry()`. Implied by `aSecondHost`. */
+  registry?: boolean;
+}
+
+/** One VirtualHost in ping-muc's hosts registry (docs/hosts.md). */
+export interface RegistryHost {
+  apiUrl: string;
+  webhookSecret: string;
+  apiSecret: string;
+  previousWebhookSecret?: string;
+  previousApiSecret?: string;
 }
 
 export class Stack {
@@ -23,7 +38,12 @@ export class Stack {
   readonly users: User[] = [];
   service!: LocalService;
   api!: ApiRecorder;
+  /** a2.test's stanza API calls (with `aSecondHost`). */
+  api2: ApiRecorder | undefined;
   events!: EventsTap;
+  /** The hosts registry as written to `registryFile` (with `registry` or `aSecondHost`). */
+  readonly registry: Record<string, RegistryHost> = {};
+  registryFile: string | undefined;
 
   private constructor(
     readonly bed: Testbed,
@@ -50,12 +70,27 @@ export class Stack {
     const { bed, opts } = this;
     this.api = new ApiRecorder(bed.apiUrl);
     await this.api.start();
+    let hostsEnv: Record<string, string> = {};
+    if (opts.registry || opts.aSecondHost) {
+      const { webhookSecret, apiSecret } = bed;
+      this.registry[DOMAINS.a] = { apiUrl: this.api.url, webhookSecret, apiSecret };
+      if (opts.aSecondHost) {
+        this.api2 = new ApiRecorder(bed.apiUrl2);
+        await this.api2.start();
+        const [webhookSecret2, apiSecret2] = [bed.webhookSecret2, bed.apiSecret2];
+        this.registry[DOMAINS.a2] = { apiUrl: this.api2.url, webhookSecret: webhookSecret2, apiSecret: apiSecret2 };
+      }
+      this.registryFile = path.join(bed.root, 'ping-muc-hosts.json');
+      this.saveRegistry();
+      hostsEnv = { PING_MUC_HOSTS_FILE: this.registryFile, PING_MUC_CACHE_SECONDS: '0' };
+    }
     this.service = await startLocalService({
       dataDir: MEMORY,
       env: {
         PING_MUC_API_URL: this.api.url,
         PING_MUC_WEBHOOK_SECRET: bed.webhookSecret,
         PING_MUC_API_SECRET: bed.apiSecret,
+        ...hostsEnv,
         PING_MUC_DELAY_SECONDS: String(opts.delaySeconds ?? 2),
         PING_MUC_RECHECKS: String(opts.rechecks ?? 2),
         PING_MUC_RECHECK_BASE_SECONDS: String(opts.recheckBaseSeconds ?? 1),
@@ -71,19 +106,28 @@ export class Stack {
     await bed.start(this.events.url);
   }
 
-  /** Connects a new user of A (account created on the fly). */
-  async user(name: string, resource = 'e2e'): Promise<User> {
-    const u = await User.connect(this.bed.a, DOMAINS.a, name, 'secret-pw', resource);
+  /** Writes `registry` to the registry file, in the registry's format (one server, A). */
+  saveRegistry(): void {
+    if (!this.registryFile) throw new Error('this stack has no hosts registry (registry or aSecondHost)');
+    const doc = { v: 1, servers: [{ name: 'a', hosts: this.registry }] };
+    const tmp = `${this.registryFile}.tmp`;
+    fs.writeFileSync(tmp, JSON.stringify(doc, null, 2), { mode: 0o600 });
+    fs.renameSync(tmp, this.registryFile); // atomic: ping-muc never reads half a file
+  }
+
+  /** Connects a new user of A (account created on the fly), on a.test or on `domain`. */
+  async user(name: string, resource = 'e2e', domain: string = DOMAINS.a): Promise<User> {
+    const u = await User.connect(this.bed.a, domain, name, 'secret-pw', resource);
     this.users.push(u);
     return u;
   }
 
-  /** Every live join of A in rooms on `remote`, as the store holds them. */
-  async joins(remote: string): Promise<Join[]> {
+  /** Every live join of `host`'s users (a.test by default) in rooms on `remote`, as the store holds them. */
+  async joins(remote: string, host: string = DOMAINS.a): Promise<Join[]> {
     const out: Join[] = [];
     let cursor: string | undefined;
     do {
-      const page = await this.service.store.joinsOf(DOMAINS.a, remote, 500, cursor);
+      const page = await this.service.store.joinsOf(host, remote, 500, cursor);
       out.push(...page.items);
       cursor = page.next;
     } while (cursor);
@@ -91,10 +135,15 @@ export class Stack {
   }
 
   /** Waits until the store holds exactly what `pred` wants (events are asynchronous). */
-  async waitForJoins(remote: string, pred: (joins: Join[]) => boolean, timeoutMs = 10_000): Promise<Join[]> {
+  async waitForJoins(
+    remote: string,
+    pred: (joins: Join[]) => boolean,
+    timeoutMs = 10_000,
+    host: string = DOMAINS.a,
+  ): Promise<Join[]> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const joins = await this.joins(remote);
+      const joins = await this.joins(remote, host);
       if (pred(joins)) return joins;
       if (Date.now() > deadline)
         throw new Error(`store did not reach the expected joins on ${remote}: ${JSON.stringify(joins)}`);
@@ -109,6 +158,7 @@ export class Stack {
     await this.events?.close();
     await new Promise((r) => setTimeout(r, 300)); // let requests already inside ping-muc finish
     await this.api?.close();
+    await this.api2?.close();
     await this.service?.close();
   }
 }
