@@ -217,6 +217,7 @@ async function endPass(deps: RoundDeps, round: Round): Promise<FollowUp | undefi
   }
   const { notBefore: _n, ...done } = round;
   await retrying(deps.clock, () => deps.rounds.saveRound({ ...done, cursor: undefined, state: 'done' }), STORE_RETRY);
+  deps.metrics.count('Rounds', 'State', 'done');
   deps.log.info('round done', { host: round.host, remote: round.remote, gen: round.gen, passes: round.pass + 1 });
   return undefined;
 }

@@ -172,7 +172,12 @@ async function runIfDue(
   try {
     const round: Round = { ...stored, state: 'running' };
     progress.pass = round.pass;
-    return await runPass(deps, round, remainingMs, progress);
+    const started = clock.now();
+    try {
+      return await runPass(deps, round, remainingMs, progress);
+    } finally {
+      deps.metrics.measure('RoundDurationMs', clock.now() - started, 'Milliseconds');
+    }
   } finally {
     await rounds.releaseServerSlot(stored.host, slots, owner).catch(() => undefined);
   }
@@ -208,6 +213,8 @@ async function claim(deps: RoundDeps, job: RoundJob): Promise<boolean> {
     };
     if (await rounds.claimRound(round, pending.lastCloseAt)) {
       deps.log.info('round started', { host: round.host, remote: round.remote, gen: round.gen });
+      deps.metrics.count('Rounds', 'State', 'started');
+      deps.metrics.measure('CloseToStartMs', clock.now() - pending.lastCloseAt, 'Milliseconds');
       return true;
     }
   }

@@ -46,6 +46,22 @@ describe('claim', () => {
   });
 });
 
+describe('metrics', () => {
+  it('counts rounds started and done, and measures the close-to-start time and the duration', async () => {
+    const w = roundWorld();
+    await seedJoins(w, 3);
+    await closeLink(w);
+    await drive(w);
+    w.deps.metrics.flush();
+    const value = (name: string, dim?: [string, string]) =>
+      w.emf.filter((d) => name in d && (!dim || d[dim[0]] === dim[1])).map((d) => d[name]);
+    expect(value('Rounds', ['State', 'started'])).toEqual([1]);
+    expect(value('Rounds', ['State', 'done'])).toEqual([1]);
+    expect(value('CloseToStartMs').flat()).toEqual([60_000]);
+    expect(value('RoundDurationMs')).toHaveLength(1);
+  });
+});
+
 describe('lease', () => {
   it('a duplicate invocation finds the round busy and comes back after the lease', async () => {
     const w = roundWorld();

@@ -166,6 +166,8 @@ export interface RoundWorld {
   config: Config;
   deps: RoundDeps;
   logs: Array<{ level: string; message: string; [k: string]: unknown }>;
+  /** EMF documents, once `deps.metrics.flush()` ran. */
+  emf: Array<Record<string, unknown>>;
 }
 
 /** A round's world on fakes. `env` overrides PING_MUC_* settings (delay 60 s, C = 4 by default). */
@@ -182,9 +184,10 @@ export function roundWorld(env: Record<string, string> = {}): RoundWorld {
   });
   const logs: RoundWorld['logs'] = [];
   const log = createLogger('test', 'debug', (line) => logs.push(JSON.parse(line)));
-  const metrics = new Metrics('Test', () => undefined);
+  const emf: RoundWorld['emf'] = [];
+  const metrics = new Metrics('Test', (line) => emf.push(JSON.parse(line)));
   const deps: RoundDeps = { joins: store, rounds: store, scheduler, api, config, log, metrics, clock, selfRetry: true };
-  return { clock, store, scheduler, api, config, deps, logs };
+  return { clock, store, scheduler, api, config, deps, logs, emf };
 }
 
 export interface DriveOptions {
