@@ -1,0 +1,200 @@
+// One local service for two VirtualHosts on different servers, from a hosts file (docs/hosts.md):
+// each host's events under its own key only, its rounds to its own stanza API with its own key,
+// and rotations with a previous key.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join as joinPath } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { secretKey, sign } from '../../lib/domain/signature';
+import { nextSeq, postRaw, type Posted } from '../support/events';
+import { startHarness, type Harness } from '../support/service';
+import { startStanzaApiStub, type StanzaApiStub } from '../support/stanza-api-stub';
+import { waitFor } from '../support/wait';
+
+const A = 'a.example';
+const C = 'c.example';
+const REMOTE = 'muc.b.example';
+const secret = (n: number) => `whsec_${Buffer.alloc(32, n).toString('base64')}`;
+const WA = secret(11);
+const WC = secret(12);
+const WC2 = secret(13);
+const AA = secret(21);
+const AC = secret(22);
+const AC2 = secret(23);
+
+const joinOf = (host: string, nick: string) => ({
+  type: 'join',
+  seq: nextSeq(),
+  host,
+  user: `${nick}@${host}/r`,
+  room: `room-${nick}@${REMOTE}`,
+  nick,
+});
+const closeOf = (host: string) => ({ type: 's2s-close', seq: nextSeq(), host, remotes: [REMOTE], direction: 'out' });
+
+let dir: string;
+let file: string;
+let h: Harness;
+let stubA: StanzaApiStub;
+let stubC: StanzaApiStub;
+
+/** Writes the hosts file: server "one" serves A, server "two" serves C (with `c`'s overrides). */
+function writeHosts(c: Record<string, string | undefined> = {}, extra: Record<string, unknown> = {}) {
+  const doc = {
+    v: 1,
+    servers: [
+      { name: 'one', webhookSecret: WA, apiSecret: AA, hosts: { [A]: { apiUrl: stubA.url }, ...extra } },
+      { name: 'two', webhookSecret: WC, apiSecret: AC, ...c, hosts: { [C]: { apiUrl: stubC.url } } },
+    ],
+  };
+  writeFileSync(file, JSON.stringify(doc));
+}
+
+/** Posts `events` signed with `secrets` (several: a rotation), naming `host` in ping-muc-host. */
+function post(host: string | undefined, secrets: string[], events: object[]): Promise<Posted> {
+  const body = JSON.stringify({ v: 1, events });
+  const headers: Record<string, string> = {
+    ...sign(
+      secrets.map((s) => secretKey(s)),
+      body,
+    ),
+  };
+  if (host !== undefined) headers['ping-muc-host'] = host;
+  return postRaw(h.service.eventsUrl, body, headers);
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(joinPath(tmpdir(), 'ping-muc-hosts-'));
+  file = joinPath(dir, 'hosts.json');
+  stubA = await startStanzaApiStub(AA);
+  stubC = await startStanzaApiStub(AC);
+  writeHosts();
+  // Cache of 0 s: every request reads the file again, so a test can rotate a key in place.
+  h = await startHarness({ PING_MUC_HOSTS_FILE: file, PING_MUC_CACHE_SECONDS: '0' });
+});
+afterAll(async () => {
+  await h.close();
+  await stubA.close();
+  await stubC.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+beforeEach(() => writeHosts());
+
+describe('events of two hosts with their own keys', () => {
+  it('accepts each host’s events under its own key', async () => {
+    const a = await post(A, [WA], [joinOf(A, 'alice')]);
+    const c = await post(C, [WC], [joinOf(C, 'carol')]);
+    expect(a).toEqual({ status: 200, body: { ok: true, applied: 1 } });
+    expect(c).toEqual({ status: 200, body: { ok: true, applied: 1 } });
+    expect((await h.joins(A, REMOTE)).map((j) => j.user)).toContain(`alice@${A}/r`);
+    expect((await h.joins(C, REMOTE)).map((j) => j.user)).toContain(`carol@${C}/r`);
+  });
+
+  it('refuses, per event, an event for the second host signed with the first host’s key', async () => {
+    // The request itself was valid: its webhook-id is remembered (a replay is acknowledged), nothing else.
+    const data = async () => (await h.snapshot()).filter((item) => !item.includes('"W#'));
+    const before = await data();
+    const res = await post(A, [WA], [joinOf(C, 'mallory'), closeOf(C)]);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ ok: true, applied: 0 });
+    expect(res.body.refused).toEqual([
+      {
+        index: 0,
+        type: 'join',
+        error: expect.stringMatching(/event for host c\.example not signed by c\.example's key/),
+      },
+      { index: 1, type: 's2s-close', error: expect.stringMatching(/not signed by c\.example's key/) },
+    ]);
+    expect(await data()).toEqual(before);
+  });
+
+  it('applies the signer’s own events of a mixed batch and refuses the others', async () => {
+    const res = await post(A, [WA], [joinOf(C, 'mallory2'), joinOf(A, 'anne')]);
+    expect(res.body).toMatchObject({ ok: true, applied: 1, refused: [{ index: 0, type: 'join' }] });
+    expect((await h.joins(C, REMOTE)).map((j) => j.nick)).not.toContain('mallory2');
+    expect((await h.joins(A, REMOTE)).map((j) => j.nick)).toContain('anne');
+  });
+
+  it('refuses a request that names the second host but is signed with the first host’s key', async () => {
+    const before = await h.snapshot();
+    const res = await post(C, [WA], [joinOf(C, 'mallory3')]);
+    expect(res.status).toBe(401);
+    expect(await h.snapshot()).toEqual(before);
+  });
+
+  it('refuses an unknown host, and a request that names no host, with nothing applied', async () => {
+    const before = await h.snapshot();
+    const unknown = await post('x.example', [WA], [joinOf('x.example', 'xavier')]);
+    expect(unknown.status).toBe(403);
+    expect(String(unknown.body.error)).toMatch(/host x\.example is not served here/);
+    const nameless = await post(undefined, [WA], [joinOf(A, 'nobody')]);
+    expect(nameless.status).toBe(401);
+    expect(String(nameless.body.error)).toMatch(/missing ping-muc-host/);
+    const bad = await post('not a domain', [WA], [joinOf(A, 'nobody')]);
+    expect(bad.status).toBe(400);
+    expect(await h.snapshot()).toEqual(before);
+  });
+});
+
+describe('webhook key rotation', () => {
+  it('accepts the previous key while it is set, and refuses it once removed', async () => {
+    writeHosts({ webhookSecret: WC2, previousWebhookSecret: WC });
+    expect((await post(C, [WC], [joinOf(C, 'old')])).status).toBe(200);
+    expect((await post(C, [WC2], [joinOf(C, 'new')])).status).toBe(200);
+    // The module signs with both during a rotation.
+    expect((await post(C, [WC2, WC], [joinOf(C, 'both')])).status).toBe(200);
+
+    writeHosts({ webhookSecret: WC2 });
+    const before = await h.snapshot();
+    const old = await post(C, [WC], [joinOf(C, 'late')]);
+    expect(old.status).toBe(401);
+    expect(await h.snapshot()).toEqual(before);
+    expect((await post(C, [WC2, WC], [joinOf(C, 'after')])).status).toBe(200);
+    expect((await h.joins(C, REMOTE)).map((j) => j.nick)).toEqual(
+      expect.arrayContaining(['old', 'new', 'both', 'after']),
+    );
+  });
+});
+
+describe('rounds', () => {
+  it('sends each host’s self-pings and notifications to its own API, signed with its own key', async () => {
+    stubC.answers.set(`room-cora@${REMOTE}/cora`, 'not-acceptable');
+    expect((await post(A, [WA], [joinOf(A, 'abel')])).status).toBe(200);
+    expect((await post(C, [WC], [joinOf(C, 'cora')])).status).toBe(200);
+    expect((await post(A, [WA], [closeOf(A)])).status).toBe(200);
+    expect((await post(C, [WC], [closeOf(C)])).status).toBe(200);
+    await waitFor(
+      'both rounds',
+      () => stubA.pings.some((p) => p.user === `abel@${A}/r`) && stubC.notifications.length > 0,
+    );
+    expect(stubA.pings.every((p) => p.user.endsWith(`@${A}/r`))).toBe(true);
+    expect(stubC.pings.every((p) => p.user.endsWith(`@${C}/r`))).toBe(true);
+    expect(stubC.pings.map((p) => p.user)).toContain(`cora@${C}/r`);
+    expect(stubC.notifications).toMatchObject([{ user: `cora@${C}/r`, occupant: `room-cora@${REMOTE}/cora` }]);
+    expect(stubA.notifications).toEqual([]);
+    expect(stubA.refused + stubC.refused).toBe(0);
+  });
+
+  it('signs with the current and the previous API key during a rotation', async () => {
+    // The server still holds AC: the previous key's signature is the one it accepts.
+    writeHosts({ apiSecret: AC2, previousApiSecret: AC });
+    const pings = stubC.pings.length;
+    expect((await post(C, [WC], [joinOf(C, 'rota')])).status).toBe(200);
+    expect((await post(C, [WC], [closeOf(C)])).status).toBe(200);
+    await waitFor('a ping of rota', () => stubC.pings.slice(pings).some((p) => p.user === `rota@${C}/r`));
+    expect(stubC.refused).toBe(0);
+  });
+
+  it('fails and retries, never notifies, a round of a host the registry no longer lists', async () => {
+    writeHosts({}, { 'd.example': { apiUrl: stubA.url } });
+    expect((await post('d.example', [WA], [joinOf('d.example', 'dora')])).status).toBe(200);
+    const failed = h.logs.filter((l) => l.message === 'round failed, will retry').length;
+    expect((await post('d.example', [WA], [closeOf('d.example')])).status).toBe(200);
+    writeHosts();
+    await h.logged('round failed, will retry', failed + 1);
+    const log = h.logs.filter((l) => l.message === 'round failed, will retry').at(-1);
+    expect(String(log?.error)).toMatch(/host d\.example is not in the host registry/);
+    expect(stubA.pings.some((p) => p.user.startsWith('dora@'))).toBe(false);
+    expect((await h.joins('d.example', REMOTE)).map((j) => j.nick)).toEqual(['dora']);
+  });
+});
