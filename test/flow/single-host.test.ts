@@ -1,0 +1,44 @@
+// No host registry: the environment is the one entry and serves every host, as before; the
+// ping-muc-host header is optional, and a previous webhook key is accepted while it is set.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { secretKey, sign } from '../../lib/domain/signature';
+import { nextSeq, postEvents, postRaw } from '../support/events';
+import { startHarness, WEBHOOK_SECRET, type Harness } from '../support/service';
+
+const PREVIOUS = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+const OTHER = `whsec_${Buffer.alloc(32, 8).toString('base64')}`;
+const joinOf = (host: string, nick: string) => ({
+  type: 'join',
+  seq: nextSeq(),
+  host,
+  user: `${nick}@${host}/r`,
+  room: `lobby@muc.b.example`,
+  nick,
+});
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ PING_MUC_WEBHOOK_SECRET_PREVIOUS: PREVIOUS });
+});
+afterAll(async () => {
+  await h.close();
+});
+
+describe('the single-host setup', () => {
+  it('takes any host’s events without the header, under the current or the previous key', async () => {
+    expect((await postEvents(h.service.eventsUrl, WEBHOOK_SECRET, [joinOf('a.example', 'ann')])).status).toBe(200);
+    expect((await postEvents(h.service.eventsUrl, PREVIOUS, [joinOf('z.example', 'zoe')])).status).toBe(200);
+    expect((await postEvents(h.service.eventsUrl, OTHER, [joinOf('a.example', 'eve')])).status).toBe(401);
+    expect((await h.joins('z.example', 'muc.b.example')).map((j) => j.nick)).toEqual(['zoe']);
+  });
+
+  it('with the header, applies only that host’s events', async () => {
+    const body = JSON.stringify({ v: 1, events: [joinOf('a.example', 'amy'), joinOf('z.example', 'zed')] });
+    const res = await postRaw(h.service.eventsUrl, body, {
+      ...sign(secretKey(WEBHOOK_SECRET), body),
+      'ping-muc-host': 'A.Example.',
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ applied: 1, refused: [{ index: 1, type: 'join' }] });
+  });
+});
