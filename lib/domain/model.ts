@@ -59,6 +59,8 @@ export interface RoundJob {
   attempt?: number;
   /** For 'continue': the pass this job goes on with; a job for another pass does nothing. */
   pass?: number;
+  /** While the round waits for `pass` because its remote was unreachable: self-ping one join to see if it is back. */
+  probe?: true;
 }
 
 /** When the join was made: `since`, else the seq that wrote it. */

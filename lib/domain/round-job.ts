@@ -5,7 +5,7 @@ import { normalizeDomain } from './jid';
 export function parseRoundJob(input: unknown): RoundJob {
   const raw = (typeof input === 'string' ? JSON.parse(input) : input) as Partial<RoundJob> | null;
   if (!raw || typeof raw !== 'object') throw new Error('round job must be an object');
-  const { host, remote, gen, kind, attempt } = raw;
+  const { host, remote, gen, kind, attempt, pass, probe } = raw;
   if (
     typeof host !== 'string' ||
     typeof remote !== 'string' ||
@@ -18,13 +18,29 @@ export function parseRoundJob(input: unknown): RoundJob {
   if (attempt !== undefined && !(Number.isInteger(attempt) && attempt >= 0 && attempt <= 100)) {
     throw new Error(`invalid round job attempt ${JSON.stringify(attempt)}`);
   }
+  if (pass !== undefined && !(Number.isInteger(pass) && pass >= 0 && pass <= 100)) {
+    throw new Error(`invalid round job pass ${JSON.stringify(pass)}`);
+  }
+  if (probe !== undefined && (probe !== true || pass === undefined)) {
+    throw new Error(`invalid round job probe ${JSON.stringify(probe)}: true, with a pass`);
+  }
   const job: RoundJob = { host: normalizeDomain(host), remote: normalizeDomain(remote), gen, kind };
   if (attempt) job.attempt = attempt;
+  if (pass !== undefined) job.pass = pass;
+  if (probe) job.probe = true;
   return job;
 }
 
 /** The schedule input: only the job's own fields, as parseRoundJob reads them. */
 export function serializeRoundJob(job: RoundJob): string {
-  const { host, remote, gen, kind, attempt } = job;
-  return JSON.stringify(attempt ? { host, remote, gen, kind, attempt } : { host, remote, gen, kind });
+  const { host, remote, gen, kind, attempt, pass, probe } = job;
+  return JSON.stringify({
+    host,
+    remote,
+    gen,
+    kind,
+    ...(attempt ? { attempt } : {}),
+    ...(pass !== undefined ? { pass } : {}),
+    ...(probe ? { probe } : {}),
+  });
 }

@@ -4,6 +4,7 @@ import type { Element } from 'ltx';
 import type { RoundDeps } from '../../lib/app/deps';
 import { runRound } from '../../lib/app/round';
 import type { PingReply, RoundJob } from '../../lib/domain/model';
+import { parseRoundJob, serializeRoundJob } from '../../lib/domain/round-job';
 import { selfPing } from '../../lib/domain/stanzas';
 import type { Scheduler, StanzaApi } from '../../lib/ports';
 import type { Clock } from '../../lib/support/clock';
@@ -46,7 +47,8 @@ export class FakeScheduler implements Scheduler {
       throw new Error('scheduler unavailable');
     }
     if (this.pending.has(name)) return false;
-    const entry = { name, at, job: { ...job } };
+    // Through the schedule input, as the real adapters store it.
+    const entry = { name, at, job: parseRoundJob(serializeRoundJob(job)) };
     this.pending.set(name, entry);
     this.created.push(entry);
     return true;
