@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { secretKey, verify } from '../../lib/domain/signature';
 import { callApi, EventsReceiver } from './http';
+import { Stack } from './stack';
 import { DOMAINS, sleep, Testbed } from './testbed';
 import { User } from './users';
 
@@ -113,4 +114,66 @@ describe('module side of a secret rotation', () => {
     await rx.waitFor((e) => e.type === 'leave' && e.room === `rot2@${DOMAINS.mucB}`);
     expect(rx.requests.slice(from).every((r) => r.status === 200)).toBe(true);
   });
+});
+
+describe('rotating the webhook secret while events flow, against ping-muc', () => {
+  let stack: Stack;
+  const users: User[] = [];
+  const joined: string[] = []; // `${user} ${room}` of every join made
+
+  beforeAll(async () => {
+    stack = await Stack.start({ registry: true });
+    users.push(await stack.user('flow1'), await stack.user('flow2'));
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('loses no event: every join posted during the rotation ends up in the store, nothing refused', async () => {
+    const oldSecret = stack.bed.webhookSecret;
+    const newWebhook = newSecret();
+    const options = stack.bed.a.spec.hostOptions!;
+    let running = true;
+    const flow = users.map(async (u, k) => {
+      for (let i = 0; running; i++) {
+        const room = `flow${k}-${i}@${DOMAINS.mucB}`;
+        await u.join(room, `F${k}`);
+        joined.push(`${u.jid} ${room}`);
+      }
+    });
+    await sleep(600);
+    const phases = [joined.length];
+    // 1. Prosody: the new secret, the old one as the previous one (events now carry both signatures).
+    options.ping_muc_cloud_webhook_secret = newWebhook;
+    options.ping_muc_cloud_webhook_secret_previous = oldSecret;
+    await stack.bed.a.reloadConfig();
+    await sleep(600);
+    phases.push(joined.length);
+    // 2. ping-muc: the host's new secret (the registry is re-read on every request here).
+    stack.registry[DOMAINS.a]!.webhookSecret = newWebhook;
+    stack.saveRegistry();
+    await sleep(600);
+    phases.push(joined.length);
+    // 3. Prosody: the previous secret goes.
+    delete options.ping_muc_cloud_webhook_secret_previous;
+    await stack.bed.a.reloadConfig();
+    await sleep(600);
+    running = false;
+    await Promise.all(flow);
+    phases.push(joined.length);
+    console.log(`[e2e] joins posted per rotation phase (cumulative): ${phases.join(', ')}`);
+    for (let i = 1; i < phases.length; i++) expect(phases[i]!).toBeGreaterThan(phases[i - 1]!);
+
+    const joins = await stack.waitForJoins(DOMAINS.mucB, (j) => j.length === joined.length, 15_000);
+    expect(joins.map((j) => `${j.user} ${j.room}`).sort()).toEqual([...joined].sort());
+    // Delivered as they happened: no 401, no resync (one host-start: the load's), no module reload.
+    expect(stack.bed.a.log()).not.toMatch(/refused the signature|Event queue full|refused event/);
+    expect(stack.events.events.filter((e) => e.type === 'host-start')).toHaveLength(1);
+    // The tap records a batch once ping-muc's answer is back, just after the store has it.
+    const tapped = () => stack.events.events.filter((e) => e.type === 'join').length;
+    for (const deadline = Date.now() + 5000; tapped() < joined.length && Date.now() < deadline; ) await sleep(50);
+    expect(tapped()).toBe(joined.length);
+    expect(stack.serviceLog.filter((l) => /events refused/.test(l))).toEqual([]);
+  }, 60_000);
 });
