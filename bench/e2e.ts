@@ -172,8 +172,8 @@ export async function e2eScenario(
       const at = (message: string) => {
         for (const line of lines) {
           try {
-            const l = JSON.parse(line) as { message?: string; time?: string };
-            if (l.message === message && l.time) return Date.parse(l.time) - killedAt;
+            const l = JSON.parse(line) as { message?: string; timestamp?: string };
+            if (l.message === message && l.timestamp) return Date.parse(l.timestamp) - killedAt;
           } catch {
             /* not JSON */
           }

@@ -16,7 +16,8 @@ export function captureMetrics(namespace = 'PingMucBench'): CapturedMetrics {
     } & Record<string, unknown>;
     const spec = doc._aws.CloudWatchMetrics[0];
     const metric = spec?.Metrics[0]?.Name;
-    const dimension = spec?.Dimensions[0]?.[0];
+    // The metric's own dimension comes after `Stack` ([["Stack", <dimension>]]).
+    const dimension = spec?.Dimensions[0]?.at(-1);
     if (metric === undefined || dimension === undefined) return;
     const key = `${metric}.${String(doc[dimension])}`;
     counts[key] = (counts[key] ?? 0) + Number(doc[metric]);
