@@ -14,7 +14,8 @@
 -- overflows the queue: while ping-muc is unreachable they do not pile up.
 --
 -- Every request carries `ping-muc-host: <this VirtualHost>`: the module is per host, so are
--- all the events of a request, and ping-muc picks the host's secrets by it.
+-- all the events of a request, and ping-muc picks the host's secrets by it. An IDN host is
+-- named by its ASCII form (A-labels): an HTTP header carries ASCII (RFC 9110 §5.5).
 --
 -- return function (opts) -> { enqueue, resync, repost, save, unload }
 -- opts: url, sign (webhook.lib's signer), wire (wire.lib), queue_size, batch_size, retry_min,
@@ -23,6 +24,7 @@
 --       live () -> { { user, room }, ... } and rejoin (user, room) -> join event or nil (joins.lib's).
 
 local http = require "net.http";
+local idna = require "util.encodings".idna;
 local id = require "util.id";
 local new_queue = require "util.queue".new;
 local time = require "util.time";
@@ -35,6 +37,7 @@ return function (opts)
 	local queue_size, batch_size = opts.queue_size, opts.batch_size;
 	local retry_min, retry_max, http_timeout = opts.retry_min, opts.retry_max, opts.http_timeout;
 	local live, rejoin = opts.live, opts.rejoin;
+	local host_header = module.host:match("[\128-\255]") and idna.to_ascii(module.host) or module.host;
 
 	-- For an operator's OpenMetrics exporter (mod_http_openmetrics): prosody_mod_ping_muc_cloud/…
 	local count_queued = module:measure("events_queued", "counter");
@@ -236,7 +239,7 @@ return function (opts)
 			body = batch.body;
 			headers = {
 				["Content-Type"] = "application/json";
-				["ping-muc-host"] = module.host;
+				["ping-muc-host"] = host_header;
 				["webhook-id"] = batch.id;
 				["webhook-timestamp"] = timestamp;
 				["webhook-signature"] = sign(batch.id, timestamp, batch.body);
