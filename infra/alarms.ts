@@ -1,13 +1,16 @@
-// The alarms (docs/deploy.md, "Alarms and the dead-letter queue"): every one fires on any value
-// above 0 in 5 minutes and treats missing data as OK; they notify an SNS topic that exists only
-// when the AlarmEmail parameter is set.
+// The alarms (docs/operations.md): each one says what failed silently, and notifies an SNS topic
+// that exists only when the AlarmEmail parameter is set. The topic's policy (enforceSSL) replaces
+// SNS's default one, so it also lets CloudWatch alarms of this account publish.
 import { Aws, Duration, Fn, type CfnCondition, type CfnParameter } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { FIVE_MINUTES, count, countTotal, lambdaMetric, tableThrottles } from './metrics';
 import { unlessEquals } from './parameters';
 
 export interface AlarmSources {
@@ -15,6 +18,7 @@ export interface AlarmSources {
   readonly scheduleGroup: scheduler.IScheduleGroup;
   readonly eventsFunction: lambda.IFunction;
   readonly roundFunction: lambda.IFunction;
+  readonly table: dynamodb.ITable;
 }
 
 export interface AlarmTopic {
@@ -23,36 +27,97 @@ export interface AlarmTopic {
   readonly enabled: CfnCondition;
 }
 
-const period = Duration.minutes(5);
+/** One alarm: by default any value above 0 in 5 minutes, missing data OK. */
+export interface AlarmSpec {
+  readonly id: string;
+  readonly description: string;
+  readonly metric: cloudwatch.IMetric;
+  readonly threshold?: number;
+  readonly comparison?: cloudwatch.ComparisonOperator;
+  readonly evaluationPeriods?: number;
+  readonly missing?: cloudwatch.TreatMissingData;
+}
 
-/** Logical ID → description and metric of every alarm. */
-function alarmList(s: AlarmSources): Array<[string, string, cloudwatch.IMetric]> {
-  const perFunction = (name: string, fn: lambda.IFunction): Array<[string, string, cloudwatch.IMetric]> => [
-    [`${name}ErrorsAlarm`, `${name.toLowerCase()} function errors`, fn.metricErrors({ period, statistic: 'Sum' })],
-    [
-      `${name}ThrottlesAlarm`,
-      `${name.toLowerCase()} function throttles`,
-      fn.metricThrottles({ period, statistic: 'Sum' }),
-    ],
+/** A count of requests at or above which the events URL's 4xx alarm fires (5 minutes). */
+export const REJECTED_THRESHOLD = 5;
+/** The Prosody module posts a heartbeat every 60 s by default; none for this long fires. */
+export const HEARTBEAT_MINUTES = 5;
+
+/** Every alarm of the stack, by logical ID. */
+export function alarmSpecs(s: AlarmSources): AlarmSpec[] {
+  const perFunction = (name: string, fn: lambda.IFunction): AlarmSpec[] => [
+    {
+      id: `${name}ErrorsAlarm`,
+      description: `${name.toLowerCase()} function errors`,
+      metric: lambdaMetric(fn, 'Errors'),
+    },
+    {
+      id: `${name}ThrottlesAlarm`,
+      description: `${name.toLowerCase()} function throttles`,
+      metric: lambdaMetric(fn, 'Throttles'),
+    },
   ];
   return [
-    [
-      'DeadLetterQueueAlarm',
-      'messages in the dead-letter queue: a self-ping round was not delivered or failed after retries (rounds lost; see docs/deploy.md)',
-      s.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' }),
-    ],
-    [
-      'DeadLetterDeliveryFailedAlarm',
-      'EventBridge Scheduler could not even send a failed round to the dead-letter queue',
-      s.scheduleGroup.metricFailedToBeSentToDLQ(undefined, { period, statistic: 'Sum' }),
-    ],
+    {
+      id: 'DeadLetterQueueAlarm',
+      description:
+        'messages in the dead-letter queue: a self-ping round was not delivered or failed after retries (rounds lost; see docs/operations.md)',
+      metric: s.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        period: FIVE_MINUTES,
+        statistic: 'Maximum',
+      }),
+    },
+    {
+      id: 'DeadLetterDeliveryFailedAlarm',
+      description: 'EventBridge Scheduler could not even send a failed round to the dead-letter queue',
+      metric: s.scheduleGroup.metricFailedToBeSentToDLQ(undefined, { period: FIVE_MINUTES, statistic: 'Sum' }),
+    },
     // The module drops a batch that gets a 4xx: a wrong webhook secret (e.g. after a rotation)
-    // or a contract mismatch would otherwise go unnoticed while joins stop being tracked.
-    [
-      'EventsRejectedAlarm',
-      'events requests refused with 4xx (bad signature, invalid or oversize body): check ping_muc_cloud_webhook_secret and the module version',
-      s.eventsFunction.metric('Url4xxCount', { period, statistic: 'Sum' }),
-    ],
+    // or a contract mismatch would otherwise go unnoticed while joins stop being tracked. A single
+    // stray request (a scanner, a probe) does not fire it.
+    {
+      id: 'EventsRejectedAlarm',
+      description: `at least ${REJECTED_THRESHOLD} events requests refused with 4xx in 5 minutes (bad signature, invalid or oversize body): check ping_muc_cloud_webhook_secret and the module version`,
+      metric: lambdaMetric(s.eventsFunction, 'Url4xxCount'),
+      threshold: REJECTED_THRESHOLD,
+      comparison: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    },
+    {
+      id: 'EventsServerErrorsAlarm',
+      description:
+        'events requests answered with 5xx (a store or scheduling failure answers 503, not a Lambda error): the module retries, check the events logs',
+      metric: lambdaMetric(s.eventsFunction, 'Url5xxCount'),
+    },
+    {
+      id: 'HeartbeatMissingAlarm',
+      description: `no heartbeat event from the XMPP server for ${HEARTBEAT_MINUTES} minutes: Prosody down, the module not loaded, or its events not reaching the stack`,
+      metric: count('Events', 'heartbeat', { period: Duration.minutes(1) }),
+      threshold: 1,
+      comparison: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: HEARTBEAT_MINUTES,
+      missing: cloudwatch.TreatMissingData.BREACHING,
+    },
+    {
+      id: 'RoundFailuresAlarm',
+      description: 'a round invocation failed on our side (stanza API, store): it retries itself, long before the DLQ',
+      metric: countTotal('RoundFailures'),
+    },
+    {
+      id: 'RoundDestinationFailuresAlarm',
+      description: 'Lambda could not deliver a failed round to the dead-letter queue (the round is lost)',
+      metric: lambdaMetric(s.roundFunction, 'DestinationDeliveryFailures'),
+    },
+    {
+      id: 'RoundEventsDroppedAlarm',
+      description:
+        'Lambda dropped round invocations (too old after throttling, or retries exhausted without a destination)',
+      metric: lambdaMetric(s.roundFunction, 'AsyncEventsDropped'),
+    },
+    {
+      id: 'TableThrottlesAlarm',
+      description: 'DynamoDB throttled reads or writes of the join table or its GSI',
+      metric: tableThrottles(s.table),
+    },
     ...perFunction('Events', s.eventsFunction),
     ...perFunction('Round', s.roundFunction),
   ];
@@ -62,6 +127,20 @@ function alarmList(s: AlarmSources): Array<[string, string, cloudwatch.IMetric]>
 export function alarmTopic(scope: Construct, alarmEmail: CfnParameter): AlarmTopic {
   const enabled = unlessEquals(scope, 'HasAlarmEmail', alarmEmail, '');
   const topic = new sns.Topic(scope, 'AlarmTopic', { displayName: 'ping-muc alarms', enforceSSL: true });
+  // The policy replaces the default one (which lets the account publish): CloudWatch needs its own
+  // statement, limited to alarms of this account (no confused deputy).
+  topic.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'CloudWatchAlarmsPublish',
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['sns:Publish'],
+      resources: [topic.topicArn],
+      conditions: {
+        StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+        ArnLike: { 'aws:SourceArn': `arn:${Aws.PARTITION}:cloudwatch:${Aws.REGION}:${Aws.ACCOUNT_ID}:alarm:*` },
+      },
+    }),
+  );
   (topic.node.defaultChild as sns.CfnTopic).cfnOptions.condition = enabled;
   const topicPolicy = topic.node.tryFindChild('Policy')?.node.defaultChild;
   if (topicPolicy instanceof sns.CfnTopicPolicy) topicPolicy.cfnOptions.condition = enabled;
@@ -75,19 +154,21 @@ export function alarmTopic(scope: Construct, alarmEmail: CfnParameter): AlarmTop
 }
 
 /** Declares every alarm in `scope`, notifying the topic on ALARM and OK when it exists. */
-export function declareAlarms(scope: Construct, topic: AlarmTopic, sources: AlarmSources): void {
+export function declareAlarms(scope: Construct, topic: AlarmTopic, sources: AlarmSources): cloudwatch.Alarm[] {
   const actions = Fn.conditionIf(topic.enabled.logicalId, [topic.topic.topicArn], Aws.NO_VALUE);
-  for (const [id, description, metric] of alarmList(sources)) {
-    const alarm = new cloudwatch.Alarm(scope, id, {
-      alarmDescription: `ping-muc: ${description}`,
-      metric,
-      threshold: 0,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+  return alarmSpecs(sources).map((spec) => {
+    const alarm = new cloudwatch.Alarm(scope, spec.id, {
+      alarmDescription: `ping-muc: ${spec.description}`,
+      metric: spec.metric,
+      threshold: spec.threshold ?? 0,
+      comparisonOperator: spec.comparison ?? cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: spec.evaluationPeriods ?? 1,
+      datapointsToAlarm: spec.evaluationPeriods ?? 1,
+      treatMissingData: spec.missing ?? cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     const cfn = alarm.node.defaultChild as cloudwatch.CfnAlarm;
     cfn.addPropertyOverride('AlarmActions', actions);
     cfn.addPropertyOverride('OKActions', actions);
-  }
+    return alarm;
+  });
 }

@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BuildOptions } from 'esbuild';
-import { OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { OutputFormat, SourceMapMode, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 
 /** Repository root (this file lives in infra/). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -39,6 +39,14 @@ export const ESM_REQUIRE_SHIM =
 /** Prefer the ESM entry points of dependencies (smaller, tree-shakeable). */
 export const MAIN_FIELDS = ['module', 'main'];
 
+/**
+ * Source maps: an external `index.mjs.map` next to the bundle, linked by a
+ * `//# sourceMappingURL=index.mjs.map` comment, read by Node with NODE_OPTIONS=--enable-source-maps
+ * (infra/function.ts), so stack traces name our files and lines. No sources inside the map: only
+ * the mappings are needed, and the bundle's size (what bundle-size reports) is the code's.
+ */
+export const SOURCE_MAP_FILE = 'index.mjs.map';
+
 /** Bundle budget per function (bytes), checked by scripts/bundle-size.ts and test/infra. */
 export const BUNDLE_BUDGET_BYTES = 250 * 1024;
 
@@ -51,7 +59,9 @@ export function lambdaBundling(): BundlingOptions {
     format: OutputFormat.ESM,
     target: NODE_TARGET,
     minify: true,
-    sourceMap: false,
+    sourceMap: true,
+    sourceMapMode: SourceMapMode.DEFAULT,
+    sourcesContent: false,
     externalModules: [...EXTERNAL_MODULES],
     mainFields: [...MAIN_FIELDS],
     banner: ESM_REQUIRE_SHIM,
@@ -70,7 +80,8 @@ export function esbuildOptions(name: FunctionName, outdir: string): BuildOptions
     format: 'esm',
     target: NODE_TARGET,
     minify: true,
-    sourcemap: false,
+    sourcemap: 'linked',
+    sourcesContent: false,
     external: [...EXTERNAL_MODULES],
     mainFields: [...MAIN_FIELDS],
     banner: { js: ESM_REQUIRE_SHIM },

@@ -1,7 +1,7 @@
 // A ping-muc Lambda function: its bundle (infra/bundling.ts), size, environment, own log group
-// and own role holding exactly the grants it is given.
+// and own role holding exactly the grants it is given, and Lambda's JSON log format.
 import path from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Aws, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -24,6 +24,8 @@ export interface PingMucFunctionProps {
   readonly grants: iam.PolicyStatement[];
   /** Retention of its log group (a parameter's value). */
   readonly logRetentionDays: number;
+  /** Application log level, DEBUG or INFO (a parameter's value): LOG_LEVEL and Lambda's filter. */
+  readonly logLevel: string;
   /** Project root for bundling (must contain the entry and a package-lock.json). */
   readonly projectRoot: string;
   /** Entry file, relative to projectRoot or absolute; default FUNCTIONS[name] (tests may substitute stubs). */
@@ -56,13 +58,29 @@ export class PingMucFunction extends NodejsFunction {
       timeout: Duration.seconds(SIZING[name].timeoutSeconds),
       role,
       logGroup,
-      environment: props.environment,
+      environment: { ...props.environment, ...commonEnvironment(props.logLevel) },
       bundling: lambdaBundling(),
+      // Our lines are JSON already (stdout, passed through as they are); the platform's own
+      // START/END/REPORT lines are INFO, so only its warnings and errors are kept.
+      loggingFormat: lambda.LoggingFormat.JSON,
+      systemLogLevelV2: lambda.SystemLogLevel.WARN,
+      applicationLogLevelV2: props.logLevel as lambda.ApplicationLogLevel,
     });
     // Instead of AWSLambdaBasicExecutionRole (logs:* on *): write to its own log group only.
     role.addToPolicy(allow('WriteOwnLogs', ['logs:CreateLogStream', 'logs:PutLogEvents'], [logGroup.logGroupArn]));
     for (const statement of props.grants) role.addToPolicy(statement);
   }
+}
+
+/** What both functions are given besides their own settings. */
+export function commonEnvironment(logLevel: string): Record<string, string> {
+  return {
+    // The dimension Stack of every EMF metric (the alarms and the dashboard select on it).
+    PING_MUC_STACK: Aws.STACK_NAME,
+    LOG_LEVEL: logLevel,
+    // The bundles ship an external source map (infra/bundling.ts): readable stack traces.
+    NODE_OPTIONS: '--enable-source-maps',
+  };
 }
 
 /** Deleted with the stack; retention from a parameter, hence set on the L1. */

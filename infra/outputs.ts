@@ -1,6 +1,7 @@
 // The stack's outputs: the events URL and the Prosody config lines to paste, the secrets' ARNs
 // and the commands that print them (never a value), and names for operations.
 import { Aws, CfnOutput, Fn } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
@@ -8,6 +9,7 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { AlarmTopic } from './alarms';
+import { dashboardUrl } from './dashboard';
 
 export interface OutputSources {
   readonly functionUrl: lambda.FunctionUrl;
@@ -18,6 +20,7 @@ export interface OutputSources {
   readonly table: dynamodb.ITable;
   readonly scheduleGroup: scheduler.IScheduleGroup;
   readonly deadLetterQueue: sqs.IQueue;
+  readonly dashboard: cloudwatch.Dashboard;
 }
 
 /** The AWS CLI command that prints a secret's value. */
@@ -59,6 +62,10 @@ export function declareOutputs(scope: Construct, s: OutputSources, alarms: Alarm
   });
   new CfnOutput(scope, 'ScheduleGroupName', { value: s.scheduleGroup.scheduleGroupName });
   new CfnOutput(scope, 'DeadLetterQueueUrl', { value: s.deadLetterQueue.queueUrl });
+  new CfnOutput(scope, 'DashboardUrl', {
+    value: dashboardUrl(s.dashboard),
+    description: 'CloudWatch dashboard of this stack (docs/operations.md)',
+  });
   const topicOutput = new CfnOutput(scope, 'AlarmTopicArn', {
     value: alarms.topic.topicArn,
     description: 'Alarm notifications',

@@ -11,8 +11,14 @@ export const PARAMETER_DEFAULTS = {
   Rechecks: DEFAULTS.rechecks,
   RetryAttempts: DEFAULTS.retryAttempts,
   Reason: '',
-  EventsReservedConcurrency: 20,
+  ServerMaxInflight: '',
+  // 0 = no reservation: a new account (concurrency quota 10, of which Lambda keeps 10 unreserved)
+  // accepts no reservation at all, so the defaults deploy anywhere.
+  EventsReservedConcurrency: 0,
+  RoundReservedConcurrency: 0,
+  LogLevel: 'INFO',
   LogRetentionDays: 30,
+  TableDeletionProtection: 'false',
   AlarmEmail: '',
 } as const;
 
@@ -63,13 +69,37 @@ const SPECS = {
     default: PARAMETER_DEFAULTS.Reason,
     description: `<reason> of the unavailable notification; empty means ping-muc's default ("${DEFAULTS.reason}").`,
   },
+  ServerMaxInflight: {
+    type: 'String',
+    default: PARAMETER_DEFAULTS.ServerMaxInflight,
+    allowedPattern: '^$|^[1-9][0-9]{0,4}$',
+    constraintDescription: 'must be empty or a whole number from 1 to 99999',
+    description:
+      'Self-pings in flight towards the XMPP server across all its rounds (PING_MUC_SERVER_MAX_INFLIGHT); empty = 4 x Concurrency. At least Concurrency, or the round function refuses to start.',
+  },
   EventsReservedConcurrency: {
     type: 'Number',
     default: PARAMETER_DEFAULTS.EventsReservedConcurrency,
     minValue: 0,
     maxValue: 1000,
     description:
-      'Reserved concurrency of the events function, so a flood cannot starve the account; 0 = no reservation (accounts with a low concurrency quota).',
+      'Reserved concurrency of the events function, so a flood cannot starve the account; 0 = no reservation (the default: a new account cannot reserve any). 20 is a good value on an account with the usual quota of 1000.',
+  },
+  RoundReservedConcurrency: {
+    type: 'Number',
+    default: PARAMETER_DEFAULTS.RoundReservedConcurrency,
+    minValue: 0,
+    maxValue: 1000,
+    description:
+      'Reserved concurrency of the round function, which also caps it: at most this many rounds at once, so a flapping link cannot hammer the XMPP server; 0 = no reservation and no cap (the default: a new account cannot reserve any).',
+  },
+  LogLevel: {
+    type: 'String',
+    default: PARAMETER_DEFAULTS.LogLevel,
+    // Not WARN or ERROR: Lambda would drop the EMF lines (no level, hence INFO), so every metric,
+    // the heartbeat alarm and the dashboard with them.
+    allowedValues: ['DEBUG', 'INFO'],
+    description: "Application log level of both functions (LOG_LEVEL and Lambda's applicationLogLevel).",
   },
   LogRetentionDays: {
     type: 'Number',
@@ -77,6 +107,13 @@ const SPECS = {
     default: String(PARAMETER_DEFAULTS.LogRetentionDays),
     allowedValues: LOG_RETENTION_VALUES.map(String),
     description: "Retention of the functions' CloudWatch log groups, in days.",
+  },
+  TableDeletionProtection: {
+    type: 'String',
+    default: PARAMETER_DEFAULTS.TableDeletionProtection,
+    allowedValues: ['false', 'true'],
+    description:
+      'DynamoDB deletion protection of the join table. Leave false on the first deploy (a failed first create must be able to delete the table), then set true.',
   },
   AlarmEmail: {
     type: 'String',
@@ -92,8 +129,21 @@ export type Parameters = Record<ParameterName, CfnParameter>;
 
 const GROUPS: Array<{ label: string; parameters: ParameterName[] }> = [
   { label: 'XMPP server', parameters: ['ApiUrl'] },
-  { label: 'Self-ping rounds', parameters: ['DelaySeconds', 'Concurrency', 'Rechecks', 'RetryAttempts', 'Reason'] },
-  { label: 'Operations', parameters: ['EventsReservedConcurrency', 'LogRetentionDays', 'AlarmEmail'] },
+  {
+    label: 'Self-ping rounds',
+    parameters: ['DelaySeconds', 'Concurrency', 'ServerMaxInflight', 'Rechecks', 'RetryAttempts', 'Reason'],
+  },
+  {
+    label: 'Operations',
+    parameters: [
+      'EventsReservedConcurrency',
+      'RoundReservedConcurrency',
+      'LogLevel',
+      'LogRetentionDays',
+      'TableDeletionProtection',
+      'AlarmEmail',
+    ],
+  },
 ];
 
 /** Declares every parameter on the stack (logical ID = name) and their console grouping. */

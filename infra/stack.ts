@@ -1,9 +1,10 @@
-// The ping-muc stack: table, secrets, scheduling, two functions, alarms, outputs.
+// The ping-muc stack: table, secrets, scheduling, two functions, alarms, dashboard, outputs.
 // Everything is configured by CloudFormation parameters, so one synthesized template serves
 // every account and region (no lookups, no context needed: synth works offline).
 // Every resource is declared with the stack as its scope, under the logical ID it has always
 // had, so an update of a deployed stack replaces nothing.
-import { App, Aws, Duration, Fn, Stack, Tags, type StackProps } from 'aws-cdk-lib';
+import { App, Aws, Duration, Fn, Stack, Tags, type CfnParameter, type StackProps } from 'aws-cdk-lib';
+import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -14,6 +15,7 @@ import type { Construct } from 'constructs';
 import { ENV } from '../lib/support/config';
 import { alarmTopic, declareAlarms } from './alarms';
 import { REPO_ROOT, type FunctionName } from './bundling';
+import { declareDashboard } from './dashboard';
 import { PingMucFunction, SIZING } from './function';
 import { allow } from './iam';
 import { declareOutputs } from './outputs';
@@ -48,11 +50,16 @@ export class PingMucStack extends Stack {
   readonly webhookSecret: secretsmanager.Secret;
   readonly apiSecret: secretsmanager.Secret;
   readonly functionUrl: lambda.FunctionUrl;
+  readonly dashboard: cloudwatch.Dashboard;
 
   constructor(scope: Construct, id: string, props: PingMucStackProps = {}) {
     super(scope, id, props);
     const params = declareParameters(this);
-    this.table = joinTable(this, 'Table');
+    this.table = joinTable(
+      this,
+      'Table',
+      unlessEquals(this, 'IsTableDeletionProtected', params.TableDeletionProtection, 'false'),
+    );
     this.webhookSecret = signingSecret(
       this,
       'WebhookSecret',
@@ -70,6 +77,7 @@ export class PingMucStack extends Stack {
     const shared = {
       projectRoot: props.projectRoot ?? REPO_ROOT,
       logRetentionDays: params.LogRetentionDays.valueAsNumber,
+      logLevel: params.LogLevel.valueAsString,
     };
     this.roundFunction = this.declareRound(params, { ...shared, entry: props.entries?.round });
     this.eventsFunction = this.declareEvents(params, { ...shared, entry: props.entries?.events });
@@ -77,9 +85,10 @@ export class PingMucStack extends Stack {
     this.functionUrl = this.eventsFunction.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
     allowSchedulerToRun(this.schedulerRole, this.roundFunction, this.deadLetterQueue);
 
-    // The alarms and outputs read the resources above from the stack itself.
+    // The alarms, dashboard and outputs read the resources above from the stack itself.
     const alarms = alarmTopic(this, params.AlarmEmail);
     declareAlarms(this, alarms, this);
+    this.dashboard = declareDashboard(this, 'Dashboard', this);
     declareOutputs(this, this, alarms);
     Tags.of(this).add('project', 'ping-muc');
   }
@@ -96,12 +105,26 @@ export class PingMucStack extends Stack {
   }
 
   /** Grants both functions need: the join store, and passing the execution role to Scheduler. */
-  private sharedGrants(): iam.PolicyStatement[] {
-    return [...joinStoreGrants(this.table), passSchedulerRole(this.schedulerRole)];
+  private sharedGrants(fn: FunctionName): iam.PolicyStatement[] {
+    return [...joinStoreGrants(this.table, fn), passSchedulerRole(this.schedulerRole)];
+  }
+
+  /**
+   * Reserved concurrency from a parameter, 0 meaning none (set on the L1: the value is a
+   * parameter). A new account (quota 10, all of it kept unreserved) accepts only 0.
+   */
+  private reserve(fn: PingMucFunction, param: CfnParameter, conditionId: string): void {
+    const isReserved = unlessEquals(this, conditionId, param, '0');
+    (fn.node.defaultChild as lambda.CfnFunction).reservedConcurrentExecutions = Fn.conditionIf(
+      isReserved.logicalId,
+      param.valueAsNumber,
+      Aws.NO_VALUE,
+    ) as unknown as number;
   }
 
   private declareRound(params: Parameters, shared: FunctionBasics): PingMucFunction {
     const hasReason = unlessEquals(this, 'HasReason', params.Reason, '');
+    const hasServerMax = unlessEquals(this, 'HasServerMaxInflight', params.ServerMaxInflight, '');
     const dlqArn = this.deadLetterQueue.queueArn;
     const round = new PingMucFunction(this, 'round', {
       ...shared,
@@ -110,6 +133,11 @@ export class PingMucStack extends Stack {
         ...this.schedulingEnv(params),
         [ENV.apiUrl]: params.ApiUrl.valueAsString,
         [ENV.concurrency]: params.Concurrency.valueAsString,
+        [ENV.serverMaxInflight]: Fn.conditionIf(
+          hasServerMax.logicalId,
+          params.ServerMaxInflight.valueAsString,
+          Aws.NO_VALUE,
+        ).toString(),
         [ENV.rechecks]: params.Rechecks.valueAsString,
         [ENV.retryAttempts]: params.RetryAttempts.valueAsString,
         [ENV.reason]: Fn.conditionIf(hasReason.logicalId, params.Reason.valueAsString, Aws.NO_VALUE).toString(),
@@ -118,12 +146,9 @@ export class PingMucStack extends Stack {
         [ENV.roundTimeoutSeconds]: String(SIZING.round.timeoutSeconds),
       },
       grants: [
-        ...this.sharedGrants(),
-        allow(
-          'ManageRoundSchedules',
-          ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule'],
-          [schedulesArn(this.scheduleGroup)],
-        ),
+        ...this.sharedGrants('round'),
+        // Its own continuations and retries (lib never deletes a schedule: they delete themselves).
+        allow('CreateRoundSchedules', ['scheduler:CreateSchedule'], [schedulesArn(this.scheduleGroup)]),
         allow('ReadApiSecret', ['secretsmanager:GetSecretValue'], [this.apiSecret.secretArn]),
         // Scheduler invokes Lambda asynchronously: a round that throws is retried by Lambda, then
         // lands in the DLQ (the Scheduler DLQ only sees invocations it could not deliver).
@@ -135,6 +160,8 @@ export class PingMucStack extends Stack {
       maxEventAge: Duration.seconds(ROUND_ASYNC.maxEventAgeSeconds),
       onFailure: { bind: () => ({ destination: dlqArn }) },
     });
+    // Also a cap: at most this many rounds at once towards the XMPP server (a flapping link).
+    this.reserve(round, params.RoundReservedConcurrency, 'IsRoundConcurrencyReserved');
     return round;
   }
 
@@ -148,25 +175,18 @@ export class PingMucStack extends Stack {
         [ENV.webhookSecretArn]: this.webhookSecret.secretArn,
       },
       grants: [
-        ...this.sharedGrants(),
+        ...this.sharedGrants('events'),
         allow('CreateRoundSchedules', ['scheduler:CreateSchedule'], [schedulesArn(this.scheduleGroup)]),
         allow('ReadWebhookSecret', ['secretsmanager:GetSecretValue'], [this.webhookSecret.secretArn]),
       ],
     });
-    // A reservation, so a flood of forged requests cannot starve the account's other
-    // functions; 0 means none (set on the L1: the value is a parameter).
-    const reserved = params.EventsReservedConcurrency;
-    const isReserved = unlessEquals(this, 'IsEventsConcurrencyReserved', reserved, '0');
-    (events.node.defaultChild as lambda.CfnFunction).reservedConcurrentExecutions = Fn.conditionIf(
-      isReserved.logicalId,
-      reserved.valueAsNumber,
-      Aws.NO_VALUE,
-    ) as unknown as number;
+    // A reservation, so a flood of forged requests cannot starve the account's other functions.
+    this.reserve(events, params.EventsReservedConcurrency, 'IsEventsConcurrencyReserved');
     return events;
   }
 }
 
-type FunctionBasics = { projectRoot: string; logRetentionDays: number; entry: string | undefined };
+type FunctionBasics = { projectRoot: string; logRetentionDays: number; logLevel: string; entry: string | undefined };
 
 /** A generated key, shared with Prosody: the template and the environment hold only its ARN. */
 function signingSecret(scope: Construct, id: string, purpose: string): secretsmanager.Secret {

@@ -1,38 +1,59 @@
 // The join store's DynamoDB table. Its keys, GSI and TTL attribute come from lib's table
 // definition (KEYS), so the deployed table is the one lib reads and writes.
-import { RemovalPolicy } from 'aws-cdk-lib';
+import { Fn, RemovalPolicy, type CfnCondition } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
 import { KEYS } from '../lib/adapters/dynamodb/table';
+import type { FunctionName } from './bundling';
 import { allow } from './iam';
 
-/** Exactly the DynamoDB calls lib/ makes (test/infra checks the bundles against this list). */
-export const DYNAMODB_TABLE_ACTIONS = [
-  'dynamodb:BatchWriteItem',
-  'dynamodb:DeleteItem',
-  'dynamodb:GetItem',
-  'dynamodb:PutItem',
-  'dynamodb:Query',
-  'dynamodb:UpdateItem',
-] as const;
+/**
+ * Exactly the DynamoDB calls each function's bundle makes (test/infra derives them from the
+ * bundles and demands equality). The events function shares the store classes with the round
+ * function, so its bundle holds DeleteItem too (lib/adapters/dynamodb: joins, leases).
+ */
+export const DYNAMODB_TABLE_ACTIONS: Record<FunctionName, readonly string[]> = {
+  events: [
+    'dynamodb:BatchWriteItem',
+    'dynamodb:DeleteItem',
+    'dynamodb:GetItem',
+    'dynamodb:PutItem',
+    'dynamodb:Query',
+    'dynamodb:UpdateItem',
+  ],
+  round: [
+    'dynamodb:BatchWriteItem',
+    'dynamodb:DeleteItem',
+    'dynamodb:GetItem',
+    'dynamodb:PutItem',
+    'dynamodb:Query',
+    'dynamodb:UpdateItem',
+  ],
+};
 /** On the GSI only Query is meaningful. */
 export const DYNAMODB_INDEX_ACTIONS = ['dynamodb:Query'] as const;
 
 /**
- * On demand, point-in-time recovery, deletion protection and retained with the stack: the joins
- * outlive a tear-down. No fixed name, so a retained table never blocks a redeploy.
+ * On demand, point-in-time recovery, kept when the stack is deleted or the table replaced, but
+ * deleted when the stack's first create rolls back (RetainExceptOnCreate: no orphan table after a
+ * failed first deploy). Deletion protection is a parameter for that reason: on, it would make that
+ * rollback fail. No fixed name, so a retained table never blocks a redeploy.
  */
-export function joinTable(scope: Construct, id: string): dynamodb.Table {
+export function joinTable(scope: Construct, id: string, deletionProtected: CfnCondition): dynamodb.Table {
   const table = new dynamodb.Table(scope, id, {
     partitionKey: { name: KEYS.pk, type: dynamodb.AttributeType.STRING },
     sortKey: { name: KEYS.sk, type: dynamodb.AttributeType.STRING },
     billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
     timeToLiveAttribute: KEYS.ttl,
     pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-    deletionProtection: true,
-    removalPolicy: RemovalPolicy.RETAIN,
+    removalPolicy: RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
   });
+  (table.node.defaultChild as dynamodb.CfnTable).deletionProtectionEnabled = Fn.conditionIf(
+    deletionProtected.logicalId,
+    true,
+    false,
+  ) as unknown as boolean;
   table.addGlobalSecondaryIndex({
     indexName: KEYS.gsi,
     partitionKey: { name: KEYS.gpk, type: dynamodb.AttributeType.STRING },
@@ -42,10 +63,10 @@ export function joinTable(scope: Construct, id: string): dynamodb.Table {
   return table;
 }
 
-/** What every function may do in the join store: lib's calls on the table, Query on the GSI. */
-export function joinStoreGrants(table: dynamodb.ITable): iam.PolicyStatement[] {
+/** What a function may do in the join store: its calls on the table, Query on the GSI. */
+export function joinStoreGrants(table: dynamodb.ITable, fn: FunctionName): iam.PolicyStatement[] {
   return [
-    allow('JoinStoreTable', DYNAMODB_TABLE_ACTIONS, [table.tableArn]),
+    allow('JoinStoreTable', DYNAMODB_TABLE_ACTIONS[fn], [table.tableArn]),
     allow('JoinStoreIndex', DYNAMODB_INDEX_ACTIONS, [`${table.tableArn}/index/${KEYS.gsi}`]),
   ];
 }

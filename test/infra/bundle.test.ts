@@ -5,7 +5,14 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BUNDLE_BUDGET_BYTES, FUNCTIONS, REPO_ROOT, esbuildOptions, type FunctionName } from '../../infra/bundling';
+import {
+  BUNDLE_BUDGET_BYTES,
+  FUNCTIONS,
+  REPO_ROOT,
+  SOURCE_MAP_FILE,
+  esbuildOptions,
+  type FunctionName,
+} from '../../infra/bundling';
 import { bundleSizes } from '../../scripts/bundle-size';
 
 // Inside the repository, so that the external @aws-sdk/* imports resolve to node_modules.
@@ -39,7 +46,18 @@ describe('bundles', () => {
     expect(inputs.some((i) => i.includes('node_modules/@smithy/'))).toBe(false);
     const code = readFileSync(options.outfile, 'utf8');
     expect(code).toMatch(/from"@aws-sdk\/client-dynamodb"/);
-    expect(code).not.toMatch(/sourceMappingURL/);
+    // An external source map, linked (NODE_OPTIONS=--enable-source-maps reads it): mappings to
+    // our own files, no sources inside (the bundle's size stays the code's).
+    expect(code.trimEnd().endsWith(`//# sourceMappingURL=${SOURCE_MAP_FILE}`)).toBe(true);
+    const map = JSON.parse(readFileSync(path.join(path.dirname(options.outfile), SOURCE_MAP_FILE), 'utf8')) as {
+      sources: string[];
+      sourcesContent?: unknown;
+      mappings: string;
+    };
+    expect(map.sourcesContent).toBeUndefined();
+    expect(map.mappings.length).toBeGreaterThan(1000);
+    expect(map.sources.some((src) => src.endsWith(FUNCTIONS[name]))).toBe(true);
+    expect(map.sources.some((src) => src.includes('lib/app/'))).toBe(true);
     const mod = (await import(pathToFileURL(options.outfile).href)) as Record<string, unknown>;
     expect(typeof mod.handler).toBe('function');
   });

@@ -54,7 +54,7 @@ function getAtt(ctx: EvalContext, id: string, attr: string): string {
     case 'AWS::DynamoDB::Table.Arn':
       return `arn:aws:dynamodb:${region}:${acct}:table/${id}-physical`;
     case 'AWS::Scheduler::ScheduleGroup.Arn':
-      return `arn:aws:scheduler:${region}:${acct}:schedule-group/${String((r.Properties ?? {}).Name)}`;
+      return `arn:aws:scheduler:${region}:${acct}:schedule-group/${String(r.Properties?.Name)}`;
     case 'AWS::Logs::LogGroup.Arn':
       return `arn:aws:logs:${region}:${acct}:log-group:${id}-physical:*`;
     case 'AWS::Lambda::Url.FunctionUrl':

@@ -8,8 +8,9 @@ import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { DEFAULTS, ENV, loadConfig, requireAws } from '../../lib/support/config';
 import { deadlineMarginMs } from '../../lib/app/round';
 import { KEYS, tableDefinition } from '../../lib/adapters/dynamodb/table';
-import { esbuildOptions, type FunctionName } from '../../infra/bundling';
+import { SOURCE_MAP_FILE, esbuildOptions, type FunctionName } from '../../infra/bundling';
 import { SIZING } from '../../infra/function';
+import { COUNTS, MEASURES } from '../../infra/metrics';
 import { PARAMETER_DEFAULTS } from '../../infra/parameters';
 import { ROUND_ASYNC } from '../../infra/stack';
 import { DYNAMODB_INDEX_ACTIONS, DYNAMODB_TABLE_ACTIONS } from '../../infra/table';
@@ -113,14 +114,16 @@ describe('resources', () => {
       'AWS::SNS::Topic': 1,
       'AWS::SNS::TopicPolicy': 1,
       'AWS::SNS::Subscription': 1,
-      'AWS::CloudWatch::Alarm': 7,
+      'AWS::CloudWatch::Alarm': 13,
+      'AWS::CloudWatch::Dashboard': 1,
     });
   });
 
-  it('the table: keys and GSI as lib declares them, TTL, on demand, PITR, deletion protection, retained', () => {
+  it('the table: keys and GSI as lib declares them, TTL, on demand, PITR, retained except on a failed create', () => {
     const def = tableDefinition('x');
     s.template.hasResource('AWS::DynamoDB::Table', {
-      DeletionPolicy: 'Retain',
+      // Kept on stack deletion and replacement; deleted when the first create rolls back.
+      DeletionPolicy: 'RetainExceptOnCreate',
       UpdateReplacePolicy: 'Retain',
       Properties: {
         BillingMode: 'PAY_PER_REQUEST',
@@ -135,9 +138,15 @@ describe('resources', () => {
         ],
         TimeToLiveSpecification: { AttributeName: KEYS.ttl, Enabled: true },
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
-        DeletionProtectionEnabled: true,
+        DeletionProtectionEnabled: { 'Fn::If': ['IsTableDeletionProtected', true, false] },
       },
     });
+    // Off by default, so that the rollback of a failed first create can delete the table; on
+    // when the operator sets it after the first deploy.
+    const protectedWith = (p?: string) =>
+      (evaluate(ctx(p ? { TableDeletionProtection: p } : {}), fn(ids.table)) as Record<string, unknown>)
+        .DeletionProtectionEnabled;
+    expect([protectedWith(), protectedWith('false'), protectedWith('true')]).toEqual([false, false, true]);
     // No fixed name: a retained table never blocks a redeploy.
     expect(fn(ids.table).TableName).toBeUndefined();
   });
@@ -153,8 +162,15 @@ describe('resources', () => {
         Handler: 'index.handler',
         MemorySize: size.memoryMb,
         Timeout: size.timeoutSeconds,
-        LoggingConfig: { LogGroup: ref(logs) },
+        LoggingConfig: {
+          LogGroup: ref(logs),
+          LogFormat: 'JSON',
+          SystemLogLevel: 'WARN',
+          ApplicationLogLevel: ref('LogLevel'),
+        },
       });
+      // Lambda gives EMF lines (no level) the level INFO: a higher filter would drop every metric.
+      expect(json.Parameters!.LogLevel).toMatchObject({ Default: 'INFO', AllowedValues: ['DEBUG', 'INFO'] });
       expect(fn(logs)).toEqual(expect.objectContaining({ RetentionInDays: ref('LogRetentionDays') }));
     }
     expect(SIZING.events.timeoutSeconds).toBeGreaterThanOrEqual(10);
@@ -171,7 +187,7 @@ describe('resources', () => {
     }
   });
 
-  it('the events function: Function URL with auth NONE, reserved concurrency unless 0', () => {
+  it('the events function: Function URL with auth NONE', () => {
     expect(fn(ids.url)).toEqual({ AuthType: 'NONE', TargetFunctionArn: getAtt(ids.events, 'Arn') });
     s.template.hasResourceProperties('AWS::Lambda::Permission', {
       Action: 'lambda:InvokeFunctionUrl',
@@ -185,14 +201,23 @@ describe('resources', () => {
       InvokedViaFunctionUrl: true,
       Principal: '*',
     });
-    expect(fn(ids.events).ReservedConcurrentExecutions).toEqual({
-      'Fn::If': ['IsEventsConcurrencyReserved', ref('EventsReservedConcurrency'), ref('AWS::NoValue')],
-    });
-    expect(fn(ids.round).ReservedConcurrentExecutions).toBeUndefined();
-    const reserved = (p: string) =>
-      evaluate(ctx({ EventsReservedConcurrency: p }), fn(ids.events)) as Record<string, unknown>;
-    expect(reserved('0').ReservedConcurrentExecutions).toBeUndefined();
-    expect(reserved('50').ReservedConcurrentExecutions).toBe('50');
+  });
+
+  it('reserved concurrency of each function from a parameter, none by default (a new account accepts only that)', () => {
+    for (const [id, param, condition] of [
+      [ids.events, 'EventsReservedConcurrency', 'IsEventsConcurrencyReserved'],
+      [ids.round, 'RoundReservedConcurrency', 'IsRoundConcurrencyReserved'],
+    ] as const) {
+      expect(fn(id).ReservedConcurrentExecutions).toEqual({ 'Fn::If': [condition, ref(param), ref('AWS::NoValue')] });
+      // New accounts: a quota of 10, and Lambda keeps 10 unreserved, so any default above 0 fails.
+      expect(json.Parameters![param]!.Default, param).toBe(0);
+      const reserved = (p?: string) =>
+        (evaluate(ctx(p === undefined ? {} : { [param]: p }), fn(id)) as Record<string, unknown>)
+          .ReservedConcurrentExecutions;
+      expect(reserved(), param).toBeUndefined();
+      expect(reserved('0'), param).toBeUndefined();
+      expect(reserved('5'), param).toBe('5');
+    }
   });
 
   it('the secrets: generated (≥ 32 alphanumerics), never a value in the template', () => {
@@ -264,9 +289,9 @@ describe('scheduling', () => {
 });
 
 describe('least privilege', () => {
-  const common = () => [
+  const common = (name: FunctionName) => [
     { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'] },
-    { Effect: 'Allow', Action: [...DYNAMODB_TABLE_ACTIONS], Resource: tableArn() },
+    { Effect: 'Allow', Action: [...DYNAMODB_TABLE_ACTIONS[name]], Resource: tableArn() },
     { Effect: 'Allow', Action: [...DYNAMODB_INDEX_ACTIONS], Resource: indexArn() },
     {
       Effect: 'Allow',
@@ -277,7 +302,7 @@ describe('least privilege', () => {
   ];
 
   it('the events function: its log group, the table, create schedules, pass the role, its secret', () => {
-    const [logs, ...rest] = common();
+    const [logs, ...rest] = common('events');
     expect(normalize(roleStatements(json, ids.eventsRole))).toEqual(
       normalize([
         { ...logs!, Resource: getAtt(ids.eventsLogs, 'Arn') } as Statement,
@@ -288,20 +313,20 @@ describe('least privilege', () => {
     );
   });
 
-  it('the round function: the same, plus delete schedules, its own secret and the DLQ', () => {
-    const [logs, ...rest] = common();
+  it('the round function: the same, its own secret and the DLQ (no DeleteSchedule: lib never deletes one)', () => {
+    const [logs, ...rest] = common('round');
     expect(normalize(roleStatements(json, ids.roundRole))).toEqual(
       normalize([
         { ...logs!, Resource: getAtt(ids.roundLogs, 'Arn') } as Statement,
         ...(rest as Statement[]),
-        { Effect: 'Allow', Action: ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule'], Resource: schedulesArn() },
+        { Effect: 'Allow', Action: 'scheduler:CreateSchedule', Resource: schedulesArn() },
         { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: ref(ids.apiSecret) },
         { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: getAtt(ids.dlq, 'Arn') },
       ]),
     );
   });
 
-  it('every AWS SDK command in a deployed bundle is granted to its function, and nothing more', () => {
+  it('each function is granted exactly the AWS SDK commands its deployed bundle sends', () => {
     const used: Record<FunctionName, Set<string>> = {
       events: sdkActions(bundleOf(ids.events)),
       round: sdkActions(bundleOf(ids.round)),
@@ -314,14 +339,15 @@ describe('least privilege', () => {
       expect(used[name].size, name).toBeGreaterThan(5);
       for (const action of used[name]) expect(granted(roleId).has(action), `${name} calls ${action}`).toBe(true);
     }
-    // Conversely, every SDK-level grant is called by some function (logs, PassRole and the
-    // DLQ destination are used by the Lambda service itself, not by our code).
-    const allUsed = new Set([...used.events, ...used.round]);
-    const sdkGrants = [ids.eventsRole, ids.roundRole]
-      .flatMap((r) => [...granted(r)])
-      .filter((a) => /^(dynamodb|scheduler|secretsmanager):/.test(a));
-    const unused = [...new Set(sdkGrants)].filter((a) => !allUsed.has(a));
-    expect(unused.sort()).toEqual([...GRANTED_AHEAD_OF_USE].sort());
+    // Conversely, per function: no SDK-level grant its own bundle does not call (logs, PassRole
+    // and the DLQ destination are used by the Lambda service itself, not by our code).
+    for (const [name, roleId] of [
+      ['events', ids.eventsRole],
+      ['round', ids.roundRole],
+    ] as const) {
+      const sdkGrants = [...granted(roleId)].filter((a) => /^(dynamodb|scheduler|secretsmanager):/.test(a));
+      expect(sdkGrants.sort(), name).toEqual([...used[name]].sort());
+    }
   });
 
   it('no role has a managed policy (no AWSLambdaBasicExecutionRole: logs on *)', () => {
@@ -367,6 +393,12 @@ describe('environment wiring (names from lib/support/config.ts ENV)', () => {
     [ENV.schedulerRoleArn]: getAtt(ids.schedulerRole, 'Arn'),
     [ENV.dlqArn]: getAtt(ids.dlq, 'Arn'),
   });
+  // Both functions: the metrics' Stack dimension, the log level, source-mapped stack traces.
+  const common = () => ({
+    PING_MUC_STACK: ref('AWS::StackName'),
+    LOG_LEVEL: ref('LogLevel'),
+    NODE_OPTIONS: '--enable-source-maps',
+  });
 
   it('the events function: table and scheduling, the round function ARN, the webhook secret ARN', () => {
     expect(fn(ids.events).Environment).toEqual({
@@ -374,6 +406,7 @@ describe('environment wiring (names from lib/support/config.ts ENV)', () => {
         ...scheduling(),
         [ENV.roundFunctionArn]: getAtt(ids.round, 'Arn'),
         [ENV.webhookSecretArn]: ref(ids.webhookSecret),
+        ...common(),
       },
     });
   });
@@ -384,13 +417,40 @@ describe('environment wiring (names from lib/support/config.ts ENV)', () => {
         ...scheduling(),
         [ENV.apiUrl]: ref('ApiUrl'),
         [ENV.concurrency]: ref('Concurrency'),
+        [ENV.serverMaxInflight]: { 'Fn::If': ['HasServerMaxInflight', ref('ServerMaxInflight'), ref('AWS::NoValue')] },
         [ENV.rechecks]: ref('Rechecks'),
         [ENV.retryAttempts]: ref('RetryAttempts'),
         [ENV.reason]: { 'Fn::If': ['HasReason', ref('Reason'), ref('AWS::NoValue')] },
         [ENV.apiSecretArn]: ref(ids.apiSecret),
         [ENV.roundTimeoutSeconds]: String(SIZING.round.timeoutSeconds),
+        ...common(),
       },
     });
+  });
+
+  it('ServerMaxInflight: unset by default (lib: 4 × concurrency), else passed on; lib refuses one below the concurrency', () => {
+    expect(json.Parameters!.ServerMaxInflight!.Default).toBe('');
+    const pattern = new RegExp(String(json.Parameters!.ServerMaxInflight!.AllowedPattern));
+    expect(['', '1', '64', '65536'].every((v) => pattern.test(v))).toBe(true);
+    expect(['0', '-1', '4x', ' 8'].some((v) => pattern.test(v))).toBe(false);
+    expect(envOf(ids.round)[ENV.serverMaxInflight]).toBeUndefined();
+    expect(loadConfig(envOf(ids.round, { Concurrency: '16' })).serverMaxInflight).toBe(64);
+    expect(loadConfig(envOf(ids.round, { Concurrency: '16', ServerMaxInflight: '40' })).serverMaxInflight).toBe(40);
+    expect(() => loadConfig(envOf(ids.round, { Concurrency: '16', ServerMaxInflight: '8' }))).toThrow(
+      /PING_MUC_SERVER_MAX_INFLIGHT/,
+    );
+    expect(envOf(ids.events, { ServerMaxInflight: '40' })[ENV.serverMaxInflight]).toBeUndefined();
+  });
+
+  it('the stack name, the log level and source maps reach both functions', () => {
+    for (const id of [ids.events, ids.round]) {
+      const vars = envOf(id, { LogLevel: 'DEBUG' });
+      expect(vars).toMatchObject({
+        PING_MUC_STACK: 'PingMuc',
+        LOG_LEVEL: 'DEBUG',
+        NODE_OPTIONS: '--enable-source-maps',
+      });
+    }
   });
 
   it('the round function: knows its own timeout, so lib can refuse a margin that cannot fit', () => {
@@ -462,47 +522,199 @@ describe('environment wiring (names from lib/support/config.ts ENV)', () => {
 
 describe('alarms', () => {
   const alarms = () => Object.entries(json.Resources).filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm');
+  const alarm = (prefix: string) => props(resource(json, 'AWS::CloudWatch::Alarm', prefix)[1]);
   const actions = () => ({ 'Fn::If': ['HasAlarmEmail', [ref(ids.topic)], ref('AWS::NoValue')] });
+  const stackDim = { Name: 'Stack', Value: ref('AWS::StackName') };
+  const byFunction = (id: string) => [{ Name: 'FunctionName', Value: ref(id) }];
+  /** Dimensions in a fixed order (CDK sorts them by name). */
+  const sorted = (dims: unknown) => [...(dims as Array<{ Name: string }>)].sort((a, b) => a.Name.localeCompare(b.Name));
+  /** A single-metric alarm, as the template states it. */
+  const single = (prefix: string) => {
+    const p = alarm(prefix);
+    return {
+      ns: p.Namespace,
+      metric: p.MetricName,
+      dims: sorted(p.Dimensions),
+      stat: p.Statistic,
+      period: p.Period,
+      threshold: p.Threshold,
+      op: p.ComparisonOperator,
+      evaluation: [p.EvaluationPeriods, p.DatapointsToAlarm],
+      missing: p.TreatMissingData,
+    };
+  };
+  /** The metrics a math alarm sums: [namespace, name, dimensions] and its expression. */
+  const math = (prefix: string) => {
+    const p = alarm(prefix);
+    const rows = p.Metrics as Array<{ Id: string; Expression?: string; MetricStat?: Record<string, unknown> }>;
+    const expression = rows.find((r) => r.Expression)!;
+    const stats = rows.filter((r) => r.MetricStat).map((r) => r.MetricStat!);
+    return {
+      expression: expression.Expression,
+      metrics: stats.map((st) => {
+        const m = st.Metric as { Namespace: string; MetricName: string; Dimensions: unknown[] };
+        return [m.Namespace, m.MetricName, sorted(m.Dimensions), st.Stat, st.Period];
+      }),
+      threshold: p.Threshold,
+      op: p.ComparisonOperator,
+      missing: p.TreatMissingData,
+    };
+  };
+  const gt0 = { threshold: 0, op: 'GreaterThanThreshold', evaluation: [1, 1], missing: 'notBreaching' };
+  const sum5 = { stat: 'Sum', period: 300 };
 
-  it('DLQ depth > 0, errors and throttles per function, refused events, Scheduler failing to dead-letter', () => {
-    expect(alarms()).toHaveLength(7);
-    const got = alarms().map(([, r]) => {
-      const p = props(r);
-      return {
-        ns: p.Namespace,
-        metric: p.MetricName,
-        dims: p.Dimensions,
-        threshold: p.Threshold,
-        op: p.ComparisonOperator,
-      };
-    });
-    const gt0 = { threshold: 0, op: 'GreaterThanThreshold' };
-    expect(got).toEqual(
-      expect.arrayContaining([
-        {
-          ns: 'AWS/SQS',
-          metric: 'ApproximateNumberOfMessagesVisible',
-          dims: [{ Name: 'QueueName', Value: getAtt(ids.dlq, 'QueueName') }],
-          ...gt0,
-        },
-        { ns: 'AWS/Lambda', metric: 'Errors', dims: [{ Name: 'FunctionName', Value: ref(ids.events) }], ...gt0 },
-        { ns: 'AWS/Lambda', metric: 'Throttles', dims: [{ Name: 'FunctionName', Value: ref(ids.events) }], ...gt0 },
-        { ns: 'AWS/Lambda', metric: 'Url4xxCount', dims: [{ Name: 'FunctionName', Value: ref(ids.events) }], ...gt0 },
-        { ns: 'AWS/Lambda', metric: 'Errors', dims: [{ Name: 'FunctionName', Value: ref(ids.round) }], ...gt0 },
-        { ns: 'AWS/Lambda', metric: 'Throttles', dims: [{ Name: 'FunctionName', Value: ref(ids.round) }], ...gt0 },
-        {
-          ns: 'AWS/Scheduler',
-          metric: 'InvocationsFailedToBeSentToDeadLetterCount',
-          dims: [{ Name: 'ScheduleGroup', Value: props(json.Resources[ids.group]!).Name }],
-          ...gt0,
-        },
-      ]),
+  it('thirteen alarms, each notifying the topic on ALARM and OK', () => {
+    expect(
+      alarms()
+        .map(([id]) => id.replace(/[0-9A-F]{8}$/, ''))
+        .sort(),
+    ).toEqual(
+      [
+        'DeadLetterQueueAlarm',
+        'DeadLetterDeliveryFailedAlarm',
+        'EventsRejectedAlarm',
+        'EventsServerErrorsAlarm',
+        'HeartbeatMissingAlarm',
+        'RoundFailuresAlarm',
+        'RoundDestinationFailuresAlarm',
+        'RoundEventsDroppedAlarm',
+        'TableThrottlesAlarm',
+        'EventsErrorsAlarm',
+        'EventsThrottlesAlarm',
+        'RoundErrorsAlarm',
+        'RoundThrottlesAlarm',
+      ].sort(),
     );
     for (const [id, r] of alarms()) {
-      expect(props(r).TreatMissingData, id).toBe('notBreaching');
       expect(props(r).AlarmActions, id).toEqual(actions());
       expect(props(r).OKActions, id).toEqual(actions());
+      expect(String(props(r).AlarmDescription), id).toMatch(/^ping-muc: /);
     }
+  });
+
+  it('DLQ depth, Scheduler failing to dead-letter, errors and throttles per function: any value above 0', () => {
+    expect(single('DeadLetterQueueAlarm')).toEqual({
+      ns: 'AWS/SQS',
+      metric: 'ApproximateNumberOfMessagesVisible',
+      dims: [{ Name: 'QueueName', Value: getAtt(ids.dlq, 'QueueName') }],
+      stat: 'Maximum',
+      period: 300,
+      ...gt0,
+    });
+    expect(single('DeadLetterDeliveryFailedAlarm')).toEqual({
+      ns: 'AWS/Scheduler',
+      metric: 'InvocationsFailedToBeSentToDeadLetterCount',
+      dims: [{ Name: 'ScheduleGroup', Value: props(json.Resources[ids.group]!).Name }],
+      ...sum5,
+      ...gt0,
+    });
+    for (const [prefix, id, metric] of [
+      ['EventsErrorsAlarm', ids.events, 'Errors'],
+      ['EventsThrottlesAlarm', ids.events, 'Throttles'],
+      ['RoundErrorsAlarm', ids.round, 'Errors'],
+      ['RoundThrottlesAlarm', ids.round, 'Throttles'],
+    ] as const) {
+      expect(single(prefix), prefix).toEqual({ ns: 'AWS/Lambda', metric, dims: byFunction(id), ...sum5, ...gt0 });
+    }
+  });
+
+  it('the events URL: 5xx (a store or scheduling failure answers 503) on the first, 4xx from 5 in 5 minutes', () => {
+    expect(single('EventsServerErrorsAlarm')).toEqual({
+      ns: 'AWS/Lambda',
+      metric: 'Url5xxCount',
+      dims: byFunction(ids.events),
+      ...sum5,
+      ...gt0,
+    });
+    expect(single('EventsRejectedAlarm')).toEqual({
+      ns: 'AWS/Lambda',
+      metric: 'Url4xxCount',
+      dims: byFunction(ids.events),
+      ...sum5,
+      ...gt0,
+      threshold: 5,
+      op: 'GreaterThanOrEqualToThreshold',
+    });
+  });
+
+  it('the heartbeat: no heartbeat event for 5 minutes, missing data breaching', () => {
+    expect(single('HeartbeatMissingAlarm')).toEqual({
+      ns: 'PingMuc',
+      metric: 'Events',
+      dims: sorted([stackDim, { Name: 'EventType', Value: 'heartbeat' }]),
+      stat: 'Sum',
+      period: 60,
+      threshold: 1,
+      op: 'LessThanThreshold',
+      evaluation: [5, 5],
+      missing: 'breaching',
+    });
+  });
+
+  it("round failures of either kind, the round's async destination failures and dropped events: the first one", () => {
+    expect(math('RoundFailuresAlarm')).toEqual({
+      expression: expect.stringMatching(/^SUM\(\[\w+,\w+\]\)$/),
+      metrics: ['start', 'continue'].map((kind) => [
+        'PingMuc',
+        'RoundFailures',
+        sorted([stackDim, { Name: 'Kind', Value: kind }]),
+        'Sum',
+        300,
+      ]),
+      threshold: 0,
+      op: 'GreaterThanThreshold',
+      missing: 'notBreaching',
+    });
+    for (const [prefix, metric] of [
+      ['RoundDestinationFailuresAlarm', 'DestinationDeliveryFailures'],
+      ['RoundEventsDroppedAlarm', 'AsyncEventsDropped'],
+    ] as const) {
+      expect(single(prefix), prefix).toEqual({
+        ns: 'AWS/Lambda',
+        metric,
+        dims: byFunction(ids.round),
+        ...sum5,
+        ...gt0,
+      });
+    }
+  });
+
+  it('DynamoDB throttles: read and write throttle events of the table and of its GSI', () => {
+    const table = { Name: 'TableName', Value: ref(ids.table) };
+    const gsi = { Name: 'GlobalSecondaryIndexName', Value: KEYS.gsi };
+    const got = math('TableThrottlesAlarm');
+    expect(got.expression).toMatch(/^SUM\(\[\w+(,\w+){3}\]\)$/);
+    expect(got.metrics).toEqual(
+      expect.arrayContaining(
+        ['ReadThrottleEvents', 'WriteThrottleEvents'].flatMap((m) => [
+          ['AWS/DynamoDB', m, [table], 'Sum', 300],
+          ['AWS/DynamoDB', m, sorted([table, gsi]), 'Sum', 300],
+        ]),
+      ),
+    );
+    expect(got.metrics).toHaveLength(4);
+    expect([got.threshold, got.op, got.missing]).toEqual([0, 'GreaterThanThreshold', 'notBreaching']);
+  });
+
+  it("the topic's policy lets CloudWatch alarms of this account publish (it replaces the default policy)", () => {
+    const policy = Object.values(json.Resources).find((r) => r.Type === 'AWS::SNS::TopicPolicy')!;
+    const statements = (props(policy).PolicyDocument as { Statement: Statement[] }).Statement;
+    expect(props(policy).Topics).toEqual([ref(ids.topic)]);
+    const cw = statements.filter((st) => JSON.stringify(st.Principal).includes('cloudwatch'));
+    expect(cw).toHaveLength(1);
+    expect(cw[0]).toMatchObject({
+      Effect: 'Allow',
+      Principal: { Service: 'cloudwatch.amazonaws.com' },
+      Action: 'sns:Publish',
+      Resource: ref(ids.topic),
+      Condition: { StringEquals: { 'aws:SourceAccount': ref('AWS::AccountId') } },
+    });
+    const arnLike = evaluate(ctx(), (cw[0]!.Condition as { ArnLike: unknown }).ArnLike);
+    expect(arnLike).toEqual({ 'aws:SourceArn': 'arn:aws:cloudwatch:eu-west-1:123456789012:alarm:*' });
+    // enforceSSL's deny stays.
+    expect(statements).toContainEqual(
+      expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+    );
   });
 
   it('the SNS topic and e-mail subscription exist only when AlarmEmail is set', () => {
@@ -513,6 +725,69 @@ describe('alarms', () => {
     const withEmail = evaluate(ctx({ AlarmEmail: 'ops@example.com' }), { Condition: 'HasAlarmEmail' });
     const without = evaluate(ctx(), { Condition: 'HasAlarmEmail' });
     expect([withEmail, without]).toEqual([true, false]);
+  });
+});
+
+describe('dashboard', () => {
+  type Widget = { type: string; properties: { title: string; metrics: unknown[][] } };
+  const body = () => {
+    const id = resource(json, 'AWS::CloudWatch::Dashboard', 'Dashboard')[0];
+    return JSON.parse(evaluate(ctx(), fn(id).DashboardBody) as string) as { widgets: Widget[] };
+  };
+  /** Every metric row as `namespace metric name=value…` (dimensions sorted, options dropped). */
+  const rows = () =>
+    body().widgets.flatMap((w) =>
+      w.properties.metrics.map((m) => {
+        const [ns, name, ...rest] = m.filter((x) => typeof x === 'string') as string[];
+        const pairs = [];
+        for (let i = 0; i + 1 < rest.length; i += 2) pairs.push(`${rest[i]}=${rest[i + 1]}`);
+        return [ns, name, ...pairs.sort()].join(' ');
+      }),
+    );
+  const row = (ns: string, name: string, ...dims: string[]) => [ns, name, ...dims.sort()].join(' ');
+
+  it('graphs events by type, 4xx/5xx, rounds, pings, notifications, durations, the DLQ and throttles', () => {
+    const titles = body().widgets.map((w) => w.properties.title);
+    expect(titles).toEqual([
+      'Events in, by type',
+      'Events URL: 4xx and 5xx',
+      'Rounds: started, done, failed',
+      'Self-pings, by outcome',
+      'Notifications',
+      'Round duration (ms, per finished invocation)',
+      'Last close of the window → round start (ms)',
+      'Dead-letter queue depth',
+      'Throttles',
+      'Function errors',
+    ]);
+    const r = rows();
+    // Every ping-muc metric of the contract, each value of its dimension, with Stack = the stack name.
+    for (const [name, { dimension, values }] of Object.entries(COUNTS)) {
+      for (const v of values)
+        expect(r, `${name} ${v}`).toContain(row('PingMuc', name, 'Stack=PingMuc', `${dimension}=${v}`));
+    }
+    for (const name of MEASURES) expect(r, name).toContain(row('PingMuc', name, 'Stack=PingMuc'));
+    const own = r.filter((x) => x.startsWith('PingMuc '));
+    expect(own.length).toBeGreaterThan(20);
+    for (const x of own) expect(x).toContain(' Stack=PingMuc');
+    const events = `${ids.events}-physical`;
+    const table = `${ids.table}-physical`;
+    for (const expected of [
+      row('AWS/Lambda', 'Url4xxCount', `FunctionName=${events}`),
+      row('AWS/Lambda', 'Url5xxCount', `FunctionName=${events}`),
+      row('AWS/Lambda', 'Throttles', `FunctionName=${ids.round}-physical`),
+      row('AWS/SQS', 'ApproximateNumberOfMessagesVisible', `QueueName=${ids.dlq}`),
+      row('AWS/DynamoDB', 'WriteThrottleEvents', `TableName=${table}`),
+      row('AWS/DynamoDB', 'ReadThrottleEvents', `TableName=${table}`, `GlobalSecondaryIndexName=${KEYS.gsi}`),
+    ])
+      expect(r).toContain(expected);
+  });
+
+  it('its URL is an output', () => {
+    const id = resource(json, 'AWS::CloudWatch::Dashboard', 'Dashboard')[0];
+    expect(evaluate(ctx(), json.Outputs!.DashboardUrl!.Value)).toBe(
+      `https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards/dashboard/${id}-physical`,
+    );
   });
 });
 
@@ -532,6 +807,7 @@ describe('outputs', () => {
         'TableName',
         'ScheduleGroupName',
         'DeadLetterQueueUrl',
+        'DashboardUrl',
         'AlarmTopicArn',
       ].sort(),
     );
@@ -586,6 +862,12 @@ describe('synth', () => {
       const options = esbuildOptions(name, path.join(s.outdir, 'check'));
       await build(options);
       expect(readFileSync(options.outfile, 'utf8') === bundleOf(id), name).toBe(true);
+      // The source map ships next to the bundle (linked from it; NODE_OPTIONS reads it). Its
+      // `sources` are relative to where it was built; the mappings are the same.
+      const mappings = (file: string) => (JSON.parse(readFileSync(file, 'utf8')) as { mappings: string }).mappings;
+      expect(mappings(path.join(assetDir(id), SOURCE_MAP_FILE)) === mappings(`${options.outfile}.map`), name).toBe(
+        true,
+      );
     }
   });
 
@@ -603,23 +885,21 @@ describe('synth', () => {
   });
 });
 
-/**
- * Granted though no bundle calls it yet: the round function may cancel a follow-up schedule of
- * its own group (issue 4 asks for Create/Delete on the group). Remove it here and in
- * infra/stack.ts if lib never deletes schedules.
- */
-const GRANTED_AHEAD_OF_USE = ['scheduler:DeleteSchedule'];
-
 const IAM_PREFIX: Record<string, string> = {
   '@aws-sdk/client-dynamodb': 'dynamodb',
   '@aws-sdk/client-scheduler': 'scheduler',
   '@aws-sdk/client-secrets-manager': 'secretsmanager',
 };
 
-/** The deployed bundle of a function: the CDK asset its Code points to. */
-function bundleOf(functionId: string): string {
+/** The deployed asset directory of a function: the CDK asset its Code points to. */
+function assetDir(functionId: string): string {
   const key = String((fn(functionId).Code as { S3Key: string }).S3Key).replace(/\.zip$/, '');
-  return readFileSync(path.join(s.outdir, `asset.${key}`, 'index.mjs'), 'utf8');
+  return path.join(s.outdir, `asset.${key}`);
+}
+
+/** The deployed bundle of a function. */
+function bundleOf(functionId: string): string {
+  return readFileSync(path.join(assetDir(functionId), 'index.mjs'), 'utf8');
 }
 
 /** IAM actions of the AWS SDK commands a (minified ESM) bundle constructs. */

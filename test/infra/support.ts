@@ -74,7 +74,7 @@ export interface Statement {
 /** Every permission statement granted to a role: its inline policies and attached AWS::IAM::Policy. */
 export function roleStatements(json: CfnTemplate, roleId: string): Statement[] {
   const role = json.Resources[roleId];
-  if (!role || role.Type !== 'AWS::IAM::Role') throw new Error(`no role ${roleId}`);
+  if (role?.Type !== 'AWS::IAM::Role') throw new Error(`no role ${roleId}`);
   const out: Statement[] = [];
   const inline = (props(role).Policies ?? []) as Array<{ PolicyDocument: { Statement: Statement[] } }>;
   for (const p of inline) out.push(...p.PolicyDocument.Statement);
