@@ -2,7 +2,7 @@
 import { TextDecoder } from 'node:util';
 import type { Event, Refused } from '../domain/events';
 import { EventError, parseBatch } from '../domain/events';
-import { normalizeDomain } from '../domain/jid';
+import { hostName } from '../domain/hosts';
 import { type Keys, SignatureError, TOLERANCE_SECONDS, verify } from '../domain/signature';
 import type { WebhookLog } from '../ports';
 import { seconds } from '../support/clock';
@@ -167,7 +167,7 @@ async function authority(deps: AnyIngestDeps, req: HttpRequest): Promise<Authori
   let host: string | undefined;
   if (raw !== undefined && raw !== '') {
     try {
-      host = normalizeDomain(raw);
+      host = hostName(raw);
     } catch {
       return reply(400, { error: `${HOST_HEADER} is not a domain` });
     }

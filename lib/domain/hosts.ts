@@ -1,6 +1,7 @@
 // The host registry (docs/hosts.md): which stanza API and which keys serve each VirtualHost.
 // Pure: JSON text in, entries out. Secrets are references here (a Secrets Manager ARN, or a
 // plain value where allowed); lib/support/registry.ts resolves them.
+import { domainToUnicode } from 'node:url';
 import { JidError, normalizeDomain } from './jid';
 import { SignatureError, secretKey } from './signature';
 
@@ -26,6 +27,21 @@ type Raw = Record<string, unknown>;
 
 /** `arn:…:secretsmanager:…`, optionally `#<version stage>` (e.g. `#AWSPREVIOUS`). */
 export const SECRET_ARN = /^arn:[a-z-]+:secretsmanager:[a-z0-9-]+:\d{12}:secret:[^#\s]+(#[A-Za-z0-9_-]{1,256})?$/;
+
+/**
+ * A VirtualHost as the events and the store name it: an IDN host may be written by its A-labels
+ * (`xn--…`, as the module's `ping-muc-host` header carries it), mapped here to Unicode, then
+ * normalized like a JID's domain. Throws JidError for what is no domain.
+ */
+export function hostName(raw: string): string {
+  const labels = raw.split('.').map((label) => {
+    if (!/^xn--/i.test(label)) return label;
+    const unicode = domainToUnicode(label);
+    if (!unicode) throw new JidError(`invalid domain ${JSON.stringify(raw.slice(0, 100))}: bad A-label`);
+    return unicode;
+  });
+  return normalizeDomain(labels.join('.'));
+}
 
 const isObject = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -62,7 +78,7 @@ function hostEntry(server: string, shared: Raw, name: string, raw: unknown, arns
   if (!isObject(raw)) throw new RegistryError(`${where} must be an object`);
   let host: string;
   try {
-    host = normalizeDomain(name);
+    host = hostName(name);
   } catch (err) {
     if (err instanceof JidError) throw new RegistryError(`${where}: ${err.message}`);
     throw err;

@@ -2,8 +2,7 @@
 // and its stanza API with its keys. Either a document (a file locally, an SSM parameter on AWS),
 // cached for a few minutes, or, when none is configured, today's environment as the one entry
 // that serves every host.
-import { type HostEntry, parseHosts, RegistryError } from '../domain/hosts';
-import { normalizeDomain } from '../domain/jid';
+import { type HostEntry, hostName, parseHosts, RegistryError } from '../domain/hosts';
 import { ENV } from './config';
 import type { SecretCache } from './secrets';
 
@@ -35,7 +34,7 @@ type Env = Record<string, string | undefined>;
 /** A domain as the store and the events hold it; undefined when it is no domain at all. */
 function domainKey(host: string): string | undefined {
   try {
-    return normalizeDomain(host);
+    return hostName(host);
   } catch {
     return undefined;
   }

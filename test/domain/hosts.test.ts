@@ -6,7 +6,7 @@ import { SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ssmRegistrySource } from '../../lib/adapters/registry-ssm';
 import { RoutingStanzaApi } from '../../lib/adapters/stanza-api-routing';
-import { parseHosts, RegistryError } from '../../lib/domain/hosts';
+import { hostName, parseHosts, RegistryError } from '../../lib/domain/hosts';
 import type { PingReply } from '../../lib/domain/model';
 import { SignatureError, secretKey, sign, verify } from '../../lib/domain/signature';
 import { ConfigError, loadConfig, requireAws } from '../../lib/support/config';
@@ -80,6 +80,24 @@ describe('parseHosts', () => {
   ])('refuses %s', (_what, text, message) => {
     expect(() => parseHosts(text, { arnsOnly: false })).toThrow(RegistryError);
     expect(() => parseHosts(text, { arnsOnly: false })).toThrow(message);
+  });
+});
+
+describe('hostName', () => {
+  it('maps A-labels to Unicode and normalizes like a JID domain', () => {
+    expect(hostName('xn--i1b2bf2c1f.XN--H2BRJ9C.')).toBe('संगणक.भारत');
+    expect(hostName('संगणक.भारत')).toBe('संगणक.भारत');
+    expect(hostName('A.Example')).toBe('a.example');
+    expect(() => hostName('xn--zz.example')).toThrow(/bad A-label/);
+    expect(() => hostName('a b')).toThrow(/invalid domain/);
+  });
+
+  it('lets the registry list an IDN host in either form', () => {
+    const hosts = parseHosts(
+      doc([{ webhookSecret: K1, apiSecret: K1, hosts: { 'xn--i1b2bf2c1f.xn--h2brj9c': { apiUrl: URL_A } } }]),
+      { arnsOnly: false },
+    );
+    expect([...hosts.keys()]).toEqual(['संगणक.भारत']);
   });
 });
 

@@ -41,4 +41,15 @@ describe('the single-host setup', () => {
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ applied: 1, refused: [{ index: 1, type: 'join' }] });
   });
+
+  it('reads an IDN host in the header by its A-labels', async () => {
+    const idn = 'संगणक.भारत';
+    const body = JSON.stringify({ v: 1, events: [joinOf(idn, 'ira')] });
+    const res = await postRaw(h.service.eventsUrl, body, {
+      ...sign(secretKey(WEBHOOK_SECRET), body),
+      'ping-muc-host': 'xn--i1b2bf2c1f.xn--h2brj9c',
+    });
+    expect(res.body).toEqual({ ok: true, applied: 1 });
+    expect((await h.joins(idn, 'muc.b.example')).map((j) => j.nick)).toEqual(['ira']);
+  });
 });
