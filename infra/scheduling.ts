@@ -13,7 +13,12 @@ import { allow } from './iam';
  * (b) round invocations that still failed after Lambda's async retries.
  */
 export function deadLetterQueue(scope: Construct, id: string): sqs.Queue {
-  return new sqs.Queue(scope, id, { encryption: sqs.QueueEncryption.SQS_MANAGED, retentionPeriod: Duration.days(14) });
+  return new sqs.Queue(scope, id, {
+    encryption: sqs.QueueEncryption.SQS_MANAGED,
+    retentionPeriod: Duration.days(14),
+    // Scheduler and Lambda send over TLS; the policy refuses anything else.
+    enforceSSL: true,
+  });
 }
 
 /** Deleted with the stack, pending schedules included. */

@@ -15,6 +15,7 @@ import type { Construct } from 'constructs';
 import { ENV } from '../lib/support/config';
 import { alarmTopic, declareAlarms } from './alarms';
 import { REPO_ROOT, type FunctionName } from './bundling';
+import { acknowledgeChecks } from './checks';
 import { declareDashboard } from './dashboard';
 import { PingMucFunction, SIZING } from './function';
 import { allow } from './iam';
@@ -90,7 +91,9 @@ export class PingMucStack extends Stack {
     declareAlarms(this, alarms, this);
     this.dashboard = declareDashboard(this, 'Dashboard', this);
     declareOutputs(this, this, alarms);
-    Tags.of(this).add('project', 'ping-muc');
+    // cfn-lint's schema of AWS::CloudWatch::Dashboard has no Tags.
+    Tags.of(this).add('project', 'ping-muc', { excludeResourceTypes: ['AWS::CloudWatch::Dashboard'] });
+    acknowledgeChecks(this);
   }
 
   /** Settings both functions read: the join store and how to schedule a round. */

@@ -103,6 +103,7 @@ describe('resources', () => {
       'AWS::DynamoDB::Table': 1,
       'AWS::SecretsManager::Secret': 2,
       'AWS::SQS::Queue': 1,
+      'AWS::SQS::QueuePolicy': 1,
       'AWS::Scheduler::ScheduleGroup': 1,
       'AWS::IAM::Role': 3,
       'AWS::IAM::Policy': 3,
@@ -242,6 +243,13 @@ describe('resources', () => {
       MaximumEventAgeInSeconds: ROUND_ASYNC.maxEventAgeSeconds,
       DestinationConfig: { OnFailure: { Destination: getAtt(ids.dlq, 'Arn') } },
     });
+    // TLS only (Scheduler and Lambda send over TLS).
+    s.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [ref(ids.dlq)],
+      PolicyDocument: {
+        Statement: [Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })],
+      },
+    });
   });
 
   it('the parameters: ApiUrl required (https), documented defaults from lib', () => {
@@ -357,14 +365,25 @@ describe('least privilege', () => {
     expect(Object.values(json.Resources).some((r) => r.Type === 'AWS::IAM::ManagedPolicy')).toBe(false);
   });
 
-  it('no wildcard action anywhere in the template, and no "*" resource', () => {
-    const actions = [...findKeys(json, 'Action'), ...findKeys(json, 'NotAction')];
-    expect(actions.length).toBeGreaterThan(10);
-    for (const { path, value } of actions) {
-      for (const a of asArray(value as string | string[])) {
+  it('no wildcard action allowed anywhere in the template, and no "*" resource', () => {
+    // A Deny may cover a whole service: the TLS-only policies (enforceSSL) deny sqs:* and sns:Publish.
+    const statements = findKeys(json, 'Statement').flatMap(({ path, value }) =>
+      asArray(value as Statement | Statement[]).map((st, i) => ({ path: `${path}[${i}]`, st })),
+    );
+    const allowed = statements.filter(({ st }) => st.Effect === 'Allow');
+    const denied = statements.filter(({ st }) => st.Effect === 'Deny');
+    expect(allowed.length).toBeGreaterThan(10);
+    expect(allowed.length + denied.length).toBe(statements.length);
+    for (const { path, st } of allowed) {
+      expect((st as { NotAction?: unknown }).NotAction, path).toBeUndefined();
+      for (const a of asArray(st.Action)) {
         expect(typeof a, path).toBe('string');
         expect(a, `${path}: ${a}`).toMatch(/^[a-z0-9-]+:[A-Za-z0-9]+$/); // service:Action, no * or ?
       }
+    }
+    for (const { path, st } of denied) {
+      for (const a of asArray(st.Action)) expect(a, path).toMatch(/^[a-z0-9-]+:([A-Za-z0-9]+|\*)$/);
+      expect(st.Condition, path).toEqual({ Bool: { 'aws:SecureTransport': 'false' } });
     }
     for (const { path, value } of [...findKeys(json, 'Resource'), ...findKeys(json, 'NotResource')]) {
       for (const r of asArray(value)) expect(r, path).not.toBe('*');
