@@ -85,8 +85,8 @@ export class EventBridgeScheduler implements Scheduler {
     if (!NAME_PATTERN.test(name))
       throw new Error(`EventBridgeScheduler: invalid schedule name ${JSON.stringify(name)}`);
     const minute = scheduledMinute(at, this.now() + MIN_LEAD_MS);
-    // Only the job's own fields: the round handler parses exactly this.
-    const input = serializeRoundJob(job);
+    // Only the job's own fields, and its time: delivered early by design, the round waits for it.
+    const input = serializeRoundJob({ ...job, at: Math.ceil(at) });
     if (this.invokeNow && minute + 60_000 > at) {
       // No minute surely ends by `at`: invoke now and let the round wait. Names dedupe nothing
       // here; a second invocation finds the round claimed, leased or idle (delivery is

@@ -58,6 +58,7 @@ export async function runRound(
 ): Promise<void> {
   const progress: Progress = { advanced: false };
   try {
+    if (!(await waitForJobTime(deps, job))) return;
     if (job.kind === 'start' && !(await claim(deps, job))) return;
     await runHoldingLease(deps, job, remainingMs, progress);
   } catch (err) {
@@ -80,6 +81,22 @@ export async function runRound(
       error: (err as Error).message,
     });
   }
+}
+
+/**
+ * Waits for the job's own time when it was delivered early (by design on AWS). False when it is
+ * far earlier than any delivery should be: it is scheduled again for its time instead.
+ */
+async function waitForJobTime(deps: RoundDeps, job: RoundJob): Promise<boolean> {
+  const early = (job.at ?? 0) - deps.clock.now();
+  if (early > MAX_EARLY_WAIT_MS) {
+    const at = job.at as number;
+    await deps.scheduler.schedule(scheduleName(job, scheduleTag.postponed(at)), at, job);
+    deps.log.info('round job early, scheduled again', { ...job });
+    return false;
+  }
+  if (early > 0) await deps.clock.sleep(early);
+  return true;
 }
 
 /**

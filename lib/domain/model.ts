@@ -61,6 +61,11 @@ export interface RoundJob {
   pass?: number;
   /** While the round waits for `pass` because its remote was unreachable: self-ping one join to see if it is back. */
   probe?: true;
+  /**
+   * Not before this time (ms). A scheduler may deliver a job early (EventBridge Scheduler fires
+   * within the minute before, an async invocation at once), so the round waits for it itself.
+   */
+  at?: number;
 }
 
 /** When the join was made: `since`, else the seq that wrote it. */

@@ -5,7 +5,7 @@ import { normalizeDomain } from './jid';
 export function parseRoundJob(input: unknown): RoundJob {
   const raw = (typeof input === 'string' ? JSON.parse(input) : input) as Partial<RoundJob> | null;
   if (!raw || typeof raw !== 'object') throw new Error('round job must be an object');
-  const { host, remote, gen, kind, attempt, pass, probe } = raw;
+  const { host, remote, gen, kind, attempt, pass, probe, at } = raw;
   if (
     typeof host !== 'string' ||
     typeof remote !== 'string' ||
@@ -24,16 +24,18 @@ export function parseRoundJob(input: unknown): RoundJob {
   if (probe !== undefined && (probe !== true || pass === undefined)) {
     throw new Error(`invalid round job probe ${JSON.stringify(probe)}: true, with a pass`);
   }
+  if (at !== undefined && !Number.isSafeInteger(at)) throw new Error(`invalid round job at ${JSON.stringify(at)}`);
   const job: RoundJob = { host: normalizeDomain(host), remote: normalizeDomain(remote), gen, kind };
   if (attempt) job.attempt = attempt;
   if (pass !== undefined) job.pass = pass;
   if (probe) job.probe = true;
+  if (at !== undefined) job.at = at;
   return job;
 }
 
 /** The schedule input: only the job's own fields, as parseRoundJob reads them. */
 export function serializeRoundJob(job: RoundJob): string {
-  const { host, remote, gen, kind, attempt, pass, probe } = job;
+  const { host, remote, gen, kind, attempt, pass, probe, at } = job;
   return JSON.stringify({
     host,
     remote,
@@ -42,5 +44,6 @@ export function serializeRoundJob(job: RoundJob): string {
     ...(attempt ? { attempt } : {}),
     ...(pass !== undefined ? { pass } : {}),
     ...(probe ? { probe } : {}),
+    ...(at !== undefined ? { at } : {}),
   });
 }

@@ -1,6 +1,7 @@
 // Builds the dependencies of the Lambda handlers, once per process: one configured client per
 // backend, shared by the handler invocations of a cold start.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { DynamoStore } from '../adapters/dynamodb/store';
 import { ssmRegistrySource } from '../adapters/registry-ssm';
@@ -69,6 +70,21 @@ export function awsRegistry(s: Shared): HostRegistry {
 
 const schedulers = new Map<string, Scheduler>();
 let schedulerClient: SchedulerClient | undefined;
+let lambdaClient: LambdaClient | undefined;
+
+/**
+ * An asynchronous invocation of the round function now, for a job due sooner than any schedule
+ * could surely fire before it (the round waits to the job's time itself). Lambda's own async
+ * retries and on-failure destination apply, as for a scheduled invocation.
+ */
+function invokerOf(targetArn: string): (input: string) => Promise<void> {
+  return async (input) => {
+    lambdaClient ??= new LambdaClient({ ...SDK_CLIENT });
+    await lambdaClient.send(
+      new InvokeCommand({ FunctionName: targetArn, InvocationType: 'Event', Payload: Buffer.from(input) }),
+    );
+  };
+}
 
 /** EventBridge Scheduler targeting the round function `targetArn`. */
 export function awsScheduler(shared: Shared, targetArn: string): Scheduler {
@@ -83,6 +99,7 @@ export function awsScheduler(shared: Shared, targetArn: string): Scheduler {
       dlqArn,
       targetArn,
       now: shared.clock.now,
+      invokeNow: invokerOf(targetArn),
     });
     schedulers.set(targetArn, scheduler);
   }

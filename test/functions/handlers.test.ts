@@ -1,5 +1,5 @@
 // The Lambda handlers as AWS would call them: Function URL payload 2.0 and Scheduler input,
-// against dynalite and a local endpoint that plays EventBridge Scheduler.
+// against dynalite and a local endpoint that plays EventBridge Scheduler and Lambda's Invoke.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Handler, LambdaFunctionURLEvent, LambdaFunctionURLHandler } from 'aws-lambda';
@@ -10,7 +10,14 @@ import { signed, nextSeq } from '../support/events';
 import { API_SECRET, WEBHOOK_SECRET } from '../support/service';
 
 const ROUND_ARN = 'arn:aws:lambda:eu-west-1:123456789012:function:ping-muc-round';
-const requests: Array<{ path: string; body: Record<string, unknown> }> = [];
+const requests: Array<{ path: string; headers: Record<string, unknown>; body: Record<string, unknown> }> = [];
+const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
+/** The round job a request carries: a schedule's Target.Input, or an async invocation's payload. */
+const jobOf = (r: (typeof requests)[number]) =>
+  INVOKE_PATH.test(r.path) ? r.body : JSON.parse((r.body.Target as { Input: string }).Input);
+/** The function a request targets. */
+const targetOf = (r: (typeof requests)[number]) =>
+  INVOKE_PATH.test(r.path) ? decodeURIComponent(INVOKE_PATH.exec(r.path)![1]!) : (r.body.Target as { Arn: string }).Arn;
 let dynalite: RunningDynalite;
 let scheduler: Server;
 const saved = { ...process.env };
@@ -22,7 +29,11 @@ beforeAll(async () => {
     let body = '';
     req.on('data', (c) => (body += c));
     req.on('end', () => {
-      requests.push({ path: req.url ?? '', body: JSON.parse(body || '{}') });
+      requests.push({ path: req.url ?? '', headers: req.headers, body: JSON.parse(body || '{}') });
+      if (INVOKE_PATH.test(req.url ?? '')) {
+        res.writeHead(202).end();
+        return;
+      }
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ ScheduleArn: 'arn:aws:scheduler:eu-west-1:123456789012:schedule/ping-muc/x' }));
     });
@@ -45,6 +56,7 @@ beforeEach(() => {
     AWS_ACCESS_KEY_ID: 'test',
     AWS_SECRET_ACCESS_KEY: 'test',
     AWS_ENDPOINT_URL_SCHEDULER: `http://127.0.0.1:${(scheduler.address() as AddressInfo).port}`,
+    AWS_ENDPOINT_URL_LAMBDA: `http://127.0.0.1:${(scheduler.address() as AddressInfo).port}`,
     PING_MUC_DYNAMODB_ENDPOINT: dynalite.endpoint,
     PING_MUC_TABLE: 'ping-muc-test',
     PING_MUC_API_URL: 'http://127.0.0.1:9/stanza',
@@ -121,6 +133,8 @@ describe('events function', () => {
         { type: 's2s-close', seq: nextSeq(), host: 'a.example', remotes: ['muc.b.example'], direction: 'in' },
       ],
     });
+    // A due time far enough ahead for a schedule that surely fires before it.
+    process.env.PING_MUC_DELAY_SECONDS = '600';
     const res = await handler(urlEvent(body, signed(WEBHOOK_SECRET, body), true));
     expect(res).toMatchObject({ statusCode: 200, headers: { 'content-type': 'application/json' } });
     expect(JSON.parse(res.body)).toEqual({ ok: true, applied: 3 });
@@ -225,17 +239,21 @@ describe('round function', () => {
       ],
     });
     expect((await events.handler(urlEvent(body, signed(WEBHOOK_SECRET, body)))).statusCode).toBe(200);
-    const job = JSON.parse((requests[0]!.body.Target as { Input: string }).Input);
+    // Due at once: no schedule could fire before it, so the round function is invoked now.
+    expect(requests[0]!.path).toMatch(INVOKE_PATH);
+    expect(requests[0]!.headers['x-amz-invocation-type']).toBe('Event');
+    expect(targetOf(requests[0]!)).toBe(ROUND_ARN);
+    const job = jobOf(requests[0]!);
     expect(job).toMatchObject({ host: 'a.example', remote: 'muc.down.example', kind: 'start' });
 
     const { handler } = await import('../../functions/round');
     await expect(handler(job, context)).resolves.toBeUndefined();
     expect(requests).toHaveLength(2);
-    const retry = requests[1]!.body;
-    expect(JSON.parse((retry.Target as { Input: string }).Input)).toEqual({ ...job, attempt: 1 });
-    // 30 s later, rounded up to the whole minute: never earlier than the backoff.
-    const at = Date.parse(String(retry.ScheduleExpression).slice(3, -1) + 'Z');
-    expect(at - Date.now()).toBeGreaterThan(25_000);
+    const { at: _startAt, ...started } = job;
+    const retryJob = jobOf(requests[1]!);
+    expect(retryJob).toEqual({ ...started, attempt: 1, pass: 0, at: expect.any(Number) });
+    // The retry's own time is the 30 s backoff: delivered sooner, the round waits for it.
+    expect(retryJob.at - Date.now()).toBeGreaterThan(25_000);
 
     // The retry budget spent: the error goes to Lambda's retries and the DLQ.
     process.env.PING_MUC_RETRY_ATTEMPTS = '1';
@@ -263,14 +281,14 @@ describe('round function', () => {
       ],
     });
     expect((await events.handler(urlEvent(body, signed(WEBHOOK_SECRET, body)))).statusCode).toBe(200);
-    const job = JSON.parse((requests[0]!.body.Target as { Input: string }).Input);
+    const job = jobOf(requests[0]!);
 
     const lines = captureStdout();
     const { handler } = await import('../../functions/round');
     const aliased = { ...context, invokedFunctionArn: `${ROUND_ARN}:live`, awsRequestId: 'req-round' };
     await expect(handler(job, aliased)).resolves.toBeUndefined();
     expect(requests).toHaveLength(2);
-    expect(requests[1]!.body.Target).toMatchObject({ Arn: ROUND_ARN });
+    expect(targetOf(requests[1]!)).toBe(ROUND_ARN);
     const failed = lines().find((l) => l.message === 'round failed, retry scheduled');
     expect(failed).toMatchObject({
       level: 'error',

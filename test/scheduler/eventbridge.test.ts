@@ -120,14 +120,14 @@ describe('EventBridgeScheduler', () => {
       Target: {
         Arn: ARNS.targetArn,
         RoleArn: ARNS.roleArn,
-        Input: JSON.stringify(job),
+        Input: JSON.stringify({ ...job, at: T0 }), // the job's own time: delivered early, the round waits
         DeadLetterConfig: { Arn: ARNS.dlqArn },
         RetryPolicy: { MaximumRetryAttempts: 5, MaximumEventAgeInSeconds: 3600 },
       },
     });
     // The name travels in the path only, not in the body.
     expect(rest).not.toHaveProperty('Name');
-    expect(JSON.parse((rest.Target as { Input: string }).Input)).toEqual(job);
+    expect(JSON.parse((rest.Target as { Input: string }).Input)).toEqual({ ...job, at: T0 });
     expect(ClientToken).toMatch(/^[0-9a-f]{64}$/);
   });
 
@@ -142,6 +142,7 @@ describe('EventBridgeScheduler', () => {
       remote: job.remote,
       gen: job.gen,
       kind: 'continue',
+      at,
     });
   });
 
@@ -163,7 +164,7 @@ describe('EventBridgeScheduler', () => {
   it('derives a stable ClientToken: same request, same token; other time or job, other token', async () => {
     const s = adapter();
     await s.schedule('same', T0, job);
-    await s.schedule('same', T0 + 1000, job); // same minute: same request
+    await s.schedule('same', T0, job); // the same request again (a retry of the caller)
     await s.schedule('same', T0 + 600_000, job); // another minute: another request
     await s.schedule('same', T0, { ...job, gen: 'other' });
     await s.schedule('other', T0, job);
