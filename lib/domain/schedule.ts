@@ -67,7 +67,8 @@ const MINUTE_MS = 60_000;
  * lie in the future) is replaced by the first whole minute after it: then the job can only be late.
  */
 export function scheduledMinute(atMs: number, notBeforeMs: number): number {
-  if (!Number.isFinite(atMs) || !Number.isFinite(notBeforeMs)) throw new RangeError(`scheduledMinute: not a time: ${atMs}`);
+  if (!Number.isFinite(atMs) || !Number.isFinite(notBeforeMs))
+    throw new RangeError(`scheduledMinute: not a time: ${atMs}`);
   const endsByDue = Math.floor((atMs - MINUTE_MS) / MINUTE_MS) * MINUTE_MS;
   const firstAllowed = Math.ceil(notBeforeMs / MINUTE_MS) * MINUTE_MS;
   return Math.max(endsByDue, firstAllowed);
@@ -75,7 +76,8 @@ export function scheduledMinute(atMs: number, notBeforeMs: number): number {
 
 /** `at(yyyy-mm-ddThh:mm:ss)` in UTC for a one-time schedule at the whole minute `minuteMs`. */
 export function atExpression(minuteMs: number): string {
-  if (!Number.isFinite(minuteMs) || minuteMs % MINUTE_MS !== 0) throw new RangeError(`atExpression: not a whole minute: ${minuteMs}`);
+  if (!Number.isFinite(minuteMs) || minuteMs % MINUTE_MS !== 0)
+    throw new RangeError(`atExpression: not a whole minute: ${minuteMs}`);
   const iso = new Date(minuteMs).toISOString(); // yyyy-mm-ddThh:mm:ss.sssZ, always UTC
   if (!/^\d{4}-/.test(iso)) throw new RangeError(`atExpression: year out of range: ${iso}`);
   return `at(${iso.slice(0, 19)})`;
