@@ -88,6 +88,9 @@ export async function applyEvent(deps: AnyIngestDeps, event: Event): Promise<voi
     case 's2s-close':
       for (const remote of event.remotes) await linkClosed(deps, event.host, remote, event.seq);
       return;
+    case 'heartbeat':
+      // Counted as Events{EventType=heartbeat} with the others; there is nothing to store.
+      return;
   }
 }
 
@@ -98,6 +101,7 @@ export async function applyEvent(deps: AnyIngestDeps, event: Event): Promise<voi
  * anything after.
  */
 function keyOf(event: Event): string | undefined {
+  if (event.type === 'heartbeat') return `\u0000heartbeat\u0000${event.seq}`; // touches nothing: no fence
   return event.type === 'join' || event.type === 'leave' ? `${event.user}\u0000${event.room}` : undefined;
 }
 

@@ -33,6 +33,8 @@ export type Event =
   | { type: 'leave'; seq: number; host: string; user: string; room: string }
   | { type: 'session-end'; seq: number; host: string; user: string }
   | { type: 'host-start'; seq: number; host: string }
+  /** The server is alive and its module posting: counted, nothing stored (an alarm fires when none arrives). */
+  | { type: 'heartbeat'; seq: number; host: string }
   | { type: 's2s-close'; seq: number; host: string; remotes: string[]; direction: 'in' | 'out' };
 
 export type EventType = Event['type'];
@@ -105,6 +107,7 @@ function validate(raw: unknown): Event {
     case 'session-end':
       return { type, seq, host, user: user(r, host) };
     case 'host-start':
+    case 'heartbeat':
       return { type, seq, host };
     case 's2s-close': {
       const remotes = r.remotes;

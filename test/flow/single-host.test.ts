@@ -42,6 +42,19 @@ describe('the single-host setup', () => {
     expect(res.body).toMatchObject({ applied: 1, refused: [{ index: 1, type: 'join' }] });
   });
 
+  it('accepts a heartbeat, counts it and stores nothing', async () => {
+    const before = await h.snapshot();
+    const logged = h.logs.length;
+    const res = await postEvents(h.service.eventsUrl, WEBHOOK_SECRET, [
+      { type: 'heartbeat', seq: nextSeq(), host: 'a.example' },
+    ]);
+    expect(res.body).toEqual({ ok: true, applied: 1 });
+    const after = (await h.snapshot()).filter((item) => !before.includes(item));
+    // Only the request's webhook id is remembered (replay protection).
+    expect(after.every((item) => item.includes('"W#'))).toBe(true);
+    expect(h.logs.slice(logged).filter((l) => l.level === 'warn' || l.level === 'error')).toEqual([]);
+  });
+
   it('reads an IDN host in the header by its A-labels', async () => {
     const idn = 'संगणक.भारत';
     const body = JSON.stringify({ v: 1, events: [joinOf(idn, 'ira')] });
