@@ -50,6 +50,16 @@ export function acknowledgeChecks(stack: PingMucStack): void {
       "shared with Prosody's configuration by hand: an automatic rotation would break the XMPP server's signatures; rotate as docs/deploy.md describes",
     );
   }
+  for (const [id, kind] of [
+    ['EventsReadsHostRegistry', 'webhook'],
+    ['RoundReadsHostRegistry', 'api'],
+  ] as const) {
+    ack(
+      stack.node.findChild(id),
+      `AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:ping-muc/${kind}/*]`,
+      `the host registry names one ${kind} key per server or host, added without a redeploy (docs/hosts.md): the grant covers the ping-muc/${kind}/ names only, and exists only when a registry is configured`,
+    );
+  }
   const subscription = stack.node.findChild('AlarmEmailSubscription');
   ack(
     subscription,

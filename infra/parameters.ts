@@ -11,6 +11,7 @@ export const PARAMETER_DEFAULTS = {
   Rechecks: DEFAULTS.rechecks,
   RetryAttempts: DEFAULTS.retryAttempts,
   Reason: '',
+  HostRegistryParameter: '',
   ServerMaxInflight: '',
   // 0 = no reservation: a new account (concurrency quota 10, of which Lambda keeps 10 unreserved)
   // accepts no reservation at all, so the defaults deploy anywhere.
@@ -34,6 +35,14 @@ const SPECS = {
       'Stanza API URL of your XMPP server (mod_ping_muc_cloud on Prosody), e.g. https://xmpp.example.com:5281/ping_muc_cloud/stanza. Required.',
     allowedPattern: '^https://\\S+$',
     constraintDescription: 'must be an https:// URL (the stanza API crosses the internet)',
+  },
+  HostRegistryParameter: {
+    type: 'String',
+    default: PARAMETER_DEFAULTS.HostRegistryParameter,
+    allowedPattern: '^$|^/[A-Za-z0-9_.\\-/]{1,1000}$',
+    constraintDescription: 'must be empty or an SSM parameter name starting with /',
+    description:
+      'Several VirtualHosts or servers: the SSM String parameter holding the host registry (docs/hosts.md), read without a redeploy. Empty = one host: ApiUrl and the two generated secrets.',
   },
   DelaySeconds: {
     type: 'Number',
@@ -128,7 +137,7 @@ export type ParameterName = keyof typeof SPECS;
 export type Parameters = Record<ParameterName, CfnParameter>;
 
 const GROUPS: Array<{ label: string; parameters: ParameterName[] }> = [
-  { label: 'XMPP server', parameters: ['ApiUrl'] },
+  { label: 'XMPP server', parameters: ['ApiUrl', 'HostRegistryParameter'] },
   {
     label: 'Self-ping rounds',
     parameters: ['DelaySeconds', 'Concurrency', 'ServerMaxInflight', 'Rechecks', 'RetryAttempts', 'Reason'],

@@ -3,10 +3,20 @@
 // every account and region (no lookups, no context needed: synth works offline).
 // Every resource is declared with the stack as its scope, under the logical ID it has always
 // had, so an update of a deployed stack replaces nothing.
-import { App, Aws, Duration, Fn, Stack, Tags, type CfnParameter, type StackProps } from 'aws-cdk-lib';
+import {
+  App,
+  Aws,
+  type CfnCondition,
+  Duration,
+  Fn,
+  Stack,
+  Tags,
+  type CfnParameter,
+  type StackProps,
+} from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -52,6 +62,7 @@ export class PingMucStack extends Stack {
   readonly apiSecret: secretsmanager.Secret;
   readonly functionUrl: lambda.FunctionUrl;
   readonly dashboard: cloudwatch.Dashboard;
+  private hasHostRegistry: CfnCondition | undefined;
 
   constructor(scope: Construct, id: string, props: PingMucStackProps = {}) {
     super(scope, id, props);
@@ -85,6 +96,12 @@ export class PingMucStack extends Stack {
     // The request signature is verified in code (Standard Webhooks HMAC), hence auth NONE.
     this.functionUrl = this.eventsFunction.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
     allowSchedulerToRun(this.schedulerRole, this.roundFunction, this.deadLetterQueue);
+    // A job due sooner than any schedule could fire before it is invoked at once (lib/wiring/aws.ts).
+    new iam.Policy(this, 'RoundInvokesItself', {
+      roles: [this.roundFunction.role as iam.IRole],
+      statements: [allow('InvokeRoundNow', ['lambda:InvokeFunction'], [this.roundFunction.functionArn])],
+    });
+    this.readHostRegistry(params);
 
     // The alarms, dashboard and outputs read the resources above from the stack itself.
     const alarms = alarmTopic(this, params.AlarmEmail);
@@ -96,9 +113,41 @@ export class PingMucStack extends Stack {
     acknowledgeChecks(this);
   }
 
-  /** Settings both functions read: the join store and how to schedule a round. */
+  /**
+   * With a host registry (HostRegistryParameter set): both functions read it, the events function
+   * the webhook keys it names and the round function the API keys, by the naming convention of
+   * docs/hosts.md (ping-muc/webhook/*, ping-muc/api/*). Without one these policies do not exist.
+   */
+  private readHostRegistry(params: Parameters): void {
+    const name = params.HostRegistryParameter.valueAsString;
+    const parameterArn = `arn:${Aws.PARTITION}:ssm:${Aws.REGION}:${Aws.ACCOUNT_ID}:parameter${name}`;
+    const secrets = (kind: string) =>
+      `arn:${Aws.PARTITION}:secretsmanager:${Aws.REGION}:${Aws.ACCOUNT_ID}:secret:ping-muc/${kind}/*`;
+    const grants: Array<[string, PingMucFunction, string]> = [
+      ['EventsReadsHostRegistry', this.eventsFunction, secrets('webhook')],
+      ['RoundReadsHostRegistry', this.roundFunction, secrets('api')],
+    ];
+    for (const [id, fn, secretArns] of grants) {
+      const policy = new iam.Policy(this, id, {
+        roles: [fn.role as iam.IRole],
+        statements: [
+          allow('ReadHostRegistry', ['ssm:GetParameter'], [parameterArn]),
+          allow('ReadHostKeys', ['secretsmanager:GetSecretValue'], [secretArns]),
+        ],
+      });
+      (policy.node.defaultChild as iam.CfnPolicy).cfnOptions.condition = this.hasHostRegistry;
+    }
+  }
+
+  /** Settings both functions read: the join store, how to schedule a round, the host registry. */
   private schedulingEnv(params: Parameters): Record<string, string> {
+    this.hasHostRegistry ??= unlessEquals(this, 'HasHostRegistry', params.HostRegistryParameter, '');
     return {
+      [ENV.hostsParameter]: Fn.conditionIf(
+        this.hasHostRegistry.logicalId,
+        params.HostRegistryParameter.valueAsString,
+        Aws.NO_VALUE,
+      ).toString(),
       [ENV.table]: this.table.tableName,
       [ENV.delaySeconds]: params.DelaySeconds.valueAsString,
       [ENV.scheduleGroup]: this.scheduleGroup.scheduleGroupName,
@@ -179,6 +228,7 @@ export class PingMucStack extends Stack {
       },
       grants: [
         ...this.sharedGrants('events'),
+        allow('InvokeRoundNow', ['lambda:InvokeFunction'], [this.roundFunction.functionArn]),
         allow('CreateRoundSchedules', ['scheduler:CreateSchedule'], [schedulesArn(this.scheduleGroup)]),
         allow('ReadWebhookSecret', ['secretsmanager:GetSecretValue'], [this.webhookSecret.secretArn]),
       ],

@@ -106,7 +106,8 @@ describe('resources', () => {
       'AWS::SQS::QueuePolicy': 1,
       'AWS::Scheduler::ScheduleGroup': 1,
       'AWS::IAM::Role': 3,
-      'AWS::IAM::Policy': 3,
+      // The two functions' default policies, the round invoking itself, the two host-registry reads.
+      'AWS::IAM::Policy': 6,
       'AWS::Logs::LogGroup': 2,
       'AWS::Lambda::Function': 2,
       'AWS::Lambda::EventInvokeConfig': 1,
@@ -309,6 +310,47 @@ describe('least privilege', () => {
     },
   ];
 
+  /** With a host registry: the parameter, and the keys it names by convention (docs/hosts.md). */
+  const registryReads = (kind: 'webhook' | 'api'): Statement[] => [
+    {
+      Effect: 'Allow',
+      Action: 'ssm:GetParameter',
+      Resource: {
+        'Fn::Join': [
+          '',
+          [
+            'arn:',
+            ref('AWS::Partition'),
+            ':ssm:',
+            ref('AWS::Region'),
+            ':',
+            ref('AWS::AccountId'),
+            ':parameter',
+            ref('HostRegistryParameter'),
+          ],
+        ],
+      },
+    } as Statement,
+    {
+      Effect: 'Allow',
+      Action: 'secretsmanager:GetSecretValue',
+      Resource: {
+        'Fn::Join': [
+          '',
+          [
+            'arn:',
+            ref('AWS::Partition'),
+            ':secretsmanager:',
+            ref('AWS::Region'),
+            ':',
+            ref('AWS::AccountId'),
+            `:secret:ping-muc/${kind}/*`,
+          ],
+        ],
+      },
+    } as Statement,
+  ];
+
   it('the events function: its log group, the table, create schedules, pass the role, its secret', () => {
     const [logs, ...rest] = common('events');
     expect(normalize(roleStatements(json, ids.eventsRole))).toEqual(
@@ -317,6 +359,9 @@ describe('least privilege', () => {
         ...(rest as Statement[]),
         { Effect: 'Allow', Action: 'scheduler:CreateSchedule', Resource: schedulesArn() },
         { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: ref(ids.webhookSecret) },
+        // A round due too soon for a schedule is invoked at once.
+        { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: getAtt(ids.round, 'Arn') },
+        ...registryReads('webhook'),
       ]),
     );
   });
@@ -330,8 +375,16 @@ describe('least privilege', () => {
         { Effect: 'Allow', Action: 'scheduler:CreateSchedule', Resource: schedulesArn() },
         { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: ref(ids.apiSecret) },
         { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: getAtt(ids.dlq, 'Arn') },
+        { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: getAtt(ids.round, 'Arn') },
+        ...registryReads('api'),
       ]),
     );
+  });
+
+  it('the host-registry reads exist only with a registry (condition HasHostRegistry)', () => {
+    const policies = Object.entries(json.Resources).filter(([id]) => /ReadsHostRegistry/.test(id));
+    expect(policies).toHaveLength(2);
+    for (const [, r] of policies) expect(r.Condition).toBe('HasHostRegistry');
   });
 
   it('each function is granted exactly the AWS SDK commands its deployed bundle sends', () => {
@@ -353,7 +406,7 @@ describe('least privilege', () => {
       ['events', ids.eventsRole],
       ['round', ids.roundRole],
     ] as const) {
-      const sdkGrants = [...granted(roleId)].filter((a) => /^(dynamodb|scheduler|secretsmanager):/.test(a));
+      const sdkGrants = [...granted(roleId)].filter((a) => /^(dynamodb|scheduler|secretsmanager|ssm|lambda):/.test(a));
       expect(sdkGrants.sort(), name).toEqual([...used[name]].sort());
     }
   });
@@ -406,6 +459,7 @@ const envOf = (id: string, parameters?: Record<string, string>) =>
 
 describe('environment wiring (names from lib/support/config.ts ENV)', () => {
   const scheduling = () => ({
+    [ENV.hostsParameter]: { 'Fn::If': ['HasHostRegistry', ref('HostRegistryParameter'), ref('AWS::NoValue')] },
     [ENV.table]: ref(ids.table),
     [ENV.delaySeconds]: ref('DelaySeconds'),
     [ENV.scheduleGroup]: props(json.Resources[ids.group]!).Name,
@@ -908,6 +962,8 @@ const IAM_PREFIX: Record<string, string> = {
   '@aws-sdk/client-dynamodb': 'dynamodb',
   '@aws-sdk/client-scheduler': 'scheduler',
   '@aws-sdk/client-secrets-manager': 'secretsmanager',
+  '@aws-sdk/client-ssm': 'ssm',
+  '@aws-sdk/client-lambda': 'lambda',
 };
 
 /** The deployed asset directory of a function: the CDK asset its Code points to. */
@@ -927,7 +983,9 @@ function sdkActions(code: string): Set<string> {
   const add = (pkg: string, command: string) => {
     const prefix = IAM_PREFIX[pkg];
     if (!prefix) throw new Error(`bundle uses ${pkg}: map it in IAM_PREFIX and grant what it needs`);
-    out.add(`${prefix}:${command.replace(/Command$/, '')}`);
+    // IAM names Lambda's Invoke API lambda:InvokeFunction.
+    const action = `${prefix}:${command.replace(/Command$/, '')}`;
+    out.add(action === 'lambda:Invoke' ? 'lambda:InvokeFunction' : action);
   };
   // Static imports: import{GetItemCommand as x,...}from"@aws-sdk/client-dynamodb" — count only
   // the ones constructed somewhere (esbuild keeps unused bindings of external imports).
