@@ -242,7 +242,9 @@ export function render(results: Results, md: boolean): string {
     );
   }
   if (results.cold.length) {
-    h(`Cold start (a fresh node process per run, under Node 20 and Node 22: each row names its runtime; median of ${results.cold[0]?.runs} runs)`);
+    h(
+      `Cold start (a fresh node process per run, under Node 20 and Node 22: each row names its runtime; median of ${results.cold[0]?.runs} runs)`,
+    );
     out.push(
       tab(
         [
