@@ -20,8 +20,10 @@ export function unqualifiedArn(arn: string): string {
 
 export async function handler(event: unknown, context: RoundContext): Promise<void> {
   const shared = await awsRoundDeps(unqualifiedArn(context.invokedFunctionArn));
+  let metrics = shared.metrics;
   try {
     const job = parseRoundJob(event);
+    metrics = shared.metrics.forHost(job.host);
     // The deps are shared by the invocations of a cold start: this invocation gets its own logger.
     const log = shared.log.child({
       requestId: context.awsRequestId,
@@ -30,8 +32,9 @@ export async function handler(event: unknown, context: RoundContext): Promise<vo
       gen: job.gen,
       ...(job.pass !== undefined ? { pass: job.pass } : {}),
     });
-    await runRound({ ...shared, log }, job, () => context.getRemainingTimeInMillis());
+    await runRound({ ...shared, log, metrics }, job, () => context.getRemainingTimeInMillis());
   } finally {
+    metrics.flush();
     shared.metrics.flush();
   }
 }

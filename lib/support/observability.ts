@@ -65,7 +65,17 @@ export class Metrics {
     private readonly namespace = 'PingMuc',
     private readonly sink: Sink = stdout,
     private readonly stack = stackFromEnv(),
+    private readonly host?: string,
   ) {}
+
+  /**
+   * Fresh metrics recorded per XMPP host as well: each document gains the dimension set
+   * ["Stack", "Host", …] beside ["Stack", …], so the alarms keep their sets and an operator can
+   * split pings and notifications by VirtualHost. Flush them yourself.
+   */
+  forHost(host: string): Metrics {
+    return new Metrics(this.namespace, this.sink, this.stack, host);
+  }
 
   /** e.g. count('Events', 'EventType', 'join') or count('Pings', 'Outcome', 'joined'). */
   count(metric: string, dimension: string, value: string, n = 1): void {
@@ -106,9 +116,21 @@ export class Metrics {
       JSON.stringify({
         _aws: {
           Timestamp: timestamp,
-          CloudWatchMetrics: [{ Namespace: this.namespace, Dimensions: [['Stack', ...dimensions]], Metrics: [spec] }],
+          CloudWatchMetrics: [
+            {
+              Namespace: this.namespace,
+              Dimensions: this.host
+                ? [
+                    ['Stack', ...dimensions],
+                    ['Stack', 'Host', ...dimensions],
+                  ]
+                : [['Stack', ...dimensions]],
+              Metrics: [spec],
+            },
+          ],
         },
         Stack: this.stack,
+        ...(this.host ? { Host: this.host } : {}),
         ...fields,
       }),
     );

@@ -56,6 +56,26 @@ describe('metrics', () => {
     expect(lines).toHaveLength(2);
   });
 
+  it('per host: the same documents also carry ["Stack", "Host", …] and the host', () => {
+    const { lines, sink } = collect();
+    const m = new Metrics('PingMuc', sink, 'Prod').forHost('a.example');
+    m.count('Notifications', 'Result', 'sent');
+    m.measure('RoundDurationMs', 12, 'Milliseconds');
+    m.flush();
+    expect(
+      lines.map(
+        (l) => (l._aws as { CloudWatchMetrics: Array<{ Dimensions: unknown }> }).CloudWatchMetrics[0]!.Dimensions,
+      ),
+    ).toEqual([
+      [
+        ['Stack', 'Result'],
+        ['Stack', 'Host', 'Result'],
+      ],
+      [['Stack'], ['Stack', 'Host']],
+    ]);
+    expect(lines.every((l) => l.Host === 'a.example' && l.Stack === 'Prod')).toBe(true);
+  });
+
   it('measures carry [["Stack"]], their unit, and at most 100 values per document', () => {
     const { lines, sink } = collect();
     const m = new Metrics('PingMuc', sink, 'Prod');
