@@ -298,10 +298,21 @@ describe('round function', () => {
       gen: job.gen,
     });
     const emf = lines().find((l) => l._aws && l.Kind === 'start');
+    // Per stack (what the alarms read) and per XMPP host.
     expect(emf).toMatchObject({
       Stack: 'PingMucTest',
+      Host: 'a.example',
       RoundFailures: 1,
-      _aws: { CloudWatchMetrics: [{ Dimensions: [['Stack', 'Kind']] }] },
+      _aws: {
+        CloudWatchMetrics: [
+          {
+            Dimensions: [
+              ['Stack', 'Kind'],
+              ['Stack', 'Host', 'Kind'],
+            ],
+          },
+        ],
+      },
     });
   });
 

@@ -138,9 +138,11 @@ async function runSeed(seed: number): Promise<Figures> {
   const closes = new Map<string, number>();
   const close = async (remote: string) => {
     closes.set(remote, w.clock.now());
+    // The module retries a refused request as it was: the same event, the same seq.
+    const seq = nextSeq();
     for (;;) {
       try {
-        await linkClosed(w.deps, HOST, remote, nextSeq());
+        await linkClosed(w.deps, HOST, remote, seq);
         return;
       } catch {
         // The module retries a refused events request.
