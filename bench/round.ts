@@ -18,7 +18,7 @@ import { createLogger } from '../lib/support/observability';
 import type { Join } from '../lib/domain/model';
 import type { JoinStore, RoundStore, StanzaApi } from '../lib/ports';
 import { systemClock } from '../lib/support/clock';
-import { linkClosed } from '../lib/app/link-close';
+import { linkClosed } from '../lib/app/link';
 import { pageSize, runRound, type RoundDeps } from '../lib/app/round';
 import { countRequests } from './count-requests';
 import { captureMetrics } from './metrics';

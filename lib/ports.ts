@@ -69,6 +69,8 @@ export interface RoundStore {
   leaseRound(host: string, remote: string, gen: string, owner: string, until: number): Promise<number | undefined>;
   releaseRound(host: string, remote: string, gen: string, owner: string): Promise<void>;
   saveRound(round: Round): Promise<void>;
+  /** The stored rounds of (host, remote), any generation and state (an s2s-up looks for a waiting one). */
+  roundsOf(host: string, remote: string): Promise<Round[]>;
   /**
    * Take one of `slots` self-ping slots of the XMPP server `host` for `owner` until `until`
    * (ms), so that rounds of one server, whatever their remote, keep at most slots × C pings in
@@ -111,4 +113,11 @@ export interface StanzaApi {
   selfPing(user: string, occupant: string): Promise<PingReply>;
   /** Deliver an unavailable notification. Returns false if the session is gone. Throws on failure. */
   notify(presence: Element): Promise<boolean>;
+  /**
+   * Version 2 (docs/stanza-api.md): self-pings in batches, replies in the same order. An item the
+   * API could not answer is a bad-answer for that item only. Throws on the API's own failures.
+   */
+  selfPingBatch?(pings: Array<{ user: string; occupant: string }>): Promise<PingReply[]>;
+  /** Version 2: notifications in batches, outcomes in the same order. Throws on the API's own failures. */
+  notifyBatch?(presences: Element[]): Promise<Array<'sent' | 'no-session' | 'failed'>>;
 }

@@ -8,7 +8,7 @@ import type { WebhookLog } from '../ports';
 import { seconds } from '../support/clock';
 import type { HostRegistry } from '../support/registry';
 import type { AppDeps, IngestDeps } from './deps';
-import { linkClosed } from './link-close';
+import { linkClosed, linkUp } from './link';
 
 export type { IngestDeps } from './deps';
 
@@ -87,6 +87,9 @@ export async function applyEvent(deps: AnyIngestDeps, event: Event): Promise<voi
       return;
     case 's2s-close':
       for (const remote of event.remotes) await linkClosed(deps, event.host, remote, event.seq);
+      return;
+    case 's2s-up':
+      for (const remote of event.remotes) await linkUp(deps, event.host, remote);
       return;
     case 'heartbeat':
       // Counted as Events{EventType=heartbeat} with the others; there is nothing to store.

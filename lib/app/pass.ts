@@ -1,6 +1,6 @@
 // One pass of a round: every join of (host, remote) is self-pinged and acted on, C at a time.
 import { joinedAt, type Join, type Round } from '../domain/model';
-import { classify, type Outcome } from '../domain/outcome';
+import { classify, remoteUnreachable, type Outcome } from '../domain/outcome';
 import { scheduleTag } from '../domain/schedule';
 import { unavailable } from '../domain/stanzas';
 import { backoffMs } from '../support/backoff';
@@ -8,11 +8,13 @@ import type { Config } from '../support/config';
 import { retrying, type RetryPolicy } from '../support/retry';
 import type { RoundDeps } from './deps';
 
-/** The invocation that goes on with a round: `tag` names its schedule, `pass` the pass it is for. */
+/** An invocation that goes on with a round: `tag` names its schedule, `pass` the pass it is for. */
 export interface FollowUp {
   tag: string;
   at: number;
   pass?: number;
+  /** A probe of the waiting round's unreachable remote (./probe.ts). */
+  probe?: true;
 }
 
 /** What an invocation achieved, even when it fails: progress resets the retry count. */
@@ -68,7 +70,7 @@ export async function runPass(
   round: Round,
   remainingMs: () => number,
   progress: Progress = { advanced: false },
-): Promise<FollowUp | undefined> {
+): Promise<FollowUp[]> {
   const startSeq = await retrying(deps.clock, () => deps.joins.hostStartSeq(round.host), STORE_RETRY);
   const pass = new PassFeed(deps, round, remainingMs, progress);
   const worker = async () => {
@@ -87,7 +89,7 @@ export async function runPass(
   if (!(await pass.finished())) {
     // Checkpoint: a follow-up invocation continues from the saved cursor.
     deps.log.info('round checkpoint', { host: round.host, remote: round.remote, gen: round.gen, pass: round.pass });
-    return { tag: scheduleTag.checkpoint(round.pass, round.cursor), at: deps.clock.now(), pass: round.pass };
+    return [{ tag: scheduleTag.checkpoint(round.pass, round.cursor), at: deps.clock.now(), pass: round.pass }];
   }
   const next = await endPass(deps, round);
   progress.advanced = true;
@@ -190,7 +192,7 @@ class PassFeed {
   }
 }
 
-async function endPass(deps: RoundDeps, round: Round): Promise<FollowUp | undefined> {
+async function endPass(deps: RoundDeps, round: Round): Promise<FollowUp[]> {
   const { config } = deps;
   if ((round.marked ?? 0) > 0 && round.pass < config.rechecks) {
     const wait = backoffMs(round.pass, config.recheckBaseMs);
@@ -213,13 +215,19 @@ async function endPass(deps: RoundDeps, round: Round): Promise<FollowUp | undefi
       marked: round.marked,
       waitMs: wait,
     });
-    return { tag: scheduleTag.recheck(next.pass), at, pass: next.pass };
+    const follow: FollowUp[] = [{ tag: scheduleTag.recheck(next.pass), at, pass: next.pass }];
+    // The remote was unreachable: look again soon, and re-check as soon as it is back.
+    if (next.probe && config.probeMs > 0 && wait > 2 * config.probeMs) {
+      const probeAt = deps.clock.now() + config.probeMs;
+      follow.push({ tag: scheduleTag.probe(next.pass, probeAt), at: probeAt, pass: next.pass, probe: true });
+    }
+    return follow;
   }
-  const { notBefore: _n, ...done } = round;
+  const { notBefore: _n, probe: _p, ...done } = round;
   await retrying(deps.clock, () => deps.rounds.saveRound({ ...done, cursor: undefined, state: 'done' }), STORE_RETRY);
   deps.metrics.count('Rounds', 'State', 'done');
   deps.log.info('round done', { host: round.host, remote: round.remote, gen: round.gen, passes: round.pass + 1 });
-  return undefined;
+  return [];
 }
 
 /** Marks name the pass that must re-check a join, so a join found joined meanwhile is left alone. */
@@ -256,7 +264,12 @@ async function selfPingAndAct(deps: RoundDeps, round: Round, join: Join, startSe
     );
     return marked;
   }
-  let outcome: Outcome = classify(reply, { host: join.host, room: join.room });
+  const ctx = { host: join.host, room: join.room };
+  let outcome: Outcome = classify(reply, ctx);
+  // One join behind the unreachable remote is enough to see it come back (./probe.ts).
+  if (outcome === 'indeterminate' && !round.probe && remoteUnreachable(reply, ctx)) {
+    round.probe = { user: join.user, occupant: `${join.room}/${join.nick}` };
+  }
   metrics.count('Pings', 'Outcome', outcome);
   if (outcome === 'indeterminate' && round.pass < config.rechecks) {
     return store(() => joins.markRecheck(join, nextMark));

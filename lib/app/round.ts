@@ -8,6 +8,7 @@ import { backoffMs } from '../support/backoff';
 import { ConfigError, ENV, type Config } from '../support/config';
 import type { RoundDeps } from './deps';
 import { deadlineMarginMs, runPass, type FollowUp, type Progress } from './pass';
+import { probeRemote, probeWanted } from './probe';
 
 export type { RoundDeps } from './deps';
 export { deadlineMarginMs, pageSize } from './pass';
@@ -42,12 +43,13 @@ export function checkRoundTimeout(config: Config): void {
 export const serverSlots = (config: Config): number =>
   Math.max(1, Math.floor(config.serverMaxInflight / config.concurrency));
 
-const continuation = (round: Pick<Round, 'host' | 'remote' | 'gen'>, pass?: number): RoundJob => ({
+const continuation = (round: Pick<Round, 'host' | 'remote' | 'gen'>, next: FollowUp): RoundJob => ({
   host: round.host,
   remote: round.remote,
   gen: round.gen,
   kind: 'continue',
-  ...(pass !== undefined ? { pass } : {}),
+  ...(next.pass !== undefined ? { pass: next.pass } : {}),
+  ...(next.probe && next.pass !== undefined ? { probe: true as const } : {}),
 });
 
 /** Runs (part of) a round. Our own failures are retried, never read as an outcome. */
@@ -114,14 +116,15 @@ async function runHoldingLease(
   const { rounds, clock } = deps;
   // Looked at before the lease too: a job with nothing to do must not come back when the lease
   // is busy, or at-least-once delivery of come-backs would keep them alive forever.
-  let next = await jobIsIdle(deps, job);
+  let next: FollowUp[] | undefined = await jobIsIdle(deps, job);
   if (next === undefined) {
     const owner = randomUUID();
     const until = clock.now() + Math.min(remainingMs(), UNBOUNDED_LEASE_MS);
     const heldUntil = await rounds.leaseRound(job.host, job.remote, job.gen, owner, until);
     if (heldUntil !== undefined) {
       deps.log.info('round busy elsewhere', { ...job, until: new Date(heldUntil).toISOString() });
-      next = { tag: scheduleTag.busy(heldUntil), at: heldUntil + 1000, pass: job.pass };
+      // A probe that finds the round busy is not needed: the round is running.
+      next = job.probe ? [] : [{ tag: scheduleTag.busy(heldUntil), at: heldUntil + 1000, pass: job.pass }];
     } else {
       try {
         next = await runIfDue(deps, job, owner, until, remainingMs, progress);
@@ -130,14 +133,14 @@ async function runHoldingLease(
       }
     }
   }
-  if (next && next !== NOTHING) {
-    const follow = continuation(job, next.pass);
-    await deps.scheduler.schedule(scheduleName(follow, next.tag), next.at, follow);
+  for (const f of next) {
+    const follow = continuation(job, f);
+    await deps.scheduler.schedule(scheduleName(follow, f.tag), f.at, follow);
   }
 }
 
-/** A job that must do nothing (the follow-up it names, if any, is scheduled instead). */
-const NOTHING: FollowUp = { tag: '', at: 0 };
+/** A job that must do nothing. */
+const NOTHING: FollowUp[] = [];
 
 /**
  * Whether the job has nothing to do with the round as stored: the round is gone or done, the
@@ -145,13 +148,14 @@ const NOTHING: FollowUp = { tag: '', at: 0 };
  * duplicate delivery, a lease come-back, a self-retry, a DLQ replay); then it only makes sure
  * the pass's own job exists. Undefined when the job may run the round.
  */
-async function jobIsIdle(deps: RoundDeps, job: RoundJob, stored?: Round): Promise<FollowUp | undefined> {
+async function jobIsIdle(deps: RoundDeps, job: RoundJob, stored?: Round): Promise<FollowUp[] | undefined> {
   const round = stored ?? (await deps.rounds.getRound(job.host, job.remote, job.gen));
   if (!round || round.state === 'done') return NOTHING;
   if (job.pass !== undefined && job.pass !== round.pass) {
     deps.log.info('round job for another pass ignored', { ...job, roundPass: round.pass });
     return NOTHING;
   }
+  if (job.probe) return probeWanted(deps, job, round) ? undefined : NOTHING;
   const early = round.state === 'waiting' && round.notBefore !== undefined ? round.notBefore - deps.clock.now() : 0;
   if (early > MAX_EARLY_WAIT_MS) {
     deps.log.info('round job early for its pass', {
@@ -159,7 +163,7 @@ async function jobIsIdle(deps: RoundDeps, job: RoundJob, stored?: Round): Promis
       roundPass: round.pass,
       notBefore: new Date(round.notBefore as number).toISOString(),
     });
-    return { tag: scheduleTag.recheck(round.pass), at: round.notBefore as number, pass: round.pass };
+    return [{ tag: scheduleTag.recheck(round.pass), at: round.notBefore as number, pass: round.pass }];
   }
   return undefined;
 }
@@ -172,11 +176,16 @@ async function runIfDue(
   until: number,
   remainingMs: () => number,
   progress: Progress,
-): Promise<FollowUp | undefined> {
+): Promise<FollowUp[]> {
   const { rounds, clock, config } = deps;
-  const stored = await rounds.getRound(job.host, job.remote, job.gen);
+  let stored = await rounds.getRound(job.host, job.remote, job.gen);
   const idle = await jobIsIdle(deps, job, stored);
-  if (idle !== undefined || !stored) return idle;
+  if (idle !== undefined || !stored) return idle ?? NOTHING;
+  if (job.probe) {
+    const { back, next } = await probeRemote(deps, stored);
+    if (!back) return next;
+    stored = { ...stored, notBefore: clock.now() };
+  }
   if (stored.state === 'waiting' && stored.notBefore !== undefined && stored.notBefore > clock.now())
     await clock.sleep(stored.notBefore - clock.now());
   const slots = serverSlots(config);
@@ -184,10 +193,11 @@ async function runIfDue(
   if (slotBusy !== undefined) {
     const at = Math.min(slotBusy, clock.now() + SLOT_RETRY_MS);
     deps.log.info('round waits for a slot of its server', { ...job, slots, at: new Date(at).toISOString() });
-    return { tag: scheduleTag.slot(at), at, pass: stored.pass };
+    return [{ tag: scheduleTag.slot(at), at, pass: stored.pass }];
   }
   try {
-    const round: Round = { ...stored, state: 'running' };
+    // A new pass looks for its own probe join; a continuation keeps what the pass found so far.
+    const round: Round = { ...stored, state: 'running', ...(stored.cursor === undefined ? { probe: undefined } : {}) };
     progress.pass = round.pass;
     const started = clock.now();
     try {

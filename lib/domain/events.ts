@@ -35,6 +35,8 @@ export type Event =
   | { type: 'host-start'; seq: number; host: string }
   /** The server is alive and its module posting: counted, nothing stored (an alarm fires when none arrives). */
   | { type: 'heartbeat'; seq: number; host: string }
+  /** An authenticated s2s link of the host to these remotes is up (again). */
+  | { type: 's2s-up'; seq: number; host: string; remotes: string[]; direction: 'in' | 'out' }
   | { type: 's2s-close'; seq: number; host: string; remotes: string[]; direction: 'in' | 'out' };
 
 export type EventType = Event['type'];
@@ -109,6 +111,7 @@ function validate(raw: unknown): Event {
     case 'host-start':
     case 'heartbeat':
       return { type, seq, host };
+    case 's2s-up':
     case 's2s-close': {
       const remotes = r.remotes;
       if (!Array.isArray(remotes) || remotes.length === 0 || remotes.length > MAX_REMOTES) {

@@ -38,6 +38,12 @@ export interface Round {
   marked?: number;
   /** While waiting: the pass may not start before this time (ms). */
   notBefore?: number;
+  /**
+   * A join the last pass found behind an unreachable remote (remote-server-* from our own
+   * server): while the round waits, it is self-pinged every PING_MUC_PROBE_SECONDS, and the
+   * re-check runs as soon as the remote answers.
+   */
+  probe?: { user: string; occupant: string };
   state: 'running' | 'waiting' | 'done';
 }
 

@@ -95,6 +95,16 @@ function isRoom(jid: string, room: string): boolean {
 }
 
 /** A bad answer never reaches here: it is our failure, handled by the round (re-check, never notify). */
+/**
+ * Our own server could not reach the remote (remote-server-not-found/-timeout by our host, or
+ * without `by`): the answer of a remote that is down, which a probe waits to see change.
+ */
+export function remoteUnreachable(reply: PingReply, ctx: PingContext): boolean {
+  if (reply.kind !== 'reply' || reply.iq.attrs.type !== 'error') return false;
+  const { condition, by } = errorCondition(reply.iq);
+  return LINK_ERRORS.has(condition) && (by === undefined || bare(by) === ctx.host);
+}
+
 export function classify(reply: Exclude<PingReply, { kind: 'bad-answer' }>, ctx: PingContext): Outcome {
   if (reply.kind === 'timeout') return 'indeterminate';
   if (reply.kind === 'no-session') return 'gone';

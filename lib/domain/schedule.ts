@@ -31,6 +31,8 @@ export const scheduleTag = {
   slot: (at: number): string => `slot${at}`,
   /** The invocation ran short of time: go on from the saved `cursor` of `pass`. */
   checkpoint: (pass: number, cursor: string | undefined): string => `p${pass}c${cursor}`,
+  /** While waiting for pass `pass`, self-ping one join of the unreachable remote at `at` (ms). */
+  probe: (pass: number, at: number): string => `p${pass}probe${at}`,
   /** Re-check pass `pass` of the joins whose outcome was indeterminate. */
   recheck: (pass: number): string => `p${pass}`,
   /**

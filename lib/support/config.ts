@@ -30,6 +30,8 @@ export interface Config {
   maxBodyBytes: number;
   /** Joins read per store page in a round. */
   pageSize: number;
+  /** While a round waits because its remote was unreachable, self-ping one join this often (0: never). */
+  probeMs: number;
   /** Self-pings in flight towards one XMPP server across all its rounds (a multiple of concurrency). */
   serverMaxInflight: number;
   /** The round function's own timeout (AWS), so a margin that cannot fit is refused at start. */
@@ -62,6 +64,7 @@ export const ENV = {
   joinTtlDays: 'PING_MUC_JOIN_TTL_DAYS',
   maxBodyBytes: 'PING_MUC_MAX_BODY_BYTES',
   pageSize: 'PING_MUC_PAGE_SIZE',
+  probeSeconds: 'PING_MUC_PROBE_SECONDS',
   serverMaxInflight: 'PING_MUC_SERVER_MAX_INFLIGHT',
   roundTimeoutSeconds: 'PING_MUC_ROUND_TIMEOUT_SECONDS',
   table: 'PING_MUC_TABLE',
@@ -91,6 +94,7 @@ export const DEFAULTS = {
   joinTtlDays: 30,
   maxBodyBytes: 256 * 1024,
   pageSize: 500,
+  probeSeconds: 10,
   table: 'ping-muc',
   scheduleGroup: 'ping-muc',
 } as const;
@@ -145,6 +149,7 @@ export function loadConfig(env: Env = process.env): Config {
     joinTtlSeconds: num(env, ENV.joinTtlDays, DEFAULTS.joinTtlDays, 1, 3650) * 86_400,
     maxBodyBytes: int(env, ENV.maxBodyBytes, DEFAULTS.maxBodyBytes, 1024, 6 * 1024 * 1024),
     pageSize: int(env, ENV.pageSize, DEFAULTS.pageSize, 1, 10_000),
+    probeMs: num(env, ENV.probeSeconds, DEFAULTS.probeSeconds, 0, 3600) * 1000,
     serverMaxInflight: serverMax,
     roundTimeoutMs: env[ENV.roundTimeoutSeconds] ? int(env, ENV.roundTimeoutSeconds, 0, 1, 900) * 1000 : undefined,
     table: env[ENV.table] ?? DEFAULTS.table,

@@ -5,7 +5,7 @@
 // PING_MUC_FAULT_SEED=<n> replays one seed; PING_MUC_FAULT_SEEDS sets how many (default 20).
 import type { Element } from 'ltx';
 import { describe, expect, it } from 'vitest';
-import { LOST_START_AFTER_MS } from '../../lib/app/link-close';
+import { LOST_START_AFTER_MS } from '../../lib/app/link';
 import { runRound } from '../../lib/app/round';
 import type { PingReply, RoundJob } from '../../lib/domain/model';
 import type { JoinStore, RoundStore } from '../../lib/ports';
@@ -83,6 +83,8 @@ async function runSeed(seed: number): Promise<Figures> {
     PING_MUC_DELAY_SECONDS: String(DELAY_MS / 1000),
     PING_MUC_CONCURRENCY: '32',
     PING_MUC_RECHECKS: '3',
+    // The remote that is down is probed every 10 s, and re-checked as soon as it is back.
+    PING_MUC_PROBE_SECONDS: '10',
   });
   const counts = { apiFaults: 0, storeFaults: 0 };
   const t0 = w.clock.now();
@@ -134,7 +136,7 @@ async function runSeed(seed: number): Promise<Figures> {
   w.deps.rounds = store;
 
   // The links close; one start job is lost, and that link flaps again ten minutes later.
-  const { linkClosed } = await import('../../lib/app/link-close');
+  const { linkClosed } = await import('../../lib/app/link');
   const closes = new Map<string, number>();
   const close = async (remote: string) => {
     closes.set(remote, w.clock.now());

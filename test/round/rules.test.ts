@@ -2,7 +2,7 @@
 // no sleeps. Each describe names the rule; the issue points they pin are in the test names.
 import { describe, expect, it } from 'vitest';
 import { runRound, checkRoundTimeout } from '../../lib/app/round';
-import { LOST_START_AFTER_MS } from '../../lib/app/link-close';
+import { LOST_START_AFTER_MS } from '../../lib/app/link';
 import { loadConfig } from '../../lib/support/config';
 import { closeLink, drive, HOST, nextSeq, REMOTE, roundWorld, seedJoins } from '../support/fakes';
 
@@ -380,5 +380,75 @@ describe('joins re-posted by the server', () => {
     await drive(w);
     expect(w.api.pingsOf(j!.occupant)).toBe(3);
     expect(w.api.notifications).toHaveLength(1);
+  });
+});
+
+describe('a remote that comes back (issue 11.3)', () => {
+  /** The remote answers remote-server-not-found until `back` (ms after the close), then the truth. */
+  function downUntil(w: ReturnType<typeof roundWorld>, backAfterMs: number, ghosts: Set<string>) {
+    const closedAt = w.clock.now();
+    const real = w.api.selfPing.bind(w.api);
+    w.api.selfPing = async (user, occupant) => {
+      w.api.answers.set(
+        occupant,
+        w.clock.now() < closedAt + backAfterMs ? 'remote-down' : ghosts.has(occupant) ? 'not-acceptable' : 'joined',
+      );
+      return real(user, occupant);
+    };
+    return closedAt;
+  }
+
+  it('probes the waiting round and re-checks within one probe interval of the return', async () => {
+    const w = roundWorld({ PING_MUC_RECHECKS: '3', PING_MUC_PROBE_SECONDS: '10' });
+    const joins = await seedJoins(w, 5);
+    const ghosts = new Set([joins[0]!.occupant, joins[3]!.occupant]);
+    const closedAt = downUntil(w, 60_000 + 25_000, ghosts); // back 25 s after the first pass
+    await closeLink(w);
+    await drive(w);
+    const back = closedAt + 85_000;
+    expect(w.api.notifications.map((n) => n.occupant).sort()).toEqual([...ghosts].sort());
+    for (const n of w.api.notifications) expect(n.at - back).toBeLessThanOrEqual(10_000);
+    // One probe ping per interval while down: the probes at +70 s and +80 s, then the one that sees it back.
+    const probes = w.api.pings.filter(
+      (p) => p.at > closedAt + 60_000 && p.at < back + 10_000 && p.occupant === w.api.pings[0]!.occupant,
+    );
+    expect(probes.length).toBeLessThanOrEqual(4);
+    expect(w.store.allRounds()[0]!.state).toBe('done');
+  });
+
+  it('without probes the re-check waits for its backoff', async () => {
+    const w = roundWorld({ PING_MUC_RECHECKS: '3', PING_MUC_PROBE_SECONDS: '0' });
+    const joins = await seedJoins(w, 2);
+    const closedAt = downUntil(w, 85_000, new Set([joins[0]!.occupant]));
+    await closeLink(w);
+    await drive(w);
+    expect(w.api.notifications.map((n) => n.at - closedAt)).toEqual([120_000]);
+  });
+
+  it('an s2s-up of the link makes the waiting round look after a short grace', async () => {
+    const { linkUp, S2S_UP_GRACE_MS } = await import('../../lib/app/link');
+    const w = roundWorld({ PING_MUC_RECHECKS: '3', PING_MUC_PROBE_SECONDS: '0', PING_MUC_RECHECK_BASE_SECONDS: '600' });
+    const joins = await seedJoins(w, 2);
+    const closedAt = downUntil(w, 65_000, new Set([joins[1]!.occupant]));
+    await closeLink(w);
+    const start = w.scheduler.takeNext()!;
+    w.clock.t = start.at;
+    await runRound(w.deps, start.job); // pass 0: remote down, re-check in 600 s
+    w.clock.t = closedAt + 70_000; // the link is back
+    expect(await linkUp(w.deps, HOST, REMOTE)).toBe(1);
+    await drive(w);
+    expect(w.api.notifications.map((n) => n.at - closedAt)).toEqual([70_000 + S2S_UP_GRACE_MS]);
+  });
+
+  it('a probe job for a round no longer waiting does nothing', async () => {
+    const w = roundWorld();
+    await seedJoins(w, 1);
+    await closeLink(w);
+    await drive(w);
+    const { gen } = w.store.allRounds()[0]!;
+    w.scheduler.created.length = 0;
+    await runRound(w.deps, { host: HOST, remote: REMOTE, gen, kind: 'continue', pass: 0, probe: true });
+    expect(w.api.pings).toHaveLength(1);
+    expect(w.scheduler.created).toEqual([]);
   });
 });

@@ -237,6 +237,25 @@ describe('claimRound never overwrites a further round', () => {
   });
 });
 
+describe('roundsOf', () => {
+  it('reads every stored round of (host, remote), with its probe join, and no other link’s', async () => {
+    const base = { host: H, remote: R, cutoffSeq: 7, pass: 1, marked: 0 };
+    const waiting: Round = {
+      ...base,
+      gen: 'g1',
+      notBefore: T0 + 60_000,
+      state: 'waiting',
+      probe: { user: `u@${H}/r`, occupant: `room@${R}/u` },
+    };
+    await store.saveRound(waiting);
+    await store.saveRound({ ...base, gen: 'g2', state: 'done' });
+    await store.saveRound({ ...base, remote: 'other.example', gen: 'g3', state: 'waiting' });
+    const rounds = await store.roundsOf(H, R);
+    expect(rounds.map((r) => r.gen).sort()).toEqual(['g1', 'g2']);
+    expect(rounds.find((r) => r.gen === 'g1')).toEqual(waiting);
+  });
+});
+
 describe('rounds: every field persisted, shape checked on read', () => {
   it('keeps notBefore and every other Round field', async () => {
     const round: Round = {

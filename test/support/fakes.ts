@@ -178,7 +178,9 @@ export function roundWorld(env: Record<string, string> = {}): RoundWorld {
   const store = new MemoryStore(clock.now);
   const scheduler = new FakeScheduler();
   const api = new FakeStanzaApi(clock);
+  // Probes off unless a test asks: most tests pin the re-check schedule itself.
   const config = loadConfig({
+    PING_MUC_PROBE_SECONDS: '0',
     PING_MUC_DELAY_SECONDS: '60',
     PING_MUC_CONCURRENCY: '4',
     PING_MUC_API_URL: 'http://api.invalid/',
@@ -254,6 +256,6 @@ export async function seedJoins(
 
 /** An s2s close of HOST's link to `remote`, through the use case. */
 export async function closeLink(world: RoundWorld, remote = REMOTE): Promise<void> {
-  const { linkClosed } = await import('../../lib/app/link-close');
+  const { linkClosed } = await import('../../lib/app/link');
   await linkClosed(world.deps, HOST, remote, nextSeq());
 }

@@ -241,6 +241,10 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
     this.rounds.set(`${round.host}|${round.remote}|${round.gen}`, { ...round });
   }
 
+  async roundsOf(host: string, remote: string): Promise<Round[]> {
+    return [...this.rounds.values()].filter((r) => r.host === host && r.remote === remote).map((r) => ({ ...r }));
+  }
+
   /** Every round, for assertions. */
   allRounds(): Round[] {
     return [...this.rounds.values()].map((r) => ({ ...r }));

@@ -131,6 +131,22 @@ export class DynamoRounds {
     return item && toRound(item);
   }
 
+  async roundsOf(host: string, remote: string): Promise<Round[]> {
+    const out: Round[] = [];
+    await this.io.queryAll(
+      {
+        ConsistentRead: true,
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': KEYS.pk },
+        ExpressionAttributeValues: toItem({ ':pk': roundKey(host, remote, '')[KEYS.pk] }),
+      },
+      (item) => {
+        if (this.io.live(item)) out.push(toRound(item));
+      },
+    );
+    return out;
+  }
+
   async saveRound(round: Round): Promise<void> {
     await this.io.client.send(
       new PutItemCommand({

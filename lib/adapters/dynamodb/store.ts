@@ -80,6 +80,9 @@ export class DynamoStore implements JoinStore, RoundStore, WebhookLog {
   saveRound(round: Round): Promise<void> {
     return this.rounds.saveRound(round);
   }
+  roundsOf(host: string, remote: string): Promise<Round[]> {
+    return this.rounds.roundsOf(host, remote);
+  }
   leaseRound(host: string, remote: string, gen: string, owner: string, until: number): Promise<number | undefined> {
     return this.leases.leaseRound(host, remote, gen, owner, until);
   }

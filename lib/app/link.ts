@@ -1,4 +1,5 @@
-// A lost s2s link: the first close of a window schedules its round, later ones coalesce.
+// An s2s link of a host to a remote domain: the first close of a window schedules its round,
+// later ones coalesce; a link that comes back makes a round waiting for that remote look at once.
 import type { RoundJob } from '../domain/model';
 import { scheduleName, scheduleTag } from '../domain/schedule';
 import type { AppDeps } from './deps';
@@ -39,4 +40,29 @@ export async function linkClosed(
       previousCloseAt: new Date(window.previousCloseAt as number).toISOString(),
     });
   return created || window.opened;
+}
+
+/** How long after an s2s-up the waiting round looks: the remote's MUC may still be starting. */
+export const S2S_UP_GRACE_MS = 5_000;
+
+/**
+ * The link of `host` to `remote` is up again: a round waiting for its next pass because that
+ * remote was unreachable probes it after a short grace instead of waiting out its backoff.
+ */
+export async function linkUp(
+  deps: Pick<AppDeps, 'rounds' | 'scheduler' | 'clock' | 'log'>,
+  host: string,
+  remote: string,
+): Promise<number> {
+  const now = deps.clock.now();
+  let asked = 0;
+  for (const round of await deps.rounds.roundsOf(host, remote)) {
+    if (round.state !== 'waiting' || !round.probe || (round.notBefore ?? 0) <= now + S2S_UP_GRACE_MS) continue;
+    const at = now + S2S_UP_GRACE_MS;
+    const job: RoundJob = { host, remote, gen: round.gen, kind: 'continue', pass: round.pass, probe: true };
+    await deps.scheduler.schedule(scheduleName(job, scheduleTag.probe(round.pass, at)), at, job);
+    deps.log.info('link up: waiting round probes now', { host, remote, gen: round.gen, pass: round.pass });
+    asked++;
+  }
+  return asked;
 }
