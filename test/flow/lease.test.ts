@@ -6,7 +6,7 @@ import { DynamoStore } from '../../lib/adapters/dynamodb/store';
 import { HttpStanzaApi } from '../../lib/adapters/stanza-api-http';
 import { loadConfig } from '../../lib/support/config';
 import { systemClock } from '../../lib/support/clock';
-import { linkClosed } from '../../lib/app/link-close';
+import { linkClosed } from '../../lib/app/link';
 import { runRound, type RoundDeps } from '../../lib/app/round';
 import { createLogger, Metrics } from '../../lib/support/observability';
 import { secretKey } from '../../lib/domain/signature';
