@@ -6,9 +6,16 @@
 --      room/nick to the session, for the room and nick it is in.
 -- Everything else is refused with a 4xx.
 --
+-- Version 1: the body is one stanza, answered with one element. Version 2 (a batch): the body
+-- is <batch xmlns="urn:ping-muc:stanza-api:2"> holding 1..batch_max_items stanzas, each with
+-- a unique id; every rule of v1 applies to each item on its own (a refused item is answered
+-- <refused code reason/>, the others proceed), the self-pings go out at once, and the answer
+-- comes once every item has its answer or the ping timeout passed: <batch> with one
+-- <item id> per request item, in request order.
+--
 -- return function (opts) -> { handle, reply, sweep, unload }
 -- opts: verifier (webhook.lib's, under the API secret), rooms (joins.lib's),
---       ping_timeout, max_inflight, reason.
+--       ping_timeout, max_inflight, reason, batch_max_items, batch_max_bytes.
 
 local errors = require "util.error";
 local id = require "util.id";
@@ -20,6 +27,7 @@ local xml = require "util.xml";
 local hosts = prosody.hosts;
 
 local API_NS = "urn:ping-muc:stanza-api:1";
+local BATCH_NS = "urn:ping-muc:stanza-api:2";
 local MUC_USER_NS = "http://jabber.org/protocol/muc#user";
 local MAX_API_BODY = 16 * 1024;
 local IQ_ATTRS = { type = true, id = true, from = true, to = true, xmlns = true };
@@ -47,6 +55,9 @@ local function respond(response, code, body, content_type)
 end
 
 local count_refused = module:measure("api_refused", "counter");
+local count_batches = module:measure("batch_requests", "counter");
+local count_items = module:measure("batch_items", "counter");
+local count_item_refusals = module:measure("batch_refused", "counter");
 
 -- Answers a refusal from the registry; `close` ends the connection (the body was not read).
 local function refuse(response, name, detail, close)
@@ -57,8 +68,9 @@ local function refuse(response, name, detail, close)
 	return true;
 end
 
-local function api_ns(name)
-	return tostring(st.stanza(name, { xmlns = API_NS }));
+-- An API signal: <timeout/>, <no-session/> or <sent/>.
+local function signal(name)
+	return st.stanza(name, { xmlns = API_NS });
 end
 
 -- A full JID of a connected-or-not user of this host; nil, reason otherwise.
@@ -88,8 +100,9 @@ end
 -- the iq's type, from, to and id, and for an error its type, `by` and defined condition
 -- (RFC 6120 §8.3.2). A reply padded to 64 KiB relays in a few hundred bytes, so it cannot
 -- outgrow ping-muc's answer limit and fail every retry.
-local function relayed(stanza, orig_id)
-	local reply = st.iq({ type = stanza.attr.type, from = stanza.attr.from, to = stanza.attr.to, id = orig_id });
+-- In a batch the iq names its namespace (jabber:client): it would inherit the batch's.
+local function relayed(stanza, orig_id, xmlns)
+	local reply = st.iq({ xmlns = xmlns, type = stanza.attr.type, from = stanza.attr.from, to = stanza.attr.to, id = orig_id });
 	if stanza.attr.type == "error" then
 		local error_type, condition = stanza:get_error();
 		local error_tag = stanza:get_child("error");
@@ -102,13 +115,15 @@ end
 return function (opts)
 	local verifier, rooms_of = opts.verifier, opts.rooms;
 	local ping_timeout, max_inflight, reason_text = opts.ping_timeout, opts.max_inflight, opts.reason;
+	local batch_max_items, batch_max_bytes = opts.batch_max_items, opts.batch_max_bytes;
 
 	-- Self-pings are matched in this module's own table, not with module:send_iq: its cache
 	-- of pending ids holds 256 entries and evicts the oldest, and the reply to an evicted id
 	-- goes on to the client (a stray iq result the client never asked for). Here an id stays
 	-- until its reply or its timeout, and after the timeout in `late`, where its reply is
 	-- still swallowed.
-	local inflight, inflight_count = {}, 0; -- our ping id -> { orig_id, user, response, timer }
+	-- our ping id -> { orig_id, user, done (answer stanza), abort (unloaded), timer (v1 only) }
+	local inflight, inflight_count = {}, 0;
 	local late = {}; -- ping ids that timed out -> expiry, so late replies are swallowed
 	local late_window = math.max(600, 10 * ping_timeout);
 	local gauge_inflight = module:measure("pings_inflight", "amount");
@@ -117,39 +132,49 @@ return function (opts)
 		gauge_inflight(inflight_count);
 	end
 
-	local function api_ping(stanza, response)
+	-- The verdicts of the checks, shared by v1 and each item of a batch: a refusal from the
+	-- registry (with its detail), an answer to give, or a self-ping to send.
+	local function refusal(name, detail) return { refuse = name, detail = detail }; end
+	local function answer(name) return { answer = signal(name) }; end
+
+	local function check_ping(stanza)
 		local ping = stanza.tags[1];
 		if stanza.attr.type ~= "get" or #stanza.tags ~= 1 or not only_attrs(stanza, IQ_ATTRS)
 		or ping.name ~= "ping" or ping.attr.xmlns ~= "urn:xmpp:ping" or #ping.tags > 0 then
-			return refuse(response, "forbidden", "only a self-ping (urn:xmpp:ping) iq get is allowed");
+			return refusal("forbidden", "only a self-ping (urn:xmpp:ping) iq get is allowed");
 		end
 		local orig_id = stanza.attr.id;
-		if not orig_id or orig_id == "" or #orig_id > 256 then return refuse(response, "malformed", "iq needs an id"); end
+		if not orig_id or orig_id == "" or #orig_id > 256 then return refusal("malformed", "iq needs an id"); end
 		local user, occupant = local_full_jid(stanza.attr.from), occupant_jid(stanza.attr.to);
-		if not user then return refuse(response, "forbidden", "from must be a full JID on " .. module.host); end
-		if not occupant then return refuse(response, "forbidden", "to must be a room occupant JID on another domain"); end
+		if not user then return refusal("forbidden", "from must be a full JID on " .. module.host); end
+		if not occupant then return refusal("forbidden", "to must be a room occupant JID on another domain"); end
 		-- A self-ping is to a room this session is in: a leaked secret cannot probe anyone else.
 		local rooms = rooms_of(user);
 		local known = rooms and rooms[jid.bare(occupant)];
 		-- Only to this session's own occupant JID: a leaked secret cannot probe other occupants.
-		if not known or known.nick ~= jid.resource(occupant) then return respond(response, 200, api_ns("no-session")); end
-		if inflight_count >= max_inflight then return refuse(response, "busy"); end
+		if not known or known.nick ~= jid.resource(occupant) then return answer("no-session"); end
+		return { ping = true, orig_id = orig_id, user = user, occupant = occupant };
+	end
 
+	-- Sends a checked self-ping; `entry` ({ done, abort }) gets the reply. Returns our ping id.
+	local function send_ping(verdict, entry)
 		-- Our own id: unguessable, and unknown to the client so its replies cannot be confused.
 		local ping_id = "pmc-" .. id.long();
-		local entry = { orig_id = orig_id, user = user, response = response };
+		entry.orig_id, entry.user = verdict.orig_id, verdict.user;
 		inflight[ping_id] = entry;
 		inflight_add(1);
-		entry.timer = module:add_timer(ping_timeout, function ()
-			if inflight[ping_id] ~= entry then return; end
-			inflight[ping_id] = nil;
-			inflight_add(-1);
-			late[ping_id] = os.time() + late_window;
-			respond(response, 200, api_ns("timeout"));
-		end);
-		module:log("debug", "Self-ping %s -> %s", user, occupant);
-		module:send(st.iq({ type = "get", id = ping_id, from = user, to = occupant })
+		module:log("debug", "Self-ping %s -> %s", verdict.user, verdict.occupant);
+		module:send(st.iq({ type = "get", id = ping_id, from = verdict.user, to = verdict.occupant })
 			:tag("ping", { xmlns = "urn:xmpp:ping" }));
+		return ping_id;
+	end
+
+	-- No reply in time: the id is forgotten, and its reply, if it comes, swallowed.
+	local function expire(ping_id, entry)
+		if inflight[ping_id] ~= entry then return false; end
+		inflight[ping_id] = nil;
+		inflight_add(-1);
+		late[ping_id] = os.time() + late_window;
 		return true;
 	end
 
@@ -163,8 +188,8 @@ return function (opts)
 		if entry and entry.user == stanza.attr.to then
 			inflight[ping_id] = nil;
 			inflight_add(-1);
-			entry.timer:stop();
-			respond(entry.response, 200, tostring(relayed(stanza, entry.orig_id)));
+			if entry.timer then entry.timer:stop(); end
+			entry.done(stanza);
 			return true;
 		elseif ping_id and late[ping_id] then
 			late[ping_id] = nil;
@@ -173,11 +198,12 @@ return function (opts)
 		end
 	end
 
-	local function api_notify(stanza, response)
+	-- Checks a notification and, if it is allowed, delivers it.
+	local function notify(stanza)
 		local x = stanza.tags[1];
 		if stanza.attr.type ~= "unavailable" or #stanza.tags ~= 1 or not only_attrs(stanza, PRESENCE_ATTRS)
 		or x.name ~= "x" or x.attr.xmlns ~= MUC_USER_NS then
-			return refuse(response, "forbidden", "only a MUC unavailable notification is allowed");
+			return refusal("forbidden", "only a MUC unavailable notification is allowed");
 		end
 		-- Exactly <item affiliation=none role=none>[<reason/>]</item> and status 110 + 333.
 		local item, reason, codes, n = nil, nil, {}, 0;
@@ -186,7 +212,7 @@ return function (opts)
 				item = child;
 				for grandchild in child:childtags() do
 					if grandchild.name ~= "reason" or reason or #grandchild.tags > 0 then
-						return refuse(response, "forbidden", "unexpected element in item");
+						return refusal("forbidden", "unexpected element in item");
 					end
 					reason = grandchild:get_text() or "";
 				end
@@ -194,22 +220,20 @@ return function (opts)
 				codes[child.attr.code] = true;
 				n = n + 1;
 			else
-				return refuse(response, "forbidden", "unexpected element in muc#user x");
+				return refusal("forbidden", "unexpected element in muc#user x");
 			end
 		end
 		if not item or n ~= 2 or not codes["110"] or not codes["333"] then
-			return refuse(response, "forbidden", "the notification needs item none/none and status 110 and 333");
+			return refusal("forbidden", "the notification needs item none/none and status 110 and 333");
 		end
-		if reason and #reason > 1024 then return refuse(response, "forbidden", "reason too long"); end
+		if reason and #reason > 1024 then return refusal("forbidden", "reason too long"); end
 		local user, occupant = local_full_jid(stanza.attr.to), occupant_jid(stanza.attr.from);
-		if not user then return refuse(response, "forbidden", "to must be a full JID on " .. module.host); end
-		if not occupant then return refuse(response, "forbidden", "from must be a room occupant JID on another domain"); end
+		if not user then return refusal("forbidden", "to must be a full JID on " .. module.host); end
+		if not occupant then return refusal("forbidden", "from must be a room occupant JID on another domain"); end
 		local rooms = rooms_of(user);
 		local known = rooms and rooms[jid.bare(occupant)];
 		-- Only for a room this session is in, under that nick: nothing else can be forged.
-		if not known or known.nick ~= jid.resource(occupant) then
-			return respond(response, 200, api_ns("no-session"));
-		end
+		if not known or known.nick ~= jid.resource(occupant) then return answer("no-session"); end
 		-- Rebuilt from the checked parts only; routed so other modules see the leave too.
 		local notification = st.presence({ type = "unavailable", id = stanza.attr.id or id.medium(), from = occupant, to = user })
 			:tag("x", { xmlns = MUC_USER_NS })
@@ -219,7 +243,115 @@ return function (opts)
 		notification:up():tag("status", { code = "110" }):up():tag("status", { code = "333" }):up();
 		module:log("info", "Notifying %s that it is no longer in %s", user, occupant);
 		module:send(notification:reset());
-		return respond(response, 200, api_ns("sent"));
+		return answer("sent");
+	end
+
+	-- One stanza, by v1's rules (`xmlns` is the namespace it may carry besides jabber:client).
+	local function check(stanza, xmlns)
+		if stanza.attr.xmlns and stanza.attr.xmlns ~= "jabber:client" and stanza.attr.xmlns ~= xmlns then
+			return refusal("forbidden", "stanza namespace must be jabber:client");
+		end
+		if stanza.name == "iq" then return check_ping(stanza); end
+		if stanza.name == "presence" then return notify(stanza); end
+		return refusal("forbidden", "only a self-ping iq or a MUC unavailable presence is allowed");
+	end
+
+	-- Version 1: one stanza, one answer.
+	local function single(stanza, response)
+		local verdict = check(stanza, nil);
+		if verdict.refuse then return refuse(response, verdict.refuse, verdict.detail); end
+		if verdict.answer then return respond(response, 200, tostring(verdict.answer)); end
+		if inflight_count >= max_inflight then return refuse(response, "busy"); end
+		local entry = {
+			done = function (reply) respond(response, 200, tostring(relayed(reply, verdict.orig_id))); end;
+			abort = function () refuse(response, "unloaded"); end;
+		};
+		local ping_id = send_ping(verdict, entry);
+		entry.timer = module:add_timer(ping_timeout, function ()
+			if expire(ping_id, entry) then respond(response, 200, tostring(signal("timeout"))); end
+		end);
+		return true;
+	end
+
+	-- Version 2: a batch. The structure is checked whole (400), each item by v1's rules.
+	local function batch(root, response)
+		if root.attr.xmlns ~= BATCH_NS or next(root.attr, next(root.attr)) ~= nil then
+			return refuse(response, "malformed", "a batch is <batch xmlns='" .. BATCH_NS .. "'> with no attributes");
+		end
+		local items, ids = {}, {};
+		for _, child in ipairs(root) do
+			if type(child) == "string" then
+				if child:find("%S") then return refuse(response, "malformed", "text in a batch"); end
+			else
+				local item_id = child.attr.id;
+				if not item_id or item_id == "" then return refuse(response, "malformed", "every item needs an id"); end
+				if ids[item_id] then return refuse(response, "malformed", "duplicate item id"); end
+				ids[item_id] = true;
+				items[#items + 1] = child;
+			end
+		end
+		if #items == 0 then return refuse(response, "malformed", "an empty batch"); end
+		if #items > batch_max_items then
+			return refuse(response, "malformed", ("more than %d items in a batch"):format(batch_max_items));
+		end
+		count_batches(1);
+		count_items(#items);
+
+		local answers, pings, pending, finished = {}, {}, 1, false;
+		local timer;
+		local function finish()
+			if finished then return; end
+			finished = true;
+			if timer then timer:stop(); end
+			local out = st.stanza("batch", { xmlns = BATCH_NS });
+			for i, item in ipairs(items) do out:tag("item", { id = item.attr.id }):add_child(answers[i]):up(); end
+			respond(response, 200, tostring(out));
+		end
+		-- `pending` counts the pings in flight, plus one until every item is started.
+		local function release()
+			pending = pending - 1;
+			if pending == 0 then finish(); end
+		end
+		local function settle(i, answer_stanza)
+			if answers[i] then return; end
+			answers[i] = answer_stanza;
+			release();
+		end
+		local function abort()
+			if finished then return; end
+			finished = true;
+			if timer then timer:stop(); end
+			refuse(response, "unloaded");
+		end
+		for i, item in ipairs(items) do
+			local verdict = check(item, BATCH_NS);
+			if not verdict.refuse and verdict.ping and inflight_count >= max_inflight then
+				verdict = refusal("busy");
+			end
+			if verdict.refuse then
+				local err = refusals.new(verdict.refuse);
+				count_item_refusals(1);
+				answers[i] = st.stanza("refused", { xmlns = BATCH_NS, code = tostring(err.code), reason = verdict.detail or err.text });
+			elseif verdict.answer then
+				answers[i] = verdict.answer;
+			else
+				pending = pending + 1;
+				local entry = {
+					done = function (reply) settle(i, relayed(reply, verdict.orig_id, "jabber:client")); end;
+					abort = abort;
+				};
+				pings[i] = { send_ping(verdict, entry), entry };
+			end
+		end
+		if pending > 1 then
+			timer = module:add_timer(ping_timeout, function ()
+				for i, p in pairs(pings) do
+					if expire(p[1], p[2]) then settle(i, signal("timeout")); end
+				end
+			end);
+		end
+		release(); -- every item is started: the batch answers once its pings are settled
+		return true;
 	end
 
 	-- The HTTP route: POST /stanza.
@@ -236,7 +368,12 @@ return function (opts)
 			return refuse(response, "too-large", nil, true);
 		end
 		local body = request.body or "";
-		if #body > MAX_API_BODY then return refuse(response, "too-large"); end
+		-- A batch (v2) may be larger than one stanza (v1).
+		local is_batch = body:find("^%s*<batch[%s/>]") ~= nil;
+		if is_batch and #body > batch_max_bytes then
+			return refuse(response, "too-large", ("batch body over %d bytes"):format(batch_max_bytes));
+		end
+		if not is_batch and #body > MAX_API_BODY then return refuse(response, "too-large"); end
 		local ok, err = verifier.verify(request.headers, body);
 		if not ok then
 			module:log("warn", "Stanza API call refused from %s: %s", tostring(request.ip), err);
@@ -248,12 +385,8 @@ return function (opts)
 		end
 		local stanza, perr = xml.parse(body);
 		if not stanza then return refuse(response, "malformed", "not one well-formed stanza: " .. tostring(perr)); end
-		if stanza.attr.xmlns and stanza.attr.xmlns ~= "jabber:client" then
-			return refuse(response, "forbidden", "stanza namespace must be jabber:client");
-		end
-		if stanza.name == "iq" then return api_ping(stanza, response); end
-		if stanza.name == "presence" then return api_notify(stanza, response); end
-		return refuse(response, "forbidden", "only a self-ping iq or a MUC unavailable presence is allowed");
+		if stanza.name == "batch" then return batch(stanza, response); end
+		return single(stanza, response);
 	end
 
 	-- Housekeeping: forget expired webhook-ids and timed-out ping ids.
@@ -268,8 +401,8 @@ return function (opts)
 	local function unload()
 		local now, expiry = os.time(), nil;
 		for ping_id, entry in pairs(inflight) do
-			entry.timer:stop();
-			refuse(entry.response, "unloaded");
+			if entry.timer then entry.timer:stop(); end
+			entry.abort();
 			late[ping_id] = now + late_window;
 		end
 		inflight = {};

@@ -63,7 +63,8 @@ return function (opts)
 	local reposts, repost_head, reposting = {}, 1, {}; -- joins to post again, fed as the queue drains
 	local stopped = false; -- unloaded: this sender posts nothing more
 	local heartbeat_pending = false; -- a heartbeat is queued or in flight
-	local heartbeat_refusal_logged = false; -- a refused heartbeat is logged once, not every minute
+	-- Hints (heartbeat, s2s-up) a ping-muc that does not know them yet refuses: logged once per type.
+	local hint_refusal_logged = { heartbeat = false; ["s2s-up"] = false };
 	local req_in_flight;
 	local flush;
 
@@ -160,13 +161,13 @@ return function (opts)
 		sending = nil;
 	end
 
-	-- A refused heartbeat (a ping-muc that does not know the type yet) is logged once.
+	-- A refused hint (a ping-muc that does not know the type yet) is logged once per type.
 	local function log_refused(r, batch)
-		if r.type == "heartbeat" then
-			if heartbeat_refusal_logged then return; end
-			heartbeat_refusal_logged = true;
-			module:log("warn", "ping-muc refused a heartbeat (%s); further refused heartbeats are not logged",
-				tostring(r.error));
+		if hint_refusal_logged[r.type] ~= nil then
+			if hint_refusal_logged[r.type] then return; end
+			hint_refusal_logged[r.type] = true;
+			module:log("warn", "ping-muc refused a %s (%s); further refused %ss are not logged",
+				r.type, tostring(r.error), r.type);
 			return;
 		end
 		module:log("error", "ping-muc refused event %s (%s) of a batch of %d: %s",

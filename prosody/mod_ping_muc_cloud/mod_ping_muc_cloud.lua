@@ -1,8 +1,7 @@
 -- mod_ping_muc_cloud: the server side of ping-muc (https://github.com/ping-muc)
 --
--- Tells ping-muc about MUC joins, ended sessions and lost s2s links (signed
--- webhook events), and serves the narrow "stanza API" that ping-muc calls
--- back to self-ping rooms (XEP-0410) and to notify users who fell out.
+-- Tells ping-muc about MUC joins, ended sessions, s2s links lost and up (signed events), and
+-- serves the "stanza API" it calls back to self-ping rooms (XEP-0410) and notify users who fell out.
 --
 -- This file reads the options and wires the parts together. The parts are the libraries
 -- next to it in this folder, loaded with module:require("<name>") from <name>.lib.lua:
@@ -10,7 +9,7 @@
 --   wire     the JSON of the events (integer seqs on every Lua)
 --   events   the bounded event queue, its resync and its delivery to ping-muc
 --   joins    MUC joins of this host's sessions (as mod_track_muc_joins)
---   links    the remote domains a destroyed s2s session linked us to
+--   links    the remote domains an s2s session links us to
 --   api      the stanza API: self-pings and unavailable notifications
 --
 -- MIT licensed. Depends on nothing outside Prosody 0.12+.
@@ -24,6 +23,8 @@ end
 local events_url = module:get_option_string("ping_muc_cloud_events_url");
 local ping_timeout = module:get_option_number("ping_muc_cloud_ping_timeout", 10);
 local max_inflight = module:get_option_number("ping_muc_cloud_max_inflight", 10000);
+local batch_max_items = math.max(1, module:get_option_number("ping_muc_cloud_batch_max_items", 500));
+local batch_max_bytes = math.max(1, module:get_option_number("ping_muc_cloud_batch_max_bytes", 262144));
 local queue_size = module:get_option_number("ping_muc_cloud_queue_size", 10000);
 local batch_size = module:get_option_number("ping_muc_cloud_batch_size", 100);
 local retry_min = module:get_option_number("ping_muc_cloud_retry_min", 1);
@@ -37,8 +38,7 @@ if not events_url or not events_url:match("^https?://") then
 	module:log("error", "ping_muc_cloud_events_url is required (an http(s) URL), refusing to load");
 	error("ping_muc_cloud_events_url is not set");
 end
-if batch_size < 1 or batch_size > 500 then
-	-- ping-muc takes at most 500 events per request.
+if batch_size < 1 or batch_size > 500 then -- ping-muc takes at most 500 events per request
 	batch_size = batch_size < 1 and 1 or 500;
 	module:log("warn", "ping_muc_cloud_batch_size must be 1 to 500, using %d", batch_size);
 end
@@ -73,9 +73,8 @@ local s2s_remotes = module:require("links");
 local api = module:require("api")({
 	verifier = webhook.verifier(function () return api_keys; end);
 	rooms = joins.rooms;
-	ping_timeout = ping_timeout;
-	max_inflight = max_inflight;
-	reason = reason;
+	ping_timeout = ping_timeout; max_inflight = max_inflight; reason = reason;
+	batch_max_items = batch_max_items; batch_max_bytes = batch_max_bytes;
 });
 
 module:depends("http");
@@ -91,11 +90,14 @@ module:hook("resource-unbind", function (event)
 	joins.ended(event.session);
 end);
 
--- Both directions of one link fire this; ping-muc coalesces them.
-module:hook_global("s2s-destroyed", function (event)
+-- A link of this host closed (ping-muc coalesces both directions) or up: a waiting round re-checks.
+local function link_event(kind) return function (event)
 	local direction, remotes = s2s_remotes(event.session);
-	if direction then enqueue({ type = "s2s-close", remotes = remotes, direction = direction }); end
-end);
+	if direction then enqueue({ type = kind, remotes = remotes, direction = direction }); end
+end; end
+module:hook_global("s2s-destroyed", link_event("s2s-close"));
+module:hook_global("s2sout-established", link_event("s2s-up"));
+module:hook_global("s2sin-established", link_event("s2s-up"));
 
 -- Replies to our own self-pings are consumed here, before mod_iq delivers them.
 module:hook("iq/full", function (event) return api.reply(event); end, 1000);
@@ -114,8 +116,7 @@ module:hook_global("config-reloaded", function ()
 	module:log("error", "Config reloaded with a bad secret: keeping the secrets in use (%s)", tostring(w));
 end);
 
--- Housekeeping: expired webhook-ids and timed-out self-ping ids.
-module:add_timer(60, function () api.sweep(os.time()); return 60; end);
+module:add_timer(60, function () api.sweep(os.time()); return 60; end); -- expired ids
 
 -- Quiet sessions: a join not posted for join_refresh seconds is posted again (with its since).
 local refresh_every = math.max(1, math.min(3600, join_refresh / 4));
