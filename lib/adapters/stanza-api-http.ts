@@ -1,17 +1,36 @@
+// biome-ignore-all lint/style/noExcessiveLinesPerFile: one client of one HTTP API; transport, retries and both versions' answer checks share its private state and helpers
 // Client of the XMPP server's stanza API (docs/stanza-api.md) over HTTP(S) with keep-alive.
 import http from 'node:http';
 import https from 'node:https';
 import { TextDecoder } from 'node:util';
-import type { Element } from 'ltx';
+import { Element } from '@xmpp/xml';
 import type { PingReply } from '../domain/model';
 import type { StanzaApi } from '../ports';
 import { type Keys, sign } from '../domain/signature';
 import { sameJid } from '../domain/jid';
-import { NS_API, NS_STANZAS, parseXml, selfPing } from '../domain/stanzas';
+import {
+  batchItems,
+  batchOf,
+  NS_API,
+  NS_BATCH,
+  NS_STANZAS,
+  parseXml,
+  selfPing,
+  stanzaId,
+  XmlError,
+} from '../domain/stanzas';
 import { DEFINED_CONDITIONS } from '../domain/outcome';
 import { backoffMs } from '../support/backoff';
 
 export const MAX_RESPONSE_BYTES = 64 * 1024;
+/** Version 2: items per request (the module's `ping_muc_cloud_batch_max_items`, default 500). */
+export const MAX_BATCH_ITEMS = 500;
+/** Version 2: body size per request (the module's `ping_muc_cloud_batch_max_bytes`, default 256 KiB). */
+export const MAX_BATCH_BYTES = 256 * 1024;
+/** Version 2: room per item in a batch answer, beside MAX_RESPONSE_BYTES for the whole. */
+export const MAX_ITEM_ANSWER_BYTES = 8 * 1024;
+/** After a server refused a batch with 403 (it predates version 2), batches go as version 1 requests this long. */
+const V1_FALLBACK_MS = 5 * 60_000;
 /** The stanza namespace of the client-to-server stream (RFC 6120 §4.8.3), the only one an IQ reply may have. */
 const NS_CLIENT = 'jabber:client';
 
@@ -41,7 +60,20 @@ export interface StanzaApiOptions {
   idleMs?: number;
   /** For tests: the jitter draw in [0, 1). */
   random?: () => number;
+  /** Version 2: items per request, default MAX_BATCH_ITEMS; a longer batch is split. */
+  batchMaxItems?: number;
+  /** Version 2: body bytes per request, default MAX_BATCH_BYTES; a larger batch is split. */
+  batchMaxBytes?: number;
+  /** Version 2: HTTP timeout of a batch request, default timeoutMs (it must exceed the server's ping timeout). */
+  batchTimeoutMs?: number;
+  /** Version 1 requests in flight when a server that predates version 2 serves a batch, default 32. */
+  fallbackConcurrency?: number;
 }
+
+/** What one stanza of a batch came back with. */
+type ItemAnswer =
+  /** The answer element; `ns` is the namespace an unqualified element inherits there (the batch's). */
+  { el: Element; ns?: string } | { refused: '503' | '403' | '400'; reason: string } | { bad: string };
 
 /** An HTTP answer, read whole (up to MAX_RESPONSE_BYTES). */
 interface Answer {
@@ -93,6 +125,8 @@ export class HttpStanzaApi implements StanzaApi {
   private readonly retryBaseMs: number;
   private readonly retryMaxMs: number;
   private readonly random: () => number;
+  /** Until then (ms), batches go as version 1 requests: the server refused one with 403. */
+  private v1Until = 0;
 
   constructor(private readonly options: StanzaApiOptions) {
     this.url = new URL(options.url);
@@ -107,8 +141,8 @@ export class HttpStanzaApi implements StanzaApi {
   }
 
   /** One HTTP exchange. Throws TransportError; any status resolves. */
-  private send(body: string): Promise<Answer> {
-    const { key, timeoutMs, onRequest } = this.options;
+  private send(body: string, maxBytes: number, timeoutMs: number): Promise<Answer> {
+    const { key, onRequest } = this.options;
     onRequest?.();
     return new Promise((resolve, reject) => {
       let done = false;
@@ -137,15 +171,15 @@ export class HttpStanzaApi implements StanzaApi {
         };
         const declared = Number(res.headers['content-length'] ?? 0);
         const tooLarge = () => {
-          finish(() => resolve({ ...head, unreadable: `answer larger than ${MAX_RESPONSE_BYTES} bytes` }));
+          finish(() => resolve({ ...head, unreadable: `answer larger than ${maxBytes} bytes` }));
           req.destroy();
         };
-        if (declared > MAX_RESPONSE_BYTES) return tooLarge();
+        if (declared > maxBytes) return tooLarge();
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (chunk: Buffer) => {
           size += chunk.length;
-          if (size > MAX_RESPONSE_BYTES) return tooLarge();
+          if (size > maxBytes) return tooLarge();
           chunks.push(chunk);
         });
         res.on('end', () => finish(() => resolve({ ...head, body: Buffer.concat(chunks) })));
@@ -166,12 +200,16 @@ export class HttpStanzaApi implements StanzaApi {
   }
 
   /** Sends with bounded, jittered retries in place; returns the final answer or throws StanzaApiError. */
-  private async exchange(body: string): Promise<Answer> {
+  private async exchange(
+    body: string,
+    maxBytes = MAX_RESPONSE_BYTES,
+    timeoutMs = this.options.timeoutMs,
+  ): Promise<Answer> {
     for (let attempt = 0; ; attempt++) {
       const last = attempt + 1 >= this.tries;
       let wait = backoffMs(attempt, this.retryBaseMs, this.retryMaxMs, this.random);
       try {
-        const answer = await this.send(body);
+        const answer = await this.send(body, maxBytes, timeoutMs);
         if (!RETRY_STATUS.has(answer.status) || last) return answer;
         const after = retryAfterMs(answer.retryAfter, Date.now());
         // The server asks for more time than we wait in place: leave it to the round's retry.
@@ -190,7 +228,11 @@ export class HttpStanzaApi implements StanzaApi {
    * (transport, 5xx, 401, 429, other statuses) and Unusable for a bad answer to this request.
    */
   private async post(stanza: Element): Promise<Element> {
-    const answer = await this.exchange(stanza.toString());
+    return this.read(await this.exchange(stanza.toString()), MAX_RESPONSE_BYTES);
+  }
+
+  /** The root element of a usable 200 answer; throws StanzaApiError or Unusable as `post`. */
+  private read(answer: Answer, maxBytes: number): Element {
     const { status } = answer;
     const excerpt = () => (answer.body ? answer.body.toString('utf8', 0, 200) : '');
     if (REQUEST_STATUS.has(status)) throw new Unusable(`stanza API refused the request: ${status} ${excerpt()}`);
@@ -215,7 +257,7 @@ export class HttpStanzaApi implements StanzaApi {
       throw new Unusable('answer is not valid UTF-8');
     }
     try {
-      return parseXml(text, MAX_RESPONSE_BYTES);
+      return parseXml(text, maxBytes);
     } catch (err) {
       throw new Unusable(`bad XML: ${(err as Error).message}`);
     }
@@ -244,6 +286,163 @@ export class HttpStanzaApi implements StanzaApi {
     if (isApiSignal(answer, 'no-session')) return false;
     throw new StanzaApiError(`stanza API answered an unexpected <${answer.name}> to a notification`);
   }
+
+  /** Version 2: self-pings in batches; replies in the same order. Throws StanzaApiError like selfPing. */
+  async selfPingBatch(pings: Array<{ user: string; occupant: string }>): Promise<PingReply[]> {
+    const ids = new Set<string>();
+    const iqs = pings.map(({ user, occupant }) => {
+      let id = stanzaId();
+      while (ids.has(id)) id = stanzaId();
+      ids.add(id);
+      return selfPing(user, occupant, id);
+    });
+    const answers = await this.batch(iqs, false);
+    return answers.map((a, i) => pingReply(a, iqs[i] as Element));
+  }
+
+  /** Version 2: notifications in batches; outcomes in the same order. Throws StanzaApiError like notify. */
+  async notifyBatch(presences: Element[]): Promise<Array<'sent' | 'no-session' | 'failed'>> {
+    const answers = await this.batch(uniqueIds(presences), true);
+    return answers.map((a) => {
+      if (!('el' in a)) return 'failed';
+      if (isApiSignal(a.el, 'sent')) return 'sent';
+      return isApiSignal(a.el, 'no-session') ? 'no-session' : 'failed';
+    });
+  }
+
+  /**
+   * The answer to each stanza (ids unique), in order; the items refused with 503 are sent once
+   * more in a batch of their own. Throws StanzaApiError for the API's failure, and with `strict`
+   * (notifications) also for an unusable answer to a whole request.
+   */
+  private async batch(stanzas: Element[], strict: boolean): Promise<ItemAnswer[]> {
+    const answers = await this.split(stanzas, strict);
+    const busy = answers.flatMap((a, i) => ('refused' in a && a.refused === '503' ? [i] : []));
+    if (busy.length === 0) return answers;
+    await new Promise((r) => setTimeout(r, backoffMs(0, this.retryBaseMs, this.retryMaxMs, this.random)));
+    const again = await this.split(
+      busy.map((i) => stanzas[i] as Element),
+      strict,
+    );
+    busy.forEach((i, j) => {
+      answers[i] = again[j] as ItemAnswer;
+    });
+    return answers;
+  }
+
+  /** Requests of at most batchMaxItems stanzas and batchMaxBytes, one after another. */
+  private async split(stanzas: Element[], strict: boolean): Promise<ItemAnswer[]> {
+    const maxItems = Math.max(1, this.options.batchMaxItems ?? MAX_BATCH_ITEMS);
+    const maxBytes = this.options.batchMaxBytes ?? MAX_BATCH_BYTES;
+    const empty = Buffer.byteLength(batchOf([]));
+    const answers: ItemAnswer[] = [];
+    let chunk: Element[] = [];
+    let bytes = empty;
+    for (const stanza of stanzas) {
+      const size = Buffer.byteLength(stanza.toString());
+      if (chunk.length > 0 && (chunk.length >= maxItems || bytes + size > maxBytes)) {
+        answers.push(...(await this.request(chunk, strict)));
+        chunk = [];
+        bytes = empty;
+      }
+      chunk.push(stanza);
+      bytes += size;
+    }
+    if (chunk.length > 0) answers.push(...(await this.request(chunk, strict)));
+    return answers;
+  }
+
+  /** One batch request, halved on 413; as version 1 requests to a server that predates version 2. */
+  private async request(chunk: Element[], strict: boolean): Promise<ItemAnswer[]> {
+    if (this.v1Until > Date.now()) return this.oneByOne(chunk);
+    const maxBytes = MAX_RESPONSE_BYTES + chunk.length * MAX_ITEM_ANSWER_BYTES;
+    const answer = await this.exchange(batchOf(chunk), maxBytes, this.options.batchTimeoutMs);
+    if (answer.status === 413 && chunk.length > 1) {
+      const half = Math.ceil(chunk.length / 2);
+      return [
+        ...(await this.request(chunk.slice(0, half), strict)),
+        ...(await this.request(chunk.slice(half), strict)),
+      ];
+    }
+    // A version 2 server never refuses a whole batch with 403; a version 1 server refuses any
+    // root but a stanza with it.
+    if (answer.status === 403) {
+      this.v1Until = Date.now() + V1_FALLBACK_MS;
+      return this.oneByOne(chunk);
+    }
+    try {
+      const items = batchItems(
+        this.read(answer, maxBytes),
+        chunk.map((s) => String(s.attrs.id)),
+      );
+      return items.map((item) => (typeof item === 'string' ? { bad: item } : readItem(item)));
+    } catch (err) {
+      if (!(err instanceof Unusable || err instanceof XmlError)) throw err;
+      const reason = `batch answer: ${err.message}`;
+      if (strict) throw new StanzaApiError(`stanza API answered a batch of notifications badly: ${reason}`);
+      return chunk.map(() => ({ bad: reason }));
+    }
+  }
+
+  /** Each stanza as a version 1 request, fallbackConcurrency at a time. */
+  private async oneByOne(chunk: Element[]): Promise<ItemAnswer[]> {
+    const answers: ItemAnswer[] = new Array(chunk.length);
+    let next = 0;
+    const worker = async () => {
+      for (let i = next++; i < chunk.length; i = next++) {
+        try {
+          answers[i] = { el: await this.post(chunk[i] as Element) };
+        } catch (err) {
+          if (!(err instanceof Unusable)) throw err;
+          answers[i] = { bad: err.message };
+        }
+      }
+    };
+    const workers = Math.max(1, Math.min(chunk.length, this.options.fallbackConcurrency ?? 32));
+    await Promise.all(Array.from({ length: workers }, worker));
+    return answers;
+  }
+}
+
+/** The stanzas with unique, non-empty ids: a copy with a fresh id for each stanza that has none or a repeated one. */
+function uniqueIds(stanzas: Element[]): Element[] {
+  const seen = new Set<string>();
+  return stanzas.map((stanza) => {
+    const id = stanza.attrs.id;
+    if (typeof id === 'string' && id !== '' && !seen.has(id)) {
+      seen.add(id);
+      return stanza;
+    }
+    let fresh = stanzaId();
+    while (seen.has(fresh)) fresh = stanzaId();
+    seen.add(fresh);
+    // Only serialized: sharing the children is enough.
+    const copy = new Element(stanza.name, { ...stanza.attrs, id: fresh });
+    copy.children = stanza.children;
+    return copy;
+  });
+}
+
+/** An item's answer: a per-item refusal of version 2, else the version 1 answer element. */
+function readItem(el: Element): ItemAnswer {
+  if (el.getName() !== 'refused' || el.getNS() !== NS_BATCH) return { el, ns: NS_BATCH };
+  const { code, reason } = el.attrs as Record<string, string | undefined>;
+  const known = Object.keys(el.attrs).every((a) => a === 'xmlns' || a === 'code' || a === 'reason');
+  if (!known || el.getChildElements().length > 0 || (code !== '503' && code !== '403' && code !== '400'))
+    return { bad: 'malformed <refused/>' };
+  return { refused: code, reason: String(reason ?? '').slice(0, 200) };
+}
+
+/** A self-ping's reply from a batch item; never a reply but from a usable, matching answer. */
+function pingReply(a: ItemAnswer, iq: Element): PingReply {
+  if ('bad' in a) return { kind: 'bad-answer', reason: a.bad };
+  if ('refused' in a) return { kind: 'bad-answer', reason: `refused ${a.refused}: ${a.reason}` };
+  try {
+    return readPingAnswer(a.el, iq, a.ns);
+  } catch (err) {
+    if (err instanceof Unusable) return { kind: 'bad-answer', reason: err.message };
+    throw err;
+  }
 }
 
 /** `<name xmlns="urn:ping-muc:stanza-api:1"/>` and nothing else: no other attribute, no content. */
@@ -257,12 +456,15 @@ function isApiSignal(el: Element, name: string): boolean {
 }
 
 /** What a usable self-ping answer says, or Unusable: the IQ reply must answer our IQ (docs/stanza-api.md). */
-function readPingAnswer(answer: Element, iq: Element): PingReply {
+function readPingAnswer(answer: Element, iq: Element, inherited?: string): PingReply {
   if (isApiSignal(answer, 'timeout')) return { kind: 'timeout' };
   if (isApiSignal(answer, 'no-session')) return { kind: 'no-session' };
   const { type, id, from, to } = answer.attrs as Record<string, string | undefined>;
   const ns = answer.getNS();
-  if (answer.getName() !== 'iq' || (ns !== undefined && ns !== NS_CLIENT)) {
+  // Written without a namespace, as the module writes a stanza: in a batch item it inherits the
+  // batch's namespace, yet it is the same jabber:client stanza as at the root of a version 1 answer.
+  const unqualified = answer.name === 'iq' && answer.attrs.xmlns === undefined && ns === inherited;
+  if (answer.getName() !== 'iq' || (ns !== undefined && ns !== NS_CLIENT && !unqualified)) {
     throw new Unusable(
       `unexpected <${answer.name.slice(0, 40)}${ns ? ` xmlns="${ns.slice(0, 60)}"` : ''}> to a self-ping`,
     );

@@ -1,7 +1,8 @@
 // The round's stanza API when one deployment serves several VirtualHosts: each call goes to the
 // API of the user's host (the user JID's domain for a self-ping, the presence's `to` for a
 // notification), signed with that host's keys. A host the registry does not list is our own
-// failure: the call throws, the round is retried, nobody is notified.
+// failure: the call throws, the round is retried, nobody is notified. A batch (version 2) is
+// split by host: one batch per host, the hosts' batches at the same time, answers in order.
 import { createHash } from 'node:crypto';
 import type { Element } from 'ltx';
 import { parseJid } from '../domain/jid';
@@ -25,12 +26,10 @@ export class RoutingStanzaApi implements StanzaApi {
   ) {}
 
   private async client(jid: string): Promise<StanzaApi> {
-    let host: string;
-    try {
-      host = parseJid(jid).domain;
-    } catch (err) {
-      throw new StanzaApiError(`no stanza API for ${JSON.stringify(jid.slice(0, 200))}: ${(err as Error).message}`);
-    }
+    return this.clientOf(hostOf(jid));
+  }
+
+  private async clientOf(host: string): Promise<StanzaApi> {
     const api = await this.registry.api(host);
     if (!api) throw new StanzaApiError(`host ${host} is not in the host registry: no stanza API to call`);
     const hash = createHash('sha256');
@@ -52,5 +51,59 @@ export class RoutingStanzaApi implements StanzaApi {
 
   async notify(presence: Element): Promise<boolean> {
     return (await this.client(String(presence.attrs.to ?? ''))).notify(presence);
+  }
+
+  async selfPingBatch(pings: Array<{ user: string; occupant: string }>): Promise<PingReply[]> {
+    return this.perHost(
+      pings.map((p) => p.user),
+      async (client, indices) => {
+        const group = indices.map((i) => pings[i] as { user: string; occupant: string });
+        if (client.selfPingBatch) return client.selfPingBatch(group);
+        return Promise.all(group.map((p) => client.selfPing(p.user, p.occupant)));
+      },
+    );
+  }
+
+  async notifyBatch(presences: Element[]): Promise<Array<'sent' | 'no-session' | 'failed'>> {
+    return this.perHost(
+      presences.map((p) => String(p.attrs.to ?? '')),
+      async (client, indices) => {
+        const group = indices.map((i) => presences[i] as Element);
+        if (client.notifyBatch) return client.notifyBatch(group);
+        return Promise.all(group.map(async (p) => ((await client.notify(p)) ? 'sent' : 'no-session')));
+      },
+    );
+  }
+
+  /** Calls `each` once per host of `jids` with the indices of its items; the answers in the order of `jids`. */
+  private async perHost<T>(jids: string[], each: (client: StanzaApi, indices: number[]) => Promise<T[]>): Promise<T[]> {
+    const hosts = new Map<string, number[]>();
+    jids.forEach((jid, i) => {
+      const host = hostOf(jid);
+      const indices = hosts.get(host);
+      if (indices) indices.push(i);
+      else hosts.set(host, [i]);
+    });
+    const answers = new Array<T>(jids.length);
+    await Promise.all(
+      [...hosts].map(async ([host, indices]) => {
+        const out = await each(await this.clientOf(host), indices);
+        if (out.length !== indices.length)
+          throw new StanzaApiError(`stanza API of ${host} answered ${out.length} items for ${indices.length}`);
+        indices.forEach((i, j) => {
+          answers[i] = out[j] as T;
+        });
+      }),
+    );
+    return answers;
+  }
+}
+
+/** The host whose API serves `jid` (its domain); StanzaApiError when it is no JID. */
+function hostOf(jid: string): string {
+  try {
+    return parseJid(jid).domain;
+  } catch (err) {
+    throw new StanzaApiError(`no stanza API for ${JSON.stringify(jid.slice(0, 200))}: ${(err as Error).message}`);
   }
 }

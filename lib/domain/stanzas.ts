@@ -7,6 +7,8 @@ export const NS_PING = 'urn:xmpp:ping';
 export const NS_MUC_USER = 'http://jabber.org/protocol/muc#user';
 export const NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
 export const NS_API = 'urn:ping-muc:stanza-api:1';
+/** Version 2 of the stanza API: a batch of version 1 stanzas in one request (docs/stanza-api.md). */
+export const NS_BATCH = 'urn:ping-muc:stanza-api:2';
 
 export function stanzaId(): string {
   return `pm-${randomBytes(9).toString('base64url')}`;
@@ -258,4 +260,48 @@ export function parseXml(text: string, maxBytes: number): Element {
       `character U+${(bad[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')} is not allowed in XML`,
     );
   return new StrictReader(text).read();
+}
+
+/**
+ * A version 2 request body: `<batch xmlns="urn:ping-muc:stanza-api:2">` around the stanzas,
+ * whose ids are unique. Serialized, not built: the stanzas stay unchanged (no new parent).
+ */
+export function batchOf(stanzas: Element[]): string {
+  return `<batch xmlns="${NS_BATCH}">${stanzas.map((s) => s.toString()).join('')}</batch>`;
+}
+
+/** Only whitespace beside the elements of `el`. */
+const onlyElements = (el: Element): boolean =>
+  el.children.every((c) => typeof c !== 'string' || /^[ \t\r\n]*$/.test(c));
+
+/**
+ * The answer element of each request id of a version 2 answer, in the order of `ids`, or why
+ * there is none: no item, several items, or an item that does not hold exactly one element.
+ * Items of ids that were not asked are ignored. Throws XmlError when the root is not a batch.
+ */
+export function batchItems(root: Element, ids: readonly string[]): Array<Element | string> {
+  if (root.getName() !== 'batch' || root.getNS() !== NS_BATCH)
+    throw new XmlError(`<${root.name.slice(0, 40)}> is not a version 2 <batch>`);
+  if (Object.keys(root.attrs).some((a) => a !== 'xmlns' && !a.startsWith('xmlns:')))
+    throw new XmlError('<batch> with attributes');
+  if (!onlyElements(root)) throw new XmlError('text in <batch>');
+  const found = new Map<string, Element[]>();
+  for (const item of root.getChildElements()) {
+    if (item.getName() !== 'item' || item.getNS() !== NS_BATCH)
+      throw new XmlError(`<${item.name.slice(0, 40)}> in <batch>, not an <item>`);
+    const id = item.attrs.id;
+    if (typeof id !== 'string') throw new XmlError('<item> without an id');
+    found.set(id, [...(found.get(id) ?? []), item]);
+  }
+  return ids.map((id) => {
+    const items = found.get(id) ?? [];
+    if (items.length === 0) return 'no item for this request';
+    if (items.length > 1) return `${items.length} items for this request`;
+    const item = items[0] as Element;
+    if (Object.keys(item.attrs).some((a) => a !== 'id' && a !== 'xmlns' && !a.startsWith('xmlns:')))
+      return '<item> with other attributes than id';
+    const answers = item.getChildElements();
+    if (answers.length !== 1 || !onlyElements(item)) return '<item> without exactly one element';
+    return answers[0] as Element;
+  });
 }

@@ -1,11 +1,12 @@
 // An in-process HTTP server playing the XMPP server's stanza API (docs/stanza-api.md) for a MUC
 // whose answers are chosen per occupant. `serveStanzaApi` is the wire format, shared with the
-// benchmark's counting stub; `startStanzaApiStub` records every call for the flow tests.
+// benchmark's counting stub; `startStanzaApiStub` records every call for the flow tests. It speaks
+// version 2 too (a <batch> of stanzas, answered once), unless told to play a version 1 module.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parse, type Element } from 'ltx';
 import { secretKey, verify } from '../../lib/domain/signature';
-import { NS_API } from '../../lib/domain/stanzas';
+import { NS_API, NS_BATCH } from '../../lib/domain/stanzas';
 
 export type Answer =
   | 'result'
@@ -17,7 +18,10 @@ export type Answer =
   | 'timeout'
   | 'no-session'
   | 'http-500'
-  | 'hang';
+  | 'hang'
+  /** Version 2: this item refused (version 1: the whole request answered with that status). */
+  | 'refused-503'
+  | 'refused-403';
 
 export interface Iq {
   id: string;
@@ -46,6 +50,9 @@ export function answerXml(answer: Answer, iq: Iq): string {
       return `<timeout xmlns="${NS_API}"/>`;
     case 'no-session':
       return `<no-session xmlns="${NS_API}"/>`;
+    case 'refused-503':
+    case 'refused-403':
+      return `<refused xmlns="${NS_BATCH}" code="${answer.slice(8)}" reason="stub"/>`;
     default:
       return error(iq, answer, room);
   }
@@ -60,6 +67,37 @@ export interface StanzaApiHandlers {
   down?(): boolean;
   /** Delay before each answer, ms. */
   latencyMs(): number;
+  /** Called with the size of each version 2 batch. */
+  batch?(size: number): void;
+  /** When true, a batch is refused with 403, as a module that predates version 2 does. */
+  v1Only?(): boolean;
+}
+
+/** One stanza of a request: its answer's body, or the status of the whole request. */
+function answerStanza(el: Element, h: StanzaApiHandlers): { xml: string } | { status: number } | 'hang' {
+  if (el.name === 'presence') {
+    h.notify(el);
+    return { xml: `<sent xmlns="${NS_API}"/>` };
+  }
+  const iq = { id: el.attrs.id ?? '', from: el.attrs.from ?? '', to: el.attrs.to ?? '' };
+  const answer = h.ping(iq);
+  if (answer === 'http-500') return { status: 500 };
+  if (answer === 'hang') return 'hang';
+  return { xml: answerXml(answer, iq) };
+}
+
+/** A version 2 answer, written as the module does (one <item> per stanza, in order), or the whole request's status. */
+function answerBatch(root: Element, h: StanzaApiHandlers): { xml: string } | { status: number } | 'hang' {
+  if (h.v1Only?.()) return { status: 403 };
+  h.batch?.(root.getChildElements().length);
+  const items: string[] = [];
+  for (const el of root.getChildElements()) {
+    const a = answerStanza(el, h);
+    if (a === 'hang' || 'status' in a) return a;
+    // As the module writes it: an iq names jabber:client (unqualified, it would inherit the batch's namespace).
+    items.push(`<item id="${el.attrs.id ?? ''}">${a.xml.replace(/^<iq /, '<iq xmlns="jabber:client" ')}</item>`);
+  }
+  return { xml: `<batch xmlns="${NS_BATCH}">${items.join('')}</batch>` };
 }
 
 export interface Served {
@@ -89,15 +127,13 @@ export async function serveStanzaApi(secret: string, h: StanzaApiHandlers): Prom
           return send(401, 'bad signature');
         }
         const el = parse(body.toString('utf8'));
-        if (el.name === 'presence') {
-          h.notify(el);
-          return send(200, `<sent xmlns="${NS_API}"/>`);
-        }
-        const iq = { id: el.attrs.id ?? '', from: el.attrs.from ?? '', to: el.attrs.to ?? '' };
-        const answer = h.ping(iq);
-        if (answer === 'http-500') return send(500, 'boom');
-        if (answer === 'hang') return void hanging.add(() => res.destroy());
-        send(200, answerXml(answer, iq));
+        const a = el.name === 'batch' ? answerBatch(el, h) : answerStanza(el, h);
+        if (a === 'hang') return void hanging.add(() => res.destroy());
+        if ('status' in a) return send(a.status, 'refused');
+        // Version 1: a refusal of the stanza is the request's status.
+        const refused = /^<refused [^>]*code="(\d+)"/.exec(a.xml);
+        if (refused && el.name !== 'batch') return send(Number(refused[1]), 'refused');
+        send(200, a.xml);
       };
       const latency = h.latencyMs();
       if (latency > 0) setTimeout(respond, latency);
@@ -141,6 +177,10 @@ export interface StanzaApiStub {
   fallback: Answer;
   down: boolean;
   latencyMs: number;
+  /** Sizes of the version 2 batches served. */
+  batches: number[];
+  /** Play a module that predates version 2: batches are refused with 403. */
+  v1Only: boolean;
   close(): Promise<void>;
 }
 
@@ -157,6 +197,8 @@ export async function startStanzaApiStub(
     fallback: options.fallback ?? 'result',
     down: false,
     latencyMs: options.latencyMs ?? 0,
+    batches: [],
+    v1Only: false,
     close: async () => undefined,
   };
   const served = await serveStanzaApi(secret, {
@@ -170,6 +212,8 @@ export async function startStanzaApiStub(
     refused: () => void stub.refused++,
     down: () => stub.down,
     latencyMs: () => stub.latencyMs,
+    batch: (size) => void stub.batches.push(size),
+    v1Only: () => stub.v1Only,
   });
   stub.url = served.url;
   stub.close = served.close;
