@@ -50,7 +50,7 @@ describe('stanza API, version 2 (batch)', () => {
     bed = await Testbed.create({
       aModules: ['ping_muc_cloud', 'http_openmetrics'],
       aOptions: {
-        ping_muc_cloud_ping_timeout: 1,
+        ping_muc_cloud_ping_timeout: 3, // room for a module reload while a batch waits
         ping_muc_cloud_max_inflight: 2,
         ping_muc_cloud_batch_max_items: MAX_ITEMS,
         openmetrics_allow_cidr: '127.0.0.0/8',
@@ -185,6 +185,26 @@ describe('stanza API, version 2 (batch)', () => {
     expect(value('batch_items')).toBe(6 + 2 + 3 + 1);
     expect(value('batch_refused')).toBe(2 + 1);
     expect(value('pings_inflight')).toBe(0);
+  });
+
+  it('answers 503 to a batch in flight when the module unloads; the late replies reach no client', async () => {
+    const t = since();
+    bed.b.pause();
+    let res: { status: number; body: string };
+    try {
+      const pending = call(batch([ping('u1', alice.jid, `${ROOM}/Alice`), ping('u2', alice.jid, `${ROOM}/Alice`)]));
+      await sleep(300);
+      await bed.a.reloadModule('ping_muc_cloud', DOMAINS.a);
+      res = await pending;
+    } finally {
+      bed.b.resume();
+    }
+    expect(res.status).toBe(503);
+    await sleep(1000);
+    expect(unexpected(alice, t).filter((s) => s.startsWith('<iq'))).toEqual([]);
+    // The new instance serves batches.
+    const again = await call(batch([ping('u3', alice.jid, `${ROOM}/Alice`)]));
+    expect(items(again.body).map((i) => [i.id, kind(i.el)])).toEqual([['u3', 'iq result']]);
   });
 
   it('posts s2s-up when the links to B come back after a kill', async () => {
