@@ -1,7 +1,7 @@
 // Builds the dependencies of the Lambda handlers, once per process: one configured client per
 // backend, shared by the handler invocations of a cold start.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { DynamoStore } from '../adapters/dynamodb/store';
 import { ssmRegistrySource } from '../adapters/registry-ssm';
@@ -79,6 +79,8 @@ let lambdaClient: LambdaClient | undefined;
  */
 function invokerOf(targetArn: string): (input: string) => Promise<void> {
   return async (input) => {
+    // Imported when first needed: most invocations never invoke, and the SDK's import is most of a cold start.
+    const { InvokeCommand, LambdaClient } = await import('@aws-sdk/client-lambda');
     lambdaClient ??= new LambdaClient({ ...SDK_CLIENT });
     await lambdaClient.send(
       new InvokeCommand({ FunctionName: targetArn, InvocationType: 'Event', Payload: Buffer.from(input) }),
