@@ -208,7 +208,10 @@ describe('selfPingBatch', () => {
     expect(kinds(await api().selfPingBatch(pings(2)))).toEqual(['reply', 'reply']);
     expect(calls).toBe(3);
     calls = 0;
-    script = () => (calls++, { status: 503, body: 'busy' });
+    script = () => {
+      calls++;
+      return { status: 503, body: 'busy' };
+    };
     await expect(api().selfPingBatch(pings(2))).rejects.toBeInstanceOf(StanzaApiError);
     expect(calls).toBe(3);
     for (const status of [401, 429, 500]) {
