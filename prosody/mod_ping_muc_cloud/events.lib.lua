@@ -13,6 +13,9 @@
 -- fires when none arrives). At most one is undelivered at a time, and a heartbeat never
 -- overflows the queue: while ping-muc is unreachable they do not pile up.
 --
+-- An s2s-up (a link of the host is up again: ping-muc re-checks a round waiting for it) is a
+-- hint too: it never overflows the queue; one that finds it full, or a resync pending, is dropped.
+--
 -- Every request carries `ping-muc-host: <this VirtualHost>`: the module is per host, so are
 -- all the events of a request, and ping-muc picks the host's secrets by it. An IDN host is
 -- named by its ASCII form (A-labels): an HTTP header carries ASCII (RFC 9110 §5.5).
@@ -97,6 +100,9 @@ return function (opts)
 		event.host = module.host;
 		if event.type == "s2s-close" then
 			if #held > 0 or not push(event) then held[#held + 1] = event; end
+		elseif event.type == "s2s-up" then
+			-- A hint, like a heartbeat: it never overflows the queue (nor starts a resync).
+			if resync_needed or not push(event) then count_dropped(1); return event; end
 		elseif resync_needed then
 			-- The resync will carry the state as it is then: this event is superseded.
 			dropped = dropped + 1;
