@@ -1,28 +1,28 @@
-// biome-ignore-all lint/style/noExcessiveLinesPerFile: one client of one HTTP API; transport, retries and both versions' answer checks share its private state and helpers
 // Client of the XMPP server's stanza API (docs/stanza-api.md) over HTTP(S) with keep-alive.
 import http from 'node:http';
 import https from 'node:https';
-import { TextDecoder } from 'node:util';
-import { Element } from '@xmpp/xml';
+import type { Element } from '@xmpp/xml';
 import type { PingReply } from '../domain/model';
 import type { StanzaApi } from '../ports';
 import { type Keys, sign } from '../domain/signature';
-import { sameJid } from '../domain/jid';
-import {
-  batchItems,
-  batchOf,
-  NS_API,
-  NS_BATCH,
-  NS_STANZAS,
-  parseXml,
-  selfPing,
-  stanzaId,
-  XmlError,
-} from '../domain/stanzas';
-import { DEFINED_CONDITIONS } from '../domain/outcome';
+import { batchItems, batchOf, selfPing, stanzaId, XmlError } from '../domain/stanzas';
 import { backoffMs } from '../support/backoff';
+import {
+  type Answer,
+  isApiSignal,
+  type ItemAnswer,
+  MAX_RESPONSE_BYTES,
+  pingReply,
+  readAnswer,
+  readItem,
+  readPingAnswer,
+  StanzaApiError,
+  uniqueIds,
+  Unusable,
+} from './stanza-api-answers';
 
-export const MAX_RESPONSE_BYTES = 64 * 1024;
+export { MAX_RESPONSE_BYTES, StanzaApiError } from './stanza-api-answers';
+
 /** Version 2: items per request (the module's `ping_muc_cloud_batch_max_items`, default 500). */
 export const MAX_BATCH_ITEMS = 500;
 /** Version 2: body size per request (the module's `ping_muc_cloud_batch_max_bytes`, default 256 KiB). */
@@ -31,14 +31,6 @@ export const MAX_BATCH_BYTES = 256 * 1024;
 export const MAX_ITEM_ANSWER_BYTES = 8 * 1024;
 /** After a server refused a batch with 403 (it predates version 2), batches go as version 1 requests this long. */
 const V1_FALLBACK_MS = 5 * 60_000;
-/** The stanza namespace of the client-to-server stream (RFC 6120 §4.8.3), the only one an IQ reply may have. */
-const NS_CLIENT = 'jabber:client';
-
-/** The API itself failed: never a fact about the room. Callers retry. */
-export class StanzaApiError extends Error {
-  override name = 'StanzaApiError';
-}
-
 export interface StanzaApiOptions {
   url: string;
   /** The API key, or the current and the previous one during a rotation: each signs every request. */
@@ -70,21 +62,6 @@ export interface StanzaApiOptions {
   fallbackConcurrency?: number;
 }
 
-/** What one stanza of a batch came back with. */
-type ItemAnswer =
-  /** The answer element; `ns` is the namespace an unqualified element inherits there (the batch's). */
-  { el: Element; ns?: string } | { refused: '503' | '403' | '400'; reason: string } | { bad: string };
-
-/** An HTTP answer, read whole (up to MAX_RESPONSE_BYTES). */
-interface Answer {
-  status: number;
-  contentType: string;
-  retryAfter?: string;
-  body?: Buffer;
-  /** Why the body could not be read, when it could not (oversize). */
-  unreadable?: string;
-}
-
 /** A transport failure; `retry` says whether trying again may help. */
 class TransportError extends Error {
   constructor(
@@ -97,14 +74,6 @@ class TransportError extends Error {
 
 /** Answers to one request that the API may give again and that a retry in place may cure. */
 const RETRY_STATUS = new Set([502, 503, 504]);
-/** The API refused this one request: that join's problem (a self-ping's bad answer), never the round's. */
-const REQUEST_STATUS = new Set([400, 403, 404, 413]);
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** A 200 answer to one request that we cannot use: a bad answer for that request. */
-class Unusable extends Error {}
-
 /** retry-after (RFC 9110 §10.2.3): delay-seconds or an HTTP-date; ms from now, undefined if absent or unparsable. */
 function retryAfterMs(value: string | undefined, now: number): number | undefined {
   if (value === undefined) return undefined;
@@ -228,39 +197,7 @@ export class HttpStanzaApi implements StanzaApi {
    * (transport, 5xx, 401, 429, other statuses) and Unusable for a bad answer to this request.
    */
   private async post(stanza: Element): Promise<Element> {
-    return this.read(await this.exchange(stanza.toString()), MAX_RESPONSE_BYTES);
-  }
-
-  /** The root element of a usable 200 answer; throws StanzaApiError or Unusable as `post`. */
-  private read(answer: Answer, maxBytes: number): Element {
-    const { status } = answer;
-    const excerpt = () => (answer.body ? answer.body.toString('utf8', 0, 200) : '');
-    if (REQUEST_STATUS.has(status)) throw new Unusable(`stanza API refused the request: ${status} ${excerpt()}`);
-    if (status !== 200) throw new StanzaApiError(`stanza API answered ${status}: ${excerpt()}`);
-    if (answer.unreadable || !answer.body) throw new Unusable(answer.unreadable ?? 'no body');
-    // application/xml, UTF-8 (the only charset we read; RFC 7303 §3.2 lets the XML itself say more).
-    const [type, ...params] = answer.contentType
-      .toLowerCase()
-      .split(';')
-      .map((p) => p.trim());
-    if (type !== 'application/xml')
-      throw new Unusable(`content type "${answer.contentType.slice(0, 100)}", not application/xml`);
-    const charset = params
-      .find((p) => p.startsWith('charset='))
-      ?.slice(8)
-      .replace(/"/g, '');
-    if (charset !== undefined && charset !== 'utf-8') throw new Unusable(`charset ${charset.slice(0, 40)}, not utf-8`);
-    let text: string;
-    try {
-      text = utf8.decode(answer.body);
-    } catch {
-      throw new Unusable('answer is not valid UTF-8');
-    }
-    try {
-      return parseXml(text, maxBytes);
-    } catch (err) {
-      throw new Unusable(`bad XML: ${(err as Error).message}`);
-    }
+    return readAnswer(await this.exchange(stanza.toString()), MAX_RESPONSE_BYTES);
   }
 
   async selfPing(user: string, occupant: string): Promise<PingReply> {
@@ -372,7 +309,7 @@ export class HttpStanzaApi implements StanzaApi {
     }
     try {
       const items = batchItems(
-        this.read(answer, maxBytes),
+        readAnswer(answer, maxBytes),
         chunk.map((s) => String(s.attrs.id)),
       );
       return items.map((item) => (typeof item === 'string' ? { bad: item } : readItem(item)));
@@ -402,92 +339,4 @@ export class HttpStanzaApi implements StanzaApi {
     await Promise.all(Array.from({ length: workers }, worker));
     return answers;
   }
-}
-
-/** The stanzas with unique, non-empty ids: a copy with a fresh id for each stanza that has none or a repeated one. */
-function uniqueIds(stanzas: Element[]): Element[] {
-  const seen = new Set<string>();
-  return stanzas.map((stanza) => {
-    const id = stanza.attrs.id;
-    if (typeof id === 'string' && id !== '' && !seen.has(id)) {
-      seen.add(id);
-      return stanza;
-    }
-    let fresh = stanzaId();
-    while (seen.has(fresh)) fresh = stanzaId();
-    seen.add(fresh);
-    // Only serialized: sharing the children is enough.
-    const copy = new Element(stanza.name, { ...stanza.attrs, id: fresh });
-    copy.children = stanza.children;
-    return copy;
-  });
-}
-
-/** An item's answer: a per-item refusal of version 2, else the version 1 answer element. */
-function readItem(el: Element): ItemAnswer {
-  if (el.getName() !== 'refused' || el.getNS() !== NS_BATCH) return { el, ns: NS_BATCH };
-  const { code, reason } = el.attrs as Record<string, string | undefined>;
-  const known = Object.keys(el.attrs).every((a) => a === 'xmlns' || a === 'code' || a === 'reason');
-  if (!known || el.getChildElements().length > 0 || (code !== '503' && code !== '403' && code !== '400'))
-    return { bad: 'malformed <refused/>' };
-  return { refused: code, reason: String(reason ?? '').slice(0, 200) };
-}
-
-/** A self-ping's reply from a batch item; never a reply but from a usable, matching answer. */
-function pingReply(a: ItemAnswer, iq: Element): PingReply {
-  if ('bad' in a) return { kind: 'bad-answer', reason: a.bad };
-  if ('refused' in a) return { kind: 'bad-answer', reason: `refused ${a.refused}: ${a.reason}` };
-  try {
-    return readPingAnswer(a.el, iq, a.ns);
-  } catch (err) {
-    if (err instanceof Unusable) return { kind: 'bad-answer', reason: err.message };
-    throw err;
-  }
-}
-
-/** `<name xmlns="urn:ping-muc:stanza-api:1"/>` and nothing else: no other attribute, no content. */
-function isApiSignal(el: Element, name: string): boolean {
-  return (
-    el.name === name &&
-    el.getNS() === NS_API &&
-    Object.keys(el.attrs).every((a) => a === 'xmlns') &&
-    el.children.every((c) => typeof c === 'string' && c.trim() === '')
-  );
-}
-
-/** What a usable self-ping answer says, or Unusable: the IQ reply must answer our IQ (docs/stanza-api.md). */
-function readPingAnswer(answer: Element, iq: Element, inherited?: string): PingReply {
-  if (isApiSignal(answer, 'timeout')) return { kind: 'timeout' };
-  if (isApiSignal(answer, 'no-session')) return { kind: 'no-session' };
-  const { type, id, from, to } = answer.attrs as Record<string, string | undefined>;
-  const ns = answer.getNS();
-  // Written without a namespace, as the module writes a stanza: in a batch item it inherits the
-  // batch's namespace, yet it is the same jabber:client stanza as at the root of a version 1 answer.
-  const unqualified = answer.name === 'iq' && answer.attrs.xmlns === undefined && ns === inherited;
-  if (answer.getName() !== 'iq' || (ns !== undefined && ns !== NS_CLIENT && !unqualified)) {
-    throw new Unusable(
-      `unexpected <${answer.name.slice(0, 40)}${ns ? ` xmlns="${ns.slice(0, 60)}"` : ''}> to a self-ping`,
-    );
-  }
-  if (type !== 'result' && type !== 'error') throw new Unusable(`IQ of type ${JSON.stringify(type ?? null)}`);
-  // RFC 6120 §8.2.3: the reply carries the request's id; it comes from where the ping went, to
-  // the session that sent it (the module relays the reply it received, `from`/`to` as sent).
-  if (id !== iq.attrs.id) throw new Unusable('IQ reply with another id');
-  if (!from || !sameJid(from, String(iq.attrs.to)))
-    throw new Unusable('IQ reply from another JID than the occupant pinged');
-  if (!to || !sameJid(to, String(iq.attrs.from))) throw new Unusable('IQ reply to another JID than the session');
-  if (type === 'error') {
-    // RFC 6120 §8.3.1–8.3.2: an error stanza holds one <error/>, which holds one defined
-    // condition (§8.3.3) in the stanzas namespace beside an optional <text/>. An error without
-    // one is malformed: it must not be read as "any other error" (XEP-0410 §3.2: not joined).
-    const errors = answer.getChildElements().filter((c) => c.getName() === 'error' && c.getNS() === ns);
-    if (errors.length !== 1) throw new Unusable('IQ error without exactly one <error/>');
-    const conditions = (errors[0] as Element)
-      .getChildElements()
-      .filter((c) => c.getNS() === NS_STANZAS && c.getName() !== 'text');
-    if (conditions.length !== 1 || !DEFINED_CONDITIONS.has((conditions[0] as Element).getName())) {
-      throw new Unusable('IQ error without exactly one defined condition (RFC 6120 §8.3.3)');
-    }
-  }
-  return { kind: 'reply', iq: answer };
 }
