@@ -3,7 +3,7 @@
 // anything but remote-server-*, the re-check runs at once instead of after the backoff. A probe
 // costs one self-ping per waiting (host, remote) per interval. An s2s-up of the link asks for one
 // at once (./link.ts).
-import type { Round, RoundJob } from '../domain/model';
+import type { Round } from '../domain/model';
 import { remoteUnreachable } from '../domain/outcome';
 import { scheduleTag } from '../domain/schedule';
 import { retrying } from '../support/retry';
@@ -11,7 +11,7 @@ import type { RoundDeps } from './deps';
 import type { FollowUp } from './pass';
 
 /** Whether a probe job has a round to probe: waiting for its pass, with a probe join, not about to run anyway. */
-export function probeWanted(deps: RoundDeps, job: RoundJob, round: Round): boolean {
+export function probeWanted(deps: RoundDeps, round: Round): boolean {
   if (round.state !== 'waiting' || !round.probe || round.notBefore === undefined) return false;
   return round.notBefore - deps.clock.now() > deps.config.probeMs / 2;
 }

@@ -155,7 +155,7 @@ async function jobIsIdle(deps: RoundDeps, job: RoundJob, stored?: Round): Promis
     deps.log.info('round job for another pass ignored', { ...job, roundPass: round.pass });
     return NOTHING;
   }
-  if (job.probe) return probeWanted(deps, job, round) ? undefined : NOTHING;
+  if (job.probe) return probeWanted(deps, round) ? undefined : NOTHING;
   const early = round.state === 'waiting' && round.notBefore !== undefined ? round.notBefore - deps.clock.now() : 0;
   if (early > MAX_EARLY_WAIT_MS) {
     deps.log.info('round job early for its pass', {
