@@ -32,6 +32,8 @@ export interface Config {
   pageSize: number;
   /** While a round waits because its remote was unreachable, self-ping one join this often (0: never). */
   probeMs: number;
+  /** Stanza API v2: self-pings and notifications per batch request; 0 = v1, one request each. */
+  apiBatch: number;
   /** Self-pings in flight towards one XMPP server across all its rounds (a multiple of concurrency). */
   serverMaxInflight: number;
   /** The round function's own timeout (AWS), so a margin that cannot fit is refused at start. */
@@ -65,6 +67,7 @@ export const ENV = {
   maxBodyBytes: 'PING_MUC_MAX_BODY_BYTES',
   pageSize: 'PING_MUC_PAGE_SIZE',
   probeSeconds: 'PING_MUC_PROBE_SECONDS',
+  apiBatch: 'PING_MUC_API_BATCH',
   serverMaxInflight: 'PING_MUC_SERVER_MAX_INFLIGHT',
   roundTimeoutSeconds: 'PING_MUC_ROUND_TIMEOUT_SECONDS',
   table: 'PING_MUC_TABLE',
@@ -150,6 +153,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxBodyBytes: int(env, ENV.maxBodyBytes, DEFAULTS.maxBodyBytes, 1024, 6 * 1024 * 1024),
     pageSize: int(env, ENV.pageSize, DEFAULTS.pageSize, 1, 10_000),
     probeMs: num(env, ENV.probeSeconds, DEFAULTS.probeSeconds, 0, 3600) * 1000,
+    apiBatch: int(env, ENV.apiBatch, 0, 0, 5000),
     serverMaxInflight: serverMax,
     roundTimeoutMs: env[ENV.roundTimeoutSeconds] ? int(env, ENV.roundTimeoutSeconds, 0, 1, 900) * 1000 : undefined,
     table: env[ENV.table] ?? DEFAULTS.table,

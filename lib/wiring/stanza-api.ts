@@ -1,6 +1,8 @@
 // The stanza API clients as configured: shared by the AWS and the local composition roots.
 import { HttpStanzaApi } from '../adapters/stanza-api-http';
+import { batchingStanzaApi } from '../adapters/stanza-api-batching';
 import { RoutingStanzaApi } from '../adapters/stanza-api-routing';
+import type { StanzaApi } from '../ports';
 import type { Keys } from '../domain/signature';
 import type { Config } from '../support/config';
 import type { HostRegistry } from '../support/registry';
@@ -10,7 +12,11 @@ export function stanzaApiFor(config: Config, key: Keys, url = config.apiUrl): Ht
   return new HttpStanzaApi({ url, key, timeoutMs: config.apiTimeoutMs });
 }
 
-/** Each call to the API of the user's host, signed with that host's keys (docs/hosts.md). */
-export function routedStanzaApi(config: Config, registry: HostRegistry): RoutingStanzaApi {
-  return new RoutingStanzaApi(registry, (api) => stanzaApiFor(config, api.keys, api.url));
+/**
+ * Each call to the API of the user's host, signed with that host's keys (docs/hosts.md); with
+ * PING_MUC_API_BATCH, the calls made together go out in v2 batches of at most that many.
+ */
+export function routedStanzaApi(config: Config, registry: HostRegistry): StanzaApi {
+  const routed = new RoutingStanzaApi(registry, (api) => stanzaApiFor(config, api.keys, api.url));
+  return config.apiBatch > 0 ? batchingStanzaApi(routed, { maxItems: config.apiBatch }) : routed;
 }
