@@ -41,7 +41,7 @@ export function render(rows: E2eResult[], md: boolean): string {
       r.notifications,
       r.duplicateNotifications,
       r.roundStartMs === undefined ? '' : `${r.roundStartMs} / ${r.roundDoneMs ?? '?'}`,
-      `${r.cpuMs.a} / ${r.cpuMs.b} / ${r.variant === 'ping-muc' ? r.cpuMs.service : '-'} / ${r.cpuMs.clients}`,
+      `${r.cpuMs.a} / ${r.cpuMs.b} / ${r.variant === 'debian-mod_ping_muc' ? '-' : r.cpuMs.service} / ${r.cpuMs.clients}`,
     ]),
   );
 }
@@ -53,7 +53,7 @@ export async function e2ePart(m: number, log: (s: string) => void): Promise<E2eP
     log(`e2e: skipped: ${reason}`);
     return { rows: { measured: false, reason }, rendered: () => `not measured: ${reason}` };
   }
-  const rows: E2eResult[] = [await e2eScenario('ping-muc', m, log)];
+  const rows: E2eResult[] = [await e2eScenario('ping-muc', m, log), await e2eScenario('ping-muc-v2', m, log)];
   const debian = existsSync(DEBIAN_MODULE);
   if (debian) rows.push(await e2eScenario('debian-mod_ping_muc', m, log));
   else log("e2e: Debian's mod_ping_muc not measured: apt-get install prosody-modules");

@@ -12,7 +12,9 @@ import { DOMAINS, Testbed } from '../test/e2e/testbed';
 import { User } from '../test/e2e/users';
 import { forkChild } from './children';
 
-export type Variant = 'ping-muc' | 'debian-mod_ping_muc';
+/** ping-muc with stanza API v1 (one request per call) or v2 (batches), and Debian's in-process module. */
+export type Variant = 'ping-muc' | 'ping-muc-v2' | 'debian-mod_ping_muc';
+const isPingMuc = (v: Variant) => v !== 'debian-mod_ping_muc';
 
 export interface E2eResult {
   variant: Variant;
@@ -98,6 +100,8 @@ export async function e2eScenario(
         PING_MUC_RECHECK_BASE_SECONDS: '1',
         PING_MUC_API_TIMEOUT_MS: '8000',
         LOG_LEVEL: 'info',
+        // v2: the calls of a round in batches of up to 500, all of them in flight.
+        ...(variant === 'ping-muc-v2' ? { PING_MUC_API_BATCH: '500', PING_MUC_CONCURRENCY: '500' } : {}),
       },
     },
   );
@@ -118,7 +122,7 @@ export async function e2eScenario(
         }
       }),
     );
-    if (variant === 'ping-muc') {
+    if (isPingMuc(variant)) {
       const deadline = Date.now() + 30_000;
       while ((await service.ask<{ count: number }>({ op: 'joins', host: DOMAINS.a, remote: DOMAINS.mucB })).count < m) {
         if (Date.now() > deadline) throw new Error('e2e: the service did not receive every join');
@@ -129,9 +133,9 @@ export async function e2eScenario(
     }
     const setupMs = Date.now() - t0;
     log(`e2e ${variant}: ${m} joins by ${clients} clients; kill -9 of B`);
-    const delayMs = variant === 'ping-muc' ? delaySeconds * 1000 : 0;
+    const delayMs = isPingMuc(variant) ? delaySeconds * 1000 : 0;
     const profile = process.env.BENCH_E2E_SERVICE_PROFILE; // a .cpuprofile of the service from kill to last notification
-    if (profile && variant === 'ping-muc') await service.ask({ op: 'profile-start' });
+    if (profile && isPingMuc(variant)) await service.ask({ op: 'profile-start' });
     const cpu0 = { a: cpuOf(bed.a.pid), service: cpuOf(servicePid), clients: process.cpuUsage() };
     const killedAt = Date.now();
     await bed.b.kill();
@@ -150,7 +154,7 @@ export async function e2eScenario(
       service: cpuOf(servicePid) - cpu0.service,
       clients: Math.round((clientsCpu.user + clientsCpu.system) / 1000),
     };
-    if (profile && variant === 'ping-muc') await service.ask({ op: 'profile-stop', file: profile });
+    if (profile && isPingMuc(variant)) await service.ask({ op: 'profile-stop', file: profile });
     await sleep(3000);
     const latencies: number[] = [];
     let notifications = 0;
@@ -167,7 +171,7 @@ export async function e2eScenario(
     const aLog = bed.a.log();
     const logged = pingsInLog(aLog);
     let extra: Partial<E2eResult> = {};
-    if (variant === 'ping-muc') {
+    if (isPingMuc(variant)) {
       const { lines } = await service.ask<{ lines: string[] }>({ op: 'log' });
       const at = (message: string) => {
         for (const line of lines) {
