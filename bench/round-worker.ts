@@ -16,7 +16,7 @@ import {
 const p = childParam<
   RoundParams & { endpoint?: string; stubUrl: string; closeSeq: number; variant: Variant; calibrate?: boolean }
 >();
-const params = { n: p.n, noise: p.noise, concurrency: p.concurrency, latencyMs: p.latencyMs };
+const params = { n: p.n, noise: p.noise, concurrency: p.concurrency, latencyMs: p.latencyMs, batch: p.batch };
 let result: RoundResult | CalibrationResult;
 if (p.calibrate) {
   result = await calibrate(p.stubUrl, params);

@@ -12,6 +12,7 @@ import {
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadConfig } from '../lib/support/config';
 import { DynamoStore } from '../lib/adapters/dynamodb/store';
+import { batchingStanzaApi } from '../lib/adapters/stanza-api-batching';
 import { HttpStanzaApi } from '../lib/adapters/stanza-api-http';
 import { secretKey } from '../lib/domain/signature';
 import { createLogger } from '../lib/support/observability';
@@ -38,6 +39,8 @@ export interface RoundParams {
   noise: number;
   concurrency: number;
   latencyMs: number;
+  /** Stanza API v2: the round's calls in batches of at most this many (PING_MUC_API_BATCH); 0/absent = v1. */
+  batch?: number;
 }
 
 const roomsFor = (n: number) => Math.max(5, Math.ceil(n / 25));
@@ -214,7 +217,8 @@ export async function measureRound(
     timeoutMs: config.apiTimeoutMs,
     onRequest: () => httpRequests++,
   };
-  const transport: StanzaApi = new HttpStanzaApi(apiOptions);
+  const http = new HttpStanzaApi(apiOptions);
+  const transport: StanzaApi = p.batch ? batchingStanzaApi(http, { maxItems: p.batch }) : http;
   // Round trip of every API call as the round sees it: tells a slow API (or a busy event loop)
   // apart from a round that does not keep C requests in flight.
   const rtts: number[] = [];

@@ -20,6 +20,8 @@ export interface Options {
   parts: Set<string>;
   latencyMs: number;
   concurrency: number;
+  /** Stanza API v2 batch size of the round part (0 = v1). */
+  batch: number;
   coldRuns: number;
   /** N of the ablation runs (what limits the round): transport ceiling and round variants. */
   ablationN: number;
@@ -27,7 +29,7 @@ export interface Options {
 
 export function parseArgs(argv: string[]): Options {
   const get = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
-  const known = ['--full', '--only', '--latency', '--concurrency', '--cold-runs', '--ablation-n'];
+  const known = ['--full', '--only', '--latency', '--concurrency', '--batch', '--cold-runs', '--ablation-n'];
   for (const a of argv)
     if (!known.some((k) => a === k || a.startsWith(`${k}=`)))
       throw new Error(`unknown argument ${a}; known: ${known.join(' ')}`);
@@ -38,6 +40,7 @@ export function parseArgs(argv: string[]): Options {
     ablationN: Number(get('ablation-n') ?? 10_000),
     latencyMs: Number(get('latency') ?? 20),
     concurrency: Number(get('concurrency') ?? 32),
+    batch: Number(get('batch') ?? 0),
     coldRuns: Number(get('cold-runs') ?? 9),
   };
 }
@@ -315,7 +318,11 @@ async function main(): Promise<void> {
   log(`${opts.full ? 'full' : 'quick'} mode: ${[...opts.parts].join(', ')}`);
   if (opts.parts.has('round')) {
     const sizes = opts.full ? [1_000, 10_000, 100_000] : [1_000, 10_000];
-    results.round = await roundPart(sizes, { concurrency: opts.concurrency, latencyMs: opts.latencyMs }, log);
+    results.round = await roundPart(
+      sizes,
+      { concurrency: opts.concurrency, latencyMs: opts.latencyMs, batch: opts.batch },
+      log,
+    );
   }
   if (opts.parts.has('ablation')) {
     const base = { concurrency: opts.concurrency, latencyMs: opts.latencyMs };

@@ -50,7 +50,15 @@ describe('bench smoke (N = 50)', () => {
 
     const results: Results = {
       machine: machine(),
-      options: { full: false, parts: ['round', 'ingest'], latencyMs: 2, concurrency: 8, coldRuns: 1, ablationN: 50 },
+      options: {
+        full: false,
+        parts: ['round', 'ingest'],
+        latencyMs: 2,
+        concurrency: 8,
+        batch: 0,
+        coldRuns: 1,
+        ablationN: 50,
+      },
       round,
       ablation: { calibration, variants },
       ingest,
