@@ -13,23 +13,18 @@ import { allow } from './iam';
  * bundles and demands equality). The events function shares the store classes with the round
  * function, so its bundle holds DeleteItem too (lib/adapters/dynamodb: joins, leases).
  */
+const STORE_ACTIONS = [
+  'dynamodb:BatchWriteItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:GetItem',
+  'dynamodb:PutItem',
+  'dynamodb:Query',
+  'dynamodb:UpdateItem',
+] as const;
+// Kept per function, so that a bundle that stops sending a call loses its grant in one place.
 export const DYNAMODB_TABLE_ACTIONS: Record<FunctionName, readonly string[]> = {
-  events: [
-    'dynamodb:BatchWriteItem',
-    'dynamodb:DeleteItem',
-    'dynamodb:GetItem',
-    'dynamodb:PutItem',
-    'dynamodb:Query',
-    'dynamodb:UpdateItem',
-  ],
-  round: [
-    'dynamodb:BatchWriteItem',
-    'dynamodb:DeleteItem',
-    'dynamodb:GetItem',
-    'dynamodb:PutItem',
-    'dynamodb:Query',
-    'dynamodb:UpdateItem',
-  ],
+  events: STORE_ACTIONS,
+  round: STORE_ACTIONS,
 };
 /** On the GSI only Query is meaningful. */
 export const DYNAMODB_INDEX_ACTIONS = ['dynamodb:Query'] as const;
