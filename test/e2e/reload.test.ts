@@ -31,9 +31,13 @@ describe('reload with more joins than the queue holds', () => {
   });
 
   it('keeps all 200 joins in the store, each posted again once with since = its first seq', async () => {
-    const firstSeq = new Map(
-      stack.events.events.filter((e) => e.type === 'join').map((e) => [`${e.user} ${e.room}`, e.seq]),
-    );
+    // The tap records a request's events when ping-muc's answer passes back through it, just after
+    // the store was written: wait for the tap itself, not for the store.
+    const joinsSeen = () =>
+      new Map(stack.events.events.filter((e) => e.type === 'join').map((e) => [`${e.user} ${e.room}`, e.seq]));
+    const until = Date.now() + 10_000;
+    while (joinsSeen().size < USERS * ROOMS && Date.now() < until) await sleep(50);
+    const firstSeq = joinsSeen();
     expect(firstSeq.size).toBe(USERS * ROOMS);
     await reload(stack.bed);
     const start = await stack.events.waitFor(
