@@ -32,6 +32,11 @@ export interface Progress {
  * `retry: false`), so the deadline margin still counts one timeout per call.
  */
 const STORE_RETRY: RetryPolicy = { tries: 3, baseMs: 100, maxMs: 1_000 };
+
+/** One store call of a round, retried in place. */
+export function storeCall<T>(deps: Pick<RoundDeps, 'clock'>, fn: () => Promise<T>): Promise<T> {
+  return retrying(deps.clock, fn, STORE_RETRY);
+}
 const API_RETRY: RetryPolicy = {
   tries: 2,
   baseMs: 500,
@@ -71,7 +76,7 @@ export async function runPass(
   remainingMs: () => number,
   progress: Progress = { advanced: false },
 ): Promise<FollowUp[]> {
-  const startSeq = await retrying(deps.clock, () => deps.joins.hostStartSeq(round.host), STORE_RETRY);
+  const startSeq = await storeCall(deps, () => deps.joins.hostStartSeq(round.host));
   const pass = new PassFeed(deps, round, remainingMs, progress);
   const worker = async () => {
     for (let item = await pass.take(); item; item = await pass.take()) {
@@ -155,17 +160,15 @@ class PassFeed {
   }
 
   private async feed(): Promise<void> {
-    const { joins, config, clock } = this.deps;
+    const { joins, config } = this.deps;
     // At least one page per invocation, so that every invocation makes progress.
     if (this.fed > 0 && this.remainingMs() < deadlineMarginMs(config)) {
       this.stopped = true;
       return;
     }
     const { host, remote } = this.round;
-    const { items, next } = await retrying(
-      clock,
-      () => joins.joinsOf(host, remote, pageSize(config), this.cursor),
-      STORE_RETRY,
+    const { items, next } = await storeCall(this.deps, () =>
+      joins.joinsOf(host, remote, pageSize(config), this.cursor),
     );
     this.cursor = next;
     this.more = next !== undefined;
@@ -177,7 +180,7 @@ class PassFeed {
   }
 
   private checkpoint(): void {
-    const { rounds, clock } = this.deps;
+    const { rounds } = this.deps;
     while (this.pages[0] && this.pages[0].left === 0) {
       const { next } = this.pages.shift() as PageProgress;
       // The last page is recorded by endPass: an undefined cursor means "start of the pass".
@@ -185,7 +188,7 @@ class PassFeed {
       this.round.cursor = next;
       const snapshot = { ...this.round };
       this.saving = this.saving
-        .then(() => retrying(clock, () => rounds.saveRound(snapshot), STORE_RETRY))
+        .then(() => storeCall(this.deps, () => rounds.saveRound(snapshot)))
         .then(() => void (this.progress.advanced = true))
         .catch((err) => this.fail(err));
     }
@@ -206,7 +209,7 @@ async function endPass(deps: RoundDeps, round: Round): Promise<FollowUp[]> {
       notBefore: at,
       state: 'waiting',
     };
-    await retrying(deps.clock, () => deps.rounds.saveRound(next), STORE_RETRY);
+    await storeCall(deps, () => deps.rounds.saveRound(next));
     deps.log.info('round re-check scheduled', {
       host: round.host,
       remote: round.remote,
@@ -224,7 +227,7 @@ async function endPass(deps: RoundDeps, round: Round): Promise<FollowUp[]> {
     return follow;
   }
   const { notBefore: _n, probe: _p, ...done } = round;
-  await retrying(deps.clock, () => deps.rounds.saveRound({ ...done, cursor: undefined, state: 'done' }), STORE_RETRY);
+  await storeCall(deps, () => deps.rounds.saveRound({ ...done, cursor: undefined, state: 'done' }));
   deps.metrics.count('Rounds', 'State', 'done');
   deps.log.info('round done', { host: round.host, remote: round.remote, gen: round.gen, passes: round.pass + 1 });
   return [];
@@ -242,12 +245,11 @@ function recheckMark(gen: string, pass: number): string {
  */
 async function selfPingAndAct(deps: RoundDeps, round: Round, join: Join, startSeq: number): Promise<boolean> {
   const { joins, api, config, metrics, clock, log } = deps;
-  const store = <T>(fn: () => Promise<T>) => retrying(clock, fn, STORE_RETRY);
   // Joined after the close: the link was up again when it joined.
   if (joinedAt(join) > round.cutoffSeq) return false;
   // Written before the host restarted: the session is gone (host-start drops joins lazily here).
   if (join.seq < startSeq) {
-    await store(() => joins.deleteJoinIf(join));
+    await storeCall(deps, () => joins.deleteJoinIf(join));
     return false;
   }
   const nextMark = recheckMark(round.gen, round.pass + 1);
@@ -257,7 +259,7 @@ async function selfPingAndAct(deps: RoundDeps, round: Round, join: Join, startSe
   if (reply.kind === 'bad-answer') {
     // Our failure for this one join, never a fact about the room: re-check it, never notify.
     metrics.count('Pings', 'Outcome', 'failed');
-    const marked = round.pass < config.rechecks && (await store(() => joins.markRecheck(join, nextMark)));
+    const marked = round.pass < config.rechecks && (await storeCall(deps, () => joins.markRecheck(join, nextMark)));
     log.warn(
       marked ? 'self-ping answer unusable, re-check scheduled' : 'self-ping answer unusable, join kept unchecked',
       { user: join.user, room: join.room, reason: reply.reason },
@@ -272,10 +274,10 @@ async function selfPingAndAct(deps: RoundDeps, round: Round, join: Join, startSe
   }
   metrics.count('Pings', 'Outcome', outcome);
   if (outcome === 'indeterminate' && round.pass < config.rechecks) {
-    return store(() => joins.markRecheck(join, nextMark));
+    return storeCall(deps, () => joins.markRecheck(join, nextMark));
   }
   if (outcome === 'indeterminate') outcome = 'not-joined'; // re-check budget spent: as mod_ping_muc does
-  if (outcome === 'gone') await store(() => joins.deleteJoinIf(join));
+  if (outcome === 'gone') await storeCall(deps, () => joins.deleteJoinIf(join));
   if (outcome === 'not-joined') await notifyUnjoined(deps, round, join);
   return false;
 }
@@ -286,10 +288,9 @@ async function selfPingAndAct(deps: RoundDeps, round: Round, join: Join, startSe
  */
 async function notifyUnjoined(deps: RoundDeps, round: Round, join: Join): Promise<void> {
   const { joins, api, config, metrics, clock } = deps;
-  const store = <T>(fn: () => Promise<T>) => retrying(clock, fn, STORE_RETRY);
-  if (!(await store(() => joins.markNotifying(join, round.gen)))) return;
+  if (!(await storeCall(deps, () => joins.markNotifying(join, round.gen)))) return;
   const presence = unavailable(`${join.room}/${join.nick}`, join.user, config.reason);
   const delivered = await retrying(clock, () => api.notify(presence), API_RETRY);
   metrics.count('Notifications', 'Result', delivered ? 'sent' : 'no-session');
-  await store(() => joins.deleteJoinIf(join));
+  await storeCall(deps, () => joins.deleteJoinIf(join));
 }

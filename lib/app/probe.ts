@@ -6,9 +6,8 @@
 import type { Round } from '../domain/model';
 import { remoteUnreachable } from '../domain/outcome';
 import { scheduleTag } from '../domain/schedule';
-import { retrying } from '../support/retry';
 import type { RoundDeps } from './deps';
-import type { FollowUp } from './pass';
+import { type FollowUp, storeCall } from './pass';
 
 /** Whether a probe job has a round to probe: waiting for its pass, with a probe join, not about to run anyway. */
 export function probeWanted(deps: RoundDeps, round: Round): boolean {
@@ -40,7 +39,7 @@ export async function probeRemote(deps: RoundDeps, round: Round): Promise<{ back
   metrics.count('Probes', 'Result', back ? 'back' : 'down');
   if (back) {
     log.info('remote back: re-check now', { host: round.host, remote: round.remote, gen: round.gen, pass: round.pass });
-    await retrying(clock, () => deps.rounds.saveRound({ ...round, notBefore: clock.now() }));
+    await storeCall(deps, () => deps.rounds.saveRound({ ...round, notBefore: clock.now() }));
     return { back, next: [] };
   }
   const at = clock.now() + config.probeMs;
