@@ -1,12 +1,13 @@
 // The local service: the same handlers behind a small HTTP server, on embedded dynalite and the
-// local durable scheduler (both kept under the data directory).
+// local durable scheduler (both kept under the data directory), or on a DynamoDB endpoint given
+// by the caller (the benchmark's store in a process of its own).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ENV, loadConfig, type Config } from '../support/config';
-import { startDynalite } from '../adapters/dynamodb/dynalite';
+import { localDynamoClient, type RunningDynalite, startDynalite } from '../adapters/dynamodb/dynalite';
 import { ensureTable } from '../adapters/dynamodb/table';
 import { DynamoStore } from '../adapters/dynamodb/store';
 import { LocalScheduler } from '../adapters/scheduler-local';
@@ -37,13 +38,18 @@ export interface LocalServiceOptions {
   pollMs?: number;
   /** Time budget of one round invocation, to exercise checkpoints locally; default unlimited. */
   roundBudgetMs?: number;
+  /**
+   * A DynamoDB endpoint to use instead of the embedded dynalite (e.g. a dynalite in another
+   * process): none is started, the table is still ensured, and close() leaves that server running.
+   */
+  dynamodbEndpoint?: string;
 }
 
 export interface LocalService {
   url: string;
   eventsUrl: string;
   store: DynamoStore;
-  /** Endpoint of the embedded dynalite, for inspection. */
+  /** Endpoint of the store: the embedded dynalite's, or the one given in the options. */
   dynamodbEndpoint: string;
   config: Config;
   metrics: Metrics;
@@ -175,6 +181,16 @@ async function serveRequest(
   }
 }
 
+/** A store server run by someone else: closing drops only our client, never the server. */
+function externalDynamo(endpoint: string): RunningDynalite {
+  const client = localDynamoClient(endpoint);
+  return {
+    endpoint,
+    client,
+    close: async () => client.destroy(),
+  };
+}
+
 function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -194,7 +210,9 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
   const routed = config.apiUrl || config.hostsFile;
   if (!routed && !options.api) log.warn(`${ENV.apiUrl} is not set: rounds will fail until it is`);
 
-  const dynalite = await startDynalite(dataDir === MEMORY ? {} : { path: join(dataDir, 'dynalite') });
+  const dynalite = options.dynamodbEndpoint
+    ? externalDynamo(options.dynamodbEndpoint)
+    : await startDynalite(dataDir === MEMORY ? {} : { path: join(dataDir, 'dynalite') });
   await ensureTable(dynalite.client, config.table);
   const clock = systemClock;
   const store = new DynamoStore({ client: dynalite.client, table: config.table, now: clock.now });
