@@ -1,11 +1,13 @@
-// Child: an in-memory dynalite with the ping-muc table; tells its endpoint, runs until killed.
+// Child: an in-memory dynalite with one table (param `table`, default the round bench's TABLE);
+// tells its endpoint, runs until killed.
 import { startDynalite } from '../lib/adapters/dynamodb/dynalite';
 import { ensureTable } from '../lib/adapters/dynamodb/table';
-import { tell } from './children';
+import { childParam, tell } from './children';
 import { TABLE } from './round';
 
+const { table = TABLE } = childParam<{ table?: string }>();
 const d = await startDynalite();
-await ensureTable(d.client, TABLE);
+await ensureTable(d.client, table);
 // Any message: answer this process's CPU time (ms) since the previous message.
 let cpu0 = process.cpuUsage();
 process.on('message', () => {

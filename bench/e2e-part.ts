@@ -26,7 +26,7 @@ export function render(rows: E2eResult[], md: boolean): string {
       'notifications',
       'dup. notifications',
       'round start/done ms after kill',
-      'CPU ms A / B / service / clients',
+      'CPU ms A / B / service / store / clients',
     ],
     rows.map((r): Cell[] => [
       r.variant,
@@ -41,7 +41,9 @@ export function render(rows: E2eResult[], md: boolean): string {
       r.notifications,
       r.duplicateNotifications,
       r.roundStartMs === undefined ? '' : `${r.roundStartMs} / ${r.roundDoneMs ?? '?'}`,
-      `${r.cpuMs.a} / ${r.cpuMs.b} / ${r.variant === 'debian-mod_ping_muc' ? '-' : r.cpuMs.service} / ${r.cpuMs.clients}`,
+      r.variant === 'debian-mod_ping_muc'
+        ? `${r.cpuMs.a} / ${r.cpuMs.b} / - / - / ${r.cpuMs.clients}`
+        : `${r.cpuMs.a} / ${r.cpuMs.b} / ${r.cpuMs.service} / ${r.cpuMs.store} / ${r.cpuMs.clients}`,
     ]),
   );
 }

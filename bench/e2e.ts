@@ -1,7 +1,11 @@
 // Part 4, end to end on the real testbed of test/e2e (reused as is: Testbed, User): Prosody A
 // with the users, B with the MUC, real s2s on loopback, xmpp.js clients. The ping-muc local
 // service runs in a child process of its own (bench/service-server.ts), as the functions do on
-// Lambda, so that it does not share a Node process with the clients. A few clients hold M joins
+// Lambda, so that it does not share a Node process with the clients. Its store, a dynalite, runs
+// in a third process (bench/dynalite-server.ts), not embedded in the service: on AWS the store is
+// DynamoDB, a service of its own whose CPU is not the round's, so the service's CPU column is the
+// handlers' and the round's only, and the store's is reported apart (cpuMs.store). The machine's
+// CPUs are still shared by all of them. A few clients hold M joins
 // in total in rooms on B; B is killed with SIGKILL and started again at once (a crash and a
 // restart: the rooms are gone), and we measure, per join, the time from the kill to the client's
 // notification, minus the configured delay. The same scenario runs with ping-muc
@@ -10,7 +14,8 @@
 import { readFileSync } from 'node:fs';
 import { DOMAINS, Testbed } from '../test/e2e/testbed';
 import { User } from '../test/e2e/users';
-import { forkChild } from './children';
+import { loadConfig } from '../lib/support/config';
+import { type Child, forkChild } from './children';
 
 /** ping-muc with stanza API v1 (one request per call) or v2 (batches), and Debian's in-process module. */
 export type Variant = 'ping-muc' | 'ping-muc-v2' | 'debian-mod_ping_muc';
@@ -36,8 +41,11 @@ export interface E2eResult {
   /** ping-muc only: when the round started and ended, ms after the kill (from the service log). */
   roundStartMs?: number;
   roundDoneMs?: number;
-  /** CPU (ms) from the kill to the last notification: Prosody A, B (restarted), ping-muc's service, the clients' process. */
-  cpuMs: { a: number; b: number; service: number; clients: number };
+  /**
+   * CPU (ms) from the kill to the last notification: Prosody A, B (restarted), ping-muc's service
+   * (handlers, scheduler, rounds), its store (dynalite, in its own process), the clients' process.
+   */
+  cpuMs: { a: number; b: number; service: number; store: number; clients: number };
   setupMs: number;
 }
 
@@ -88,25 +96,31 @@ export async function e2eScenario(
     logLevel: 'debug',
     ...(variant === 'debian-mod_ping_muc' ? { aModules: ['track_muc_joins', 'ping_muc'] } : {}),
   });
-  const service = forkChild<{ eventsUrl: string; pid: number }>(
-    new URL('./service-server.ts', import.meta.url).pathname,
-    {
-      env: {
-        PING_MUC_API_URL: bed.apiUrl,
-        PING_MUC_WEBHOOK_SECRET: bed.webhookSecret,
-        PING_MUC_API_SECRET: bed.apiSecret,
-        PING_MUC_DELAY_SECONDS: String(delaySeconds),
-        PING_MUC_RECHECKS: '2',
-        PING_MUC_RECHECK_BASE_SECONDS: '1',
-        PING_MUC_API_TIMEOUT_MS: '8000',
-        LOG_LEVEL: 'info',
-        // v2: the calls of a round in batches of up to 500, all of them in flight.
-        ...(variant === 'ping-muc-v2' ? { PING_MUC_API_BATCH: '500', PING_MUC_CONCURRENCY: '500' } : {}),
-      },
-    },
-  );
+  const env: Record<string, string> = {
+    PING_MUC_API_URL: bed.apiUrl,
+    PING_MUC_WEBHOOK_SECRET: bed.webhookSecret,
+    PING_MUC_API_SECRET: bed.apiSecret,
+    PING_MUC_DELAY_SECONDS: String(delaySeconds),
+    PING_MUC_RECHECKS: '2',
+    PING_MUC_RECHECK_BASE_SECONDS: '1',
+    PING_MUC_API_TIMEOUT_MS: '8000',
+    LOG_LEVEL: 'info',
+    // v2: the calls of a round in batches of up to 500, all of them in flight.
+    ...(variant === 'ping-muc-v2' ? { PING_MUC_API_BATCH: '500', PING_MUC_CONCURRENCY: '500' } : {}),
+  };
+  // The store first (the service needs its endpoint), with the table the service's config names.
+  const store = forkChild<{ endpoint: string }>(new URL('./dynalite-server.ts', import.meta.url).pathname, {
+    table: loadConfig(env).table,
+  });
+  let service: Child<{ eventsUrl: string; pid: number }> | undefined;
   const users: User[] = [];
   try {
+    const { endpoint } = await store.ready;
+    const storePid = store.proc.pid;
+    service = forkChild<{ eventsUrl: string; pid: number }>(new URL('./service-server.ts', import.meta.url).pathname, {
+      env,
+      dynamodbEndpoint: endpoint,
+    });
     const { eventsUrl, pid: servicePid } = await service.ready;
     await bed.start(eventsUrl);
     for (let c = 0; c < clients; c++) users.push(await User.connect(bed.a, DOMAINS.a, `bench${c}`));
@@ -136,7 +150,12 @@ export async function e2eScenario(
     const delayMs = isPingMuc(variant) ? delaySeconds * 1000 : 0;
     const profile = process.env.BENCH_E2E_SERVICE_PROFILE; // a .cpuprofile of the service from kill to last notification
     if (profile && isPingMuc(variant)) await service.ask({ op: 'profile-start' });
-    const cpu0 = { a: cpuOf(bed.a.pid), service: cpuOf(servicePid), clients: process.cpuUsage() };
+    const cpu0 = {
+      a: cpuOf(bed.a.pid),
+      service: cpuOf(servicePid),
+      store: cpuOf(storePid),
+      clients: process.cpuUsage(),
+    };
     const killedAt = Date.now();
     await bed.b.kill();
     await bed.b.start();
@@ -152,6 +171,7 @@ export async function e2eScenario(
       a: cpuOf(bed.a.pid) - cpu0.a,
       b: cpuOf(bPid),
       service: cpuOf(servicePid) - cpu0.service,
+      store: cpuOf(storePid) - cpu0.store,
       clients: Math.round((clientsCpu.user + clientsCpu.system) / 1000),
     };
     if (profile && isPingMuc(variant)) await service.ask({ op: 'profile-stop', file: profile });
@@ -217,6 +237,8 @@ export async function e2eScenario(
   } finally {
     await bed.stop();
     await Promise.all(users.map((u) => u.stop()));
-    await service.stop();
+    // The service before its store: it may still be writing when told to stop.
+    await service?.stop();
+    await store.stop();
   }
 }

@@ -1,6 +1,8 @@
-// Child: the ping-muc local service (lib/wiring/local.ts: events endpoint, dynalite store, local
-// scheduler, rounds) in a process of its own, as the functions are on Lambda, so that the e2e
-// clients and taps in the parent do not share its CPU. Tells its events URL; answers
+// Child: the ping-muc local service (lib/wiring/local.ts: events endpoint, store, local scheduler,
+// rounds) in a process of its own, as the functions are on Lambda, so that the e2e clients and
+// taps in the parent do not share its CPU. Its store is the DynamoDB endpoint given as
+// `dynamodbEndpoint` (a dynalite in yet another process, as DynamoDB is a service of its own on
+// AWS), else an embedded dynalite. Tells its events URL; answers
 // { op: 'joins', host, remote } with the count of stored joins, and { op: 'log' } with the log
 // lines (JSON) it wrote.
 import { writeFileSync } from 'node:fs';
@@ -8,9 +10,15 @@ import { Session } from 'node:inspector/promises';
 import { MEMORY, startLocalService } from '../lib/wiring/local';
 import { childParam, tell } from './children';
 
-const { env } = childParam<{ env: Record<string, string> }>();
+const { env, dynamodbEndpoint } = childParam<{ env: Record<string, string>; dynamodbEndpoint?: string }>();
 const lines: string[] = [];
-const service = await startLocalService({ dataDir: MEMORY, env, log: (line) => lines.push(line), pollMs: 50 });
+const service = await startLocalService({
+  dataDir: MEMORY,
+  env,
+  dynamodbEndpoint,
+  log: (line) => lines.push(line),
+  pollMs: 50,
+});
 // { op: 'profile-start' } / { op: 'profile-stop', file }: a CPU profile of a window (e.g. the round).
 let session: Session | undefined;
 process.on('message', (m: { op: string; host?: string; remote?: string; file?: string }) => {
