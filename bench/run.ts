@@ -1,6 +1,8 @@
 // npm run bench [-- --full] [-- --only=round,ingest,cold,e2e] [-- --latency=20 --concurrency=32]
 // Quick mode (default): round at N = 1,000 and 10,000, ingest, cold start, e2e with M = 100.
-// --full: round also at N = 100,000, more ingest events, e2e with M = 1,000.
+// --full: round also at N = 100,000, more ingest events, e2e with M = 500 and M = 1,000.
+// e2e runs the variants ping-muc, ping-muc-v2 and debian-mod_ping_muc at each M; for a quicker
+// development run, BENCH_E2E_VARIANTS=ping-muc-v2,debian-mod_ping_muc (comma-separated) runs only those.
 // Prints the tables and writes bench/results/bench-<time>.json (+ latest.json, latest.md).
 import { execSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -334,7 +336,7 @@ async function main(): Promise<void> {
   if (opts.parts.has('cold')) results.cold = await coldStartPart(opts.coldRuns, log);
   if (opts.parts.has('e2e')) {
     const { e2ePart } = await import('./e2e-part');
-    results.e2e = await e2ePart(opts.full ? 1_000 : 100, log);
+    results.e2e = await e2ePart(opts.full ? [500, 1_000] : [100], log);
   }
   results.targets = targets(results.round, results.ingest, results.cold, opts.full);
   results.totalSeconds = Math.round((performance.now() - t0) / 1000);
