@@ -27,14 +27,18 @@ export interface JoinStore {
 
   /** Live joins of `host` in rooms on `remote`, paged in a stable order. */
   joinsOf(host: string, remote: string, limit: number, cursor?: string): Promise<Page<Join>>;
-  // The three writes below act only on the same join as was read: same `joinedAt` (a refresh
-  // in between does not count as a change; a rejoin or a leave does).
+  // The calls below act only on the same join as was read: same `joinedAt` (a refresh in
+  // between does not count as a change; a rejoin or a leave does).
   /** Delete only if it is the same join. */
   deleteJoinIf(join: Join): Promise<boolean>;
   /** Mark for a follow-up self-ping, only if it is the same join. */
   markRecheck(join: Join, gen: string): Promise<boolean>;
-  /** Mark as being notified, only if it is the same join: false means it changed (a rejoin). */
-  markNotifying(join: Join, gen: string): Promise<boolean>;
+  /**
+   * Whether the stored join is still `join`, by a consistent read: false means it changed (a
+   * rejoin or a leave). Concurrent calls may share one request (a round asks for every ghost
+   * of a ping batch at once).
+   */
+  sameJoin(join: Join): Promise<boolean>;
 }
 
 /** A close window as the store keeps it until a round claims it. */

@@ -278,17 +278,19 @@ async function selfPingAndAct(deps: RoundDeps, round: Round, join: Join, startSe
   }
   if (outcome === 'indeterminate') outcome = 'not-joined'; // re-check budget spent: as mod_ping_muc does
   if (outcome === 'gone') await storeCall(deps, () => joins.deleteJoinIf(join));
-  if (outcome === 'not-joined') await notifyUnjoined(deps, round, join);
+  if (outcome === 'not-joined') await notifyUnjoined(deps, join);
   return false;
 }
 
 /**
- * If the join changed meanwhile (a rejoin), the user must not be told it left. The join is
- * deleted only after delivery, so a crash in between leaves it for the retry to ping again.
+ * If the join changed since its page was read (a rejoin), the user must not be told it left: a
+ * consistent read just before the notification, as cheap as a check can be (reads of a ping
+ * batch's ghosts share one request). The join is deleted only after delivery, so a crash in
+ * between leaves it for the retry to ping again.
  */
-async function notifyUnjoined(deps: RoundDeps, round: Round, join: Join): Promise<void> {
+async function notifyUnjoined(deps: RoundDeps, join: Join): Promise<void> {
   const { joins, api, config, metrics, clock } = deps;
-  if (!(await storeCall(deps, () => joins.markNotifying(join, round.gen)))) return;
+  if (!(await storeCall(deps, () => joins.sameJoin(join)))) return;
   const presence = unavailable(`${join.room}/${join.nick}`, join.user, config.reason);
   const delivered = await retrying(clock, () => api.notify(presence), API_RETRY);
   metrics.count('Notifications', 'Result', delivered ? 'sent' : 'no-session');

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { runRound, checkRoundTimeout } from '../../lib/app/round';
 import { LOST_START_AFTER_MS } from '../../lib/app/link';
 import { loadConfig } from '../../lib/support/config';
+import type { Join } from '../../lib/domain/model';
 import { closeLink, drive, HOST, nextSeq, REMOTE, roundWorld, seedJoins } from '../support/fakes';
 
 const MINUTE = 60_000;
@@ -163,14 +164,14 @@ describe('checkpoint and continuation', () => {
     const w = roundWorld();
     await seedJoins(w, 5);
     await closeLink(w);
-    const real = w.store.markNotifying.bind(w.store);
+    const real = w.store.sameJoin.bind(w.store);
     let failed = false;
-    w.store.markNotifying = async (join, gen) => {
+    w.store.sameJoin = async (join) => {
       if (!failed) {
         failed = true;
         throw new Error('ProvisionedThroughputExceededException');
       }
-      return real(join, gen);
+      return real(join);
     };
     for (const o of ['room0@muc.b.example/u0', 'room1@muc.b.example/u1']) w.api.answers.set(o, 'not-acceptable');
     await drive(w);
@@ -180,6 +181,23 @@ describe('checkpoint and continuation', () => {
 });
 
 describe('outcomes', () => {
+  it('never tells a user who rejoined after the self-ping was answered that it left', async () => {
+    const w = roundWorld();
+    const joins = await seedJoins(w, 2);
+    await closeLink(w);
+    const [rejoiner, ghost] = joins as [(typeof joins)[0], (typeof joins)[0]];
+    // The answer says "not joined", but the user rejoins (a new join event) before the notification.
+    w.api.answers.set(rejoiner.occupant, () => {
+      const stored = w.store.allJoins().find((j) => j.user === rejoiner.user) as Join;
+      void w.store.putJoin({ ...stored, since: undefined, seq: nextSeq() }, Math.floor(w.clock.now() / 1000) + 3600);
+      return 'not-acceptable';
+    });
+    w.api.answers.set(ghost.occupant, 'not-acceptable');
+    await drive(w);
+    expect(w.api.notifications.map((n) => n.occupant)).toEqual([ghost.occupant]);
+    expect(w.store.allJoins().map((j) => j.user)).toEqual([rejoiner.user]);
+  });
+
   it('notifies exactly the ghosts, keeps the joined, drops the gone quietly', async () => {
     const w = roundWorld();
     const joins = await seedJoins(w, 5);

@@ -65,7 +65,6 @@ describe('join refresh (since)', () => {
   it('a refresh updates the same join in place, in one request, keeping its round marks', async () => {
     await store.putJoin(join(10), exp());
     expect(await store.markRecheck(join(10), 'g1.1')).toBe(true);
-    expect(await store.markNotifying(join(10), 'g1')).toBe(true);
     const counter = countRequests(db.client);
     try {
       await store.putJoin(join(20, 10, 'renamed'), exp() + 5);
@@ -75,7 +74,7 @@ describe('join refresh (since)', () => {
     }
     expect(await joins()).toEqual([{ ...join(20, 10, 'renamed'), recheck: 'g1.1' }]);
     const item = await raw(joinKey(USER, ROOM));
-    expect(item).toMatchObject({ seq: 20, since: 10, notifying: 'g1', expiresAt: exp() + 5 });
+    expect(item).toMatchObject({ seq: 20, since: 10, recheck: 'g1.1', expiresAt: exp() + 5 });
   });
 
   it('an older or equal refresh of the same join changes nothing', async () => {
@@ -126,20 +125,21 @@ describe('join refresh (since)', () => {
       expiresAt: exp(),
     });
     expect(await joins()).toEqual([{ ...join(10), recheck: 'g1.1' }]);
-    expect(await store.markNotifying(join(10), 'g1')).toBe(true);
+    expect(await store.sameJoin(join(10))).toBe(true);
+    expect(await store.sameJoin(join(9))).toBe(false);
     await store.putJoin(join(20, 10), exp());
     expect(await joins()).toEqual([{ ...join(20, 10), recheck: 'g1.1' }]);
-    expect(await raw(joinKey(USER, ROOM))).toMatchObject({ notifying: 'g1', since: 10 });
+    expect(await raw(joinKey(USER, ROOM))).toMatchObject({ since: 10 });
   });
 });
 
-describe('the same join: deleteJoinIf, markRecheck, markNotifying', () => {
+describe('the same join: deleteJoinIf, markRecheck, sameJoin', () => {
   it('act on a join refreshed since it was read', async () => {
     await store.putJoin(join(10), exp());
     const read = (await joins())[0] as Join;
     await store.putJoin(join(20, 10), exp());
     expect(await store.markRecheck(read, 'g1.1')).toBe(true);
-    expect(await store.markNotifying(read, 'g1')).toBe(true);
+    expect(await store.sameJoin(read)).toBe(true);
     expect(await store.deleteJoinIf(read)).toBe(true);
     expect(await joins()).toEqual([]);
   });
@@ -149,7 +149,7 @@ describe('the same join: deleteJoinIf, markRecheck, markNotifying', () => {
     const read = (await joins())[0] as Join;
     expect(read).toEqual(join(20, 10));
     await store.putJoin(join(30, 10), exp());
-    expect(await store.markNotifying(read, 'g1')).toBe(true);
+    expect(await store.sameJoin(read)).toBe(true);
     expect(await store.deleteJoinIf(read)).toBe(true);
   });
 
@@ -157,13 +157,13 @@ describe('the same join: deleteJoinIf, markRecheck, markNotifying', () => {
     await store.putJoin(join(10), exp());
     await store.putJoin(join(20), exp()); // rejoin: a new join
     expect(await store.markRecheck(join(10), 'g1.1')).toBe(false);
-    expect(await store.markNotifying(join(10), 'g1')).toBe(false);
+    expect(await store.sameJoin(join(10))).toBe(false);
     expect(await store.deleteJoinIf(join(10))).toBe(false);
     expect(await joins()).toEqual([join(20)]);
 
     await store.leave(H, USER, ROOM, 30, exp());
     expect(await store.markRecheck(join(30), 'g1.1')).toBe(false);
-    expect(await store.markNotifying(join(30), 'g1')).toBe(false);
+    expect(await store.sameJoin(join(30))).toBe(false);
     expect(await store.deleteJoinIf(join(30))).toBe(false);
     expect(await raw(joinKey(USER, ROOM))).toMatchObject({ left: true, seq: 30 });
   });

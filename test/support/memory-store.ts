@@ -5,7 +5,7 @@ import { joinedAt, type Join, type Page, type Round } from '../../lib/domain/mod
 import type { JoinStore, PendingClose, RecordedClose, RoundStore, WebhookLog } from '../../lib/ports';
 
 interface Entry {
-  join?: Join & { notifying?: string };
+  join?: Join;
   left?: boolean;
   seq: number;
   expiresAt: number;
@@ -40,7 +40,7 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
   }
 
   /** The stored join if it is the same join as `join` (same joinedAt), not a tombstone. */
-  private same(join: Join): (Join & { notifying?: string }) | undefined {
+  private same(join: Join): Join | undefined {
     const e = this.joins.get(this.key(join.user, join.room));
     return e?.join && joinedAt(e.join) === joinedAt(join) ? e.join : undefined;
   }
@@ -64,8 +64,8 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
     const since = joinedAt(join);
     if (since < join.seq && stored?.join && joinedAt(stored.join) === since) {
       // A refresh of the same join: keep its round marks.
-      const { recheck, notifying } = stored.join;
-      stored.join = { ...join, since, ...(recheck ? { recheck } : {}), ...(notifying ? { notifying } : {}) };
+      const { recheck } = stored.join;
+      stored.join = { ...join, since, ...(recheck ? { recheck } : {}) };
       stored.seq = join.seq;
       stored.expiresAt = expiresAt;
       return;
@@ -119,8 +119,7 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
     for (; i < keys.length && items.length < limit; i++) {
       const e = this.joins.get(keys[i] as string);
       if (e?.join && e.join.host === host && e.join.remote === remote && e.expiresAt > nowS) {
-        const { notifying: _n, ...join } = e.join;
-        items.push(join);
+        items.push({ ...e.join });
       }
     }
     const page: Page<Join> = { items };
@@ -134,11 +133,8 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
     return true;
   }
 
-  async markNotifying(join: Join, gen: string): Promise<boolean> {
-    const stored = this.same(join);
-    if (!stored) return false;
-    stored.notifying = gen;
-    return true;
+  async sameJoin(join: Join): Promise<boolean> {
+    return this.same(join) !== undefined;
   }
 
   async markRecheck(join: Join, gen: string): Promise<boolean> {

@@ -1,7 +1,10 @@
 // The table as the store's modules use it: requests with the table name filled in, expiry
 // filtering, paged queries and batched deletes. No knowledge of item kinds.
 import {
+  BatchGetItemCommand,
   BatchWriteItemCommand,
+  type BatchGetItemCommandOutput,
+  type KeysAndAttributes,
   GetItemCommand,
   QueryCommand,
   type DynamoDBClient,
@@ -14,8 +17,10 @@ import type { Key } from './keys';
 import { KEYS } from './table';
 
 const BATCH_SIZE = 25;
+/** Keys per BatchGetItem (DynamoDB's limit). */
+export const BATCH_GET_SIZE = 100;
 
-/** UnprocessedItems remained after every retry of a BatchWriteItem. */
+/** UnprocessedItems (or UnprocessedKeys) remained after every retry of a batch request. */
 export class UnprocessedItemsError extends Error {
   override name = 'UnprocessedItemsError';
 }
@@ -80,6 +85,36 @@ export class TableIo {
     } while (start);
   }
 
+  /**
+   * Consistent reads of up to 100 distinct keys in one BatchGetItem, retrying UnprocessedKeys
+   * with backoff. Answers the items found, expired or not, with only `attributes` (and the key).
+   */
+  async batchGet(keys: Item[], attributes: string[]): Promise<Item[]> {
+    if (keys.length > BATCH_GET_SIZE) throw new RangeError(`batchGet: ${keys.length} keys > ${BATCH_GET_SIZE}`);
+    const names = Object.fromEntries([KEYS.pk, KEYS.sk, ...attributes].map((a, i) => [`#a${i}`, a]));
+    let pending: KeysAndAttributes | undefined = {
+      Keys: keys,
+      ConsistentRead: true,
+      ProjectionExpression: Object.keys(names).join(', '),
+      ExpressionAttributeNames: names,
+    };
+    const found: Item[] = [];
+    for (let attempt = 1; pending?.Keys?.length; attempt++) {
+      if (attempt > 1) await this.pause(attempt - 1);
+      const out: BatchGetItemCommandOutput = await this.client.send(
+        new BatchGetItemCommand({ RequestItems: { [this.table]: pending } }),
+      );
+      found.push(...(out.Responses?.[this.table] ?? []));
+      pending = out.UnprocessedKeys?.[this.table];
+      if (pending?.Keys?.length && attempt >= this.batchAttempts) {
+        throw new UnprocessedItemsError(
+          `BatchGetItem: ${pending.Keys.length} keys still unprocessed after ${attempt} attempts`,
+        );
+      }
+    }
+    return found;
+  }
+
   /** Delete by key, 25 per BatchWriteItem, retrying UnprocessedItems with backoff. */
   async batchDelete(keys: Item[]): Promise<void> {
     for (let i = 0; i < keys.length; i += BATCH_SIZE) {
@@ -93,9 +128,14 @@ export class TableIo {
             `BatchWriteItem: ${pending.length} deletes still unprocessed after ${attempt} attempts`,
           );
         }
-        await new Promise((r) => setTimeout(r, backoffMs(attempt - 1, this.batchBaseMs, 2000, Math.random)));
+        await this.pause(attempt);
       }
     }
+  }
+
+  /** The backoff before retrying what a batch request left unprocessed. */
+  private pause(retry: number): Promise<void> {
+    return new Promise((r) => setTimeout(r, backoffMs(retry - 1, this.batchBaseMs, 2000, Math.random)));
   }
 }
 

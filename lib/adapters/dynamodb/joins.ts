@@ -3,9 +3,10 @@
 import { DeleteItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { joinedAt, type Join, type Page } from '../../domain/model';
 import type { JoinStore } from '../../ports';
+import { Gatherer } from '../../support/gather';
 import { conditional } from './conditions';
 import { decodeCursor, encodeCursor } from './cursor';
-import { keyOf, type TableIo } from './io';
+import { BATCH_GET_SIZE, keyOf, type TableIo } from './io';
 import { joinAttributes, joinItem, shaped, toItem, toJoin, type Item } from './items';
 import { gskPrefix, hostKey, joinKey, joinPk } from './keys';
 import { KEYS } from './table';
@@ -20,8 +21,15 @@ const NEWER = 'attribute_not_exists(#pk) OR #seq < :seq';
 const SAME_JOIN = '(#since = :at OR (attribute_not_exists(#since) AND #seq = :at))';
 const NOT_LEFT = 'attribute_not_exists(#left)';
 
+/** How long a sameJoin read waits for others to share its BatchGetItem, ms. */
+const READ_WINDOW_MS = 2;
+
 export class DynamoJoinStore implements JoinStore {
-  constructor(private readonly io: TableIo) {}
+  private readonly reads: Gatherer<Join, boolean>;
+
+  constructor(private readonly io: TableIo) {
+    this.reads = new Gatherer((joins) => this.sameJoins(joins), BATCH_GET_SIZE, READ_WINDOW_MS);
+  }
 
   async putJoin(join: Join, expiresAt: number): Promise<void> {
     // A refresh (the server re-posting a join it made earlier) keeps the stored join's round
@@ -40,7 +48,7 @@ export class DynamoJoinStore implements JoinStore {
     );
   }
 
-  /** SET the join's attributes in place (never recheck/notifying), only on the same, older join. */
+  /** SET the join's attributes in place (never recheck), only on the same, older join. */
   private refresh(join: Join, expiresAt: number): Promise<boolean> {
     const attributes = joinAttributes(join, expiresAt);
     const names = Object.keys(attributes);
@@ -173,25 +181,40 @@ export class DynamoJoinStore implements JoinStore {
     );
   }
 
+  sameJoin(join: Join): Promise<boolean> {
+    return this.reads.call(join);
+  }
+
+  /**
+   * One BatchGetItem for the sameJoin calls made together (a round asks for each ghost of a
+   * ping batch at once). A key asked twice in one batch is read once.
+   */
+  private async sameJoins(joins: Join[]): Promise<boolean[]> {
+    const keyed = joins.map((join) => ({ join, key: toItem(joinKey(join.user, join.room)) }));
+    const id = (key: Item) => `${key[KEYS.pk]?.S}\u0000${key[KEYS.sk]?.S}`;
+    const distinct = new Map(keyed.map(({ key }) => [id(key), key]));
+    const found = await this.io.batchGet([...distinct.values()], ['since', 'seq', 'left']);
+    const stored = new Map(found.map((item) => [id(item), item]));
+    return keyed.map(({ join, key }) => {
+      const item = stored.get(id(key));
+      if (!item || item.left !== undefined) return false;
+      const { since, seq } = shaped('join', item, { since: 'number?', seq: 'number' });
+      // As SAME_JOIN: an item written before `since` existed joined at its seq.
+      return (since ?? seq) === joinedAt(join);
+    });
+  }
+
+  /** Marks a live join for the next pass, only if it is the same join (never creates an item). */
   markRecheck(join: Join, gen: string): Promise<boolean> {
-    return this.markIf(join, 'recheck', gen);
-  }
-
-  markNotifying(join: Join, gen: string): Promise<boolean> {
-    return this.markIf(join, 'notifying', gen);
-  }
-
-  /** Sets one attribute of a live join, only if it is the same join (never creates an item). */
-  private markIf(join: Join, name: 'recheck' | 'notifying', value: string): Promise<boolean> {
     return conditional(() =>
       this.io.client.send(
         new UpdateItemCommand({
           TableName: this.io.table,
           Key: toItem(joinKey(join.user, join.room)),
-          UpdateExpression: 'SET #name = :value',
+          UpdateExpression: 'SET #recheck = :gen',
           ConditionExpression: `${SAME_JOIN} AND ${NOT_LEFT}`,
-          ExpressionAttributeNames: { '#name': name, '#since': 'since', '#seq': 'seq', '#left': 'left' },
-          ExpressionAttributeValues: toItem({ ':value': value, ':at': joinedAt(join) }),
+          ExpressionAttributeNames: { '#recheck': 'recheck', '#since': 'since', '#seq': 'seq', '#left': 'left' },
+          ExpressionAttributeValues: toItem({ ':gen': gen, ':at': joinedAt(join) }),
         }),
       ),
     );

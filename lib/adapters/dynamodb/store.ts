@@ -59,8 +59,8 @@ export class DynamoStore implements JoinStore, RoundStore, WebhookLog {
   markRecheck(join: Join, gen: string): Promise<boolean> {
     return this.joins.markRecheck(join, gen);
   }
-  markNotifying(join: Join, gen: string): Promise<boolean> {
-    return this.joins.markNotifying(join, gen);
+  sameJoin(join: Join): Promise<boolean> {
+    return this.joins.sameJoin(join);
   }
 
   // RoundStore -----------------------------------------------------------------------------
