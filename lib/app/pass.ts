@@ -285,8 +285,15 @@ async function selfPingAndAct(deps: RoundDeps, round: Round, join: Join, startSe
 /**
  * If the join changed since its page was read (a rejoin), the user must not be told it left: a
  * consistent read just before the notification, as cheap as a check can be (reads of a ping
- * batch's ghosts share one request). The join is deleted only after delivery, so a crash in
- * between leaves it for the retry to ping again.
+ * batch's ghosts share one request).
+ *
+ * The round writes nothing after the notification. The server's module tracks joins from the
+ * MUC self-presence it routes, and the notification is one: an unavailable presence with status
+ * 110 from room/nick, which it posts as a `leave` event, whose tombstone supersedes the join
+ * (prosody/mod_ping_muc_cloud/joins.lib.lua). A `no-session` answer means the module no longer
+ * has that join, and has posted the event that said so. A delete of our own would race those
+ * events and cost a conditional write per ghost on the path of the next ghosts' reads. Until the
+ * leave lands the join stays, so a crash in between leaves it for the retry to ping again.
  */
 async function notifyUnjoined(deps: RoundDeps, join: Join): Promise<void> {
   const { joins, api, config, metrics, clock } = deps;
@@ -294,5 +301,4 @@ async function notifyUnjoined(deps: RoundDeps, join: Join): Promise<void> {
   const presence = unavailable(`${join.room}/${join.nick}`, join.user, config.reason);
   const delivered = await retrying(clock, () => api.notify(presence), API_RETRY);
   metrics.count('Notifications', 'Result', delivered ? 'sent' : 'no-session');
-  await storeCall(deps, () => joins.deleteJoinIf(join));
 }

@@ -123,12 +123,11 @@ async function runSeed(seed: number): Promise<Figures> {
   };
   api.notify = async (presence) => {
     await fault();
-    api.notifications.push({
-      at: w.clock.now(),
-      user: String(presence.attrs.to),
-      occupant: String(presence.attrs.from),
-      presence,
-    });
+    const user = String(presence.attrs.to);
+    const occupant = String(presence.attrs.from);
+    api.notifications.push({ at: w.clock.now(), user, occupant, presence });
+    // The module's leave event, through its own (retried) events path, not the faulty store.
+    await api.onDelivered?.(user, occupant.slice(0, occupant.indexOf('/')));
     return true;
   };
   const store = faultyStore(w.store, 0.005, random, counts) as unknown as JoinStore & RoundStore;

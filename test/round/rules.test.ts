@@ -181,6 +181,32 @@ describe('checkpoint and continuation', () => {
 });
 
 describe('outcomes', () => {
+  it('writes nothing for a notified ghost: the leave the module posts supersedes its join', async () => {
+    const w = roundWorld();
+    const joins = await seedJoins(w, 3);
+    await closeLink(w);
+    for (const j of joins) w.api.answers.set(j.occupant, 'not-acceptable');
+    const writes: string[] = [];
+    for (const name of ['deleteJoinIf', 'markRecheck'] as const) {
+      const real = w.store[name].bind(w.store) as (join: Join, gen?: string) => Promise<boolean>;
+      w.store[name] = async (join: Join, gen?: string) => {
+        writes.push(name);
+        return real(join, gen);
+      };
+    }
+    let left = 0;
+    const leave = w.api.onDelivered;
+    w.api.onDelivered = async (user, room) => {
+      left++;
+      await leave?.(user, room);
+    };
+    await drive(w);
+    expect(w.api.notifications).toHaveLength(3);
+    expect(writes).toEqual([]);
+    expect(left).toBe(3);
+    expect(w.store.allJoins()).toEqual([]);
+  });
+
   it('never tells a user who rejoined after the self-ping was answered that it left', async () => {
     const w = roundWorld();
     const joins = await seedJoins(w, 2);

@@ -118,6 +118,13 @@ export class FakeStanzaApi implements StanzaApi {
   readonly notifications: Array<{ at: number; user: string; occupant: string; presence: Element }> = [];
   /** Throws on the next calls while > 0 (our own failure). */
   failNext = 0;
+  /**
+   * What the server's module does with a notification it delivers: it sees the user leave the
+   * room and posts a `leave` event (set by roundWorld; joins.lib.lua in the real module). Here it
+   * lands at once; the real one lands within the module's flush interval, long before a retried
+   * invocation (30 s at the earliest) could ping the join again.
+   */
+  onDelivered: ((user: string, room: string) => Promise<void>) | undefined;
   inFlight = 0;
   maxInFlight = 0;
 
@@ -146,12 +153,10 @@ export class FakeStanzaApi implements StanzaApi {
       this.failNext--;
       throw new Error('stanza API unreachable');
     }
-    this.notifications.push({
-      at: this.clock.now(),
-      user: String(presence.attrs.to),
-      occupant: String(presence.attrs.from),
-      presence,
-    });
+    const user = String(presence.attrs.to);
+    const occupant = String(presence.attrs.from);
+    this.notifications.push({ at: this.clock.now(), user, occupant, presence });
+    await this.onDelivered?.(user, occupant.slice(0, occupant.indexOf('/')));
     return true;
   }
 
@@ -178,6 +183,7 @@ export function roundWorld(env: Record<string, string> = {}): RoundWorld {
   const store = new MemoryStore(clock.now);
   const scheduler = new FakeScheduler();
   const api = new FakeStanzaApi(clock);
+  api.onDelivered = (user, room) => store.leave(HOST, user, room, nextSeq(), Math.floor(clock.now() / 1000) + 600);
   // Probes off unless a test asks: most tests pin the re-check schedule itself.
   const config = loadConfig({
     PING_MUC_PROBE_SECONDS: '0',

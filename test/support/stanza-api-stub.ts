@@ -181,6 +181,11 @@ export interface StanzaApiStub {
   batches: number[];
   /** Play a module that predates version 2: batches are refused with 403. */
   v1Only: boolean;
+  /**
+   * What the module does after delivering a notification: it sees the user leave the room and
+   * posts a `leave` event (joins.lib.lua). Called after the answer is given, not awaited.
+   */
+  onDelivered: ((user: string, occupant: string) => Promise<unknown>) | undefined;
   close(): Promise<void>;
 }
 
@@ -199,6 +204,7 @@ export async function startStanzaApiStub(
     latencyMs: options.latencyMs ?? 0,
     batches: [],
     v1Only: false,
+    onDelivered: undefined,
     close: async () => undefined,
   };
   const served = await serveStanzaApi(secret, {
@@ -207,8 +213,12 @@ export async function startStanzaApiStub(
       stub.pings.push({ user: iq.from, occupant: iq.to, answer });
       return answer;
     },
-    notify: (el) =>
-      void stub.notifications.push({ user: el.attrs.to ?? '', occupant: el.attrs.from ?? '', xml: el.toString() }),
+    notify: (el) => {
+      const user = el.attrs.to ?? '';
+      const occupant = el.attrs.from ?? '';
+      stub.notifications.push({ user, occupant, xml: el.toString() });
+      setImmediate(() => void stub.onDelivered?.(user, occupant)?.catch(() => undefined));
+    },
     refused: () => void stub.refused++,
     down: () => stub.down,
     latencyMs: () => stub.latencyMs,
