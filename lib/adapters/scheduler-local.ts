@@ -27,13 +27,18 @@ import { NAME_PATTERN } from '../domain/schedule';
 import { isConditionFailed } from './dynamodb/conditions';
 
 export const SCHED_PK = 'SCHED';
+/** Jobs due within this are also woken for by a timer of their own (longer ones by the poll). */
+const TIMER_HORIZON_MS = 15 * 60_000;
 
 export interface LocalSchedulerOptions {
   client: DynamoDBClient;
   table: string;
   /** Runs one job; a throw means "retry later". */
   run: (job: RoundJob) => Promise<void>;
-  /** Poll interval; also the firing precision. Default 500 ms. */
+  /**
+   * Poll interval, default 500 ms: the firing precision of jobs scheduled by other processes or
+   * before a restart. A job scheduled here (due within 15 min) fires on its own timer.
+   */
   pollMs?: number;
   /** First retry delay after a failure, doubling per attempt. Default 1000 ms. */
   retryBaseMs?: number;
@@ -124,9 +129,10 @@ export class LocalScheduler implements Scheduler {
       if (isConditionFailed(err)) return false;
       throw err;
     }
-    // Due before the next poll: look sooner, to keep the precision.
-    if (this.started && !this.stopped && at - this.now() < this.pollMs) {
-      const delay = Math.max(0, at - this.now());
+    // A job of this process is looked for at its own time, not at the next poll after it: the
+    // poll is only for jobs that other processes (or earlier runs) scheduled.
+    const delay = Math.max(0, at - this.now());
+    if (this.started && !this.stopped && delay <= TIMER_HORIZON_MS) {
       const t = setTimeout(() => this.wake(), delay);
       t.unref?.();
     }

@@ -119,6 +119,19 @@ describe('LocalScheduler', () => {
     await until(async () => (await pending(table)).length === 0); // deleted after success
   });
 
+  it('fires a job scheduled here on its own timer, not at the next poll after it', async () => {
+    const table = await freshTable();
+    const fired: number[] = [];
+    const s = make(table, { pollMs: 3_000, run: async () => void fired.push(Date.now()) });
+    s.start();
+    // Due between two polls (at about +3 s and +6 s after the start).
+    const at = Date.now() + 3_500;
+    await s.schedule(scheduleName(job('timer'), 'start'), at, job('timer'));
+    await until(() => fired.length === 1, 10_000);
+    expect(fired[0]).toBeGreaterThanOrEqual(at);
+    expect(fired[0]! - at).toBeLessThan(1_500); // the poll would be 2.5 s late
+  });
+
   it('a duplicate name returns false and the job runs once; the name is reusable after it ran', async () => {
     const table = await freshTable();
     const runs: RoundJob[] = [];
