@@ -14,7 +14,7 @@ export interface Config {
   apiTimeoutMs: number;
   /** Wait after an s2s close before the self-ping round (mod_ping_muc's ping_muc_delay). */
   delayMs: number;
-  /** Self-pings in flight at once during a round. */
+  /** Self-pings in flight at once during a round (default 32; with apiBatch, 10 batches, at most 1,024). */
   concurrency: number;
   /** Follow-up rounds for indeterminate outcomes before notifying anyway. */
   rechecks: number;
@@ -126,7 +126,16 @@ export function loadConfig(env: Env = process.env): Config {
   if (apiUrl && !/^https?:\/\//.test(apiUrl)) {
     throw new ConfigError(`${ENV.apiUrl}=${apiUrl}: expected an http(s) URL`);
   }
-  const concurrency = int(env, ENV.concurrency, DEFAULTS.concurrency, 1, 1024);
+  const apiBatch = int(env, ENV.apiBatch, 0, 0, 5000);
+  // A batch costs one request whatever its size, so with batches the pings in flight are worth
+  // ten batches: the first answers come back while the rest are still out.
+  const concurrency = int(
+    env,
+    ENV.concurrency,
+    apiBatch > 0 ? Math.min(1024, 10 * apiBatch) : DEFAULTS.concurrency,
+    1,
+    1024,
+  );
   // Default: four rounds at the configured concurrency.
   const serverMax = int(env, ENV.serverMaxInflight, 4 * concurrency, 1, 65_536);
   if (serverMax < concurrency) {
@@ -153,7 +162,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxBodyBytes: int(env, ENV.maxBodyBytes, DEFAULTS.maxBodyBytes, 1024, 6 * 1024 * 1024),
     pageSize: int(env, ENV.pageSize, DEFAULTS.pageSize, 1, 10_000),
     probeMs: num(env, ENV.probeSeconds, DEFAULTS.probeSeconds, 0, 3600) * 1000,
-    apiBatch: int(env, ENV.apiBatch, 0, 0, 5000),
+    apiBatch,
     serverMaxInflight: serverMax,
     roundTimeoutMs: env[ENV.roundTimeoutSeconds] ? int(env, ENV.roundTimeoutSeconds, 0, 1, 900) * 1000 : undefined,
     table: env[ENV.table] ?? DEFAULTS.table,

@@ -15,6 +15,12 @@ describe('loadConfig', () => {
     });
   });
 
+  it('keeps ten batches in flight by default when the stanza API is batched', () => {
+    expect(loadConfig({ PING_MUC_API_BATCH: '100' })).toMatchObject({ apiBatch: 100, concurrency: 1000 });
+    expect(loadConfig({ PING_MUC_API_BATCH: '500' }).concurrency).toBe(1024);
+    expect(loadConfig({ PING_MUC_API_BATCH: '100', PING_MUC_CONCURRENCY: '64' }).concurrency).toBe(64);
+  });
+
   it('takes fractional seconds for delays', () => {
     expect(loadConfig({ PING_MUC_DELAY_SECONDS: '0.5' }).delayMs).toBe(500);
   });
