@@ -45,9 +45,14 @@ export function echo(raw: string): string {
   return JSON.stringify(shown.replace(/\p{Cs}/gu, '\ufffd'));
 }
 
-/** Refuses what no JID part nor XML text may hold (see FORBIDDEN). */
-export function checkChars(raw: string, what: string): void {
-  if (FORBIDDEN.test(raw)) throw new JidError(`${what} holds a control character, a lone surrogate or U+FFFE/U+FFFF`);
+/**
+ * Refuses what no JID part nor XML text may hold (see FORBIDDEN). `what` names it in the error;
+ * a function is called only then (an echo of the input costs more than the check itself).
+ */
+export function checkChars(raw: string, what: string | (() => string)): void {
+  if (!FORBIDDEN.test(raw)) return;
+  const name = typeof what === 'function' ? what() : what;
+  throw new JidError(`${name} holds a control character, a lone surrogate or U+FFFE/U+FFFF`);
 }
 
 /** A resourcepart (also a MUC nick, the resource of an occupant JID): 1–1023 UTF-8 octets, NFC. */
@@ -60,7 +65,7 @@ export function normalizeResource(raw: string, what = 'resource'): string {
 }
 
 export function normalizeDomain(raw: string): string {
-  checkChars(raw, `domain ${echo(raw)}`);
+  checkChars(raw, () => `domain ${echo(raw)}`);
   let domain = raw.normalize('NFC').toLowerCase();
   if (domain.endsWith('.')) domain = domain.slice(0, -1);
   if (!domain) throw new JidError(`invalid domain ${echo(raw)}: empty`);
@@ -73,7 +78,7 @@ export function normalizeDomain(raw: string): string {
 
 export function parseJid(raw: string): Jid {
   if (typeof raw !== 'string' || raw.length === 0) throw new JidError('empty JID');
-  checkChars(raw, `JID ${echo(raw)}`);
+  checkChars(raw, () => `JID ${echo(raw)}`);
   const slash = raw.indexOf('/');
   const bare = slash === -1 ? raw : raw.slice(0, slash);
   const at = bare.indexOf('@');
@@ -110,7 +115,9 @@ export function formatJid(jid: Jid): string {
 /** Two JIDs are the same address once normalized (case-folded bare part, NFC resource). */
 export function sameJid(a: string, b: string): boolean {
   try {
-    return formatJid(parseJid(a)) === formatJid(parseJid(b));
+    const first = formatJid(parseJid(a));
+    // Equal strings are the same address if they are one at all: parsed once.
+    return a === b || first === formatJid(parseJid(b));
   } catch {
     return false;
   }

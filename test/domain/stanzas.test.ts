@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { parseXml, selfPing, unavailable, XmlError } from '../../lib/domain/stanzas';
+import { parseXml, selfPing, stanzaId, unavailable, XmlError } from '../../lib/domain/stanzas';
 
 describe('stanzas', () => {
+  it('gives random ids of 72 bits, none twice, across refills of its pool', () => {
+    const ids = Array.from({ length: 5_000 }, () => stanzaId());
+    for (const id of ids) expect(id).toMatch(/^pm-[A-Za-z0-9_-]{12}$/);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
   it('builds the exact unavailable notification', () => {
     const el = unavailable(
       'lobby@muc.b.example/Alice',
