@@ -7,6 +7,8 @@ import { DEFAULTS } from '../lib/support/config';
 /** Parameter defaults, documented in docs/deploy.md. */
 export const PARAMETER_DEFAULTS = {
   DelaySeconds: DEFAULTS.delaySeconds,
+  // 0 = stanza API v1, which every mod_ping_muc_cloud speaks; batches need the module's API v2.
+  ApiBatch: '0',
   Concurrency: DEFAULTS.concurrency,
   Rechecks: DEFAULTS.rechecks,
   RetryAttempts: DEFAULTS.retryAttempts,
@@ -50,6 +52,14 @@ const SPECS = {
     minValue: 0,
     maxValue: 86400,
     description: 'Wait after a lost s2s link before the self-ping round (EventBridge Scheduler adds up to ~60 s).',
+  },
+  ApiBatch: {
+    type: 'String',
+    default: PARAMETER_DEFAULTS.ApiBatch,
+    allowedPattern: '^(0|[1-9][0-9]?|[1-4][0-9]{2}|500)$',
+    constraintDescription: 'must be a whole number from 0 to 500',
+    description:
+      "Stanza API v2: self-pings and notifications per batch request (PING_MUC_API_BATCH). Needs mod_ping_muc_cloud with API v2: 100 is recommended after upgrading the module. At most the module's ping_muc_cloud_batch_max_items (default 500). 0 keeps API v1, one request each; a module that refuses batches is called by v1 instead.",
   },
   Concurrency: {
     type: 'Number',
@@ -140,7 +150,7 @@ const GROUPS: Array<{ label: string; parameters: ParameterName[] }> = [
   { label: 'XMPP server', parameters: ['ApiUrl', 'HostRegistryParameter'] },
   {
     label: 'Self-ping rounds',
-    parameters: ['DelaySeconds', 'Concurrency', 'ServerMaxInflight', 'Rechecks', 'RetryAttempts', 'Reason'],
+    parameters: ['DelaySeconds', 'ApiBatch', 'Concurrency', 'ServerMaxInflight', 'Rechecks', 'RetryAttempts', 'Reason'],
   },
   {
     label: 'Operations',

@@ -184,6 +184,7 @@ export class PingMucStack extends Stack {
       environment: {
         ...this.schedulingEnv(params),
         [ENV.apiUrl]: params.ApiUrl.valueAsString,
+        [ENV.apiBatch]: params.ApiBatch.valueAsString,
         [ENV.concurrency]: params.Concurrency.valueAsString,
         [ENV.serverMaxInflight]: Fn.conditionIf(
           hasServerMax.logicalId,

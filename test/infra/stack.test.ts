@@ -260,6 +260,7 @@ describe('resources', () => {
     expect(new RegExp(String(p.ApiUrl!.AllowedPattern)).test('http://xmpp.example.com/api')).toBe(false);
     expect(p.DelaySeconds!.Default).toBe(DEFAULTS.delaySeconds);
     expect(p.Concurrency!.Default).toBe(DEFAULTS.concurrency);
+    expect(p.ApiBatch!.Default).toBe('0');
     expect(p.Rechecks!.Default).toBe(DEFAULTS.rechecks);
     expect(p.RetryAttempts!.Default).toBe(DEFAULTS.retryAttempts);
     for (const [name, def] of Object.entries(PARAMETER_DEFAULTS))
@@ -489,6 +490,7 @@ describe('environment wiring (names from lib/support/config.ts ENV)', () => {
       Variables: {
         ...scheduling(),
         [ENV.apiUrl]: ref('ApiUrl'),
+        [ENV.apiBatch]: ref('ApiBatch'),
         [ENV.concurrency]: ref('Concurrency'),
         [ENV.serverMaxInflight]: { 'Fn::If': ['HasServerMaxInflight', ref('ServerMaxInflight'), ref('AWS::NoValue')] },
         [ENV.rechecks]: ref('Rechecks'),
@@ -513,6 +515,24 @@ describe('environment wiring (names from lib/support/config.ts ENV)', () => {
       /PING_MUC_SERVER_MAX_INFLIGHT/,
     );
     expect(envOf(ids.events, { ServerMaxInflight: '40' })[ENV.serverMaxInflight]).toBeUndefined();
+  });
+
+  it('ApiBatch: 0 (stanza API v1) by default, else passed on to the round function only', () => {
+    expect(envOf(ids.round)[ENV.apiBatch]).toBe('0');
+    expect(loadConfig(envOf(ids.round)).apiBatch).toBe(0);
+    expect(envOf(ids.round, { ApiBatch: '100' })[ENV.apiBatch]).toBe('100');
+    expect(loadConfig(envOf(ids.round, { ApiBatch: '100' })).apiBatch).toBe(100);
+    expect(envOf(ids.events, { ApiBatch: '100' })[ENV.apiBatch]).toBeUndefined();
+  });
+
+  it('ApiBatch: a whole number from 0 to 500 (the module takes at most 500 items a batch), each one lib accepts', () => {
+    const pattern = new RegExp(String(json.Parameters!.ApiBatch!.AllowedPattern));
+    const range = Array.from({ length: 501 }, (_, i) => String(i));
+    expect(range.filter((v) => !pattern.test(v))).toEqual([]);
+    expect(['', '501', '1000', '-1', '01', '00', '1.5', '1e2', ' 100', '100 '].filter((v) => pattern.test(v))).toEqual(
+      [],
+    );
+    for (const v of range) expect(loadConfig({ [ENV.apiBatch]: v }).apiBatch, v).toBe(Number(v));
   });
 
   it('the stack name, the log level and source maps reach both functions', () => {
