@@ -9,7 +9,8 @@ export const PARAMETER_DEFAULTS = {
   DelaySeconds: DEFAULTS.delaySeconds,
   // 0 = stanza API v1, which every mod_ping_muc_cloud speaks; batches need the module's API v2.
   ApiBatch: '0',
-  Concurrency: DEFAULTS.concurrency,
+  // Empty = unset: lib's default applies (32, or ten batches with ApiBatch).
+  Concurrency: '',
   Rechecks: DEFAULTS.rechecks,
   RetryAttempts: DEFAULTS.retryAttempts,
   Reason: '',
@@ -62,11 +63,11 @@ const SPECS = {
       "Stanza API v2: self-pings and notifications per batch request (PING_MUC_API_BATCH). Needs mod_ping_muc_cloud with API v2: 100 is recommended after upgrading the module. At most the module's ping_muc_cloud_batch_max_items (default 500). 0 keeps API v1, one request each; a module that refuses batches is called by v1 instead.",
   },
   Concurrency: {
-    type: 'Number',
+    type: 'String',
     default: PARAMETER_DEFAULTS.Concurrency,
-    minValue: 1,
-    maxValue: 1024,
-    description: 'Self-pings in flight at once during a round.',
+    allowedPattern: '^$|^([1-9][0-9]{0,2}|10[01][0-9]|102[0-4])$',
+    constraintDescription: 'must be empty or a whole number from 1 to 1024',
+    description: `Self-pings in flight at once during a round (PING_MUC_CONCURRENCY), 1 to 1024; empty = ${DEFAULTS.concurrency}, or with ApiBatch ten batches (10 x ApiBatch, at most 1024).`,
   },
   Rechecks: {
     type: 'Number',
@@ -94,7 +95,7 @@ const SPECS = {
     allowedPattern: '^$|^[1-9][0-9]{0,4}$',
     constraintDescription: 'must be empty or a whole number from 1 to 99999',
     description:
-      'Self-pings in flight towards the XMPP server across all its rounds (PING_MUC_SERVER_MAX_INFLIGHT); empty = 4 x Concurrency. At least Concurrency, or the round function refuses to start.',
+      'Self-pings in flight towards the XMPP server across all its rounds (PING_MUC_SERVER_MAX_INFLIGHT); empty = 4 x the concurrency of a round. At least that concurrency (Concurrency, or its default), or the round function refuses to start.',
   },
   EventsReservedConcurrency: {
     type: 'Number',

@@ -174,9 +174,16 @@ export class PingMucStack extends Stack {
     ) as unknown as number;
   }
 
+  /**
+   * An optional parameter's value, or no variable at all when it is empty (lib's default then
+   * applies), under a condition `conditionId`.
+   */
+  private ifSet(conditionId: string, param: CfnParameter): string {
+    const isSet = unlessEquals(this, conditionId, param, '');
+    return Fn.conditionIf(isSet.logicalId, param.valueAsString, Aws.NO_VALUE).toString();
+  }
+
   private declareRound(params: Parameters, shared: FunctionBasics): PingMucFunction {
-    const hasReason = unlessEquals(this, 'HasReason', params.Reason, '');
-    const hasServerMax = unlessEquals(this, 'HasServerMaxInflight', params.ServerMaxInflight, '');
     const dlqArn = this.deadLetterQueue.queueArn;
     const round = new PingMucFunction(this, 'round', {
       ...shared,
@@ -185,15 +192,12 @@ export class PingMucStack extends Stack {
         ...this.schedulingEnv(params),
         [ENV.apiUrl]: params.ApiUrl.valueAsString,
         [ENV.apiBatch]: params.ApiBatch.valueAsString,
-        [ENV.concurrency]: params.Concurrency.valueAsString,
-        [ENV.serverMaxInflight]: Fn.conditionIf(
-          hasServerMax.logicalId,
-          params.ServerMaxInflight.valueAsString,
-          Aws.NO_VALUE,
-        ).toString(),
+        // Unset by default: lib's default then follows ApiBatch (32 pings, or ten batches).
+        [ENV.concurrency]: this.ifSet('HasConcurrency', params.Concurrency),
+        [ENV.serverMaxInflight]: this.ifSet('HasServerMaxInflight', params.ServerMaxInflight),
         [ENV.rechecks]: params.Rechecks.valueAsString,
         [ENV.retryAttempts]: params.RetryAttempts.valueAsString,
-        [ENV.reason]: Fn.conditionIf(hasReason.logicalId, params.Reason.valueAsString, Aws.NO_VALUE).toString(),
+        [ENV.reason]: this.ifSet('HasReason', params.Reason),
         [ENV.apiSecretArn]: this.apiSecret.secretArn,
         // Its own timeout: lib refuses at cold start a deadline margin that cannot fit in it.
         [ENV.roundTimeoutSeconds]: String(SIZING.round.timeoutSeconds),

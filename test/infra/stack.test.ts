@@ -259,7 +259,8 @@ describe('resources', () => {
     expect(new RegExp(String(p.ApiUrl!.AllowedPattern)).test('https://xmpp.example.com/api')).toBe(true);
     expect(new RegExp(String(p.ApiUrl!.AllowedPattern)).test('http://xmpp.example.com/api')).toBe(false);
     expect(p.DelaySeconds!.Default).toBe(DEFAULTS.delaySeconds);
-    expect(p.Concurrency!.Default).toBe(DEFAULTS.concurrency);
+    // Unset by default: lib's default (which follows ApiBatch) applies.
+    expect(p.Concurrency!.Default).toBe('');
     expect(p.ApiBatch!.Default).toBe('0');
     expect(p.Rechecks!.Default).toBe(DEFAULTS.rechecks);
     expect(p.RetryAttempts!.Default).toBe(DEFAULTS.retryAttempts);
@@ -491,7 +492,7 @@ describe('environment wiring (names from lib/support/config.ts ENV)', () => {
         ...scheduling(),
         [ENV.apiUrl]: ref('ApiUrl'),
         [ENV.apiBatch]: ref('ApiBatch'),
-        [ENV.concurrency]: ref('Concurrency'),
+        [ENV.concurrency]: { 'Fn::If': ['HasConcurrency', ref('Concurrency'), ref('AWS::NoValue')] },
         [ENV.serverMaxInflight]: { 'Fn::If': ['HasServerMaxInflight', ref('ServerMaxInflight'), ref('AWS::NoValue')] },
         [ENV.rechecks]: ref('Rechecks'),
         [ENV.retryAttempts]: ref('RetryAttempts'),
@@ -533,6 +534,28 @@ describe('environment wiring (names from lib/support/config.ts ENV)', () => {
       [],
     );
     for (const v of range) expect(loadConfig({ [ENV.apiBatch]: v }).apiBatch, v).toBe(Number(v));
+  });
+
+  it("Concurrency: unset by default, so lib's default applies (32, or ten batches with ApiBatch); else passed on", () => {
+    expect(envOf(ids.round)[ENV.concurrency]).toBeUndefined();
+    expect(loadConfig(envOf(ids.round)).concurrency).toBe(32);
+    expect(loadConfig(envOf(ids.round, { ApiBatch: '100' })).concurrency).toBe(1000);
+    expect(loadConfig(envOf(ids.round, { ApiBatch: '500' })).concurrency).toBe(1024);
+    expect(envOf(ids.round, { Concurrency: '64' })[ENV.concurrency]).toBe('64');
+    expect(loadConfig(envOf(ids.round, { Concurrency: '64' })).concurrency).toBe(64);
+    expect(loadConfig(envOf(ids.round, { Concurrency: '64', ApiBatch: '100' })).concurrency).toBe(64);
+    // With lib's default, ServerMaxInflight's default follows it: four rounds.
+    expect(loadConfig(envOf(ids.round, { ApiBatch: '100' })).serverMaxInflight).toBe(4000);
+    expect(envOf(ids.events, { Concurrency: '64' })[ENV.concurrency]).toBeUndefined();
+  });
+
+  it('Concurrency: empty or 1 to 1024, so a stack deployed with any whole number it took as a Number keeps it', () => {
+    const pattern = new RegExp(String(json.Parameters!.Concurrency!.AllowedPattern));
+    const range = Array.from({ length: 1024 }, (_, i) => String(i + 1));
+    expect(['', ...range].filter((v) => !pattern.test(v))).toEqual([]);
+    expect(['0', '1025', '2048', '-1', '032', '1.5', '1e2', ' 32', '32 '].filter((v) => pattern.test(v))).toEqual([]);
+    // A previous value (cdk deploy keeps it) is passed on as it was.
+    for (const v of range) expect(loadConfig(envOf(ids.round, { Concurrency: v })).concurrency, v).toBe(Number(v));
   });
 
   it('the stack name, the log level and source maps reach both functions', () => {
