@@ -16,21 +16,6 @@ export const SIZING = {
   round: { memoryMb: 512, timeoutSeconds: 600 },
 } as const;
 
-/**
- * V8 flags of the round function, in its NODE_OPTIONS after --enable-source-maps; the benchmark
- * (bench/round-part.ts) runs its round worker with exactly these. A 100,000-join round is
- * allocation-heavy: with V8's default 16 MB semi-space (young generation), GC took ~25 % of its
- * CPU; 32 MB cut the round's CPU from ~8.6 s to ~6.6 s on our benchmark, at a peak RSS of ~204 MB
- * (within SIZING.round.memoryMb).
- */
-export const ROUND_NODE_FLAGS = ['--max-semi-space-size=32'] as const;
-
-/** NODE_OPTIONS of each function: source-mapped stack traces (both), the round's V8 flags. */
-export function nodeOptions(name: FunctionName): string {
-  // The bundles ship an external source map (infra/bundling.ts): readable stack traces.
-  return ['--enable-source-maps', ...(name === 'round' ? ROUND_NODE_FLAGS : [])].join(' ');
-}
-
 export interface PingMucFunctionProps {
   readonly description: string;
   /** The settings it reads, nothing more (names: lib/support/config.ts ENV). */
@@ -73,7 +58,7 @@ export class PingMucFunction extends NodejsFunction {
       timeout: Duration.seconds(SIZING[name].timeoutSeconds),
       role,
       logGroup,
-      environment: { ...props.environment, ...commonEnvironment(props.logLevel), NODE_OPTIONS: nodeOptions(name) },
+      environment: { ...props.environment, ...commonEnvironment(props.logLevel) },
       bundling: lambdaBundling(),
       // Our lines are JSON already (stdout, passed through as they are); the platform's own
       // START/END/REPORT lines are INFO, so only its warnings and errors are kept.
@@ -87,12 +72,14 @@ export class PingMucFunction extends NodejsFunction {
   }
 }
 
-/** What both functions are given besides their own settings (and NODE_OPTIONS, nodeOptions). */
+/** What both functions are given besides their own settings. */
 export function commonEnvironment(logLevel: string): Record<string, string> {
   return {
     // The dimension Stack of every EMF metric (the alarms and the dashboard select on it).
     PING_MUC_STACK: Aws.STACK_NAME,
     LOG_LEVEL: logLevel,
+    // The bundles ship an external source map (infra/bundling.ts): readable stack traces.
+    NODE_OPTIONS: '--enable-source-maps',
   };
 }
 

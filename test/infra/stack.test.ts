@@ -9,7 +9,7 @@ import { DEFAULTS, ENV, loadConfig, requireAws } from '../../lib/support/config'
 import { deadlineMarginMs } from '../../lib/app/round';
 import { KEYS, tableDefinition } from '../../lib/adapters/dynamodb/table';
 import { SOURCE_MAP_FILE, esbuildOptions, type FunctionName } from '../../infra/bundling';
-import { ROUND_NODE_FLAGS, SIZING } from '../../infra/function';
+import { SIZING } from '../../infra/function';
 import { COUNTS, MEASURES } from '../../infra/metrics';
 import { PARAMETER_DEFAULTS } from '../../infra/parameters';
 import { ROUND_ASYNC } from '../../infra/stack';
@@ -468,12 +468,11 @@ describe('environment wiring (names from lib/support/config.ts ENV)', () => {
     [ENV.schedulerRoleArn]: getAtt(ids.schedulerRole, 'Arn'),
     [ENV.dlqArn]: getAtt(ids.dlq, 'Arn'),
   });
-  // Both functions: the metrics' Stack dimension, the log level, source-mapped stack traces
-  // (and the round function its V8 flags).
-  const common = (name: FunctionName) => ({
+  // Both functions: the metrics' Stack dimension, the log level, source-mapped stack traces.
+  const common = () => ({
     PING_MUC_STACK: ref('AWS::StackName'),
     LOG_LEVEL: ref('LogLevel'),
-    NODE_OPTIONS: name === 'round' ? '--enable-source-maps --max-semi-space-size=32' : '--enable-source-maps',
+    NODE_OPTIONS: '--enable-source-maps',
   });
 
   it('the events function: table and scheduling, the round function ARN, the webhook secret ARN', () => {
@@ -482,7 +481,7 @@ describe('environment wiring (names from lib/support/config.ts ENV)', () => {
         ...scheduling(),
         [ENV.roundFunctionArn]: getAtt(ids.round, 'Arn'),
         [ENV.webhookSecretArn]: ref(ids.webhookSecret),
-        ...common('events'),
+        ...common(),
       },
     });
   });
@@ -500,7 +499,7 @@ describe('environment wiring (names from lib/support/config.ts ENV)', () => {
         [ENV.reason]: { 'Fn::If': ['HasReason', ref('Reason'), ref('AWS::NoValue')] },
         [ENV.apiSecretArn]: ref(ids.apiSecret),
         [ENV.roundTimeoutSeconds]: String(SIZING.round.timeoutSeconds),
-        ...common('round'),
+        ...common(),
       },
     });
   });
@@ -559,26 +558,15 @@ describe('environment wiring (names from lib/support/config.ts ENV)', () => {
     for (const v of range) expect(loadConfig(envOf(ids.round, { Concurrency: v })).concurrency, v).toBe(Number(v));
   });
 
-  it('the stack name, the log level and source maps reach both functions; the round function its V8 flags', () => {
+  it('the stack name, the log level and source maps reach both functions', () => {
     for (const id of [ids.events, ids.round]) {
       const vars = envOf(id, { LogLevel: 'DEBUG' });
-      expect(vars).toMatchObject({ PING_MUC_STACK: 'PingMuc', LOG_LEVEL: 'DEBUG' });
+      expect(vars).toMatchObject({
+        PING_MUC_STACK: 'PingMuc',
+        LOG_LEVEL: 'DEBUG',
+        NODE_OPTIONS: '--enable-source-maps',
+      });
     }
-    expect(envOf(ids.events).NODE_OPTIONS).toBe('--enable-source-maps');
-    expect(envOf(ids.round).NODE_OPTIONS).toBe(['--enable-source-maps', ...ROUND_NODE_FLAGS].join(' '));
-    expect(ROUND_NODE_FLAGS).toEqual(['--max-semi-space-size=32']);
-  });
-
-  it("Node accepts the round function's flags in NODE_OPTIONS, and they take effect", () => {
-    // The young generation is 3 x the semi-space (Node's docs of --max-semi-space-size): a 32 MB
-    // semi-space adds 96 MB to the heap limit.
-    const heapLimitMb = (nodeOptions: string) => {
-      const script = 'process.stdout.write(String(v8.getHeapStatistics().heap_size_limit))';
-      const env = { ...process.env, NODE_OPTIONS: nodeOptions };
-      const out = execFileSync(process.execPath, ['--max-old-space-size=400', '-e', script], { env, encoding: 'utf8' });
-      return Number(out) / 2 ** 20;
-    };
-    expect(heapLimitMb(envOf(ids.round).NODE_OPTIONS!)).toBe(400 + 3 * 32);
   });
 
   it('the round function: knows its own timeout, so lib can refuse a margin that cannot fit', () => {
