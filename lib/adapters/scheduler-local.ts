@@ -131,7 +131,8 @@ export class LocalScheduler implements Scheduler {
     }
     // A job of this process is looked for at its own time, not at the next poll after it: the
     // poll is only for jobs that other processes (or earlier runs) scheduled.
-    const delay = Math.max(0, at - this.now());
+    // The poll finds the job once `Math.ceil(at) <= now`, as stored; timers may fire a ms early.
+    const delay = Math.max(0, Math.ceil(at) - this.now() + 1);
     if (this.started && !this.stopped && delay <= TIMER_HORIZON_MS) {
       const t = setTimeout(() => this.wake(), delay);
       t.unref?.();

@@ -38,18 +38,21 @@ export class Gatherer<I, O> {
     this.timer = undefined;
     const batch = this.waiting.splice(0, this.waiting.length);
     if (batch.length === 0) return;
-    this.send(batch.map((w) => w.item)).then(
-      (outs) => {
-        if (outs.length !== batch.length) {
-          const err = new Error(`batch answered ${outs.length} items for ${batch.length}`);
+    // Through a promise: a send that throws at once fails every call of the batch, not one.
+    Promise.resolve(batch.map((w) => w.item))
+      .then((items) => this.send(items))
+      .then(
+        (outs) => {
+          if (outs.length !== batch.length) {
+            const err = new Error(`batch answered ${outs.length} items for ${batch.length}`);
+            for (const w of batch) w.reject(err);
+            return;
+          }
+          for (const [i, w] of batch.entries()) w.resolve(outs[i] as O);
+        },
+        (err: unknown) => {
           for (const w of batch) w.reject(err);
-          return;
-        }
-        for (const [i, w] of batch.entries()) w.resolve(outs[i] as O);
-      },
-      (err: unknown) => {
-        for (const w of batch) w.reject(err);
-      },
-    );
+        },
+      );
   }
 }

@@ -124,8 +124,9 @@ describe('LocalScheduler', () => {
     const fired: number[] = [];
     const s = make(table, { pollMs: 3_000, run: async () => void fired.push(Date.now()) });
     s.start();
-    // Due between two polls (at about +3 s and +6 s after the start).
-    const at = Date.now() + 3_500;
+    // Due between two polls (at about +3 s and +6 s after the start), at a fractional ms, as a
+    // delay of 1.1 s is (1100.0000000000002): the table keeps it rounded up.
+    const at = Date.now() + 3_500.4;
     await s.schedule(scheduleName(job('timer'), 'start'), at, job('timer'));
     await until(() => fired.length === 1, 10_000);
     expect(fired[0]).toBeGreaterThanOrEqual(at);

@@ -2,11 +2,13 @@
 // together share BatchGetItem requests of up to 100 keys; UnprocessedKeys, which dynalite never
 // returns, are faked by a middleware.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { BatchGetItemCommandInput, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { type BatchGetItemCommandInput, type DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { joinKey } from '../../lib/adapters/dynamodb/keys';
 import { startDynalite, type RunningDynalite } from '../support/dynalite';
 import { localDynamoClient } from '../../lib/adapters/dynamodb/dynalite';
 import { ensureTable } from '../../lib/adapters/dynamodb/table';
-import { DynamoStore, UnprocessedItemsError } from '../../lib/adapters/dynamodb/store';
+import { CorruptItemError, DynamoStore, UnprocessedItemsError } from '../../lib/adapters/dynamodb/store';
 import { countRequests } from '../../bench/count-requests';
 import type { Join } from '../../lib/domain/model';
 
@@ -92,6 +94,24 @@ describe('sameJoin', () => {
     await store.putJoin(join(1), EXP);
     const answers = await Promise.all([store.sameJoin(join(1)), store.sameJoin(join(1)), store.sameJoin(join(1, 9))]);
     expect(answers).toEqual([true, true, false]);
+  });
+
+  it('fails only the call whose item is damaged, never answering "changed" for it', async () => {
+    await store.putJoin(join(1), EXP);
+    await store.putJoin(join(2), EXP);
+    await db.client.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: marshall(joinKey(join(2).user, join(2).room)),
+        UpdateExpression: 'SET #seq = :bad',
+        ExpressionAttributeNames: { '#seq': 'seq' },
+        ExpressionAttributeValues: { ':bad': { S: 'ten' } },
+      }),
+    );
+    const [one, two] = await Promise.allSettled([store.sameJoin(join(1)), store.sameJoin(join(2))]);
+    expect(one).toEqual({ status: 'fulfilled', value: true });
+    expect(two.status).toBe('rejected');
+    expect((two as PromiseRejectedResult).reason).toBeInstanceOf(CorruptItemError);
   });
 
   it('retries UnprocessedKeys until every key is read', async () => {

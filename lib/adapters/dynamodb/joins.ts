@@ -7,7 +7,7 @@ import { Gatherer } from '../../support/gather';
 import { conditional } from './conditions';
 import { decodeCursor, encodeCursor } from './cursor';
 import { BATCH_GET_SIZE, keyOf, type TableIo } from './io';
-import { joinAttributes, joinItem, shaped, toItem, toJoin, type Item } from './items';
+import { CorruptItemError, joinAttributes, joinItem, shaped, toItem, toJoin, type Item } from './items';
 import { gskPrefix, hostKey, joinKey, joinPk } from './keys';
 import { KEYS } from './table';
 
@@ -25,7 +25,7 @@ const NOT_LEFT = 'attribute_not_exists(#left)';
 const READ_WINDOW_MS = 2;
 
 export class DynamoJoinStore implements JoinStore {
-  private readonly reads: Gatherer<Join, boolean>;
+  private readonly reads: Gatherer<Join, boolean | CorruptItemError>;
 
   constructor(private readonly io: TableIo) {
     this.reads = new Gatherer((joins) => this.sameJoins(joins), BATCH_GET_SIZE, READ_WINDOW_MS);
@@ -181,15 +181,18 @@ export class DynamoJoinStore implements JoinStore {
     );
   }
 
-  sameJoin(join: Join): Promise<boolean> {
-    return this.reads.call(join);
+  async sameJoin(join: Join): Promise<boolean> {
+    const same = await this.reads.call(join);
+    if (same instanceof Error) throw same;
+    return same;
   }
 
   /**
    * One BatchGetItem for the sameJoin calls made together (a round asks for each ghost of a
-   * ping batch at once). A key asked twice in one batch is read once.
+   * ping batch at once). A key asked twice in one batch is read once. A damaged item fails its
+   * own call only, never the batch, and is never taken for "changed" (no notification lost quietly).
    */
-  private async sameJoins(joins: Join[]): Promise<boolean[]> {
+  private async sameJoins(joins: Join[]): Promise<Array<boolean | CorruptItemError>> {
     const keyed = joins.map((join) => ({ join, key: toItem(joinKey(join.user, join.room)) }));
     const id = (key: Item) => `${key[KEYS.pk]?.S}\u0000${key[KEYS.sk]?.S}`;
     const distinct = new Map(keyed.map(({ key }) => [id(key), key]));
@@ -198,9 +201,14 @@ export class DynamoJoinStore implements JoinStore {
     return keyed.map(({ join, key }) => {
       const item = stored.get(id(key));
       if (!item || item.left !== undefined) return false;
-      const { since, seq } = shaped('join', item, { since: 'number?', seq: 'number' });
-      // As SAME_JOIN: an item written before `since` existed joined at its seq.
-      return (since ?? seq) === joinedAt(join);
+      try {
+        const { since, seq } = shaped('join', item, { since: 'number?', seq: 'number' });
+        // As SAME_JOIN: an item written before `since` existed joined at its seq.
+        return (since ?? seq) === joinedAt(join);
+      } catch (err) {
+        if (err instanceof CorruptItemError) return err;
+        throw err;
+      }
     });
   }
 
