@@ -51,10 +51,14 @@ export function pageSize(config: Config): number {
 
 /**
  * Time to finish what is fed when the deadline is checked: the rest of one page and a new one,
- * each join costing up to two API calls (a self-ping and a notification).
+ * or, when C exceeds a page, the C joins in flight and the C − 1 + page queued behind them (the
+ * feed tops the queue up to C). Each worker takes its share one join after the other, and a
+ * join costs up to two API calls (a self-ping and a notification).
  */
 export function deadlineMarginMs(config: Config): number {
-  return 2 * 2 * Math.ceil(pageSize(config) / config.concurrency) * config.apiTimeoutMs + 10_000;
+  const page = pageSize(config);
+  const fed = Math.max(2 * page, 2 * config.concurrency + page);
+  return 2 * Math.ceil(fed / config.concurrency) * config.apiTimeoutMs + 10_000;
 }
 
 interface PageProgress {

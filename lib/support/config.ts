@@ -120,22 +120,18 @@ function num(env: Env, name: string, def: number, min: number, max: number, inte
 
 const int = (env: Env, name: string, def: number, min: number, max: number) => num(env, name, def, min, max, true);
 
-export function loadConfig(env: Env = process.env): Config {
-  const delaySeconds = num(env, ENV.delaySeconds, DEFAULTS.delaySeconds, 0, 86_400);
-  const apiUrl = env[ENV.apiUrl] ?? '';
-  if (apiUrl && !/^https?:\/\//.test(apiUrl)) {
-    throw new ConfigError(`${ENV.apiUrl}=${apiUrl}: expected an http(s) URL`);
-  }
-  const apiBatch = int(env, ENV.apiBatch, 0, 0, 5000);
-  // A batch costs one request whatever its size, so with batches the pings in flight are worth
-  // ten batches: the first answers come back while the rest are still out.
-  const concurrency = int(
-    env,
-    ENV.concurrency,
-    apiBatch > 0 ? Math.min(1024, 10 * apiBatch) : DEFAULTS.concurrency,
-    1,
-    1024,
-  );
+/**
+ * Pings in flight per round and per server. With batches a round keeps ten in flight by default
+ * (a batch costs one request whatever its size, so the first answers come back while the rest
+ * are out), never more than an explicit server bound: a setting that worked before batches
+ * still does. An explicit concurrency above the server bound is refused.
+ */
+function inflight(env: Env, apiBatch: number): { concurrency: number; serverMax: number } {
+  const given = env[ENV.concurrency] !== undefined && env[ENV.concurrency] !== '';
+  const boundGiven = env[ENV.serverMaxInflight] !== undefined && env[ENV.serverMaxInflight] !== '';
+  const derived = apiBatch > 0 ? Math.min(1024, 10 * apiBatch) : DEFAULTS.concurrency;
+  let concurrency = int(env, ENV.concurrency, derived, 1, 1024);
+  if (!given && boundGiven) concurrency = Math.min(concurrency, int(env, ENV.serverMaxInflight, 1, 1, 65_536));
   // Default: four rounds at the configured concurrency.
   const serverMax = int(env, ENV.serverMaxInflight, 4 * concurrency, 1, 65_536);
   if (serverMax < concurrency) {
@@ -143,6 +139,17 @@ export function loadConfig(env: Env = process.env): Config {
       `${ENV.serverMaxInflight}=${serverMax} is below ${ENV.concurrency}=${concurrency}: one round alone would exceed it`,
     );
   }
+  return { concurrency, serverMax };
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const delaySeconds = num(env, ENV.delaySeconds, DEFAULTS.delaySeconds, 0, 86_400);
+  const apiUrl = env[ENV.apiUrl] ?? '';
+  if (apiUrl && !/^https?:\/\//.test(apiUrl)) {
+    throw new ConfigError(`${ENV.apiUrl}=${apiUrl}: expected an http(s) URL`);
+  }
+  const apiBatch = int(env, ENV.apiBatch, 0, 0, 5000);
+  const { concurrency, serverMax } = inflight(env, apiBatch);
   if (env[ENV.hostsFile] && env[ENV.hostsParameter]) {
     throw new ConfigError(`${ENV.hostsFile} and ${ENV.hostsParameter} are both set: choose one host registry`);
   }

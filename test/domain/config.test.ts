@@ -21,6 +21,14 @@ describe('loadConfig', () => {
     expect(loadConfig({ PING_MUC_API_BATCH: '100', PING_MUC_CONCURRENCY: '64' }).concurrency).toBe(64);
   });
 
+  it('never derives more pings in flight than an explicit server bound (a setting from before batches still works)', () => {
+    const c = loadConfig({ PING_MUC_API_BATCH: '100', PING_MUC_SERVER_MAX_INFLIGHT: '512' });
+    expect(c).toMatchObject({ concurrency: 512, serverMaxInflight: 512 });
+    expect(() => loadConfig({ PING_MUC_CONCURRENCY: '1000', PING_MUC_SERVER_MAX_INFLIGHT: '512' })).toThrow(
+      /PING_MUC_SERVER_MAX_INFLIGHT=512 is below PING_MUC_CONCURRENCY=1000/,
+    );
+  });
+
   it('takes fractional seconds for delays', () => {
     expect(loadConfig({ PING_MUC_DELAY_SECONDS: '0.5' }).delayMs).toBe(500);
   });

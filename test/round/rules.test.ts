@@ -1,7 +1,7 @@
 // The round's rules through its ports, on fakes with an injected clock: no HTTP, no dynalite,
 // no sleeps. Each describe names the rule; the issue points they pin are in the test names.
 import { describe, expect, it } from 'vitest';
-import { runRound, checkRoundTimeout } from '../../lib/app/round';
+import { runRound, checkRoundTimeout, deadlineMarginMs } from '../../lib/app/round';
 import { LOST_START_AFTER_MS } from '../../lib/app/link';
 import { loadConfig } from '../../lib/support/config';
 import type { Join } from '../../lib/domain/model';
@@ -404,6 +404,12 @@ describe('configuration that cannot work (9.7)', () => {
       checkRoundTimeout(loadConfig({ PING_MUC_API_TIMEOUT_MS: '60000', PING_MUC_ROUND_TIMEOUT_SECONDS: '600' })),
     ).toThrow(/does not fit/);
     expect(() => checkRoundTimeout(loadConfig({ PING_MUC_ROUND_TIMEOUT_SECONDS: '600' }))).not.toThrow();
+  });
+  it('keeps a margin for all that is fed when C exceeds a page (batches: C = 1,000, pages of 500)', () => {
+    // In flight C, queued up to C − 1 + a page: three joins per worker, two 15 s calls each.
+    expect(deadlineMarginMs(loadConfig({ PING_MUC_API_BATCH: '100' }))).toBe(3 * 2 * 15_000 + 10_000);
+    // C below a page: the rest of a page and a new one, as before (32 workers, pages of 128).
+    expect(deadlineMarginMs(loadConfig({}))).toBe(8 * 2 * 15_000 + 10_000);
   });
 });
 
