@@ -38,7 +38,7 @@ return function (opts)
 	-- A presence on its way to one of our full JIDs: a join, nick change or leave of a room?
 	local function track(stanza)
 		local session = full_sessions[stanza.attr.to];
-		if not session or not session.directed then return; end
+		if not session then return; end
 		local muc_x = stanza:get_child("x", MUC_USER_NS);
 		if not muc_x or not has_status(muc_x, "110") then return; end -- not our own reflection
 		local from = stanza.attr.from;
@@ -48,7 +48,9 @@ return function (opts)
 		local rooms = session.ping_muc_cloud_rooms;
 		local kind = stanza.attr.type;
 		if kind == nil then
-			if not sent_presence_to(session, room, from) then return; end -- never sent presence there: not a join
+			-- Never sent presence there: not a join. No directed presence at all (none yet, or a
+			-- broadcast unavailable cleared it) is the same.
+			if not session.directed or not sent_presence_to(session, room, from) then return; end
 			if not rooms then rooms = {}; session.ping_muc_cloud_rooms = rooms; end
 			local known = rooms[room];
 			local now = time.now();
@@ -63,6 +65,9 @@ return function (opts)
 			local event = enqueue({ type = "join", user = session.full_jid, room = room, nick = nick });
 			rooms[room] = { nick = nick, at = now, since = event.seq };
 		elseif kind == "unavailable" then
+			-- No session.directed needed: a broadcast <presence type='unavailable'/> leaves every
+			-- room and clears it (mod_presence) before the room's reflected leave comes back, and
+			-- ping-muc's notification may come to such a session too. rooms[room] is the check.
 			-- 303 is the first half of a nick change: the join with the new nick follows.
 			if has_status(muc_x, "303") or not rooms or not rooms[room] then return; end
 			rooms[room] = nil;

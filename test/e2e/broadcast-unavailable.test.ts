@@ -1,0 +1,55 @@
+// A client that goes offline with a broadcast <presence type='unavailable'/> and comes back with
+// <presence/>, on the same stream: Prosody sends the unavailable to every room it had joined and
+// forgets its directed presence (mod_presence sets session.directed = nil). The room's reflected
+// leave must still end the join in the module (a leave event) and so in ping-muc's store, and
+// the stanza API must then answer <no-session/> for that room.
+import { xml } from '@xmpp/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callApi } from './http';
+import { Stack } from './stack';
+import { DOMAINS } from './testbed';
+import { isSelfPresence, type User } from './users';
+
+const NS_API = 'urn:ping-muc:stanza-api:1';
+const ROOM = `away@${DOMAINS.mucB}`;
+
+describe('a broadcast unavailable presence on a connected session', () => {
+  let stack: Stack;
+  let alice: User;
+
+  beforeAll(async () => {
+    stack = await Stack.start();
+    alice = await stack.user('alice');
+    await alice.join(ROOM, 'Alice');
+    await stack.waitForJoins(DOMAINS.mucB, (j) => j.length === 1);
+    const mark = alice.received.length;
+    await alice.send(xml('presence', { type: 'unavailable' }));
+    // The room got it: its reflected leave (unavailable + 110) comes back.
+    await alice.waitFor((el) => isSelfPresence(el, `${ROOM}/Alice`) && el.attrs.type === 'unavailable', 10_000, mark);
+    const back = alice.received.length;
+    await alice.send(xml('presence'));
+    await alice.waitFor((el) => el.name === 'presence' && !el.attrs.type && el.attrs.from === alice.jid, 10_000, back);
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('posts a leave for the room, and ping-muc forgets the join', async () => {
+    const leave = await stack.events.waitFor((e) => e.type === 'leave' && e.user === alice.jid);
+    expect(leave).toMatchObject({ host: DOMAINS.a, room: ROOM });
+    await stack.waitForJoins(DOMAINS.mucB, (j) => j.length === 0);
+    expect(stack.events.events.filter((e) => e.type === 'session-end')).toEqual([]); // still connected
+  });
+
+  it('answers <no-session/> to a self-ping and to a notification for that room, and sends nothing', async () => {
+    const since = Date.now();
+    const call = (body: string) => callApi(stack.bed.apiUrl, stack.bed.apiSecret, body);
+    const ping = `<iq type="get" id="p-1" from="${alice.jid}" to="${ROOM}/Alice"><ping xmlns="urn:xmpp:ping"/></iq>`;
+    expect(await call(ping)).toEqual({ status: 200, body: `<no-session xmlns='${NS_API}'/>` });
+    const notification = `<presence type="unavailable" id="n-1" from="${ROOM}/Alice" to="${alice.jid}"><x xmlns="http://jabber.org/protocol/muc#user"><item affiliation="none" role="none"/><status code="110"/><status code="333"/></x></presence>`;
+    expect(await call(notification)).toEqual({ status: 200, body: `<no-session xmlns='${NS_API}'/>` });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(alice.received.filter((r) => r.at >= since).map((r) => r.el.toString())).toEqual([]);
+  });
+});
