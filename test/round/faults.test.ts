@@ -103,9 +103,14 @@ async function runSeed(seed: number): Promise<Figures> {
   }
 
   // Parsed once per answer: classify reads only the type, the condition and `by`.
-  const sample = (answer: 'joined' | 'not-acceptable' | 'remote-down') =>
+  const sample = (answer: 'joined' | 'not-acceptable' | 'remote-down' | 'no-session') =>
     replyFor(answer, `x@${HOST}/r`, 'room@muc.x.example/n') as PingReply & { iq: Element };
-  const replies = { joined: sample('joined'), ghost: sample('not-acceptable'), down: sample('remote-down') };
+  const replies = {
+    joined: sample('joined'),
+    ghost: sample('not-acceptable'),
+    down: sample('remote-down'),
+    gone: sample('no-session'),
+  };
   const downUntil = t0 + DELAY_MS + 60_000 + 120_000 + 240_000 - 1; // pass 3 (at +480 s) finds it back
   const api = w.api as FakeStanzaApi;
   const fault = async (): Promise<void> => {
@@ -115,20 +120,18 @@ async function runSeed(seed: number): Promise<Figures> {
     if (roll < 0.004) await w.clock.sleep(w.config.apiTimeoutMs); // hangs past the timeout
     throw new Error(roll < 0.007 ? 'stanza API answered 503' : 'socket hang up');
   };
+  // The module forgets a join it notified (no-session from then on); its leave never lands here.
+  api.onDelivered = undefined;
   api.selfPing = async (user, occupant) => {
     await fault();
     api.pings.push({ at: w.clock.now(), user, occupant });
+    if (api.forgotten.has(`${user} ${occupant.slice(0, occupant.indexOf('/'))}`)) return replies.gone;
     if (occupant.includes(DOWN) && w.clock.now() < downUntil) return replies.down;
     return ghost.has(occupant) ? replies.ghost : replies.joined;
   };
   api.notify = async (presence) => {
     await fault();
-    const user = String(presence.attrs.to);
-    const occupant = String(presence.attrs.from);
-    api.notifications.push({ at: w.clock.now(), user, occupant, presence });
-    // The module's leave event, through its own (retried) events path, not the faulty store.
-    await api.onDelivered?.(user, occupant.slice(0, occupant.indexOf('/')));
-    return true;
+    return api.deliver(presence);
   };
   const store = faultyStore(w.store, 0.005, random, counts) as unknown as JoinStore & RoundStore;
   w.deps.joins = store;

@@ -111,6 +111,8 @@ export interface Ping {
   occupant: string;
 }
 
+const roomOf = (occupant: string) => occupant.slice(0, occupant.indexOf('/'));
+
 /** Answers per occupant (default: joined); records pings and notifications with their time. */
 export class FakeStanzaApi implements StanzaApi {
   readonly answers = new Map<string, Answer | ((ping: Ping) => Answer)>();
@@ -119,10 +121,14 @@ export class FakeStanzaApi implements StanzaApi {
   /** Throws on the next calls while > 0 (our own failure). */
   failNext = 0;
   /**
-   * What the server's module does with a notification it delivers: it sees the user leave the
-   * room and posts a `leave` event (set by roundWorld; joins.lib.lua in the real module). Here it
-   * lands at once; the real one lands within the module's flush interval, long before a retried
-   * invocation (30 s at the earliest) could ping the join again.
+   * `user room` joins the server's module no longer has: it forgets a join when it delivers a
+   * notification for it (joins.lib.lua), and then answers a self-ping or a notification for it
+   * with no-session, however late the `leave` it posts reaches the store.
+   */
+  readonly forgotten = new Set<string>();
+  /**
+   * The `leave` event the module posts for a notification it delivered (set by roundWorld: it
+   * lands at once; test/round/faults.test.ts lets none land, the worst the events path can do).
    */
   onDelivered: ((user: string, room: string) => Promise<void>) | undefined;
   inFlight = 0;
@@ -141,6 +147,7 @@ export class FakeStanzaApi implements StanzaApi {
       }
       const ping = { at: this.clock.now(), user, occupant };
       this.pings.push(ping);
+      if (this.forgotten.has(`${user} ${roomOf(occupant)}`)) return replyFor('no-session', user, occupant);
       const answer = this.answers.get(occupant) ?? 'joined';
       return replyFor(typeof answer === 'function' ? answer(ping) : answer, user, occupant);
     } finally {
@@ -153,10 +160,18 @@ export class FakeStanzaApi implements StanzaApi {
       this.failNext--;
       throw new Error('stanza API unreachable');
     }
+    return this.deliver(presence);
+  }
+
+  /** As the module: a notification for a join it has is delivered, and the join forgotten. */
+  async deliver(presence: Element): Promise<boolean> {
     const user = String(presence.attrs.to);
     const occupant = String(presence.attrs.from);
+    const key = `${user} ${roomOf(occupant)}`;
+    if (this.forgotten.has(key)) return false;
+    this.forgotten.add(key);
     this.notifications.push({ at: this.clock.now(), user, occupant, presence });
-    await this.onDelivered?.(user, occupant.slice(0, occupant.indexOf('/')));
+    await this.onDelivered?.(user, roomOf(occupant));
     return true;
   }
 
