@@ -295,9 +295,10 @@ async function selfPingAndAct(deps: RoundDeps, round: Round, join: Join, startSe
  * MUC self-presence it routes, and the notification is one: an unavailable presence with status
  * 110 from room/nick, which it posts as a `leave` event, whose tombstone supersedes the join
  * (prosody/mod_ping_muc_cloud/joins.lib.lua). A `no-session` answer means the module no longer
- * has that join, and has posted the event that said so. A delete of our own would race those
- * events and cost a conditional write per ghost on the path of the next ghosts' reads. Until the
- * leave lands the join stays, so a crash in between leaves it for the retry to ping again.
+ * has that join, and has posted the event that said so. A delete of our own would only repeat
+ * what those events do, at a conditional write per ghost on the path of the next ghosts' reads.
+ * Until the leave lands the join stays: a retry may ping it again, and the module, which forgot
+ * the join as it delivered the notification, answers no-session (nobody is told twice).
  */
 async function notifyUnjoined(deps: RoundDeps, join: Join): Promise<void> {
   const { joins, api, config, metrics, clock } = deps;

@@ -29,7 +29,7 @@ export type Outcome =
   | 'joined'
   /** item-not-found from the room itself: the occupant changed nick, still joined. */
   | 'nick-changed'
-  /** Any other error: the room no longer has the user. Notify and delete. */
+  /** Any other error: the room no longer has the user. Notify (the module then ends the join). */
   | 'not-joined'
   /** Says nothing about the room (timeout, our own server's s2s error, unknown origin). Re-check later. */
   | 'indeterminate'
