@@ -108,13 +108,14 @@ export async function e2eScenario(
     // v2: the calls of a round in batches of 100, ten of them in flight (the default with batches).
     ...(variant === 'ping-muc-v2' ? { PING_MUC_API_BATCH: '100' } : {}),
   };
-  // The store first (the service needs its endpoint), with the table the service's config names.
-  const store = forkChild<{ endpoint: string }>(new URL('./dynalite-server.ts', import.meta.url).pathname, {
-    table: loadConfig(env).table,
-  });
+  let store: Child<{ endpoint: string }> | undefined;
   let service: Child<{ eventsUrl: string; pid: number }> | undefined;
   const users: User[] = [];
   try {
+    // The store first (the service needs its endpoint), with the table the service's config names.
+    store = forkChild<{ endpoint: string }>(new URL('./dynalite-server.ts', import.meta.url).pathname, {
+      table: loadConfig(env).table,
+    });
     const { endpoint } = await store.ready;
     const storePid = store.proc.pid;
     service = forkChild<{ eventsUrl: string; pid: number }>(new URL('./service-server.ts', import.meta.url).pathname, {
@@ -250,6 +251,6 @@ export async function e2eScenario(
     await Promise.all(users.map((u) => u.stop()));
     // The service before its store: it may still be writing when told to stop.
     await service?.stop();
-    await store.stop();
+    await store?.stop();
   }
 }
