@@ -54,14 +54,11 @@ describe('MUC server down past the retry budget', () => {
     expect(stack.api.notifies()).toHaveLength(3);
     // Forgotten through the module: the notification passes it, it posts the leave, and the
     // join goes when that event arrives (ping-muc writes nothing after a notification).
-    for (const [user, room] of [
+    await stack.waitForLeaves(DOMAINS.mucB, [
       [alice, ROOM1],
       [alice, ROOM2],
       [bob, ROOM1],
-    ] as const) {
-      await stack.events.waitFor((e) => e.type === 'leave' && e.user === user.jid && e.room === room);
-    }
-    await stack.waitForJoins(DOMAINS.mucB, (j) => j.length === 0);
+    ]);
     const last = Math.max(...[...alice.notifications(), ...bob.notifications()].map((n) => n.at));
     console.log(
       `[e2e] B down: kill -9 -> last notification ${last - killedAt} ms (delay ${stack.delayMs} ms, ${RECHECKS} re-checks)`,

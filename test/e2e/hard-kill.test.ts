@@ -76,14 +76,11 @@ describe('hard kill of the MUC server', () => {
   it('removes the joins on the broken domain from the store, through the leaves the module posts', async () => {
     // ping-muc writes nothing after a notification: the module sees it pass, posts the leave,
     // and the join goes when that event arrives.
-    for (const [user, room] of [
+    await stack.waitForLeaves(DOMAINS.mucB, [
       [alice, ROOM1],
       [dave, ROOM1],
       [bob, ROOM2],
-    ] as const) {
-      await stack.events.waitFor((e) => e.type === 'leave' && e.user === user.jid && e.room === room);
-    }
-    await stack.waitForJoins(DOMAINS.mucB, (j) => j.length === 0);
+    ]);
   });
 
   it('pings the new nick after a nick change', () => {

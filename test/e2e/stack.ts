@@ -151,6 +151,17 @@ export class Stack {
     }
   }
 
+  /**
+   * Waits for the module's leave of each (user, room) notified, then for the store to hold no
+   * join on `remote`: ping-muc writes nothing after a notification, the leave ends the join.
+   */
+  async waitForLeaves(remote: string, notified: ReadonlyArray<readonly [{ jid: string }, string]>): Promise<void> {
+    for (const [user, room] of notified) {
+      await this.events.waitFor((e) => e.type === 'leave' && e.user === user.jid && e.room === room);
+    }
+    await this.waitForJoins(remote, (j) => j.length === 0);
+  }
+
   /** Servers first (no more events), then the clients, the taps, and ping-muc last. */
   async stop(): Promise<void> {
     await this.bed.stop();

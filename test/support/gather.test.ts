@@ -5,14 +5,28 @@ import { Gatherer } from '../../lib/support/gather';
 describe('Gatherer', () => {
   it('sends the calls made together as one batch, each answered by its own output', async () => {
     const sent: number[][] = [];
-    const g = new Gatherer<number, number>(async (items) => (sent.push(items), items.map((i) => i * 10)), 100, 2);
+    const g = new Gatherer<number, number>(
+      async (items) => {
+        sent.push(items);
+        return items.map((i) => i * 10);
+      },
+      100,
+      2,
+    );
     expect(await Promise.all([1, 2, 3].map((i) => g.call(i)))).toEqual([10, 20, 30]);
     expect(sent).toEqual([[1, 2, 3]]);
   });
 
   it('sends at once when maxItems are waiting', async () => {
     const sent: number[][] = [];
-    const g = new Gatherer<number, number>(async (items) => (sent.push(items), items), 2, 60_000);
+    const g = new Gatherer<number, number>(
+      async (items) => {
+        sent.push(items);
+        return items;
+      },
+      2,
+      60_000,
+    );
     expect(await Promise.all([1, 2, 3, 4].map((i) => g.call(i)))).toEqual([1, 2, 3, 4]);
     expect(sent).toEqual([
       [1, 2],
