@@ -129,9 +129,9 @@ export class LocalScheduler implements Scheduler {
       if (isConditionFailed(err)) return false;
       throw err;
     }
-    // A job of this process is looked for at its own time, not at the next poll after it: the
-    // poll is only for jobs that other processes (or earlier runs) scheduled.
-    // The poll finds the job once `Math.ceil(at) <= now`, as stored; timers may fire a ms early.
+    // A job of this process is looked for at its own time, not at the next poll after it (the
+    // poll is for jobs of other processes or earlier runs): at its stored, rounded-up time plus
+    // 1 ms, since a timer may fire a ms early and the poll would not find the job due yet.
     const delay = Math.max(0, Math.ceil(at) - this.now() + 1);
     if (this.started && !this.stopped && delay <= TIMER_HORIZON_MS) {
       const t = setTimeout(() => this.wake(), delay);
