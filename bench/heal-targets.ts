@@ -4,7 +4,7 @@
 import type { E2eResult } from './e2e';
 import type { RoundRow } from './round-part';
 
-interface Target {
+export interface Target {
   target: string;
   measured: string;
   met: boolean | undefined;

@@ -15,7 +15,7 @@ import { ENV, loadConfig } from '../lib/support/config';
 import { RESULTS_DIR } from './children';
 import { coldStartPart, type ColdRow } from './cold-start';
 import type { E2eResult } from './e2e';
-import { healTargets } from './heal-targets';
+import { healTargets, type Target } from './heal-targets';
 import type { IngestResult } from './ingest';
 import { ingestPart } from './ingest-part';
 import { calibrationPart, roundPart, type RoundRow } from './round-part';
@@ -85,12 +85,6 @@ export function machine() {
     /** Load average at the start: other work on the machine skews every figure. */
     loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100),
   };
-}
-
-interface Target {
-  target: string;
-  measured: string;
-  met: boolean | undefined;
 }
 
 export function targets(round: RoundRow[], ingest: IngestResult[], cold: ColdRow[], full: boolean): Target[] {

@@ -7,15 +7,8 @@ import type { StanzaApi } from '../ports';
 import { Gatherer } from '../support/gather';
 import { StanzaApiError } from './stanza-api-http';
 
-/** `send` with its answer checked: a batch answered with another item count is the API's failure. */
-function counted<I, O>(send: (items: I[]) => Promise<O[]>): (items: I[]) => Promise<O[]> {
-  return async (items) => {
-    const outs = await send(items);
-    if (outs.length !== items.length)
-      throw new StanzaApiError(`batch answered ${outs.length} items for ${items.length}`);
-    return outs;
-  };
-}
+/** A batch answered with another item count is the API's failure, retried like any other. */
+const apiError = (message: string) => new StanzaApiError(message);
 
 export interface BatchingOptions {
   /** Items per request at most (the server's ping_muc_cloud_batch_max_items, 500 by default). */
@@ -30,14 +23,16 @@ export function batchingStanzaApi(api: StanzaApi, options: BatchingOptions): Sta
   if (!selfPingBatch || !notifyBatch) return api;
   const windowMs = options.windowMs ?? 5;
   const pings = new Gatherer<{ user: string; occupant: string }, PingReply>(
-    counted((items) => selfPingBatch.call(api, items)),
+    (items) => selfPingBatch.call(api, items),
     options.maxItems,
     windowMs,
+    apiError,
   );
   const notes = new Gatherer<Element, 'sent' | 'no-session' | 'failed'>(
-    counted((items) => notifyBatch.call(api, items)),
+    (items) => notifyBatch.call(api, items),
     options.maxItems,
     windowMs,
+    apiError,
   );
   return {
     selfPing: (user, occupant) => pings.call({ user, occupant }),

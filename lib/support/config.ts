@@ -108,9 +108,12 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
+/** An empty setting is no setting. */
+const isSet = (env: Env, name: string) => env[name] !== undefined && env[name] !== '';
+
 function num(env: Env, name: string, def: number, min: number, max: number, integer = false): number {
   const raw = env[name];
-  if (raw === undefined || raw === '') return def;
+  if (!isSet(env, name)) return def;
   const n = Number(raw);
   if (!Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
     throw new ConfigError(`${name}=${raw}: expected ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}`);
@@ -127,13 +130,11 @@ const int = (env: Env, name: string, def: number, min: number, max: number) => n
  * still does. An explicit concurrency above the server bound is refused.
  */
 function inflight(env: Env, apiBatch: number): { concurrency: number; serverMax: number } {
-  const given = env[ENV.concurrency] !== undefined && env[ENV.concurrency] !== '';
-  const boundGiven = env[ENV.serverMaxInflight] !== undefined && env[ENV.serverMaxInflight] !== '';
+  const bound = isSet(env, ENV.serverMaxInflight) ? int(env, ENV.serverMaxInflight, 0, 1, 65_536) : undefined;
   const derived = apiBatch > 0 ? Math.min(1024, 10 * apiBatch) : DEFAULTS.concurrency;
-  let concurrency = int(env, ENV.concurrency, derived, 1, 1024);
-  if (!given && boundGiven) concurrency = Math.min(concurrency, int(env, ENV.serverMaxInflight, 1, 1, 65_536));
+  const concurrency = int(env, ENV.concurrency, Math.min(derived, bound ?? derived), 1, 1024);
   // Default: four rounds at the configured concurrency.
-  const serverMax = int(env, ENV.serverMaxInflight, 4 * concurrency, 1, 65_536);
+  const serverMax = bound ?? 4 * concurrency;
   if (serverMax < concurrency) {
     throw new ConfigError(
       `${ENV.serverMaxInflight}=${serverMax} is below ${ENV.concurrency}=${concurrency}: one round alone would exceed it`,

@@ -11,7 +11,8 @@ interface Waiting<I, O> {
 /**
  * Calls made within `windowMs` of the first one of a batch (or until `maxItems` are waiting)
  * are sent together. `send` answers one output per item, in order; a failure of the whole
- * request fails each call of it, as one request per call would.
+ * request fails each call of it, as one request per call would, and so does an answer with
+ * another number of outputs (the error `mismatch` makes: the caller's kind of failure).
  */
 export class Gatherer<I, O> {
   private waiting: Array<Waiting<I, O>> = [];
@@ -21,6 +22,7 @@ export class Gatherer<I, O> {
     private readonly send: (items: I[]) => Promise<O[]>,
     private readonly maxItems: number,
     private readonly windowMs: number,
+    private readonly mismatch: (message: string) => Error = (message) => new Error(message),
   ) {
     if (!Number.isInteger(maxItems) || maxItems < 1) throw new RangeError(`Gatherer: maxItems=${maxItems}`);
   }
@@ -44,7 +46,7 @@ export class Gatherer<I, O> {
       .then(
         (outs) => {
           if (outs.length !== batch.length) {
-            const err = new Error(`batch answered ${outs.length} items for ${batch.length}`);
+            const err = this.mismatch(`batch answered ${outs.length} items for ${batch.length}`);
             for (const w of batch) w.reject(err);
             return;
           }

@@ -16,6 +16,7 @@ import {
   replyFor,
   roundWorld,
   type RoundWorld,
+  roomOf,
   type ScheduledJob,
 } from '../support/fakes';
 
@@ -125,7 +126,7 @@ async function runSeed(seed: number): Promise<Figures> {
   api.selfPing = async (user, occupant) => {
     await fault();
     api.pings.push({ at: w.clock.now(), user, occupant });
-    if (api.forgotten.has(`${user} ${occupant.slice(0, occupant.indexOf('/'))}`)) return replies.gone;
+    if (api.forgotten.has(`${user} ${roomOf(occupant)}`)) return replies.gone;
     if (occupant.includes(DOWN) && w.clock.now() < downUntil) return replies.down;
     return ghost.has(occupant) ? replies.ghost : replies.joined;
   };

@@ -111,7 +111,8 @@ export interface Ping {
   occupant: string;
 }
 
-const roomOf = (occupant: string) => occupant.slice(0, occupant.indexOf('/'));
+/** The room of an occupant JID (room/nick). */
+export const roomOf = (occupant: string) => occupant.slice(0, occupant.indexOf('/'));
 
 /** Answers per occupant (default: joined); records pings and notifications with their time. */
 export class FakeStanzaApi implements StanzaApi {
