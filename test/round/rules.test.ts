@@ -162,6 +162,7 @@ describe('checkpoint and continuation', () => {
 
   it('a transient store failure is retried in place, not a failed invocation (9.1)', async () => {
     const w = roundWorld();
+    w.api.heal = undefined; // the round reads the join before it notifies
     await seedJoins(w, 5);
     await closeLink(w);
     const real = w.store.sameJoin.bind(w.store);
@@ -232,8 +233,12 @@ describe('outcomes', () => {
     expect(w.store.allRounds().map((r) => r.state)).toEqual(['done']);
   });
 
-  it('never tells a user who rejoined after the self-ping was answered that it left', async () => {
+  it.each([
+    ['the server heals', true],
+    ['the round notifies', false],
+  ])('never tells a user who rejoined after the self-ping was answered that it left (%s)', async (_, heals) => {
     const w = roundWorld();
+    if (!heals) w.api.heal = undefined;
     const joins = await seedJoins(w, 2);
     await closeLink(w);
     const [rejoiner, ghost] = joins as [(typeof joins)[0], (typeof joins)[0]];
@@ -385,6 +390,29 @@ describe('follow-up scheduling', () => {
     await drive(w);
     expect(w.api.notifications).toHaveLength(1);
     expect(w.api.notifications[0]!.at).toBeGreaterThanOrEqual(afterClose + MINUTE);
+    expect(w.logs.some((l) => l.message === 'round start was lost: scheduled again')).toBe(true);
+  });
+
+  it('a lost start job is scheduled again though the later close is retried after a lost store answer', async () => {
+    const w = roundWorld();
+    const [j] = await seedJoins(w, 1);
+    w.api.answers.set(j!.occupant, 'not-acceptable');
+    await closeLink(w);
+    w.scheduler.pending.clear(); // the start job is lost
+    w.clock.advance(MINUTE + LOST_START_AFTER_MS + 1);
+    const { linkClosed } = await import('../../lib/app/link');
+    const seq = nextSeq();
+    // The store recorded the close, but its answer was lost: the module posts the same event again.
+    const record = w.store.recordClose.bind(w.store);
+    w.store.recordClose = async (...args) => {
+      await record(...args);
+      w.store.recordClose = record;
+      throw new Error('socket hang up');
+    };
+    await expect(linkClosed(w.deps, HOST, REMOTE, seq)).rejects.toThrow('socket hang up');
+    await linkClosed(w.deps, HOST, REMOTE, seq);
+    await drive(w);
+    expect(w.api.notifications).toHaveLength(1);
     expect(w.logs.some((l) => l.message === 'round start was lost: scheduled again')).toBe(true);
   });
 

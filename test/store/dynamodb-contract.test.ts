@@ -199,6 +199,13 @@ describe('recordClose: previousCloseAt', () => {
       lastCloseAt: T0 + 900,
       previousCloseAt: T0 + 500,
     });
+    // The same close again (a retry after a lost answer): the same previous close.
+    expect(await store.recordClose(H, R, 102, T0 + 905, 'g3')).toEqual({
+      gen: 'g1',
+      opened: false,
+      lastCloseAt: T0 + 900,
+      previousCloseAt: T0 + 500,
+    });
     // Not recorded (older): no previous close to speak of.
     expect(await store.recordClose(H, R, 99, T0 + 950, 'g4')).toEqual({
       gen: 'g1',

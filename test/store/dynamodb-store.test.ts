@@ -388,7 +388,7 @@ describe('lost links', () => {
     expect(second).toEqual({ gen: 'g1', opened: false, lastCloseAt: T0 + 500, previousCloseAt: T0 });
     // A duplicate or older close changes nothing.
     const dup = await store.recordClose(H, R, 101, T0 + 900, 'g3');
-    expect(dup).toEqual({ gen: 'g1', opened: false, lastCloseAt: T0 + 500 });
+    expect(dup).toEqual({ gen: 'g1', opened: false, lastCloseAt: T0 + 500, previousCloseAt: T0 });
     const older = await store.recordClose(H, R, 99, T0 + 900, 'g4');
     expect(older).toEqual({ gen: 'g1', opened: false, lastCloseAt: T0 + 500 });
     expect(await store.pendingClose(H, R)).toEqual({ gen: 'g1', lastCloseAt: T0 + 500, lastCloseSeq: 101 });

@@ -15,6 +15,8 @@ interface Link {
   gen?: string;
   lastCloseAt?: number;
   lastCloseSeq?: number;
+  /** The window's close before its last one. */
+  prevCloseAt?: number;
   claimedSeq?: number;
 }
 
@@ -50,6 +52,12 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
     let n = 0;
     for (const e of this.joins.values()) if (e.join) n++;
     return n;
+  }
+
+  /** The live join of `user` in `room`, if any (a copy). */
+  joinOf(user: string, room: string): Join | undefined {
+    const join = this.joins.get(this.key(user, room))?.join;
+    return join && { ...join };
   }
 
   /** Every live join, for assertions. */
@@ -151,9 +159,16 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
       (link.lastCloseSeq !== undefined && link.lastCloseSeq >= seq) ||
       (link.claimedSeq !== undefined && link.claimedSeq >= seq)
     ) {
-      return { gen: link.gen, opened: link.gen === gen, lastCloseAt: link.lastCloseAt ?? now };
+      const again = link.gen !== undefined && link.lastCloseSeq === seq && link.prevCloseAt !== undefined;
+      return {
+        gen: link.gen,
+        opened: link.gen === gen,
+        lastCloseAt: link.lastCloseAt ?? now,
+        ...(again ? { previousCloseAt: link.prevCloseAt } : {}),
+      };
     }
     const previousCloseAt = link.gen !== undefined ? link.lastCloseAt : undefined;
+    link.prevCloseAt = previousCloseAt;
     link.gen ??= gen;
     link.lastCloseAt = now;
     link.lastCloseSeq = seq;

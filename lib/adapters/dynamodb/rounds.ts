@@ -17,6 +17,8 @@ const LINK = {
   gen: 'string?',
   lastCloseAt: 'number?',
   lastCloseSeq: 'number?',
+  /** The window's close before its last one (0: none), for a retry of the last close. */
+  prevCloseAt: 'number?',
   claimedSeq: 'number?',
 } as const;
 
@@ -35,13 +37,14 @@ export class DynamoRounds {
           TableName: this.io.table,
           Key: toItem(linkKey(host, remote)),
           UpdateExpression:
-            'SET #gen = if_not_exists(#gen, :gen), #lastCloseAt = :now, #lastCloseSeq = :seq, #exp = :exp, #host = :host, #remote = :remote',
+            'SET #gen = if_not_exists(#gen, :gen), #prevCloseAt = if_not_exists(#lastCloseAt, :none), #lastCloseAt = :now, #lastCloseSeq = :seq, #exp = :exp, #host = :host, #remote = :remote',
           ConditionExpression:
             '(attribute_not_exists(#lastCloseSeq) OR #lastCloseSeq < :seq) AND (attribute_not_exists(#claimedSeq) OR #claimedSeq < :seq)',
           ExpressionAttributeNames: {
             '#gen': 'gen',
             '#lastCloseAt': 'lastCloseAt',
             '#lastCloseSeq': 'lastCloseSeq',
+            '#prevCloseAt': 'prevCloseAt',
             '#claimedSeq': 'claimedSeq',
             '#exp': KEYS.ttl,
             '#host': 'host',
@@ -51,6 +54,7 @@ export class DynamoRounds {
             ':gen': gen,
             ':now': now,
             ':seq': seq,
+            ':none': 0,
             ':exp': Math.floor(now / 1000) + LINK_TTL_SECONDS,
             ':host': host,
             ':remote': remote,
@@ -61,7 +65,7 @@ export class DynamoRounds {
       old = out.Attributes;
     } catch (err) {
       if (!isConditionFailed(err)) throw err;
-      return this.notRecorded(host, remote, now, gen);
+      return this.notRecorded(host, remote, seq, now, gen);
     }
     const before = old ? link(old) : undefined;
     const current = before?.gen ?? gen;
@@ -71,12 +75,27 @@ export class DynamoRounds {
   }
 
   /** An equal or newer close is already recorded, or a round already claimed past this seq. */
-  private async notRecorded(host: string, remote: string, now: number, gen: string): Promise<RecordedClose> {
+  private async notRecorded(
+    host: string,
+    remote: string,
+    seq: number,
+    now: number,
+    gen: string,
+  ): Promise<RecordedClose> {
     const item = await this.io.getAny(linkKey(host, remote));
     const window = item ? link(item) : undefined;
     // No pending window means the round was claimed already: nothing to schedule. The caller's
     // own window (a retried request) is reported opened again: it schedules again, idempotently.
-    return { gen: window?.gen, opened: window?.gen === gen, lastCloseAt: window?.lastCloseAt ?? now };
+    const recorded: RecordedClose = {
+      gen: window?.gen,
+      opened: window?.gen === gen,
+      lastCloseAt: window?.lastCloseAt ?? now,
+    };
+    // This very close, recorded by a try whose answer was lost: the same previous close, so that
+    // a window whose start was lost is still found overdue (../../app/link.ts).
+    if (window?.gen !== undefined && window.lastCloseSeq === seq && window.prevCloseAt)
+      recorded.previousCloseAt = window.prevCloseAt;
+    return recorded;
   }
 
   async pendingClose(host: string, remote: string): Promise<PendingClose | undefined> {
