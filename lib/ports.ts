@@ -115,6 +115,11 @@ export interface Scheduler {
 export interface StanzaApi {
   /** Send a self-ping as `user` to `occupant`. Throws on the API's own failures. */
   selfPing(user: string, occupant: string): Promise<PingReply>;
+  /**
+   * A self-ping the server acts on itself, as one item of healBatch (batchingStanzaApi gathers
+   * them); the round falls back to selfPing and notify without it.
+   */
+  heal?(user: string, occupant: string): Promise<PingReply>;
   /** Deliver an unavailable notification. Returns false if the session is gone. Throws on failure. */
   notify(presence: Element): Promise<boolean>;
   /**
@@ -122,6 +127,19 @@ export interface StanzaApi {
    * API could not answer is a bad-answer for that item only. Throws on the API's own failures.
    */
   selfPingBatch?(pings: Array<{ user: string; occupant: string }>): Promise<PingReply[]>;
+  /**
+   * Version 2: heals in batches (docs/stanza-api.md), self-pings the server acts on itself: when
+   * the reply says the room no longer has the user (XEP-0410 §3.2, by ./domain/outcome.ts's rule)
+   * and the session is still in the join pinged, it delivers the notification at once and the
+   * reply is `notified`; any other reply is a self-ping's. Throws on the API's own failures.
+   */
+  healBatch?(pings: Array<{ user: string; occupant: string }>): Promise<PingReply[]>;
+  /**
+   * Version 2: the server of `host` pings the domain `remote` (XEP-0199 §4.2), which brings their
+   * s2s link up; a round sends one just before its due time. Best effort: resolves once the API
+   * took it, and also when the server predates it. Throws on the API's own failures.
+   */
+  serverPing?(host: string, remote: string): Promise<void>;
   /** Version 2: notifications in batches, outcomes in the same order. Throws on the API's own failures. */
   notifyBatch?(presences: Element[]): Promise<Array<'sent' | 'no-session' | 'failed'>>;
 }

@@ -116,6 +116,12 @@ export function pingReply(a: ItemAnswer, iq: Element): PingReply {
   }
 }
 
+/** A heal's reply from a batch item: `<sent/>` when the server notified the user itself, else a self-ping's. */
+export function healReply(a: ItemAnswer, iq: Element): PingReply {
+  if ('el' in a && isApiSignal(a.el, 'sent')) return { kind: 'notified' };
+  return pingReply(a, iq);
+}
+
 /** `<name xmlns="urn:ping-muc:stanza-api:1"/>` and nothing else: no other attribute, no content. */
 export function isApiSignal(el: Element, name: string): boolean {
   return (
@@ -161,4 +167,12 @@ export function readPingAnswer(answer: Element, iq: Element, inherited?: string)
     }
   }
   return { kind: 'reply', iq: answer };
+}
+
+/** retry-after (RFC 9110 §10.2.3): delay-seconds or an HTTP-date; ms from now, undefined if absent or unparsable. */
+export function retryAfterMs(value: string | undefined, now: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }

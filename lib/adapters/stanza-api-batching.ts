@@ -19,7 +19,7 @@ export interface BatchingOptions {
 
 /** `api` with its v2 batch methods used for every call; without them, `api` itself. */
 export function batchingStanzaApi(api: StanzaApi, options: BatchingOptions): StanzaApi {
-  const { selfPingBatch, notifyBatch } = api;
+  const { selfPingBatch, notifyBatch, healBatch } = api;
   if (!selfPingBatch || !notifyBatch) return api;
   const windowMs = options.windowMs ?? 5;
   const pings = new Gatherer<{ user: string; occupant: string }, PingReply>(
@@ -28,6 +28,14 @@ export function batchingStanzaApi(api: StanzaApi, options: BatchingOptions): Sta
     windowMs,
     apiError,
   );
+  const heals =
+    healBatch &&
+    new Gatherer<{ user: string; occupant: string }, PingReply>(
+      (items) => healBatch.call(api, items),
+      options.maxItems,
+      windowMs,
+      apiError,
+    );
   const notes = new Gatherer<Element, 'sent' | 'no-session' | 'failed'>(
     (items) => notifyBatch.call(api, items),
     options.maxItems,
@@ -36,12 +44,19 @@ export function batchingStanzaApi(api: StanzaApi, options: BatchingOptions): Sta
   );
   return {
     selfPing: (user, occupant) => pings.call({ user, occupant }),
+    ...(heals && {
+      heal: (user: string, occupant: string) => heals.call({ user, occupant }),
+      healBatch: (items: Array<{ user: string; occupant: string }>) => healBatch.call(api, items),
+    }),
     async notify(presence) {
       const out = await notes.call(presence);
       // One notification the API could not deliver: our failure, retried like a v1 error.
       if (out === 'failed') throw new StanzaApiError('notification not delivered (batch item refused)');
       return out === 'sent';
     },
+    ...(api.serverPing && {
+      serverPing: (host: string, remote: string) => api.serverPing?.(host, remote) ?? Promise.resolve(),
+    }),
     selfPingBatch: (items) => selfPingBatch.call(api, items),
     notifyBatch: (items) => notifyBatch.call(api, items),
   };

@@ -4,11 +4,19 @@ import https from 'node:https';
 import type { Element } from '@xmpp/xml';
 import type { PingReply } from '../domain/model';
 import type { StanzaApi } from '../ports';
-import { type Keys, sign } from '../domain/signature';
-import { batchItems, batchOf, selfPing, stanzaId, XmlError } from '../domain/stanzas';
+import { sign } from '../domain/signature';
+import { batchItems, batchOf, heal, selfPing, selfPings, serverPing, XmlError } from '../domain/stanzas';
 import { backoffMs } from '../support/backoff';
 import {
+  MAX_BATCH_BYTES,
+  MAX_BATCH_ITEMS,
+  MAX_ITEM_ANSWER_BYTES,
+  type StanzaApiOptions,
+  V1_FALLBACK_MS,
+} from './stanza-api-options';
+import {
   type Answer,
+  healReply,
   isApiSignal,
   type ItemAnswer,
   MAX_RESPONSE_BYTES,
@@ -16,51 +24,14 @@ import {
   readAnswer,
   readItem,
   readPingAnswer,
+  retryAfterMs,
   StanzaApiError,
   uniqueIds,
   Unusable,
 } from './stanza-api-answers';
 
 export { MAX_RESPONSE_BYTES, StanzaApiError } from './stanza-api-answers';
-
-/** Version 2: items per request (the module's `ping_muc_cloud_batch_max_items`, default 500). */
-export const MAX_BATCH_ITEMS = 500;
-/** Version 2: body size per request (the module's `ping_muc_cloud_batch_max_bytes`, default 256 KiB). */
-export const MAX_BATCH_BYTES = 256 * 1024;
-/** Version 2: room per item in a batch answer, beside MAX_RESPONSE_BYTES for the whole. */
-export const MAX_ITEM_ANSWER_BYTES = 8 * 1024;
-/** After a server refused a batch with 403 (it predates version 2), batches go as version 1 requests this long. */
-const V1_FALLBACK_MS = 5 * 60_000;
-export interface StanzaApiOptions {
-  url: string;
-  /** The API key, or the current and the previous one during a rotation: each signs every request. */
-  key: Keys;
-  timeoutMs: number;
-  /** For tests and benchmarks: count requests. */
-  onRequest?: () => void;
-  /** Tries per call on transport errors and 502/503/504, default 3. */
-  tries?: number;
-  /** Base of the jittered backoff between tries, default 200 ms. */
-  retryBaseMs?: number;
-  /** Longest wait between tries, default 2 s: a longer retry-after is left to the round's own retry. */
-  retryMaxMs?: number;
-  /**
-   * A kept-alive socket idle this long is closed, default 4 s: below the idle timeouts of common
-   * proxies and servers (nginx and Node 5 s, AWS ALB 60 s), so that we close first rather than
-   * write into a socket the other side is closing (ECONNRESET).
-   */
-  idleMs?: number;
-  /** For tests: the jitter draw in [0, 1). */
-  random?: () => number;
-  /** Version 2: items per request, default MAX_BATCH_ITEMS; a longer batch is split. */
-  batchMaxItems?: number;
-  /** Version 2: body bytes per request, default MAX_BATCH_BYTES; a larger batch is split. */
-  batchMaxBytes?: number;
-  /** Version 2: HTTP timeout of a batch request, default timeoutMs (it must exceed the server's ping timeout). */
-  batchTimeoutMs?: number;
-  /** Version 1 requests in flight when a server that predates version 2 serves a batch, default 32. */
-  fallbackConcurrency?: number;
-}
+export { MAX_BATCH_BYTES, MAX_BATCH_ITEMS, MAX_ITEM_ANSWER_BYTES, type StanzaApiOptions } from './stanza-api-options';
 
 /** A transport failure; `retry` says whether trying again may help. */
 class TransportError extends Error {
@@ -74,13 +45,6 @@ class TransportError extends Error {
 
 /** Answers to one request that the API may give again and that a retry in place may cure. */
 const RETRY_STATUS = new Set([502, 503, 504]);
-/** retry-after (RFC 9110 §10.2.3): delay-seconds or an HTTP-date; ms from now, undefined if absent or unparsable. */
-function retryAfterMs(value: string | undefined, now: number): number | undefined {
-  if (value === undefined) return undefined;
-  if (/^\s*\d+\s*$/.test(value)) return Number(value) * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
 
 /**
  * node:http with a keep-alive agent rather than fetch: measured at half the CPU per self-ping
@@ -96,6 +60,8 @@ export class HttpStanzaApi implements StanzaApi {
   private readonly random: () => number;
   /** Until then (ms), batches go as version 1 requests: the server refused one with 403. */
   private v1Until = 0;
+  /** Until then (ms), heals go as plain self-pings: the server refused a batch's every heal with 403. */
+  private plainUntil = 0;
 
   constructor(private readonly options: StanzaApiOptions) {
     this.url = new URL(options.url);
@@ -226,15 +192,43 @@ export class HttpStanzaApi implements StanzaApi {
 
   /** Version 2: self-pings in batches; replies in the same order. Throws StanzaApiError like selfPing. */
   async selfPingBatch(pings: Array<{ user: string; occupant: string }>): Promise<PingReply[]> {
-    const ids = new Set<string>();
-    const iqs = pings.map(({ user, occupant }) => {
-      let id = stanzaId();
-      while (ids.has(id)) id = stanzaId();
-      ids.add(id);
-      return selfPing(user, occupant, id);
-    });
+    const iqs = selfPings(pings);
     const answers = await this.batch(iqs, false);
     return answers.map((a, i) => pingReply(a, iqs[i] as Element));
+  }
+
+  /**
+   * Version 2: heals, self-pings the server acts on itself (docs/stanza-api.md); replies in the
+   * same order, each a self-ping's or `notified`. A server that predates heals refuses every one
+   * with 403: they go again as plain self-pings, and so do heals for a while.
+   */
+  async healBatch(pings: Array<{ user: string; occupant: string }>): Promise<PingReply[]> {
+    if (pings.length === 0) return [];
+    if (this.plainUntil > Date.now()) return this.selfPingBatch(pings);
+    const iqs = selfPings(pings);
+    const answers = await this.batch(iqs.map(heal), false);
+    if (!answers.every((a) => 'refused' in a && a.refused === '403')) {
+      return answers.map((a, i) => healReply(a, iqs[i] as Element));
+    }
+    this.plainUntil = Date.now() + V1_FALLBACK_MS;
+    const again = await this.batch(iqs, false);
+    return again.map((a, i) => pingReply(a, iqs[i] as Element));
+  }
+
+  /**
+   * Version 2: this server pings `remote`, to bring the link up. A server that predates it (403,
+   * for the item or the whole batch) is no failure: the self-pings then bring the link up.
+   */
+  async serverPing(_host: string, remote: string): Promise<void> {
+    if (this.v1Until > Date.now()) return;
+    const answer = await this.exchange(batchOf([serverPing(remote)]), MAX_RESPONSE_BYTES, this.options.batchTimeoutMs);
+    if (answer.status === 403) return;
+    try {
+      readAnswer(answer, MAX_RESPONSE_BYTES);
+    } catch (err) {
+      if (err instanceof Unusable) throw new StanzaApiError(`stanza API answered a server ping badly: ${err.message}`);
+      throw err;
+    }
   }
 
   /** Version 2: notifications in batches; outcomes in the same order. Throws StanzaApiError like notify. */
@@ -328,7 +322,11 @@ export class HttpStanzaApi implements StanzaApi {
     const worker = async () => {
       for (let i = next++; i < chunk.length; i = next++) {
         try {
-          answers[i] = { el: await this.post(chunk[i] as Element) };
+          // A heal is a version 2 item: to a version 1 server its self-ping goes alone.
+          const stanza = chunk[i] as Element;
+          answers[i] = {
+            el: await this.post(stanza.name === 'heal' ? (stanza.getChildElements()[0] as Element) : stanza),
+          };
         } catch (err) {
           if (!(err instanceof Unusable)) throw err;
           answers[i] = { bad: err.message };

@@ -64,6 +64,23 @@ export class RoutingStanzaApi implements StanzaApi {
     );
   }
 
+  /** Heals per host; to a client without heals, plain self-pings (the round then notifies itself). */
+  async healBatch(pings: Array<{ user: string; occupant: string }>): Promise<PingReply[]> {
+    return this.perHost(
+      pings.map((p) => p.user),
+      async (client, indices) => {
+        const group = indices.map((i) => pings[i] as { user: string; occupant: string });
+        if (client.healBatch) return client.healBatch(group);
+        if (client.selfPingBatch) return client.selfPingBatch(group);
+        return Promise.all(group.map((p) => client.selfPing(p.user, p.occupant)));
+      },
+    );
+  }
+
+  async serverPing(host: string, remote: string): Promise<void> {
+    await (await this.clientOf(host)).serverPing?.(host, remote);
+  }
+
   async notifyBatch(presences: Element[]): Promise<Array<'sent' | 'no-session' | 'failed'>> {
     return this.perHost(
       presences.map((p) => String(p.attrs.to ?? '')),

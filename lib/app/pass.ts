@@ -1,5 +1,5 @@
 // One pass of a round: every join of (host, remote) is self-pinged and acted on, C at a time.
-import { joinedAt, type Join, type Round } from '../domain/model';
+import { joinedAt, type Join, type Page, type Round } from '../domain/model';
 import { classify, remoteUnreachable, type Outcome } from '../domain/outcome';
 import { scheduleTag } from '../domain/schedule';
 import { unavailable } from '../domain/stanzas';
@@ -61,6 +61,26 @@ export function deadlineMarginMs(config: Config): number {
   return 2 * Math.ceil(fed / config.concurrency) * config.apiTimeoutMs + 10_000;
 }
 
+/**
+ * What a new pass may read before its due time, so that its first self-pings go at the due
+ * second: the host's last start and the first page. Read early by a second or two, they are as
+ * good as read at once: a join that leaves meanwhile is answered no-session, one made meanwhile
+ * is after the close and skipped anyway.
+ */
+export interface PassPrefetch {
+  startSeq: Promise<number | undefined>;
+  firstPage: Promise<Page<Join> | undefined>;
+}
+
+/** Starts the reads ahead; a failure is no failure (the pass reads again). */
+export function prefetchPass(deps: Pick<RoundDeps, 'joins' | 'config'>, host: string, remote: string): PassPrefetch {
+  const quiet = <T>(read: Promise<T>) => read.catch(() => undefined);
+  return {
+    startSeq: quiet(deps.joins.hostStartSeq(host)),
+    firstPage: quiet(deps.joins.joinsOf(host, remote, pageSize(deps.config))),
+  };
+}
+
 interface PageProgress {
   /** Cursor after this page. */
   next?: string;
@@ -79,9 +99,12 @@ export async function runPass(
   round: Round,
   remainingMs: () => number,
   progress: Progress = { advanced: false },
+  prefetch?: PassPrefetch,
 ): Promise<FollowUp[]> {
-  const startSeq = await storeCall(deps, () => deps.joins.hostStartSeq(round.host));
-  const pass = new PassFeed(deps, round, remainingMs, progress);
+  // Read ahead for a new round's first pass only (a continuation starts at its cursor).
+  const ahead = round.pass === 0 && round.cursor === undefined ? prefetch : undefined;
+  const startSeq = (await ahead?.startSeq) ?? (await storeCall(deps, () => deps.joins.hostStartSeq(round.host)));
+  const pass = new PassFeed(deps, round, remainingMs, progress, ahead?.firstPage);
   const worker = async () => {
     for (let item = await pass.take(); item; item = await pass.take()) {
       try {
@@ -127,6 +150,7 @@ class PassFeed {
     private readonly round: Round,
     private readonly remainingMs: () => number,
     private readonly progress: Progress,
+    private readonly firstPage?: Promise<Page<Join> | undefined>,
   ) {
     this.cursor = round.cursor;
   }
@@ -171,9 +195,9 @@ class PassFeed {
       return;
     }
     const { host, remote } = this.round;
-    const { items, next } = await storeCall(this.deps, () =>
-      joins.joinsOf(host, remote, pageSize(config), this.cursor),
-    );
+    const ahead = this.fed === 0 && this.cursor === undefined ? await this.firstPage : undefined;
+    const { items, next } =
+      ahead ?? (await storeCall(this.deps, () => joins.joinsOf(host, remote, pageSize(config), this.cursor)));
     this.cursor = next;
     this.more = next !== undefined;
     const page: PageProgress = { next, left: items.length };
@@ -259,7 +283,13 @@ async function selfPingAndAct(deps: RoundDeps, round: Round, join: Join, startSe
   const nextMark = recheckMark(round.gen, round.pass + 1);
   if (join.recheck === nextMark) return true;
   if (round.pass > 0 && join.recheck !== recheckMark(round.gen, round.pass)) return false;
-  const reply = await retrying(clock, () => api.selfPing(join.user, `${join.room}/${join.nick}`), API_RETRY);
+  const occupant = `${join.room}/${join.nick}`;
+  // A heal where the API has them: the server notifies a ghost as its reply comes in.
+  const reply = await retrying(
+    clock,
+    () => (api.heal ? api.heal(join.user, occupant) : api.selfPing(join.user, occupant)),
+    API_RETRY,
+  );
   if (reply.kind === 'bad-answer') {
     // Our failure for this one join, never a fact about the room: re-check it, never notify.
     metrics.count('Pings', 'Outcome', 'failed');
@@ -274,9 +304,14 @@ async function selfPingAndAct(deps: RoundDeps, round: Round, join: Join, startSe
   let outcome: Outcome = classify(reply, ctx);
   // One join behind the unreachable remote is enough to see it come back (./probe.ts).
   if (outcome === 'indeterminate' && !round.probe && remoteUnreachable(reply, ctx)) {
-    round.probe = { user: join.user, occupant: `${join.room}/${join.nick}` };
+    round.probe = { user: join.user, occupant };
   }
   metrics.count('Pings', 'Outcome', outcome);
+  if (reply.kind === 'notified') {
+    // The server told the user and forgets the join: its `leave` supersedes ours (see below).
+    metrics.count('Notifications', 'Result', 'sent');
+    return false;
+  }
   if (outcome === 'indeterminate' && round.pass < config.rechecks) {
     return storeCall(deps, () => joins.markRecheck(join, nextMark));
   }

@@ -82,5 +82,10 @@ export type PingReply =
   | { kind: 'reply'; iq: Element }
   | { kind: 'timeout' }
   | { kind: 'no-session' }
+  /**
+   * A heal (docs/stanza-api.md): the reply said the room no longer has the user, and the server
+   * delivered the notification to the session, still in the join pinged, itself.
+   */
+  | { kind: 'notified' }
   /** The API answered this one request with something we cannot use: our failure, never a fact about the room. */
   | { kind: 'bad-answer'; reason: string };

@@ -108,6 +108,8 @@ export function remoteUnreachable(reply: PingReply, ctx: PingContext): boolean {
 export function classify(reply: Exclude<PingReply, { kind: 'bad-answer' }>, ctx: PingContext): Outcome {
   if (reply.kind === 'timeout') return 'indeterminate';
   if (reply.kind === 'no-session') return 'gone';
+  // The server applied this very rule to the reply (outcome.lib.lua), and acted on it.
+  if (reply.kind === 'notified') return 'not-joined';
   const { iq } = reply;
   if (iq.attrs.type === 'result') return 'joined';
   const { condition, by } = errorCondition(iq);

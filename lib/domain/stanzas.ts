@@ -31,6 +31,33 @@ export function selfPing(user: string, occupant: string, id = stanzaId()): Eleme
   return xml('iq', { type: 'get', id, from: user, to: occupant }, xml('ping', { xmlns: NS_PING }));
 }
 
+/**
+ * A heal of stanza API v2 (docs/stanza-api.md): a self-ping the server acts on itself when its
+ * reply says the room no longer has the user. It carries the self-ping's id.
+ */
+export function heal(ping: Element): Element {
+  return xml('heal', { xmlns: NS_BATCH, id: ping.attrs.id }, ping);
+}
+
+/**
+ * A server ping of stanza API v2 (docs/stanza-api.md): the user's server pings the remote domain
+ * (XEP-0199 §4.2), which brings their s2s link up. It names no user.
+ */
+export function serverPing(remote: string, id = stanzaId()): Element {
+  return xml('server-ping', { xmlns: NS_BATCH, id, to: remote });
+}
+
+/** Self-pings with ids unique among them (a batch's items are told apart by id). */
+export function selfPings(pings: Array<{ user: string; occupant: string }>): Element[] {
+  const ids = new Set<string>();
+  return pings.map(({ user, occupant }) => {
+    let id = stanzaId();
+    while (ids.has(id)) id = stanzaId();
+    ids.add(id);
+    return selfPing(user, occupant, id);
+  });
+}
+
 /** What mod_ping_muc sends a user who is no longer joined: 110 (self) + 333 (technical reasons). */
 export function unavailable(occupant: string, user: string, reason: string, id = stanzaId()): Element {
   return xml(

@@ -13,9 +13,16 @@
 -- comes once every item has its answer or the ping timeout passed: <batch> with one
 -- <item id> per request item, in request order.
 --
+-- A batch may also hold <heal id> items, each around one self-ping: the module acts on the
+-- reply itself when it says the room no longer has the user (outcome.lib), and the session is
+-- still in the join it pinged: it delivers the notification (2.) at once and answers <sent/>
+-- (<no-session/> if the join changed meanwhile). Any other reply is answered as a self-ping's.
+-- The round saves a round trip per ghost, and the notification waits for no other reply.
+-- And <server-ping id to> items: this host pings a remote domain, to bring its s2s link up.
+--
 -- return function (opts) -> { handle, reply, sweep, unload }
--- opts: verifier (webhook.lib's, under the API secret), rooms (joins.lib's),
---       ping_timeout, max_inflight, reason, batch_max_items, batch_max_bytes.
+-- opts: verifier (webhook.lib's, under the API secret), rooms (joins.lib's), outcome
+--       (outcome.lib's), ping_timeout, max_inflight, reason, batch_max_items, batch_max_bytes.
 
 local errors = require "util.error";
 local id = require "util.id";
@@ -32,8 +39,9 @@ local MUC_USER_NS = "http://jabber.org/protocol/muc#user";
 local MAX_API_BODY = 16 * 1024;
 local IQ_ATTRS = { type = true, id = true, from = true, to = true, xmlns = true };
 local PRESENCE_ATTRS = IQ_ATTRS;
+local HEAL_ATTRS = { id = true, xmlns = true };
+local SERVER_PING_ATTRS = { id = true, xmlns = true, to = true };
 
-local STANZAS_NS = "urn:ietf:params:xml:ns:xmpp-stanzas";
 local DISCARD = { write = function () return true; end };
 
 -- Every way the API refuses a call, in one registry (util.error): the HTTP status and a
@@ -58,6 +66,7 @@ local count_refused = module:measure("api_refused", "counter");
 local count_batches = module:measure("batch_requests", "counter");
 local count_items = module:measure("batch_items", "counter");
 local count_item_refusals = module:measure("batch_refused", "counter");
+local count_healed = module:measure("heal_notified", "counter");
 
 -- Answers a refusal from the registry; `close` ends the connection (the body was not read).
 local function refuse(response, name, detail, close)
@@ -88,6 +97,14 @@ local function occupant_jid(j)
 	return j;
 end
 
+-- Text in an element of ours, beside whitespace: nothing we define holds any.
+local function has_text(tag)
+	for _, child in ipairs(tag) do
+		if type(child) == "string" and child:find("%S") then return true; end
+	end
+	return false;
+end
+
 local function only_attrs(tag, allowed)
 	for k in pairs(tag.attr) do
 		if not allowed[k] then return false; end
@@ -95,25 +112,9 @@ local function only_attrs(tag, allowed)
 	return true;
 end
 
--- Only what ping-muc reads of a self-ping reply (XEP-0410 §3: result, or an error whose
--- type, condition and `by` tell a room that forgot the user from one that cannot answer):
--- the iq's type, from, to and id, and for an error its type, `by` and defined condition
--- (RFC 6120 §8.3.2). A reply padded to 64 KiB relays in a few hundred bytes, so it cannot
--- outgrow ping-muc's answer limit and fail every retry.
--- In a batch the iq names its namespace (jabber:client): it would inherit the batch's.
-local function relayed(stanza, orig_id, xmlns)
-	local reply = st.iq({ xmlns = xmlns, type = stanza.attr.type, from = stanza.attr.from, to = stanza.attr.to, id = orig_id });
-	if stanza.attr.type == "error" then
-		local error_type, condition = stanza:get_error();
-		local error_tag = stanza:get_child("error");
-		reply:tag("error", { type = error_type or "cancel", by = error_tag and error_tag.attr.by })
-			:tag(condition or "undefined-condition", { xmlns = STANZAS_NS }):up():up();
-	end
-	return reply;
-end
-
 return function (opts)
 	local verifier, rooms_of = opts.verifier, opts.rooms;
+	local relayed, unjoined = opts.outcome.relayed, opts.outcome.unjoined;
 	local ping_timeout, max_inflight, reason_text = opts.ping_timeout, opts.max_inflight, opts.reason;
 	local batch_max_items, batch_max_bytes = opts.batch_max_items, opts.batch_max_bytes;
 
@@ -153,7 +154,7 @@ return function (opts)
 		local known = rooms and rooms[jid.bare(occupant)];
 		-- Only to this session's own occupant JID: a leaked secret cannot probe other occupants.
 		if not known or known.nick ~= jid.resource(occupant) then return answer("no-session"); end
-		return { ping = true, orig_id = orig_id, user = user, occupant = occupant };
+		return { ping = true, orig_id = orig_id, user = user, occupant = occupant, join = known };
 	end
 
 	-- Sends a checked self-ping; `entry` ({ done, abort }) gets the reply. Returns our ping id.
@@ -198,6 +199,19 @@ return function (opts)
 		end
 	end
 
+	-- Delivers the MUC unavailable notification from room/nick to the session. Rebuilt from
+	-- checked parts only; routed so other modules (joins.lib too: it forgets the join) see it.
+	local function deliver(user, occupant, stanza_id)
+		local notification = st.presence({ type = "unavailable", id = stanza_id or id.medium(), from = occupant, to = user })
+			:tag("x", { xmlns = MUC_USER_NS })
+				:tag("item", { affiliation = "none", role = "none" });
+		-- The server's own text, never the caller's: a leaked secret cannot put words on a screen.
+		notification:text_tag("reason", reason_text);
+		notification:up():tag("status", { code = "110" }):up():tag("status", { code = "333" }):up();
+		module:log("info", "Notifying %s that it is no longer in %s", user, occupant);
+		module:send(notification:reset());
+	end
+
 	-- Checks a notification and, if it is allowed, delivers it.
 	local function notify(stanza)
 		local x = stanza.tags[1];
@@ -234,15 +248,7 @@ return function (opts)
 		local known = rooms and rooms[jid.bare(occupant)];
 		-- Only for a room this session is in, under that nick: nothing else can be forged.
 		if not known or known.nick ~= jid.resource(occupant) then return answer("no-session"); end
-		-- Rebuilt from the checked parts only; routed so other modules see the leave too.
-		local notification = st.presence({ type = "unavailable", id = stanza.attr.id or id.medium(), from = occupant, to = user })
-			:tag("x", { xmlns = MUC_USER_NS })
-				:tag("item", { affiliation = "none", role = "none" });
-		-- The server's own text, never the caller's: a leaked secret cannot put words on a screen.
-		notification:text_tag("reason", reason_text);
-		notification:up():tag("status", { code = "110" }):up():tag("status", { code = "333" }):up();
-		module:log("info", "Notifying %s that it is no longer in %s", user, occupant);
-		module:send(notification:reset());
+		deliver(user, occupant, stanza.attr.id);
 		return answer("sent");
 	end
 
@@ -256,6 +262,46 @@ return function (opts)
 		return refusal("forbidden", "only a self-ping iq or a MUC unavailable presence is allowed");
 	end
 
+	-- Heals: a self-ping (check_ping's verdict) whose reply the module acts on itself when the
+	-- room no longer has the user and the session is still in the join pinged (joins.lib keeps
+	-- a join's table until it leaves, and makes a new one for a rejoin or a nick change).
+	local function healed(verdict, reply)
+		local room = jid.bare(verdict.occupant);
+		if not unjoined(reply, room, module.host) then return reply; end
+		local rooms = rooms_of(verdict.user);
+		if not rooms or rooms[room] ~= verdict.join then return signal("no-session"); end
+		deliver(verdict.user, verdict.occupant);
+		count_healed(1);
+		return signal("sent");
+	end
+
+	-- A <server-ping id to> item: this host pings a remote domain (XEP-0199 §4.2, server to
+	-- server), answered <sent/> at once. A round sends one shortly before its due time, so that
+	-- the s2s link is up when its self-pings go (a self-ping then would come before the delay).
+	-- It names no user, and no more than any local account can do: make this server open a link
+	-- to a domain. The reply comes to this host, which drops it.
+	local function server_ping(item)
+		local node, host, resource = jid.prepped_split(item.attr.to);
+		if #item.tags > 0 or has_text(item) or not only_attrs(item, SERVER_PING_ATTRS) or node or resource or not host
+		or host == module.host or (hosts[host] and hosts[host].type == "local") then
+			return refusal("forbidden", "a server ping is to a remote domain, and holds nothing");
+		end
+		module:send(st.iq({ type = "get", id = "pmc-" .. id.medium(), from = module.host, to = host })
+			:tag("ping", { xmlns = "urn:xmpp:ping" }));
+		return answer("sent");
+	end
+
+	-- A <heal id> item: exactly one self-ping inside, checked as any; nothing else is healed.
+	local function check_heal(item)
+		local inner = item.tags[1];
+		if #item.tags ~= 1 or not only_attrs(item, HEAL_ATTRS) or inner.name ~= "iq" then
+			return refusal("forbidden", "a heal holds exactly one self-ping iq");
+		end
+		if has_text(item) then return refusal("forbidden", "text in a heal"); end
+		local verdict = check(inner, BATCH_NS);
+		verdict.heal = verdict.ping;
+		return verdict;
+	end
 	-- Version 1: one stanza, one answer.
 	local function single(stanza, response)
 		local verdict = check(stanza, nil);
@@ -324,7 +370,10 @@ return function (opts)
 			refuse(response, "unloaded");
 		end
 		for i, item in ipairs(items) do
-			local verdict = check(item, BATCH_NS);
+			local ours = item.attr.xmlns == BATCH_NS;
+			local verdict = ours and item.name == "heal" and check_heal(item)
+				or ours and item.name == "server-ping" and server_ping(item)
+				or check(item, BATCH_NS);
 			if not verdict.refuse and verdict.ping and inflight_count >= max_inflight then
 				verdict = refusal("busy");
 			end
@@ -337,7 +386,10 @@ return function (opts)
 			else
 				pending = pending + 1;
 				local entry = {
-					done = function (reply) settle(i, relayed(reply, verdict.orig_id, "jabber:client")); end;
+					done = function (reply)
+						local relay = relayed(reply, verdict.orig_id, "jabber:client");
+						settle(i, verdict.heal and healed(verdict, relay) or relay);
+					end;
 					abort = abort;
 				};
 				pings[i] = { send_ping(verdict, entry), entry };

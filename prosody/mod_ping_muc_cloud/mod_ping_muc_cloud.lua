@@ -10,6 +10,7 @@
 --   events   the bounded event queue, its resync and its delivery to ping-muc
 --   joins    MUC joins of this host's sessions (as mod_track_muc_joins)
 --   links    the remote domains an s2s session links us to
+--   outcome  a self-ping's reply: what is relayed, whether it says "not joined" (XEP-0410)
 --   api      the stanza API: self-pings and unavailable notifications
 --
 -- MIT licensed. Depends on nothing outside Prosody 0.12+.
@@ -72,7 +73,7 @@ joins = module:require("joins")({ enqueue = enqueue; refresh = join_refresh });
 local s2s_remotes = module:require("links");
 local api = module:require("api")({
 	verifier = webhook.verifier(function () return api_keys; end);
-	rooms = joins.rooms;
+	rooms = joins.rooms; outcome = module:require("outcome");
 	ping_timeout = ping_timeout; max_inflight = max_inflight; reason = reason;
 	batch_max_items = batch_max_items; batch_max_bytes = batch_max_bytes;
 });
@@ -86,9 +87,7 @@ module:hook("presence/full", function (event)
 end, 1);
 
 -- A session that never joined a room has nothing for ping-muc to forget.
-module:hook("resource-unbind", function (event)
-	joins.ended(event.session);
-end);
+module:hook("resource-unbind", function (event) joins.ended(event.session); end);
 
 -- A link of this host closed (ping-muc coalesces both directions) or up: a waiting round re-checks.
 local function link_event(kind) return function (event)

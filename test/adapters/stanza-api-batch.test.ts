@@ -1,9 +1,10 @@
 // Version 2 of the stanza API (docs/stanza-api.md, "Version 2 (batches)"): HttpStanzaApi's batch
-// methods against a local HTTP server playing the v2 server, and RoutingStanzaApi's per-host split.
+// methods (heals too) against a local HTTP server playing the v2 server and against the shared
+// stub, and RoutingStanzaApi's per-host split.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Element, parse } from 'ltx';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { HttpStanzaApi, StanzaApiError } from '../../lib/adapters/stanza-api-http';
 import { RoutingStanzaApi } from '../../lib/adapters/stanza-api-routing';
 import type { PingReply } from '../../lib/domain/model';
@@ -11,7 +12,7 @@ import { classify } from '../../lib/domain/outcome';
 import { secretKey } from '../../lib/domain/signature';
 import { NS_API, NS_BATCH, NS_STANZAS, unavailable } from '../../lib/domain/stanzas';
 import type { StanzaApi } from '../../lib/ports';
-import { startStanzaApiStub } from '../support/stanza-api-stub';
+import { type Answer, startStanzaApiStub, type StanzaApiStub } from '../support/stanza-api-stub';
 
 const SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
 const USER = 'alice@a.example/r';
@@ -28,8 +29,8 @@ interface Reply {
   type?: string;
   body: string;
 }
-/** Each request the server saw: its root name and items. */
-let seen: Array<{ root: string; items: Item[] }> = [];
+/** Each request the server saw: its root name and items (a heal's `from` and `to` are its self-ping's), and the items themselves. */
+let seen: Array<{ root: string; items: Item[]; els: Element[] }> = [];
 let script: (items: Item[], root: string) => Reply = () => ({ status: 500, body: 'unset' });
 let server: Server;
 let url = '';
@@ -41,13 +42,11 @@ beforeAll(async () => {
     req.on('end', () => {
       const root = parse(Buffer.concat(chunks).toString('utf8'));
       const els = root.name === 'batch' ? root.getChildElements() : [root];
-      const items = els.map((e: Element) => ({
-        id: e.attrs.id ?? '',
-        from: e.attrs.from ?? '',
-        to: e.attrs.to ?? '',
-        name: e.name,
-      }));
-      seen.push({ root: root.name, items });
+      const items = els.map((e: Element) => {
+        const stanza = e.name === 'heal' ? (e.getChildElements()[0] ?? e) : e;
+        return { id: e.attrs.id ?? '', from: stanza.attrs.from ?? '', to: stanza.attrs.to ?? '', name: e.name };
+      });
+      seen.push({ root: root.name, items, els });
       const r = script(items, root.name);
       res.writeHead(r.status ?? 200, { 'content-type': r.type ?? 'application/xml' });
       res.end(r.body);
@@ -277,6 +276,215 @@ describe('selfPingBatch', () => {
       const old = new HttpStanzaApi({ url: stub.url, key: secretKey(SECRET), timeoutMs: 2000, retryBaseMs: 1 });
       expect(kinds(await old.selfPingBatch(pings(2)))).toEqual(['reply', 'reply']);
       expect(stub.batches).toEqual([3, 1]);
+    } finally {
+      await stub.close();
+    }
+  });
+});
+
+describe('healBatch', () => {
+  const stubClient = (stub: StanzaApiStub) =>
+    new HttpStanzaApi({ url: stub.url, key: secretKey(SECRET), timeoutMs: 2000, retryBaseMs: 1 });
+  /** Each reply's kind and, for an IQ, the round's outcome of it. */
+  const outcomes = (replies: PingReply[]) =>
+    replies.map((r, k) =>
+      r.kind === 'reply' ? classify(r, { host: 'a.example', room: `room${k}@muc.b.example` }) : r.kind,
+    );
+
+  it('answers a ghost `notified` and notifies it once; every other answer as selfPingBatch does', async () => {
+    const stub = await startStanzaApiStub(SECRET, { fallback: 'result' });
+    try {
+      const script: Answer[] = [
+        'result',
+        'not-acceptable', // by the room: not joined
+        'item-not-found-service', // the room is gone: not joined
+        'timeout',
+        'no-session',
+        'item-not-found-room', // a nick change: still joined
+        'remote-server-not-found', // our own server's link: indeterminate
+        'service-unavailable', // the client lacks XEP-0199: joined
+      ];
+      for (const [k, answer] of script.entries()) stub.answers.set(occupant(k), answer);
+      const client = stubClient(stub);
+      const healed = await client.healBatch(pings(script.length));
+      expect(stub.batches).toEqual([script.length]);
+      expect(outcomes(healed)).toEqual([
+        'joined',
+        'notified',
+        'notified',
+        'timeout',
+        'no-session',
+        'nick-changed',
+        'indeterminate',
+        'joined',
+      ]);
+      expect(stub.notifications.map((n) => [n.user, n.occupant])).toEqual([
+        [USER, occupant(1)],
+        [USER, occupant(2)],
+      ]);
+      // What the module delivers: the unavailable presence of mod_ping_muc, from room/nick to the session.
+      const presence = parse(stub.notifications[0]?.xml ?? '');
+      expect(presence.attrs).toMatchObject({ type: 'unavailable', from: occupant(1), to: USER });
+      const x = presence.getChild('x', 'http://jabber.org/protocol/muc#user');
+      expect(x?.getChild('item')?.attrs).toEqual({ affiliation: 'none', role: 'none' });
+      expect(x?.getChildren('status').map((s) => s.attrs.code)).toEqual(['110', '333']);
+
+      // The same joins as plain self-pings: the same replies, but for the ghosts' (an IQ, not joined).
+      const plain = await client.selfPingBatch(pings(script.length));
+      expect(outcomes(plain)).toEqual(outcomes(healed).map((o) => (o === 'notified' ? 'not-joined' : o)));
+      expect(stub.notifications).toHaveLength(2);
+      expect(stub.pings).toHaveLength(2 * script.length);
+    } finally {
+      await stub.close();
+    }
+  });
+
+  it('answers `no-session` and tells nobody when the session rejoined while the self-ping was out', async () => {
+    const stub = await startStanzaApiStub(SECRET, { fallback: 'not-acceptable' });
+    try {
+      stub.rejoined.add(occupant(0));
+      expect(kinds(await stubClient(stub).healBatch(pings(2)))).toEqual(['no-session', 'notified']);
+      expect(stub.notifications.map((n) => n.occupant)).toEqual([occupant(1)]);
+    } finally {
+      await stub.close();
+    }
+  });
+
+  it('sends each self-ping inside a <heal> carrying its id; reads <sent/> only in the API namespace', async () => {
+    script = (items) => ({
+      body: batch(
+        items.map((i, k) => {
+          if (k === 0) return item(i, signal('sent'));
+          if (k === 1) return item(i, `<sent xmlns="${NS_BATCH}"/>`);
+          if (k === 2) return item(i, `<sent xmlns="${NS_API}" id="x"/>`);
+          return item(i, error(i, 'forbidden', 'muc.b.example'));
+        }),
+      ),
+    });
+    const replies = await api().healBatch(pings(4));
+    expect(seen).toHaveLength(1);
+    expect(seen[0]?.root).toBe('batch');
+    expect(seen[0]?.items.map((i) => i.name)).toEqual(['heal', 'heal', 'heal', 'heal']);
+    const heals = seen[0]?.els ?? [];
+    expect(heals).toHaveLength(4);
+    for (const [k, h] of heals.entries()) {
+      expect(h.attrs).toEqual({ xmlns: NS_BATCH, id: seen[0]?.items[k]?.id });
+      const [iq, ...more] = h.getChildElements();
+      expect(more).toEqual([]);
+      expect(iq?.attrs).toEqual({ type: 'get', id: h.attrs.id, from: USER, to: occupant(k) });
+      expect(iq?.getChild('ping', 'urn:xmpp:ping')).toBeDefined();
+    }
+    expect(kinds(replies)).toEqual(['notified', 'bad-answer', 'bad-answer', 'reply']);
+  });
+
+  it('a heal refused 403 beside answered ones is a bad answer for that item only: heals go on', async () => {
+    script = (items) => ({
+      body: batch(items.map((i, k) => item(i, k === 0 ? refused('403') : signal('timeout')))),
+    });
+    const client = api();
+    expect(kinds(await client.healBatch(pings(2)))).toEqual(['bad-answer', 'timeout']);
+    expect(kinds(await client.healBatch(pings(2)))).toEqual(['bad-answer', 'timeout']);
+    expect(seen.map((s) => s.items.map((i) => i.name))).toEqual([
+      ['heal', 'heal'],
+      ['heal', 'heal'],
+    ]);
+  });
+
+  it('sends the heals refused 503 once more as heals', async () => {
+    let calls = 0;
+    script = (items) => {
+      calls++;
+      return { body: batch(items.map((i, k) => item(i, calls === 1 && k === 1 ? refused('503') : signal('sent')))) };
+    };
+    expect(kinds(await api().healBatch(pings(3)))).toEqual(['notified', 'notified', 'notified']);
+    expect(seen.map((s) => s.items.map((i) => `${i.name} ${room(i)}`))).toEqual([
+      ['heal 0', 'heal 1', 'heal 2'],
+      ['heal 1'],
+    ]);
+  });
+
+  it('an older module refuses every heal with 403: plain self-pings at once, and for 5 minutes', async () => {
+    // As a version 2 module before heals: a <heal> is a stanza it does not allow.
+    script = (items) => ({
+      body: batch(
+        items.map((i) =>
+          i.name === 'heal'
+            ? item(i, refused('403'))
+            : item(i, error(i, 'not-acceptable', `room${room(i)}@muc.b.example`)),
+        ),
+      ),
+    });
+    const client = api();
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const t0 = Date.now();
+    try {
+      const replies = await client.healBatch(pings(3));
+      expect(kinds(replies)).toEqual(['reply', 'reply', 'reply']);
+      expect(outcomes(replies)).toEqual(['not-joined', 'not-joined', 'not-joined']);
+      expect(seen.map((s) => s.items.map((i) => i.name))).toEqual([
+        ['heal', 'heal', 'heal'],
+        ['iq', 'iq', 'iq'],
+      ]);
+      // The same self-pings again, ids and all: none was sent.
+      expect(seen[1]?.items.map((i) => i.id)).toEqual(seen[0]?.items.map((i) => i.id));
+      seen = [];
+      vi.setSystemTime(t0 + 5 * 60_000 - 1);
+      expect(kinds(await client.healBatch(pings(2)))).toEqual(['reply', 'reply']);
+      expect(seen.map((s) => s.items.map((i) => i.name))).toEqual([['iq', 'iq']]);
+      seen = [];
+      vi.setSystemTime(t0 + 5 * 60_000 + 1);
+      await client.healBatch(pings(1));
+      expect(seen.map((s) => s.items.map((i) => i.name))).toEqual([['heal'], ['iq']]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('with the shared stub playing a module before heals: the ghost is a plain reply, the round notifies', async () => {
+    const stub = await startStanzaApiStub(SECRET, { fallback: 'not-acceptable' });
+    try {
+      stub.beforeHeals = true;
+      stub.answers.set(occupant(0), 'result');
+      const client = stubClient(stub);
+      expect(outcomes(await client.healBatch(pings(2)))).toEqual(['joined', 'not-joined']);
+      // The heals refused, then the self-pings: only these were sent.
+      expect(stub.batches).toEqual([2, 2]);
+      expect(stub.pings).toHaveLength(2);
+      expect(outcomes(await client.healBatch(pings(2)))).toEqual(['joined', 'not-joined']);
+      expect(stub.batches).toEqual([2, 2, 2]);
+      expect(stub.notifications).toEqual([]);
+    } finally {
+      await stub.close();
+    }
+  });
+
+  it('to a version 1 server, posts each heal’s self-ping alone', async () => {
+    script = (items, root) => {
+      if (root === 'batch') return { status: 403, body: 'stanza namespace must be jabber:client' };
+      const i = items[0] as Item;
+      return { body: room(i) === 1 ? signal('timeout') : error(i, 'not-acceptable', 'muc.b.example') };
+    };
+    const client = api({ fallbackConcurrency: 1 });
+    const replies = await client.healBatch(pings(3));
+    expect(kinds(replies)).toEqual(['reply', 'timeout', 'reply']);
+    expect(outcomes(replies)).toEqual(['not-joined', 'timeout', 'not-joined']);
+    expect(seen.map((s) => s.root)).toEqual(['batch', 'iq', 'iq', 'iq']);
+    expect(seen.slice(1).map((s) => s.items[0]?.id)).toEqual(seen[0]?.items.map((i) => i.id));
+    seen = [];
+    expect(kinds(await client.healBatch(pings(2)))).toEqual(['reply', 'timeout']);
+    expect(seen.map((s) => s.root)).toEqual(['iq', 'iq']);
+  });
+
+  it('with the shared stub playing a version 1 module: self-pings alone, nobody notified by the server', async () => {
+    const stub = await startStanzaApiStub(SECRET, { fallback: 'not-acceptable' });
+    try {
+      stub.v1Only = true;
+      stub.answers.set(occupant(1), 'timeout');
+      const replies = await stubClient(stub).healBatch(pings(3));
+      expect(outcomes(replies)).toEqual(['not-joined', 'timeout', 'not-joined']);
+      expect(stub.batches).toEqual([]);
+      expect(stub.pings.map((p) => p.occupant)).toEqual(pings(3).map((p) => p.occupant));
+      expect(stub.notifications).toEqual([]);
     } finally {
       await stub.close();
     }

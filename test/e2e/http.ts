@@ -173,6 +173,8 @@ export interface RecordedCall {
   to: string;
   status: number;
   answer: string;
+  /** The request body. */
+  body: string;
 }
 
 /**
@@ -203,6 +205,7 @@ export class ApiRecorder extends Loopback {
           to: attr('to'),
           status: up.status,
           answer: up.text,
+          body: up.body,
         });
         res.writeHead(up.status, { 'content-type': up.type }).end(up.text);
       },

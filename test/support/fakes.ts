@@ -5,7 +5,9 @@ import type { RoundDeps } from '../../lib/app/deps';
 import { runRound } from '../../lib/app/round';
 import type { PingReply, RoundJob } from '../../lib/domain/model';
 import { parseRoundJob, serializeRoundJob } from '../../lib/domain/round-job';
-import { selfPing } from '../../lib/domain/stanzas';
+import { classify } from '../../lib/domain/outcome';
+import { joinedAt } from '../../lib/domain/model';
+import { selfPing, unavailable } from '../../lib/domain/stanzas';
 import type { Scheduler, StanzaApi } from '../../lib/ports';
 import type { Clock } from '../../lib/support/clock';
 import { loadConfig, type Config } from '../../lib/support/config';
@@ -132,6 +134,11 @@ export class FakeStanzaApi implements StanzaApi {
    * lands at once; test/round/faults.test.ts lets none land, the worst the events path can do).
    */
   onDelivered: ((user: string, room: string) => Promise<void>) | undefined;
+  /**
+   * The module's join of `user room` (any value that changes with a rejoin), for heals: roundWorld
+   * reads the store, which the module's events reach at once there.
+   */
+  joinOf: ((user: string, room: string) => unknown) | undefined;
   inFlight = 0;
   maxInFlight = 0;
 
@@ -154,6 +161,28 @@ export class FakeStanzaApi implements StanzaApi {
     } finally {
       this.inFlight--;
     }
+  }
+
+  /**
+   * As the module's heal (api.lib.lua): a self-ping whose "not joined" reply (by the rule the
+   * module mirrors) it acts on at once, if the session is still in the join it pinged. A test
+   * sets it to undefined to play an API without heals.
+   */
+  heal: StanzaApi['heal'] = async (user, occupant) => {
+    const room = roomOf(occupant);
+    const pinged = this.joinOf?.(user, room);
+    const reply = await this.selfPing(user, occupant);
+    const host = user.slice(user.indexOf('@') + 1, user.indexOf('/'));
+    if (reply.kind !== 'reply' || classify(reply, { host, room }) !== 'not-joined') return reply;
+    if (this.joinOf?.(user, room) !== pinged) return { kind: 'no-session' };
+    return (await this.deliver(unavailable(occupant, user, 'heal'))) ? { kind: 'notified' } : { kind: 'no-session' };
+  };
+
+  /** Server pings (the round brings the link to its remote up before its due time). */
+  readonly serverPings: Array<{ at: number; host: string; remote: string }> = [];
+
+  async serverPing(host: string, remote: string): Promise<void> {
+    this.serverPings.push({ at: this.clock.now(), host, remote });
   }
 
   async notify(presence: Element): Promise<boolean> {
@@ -200,6 +229,10 @@ export function roundWorld(env: Record<string, string> = {}): RoundWorld {
   const scheduler = new FakeScheduler();
   const api = new FakeStanzaApi(clock);
   api.onDelivered = (user, room) => store.leave(HOST, user, room, nextSeq(), Math.floor(clock.now() / 1000) + 600);
+  api.joinOf = (user, room) => {
+    const join = store.joinOf(user, room);
+    return join && joinedAt(join);
+  };
   // Probes off unless a test asks: most tests pin the re-check schedule itself.
   const config = loadConfig({
     PING_MUC_PROBE_SECONDS: '0',

@@ -1,0 +1,228 @@
+// Server pings of stanza API version 2 (docs/stanza-api.md, "Server pings"): HttpStanzaApi.serverPing
+// against a local HTTP server playing the module, RoutingStanzaApi's routing to the host's API,
+// and batchingStanzaApi passing it through.
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type Element, parse } from 'ltx';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { batchingStanzaApi } from '../../lib/adapters/stanza-api-batching';
+import { HttpStanzaApi, StanzaApiError } from '../../lib/adapters/stanza-api-http';
+import { RoutingStanzaApi } from '../../lib/adapters/stanza-api-routing';
+import type { PingReply } from '../../lib/domain/model';
+import { secretKey, verify } from '../../lib/domain/signature';
+import { NS_API, NS_BATCH } from '../../lib/domain/stanzas';
+import type { StanzaApi } from '../../lib/ports';
+
+const SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+const SECRET_B = `whsec_${Buffer.alloc(32, 9).toString('base64')}`;
+const REMOTE = 'muc.b.example';
+
+interface Reply {
+  status?: number;
+  type?: string;
+  body: string;
+}
+/** Each request the server saw: its path, headers, body and root. */
+let seen: Array<{ path: string; headers: IncomingHttpHeaders; body: string; root: Element }> = [];
+let script: (root: Element) => Reply = () => ({ status: 500, body: 'unset' });
+let server: Server;
+let base = '';
+let url = '';
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const root = parse(body);
+      seen.push({ path: req.url ?? '', headers: req.headers, body, root });
+      const r = script(root);
+      res.writeHead(r.status ?? 200, { 'content-type': r.type ?? 'application/xml' });
+      res.end(r.body);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  url = `${base}/ping_muc_cloud/stanza`;
+});
+afterAll(
+  () =>
+    new Promise<void>((r) => {
+      server.close(() => r());
+      server.closeAllConnections();
+    }),
+);
+beforeEach(() => {
+  seen = [];
+});
+
+const api = (options: Partial<ConstructorParameters<typeof HttpStanzaApi>[0]> = {}) =>
+  new HttpStanzaApi({ url, key: secretKey(SECRET), timeoutMs: 2000, retryBaseMs: 1, retryMaxMs: 5, ...options });
+
+const batch = (items: string[]) => `<batch xmlns="${NS_BATCH}">${items.join('')}</batch>`;
+/** Answers each item of a batch with `inner`. */
+const answerEach = (inner: string) => (root: Element) => ({
+  body: batch(root.getChildElements().map((i) => `<item id="${i.attrs.id}">${inner}</item>`)),
+});
+const sent = `<sent xmlns="${NS_API}"/>`;
+const headers = (h: IncomingHttpHeaders) =>
+  Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Array.isArray(v) ? v[0] : v]));
+
+describe('HttpStanzaApi.serverPing', () => {
+  it('sends exactly one signed batch with one server-ping item to the remote, and resolves on its answer', async () => {
+    script = answerEach(sent);
+    await expect(api().serverPing('a.example', REMOTE)).resolves.toBeUndefined();
+    expect(seen).toHaveLength(1);
+    const [req] = seen;
+    expect(req?.path).toBe('/ping_muc_cloud/stanza');
+    expect(req?.headers['content-type']).toBe('application/xml');
+    expect(() => verify(secretKey(SECRET), headers(req?.headers ?? {}), req?.body ?? '')).not.toThrow();
+    const root = req?.root as Element;
+    expect(root.name).toBe('batch');
+    expect(root.attrs).toEqual({ xmlns: NS_BATCH });
+    const items = root.getChildElements();
+    expect(items).toHaveLength(1);
+    const item = items[0] as Element;
+    expect(item.name).toBe('server-ping');
+    expect(Object.keys(item.attrs).sort()).toEqual(['id', 'to', 'xmlns']);
+    expect(item.attrs).toMatchObject({ xmlns: NS_BATCH, to: REMOTE });
+    expect(item.attrs.id).toMatch(/\S/);
+    expect(item.children).toEqual([]);
+    // It names no user: the host is only where the call goes.
+    expect(req?.body).not.toContain('a.example');
+  });
+
+  it('a fresh item id per call', async () => {
+    script = answerEach(sent);
+    const client = api();
+    await client.serverPing('a.example', REMOTE);
+    await client.serverPing('a.example', REMOTE);
+    const ids = seen.map((s) => s.root.getChildElements()[0]?.attrs.id);
+    expect(ids).toHaveLength(2);
+    expect(ids[0]).not.toBe(ids[1]);
+  });
+
+  it('resolves when the module refuses the item with 403 (one that predates server pings)', async () => {
+    script = answerEach(
+      `<refused xmlns="${NS_BATCH}" code="403" reason="only a self-ping iq or a MUC unavailable presence is allowed"/>`,
+    );
+    await expect(api().serverPing('a.example', REMOTE)).resolves.toBeUndefined();
+    expect(seen).toHaveLength(1);
+  });
+
+  it('resolves, without a retry, when the whole batch is refused with 403 (a version 1 server)', async () => {
+    script = () => ({ status: 403, body: 'stanza namespace must be jabber:client' });
+    await expect(api().serverPing('a.example', REMOTE)).resolves.toBeUndefined();
+    expect(seen).toHaveLength(1);
+  });
+
+  it('throws StanzaApiError on 500 (not retried in place, as no call is) and on 503 after its tries', async () => {
+    script = () => ({ status: 500, body: 'boom' });
+    await expect(api().serverPing('a.example', REMOTE)).rejects.toBeInstanceOf(StanzaApiError);
+    expect(seen).toHaveLength(1);
+    seen = [];
+    script = () => ({ status: 503, body: 'busy' });
+    await expect(api({ tries: 3 }).serverPing('a.example', REMOTE)).rejects.toThrow(/answered 503/);
+    expect(seen).toHaveLength(3);
+    // Every try signed anew (the API refuses a webhook-id it has seen).
+    expect(new Set(seen.map((s) => s.headers['webhook-id'])).size).toBe(3);
+    seen = [];
+    let calls = 0;
+    script = (root) => (++calls < 2 ? { status: 503, body: 'busy' } : answerEach(sent)(root));
+    await expect(api({ tries: 3 }).serverPing('a.example', REMOTE)).resolves.toBeUndefined();
+    expect(seen).toHaveLength(2);
+  });
+
+  it('throws StanzaApiError when the API is unreachable', async () => {
+    const dead = new HttpStanzaApi({
+      url: 'http://127.0.0.1:1/x',
+      key: secretKey(SECRET),
+      timeoutMs: 500,
+      tries: 2,
+      retryBaseMs: 1,
+    });
+    await expect(dead.serverPing('a.example', REMOTE)).rejects.toBeInstanceOf(StanzaApiError);
+  });
+
+  it('sends nothing while the client is in its version 1 fallback', async () => {
+    script = (root) => {
+      if (root.name === 'batch') return { status: 403, body: 'stanza namespace must be jabber:client' };
+      return { body: `<no-session xmlns="${NS_API}"/>` };
+    };
+    const client = api();
+    // A batch refused with 403: the client serves batches as version 1 requests for a while.
+    const replies = await client.selfPingBatch([{ user: 'alice@a.example/r', occupant: `room@${REMOTE}/Alice` }]);
+    expect(replies.map((r) => r.kind)).toEqual(['no-session']);
+    expect(seen.map((s) => s.root.name)).toEqual(['batch', 'iq']);
+    seen = [];
+    await expect(client.serverPing('a.example', REMOTE)).resolves.toBeUndefined();
+    expect(seen).toEqual([]);
+  });
+});
+
+describe('RoutingStanzaApi.serverPing', () => {
+  const registry = {
+    multiHost: true,
+    webhookKeys: async () => undefined,
+    api: async (host: string) =>
+      ({
+        'a.example': { url: `${base}/a/stanza`, keys: [secretKey(SECRET)] },
+        'b.example': { url: `${base}/b/stanza`, keys: [secretKey(SECRET_B)] },
+      })[host],
+  };
+
+  it('goes to the API of the host, signed with its keys', async () => {
+    script = answerEach(sent);
+    const routing = new RoutingStanzaApi(
+      registry,
+      (a) => new HttpStanzaApi({ url: a.url, key: a.keys, timeoutMs: 2000 }),
+    );
+    await routing.serverPing('b.example', REMOTE);
+    await routing.serverPing('a.example', 'c.example');
+    expect(seen.map((s) => [s.path, s.root.getChildElements()[0]?.attrs.to])).toEqual([
+      ['/b/stanza', REMOTE],
+      ['/a/stanza', 'c.example'],
+    ]);
+    expect(() => verify(secretKey(SECRET_B), headers(seen[0]?.headers ?? {}), seen[0]?.body ?? '')).not.toThrow();
+    expect(() => verify(secretKey(SECRET), headers(seen[0]?.headers ?? {}), seen[0]?.body ?? '')).toThrow();
+    expect(() => verify(secretKey(SECRET), headers(seen[1]?.headers ?? {}), seen[1]?.body ?? '')).not.toThrow();
+  });
+
+  it('throws for a host the registry does not list; resolves for a client without server pings', async () => {
+    const calls: string[] = [];
+    const withPing = (u: string): StanzaApi => ({
+      selfPing: async (): Promise<PingReply> => ({ kind: 'timeout' }),
+      notify: async () => true,
+      serverPing: async (host, remote) => void calls.push(`${u} ${host} ${remote}`),
+    });
+    const plain: StanzaApi = { selfPing: async () => ({ kind: 'timeout' }), notify: async () => true };
+    const routing = new RoutingStanzaApi(registry, (a) => (a.url.endsWith('/a/stanza') ? withPing(a.url) : plain));
+    await expect(routing.serverPing('d.example', REMOTE)).rejects.toBeInstanceOf(StanzaApiError);
+    await expect(routing.serverPing('d.example', REMOTE)).rejects.toThrow(
+      /host d\.example is not in the host registry/,
+    );
+    await expect(routing.serverPing('b.example', REMOTE)).resolves.toBeUndefined();
+    await routing.serverPing('a.example', REMOTE);
+    expect(calls).toEqual([`${base}/a/stanza a.example ${REMOTE}`]);
+  });
+
+  it('batchingStanzaApi passes it through, and offers none when the API it wraps has none', async () => {
+    script = answerEach(sent);
+    const routing = new RoutingStanzaApi(
+      registry,
+      (a) => new HttpStanzaApi({ url: a.url, key: a.keys, timeoutMs: 2000 }),
+    );
+    const batching = batchingStanzaApi(routing, { maxItems: 10 });
+    expect(batching.serverPing).toBeTypeOf('function');
+    await batching.serverPing?.('a.example', REMOTE);
+    expect(seen.map((s) => [s.path, s.root.getChildElements()[0]?.attrs.to])).toEqual([['/a/stanza', REMOTE]]);
+    const without: StanzaApi = {
+      selfPing: async () => ({ kind: 'timeout' }),
+      notify: async () => true,
+      selfPingBatch: async () => [],
+      notifyBatch: async () => [],
+    };
+    expect(batchingStanzaApi(without, { maxItems: 10 }).serverPing).toBeUndefined();
+  });
+});

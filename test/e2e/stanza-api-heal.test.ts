@@ -1,0 +1,274 @@
+// The `heal` item of the stanza API (version 2) against real servers and clients: a self-ping
+// the module acts on itself. When the room answers "not joined" (XEP-0410 §3.2: it forgot the
+// user, here because B was killed and restarted) and the session is still in the join pinged,
+// the module delivers the unavailable notification to the client at once and answers <sent/>;
+// any other reply is answered as a plain self-ping's. Malformed heals are refused per item.
+import { type Element, parse } from 'ltx';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callApi, EventsReceiver } from './http';
+import { DOMAINS, HTTP_PORT, sleep, Testbed } from './testbed';
+import { isNotification, NS_MUC_USER, User } from './users';
+
+const NS_API = 'urn:ping-muc:stanza-api:1';
+const NS_BATCH = 'urn:ping-muc:stanza-api:2';
+/** Joined after B's restart: B knows the occupant. */
+const ROOM = `heal@${DOMAINS.mucB}`;
+/** Joined before B's kill -9: B forgot its occupants, A still tracks the joins (ghosts). */
+const GHOSTS = `ghosts@${DOMAINS.mucB}`;
+const REASON = 'Connection to remote server lost';
+const ping = (id: string, from: string, to: string, type = 'get') =>
+  `<iq type="${type}" id="${id}" from="${from}" to="${to}"><ping xmlns="urn:xmpp:ping"/></iq>`;
+const heal = (id: string, inner: string) => `<heal xmlns="${NS_BATCH}" id="${id}">${inner}</heal>`;
+const batch = (items: string[]) => `<batch xmlns="${NS_BATCH}">${items.join('')}</batch>`;
+
+/** The items of a batch answer: id and its one answer element. */
+function items(body: string): Array<{ id: string; el: Element }> {
+  const root = parse(body);
+  expect(root.name).toBe('batch');
+  expect(root.attrs.xmlns).toBe(NS_BATCH);
+  return root.getChildElements().map((item) => {
+    expect(item.name).toBe('item');
+    expect(item.getChildElements()).toHaveLength(1);
+    return { id: String(item.attrs.id), el: item.getChildElements()[0]! };
+  });
+}
+
+/** A short text per answer: `iq result`, `sent`, `no-session`, `refused 403`… */
+function kind(el: Element): string {
+  if (el.name === 'iq') return `iq ${el.attrs.type}`;
+  if (el.name === 'refused') {
+    expect(el.attrs.xmlns).toBe(NS_BATCH);
+    expect(el.attrs.reason).toBeTruthy();
+    return `refused ${el.attrs.code}`;
+  }
+  expect(el.attrs.xmlns).toBe(NS_API);
+  return el.name;
+}
+
+/** Every answer of a batch as [id, kind]. */
+const kinds = (body: string) => items(body).map((i) => [i.id, kind(i.el)]);
+
+describe('stanza API, version 2: heal', () => {
+  let bed: Testbed;
+  let rx: EventsReceiver;
+  let alice: User, bob: User, dave: User, carol: User;
+  const users: User[] = [];
+  const call = (body: string) => callApi(bed.apiUrl, bed.apiSecret, body);
+  const since = () => Date.now();
+  const arrived = (u: User, t: number) => u.received.filter((r) => r.at > t);
+  const unexpected = (u: User, t: number) => arrived(u, t).map((r) => r.el.toString());
+
+  beforeAll(async () => {
+    bed = await Testbed.create({
+      aModules: ['ping_muc_cloud', 'http_openmetrics'],
+      aOptions: {
+        ping_muc_cloud_ping_timeout: 3,
+        ping_muc_cloud_batch_max_items: 12,
+        openmetrics_allow_cidr: '127.0.0.0/8',
+      },
+    });
+    rx = new EventsReceiver(bed.webhookSecret);
+    await rx.start();
+    await bed.start(rx.url);
+    const connect = (name: string) => User.connect(bed.a, DOMAINS.a, name);
+    [alice, bob, dave, carol] = await Promise.all([
+      connect('alice'),
+      connect('bob'),
+      connect('dave'),
+      connect('carol'),
+    ]);
+    users.push(alice, bob, dave, carol);
+    // The ghosts: joined, then B dies (kill -9) and comes back without its occupants.
+    await bob.join(GHOSTS, 'Bob');
+    await dave.join(GHOSTS, 'Dave');
+    await carol.join(GHOSTS, 'Carol');
+    for (const u of [bob, dave, carol]) await rx.waitFor((e) => e.type === 'join' && e.user === u.jid);
+    await bed.b.kill();
+    await rx.waitFor((e) => e.type === 's2s-close' && !!e.remotes?.includes(DOMAINS.mucB));
+    await bed.b.start();
+    await alice.join(ROOM, 'Alice');
+    await rx.waitFor((e) => e.type === 'join' && e.user === alice.jid);
+  });
+
+  afterAll(async () => {
+    await bed?.stop();
+    await Promise.all(users.map((u) => u.stop()));
+    await rx?.close();
+  });
+
+  it('heals the ghosts (<sent/>, one notification each, a leave posted) and answers the others as a self-ping', async () => {
+    const t = since();
+    const res = await call(
+      batch([
+        heal('joined', ping('p-joined', alice.jid, `${ROOM}/Alice`)),
+        heal('ghost', ping('p-ghost', bob.jid, `${GHOSTS}/Bob`)),
+        heal('wrong-nick', ping('p-wrong', bob.jid, `${GHOSTS}/Nobody`)),
+        heal('ghost2', ping('p-ghost2', dave.jid, `${GHOSTS}/Dave`)),
+        heal('no-session', ping('p-none', `ghost@${DOMAINS.a}/phone`, `${GHOSTS}/Bob`)),
+      ]),
+    );
+    expect(res.status).toBe(200);
+    const got = items(res.body);
+    expect(got.map((i) => [i.id, kind(i.el)])).toEqual([
+      ['joined', 'iq result'],
+      ['ghost', 'sent'],
+      ['wrong-nick', 'no-session'],
+      ['ghost2', 'sent'],
+      ['no-session', 'no-session'],
+    ]);
+    // The joined user's reply is relayed as v1 relays it: jabber:client, the inner iq's id.
+    expect(got[0]!.el.attrs).toMatchObject({
+      xmlns: 'jabber:client',
+      id: 'p-joined',
+      from: `${ROOM}/Alice`,
+      to: alice.jid,
+    });
+
+    // Each ghost's client gets exactly one presence: the notification from room/nick.
+    for (const user of [bob, dave]) {
+      await user.waitFor(isNotification, 5_000);
+      await rx.waitFor((e) => e.type === 'leave' && e.user === user.jid && e.room === GHOSTS);
+    }
+    await sleep(500); // room for (unwanted) duplicates
+    for (const [user, nick] of [
+      [bob, 'Bob'],
+      [dave, 'Dave'],
+    ] as const) {
+      const got = arrived(user, t);
+      expect(got.map((r) => r.el.toString())).toHaveLength(1);
+      const el = got[0]!.el;
+      expect(isNotification(el)).toBe(true);
+      expect(el.attrs).toMatchObject({ type: 'unavailable', from: `${GHOSTS}/${nick}`, to: user.jid });
+      const x = el.getChild('x', NS_MUC_USER)!;
+      expect(x.getChild('item')!.attrs).toMatchObject({ affiliation: 'none', role: 'none' });
+      expect(x.getChild('item')!.getChildText('reason')).toBe(REASON);
+      expect(
+        x
+          .getChildren('status')
+          .map((s) => s.attrs.code)
+          .sort(),
+      ).toEqual(['110', '333']);
+      const leaves = rx.events.filter((e) => e.type === 'leave' && e.user === user.jid);
+      expect(leaves.map((e) => e.room)).toEqual([GHOSTS]);
+    }
+    // The joined user and the others get nothing.
+    expect(unexpected(alice, t)).toEqual([]);
+    expect(unexpected(carol, t)).toEqual([]);
+  });
+
+  it('answers <no-session/> to a ghost healed again, without a second notification', async () => {
+    const t = since();
+    const res = await call(batch([heal('again', ping('p-again', bob.jid, `${GHOSTS}/Bob`))]));
+    expect(res.status).toBe(200);
+    expect(kinds(res.body)).toEqual([['again', 'no-session']]);
+    await sleep(500);
+    expect(unexpected(bob, t)).toEqual([]);
+    expect(bob.notifications()).toHaveLength(1);
+    expect(rx.events.filter((e) => e.type === 'leave' && e.user === bob.jid)).toHaveLength(1);
+  });
+
+  it('refuses malformed heals per item with 403 and answers the other items; a heal as a v1 body is 403', async () => {
+    const t = since();
+    const ok = (id: string) => ping(id, alice.jid, `${ROOM}/Alice`);
+    const res = await call(
+      batch([
+        heal('heal-ok', ok('h1')),
+        `<heal xmlns="${NS_BATCH}" id="heal-ws">\n  ${ok('h2')}\n</heal>`,
+        heal('two', ok('t1') + ok('t2')),
+        `<heal xmlns="${NS_BATCH}" id="empty"/>`,
+        heal(
+          'presence',
+          `<presence type="unavailable" from="${ROOM}/Alice" to="${alice.jid}"><x xmlns="${NS_MUC_USER}">` +
+            `<item affiliation="none" role="none"/><status code="110"/><status code="333"/></x></presence>`,
+        ),
+        heal('text', `hello${ok('x1')}`),
+        `<heal xmlns="${NS_BATCH}" id="attr" to="${ROOM}/Alice">${ok('a1')}</heal>`,
+        heal('not-ping', ping('s1', alice.jid, `${ROOM}/Alice`, 'set')),
+        heal('nested', heal('inner', ok('n1'))),
+        `<heal xmlns="urn:example:other" id="foreign">${ok('f1')}</heal>`,
+        ok('plain'),
+      ]),
+    );
+    expect(res.status).toBe(200);
+    expect(kinds(res.body)).toEqual([
+      ['heal-ok', 'iq result'],
+      ['heal-ws', 'iq result'],
+      ['two', 'refused 403'],
+      ['empty', 'refused 403'],
+      ['presence', 'refused 403'],
+      ['text', 'refused 403'],
+      ['attr', 'refused 403'],
+      ['not-ping', 'refused 403'],
+      ['nested', 'refused 403'],
+      ['foreign', 'refused 403'],
+      ['plain', 'iq result'],
+    ]);
+    // Version 1 knows no heal.
+    const v1 = await call(heal('v1', ok('v1-ping')));
+    expect(v1.status).toBe(403);
+    await sleep(500);
+    expect(unexpected(alice, t)).toEqual([]);
+  });
+
+  it('answers <no-session/> when the join changed while the heal waited for its reply', async () => {
+    const t = since();
+    bed.b.pause();
+    let res: { status: number; body: string };
+    let notified: { status: number; body: string };
+    try {
+      const pending = call(batch([heal('raced', ping('p-raced', carol.jid, `${GHOSTS}/Carol`))]));
+      await sleep(300);
+      // ping-muc's own notification (v1) ends the join first: joins.lib forgets it.
+      notified = await call(
+        `<presence type="unavailable" from="${GHOSTS}/Carol" to="${carol.jid}"><x xmlns="${NS_MUC_USER}">` +
+          `<item affiliation="none" role="none"/><status code="110"/><status code="333"/></x></presence>`,
+      );
+      await carol.waitFor(isNotification, 5_000);
+      bed.b.resume();
+      res = await pending;
+    } finally {
+      bed.b.resume();
+    }
+    expect(notified.body).toBe(`<sent xmlns='${NS_API}'/>`);
+    expect(res.status).toBe(200);
+    expect(kinds(res.body)).toEqual([['raced', 'no-session']]);
+    await sleep(500);
+    expect(arrived(carol, t).map((r) => isNotification(r.el))).toEqual([true]);
+  });
+
+  it('relays the error of a heal to a room on a remote that is down, and notifies nobody', async () => {
+    const killedUs = Date.now() * 1000;
+    await bed.b.kill();
+    await rx.waitFor((e) => e.type === 's2s-close' && e.seq > killedUs && !!e.remotes?.includes(DOMAINS.mucB));
+    const t = since();
+    const res = await call(batch([heal('down', ping('p-down', alice.jid, `${ROOM}/Alice`))]));
+    expect(res.status).toBe(200);
+    const [answer] = items(res.body);
+    expect(answer!.id).toBe('down');
+    expect(['iq error', 'timeout']).toContain(kind(answer!.el));
+    if (answer!.el.name === 'iq') {
+      expect(answer!.el.attrs).toMatchObject({ xmlns: 'jabber:client', id: 'p-down', from: `${ROOM}/Alice` });
+      const error = answer!.el.getChild('error')!;
+      const condition = error.getChildElements()[0]!.name;
+      expect(['remote-server-not-found', 'remote-server-timeout']).toContain(condition);
+    }
+    await sleep(500);
+    expect(unexpected(alice, t)).toEqual([]);
+    expect(alice.notifications()).toEqual([]);
+    expect(rx.events.filter((e) => e.type === 'leave' && e.user === alice.jid)).toEqual([]);
+  });
+
+  it('counts the delivered heals', async () => {
+    const res = await fetch(`http://${bed.ip(1)}:${HTTP_PORT}/metrics`, { headers: { host: DOMAINS.a } });
+    const text = await res.text();
+    const value = (name: string) =>
+      Number(
+        new RegExp(`^prosody_mod_ping_muc_cloud__${name}(?:_total)?\\{host="${DOMAINS.a}"\\} (\\S+)`, 'm').exec(
+          text,
+        )?.[1],
+      );
+    // bob and dave; not carol (no-session), nor the healed-again bob, nor alice.
+    expect(value('heal_notified')).toBe(2);
+    expect(value('pings_inflight')).toBe(0);
+  });
+});

@@ -1,0 +1,194 @@
+// Heals (stanza API v2, issue 11): the server acts on a self-ping's "not joined" reply itself,
+// so the round neither reads the join again nor sends the notification. Fakes, injected clock.
+import { describe, expect, it } from 'vitest';
+import { LINK_LEAD_MS, runRound } from '../../lib/app/round';
+import type { Join } from '../../lib/domain/model';
+import { closeLink, drive, HOST, REMOTE, roundWorld, seedJoins } from '../support/fakes';
+
+/** Counts the calls of a store method, passing them through. */
+function counted(w: ReturnType<typeof roundWorld>, name: 'sameJoin' | 'deleteJoinIf'): { n: number } {
+  const calls = { n: 0 };
+  const real = w.store[name].bind(w.store);
+  w.store[name] = async (join: Join) => {
+    calls.n++;
+    return real(join);
+  };
+  return calls;
+}
+
+describe('heals', () => {
+  it('a ghost is told by the server as its reply comes: no read of the join, no notification call', async () => {
+    const w = roundWorld();
+    const joins = await seedJoins(w, 4);
+    await closeLink(w);
+    for (const j of joins.slice(0, 2)) w.api.answers.set(j.occupant, 'not-acceptable');
+    const reads = counted(w, 'sameJoin');
+    let notifyCalls = 0;
+    const notify = w.api.notify.bind(w.api);
+    w.api.notify = async (presence) => {
+      notifyCalls++;
+      return notify(presence);
+    };
+    await drive(w);
+    expect(w.api.notifications.map((n) => n.occupant).sort()).toEqual(joins.slice(0, 2).map((j) => j.occupant));
+    expect(reads.n).toBe(0);
+    expect(notifyCalls).toBe(0);
+    expect(
+      w.store
+        .allJoins()
+        .map((j) => j.user)
+        .sort(),
+    ).toEqual(joins.slice(2).map((j) => j.user));
+    await w.deps.metrics.flush();
+    const sent = w.emf.filter((d) => d.Notifications !== undefined && d.Result === 'sent');
+    expect(sent.reduce((n, d) => n + Number(d.Notifications), 0)).toBe(2);
+  });
+
+  it("a heal whose answer is lost after the server told the user: the retry's no-session tells nobody twice", async () => {
+    const w = roundWorld();
+    const [ghost] = await seedJoins(w, 1);
+    await closeLink(w);
+    w.api.answers.set(ghost!.occupant, 'not-acceptable');
+    w.api.onDelivered = undefined; // its leave is late: the store still has the join
+    const heal = w.api.heal!;
+    let lost = false;
+    w.api.heal = async (user, occupant) => {
+      const reply = await heal(user, occupant);
+      if (reply.kind === 'notified' && !lost) {
+        lost = true;
+        throw new Error('socket hang up'); // after the module delivered
+      }
+      return reply;
+    };
+    const deletes = counted(w, 'deleteJoinIf');
+    await drive(w);
+    expect(w.api.notifications).toHaveLength(1);
+    expect(w.api.pings).toHaveLength(2);
+    // The retry found the join gone from the server and dropped it from the store.
+    expect(deletes.n).toBe(1);
+    expect(w.store.allJoins()).toEqual([]);
+  });
+
+  it('the last pass still notifies a join it could never check, itself (as mod_ping_muc does)', async () => {
+    const w = roundWorld({ PING_MUC_RECHECKS: '1' });
+    const [join] = await seedJoins(w, 1);
+    await closeLink(w);
+    // A heal never acts on a timeout: the round does, once its re-check budget is spent.
+    w.api.answers.set(join!.occupant, 'timeout');
+    await drive(w);
+    expect(w.api.notifications.map((n) => n.occupant)).toEqual([join!.occupant]);
+    expect(w.api.pings).toHaveLength(2);
+  });
+
+  it('a joined user, a nick change and a remote that is down are left to the round, never notified', async () => {
+    const w = roundWorld({ PING_MUC_RECHECKS: '0' });
+    const joins = await seedJoins(w, 3);
+    await closeLink(w);
+    const answers = ['joined', 'nick-changed', 'remote-down'] as const;
+    for (const [i, j] of joins.entries()) w.api.answers.set(j.occupant, answers[i]!);
+    await drive(w);
+    // With no re-check left, only the unreachable one is notified, by the round's own call.
+    expect(w.api.notifications.map((n) => n.occupant)).toEqual([joins[2]!.occupant]);
+  });
+});
+
+describe('the link comes up before the due time', () => {
+  it.each([
+    [30_000, 60],
+    [3_000, 60],
+    [1_500, 60],
+    [30_000, 2],
+  ])(
+    'a start job woken %i ms early (delay %i s) has the server ping the remote LINK_LEAD_MS before (at most half the delay), and self-pings at due',
+    async (early, delaySeconds) => {
+      const w = roundWorld({ PING_MUC_DELAY_SECONDS: String(delaySeconds) });
+      await seedJoins(w, 3);
+      await closeLink(w);
+      const [start] = [...w.scheduler.pending.values()];
+      w.scheduler.pending.clear();
+      const due = start!.at;
+      w.clock.t = due - early;
+      await runRound(w.deps, { ...start!.job, at: due });
+      const lead = Math.min(early, LINK_LEAD_MS, (delaySeconds * 1000) / 2);
+      expect(w.api.serverPings).toEqual([{ at: due - lead, host: HOST, remote: REMOTE }]);
+      expect(w.api.pings).toHaveLength(3);
+      expect(Math.min(...w.api.pings.map((p) => p.at))).toBe(due);
+    },
+  );
+
+  it('a failed server ping holds nothing up; a job on time and a re-check pass send none', async () => {
+    const w = roundWorld({ PING_MUC_RECHECK_BASE_SECONDS: '60' });
+    const [j] = await seedJoins(w, 1);
+    await closeLink(w);
+    w.api.answers.set(j!.occupant, 'timeout');
+    w.api.serverPing = async () => {
+      throw new Error('stanza API answered 503');
+    };
+    const [start] = [...w.scheduler.pending.values()];
+    w.scheduler.pending.clear();
+    w.clock.t = start!.at - 10_000;
+    await runRound(w.deps, { ...start!.job, at: start!.at });
+    expect(w.api.pings.map((p) => p.at)).toEqual([start!.at]);
+    expect(w.logs.some((l) => l.message === 'server ping failed')).toBe(true);
+    // The re-check passes run at their time (drive delivers on time): no server ping.
+    const pinged: unknown[] = [];
+    w.api.serverPing = async (host, remote) => void pinged.push({ host, remote });
+    await drive(w);
+    expect(w.api.pings.length).toBeGreaterThan(1);
+    expect(pinged).toEqual([]);
+  });
+});
+
+describe('the first pass reads ahead while the link comes up', () => {
+  /** Store reads of a pass by time: [hostStartSeq, joinsOf] calls made at or after `t`. */
+  function readsFrom(w: ReturnType<typeof roundWorld>, failFirstPage = false) {
+    const at: Array<{ name: string; t: number }> = [];
+    const { hostStartSeq, joinsOf } = w.store;
+    let failed = !failFirstPage;
+    w.store.hostStartSeq = async (host) => {
+      at.push({ name: 'hostStartSeq', t: w.clock.now() });
+      return hostStartSeq.call(w.store, host);
+    };
+    w.store.joinsOf = async (...args) => {
+      at.push({ name: 'joinsOf', t: w.clock.now() });
+      if (!failed) {
+        failed = true;
+        throw new Error('ProvisionedThroughputExceededException');
+      }
+      return joinsOf.apply(w.store, args);
+    };
+    return at;
+  }
+
+  it('a start job woken early reads the host start and the first page before its due time', async () => {
+    const w = roundWorld();
+    await seedJoins(w, 5);
+    await closeLink(w);
+    const [start] = [...w.scheduler.pending.values()];
+    w.scheduler.pending.clear();
+    const due = start!.at;
+    const reads = readsFrom(w);
+    w.clock.t = due - 30_000;
+    await runRound(w.deps, { ...start!.job, at: due });
+    expect(reads).toEqual([
+      { name: 'hostStartSeq', t: due - LINK_LEAD_MS },
+      { name: 'joinsOf', t: due - LINK_LEAD_MS },
+    ]);
+    expect(w.api.pings).toHaveLength(5);
+    expect(w.store.allRounds().map((r) => r.state)).toEqual(['done']);
+  });
+
+  it('a failed read ahead is read again at the due time, and nobody is missed', async () => {
+    const w = roundWorld();
+    await seedJoins(w, 5);
+    await closeLink(w);
+    const [start] = [...w.scheduler.pending.values()];
+    w.scheduler.pending.clear();
+    const due = start!.at;
+    const reads = readsFrom(w, true);
+    w.clock.t = due - 30_000;
+    await runRound(w.deps, { ...start!.job, at: due });
+    expect(reads.filter((r) => r.name === 'joinsOf').map((r) => r.t)).toEqual([due - LINK_LEAD_MS, due]);
+    expect(w.api.pings).toHaveLength(5);
+  });
+});

@@ -1,0 +1,93 @@
+// Self-ping replies and the outcome ping-muc reads in each (XEP-0410 §3.2 and what Prosody
+// 0.12.3 answers): one table for the round's rule (test/domain/outcome.test.ts) and for the
+// module's copy of its "not joined" (test/prosody/outcome.test.ts).
+import { parse } from 'ltx';
+import type { Outcome } from '../../lib/domain/outcome';
+import type { PingReply } from '../../lib/domain/model';
+
+export const ctx = { host: 'a.example', room: 'lobby@muc.b.example' };
+export type Answer = Exclude<PingReply, { kind: 'bad-answer' }>;
+const iq = (xml: string): Answer => ({ kind: 'reply', iq: parse(xml) });
+const error = (condition: string, by?: string, from = 'lobby@muc.b.example/Alice') =>
+  iq(
+    `<iq type="error" id="x" from="${from}" to="alice@a.example/phone"><error type="cancel"${by ? ` by="${by}"` : ''}><${condition} xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>`,
+  );
+
+// XEP-0410 §3 and what Prosody 0.12.3 answers (DEVELOPERS.md facts).
+export const table: Array<[string, Answer, Outcome]> = [
+  ['result: joined', iq('<iq type="result" id="x" from="lobby@muc.b.example/Alice"/>'), 'joined'],
+  ['service-unavailable: joined, client lacks ping', error('service-unavailable'), 'joined'],
+  ['feature-not-implemented: joined', error('feature-not-implemented'), 'joined'],
+  ['item-not-found by the room: nick changed', error('item-not-found', 'lobby@muc.b.example'), 'nick-changed'],
+  ['item-not-found by the MUC service: room gone', error('item-not-found', 'muc.b.example'), 'not-joined'],
+  // XEP-0410 §3.2: without `by` the origin is unknown and a nick change is possible.
+  [
+    'item-not-found from the room, no by: indeterminate',
+    error('item-not-found', undefined, 'lobby@muc.b.example'),
+    'indeterminate',
+  ],
+  ['item-not-found from the occupant, no by: indeterminate', error('item-not-found'), 'indeterminate'],
+  ['item-not-found with an empty by: indeterminate', error('item-not-found', ''), 'indeterminate'],
+  [
+    'item-not-found by the room, other case: nick changed',
+    error('item-not-found', 'Lobby@MUC.b.example'),
+    'nick-changed',
+  ],
+  ['not-acceptable: not an occupant', error('not-acceptable', 'lobby@muc.b.example'), 'not-joined'],
+  ['forbidden: not joined', error('forbidden'), 'not-joined'],
+  // RFC 6120 §8.3.2: <text/> (same namespace) and application conditions are not the condition.
+  [
+    'item-not-found after a <text/>, no by: indeterminate',
+    iq(
+      '<iq type="error" id="x"><error type="cancel"><text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas">gone</text><item-not-found xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>',
+    ),
+    'indeterminate',
+  ],
+  [
+    'item-not-found by the room after a <text/>: nick changed',
+    iq(
+      '<iq type="error" id="x"><error type="cancel" by="lobby@muc.b.example"><text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas">renamed</text><item-not-found xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>',
+    ),
+    'nick-changed',
+  ],
+  [
+    'service-unavailable after an application condition: joined',
+    iq(
+      '<iq type="error" id="x"><error type="cancel"><oops xmlns="urn:example:app"/><service-unavailable xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>',
+    ),
+    'joined',
+  ],
+  [
+    'an <error/> of another namespace is not the error',
+    iq(
+      '<iq type="error" id="x"><error xmlns="urn:example:app"><service-unavailable xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error><error type="cancel"><forbidden xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>',
+    ),
+    'not-joined',
+  ],
+  ['no condition: not joined', iq('<iq type="error" id="x"><error type="cancel"/></iq>'), 'not-joined'],
+  [
+    'remote-server-not-found by our own server: indeterminate',
+    error('remote-server-not-found', 'a.example'),
+    'indeterminate',
+  ],
+  [
+    'remote-server-timeout by our own server: indeterminate',
+    error('remote-server-timeout', 'a.example'),
+    'indeterminate',
+  ],
+  ['remote-server-not-found, no by: indeterminate', error('remote-server-not-found'), 'indeterminate'],
+  [
+    'remote-server-not-found by the remote: not joined',
+    error('remote-server-not-found', 'muc.b.example'),
+    'not-joined',
+  ],
+  ['item-not-found by an occupant: not joined', error('item-not-found', 'lobby@muc.b.example/Bob'), 'not-joined'],
+  [
+    'remote-server-timeout by our own server, a full JID in other case: indeterminate',
+    error('remote-server-timeout', 'A.Example/s2s'),
+    'indeterminate',
+  ],
+  ['gone by the room: not joined', error('gone', 'lobby@muc.b.example'), 'not-joined'],
+  ['timeout: indeterminate', { kind: 'timeout' }, 'indeterminate'],
+  ['no such session: gone', { kind: 'no-session' }, 'gone'],
+];
