@@ -47,6 +47,12 @@ export interface LocalSchedulerOptions {
   /** Jobs running at once. Default 4. */
   concurrency?: number;
   /**
+   * Run a job this long before its time, carrying its time (`at`), as EventBridge Scheduler is
+   * used (../domain/schedule.ts): the round waits to its due second, and brings the link to its
+   * remote up meanwhile. Default 0.
+   */
+  leadMs?: number;
+  /**
    * How long a claimed job is hidden from other pollers while it runs. If the process dies, the
    * job runs again once this has passed. Default 60 s.
    */
@@ -84,6 +90,7 @@ export class LocalScheduler implements Scheduler {
   private readonly leaseMs: number;
   private readonly log: (msg: string, data?: object) => void;
   private readonly now: () => number;
+  private readonly leadMs: number;
 
   /** Jobs running in this instance, by name. */
   private readonly running = new Map<string, Promise<void>>();
@@ -103,6 +110,7 @@ export class LocalScheduler implements Scheduler {
     this.concurrency = Math.floor(positive('concurrency', options.concurrency ?? 4, 1));
     this.leaseMs = positive('leaseMs', options.leaseMs ?? 60_000, 1);
     this.log = options.log ?? defaultLog;
+    this.leadMs = options.leadMs ?? 0;
     this.now = options.now ?? Date.now;
   }
 
@@ -110,7 +118,9 @@ export class LocalScheduler implements Scheduler {
   async schedule(name: string, at: number, job: RoundJob): Promise<boolean> {
     if (!NAME_PATTERN.test(name)) throw new Error(`LocalScheduler: invalid schedule name ${JSON.stringify(name)}`);
     if (!Number.isFinite(at)) throw new RangeError(`LocalScheduler: invalid time ${at}`);
-    const input = serializeRoundJob(job);
+    const lead = Math.max(0, this.leadMs);
+    const input = serializeRoundJob(lead > 0 ? { ...job, at: Math.ceil(at) } : job);
+    at -= lead;
     try {
       await this.client.send(
         new PutItemCommand({

@@ -7,7 +7,7 @@ import { scheduleName, scheduleTag } from '../domain/schedule';
 import { backoffMs } from '../support/backoff';
 import { ConfigError, ENV, type Config } from '../support/config';
 import type { RoundDeps } from './deps';
-import { deadlineMarginMs, runPass, type FollowUp, type Progress } from './pass';
+import { deadlineMarginMs, type FollowUp, type PassPrefetch, prefetchPass, type Progress, runPass } from './pass';
 import { probeRemote, probeWanted } from './probe';
 
 export type { RoundDeps } from './deps';
@@ -27,6 +27,12 @@ const RETRY_MAX_MS = 15 * 60_000;
 const UNBOUNDED_LEASE_MS = 10 * 60_000;
 /** When every slot of the server is taken, look again this soon (slots free as rounds end). */
 const SLOT_RETRY_MS = 10_000;
+/**
+ * A start job woken early brings the link to its remote up this long before its due time (at
+ * most half the delay after the close: the remote needs that time to come back), so that the
+ * first self-pings do not wait for a new s2s connection (DNS, TCP, TLS, dialback).
+ */
+export const LINK_LEAD_MS = 2_000;
 
 /** Refuses, at start, a round function whose timeout cannot hold the deadline margin. */
 export function checkRoundTimeout(config: Config): void {
@@ -60,9 +66,11 @@ export async function runRound(
 ): Promise<void> {
   const progress: Progress = { advanced: false };
   try {
-    if (!(await waitForJobTime(deps, job))) return;
-    if (job.kind === 'start' && !(await claim(deps, job))) return;
-    await runHoldingLease(deps, job, remainingMs, progress);
+    const early = await waitForJobTime(deps, job);
+    if (!early) return;
+    const claimed = job.kind === 'start' ? await claim(deps, job) : undefined;
+    if (claimed === 'postponed') return;
+    await runHoldingLease(deps, job, remainingMs, progress, { ...early, fresh: claimed === 'claimed' });
   } catch (err) {
     deps.metrics.count('RoundFailures', 'Kind', job.kind);
     // An invocation that saved progress is not a failed attempt: the count starts again.
@@ -85,11 +93,19 @@ export async function runRound(
   }
 }
 
+/** What a start job did before its due time, for its run. */
+interface Ahead {
+  /** The first pass's reads, made while the link came up. */
+  prefetch?: PassPrefetch;
+  /** This invocation claimed the round just now: it is stored as claimed, nothing to look at. */
+  fresh?: boolean;
+}
+
 /**
  * Waits for the job's own time when it was delivered early (by design on AWS). False when it is
  * far earlier than any delivery should be: it is scheduled again for its time instead.
  */
-async function waitForJobTime(deps: RoundDeps, job: RoundJob): Promise<boolean> {
+async function waitForJobTime(deps: RoundDeps, job: RoundJob): Promise<Ahead | false> {
   const early = (job.at ?? 0) - deps.clock.now();
   if (early > MAX_EARLY_WAIT_MS) {
     const at = job.at as number;
@@ -97,8 +113,26 @@ async function waitForJobTime(deps: RoundDeps, job: RoundJob): Promise<boolean> 
     deps.log.info('round job early, scheduled again', { ...job });
     return false;
   }
+  if (early > 0 && job.kind === 'start') return { prefetch: await bringLinkUp(deps, job, early) };
   if (early > 0) await deps.clock.sleep(early);
-  return true;
+  return {};
+}
+
+/**
+ * Sleeps `early` ms, and LINK_LEAD_MS before the end has the server ping the remote (a server
+ * ping names no user: a self-ping would come before the delay). Not awaited: it must not hold
+ * the round, and it is only a hint (the self-pings bring the link up anyway). The first pass's
+ * reads are started then too.
+ */
+async function bringLinkUp(deps: RoundDeps, job: RoundJob, early: number): Promise<PassPrefetch> {
+  const lead = Math.min(LINK_LEAD_MS, deps.config.delayMs / 2);
+  if (early > lead) await deps.clock.sleep(early - lead);
+  deps.api.serverPing?.(job.host, job.remote).catch((err: unknown) => {
+    deps.log.debug('server ping failed', { ...job, error: (err as Error).message });
+  });
+  const prefetch = prefetchPass(deps, job.host, job.remote);
+  await deps.clock.sleep(Math.min(early, lead));
+  return prefetch;
 }
 
 /**
@@ -112,11 +146,13 @@ async function runHoldingLease(
   job: RoundJob,
   remainingMs: () => number,
   progress: Progress,
+  ahead: Ahead = {},
 ): Promise<void> {
   const { rounds, clock } = deps;
   // Looked at before the lease too: a job with nothing to do must not come back when the lease
-  // is busy, or at-least-once delivery of come-backs would keep them alive forever.
-  let next: FollowUp[] | undefined = await jobIsIdle(deps, job);
+  // is busy, or at-least-once delivery of come-backs would keep them alive forever. A round this
+  // invocation has just claimed has something to do.
+  let next: FollowUp[] | undefined = ahead.fresh ? undefined : await jobIsIdle(deps, job);
   if (next === undefined) {
     const owner = randomUUID();
     const until = clock.now() + Math.min(remainingMs(), UNBOUNDED_LEASE_MS);
@@ -127,7 +163,7 @@ async function runHoldingLease(
       next = job.probe ? [] : [{ tag: scheduleTag.busy(heldUntil), at: heldUntil + 1000, pass: job.pass }];
     } else {
       try {
-        next = await runIfDue(deps, job, owner, until, remainingMs, progress);
+        next = await runIfDue(deps, job, owner, until, remainingMs, progress, ahead.prefetch);
       } finally {
         await rounds.releaseRound(job.host, job.remote, job.gen, owner).catch(() => undefined);
       }
@@ -176,6 +212,7 @@ async function runIfDue(
   until: number,
   remainingMs: () => number,
   progress: Progress,
+  prefetch?: PassPrefetch,
 ): Promise<FollowUp[]> {
   const { rounds, clock, config } = deps;
   let stored = await rounds.getRound(job.host, job.remote, job.gen);
@@ -201,7 +238,7 @@ async function runIfDue(
     progress.pass = round.pass;
     const started = clock.now();
     try {
-      return await runPass(deps, round, remainingMs, progress);
+      return await runPass(deps, round, remainingMs, progress, prefetch);
     } finally {
       deps.metrics.measure('RoundDurationMs', clock.now() - started, 'Milliseconds');
     }
@@ -211,22 +248,23 @@ async function runIfDue(
 }
 
 /**
- * Takes the pending close window of `job` as a new round, once its delay has passed. False when
- * the round was postponed (a later close); true when it is claimed, by this or another invocation.
+ * Takes the pending close window of `job` as a new round, once its delay has passed: `claimed`
+ * by this invocation, `taken` already (by another, or by this one in an earlier try), or
+ * `postponed` (a later close).
  */
-async function claim(deps: RoundDeps, job: RoundJob): Promise<boolean> {
+async function claim(deps: RoundDeps, job: RoundJob): Promise<'claimed' | 'taken' | 'postponed'> {
   const { rounds, config, clock } = deps;
   for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
     const pending = await rounds.pendingClose(job.host, job.remote);
     // Already claimed: a retried invocation resumes the round, a duplicate one finds it done.
-    if (!pending || pending.gen !== job.gen) return true;
+    if (!pending || pending.gen !== job.gen) return 'taken';
     const due = pending.lastCloseAt + config.delayMs;
     const early = due - clock.now();
     if (early > MAX_EARLY_WAIT_MS) {
       // A close arrived after this round was scheduled: never ping earlier than the delay after it.
       await deps.scheduler.schedule(scheduleName(job, scheduleTag.postponed(due)), due, job);
       deps.log.info('round postponed', { ...job, due: new Date(due).toISOString() });
-      return false;
+      return 'postponed';
     }
     if (early > 0) await clock.sleep(early);
     const round: Round = {
@@ -242,7 +280,7 @@ async function claim(deps: RoundDeps, job: RoundJob): Promise<boolean> {
       deps.log.info('round started', { host: round.host, remote: round.remote, gen: round.gen });
       deps.metrics.count('Rounds', 'State', 'started');
       deps.metrics.measure('CloseToStartMs', clock.now() - pending.lastCloseAt, 'Milliseconds');
-      return true;
+      return 'claimed';
     }
   }
   throw new Error(`could not claim round ${job.host}/${job.remote}/${job.gen}: closes keep arriving`);

@@ -14,7 +14,7 @@ import { LocalScheduler } from '../adapters/scheduler-local';
 import { StanzaApiError } from '../adapters/stanza-api-http';
 import { fileRegistrySource } from '../adapters/registry-file';
 import { type AnyIngestDeps, handleEvents, type HttpRequest, type RegistryIngestDeps } from '../app/ingest';
-import { runRound, type RoundDeps } from '../app/round';
+import { LINK_LEAD_MS, runRound, type RoundDeps } from '../app/round';
 import { createLogger, levelFromEnv, Metrics, type Logger } from '../support/observability';
 import { DocumentRegistry, EnvRegistry, type HostRegistry } from '../support/registry';
 import { SecretCache } from '../support/secrets';
@@ -198,13 +198,14 @@ function listen(server: Server, port: number, host: string): Promise<AddressInfo
   });
 }
 
+const writeLine = (line: string) => void process.stdout.write(`${line}\n`);
+
 export async function startLocalService(options: LocalServiceOptions = {}): Promise<LocalService> {
   const env = options.env ?? process.env;
   const dataDir = options.dataDir ?? MEMORY;
   if (dataDir !== MEMORY) mkdirSync(dataDir, { recursive: true });
   const config = loadConfig(env);
-  const sink = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const log: Logger = createLogger('ping-muc', levelFromEnv(env), sink);
+  const log: Logger = createLogger('ping-muc', levelFromEnv(env), options.log ?? writeLine);
   const metrics = new Metrics('PingMuc', () => undefined);
   const { hosts, secrets } = await localRegistry(config, env, dataDir, log);
   const routed = config.apiUrl || config.hostsFile;
@@ -223,6 +224,7 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     client: dynalite.client,
     table: config.table,
     pollMs: options.pollMs ?? 200,
+    leadMs: LINK_LEAD_MS, // as on AWS: a job runs early, the round waits and brings the link up
     now: clock.now,
     run: async (job) => {
       const started = clock.now();
@@ -238,7 +240,6 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
   const base = { joins: store, rounds: store, scheduler, config, log, metrics, clock };
   roundDeps = { ...base, api };
   const ingest: RegistryIngestDeps = { ...base, webhooks: store, hosts };
-
   // Requests being handled: close() lets them finish before the store goes away.
   const inflight = new Set<Promise<unknown>>();
   const server = createServer((req, res) => {

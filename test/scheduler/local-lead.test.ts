@@ -1,0 +1,128 @@
+// The local scheduler's lead (`leadMs`, docs/scheduling.md): a job runs that long before its time
+// and carries its time as `at`, as the EventBridge adapter's jobs do, so that the round waits to
+// its due second and brings the link to its remote up meanwhile (LINK_LEAD_MS in the local service).
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { LocalScheduler, SCHED_PK, type LocalSchedulerOptions } from '../../lib/adapters/scheduler-local';
+import { ensureTable } from '../../lib/adapters/dynamodb/table';
+import { scheduleName } from '../../lib/domain/schedule';
+import type { RoundJob } from '../../lib/domain/model';
+import { startDynalite, type RunningDynalite } from '../support/dynalite';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(10);
+  }
+}
+
+const job = (gen: string, kind: RoundJob['kind'] = 'start'): RoundJob => ({
+  host: 'example.org',
+  remote: 'muc.remote.net',
+  gen,
+  kind,
+});
+
+let db: RunningDynalite;
+let tableN = 0;
+const schedulers: LocalScheduler[] = [];
+
+async function make(opts: Partial<LocalSchedulerOptions> & Pick<LocalSchedulerOptions, 'run'>) {
+  const table = `lead-${++tableN}`;
+  await ensureTable(db.client, table);
+  const s = new LocalScheduler({ client: db.client, table, pollMs: 20, log: () => {}, ...opts });
+  schedulers.push(s);
+  return { s, table };
+}
+
+/** The stored item of a pending job: its `at` (when it runs) and its job. */
+async function stored(table: string, name: string): Promise<{ at: number; job: RoundJob }> {
+  const { Item } = await db.client.send(
+    new GetItemCommand({ TableName: table, Key: { pk: { S: SCHED_PK }, sk: { S: name } } }),
+  );
+  if (!Item) throw new Error(`no item ${name}`);
+  return { at: Number(Item.at?.N), job: JSON.parse(Item.job?.S ?? '') as RoundJob };
+}
+
+beforeAll(async () => {
+  db = await startDynalite();
+});
+afterEach(async () => {
+  await Promise.all(schedulers.splice(0).map((s) => s.stop()));
+});
+afterAll(async () => {
+  await db.close();
+});
+
+describe('LocalScheduler leadMs', () => {
+  it('stores a job to run leadMs before its time, carrying its time (rounded up) as `at`', async () => {
+    const { s, table } = await make({ leadMs: 2_000, run: async () => {} });
+    const j = job('stored');
+    const name = scheduleName(j, 'start');
+    const at = Date.now() + 60_000.4;
+    expect(await s.schedule(name, at, j)).toBe(true);
+    expect(await stored(table, name)).toEqual({ at: Math.ceil(at - 2_000), job: { ...j, at: Math.ceil(at) } });
+  });
+
+  it('runs the job leadMs before its time, and the job carries `at` = its time', async () => {
+    const lead = 1_000;
+    const fired: Array<{ job: RoundJob; t: number }> = [];
+    const { s } = await make({ leadMs: lead, run: async (j) => void fired.push({ job: j, t: Date.now() }) });
+    s.start();
+    const t0 = Date.now();
+    const ats = { a: t0 + 1_800.5, b: t0 + 1_300 };
+    for (const [gen, at] of Object.entries(ats)) await s.schedule(scheduleName(job(gen), 'start'), at, job(gen));
+    await until(() => fired.length === 2);
+    expect(fired.map((f) => f.job.gen)).toEqual(['b', 'a']);
+    for (const f of fired) {
+      const at = ats[f.job.gen as keyof typeof ats];
+      expect(f.job).toEqual({ ...job(f.job.gen), at: Math.ceil(at) });
+      expect(f.t).toBeGreaterThanOrEqual(at - lead);
+      expect(f.t).toBeLessThan(at); // early: the round waits to `at` itself
+    }
+  });
+
+  it('gives a job that carries its own `at` (a postponed one) the time it is scheduled for', async () => {
+    const { s, table } = await make({ leadMs: 500, run: async () => {} });
+    const at = Date.now() + 60_000;
+    const j = { ...job('postponed', 'continue'), pass: 1, at: Math.ceil(at) };
+    const name = scheduleName(j, `at${Math.ceil(at)}`);
+    await s.schedule(name, at, j);
+    expect(await stored(table, name)).toEqual({ at: Math.ceil(at) - 500, job: j });
+    // A retry scheduled later than the delivery it carries: `at` is the retry's own time.
+    const retryAt = Date.now() + 90_000;
+    const retry = { ...job('retry'), attempt: 1, at: Math.ceil(at) };
+    const retryName = scheduleName(retry, 'retry1');
+    await s.schedule(retryName, retryAt, retry);
+    expect((await stored(table, retryName)).job.at).toBe(Math.ceil(retryAt));
+  });
+
+  it('with leadMs 0 (the default) nothing changes: the job runs at its time, without an `at` of its own', async () => {
+    for (const leadMs of [undefined, 0]) {
+      const fired: Array<{ job: RoundJob; t: number }> = [];
+      const { s, table } = await make({
+        ...(leadMs === undefined ? {} : { leadMs }),
+        run: async (j) => void fired.push({ job: j, t: Date.now() }),
+      });
+      const j = job(`nolead${leadMs ?? 'd'}`);
+      const name = scheduleName(j, 'start');
+      const at = Date.now() + 600.3;
+      await s.schedule(name, at, j);
+      expect(await stored(table, name)).toEqual({ at: Math.ceil(at), job: j });
+      // A job that carries `at` keeps it as it is.
+      const carried = { ...job(`carried${leadMs ?? 'd'}`), at: 1_700_000_000_000 };
+      const carriedName = scheduleName(carried, 'start');
+      await s.schedule(carriedName, Date.now() + 60_000, carried);
+      expect((await stored(table, carriedName)).job).toEqual(carried);
+      s.start();
+      await until(() => fired.length === 1);
+      expect(fired[0]?.job).toEqual(j);
+      expect(fired[0]?.job).not.toHaveProperty('at');
+      expect(fired[0]?.t).toBeGreaterThanOrEqual(at);
+      await s.stop();
+    }
+  });
+});
