@@ -105,8 +105,9 @@ export async function e2eScenario(
     PING_MUC_RECHECK_BASE_SECONDS: '1',
     PING_MUC_API_TIMEOUT_MS: '8000',
     LOG_LEVEL: 'info',
-    // v2: the calls of a round in batches of 100, ten of them in flight (the default with batches).
-    ...(variant === 'ping-muc-v2' ? { PING_MUC_API_BATCH: '100' } : {}),
+    // v2: the calls of a round in batches of 100, ten of them in flight (the service's default);
+    // v1: one request per call, 32 in flight (PING_MUC_API_BATCH=0).
+    PING_MUC_API_BATCH: variant === 'ping-muc-v2' ? '100' : '0',
   };
   let store: Child<{ endpoint: string }> | undefined;
   let service: Child<{ eventsUrl: string; pid: number }> | undefined;

@@ -10,7 +10,12 @@ import type { Construct } from 'constructs';
 import { FUNCTIONS, HANDLER_EXPORT, lambdaBundling, type FunctionName } from './bundling';
 import { allow } from './iam';
 
-/** Sizing. The round function's timeout is what lib's checkpointing works within. */
+/**
+ * Sizing. The round function's timeout is what lib's checkpointing works within (its deadline
+ * margin with the defaults, batches of 100 and ten in flight, is 100 s: lib checks it at cold
+ * start). 512 MB: a 100,000-join round at batches of 100 peaks at 155 MB (docs/benchmarks.md §7),
+ * and Lambda gives CPU in proportion to memory.
+ */
 export const SIZING = {
   events: { memoryMb: 256, timeoutSeconds: 20 },
   round: { memoryMb: 512, timeoutSeconds: 600 },

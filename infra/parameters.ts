@@ -7,9 +7,10 @@ import { DEFAULTS } from '../lib/support/config';
 /** Parameter defaults, documented in docs/deploy.md. */
 export const PARAMETER_DEFAULTS = {
   DelaySeconds: DEFAULTS.delaySeconds,
-  // 0 = stanza API v1, which every mod_ping_muc_cloud speaks; batches need the module's API v2.
-  ApiBatch: '0',
-  // Empty = unset: lib's default applies (32, or ten batches with ApiBatch).
+  // lib's default: batches of 100 (stanza API v2, with heals). A module that predates v2 is
+  // called by v1 instead (it refuses a batch with 403), so no module upgrade is needed first.
+  ApiBatch: String(DEFAULTS.apiBatch),
+  // Empty = unset: lib's default applies (ten batches, 10 x ApiBatch; 32 with ApiBatch 0).
   Concurrency: '',
   Rechecks: DEFAULTS.rechecks,
   RetryAttempts: DEFAULTS.retryAttempts,
@@ -60,14 +61,14 @@ const SPECS = {
     allowedPattern: '^(0|[1-9][0-9]?|[1-4][0-9]{2}|500)$',
     constraintDescription: 'must be a whole number from 0 to 500',
     description:
-      "Stanza API v2: self-pings and notifications per batch request (PING_MUC_API_BATCH). Needs mod_ping_muc_cloud with API v2: 100 is recommended after upgrading the module. At most the module's ping_muc_cloud_batch_max_items (default 500). 0 keeps API v1, one request each; a module that refuses batches is called by v1 instead.",
+      "Stanza API v2: self-pings, heals and notifications per batch request (PING_MUC_API_BATCH), 100 by default. At most the module's ping_muc_cloud_batch_max_items (default 500). 0 keeps API v1, one request each. A module that predates v2 refuses batches and is called by v1 instead, one that predates heals gets plain self-pings: no module upgrade is needed first.",
   },
   Concurrency: {
     type: 'String',
     default: PARAMETER_DEFAULTS.Concurrency,
     allowedPattern: '^$|^([1-9][0-9]{0,2}|10[01][0-9]|102[0-4])$',
     constraintDescription: 'must be empty or a whole number from 1 to 1024',
-    description: `Self-pings in flight at once during a round (PING_MUC_CONCURRENCY), 1 to 1024; empty = ${DEFAULTS.concurrency}, or with ApiBatch ten batches (10 x ApiBatch, at most 1024).`,
+    description: `Self-pings in flight at once during a round (PING_MUC_CONCURRENCY), 1 to 1024; empty = ten batches (10 x ApiBatch, at most 1024: ${Math.min(1024, 10 * DEFAULTS.apiBatch)} with the default ApiBatch), or ${DEFAULTS.concurrency} with ApiBatch 0.`,
   },
   Rechecks: {
     type: 'Number',

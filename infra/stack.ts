@@ -192,7 +192,7 @@ export class PingMucStack extends Stack {
         ...this.schedulingEnv(params),
         [ENV.apiUrl]: params.ApiUrl.valueAsString,
         [ENV.apiBatch]: params.ApiBatch.valueAsString,
-        // Unset by default: lib's default then follows ApiBatch (32 pings, or ten batches).
+        // Unset by default: lib's default then follows ApiBatch (ten batches, or 32 pings with v1).
         [ENV.concurrency]: this.ifSet('HasConcurrency', params.Concurrency),
         [ENV.serverMaxInflight]: this.ifSet('HasServerMaxInflight', params.ServerMaxInflight),
         [ENV.rechecks]: params.Rechecks.valueAsString,

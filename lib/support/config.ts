@@ -14,7 +14,7 @@ export interface Config {
   apiTimeoutMs: number;
   /** Wait after an s2s close before the self-ping round (mod_ping_muc's ping_muc_delay). */
   delayMs: number;
-  /** Self-pings in flight at once during a round (default 32; with apiBatch, 10 batches, at most 1,024). */
+  /** Self-pings in flight at once during a round (default ten batches, 10 × apiBatch, at most 1,024; 32 with v1). */
   concurrency: number;
   /** Follow-up rounds for indeterminate outcomes before notifying anyway. */
   rechecks: number;
@@ -32,7 +32,10 @@ export interface Config {
   pageSize: number;
   /** While a round waits because its remote was unreachable, self-ping one join this often (0: never). */
   probeMs: number;
-  /** Stanza API v2: self-pings and notifications per batch request; 0 = v1, one request each. */
+  /**
+   * Stanza API v2: self-pings, heals and notifications per batch request (default 100); 0 = v1,
+   * one request each. A module that predates v2 is served by v1 anyway (the client falls back).
+   */
   apiBatch: number;
   /** Self-pings in flight towards one XMPP server across all its rounds (a multiple of concurrency). */
   serverMaxInflight: number;
@@ -88,8 +91,13 @@ export const ENV = {
 
 export const DEFAULTS = {
   apiTimeoutMs: 15_000,
+  // Stanza API v2 batches: ten in flight (1,000 self-pings), the fastest on our testbed
+  // (docs/benchmarks.md §7). A module that refuses batches (403) is called by v1 for 5 minutes,
+  // one that refuses heals gets plain self-pings: the default needs no module upgrade first.
+  apiBatch: 100,
   cacheSeconds: 300,
   delaySeconds: 60,
+  /** Self-pings in flight per round with v1 (PING_MUC_API_BATCH=0). */
   concurrency: 32,
   rechecks: 3,
   retryAttempts: 8,
@@ -124,10 +132,11 @@ function num(env: Env, name: string, def: number, min: number, max: number, inte
 const int = (env: Env, name: string, def: number, min: number, max: number) => num(env, name, def, min, max, true);
 
 /**
- * Pings in flight per round and per server. With batches a round keeps ten in flight by default
+ * Pings in flight per round and per server. With batches (the default) a round keeps ten in flight
  * (a batch costs one request whatever its size, so the first answers come back while the rest
  * are out), never more than an explicit server bound: a setting that worked before batches
- * still does. An explicit concurrency above the server bound is refused.
+ * still does. With v1 (apiBatch 0) the default is 32. An explicit concurrency above the server
+ * bound is refused.
  */
 function inflight(env: Env, apiBatch: number): { concurrency: number; serverMax: number } {
   const bound = isSet(env, ENV.serverMaxInflight) ? int(env, ENV.serverMaxInflight, 0, 1, 65_536) : undefined;
@@ -149,7 +158,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (apiUrl && !/^https?:\/\//.test(apiUrl)) {
     throw new ConfigError(`${ENV.apiUrl}=${apiUrl}: expected an http(s) URL`);
   }
-  const apiBatch = int(env, ENV.apiBatch, 0, 0, 5000);
+  const apiBatch = int(env, ENV.apiBatch, DEFAULTS.apiBatch, 0, 5000);
   const { concurrency, serverMax } = inflight(env, apiBatch);
   if (env[ENV.hostsFile] && env[ENV.hostsParameter]) {
     throw new ConfigError(`${ENV.hostsFile} and ${ENV.hostsParameter} are both set: choose one host registry`);

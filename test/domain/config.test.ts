@@ -6,7 +6,9 @@ describe('loadConfig', () => {
     const c = loadConfig({});
     expect(c).toMatchObject({
       delayMs: 60_000,
-      concurrency: 32,
+      apiBatch: 100,
+      concurrency: 1000,
+      serverMaxInflight: 4000,
       rechecks: 3,
       recheckBaseMs: 60_000,
       retryAttempts: 8,
@@ -15,15 +17,34 @@ describe('loadConfig', () => {
     });
   });
 
+  it('batches the stanza API by 100 by default; 0 keeps v1, 32 pings in flight, four rounds per server', () => {
+    expect(DEFAULTS.apiBatch).toBe(100);
+    expect(loadConfig({ PING_MUC_API_BATCH: '0' })).toMatchObject({
+      apiBatch: 0,
+      concurrency: 32,
+      serverMaxInflight: 128,
+    });
+    expect(loadConfig({ PING_MUC_API_BATCH: '' }).apiBatch).toBe(100);
+    expect(loadConfig({ PING_MUC_API_BATCH: '0', PING_MUC_CONCURRENCY: '64' }).concurrency).toBe(64);
+  });
+
   it('keeps ten batches in flight by default when the stanza API is batched', () => {
     expect(loadConfig({ PING_MUC_API_BATCH: '100' })).toMatchObject({ apiBatch: 100, concurrency: 1000 });
+    expect(loadConfig({ PING_MUC_API_BATCH: '20' }).concurrency).toBe(200);
     expect(loadConfig({ PING_MUC_API_BATCH: '500' }).concurrency).toBe(1024);
     expect(loadConfig({ PING_MUC_API_BATCH: '100', PING_MUC_CONCURRENCY: '64' }).concurrency).toBe(64);
+    expect(loadConfig({ PING_MUC_CONCURRENCY: '64' })).toMatchObject({ concurrency: 64, serverMaxInflight: 256 });
   });
 
   it('never derives more pings in flight than an explicit server bound (a setting from before batches still works)', () => {
     const c = loadConfig({ PING_MUC_API_BATCH: '100', PING_MUC_SERVER_MAX_INFLIGHT: '512' });
     expect(c).toMatchObject({ concurrency: 512, serverMaxInflight: 512 });
+    // The same by default (batches of 100), and with v1 the bound is above its 32.
+    expect(loadConfig({ PING_MUC_SERVER_MAX_INFLIGHT: '512' })).toMatchObject({ concurrency: 512 });
+    expect(loadConfig({ PING_MUC_API_BATCH: '0', PING_MUC_SERVER_MAX_INFLIGHT: '512' })).toMatchObject({
+      concurrency: 32,
+      serverMaxInflight: 512,
+    });
     expect(() => loadConfig({ PING_MUC_CONCURRENCY: '1000', PING_MUC_SERVER_MAX_INFLIGHT: '512' })).toThrow(
       /PING_MUC_SERVER_MAX_INFLIGHT=512 is below PING_MUC_CONCURRENCY=1000/,
     );

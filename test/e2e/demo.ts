@@ -72,7 +72,9 @@ async function main(): Promise<void> {
     for (const e of stack.events.events.filter((x) => x.type === 's2s-close')) {
       say(`    event: s2s-close ${e.direction} ${JSON.stringify(e.remotes)}`);
     }
-    say(`ping-muc waits ${DELAY_SECONDS} s (the delay), then self-pings each join through A's stanza API…`);
+    say(
+      `ping-muc waits ${DELAY_SECONDS} s (the delay), then self-pings each join through A's stanza API, as heals in a batch: A notifies a ghost itself as its reply comes…`,
+    );
 
     const results = await Promise.all(
       [alice, bob].map(async (u: User) => {
@@ -80,8 +82,12 @@ async function main(): Promise<void> {
         return { u, got };
       }),
     );
-    for (const p of stack.api.pings())
-      say(`    self-ping ${p.from} -> ${p.to}: ${p.answer.match(/<error.*<\/error>/)?.[0] ?? p.answer}`);
+    for (const p of stack.api.pings()) {
+      const told = p.via === 'heal' && p.answer.includes('<sent ') ? ' (not joined: A told the session itself)' : '';
+      say(
+        `    ${p.via === 'heal' ? 'heal' : 'self-ping'} ${p.from} -> ${p.to}: ${p.answer.match(/<error.*<\/error>/)?.[0] ?? p.answer}${told}`,
+      );
+    }
     for (const { u, got } of results) {
       say(`${u.jid} received, ${got.at - killedAt} ms after kill -9 (delay ${DELAY_SECONDS * 1000} ms):`);
       console.log(`          ${short(got.el)}`);

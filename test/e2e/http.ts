@@ -2,6 +2,7 @@
 // checks signatures like ping-muc does, and a recorder in front of the stanza API.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type Element, parse } from 'ltx';
 import { secretKey, sign, verify } from '../../lib/domain/signature';
 
 export interface ApiAnswer {
@@ -167,21 +168,111 @@ export class EventsReceiver extends EventLog {
 }
 
 export interface RecordedCall {
+  /** When the answer came back. */
   at: number;
-  kind: 'ping' | 'notify' | 'other';
+  /** A self-ping (a v1 `<iq>`, a batch's `<iq>` item or the `<iq>` of a `<heal>`), a notification
+   * (a `<presence>`, or a heal the server answered `<sent/>`), a batch's `<server-ping>`, or else. */
+  kind: 'ping' | 'notify' | 'server-ping' | 'other';
   from: string;
   to: string;
+  /** The HTTP status of the request; for a batch item refused on its own, the `<refused>` code. */
+  status: number;
+  /** The answer: the whole body (v1), or the element of this item's `<item id>` (v2). */
+  answer: string;
+  /** The request body (v1), or this item's XML (v2). */
+  body: string;
+  /** 'v1': a request of its own; 'v2': a plain item of a batch; 'heal': a heal item (its
+   * self-ping, and the notification the server made of it). */
+  via: 'v1' | 'v2' | 'heal';
+}
+
+/** One HTTP request to the stanza API, as it went and came back. */
+export interface RecordedRequest {
+  at: number;
+  /** 2 when the body is a `<batch>`. */
+  version: 1 | 2;
   status: number;
   answer: string;
-  /** The request body. */
   body: string;
+}
+
+const NS_BATCH = 'urn:ping-muc:stanza-api:2';
+const NS_API = 'urn:ping-muc:stanza-api:1';
+
+function parseXml(text: string): Element | undefined {
+  try {
+    return parse(text) as Element;
+  } catch {
+    return undefined;
+  }
+}
+
+const attrOf = (el: Element, name: string): string => {
+  const v = el.attrs[name];
+  return typeof v === 'string' ? v : '';
+};
+
+/** The self-pings, notifications and server pings one request carried, with their answers. */
+function callsOf(req: RecordedRequest): RecordedCall[] {
+  const root = parseXml(req.body);
+  if (req.version === 1 || !root) {
+    const kind = root?.name === 'iq' ? 'ping' : root?.name === 'presence' ? 'notify' : 'other';
+    const attr = (name: string) => new RegExp(`\\s${name}=["']([^"']*)["']`).exec(req.body)?.[1] ?? '';
+    return [
+      {
+        at: req.at,
+        kind,
+        from: attr('from'),
+        to: attr('to'),
+        status: req.status,
+        answer: req.answer,
+        body: req.body,
+        via: 'v1',
+      },
+    ];
+  }
+  // The answer's element for each item id (a whole-request error: the status and text for all).
+  const answers = new Map<string, Element>();
+  const answerRoot = req.status === 200 ? parseXml(req.answer) : undefined;
+  if (answerRoot?.name === 'batch') {
+    for (const item of answerRoot.getChildElements()) {
+      const [el] = item.getChildElements();
+      if (item.name === 'item' && el && !answers.has(attrOf(item, 'id'))) answers.set(attrOf(item, 'id'), el);
+    }
+  }
+  const out: RecordedCall[] = [];
+  for (const item of root.getChildElements()) {
+    const id = attrOf(item, 'id');
+    const answerEl = answers.get(id);
+    const answer = answerRoot?.name === 'batch' ? (answerEl?.toString() ?? '') : req.answer;
+    const refused = answerEl?.name === 'refused' ? Number(attrOf(answerEl, 'code')) || req.status : undefined;
+    const base = { at: req.at, status: refused ?? req.status, answer, body: item.toString() };
+    if (item.name === 'heal') {
+      const iq = item.getChildElements()[0];
+      const [from, to] = iq ? [attrOf(iq, 'from'), attrOf(iq, 'to')] : ['', ''];
+      out.push({ ...base, kind: 'ping', from, to, via: 'heal' });
+      const sent = answerEl?.name === 'sent' && answerEl.attrs.xmlns === NS_API;
+      // The server notified the session itself: from the occupant, to the user.
+      if (sent) out.push({ ...base, kind: 'notify', from: to, to: from, via: 'heal' });
+    } else if (item.name === 'server-ping' && item.attrs.xmlns === NS_BATCH) {
+      out.push({ ...base, kind: 'server-ping', from: '', to: attrOf(item, 'to'), via: 'v2' });
+    } else {
+      const kind = item.name === 'iq' ? 'ping' : item.name === 'presence' ? 'notify' : 'other';
+      out.push({ ...base, kind, from: attrOf(item, 'from'), to: attrOf(item, 'to'), via: 'v2' });
+    }
+  }
+  return out;
 }
 
 /**
  * Sits between ping-muc and A's stanza API, forwarding requests untouched (so signatures
- * stay valid) and recording every self-ping and notification ping-muc made.
+ * stay valid) and recording every request, and every self-ping, notification and server ping
+ * ping-muc made, whether a request of its own (v1) or an item of a batch (v2).
  */
 export class ApiRecorder extends Loopback {
+  /** Every request, as sent. */
+  readonly requests: RecordedRequest[] = [];
+  /** Every stanza of every request: a v1 request is one, a batch one per item. */
   readonly calls: RecordedCall[] = [];
 
   constructor(private readonly target: string) {
@@ -192,21 +283,15 @@ export class ApiRecorder extends Loopback {
     return this.listen(
       async (req, res) => {
         const up = await forward(req, this.target);
-        const kind = up.body.trimStart().startsWith('<iq')
-          ? 'ping'
-          : up.body.trimStart().startsWith('<presence')
-            ? 'notify'
-            : 'other';
-        const attr = (name: string) => new RegExp(`\\s${name}=["']([^"']*)["']`).exec(up.body)?.[1] ?? '';
-        this.calls.push({
+        const request: RecordedRequest = {
           at: Date.now(),
-          kind,
-          from: attr('from'),
-          to: attr('to'),
+          version: /^\s*<batch[\s>/]/.test(up.body) ? 2 : 1,
           status: up.status,
           answer: up.text,
           body: up.body,
-        });
+        };
+        this.requests.push(request);
+        this.calls.push(...callsOf(request));
         res.writeHead(up.status, { 'content-type': up.type }).end(up.text);
       },
       host,
@@ -214,11 +299,16 @@ export class ApiRecorder extends Loopback {
     );
   }
 
+  /** Every self-ping: plain, in a batch, or in a heal. */
   pings(): RecordedCall[] {
     return this.calls.filter((c) => c.kind === 'ping');
   }
+  /** Every notification: ping-muc's own (v1 or batch), or a heal's the server delivered itself. */
   notifies(): RecordedCall[] {
     return this.calls.filter((c) => c.kind === 'notify');
+  }
+  serverPings(): RecordedCall[] {
+    return this.calls.filter((c) => c.kind === 'server-ping');
   }
 }
 

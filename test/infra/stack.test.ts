@@ -6,7 +6,7 @@ import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { DEFAULTS, ENV, loadConfig, requireAws } from '../../lib/support/config';
-import { deadlineMarginMs } from '../../lib/app/round';
+import { checkRoundTimeout, deadlineMarginMs } from '../../lib/app/round';
 import { KEYS, tableDefinition } from '../../lib/adapters/dynamodb/table';
 import { SOURCE_MAP_FILE, esbuildOptions, type FunctionName } from '../../infra/bundling';
 import { SIZING } from '../../infra/function';
@@ -184,9 +184,20 @@ describe('resources', () => {
     // lib stops starting pages when less than deadlineMarginMs is left; with the largest margin
     // any concurrency can give, at least half of every invocation still does work.
     for (const concurrency of [1, 8, DEFAULTS.concurrency, 100, 1024]) {
-      const config = loadConfig({ [ENV.concurrency]: String(concurrency) });
+      for (const apiBatch of ['0', String(DEFAULTS.apiBatch), '500']) {
+        const config = loadConfig({ [ENV.concurrency]: String(concurrency), [ENV.apiBatch]: apiBatch });
+        expect(deadlineMarginMs(config) * 2).toBeLessThanOrEqual(SIZING.round.timeoutSeconds * 1000);
+      }
+    }
+    // The template's defaults (batches of 100, ten in flight: C = 1,000) and v1's (C = 32): lib's
+    // start-up check passes with the function's own timeout.
+    for (const ApiBatch of [undefined, '0', '500']) {
+      const config = loadConfig(envOf(ids.round, ApiBatch === undefined ? {} : { ApiBatch }));
+      expect(config.roundTimeoutMs).toBe(SIZING.round.timeoutSeconds * 1000);
+      expect(() => checkRoundTimeout(config)).not.toThrow();
       expect(deadlineMarginMs(config) * 2).toBeLessThanOrEqual(SIZING.round.timeoutSeconds * 1000);
     }
+    expect(deadlineMarginMs(loadConfig(envOf(ids.round)))).toBe(3 * 2 * DEFAULTS.apiTimeoutMs + 10_000);
   });
 
   it('the events function: Function URL with auth NONE', () => {
@@ -261,7 +272,8 @@ describe('resources', () => {
     expect(p.DelaySeconds!.Default).toBe(DEFAULTS.delaySeconds);
     // Unset by default: lib's default (which follows ApiBatch) applies.
     expect(p.Concurrency!.Default).toBe('');
-    expect(p.ApiBatch!.Default).toBe('0');
+    expect(p.ApiBatch!.Default).toBe('100');
+    expect(p.ApiBatch!.Default).toBe(String(DEFAULTS.apiBatch));
     expect(p.Rechecks!.Default).toBe(DEFAULTS.rechecks);
     expect(p.RetryAttempts!.Default).toBe(DEFAULTS.retryAttempts);
     for (const [name, def] of Object.entries(PARAMETER_DEFAULTS))
@@ -518,12 +530,16 @@ describe('environment wiring (names from lib/support/config.ts ENV)', () => {
     expect(envOf(ids.events, { ServerMaxInflight: '40' })[ENV.serverMaxInflight]).toBeUndefined();
   });
 
-  it('ApiBatch: 0 (stanza API v1) by default, else passed on to the round function only', () => {
-    expect(envOf(ids.round)[ENV.apiBatch]).toBe('0');
-    expect(loadConfig(envOf(ids.round)).apiBatch).toBe(0);
-    expect(envOf(ids.round, { ApiBatch: '100' })[ENV.apiBatch]).toBe('100');
-    expect(loadConfig(envOf(ids.round, { ApiBatch: '100' })).apiBatch).toBe(100);
+  it('ApiBatch: 100 (stanza API v2 batches) by default, else passed on to the round function only', () => {
+    expect(envOf(ids.round)[ENV.apiBatch]).toBe('100');
+    expect(loadConfig(envOf(ids.round)).apiBatch).toBe(100);
+    // 0 keeps stanza API v1, one request per stanza.
+    expect(envOf(ids.round, { ApiBatch: '0' })[ENV.apiBatch]).toBe('0');
+    expect(loadConfig(envOf(ids.round, { ApiBatch: '0' })).apiBatch).toBe(0);
+    expect(envOf(ids.round, { ApiBatch: '250' })[ENV.apiBatch]).toBe('250');
+    expect(loadConfig(envOf(ids.round, { ApiBatch: '250' })).apiBatch).toBe(250);
     expect(envOf(ids.events, { ApiBatch: '100' })[ENV.apiBatch]).toBeUndefined();
+    expect(envOf(ids.events)[ENV.apiBatch]).toBeUndefined();
   });
 
   it('ApiBatch: a whole number from 0 to 500 (the module takes at most 500 items a batch), each one lib accepts', () => {
@@ -536,16 +552,19 @@ describe('environment wiring (names from lib/support/config.ts ENV)', () => {
     for (const v of range) expect(loadConfig({ [ENV.apiBatch]: v }).apiBatch, v).toBe(Number(v));
   });
 
-  it("Concurrency: unset by default, so lib's default applies (32, or ten batches with ApiBatch); else passed on", () => {
+  it("Concurrency: unset by default, so lib's default applies (ten batches, or 32 with ApiBatch 0); else passed on", () => {
     expect(envOf(ids.round)[ENV.concurrency]).toBeUndefined();
-    expect(loadConfig(envOf(ids.round)).concurrency).toBe(32);
+    expect(loadConfig(envOf(ids.round)).concurrency).toBe(1000);
+    expect(loadConfig(envOf(ids.round, { ApiBatch: '0' })).concurrency).toBe(32);
     expect(loadConfig(envOf(ids.round, { ApiBatch: '100' })).concurrency).toBe(1000);
     expect(loadConfig(envOf(ids.round, { ApiBatch: '500' })).concurrency).toBe(1024);
     expect(envOf(ids.round, { Concurrency: '64' })[ENV.concurrency]).toBe('64');
     expect(loadConfig(envOf(ids.round, { Concurrency: '64' })).concurrency).toBe(64);
     expect(loadConfig(envOf(ids.round, { Concurrency: '64', ApiBatch: '100' })).concurrency).toBe(64);
     // With lib's default, ServerMaxInflight's default follows it: four rounds.
+    expect(loadConfig(envOf(ids.round)).serverMaxInflight).toBe(4000);
     expect(loadConfig(envOf(ids.round, { ApiBatch: '100' })).serverMaxInflight).toBe(4000);
+    expect(loadConfig(envOf(ids.round, { ApiBatch: '0' })).serverMaxInflight).toBe(128);
     expect(envOf(ids.events, { Concurrency: '64' })[ENV.concurrency]).toBeUndefined();
   });
 
@@ -623,7 +642,8 @@ describe('environment wiring (names from lib/support/config.ts ENV)', () => {
     const defaults = loadConfig(envOf(ids.round));
     expect(defaults).toMatchObject({
       delayMs: DEFAULTS.delaySeconds * 1000,
-      concurrency: DEFAULTS.concurrency,
+      apiBatch: DEFAULTS.apiBatch,
+      concurrency: Math.min(1024, 10 * DEFAULTS.apiBatch),
       rechecks: DEFAULTS.rechecks,
       retryAttempts: DEFAULTS.retryAttempts,
       reason: DEFAULTS.reason, // empty Reason parameter: the variable is left out
