@@ -46,12 +46,16 @@ export const scheduleTag = {
  * Deterministic schedule name of `job` for `tag` (one of `scheduleTag`): the same job and tag
  * always give the same name, different ones never collide. The readable part (prefix, kind, host,
  * remote) is for operators listing schedules and may be truncated; uniqueness comes from the hash
- * over all of host, remote, gen, kind and tag (JSON-encoded, so no separator can be forged).
+ * over all of host, remote, gen, kind, tag, pass and probe (JSON-encoded, so no separator can be
+ * forged).
  * Always 1–64 characters of [0-9A-Za-z-_.].
  */
 export function scheduleName(job: RoundJob, tag: string): string {
+  // The pass and the probe mark too: the come-backs of two jobs that find the same lease busy
+  // (a stray pass-0 job and the pass-1 re-check) have the same tag, and must not be one schedule.
+  const which = [...(job.pass !== undefined ? [job.pass] : []), ...(job.probe ? ['probe'] : [])];
   const hash = createHash('sha256')
-    .update(JSON.stringify([job.host, job.remote, job.gen, job.kind, tag]))
+    .update(JSON.stringify([job.host, job.remote, job.gen, job.kind, tag, ...which]))
     .digest('hex')
     .slice(0, HASH_CHARS);
   const head = readable(`${PREFIX}-${job.kind === 'start' ? 's' : 'c'}-${job.host}_${job.remote}`);

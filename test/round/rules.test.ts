@@ -416,6 +416,30 @@ describe('follow-up scheduling', () => {
     expect(w.logs.some((l) => l.message === 'round start was lost: scheduled again')).toBe(true);
   });
 
+  it('the come-backs of two passes that find the same lease busy are two schedules (fault seed 400725702)', async () => {
+    const w = roundWorld({ PING_MUC_RECHECKS: '1' });
+    const [j] = await seedJoins(w, 1);
+    w.api.answers.set(j!.occupant, 'timeout');
+    await closeLink(w);
+    const start = w.scheduler.takeNext()!;
+    w.clock.t = start.at;
+    await runRound(w.deps, start.job);
+    const waiting = w.store.allRounds()[0]!;
+    expect([waiting.state, waiting.pass]).toEqual(['waiting', 1]);
+    const recheck = w.scheduler.takeNext()!;
+    // A lease never released (its answer was lost) holds the round for 10 minutes. While pass 0
+    // was still running, a pass-0 job found it busy; once pass 1 waits, its re-check does too.
+    await w.store.leaseRound(HOST, REMOTE, waiting.gen, 'gone', w.clock.now() + 10 * MINUTE);
+    await w.store.saveRound({ ...waiting, pass: 0, state: 'running', notBefore: undefined });
+    await runRound(w.deps, { host: HOST, remote: REMOTE, gen: waiting.gen, kind: 'continue', pass: 0 });
+    await w.store.saveRound(waiting);
+    w.clock.t = recheck.at;
+    await runRound(w.deps, recheck.job);
+    expect([...w.scheduler.pending.values()].map((p) => p.job.pass).sort()).toEqual([0, 1]);
+    await drive(w);
+    expect(w.api.notifications.map((n) => n.occupant)).toEqual([j!.occupant]);
+  });
+
   it('a close within a pending window does not schedule again', async () => {
     const w = roundWorld();
     await seedJoins(w, 1);

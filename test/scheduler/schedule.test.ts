@@ -46,6 +46,15 @@ describe('scheduledMinute and atExpression', () => {
 });
 
 describe('scheduleName', () => {
+  it('tells apart jobs that differ only in their pass or probe mark, for the same tag', () => {
+    const job: RoundJob = { host: 'a.example', remote: 'muc.b.example', gen: 'g1', kind: 'continue' };
+    const names = [job, { ...job, pass: 0 }, { ...job, pass: 1 }, { ...job, pass: 1, probe: true as const }].map((j) =>
+      scheduleName(j, 'lease123'),
+    );
+    expect(new Set(names).size).toBe(4);
+    expect(scheduleName({ ...job, pass: 1 }, 'lease123')).toBe(names[2]);
+  });
+
   const longHost = `${'a'.repeat(60)}.example.org`;
   it.each<[string, RoundJob, string]>([
     ['plain', base, 'start'],
