@@ -1,43 +1,11 @@
-// Version 2 of the stanza API (a batch) against real servers and clients: one answer with one
-// item per request item, in order; every rule of v1 applies per item; nothing reaches any
-// client. And the `s2s-up` event: posted when B's links come back after a kill.
-import { type Element, parse } from 'ltx';
+import { batch, items, kind, NS_API, NS_BATCH, ping } from './batch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callApi, EventsReceiver } from './http';
 import { DOMAINS, HTTP_PORT, sleep, Testbed } from './testbed';
 import { User } from './users';
 
-const NS_API = 'urn:ping-muc:stanza-api:1';
-const NS_BATCH = 'urn:ping-muc:stanza-api:2';
 const ROOM = `batch@${DOMAINS.mucB}`;
 const MAX_ITEMS = 6;
-const ping = (id: string, from: string, to: string) =>
-  `<iq type="get" id="${id}" from="${from}" to="${to}"><ping xmlns="urn:xmpp:ping"/></iq>`;
-const batch = (items: string[]) => `<batch xmlns="${NS_BATCH}">${items.join('')}</batch>`;
-
-/** The items of a batch answer: id and its one answer element. */
-function items(body: string): Array<{ id: string; el: Element }> {
-  const root = parse(body);
-  expect(root.name).toBe('batch');
-  expect(root.attrs.xmlns).toBe(NS_BATCH);
-  return root.getChildElements().map((item) => {
-    expect(item.name).toBe('item');
-    expect(item.getChildElements()).toHaveLength(1);
-    return { id: String(item.attrs.id), el: item.getChildElements()[0]! };
-  });
-}
-
-/** A short text per answer: `iq result`, `timeout`, `no-session`, `refused 403`… */
-function kind(el: Element): string {
-  if (el.name === 'iq') return `iq ${el.attrs.type}`;
-  if (el.name === 'refused') {
-    expect(el.attrs.xmlns).toBe(NS_BATCH);
-    expect(el.attrs.reason).toBeTruthy();
-    return `refused ${el.attrs.code}`;
-  }
-  expect(el.attrs.xmlns).toBe(NS_API);
-  return el.name;
-}
 
 describe('stanza API, version 2 (batch)', () => {
   let bed: Testbed;

@@ -1,49 +1,14 @@
-// The `heal` item of the stanza API (version 2) against real servers and clients: a self-ping
-// the module acts on itself. When the room answers "not joined" (XEP-0410 §3.2: it forgot the
-// user, here because B was killed and restarted) and the session is still in the join pinged,
-// the module delivers the unavailable notification to the client at once and answers <sent/>;
-// any other reply is answered as a plain self-ping's. Malformed heals are refused per item.
-import { type Element, parse } from 'ltx';
+import { batch, heal, items, kind, NS_API, NS_BATCH, ping } from './batch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callApi, EventsReceiver } from './http';
 import { DOMAINS, HTTP_PORT, sleep, Testbed } from './testbed';
 import { isNotification, NS_MUC_USER, User } from './users';
 
-const NS_API = 'urn:ping-muc:stanza-api:1';
-const NS_BATCH = 'urn:ping-muc:stanza-api:2';
 /** Joined after B's restart: B knows the occupant. */
 const ROOM = `heal@${DOMAINS.mucB}`;
 /** Joined before B's kill -9: B forgot its occupants, A still tracks the joins (ghosts). */
 const GHOSTS = `ghosts@${DOMAINS.mucB}`;
 const REASON = 'Connection to remote server lost';
-const ping = (id: string, from: string, to: string, type = 'get') =>
-  `<iq type="${type}" id="${id}" from="${from}" to="${to}"><ping xmlns="urn:xmpp:ping"/></iq>`;
-const heal = (id: string, inner: string) => `<heal xmlns="${NS_BATCH}" id="${id}">${inner}</heal>`;
-const batch = (items: string[]) => `<batch xmlns="${NS_BATCH}">${items.join('')}</batch>`;
-
-/** The items of a batch answer: id and its one answer element. */
-function items(body: string): Array<{ id: string; el: Element }> {
-  const root = parse(body);
-  expect(root.name).toBe('batch');
-  expect(root.attrs.xmlns).toBe(NS_BATCH);
-  return root.getChildElements().map((item) => {
-    expect(item.name).toBe('item');
-    expect(item.getChildElements()).toHaveLength(1);
-    return { id: String(item.attrs.id), el: item.getChildElements()[0]! };
-  });
-}
-
-/** A short text per answer: `iq result`, `sent`, `no-session`, `refused 403`… */
-function kind(el: Element): string {
-  if (el.name === 'iq') return `iq ${el.attrs.type}`;
-  if (el.name === 'refused') {
-    expect(el.attrs.xmlns).toBe(NS_BATCH);
-    expect(el.attrs.reason).toBeTruthy();
-    return `refused ${el.attrs.code}`;
-  }
-  expect(el.attrs.xmlns).toBe(NS_API);
-  return el.name;
-}
 
 /** Every answer of a batch as [id, kind]. */
 const kinds = (body: string) => items(body).map((i) => [i.id, kind(i.el)]);

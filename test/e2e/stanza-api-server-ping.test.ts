@@ -1,9 +1,4 @@
-// Server pings of stanza API version 2 (docs/stanza-api.md, "Server pings") against real servers:
-// after B was killed and A's link to it closed, a <server-ping> item has A ping B's domain, the
-// item is answered <sent/> at once and the link comes up (the module's `s2s-up`), and no client
-// of A receives anything. Items that name a user, this or another local host, or hold more than
-// id and to are refused per item with 403. And HttpStanzaApi.serverPing against the module.
-import { type Element, parse } from 'ltx';
+import { batch, items, kind, NS_API, NS_BATCH, serverPing } from './batch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpStanzaApi } from '../../lib/adapters/stanza-api-http';
 import { secretKey } from '../../lib/domain/signature';
@@ -11,35 +6,7 @@ import { callApi, EventsReceiver, type ReceivedEvent } from './http';
 import { DOMAINS, sleep, Testbed } from './testbed';
 import { User } from './users';
 
-const NS_API = 'urn:ping-muc:stanza-api:1';
-const NS_BATCH = 'urn:ping-muc:stanza-api:2';
 const ROOM = `serverping@${DOMAINS.mucB}`;
-const batch = (items: string[]) => `<batch xmlns="${NS_BATCH}">${items.join('')}</batch>`;
-const serverPing = (id: string, to: string, extra = '') =>
-  `<server-ping xmlns="${NS_BATCH}" id="${id}" to="${to}"${extra}/>`;
-
-/** The items of a batch answer: id and its one answer element. */
-function items(body: string): Array<{ id: string; el: Element }> {
-  const root = parse(body);
-  expect(root.name).toBe('batch');
-  expect(root.attrs.xmlns).toBe(NS_BATCH);
-  return root.getChildElements().map((item) => {
-    expect(item.name).toBe('item');
-    expect(item.getChildElements()).toHaveLength(1);
-    return { id: String(item.attrs.id), el: item.getChildElements()[0]! };
-  });
-}
-
-/** A short text per answer: `sent`, `refused 403`… */
-function kind(el: Element): string {
-  if (el.name === 'refused') {
-    expect(el.attrs.xmlns).toBe(NS_BATCH);
-    expect(el.attrs.reason).toBeTruthy();
-    return `refused ${el.attrs.code}`;
-  }
-  expect(el.attrs.xmlns).toBe(NS_API);
-  return el.name;
-}
 
 describe('stanza API, version 2: server pings', () => {
   let bed: Testbed;
