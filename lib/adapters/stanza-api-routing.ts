@@ -54,24 +54,25 @@ export class RoutingStanzaApi implements StanzaApi {
   }
 
   async selfPingBatch(pings: Array<{ user: string; occupant: string }>): Promise<PingReply[]> {
-    return this.perHost(
-      pings.map((p) => p.user),
-      async (client, indices) => {
-        const group = indices.map((i) => pings[i] as { user: string; occupant: string });
-        if (client.selfPingBatch) return client.selfPingBatch(group);
-        return Promise.all(group.map((p) => client.selfPing(p.user, p.occupant)));
-      },
-    );
+    return this.pingsPerHost(pings, (client) => client.selfPingBatch?.bind(client));
   }
 
   /** Heals per host; to a client without heals, plain self-pings (the round then notifies itself). */
   async healBatch(pings: Array<{ user: string; occupant: string }>): Promise<PingReply[]> {
+    return this.pingsPerHost(pings, (client) => (client.healBatch ?? client.selfPingBatch)?.bind(client));
+  }
+
+  /** Each host's pings through `batchOf` its client, or one at a time to a client without batches. */
+  private pingsPerHost(
+    pings: Array<{ user: string; occupant: string }>,
+    batchOf: (client: StanzaApi) => ((group: typeof pings) => Promise<PingReply[]>) | undefined,
+  ): Promise<PingReply[]> {
     return this.perHost(
       pings.map((p) => p.user),
       async (client, indices) => {
         const group = indices.map((i) => pings[i] as { user: string; occupant: string });
-        if (client.healBatch) return client.healBatch(group);
-        if (client.selfPingBatch) return client.selfPingBatch(group);
+        const batch = batchOf(client);
+        if (batch) return batch(group);
         return Promise.all(group.map((p) => client.selfPing(p.user, p.occupant)));
       },
     );
