@@ -54,9 +54,7 @@ export function batchingStanzaApi(api: StanzaApi, options: BatchingOptions): Sta
       if (out === 'failed') throw new StanzaApiError('notification not delivered (batch item refused)');
       return out === 'sent';
     },
-    ...(api.serverPing && {
-      serverPing: (host: string, remote: string) => api.serverPing?.(host, remote) ?? Promise.resolve(),
-    }),
+    ...(api.serverPing && { serverPing: api.serverPing.bind(api) }),
     selfPingBatch: (items) => selfPingBatch.call(api, items),
     notifyBatch: (items) => notifyBatch.call(api, items),
   };

@@ -16,6 +16,20 @@ function counted(w: ReturnType<typeof roundWorld>, name: 'sameJoin' | 'deleteJoi
   return calls;
 }
 
+/**
+ * Runs the pending start job `early` ms before its due time, carrying its time, as AWS delivers
+ * it; `before` runs just before (to wrap the store). Returns the due time.
+ */
+async function startEarly(w: ReturnType<typeof roundWorld>, early: number, before?: () => void): Promise<number> {
+  const [start] = [...w.scheduler.pending.values()];
+  w.scheduler.pending.clear();
+  const due = start!.at;
+  before?.();
+  w.clock.t = due - early;
+  await runRound(w.deps, { ...start!.job, at: due });
+  return due;
+}
+
 describe('heals', () => {
   it('a ghost is told by the server as its reply comes: no read of the join, no notification call', async () => {
     const w = roundWorld();
@@ -104,11 +118,7 @@ describe('the link comes up before the due time', () => {
       const w = roundWorld({ PING_MUC_DELAY_SECONDS: String(delaySeconds) });
       await seedJoins(w, 3);
       await closeLink(w);
-      const [start] = [...w.scheduler.pending.values()];
-      w.scheduler.pending.clear();
-      const due = start!.at;
-      w.clock.t = due - early;
-      await runRound(w.deps, { ...start!.job, at: due });
+      const due = await startEarly(w, early);
       const lead = Math.min(early, LINK_LEAD_MS, (delaySeconds * 1000) / 2);
       expect(w.api.serverPings).toEqual([{ at: due - lead, host: HOST, remote: REMOTE }]);
       expect(w.api.pings).toHaveLength(3);
@@ -124,11 +134,8 @@ describe('the link comes up before the due time', () => {
     w.api.serverPing = async () => {
       throw new Error('stanza API answered 503');
     };
-    const [start] = [...w.scheduler.pending.values()];
-    w.scheduler.pending.clear();
-    w.clock.t = start!.at - 10_000;
-    await runRound(w.deps, { ...start!.job, at: start!.at });
-    expect(w.api.pings.map((p) => p.at)).toEqual([start!.at]);
+    const due = await startEarly(w, 10_000);
+    expect(w.api.pings.map((p) => p.at)).toEqual([due]);
     expect(w.logs.some((l) => l.message === 'server ping failed')).toBe(true);
     // The re-check passes run at their time (drive delivers on time): no server ping.
     const pinged: unknown[] = [];
@@ -164,12 +171,8 @@ describe('the first pass reads ahead while the link comes up', () => {
     const w = roundWorld();
     await seedJoins(w, 5);
     await closeLink(w);
-    const [start] = [...w.scheduler.pending.values()];
-    w.scheduler.pending.clear();
-    const due = start!.at;
-    const reads = readsFrom(w);
-    w.clock.t = due - 30_000;
-    await runRound(w.deps, { ...start!.job, at: due });
+    let reads: ReturnType<typeof readsFrom> = [];
+    const due = await startEarly(w, 30_000, () => (reads = readsFrom(w)));
     expect(reads).toEqual([
       { name: 'hostStartSeq', t: due - LINK_LEAD_MS },
       { name: 'joinsOf', t: due - LINK_LEAD_MS },
@@ -182,12 +185,8 @@ describe('the first pass reads ahead while the link comes up', () => {
     const w = roundWorld();
     await seedJoins(w, 5);
     await closeLink(w);
-    const [start] = [...w.scheduler.pending.values()];
-    w.scheduler.pending.clear();
-    const due = start!.at;
-    const reads = readsFrom(w, true);
-    w.clock.t = due - 30_000;
-    await runRound(w.deps, { ...start!.job, at: due });
+    let reads: ReturnType<typeof readsFrom> = [];
+    const due = await startEarly(w, 30_000, () => (reads = readsFrom(w, true)));
     expect(reads.filter((r) => r.name === 'joinsOf').map((r) => r.t)).toEqual([due - LINK_LEAD_MS, due]);
     expect(w.api.pings).toHaveLength(5);
   });
