@@ -31,6 +31,8 @@ export interface E2eResult {
   /** kill → notification − delay, over the joins' first notifications (ms). */
   p50Ms: number;
   maxMs: number;
+  /** The first, 10th and 90th percentile of the same (ms): where the spread begins and ends. */
+  spreadMs?: { first: number; p10: number; p90: number };
   notifications: number;
   duplicateNotifications: number;
   /** Self-pings, counted by their answers in A's debug log (the same method for both). */
@@ -235,6 +237,11 @@ export async function e2eScenario(
       notifiedJoins: latencies.length,
       p50Ms: latencies[Math.floor(latencies.length / 2)] ?? NaN,
       maxMs: latencies[latencies.length - 1] ?? NaN,
+      spreadMs: {
+        first: latencies[0] ?? NaN,
+        p10: latencies[Math.floor(latencies.length / 10)] ?? NaN,
+        p90: latencies[Math.floor((latencies.length * 9) / 10)] ?? NaN,
+      },
       notifications,
       duplicateNotifications: notifications - seen.size,
       pings: logged.total,
@@ -244,7 +251,7 @@ export async function e2eScenario(
       setupMs,
     };
     log(
-      `e2e ${variant}: ${result.notifiedJoins}/${m} notified, p50 ${result.p50Ms} ms, max ${result.maxMs} ms after kill + delay; ${result.pings} pings, ${result.notifications} notifications`,
+      `e2e ${variant}: ${result.notifiedJoins}/${m} notified, first ${result.spreadMs?.first} / p10 ${result.spreadMs?.p10} / p50 ${result.p50Ms} / p90 ${result.spreadMs?.p90} / max ${result.maxMs} ms after kill + delay; ${result.pings} pings, ${result.notifications} notifications`,
     );
     return result;
   } finally {
