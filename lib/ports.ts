@@ -53,9 +53,10 @@ export interface RoundStore {
   /**
    * Record an s2s close. Returns the generation of the pending window (none once claimed) and
    * whether this close opened it, now or in an earlier try (so it must be scheduled), rather
-   * than joined a window opened by another close (coalesced).
+   * than joined a window opened by another close (coalesced). `at` is when the link closed, on
+   * our clock (domain/model.ts closedAt).
    */
-  recordClose(host: string, remote: string, seq: number, now: number, gen: string): Promise<RecordedClose>;
+  recordClose(host: string, remote: string, seq: number, at: number, gen: string): Promise<RecordedClose>;
   /** The pending close window of (host, remote), if any. */
   pendingClose(host: string, remote: string): Promise<PendingClose | undefined>;
   /**

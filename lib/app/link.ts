@@ -1,6 +1,6 @@
 // An s2s link of a host to a remote domain: the first close of a window schedules its round,
 // later ones coalesce; a link that comes back makes a round waiting for that remote look at once.
-import type { RoundJob } from '../domain/model';
+import { closedAt, type RoundJob } from '../domain/model';
 import { scheduleName, scheduleTag } from '../domain/schedule';
 import type { AppDeps } from './deps';
 
@@ -20,7 +20,8 @@ export async function linkClosed(
 ): Promise<boolean> {
   const { rounds, scheduler, config, clock } = deps;
   const now = clock.now();
-  const window = await rounds.recordClose(host, remote, seq, now, seq.toString(36));
+  const at = closedAt(seq, now, config.delayMs);
+  const window = await rounds.recordClose(host, remote, seq, at, seq.toString(36));
   if (window.gen === undefined) return false;
   // Opened by this close, or by this same close in an earlier try: the name makes it idempotent.
   // A close into a window long overdue schedules the same start again (idempotent by name too),

@@ -74,6 +74,24 @@ export interface RoundJob {
   at?: number;
 }
 
+/** The most a close is dated before its arrival by the server's clock (below: a tenth of the delay). */
+export const CLOSE_DATING_MAX_MS = 2_000;
+
+/**
+ * When an s2s link closed, on our clock: the server's own time of the close (its event's `seq`,
+ * µs, docs/events.md), so that the delay counts from the close as mod_ping_muc's does, and not
+ * from the event's arrival (its post, queue and transit: 40-60 ms on the testbed, more through
+ * a cold function). Trusted only within a tenth of the delay (at most CLOSE_DATING_MAX_MS)
+ * before its arrival: a server clock behind ours can shorten the delay by no more than that.
+ * Otherwise, and when the server's clock is ahead, the arrival: a close that waited out an
+ * outage of ping-muc, or carried over a module reload, is dated as it always was.
+ */
+export function closedAt(seq: number, arrivedAt: number, delayMs: number): number {
+  const serverTime = Math.floor(seq / 1000);
+  const earliest = arrivedAt - Math.min(CLOSE_DATING_MAX_MS, delayMs / 10);
+  return serverTime >= earliest ? Math.min(serverTime, arrivedAt) : arrivedAt;
+}
+
 /** When the join was made: `since`, else the seq that wrote it. */
 export const joinedAt = (join: Join): number => join.since ?? join.seq;
 

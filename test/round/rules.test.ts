@@ -23,6 +23,29 @@ describe('claim', () => {
     expect(w.store.allRounds().map((r) => r.state)).toEqual(['done']);
   });
 
+  it("counts the delay from the server's time of the close, within a tenth of the delay before it arrived", async () => {
+    const w = roundWorld();
+    await seedJoins(w, 2);
+    const { linkClosed } = await import('../../lib/app/link');
+    const arrived = w.clock.now();
+    // Closed 45 ms before its event arrived (the module's post and its transit).
+    await linkClosed(w.deps, HOST, REMOTE, (arrived - 45) * 1000);
+    expect([...w.scheduler.pending.values()].map((j) => j.at)).toEqual([arrived - 45 + MINUTE]);
+    await drive(w);
+    expect(Math.min(...w.api.pings.map((p) => p.at))).toBe(arrived - 45 + MINUTE);
+  });
+
+  it("dates a close by its arrival when the server's clock is off by more than that", async () => {
+    for (const offMs of [-6_001, 2_500]) {
+      const w = roundWorld();
+      const arrived = w.clock.now();
+      const { linkClosed } = await import('../../lib/app/link');
+      // Behind by more than 6 s (a tenth of the 60 s delay), or ahead: the arrival counts.
+      await linkClosed(w.deps, HOST, REMOTE, (arrived + offMs) * 1000);
+      expect([...w.scheduler.pending.values()].map((j) => j.at)).toEqual([arrived + MINUTE]);
+    }
+  });
+
   it('does not ping a join made after the close', async () => {
     const w = roundWorld();
     await seedJoins(w, 3);
