@@ -152,7 +152,7 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
     return true;
   }
 
-  async recordClose(host: string, remote: string, seq: number, now: number, gen: string): Promise<RecordedClose> {
+  async recordClose(host: string, remote: string, seq: number, at: number, gen: string): Promise<RecordedClose> {
     const key = `${host}|${remote}`;
     const link = this.links.get(key) ?? {};
     if (
@@ -163,20 +163,20 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
       return {
         gen: link.gen,
         opened: link.gen === gen,
-        lastCloseAt: link.lastCloseAt ?? now,
+        lastCloseAt: link.lastCloseAt ?? at,
         ...(again ? { previousCloseAt: link.prevCloseAt } : {}),
       };
     }
     const previousCloseAt = link.gen !== undefined ? link.lastCloseAt : undefined;
     link.prevCloseAt = previousCloseAt;
     link.gen ??= gen;
-    link.lastCloseAt = now;
+    link.lastCloseAt = at;
     link.lastCloseSeq = seq;
     this.links.set(key, link);
     return {
       gen: link.gen,
       opened: link.gen === gen,
-      lastCloseAt: now,
+      lastCloseAt: at,
       ...(previousCloseAt !== undefined ? { previousCloseAt } : {}),
     };
   }

@@ -27,7 +27,7 @@ const link = (item: Item) => shaped('link', item, LINK);
 export class DynamoRounds {
   constructor(private readonly io: TableIo) {}
 
-  async recordClose(host: string, remote: string, seq: number, now: number, gen: string): Promise<RecordedClose> {
+  async recordClose(host: string, remote: string, seq: number, at: number, gen: string): Promise<RecordedClose> {
     let old: Item | undefined;
     try {
       // ALL_OLD: the window as it was, to tell whether this close opened it or joined it (and
@@ -37,7 +37,7 @@ export class DynamoRounds {
           TableName: this.io.table,
           Key: toItem(linkKey(host, remote)),
           UpdateExpression:
-            'SET #gen = if_not_exists(#gen, :gen), #prevCloseAt = if_not_exists(#lastCloseAt, :none), #lastCloseAt = :now, #lastCloseSeq = :seq, #exp = :exp, #host = :host, #remote = :remote',
+            'SET #gen = if_not_exists(#gen, :gen), #prevCloseAt = if_not_exists(#lastCloseAt, :none), #lastCloseAt = :at, #lastCloseSeq = :seq, #exp = :exp, #host = :host, #remote = :remote',
           ConditionExpression:
             '(attribute_not_exists(#lastCloseSeq) OR #lastCloseSeq < :seq) AND (attribute_not_exists(#claimedSeq) OR #claimedSeq < :seq)',
           ExpressionAttributeNames: {
@@ -52,10 +52,10 @@ export class DynamoRounds {
           },
           ExpressionAttributeValues: toItem({
             ':gen': gen,
-            ':now': now,
+            ':at': at,
             ':seq': seq,
             ':none': 0,
-            ':exp': Math.floor(now / 1000) + LINK_TTL_SECONDS,
+            ':exp': Math.floor(at / 1000) + LINK_TTL_SECONDS,
             ':host': host,
             ':remote': remote,
           }),
@@ -65,11 +65,11 @@ export class DynamoRounds {
       old = out.Attributes;
     } catch (err) {
       if (!isConditionFailed(err)) throw err;
-      return this.notRecorded(host, remote, seq, now, gen);
+      return this.notRecorded(host, remote, seq, at, gen);
     }
     const before = old ? link(old) : undefined;
     const current = before?.gen ?? gen;
-    const recorded: RecordedClose = { gen: current, opened: current === gen, lastCloseAt: now };
+    const recorded: RecordedClose = { gen: current, opened: current === gen, lastCloseAt: at };
     if (before?.gen !== undefined && before.lastCloseAt !== undefined) recorded.previousCloseAt = before.lastCloseAt;
     return recorded;
   }
@@ -79,7 +79,7 @@ export class DynamoRounds {
     host: string,
     remote: string,
     seq: number,
-    now: number,
+    at: number,
     gen: string,
   ): Promise<RecordedClose> {
     const item = await this.io.getAny(linkKey(host, remote));
@@ -89,7 +89,7 @@ export class DynamoRounds {
     const recorded: RecordedClose = {
       gen: window?.gen,
       opened: window?.gen === gen,
-      lastCloseAt: window?.lastCloseAt ?? now,
+      lastCloseAt: window?.lastCloseAt ?? at,
     };
     // This very close, recorded by a try whose answer was lost: the same previous close, so that
     // a window whose start was lost is still found overdue (../../app/link.ts).

@@ -65,8 +65,8 @@ export class DynamoStore implements JoinStore, RoundStore, WebhookLog {
 
   // RoundStore -----------------------------------------------------------------------------
 
-  recordClose(host: string, remote: string, seq: number, now: number, gen: string): Promise<RecordedClose> {
-    return this.rounds.recordClose(host, remote, seq, now, gen);
+  recordClose(host: string, remote: string, seq: number, at: number, gen: string): Promise<RecordedClose> {
+    return this.rounds.recordClose(host, remote, seq, at, gen);
   }
   pendingClose(host: string, remote: string): Promise<PendingClose | undefined> {
     return this.rounds.pendingClose(host, remote);
