@@ -308,7 +308,7 @@ async function selfPingAndAct(deps: RoundDeps, round: Round, join: Join, startSe
   }
   metrics.count('Pings', 'Outcome', outcome);
   if (reply.kind === 'notified') {
-    // The server told the user and forgets the join: its `leave` supersedes ours (see below).
+    // The server told the user and forgot the join; the store's copy stays (see below).
     metrics.count('Notifications', 'Result', 'sent');
     return false;
   }
@@ -326,14 +326,15 @@ async function selfPingAndAct(deps: RoundDeps, round: Round, join: Join, startSe
  * consistent read just before the notification, as cheap as a check can be (reads of a ping
  * batch's ghosts share one request).
  *
- * The round writes nothing after the notification. The server's module tracks joins from the
- * MUC self-presence it routes, and the notification is one: an unavailable presence with status
- * 110 from room/nick, which it posts as a `leave` event, whose tombstone supersedes the join
- * (prosody/mod_ping_muc_cloud/joins.lib.lua). A `no-session` answer means the module no longer
- * has that join, and has posted the event that said so. A delete of our own would only repeat
- * what those events do, at a conditional write per ghost on the path of the next ghosts' reads.
- * Until the leave lands the join stays: a retry may ping it again, and the module, which forgot
- * the join as it delivered the notification, answers no-session (nobody is told twice).
+ * The round writes nothing after the notification, and the server's module posts no `leave`
+ * for it: it forgets the join as it delivers (prosody/mod_ping_muc_cloud/joins.lib.lua). The
+ * store's copy of a told ghost's join stays until its client rejoins (status 333 asks it to at
+ * once, and the rejoin's `join` overwrites it), its session ends, or it expires; a later round
+ * that pings it first is answered no-session and deletes it then (outcome `gone`). A leave or a
+ * delete per ghost would cost a write (and the leave an event through the server and the
+ * events function) in the very seconds the next ghosts are being told, to remove a join that a
+ * rejoin mostly overwrites anyway. Nobody is told twice: the module, which forgot the join,
+ * answers a retry's self-ping or notification with no-session.
  */
 async function notifyUnjoined(deps: RoundDeps, join: Join): Promise<void> {
   const { joins, api, config, metrics, clock } = deps;

@@ -113,7 +113,7 @@ local function only_attrs(tag, allowed)
 end
 
 return function (opts)
-	local verifier, rooms_of = opts.verifier, opts.rooms;
+	local verifier, rooms_of, forget = opts.verifier, opts.rooms, opts.forget;
 	local relayed, unjoined = opts.outcome.relayed, opts.outcome.unjoined;
 	local ping_timeout, max_inflight, reason_text = opts.ping_timeout, opts.max_inflight, opts.reason;
 	local batch_max_items, batch_max_bytes = opts.batch_max_items, opts.batch_max_bytes;
@@ -200,8 +200,10 @@ return function (opts)
 	end
 
 	-- Delivers the MUC unavailable notification from room/nick to the session. Rebuilt from
-	-- checked parts only; routed so other modules (joins.lib too: it forgets the join) see it.
+	-- checked parts only; routed so other modules see it. The join is forgotten first, so
+	-- joins.lib posts no leave for it: the round that asked knows (joins.lib's forget).
 	local function deliver(user, occupant, stanza_id)
+		forget(user, jid.bare(occupant));
 		local notification = st.presence({ type = "unavailable", id = stanza_id or id.medium(), from = occupant, to = user })
 			:tag("x", { xmlns = MUC_USER_NS })
 				:tag("item", { affiliation = "none", role = "none" });

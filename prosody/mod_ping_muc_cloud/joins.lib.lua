@@ -5,7 +5,7 @@
 -- resync, refresh) carries it, so ping-muc still knows the user was joined before a close
 -- even when the new post comes after it (docs/events.md).
 --
--- return function (opts) -> { track, ended, rooms, live, rejoin, stale }
+-- return function (opts) -> { track, ended, forget, rooms, live, rejoin, stale }
 -- opts: enqueue (events.lib's), refresh (seconds before an unchanged join is posted again).
 
 local jid = require "util.jid";
@@ -83,6 +83,17 @@ return function (opts)
 		end
 	end
 
+	-- A join ping-muc's own notification ended (api.lib): forgotten, and posted as no leave.
+	-- The round that asked knows from its answer (<sent/>); an event per told ghost would cost
+	-- this server, the events function and the store in the very seconds the next ghosts are
+	-- being told, to remove a join the client's rejoin overwrites anyway. ping-muc drops one
+	-- that stays when a later self-ping for it is answered no-session.
+	local function forget(full_jid, room)
+		local session = full_sessions[full_jid];
+		local rooms = session and session.ping_muc_cloud_rooms;
+		if rooms then rooms[room] = nil; end
+	end
+
 	-- The rooms of a connected full JID ({ [room] = { nick, at } }), or nil.
 	local function rooms_of(full_jid)
 		local session = full_sessions[full_jid];
@@ -120,5 +131,5 @@ return function (opts)
 		return { type = "join", user = user, room = room, nick = known.nick, since = known.since };
 	end
 
-	return { track = track; ended = ended; rooms = rooms_of; live = live; stale = stale; rejoin = rejoin };
+	return { track = track; ended = ended; forget = forget; rooms = rooms_of; live = live; stale = stale; rejoin = rejoin };
 end

@@ -73,7 +73,7 @@ joins = module:require("joins")({ enqueue = enqueue; refresh = join_refresh });
 local s2s_remotes = module:require("links");
 local api = module:require("api")({
 	verifier = webhook.verifier(function () return api_keys; end);
-	rooms = joins.rooms; outcome = module:require("outcome");
+	rooms = joins.rooms; forget = joins.forget; outcome = module:require("outcome");
 	ping_timeout = ping_timeout; max_inflight = max_inflight; reason = reason;
 	batch_max_items = batch_max_items; batch_max_bytes = batch_max_bytes;
 });

@@ -90,7 +90,10 @@ describe('two VirtualHosts on A, one ping-muc', () => {
     expect(stack.api.pings().map((c) => c.from)).toEqual([alice.jid]);
     expect(stack.api2!.pings().map((c) => c.from)).toEqual([zoe.jid, zoe.jid]);
     expect(stack.api2!.notifies()).toHaveLength(2);
-    await stack.waitForJoins(DOMAINS.mucB, (j) => j.length === 0);
-    await stack.waitForJoins(DOMAINS.mucB, (j) => j.length === 0, 10_000, DOMAINS.a2);
+    stack.expectNoLeaves([
+      [alice, ROOM1],
+      [zoe, ROOM1],
+      [zoe, ROOM2],
+    ]);
   });
 });

@@ -1,6 +1,7 @@
 // The whole product on one machine: Prosody A (users + mod_ping_muc_cloud), B (and C) with
 // MUCs, the ping-muc local service in-process, and two taps that record what crosses the wire
 // (events A → ping-muc, stanza API calls ping-muc → A).
+import { expect } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startLocalService, MEMORY, type LocalService } from '../../lib/wiring/local';
@@ -151,15 +152,27 @@ export class Stack {
     }
   }
 
-  /**
-   * Waits for the module's leave of each (user, room) notified, then for the store to hold no
-   * join on `remote`: ping-muc writes nothing after a notification, the leave ends the join.
-   */
-  async waitForLeaves(remote: string, notified: ReadonlyArray<readonly [{ jid: string }, string]>): Promise<void> {
-    for (const [user, room] of notified) {
-      await this.events.waitFor((e) => e.type === 'leave' && e.user === user.jid && e.room === room);
+  /** Waits until ping-muc has logged `message` at least `count` times. */
+  async waitForLog(message: string, count = 1, timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    const times = () => this.serviceLog.filter((l) => l.includes(`"message":"${message}"`)).length;
+    while (times() < count) {
+      if (Date.now() > deadline) throw new Error(`"${message}" not logged ${count}× within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 50));
     }
-    await this.waitForJoins(remote, (j) => j.length === 0);
+  }
+
+  /**
+   * The module posted no leave for these (user, room): it forgets a join as it delivers our
+   * notification, and the store keeps the join until a rejoin, the session's end, expiry, or a
+   * later round's no-session.
+   */
+  expectNoLeaves(notified: ReadonlyArray<readonly [{ jid: string }, string]>): void {
+    for (const [user, room] of notified) {
+      expect(this.events.events.filter((e) => e.type === 'leave' && e.user === user.jid && e.room === room)).toEqual(
+        [],
+      );
+    }
   }
 
   /** Servers first (no more events), then the clients, the taps, and ping-muc last. */

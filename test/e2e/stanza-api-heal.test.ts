@@ -61,7 +61,7 @@ describe('stanza API, version 2: heal', () => {
     await rx?.close();
   });
 
-  it('heals the ghosts (<sent/>, one notification each, a leave posted) and answers the others as a self-ping', async () => {
+  it('heals the ghosts (<sent/>, one notification each, no leave posted) and answers the others as a self-ping', async () => {
     const t = since();
     const res = await call(
       batch([
@@ -92,9 +92,8 @@ describe('stanza API, version 2: heal', () => {
     // Each ghost's client gets exactly one presence: the notification from room/nick.
     for (const user of [bob, dave]) {
       await user.waitFor(isNotification, 5_000);
-      await rx.waitFor((e) => e.type === 'leave' && e.user === user.jid && e.room === GHOSTS);
     }
-    await sleep(500); // room for (unwanted) duplicates
+    await sleep(500); // room for (unwanted) duplicates, and for a leave the module must not post
     for (const [user, nick] of [
       [bob, 'Bob'],
       [dave, 'Dave'],
@@ -113,8 +112,9 @@ describe('stanza API, version 2: heal', () => {
           .map((s) => s.attrs.code)
           .sort(),
       ).toEqual(['110', '333']);
-      const leaves = rx.events.filter((e) => e.type === 'leave' && e.user === user.jid);
-      expect(leaves.map((e) => e.room)).toEqual([GHOSTS]);
+      // The module forgot the join as it delivered, and posts no leave for it: the round
+      // knows from <sent/> (lib/app/pass.ts, above notifyUnjoined).
+      expect(rx.events.filter((e) => e.type === 'leave' && e.user === user.jid)).toEqual([]);
     }
     // The joined user and the others get nothing.
     expect(unexpected(alice, t)).toEqual([]);
@@ -129,7 +129,7 @@ describe('stanza API, version 2: heal', () => {
     await sleep(500);
     expect(unexpected(bob, t)).toEqual([]);
     expect(bob.notifications()).toHaveLength(1);
-    expect(rx.events.filter((e) => e.type === 'leave' && e.user === bob.jid)).toHaveLength(1);
+    expect(rx.events.filter((e) => e.type === 'leave' && e.user === bob.jid)).toEqual([]);
   });
 
   it('refuses malformed heals per item with 403 and answers the other items; a heal as a v1 body is 403', async () => {

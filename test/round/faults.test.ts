@@ -121,8 +121,7 @@ async function runSeed(seed: number): Promise<Figures> {
     if (roll < 0.004) await w.clock.sleep(w.config.apiTimeoutMs); // hangs past the timeout
     throw new Error(roll < 0.007 ? 'stanza API answered 503' : 'socket hang up');
   };
-  // The module forgets a join it notified (no-session from then on); its leave never lands here.
-  api.onDelivered = undefined;
+  // The module forgets a join it notified (no-session from then on), and posts no leave for it.
   api.selfPing = async (user, occupant) => {
     await fault();
     api.pings.push({ at: w.clock.now(), user, occupant });

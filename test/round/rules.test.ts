@@ -205,11 +205,12 @@ describe('checkpoint and continuation', () => {
 });
 
 describe('outcomes', () => {
-  it('writes nothing for a notified ghost: the leave the module posts supersedes its join', async () => {
+  it('writes nothing for a told ghost; a later round finds its join gone and drops it, telling nobody twice', async () => {
+    // The module forgets a join as it delivers our notification and posts no leave for it.
     const w = roundWorld();
-    const joins = await seedJoins(w, 3);
+    const joins = await seedJoins(w, 6);
     await closeLink(w);
-    for (const j of joins) w.api.answers.set(j.occupant, 'not-acceptable');
+    for (const j of joins.slice(0, 3)) w.api.answers.set(j.occupant, 'not-acceptable');
     const writes: string[] = [];
     for (const name of ['deleteJoinIf', 'markRecheck'] as const) {
       const real = w.store[name].bind(w.store) as (join: Join, gen?: string) => Promise<boolean>;
@@ -218,25 +219,55 @@ describe('outcomes', () => {
         return real(join, gen);
       };
     }
-    let left = 0;
-    const leave = w.api.onDelivered;
-    w.api.onDelivered = async (user, room) => {
-      left++;
-      await leave?.(user, room);
-    };
     await drive(w);
     expect(w.api.notifications).toHaveLength(3);
     expect(writes).toEqual([]);
-    expect(left).toBe(3);
-    expect(w.store.allJoins()).toEqual([]);
+    expect(w.store.allJoins()).toHaveLength(6);
+    // The next loss of the link: the module, which forgot the told joins, answers no-session.
+    w.clock.advance(10 * MINUTE);
+    await closeLink(w);
+    await drive(w);
+    expect(w.api.notifications).toHaveLength(3);
+    expect(writes).toEqual(Array(3).fill('deleteJoinIf'));
+    expect(
+      w.store
+        .allJoins()
+        .map((j) => j.nick)
+        .sort(),
+    ).toEqual(['u3', 'u4', 'u5']);
   });
 
-  it('a retry after a crash that follows the notifications tells nobody twice, though no leave landed', async () => {
+  it('a told ghost who rejoins while the pass goes on is healed again at the next loss', async () => {
+    const w = roundWorld();
+    const [ghost, other] = await seedJoins(w, 2);
+    await closeLink(w);
+    w.api.answers.set(ghost!.occupant, 'not-acceptable');
+    const room = ghost!.occupant.slice(0, ghost!.occupant.indexOf('/'));
+    // The client rejoins at once on status 333: the module forgets that it told it.
+    const pinged = w.api.selfPing.bind(w.api);
+    w.api.selfPing = async (user, occupant) => {
+      if (occupant === other!.occupant && w.api.notifications.length === 1) {
+        w.api.forgotten.delete(`${ghost!.user} ${room}`);
+        const back = { host: HOST, user: ghost!.user, room, nick: 'back', remote: REMOTE, seq: nextSeq() };
+        await w.store.putJoin(back, 2e9);
+      }
+      return pinged(user, occupant);
+    };
+    w.deps.config.concurrency = 1;
+    await drive(w);
+    expect(w.api.notifications).toHaveLength(1);
+    w.clock.advance(10 * MINUTE);
+    w.api.answers.set(`${room}/back`, 'not-acceptable');
+    await closeLink(w);
+    await drive(w);
+    expect(w.api.notifications.map((n) => n.occupant)).toEqual([ghost!.occupant, `${room}/back`]);
+  });
+
+  it('a retry after a crash that follows the notifications tells nobody twice', async () => {
     const w = roundWorld();
     const joins = await seedJoins(w, 3);
     await closeLink(w);
     for (const j of joins) w.api.answers.set(j.occupant, 'not-acceptable');
-    w.api.onDelivered = undefined; // the module's leaves are late: none reaches the store
     const save = w.store.saveRound.bind(w.store);
     let failures = 0;
     w.store.saveRound = async (round) => {
@@ -266,15 +297,18 @@ describe('outcomes', () => {
     await closeLink(w);
     const [rejoiner, ghost] = joins as [(typeof joins)[0], (typeof joins)[0]];
     // The answer says "not joined", but the user rejoins (a new join event) before the notification.
+    let rejoinSeq = 0;
     w.api.answers.set(rejoiner.occupant, () => {
       const stored = w.store.allJoins().find((j) => j.user === rejoiner.user) as Join;
-      void w.store.putJoin({ ...stored, since: undefined, seq: nextSeq() }, Math.floor(w.clock.now() / 1000) + 3600);
+      rejoinSeq = nextSeq();
+      void w.store.putJoin({ ...stored, since: undefined, seq: rejoinSeq }, Math.floor(w.clock.now() / 1000) + 3600);
       return 'not-acceptable';
     });
     w.api.answers.set(ghost.occupant, 'not-acceptable');
     await drive(w);
     expect(w.api.notifications.map((n) => n.occupant)).toEqual([ghost.occupant]);
-    expect(w.store.allJoins().map((j) => j.user)).toEqual([rejoiner.user]);
+    // The rejoin is kept (so is the told ghost's join: the module posts no leave for it).
+    expect(w.store.allJoins().find((j) => j.user === rejoiner.user)?.seq).toBe(rejoinSeq);
   });
 
   it('notifies exactly the ghosts, keeps the joined, drops the gone quietly', async () => {
@@ -289,7 +323,9 @@ describe('outcomes', () => {
       .allJoins()
       .map((j) => j.nick)
       .sort();
-    expect(kept).toEqual(['u0', 'u2', 'u4']);
+    // u3 (gone) is dropped; u1, the told ghost, stays until a rejoin, the session's end, expiry
+    // or a later round's no-session (the module posts no leave for our notification).
+    expect(kept).toEqual(['u0', 'u1', 'u2', 'u4']);
   });
 
   it('a bad answer for one join is re-checked and never notified, and fails no round (9.1)', async () => {
@@ -306,7 +342,7 @@ describe('outcomes', () => {
         .allJoins()
         .map((j) => j.nick)
         .sort(),
-    ).toEqual(['u0', 'u1']);
+    ).toEqual(['u0', 'u1', 'u2']);
     expect(w.scheduler.created.filter((j) => j.job.attempt !== undefined)).toEqual([]);
   });
 });

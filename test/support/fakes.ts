@@ -125,15 +125,10 @@ export class FakeStanzaApi implements StanzaApi {
   failNext = 0;
   /**
    * `user room` joins the server's module no longer has: it forgets a join when it delivers a
-   * notification for it (joins.lib.lua), and then answers a self-ping or a notification for it
-   * with no-session, however late the `leave` it posts reaches the store.
+   * notification for it (joins.lib.lua, posting no leave: the store keeps the join), and then
+   * answers a self-ping or a notification for it with no-session.
    */
   readonly forgotten = new Set<string>();
-  /**
-   * The `leave` event the module posts for a notification it delivered (set by roundWorld: it
-   * lands at once; test/round/faults.test.ts lets none land, the worst the events path can do).
-   */
-  onDelivered: ((user: string, room: string) => Promise<void>) | undefined;
   /**
    * The module's join of `user room` (any value that changes with a rejoin), for heals: roundWorld
    * reads the store, which the module's events reach at once there.
@@ -201,7 +196,6 @@ export class FakeStanzaApi implements StanzaApi {
     if (this.forgotten.has(key)) return false;
     this.forgotten.add(key);
     this.notifications.push({ at: this.clock.now(), user, occupant, presence });
-    await this.onDelivered?.(user, roomOf(occupant));
     return true;
   }
 
@@ -228,7 +222,6 @@ export function roundWorld(env: Record<string, string> = {}): RoundWorld {
   const store = new MemoryStore(clock.now);
   const scheduler = new FakeScheduler();
   const api = new FakeStanzaApi(clock);
-  api.onDelivered = (user, room) => store.leave(HOST, user, room, nextSeq(), Math.floor(clock.now() / 1000) + 600);
   api.joinOf = (user, room) => {
     const join = store.joinOf(user, room);
     return join && joinedAt(join);

@@ -3,7 +3,6 @@ import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { localDynamoClient } from '../../lib/adapters/dynamodb/dynalite';
 import { MEMORY, startLocalService, type LocalService } from '../../lib/wiring/local';
 import { startStanzaApiStub, type StanzaApiStub } from './stanza-api-stub';
-import { nextSeq, postEvents } from './events';
 import { waitFor } from './wait';
 import type { Join } from '../../lib/domain/model';
 
@@ -16,8 +15,6 @@ export interface Harness {
   /** Every item of the table, sorted, for "nothing changed" assertions. */
   snapshot(): Promise<string[]>;
   joins(host: string, remote: string): Promise<Join[]>;
-  /** Resolves when the leaves posted for the notifications so far are applied (a signal, not a sleep). */
-  leavesPosted(): Promise<void>;
   /** The service's log lines, parsed. */
   logs: Array<{ level: string; message: string; [k: string]: unknown }>;
   /** Waits until the service has logged `message` at least `count` times: a signal, not a sleep. */
@@ -45,20 +42,10 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     },
   });
   const client = localDynamoClient(service.dynamodbEndpoint);
-  // As the module does: a delivered notification is a leave it posts (once, not retried here).
-  const leaves: Array<Promise<unknown>> = [];
-  stub.onDelivered = (user, occupant) => {
-    const host = user.slice(user.indexOf('@') + 1, user.indexOf('/'));
-    const room = occupant.slice(0, occupant.indexOf('/'));
-    const posted = postEvents(service.eventsUrl, WEBHOOK_SECRET, [{ type: 'leave', seq: nextSeq(), host, user, room }]);
-    leaves.push(posted);
-    return posted;
-  };
   return {
     service,
     stub,
     logs,
-    leavesPosted: async () => void (await Promise.all(leaves)),
     logged: (message, count = 1, timeoutMs = 10_000) =>
       waitFor(
         `${count}× "${message}" in the log`,

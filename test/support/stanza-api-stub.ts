@@ -268,11 +268,6 @@ export interface StanzaApiStub {
    * joined" reply to the heal tells nobody and answers `<no-session/>`, as the module does.
    */
   rejoined: Set<string>;
-  /**
-   * What the module does after delivering a notification (a heal's too): it sees the user leave
-   * the room and posts a `leave` event (joins.lib.lua). Called after the answer is given, not awaited.
-   */
-  onDelivered: ((user: string, occupant: string) => Promise<unknown>) | undefined;
   close(): Promise<void>;
 }
 
@@ -294,7 +289,6 @@ export async function startStanzaApiStub(
     v1Only: false,
     beforeHeals: false,
     rejoined: new Set(),
-    onDelivered: undefined,
     close: async () => undefined,
   };
   const served = await serveStanzaApi(secret, {
@@ -307,7 +301,6 @@ export async function startStanzaApiStub(
       const user = el.attrs.to ?? '';
       const occupant = el.attrs.from ?? '';
       stub.notifications.push({ user, occupant, xml: el.toString() });
-      setImmediate(() => void stub.onDelivered?.(user, occupant)?.catch(() => undefined));
     },
     serverPing: (to) => void stub.serverPings.push(to),
     refused: () => void stub.refused++,
