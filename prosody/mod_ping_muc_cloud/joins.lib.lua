@@ -83,21 +83,20 @@ return function (opts)
 		end
 	end
 
+	-- The rooms of a connected full JID ({ [room] = { nick, at } }), or nil.
+	local function rooms_of(full_jid)
+		local session = full_sessions[full_jid];
+		return session and session.ping_muc_cloud_rooms;
+	end
+
 	-- A join ping-muc's own notification ended (api.lib): forgotten, and posted as no leave.
 	-- The round that asked knows from its answer (<sent/>); an event per told ghost would cost
 	-- this server, the events function and the store in the very seconds the next ghosts are
 	-- being told, to remove a join the client's rejoin overwrites anyway. ping-muc drops one
 	-- that stays when a later self-ping for it is answered no-session.
 	local function forget(full_jid, room)
-		local session = full_sessions[full_jid];
-		local rooms = session and session.ping_muc_cloud_rooms;
+		local rooms = rooms_of(full_jid);
 		if rooms then rooms[room] = nil; end
-	end
-
-	-- The rooms of a connected full JID ({ [room] = { nick, at } }), or nil.
-	local function rooms_of(full_jid)
-		local session = full_sessions[full_jid];
-		return session and session.ping_muc_cloud_rooms;
 	end
 
 	-- Every live join of this host's sessions, { { user, room }, ... }: to post again.

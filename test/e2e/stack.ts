@@ -9,6 +9,7 @@ import type { Join } from '../../lib/domain/model';
 import { ApiRecorder, EventsTap } from './http';
 import { DOMAINS, Testbed, type TestbedOptions } from './testbed';
 import { User } from './users';
+import { waitFor } from '../support/wait';
 
 export interface StackOptions extends TestbedOptions {
   /** ping-muc's delay after a close, seconds. */
@@ -153,13 +154,9 @@ export class Stack {
   }
 
   /** Waits until ping-muc has logged `message` at least `count` times. */
-  async waitForLog(message: string, count = 1, timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
+  waitForLog(message: string, count = 1, timeoutMs = 20_000): Promise<void> {
     const times = () => this.serviceLog.filter((l) => l.includes(`"message":"${message}"`)).length;
-    while (times() < count) {
-      if (Date.now() > deadline) throw new Error(`"${message}" not logged ${count}× within ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    return waitFor(`${count}× "${message}" in ping-muc's log`, () => times() >= count, timeoutMs, 50);
   }
 
   /**

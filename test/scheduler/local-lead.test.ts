@@ -8,16 +8,11 @@ import { ensureTable } from '../../lib/adapters/dynamodb/table';
 import { scheduleName } from '../../lib/domain/schedule';
 import type { RoundJob } from '../../lib/domain/model';
 import { startDynalite, type RunningDynalite } from '../support/dynalite';
+import { waitFor } from '../support/wait';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await sleep(10);
-  }
-}
+/** Polls `cond` every 10 ms, up to `timeoutMs`. */
+const until = (cond: () => boolean | Promise<boolean>, timeoutMs = 5000) =>
+  waitFor('the condition', cond, timeoutMs, 10);
 
 const job = (gen: string, kind: RoundJob['kind'] = 'start'): RoundJob => ({
   host: 'example.org',
