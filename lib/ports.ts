@@ -1,6 +1,5 @@
 // The ports of ping-muc, small and split by what they keep or reach. Each has one adapter per
 // backend in lib/adapters/ (one DynamoDB class implements the three store ports).
-import type { Element } from 'ltx';
 import type { Join, Page, PingReply, Round, RoundJob } from './domain/model';
 
 /**
@@ -54,9 +53,15 @@ export interface RoundStore {
    * Record an s2s close. Returns the generation of the pending window (none once claimed) and
    * whether this close opened it, now or in an earlier try (so it must be scheduled), rather
    * than joined a window opened by another close (coalesced). `at` is when the link closed, on
-   * our clock (domain/model.ts closedAt).
+   * our clock (domain/model.ts closedAt); `due` when the window's round is due (`at` + the delay):
+   * the window keeps the due of its last recorded close.
    */
-  recordClose(host: string, remote: string, seq: number, at: number, gen: string): Promise<RecordedClose>;
+  recordClose(host: string, remote: string, seq: number, at: number, gen: string, due: number): Promise<RecordedClose>;
+  /**
+   * Every pending close window and every round not done whose `due` (ms) is before `before`,
+   * oldest first, paged: what the reconciler re-arms (lib/app/reconcile.ts).
+   */
+  overdue(before: number, limit: number, cursor?: string): Promise<Page<Overdue>>;
   /** The pending close window of (host, remote), if any. */
   pendingClose(host: string, remote: string): Promise<PendingClose | undefined>;
   /**
@@ -83,6 +88,17 @@ export interface RoundStore {
    */
   leaseServerSlot(host: string, slots: number, owner: string, until: number): Promise<number | undefined>;
   releaseServerSlot(host: string, slots: number, owner: string): Promise<void>;
+}
+
+/** A window or a round whose next invocation is overdue. */
+export interface Overdue {
+  kind: 'window' | 'round';
+  host: string;
+  remote: string;
+  gen: string;
+  /** For a round: the pass its next invocation goes on with. */
+  pass?: number;
+  due: number;
 }
 
 /** What recordClose found and did. */
@@ -113,34 +129,32 @@ export interface Scheduler {
   schedule(name: string, at: number, job: RoundJob): Promise<boolean>;
 }
 
+/**
+ * A join as the stanza API names it: the session, its occupant JID (room/nick), and the join's
+ * identity (`joinedAt` in ./domain/model.ts, µs). The server acts only on the session's current
+ * join of that room when it has this identity (docs/stanza-api.md).
+ */
+export interface JoinRef {
+  user: string;
+  occupant: string;
+  since: number;
+}
+
+/** The user's XMPP server, as the round needs it (docs/stanza-api.md). Throws on the API's own failures. */
 export interface StanzaApi {
-  /** Send a self-ping as `user` to `occupant`. Throws on the API's own failures. */
-  selfPing(user: string, occupant: string): Promise<PingReply>;
   /**
-   * A self-ping the server acts on itself, as one item of healBatch (batchingStanzaApi gathers
-   * them); the round falls back to selfPing and notify without it.
+   * The round's self-ping (XEP-0410). When the reply says the room no longer has the user
+   * (./domain/outcome.ts) and the session is still in the join `join.since`, the server tells the
+   * user at once and the reply is `notified`; any other reply is the self-ping's.
    */
-  heal?(user: string, occupant: string): Promise<PingReply>;
-  /** Deliver an unavailable notification. Returns false if the session is gone. Throws on failure. */
-  notify(presence: Element): Promise<boolean>;
+  heal(join: JoinRef): Promise<PingReply>;
+  /** A self-ping whose reply is only read: nobody is told (a probe of an unreachable remote). */
+  selfPing(join: JoinRef): Promise<PingReply>;
+  /** The unavailable notification (status 110 and 333), delivered only to the session's join `join.since`. */
+  notify(join: JoinRef): Promise<'sent' | 'no-session'>;
   /**
-   * Version 2 (docs/stanza-api.md): self-pings in batches, replies in the same order. An item the
-   * API could not answer is a bad-answer for that item only. Throws on the API's own failures.
+   * The server of `host` pings the domain `remote` (XEP-0199 §4.2), which brings their s2s link
+   * up before a round's self-pings need it. Best effort: resolves once the API took it.
    */
-  selfPingBatch?(pings: Array<{ user: string; occupant: string }>): Promise<PingReply[]>;
-  /**
-   * Version 2: heals in batches (docs/stanza-api.md), self-pings the server acts on itself: when
-   * the reply says the room no longer has the user (XEP-0410 §3.2, by ./domain/outcome.ts's rule)
-   * and the session is still in the join pinged, it delivers the notification at once and the
-   * reply is `notified`; any other reply is a self-ping's. Throws on the API's own failures.
-   */
-  healBatch?(pings: Array<{ user: string; occupant: string }>): Promise<PingReply[]>;
-  /**
-   * Version 2: the server of `host` pings the domain `remote` (XEP-0199 §4.2), which brings their
-   * s2s link up; a round sends one just before its due time. Best effort: resolves once the API
-   * took it, and also when the server predates it. Throws on the API's own failures.
-   */
-  serverPing?(host: string, remote: string): Promise<void>;
-  /** Version 2: notifications in batches, outcomes in the same order. Throws on the API's own failures. */
-  notifyBatch?(presences: Element[]): Promise<Array<'sent' | 'no-session' | 'failed'>>;
+  serverPing(host: string, remote: string): Promise<void>;
 }

@@ -45,6 +45,11 @@ export interface Round {
    */
   probe?: { user: string; occupant: string };
   state: 'running' | 'waiting' | 'done';
+  /**
+   * When the round's next invocation must have started (ms): running, the holding invocation's
+   * deadline; waiting, notBefore; done, none. Past it, the reconciler re-arms the round.
+   */
+  due?: number;
 }
 
 /** One page of a paged read. */
