@@ -1,13 +1,22 @@
 // Self-ping replies and the outcome ping-muc reads in each (XEP-0410 §3.2 and what Prosody
 // 0.12.3 answers): one table for the round's rule (test/domain/outcome.test.ts) and for the
-// module's copy of its "not joined" (test/prosody/outcome.test.ts).
+// module's copy of its "not joined" (test/prosody/outcome.test.ts), and the malformed replies
+// ping-muc's reader (readPingAnswer) refuses as a bad answer, which the module never acts on.
 import { parse } from 'ltx';
 import type { Outcome } from '../../lib/domain/outcome';
 import type { PingReply } from '../../lib/domain/model';
 
 export const ctx = { host: 'a.example', room: 'lobby@muc.b.example' };
+/** The session that pinged and the occupant JID it pinged: a reply without from/to gets them. */
+export const user = 'alice@a.example/phone';
+export const occupant = 'lobby@muc.b.example/Alice';
 export type Answer = Exclude<PingReply, { kind: 'bad-answer' }>;
-const iq = (xml: string): Answer => ({ kind: 'reply', iq: parse(xml) });
+const iq = (xml: string): Answer => {
+  const el = parse(xml);
+  el.attrs.from ??= occupant;
+  el.attrs.to ??= user;
+  return { kind: 'reply', iq: el };
+};
 const error = (condition: string, by?: string, from = 'lobby@muc.b.example/Alice') =>
   iq(
     `<iq type="error" id="x" from="${from}" to="alice@a.example/phone"><error type="cancel"${by ? ` by="${by}"` : ''}><${condition} xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>`,
@@ -64,7 +73,6 @@ export const table: Array<[string, Answer, Outcome]> = [
     ),
     'not-joined',
   ],
-  ['no condition: not joined', iq('<iq type="error" id="x"><error type="cancel"/></iq>'), 'not-joined'],
   [
     'remote-server-not-found by our own server: indeterminate',
     error('remote-server-not-found', 'a.example'),
@@ -89,5 +97,45 @@ export const table: Array<[string, Answer, Outcome]> = [
   ],
   ['gone by the room: not joined', error('gone', 'lobby@muc.b.example'), 'not-joined'],
   ['timeout: indeterminate', { kind: 'timeout' }, 'indeterminate'],
+  // RFC 6120 §8.3.2: one <text/> per language; none of them is the condition.
+  [
+    'two <text/> then item-not-found by the room: nick changed',
+    iq(
+      '<iq type="error" id="x"><error type="cancel" by="lobby@muc.b.example"><text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas" xml:lang="en">a</text><text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas" xml:lang="de">b</text><item-not-found xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>',
+    ),
+    'nick-changed',
+  ],
+  [
+    'two <text/> then service-unavailable: joined',
+    iq(
+      '<iq type="error" id="x"><error type="cancel"><text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas" xml:lang="en">a</text><text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas" xml:lang="de">b</text><service-unavailable xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>',
+    ),
+    'joined',
+  ],
   ['no such session: gone', { kind: 'no-session' }, 'gone'],
+];
+
+const S = 'urn:ietf:params:xml:ns:xmpp-stanzas';
+const errorIq = (inner: string) => `<iq type="error" id="x" from="${occupant}" to="${user}">${inner}</iq>`;
+/** RFC 6120 §8.3: an error without exactly one <error/> holding exactly one defined condition. */
+export const malformed: Array<[string, string]> = [
+  ['no condition', errorIq('<error type="cancel"/>')],
+  ['only a <text/>', errorIq(`<error type="cancel"><text xmlns="${S}">oops</text></error>`)],
+  ['no <error/> at all', errorIq('')],
+  [
+    'a condition RFC 6120 does not define',
+    errorIq(`<error type="cancel" by="muc.b.example"><gone-fishing xmlns="${S}"/></error>`),
+  ],
+  [
+    'two conditions',
+    errorIq(
+      `<error type="cancel" by="muc.b.example"><service-unavailable xmlns="${S}"/><forbidden xmlns="${S}"/></error>`,
+    ),
+  ],
+  [
+    'two <error/>',
+    errorIq(
+      `<error type="cancel"><forbidden xmlns="${S}"/></error><error type="cancel"><service-unavailable xmlns="${S}"/></error>`,
+    ),
+  ],
 ];
