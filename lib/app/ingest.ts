@@ -98,25 +98,41 @@ export async function applyEvent(deps: AnyIngestDeps, event: Event): Promise<voi
 }
 
 /**
- * The events whose order matters among themselves share a key: a join and a leave of one user in
- * one room. host-start, session-end and s2s-close touch many keys (a host's or a user's joins, a
- * round's cutoff), so they are fences: everything before one is applied before it, and it before
- * anything after.
+ * How the events of a batch are ordered among themselves:
+ * - `key`: a join and a leave of one user in one room (a heartbeat touches nothing: a key of its own);
+ * - `link`: an s2s-close or s2s-up, per remote it names (the link item of (host, remote));
+ * - `fence`: host-start and session-end touch many keys (a host's or a user's joins): everything
+ *   before one is applied before it, and it before anything after.
+ * A run of keyed events and a run of link events are fences to each other too: a close's round
+ * must find the joins posted before it (with no delay, its start is invoked at once).
  */
-function keyOf(event: Event): string | undefined {
-  if (event.type === 'heartbeat') return `\u0000heartbeat\u0000${event.seq}`; // touches nothing: no fence
-  return event.type === 'join' || event.type === 'leave' ? `${event.user}\u0000${event.room}` : undefined;
+type Unit = { event: Event; remote?: string };
+type Segment = 'keys' | 'links';
+
+function orderOf(event: Event): { segment?: Segment; keys: string[] } {
+  switch (event.type) {
+    case 'heartbeat':
+      return { keys: [`\u0000heartbeat\u0000${event.seq}`] };
+    case 'join':
+    case 'leave':
+      return { segment: 'keys', keys: [`${event.user}\u0000${event.room}`] };
+    case 's2s-close':
+    case 's2s-up':
+      return { segment: 'links', keys: event.remotes.map((r) => `${event.host}\u0000${r}`) };
+    default:
+      return { keys: [] };
+  }
 }
 
 /** Runs `groups` (each in order) with at most `limit` at once; on a failure starts no more, waits for the running ones, rethrows. */
-async function runGroups(groups: Event[][], limit: number, apply: (event: Event) => Promise<void>): Promise<void> {
+async function runGroups(groups: Unit[][], limit: number, apply: (unit: Unit) => Promise<void>): Promise<void> {
   let next = 0;
   let failed: { err: unknown } | undefined;
   const worker = async () => {
     while (!failed && next < groups.length) {
-      const group = groups[next++] as Event[];
+      const group = groups[next++] as Unit[];
       try {
-        for (const event of group) await apply(event);
+        for (const unit of group) await apply(unit);
       } catch (err) {
         failed ??= { err };
       }
@@ -126,34 +142,56 @@ async function runGroups(groups: Event[][], limit: number, apply: (event: Event)
   if (failed) throw failed.err;
 }
 
+/** Applies one unit: an event, or one remote of an s2s-close or s2s-up. */
+async function applyUnit(deps: AnyIngestDeps, { event, remote }: Unit): Promise<void> {
+  if (remote === undefined) return applyEvent(deps, event);
+  if (event.type === 's2s-close') await linkClosed(deps, event.host, remote, event.seq);
+  else await linkUp(deps, event.host, remote);
+}
+
 /**
- * Applies a batch: between fences, the events are grouped by key and the groups applied in
- * parallel (bounded), each group in its order. Throws the first failure once nothing runs.
+ * Applies a batch: between fences, the groups of one key (a (user, room), or a link (host,
+ * remote)) are applied in parallel (bounded), each group in its order. The closes of an uplink
+ * that dropped (hundreds of remotes, each a store write and a scheduler call) thus run side by
+ * side. Throws the first failure once nothing runs.
  */
 export async function applyEvents(
   deps: AnyIngestDeps,
   events: Event[],
   parallelism = APPLY_PARALLELISM,
 ): Promise<void> {
-  const apply = async (event: Event) => {
-    await applyEvent(deps, event);
-    deps.metrics.count('Events', 'EventType', event.type);
+  // An event is counted once all its units are applied.
+  const left = new Map<Event, number>();
+  const apply = async (unit: Unit) => {
+    await applyUnit(deps, unit);
+    const n = (left.get(unit.event) ?? 1) - 1;
+    left.set(unit.event, n);
+    if (n === 0) deps.metrics.count('Events', 'EventType', unit.event.type);
   };
-  let groups = new Map<string, Event[]>();
+  let groups = new Map<string, Unit[]>();
+  let segment: Segment | undefined;
   const flush = async () => {
     if (groups.size > 0) await runGroups([...groups.values()], Math.max(1, parallelism), apply);
     groups = new Map();
+    segment = undefined;
   };
   for (const event of events) {
-    const key = keyOf(event);
-    if (key === undefined) {
+    const order = orderOf(event);
+    if (order.keys.length === 0) {
       await flush();
-      await apply(event);
-    } else {
-      const group = groups.get(key);
-      if (group) group.push(event);
-      else groups.set(key, [event]);
+      await apply({ event });
+      continue;
     }
+    if (order.segment !== undefined && segment !== undefined && order.segment !== segment) await flush();
+    segment = order.segment ?? segment;
+    left.set(event, order.keys.length);
+    const isLink = order.segment === 'links';
+    order.keys.forEach((key, i) => {
+      const unit: Unit = isLink ? { event, remote: (event as { remotes: string[] }).remotes[i] } : { event };
+      const group = groups.get(key);
+      if (group) group.push(unit);
+      else groups.set(key, [unit]);
+    });
   }
   await flush();
 }
@@ -221,14 +259,14 @@ async function authenticate(
  * The batch's events, with the refused ones: invalid, or (when the request names its host) for
  * another host than the one whose key signed it. Throws EventError for a bad envelope.
  */
-function readBatch(body: Buffer, host: string | undefined): { events: Event[]; refused: Refused[] } {
+function readBatch(body: Buffer, host: string | undefined, now: number): { events: Event[]; refused: Refused[] } {
   let text: string;
   try {
     text = utf8.decode(body);
   } catch {
     throw new EventError('body is not valid UTF-8');
   }
-  const batch = parseBatch(text);
+  const batch = parseBatch(text, now);
   if (host === undefined) return { events: batch.events.map((e) => e.event), refused: batch.refused };
   const events: Event[] = [];
   const refused = [...batch.refused];
@@ -243,6 +281,15 @@ function readBatch(body: Buffer, host: string | undefined): { events: Event[]; r
   }
   refused.sort((a, b) => a.index - b.index);
   return { events, refused };
+}
+
+/**
+ * The replay marker of a request: its webhook-id within its host's (a domain holds no NUL), so a
+ * host's key cannot spend an id another host will send. Without a named host, one key signs for
+ * every host and the id alone is the marker.
+ */
+export function replayMarker(host: string | undefined, id: string): string {
+  return host === undefined ? id : `${host}\u0000${id}`;
 }
 
 export async function handleEvents(
@@ -261,7 +308,7 @@ export async function handleEvents(
   let events: Event[];
   let refused: Refused[];
   try {
-    ({ events, refused } = readBatch(req.body, host));
+    ({ events, refused } = readBatch(req.body, host, now));
   } catch (err) {
     if (!(err instanceof EventError)) throw err;
     log.warn('events refused', { status: 400, reason: err.message, webhookId: id, host });
@@ -269,7 +316,8 @@ export async function handleEvents(
   }
   // Remembered only once applied: a crash mid-batch leaves the retry free to apply it all. Two
   // copies racing both apply, which is harmless since every event is ordered by its seq.
-  if (await webhooks.webhookApplied(id)) {
+  const marker = replayMarker(host, id);
+  if (await webhooks.webhookApplied(marker)) {
     log.info('events replay ignored', { webhookId: id, host });
     return reply(200, { ok: true, replay: true });
   }
@@ -279,7 +327,7 @@ export async function handleEvents(
   }
   try {
     await applyEvents(deps, events, options.parallelism);
-    await webhooks.rememberWebhook(id, seconds(now) + REPLAY_WINDOW_SECONDS);
+    await webhooks.rememberWebhook(marker, seconds(now) + REPLAY_WINDOW_SECONDS);
   } catch (err) {
     // The sender retries with the same webhook-id; events are idempotent.
     log.error('events failed', { webhookId: id, host, error: (err as Error).message });

@@ -16,6 +16,12 @@ import {
 } from './jid';
 
 export const MAX_EVENTS = 500;
+/**
+ * How far an event's `seq` may be ahead of ping-muc's clock (the signature's tolerance). A seq
+ * beyond it is refused: every store write keeps the highest seq, so a seq from a server clock that
+ * ran ahead would outrank every event the corrected clock sends after it.
+ */
+export const MAX_SEQ_AHEAD_SECONDS = 300;
 /** s2s-close: a link multiplexes at most this many domains. */
 export const MAX_REMOTES = 1000;
 
@@ -84,11 +90,20 @@ function micros(value: unknown): value is number {
   return typeof value === 'number' && Number.isSafeInteger(value) && value > 0;
 }
 
-function validate(raw: unknown): Event {
+/** The highest seq (µs) accepted at `now` (ms on ping-muc's clock). */
+export function maxSeqAt(now: number): number {
+  return Math.floor(now * 1000) + MAX_SEQ_AHEAD_SECONDS * 1_000_000;
+}
+
+function validate(raw: unknown, now: number | undefined): Event {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new EventError('must be an object');
   const r = raw as Raw;
   const seq = r.seq;
   if (!micros(seq)) throw new EventError('"seq" must be a positive integer (server time in µs)');
+  if (now !== undefined && seq > maxSeqAt(now))
+    throw new EventError(
+      `"seq" is ${Math.ceil((seq - now * 1000) / 1e6)} s ahead of ping-muc's clock (at most ${MAX_SEQ_AHEAD_SECONDS} s): check the server's clock`,
+    );
   const host = normalizeDomain(str(r, 'host'));
   const type = r.type;
   switch (type) {
@@ -130,10 +145,13 @@ function validate(raw: unknown): Event {
   }
 }
 
-/** Validates one event; throws EventError with a message fit for the sender. */
-export function parseEvent(raw: unknown): Event {
+/**
+ * Validates one event; throws EventError with a message fit for the sender. With `now` (ms,
+ * ping-muc's clock), a `seq` more than MAX_SEQ_AHEAD_SECONDS ahead of it is refused.
+ */
+export function parseEvent(raw: unknown, now?: number): Event {
   try {
-    return validate(raw);
+    return validate(raw, now);
   } catch (err) {
     if (err instanceof JidError) throw new EventError(err.message);
     throw err;
@@ -146,8 +164,11 @@ function typeOf(raw: unknown): string | null {
   return type.length > 64 ? `${type.slice(0, 64).replace(/\p{Cs}$/u, '')}…` : type;
 }
 
-/** Parses a body's envelope (throws EventError: the whole request is refused) and each event on its own. */
-export function parseBatch(body: string): Batch {
+/**
+ * Parses a body's envelope (throws EventError: the whole request is refused) and each event on
+ * its own; with `now` (ms), events too far ahead of it are refused (parseEvent).
+ */
+export function parseBatch(body: string, now?: number): Batch {
   let doc: unknown;
   try {
     doc = JSON.parse(body);
@@ -162,7 +183,7 @@ export function parseBatch(body: string): Batch {
   const batch: Batch = { events: [], refused: [] };
   events.forEach((raw, index) => {
     try {
-      batch.events.push({ index, event: parseEvent(raw) });
+      batch.events.push({ index, event: parseEvent(raw, now) });
     } catch (err) {
       if (!(err instanceof EventError)) throw err;
       batch.refused.push({ index, type: typeOf(raw), error: err.message });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EventError, parseBatch, parseEvents } from '../../lib/domain/events';
+import { EventError, MAX_SEQ_AHEAD_SECONDS, maxSeqAt, parseBatch, parseEvents } from '../../lib/domain/events';
 
 const body = (...events: unknown[]) => JSON.stringify({ v: 1, events });
 const join = {
@@ -136,6 +136,32 @@ describe('parseEvents', () => {
       { index: 3, type: null, error: 'must be an object' },
       { index: 4, type: null, error: 'unknown type 7' },
     ]);
+  });
+
+  it('refuses, per event, a seq more than 300 s ahead of the clock it is read at', () => {
+    const now = Date.UTC(2026, 11, 7, 12);
+    const limit = now * 1000 + MAX_SEQ_AHEAD_SECONDS * 1e6;
+    expect(maxSeqAt(now)).toBe(limit);
+    const batch = parseBatch(
+      body(
+        { ...join, seq: limit },
+        { ...join, seq: limit + 1 },
+        { type: 'host-start', seq: now * 1000 + 3_600e6, host: 'a.example' },
+        { ...join, seq: now * 1000 - 86_400e6 },
+      ),
+      now,
+    );
+    expect(batch.events.map((e) => e.index)).toEqual([0, 3]);
+    expect(batch.refused).toEqual([
+      {
+        index: 1,
+        type: 'join',
+        error: `"seq" is 301 s ahead of ping-muc's clock (at most 300 s): check the server's clock`,
+      },
+      { index: 2, type: 'host-start', error: expect.stringMatching(/"seq" is 3600 s ahead/) },
+    ]);
+    // Read without a clock (tests, tools), any positive seq passes.
+    expect(parseBatch(body({ ...join, seq: limit + 1 })).refused).toEqual([]);
   });
 
   it('bounds what a refusal echoes back', () => {
