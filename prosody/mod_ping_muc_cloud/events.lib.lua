@@ -2,12 +2,20 @@
 -- order, one signed request at a time, batched, and retried with backoff under the same
 -- webhook-id. Nothing here ever makes stanza processing wait.
 --
--- When the queue overflows, what it held is superseded rather than lost: the queue keeps
--- its s2s-close events (never dropped: a lost close is a round that never runs) and drops
--- the rest, and once ping-muc answers again the module resyncs: host-start (ping-muc forgets
--- the host's older joins), then every live join again. Joins posted again (resync, load,
--- refresh) are fed into the queue only as it drains, so a host with more joins than the
--- queue holds loses none of them.
+-- When the queue overflows, or ping-muc refuses a batch with a 4xx, what was lost is
+-- superseded: the s2s-close events are kept (a lost close is a round that never runs; a held
+-- close replaces an older held one of the same link, which it covers), the rest dropped, and
+-- the module resyncs: every live join again, then host-start (ping-muc forgets the host's joins
+-- older than it). The host-start's seq is taken when the resync begins, before the joins are
+-- posted again, but it is posted only after the last of them: a round that reads the store
+-- meanwhile never finds a live join missing. Joins posted again (resync, load, refresh) are
+-- fed into the queue only as it drains, so a host with more joins than the queue holds loses
+-- none of them.
+--
+-- seq (microseconds) never goes back, not across a reload (carried in memory) nor across a
+-- restart: a high-water mark (`mark`, a store) is saved ahead of the clock every 30 s, and a
+-- new process starts at max(clock, min(mark, clock + 120 s)). ping-muc refuses a seq too far
+-- ahead of its own clock, so a clock that ran ahead and was set back stops mattering in 2 min.
 --
 -- Every `heartbeat` seconds a heartbeat event tells ping-muc the module is alive (its alarm
 -- fires when none arrives). At most one is undelivered at a time, and a heartbeat never
@@ -24,7 +32,8 @@
 -- opts: url, sign (webhook.lib's signer), wire (wire.lib), queue_size, batch_size, retry_min,
 --       retry_max, http_timeout, heartbeat (seconds, 0 for none), saved (events state from a
 --       module reload, or nil),
---       live () -> { { user, room }, ... } and rejoin (user, room) -> join event or nil (joins.lib's).
+--       live () -> { { user, room }, ... } and rejoin (user, room) -> join event or nil (joins.lib's),
+--       mark: { load () -> number?, save (number) } for the seq high-water mark, or nil.
 
 local http = require "net.http";
 local idna = require "util.encodings".idna;
@@ -34,6 +43,21 @@ local time = require "util.time";
 
 -- Below ping-muc's 256 KiB limit, with room for the envelope.
 local MAX_BATCH_BYTES = 200 * 1024;
+-- The seq high-water mark: saved this far ahead, this often; believed this far ahead at most.
+local MARK_AHEAD, MARK_EVERY, MARK_MAX_AHEAD = 60 * 1000000, 30, 120 * 1000000;
+
+-- Backoff with jitter (half to all of the step), so that many servers do not retry in lock-step.
+local function backoff(min, max, attempt)
+	return math.min(max, min * 2 ^ (attempt - 1)) * (0.5 + 0.5 * math.random());
+end
+
+-- The link an s2s-close is about: a later close of it covers an earlier one.
+local function link_key(e)
+	local remotes = {};
+	for i, r in ipairs(e.remotes or {}) do remotes[i] = r; end
+	table.sort(remotes);
+	return tostring(e.direction) .. " " .. table.concat(remotes, " ");
+end
 
 return function (opts)
 	local events_url, sign, wire = opts.url, opts.sign, opts.wire;
@@ -49,21 +73,36 @@ return function (opts)
 	local count_refused = module:measure("events_refused", "counter");
 
 	local saved = opts.saved or {};
+	local mark = opts.mark;
+	local function clock_us() return math.floor(time.now() * 1000000); end
 	local last_seq = tonumber(saved.last_seq) or 0;
+	local marked = mark and tonumber(mark.load());
+	if marked then last_seq = math.max(last_seq, math.min(marked, clock_us() + MARK_MAX_AHEAD)); end
 	-- Server clock in microseconds, strictly increasing so ping-muc can order events.
 	local function next_seq()
-		local now_us = math.floor(time.now() * 1000000);
+		local now_us = clock_us();
 		if now_us <= last_seq then now_us = last_seq + 1; end
 		last_seq = now_us;
 		return now_us;
 	end
+	-- Ahead of every seq this process may give before the next save.
+	local function save_mark()
+		if mark then mark.save(math.max(clock_us(), last_seq) + MARK_AHEAD); end
+	end
+	save_mark();
 
 	local queue = new_queue(queue_size);
-	local held = {}; -- s2s-closes that found the queue full of s2s-closes: kept, never dropped
+	local held = {}; -- s2s-closes that found the queue full of s2s-closes: one per link, at most queue_size
 	local sending = nil; -- the batch in flight: { id, body, count, attempt, events }
-	local resync_needed = false; -- the queue overflowed: resync once ping-muc answers
+	local resync_needed = false; -- the queue overflowed or a batch was refused: resync
+	local start_pending = nil; -- the resync's host-start, posted once its joins are fed
+	local paused = false; -- after a refused batch: nothing is sent until its backoff ends
+	local refusals = 0; -- batches refused in a row (4xx), for the backoff
 	local dropped = 0; -- events dropped since the last overflow was reported
-	local reposts, repost_head, reposting = {}, 1, {}; -- joins to post again, fed as the queue drains
+	-- Joins to post again, fed as the queue drains: a FIFO with explicit ends (`#` on a table
+	-- emptied from the front may return any border on Lua 5.1 to 5.3 and LuaJIT).
+	local reposts, repost_head, repost_tail, reposting = {}, 1, 0, {};
+	local function clear_reposts() reposts, repost_head, repost_tail, reposting = {}, 1, 0, {}; end
 	local stopped = false; -- unloaded: this sender posts nothing more
 	local heartbeat_pending = false; -- a heartbeat is queued or in flight
 	-- Hints (heartbeat, s2s-up) a ping-muc that does not know them yet refuses: logged once per type.
@@ -84,7 +123,7 @@ return function (opts)
 		end
 		for _, e in ipairs(closes) do queue:push(e); end
 		heartbeat_pending = false;
-		reposts, repost_head, reposting = {}, 1, {};
+		clear_reposts();
 		if not resync_needed then
 			module:log("warn", "Event queue full (%d): dropped %d event(s), latest: %s %s; will resync once ping-muc answers",
 				queue_size, lost, event.type, event.user or "");
@@ -94,12 +133,28 @@ return function (opts)
 		count_dropped(lost);
 	end
 
+	-- An s2s-close the queue has no room for: it replaces a held close of the same link (which
+	-- it covers: every join present at the earlier close is still there at the later one, or
+	-- left); past queue_size held links the oldest is dropped, loudly.
+	local function hold(event)
+		local key = link_key(event);
+		for i, e in ipairs(held) do
+			if link_key(e) == key then table.remove(held, i); break; end
+		end
+		held[#held + 1] = event;
+		if #held > queue_size then
+			local lost = table.remove(held, 1);
+			module:log("error", "Held s2s-closes over %d links: dropped the oldest (%s)", queue_size, link_key(lost));
+			count_dropped(1);
+		end
+	end
+
 	local function enqueue(event)
-		if stopped then return event; end
 		event.seq = event.seq or next_seq(); -- an s2s-close carried over a reload keeps its own
+		if stopped then return event; end
 		event.host = module.host;
 		if event.type == "s2s-close" then
-			if #held > 0 or not push(event) then held[#held + 1] = event; end
+			if #held > 0 or not push(event) then hold(event); end
 		elseif event.type == "s2s-up" then
 			-- A hint, like a heartbeat: it never overflows the queue (nor starts a resync).
 			if resync_needed or not push(event) then count_dropped(1); return event; end
@@ -119,7 +174,7 @@ return function (opts)
 	local function feed()
 		while #held > 0 and queue:count() < queue_size do push(table.remove(held, 1)); end
 		local limit = math.max(1, math.floor(queue_size / 2));
-		while repost_head <= #reposts and queue:count() < limit do
+		while repost_head <= repost_tail and queue:count() < limit do
 			local r = reposts[repost_head];
 			reposts[repost_head] = nil;
 			repost_head = repost_head + 1;
@@ -131,7 +186,11 @@ return function (opts)
 				push(event);
 			end
 		end
-		if repost_head > #reposts and repost_head > 1 then reposts, repost_head = {}, 1; end
+		if repost_head > repost_tail then
+			if repost_head > 1 then reposts, repost_head, repost_tail = {}, 1, 0; end
+			-- Every join re-announced is fed: now the host-start, with the seq of the resync's start.
+			if start_pending and push(start_pending) then start_pending = nil; end
+		end
 	end
 
 	local function add_reposts(list)
@@ -139,7 +198,8 @@ return function (opts)
 			local key = r.user .. " " .. r.room;
 			if not reposting[key] then
 				reposting[key] = true;
-				reposts[#reposts + 1] = r;
+				repost_tail = repost_tail + 1;
+				reposts[repost_tail] = r;
 			end
 		end
 	end
@@ -181,14 +241,22 @@ return function (opts)
 	end
 
 	local function begin_resync()
-		local start = { type = "host-start", seq = next_seq(), host = module.host };
-		if not push(start) then return; end -- full of s2s-closes: try again as it drains
+		start_pending = { type = "host-start", seq = next_seq(), host = module.host };
 		resync_needed = false;
-		reposts, repost_head, reposting = {}, 1, {};
+		clear_reposts();
 		add_reposts(live());
 	end
 
-	-- (Re)loaded, or the queue overflowed: host-start, then every live join again.
+	-- Nothing is sent for `delay` seconds (a refused batch's backoff).
+	local function pause(delay)
+		paused = true;
+		module:add_timer(delay, function ()
+			paused = false;
+			flush();
+		end);
+	end
+
+	-- (Re)loaded, or the queue overflowed: every live join again, then host-start.
 	local function resync()
 		resync_needed = true;
 		flush();
@@ -204,8 +272,8 @@ return function (opts)
 			if done or stopped then return; end
 			done = true;
 			req_in_flight = nil;
-			if code >= 200 and code < 300 then
-				local answer = wire.answer(body);
+			local answer = code >= 200 and code < 300 and wire.answer(body);
+			if answer and answer.ok == true then
 				local refused = answer and type(answer.refused) == "table" and answer.refused or {};
 				-- ping-muc applied the rest; a refused event would be refused again: log it, do not retry.
 				for _, r in ipairs(refused) do
@@ -214,30 +282,43 @@ return function (opts)
 				count_refused(#refused);
 				count_sent(batch.count - #refused);
 				settle(batch);
+				refusals = 0;
 				if dropped > 0 then
 					module:log("warn", "Delivery resumed; %d event(s) had been dropped while the queue was full, resyncing", dropped);
 					dropped = 0;
 				end
 				return flush();
 			elseif code >= 400 and code < 500 and code ~= 401 and code ~= 408 and code ~= 429 then
-				-- Retrying a refused request cannot help: drop it loudly.
-				module:log("error", "ping-muc refused %d event(s) with HTTP %d: %s", batch.count, code, tostring(body):sub(1, 300));
+				-- Retrying a refused request cannot help: drop it loudly, but keep its s2s-closes
+				-- and resync (its joins and leaves are lost), after a backoff: a refusal that
+				-- lasts (a host not yet registered) must not spin.
+				refusals = refusals + 1;
+				local delay = backoff(retry_min, retry_max, refusals);
+				module:log("error", "ping-muc refused %d event(s) with HTTP %d: %s; resync in %gs",
+					batch.count, code, tostring(body):sub(1, 300), delay);
 				count_refused(batch.count);
 				settle(batch);
-				return flush();
+				for i = #batch.events, 1, -1 do
+					local e = batch.events[i];
+					if e.type == "s2s-close" then table.insert(held, 1, e); end
+				end
+				resync_needed = true;
+				pause(delay);
+				return;
 			end
 			-- 5xx, 408, 429 (a throttled endpoint), 401 (the secrets disagree, e.g. a rotation
-			-- half done: kept until they agree again) or a network error: retry the same
-			-- webhook-id, signed anew, order kept.
+			-- half done: kept until they agree again), a 2xx that is not ping-muc's answer (a
+			-- proxy's page) or a network error: retry the same webhook-id, signed anew, order kept.
 			batch.attempt = batch.attempt + 1;
-			local delay = math.min(retry_max, retry_min * 2 ^ (batch.attempt - 1));
+			local delay = backoff(retry_min, retry_max, batch.attempt);
 			if code == 401 then
 				module:log("error", "ping-muc refused the signature of %d event(s) (HTTP 401: %s); check "
 					.. "ping_muc_cloud_webhook_secret against ping-muc's; retry %d in %gs",
 					batch.count, tostring(body):sub(1, 200), batch.attempt, delay);
 			else
-				module:log("warn", "Delivering %d event(s) failed (%s), retry %d in %gs",
-					batch.count, code == 0 and tostring(body) or ("HTTP " .. code), batch.attempt, delay);
+				local why = code == 0 and tostring(body) or code < 300 and ("HTTP " .. code .. " without ping-muc's answer")
+					or ("HTTP " .. code);
+				module:log("warn", "Delivering %d event(s) failed (%s), retry %d in %gs", batch.count, why, batch.attempt, delay);
 			end
 			module:add_timer(delay, post_batch);
 		end
@@ -261,7 +342,7 @@ return function (opts)
 	end
 
 	function flush()
-		if stopped or sending then return; end
+		if stopped or sending or paused then return; end
 		if resync_needed then begin_resync(); end
 		feed();
 		if queue:count() == 0 then return; end
@@ -299,6 +380,12 @@ return function (opts)
 		local left = queue:count() + #held + (sending and sending.count or 0);
 		if left > 0 then module:log("warn", "Unloaded with %d undelivered event(s)", left); end
 	end
+
+	module:add_timer(MARK_EVERY, function ()
+		if stopped then return; end
+		save_mark();
+		return MARK_EVERY;
+	end);
 
 	if (opts.heartbeat or 0) > 0 then
 		module:add_timer(opts.heartbeat, function ()

@@ -1,0 +1,187 @@
+// The module's event queue (events.lib.lua with wire.lib.lua and Prosody 0.12's util.queue and
+// util.json), driven from plain Lua under every interpreter Prosody 0.12 runs on: a fake
+// net.http records each request and the script answers it; the clock and timers are the
+// harness's. A missing interpreter fails the test, saying how to install it.
+import { describe, expect, it } from 'vitest';
+import { INTERPRETERS, lua } from './lua';
+
+/** Loads the queue (its options overridable from `opts`) and helpers to answer its requests. */
+const PRELUDE = `
+local wire = lib("wire")
+local live_list = {}
+local gone = {}
+function make_events(opts)
+  local o = { url = "http://x/events"; sign = function () return "v1,x" end; wire = wire;
+    queue_size = 100; batch_size = 500; retry_min = 1; retry_max = 60; http_timeout = 30; heartbeat = 0;
+    live = function () return live_list end;
+    rejoin = function (user, room)
+      if gone[user] then return nil end
+      return { type = "join", user = user, room = room, nick = "n", since = 1 }
+    end }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  return lib("events")(o)
+end
+function set_live(n)
+  live_list = {}
+  for i = 1, n do live_list[i] = { user = "u" .. i .. "@a.example/r", room = "room@muc.b.example" } end
+end
+-- Answers the oldest request; returns its decoded events.
+local json = require "util.json"
+function answer(body, code)
+  local req = table.remove(HTTP, 1)
+  local events = json.decode(req.body).events
+  req.cb(body or '{"ok":true,"applied":' .. #events .. '}', code or 200)
+  return events, req
+end
+function drain()
+  local all = {}
+  while #HTTP > 0 do for _, e in ipairs(answer()) do all[#all + 1] = e end end
+  return all
+end
+function count(events, type_)
+  local n, users = 0, {}
+  for _, e in ipairs(events) do
+    if e.type == type_ and not (e.user and users[e.user]) then n = n + 1; if e.user then users[e.user] = true end end
+  end
+  return n
+end
+`;
+
+function run(bin: (typeof INTERPRETERS)[number], script: string): Record<string, string> {
+  const out = lua(PRELUDE + script, { bin });
+  return Object.fromEntries(out.split('\n').map((l) => l.split('=') as [string, string]));
+}
+
+describe.each(INTERPRETERS)('events.lib.lua under %s', (bin) => {
+  it('a resync of 3,000 live joins through a queue of 100 posts all of them, and a refresh all again', () => {
+    const r = run(
+      bin,
+      `set_live(3000)
+local events = make_events()
+events.resync()
+local first = drain()
+events.repost(live_list)
+local again = drain()
+print("resync=" .. count(first, "join")); print("refresh=" .. count(again, "join"))`,
+    );
+    expect(r).toEqual({ resync: '3000', refresh: '3000' });
+  });
+
+  it('posts host-start after the last re-posted join, with a seq taken before theirs', () => {
+    const r = run(
+      bin,
+      `set_live(250)
+local events = make_events({ queue_size = 40; batch_size = 10 })
+events.resync()
+local all = drain()
+local start_at, start_seq, last_join_at, min_join_seq
+for i, e in ipairs(all) do
+  if e.type == "host-start" then start_at, start_seq = i, e.seq end
+  if e.type == "join" then last_join_at = i; min_join_seq = math.min(min_join_seq or e.seq, e.seq) end
+end
+print("joins=" .. count(all, "join"))
+print("after_last_join=" .. tostring(start_at > last_join_at))
+print("seq_before_joins=" .. tostring(start_seq < min_join_seq))`,
+    );
+    expect(r).toEqual({ joins: '250', after_last_join: 'true', seq_before_joins: 'true' });
+  });
+
+  it('a batch refused with a 4xx: its s2s-closes kept, a resync after a backoff, no spin on a lasting 4xx', () => {
+    const r = run(
+      bin,
+      `set_live(3)
+local events = make_events({ retry_min = 1; retry_max = 60 })
+events.resync()
+drain()
+events.enqueue({ type = "join", user = "x@a.example/r", room = "r@muc.b.example", nick = "x" })
+events.enqueue({ type = "s2s-close", remotes = { "muc.b.example" }, direction = "out" })
+answer('{"error":"unknown host"}', 403)
+print("before_backoff=" .. #HTTP)
+advance(1)
+local after = drain()
+print("closes=" .. count(after, "s2s-close")); print("joins=" .. count(after, "join")); print("starts=" .. count(after, "host-start"))
+-- A lasting 403: 10 minutes of refusals make few requests (backoff up to retry_max).
+local requests = 0
+events.enqueue({ type = "join", user = "y@a.example/r", room = "r@muc.b.example", nick = "y" })
+for _ = 1, 600 do
+  while #HTTP > 0 do answer("no", 403); requests = requests + 1 end
+  advance(1)
+end
+print("lasting=" .. tostring(requests <= 20))`,
+    );
+    expect(r).toEqual({ before_backoff: '0', closes: '1', joins: '3', starts: '1', lasting: 'true' });
+  });
+
+  it('a 2xx that is not the JSON answer is retried under the same webhook-id; backoff has jitter', () => {
+    const r = run(
+      bin,
+      `set_live(0)
+math.randomseed(7)
+local events = make_events({ retry_min = 1; retry_max = 1 })
+events.resync()
+local _, first = answer("<html>proxy</html>", 200)
+advance(1)
+local id = #HTTP > 0 and HTTP[1].headers["webhook-id"]
+print("retried=" .. tostring(id == first.headers["webhook-id"]))
+-- The retry delays of 20 failures, each within half to all of the step, not all equal.
+local delays, seen = {}, {}
+for _ = 1, 20 do
+  local t0 = CLOCK
+  answer("", 503)
+  local next_at = math.huge
+  for _, t in ipairs(TIMERS) do if not t.stopped and t.at < next_at and t.at > t0 + 0.01 then next_at = t.at end end
+  local d = next_at - t0
+  delays[#delays + 1] = d; seen[string.format("%.3f", d)] = true
+  advance(d)
+end
+local ok, distinct = true, 0
+for _, d in ipairs(delays) do if d < 0.5 or d >= 1 then ok = false end end
+for _ in pairs(seen) do distinct = distinct + 1 end
+print("in_range=" .. tostring(ok)); print("jitter=" .. tostring(distinct > 5))`,
+    );
+    expect(r).toEqual({ retried: 'true', in_range: 'true', jitter: 'true' });
+  });
+
+  it('s2s-closes held while ping-muc is down stay bounded: one per link, at most queue_size links', () => {
+    const r = run(
+      bin,
+      `set_live(0)
+local events = make_events({ queue_size = 4; batch_size = 2 })
+for i = 1, 50 do events.enqueue({ type = "s2s-close", remotes = { "same.example" }, direction = "out" }) end
+for i = 1, 50 do events.enqueue({ type = "s2s-close", remotes = { "r" .. i .. ".example" }, direction = "in" }) end
+local saved = events.save()
+print("kept=" .. tostring(#saved.closes <= 2 + 4 + 4))
+local newest = 0
+for _, e in ipairs(saved.closes) do if e.remotes[1] == "r50.example" then newest = newest + 1 end end
+print("newest=" .. newest)`,
+    );
+    expect(r).toEqual({ kept: 'true', newest: '1' });
+  });
+
+  it('seq never goes back across a restart, and a mark far ahead of the clock is believed 120 s at most', () => {
+    const r = run(
+      bin,
+      `set_live(0)
+local stored
+local mark = { load = function () return stored end; save = function (v) stored = v end }
+local a = make_events({ mark = mark })
+a.resync()
+local last
+for i = 1, 5 do last = a.enqueue({ type = "join", user = "u@a.example/r", room = "r@muc.b.example", nick = "n" }).seq end
+advance(45)
+last = a.enqueue({ type = "leave", user = "u@a.example/r", room = "r@muc.b.example" }).seq
+a.unload()
+-- Restarted (no saved state) with the clock 50 s back.
+CLOCK = CLOCK - 50
+local b = make_events({ mark = mark })
+local first = b.enqueue({ type = "join", user = "u@a.example/r", room = "r@muc.b.example", nick = "n" }).seq
+print("monotonic=" .. tostring(first > last))
+-- A mark a day ahead (the clock ran ahead, then was corrected): at most 120 s ahead.
+stored = (CLOCK + 86400) * 1000000
+local c = make_events({ mark = mark })
+local s = c.enqueue({ type = "join", user = "u@a.example/r", room = "r@muc.b.example", nick = "n" }).seq
+print("bounded=" .. tostring(s <= (CLOCK + 120) * 1000000 + 10 and s >= (CLOCK + 119) * 1000000))`,
+    );
+    expect(r).toEqual({ monotonic: 'true', bounded: 'true' });
+  });
+});
