@@ -2,13 +2,14 @@
 // one call must not fail a whole round invocation. Bounded and jittered (one backoff rule).
 import { backoffMs } from './backoff';
 import type { Clock } from './clock';
+import { mayRetry } from './errors';
 
 export interface RetryPolicy {
   /** Tries in all, the first included. */
   tries: number;
   baseMs: number;
   maxMs: number;
-  /** Whether an error may be cured by trying again at once (default: every error). */
+  /** Whether an error may be cured by trying again at once (default: every error not marked `retry: false`). */
   retryable?: (err: unknown) => boolean;
 }
 
@@ -25,7 +26,7 @@ export async function retrying<T>(
     try {
       return await fn();
     } catch (err) {
-      if (attempt + 1 >= policy.tries || (policy.retryable && !policy.retryable(err))) throw err;
+      if (attempt + 1 >= policy.tries || !(policy.retryable ?? mayRetry)(err)) throw err;
       await clock.sleep(backoffMs(attempt, policy.baseMs, policy.maxMs, random));
     }
   }
