@@ -5,12 +5,12 @@
 // the stanza API must then answer <no-session/> for that room.
 import { xml } from '@xmpp/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { batch, kinds, notify, ping, unavailable } from './batch';
 import { callApi } from './http';
 import { Stack } from './stack';
 import { DOMAINS } from './testbed';
 import { isSelfPresence, type User } from './users';
 
-const NS_API = 'urn:ping-muc:stanza-api:1';
 const ROOM = `away@${DOMAINS.mucB}`;
 
 describe('a broadcast unavailable presence on a connected session', () => {
@@ -45,10 +45,18 @@ describe('a broadcast unavailable presence on a connected session', () => {
   it('answers <no-session/> to a self-ping and to a notification for that room, and sends nothing', async () => {
     const since = Date.now();
     const call = (body: string) => callApi(stack.bed.apiUrl, stack.bed.apiSecret, body);
-    const ping = `<iq type="get" id="p-1" from="${alice.jid}" to="${ROOM}/Alice"><ping xmlns="urn:xmpp:ping"/></iq>`;
-    expect(await call(ping)).toEqual({ status: 200, body: `<no-session xmlns='${NS_API}'/>` });
-    const notification = `<presence type="unavailable" id="n-1" from="${ROOM}/Alice" to="${alice.jid}"><x xmlns="http://jabber.org/protocol/muc#user"><item affiliation="none" role="none"/><status code="110"/><status code="333"/></x></presence>`;
-    expect(await call(notification)).toEqual({ status: 200, body: `<no-session xmlns='${NS_API}'/>` });
+    // The notification names the join that ended, as a round that read it before the leave would.
+    const res = await call(
+      batch([
+        ping('p-1', alice.jid, `${ROOM}/Alice`),
+        notify('n-1', stack.events.joinSince(alice.jid, ROOM), unavailable(`${ROOM}/Alice`, alice.jid)),
+      ]),
+    );
+    expect(res.status).toBe(200);
+    expect(kinds(res.body)).toEqual([
+      ['p-1', 'no-session'],
+      ['n-1', 'no-session'],
+    ]);
     await new Promise((r) => setTimeout(r, 300));
     expect(alice.received.filter((r) => r.at >= since).map((r) => r.el.toString())).toEqual([]);
   });

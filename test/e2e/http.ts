@@ -10,7 +10,7 @@ export interface ApiAnswer {
   body: string;
 }
 
-/** POSTs one stanza to the stanza API, signed with `secret` (or with the given headers). */
+/** POSTs a body to the stanza API, signed with `secret` (or with the given headers). */
 export async function callApi(
   url: string,
   secret: string,
@@ -76,6 +76,15 @@ class EventLog extends Loopback {
         throw new Error(`no matching event within ${timeoutMs} ms; got ${JSON.stringify(this.events)}`);
       await new Promise((r) => setTimeout(r, 25));
     }
+  }
+
+  /** The identity (`since`) of the join of `user` in `room` the module posted last: a re-post's
+   * `since`, or the seq of a join posted fresh (docs/events.md). */
+  joinSince(user: string, room: string): number {
+    const joins = this.events.filter((e) => e.type === 'join' && e.user === user && e.room === room);
+    const last = joins[joins.length - 1];
+    if (!last) throw new Error(`no join of ${user} in ${room} was posted; got ${JSON.stringify(this.events)}`);
+    return typeof last.since === 'number' ? last.since : last.seq;
   }
 }
 
@@ -170,27 +179,29 @@ export class EventsReceiver extends EventLog {
 export interface RecordedCall {
   /** When the answer came back. */
   at: number;
-  /** A self-ping (a v1 `<iq>`, a batch's `<iq>` item or the `<iq>` of a `<heal>`), a notification
-   * (a `<presence>`, or a heal the server answered `<sent/>`), a batch's `<server-ping>`, or else. */
+  /** A self-ping (a bare `<iq>` item or the `<iq>` of a `<heal>`), a notification (a `<notify>`
+   * item, or a heal the server answered `<sent/>`), a `<server-ping>`, or else. */
   kind: 'ping' | 'notify' | 'server-ping' | 'other';
   from: string;
   to: string;
-  /** The HTTP status of the request; for a batch item refused on its own, the `<refused>` code. */
+  /** The join's identity the item named (`since` of a heal or notify). */
+  since?: string;
+  /** The HTTP status of the request; for an item refused on its own, the `<refused>` code. */
   status: number;
-  /** The answer: the whole body (v1), or the element of this item's `<item id>` (v2). */
+  /** The element of this item's `<item id>` (a whole-request error: the request's answer). */
   answer: string;
-  /** The request body (v1), or this item's XML (v2). */
+  /** This item's XML. */
   body: string;
-  /** 'v1': a request of its own; 'v2': a plain item of a batch; 'heal': a heal item (its
-   * self-ping, and the notification the server made of it). */
-  via: 'v1' | 'v2' | 'heal';
+  /** 'heal': a heal item (its self-ping, and the notification the server made of it);
+   * 'item': any other item (a probe, the round's own notification, a server ping). */
+  via: 'heal' | 'item';
 }
 
 /** One HTTP request to the stanza API, as it went and came back. */
 export interface RecordedRequest {
   at: number;
-  /** 2 when the body is a `<batch>`. */
-  version: 1 | 2;
+  /** The `version` of the request's `<batch>` ('' when none). */
+  version: string;
   status: number;
   answer: string;
   body: string;
@@ -215,22 +226,7 @@ const attrOf = (el: Element, name: string): string => {
 /** The self-pings, notifications and server pings one request carried, with their answers. */
 function callsOf(req: RecordedRequest): RecordedCall[] {
   const root = parseXml(req.body);
-  if (req.version === 1 || !root) {
-    const kind = root?.name === 'iq' ? 'ping' : root?.name === 'presence' ? 'notify' : 'other';
-    const attr = (name: string) => new RegExp(`\\s${name}=["']([^"']*)["']`).exec(req.body)?.[1] ?? '';
-    return [
-      {
-        at: req.at,
-        kind,
-        from: attr('from'),
-        to: attr('to'),
-        status: req.status,
-        answer: req.answer,
-        body: req.body,
-        via: 'v1',
-      },
-    ];
-  }
+  if (!root) return [];
   // The answer's element for each item id (a whole-request error: the status and text for all).
   const answers = new Map<string, Element>();
   const answerRoot = req.status === 200 ? parseXml(req.answer) : undefined;
@@ -241,24 +237,27 @@ function callsOf(req: RecordedRequest): RecordedCall[] {
     }
   }
   const out: RecordedCall[] = [];
-  for (const item of root.getChildElements()) {
+  for (const item of root.name === 'batch' ? root.getChildElements() : [root]) {
     const id = attrOf(item, 'id');
     const answerEl = answers.get(id);
     const answer = answerRoot?.name === 'batch' ? (answerEl?.toString() ?? '') : req.answer;
     const refused = answerEl?.name === 'refused' ? Number(attrOf(answerEl, 'code')) || req.status : undefined;
-    const base = { at: req.at, status: refused ?? req.status, answer, body: item.toString() };
-    if (item.name === 'heal') {
-      const iq = item.getChildElements()[0];
-      const [from, to] = iq ? [attrOf(iq, 'from'), attrOf(iq, 'to')] : ['', ''];
-      out.push({ ...base, kind: 'ping', from, to, via: 'heal' });
+    const since = item.attrs.since === undefined ? undefined : attrOf(item, 'since');
+    const base = { at: req.at, status: refused ?? req.status, answer, body: item.toString(), since };
+    const inner = item.getChildElements()[0];
+    const [innerFrom, innerTo] = inner ? [attrOf(inner, 'from'), attrOf(inner, 'to')] : ['', ''];
+    if (item.name === 'heal' && item.attrs.xmlns === NS_BATCH) {
+      out.push({ ...base, kind: 'ping', from: innerFrom, to: innerTo, via: 'heal' });
       const sent = answerEl?.name === 'sent' && answerEl.attrs.xmlns === NS_API;
       // The server notified the session itself: from the occupant, to the user.
-      if (sent) out.push({ ...base, kind: 'notify', from: to, to: from, via: 'heal' });
+      if (sent) out.push({ ...base, kind: 'notify', from: innerTo, to: innerFrom, via: 'heal' });
+    } else if (item.name === 'notify' && item.attrs.xmlns === NS_BATCH) {
+      out.push({ ...base, kind: 'notify', from: innerFrom, to: innerTo, via: 'item' });
     } else if (item.name === 'server-ping' && item.attrs.xmlns === NS_BATCH) {
-      out.push({ ...base, kind: 'server-ping', from: '', to: attrOf(item, 'to'), via: 'v2' });
+      out.push({ ...base, kind: 'server-ping', from: '', to: attrOf(item, 'to'), via: 'item' });
     } else {
-      const kind = item.name === 'iq' ? 'ping' : item.name === 'presence' ? 'notify' : 'other';
-      out.push({ ...base, kind, from: attrOf(item, 'from'), to: attrOf(item, 'to'), via: 'v2' });
+      const kind = item.name === 'iq' ? 'ping' : 'other';
+      out.push({ ...base, kind, from: attrOf(item, 'from'), to: attrOf(item, 'to'), via: 'item' });
     }
   }
   return out;
@@ -267,12 +266,12 @@ function callsOf(req: RecordedRequest): RecordedCall[] {
 /**
  * Sits between ping-muc and A's stanza API, forwarding requests untouched (so signatures
  * stay valid) and recording every request, and every self-ping, notification and server ping
- * ping-muc made, whether a request of its own (v1) or an item of a batch (v2).
+ * ping-muc made, one per item of each batch.
  */
 export class ApiRecorder extends Loopback {
   /** Every request, as sent. */
   readonly requests: RecordedRequest[] = [];
-  /** Every stanza of every request: a v1 request is one, a batch one per item. */
+  /** Every item of every request. */
   readonly calls: RecordedCall[] = [];
 
   constructor(private readonly target: string) {
@@ -283,9 +282,10 @@ export class ApiRecorder extends Loopback {
     return this.listen(
       async (req, res) => {
         const up = await forward(req, this.target);
+        const root = parseXml(up.body);
         const request: RecordedRequest = {
           at: Date.now(),
-          version: /^\s*<batch[\s>/]/.test(up.body) ? 2 : 1,
+          version: root?.name === 'batch' ? attrOf(root, 'version') : '',
           status: up.status,
           answer: up.text,
           body: up.body,
@@ -299,11 +299,11 @@ export class ApiRecorder extends Loopback {
     );
   }
 
-  /** Every self-ping: plain, in a batch, or in a heal. */
+  /** Every self-ping: a probe or a heal's. */
   pings(): RecordedCall[] {
     return this.calls.filter((c) => c.kind === 'ping');
   }
-  /** Every notification: ping-muc's own (v1 or batch), or a heal's the server delivered itself. */
+  /** Every notification: ping-muc's own (`<notify>`), or a heal's the server delivered itself. */
   notifies(): RecordedCall[] {
     return this.calls.filter((c) => c.kind === 'notify');
   }
@@ -314,6 +314,10 @@ export class ApiRecorder extends Loopback {
 
 /** Forwards A's event POSTs to ping-muc untouched and records the events that were accepted. */
 export class EventsTap extends EventLog {
+  /** Holds every request this long before forwarding it: a remote function and store, slower
+   * than the local service. */
+  delayMs = 0;
+
   constructor(private readonly target: string) {
     super();
   }
@@ -321,6 +325,7 @@ export class EventsTap extends EventLog {
   async start(host = '127.0.0.1'): Promise<string> {
     return this.listen(
       async (req, res) => {
+        if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
         const up = await forward(req, this.target);
         if (up.status === 200 && !up.text.includes('"replay"')) {
           this.events.push(...(JSON.parse(up.body) as { events: ReceivedEvent[] }).events);

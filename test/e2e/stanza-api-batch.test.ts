@@ -1,4 +1,6 @@
-import { batch, items, kind, NS_API, NS_BATCH, ping } from './batch';
+// The structure of a batch: one answer per item in request order, per-item timeouts and
+// refusals, the limits of a whole batch, its counters, and a batch in flight across a reload.
+import { batch, items, kind, NS_BATCH, ping, VERSION } from './batch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callApi, EventsReceiver } from './http';
 import { DOMAINS, HTTP_PORT, sleep, Testbed } from './testbed';
@@ -7,7 +9,7 @@ import { User } from './users';
 const ROOM = `batch@${DOMAINS.mucB}`;
 const MAX_ITEMS = 6;
 
-describe('stanza API, version 2 (batch)', () => {
+describe('stanza API batches', () => {
   let bed: Testbed;
   let rx: EventsReceiver;
   let alice: User, eve: User;
@@ -67,7 +69,7 @@ describe('stanza API, version 2 (batch)', () => {
       ['no-session', 'no-session'],
       ['chat', 'refused 403'],
     ]);
-    // The reply as v1 relays it: jabber:client, our id, from the occupant pinged to the session.
+    // The reply relayed: jabber:client, our id, from the occupant pinged to the session.
     expect(got[0]!.el.attrs).toMatchObject({
       xmlns: 'jabber:client',
       id: 'joined',
@@ -117,8 +119,8 @@ describe('stanza API, version 2 (batch)', () => {
       batch([`<iq type="get" from="${alice.jid}" to="${ROOM}/Alice"><ping xmlns="urn:xmpp:ping"/></iq>`]),
       batch([]),
       batch([one('t1'), 'text']),
-      `<batch xmlns="urn:example:other">${one('ns')}</batch>`,
-      `<batch xmlns="${NS_BATCH}">${one('cut')}`,
+      `<batch xmlns="${NS_BATCH}" version="${VERSION}">${one('cut')}`,
+      `<batch xmlns="${NS_BATCH}" version="${VERSION}" extra="1">${one('attr')}</batch>`,
     ];
     for (const body of bad) {
       const res = await call(body);
@@ -126,18 +128,12 @@ describe('stanza API, version 2 (batch)', () => {
     }
   });
 
-  it('takes a batch over v1 16 KiB up to 256 KiB (413 above), and still answers v1 requests as before', async () => {
+  it('takes a batch up to 256 KiB (413 above)', async () => {
     const padded = (kib: number) => batch([' '.repeat(kib * 1024), ping('big', alice.jid, `${ROOM}/Alice`)]);
     const big = await call(padded(17));
     expect(big.status).toBe(200);
     expect(items(big.body).map((i) => [i.id, kind(i.el)])).toEqual([['big', 'iq result']]);
     expect((await call(padded(257))).status).toBe(413);
-    const v1 = await call(ping('v1', alice.jid, `${ROOM}/Alice`));
-    expect(v1.status).toBe(200);
-    expect(v1.body).toMatch(/^<iq /);
-    expect((await call(ping('v1b', `ghost@${DOMAINS.a}/p`, `${ROOM}/Alice`))).body).toBe(
-      `<no-session xmlns='${NS_API}'/>`,
-    );
   });
 
   it('counts batch requests, items and refusals', async () => {
@@ -181,7 +177,7 @@ describe('stanza API, version 2 (batch)', () => {
     const restartedUs = Date.now() * 1000;
     await bed.b.start();
     // Nothing else talks to B: a self-ping through the API opens the link again.
-    await call(ping('again', alice.jid, `${ROOM}/Alice`));
+    await call(batch([ping('again', alice.jid, `${ROOM}/Alice`)]));
     // Both directions: our ping goes out on A's link, the reply comes in on B's.
     for (const direction of ['out', 'in']) {
       const up = await rx.waitFor(

@@ -1,20 +1,27 @@
-// The stanza API of mod_ping_muc_cloud against real servers and clients: the two allowed
-// stanzas work, everything else is refused and reaches nobody, even with a valid signature.
+// The stanza API of mod_ping_muc_cloud against real servers and clients: one protocol, a
+// `<batch version="3">` of items; a self-ping and the notification of a join (by its `since`)
+// work, everything else is refused and reaches nobody, even with a valid signature.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { secretKey, sign } from '../../lib/domain/signature';
+import {
+  batch,
+  expectUnsupported,
+  items,
+  kinds,
+  NS_BATCH,
+  NS_MUC_USER,
+  notify,
+  only,
+  ping,
+  unavailable,
+  VERSION,
+} from './batch';
 import { callApi, EventsReceiver } from './http';
 import { DOMAINS, sleep, Testbed } from './testbed';
 import { User } from './users';
 
-const NS_API = 'urn:ping-muc:stanza-api:1';
 const ROOM = `api@${DOMAINS.mucB}`;
-const ping = (from: string, to: string, id = 'ping-1', extra = '') =>
-  `<iq type="get" id="${id}" from="${from}" to="${to}"><ping xmlns="urn:xmpp:ping"/>${extra}</iq>`;
-const notification = (from: string, to: string, x?: string) =>
-  `<presence type="unavailable" id="n-1" from="${from}" to="${to}"><x xmlns="http://jabber.org/protocol/muc#user">${
-    x ??
-    '<item affiliation="none" role="none"><reason>Connection to remote server lost</reason></item><status code="110"/><status code="333"/>'
-  }</x></presence>`;
+const REASON = 'Connection to remote server lost';
 
 describe('stanza API', () => {
   let bed: Testbed;
@@ -22,12 +29,11 @@ describe('stanza API', () => {
   let alice: User, eve: User;
   const users: User[] = [];
   const call = (body: string, headers?: Record<string, string>) => callApi(bed.apiUrl, bed.apiSecret, body, headers);
+  /** Alice's current join of ROOM, by its identity. */
+  const aliceSince = () => rx.joinSince(alice.jid, ROOM);
 
   beforeAll(async () => {
-    bed = await Testbed.create({
-      logLevel: 'debug',
-      aOptions: { ping_muc_cloud_ping_timeout: 1, ping_muc_cloud_max_inflight: 2 },
-    });
+    bed = await Testbed.create({ aOptions: { ping_muc_cloud_ping_timeout: 1 } });
     rx = new EventsReceiver(bed.webhookSecret);
     await rx.start();
     await bed.start(rx.url);
@@ -44,92 +50,58 @@ describe('stanza API', () => {
     await rx?.close();
   });
 
-  async function waitForLog(re: RegExp, timeoutMs = 5000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!re.test(bed.a.log())) {
-      if (Date.now() > deadline) throw new Error(`A's log never matched ${re}`);
-      await sleep(50);
-    }
-  }
-
-  /** Stanzas a client got after the initial join, other than what `allowed` accepts. */
+  /** Stanzas a client got after `since` (ms). */
   function unexpected(u: User, since: number): string[] {
     return u.received.filter((r) => r.at > since).map((r) => r.el.toString());
   }
 
+  it('answers 400 <unsupported-version supported="3"/> to a body that is not a batch of version 3, and acts on none', async () => {
+    const t = Date.now();
+    const iq = ping('v-1', alice.jid, `${ROOM}/Alice`);
+    const note = unavailable(`${ROOM}/Alice`, alice.jid);
+    const bodies = [
+      iq, // a single stanza
+      note,
+      `<batch xmlns="${NS_BATCH}">${iq}</batch>`, // no version
+      `<batch xmlns="${NS_BATCH}" version="2">${iq}</batch>`,
+      `<batch xmlns="${NS_BATCH}" version="4">${iq}</batch>`,
+      `<batch xmlns="${NS_BATCH}" version="">${iq}</batch>`,
+      `<batch xmlns="urn:example:other" version="${VERSION}">${iq}</batch>`,
+      `<batch xmlns="${NS_BATCH}">${notify('n', aliceSince(), note)}</batch>`,
+    ];
+    for (const body of bodies) {
+      const res = await callApi(bed.apiUrl, bed.apiSecret, body);
+      expect(res.status, body).toBe(400);
+      expectUnsupported(res);
+    }
+    await sleep(300);
+    expect(unexpected(alice, t)).toEqual([]);
+    expect(alice.notifications()).toEqual([]);
+  });
+
   it('self-pings as the connected user and returns the reply with our id, which the client never sees', async () => {
-    const since = Date.now();
-    const ok = await call(ping(alice.jid, `${ROOM}/Alice`, 'mine-1'));
-    expect(ok.status).toBe(200);
-    expect(ok.body).toMatch(/^<iq /);
-    expect(ok.body).toMatch(/type=.result./);
-    expect(ok.body).toMatch(/id=.mine-1./);
-    expect(ok.body).toContain(`from='${ROOM}/Alice'`);
-    // Another occupant's JID is not this session's own: refused, so a leaked secret cannot probe it.
-    const probe = await call(ping(alice.jid, `${ROOM}/Nobody`, 'mine-2'));
-    expect(probe).toEqual({ status: 200, body: `<no-session xmlns='${NS_API}'/>` });
+    const t = Date.now();
+    const res = await call(batch([ping('mine-1', alice.jid, `${ROOM}/Alice`), ping('mine-2', alice.jid, `${ROOM}/Nobody`)]));
+    expect(res.status).toBe(200);
+    const got = items(res.body);
+    expect(got.map((i) => [i.id, i.el.name])).toEqual([
+      ['mine-1', 'iq'],
+      ['mine-2', 'no-session'],
+    ]);
+    expect(got[0]!.el.attrs).toMatchObject({ type: 'result', id: 'mine-1', from: `${ROOM}/Alice`, to: alice.jid });
+    // Another occupant's JID is not this session's own (mine-2): a leaked secret cannot probe it.
     await sleep(300);
-    expect(unexpected(alice, since)).toEqual([]);
+    expect(unexpected(alice, t)).toEqual([]);
   });
 
-  it('answers <timeout/> when no reply comes in time, and swallows the late reply', async () => {
-    const since = Date.now();
-    bed.b.pause(); // B hangs with the link open: the ping goes out, no reply comes
-    try {
-      const res = await call(ping(alice.jid, `${ROOM}/Alice`, 'slow-1'));
-      expect(res).toEqual({ status: 200, body: `<timeout xmlns='${NS_API}'/>` });
-    } finally {
-      bed.b.resume(); // now B answers, after the timeout
-    }
-    await waitForLog(/Swallowed a late self-ping reply/);
-    await sleep(200);
-    expect(unexpected(alice, since)).toEqual([]);
-  });
-
-  it('answers 503 above ping_muc_cloud_max_inflight', async () => {
-    bed.b.pause();
-    try {
-      const answers = await Promise.all([1, 2, 3].map((i) => call(ping(alice.jid, `${ROOM}/Alice`, `busy-${i}`))));
-      expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 503]);
-    } finally {
-      bed.b.resume();
-    }
-    await sleep(300);
-  });
-
-  it('answers <no-session/> for a self-ping to a room the session is not in, and sends nothing', async () => {
-    const res = await call(ping(alice.jid, `other@${DOMAINS.mucB}/Alice`));
-    expect(res).toEqual({ status: 200, body: `<no-session xmlns='${NS_API}'/>` });
-  });
-
-  it('answers <no-session/> for a ping from a user who is not connected, and sends nothing', async () => {
-    const res = await call(ping(`ghost@${DOMAINS.a}/phone`, `${ROOM}/Alice`));
-    expect(res).toEqual({ status: 200, body: `<no-session xmlns='${NS_API}'/>` });
-  });
-
-  it('delivers the unavailable notification to that one session only', async () => {
-    const since = Date.now();
-    // The caller's reason is replaced by the server's own text.
-    const forgedReason =
-      '<item affiliation="none" role="none"><reason>Visit evil.example now</reason></item><status code="110"/><status code="333"/>';
-    const res = await call(notification(`${ROOM}/Alice`, alice.jid, forgedReason));
-    expect(res).toEqual({ status: 200, body: `<sent xmlns='${NS_API}'/>` });
-    const got = await alice.waitFor((el) => el.name === 'presence' && el.attrs.type === 'unavailable', 5000);
-    expect(got.el.attrs.from).toBe(`${ROOM}/Alice`);
-    expect(got.el.getChild('x', 'http://jabber.org/protocol/muc#user')?.getChild('item')?.getChildText('reason')).toBe(
-      'Connection to remote server lost',
+  it('answers <no-session/> to a self-ping for a room the session is not in, or from a user not connected', async () => {
+    const res = await call(
+      batch([ping('other-room', alice.jid, `other@${DOMAINS.mucB}/Alice`), ping('offline', `ghost@${DOMAINS.a}/phone`, `${ROOM}/Alice`)]),
     );
-    await sleep(200);
-    expect(unexpected(eve, since)).toEqual([]);
-    // The module forgot the join as it delivered: a self-ping now is no-session. It posts no
-    // leave for it: the round knows from <sent/> (lib/app/pass.ts, above notifyUnjoined).
-    expect(await call(ping(alice.jid, `${ROOM}/Alice`))).toEqual({
-      status: 200,
-      body: `<no-session xmlns='${NS_API}'/>`,
-    });
-    expect(rx.events.filter((e) => e.type === 'leave' && e.user === alice.jid)).toEqual([]);
-    await alice.join(ROOM, 'Alice'); // back in for the next tests
-    await sleep(100);
+    expect(kinds(res.body)).toEqual([
+      ['other-room', 'no-session'],
+      ['offline', 'no-session'],
+    ]);
   });
 
   describe('refuses forged calls, and nothing reaches any client', () => {
@@ -139,7 +111,7 @@ describe('stanza API', () => {
     });
 
     it('bad, missing, stale or replayed signatures: 401', async () => {
-      const body = ping(alice.jid, `${ROOM}/Alice`);
+      const body = batch([ping('s', alice.jid, `${ROOM}/Alice`)]);
       const wrongKey = sign(secretKey(`whsec_${Buffer.alloc(32, 7).toString('base64')}`), body);
       expect((await call(body, { ...wrongKey })).status).toBe(401);
       expect((await call(body, {})).status).toBe(401);
@@ -152,75 +124,91 @@ describe('stanza API', () => {
       expect((await call(body.replace('Alice', 'Alicf'), { ...tampered })).status).toBe(401);
     });
 
-    it('a chat message, even to a connected user: 403', async () => {
-      const res = await call(`<message type="chat" from="${ROOM}/Alice" to="${alice.jid}"><body>hi</body></message>`);
-      expect(res.status).toBe(403);
-      const asUser = await call(`<message type="chat" from="${alice.jid}" to="${eve.jid}"><body>hi</body></message>`);
-      expect(asUser.status).toBe(403);
-    });
-
-    it('other IQs, other namespaces, foreign or local hosts: 403', async () => {
+    it('a message, other IQs, other namespaces, foreign or local hosts, a bare presence: refused 403 per item', async () => {
+      const s = aliceSince();
+      const note = (x?: string, from = `${ROOM}/Alice`, to = alice.jid) => notify('x', s, unavailable(from, to, 'n-x', x));
       const cases = [
+        `<message id="x" type="chat" from="${ROOM}/Alice" to="${alice.jid}"><body>hi</body></message>`,
+        `<message id="x" type="chat" from="${alice.jid}" to="${eve.jid}"><body>hi</body></message>`,
         `<iq type="get" id="x" from="${alice.jid}" to="${ROOM}/Alice"><query xmlns="http://jabber.org/protocol/disco#info"/></iq>`,
-        `<iq type="set" id="x" from="${alice.jid}" to="${ROOM}/Alice"><ping xmlns="urn:xmpp:ping"/></iq>`,
-        ping(alice.jid, `${ROOM}/Alice`, 'x', '<body xmlns="jabber:client">hi</body>'),
-        ping(`slow@${DOMAINS.b}/e2e`, `${ROOM}/Alice`), // from a host the API does not serve
-        ping(alice.jid, eve.jid), // to a local user, not a room occupant
-        ping(alice.jid, ROOM), // to a bare room
-        ping(`alice@${DOMAINS.a}`, `${ROOM}/Alice`), // from a bare JID
+        ping('x', alice.jid, `${ROOM}/Alice`, 'set'),
+        ping('x', alice.jid, `${ROOM}/Alice`, 'get', '<body xmlns="jabber:client">hi</body>'),
+        ping('x', `slow@${DOMAINS.b}/e2e`, `${ROOM}/Alice`), // from a host the API does not serve
+        ping('x', alice.jid, eve.jid), // to a local user, not a room occupant
+        ping('x', alice.jid, ROOM), // to a bare room
+        ping('x', `alice@${DOMAINS.a}`, `${ROOM}/Alice`), // from a bare JID
         `<iq xmlns="jabber:server" type="get" id="x" from="${alice.jid}" to="${ROOM}/Alice"><ping xmlns="urn:xmpp:ping"/></iq>`,
-        `<presence from="${ROOM}/Alice" to="${alice.jid}"><x xmlns="http://jabber.org/protocol/muc#user"><status code="110"/></x></presence>`,
-        notification(`${ROOM}/Alice`, alice.jid, '<item affiliation="none" role="none"/><status code="110"/>'),
-        notification(
-          `${ROOM}/Alice`,
-          alice.jid,
-          '<item affiliation="owner" role="moderator"/><status code="110"/><status code="333"/>',
+        // The notification only inside a <notify since>: a bare presence item is refused.
+        unavailable(`${ROOM}/Alice`, alice.jid, 'x'),
+        notify('x', s, `<presence from="${ROOM}/Alice" to="${alice.jid}"><x xmlns="${NS_MUC_USER}"><status code="110"/></x></presence>`),
+        note('<item affiliation="none" role="none"/><status code="110"/>'),
+        note('<item affiliation="owner" role="moderator"/><status code="110"/><status code="333"/>'),
+        note('<item affiliation="none" role="none"><reason>x</reason><body>y</body></item><status code="110"/><status code="333"/>'),
+        note('<item affiliation="none" role="none"/><status code="110"/><status code="333"/><status code="307"/>'),
+        note(undefined, `${ROOM}/Alice`, `alice@${DOMAINS.b}/e2e`), // to a foreign host
+        note(undefined, `someone@${DOMAINS.a}/x`), // from a local user
+        notify(
+          'x',
+          s,
+          `<presence type="unavailable" from="${ROOM}/Alice" to="${alice.jid}"><x xmlns="${NS_MUC_USER}"><item affiliation="none" role="none"/><status code="110"/><status code="333"/></x><status>bye</status></presence>`,
         ),
-        notification(
-          `${ROOM}/Alice`,
-          alice.jid,
-          '<item affiliation="none" role="none"><reason>x</reason><body>y</body></item><status code="110"/><status code="333"/>',
-        ),
-        notification(
-          `${ROOM}/Alice`,
-          alice.jid,
-          '<item affiliation="none" role="none"/><status code="110"/><status code="333"/><status code="307"/>',
-        ),
-        notification(`${ROOM}/Alice`, `alice@${DOMAINS.b}/e2e`), // to a foreign host
-        notification(`someone@${DOMAINS.a}/x`, alice.jid), // from a local user
-        `<presence type="unavailable" from="${ROOM}/Alice" to="${alice.jid}"><x xmlns="http://jabber.org/protocol/muc#user"><item affiliation="none" role="none"/><status code="110"/><status code="333"/></x><status>bye</status></presence>`,
+        notify('x', s, ping('x', alice.jid, `${ROOM}/Alice`)), // a notify holds a presence
       ];
-      for (const body of cases) {
-        const res = await call(body);
-        expect({ body, status: res.status }).toEqual({ body, status: 403 });
+      for (const item of cases) {
+        const res = await call(batch([item.replace(/id="x"/, 'id="case"')]));
+        expect({ item, status: res.status }).toEqual({ item, status: 200 });
+        expect({ item, answer: kinds(res.body) }).toEqual({ item, answer: [['case', 'refused 403']] });
       }
     });
 
-    it('a notification for a room or nick the session is not in: <no-session/>', async () => {
-      for (const from of [`other@${DOMAINS.mucB}/Alice`, `${ROOM}/NotMe`]) {
-        expect((await call(notification(from, alice.jid))).body).toBe(`<no-session xmlns='${NS_API}'/>`);
-      }
-      expect((await call(notification(`${ROOM}/Alice`, `ghost@${DOMAINS.a}/phone`))).body).toBe(
-        `<no-session xmlns='${NS_API}'/>`,
+    it('a notify without a valid since: refused 400 per item', async () => {
+      const note = unavailable(`${ROOM}/Alice`, alice.jid, 'n-s');
+      const res = await call(
+        batch([
+          `<notify xmlns="${NS_BATCH}" id="none">${note}</notify>`,
+          notify('empty', '', note),
+          notify('negative', -1, note),
+          notify('fraction', '1.5', note),
+          notify('hex', '0x10', note),
+          notify('long', '1'.repeat(17), note),
+          notify('word', 'yesterday', note),
+        ]),
+      );
+      expect(kinds(res.body)).toEqual(
+        ['none', 'empty', 'negative', 'fraction', 'hex', 'long', 'word'].map((id) => [id, 'refused 400']),
       );
     });
 
-    it('malformed XML, DOCTYPE, entities, comments, two stanzas: 400; over 16 KiB: 413', async () => {
+    it('a notification for a room, nick, session or join the session is not in: <no-session/>', async () => {
+      const s = aliceSince();
+      const res = await call(
+        batch([
+          notify('room', s, unavailable(`other@${DOMAINS.mucB}/Alice`, alice.jid)),
+          notify('nick', s, unavailable(`${ROOM}/NotMe`, alice.jid)),
+          notify('session', s, unavailable(`${ROOM}/Alice`, `ghost@${DOMAINS.a}/phone`)),
+          notify('older', s - 1, unavailable(`${ROOM}/Alice`, alice.jid)),
+          notify('newer', s + 1, unavailable(`${ROOM}/Alice`, alice.jid)),
+          notify('zero', 0, unavailable(`${ROOM}/Alice`, alice.jid)),
+        ]),
+      );
+      expect(kinds(res.body)).toEqual(['room', 'nick', 'session', 'older', 'newer', 'zero'].map((id) => [id, 'no-session']));
+    });
+
+    it('malformed XML, DOCTYPE, entities, comments, two roots: 400', async () => {
+      const one = ping('x', alice.jid, `${ROOM}/Alice`);
       const bad = [
-        '<iq',
+        '<batch',
         'not xml',
-        `<!DOCTYPE iq [<!ENTITY x "y">]>${ping(alice.jid, `${ROOM}/Alice`)}`,
-        `<?xml version="1.0"?>${ping(alice.jid, `${ROOM}/Alice`)}`,
-        ping(alice.jid, `${ROOM}/Alice`, 'x', '<!-- c -->'),
-        ping(alice.jid, `${ROOM}/Alice`, '&xxe;'),
-        ping(alice.jid, `${ROOM}/Alice`) + ping(alice.jid, `${ROOM}/Alice`),
+        `<!DOCTYPE batch [<!ENTITY x "y">]>${batch([one])}`,
+        `<?xml version="1.0"?>${batch([one])}`,
+        batch([ping('x', alice.jid, `${ROOM}/Alice`, 'get', '<!-- c -->')]),
+        batch([ping('x', alice.jid, `${ROOM}/Alice`, 'get', '&xxe;')]),
+        batch([one]) + batch([one]),
       ];
       for (const body of bad) {
         const res = await call(body);
         expect({ body, status: res.status }).toEqual({ body, status: 400 });
       }
-      const big = ping(alice.jid, `${ROOM}/Alice`, 'x'.repeat(17 * 1024));
-      expect((await call(big)).status).toBe(413);
     });
 
     it('nothing reached alice or eve', async () => {
@@ -228,5 +216,23 @@ describe('stanza API', () => {
       expect(unexpected(alice, since)).toEqual([]);
       expect(unexpected(eve, since)).toEqual([]);
     });
+  });
+
+  it('delivers the notification of the current join to that one session only, with the server’s reason', async () => {
+    const t = Date.now();
+    // The caller's reason is replaced by the server's own text.
+    const forgedReason =
+      '<item affiliation="none" role="none"><reason>Visit evil.example now</reason></item><status code="110"/><status code="333"/>';
+    const res = await call(batch([notify('n', aliceSince(), unavailable(`${ROOM}/Alice`, alice.jid, 'n-1', forgedReason))]));
+    expect(only(res)).toBe('sent');
+    const got = await alice.waitFor((el) => el.name === 'presence' && el.attrs.type === 'unavailable', 5000);
+    expect(got.el.attrs.from).toBe(`${ROOM}/Alice`);
+    expect(got.el.getChild('x', NS_MUC_USER)?.getChild('item')?.getChildText('reason')).toBe(REASON);
+    await sleep(200);
+    expect(unexpected(eve, t)).toEqual([]);
+    // The module forgot the join as it delivered: a self-ping now is no-session. It posts no
+    // leave for it: the round knows from <sent/> (lib/app/pass.ts, above notifyUnjoined).
+    expect(only(await call(batch([ping('after', alice.jid, `${ROOM}/Alice`)])))).toBe('no-session');
+    expect(rx.events.filter((e) => e.type === 'leave' && e.user === alice.jid)).toEqual([]);
   });
 });
