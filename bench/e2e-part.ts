@@ -1,4 +1,4 @@
-// Part 4 driver: ping-muc (stanza API v1 and v2) and Debian's mod_ping_muc, one after the other,
+// Part 4 driver: ping-muc and Debian's mod_ping_muc, one after the other,
 // in the same run, at each M given (quick: 100; --full: 500 and 1,000). BENCH_E2E_VARIANTS (a
 // comma-separated list of variants) runs only those, for quick development runs.
 import { spawnSync } from 'node:child_process';
@@ -13,7 +13,7 @@ export interface E2ePart {
 
 const DEBIAN_MODULE = '/usr/lib/prosody/modules/mod_ping_muc/mod_ping_muc.lua';
 
-export const VARIANTS: readonly Variant[] = ['ping-muc', 'ping-muc-v2', 'debian-mod_ping_muc'];
+export const VARIANTS: readonly Variant[] = ['ping-muc', 'debian-mod_ping_muc'];
 
 /** The variants named in `spec` (comma-separated, e.g. BENCH_E2E_VARIANTS), in VARIANTS order; all when unset. */
 export function parseVariants(spec: string | undefined): Variant[] {

@@ -17,8 +17,8 @@ import { isNotification, User } from '../test/e2e/users';
 import { loadConfig } from '../lib/support/config';
 import { type Child, forkChild } from './children';
 
-/** ping-muc with stanza API v1 (one request per call) or v2 (batches), and Debian's in-process module. */
-export type Variant = 'ping-muc' | 'ping-muc-v2' | 'debian-mod_ping_muc';
+/** ping-muc (its round's heals in stanza API batches), and Debian's in-process module. */
+export type Variant = 'ping-muc' | 'debian-mod_ping_muc';
 const isPingMuc = (v: Variant) => v !== 'debian-mod_ping_muc';
 
 export interface E2eResult {
@@ -107,9 +107,6 @@ export async function e2eScenario(
     PING_MUC_RECHECK_BASE_SECONDS: '1',
     PING_MUC_API_TIMEOUT_MS: '8000',
     LOG_LEVEL: 'info',
-    // v2: the calls of a round in batches of 100, ten of them in flight (the service's default);
-    // v1: one request per call, 32 in flight (PING_MUC_API_BATCH=0).
-    PING_MUC_API_BATCH: variant === 'ping-muc-v2' ? '100' : '0',
   };
   let store: Child<{ endpoint: string }> | undefined;
   let service: Child<{ eventsUrl: string; pid: number }> | undefined;

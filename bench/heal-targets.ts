@@ -1,6 +1,6 @@
 // The targets of issue 11 (heal faster than in-process mod_ping_muc), read off one run: the
-// 100,000-join round against the stub at L = 50 ms, and the e2e rows of ping-muc (stanza API
-// v2) beside Debian's mod_ping_muc at the same M.
+// 100,000-join round against the stub at L = 50 ms, and the e2e rows of ping-muc beside Debian's
+// mod_ping_muc at the same M.
 import type { E2eResult } from './e2e';
 import type { RoundRow } from './round-part';
 
@@ -27,7 +27,7 @@ export function healTargets(round: RoundRow[], e2e: E2eResult[] | undefined, lat
     met: big && latencyMs === ROUND_LATENCY_MS ? big.wallMs <= ROUND_WALL_MS : undefined,
   });
   for (const m of [...new Set((e2e ?? []).map((r) => r.m))]) {
-    const ours = e2e?.find((r) => r.m === m && r.variant === 'ping-muc-v2');
+    const ours = e2e?.find((r) => r.m === m && r.variant === 'ping-muc');
     const theirs = e2e?.find((r) => r.m === m && r.variant === 'debian-mod_ping_muc');
     if (!ours || !theirs) continue;
     const pair = (name: string, a: number, b: number) => ({
