@@ -1,23 +1,21 @@
 // What the stanza API answered, checked (docs/stanza-api.md): a 200 answer read strictly, a
-// batch item, a self-ping reply. Pure: the client (./stanza-api-http.ts) does the HTTP.
+// batch item, a self-ping reply, a notification's. Pure: the client (./stanza-api-http.ts) does the HTTP.
 import { TextDecoder } from 'node:util';
-import { Element } from '@xmpp/xml';
+import type { Element } from '@xmpp/xml';
 import type { PingReply } from '../domain/model';
 import { sameJid } from '../domain/jid';
 import { DEFINED_CONDITIONS } from '../domain/outcome';
-import { NS_API, NS_BATCH, NS_STANZAS, parseXml, stanzaId } from '../domain/stanzas';
+import { API_VERSION, NS_API, NS_BATCH, NS_STANZAS, parseXml, unsupportedVersion } from '../domain/stanzas';
+import { StanzaApiError } from '../support/errors';
 
-/** Largest answer read (a version 1 answer, or a batch answer before its per-item room). */
+export { StanzaApiError } from '../support/errors';
+
+/** Largest answer read (a whole answer before its per-item room). */
 export const MAX_RESPONSE_BYTES = 64 * 1024;
 /** The stanza namespace of the client-to-server stream (RFC 6120 §4.8.3), the only one an IQ reply may have. */
 const NS_CLIENT = 'jabber:client';
 
-/** The API itself failed: never a fact about the room. Callers retry. */
-export class StanzaApiError extends Error {
-  override name = 'StanzaApiError';
-}
-
-/** What one stanza of a batch came back with. */
+/** What one item of a batch came back with. */
 export type ItemAnswer =
   /** The answer element; `ns` is the namespace an unqualified element inherits there (the batch's). */
   { el: Element; ns?: string } | { refused: '503' | '403' | '400'; reason: string } | { bad: string };
@@ -32,7 +30,7 @@ export interface Answer {
   unreadable?: string;
 }
 
-/** The API refused this one request: that join's problem (a self-ping's bad answer), never the round's. */
+/** The API refused this one request: its items' problem (a self-ping's bad answer), never the round's. */
 export const REQUEST_STATUS = new Set([400, 403, 404, 413]);
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -42,13 +40,37 @@ export class Unusable extends Error {}
 
 /**
  * The root element of a usable 200 answer. Throws StanzaApiError for the API's failure (5xx,
- * 401, 429, other statuses) and Unusable for a bad answer to this one request.
+ * 401, 429, other statuses, a 400 `<unsupported-version/>`: not retried) and Unusable for a
+ * bad answer to this one request.
  */
 export function readAnswer(answer: Answer, maxBytes: number): Element {
   const { status } = answer;
   const excerpt = () => (answer.body ? answer.body.toString('utf8', 0, 200) : '');
+  if (status === 400) {
+    const supported = versionRefused(answer, maxBytes);
+    if (supported !== undefined)
+      throw new StanzaApiError(
+        `the stanza API speaks version ${JSON.stringify(supported)}, ping-muc speaks version ${API_VERSION}: upgrade one of them`,
+        { retry: false },
+      );
+  }
   if (REQUEST_STATUS.has(status)) throw new Unusable(`stanza API refused the request: ${status} ${excerpt()}`);
   if (status !== 200) throw new StanzaApiError(`stanza API answered ${status}: ${excerpt()}`);
+  return readXml(answer, maxBytes);
+}
+
+/** The versions a 400 answer's `<unsupported-version/>` names, else undefined (any other 400). */
+function versionRefused(answer: Answer, maxBytes: number): string | undefined {
+  try {
+    return unsupportedVersion(readXml(answer, maxBytes));
+  } catch (err) {
+    if (err instanceof Unusable) return undefined;
+    throw err;
+  }
+}
+
+/** The body's one element: application/xml, UTF-8, strict XML; else Unusable. */
+function readXml(answer: Answer, maxBytes: number): Element {
   if (answer.unreadable || !answer.body) throw new Unusable(answer.unreadable ?? 'no body');
   // application/xml, UTF-8 (the only charset we read; RFC 7303 §3.2 lets the XML itself say more).
   const [type, ...params] = answer.contentType
@@ -75,26 +97,7 @@ export function readAnswer(answer: Answer, maxBytes: number): Element {
   }
 }
 
-/** The stanzas with unique, non-empty ids: a copy with a fresh id for each stanza that has none or a repeated one. */
-export function uniqueIds(stanzas: Element[]): Element[] {
-  const seen = new Set<string>();
-  return stanzas.map((stanza) => {
-    const id = stanza.attrs.id;
-    if (typeof id === 'string' && id !== '' && !seen.has(id)) {
-      seen.add(id);
-      return stanza;
-    }
-    let fresh = stanzaId();
-    while (seen.has(fresh)) fresh = stanzaId();
-    seen.add(fresh);
-    // Only serialized: sharing the children is enough.
-    const copy = new Element(stanza.name, { ...stanza.attrs, id: fresh });
-    copy.children = stanza.children;
-    return copy;
-  });
-}
-
-/** An item's answer: a per-item refusal of version 2, else the version 1 answer element. */
+/** An item's answer: a per-item refusal, else the answer element. */
 export function readItem(el: Element): ItemAnswer {
   if (el.getName() !== 'refused' || el.getNS() !== NS_BATCH) return { el, ns: NS_BATCH };
   const { code, reason } = el.attrs as Record<string, string | undefined>;
@@ -104,7 +107,7 @@ export function readItem(el: Element): ItemAnswer {
   return { refused: code, reason: String(reason ?? '').slice(0, 200) };
 }
 
-/** A self-ping's reply from a batch item; never a reply but from a usable, matching answer. */
+/** A self-ping's reply from its item; never a reply but from a usable, matching answer. */
 export function pingReply(a: ItemAnswer, iq: Element): PingReply {
   if ('bad' in a) return { kind: 'bad-answer', reason: a.bad };
   if ('refused' in a) return { kind: 'bad-answer', reason: `refused ${a.refused}: ${a.reason}` };
@@ -116,10 +119,33 @@ export function pingReply(a: ItemAnswer, iq: Element): PingReply {
   }
 }
 
-/** A heal's reply from a batch item: `<sent/>` when the server notified the user itself, else a self-ping's. */
+/** A heal's reply from its item: `<sent/>` when the server notified the user itself, else a self-ping's. */
 export function healReply(a: ItemAnswer, iq: Element): PingReply {
   if ('el' in a && isApiSignal(a.el, 'sent')) return { kind: 'notified' };
   return pingReply(a, iq);
+}
+
+/**
+ * A notification's outcome from its item: `<sent/>` or `<no-session/>`. Anything else is the
+ * API's failure (StanzaApiError), never "sent"; a refusal is not retried in place (the same
+ * item would be refused again).
+ */
+export function notifyReply(a: ItemAnswer): 'sent' | 'no-session' {
+  if ('el' in a && isApiSignal(a.el, 'sent')) return 'sent';
+  if ('el' in a && isApiSignal(a.el, 'no-session')) return 'no-session';
+  if ('refused' in a)
+    throw new StanzaApiError(`stanza API refused a notification (${a.refused}): ${a.reason}`, { retry: false });
+  const why = 'bad' in a ? a.bad : `<${a.el.name.slice(0, 40)}> is no answer to a notification`;
+  throw new StanzaApiError(`stanza API answered a notification badly: ${why}`);
+}
+
+/** A server ping's item: `<sent/>`, else the API's failure. */
+export function serverPingReply(a: ItemAnswer): void {
+  if ('el' in a && isApiSignal(a.el, 'sent')) return;
+  if ('refused' in a)
+    throw new StanzaApiError(`stanza API refused a server ping (${a.refused}): ${a.reason}`, { retry: false });
+  const why = 'bad' in a ? a.bad : `<${a.el.name.slice(0, 40)}> is no answer to a server ping`;
+  throw new StanzaApiError(`stanza API answered a server ping badly: ${why}`);
 }
 
 /** `<name xmlns="urn:ping-muc:stanza-api:1"/>` and nothing else: no other attribute, no content. */
@@ -138,8 +164,8 @@ export function readPingAnswer(answer: Element, iq: Element, inherited?: string)
   if (isApiSignal(answer, 'no-session')) return { kind: 'no-session' };
   const { type, id, from, to } = answer.attrs as Record<string, string | undefined>;
   const ns = answer.getNS();
-  // Written without a namespace, as the module writes a stanza: in a batch item it inherits the
-  // batch's namespace, yet it is the same jabber:client stanza as at the root of a version 1 answer.
+  // Written without a namespace, as a stanza often is: in a batch item it inherits the batch's
+  // namespace, yet it is the same jabber:client stanza.
   const unqualified = answer.name === 'iq' && answer.attrs.xmlns === undefined && ns === inherited;
   if (answer.getName() !== 'iq' || (ns !== undefined && ns !== NS_CLIENT && !unqualified)) {
     throw new Unusable(
@@ -159,12 +185,14 @@ export function readPingAnswer(answer: Element, iq: Element, inherited?: string)
     // one is malformed: it must not be read as "any other error" (XEP-0410 §3.2: not joined).
     const errors = answer.getChildElements().filter((c) => c.getName() === 'error' && c.getNS() === ns);
     if (errors.length !== 1) throw new Unusable('IQ error without exactly one <error/>');
-    const conditions = (errors[0] as Element)
-      .getChildElements()
-      .filter((c) => c.getNS() === NS_STANZAS && c.getName() !== 'text');
+    const children = (errors[0] as Element).getChildElements().filter((c) => c.getNS() === NS_STANZAS);
+    const conditions = children.filter((c) => c.getName() !== 'text');
     if (conditions.length !== 1 || !DEFINED_CONDITIONS.has((conditions[0] as Element).getName())) {
       throw new Unusable('IQ error without exactly one defined condition (RFC 6120 §8.3.3)');
     }
+    // §8.3.2: at most one <text/>. Prosody's get_error takes a second one for the condition, so
+    // such an error could read one way here and another way in the module (docs/stanza-api.md).
+    if (children.length - conditions.length > 1) throw new Unusable('IQ error with several <text/>');
   }
   return { kind: 'reply', iq: answer };
 }

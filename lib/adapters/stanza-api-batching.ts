@@ -1,61 +1,81 @@
-// The round's self-pings and notifications, gathered into batches (stanza API v2): the round
-// keeps calling selfPing/notify one join at a time, C at once, and the calls made together go
-// out as one signed request (../support/gather.ts); the round's rules do not change with it.
-import type { Element } from 'ltx';
+// The StanzaApi port over a wire that sends items in batches (docs/stanza-api.md): the round
+// calls heal/selfPing/notify one join at a time, C at once, and the calls made together go out
+// as one signed request (../support/gather.ts); each call reads its own item of the answer.
+import type { Element } from '@xmpp/xml';
 import type { PingReply } from '../domain/model';
-import type { StanzaApi } from '../ports';
+import type { JoinRef, StanzaApi } from '../ports';
 import { Gatherer } from '../support/gather';
-import { StanzaApiError } from './stanza-api-http';
+import { StanzaApiError } from '../support/errors';
+import { GATHER_WINDOW_MS } from './stanza-api-options';
+import { healReply, type ItemAnswer, notifyReply, pingReply, serverPingReply } from './stanza-api-answers';
 
-/** A batch answered with another item count is the API's failure, retried like any other. */
-const apiError = (message: string) => new StanzaApiError(message);
+/** One item of a request, as the caller names it; the wire builds its element. */
+export type ApiItem =
+  | { kind: 'heal' | 'self-ping' | 'notify'; join: JoinRef }
+  | { kind: 'server-ping'; remote: string };
+
+/** An item's answer, with the stanza the wire sent for it (the self-ping a reply must answer). */
+export interface Exchanged {
+  answer: ItemAnswer;
+  stanza: Element;
+}
+
+/**
+ * Sends items in batches and answers one Exchanged per item, in order. Throws (StanzaApiError)
+ * for the API's failure; a whole answer it cannot use is a `{ bad }` answer for each item.
+ */
+export interface StanzaApiWire {
+  exchange(items: ApiItem[]): Promise<Exchanged[]>;
+}
 
 export interface BatchingOptions {
-  /** Items per request at most (the server's ping_muc_cloud_batch_max_items, 500 by default). */
+  /** Calls per batch at most. */
   maxItems: number;
-  /** How long the first call of a batch waits for others, ms (the round feeds C at once: a few ms). */
+  /** How long the first call of a batch waits for others, ms (default GATHER_WINDOW_MS). */
   windowMs?: number;
 }
 
-/** `api` with its v2 batch methods used for every call; without them, `api` itself. */
-export function batchingStanzaApi(api: StanzaApi, options: BatchingOptions): StanzaApi {
-  const { selfPingBatch, notifyBatch, healBatch } = api;
-  if (!selfPingBatch || !notifyBatch) return api;
-  const windowMs = options.windowMs ?? 5;
-  const pings = new Gatherer<{ user: string; occupant: string }, PingReply>(
-    (items) => selfPingBatch.call(api, items),
-    options.maxItems,
-    windowMs,
-    apiError,
-  );
-  const heals =
-    healBatch &&
-    new Gatherer<{ user: string; occupant: string }, PingReply>(
-      (items) => healBatch.call(api, items),
-      options.maxItems,
-      windowMs,
-      apiError,
-    );
-  const notes = new Gatherer<Element, 'sent' | 'no-session' | 'failed'>(
-    (items) => notifyBatch.call(api, items),
-    options.maxItems,
-    windowMs,
-    apiError,
-  );
-  return {
-    selfPing: (user, occupant) => pings.call({ user, occupant }),
-    ...(heals && {
-      heal: (user: string, occupant: string) => heals.call({ user, occupant }),
-      healBatch: (items: Array<{ user: string; occupant: string }>) => healBatch.call(api, items),
-    }),
-    async notify(presence) {
-      const out = await notes.call(presence);
-      // One notification the API could not deliver: our failure, retried like a v1 error.
-      if (out === 'failed') throw new StanzaApiError('notification not delivered (batch item refused)');
-      return out === 'sent';
-    },
-    ...(api.serverPing && { serverPing: api.serverPing.bind(api) }),
-    selfPingBatch: (items) => selfPingBatch.call(api, items),
-    notifyBatch: (items) => notifyBatch.call(api, items),
-  };
+/** An answer of another item count is the API's failure, retried like any other. */
+const mismatch = (message: string) => new StanzaApiError(`stanza API ${message}`);
+
+/**
+ * `join`, checked before it joins a batch: a heal or notification without a usable identity
+ * would fail the request of every call gathered with it.
+ */
+function identified(join: JoinRef): JoinRef {
+  if (!Number.isSafeInteger(join.since) || join.since < 0)
+    throw new StanzaApiError(`join ${join.occupant} has no usable identity (since ${join.since})`, { retry: false });
+  return join;
+}
+
+export class BatchingStanzaApi implements StanzaApi {
+  private readonly calls: Gatherer<ApiItem, Exchanged>;
+
+  constructor(
+    private readonly wire: StanzaApiWire,
+    options: BatchingOptions,
+  ) {
+    this.calls = new Gatherer((items) => wire.exchange(items), options.maxItems, options.windowMs ?? GATHER_WINDOW_MS, mismatch);
+  }
+
+  async heal(join: JoinRef): Promise<PingReply> {
+    const { answer, stanza } = await this.calls.call({ kind: 'heal', join: identified(join) });
+    return healReply(answer, stanza);
+  }
+
+  async selfPing(join: JoinRef): Promise<PingReply> {
+    const { answer, stanza } = await this.calls.call({ kind: 'self-ping', join });
+    return pingReply(answer, stanza);
+  }
+
+  async notify(join: JoinRef): Promise<'sent' | 'no-session'> {
+    return notifyReply((await this.calls.call({ kind: 'notify', join: identified(join) })).answer);
+  }
+
+  /** Alone, not gathered: the server answers it at once, and a batch of self-pings answers when its slowest reply came. */
+  async serverPing(_host: string, remote: string): Promise<void> {
+    const [out] = await this.wire.exchange([{ kind: 'server-ping', remote }]);
+    if (!out) throw mismatch('answered no item for a server ping');
+    serverPingReply(out.answer);
+  }
 }

@@ -1,56 +1,60 @@
-// Client of the XMPP server's stanza API (docs/stanza-api.md) over HTTP(S) with keep-alive.
+// Client of the XMPP server's stanza API (docs/stanza-api.md) over HTTP(S) with keep-alive: one
+// protocol, batches of version 3. HttpStanzaApi is the StanzaApi port for one API URL and its
+// keys; HttpWire sends its batches.
 import http from 'node:http';
 import https from 'node:https';
 import type { Element } from '@xmpp/xml';
-import type { PingReply } from '../domain/model';
-import type { StanzaApi } from '../ports';
 import { sign } from '../domain/signature';
-import { batchItems, batchOf, heal, selfPing, selfPings, serverPing, XmlError } from '../domain/stanzas';
+import { batchItems, batchOf, heal, notifyItem, selfPing, serverPing, stanzaId, unavailable, XmlError } from '../domain/stanzas';
 import { backoffMs } from '../support/backoff';
-import {
-  MAX_BATCH_BYTES,
-  MAX_BATCH_ITEMS,
-  MAX_ITEM_ANSWER_BYTES,
-  type StanzaApiOptions,
-  V1_FALLBACK_MS,
-} from './stanza-api-options';
-import {
-  type Answer,
-  healReply,
-  isApiSignal,
-  type ItemAnswer,
-  MAX_RESPONSE_BYTES,
-  pingReply,
-  readAnswer,
-  readItem,
-  readPingAnswer,
-  retryAfterMs,
-  StanzaApiError,
-  uniqueIds,
-  Unusable,
-} from './stanza-api-answers';
+import { StanzaApiError, TransportError } from '../support/errors';
+import { MAX_BATCH_BYTES, MAX_BATCH_ITEMS, MAX_ITEM_ANSWER_BYTES, type StanzaApiOptions } from './stanza-api-options';
+import { type Answer, type ItemAnswer, MAX_RESPONSE_BYTES, readAnswer, readItem, retryAfterMs, Unusable } from './stanza-api-answers';
+import { type ApiItem, BatchingStanzaApi, type Exchanged, type StanzaApiWire } from './stanza-api-batching';
 
-export { MAX_RESPONSE_BYTES, StanzaApiError } from './stanza-api-answers';
+export { MAX_RESPONSE_BYTES } from './stanza-api-answers';
+export { StanzaApiError } from '../support/errors';
 export { MAX_BATCH_BYTES, MAX_BATCH_ITEMS, MAX_ITEM_ANSWER_BYTES, type StanzaApiOptions } from './stanza-api-options';
 
-/** A transport failure; `retry` says whether trying again may help. */
-class TransportError extends Error {
-  constructor(
-    message: string,
-    readonly retry: boolean,
-  ) {
-    super(message);
+/** The StanzaApi port over HTTP: concurrent calls gathered into batches of at most gatherMaxItems. */
+export class HttpStanzaApi extends BatchingStanzaApi {
+  constructor(options: StanzaApiOptions) {
+    super(new HttpWire(options), {
+      maxItems: Math.max(1, options.gatherMaxItems ?? options.batchMaxItems ?? MAX_BATCH_ITEMS),
+      windowMs: options.windowMs,
+    });
   }
 }
 
 /** Answers to one request that the API may give again and that a retry in place may cure. */
 const RETRY_STATUS = new Set([502, 503, 504]);
 
+/** The request element of each item, with ids unique among them (an answer's items are told apart by id). */
+function build(items: ApiItem[]): Element[] {
+  const ids = new Set<string>();
+  const fresh = () => {
+    let id = stanzaId();
+    while (ids.has(id)) id = stanzaId();
+    ids.add(id);
+    return id;
+  };
+  return items.map((item) => {
+    if (item.kind === 'server-ping') return serverPing(item.remote, fresh());
+    const { user, occupant, since } = item.join;
+    if (item.kind === 'notify') return notifyItem(unavailable(occupant, user, undefined, fresh()), since);
+    const iq = selfPing(user, occupant, fresh());
+    return item.kind === 'heal' ? heal(iq, since) : iq;
+  });
+}
+
+/** The stanza an item's answer must answer: a heal's self-ping, a notification's presence, else the item. */
+const inner = (el: Element): Element => (el.name === 'heal' || el.name === 'notify' ? (el.getChildElements()[0] ?? el) : el);
+
 /**
  * node:http with a keep-alive agent rather than fetch: measured at half the CPU per self-ping
  * (docs/benchmarks.md), which bounds a round's rate on a fractional Lambda vCPU.
  */
-export class HttpStanzaApi implements StanzaApi {
+export class HttpWire implements StanzaApiWire {
   private readonly url: URL;
   private readonly agent: http.Agent;
   private readonly transport: typeof http | typeof https;
@@ -58,10 +62,6 @@ export class HttpStanzaApi implements StanzaApi {
   private readonly retryBaseMs: number;
   private readonly retryMaxMs: number;
   private readonly random: () => number;
-  /** Until then (ms), batches go as version 1 requests: the server refused one with 403. */
-  private v1Until = 0;
-  /** Until then (ms), heals go as plain self-pings: the server refused a batch's every heal with 403. */
-  private plainUntil = 0;
 
   constructor(private readonly options: StanzaApiOptions) {
     this.url = new URL(options.url);
@@ -88,7 +88,7 @@ export class HttpStanzaApi implements StanzaApi {
         fn();
       };
       const fail = (message: string, retry: boolean) => {
-        finish(() => reject(new TransportError(message, retry)));
+        finish(() => reject(new TransportError(message, { retry })));
         req.destroy();
       };
       // Signed per try: the API refuses a webhook-id it has seen (replay protection).
@@ -134,12 +134,13 @@ export class HttpStanzaApi implements StanzaApi {
     });
   }
 
-  /** Sends with bounded, jittered retries in place; returns the final answer or throws StanzaApiError. */
-  private async exchange(
-    body: string,
-    maxBytes = MAX_RESPONSE_BYTES,
-    timeoutMs = this.options.timeoutMs,
-  ): Promise<Answer> {
+  /**
+   * Sends with bounded, jittered retries in place; returns the final answer or throws
+   * StanzaApiError, which keeps the transport error as its cause and its `retry` (our own
+   * timeout: false, so that nobody retries it in place either).
+   */
+  private async post(body: string, maxBytes: number): Promise<Answer> {
+    const timeoutMs = this.options.timeoutMs;
     for (let attempt = 0; ; attempt++) {
       const last = attempt + 1 >= this.tries;
       let wait = backoffMs(attempt, this.retryBaseMs, this.retryMaxMs, this.random);
@@ -152,117 +153,38 @@ export class HttpStanzaApi implements StanzaApi {
         if (after !== undefined) wait = Math.max(wait, after);
       } catch (err) {
         if (!(err instanceof TransportError)) throw err;
-        if (!err.retry || last) throw new StanzaApiError(err.message);
+        if (err.retry === false || last) throw new StanzaApiError(err.message, { cause: err });
       }
       await new Promise((r) => setTimeout(r, wait));
     }
   }
 
-  /**
-   * The root element of a usable 200 answer. Throws StanzaApiError for the API's failure
-   * (transport, 5xx, 401, 429, other statuses) and Unusable for a bad answer to this request.
-   */
-  private async post(stanza: Element): Promise<Element> {
-    return readAnswer(await this.exchange(stanza.toString()), MAX_RESPONSE_BYTES);
-  }
-
-  async selfPing(user: string, occupant: string): Promise<PingReply> {
-    const iq = selfPing(user, occupant);
-    try {
-      const answer = await this.post(iq);
-      return readPingAnswer(answer, iq);
-    } catch (err) {
-      if (err instanceof Unusable) return { kind: 'bad-answer', reason: err.message };
-      throw err;
-    }
-  }
-
-  async notify(presence: Element): Promise<boolean> {
-    let answer: Element;
-    try {
-      answer = await this.post(presence);
-    } catch (err) {
-      if (err instanceof Unusable) throw new StanzaApiError(`stanza API answered a notification badly: ${err.message}`);
-      throw err;
-    }
-    if (isApiSignal(answer, 'sent')) return true;
-    if (isApiSignal(answer, 'no-session')) return false;
-    throw new StanzaApiError(`stanza API answered an unexpected <${answer.name}> to a notification`);
-  }
-
-  /** Version 2: self-pings in batches; replies in the same order. Throws StanzaApiError like selfPing. */
-  async selfPingBatch(pings: Array<{ user: string; occupant: string }>): Promise<PingReply[]> {
-    const iqs = selfPings(pings);
-    const answers = await this.batch(iqs, false);
-    return answers.map((a, i) => pingReply(a, iqs[i] as Element));
+  /** Each item's answer, in order (StanzaApiWire). */
+  async exchange(items: ApiItem[]): Promise<Exchanged[]> {
+    if (items.length === 0) return [];
+    const stanzas = build(items);
+    const answers = await this.batch(stanzas);
+    return answers.map((answer, i) => ({ answer, stanza: inner(stanzas[i] as Element) }));
   }
 
   /**
-   * Version 2: heals, self-pings the server acts on itself (docs/stanza-api.md); replies in the
-   * same order, each a self-ping's or `notified`. A server that predates heals refuses every one
-   * with 403: they go again as plain self-pings, and so do heals for a while.
+   * The answer to each item (ids unique), in order; the items refused with 503 are sent once
+   * more in a batch of their own. Throws StanzaApiError for the API's failure.
    */
-  async healBatch(pings: Array<{ user: string; occupant: string }>): Promise<PingReply[]> {
-    if (pings.length === 0) return [];
-    if (this.plainUntil > Date.now()) return this.selfPingBatch(pings);
-    const iqs = selfPings(pings);
-    const answers = await this.batch(iqs.map(heal), false);
-    if (!answers.every((a) => 'refused' in a && a.refused === '403')) {
-      return answers.map((a, i) => healReply(a, iqs[i] as Element));
-    }
-    this.plainUntil = Date.now() + V1_FALLBACK_MS;
-    const again = await this.batch(iqs, false);
-    return again.map((a, i) => pingReply(a, iqs[i] as Element));
-  }
-
-  /**
-   * Version 2: this server pings `remote`, to bring the link up. A server that predates it (403,
-   * for the item or the whole batch) is no failure: the self-pings then bring the link up.
-   */
-  async serverPing(_host: string, remote: string): Promise<void> {
-    if (this.v1Until > Date.now()) return;
-    const answer = await this.exchange(batchOf([serverPing(remote)]), MAX_RESPONSE_BYTES, this.options.batchTimeoutMs);
-    if (answer.status === 403) return;
-    try {
-      readAnswer(answer, MAX_RESPONSE_BYTES);
-    } catch (err) {
-      if (err instanceof Unusable) throw new StanzaApiError(`stanza API answered a server ping badly: ${err.message}`);
-      throw err;
-    }
-  }
-
-  /** Version 2: notifications in batches; outcomes in the same order. Throws StanzaApiError like notify. */
-  async notifyBatch(presences: Element[]): Promise<Array<'sent' | 'no-session' | 'failed'>> {
-    const answers = await this.batch(uniqueIds(presences), true);
-    return answers.map((a) => {
-      if (!('el' in a)) return 'failed';
-      if (isApiSignal(a.el, 'sent')) return 'sent';
-      return isApiSignal(a.el, 'no-session') ? 'no-session' : 'failed';
-    });
-  }
-
-  /**
-   * The answer to each stanza (ids unique), in order; the items refused with 503 are sent once
-   * more in a batch of their own. Throws StanzaApiError for the API's failure, and with `strict`
-   * (notifications) also for an unusable answer to a whole request.
-   */
-  private async batch(stanzas: Element[], strict: boolean): Promise<ItemAnswer[]> {
-    const answers = await this.split(stanzas, strict);
+  private async batch(stanzas: Element[]): Promise<ItemAnswer[]> {
+    const answers = await this.split(stanzas);
     const busy = answers.flatMap((a, i) => ('refused' in a && a.refused === '503' ? [i] : []));
     if (busy.length === 0) return answers;
     await new Promise((r) => setTimeout(r, backoffMs(0, this.retryBaseMs, this.retryMaxMs, this.random)));
-    const again = await this.split(
-      busy.map((i) => stanzas[i] as Element),
-      strict,
-    );
+    const again = await this.split(busy.map((i) => stanzas[i] as Element));
     busy.forEach((i, j) => {
       answers[i] = again[j] as ItemAnswer;
     });
     return answers;
   }
 
-  /** Requests of at most batchMaxItems stanzas and batchMaxBytes, one after another. */
-  private async split(stanzas: Element[], strict: boolean): Promise<ItemAnswer[]> {
+  /** Requests of at most batchMaxItems items and batchMaxBytes, one after another. */
+  private async split(stanzas: Element[]): Promise<ItemAnswer[]> {
     const maxItems = Math.max(1, this.options.batchMaxItems ?? MAX_BATCH_ITEMS);
     const maxBytes = this.options.batchMaxBytes ?? MAX_BATCH_BYTES;
     const empty = Buffer.byteLength(batchOf([]));
@@ -272,34 +194,24 @@ export class HttpStanzaApi implements StanzaApi {
     for (const stanza of stanzas) {
       const size = Buffer.byteLength(stanza.toString());
       if (chunk.length > 0 && (chunk.length >= maxItems || bytes + size > maxBytes)) {
-        answers.push(...(await this.request(chunk, strict)));
+        answers.push(...(await this.request(chunk)));
         chunk = [];
         bytes = empty;
       }
       chunk.push(stanza);
       bytes += size;
     }
-    if (chunk.length > 0) answers.push(...(await this.request(chunk, strict)));
+    if (chunk.length > 0) answers.push(...(await this.request(chunk)));
     return answers;
   }
 
-  /** One batch request, halved on 413; as version 1 requests to a server that predates version 2. */
-  private async request(chunk: Element[], strict: boolean): Promise<ItemAnswer[]> {
-    if (this.v1Until > Date.now()) return this.oneByOne(chunk);
+  /** One request, halved on 413. A whole answer it cannot use is a bad answer for each item. */
+  private async request(chunk: Element[]): Promise<ItemAnswer[]> {
     const maxBytes = MAX_RESPONSE_BYTES + chunk.length * MAX_ITEM_ANSWER_BYTES;
-    const answer = await this.exchange(batchOf(chunk), maxBytes, this.options.batchTimeoutMs);
+    const answer = await this.post(batchOf(chunk), maxBytes);
     if (answer.status === 413 && chunk.length > 1) {
       const half = Math.ceil(chunk.length / 2);
-      return [
-        ...(await this.request(chunk.slice(0, half), strict)),
-        ...(await this.request(chunk.slice(half), strict)),
-      ];
-    }
-    // A version 2 server never refuses a whole batch with 403; a version 1 server refuses any
-    // root but a stanza with it.
-    if (answer.status === 403) {
-      this.v1Until = Date.now() + V1_FALLBACK_MS;
-      return this.oneByOne(chunk);
+      return [...(await this.request(chunk.slice(0, half))), ...(await this.request(chunk.slice(half)))];
     }
     try {
       const items = batchItems(
@@ -310,31 +222,7 @@ export class HttpStanzaApi implements StanzaApi {
     } catch (err) {
       if (!(err instanceof Unusable || err instanceof XmlError)) throw err;
       const reason = `batch answer: ${err.message}`;
-      if (strict) throw new StanzaApiError(`stanza API answered a batch of notifications badly: ${reason}`);
       return chunk.map(() => ({ bad: reason }));
     }
-  }
-
-  /** Each stanza as a version 1 request, fallbackConcurrency at a time. */
-  private async oneByOne(chunk: Element[]): Promise<ItemAnswer[]> {
-    const answers: ItemAnswer[] = new Array(chunk.length);
-    let next = 0;
-    const worker = async () => {
-      for (let i = next++; i < chunk.length; i = next++) {
-        try {
-          // A heal is a version 2 item: to a version 1 server its self-ping goes alone.
-          const stanza = chunk[i] as Element;
-          answers[i] = {
-            el: await this.post(stanza.name === 'heal' ? (stanza.getChildElements()[0] as Element) : stanza),
-          };
-        } catch (err) {
-          if (!(err instanceof Unusable)) throw err;
-          answers[i] = { bad: err.message };
-        }
-      }
-    };
-    const workers = Math.max(1, Math.min(chunk.length, this.options.fallbackConcurrency ?? 32));
-    await Promise.all(Array.from({ length: workers }, worker));
-    return answers;
   }
 }

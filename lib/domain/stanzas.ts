@@ -6,9 +6,14 @@ import { Element, xml } from '@xmpp/xml';
 export const NS_PING = 'urn:xmpp:ping';
 export const NS_MUC_USER = 'http://jabber.org/protocol/muc#user';
 export const NS_STANZAS = 'urn:ietf:params:xml:ns:xmpp-stanzas';
+/** The stanza API's signals: `<timeout/>`, `<no-session/>`, `<sent/>` (docs/stanza-api.md). */
 export const NS_API = 'urn:ping-muc:stanza-api:1';
-/** Version 2 of the stanza API: a batch of version 1 stanzas in one request (docs/stanza-api.md). */
+/** The stanza API's requests and answers: `<batch>`, its items, `<refused/>`, `<unsupported-version/>`. */
 export const NS_BATCH = 'urn:ping-muc:stanza-api:2';
+/** The protocol version every request and answer names on its `<batch>`. */
+export const API_VERSION = '3';
+/** The notification's `<reason>`: the server writes its own, so this text is only a placeholder. */
+export const NOTIFY_REASON = 'Connection to remote server lost';
 
 /** Ids are cut from a pool of random bytes: a call to the system's generator per id was 8 % of a round's CPU. */
 const ID_BYTES = 9;
@@ -31,35 +36,35 @@ export function selfPing(user: string, occupant: string, id = stanzaId()): Eleme
   return xml('iq', { type: 'get', id, from: user, to: occupant }, xml('ping', { xmlns: NS_PING }));
 }
 
-/**
- * A heal of stanza API v2 (docs/stanza-api.md): a self-ping the server acts on itself when its
- * reply says the room no longer has the user. It carries the self-ping's id.
- */
-export function heal(ping: Element): Element {
-  return xml('heal', { xmlns: NS_BATCH, id: ping.attrs.id }, ping);
+/** `since` as the API writes it: a decimal integer (the join's identity, µs). */
+function sinceAttr(since: number): string {
+  if (!Number.isSafeInteger(since) || since < 0) throw new RangeError(`join identity ${since} is not a non-negative integer`);
+  return String(since);
 }
 
 /**
- * A server ping of stanza API v2 (docs/stanza-api.md): the user's server pings the remote domain
- * (XEP-0199 §4.2), which brings their s2s link up. It names no user.
+ * A heal (docs/stanza-api.md): a self-ping the server acts on itself when its reply says the
+ * room no longer has the user, for the join `since` only. It carries the self-ping's id.
+ */
+export function heal(ping: Element, since: number): Element {
+  return xml('heal', { xmlns: NS_BATCH, id: ping.attrs.id, since: sinceAttr(since) }, ping);
+}
+
+/** A notification item: the unavailable presence, delivered only to the join `since`. It carries the presence's id. */
+export function notifyItem(presence: Element, since: number): Element {
+  return xml('notify', { xmlns: NS_BATCH, id: presence.attrs.id, since: sinceAttr(since) }, presence);
+}
+
+/**
+ * A server ping (docs/stanza-api.md): the user's server pings the remote domain (XEP-0199
+ * §4.2), which brings their s2s link up. It names no user.
  */
 export function serverPing(remote: string, id = stanzaId()): Element {
   return xml('server-ping', { xmlns: NS_BATCH, id, to: remote });
 }
 
-/** Self-pings with ids unique among them (a batch's items are told apart by id). */
-export function selfPings(pings: Array<{ user: string; occupant: string }>): Element[] {
-  const ids = new Set<string>();
-  return pings.map(({ user, occupant }) => {
-    let id = stanzaId();
-    while (ids.has(id)) id = stanzaId();
-    ids.add(id);
-    return selfPing(user, occupant, id);
-  });
-}
-
 /** What mod_ping_muc sends a user who is no longer joined: 110 (self) + 333 (technical reasons). */
-export function unavailable(occupant: string, user: string, reason: string, id = stanzaId()): Element {
+export function unavailable(occupant: string, user: string, reason = NOTIFY_REASON, id = stanzaId()): Element {
   return xml(
     'presence',
     { type: 'unavailable', id, from: occupant, to: user },
@@ -302,27 +307,38 @@ export function parseXml(text: string, maxBytes: number): Element {
 }
 
 /**
- * A version 2 request body: `<batch xmlns="urn:ping-muc:stanza-api:2">` around the stanzas,
- * whose ids are unique. Serialized, not built: the stanzas stay unchanged (no new parent).
+ * A request body: `<batch xmlns="urn:ping-muc:stanza-api:2" version="3">` around the items,
+ * whose ids are unique. Serialized, not built: the items stay unchanged (no new parent).
  */
-export function batchOf(stanzas: Element[]): string {
-  return `<batch xmlns="${NS_BATCH}">${stanzas.map((s) => s.toString()).join('')}</batch>`;
+export function batchOf(items: Element[]): string {
+  return `<batch xmlns="${NS_BATCH}" version="${API_VERSION}">${items.map((s) => s.toString()).join('')}</batch>`;
 }
 
 /** Only whitespace beside the elements of `el`. */
 const onlyElements = (el: Element): boolean =>
   el.children.every((c) => typeof c !== 'string' || /^[ \t\r\n]*$/.test(c));
 
+/** Attributes other than namespace declarations. */
+const plainAttrs = (el: Element): string[] =>
+  Object.keys(el.attrs).filter((a) => a !== 'xmlns' && !a.startsWith('xmlns:'));
+
 /**
- * The answer element of each request id of a version 2 answer, in the order of `ids`, or why
- * there is none: no item, several items, or an item that does not hold exactly one element.
- * Items of ids that were not asked are ignored. Throws XmlError when the root is not a batch.
+ * The answer element of each request id of an answer, in the order of `ids`, or why there is
+ * none: no item, several items, or an item that does not hold exactly one element. Items of ids
+ * that were not asked are ignored. Throws XmlError when the root is not a `<batch>` of this
+ * version: the whole answer is unusable.
  */
 export function batchItems(root: Element, ids: readonly string[]): Array<Element | string> {
   if (root.getName() !== 'batch' || root.getNS() !== NS_BATCH)
-    throw new XmlError(`<${root.name.slice(0, 40)}> is not a version 2 <batch>`);
-  if (Object.keys(root.attrs).some((a) => a !== 'xmlns' && !a.startsWith('xmlns:')))
-    throw new XmlError('<batch> with attributes');
+    throw new XmlError(`<${root.name.slice(0, 40)}> is not a <batch xmlns="${NS_BATCH}">`);
+  const version = root.attrs.version;
+  if (version !== API_VERSION)
+    throw new XmlError(
+      version === undefined
+        ? `<batch> without a version (ping-muc speaks ${API_VERSION})`
+        : `<batch> of version ${JSON.stringify(String(version).slice(0, 20))}, not ${API_VERSION}`,
+    );
+  if (plainAttrs(root).some((a) => a !== 'version')) throw new XmlError('<batch> with other attributes than version');
   if (!onlyElements(root)) throw new XmlError('text in <batch>');
   const found = new Map<string, Element[]>();
   for (const item of root.getChildElements()) {
@@ -337,10 +353,19 @@ export function batchItems(root: Element, ids: readonly string[]): Array<Element
     if (items.length === 0) return 'no item for this request';
     if (items.length > 1) return `${items.length} items for this request`;
     const item = items[0] as Element;
-    if (Object.keys(item.attrs).some((a) => a !== 'id' && a !== 'xmlns' && !a.startsWith('xmlns:')))
-      return '<item> with other attributes than id';
+    if (plainAttrs(item).some((a) => a !== 'id')) return '<item> with other attributes than id';
     const answers = item.getChildElements();
     if (answers.length !== 1 || !onlyElements(item)) return '<item> without exactly one element';
     return answers[0] as Element;
   });
+}
+
+/**
+ * The versions a server names in `<unsupported-version xmlns="urn:ping-muc:stanza-api:2"
+ * supported="…"/>` (its answer to a request of a version it does not speak), else undefined.
+ */
+export function unsupportedVersion(root: Element): string | undefined {
+  if (root.getName() !== 'unsupported-version' || root.getNS() !== NS_BATCH) return undefined;
+  const supported = root.attrs.supported;
+  return typeof supported === 'string' ? supported.slice(0, 40) : '';
 }

@@ -1,22 +1,22 @@
 // The stanza API clients as configured: shared by the AWS and the local composition roots.
 import { HttpStanzaApi } from '../adapters/stanza-api-http';
-import { batchingStanzaApi } from '../adapters/stanza-api-batching';
 import { RoutingStanzaApi } from '../adapters/stanza-api-routing';
 import type { StanzaApi } from '../ports';
 import type { Keys } from '../domain/signature';
 import type { Config } from '../support/config';
 import type { HostRegistry } from '../support/registry';
 
-/** One API URL with its key(s). */
+/** One API URL with its key(s): calls made together go out in batches of at most PING_MUC_API_BATCH. */
 export function stanzaApiFor(config: Config, key: Keys, url = config.apiUrl): HttpStanzaApi {
-  return new HttpStanzaApi({ url, key, timeoutMs: config.apiTimeoutMs });
+  return new HttpStanzaApi({
+    url,
+    key,
+    timeoutMs: config.apiTimeoutMs,
+    ...(config.apiBatch > 0 && { gatherMaxItems: config.apiBatch }),
+  });
 }
 
-/**
- * Each call to the API of the user's host, signed with that host's keys (docs/hosts.md); with
- * PING_MUC_API_BATCH, the calls made together go out in v2 batches of at most that many.
- */
+/** Each call to the API of the user's host, signed with that host's keys (docs/hosts.md). */
 export function routedStanzaApi(config: Config, registry: HostRegistry): StanzaApi {
-  const routed = new RoutingStanzaApi(registry, (api) => stanzaApiFor(config, api.keys, api.url));
-  return config.apiBatch > 0 ? batchingStanzaApi(routed, { maxItems: config.apiBatch }) : routed;
+  return new RoutingStanzaApi(registry, (api) => stanzaApiFor(config, api.keys, api.url));
 }

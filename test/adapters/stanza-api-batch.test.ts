@@ -1,37 +1,40 @@
-// Version 2 of the stanza API (docs/stanza-api.md, "Version 2 (batches)"): HttpStanzaApi's batch
-// methods (heals too) against a local HTTP server playing the v2 server and against the shared
-// stub, and RoutingStanzaApi's per-host split.
-import { createServer, type Server } from 'node:http';
+// The stanza API's one protocol (docs/stanza-api.md, version 3): HttpStanzaApi against a local
+// HTTP server playing the module, and against the shared stub (its join identity rule too).
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Element, parse } from 'ltx';
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HttpStanzaApi, StanzaApiError } from '../../lib/adapters/stanza-api-http';
-import { RoutingStanzaApi } from '../../lib/adapters/stanza-api-routing';
 import type { PingReply } from '../../lib/domain/model';
 import { classify } from '../../lib/domain/outcome';
-import { secretKey } from '../../lib/domain/signature';
-import { NS_API, NS_BATCH, NS_STANZAS, unavailable } from '../../lib/domain/stanzas';
-import type { StanzaApi } from '../../lib/ports';
+import { secretKey, sign, verify } from '../../lib/domain/signature';
+import { NS_API, NS_BATCH, NS_STANZAS } from '../../lib/domain/stanzas';
+import type { JoinRef } from '../../lib/ports';
 import { type Answer, startStanzaApiStub, type StanzaApiStub } from '../support/stanza-api-stub';
 
 const SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
 const USER = 'alice@a.example/r';
+const SINCE = 1_733_580_000_000_000;
 const occupant = (n: string | number) => `room${n}@muc.b.example/Alice`;
+const joinOf = (k: number, since = SINCE + k): JoinRef => ({ user: USER, occupant: occupant(k), since });
+const joins = (n: number) => Array.from({ length: n }, (_, k) => joinOf(k));
 
+/** A request item as the server saw it: a heal's or a notification's `from`/`to` are its stanza's. */
 interface Item {
+  name: string;
   id: string;
+  since?: string;
   from: string;
   to: string;
-  name: string;
+  el: Element;
 }
 interface Reply {
   status?: number;
   type?: string;
   body: string;
 }
-/** Each request the server saw: its root name and items (a heal's `from` and `to` are its self-ping's), and the items themselves. */
-let seen: Array<{ root: string; items: Item[]; els: Element[] }> = [];
-let script: (items: Item[], root: string) => Reply = () => ({ status: 500, body: 'unset' });
+let seen: Array<{ root: Element; items: Item[]; headers: IncomingHttpHeaders; body: string }> = [];
+let script: (items: Item[]) => Reply = () => ({ status: 500, body: 'unset' });
 let server: Server;
 let url = '';
 
@@ -40,14 +43,21 @@ beforeAll(async () => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const root = parse(Buffer.concat(chunks).toString('utf8'));
-      const els = root.name === 'batch' ? root.getChildElements() : [root];
-      const items = els.map((e: Element) => {
-        const stanza = e.name === 'heal' ? (e.getChildElements()[0] ?? e) : e;
-        return { id: e.attrs.id ?? '', from: stanza.attrs.from ?? '', to: stanza.attrs.to ?? '', name: e.name };
+      const body = Buffer.concat(chunks).toString('utf8');
+      const root = parse(body);
+      const items = root.getChildElements().map((el: Element) => {
+        const stanza = el.name === 'heal' || el.name === 'notify' ? (el.getChildElements()[0] ?? el) : el;
+        return {
+          name: el.name,
+          id: el.attrs.id ?? '',
+          since: el.attrs.since,
+          from: stanza.attrs.from ?? '',
+          to: stanza.attrs.to ?? '',
+          el,
+        };
       });
-      seen.push({ root: root.name, items, els });
-      const r = script(items, root.name);
+      seen.push({ root, items, headers: req.headers, body });
+      const r = script(items);
       res.writeHead(r.status ?? 200, { 'content-type': r.type ?? 'application/xml' });
       res.end(r.body);
     });
@@ -67,22 +77,89 @@ beforeEach(() => {
 });
 
 const api = (options: Partial<ConstructorParameters<typeof HttpStanzaApi>[0]> = {}) =>
-  new HttpStanzaApi({ url, key: secretKey(SECRET), timeoutMs: 2000, retryBaseMs: 1, retryMaxMs: 5, ...options });
+  new HttpStanzaApi({
+    url,
+    key: secretKey(SECRET),
+    timeoutMs: 2000,
+    retryBaseMs: 1,
+    retryMaxMs: 5,
+    windowMs: 1,
+    ...options,
+  });
 
 const result = (i: Item, extra = ' xmlns="jabber:client"') =>
   `<iq${extra} type="result" id="${i.id}" from="${i.to}" to="${i.from}"/>`;
-const error = (i: Item, condition: string, by: string) =>
-  `<iq xmlns="jabber:client" type="error" id="${i.id}" from="${i.to}" to="${i.from}"><error type="cancel" by="${by}"><${condition} xmlns="${NS_STANZAS}"/></error></iq>`;
+const error = (i: Item, condition: string, by: string, extra = '') =>
+  `<iq xmlns="jabber:client" type="error" id="${i.id}" from="${i.to}" to="${i.from}"><error type="cancel" by="${by}">${extra}<${condition} xmlns="${NS_STANZAS}"/></error></iq>`;
 const signal = (name: string) => `<${name} xmlns="${NS_API}"/>`;
 const refused = (code: string) => `<refused xmlns="${NS_BATCH}" code="${code}" reason="why"/>`;
-const batch = (items: string[]) => `<batch xmlns="${NS_BATCH}">${items.join('')}</batch>`;
+const batch = (items: string[], version = ' version="3"') => `<batch xmlns="${NS_BATCH}"${version}>${items.join('')}</batch>`;
 const item = (i: Item, inner: string) => `<item id="${i.id}">${inner}</item>`;
-const pings = (n: number) => Array.from({ length: n }, (_, k) => ({ user: USER, occupant: occupant(k) }));
-/** The room number of an item's occupant. */
-const room = (i: Item) => Number(/^room(\d+)@/.exec(i.to)?.[1]);
+/** The room number of an item's occupant (a notification's `from`). */
+const room = (i: Item) => Number(/^room(\d+)@/.exec(i.name === 'notify' ? i.from : i.to)?.[1]);
 const kinds = (replies: PingReply[]) => replies.map((r) => r.kind);
+const headers = (h: IncomingHttpHeaders) =>
+  Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Array.isArray(v) ? v[0] : v]));
 
-describe('selfPingBatch', () => {
+describe('requests', () => {
+  it('gathers concurrent calls into one signed <batch version="3">: self-pings, heals and notifications with their since', async () => {
+    script = (items) =>
+      ({
+        body: batch(items.map((i) => item(i, i.name === 'iq' ? result(i) : signal(i.name === 'notify' ? 'sent' : 'timeout')))),
+      });
+    const client = api();
+    const [probe, healed, notified] = await Promise.all([
+      client.selfPing(joinOf(0)),
+      client.heal(joinOf(1)),
+      client.notify(joinOf(2)),
+    ]);
+    expect([probe.kind, healed.kind, notified]).toEqual(['reply', 'timeout', 'sent']);
+    expect(seen).toHaveLength(1);
+    const [req] = seen;
+    expect(() => verify(secretKey(SECRET), headers(req?.headers ?? {}), req?.body ?? '')).not.toThrow();
+    expect(req?.headers['content-type']).toBe('application/xml');
+    expect(req?.root.name).toBe('batch');
+    expect(req?.root.attrs).toEqual({ xmlns: NS_BATCH, version: '3' });
+    const [ping, heal, note] = req?.items ?? [];
+    // The probe: a bare self-ping, no identity.
+    expect(ping?.el.attrs).toEqual({ type: 'get', id: ping?.id, from: USER, to: occupant(0) });
+    expect(ping?.el.getChild('ping', 'urn:xmpp:ping')).toBeDefined();
+    // A heal: its self-ping's id, the join's since.
+    expect(heal?.el.attrs).toEqual({ xmlns: NS_BATCH, id: heal?.id, since: String(SINCE + 1) });
+    const [iq, ...more] = heal?.el.getChildElements() ?? [];
+    expect(more).toEqual([]);
+    expect(iq?.attrs).toEqual({ type: 'get', id: heal?.id, from: USER, to: occupant(1) });
+    // A notification: the unavailable presence of mod_ping_muc, from room/nick to the session.
+    expect(note?.el.attrs).toEqual({ xmlns: NS_BATCH, id: note?.id, since: String(SINCE + 2) });
+    const presence = note?.el.getChildElements()[0];
+    expect(presence?.attrs).toEqual({ type: 'unavailable', id: note?.id, from: occupant(2), to: USER });
+    const x = presence?.getChild('x', 'http://jabber.org/protocol/muc#user');
+    expect(x?.getChild('item')?.attrs).toEqual({ affiliation: 'none', role: 'none' });
+    expect(x?.getChild('item')?.getChildText('reason')).toBe('Connection to remote server lost');
+    expect(x?.getChildren('status').map((s) => s.attrs.code)).toEqual(['110', '333']);
+    expect(new Set(req?.items.map((i) => i.id)).size).toBe(3);
+  });
+
+  it('writes since as a decimal integer, and refuses a join without one before it joins a batch', async () => {
+    script = (items) => ({ body: batch(items.map((i) => item(i, signal('no-session')))) });
+    const client = api();
+    const out = await Promise.allSettled([
+      client.heal({ ...joinOf(0), since: 9_007_199_254_740_991 }),
+      client.heal({ ...joinOf(1), since: 1.5 }),
+      client.notify({ ...joinOf(2), since: -1 }),
+      client.notify({ ...joinOf(3), since: Number.NaN }),
+      client.notify(joinOf(4, 0)),
+    ]);
+    expect(out.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'rejected', 'fulfilled']);
+    for (const o of out.slice(1, 4)) {
+      expect((o as PromiseRejectedResult).reason).toBeInstanceOf(StanzaApiError);
+      expect((o as PromiseRejectedResult).reason.retry).toBe(false);
+    }
+    expect(seen.flatMap((s) => s.items.map((i) => i.since))).toEqual(['9007199254740991', '0']);
+  });
+});
+
+describe('self-pings and heals', () => {
   it('maps every item by its id, in request order, whatever the order of the answer', async () => {
     const answers: Array<(i: Item) => string> = [
       (i) => item(i, result(i)),
@@ -93,12 +170,10 @@ describe('selfPingBatch', () => {
       (i) => item(i, error(i, 'item-not-found', 'muc.b.example')),
     ];
     script = (items) => ({ body: batch(items.map((i) => (answers[room(i)] as (i: Item) => string)(i)).reverse()) });
-    const replies = await api().selfPingBatch(pings(answers.length));
+    const client = api();
+    const replies = await Promise.all(joins(answers.length).map((j) => client.selfPing(j)));
     expect(seen).toHaveLength(1);
-    expect(seen[0]?.root).toBe('batch');
-    expect(seen[0]?.items.map((i) => i.to)).toEqual(pings(answers.length).map((p) => p.occupant));
-    expect(new Set(seen[0]?.items.map((i) => i.id)).size).toBe(answers.length);
-    expect(kinds(replies)).toEqual(['reply', 'reply', 'timeout', 'no-session', 'reply', 'reply']);
+    expect(seen[0]?.items.map((i) => i.to)).toEqual(joins(answers.length).map((p) => p.occupant));
     const outcomes = replies.map((r, k) =>
       r.kind === 'reply' ? classify(r, { host: 'a.example', room: `room${k}@muc.b.example` }) : r.kind,
     );
@@ -124,16 +199,20 @@ describe('selfPingBatch', () => {
       14: (i) => item(i, signal('sent')),
       15: (i) => `<item id="${i.id}" extra="1">${result(i)}</item>`,
       16: (i) => item(i, `<timeout xmlns="${NS_BATCH}"/>`),
+      // RFC 6120 §8.3.2: one <text/> at most. Prosody's get_error reads a second one as the condition.
+      17: (i) => item(i, error(i, 'item-not-found', 'room17@muc.b.example', `<text xmlns="${NS_STANZAS}"/><text xmlns="${NS_STANZAS}"/>`)),
+      18: (i) => item(i, error(i, 'service-unavailable', 'muc.b.example', `<forbidden xmlns="${NS_STANZAS}"/>`)),
     };
     const n = Object.keys(bad).length;
     script = (items) => ({
       body: batch([
         ...items.map((i) => (bad[room(i)] ?? (() => ''))(i, items)),
         `<item id="not-asked">${signal('timeout')}</item>`,
-        ...items.slice(n).map((i) => item(i, error(i, 'forbidden', 'muc.b.example'))),
+        ...items.slice(n).map((i) => item(i, error(i, 'forbidden', 'muc.b.example', `<text xmlns="${NS_STANZAS}">why</text>`))),
       ]),
     });
-    const replies = await api().selfPingBatch(pings(n + 2));
+    const client = api();
+    const replies = await Promise.all(joins(n + 2).map((j) => client.selfPing(j)));
     expect(kinds(replies.slice(0, n))).toEqual(Array(n).fill('bad-answer'));
     expect(kinds(replies.slice(n))).toEqual(['reply', 'reply']);
     const reasons = replies.slice(0, n).map((r) => (r.kind === 'bad-answer' ? r.reason : ''));
@@ -145,9 +224,29 @@ describe('selfPingBatch', () => {
       '<item> without exactly one element',
       '<item> without exactly one element',
     ]);
+    expect(reasons[17]).toBe('IQ error with several <text/>');
   });
 
-  it('sends the items refused with 503 once more, alone, then makes them bad-answers', async () => {
+  it('a heal answered <sent/> (in the API namespace only) is `notified`; any other answer a self-ping’s', async () => {
+    script = (items) => ({
+      body: batch(
+        items.map((i, k) => {
+          if (k === 0) return item(i, signal('sent'));
+          if (k === 1) return item(i, `<sent xmlns="${NS_BATCH}"/>`);
+          if (k === 2) return item(i, `<sent xmlns="${NS_API}" id="x"/>`);
+          if (k === 3) return item(i, refused('403'));
+          if (k === 4) return item(i, signal('no-session'));
+          return item(i, error(i, 'forbidden', 'muc.b.example'));
+        }),
+      ),
+    });
+    const client = api();
+    const replies = await Promise.all(joins(6).map((j) => client.heal(j)));
+    expect(seen.map((s) => s.items.map((i) => i.name))).toEqual([['heal', 'heal', 'heal', 'heal', 'heal', 'heal']]);
+    expect(kinds(replies)).toEqual(['notified', 'bad-answer', 'bad-answer', 'bad-answer', 'no-session', 'reply']);
+  });
+
+  it('sends the items refused with 503 once more, alone and as they were, then makes them bad-answers', async () => {
     let calls = 0;
     script = (items) => {
       calls++;
@@ -155,19 +254,26 @@ describe('selfPingBatch', () => {
         body: batch(
           items.map((i) => {
             const k = room(i);
-            if (k === 1 || k === 3) return item(i, calls === 1 || k === 3 ? refused('503') : result(i));
+            if (k === 1 || k === 3) return item(i, calls === 1 || k === 3 ? refused('503') : signal('sent'));
             return item(i, result(i));
           }),
         ),
       };
     };
-    const replies = await api().selfPingBatch(pings(5));
-    expect(seen.map((s) => s.items.map(room))).toEqual([
-      [0, 1, 2, 3, 4],
-      [1, 3],
+    const client = api();
+    const replies = await Promise.all([
+      client.selfPing(joinOf(0)),
+      client.heal(joinOf(1)),
+      client.selfPing(joinOf(2)),
+      client.selfPing(joinOf(3)),
+      client.selfPing(joinOf(4)),
+    ]);
+    expect(seen.map((s) => s.items.map((i) => `${i.name} ${room(i)}`))).toEqual([
+      ['iq 0', 'heal 1', 'iq 2', 'iq 3', 'iq 4'],
+      ['heal 1', 'iq 3'],
     ]);
     expect(seen[1]?.items.map((i) => i.id)).toEqual([seen[0]?.items[1]?.id, seen[0]?.items[3]?.id]);
-    expect(kinds(replies)).toEqual(['reply', 'reply', 'reply', 'bad-answer', 'reply']);
+    expect(kinds(replies)).toEqual(['reply', 'notified', 'reply', 'bad-answer', 'reply']);
   });
 
   it('splits above batchMaxItems and batchMaxBytes, one request after another, replies in order', async () => {
@@ -179,15 +285,24 @@ describe('selfPingBatch', () => {
       inFlight--;
       return { body: batch(items.map((i) => item(i, room(i) % 2 ? signal('timeout') : result(i)))) };
     };
-    const replies = await api({ batchMaxItems: 3 }).selfPingBatch(pings(8));
+    const client = api({ batchMaxItems: 3, gatherMaxItems: 100 });
+    const replies = await Promise.all(joins(8).map((j) => client.selfPing(j)));
     expect(seen.map((s) => s.items.length)).toEqual([3, 3, 2]);
     expect(seen.flatMap((s) => s.items.map(room))).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect(kinds(replies)).toEqual(['reply', 'timeout', 'reply', 'timeout', 'reply', 'timeout', 'reply', 'timeout']);
     seen = [];
-    // An iq is about 125 bytes, the batch around them 49: 320 bytes hold two of them.
-    await api({ batchMaxBytes: 320 }).selfPingBatch(pings(5));
+    // An iq is about 125 bytes, the batch around them 61: 330 bytes hold two of them.
+    const small = api({ batchMaxBytes: 330 });
+    await Promise.all(joins(5).map((j) => small.selfPing(j)));
     expect(seen.map((s) => s.items.length)).toEqual([2, 2, 1]);
     expect(most).toBe(1);
+  });
+
+  it('gathers at most gatherMaxItems calls per batch', async () => {
+    script = (items) => ({ body: batch(items.map((i) => item(i, result(i)))) });
+    const client = api({ gatherMaxItems: 4 });
+    await Promise.all(joins(10).map((j) => client.selfPing(j)));
+    expect(seen.map((s) => s.items.length)).toEqual([4, 4, 2]);
   });
 
   it('halves a batch answered 413 down to single items, which are then bad-answers', async () => {
@@ -195,103 +310,143 @@ describe('selfPingBatch', () => {
       items.length > 2 || items.some((i) => room(i) === 4)
         ? { status: 413, body: 'too large' }
         : { body: batch(items.map((i) => item(i, result(i)))) };
-    const replies = await api().selfPingBatch(pings(5));
+    const client = api();
+    const replies = await Promise.all(joins(5).map((j) => client.selfPing(j)));
     expect(seen.map((s) => s.items.map(room))).toEqual([[0, 1, 2, 3, 4], [0, 1, 2], [0, 1], [2], [3, 4], [3], [4]]);
     expect(kinds(replies)).toEqual(['reply', 'reply', 'reply', 'reply', 'bad-answer']);
   });
 
-  it('retries a whole request in place on 503 and transport errors, then throws like version 1', async () => {
+  it('makes every ping item of a whole request a bad-answer on 400, 403, 404 or an unusable 200', async () => {
+    const cases: Reply[] = [
+      { status: 400, body: 'malformed' },
+      { status: 403, body: 'no' },
+      { status: 404, body: 'not here' },
+      { body: `<no-session xmlns="${NS_API}"/>` },
+      { body: `<batch xmlns="${NS_API}" version="3"></batch>` },
+      { body: batch([], '') }, // no version
+      { body: batch([], ' version="2"') },
+      { body: batch([], ' version="4"') },
+      { body: batch([], ' version="3" n="1"') },
+      { body: batch(['<other/>']) },
+      { body: batch(['text']) },
+      { body: batch([`<item>${signal('timeout')}</item>`]) },
+      { body: `<batch xmlns="${NS_BATCH}" version="3">` },
+      { body: batch([]), type: 'text/plain' },
+      { body: `${batch([])}<x/>` },
+    ];
+    const client = api();
+    for (const c of cases) {
+      script = c.body === batch([], '') || c.body.includes('version="2"') || c.body.includes('version="4"')
+        ? (items) => ({ ...c, body: c.body.replace('></batch>', `>${items.map((i) => item(i, result(i))).join('')}</batch>`) })
+        : () => c;
+      const replies = await Promise.all([client.selfPing(joinOf(0)), client.heal(joinOf(1))]);
+      expect(kinds(replies), JSON.stringify(c)).toEqual(['bad-answer', 'bad-answer']);
+    }
+  });
+});
+
+describe('notifications', () => {
+  it('sent and no-session; a refusal, a bad item or an unusable answer throws, never `sent`', async () => {
+    let calls = 0;
+    script = (items) => {
+      calls++;
+      return {
+        body: batch(
+          items.map((i) => {
+            const k = room(i);
+            if (k === 0) return item(i, signal('sent'));
+            if (k === 1) return item(i, signal('no-session'));
+            if (k === 2) return item(i, refused('403'));
+            if (k === 3) return item(i, calls === 1 ? refused('503') : signal('sent'));
+            if (k === 4) return item(i, refused('503'));
+            if (k === 5) return item(i, signal('timeout'));
+            if (k === 6) return item(i, `<sent xmlns="${NS_BATCH}"/>`);
+            if (k === 7) return item(i, refused('400'));
+            return '';
+          }),
+        ),
+      };
+    };
+    const client = api();
+    const out = await Promise.allSettled(joins(9).map((j) => client.notify(j)));
+    expect(out.map((o) => (o.status === 'fulfilled' ? o.value : 'throws'))).toEqual([
+      'sent',
+      'no-session',
+      'throws',
+      'sent',
+      'throws',
+      'throws',
+      'throws',
+      'throws',
+      'throws',
+    ]);
+    for (const o of out) if (o.status === 'rejected') expect(o.reason).toBeInstanceOf(StanzaApiError);
+    const retry = (k: number) => ((out[k] as PromiseRejectedResult).reason as StanzaApiError).retry;
+    // A refusal is not cured by sending the same item again at once.
+    expect([retry(2), retry(7)]).toEqual([false, false]);
+    expect(seen[1]?.items.map((i) => i.from)).toEqual([occupant(3), occupant(4)]);
+  });
+
+  it('throws on the whole request’s failure or an unusable answer', async () => {
+    const client = api();
+    for (const c of [{ status: 503, body: 'busy' }, { status: 400, body: 'no' }, { body: '<batch' }, { body: batch([], '') }]) {
+      script = () => c;
+      await expect(client.notify(joinOf(0))).rejects.toBeInstanceOf(StanzaApiError);
+    }
+  });
+});
+
+describe('the API’s failures', () => {
+  it('retries a whole request in place on 503 and transport errors, then throws for every call', async () => {
     let calls = 0;
     script = (items) =>
       ++calls < 3 ? { status: 503, body: 'busy' } : { body: batch(items.map((i) => item(i, result(i)))) };
-    expect(kinds(await api().selfPingBatch(pings(2)))).toEqual(['reply', 'reply']);
+    const client = api();
+    expect(kinds(await Promise.all(joins(2).map((j) => client.selfPing(j))))).toEqual(['reply', 'reply']);
     expect(calls).toBe(3);
     calls = 0;
     script = () => {
       calls++;
       return { status: 503, body: 'busy' };
     };
-    await expect(api().selfPingBatch(pings(2))).rejects.toBeInstanceOf(StanzaApiError);
+    const failed = await Promise.allSettled([client.selfPing(joinOf(0)), client.notify(joinOf(1))]);
+    expect(failed.map((f) => f.status)).toEqual(['rejected', 'rejected']);
+    expect((failed[0] as PromiseRejectedResult).reason).toBeInstanceOf(StanzaApiError);
     expect(calls).toBe(3);
     for (const status of [401, 429, 500]) {
       script = () => ({ status, body: 'no' });
-      await expect(api().selfPingBatch(pings(2))).rejects.toThrow(new RegExp(`answered ${status}`));
+      await expect(client.heal(joinOf(0))).rejects.toThrow(new RegExp(`answered ${status}`));
     }
-    const dead = new HttpStanzaApi({
-      url: 'http://127.0.0.1:1/x',
-      key: secretKey(SECRET),
-      timeoutMs: 500,
-      tries: 2,
-      retryBaseMs: 1,
-    });
-    await expect(dead.selfPingBatch(pings(2))).rejects.toBeInstanceOf(StanzaApiError);
+    const dead = new HttpStanzaApi({ url: 'http://127.0.0.1:1/x', key: secretKey(SECRET), timeoutMs: 500, tries: 2, retryBaseMs: 1 });
+    const err = await dead.selfPing(joinOf(0)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StanzaApiError);
+    // A refused connection may be cured by trying again: the round may.
+    expect((err as StanzaApiError).retry).toBe(true);
+    expect((err as Error).cause).toBeInstanceOf(Error);
   });
 
-  it('makes every item of a whole request a bad-answer on 400, 404 or an unusable 200', async () => {
-    const cases: Reply[] = [
-      { status: 400, body: 'malformed' },
-      { status: 404, body: 'not here' },
-      { body: `<no-session xmlns="${NS_API}"/>` },
-      { body: `<batch xmlns="${NS_API}"></batch>` },
-      { body: `<batch xmlns="${NS_BATCH}" n="1"></batch>` },
-      { body: `<batch xmlns="${NS_BATCH}"><other/></batch>` },
-      { body: `<batch xmlns="${NS_BATCH}">text</batch>` },
-      { body: `<batch xmlns="${NS_BATCH}"><item>${signal('timeout')}</item></batch>` },
-      { body: `<batch xmlns="${NS_BATCH}">` },
-      { body: batch([]), type: 'text/plain' },
-      { body: `${batch([])}<x/>` },
-    ];
-    for (const c of cases) {
-      script = () => c;
-      const replies = await api().selfPingBatch(pings(2));
-      expect(kinds(replies), JSON.stringify(c)).toEqual(['bad-answer', 'bad-answer']);
-    }
-  });
-
-  it('serves a batch as version 1 requests when the server refuses it with 403 (it predates version 2)', async () => {
-    script = (items, root) => {
-      if (root === 'batch') return { status: 403, body: 'stanza namespace must be jabber:client' };
-      const i = items[0] as Item;
-      return { body: room(i) === 1 ? signal('timeout') : result(i) };
-    };
-    const client = api({ fallbackConcurrency: 2 });
-    expect(kinds(await client.selfPingBatch(pings(3)))).toEqual(['reply', 'timeout', 'reply']);
-    expect(seen.map((s) => s.root)).toEqual(['batch', 'iq', 'iq', 'iq']);
-    seen = [];
-    expect(kinds(await client.selfPingBatch(pings(2)))).toEqual(['reply', 'timeout']);
-    expect(seen.map((s) => s.root)).toEqual(['iq', 'iq']);
-  });
-
-  it('speaks version 2 with the shared stub, and falls back to version 1 with a stub playing an old module', async () => {
-    const stub = await startStanzaApiStub(SECRET, { fallback: 'result' });
-    try {
-      stub.answers.set(occupant(1), 'not-acceptable');
-      stub.answers.set(occupant(2), 'refused-503');
-      const client = new HttpStanzaApi({ url: stub.url, key: secretKey(SECRET), timeoutMs: 2000, retryBaseMs: 1 });
-      const replies = await client.selfPingBatch(pings(3));
-      expect(kinds(replies)).toEqual(['reply', 'reply', 'bad-answer']);
-      expect(stub.batches).toEqual([3, 1]);
-      expect(stub.refused).toBe(0);
-      stub.v1Only = true;
-      const old = new HttpStanzaApi({ url: stub.url, key: secretKey(SECRET), timeoutMs: 2000, retryBaseMs: 1 });
-      expect(kinds(await old.selfPingBatch(pings(2)))).toEqual(['reply', 'reply']);
-      expect(stub.batches).toEqual([3, 1]);
-    } finally {
-      await stub.close();
+  it('a 400 <unsupported-version/> fails every call, once, naming both versions, not to be retried', async () => {
+    script = () => ({ status: 400, body: `<unsupported-version xmlns="${NS_BATCH}" supported="4 5"/>` });
+    const client = api();
+    const out = await Promise.allSettled([client.selfPing(joinOf(0)), client.heal(joinOf(1)), client.notify(joinOf(2))]);
+    expect(seen).toHaveLength(1);
+    for (const o of out) {
+      expect(o.status).toBe('rejected');
+      const err = (o as PromiseRejectedResult).reason as StanzaApiError;
+      expect(err).toBeInstanceOf(StanzaApiError);
+      expect(err.retry).toBe(false);
+      expect(err.message).toMatch(/version "4 5".*version 3/);
     }
   });
 });
 
-describe('healBatch', () => {
+describe('with the shared stub', () => {
   const stubClient = (stub: StanzaApiStub) =>
-    new HttpStanzaApi({ url: stub.url, key: secretKey(SECRET), timeoutMs: 2000, retryBaseMs: 1 });
-  /** Each reply's kind and, for an IQ, the round's outcome of it. */
+    new HttpStanzaApi({ url: stub.url, key: secretKey(SECRET), timeoutMs: 2000, retryBaseMs: 1, windowMs: 1 });
   const outcomes = (replies: PingReply[]) =>
-    replies.map((r, k) =>
-      r.kind === 'reply' ? classify(r, { host: 'a.example', room: `room${k}@muc.b.example` }) : r.kind,
-    );
+    replies.map((r, k) => (r.kind === 'reply' ? classify(r, { host: 'a.example', room: `room${k}@muc.b.example` }) : r.kind));
 
-  it('answers a ghost `notified` and notifies it once; every other answer as selfPingBatch does', async () => {
+  it('heals: a ghost is told once by the server; every other answer is the self-ping’s', async () => {
     const stub = await startStanzaApiStub(SECRET, { fallback: 'result' });
     try {
       const script: Answer[] = [
@@ -303,11 +458,12 @@ describe('healBatch', () => {
         'item-not-found-room', // a nick change: still joined
         'remote-server-not-found', // our own server's link: indeterminate
         'service-unavailable', // the client lacks XEP-0199: joined
+        'refused-503',
       ];
       for (const [k, answer] of script.entries()) stub.answers.set(occupant(k), answer);
       const client = stubClient(stub);
-      const healed = await client.healBatch(pings(script.length));
-      expect(stub.batches).toEqual([script.length]);
+      const healed = await Promise.all(joins(script.length).map((j) => client.heal(j)));
+      expect(stub.batches).toEqual([script.length, 1]);
       expect(outcomes(healed)).toEqual([
         'joined',
         'notified',
@@ -317,270 +473,81 @@ describe('healBatch', () => {
         'nick-changed',
         'indeterminate',
         'joined',
+        'bad-answer',
       ]);
       expect(stub.notifications.map((n) => [n.user, n.occupant])).toEqual([
         [USER, occupant(1)],
         [USER, occupant(2)],
       ]);
-      // What the module delivers: the unavailable presence of mod_ping_muc, from room/nick to the session.
-      const presence = parse(stub.notifications[0]?.xml ?? '');
-      expect(presence.attrs).toMatchObject({ type: 'unavailable', from: occupant(1), to: USER });
-      const x = presence.getChild('x', 'http://jabber.org/protocol/muc#user');
-      expect(x?.getChild('item')?.attrs).toEqual({ affiliation: 'none', role: 'none' });
-      expect(x?.getChildren('status').map((s) => s.attrs.code)).toEqual(['110', '333']);
-
-      // The same joins as plain self-pings: the same replies, but for the ghosts' (an IQ, not joined).
-      const plain = await client.selfPingBatch(pings(script.length));
-      expect(outcomes(plain)).toEqual(outcomes(healed).map((o) => (o === 'notified' ? 'not-joined' : o)));
+      // The same joins as probes: the same replies, but for the ghosts' (an IQ, not joined): nobody told.
+      const plain = await Promise.all(joins(script.length - 1).map((j) => client.selfPing(j)));
+      expect(outcomes(plain)).toEqual(outcomes(healed.slice(0, -1)).map((o) => (o === 'notified' ? 'not-joined' : o)));
       expect(stub.notifications).toHaveLength(2);
-      expect(stub.pings).toHaveLength(2 * script.length);
+      // The module forgot the joins it told: a heal of them again tells nobody.
+      expect(kinds(await client.heal(joinOf(1)).then((r) => [r]))).toEqual(['no-session']);
+      expect(stub.notifications).toHaveLength(2);
+      expect(stub.refused).toBe(0);
     } finally {
       await stub.close();
     }
   });
 
-  it('answers `no-session` and tells nobody when the session rejoined while the self-ping was out', async () => {
-    const stub = await startStanzaApiStub(SECRET, { fallback: 'not-acceptable' });
+  it('the identity rule: a heal or notification of another join than the current one tells nobody', async () => {
+    const stub = await startStanzaApiStub(SECRET, { fallback: 'not-acceptable', trackJoins: true });
     try {
-      stub.rejoined.add(occupant(0));
-      expect(kinds(await stubClient(stub).healBatch(pings(2)))).toEqual(['no-session', 'notified']);
-      expect(stub.notifications.map((n) => n.occupant)).toEqual([occupant(1)]);
-    } finally {
-      await stub.close();
-    }
-  });
-
-  it('sends each self-ping inside a <heal> carrying its id; reads <sent/> only in the API namespace', async () => {
-    script = (items) => ({
-      body: batch(
-        items.map((i, k) => {
-          if (k === 0) return item(i, signal('sent'));
-          if (k === 1) return item(i, `<sent xmlns="${NS_BATCH}"/>`);
-          if (k === 2) return item(i, `<sent xmlns="${NS_API}" id="x"/>`);
-          return item(i, error(i, 'forbidden', 'muc.b.example'));
-        }),
-      ),
-    });
-    const replies = await api().healBatch(pings(4));
-    expect(seen).toHaveLength(1);
-    expect(seen[0]?.root).toBe('batch');
-    expect(seen[0]?.items.map((i) => i.name)).toEqual(['heal', 'heal', 'heal', 'heal']);
-    const heals = seen[0]?.els ?? [];
-    expect(heals).toHaveLength(4);
-    for (const [k, h] of heals.entries()) {
-      expect(h.attrs).toEqual({ xmlns: NS_BATCH, id: seen[0]?.items[k]?.id });
-      const [iq, ...more] = h.getChildElements();
-      expect(more).toEqual([]);
-      expect(iq?.attrs).toEqual({ type: 'get', id: h.attrs.id, from: USER, to: occupant(k) });
-      expect(iq?.getChild('ping', 'urn:xmpp:ping')).toBeDefined();
-    }
-    expect(kinds(replies)).toEqual(['notified', 'bad-answer', 'bad-answer', 'reply']);
-  });
-
-  it('a heal refused 403 beside answered ones is a bad answer for that item only: heals go on', async () => {
-    script = (items) => ({
-      body: batch(items.map((i, k) => item(i, k === 0 ? refused('403') : signal('timeout')))),
-    });
-    const client = api();
-    expect(kinds(await client.healBatch(pings(2)))).toEqual(['bad-answer', 'timeout']);
-    expect(kinds(await client.healBatch(pings(2)))).toEqual(['bad-answer', 'timeout']);
-    expect(seen.map((s) => s.items.map((i) => i.name))).toEqual([
-      ['heal', 'heal'],
-      ['heal', 'heal'],
-    ]);
-  });
-
-  it('sends the heals refused 503 once more as heals', async () => {
-    let calls = 0;
-    script = (items) => {
-      calls++;
-      return { body: batch(items.map((i, k) => item(i, calls === 1 && k === 1 ? refused('503') : signal('sent')))) };
-    };
-    expect(kinds(await api().healBatch(pings(3)))).toEqual(['notified', 'notified', 'notified']);
-    expect(seen.map((s) => s.items.map((i) => `${i.name} ${room(i)}`))).toEqual([
-      ['heal 0', 'heal 1', 'heal 2'],
-      ['heal 1'],
-    ]);
-  });
-
-  it('an older module refuses every heal with 403: plain self-pings at once, and for 5 minutes', async () => {
-    // As a version 2 module before heals: a <heal> is a stanza it does not allow.
-    script = (items) => ({
-      body: batch(
-        items.map((i) =>
-          i.name === 'heal'
-            ? item(i, refused('403'))
-            : item(i, error(i, 'not-acceptable', `room${room(i)}@muc.b.example`)),
-        ),
-      ),
-    });
-    const client = api();
-    vi.useFakeTimers({ toFake: ['Date'] });
-    const t0 = Date.now();
-    try {
-      const replies = await client.healBatch(pings(3));
-      expect(kinds(replies)).toEqual(['reply', 'reply', 'reply']);
-      expect(outcomes(replies)).toEqual(['not-joined', 'not-joined', 'not-joined']);
-      expect(seen.map((s) => s.items.map((i) => i.name))).toEqual([
-        ['heal', 'heal', 'heal'],
-        ['iq', 'iq', 'iq'],
-      ]);
-      // The same self-pings again, ids and all: none was sent.
-      expect(seen[1]?.items.map((i) => i.id)).toEqual(seen[0]?.items.map((i) => i.id));
-      seen = [];
-      vi.setSystemTime(t0 + 5 * 60_000 - 1);
-      expect(kinds(await client.healBatch(pings(2)))).toEqual(['reply', 'reply']);
-      expect(seen.map((s) => s.items.map((i) => i.name))).toEqual([['iq', 'iq']]);
-      seen = [];
-      vi.setSystemTime(t0 + 5 * 60_000 + 1);
-      await client.healBatch(pings(1));
-      expect(seen.map((s) => s.items.map((i) => i.name))).toEqual([['heal'], ['iq']]);
-    } finally {
-      vi.useRealTimers();
-    }
-  });
-
-  it('with the shared stub playing a module before heals: the ghost is a plain reply, the round notifies', async () => {
-    const stub = await startStanzaApiStub(SECRET, { fallback: 'not-acceptable' });
-    try {
-      stub.beforeHeals = true;
-      stub.answers.set(occupant(0), 'result');
       const client = stubClient(stub);
-      expect(outcomes(await client.healBatch(pings(2)))).toEqual(['joined', 'not-joined']);
-      // The heals refused, then the self-pings: only these were sent.
-      expect(stub.batches).toEqual([2, 2]);
-      expect(stub.pings).toHaveLength(2);
-      expect(outcomes(await client.healBatch(pings(2)))).toEqual(['joined', 'not-joined']);
-      expect(stub.batches).toEqual([2, 2, 2]);
-      expect(stub.notifications).toEqual([]);
+      stub.join(USER, occupant(0), SINCE); // the join pinged
+      stub.join(USER, occupant(1), SINCE + 5); // rejoined since: a new identity
+      stub.join(USER, occupant(2).replace('/Alice', '/Bob'), SINCE); // another nick now
+      // occupant(3): not in the room at all
+      const healed = await Promise.all([0, 1, 2, 3].map((k) => client.heal(joinOf(k, SINCE))));
+      expect(kinds(healed)).toEqual(['notified', 'no-session', 'no-session', 'no-session']);
+      // Not even pinged.
+      expect(stub.pings.map((p) => p.occupant)).toEqual([occupant(0)]);
+      expect(stub.notifications.map((n) => n.occupant)).toEqual([occupant(0)]);
+
+      const notified = await Promise.all([
+        client.notify(joinOf(1, SINCE)), // the old join: the rejoined session is not told
+        client.notify(joinOf(1, SINCE + 5)), // the current one is
+        client.notify(joinOf(0, SINCE)), // told already by its heal: forgotten
+      ]);
+      expect(notified).toEqual(['no-session', 'sent', 'no-session']);
+      // A notification repeated after a rejoin is not delivered to the new join.
+      stub.join(USER, occupant(1), SINCE + 9);
+      expect(await client.notify(joinOf(1, SINCE + 5))).toBe('no-session');
+      expect(stub.notifications.map((n) => n.occupant)).toEqual([occupant(0), occupant(1)]);
+      // The module writes its own reason.
+      expect(stub.notifications[1]?.xml).toContain('<reason>Connection to remote server lost</reason>');
     } finally {
       await stub.close();
     }
   });
 
-  it('to a version 1 server, posts each heal’s self-ping alone', async () => {
-    script = (items, root) => {
-      if (root === 'batch') return { status: 403, body: 'stanza namespace must be jabber:client' };
-      const i = items[0] as Item;
-      return { body: room(i) === 1 ? signal('timeout') : error(i, 'not-acceptable', 'muc.b.example') };
-    };
-    const client = api({ fallbackConcurrency: 1 });
-    const replies = await client.healBatch(pings(3));
-    expect(kinds(replies)).toEqual(['reply', 'timeout', 'reply']);
-    expect(outcomes(replies)).toEqual(['not-joined', 'timeout', 'not-joined']);
-    expect(seen.map((s) => s.root)).toEqual(['batch', 'iq', 'iq', 'iq']);
-    expect(seen.slice(1).map((s) => s.items[0]?.id)).toEqual(seen[0]?.items.map((i) => i.id));
-    seen = [];
-    expect(kinds(await client.healBatch(pings(2)))).toEqual(['reply', 'timeout']);
-    expect(seen.map((s) => s.root)).toEqual(['iq', 'iq']);
-  });
-
-  it('with the shared stub playing a version 1 module: self-pings alone, nobody notified by the server', async () => {
-    const stub = await startStanzaApiStub(SECRET, { fallback: 'not-acceptable' });
+  it('answers a request without version="3" with 400 <unsupported-version/>, and a bare presence item with 403', async () => {
+    const stub = await startStanzaApiStub(SECRET);
     try {
-      stub.v1Only = true;
-      stub.answers.set(occupant(1), 'timeout');
-      const replies = await stubClient(stub).healBatch(pings(3));
-      expect(outcomes(replies)).toEqual(['not-joined', 'timeout', 'not-joined']);
-      expect(stub.batches).toEqual([]);
-      expect(stub.pings.map((p) => p.occupant)).toEqual(pings(3).map((p) => p.occupant));
+      const post = async (body: string) => {
+        const res = await fetch(stub.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/xml', ...sign(secretKey(SECRET), body) },
+          body,
+        });
+        return { status: res.status, body: await res.text() };
+      };
+      const iq = `<iq type="get" id="p1" from="${USER}" to="${occupant(0)}"><ping xmlns="urn:xmpp:ping"/></iq>`;
+      for (const body of [iq, `<batch xmlns="${NS_BATCH}">${iq}</batch>`, `<batch xmlns="${NS_BATCH}" version="2">${iq}</batch>`]) {
+        expect(await post(body)).toEqual({ status: 400, body: `<unsupported-version xmlns="${NS_BATCH}" supported="3"/>` });
+      }
+      const presence = `<presence type="unavailable" id="n1" from="${occupant(0)}" to="${USER}"/>`;
+      const heal = `<heal id="h1"><iq type="get" id="h1" from="${USER}" to="${occupant(1)}"><ping xmlns="urn:xmpp:ping"/></iq></heal>`;
+      const answer = await post(batch([presence, heal]));
+      expect(answer.status).toBe(200);
+      const items = parse(answer.body).getChildElements();
+      expect(items.map((i) => i.getChildElements()[0]?.attrs.code)).toEqual(['403', '400']);
+      expect(stub.pings).toEqual([]);
       expect(stub.notifications).toEqual([]);
     } finally {
       await stub.close();
     }
-  });
-});
-
-describe('notifyBatch', () => {
-  const presence = (k: number, id?: string) => unavailable(occupant(k), USER, 'gone', id);
-
-  it('maps sent, no-session and refusals; retries 503 items once; gives repeated ids fresh ones', async () => {
-    let calls = 0;
-    script = (items) => {
-      calls++;
-      return {
-        body: batch(
-          items.map((i) => {
-            const k = Number(/^room(\d+)@/.exec(i.from)?.[1]);
-            if (k === 0) return item(i, signal('sent'));
-            if (k === 1) return item(i, signal('no-session'));
-            if (k === 2) return item(i, refused('403'));
-            if (k === 3) return item(i, calls === 1 ? refused('503') : signal('sent'));
-            if (k === 4) return item(i, refused('503'));
-            return item(i, signal('timeout'));
-          }),
-        ),
-      };
-    };
-    const presences = [presence(0, 'same'), presence(1, 'same'), presence(2), presence(3), presence(4), presence(5)];
-    const out = await api().notifyBatch(presences);
-    expect(out).toEqual(['sent', 'no-session', 'failed', 'sent', 'failed', 'failed']);
-    const ids = seen[0]?.items.map((i) => i.id) ?? [];
-    expect(new Set(ids).size).toBe(6);
-    expect(ids[0]).toBe('same');
-    expect(presences[1]?.attrs.id).toBe('same');
-    expect(seen[1]?.items.map((i) => i.from)).toEqual([occupant(3), occupant(4)]);
-  });
-
-  it('throws on the whole request’s failure or an unusable answer, like notify', async () => {
-    for (const c of [{ status: 503, body: 'busy' }, { status: 400, body: 'no' }, { body: '<batch' }]) {
-      script = () => c;
-      await expect(api().notifyBatch([presence(0)])).rejects.toBeInstanceOf(StanzaApiError);
-    }
-  });
-});
-
-describe('RoutingStanzaApi batches', () => {
-  it('forwards one batch per host, answers in the caller’s order; singles for a client without batches', async () => {
-    const calls: string[] = [];
-    const fake = (url: string, batches: boolean): StanzaApi => {
-      const selfPing = async (user: string, occ: string): Promise<PingReply> => {
-        calls.push(`${url} single ${user}`);
-        return occ.endsWith('/t') ? { kind: 'timeout' } : { kind: 'no-session' };
-      };
-      const base: StanzaApi = { selfPing, notify: async (p) => p.attrs.from?.endsWith('/t') ?? false };
-      if (!batches) return base;
-      return {
-        ...base,
-        selfPingBatch: async (ps) => {
-          calls.push(`${url} batch ${ps.map((p) => p.user).join(',')}`);
-          return Promise.all(ps.map((p) => selfPing(p.user, p.occupant)));
-        },
-        notifyBatch: async (ps) => {
-          calls.push(`${url} notify ${ps.length}`);
-          return ps.map(() => 'failed' as const);
-        },
-      };
-    };
-    const routing = new RoutingStanzaApi(
-      {
-        multiHost: true,
-        webhookKeys: async () => undefined,
-        api: async (host) =>
-          host === 'd.example' ? undefined : { url: `https://${host}/stanza`, keys: [secretKey(SECRET)] },
-      },
-      (a) => fake(a.url, a.url !== 'https://c.example/stanza'),
-    );
-    const replies = await routing.selfPingBatch([
-      { user: 'a1@a.example/r', occupant: 'r@m.x/t' },
-      { user: 'b1@b.example/r', occupant: 'r@m.x/n' },
-      { user: 'a2@A.example/r', occupant: 'r@m.x/n' },
-      { user: 'c1@c.example/r', occupant: 'r@m.x/t' },
-    ]);
-    expect(kinds(replies)).toEqual(['timeout', 'no-session', 'no-session', 'timeout']);
-    expect(calls.filter((c) => c.includes(' batch '))).toEqual([
-      'https://a.example/stanza batch a1@a.example/r,a2@A.example/r',
-      'https://b.example/stanza batch b1@b.example/r',
-    ]);
-    expect(calls).toContain('https://c.example/stanza single c1@c.example/r');
-    const notified = await routing.notifyBatch([
-      unavailable('r@m.x/t', 'c1@c.example/r', 'x'),
-      unavailable('r@m.x/n', 'a1@a.example/r', 'x'),
-      unavailable('r@m.x/n', 'c2@c.example/r', 'x'),
-    ]);
-    expect(notified).toEqual(['sent', 'failed', 'no-session']);
-    await expect(routing.selfPingBatch([{ user: 'd1@d.example/r', occupant: 'r@m.x/n' }])).rejects.toThrow(
-      /host d\.example is not in the host registry/,
-    );
   });
 });

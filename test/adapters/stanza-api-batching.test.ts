@@ -1,169 +1,147 @@
-// The v2 batching decorator: concurrent calls go out together, in order, failures per call.
+// The StanzaApi port over a batch wire (BatchingStanzaApi): concurrent calls go out together, in
+// order, each reading its own item; and RoutingStanzaApi: each host's calls to its own client.
 import { describe, expect, it } from 'vitest';
-import { runRound } from '../../lib/app/round';
+import { xml } from '@xmpp/xml';
+import { type ApiItem, BatchingStanzaApi, type Exchanged, type StanzaApiWire } from '../../lib/adapters/stanza-api-batching';
+import { RoutingStanzaApi } from '../../lib/adapters/stanza-api-routing';
+import type { ItemAnswer } from '../../lib/adapters/stanza-api-answers';
 import type { PingReply } from '../../lib/domain/model';
-import { unavailable } from '../../lib/domain/stanzas';
-import { batchingStanzaApi } from '../../lib/adapters/stanza-api-batching';
-import type { StanzaApi } from '../../lib/ports';
-import { closeLink, type FakeStanzaApi, roundWorld, seedJoins } from '../support/fakes';
+import { secretKey } from '../../lib/domain/signature';
+import { NS_API } from '../../lib/domain/stanzas';
+import type { JoinRef, StanzaApi } from '../../lib/ports';
+import { StanzaApiError } from '../../lib/support/errors';
 
-/** A v2 API over the fake (heals too): records each batch's size and the heal batches' apart. */
-function v2Heals(fake: FakeStanzaApi, batches: number[], healBatches: number[]): StanzaApi {
-  const heal = fake.heal;
-  if (!heal) throw new Error('the fake heals');
+const SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+const join = (k: number, user = `u${k}@a.example/r`): JoinRef => ({ user, occupant: `r${k}@muc.b.example/n${k}`, since: 1000 + k });
+const signal = (name: string): ItemAnswer => ({ el: xml(name, { xmlns: NS_API }) });
+
+/** A wire answering each item with `answer(item)`; records each batch's kinds. */
+function wire(answer: (item: ApiItem) => ItemAnswer, batches: string[][] = []): StanzaApiWire {
   return {
-    ...v2(fake, batches),
-    async healBatch(items) {
-      healBatches.push(items.length);
-      return Promise.all(items.map((i) => heal(i.user, i.occupant)));
+    async exchange(items) {
+      batches.push(items.map((i) => i.kind));
+      return items.map((i): Exchanged => ({ answer: answer(i), stanza: xml('iq', {}) }));
     },
   };
 }
 
-/** A v2 API over the fake: records each batch's size. */
-function v2(fake: FakeStanzaApi, batches: number[]): StanzaApi {
-  return {
-    selfPing: (u, o) => fake.selfPing(u, o),
-    notify: (p) => fake.notify(p),
-    async selfPingBatch(items) {
-      batches.push(items.length);
-      return Promise.all(items.map((i) => fake.selfPing(i.user, i.occupant)));
-    },
-    async notifyBatch(items) {
-      return Promise.all(items.map(async (p) => ((await fake.notify(p)) ? 'sent' : 'no-session')));
-    },
-  };
-}
-
-describe('batching the stanza API', () => {
-  it('sends concurrent self-pings as one request, each call getting its own reply', async () => {
-    const w = roundWorld();
-    const batches: number[] = [];
-    const api = batchingStanzaApi(v2(w.api, batches), { maxItems: 500, windowMs: 1 });
-    const replies = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => api.selfPing(`u${i}@a.example/r`, `r${i}@muc.b.example/n${i}`)),
+describe('BatchingStanzaApi', () => {
+  it('sends concurrent calls of every kind as one batch, each call reading its own item', async () => {
+    const batches: string[][] = [];
+    const api = new BatchingStanzaApi(
+      wire((i) => signal(i.kind === 'heal' ? 'sent' : i.kind === 'notify' ? 'no-session' : 'timeout'), batches),
+      { maxItems: 500, windowMs: 1 },
     );
-    expect(batches).toEqual([20]);
-    expect(w.api.pings.map((p) => p.occupant)).toEqual(
-      Array.from({ length: 20 }, (_, i) => `r${i}@muc.b.example/n${i}`),
-    );
-    expect(replies.every((r: PingReply) => r.kind === 'reply')).toBe(true);
+    const [a, b, c] = await Promise.all([api.selfPing(join(0)), api.heal(join(1)), api.notify(join(2))]);
+    expect(batches).toEqual([['self-ping', 'heal', 'notify']]);
+    expect([a.kind, b.kind, c]).toEqual(['timeout', 'notified', 'no-session']);
   });
 
   it('splits at maxItems', async () => {
-    const w = roundWorld();
-    const batches: number[] = [];
-    const api = batchingStanzaApi(v2(w.api, batches), { maxItems: 8, windowMs: 1 });
-    await Promise.all(Array.from({ length: 20 }, (_, i) => api.selfPing(`u${i}@a.example/r`, `r${i}@muc.b.example/n`)));
-    expect(batches).toEqual([8, 8, 4]);
+    const batches: string[][] = [];
+    const api = new BatchingStanzaApi(wire(() => signal('timeout'), batches), { maxItems: 8, windowMs: 1 });
+    await Promise.all(Array.from({ length: 20 }, (_, k) => api.heal(join(k))));
+    expect(batches.map((b) => b.length)).toEqual([8, 8, 4]);
   });
 
-  it('fails every call of a request that failed, and refuses an answer of another length', async () => {
-    const failing: StanzaApi = {
-      selfPing: () => Promise.reject(new Error('v1')),
-      notify: () => Promise.reject(new Error('v1')),
-      selfPingBatch: () => Promise.reject(new Error('stanza API answered 503')),
-      notifyBatch: async (items) => items.slice(1).map(() => 'sent' as const),
-    };
-    const api = batchingStanzaApi(failing, { maxItems: 10, windowMs: 1 });
-    const results = await Promise.allSettled([
-      api.selfPing('a@a.example/r', 'r@m.example/a'),
-      api.selfPing('b@a.example/r', 'r@m.example/b'),
-    ]);
-    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
-    const presence = unavailable('r@m.example/a', 'a@a.example/r', 'x');
-    await expect(Promise.all([api.notify(presence), api.notify(presence)])).rejects.toThrow(
-      /batch answered 1 items for 2/,
-    );
-  });
-
-  it('a notification the batch could not deliver is our failure (retried), never "sent"', async () => {
-    const api = batchingStanzaApi(
-      {
-        selfPing: () => Promise.reject(new Error('v1')),
-        notify: () => Promise.reject(new Error('v1')),
-        selfPingBatch: async () => [],
-        notifyBatch: async (items) => items.map(() => 'failed' as const),
-      },
+  it('fails every call of a request that failed, with its error; refuses an answer of another length', async () => {
+    const err = new StanzaApiError('stanza API answered 503', { retry: false });
+    const failing = new BatchingStanzaApi({ exchange: () => Promise.reject(err) }, { maxItems: 10, windowMs: 1 });
+    const results = await Promise.allSettled([failing.selfPing(join(0)), failing.notify(join(1))]);
+    expect(results.map((r) => (r.status === 'rejected' ? r.reason : r.value))).toEqual([err, err]);
+    const short = new BatchingStanzaApi(
+      { exchange: async (items) => items.slice(1).map(() => ({ answer: signal('sent'), stanza: xml('x') })) },
       { maxItems: 10, windowMs: 1 },
     );
-    await expect(api.notify(unavailable('r@m.example/a', 'a@a.example/r', 'x'))).rejects.toThrow(/not delivered/);
+    await expect(Promise.all([short.notify(join(0)), short.notify(join(1))])).rejects.toThrow(/answered 1 items for 2/);
   });
 
-  it('gathers concurrent heals into one healBatch request, each call getting its own reply', async () => {
-    const w = roundWorld();
-    const batches: number[] = [];
-    const healBatches: number[] = [];
-    const api = batchingStanzaApi(v2Heals(w.api, batches, healBatches), { maxItems: 8, windowMs: 1 });
-    w.api.answers.set('r3@muc.b.example/n3', 'not-acceptable');
-    const replies = await Promise.all(
-      Array.from({ length: 12 }, (_, i) => api.heal!(`u${i}@a.example/r`, `r${i}@muc.b.example/n${i}`)),
+  it('a notification the API could not deliver is our failure, never "sent"', async () => {
+    const answers: ItemAnswer[] = [
+      { refused: '503', reason: 'busy' },
+      { refused: '403', reason: 'no' },
+      { bad: 'batch answer: no version' },
+      signal('timeout'),
+      { el: xml('sent', { xmlns: 'urn:other' }) },
+    ];
+    let k = 0;
+    const api = new BatchingStanzaApi(wire(() => answers[k++] as ItemAnswer), { maxItems: 1, windowMs: 1 });
+    for (const _ of answers) await expect(api.notify(join(0))).rejects.toBeInstanceOf(StanzaApiError);
+  });
+
+  it('a heal or notification without a usable since fails alone; the calls gathered with it go on', async () => {
+    const batches: string[][] = [];
+    const api = new BatchingStanzaApi(wire(() => signal('sent'), batches), { maxItems: 10, windowMs: 1 });
+    const out = await Promise.allSettled([
+      api.heal({ ...join(0), since: Number.NaN }),
+      api.notify({ ...join(1), since: 2 ** 53 }),
+      api.heal(join(2)),
+      api.notify(join(3)),
+    ]);
+    expect(out.map((o) => o.status)).toEqual(['rejected', 'rejected', 'fulfilled', 'fulfilled']);
+    expect(batches).toEqual([['heal', 'notify']]);
+  });
+
+  it('sends a server ping alone, at once, not held by a batch', async () => {
+    const batches: string[][] = [];
+    const api = new BatchingStanzaApi(wire(() => signal('sent'), batches), { maxItems: 10, windowMs: 50 });
+    const ping = api.selfPing(join(0));
+    await api.serverPing('a.example', 'muc.b.example');
+    expect(batches).toEqual([['server-ping']]);
+    await ping;
+    expect(batches).toEqual([['server-ping'], ['self-ping']]);
+    const refusing = new BatchingStanzaApi(wire(() => ({ refused: '403', reason: 'own host' })), { maxItems: 1 });
+    await expect(refusing.serverPing('a.example', 'a.example')).rejects.toMatchObject({ retry: false });
+  });
+});
+
+describe('RoutingStanzaApi', () => {
+  it('calls the client of the user’s host; each host its own client; an unknown host throws', async () => {
+    const calls: string[] = [];
+    const made: string[] = [];
+    const fake = (host: string): StanzaApi => ({
+      heal: async (j) => {
+        calls.push(`${host} heal ${j.user} ${j.since}`);
+        return { kind: 'timeout' } as PingReply;
+      },
+      selfPing: async (j) => {
+        calls.push(`${host} ping ${j.user}`);
+        return { kind: 'no-session' };
+      },
+      notify: async (j) => {
+        calls.push(`${host} notify ${j.user}`);
+        return 'sent';
+      },
+      serverPing: async (h, remote) => void calls.push(`${host} server-ping ${h} ${remote}`),
+    });
+    const shared = 'https://shared.example/stanza';
+    const routing = new RoutingStanzaApi(
+      {
+        multiHost: true,
+        webhookKeys: async () => undefined,
+        api: async (host) => (host === 'd.example' ? undefined : { url: host === 'a.example' ? `https://${host}/stanza` : shared, keys: [secretKey(SECRET)] }),
+      },
+      (a) => {
+        const host = `client${made.length}`;
+        made.push(a.url);
+        return fake(host);
+      },
     );
-    expect(healBatches).toEqual([8, 4]);
-    expect(batches).toEqual([]);
-    expect(replies.map((r) => r.kind)).toEqual(Array.from({ length: 12 }, (_, i) => (i === 3 ? 'notified' : 'reply')));
-    expect(w.api.pings.map((p) => p.occupant)).toEqual(
-      Array.from({ length: 12 }, (_, i) => `r${i}@muc.b.example/n${i}`),
-    );
-    expect(w.api.notifications.map((n) => n.occupant)).toEqual(['r3@muc.b.example/n3']);
-    // Self-pings stay self-pings, in their own batches.
-    await Promise.all([api.selfPing('a@a.example/r', 'r@m.example/a'), api.selfPing('b@a.example/r', 'r@m.example/b')]);
-    expect(batches).toEqual([2]);
-    expect(healBatches).toEqual([8, 4]);
-  });
-
-  it('has no heal when the wrapped API has no healBatch', () => {
-    const w = roundWorld();
-    const api = batchingStanzaApi(v2(w.api, []), { maxItems: 10 });
-    expect(api.heal).toBeUndefined();
-    expect(api.healBatch).toBeUndefined();
-    expect(api.selfPingBatch).toBeDefined();
-  });
-
-  it('is the plain API when it has no batch methods', () => {
-    const w = roundWorld();
-    expect(batchingStanzaApi(w.api, { maxItems: 10 })).toBe(w.api);
-  });
-
-  it('a round through it with heals: the server tells the ghost, no notification request', async () => {
-    const w = roundWorld({ PING_MUC_CONCURRENCY: '50', PING_MUC_PAGE_SIZE: '200' });
-    const batches: number[] = [];
-    const healBatches: number[] = [];
-    const v2api = v2Heals(w.api, batches, healBatches);
-    let notifyBatches = 0;
-    const notifyBatch = v2api.notifyBatch!;
-    v2api.notifyBatch = (items) => {
-      notifyBatches++;
-      return notifyBatch(items);
-    };
-    w.deps.api = batchingStanzaApi(v2api, { maxItems: 500, windowMs: 1 });
-    const joins = await seedJoins(w, 120);
-    w.api.answers.set(joins[7]!.occupant, 'not-acceptable');
-    await closeLink(w);
-    const start = w.scheduler.takeNext()!;
-    w.clock.t = start.at;
-    await runRound(w.deps, start.job);
-    expect(w.api.pings).toHaveLength(120);
-    expect(batches).toEqual([]);
-    expect(Math.max(...healBatches)).toBeLessThanOrEqual(50);
-    expect(w.api.notifications.map((n) => n.occupant)).toEqual([joins[7]!.occupant]);
-    expect(notifyBatches).toBe(0);
-  });
-
-  it('a round through it pings every join once, in batches of up to C', async () => {
-    const w = roundWorld({ PING_MUC_CONCURRENCY: '50', PING_MUC_PAGE_SIZE: '200' });
-    const batches: number[] = [];
-    w.deps.api = batchingStanzaApi(v2(w.api, batches), { maxItems: 500, windowMs: 1 });
-    const joins = await seedJoins(w, 300);
-    w.api.answers.set(joins[7]!.occupant, 'not-acceptable');
-    await closeLink(w);
-    const start = w.scheduler.takeNext()!;
-    w.clock.t = start.at;
-    await runRound(w.deps, start.job);
-    expect(w.api.pings).toHaveLength(300);
-    expect(new Set(w.api.pings.map((p) => p.occupant)).size).toBe(300);
-    expect(w.api.notifications.map((n) => n.occupant)).toEqual([joins[7]!.occupant]);
-    expect(Math.max(...batches)).toBeLessThanOrEqual(50);
-    expect(batches.length).toBeLessThan(300 / 10);
+    await routing.heal(join(0, 'a1@a.example/r'));
+    await routing.selfPing(join(1, 'b1@b.example/r'));
+    await routing.notify(join(2, 'a2@A.example/r'));
+    await routing.notify(join(3, 'c1@c.example/r'));
+    await routing.serverPing('b.example', 'muc.b.example');
+    // b.example and c.example share a URL and keys, yet each has its own client: a batch never mixes hosts.
+    expect(made).toEqual(['https://a.example/stanza', shared, shared]);
+    expect(calls).toEqual([
+      'client0 heal a1@a.example/r 1000',
+      'client1 ping b1@b.example/r',
+      'client0 notify a2@A.example/r',
+      'client2 notify c1@c.example/r',
+      'client1 server-ping b.example muc.b.example',
+    ]);
+    await expect(routing.selfPing(join(0, 'd1@d.example/r'))).rejects.toThrow(/host d\.example is not in the host registry/);
+    await expect(routing.notify(join(0, 'not a jid@/'))).rejects.toBeInstanceOf(StanzaApiError);
   });
 });

@@ -1,17 +1,13 @@
-// Server pings of stanza API version 2 (docs/stanza-api.md, "Server pings"): HttpStanzaApi.serverPing
-// against a local HTTP server playing the module, RoutingStanzaApi's routing to the host's API,
-// and batchingStanzaApi passing it through.
+// Server pings (docs/stanza-api.md, "Server pings"): HttpStanzaApi.serverPing against a local
+// HTTP server playing the module, and RoutingStanzaApi's routing to the host's API.
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Element, parse } from 'ltx';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { batchingStanzaApi } from '../../lib/adapters/stanza-api-batching';
 import { HttpStanzaApi, StanzaApiError } from '../../lib/adapters/stanza-api-http';
 import { RoutingStanzaApi } from '../../lib/adapters/stanza-api-routing';
-import type { PingReply } from '../../lib/domain/model';
 import { secretKey, verify } from '../../lib/domain/signature';
 import { NS_API, NS_BATCH } from '../../lib/domain/stanzas';
-import type { StanzaApi } from '../../lib/ports';
 
 const SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
 const SECRET_B = `whsec_${Buffer.alloc(32, 9).toString('base64')}`;
@@ -60,7 +56,7 @@ beforeEach(() => {
 const api = (options: Partial<ConstructorParameters<typeof HttpStanzaApi>[0]> = {}) =>
   new HttpStanzaApi({ url, key: secretKey(SECRET), timeoutMs: 2000, retryBaseMs: 1, retryMaxMs: 5, ...options });
 
-const batch = (items: string[]) => `<batch xmlns="${NS_BATCH}">${items.join('')}</batch>`;
+const batch = (items: string[]) => `<batch xmlns="${NS_BATCH}" version="3">${items.join('')}</batch>`;
 /** Answers each item of a batch with `inner`. */
 const answerEach = (inner: string) => (root: Element) => ({
   body: batch(root.getChildElements().map((i) => `<item id="${i.attrs.id}">${inner}</item>`)),
@@ -80,7 +76,7 @@ describe('HttpStanzaApi.serverPing', () => {
     expect(() => verify(secretKey(SECRET), headers(req?.headers ?? {}), req?.body ?? '')).not.toThrow();
     const root = req?.root as Element;
     expect(root.name).toBe('batch');
-    expect(root.attrs).toEqual({ xmlns: NS_BATCH });
+    expect(root.attrs).toEqual({ xmlns: NS_BATCH, version: '3' });
     const items = root.getChildElements();
     expect(items).toHaveLength(1);
     const item = items[0] as Element;
@@ -103,18 +99,23 @@ describe('HttpStanzaApi.serverPing', () => {
     expect(ids[0]).not.toBe(ids[1]);
   });
 
-  it('resolves when the module refuses the item with 403 (one that predates server pings)', async () => {
-    script = answerEach(
-      `<refused xmlns="${NS_BATCH}" code="403" reason="only a self-ping iq or a MUC unavailable presence is allowed"/>`,
-    );
-    await expect(api().serverPing('a.example', REMOTE)).resolves.toBeUndefined();
+  it('throws, not to be retried, when the module refuses the item (a domain of this server, say)', async () => {
+    script = answerEach(`<refused xmlns="${NS_BATCH}" code="403" reason="no link to bring up"/>`);
+    const err = await api().serverPing('a.example', 'a.example').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StanzaApiError);
+    expect((err as StanzaApiError).retry).toBe(false);
     expect(seen).toHaveLength(1);
   });
 
-  it('resolves, without a retry, when the whole batch is refused with 403 (a version 1 server)', async () => {
-    script = () => ({ status: 403, body: 'stanza namespace must be jabber:client' });
-    await expect(api().serverPing('a.example', REMOTE)).resolves.toBeUndefined();
-    expect(seen).toHaveLength(1);
+  it('throws on a whole answer it cannot use: a 403, a batch without version="3", another signal', async () => {
+    for (const reply of [
+      () => ({ status: 403, body: 'no' }),
+      (root: Element) => ({ body: answerEach(sent)(root).body.replace(' version="3"', '') }),
+      answerEach(`<no-session xmlns="${NS_API}"/>`),
+    ]) {
+      script = reply;
+      await expect(api().serverPing('a.example', REMOTE)).rejects.toBeInstanceOf(StanzaApiError);
+    }
   });
 
   it('throws StanzaApiError on 500 (not retried in place, as no call is) and on 503 after its tries', async () => {
@@ -145,19 +146,16 @@ describe('HttpStanzaApi.serverPing', () => {
     await expect(dead.serverPing('a.example', REMOTE)).rejects.toBeInstanceOf(StanzaApiError);
   });
 
-  it('sends nothing while the client is in its version 1 fallback', async () => {
-    script = (root) => {
-      if (root.name === 'batch') return { status: 403, body: 'stanza namespace must be jabber:client' };
-      return { body: `<no-session xmlns="${NS_API}"/>` };
-    };
-    const client = api();
-    // A batch refused with 403: the client serves batches as version 1 requests for a while.
-    const replies = await client.selfPingBatch([{ user: 'alice@a.example/r', occupant: `room@${REMOTE}/Alice` }]);
-    expect(replies.map((r) => r.kind)).toEqual(['no-session']);
-    expect(seen.map((s) => s.root.name)).toEqual(['batch', 'iq']);
-    seen = [];
-    await expect(client.serverPing('a.example', REMOTE)).resolves.toBeUndefined();
-    expect(seen).toEqual([]);
+  it('goes alone, at once, while self-pings wait for their batch', async () => {
+    script = (root) =>
+      root.getChildElements()[0]?.name === 'server-ping'
+        ? answerEach(sent)(root)
+        : { body: batch(root.getChildElements().map((i) => `<item id="${i.attrs.id}"><timeout xmlns="${NS_API}"/></item>`)) };
+    const client = api({ windowMs: 200 });
+    const ping = client.selfPing({ user: 'alice@a.example/r', occupant: `room@${REMOTE}/Alice`, since: 1 });
+    await client.serverPing('a.example', REMOTE);
+    expect(seen.map((s) => s.root.getChildElements().map((i) => i.name))).toEqual([['server-ping']]);
+    expect((await ping).kind).toBe('timeout');
   });
 });
 
@@ -189,40 +187,10 @@ describe('RoutingStanzaApi.serverPing', () => {
     expect(() => verify(secretKey(SECRET), headers(seen[1]?.headers ?? {}), seen[1]?.body ?? '')).not.toThrow();
   });
 
-  it('throws for a host the registry does not list; resolves for a client without server pings', async () => {
-    const calls: string[] = [];
-    const withPing = (u: string): StanzaApi => ({
-      selfPing: async (): Promise<PingReply> => ({ kind: 'timeout' }),
-      notify: async () => true,
-      serverPing: async (host, remote) => void calls.push(`${u} ${host} ${remote}`),
-    });
-    const plain: StanzaApi = { selfPing: async () => ({ kind: 'timeout' }), notify: async () => true };
-    const routing = new RoutingStanzaApi(registry, (a) => (a.url.endsWith('/a/stanza') ? withPing(a.url) : plain));
+  it('throws for a host the registry does not list', async () => {
+    const routing = new RoutingStanzaApi(registry, (a) => new HttpStanzaApi({ url: a.url, key: a.keys, timeoutMs: 2000 }));
     await expect(routing.serverPing('d.example', REMOTE)).rejects.toBeInstanceOf(StanzaApiError);
-    await expect(routing.serverPing('d.example', REMOTE)).rejects.toThrow(
-      /host d\.example is not in the host registry/,
-    );
-    await expect(routing.serverPing('b.example', REMOTE)).resolves.toBeUndefined();
-    await routing.serverPing('a.example', REMOTE);
-    expect(calls).toEqual([`${base}/a/stanza a.example ${REMOTE}`]);
-  });
-
-  it('batchingStanzaApi passes it through, and offers none when the API it wraps has none', async () => {
-    script = answerEach(sent);
-    const routing = new RoutingStanzaApi(
-      registry,
-      (a) => new HttpStanzaApi({ url: a.url, key: a.keys, timeoutMs: 2000 }),
-    );
-    const batching = batchingStanzaApi(routing, { maxItems: 10 });
-    expect(batching.serverPing).toBeTypeOf('function');
-    await batching.serverPing?.('a.example', REMOTE);
-    expect(seen.map((s) => [s.path, s.root.getChildElements()[0]?.attrs.to])).toEqual([['/a/stanza', REMOTE]]);
-    const without: StanzaApi = {
-      selfPing: async () => ({ kind: 'timeout' }),
-      notify: async () => true,
-      selfPingBatch: async () => [],
-      notifyBatch: async () => [],
-    };
-    expect(batchingStanzaApi(without, { maxItems: 10 }).serverPing).toBeUndefined();
+    await expect(routing.serverPing('d.example', REMOTE)).rejects.toThrow(/host d\.example is not in the host registry/);
+    expect(seen).toEqual([]);
   });
 });

@@ -1,8 +1,8 @@
-// An in-process HTTP server playing the XMPP server's stanza API (docs/stanza-api.md) for a MUC
-// whose answers are chosen per occupant. `serveStanzaApi` is the wire format, shared with the
-// benchmark's counting stub; `startStanzaApiStub` records every call for the flow tests. It speaks
-// version 2 too (a <batch> of stanzas, answered once) with its heals (a self-ping the module
-// acts on itself), unless told to play an older module: one before heals, or a version 1 module.
+// An in-process HTTP server playing the XMPP server's stanza API (docs/stanza-api.md, version 3)
+// for a MUC whose answers are chosen per occupant. `serveStanzaApi` is the wire format, shared
+// with the benchmark's counting stub; `startStanzaApiStub` records every call for the flow tests
+// and keeps the module's join table for the identity rule: a heal or a notification acts only on
+// the session's current join of that room, the one of the item's `since`.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parse, type Element } from 'ltx';
@@ -21,7 +21,7 @@ export type Answer =
   | 'no-session'
   | 'http-500'
   | 'hang'
-  /** Version 2: this item refused (version 1: the whole request answered with that status). */
+  /** This item refused. */
   | 'refused-503'
   | 'refused-403';
 
@@ -86,7 +86,16 @@ export function unjoinedAnswer(answer: Answer): boolean {
 export interface StanzaApiHandlers {
   /** Chooses the answer to a self-ping. */
   ping(iq: Iq): Answer;
+  /** A notification delivered (a notify item, or a heal's), to the join it names. */
   notify(presence: Element): void;
+  /**
+   * Whether the session `user` is in the room of `occupant` under its nick with the join
+   * `since`, as the module's join table says; default: yes. A heal or a notification of any
+   * other join is answered `<no-session/>` and sends nothing.
+   */
+  current?(user: string, occupant: string, since: number): boolean;
+  /** The module forgets the join it delivered a notification to. */
+  forget?(user: string, occupant: string, since: number): void;
   /** A server ping to the domain `to`. */
   serverPing?(to: string): void;
   refused(): void;
@@ -94,86 +103,112 @@ export interface StanzaApiHandlers {
   down?(): boolean;
   /** Delay before each answer, ms. */
   latencyMs(): number;
-  /** Called with the size of each version 2 batch. */
+  /** Called with the item count of each batch. */
   batch?(size: number): void;
-  /** When true, a batch is refused with 403, as a module that predates version 2 does. */
-  v1Only?(): boolean;
-  /** When true, each heal is refused with a per-item 403, as a version 2 module that predates heals does. */
-  beforeHeals?(): boolean;
-  /**
-   * Whether the session rejoined (a new join, or a nick change) while this heal's self-ping was
-   * out: the module then tells nobody and answers `<no-session/>`.
-   */
-  rejoined?(iq: Iq): boolean;
 }
 
 type Answered = { xml: string } | { status: number } | 'hang';
 
-const refusedItem = (reason: string): Answered => ({
-  xml: `<refused xmlns="${NS_BATCH}" code="403" reason="${reason}"/>`,
+const NO_SESSION: Answered = { xml: `<no-session xmlns="${NS_API}"/>` };
+const SENT: Answered = { xml: `<sent xmlns="${NS_API}"/>` };
+const refusedItem = (code: string, reason: string): Answered => ({
+  xml: `<refused xmlns="${NS_BATCH}" code="${code}" reason="${reason}"/>`,
 });
 
-/** One stanza of a request: its answer's body, or the status of the whole request. */
-function answerStanza(el: Element, h: StanzaApiHandlers): Answered {
-  if (el.name === 'presence') {
-    h.notify(el);
-    return { xml: `<sent xmlns="${NS_API}"/>` };
-  }
-  return answerPing(el, h, false);
+/** The one element an item wraps, else undefined (none, several, or text beside it). */
+function only(el: Element): Element | undefined {
+  const inner = el.children.filter((c) => typeof c !== 'string' || c.trim() !== '');
+  const [one] = inner;
+  return inner.length === 1 && typeof one !== 'string' ? one : undefined;
 }
 
-/**
- * A self-ping's answer; for a heal, as the module acts on it: a "not joined" reply of a session
- * still in the join it pinged is a notification the stub records (as a delivered one) and `<sent/>`.
- */
-function answerPing(el: Element, h: StanzaApiHandlers, heal: boolean): Answered {
-  const iq = { id: el.attrs.id ?? '', from: el.attrs.from ?? '', to: el.attrs.to ?? '' };
+/** An item's `since`, as the module reads it: a decimal integer of at most 16 digits. */
+function sinceOf(el: Element): number | undefined {
+  const since = el.attrs.since;
+  return typeof since === 'string' && /^[0-9]{1,16}$/.test(since) ? Number(since) : undefined;
+}
+
+const extraAttrs = (el: Element, allowed: string[]) => Object.keys(el.attrs).some((a) => a !== 'xmlns' && !allowed.includes(a));
+
+const iqOf = (el: Element): Iq => ({ id: el.attrs.id ?? '', from: el.attrs.from ?? '', to: el.attrs.to ?? '' });
+
+/** A bare self-ping item: read only, its answer as scripted. */
+function answerPing(el: Element, h: StanzaApiHandlers): Answered {
+  const iq = iqOf(el);
   const answer = h.ping(iq);
   if (answer === 'http-500') return { status: 500 };
   if (answer === 'hang') return 'hang';
-  if (!heal || !unjoinedAnswer(answer)) return { xml: answerXml(answer, iq) };
-  if (h.rejoined?.(iq)) return { xml: `<no-session xmlns="${NS_API}"/>` };
-  h.notify(unavailable(iq.to, iq.from, REASON));
-  return { xml: `<sent xmlns="${NS_API}"/>` };
+  return { xml: answerXml(answer, iq) };
 }
 
-/** A <heal id> item: exactly one self-ping inside (api.lib.lua check_heal), else refused with 403. */
+/**
+ * A `<heal id since>` item: only for the session's current join `since` (else `<no-session/>`,
+ * not even pinged); a "not joined" reply is a notification the stub delivers (and the join is
+ * forgotten) and `<sent/>`, as the module does.
+ */
 function answerHeal(el: Element, h: StanzaApiHandlers): Answered {
-  if (h.beforeHeals?.()) return refusedItem('only a self-ping iq or a MUC unavailable presence is allowed');
-  const inner = el.children.filter((c) => typeof c !== 'string' || c.trim() !== '');
-  const iq = inner[0];
-  const attrs = Object.keys(el.attrs).every((a) => a === 'id' || a === 'xmlns');
-  if (inner.length !== 1 || typeof iq === 'string' || iq?.name !== 'iq' || !attrs) {
-    return refusedItem('a heal holds exactly one self-ping iq');
-  }
-  return answerPing(iq, h, true);
+  const iq = only(el);
+  if (!iq || iq.name !== 'iq' || extraAttrs(el, ['id', 'since'])) return refusedItem('403', 'a heal holds exactly one self-ping iq');
+  const since = sinceOf(el);
+  if (since === undefined) return refusedItem('400', 'since must be a non-negative integer');
+  const { from: user, to: occupant } = iqOf(iq);
+  if (!(h.current?.(user, occupant, since) ?? true)) return NO_SESSION;
+  const answer = h.ping(iqOf(iq));
+  if (answer === 'http-500') return { status: 500 };
+  if (answer === 'hang') return 'hang';
+  if (!unjoinedAnswer(answer)) return { xml: answerXml(answer, iqOf(iq)) };
+  h.notify(unavailable(occupant, user, REASON));
+  h.forget?.(user, occupant, since);
+  return SENT;
 }
 
-/** A <server-ping id to> item (api.lib.lua server_ping): recorded apart from self-pings, `<sent/>`. */
+/** A `<notify id since>` item: delivered only to the session's current join `since`, which is then forgotten. */
+function answerNotify(el: Element, h: StanzaApiHandlers): Answered {
+  const presence = only(el);
+  if (!presence || presence.name !== 'presence' || presence.attrs.type !== 'unavailable' || extraAttrs(el, ['id', 'since']))
+    return refusedItem('403', 'a notify holds exactly one unavailable presence');
+  const since = sinceOf(el);
+  if (since === undefined) return refusedItem('400', 'since must be a non-negative integer');
+  const user = presence.attrs.to ?? '';
+  const occupant = presence.attrs.from ?? '';
+  if (!(h.current?.(user, occupant, since) ?? true)) return NO_SESSION;
+  // The module writes its own <reason>, whatever the request carried.
+  h.notify(unavailable(occupant, user, REASON, presence.attrs.id));
+  h.forget?.(user, occupant, since);
+  return SENT;
+}
+
+/** A `<server-ping id to>` item (api.lib.lua server_ping): recorded apart from self-pings, `<sent/>`. */
 function answerServerPing(el: Element, h: StanzaApiHandlers): Answered {
-  if (h.beforeHeals?.()) return refusedItem('only a self-ping iq or a MUC unavailable presence is allowed');
   h.serverPing?.(el.attrs.to ?? '');
-  return { xml: `<sent xmlns="${NS_API}"/>` };
+  return SENT;
 }
 
-/** A version 2 answer, written as the module does (one <item> per stanza, in order), or the whole request's status. */
-function answerBatch(root: Element, h: StanzaApiHandlers): Answered {
-  if (h.v1Only?.()) return { status: 403 };
+/** One item's answer, or the whole request's status. */
+function answerItem(el: Element, h: StanzaApiHandlers): Answered {
+  const ours = el.attrs.xmlns === undefined || el.attrs.xmlns === NS_BATCH;
+  if (el.name === 'iq' && (el.attrs.xmlns === undefined || el.attrs.xmlns === 'jabber:client')) return answerPing(el, h);
+  if (ours && el.name === 'heal') return answerHeal(el, h);
+  if (ours && el.name === 'notify') return answerNotify(el, h);
+  if (ours && el.name === 'server-ping') return answerServerPing(el, h);
+  return refusedItem('403', 'not an item the API allows');
+}
+
+const UNSUPPORTED = `<unsupported-version xmlns="${NS_BATCH}" supported="3"/>`;
+
+/** The answer to a request, written as the module does (one <item> per item, in order), or the whole request's status. */
+function answerBatch(root: Element, h: StanzaApiHandlers): Answered | { status: number; xml: string } {
+  if (root.name !== 'batch' || root.attrs.xmlns !== NS_BATCH || root.attrs.version !== '3')
+    return { status: 400, xml: UNSUPPORTED };
   h.batch?.(root.getChildElements().length);
   const items: string[] = [];
   for (const el of root.getChildElements()) {
-    const ours = el.attrs.xmlns === NS_BATCH;
-    const a =
-      ours && el.name === 'heal'
-        ? answerHeal(el, h)
-        : ours && el.name === 'server-ping'
-          ? answerServerPing(el, h)
-          : answerStanza(el, h);
+    const a = answerItem(el, h);
     if (a === 'hang' || 'status' in a) return a;
     // As the module writes it: an iq names jabber:client (unqualified, it would inherit the batch's namespace).
     items.push(`<item id="${el.attrs.id ?? ''}">${a.xml.replace(/^<iq /, '<iq xmlns="jabber:client" ')}</item>`);
   }
-  return { xml: `<batch xmlns="${NS_BATCH}">${items.join('')}</batch>` };
+  return { xml: `<batch xmlns="${NS_BATCH}" version="3">${items.join('')}</batch>` };
 }
 
 export interface Served {
@@ -202,15 +237,15 @@ export async function serveStanzaApi(secret: string, h: StanzaApiHandlers): Prom
           h.refused();
           return send(401, 'bad signature');
         }
-        const el = parse(body.toString('utf8'));
-        // A heal is a version 2 item only: alone, it is a stanza the API does not allow.
-        if (el.name === 'heal' || el.name === 'server-ping') return send(403, 'refused');
-        const a = el.name === 'batch' ? answerBatch(el, h) : answerStanza(el, h);
+        let el: Element;
+        try {
+          el = parse(body.toString('utf8'));
+        } catch {
+          return send(400, 'not XML');
+        }
+        const a = answerBatch(el, h);
         if (a === 'hang') return void hanging.add(() => res.destroy());
-        if ('status' in a) return send(a.status, 'refused');
-        // Version 1: a refusal of the stanza is the request's status.
-        const refused = /^<refused [^>]*code="(\d+)"/.exec(a.xml);
-        if (refused && el.name !== 'batch') return send(Number(refused[1]), 'refused');
+        if ('status' in a) return send(a.status, 'xml' in a ? a.xml : 'refused');
         send(200, a.xml);
       };
       const latency = h.latencyMs();
@@ -257,24 +292,32 @@ export interface StanzaApiStub {
   fallback: Answer;
   down: boolean;
   latencyMs: number;
-  /** Sizes of the version 2 batches served. */
+  /** Item counts of the batches served. */
   batches: number[];
-  /** Play a module that predates version 2: batches are refused with 403. */
-  v1Only: boolean;
-  /** Play a version 2 module that predates heals: each heal is refused with a per-item 403. */
-  beforeHeals: boolean;
   /**
-   * Occupant JIDs (room/nick) whose session rejoined while a heal's self-ping was out: a "not
-   * joined" reply to the heal tells nobody and answers `<no-session/>`, as the module does.
+   * The module's join table: the session's current join of a room (its nick and `since`), as
+   * `join` sets it and a delivered notification forgets it. A session and room not in it, never
+   * set: with `trackJoins` false (the default, for tests that do not model joins) any `since` is
+   * current until a notification to it was delivered; with `trackJoins` true it is not joined.
    */
-  rejoined: Set<string>;
+  joins: Map<string, { nick: string; since: number }>;
+  trackJoins: boolean;
+  /** The session `user` joined (or rejoined) the room of `occupant` as its nick, with the identity `since`. */
+  join(user: string, occupant: string, since: number): void;
+  /** The session left the room of `occupant`. */
+  leave(user: string, occupant: string): void;
   close(): Promise<void>;
 }
 
+const roomKey = (user: string, occupant: string) => `${user}\u0000${occupant.split('/')[0] ?? ''}`;
+const nickOf = (occupant: string) => occupant.slice(occupant.indexOf('/') + 1);
+
 export async function startStanzaApiStub(
   secret: string,
-  options: { latencyMs?: number; fallback?: Answer } = {},
+  options: { latencyMs?: number; fallback?: Answer; trackJoins?: boolean } = {},
 ): Promise<StanzaApiStub> {
+  /** Joins delivered a notification while not in the table (trackJoins false): forgotten all the same. */
+  const forgotten = new Set<string>();
   const stub: StanzaApiStub = {
     url: '',
     pings: [],
@@ -286,9 +329,10 @@ export async function startStanzaApiStub(
     down: false,
     latencyMs: options.latencyMs ?? 0,
     batches: [],
-    v1Only: false,
-    beforeHeals: false,
-    rejoined: new Set(),
+    joins: new Map(),
+    trackJoins: options.trackJoins ?? false,
+    join: (user, occupant, since) => void stub.joins.set(roomKey(user, occupant), { nick: nickOf(occupant), since }),
+    leave: (user, occupant) => void stub.joins.delete(roomKey(user, occupant)),
     close: async () => undefined,
   };
   const served = await serveStanzaApi(secret, {
@@ -302,14 +346,19 @@ export async function startStanzaApiStub(
       const occupant = el.attrs.from ?? '';
       stub.notifications.push({ user, occupant, xml: el.toString() });
     },
+    current: (user, occupant, since) => {
+      const join = stub.joins.get(roomKey(user, occupant));
+      if (join) return join.nick === nickOf(occupant) && join.since === since;
+      return !stub.trackJoins && !forgotten.has(`${roomKey(user, occupant)}\u0000${since}`);
+    },
+    forget: (user, occupant, since) => {
+      if (!stub.joins.delete(roomKey(user, occupant))) forgotten.add(`${roomKey(user, occupant)}\u0000${since}`);
+    },
     serverPing: (to) => void stub.serverPings.push(to),
     refused: () => void stub.refused++,
     down: () => stub.down,
     latencyMs: () => stub.latencyMs,
     batch: (size) => void stub.batches.push(size),
-    v1Only: () => stub.v1Only,
-    beforeHeals: () => stub.beforeHeals,
-    rejoined: (iq) => stub.rejoined.has(iq.to),
   });
   stub.url = served.url;
   stub.close = served.close;

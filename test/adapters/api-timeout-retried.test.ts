@@ -1,0 +1,72 @@
+// Correctness review M2: a stanza API call that timed out must not be tried again in place. The
+// client marks its own timeout `retry: false`; wrapping it into StanzaApiError used to drop the
+// flag, so the round's in-place retry (lib/app/pass.ts: `retry !== false`) sent the call again,
+// two timeouts per call where the deadline margin counts one. After
+// /work/shared/reviews/repro/round/api-timeout-retried.test.ts.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import { HttpStanzaApi } from '../../lib/adapters/stanza-api-http';
+import { StanzaApiError, TransportError } from '../../lib/support/errors';
+import { retrying } from '../../lib/support/retry';
+import { systemClock } from '../../lib/support/clock';
+import { closeLink, roundWorld, seedJoins } from '../support/fakes';
+
+let server: Server;
+let url = '';
+let requests = 0;
+
+beforeAll(async () => {
+  // Reads the request, never answers: every call runs into the client's timeout.
+  server = createServer((req) => {
+    requests++;
+    req.resume();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/stanza`;
+});
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+});
+beforeEach(() => {
+  requests = 0;
+});
+
+const JOIN = { user: 'u0@a.example/r', occupant: 'room0@muc.b.example/u0', since: 1_733_580_000_000_000 };
+const client = () => new HttpStanzaApi({ url, key: Buffer.alloc(32, 7), timeoutMs: 200, windowMs: 1 });
+
+it('a timed-out call is sent once by the round\'s in-place retry, and fails with retry: false and its cause', async () => {
+  const api = client();
+  // The round's policy (lib/app/pass.ts API_RETRY): two tries, the second only if `retry !== false`.
+  const policy = { tries: 2, baseMs: 1, maxMs: 1, retryable: (e: unknown) => (e as { retry?: unknown }).retry !== false };
+  const err = await retrying(systemClock, () => api.heal(JOIN), policy).catch((e: unknown) => e);
+  expect(requests).toBe(1);
+  expect(err).toBeInstanceOf(StanzaApiError);
+  expect((err as StanzaApiError).retry).toBe(false);
+  expect((err as Error).message).toMatch(/did not answer within 200 ms/);
+  const cause = (err as Error).cause;
+  expect(cause).toBeInstanceOf(TransportError);
+  expect((cause as TransportError).retry).toBe(false);
+
+  // The default policy of lib/support/retry.ts reads the flag too.
+  requests = 0;
+  await expect(retrying(systemClock, () => api.notify(JOIN), { tries: 3, baseMs: 1, maxMs: 1 })).rejects.toThrow(
+    /did not answer/,
+  );
+  expect(requests).toBe(1);
+});
+
+it('a round whose self-ping timed out sends one HTTP request for its one join', async () => {
+  const api = client();
+  const w = roundWorld({ PING_MUC_RECHECKS: '0', PING_MUC_RETRY_ATTEMPTS: '0' });
+  w.deps.api = api;
+  await seedJoins(w, 1);
+  await closeLink(w);
+  const start = w.scheduler.takeNext();
+  if (!start) throw new Error('the close scheduled no round');
+  w.clock.t = start.at;
+  const { runRound } = await import('../../lib/app/round');
+  await runRound(w.deps, start.job).catch(() => undefined);
+  expect(requests).toBe(1);
+});
