@@ -23,7 +23,8 @@ for name in ([[bad-request conflict feature-not-implemented forbidden gone inter
 
 -- RFC 6120 §8.3.1–8.3.2: the one <error/> of the stanza's own namespace, and its one defined
 -- condition (a stanzas-namespace child other than <text/>). error, condition; or nil for a
--- malformed error (none or several <error/>, none or several conditions, an undefined one),
+-- malformed error (none or several <error/>, none or several conditions, an undefined one,
+-- several <text/>),
 -- which ping-muc's reader refuses as a bad answer: it is never read as "any other error".
 local function error_of(stanza)
 	local found, condition;
@@ -35,10 +36,15 @@ local function error_of(stanza)
 		end
 	end
 	if not found then return nil; end
+	local text = false;
 	for child in found:childtags(nil, STANZAS_NS) do
 		if child.name ~= "text" then
 			if condition then return nil; end
 			condition = child.name;
+		elseif text then
+			return nil; -- several <text/>: Prosody's own get_error would take one for the condition
+		else
+			text = true;
 		end
 	end
 	if not DEFINED[condition] then return nil; end
