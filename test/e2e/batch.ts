@@ -14,8 +14,7 @@ export const ping = (id: string, from: string, to: string, type = 'get', extra =
   `<iq type="${type}" id="${id}" from="${from}" to="${to}"><ping xmlns="urn:xmpp:ping"/>${extra}</iq>`;
 
 /** The muc#user payload of a notification: item none/none, status 110 and 333. */
-export const NOTIFICATION_X =
-  '<item affiliation="none" role="none"/><status code="110"/><status code="333"/>';
+export const NOTIFICATION_X = '<item affiliation="none" role="none"/><status code="110"/><status code="333"/>';
 
 /** The unavailable presence a `<notify>` carries, from room/nick to the session (`x`: the muc#user children). */
 export const unavailable = (from: string, to: string, id = 'n-1', x = NOTIFICATION_X) =>

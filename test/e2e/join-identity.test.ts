@@ -20,7 +20,8 @@ describe('join identity', () => {
   let alice: User, bob: User, carol: User, dave: User;
   const users: User[] = [];
   const call = (body: string) => callApi(bed.apiUrl, bed.apiSecret, body);
-  const joinsOf = (u: User, room: string) => rx.events.filter((e) => e.type === 'join' && e.user === u.jid && e.room === room);
+  const joinsOf = (u: User, room: string) =>
+    rx.events.filter((e) => e.type === 'join' && e.user === u.jid && e.room === room);
 
   beforeAll(async () => {
     // debug: the module's ping ids are read from A's log (the forged reply).
@@ -29,7 +30,12 @@ describe('join identity', () => {
     await rx.start();
     await bed.start(rx.url);
     const connect = (name: string) => User.connect(bed.a, DOMAINS.a, name);
-    [alice, bob, carol, dave] = await Promise.all([connect('alice'), connect('bob'), connect('carol'), connect('dave')]);
+    [alice, bob, carol, dave] = await Promise.all([
+      connect('alice'),
+      connect('bob'),
+      connect('carol'),
+      connect('dave'),
+    ]);
     users.push(alice, bob, carol, dave);
     await alice.join(GHOSTS, 'Alice');
     await rx.waitFor((e) => e.type === 'join' && e.user === alice.jid);
@@ -50,7 +56,10 @@ describe('join identity', () => {
     const old = rx.joinSince(alice.jid, GHOSTS);
     // The ghost's client finds out by itself (its own XEP-0410 ping) and rejoins under the same nick.
     await alice.join(GHOSTS, 'Alice');
-    const rejoin = await rx.waitFor((e) => e.type === 'join' && e.user === alice.jid && e.room === GHOSTS && e !== first, 5000);
+    const rejoin = await rx.waitFor(
+      (e) => e.type === 'join' && e.user === alice.jid && e.room === GHOSTS && e !== first,
+      5000,
+    );
     expect(rejoin).toMatchObject({ nick: 'Alice' });
     expect(rejoin.since).toBeUndefined(); // a fresh join: its identity is its own seq
     expect(rejoin.seq).toBeGreaterThan(old);

@@ -72,7 +72,13 @@ describe('stanza API limits', () => {
     expect(res.body.length).toBeLessThan(640);
     const [answer] = items(res.body);
     expect(answer!.el.toString()).not.toContain('padding');
-    expect(answer!.el.attrs).toEqual({ xmlns: 'jabber:client', type: 'result', id: 'big-1', from: occupant(), to: alice.jid });
+    expect(answer!.el.attrs).toEqual({
+      xmlns: 'jabber:client',
+      type: 'result',
+      id: 'big-1',
+      from: occupant(),
+      to: alice.jid,
+    });
     expect(answer!.el.children).toEqual([]);
   });
 

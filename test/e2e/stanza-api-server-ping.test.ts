@@ -1,6 +1,21 @@
 // Server pings against real servers: a host pings a remote domain to bring its s2s link up;
-// it names no user and reaches no client.
-import { batch, expectUnsupported, items, kind, NS_API, NS_BATCH, serverPing } from './batch';
+// it names no user and reaches no client. And each VirtualHost's stanza API (a.test, a2.test on
+// one server) acts for its own users only, under its own key.
+import {
+  batch,
+  expectUnsupported,
+  heal,
+  items,
+  kind,
+  kinds,
+  notify,
+  NS_API,
+  NS_BATCH,
+  only,
+  ping,
+  serverPing,
+  unavailable,
+} from './batch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpStanzaApi } from '../../lib/adapters/stanza-api-http';
 import { secretKey } from '../../lib/domain/signature';
@@ -154,6 +169,31 @@ describe('stanza API: server pings', () => {
     const out = await rx.waitFor(linkUp(DOMAINS.mucB, 'out', restartedUs));
     expect(out).toMatchObject({ host: DOMAINS.a, remotes: [DOMAINS.mucB] });
     await sleep(500);
+    expect(received(t)).toEqual([]);
+  });
+
+  it('keeps each VirtualHost’s stanza API to its own users, under its own key', async () => {
+    await carol.join(ROOM, 'Carol');
+    const t = Date.now();
+    const probe = (id: string) => batch([ping(id, carol.jid, `${ROOM}/Carol`)]);
+    // a2.test's own key on a2.test's API: carol is joined.
+    expect(only(await callApi(bed.apiUrl2, bed.apiSecret2, probe('own')))).toBe('iq result');
+    // a.test's key on a2.test's API: not a2.test's key.
+    expect((await callApi(bed.apiUrl2, bed.apiSecret, probe('key-of-a'))).status).toBe(401);
+    // a.test's API for a user of a2.test: refused per item, whatever the join's identity.
+    const viaA = await call(
+      batch([
+        ping('probe', carol.jid, `${ROOM}/Carol`),
+        heal('heal', 1, ping('p-heal', carol.jid, `${ROOM}/Carol`)),
+        notify('notify', 1, unavailable(`${ROOM}/Carol`, carol.jid)),
+      ]),
+    );
+    expect(kinds(viaA.body)).toEqual([
+      ['probe', 'refused 403'],
+      ['heal', 'refused 403'],
+      ['notify', 'refused 403'],
+    ]);
+    await sleep(300);
     expect(received(t)).toEqual([]);
   });
 });

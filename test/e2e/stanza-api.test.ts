@@ -81,7 +81,9 @@ describe('stanza API', () => {
 
   it('self-pings as the connected user and returns the reply with our id, which the client never sees', async () => {
     const t = Date.now();
-    const res = await call(batch([ping('mine-1', alice.jid, `${ROOM}/Alice`), ping('mine-2', alice.jid, `${ROOM}/Nobody`)]));
+    const res = await call(
+      batch([ping('mine-1', alice.jid, `${ROOM}/Alice`), ping('mine-2', alice.jid, `${ROOM}/Nobody`)]),
+    );
     expect(res.status).toBe(200);
     const got = items(res.body);
     expect(got.map((i) => [i.id, i.el.name])).toEqual([
@@ -96,7 +98,10 @@ describe('stanza API', () => {
 
   it('answers <no-session/> to a self-ping for a room the session is not in, or from a user not connected', async () => {
     const res = await call(
-      batch([ping('other-room', alice.jid, `other@${DOMAINS.mucB}/Alice`), ping('offline', `ghost@${DOMAINS.a}/phone`, `${ROOM}/Alice`)]),
+      batch([
+        ping('other-room', alice.jid, `other@${DOMAINS.mucB}/Alice`),
+        ping('offline', `ghost@${DOMAINS.a}/phone`, `${ROOM}/Alice`),
+      ]),
     );
     expect(kinds(res.body)).toEqual([
       ['other-room', 'no-session'],
@@ -126,7 +131,8 @@ describe('stanza API', () => {
 
     it('a message, other IQs, other namespaces, foreign or local hosts, a bare presence: refused 403 per item', async () => {
       const s = aliceSince();
-      const note = (x?: string, from = `${ROOM}/Alice`, to = alice.jid) => notify('x', s, unavailable(from, to, 'n-x', x));
+      const note = (x?: string, from = `${ROOM}/Alice`, to = alice.jid) =>
+        notify('x', s, unavailable(from, to, 'n-x', x));
       const cases = [
         `<message id="x" type="chat" from="${ROOM}/Alice" to="${alice.jid}"><body>hi</body></message>`,
         `<message id="x" type="chat" from="${alice.jid}" to="${eve.jid}"><body>hi</body></message>`,
@@ -140,10 +146,16 @@ describe('stanza API', () => {
         `<iq xmlns="jabber:server" type="get" id="x" from="${alice.jid}" to="${ROOM}/Alice"><ping xmlns="urn:xmpp:ping"/></iq>`,
         // The notification only inside a <notify since>: a bare presence item is refused.
         unavailable(`${ROOM}/Alice`, alice.jid, 'x'),
-        notify('x', s, `<presence from="${ROOM}/Alice" to="${alice.jid}"><x xmlns="${NS_MUC_USER}"><status code="110"/></x></presence>`),
+        notify(
+          'x',
+          s,
+          `<presence from="${ROOM}/Alice" to="${alice.jid}"><x xmlns="${NS_MUC_USER}"><status code="110"/></x></presence>`,
+        ),
         note('<item affiliation="none" role="none"/><status code="110"/>'),
         note('<item affiliation="owner" role="moderator"/><status code="110"/><status code="333"/>'),
-        note('<item affiliation="none" role="none"><reason>x</reason><body>y</body></item><status code="110"/><status code="333"/>'),
+        note(
+          '<item affiliation="none" role="none"><reason>x</reason><body>y</body></item><status code="110"/><status code="333"/>',
+        ),
         note('<item affiliation="none" role="none"/><status code="110"/><status code="333"/><status code="307"/>'),
         note(undefined, `${ROOM}/Alice`, `alice@${DOMAINS.b}/e2e`), // to a foreign host
         note(undefined, `someone@${DOMAINS.a}/x`), // from a local user
@@ -191,7 +203,9 @@ describe('stanza API', () => {
           notify('zero', 0, unavailable(`${ROOM}/Alice`, alice.jid)),
         ]),
       );
-      expect(kinds(res.body)).toEqual(['room', 'nick', 'session', 'older', 'newer', 'zero'].map((id) => [id, 'no-session']));
+      expect(kinds(res.body)).toEqual(
+        ['room', 'nick', 'session', 'older', 'newer', 'zero'].map((id) => [id, 'no-session']),
+      );
     });
 
     it('malformed XML, DOCTYPE, entities, comments, two roots: 400', async () => {
@@ -223,7 +237,9 @@ describe('stanza API', () => {
     // The caller's reason is replaced by the server's own text.
     const forgedReason =
       '<item affiliation="none" role="none"><reason>Visit evil.example now</reason></item><status code="110"/><status code="333"/>';
-    const res = await call(batch([notify('n', aliceSince(), unavailable(`${ROOM}/Alice`, alice.jid, 'n-1', forgedReason))]));
+    const res = await call(
+      batch([notify('n', aliceSince(), unavailable(`${ROOM}/Alice`, alice.jid, 'n-1', forgedReason))]),
+    );
     expect(only(res)).toBe('sent');
     const got = await alice.waitFor((el) => el.name === 'presence' && el.attrs.type === 'unavailable', 5000);
     expect(got.el.attrs.from).toBe(`${ROOM}/Alice`);
