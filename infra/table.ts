@@ -1,10 +1,10 @@
-// The join store's DynamoDB table. Its keys, GSI and TTL attribute come from lib's table
-// definition (KEYS), so the deployed table is the one lib reads and writes.
+// The join store's DynamoDB table. Its keys, indexes and TTL attribute come from lib's table
+// definition (KEYS, INDEXES), so the deployed table is the one lib reads and writes.
 import { Fn, RemovalPolicy, type CfnCondition } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type { Construct } from 'constructs';
-import { KEYS } from '../lib/adapters/dynamodb/table';
+import { INDEXES, KEYS } from '../lib/adapters/dynamodb/table';
 import type { FunctionName } from './bundling';
 import { allow } from './iam';
 
@@ -27,7 +27,7 @@ export const DYNAMODB_TABLE_ACTIONS: Record<FunctionName, readonly string[]> = {
   events: STORE_ACTIONS,
   round: STORE_ACTIONS,
 };
-/** On the GSI only Query is meaningful. */
+/** On the indexes only Query is meaningful. */
 export const DYNAMODB_INDEX_ACTIONS = ['dynamodb:Query'] as const;
 
 /**
@@ -50,19 +50,28 @@ export function joinTable(scope: Construct, id: string, deletionProtected: CfnCo
     true,
     false,
   ) as unknown as boolean;
-  table.addGlobalSecondaryIndex({
-    indexName: KEYS.gsi,
-    partitionKey: { name: KEYS.gpk, type: dynamodb.AttributeType.STRING },
-    sortKey: { name: KEYS.gsk, type: dynamodb.AttributeType.STRING },
-    projectionType: dynamodb.ProjectionType.ALL,
-  });
+  const types = { S: dynamodb.AttributeType.STRING, N: dynamodb.AttributeType.NUMBER } as const;
+  for (const index of INDEXES) {
+    table.addGlobalSecondaryIndex({
+      indexName: index.name,
+      partitionKey: { name: index.partitionKey, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: index.sortKey.name, type: types[index.sortKey.type] },
+      ...(index.include
+        ? { projectionType: dynamodb.ProjectionType.INCLUDE, nonKeyAttributes: [...index.include] }
+        : { projectionType: dynamodb.ProjectionType.ALL }),
+    });
+  }
   return table;
 }
 
-/** What a function may do in the join store: its calls on the table, Query on the GSI. */
+/** What a function may do in the join store: its calls on the table, Query on the indexes. */
 export function joinStoreGrants(table: dynamodb.ITable, fn: FunctionName): iam.PolicyStatement[] {
   return [
     allow('JoinStoreTable', DYNAMODB_TABLE_ACTIONS[fn], [table.tableArn]),
-    allow('JoinStoreIndex', DYNAMODB_INDEX_ACTIONS, [`${table.tableArn}/index/${KEYS.gsi}`]),
+    allow(
+      'JoinStoreIndex',
+      DYNAMODB_INDEX_ACTIONS,
+      INDEXES.map((index) => `${table.tableArn}/index/${index.name}`),
+    ),
   ];
 }

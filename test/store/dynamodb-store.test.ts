@@ -1,16 +1,32 @@
-// The DynamoDB JoinStore against a real (embedded) dynalite: no mocks, except a client
-// middleware that fakes UnprocessedItems, which dynalite never returns.
+// What only the DynamoDB store has, against a real (embedded) dynalite: its table, items, request
+// counts, key limits, cursors and failures. The ports' contract, shared with the in-memory store,
+// is contract.test.ts. No mocks, except a client middleware that fakes UnprocessedItems, which
+// dynalite never returns.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as pathJoin } from 'node:path';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { ScanCommand, type BatchWriteItemCommandInput, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  GetItemCommand,
+  PutItemCommand,
+  ScanCommand,
+  type AttributeValue,
+  type BatchWriteItemCommandInput,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { startDynalite, type RunningDynalite } from '../support/dynalite';
 import { localDynamoClient } from '../../lib/adapters/dynamodb/dynalite';
-import { ensureTable, tableDefinition } from '../../lib/adapters/dynamodb/table';
-import { DynamoStore, InvalidCursorError, UnprocessedItemsError } from '../../lib/adapters/dynamodb/store';
+import { DUE_SHARDS, ensureTable, tableDefinition } from '../../lib/adapters/dynamodb/table';
+import {
+  CorruptItemError,
+  DynamoStore,
+  InvalidCursorError,
+  UnprocessedItemsError,
+} from '../../lib/adapters/dynamodb/store';
+import { dueShard, joinKey, linkKey, roundKey } from '../../lib/adapters/dynamodb/keys';
 import { countRequests } from '../../bench/count-requests';
 import type { Join, Round } from '../../lib/domain/model';
 
@@ -50,6 +66,13 @@ async function all(s: DynamoStore, host: string, remote: string, limit = 100): P
   return out;
 }
 
+async function raw(key: { pk: string; sk: string }): Promise<Record<string, unknown> | undefined> {
+  const out = await db.client.send(new GetItemCommand({ TableName: table, Key: marshall(key), ConsistentRead: true }));
+  return out.Item && unmarshall(out.Item);
+}
+const putRaw = (item: Record<string, unknown>) =>
+  db.client.send(new PutItemCommand({ TableName: table, Item: marshall(item) as Record<string, AttributeValue> }));
+
 async function scanAll(): Promise<number> {
   const out = await db.client.send(new ScanCommand({ TableName: table }));
   return out.Count ?? 0;
@@ -71,12 +94,20 @@ beforeEach(async () => {
 });
 
 describe('table', () => {
-  it('defines the keys and the byHost GSI of the design', () => {
+  it('defines the keys, the byHost index of joins and the sparse byDue index of due work', () => {
     const def = tableDefinition('x');
     expect(def.BillingMode).toBe('PAY_PER_REQUEST');
     expect(def.KeySchema).toEqual([
       { AttributeName: 'pk', KeyType: 'HASH' },
       { AttributeName: 'sk', KeyType: 'RANGE' },
+    ]);
+    expect(def.AttributeDefinitions).toEqual([
+      { AttributeName: 'pk', AttributeType: 'S' },
+      { AttributeName: 'sk', AttributeType: 'S' },
+      { AttributeName: 'gpk', AttributeType: 'S' },
+      { AttributeName: 'gsk', AttributeType: 'S' },
+      { AttributeName: 'dpk', AttributeType: 'S' },
+      { AttributeName: 'due', AttributeType: 'N' },
     ]);
     expect(def.GlobalSecondaryIndexes).toEqual([
       {
@@ -87,6 +118,17 @@ describe('table', () => {
         ],
         Projection: { ProjectionType: 'ALL' },
       },
+      {
+        IndexName: 'byDue',
+        KeySchema: [
+          { AttributeName: 'dpk', KeyType: 'HASH' },
+          { AttributeName: 'due', KeyType: 'RANGE' },
+        ],
+        Projection: {
+          ProjectionType: 'INCLUDE',
+          NonKeyAttributes: ['host', 'remote', 'gen', 'pass', 'state', 'expiresAt'],
+        },
+      },
     ]);
   });
 
@@ -96,208 +138,298 @@ describe('table', () => {
   });
 });
 
-describe('join ordering', () => {
-  const room = 'lobby@muc.b.example';
-  const user = 'alice@a.example/phone';
-
-  it('a leave that arrives before an older join wins', async () => {
-    await store.leave('a.example', user, room, 20, exp());
-    await store.putJoin(j(user, room, 10), exp());
-    expect(await all(store, 'a.example', 'muc.b.example')).toEqual([]);
+describe('join items', () => {
+  const USER = 'u@a.example/r';
+  const ROOM = 'room@b.example';
+  const join = (seq: number, since?: number, nick = 'u'): Join => ({
+    ...j(USER, ROOM, seq, nick),
+    ...(since === undefined ? {} : { since }),
   });
 
-  it('an older join after a newer join is ignored; an equal seq is a no-op', async () => {
-    await store.putJoin(j(user, room, 20, 'New'), exp());
-    await store.putJoin(j(user, room, 10, 'Old'), exp());
-    await store.putJoin(j(user, room, 20, 'Same'), exp());
-    expect(await all(store, 'a.example', 'muc.b.example')).toEqual([j(user, room, 20, 'New')]);
+  it('a join without since stores since = seq', async () => {
+    await store.putJoin(join(10), exp());
+    expect(await raw(joinKey(USER, ROOM))).toMatchObject({ seq: 10, since: 10 });
   });
 
-  it('an older leave after a newer join is ignored', async () => {
-    await store.putJoin(j(user, room, 20), exp());
-    await store.leave('a.example', user, room, 10, exp());
-    expect(await all(store, 'a.example', 'muc.b.example')).toEqual([j(user, room, 20)]);
-  });
-
-  it('a join newer than the tombstone re-creates the join', async () => {
-    await store.putJoin(j(user, room, 10), exp());
-    await store.leave('a.example', user, room, 20, exp());
-    expect(await all(store, 'a.example', 'muc.b.example')).toEqual([]);
-    await store.putJoin(j(user, room, 30), exp());
-    expect(await all(store, 'a.example', 'muc.b.example')).toEqual([j(user, room, 30)]);
-  });
-
-  it('a nick change overwrites the join (one item per full JID and room)', async () => {
-    await store.putJoin(j(user, room, 10, 'Alice'), exp());
-    await store.putJoin(j(user, room, 11, 'Alicia'), exp());
-    expect(await all(store, 'a.example', 'muc.b.example')).toEqual([j(user, room, 11, 'Alicia')]);
-    expect(await scanAll()).toBe(1);
-  });
-
-  it('one write per join and per leave', async () => {
+  it('a refresh is one UpdateItem that keeps the marks and sets the expiry', async () => {
+    await store.putJoin(join(10), exp());
+    expect(await store.markRecheck(join(10), 'g1.1')).toBe(true);
     const counter = countRequests(db.client);
     try {
-      await store.putJoin(j(user, room, 10), exp());
-      await store.leave('a.example', user, room, 11, exp());
-      await store.putJoin(j(user, room, 5), exp()); // refused, still one request
-      expect(counter.byCommand).toEqual({ PutItemCommand: 3 });
-      expect(counter.total).toBe(3);
-      expect(counter.attempts).toBe(3);
+      await store.putJoin(join(20, 10, 'renamed'), exp() + 5);
+      expect(counter.byCommand).toEqual({ UpdateItemCommand: 1 });
     } finally {
       counter.remove();
     }
+    expect(await raw(joinKey(USER, ROOM))).toMatchObject({ seq: 20, since: 10, recheck: 'g1.1', expiresAt: exp() + 5 });
+  });
+
+  it('a refresh of another join drops its marks from the item', async () => {
+    await store.putJoin(join(5), exp());
+    expect(await store.markRecheck(join(5), 'g1.1')).toBe(true);
+    await store.putJoin(join(20, 10), exp());
+    expect(await raw(joinKey(USER, ROOM))).not.toHaveProperty('recheck');
+  });
+
+  it('an item written before `since` existed counts its seq as since', async () => {
+    await putRaw({
+      ...joinKey(USER, ROOM),
+      gpk: 'a.example',
+      gsk: `b.example|${ROOM}|${USER}`,
+      host: 'a.example',
+      user: USER,
+      room: ROOM,
+      nick: 'u',
+      remote: 'b.example',
+      seq: 10,
+      recheck: 'g1.1',
+      expiresAt: exp(),
+    });
+    expect(await all(store, 'a.example', 'b.example')).toEqual([{ ...join(10), recheck: 'g1.1' }]);
+    expect(await store.sameJoin(join(10))).toBe(true);
+    expect(await store.sameJoin(join(9))).toBe(false);
+    await store.putJoin(join(20, 10), exp());
+    expect(await all(store, 'a.example', 'b.example')).toEqual([{ ...join(20, 10), recheck: 'g1.1' }]);
+    expect(await raw(joinKey(USER, ROOM))).toMatchObject({ since: 10 });
+  });
+
+  it('a leave is a tombstone outside the byHost index; a failed mark creates no item', async () => {
+    await store.leave('a.example', USER, ROOM, 30, exp());
+    const item = await raw(joinKey(USER, ROOM));
+    expect(item).toMatchObject({ left: true, seq: 30 });
+    expect(item).not.toHaveProperty('gpk');
+    expect(await store.markRecheck(join(40), 'g1')).toBe(false);
+    await store.deleteJoinIf(join(30));
+    expect(await scanAll()).toBe(1);
+  });
+
+  it('one write per join and per leave, refused or not', async () => {
+    const counter = countRequests(db.client);
+    try {
+      await store.putJoin(join(10), exp());
+      await store.leave('a.example', USER, ROOM, 11, exp());
+      await store.putJoin(join(5), exp()); // refused, still one request
+      await store.putJoin(join(12, undefined, 'x'), exp());
+      await store.putJoin(join(13, undefined, 'y'), exp()); // a nick change: the same item
+      expect(counter.byCommand).toEqual({ PutItemCommand: 5 });
+      expect(counter.attempts).toBe(5);
+    } finally {
+      counter.remove();
+    }
+    expect(await scanAll()).toBe(1);
+  });
+
+  it('a damaged item throws a clear error', async () => {
+    await putRaw({
+      ...joinKey(USER, ROOM),
+      gpk: 'a.example',
+      gsk: `b.example|${ROOM}|${USER}`,
+      host: 'a.example',
+      user: USER,
+      room: ROOM,
+      remote: 'b.example',
+      seq: 10,
+      expiresAt: exp(),
+    });
+    await expect(all(store, 'a.example', 'b.example')).rejects.toThrow(/corrupt store item: join .* nick/);
   });
 });
 
 describe('session-end', () => {
-  it('removes only that full JID’s joins older than the event', async () => {
+  it('costs one query page and a BatchWriteItem per 25 joins', async () => {
     const phone = 'alice@a.example/phone';
     for (let i = 0; i < 30; i++) await store.putJoin(j(phone, `r${i}@muc.b.example`, 100 + i), exp());
-    await store.putJoin(j(phone, 'late@muc.b.example', 500), exp()); // newer than the session-end
-    await store.putJoin(j('alice@a.example/laptop', 'r0@muc.b.example', 101), exp());
-    await store.putJoin(j('bob@a.example/phone', 'r0@muc.b.example', 101), exp());
     await store.leave('a.example', phone, 'gone@muc.b.example', 50, exp());
-
     const counter = countRequests(db.client);
-    expect(await store.endSession('a.example', phone, 400)).toBe(30);
-    // One query page, then 2 batches of at most 25.
-    expect(counter.byCommand).toEqual({ QueryCommand: 1, BatchWriteItemCommand: 2 });
-    counter.remove();
-
-    const left = await all(store, 'a.example', 'muc.b.example');
-    expect(left.map((x) => `${x.user} ${x.room}`).sort()).toEqual([
-      'alice@a.example/laptop r0@muc.b.example',
-      'alice@a.example/phone late@muc.b.example',
-      'bob@a.example/phone r0@muc.b.example',
-    ]);
-    // The tombstone stays: an older join of that room is still refused.
-    await store.putJoin(j(phone, 'gone@muc.b.example', 40), exp());
-    expect((await all(store, 'a.example', 'muc.b.example')).length).toBe(3);
-    // A repeat is a no-op.
-    expect(await store.endSession('a.example', phone, 400)).toBe(0);
-  });
-
-  it('only deletes items of the event’s host', async () => {
-    await store.putJoin(j('alice@a.example/phone', 'r@muc.b.example', 10), exp());
-    expect(await store.endSession('other.example', 'alice@a.example/phone', 99)).toBe(0);
-    expect((await all(store, 'a.example', 'muc.b.example')).length).toBe(1);
+    try {
+      expect(await store.endSession('a.example', phone, 400)).toBe(30);
+      expect(counter.byCommand).toEqual({ QueryCommand: 1, BatchWriteItemCommand: 2 });
+    } finally {
+      counter.remove();
+    }
+    expect(await scanAll()).toBe(1); // the tombstone
   });
 });
 
 describe('host-start', () => {
   it('writes the marker only, in one request whatever the number of joins', async () => {
-    for (let i = 0; i < 30; i++)
-      await store.putJoin(j(`u${i}@a.example/r`, `room@muc${i % 3}.b.example`, 100 + i), exp());
-    expect(await store.hostStartSeq('a.example')).toBe(0);
-
+    for (let i = 0; i < 200; i++) await store.putJoin(j(`u${i}@a.example/r`, 'room@b.example', 100 + i), exp());
     const counter = countRequests(db.client);
     try {
-      await store.startHost('a.example', 800);
-      expect(counter.byCommand).toEqual({ PutItemCommand: 1 });
+      await store.startHost('a.example', 1000);
+      await store.startHost('a.example', 900); // refused, one request
+      expect(counter.byCommand).toEqual({ PutItemCommand: 2 });
     } finally {
       counter.remove();
     }
-    expect(await store.hostStartSeq('a.example')).toBe(800);
-    expect(await store.hostStartSeq('c.example')).toBe(0);
-    // No purge: the rounds drop joins older than the marker as they read them.
-    expect(await all(store, 'a.example', 'muc0.b.example')).toHaveLength(10);
-
-    // An older host-start does not lower the marker; a retry changes nothing.
-    await store.startHost('a.example', 700);
-    await store.startHost('a.example', 800);
-    expect(await store.hostStartSeq('a.example')).toBe(800);
-    await store.startHost('a.example', 900);
-    expect(await store.hostStartSeq('a.example')).toBe(900);
+    expect(await scanAll()).toBe(201);
   });
 });
 
 describe('joinsOf', () => {
-  it('pages over one remote in a stable order, without noise from other remotes and hosts', async () => {
-    const wanted: Join[] = [];
-    let seq = 1;
-    for (const room of ['a@b.example', 'z@b.example', 'm@b.example']) {
-      for (const user of ['x@a.example/1', 'y@a.example/2', 'x@a.example/3']) {
-        const join = { ...j(user, room, seq++), remote: 'b.example' };
-        wanted.push(join);
-        await store.putJoin(join, exp());
-      }
-    }
-    // Noise: other remotes sharing a prefix or suffix, another host on the same remote.
-    await store.putJoin(j('x@a.example/1', 'a@b.example.org', seq++), exp());
-    await store.putJoin(j('x@a.example/1', 'a@xb.example', seq++), exp());
-    await store.putJoin(j('x@a.example/1', 'a@b.exampl', seq++), exp());
-    await store.putJoin(j('x@other.example/1', 'a@b.example', seq++), exp());
-    // A tombstone on the remote.
-    await store.leave('a.example', 'gone@a.example/1', 'a@b.example', seq++, exp());
-
-    const pages: Join[][] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await store.joinsOf('a.example', 'b.example', 2, cursor);
-      pages.push(page.items);
-      expect(page.items.length).toBeLessThanOrEqual(2);
-      cursor = page.next;
-    } while (cursor);
-    expect(pages.length).toBeGreaterThanOrEqual(5);
-    const got = pages.flat();
-    const order = (x: Join) => `${x.remote}|${x.room}|${x.user}`;
-    expect(got).toEqual([...wanted].sort((p, q) => (order(p) < order(q) ? -1 : 1)));
-
-    // The same walk again gives the same pages.
-    const again: Join[][] = [];
-    cursor = undefined;
-    do {
-      const page = await store.joinsOf('a.example', 'b.example', 2, cursor);
-      again.push(page.items);
-      cursor = page.next;
-    } while (cursor);
-    expect(again).toEqual(pages);
-
-    expect(await all(store, 'a.example', 'b.example.org')).toHaveLength(1);
-    expect(await all(store, 'a.example', 'xb.example')).toHaveLength(1);
-    expect(await all(store, 'other.example', 'b.example')).toHaveLength(1);
-    expect(await all(store, 'nobody.example', 'b.example')).toEqual([]);
-  });
-
-  it('rejects a bad or foreign cursor with a clear error', async () => {
+  it('rejects a bad or foreign cursor with InvalidCursorError', async () => {
     for (let i = 0; i < 3; i++) await store.putJoin(j(`u${i}@a.example/r`, 'room@b.example', i + 1), exp());
-    const first = await store.joinsOf('a.example', 'b.example', 1);
-    expect(first.next).toBeDefined();
-    const next = first.next as string;
+    const next = (await store.joinsOf('a.example', 'b.example', 1)).next as string;
     await expect(store.joinsOf('a.example', 'b.example', 1, 'not a cursor!')).rejects.toThrow(InvalidCursorError);
     await expect(
       store.joinsOf('a.example', 'b.example', 1, Buffer.from('{"pk":1}').toString('base64url')),
-    ).rejects.toThrow(/invalid store cursor/);
+    ).rejects.toThrow(InvalidCursorError);
     await expect(store.joinsOf('a.example', 'c.example', 1, next)).rejects.toThrow(InvalidCursorError);
-    await expect(store.joinsOf('z.example', 'b.example', 1, next)).rejects.toThrow(InvalidCursorError);
-    await expect(store.joinsOf('a.example', 'b.example', 0)).rejects.toThrow(RangeError);
-    expect((await store.joinsOf('a.example', 'b.example', 5, next)).items).toHaveLength(2);
   });
 });
 
-describe('expiry (TTL is only a safety net)', () => {
-  it('filters expired joins, windows, rounds and webhooks on read', async () => {
-    await store.putJoin(j('old@a.example/r', 'room@b.example', 1), nowS() + 10);
-    await store.putJoin(j('new@a.example/r', 'room@b.example', 2), nowS() + 1000);
-    await store.recordClose('a.example', 'b.example', 5, nowMs, 'g1');
-    await store.saveRound({ host: 'a.example', remote: 'b.example', gen: 'g0', cutoffSeq: 1, pass: 0, state: 'done' });
-    expect(await all(store, 'a.example', 'b.example')).toHaveLength(2);
-
-    nowMs += 11_000;
-    expect((await all(store, 'a.example', 'b.example')).map((x) => x.user)).toEqual(['new@a.example/r']);
-    // Deleted-or-not, an expired join does not count for session-end.
-    expect(await store.endSession('a.example', 'old@a.example/r', 99)).toBe(0);
-
-    nowMs += 8 * DAY * 1000;
-    expect(await all(store, 'a.example', 'b.example')).toEqual([]);
-    expect(await store.pendingClose('a.example', 'b.example')).toBeUndefined();
-    expect(await store.getRound('a.example', 'b.example', 'g0')).toBeUndefined();
+describe('due items and the byDue index', () => {
+  const H = 'a.example';
+  const R = 'b.example';
+  const round = (gen: string, extra: Partial<Round> = {}): Round => ({
+    host: H,
+    remote: R,
+    gen,
+    cutoffSeq: 100,
+    pass: 0,
+    state: 'running',
+    ...extra,
   });
 
-  it('a tombstone is never returned as a join', async () => {
-    await store.leave('a.example', 'u@a.example/r', 'room@b.example', 20, nowS() + 60);
-    await store.putJoin(j('u@a.example/r', 'room@b.example', 10), exp());
-    expect(await all(store, 'a.example', 'b.example')).toEqual([]);
+  it('a pending window carries its due and shard; the claim removes both', async () => {
+    await store.recordClose(H, R, 100, T0, 'g1', T0 + 20_000);
+    const link = await raw(linkKey(H, R));
+    expect(link).toMatchObject({ due: T0 + 20_000, dpk: dueShard(H, R) });
+    expect(await store.claimRound(round('g1', { due: T0 + 80_000 }), T0)).toBe(true);
+    const claimed = await raw(linkKey(H, R));
+    expect(claimed).not.toHaveProperty('due');
+    expect(claimed).not.toHaveProperty('dpk');
+    expect(await raw(roundKey(H, R, 'g1'))).toMatchObject({ due: T0 + 80_000, dpk: dueShard(H, R) });
+  });
+
+  it('a done round item has neither due nor shard, so it leaves the index', async () => {
+    await store.saveRound(round('g1', { due: T0 }));
+    await store.saveRound(round('g1', { state: 'done', due: T0 }));
+    const item = await raw(roundKey(H, R, 'g1'));
+    expect(item).not.toHaveProperty('due');
+    expect(item).not.toHaveProperty('dpk');
+  });
+
+  it('a window or round written without a due is never overdue', async () => {
+    await putRaw({
+      ...linkKey(H, R),
+      host: H,
+      remote: R,
+      gen: 'g1',
+      lastCloseAt: T0,
+      lastCloseSeq: 100,
+      expiresAt: exp(),
+    });
+    await putRaw({
+      ...roundKey(H, R, 'g2'),
+      host: H,
+      remote: R,
+      gen: 'g2',
+      cutoffSeq: 1,
+      pass: 0,
+      state: 'running',
+      expiresAt: exp(),
+    });
+    expect(await store.pendingClose(H, R)).toEqual({ gen: 'g1', lastCloseAt: T0, lastCloseSeq: 100 });
+    expect(await store.overdue(T0 + 1e12, 10)).toEqual({ items: [] });
+  });
+
+  it('recordClose stays one UpdateItem', async () => {
+    const counter = countRequests(db.client);
+    try {
+      await store.recordClose(H, R, 100, T0, 'g1', T0 + 20_000);
+      await store.recordClose(H, R, 101, T0 + 1, 'g2', T0 + 20_001);
+      expect(counter.byCommand).toEqual({ UpdateItemCommand: 2 });
+    } finally {
+      counter.remove();
+    }
+  });
+
+  it('spreads links over the shards; a page queries each shard not yet read to its end, in parallel', async () => {
+    const shards = new Set<string>();
+    for (let i = 0; i < 64; i++) shards.add(dueShard(H, `r${i}.example`));
+    expect(shards.size).toBe(DUE_SHARDS);
+
+    for (let i = 0; i < 3; i++) await store.recordClose(H, `r${i}.example`, 100, T0, `w${i}`, T0 + i);
+    const counter = countRequests(db.client);
+    try {
+      const page = await store.overdue(T0 + 10, 100);
+      expect(page.items).toHaveLength(3);
+      expect(page.next).toBeUndefined();
+      expect(counter.byCommand).toEqual({ QueryCommand: DUE_SHARDS });
+    } finally {
+      counter.remove();
+    }
+    // Page by page, shards read to their end are not queried again.
+    const first = await store.overdue(T0 + 10, 1);
+    const counter2 = countRequests(db.client);
+    try {
+      await store.overdue(T0 + 10, 1, first.next);
+      expect(counter2.byCommand.QueryCommand).toBeLessThanOrEqual(3);
+    } finally {
+      counter2.remove();
+    }
+  });
+
+  it('rejects a malformed or foreign overdue cursor with InvalidCursorError', async () => {
+    for (let i = 0; i < 20; i++) await store.recordClose(H, `r${i}.example`, 100, T0, `w${i}`, T0 + i);
+    const next = (await store.overdue(T0 + 100, 1)).next as string;
+    const positions = JSON.parse(Buffer.from(next, 'base64url').toString('utf8')) as unknown[];
+    const taken = positions.findIndex((p) => typeof p === 'object' && p !== null);
+    const moved = [...positions];
+    moved[(taken + 1) % DUE_SHARDS] = positions[taken];
+    moved[taken] = true;
+    const encode = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    await expect(store.overdue(T0 + 100, 1, encode(moved))).rejects.toThrow(InvalidCursorError);
+    await expect(store.overdue(T0 + 100, 1, encode(positions.slice(1)))).rejects.toThrow(InvalidCursorError);
+    await expect(store.overdue(T0 + 100, 1, 'not a cursor!')).rejects.toThrow(InvalidCursorError);
+    expect((await store.overdue(T0 + 100, 100, next)).items).toHaveLength(19);
+  });
+});
+
+describe('rounds', () => {
+  it('a damaged item throws a clear error', async () => {
+    const H = 'a.example';
+    const R = 'b.example';
+    await putRaw({
+      ...roundKey(H, R, 'g1'),
+      host: H,
+      remote: R,
+      gen: 'g1',
+      cutoffSeq: 'seven',
+      pass: 0,
+      state: 'running',
+    });
+    await expect(store.getRound(H, R, 'g1')).rejects.toThrow(CorruptItemError);
+    await putRaw({ ...roundKey(H, R, 'g2'), host: H, remote: R, gen: 'g2', cutoffSeq: 7, pass: 0, state: 'lost' });
+    await expect(store.getRound(H, R, 'g2')).rejects.toThrow(/corrupt store item: round/);
+    // A due that is not a number cannot even be written: it is the byDue index's sort key (N).
+    await expect(
+      putRaw({
+        ...roundKey(H, R, 'g3'),
+        host: H,
+        remote: R,
+        gen: 'g3',
+        cutoffSeq: 7,
+        pass: 0,
+        state: 'running',
+        dpk: 'due#0',
+        due: 'soon',
+      }),
+    ).rejects.toThrow(/Type mismatch/i);
+  });
+});
+
+describe('server slots', () => {
+  it('usually cost one query and one put', async () => {
+    await store.leaseServerSlot('a.example', 4, 'a', T0 + 60_000);
+    const counter = countRequests(db.client);
+    try {
+      expect(await store.leaseServerSlot('a.example', 4, 'b', T0 + 60_000)).toBeUndefined();
+      expect(counter.byCommand).toEqual({ QueryCommand: 1, PutItemCommand: 1 });
+    } finally {
+      counter.remove();
+    }
   });
 });
 
@@ -326,119 +458,6 @@ describe('key size limits', () => {
     await store.putJoin(join, exp()); // older: refused by the tombstone
     expect(await store.endSession('a.example', other, 99)).toBe(1);
     expect((await all(store, 'a.example', 'b.example')).map((x) => x.user)).toEqual(['short@a.example/r']);
-  });
-});
-
-describe('conditional delete and re-check mark', () => {
-  it('deleteJoinIf only deletes an unchanged join', async () => {
-    const read = j('u@a.example/r', 'room@b.example', 10);
-    await store.putJoin(read, exp());
-    await store.putJoin({ ...read, seq: 11, nick: 'renamed' }, exp());
-    expect(await store.deleteJoinIf(read)).toBe(false);
-    expect(await all(store, 'a.example', 'b.example')).toHaveLength(1);
-    expect(await store.deleteJoinIf({ ...read, seq: 11 })).toBe(true);
-    expect(await all(store, 'a.example', 'b.example')).toEqual([]);
-    expect(await store.deleteJoinIf({ ...read, seq: 11 })).toBe(false);
-  });
-
-  it('markRecheck only marks an unchanged join, never a tombstone or a missing item', async () => {
-    const read = j('u@a.example/r', 'room@b.example', 10);
-    await store.putJoin(read, exp());
-    expect(await store.markRecheck({ ...read, seq: 9 }, 'g1')).toBe(false);
-    expect(await store.markRecheck(read, 'g1')).toBe(true);
-    expect(await all(store, 'a.example', 'b.example')).toEqual([{ ...read, recheck: 'g1' }]);
-    // deleteJoinIf still matches the marked join (same seq).
-    expect(await store.deleteJoinIf({ ...read, recheck: 'g1' })).toBe(true);
-    expect(await store.markRecheck(read, 'g1')).toBe(false);
-    expect(await scanAll()).toBe(0); // no item was created by the failed update
-
-    await store.leave('a.example', read.user, read.room, 10, exp());
-    expect(await store.markRecheck(read, 'g1')).toBe(false);
-  });
-
-  it('sameJoin is false for a join that changed since it was read (a rejoin)', async () => {
-    const read = j('u@a.example/r', 'room@b.example', 10);
-    await store.putJoin(read, exp());
-    expect(await store.sameJoin(read)).toBe(true);
-    await store.putJoin({ ...read, seq: 11 }, exp());
-    expect(await store.sameJoin(read)).toBe(false);
-    expect(await store.deleteJoinIf(read)).toBe(false);
-    expect((await all(store, 'a.example', 'b.example')).map((x) => x.seq)).toEqual([11]);
-  });
-});
-
-describe('lost links', () => {
-  const H = 'a.example';
-  const R = 'b.example';
-  const round = (gen: string, cutoffSeq: number): Round => ({
-    host: H,
-    remote: R,
-    gen,
-    cutoffSeq,
-    pass: 0,
-    state: 'running',
-  });
-
-  it('coalesces closes into one pending window, then claims it', async () => {
-    expect(await store.pendingClose(H, R)).toBeUndefined();
-    const first = await store.recordClose(H, R, 100, T0, 'g1');
-    expect(first).toEqual({ gen: 'g1', opened: true, lastCloseAt: T0 });
-    // The other direction of the same link, a bit later: same window, pushed back.
-    const second = await store.recordClose(H, R, 101, T0 + 500, 'g2');
-    expect(second).toEqual({ gen: 'g1', opened: false, lastCloseAt: T0 + 500, previousCloseAt: T0 });
-    // A duplicate or older close changes nothing.
-    const dup = await store.recordClose(H, R, 101, T0 + 900, 'g3');
-    expect(dup).toEqual({ gen: 'g1', opened: false, lastCloseAt: T0 + 500, previousCloseAt: T0 });
-    const older = await store.recordClose(H, R, 99, T0 + 900, 'g4');
-    expect(older).toEqual({ gen: 'g1', opened: false, lastCloseAt: T0 + 500 });
-    expect(await store.pendingClose(H, R)).toEqual({ gen: 'g1', lastCloseAt: T0 + 500, lastCloseSeq: 101 });
-    // Other (host, remote) pairs are independent.
-    expect((await store.recordClose(H, 'c.example', 100, T0, 'g9')).opened).toBe(true);
-
-    // A claim with a stale lastCloseAt fails, but the round is saved anyway.
-    expect(await store.claimRound(round('g1', 101), T0)).toBe(false);
-    expect(await store.getRound(H, R, 'g1')).toEqual(round('g1', 101));
-    // A claim of another generation fails.
-    expect(await store.claimRound(round('gX', 101), T0 + 500)).toBe(false);
-    expect(await store.claimRound(round('g1', 101), T0 + 500)).toBe(true);
-    expect(await store.pendingClose(H, R)).toBeUndefined();
-    expect(await store.claimRound(round('g1', 101), T0 + 500)).toBe(false);
-
-    // A close at or below the claimed cutoff belongs to the claimed round.
-    const late = await store.recordClose(H, R, 101, T0 + 1000, 'g5');
-    expect(late.opened).toBe(false);
-    expect(await store.pendingClose(H, R)).toBeUndefined();
-    // A later close opens a new window.
-    const next = await store.recordClose(H, R, 200, T0 + 60_000, 'g6');
-    expect(next).toEqual({ gen: 'g6', opened: true, lastCloseAt: T0 + 60_000 });
-    expect(await store.pendingClose(H, R)).toEqual({ gen: 'g6', lastCloseAt: T0 + 60_000, lastCloseSeq: 200 });
-  });
-
-  it('a retry of the opening close with the same gen reports opened again', async () => {
-    expect((await store.recordClose(H, R, 100, T0, 'g1')).opened).toBe(true);
-    expect((await store.recordClose(H, R, 101, T0 + 1, 'g1')).opened).toBe(true);
-  });
-
-  it('saves and reads rounds', async () => {
-    const r: Round = { ...round('g1', 5), pass: 2, cursor: 'abc', marked: 3, state: 'waiting' };
-    await store.saveRound(r);
-    expect(await store.getRound(H, R, 'g1')).toEqual(r);
-    const { cursor: _dropped, ...noCursor } = r;
-    await store.saveRound({ ...noCursor, state: 'done' });
-    expect(await store.getRound(H, R, 'g1')).toEqual({ ...noCursor, state: 'done' });
-    expect(await store.getRound(H, R, 'g2')).toBeUndefined();
-  });
-});
-
-describe('webhook replay', () => {
-  it('remembers an applied id until it expires', async () => {
-    expect(await store.rememberWebhook('id-1', nowS() + 600)).toBe(true);
-    expect(await store.rememberWebhook('id-1', nowS() + 600)).toBe(false);
-    expect(await store.rememberWebhook('id-2', nowS() + 600)).toBe(true);
-    nowMs += 601_000;
-    expect(await store.rememberWebhook('id-1', nowS() + 600)).toBe(true);
-    expect(await store.webhookApplied('id-1')).toBe(true);
-    expect(await store.webhookApplied('id-3')).toBe(false);
   });
 });
 
@@ -506,7 +525,8 @@ describe('failures', () => {
       await expect(s.putJoin(join, exp())).rejects.toThrow();
       await expect(s.leave('a.example', join.user, join.room, 11, exp())).rejects.toThrow();
       await expect(s.deleteJoinIf(join)).rejects.toThrow();
-      await expect(s.recordClose('a.example', 'b.example', 1, T0, 'g')).rejects.toThrow();
+      await expect(s.recordClose('a.example', 'b.example', 1, T0, 'g', T0)).rejects.toThrow();
+      await expect(s.overdue(T0, 10)).rejects.toThrow();
       await expect(s.rememberWebhook('id', nowS() + 60)).rejects.toThrow();
     } finally {
       client.destroy();
@@ -533,7 +553,7 @@ describe('on disk', () => {
       await ensureTable(first.client, 'persist');
       const s1 = new DynamoStore({ client: first.client, table: 'persist', now: () => nowMs });
       await s1.putJoin(j('u@a.example/r', 'r@b.example', 10), exp());
-      await s1.recordClose('a.example', 'b.example', 11, T0, 'g1');
+      await s1.recordClose('a.example', 'b.example', 11, T0, 'g1', T0 + 20_000);
       await first.close();
 
       const second = await startDynalite({ path: dir });
@@ -546,6 +566,9 @@ describe('on disk', () => {
           lastCloseAt: T0,
           lastCloseSeq: 11,
         });
+        expect((await s2.overdue(T0 + 20_001, 10)).items).toEqual([
+          { kind: 'window', host: 'a.example', remote: 'b.example', gen: 'g1', due: T0 + 20_000 },
+        ]);
       } finally {
         await second.close();
       }

@@ -1,8 +1,37 @@
-// An in-memory store (plain Maps) with the same rules as the DynamoDB store (lib/ports.ts): the
-// fake behind the round's unit tests and fault-injection suite, and the benchmark's way to take
-// the store I/O out of a measurement. Not a production adapter.
+// An in-memory store (plain Maps) with the same rules as the DynamoDB store (lib/ports.ts), held
+// to the same contract suite (test/store/contract.test.ts): the fake behind the round's unit
+// tests, the fault-injection suite and the simulator, and the benchmark's way to take the store
+// I/O out of a measurement. Not a production adapter.
 import { joinedAt, type Join, type Page, type Round } from '../../lib/domain/model';
-import type { JoinStore, PendingClose, RecordedClose, RoundStore, WebhookLog } from '../../lib/ports';
+import type { JoinStore, Overdue, PendingClose, RecordedClose, RoundStore, WebhookLog } from '../../lib/ports';
+
+/** Lifetime of rounds and of windows (from their last close), as the DynamoDB store's. */
+const ROUND_TTL_SECONDS = 7 * 86_400;
+const LINK_TTL_SECONDS = 7 * 86_400;
+
+/** A malformed or foreign cursor (the DynamoDB store throws its InvalidCursorError, same message). */
+export class InvalidCursorError extends Error {
+  override name = 'InvalidCursorError';
+}
+
+/** UTF-8 byte order, as DynamoDB sorts strings (code-unit order differs past U+FFFF). */
+const utf8Order = (a: string, b: string): number =>
+  a === b ? 0 : Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+
+const encode = (value: unknown): string => Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
+function decode(cursor: string): unknown {
+  try {
+    return JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw new InvalidCursorError('invalid store cursor: not JSON');
+  }
+}
+
+/** A stored join as a read returns it: `since` only when earlier than seq, as the model defines it. */
+function readJoin(join: Join): Join {
+  const { since, ...rest } = join;
+  return since !== undefined && since !== join.seq ? { ...rest, since } : { ...rest };
+}
 
 interface Entry {
   join?: Join;
@@ -18,6 +47,14 @@ interface Link {
   /** The window's close before its last one. */
   prevCloseAt?: number;
   claimedSeq?: number;
+  /** While a window is pending: its last recorded close's due (ms). */
+  due?: number;
+  expiresAt: number;
+}
+
+interface StoredRound {
+  round: Round;
+  expiresAt: number;
 }
 
 interface Lease {
@@ -29,11 +66,15 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
   private joins = new Map<string, Entry>();
   private hosts = new Map<string, number>();
   private links = new Map<string, Link>();
-  private rounds = new Map<string, Round>();
+  private rounds = new Map<string, StoredRound>();
   private leases = new Map<string, Lease>();
   private webhooks = new Map<string, number>();
-  /** Sorted keys per host|remote, rebuilt only when a join key is added (deletes are skipped on read). */
-  private sorted = new Map<string, string[]>();
+  /**
+   * Per host|remote, the `<room>|<user>` order of its join keys (DynamoDB's byHost order), rebuilt
+   * only when a join key is added (deletes are skipped on read). A cursor names the last key read,
+   * never an index, so that writes between pages neither repeat nor skip a join.
+   */
+  private sorted = new Map<string, Array<{ order: string; key: string }>>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -54,15 +95,19 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
     return n;
   }
 
-  /** The live join of `user` in `room`, if any (a copy). */
+  /** The live join of `user` in `room`, if any (a copy, as a read returns it). */
   joinOf(user: string, room: string): Join | undefined {
     const join = this.joins.get(this.key(user, room))?.join;
-    return join && { ...join };
+    return join && readJoin(join);
   }
 
   /** Every live join, for assertions. */
   allJoins(): Join[] {
-    return [...this.joins.values()].flatMap((e) => (e.join ? [{ ...e.join }] : []));
+    return [...this.joins.values()].flatMap((e) => (e.join ? [readJoin(e.join)] : []));
+  }
+
+  private nowSeconds(): number {
+    return Math.floor(this.now() / 1000);
   }
 
   async putJoin(join: Join, expiresAt: number): Promise<void> {
@@ -73,14 +118,15 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
     if (since < join.seq && stored?.join && joinedAt(stored.join) === since) {
       // A refresh of the same join: keep its round marks.
       const { recheck } = stored.join;
-      stored.join = { ...join, since, ...(recheck ? { recheck } : {}) };
+      const { recheck: _ignored, ...attributes } = join;
+      stored.join = { ...attributes, since, ...(recheck ? { recheck } : {}) };
       stored.seq = join.seq;
       stored.expiresAt = expiresAt;
       return;
     }
     if (!stored?.join) this.sorted.delete(`${join.host}|${join.remote}`);
-    const { recheck: _r, ...fresh } = join;
-    this.joins.set(key, { join: { ...fresh, since }, seq: join.seq, expiresAt });
+    // The whole join replaces what is stored (a recheck mark it carries too).
+    this.joins.set(key, { join: { ...join, since }, seq: join.seq, expiresAt });
   }
 
   async leave(_host: string, user: string, room: string, seq: number, expiresAt: number): Promise<void> {
@@ -94,7 +140,8 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
     for (const [key, e] of this.joins) {
       if (e.join && e.join.user === user && e.join.host === host && e.seq < seq) {
         this.joins.delete(key);
-        n++;
+        // An expired join is deleted but not counted: it was no longer there.
+        if (e.expiresAt > this.nowSeconds()) n++;
       }
     }
     return n;
@@ -109,29 +156,46 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
   }
 
   async joinsOf(host: string, remote: string, limit: number, cursor?: string): Promise<Page<Join>> {
-    const nowS = Math.floor(this.now() / 1000);
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new RangeError(`joinsOf: limit must be a positive integer, got ${limit}`);
+    const nowS = this.nowSeconds();
     const id = `${host}|${remote}`;
     let keys = this.sorted.get(id);
     if (!keys) {
       keys = [];
-      for (const [key, e] of this.joins) if (e.join && e.join.host === host && e.join.remote === remote) keys.push(key);
-      const roomUser = (k: string) => {
-        const j = this.joins.get(k)?.join;
-        return j ? `${j.room}|${j.user}` : k;
-      };
-      keys.sort((a, b) => (roomUser(a) < roomUser(b) ? -1 : 1));
+      for (const [key, e] of this.joins)
+        if (e.join && e.join.host === host && e.join.remote === remote)
+          keys.push({ order: `${e.join.room}|${e.join.user}`, key });
+      keys.sort((a, b) => utf8Order(a.order, b.order));
       this.sorted.set(id, keys);
     }
-    let i = cursor ? Number(cursor) : 0;
+    let i = 0;
+    if (cursor !== undefined) {
+      const after = decode(cursor);
+      if (!Array.isArray(after) || after.length !== 3 || after.some((x) => typeof x !== 'string'))
+        throw new InvalidCursorError('invalid store cursor: not a position');
+      if (after[0] !== host || after[1] !== remote)
+        throw new InvalidCursorError('invalid store cursor: belongs to another query');
+      // The first key after the last one read (binary search: the order is sorted).
+      let hi = keys.length;
+      while (i < hi) {
+        const mid = (i + hi) >> 1;
+        if (utf8Order((keys[mid] as { order: string }).order, after[2] as string) <= 0) i = mid + 1;
+        else hi = mid;
+      }
+    }
     const items: Join[] = [];
+    let last: string | undefined;
     for (; i < keys.length && items.length < limit; i++) {
-      const e = this.joins.get(keys[i] as string);
+      const { order, key } = keys[i] as { order: string; key: string };
+      last = order;
+      const e = this.joins.get(key);
       if (e?.join && e.join.host === host && e.join.remote === remote && e.expiresAt > nowS) {
-        items.push({ ...e.join });
+        items.push(readJoin(e.join));
       }
     }
     const page: Page<Join> = { items };
-    if (i < keys.length) page.next = String(i);
+    if (i < keys.length && last !== undefined) page.next = encode([host, remote, last]);
     return page;
   }
 
@@ -152,9 +216,16 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
     return true;
   }
 
-  async recordClose(host: string, remote: string, seq: number, at: number, gen: string): Promise<RecordedClose> {
+  async recordClose(
+    host: string,
+    remote: string,
+    seq: number,
+    at: number,
+    gen: string,
+    due: number,
+  ): Promise<RecordedClose> {
     const key = `${host}|${remote}`;
-    const link = this.links.get(key) ?? {};
+    const link: Link = this.links.get(key) ?? { expiresAt: 0 };
     if (
       (link.lastCloseSeq !== undefined && link.lastCloseSeq >= seq) ||
       (link.claimedSeq !== undefined && link.claimedSeq >= seq)
@@ -172,6 +243,8 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
     link.gen ??= gen;
     link.lastCloseAt = at;
     link.lastCloseSeq = seq;
+    link.due = due;
+    link.expiresAt = Math.floor(at / 1000) + LINK_TTL_SECONDS;
     this.links.set(key, link);
     return {
       gen: link.gen,
@@ -184,16 +257,18 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
   async pendingClose(host: string, remote: string): Promise<PendingClose | undefined> {
     const link = this.links.get(`${host}|${remote}`);
     if (!link?.gen || link.lastCloseAt === undefined || link.lastCloseSeq === undefined) return undefined;
+    if (link.expiresAt <= this.nowSeconds()) return undefined;
     return { gen: link.gen, lastCloseAt: link.lastCloseAt, lastCloseSeq: link.lastCloseSeq };
   }
 
   async claimRound(round: Round, lastCloseAt: number): Promise<boolean> {
     const roundKey = `${round.host}|${round.remote}|${round.gen}`;
     const stored = this.rounds.get(roundKey);
-    if (!stored || stored.cutoffSeq < round.cutoffSeq) this.rounds.set(roundKey, { ...round });
+    if (!stored || stored.round.cutoffSeq < round.cutoffSeq) this.store(round);
     const link = this.links.get(`${round.host}|${round.remote}`);
     if (!link || link.gen !== round.gen || link.lastCloseAt !== lastCloseAt) return false;
-    this.links.set(`${round.host}|${round.remote}`, { claimedSeq: round.cutoffSeq });
+    // The window's due goes with it: the round's own due takes over.
+    this.links.set(`${round.host}|${round.remote}`, { claimedSeq: round.cutoffSeq, expiresAt: link.expiresAt });
     return true;
   }
 
@@ -223,8 +298,13 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
   }
 
   async leaseServerSlot(host: string, slots: number, owner: string, until: number): Promise<number | undefined> {
+    if (!Number.isInteger(slots) || slots < 1)
+      throw new RangeError(`leaseServerSlot: slots must be a positive integer, got ${slots}`);
+    // The owner's own slot first: a renewal never takes a second slot.
+    const numbers = [...Array(slots).keys()];
+    const own = numbers.find((slot) => this.leases.get(`S|${host}|${slot}`)?.owner === owner);
     let earliest = Infinity;
-    for (let slot = 0; slot < slots; slot++) {
+    for (const slot of own === undefined ? numbers : [own, ...numbers.filter((n) => n !== own)]) {
       const busy = this.takeLease(`S|${host}|${slot}`, owner, until);
       if (busy === undefined) return undefined;
       earliest = Math.min(earliest, busy);
@@ -232,8 +312,9 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
     return earliest;
   }
 
-  async releaseServerSlot(host: string, slots: number, owner: string): Promise<void> {
-    for (let slot = 0; slot < slots; slot++) this.dropLease(`S|${host}|${slot}`, owner);
+  async releaseServerSlot(host: string, _slots: number, owner: string): Promise<void> {
+    // Every slot the owner holds, whatever `slots` is now (it may have been lowered meanwhile).
+    for (const key of [...this.leases.keys()]) if (key.startsWith(`S|${host}|`)) this.dropLease(key, owner);
   }
 
   /** Server slots held now, for assertions. */
@@ -243,22 +324,74 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
     return n;
   }
 
+  /** Store a copy of `round`; a done round keeps no due (it is never overdue). */
+  private store(round: Round): void {
+    const copy = structuredClone(round);
+    if (copy.state === 'done') delete copy.due;
+    this.rounds.set(`${round.host}|${round.remote}|${round.gen}`, {
+      round: copy,
+      expiresAt: this.nowSeconds() + ROUND_TTL_SECONDS,
+    });
+  }
+
+  private liveRound(stored: StoredRound | undefined): Round | undefined {
+    return stored && stored.expiresAt > this.nowSeconds() ? structuredClone(stored.round) : undefined;
+  }
+
   async getRound(host: string, remote: string, gen: string): Promise<Round | undefined> {
-    const r = this.rounds.get(`${host}|${remote}|${gen}`);
-    return r && { ...r };
+    return this.liveRound(this.rounds.get(`${host}|${remote}|${gen}`));
   }
 
   async saveRound(round: Round): Promise<void> {
-    this.rounds.set(`${round.host}|${round.remote}|${round.gen}`, { ...round });
+    this.store(round);
   }
 
   async roundsOf(host: string, remote: string): Promise<Round[]> {
-    return [...this.rounds.values()].filter((r) => r.host === host && r.remote === remote).map((r) => ({ ...r }));
+    return [...this.rounds.values()].flatMap((stored) => {
+      const round = stored.round.host === host && stored.round.remote === remote ? this.liveRound(stored) : undefined;
+      return round ? [round] : [];
+    });
   }
 
   /** Every round, for assertions. */
   allRounds(): Round[] {
-    return [...this.rounds.values()].map((r) => ({ ...r }));
+    return [...this.rounds.values()].map((stored) => structuredClone(stored.round));
+  }
+
+  /**
+   * A scan, ordered by (due, kind, host, remote, gen); the cursor is the last item returned, so a
+   * page resumes after it whatever changed in between (as DynamoDB's ExclusiveStartKey does).
+   */
+  async overdue(before: number, limit: number, cursor?: string): Promise<Page<Overdue>> {
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new RangeError(`overdue: limit must be a positive integer, got ${limit}`);
+    const nowS = this.nowSeconds();
+    const all: Overdue[] = [];
+    for (const [key, link] of this.links) {
+      if (link.gen === undefined || link.due === undefined || link.expiresAt <= nowS || link.due >= before) continue;
+      // Keys are `<host>|<remote>`, and domains never contain '|'.
+      const [host, remote] = key.split('|') as [string, string];
+      all.push({ kind: 'window', host, remote, gen: link.gen, due: link.due });
+    }
+    for (const { round, expiresAt } of this.rounds.values()) {
+      if (round.state === 'done' || round.due === undefined || expiresAt <= nowS || round.due >= before) continue;
+      const { host, remote, gen, pass, due } = round;
+      all.push({ kind: 'round', host, remote, gen, pass, due });
+    }
+    const order = (o: Overdue): [number, string] => [o.due, `${o.kind}|${o.host}|${o.remote}|${o.gen}`];
+    const compare = (a: [number, string], b: [number, string]) => a[0] - b[0] || utf8Order(a[1], b[1]);
+    all.sort((a, b) => compare(order(a), order(b)));
+    let rest = all;
+    if (cursor !== undefined) {
+      const after = decode(cursor);
+      if (!Array.isArray(after) || after.length !== 2 || typeof after[0] !== 'number' || typeof after[1] !== 'string')
+        throw new InvalidCursorError('invalid store cursor: not a position');
+      rest = all.filter((o) => compare(order(o), after as [number, string]) > 0);
+    }
+    const items = rest.slice(0, limit);
+    const page: Page<Overdue> = { items };
+    if (rest.length > limit) page.next = encode(order(items[items.length - 1] as Overdue));
+    return page;
   }
 
   async rememberWebhook(id: string, expiresAt: number): Promise<boolean> {

@@ -5,7 +5,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { joinedAt, type Join, type Round } from '../../domain/model';
-import { gsk, joinKey, roundKey } from './keys';
+import { dueShard, gsk, joinKey, roundKey } from './keys';
 import { KEYS } from './table';
 
 export type Item = Record<string, AttributeValue>;
@@ -103,18 +103,29 @@ const ROUND = {
   cursor: 'string?',
   marked: 'number?',
   notBefore: 'number?',
+  due: 'number?',
 } as const;
 
 const STATES: ReadonlySet<string> = new Set<Round['state']>(['running', 'waiting', 'done']);
 
-/** The whole Round, plus its key and expiry. */
+/**
+ * The whole Round, plus its key and expiry. A round not done with a `due` is in the byDue index
+ * (its shard in KEYS.dpk, `due` being the index's sort key); a done round has no due.
+ */
 export function roundItem(round: Round, expiresAt: number): Item {
-  return toItem({ ...round, ...roundKey(round.host, round.remote, round.gen), [KEYS.ttl]: expiresAt });
+  const { due, ...rest } = round;
+  const open = round.state !== 'done' && due !== undefined;
+  return toItem({
+    ...rest,
+    ...(open ? { [KEYS.due]: due, [KEYS.dpk]: dueShard(round.host, round.remote) } : {}),
+    ...roundKey(round.host, round.remote, round.gen),
+    [KEYS.ttl]: expiresAt,
+  });
 }
 
-/** Every stored field but the key and expiry: what roundItem wrote. */
+/** Every stored field but the key, the index partition and expiry: what roundItem wrote. */
 export function toRound(item: Item): Round {
-  const { [KEYS.pk]: _pk, [KEYS.sk]: _sk, [KEYS.ttl]: _ttl, ...round } = shaped('round', item, ROUND);
+  const { [KEYS.pk]: _pk, [KEYS.sk]: _sk, [KEYS.ttl]: _ttl, [KEYS.dpk]: _dpk, ...round } = shaped('round', item, ROUND);
   if (!STATES.has(round.state))
     throw new CorruptItemError(`corrupt store item: round ${item[KEYS.pk]?.S ?? '?'} has state = ${round.state}`);
   return round as unknown as Round;

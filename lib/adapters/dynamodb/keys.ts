@@ -1,7 +1,7 @@
 // Keys of the single table (docs/data-model.md): one builder per item type, each with its own
 // pk prefix (J#, H#, L#, R#, K#, S#, W#) so that item types never collide.
 import { createHash } from 'node:crypto';
-import { KEYS } from './table';
+import { DUE_SHARDS, KEYS } from './table';
 
 /** The primary key of an item, as plain strings (marshalled by the store). */
 export type Key = { [KEYS.pk]: string; [KEYS.sk]: string };
@@ -61,3 +61,15 @@ export function gsk(remote: string, room: string, user: string): string {
 
 /** `<remote>|`; a (never seen) remote domain over 512 bytes is shortened too, never to contain '|'. */
 export const gskPrefix = (remote: string): string => `${fitKey(remote, 512)}|`;
+
+/** The byDue partition of shard `n`. */
+export const dueShardKey = (n: number): string => `due#${n}`;
+
+/**
+ * The byDue partition of (host, remote)'s window and rounds: a hash of the pair, so that a burst of
+ * closes (a host losing every link at once) spreads over DUE_SHARDS partitions.
+ */
+export function dueShard(host: string, remote: string): string {
+  const digest = createHash('sha256').update(`${host}|${remote}`, 'utf8').digest();
+  return dueShardKey(digest.readUInt32BE(0) % DUE_SHARDS);
+}

@@ -1,13 +1,15 @@
 // Close windows of lost links (link items) and the rounds that claim them (round items). Each
-// decision is one conditional request on one item: no transactions (dynalite has none).
-import { PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import type { Round } from '../../domain/model';
-import type { PendingClose, RecordedClose } from '../../ports';
+// decision is one conditional request on one item: no transactions (dynalite has none). Both
+// kinds are in the sparse byDue index while they have a due time: what `overdue` reads.
+import { PutItemCommand, QueryCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import type { Page, Round } from '../../domain/model';
+import type { Overdue, PendingClose, RecordedClose } from '../../ports';
 import { conditional, isConditionFailed } from './conditions';
+import { decodeDueCursor, encodeDueCursor, type DuePositions } from './cursor';
 import type { TableIo } from './io';
 import { CorruptItemError, roundItem, shaped, toItem, toRound, type Item } from './items';
-import { linkKey, roundKey } from './keys';
-import { KEYS } from './table';
+import { dueShard, dueShardKey, linkKey, roundKey } from './keys';
+import { DUE_SHARDS, KEYS } from './table';
 
 /** Lifetime of round items and link items (refreshed on every close). */
 const ROUND_TTL_SECONDS = 7 * 86_400;
@@ -20,14 +22,33 @@ const LINK = {
   /** The window's close before its last one (0: none), for a retry of the last close. */
   prevCloseAt: 'number?',
   claimedSeq: 'number?',
+  /** While a window is pending: its last recorded close's due (ms). */
+  due: 'number?',
 } as const;
 
 const link = (item: Item) => shaped('link', item, LINK);
 
+/** What the byDue index projects: a round has `state` and `pass`, a window neither. */
+const DUE_ITEM = {
+  host: 'string',
+  remote: 'string',
+  gen: 'string',
+  due: 'number',
+  pass: 'number?',
+  state: 'string?',
+} as const;
+
 export class DynamoRounds {
   constructor(private readonly io: TableIo) {}
 
-  async recordClose(host: string, remote: string, seq: number, at: number, gen: string): Promise<RecordedClose> {
+  async recordClose(
+    host: string,
+    remote: string,
+    seq: number,
+    at: number,
+    gen: string,
+    due: number,
+  ): Promise<RecordedClose> {
     let old: Item | undefined;
     try {
       // ALL_OLD: the window as it was, to tell whether this close opened it or joined it (and
@@ -37,7 +58,7 @@ export class DynamoRounds {
           TableName: this.io.table,
           Key: toItem(linkKey(host, remote)),
           UpdateExpression:
-            'SET #gen = if_not_exists(#gen, :gen), #prevCloseAt = if_not_exists(#lastCloseAt, :none), #lastCloseAt = :at, #lastCloseSeq = :seq, #exp = :exp, #host = :host, #remote = :remote',
+            'SET #gen = if_not_exists(#gen, :gen), #prevCloseAt = if_not_exists(#lastCloseAt, :none), #lastCloseAt = :at, #lastCloseSeq = :seq, #due = :due, #dpk = :dpk, #exp = :exp, #host = :host, #remote = :remote',
           ConditionExpression:
             '(attribute_not_exists(#lastCloseSeq) OR #lastCloseSeq < :seq) AND (attribute_not_exists(#claimedSeq) OR #claimedSeq < :seq)',
           ExpressionAttributeNames: {
@@ -46,6 +67,8 @@ export class DynamoRounds {
             '#lastCloseSeq': 'lastCloseSeq',
             '#prevCloseAt': 'prevCloseAt',
             '#claimedSeq': 'claimedSeq',
+            '#due': KEYS.due,
+            '#dpk': KEYS.dpk,
             '#exp': KEYS.ttl,
             '#host': 'host',
             '#remote': 'remote',
@@ -55,6 +78,8 @@ export class DynamoRounds {
             ':at': at,
             ':seq': seq,
             ':none': 0,
+            ':due': due,
+            ':dpk': dueShard(host, remote),
             ':exp': Math.floor(at / 1000) + LINK_TTL_SECONDS,
             ':host': host,
             ':remote': remote,
@@ -127,12 +152,15 @@ export class DynamoRounds {
         new UpdateItemCommand({
           TableName: this.io.table,
           Key: toItem(linkKey(round.host, round.remote)),
-          UpdateExpression: 'REMOVE #gen, #lastCloseAt, #lastCloseSeq SET #claimedSeq = :cutoff',
+          // The window leaves the byDue index with its due: the round's own due takes over.
+          UpdateExpression: 'REMOVE #gen, #lastCloseAt, #lastCloseSeq, #due, #dpk SET #claimedSeq = :cutoff',
           ConditionExpression: '#gen = :gen AND #lastCloseAt = :lastCloseAt',
           ExpressionAttributeNames: {
             '#gen': 'gen',
             '#lastCloseAt': 'lastCloseAt',
             '#lastCloseSeq': 'lastCloseSeq',
+            '#due': KEYS.due,
+            '#dpk': KEYS.dpk,
             '#claimedSeq': 'claimedSeq',
           },
           ExpressionAttributeValues: toItem({
@@ -174,4 +202,71 @@ export class DynamoRounds {
       }),
     );
   }
+
+  /**
+   * One Query per byDue shard not read to its end (up to `limit` items each, due < before), merged
+   * oldest first; the page takes the `limit` oldest and the cursor remembers, per shard, the last
+   * one taken. Expired items are dropped after the merge, so a page may hold fewer than `limit`.
+   */
+  async overdue(before: number, limit: number, cursor?: string): Promise<Page<Overdue>> {
+    if (!Number.isInteger(limit) || limit < 1)
+      throw new RangeError(`overdue: limit must be a positive integer, got ${limit}`);
+    const positions: DuePositions = cursor === undefined ? Array(DUE_SHARDS).fill(true) : decodeDueCursor(cursor);
+    const read = await Promise.all(
+      positions.map(async (position, shard) => {
+        if (position === null) return { items: [] as Item[], last: undefined };
+        const out = await this.io.client.send(
+          new QueryCommand({
+            TableName: this.io.table,
+            IndexName: KEYS.dueGsi,
+            KeyConditionExpression: '#dpk = :shard AND #due < :before',
+            ExpressionAttributeNames: { '#dpk': KEYS.dpk, '#due': KEYS.due },
+            ExpressionAttributeValues: toItem({ ':shard': dueShardKey(shard), ':before': before }),
+            Limit: limit,
+            ...(position === true ? {} : { ExclusiveStartKey: position }),
+          }),
+        );
+        return { items: out.Items ?? [], last: out.LastEvaluatedKey };
+      }),
+    );
+    const dueOf = (item: Item) => Number(item[KEYS.due]?.N);
+    // Each shard's items come oldest first; a stable sort keeps that order among equal dues.
+    const merged = read
+      .flatMap(({ items }, shard) => items.map((item, i) => ({ item, shard, i })))
+      .sort((a, b) => dueOf(a.item) - dueOf(b.item))
+      .slice(0, limit);
+    const next: DuePositions = positions.map((position, shard) => {
+      const { items, last } = read[shard] as { items: Item[]; last?: Item };
+      const taken = merged.filter((m) => m.shard === shard).length;
+      if (position === null) return null;
+      if (taken === items.length) return last ?? null;
+      return taken === 0 ? position : dueKey(items[taken - 1] as Item);
+    });
+    const page: Page<Overdue> = {
+      items: merged.filter(({ item }) => this.io.live(item)).flatMap(({ item }) => toOverdue(item)),
+    };
+    if (next.some((p) => p !== null)) page.next = encodeDueCursor(next);
+    return page;
+  }
+}
+
+/** The byDue key of an item read from the index: where the shard's next Query starts. */
+function dueKey(item: Item): Item {
+  const key: Item = {};
+  for (const name of [KEYS.pk, KEYS.sk, KEYS.dpk, KEYS.due]) {
+    const value = item[name];
+    if (!value) throw new Error(`byDue item without its key attribute ${name}`);
+    key[name] = value;
+  }
+  return key;
+}
+
+/** A byDue item as an Overdue; a done round there (never written so) is skipped. */
+function toOverdue(item: Item): Overdue[] {
+  const v = shaped('overdue item', item, DUE_ITEM);
+  if (v.state === undefined) return [{ kind: 'window', host: v.host, remote: v.remote, gen: v.gen, due: v.due }];
+  if (v.state === 'done') return [];
+  if (v.pass === undefined)
+    throw new CorruptItemError(`corrupt store item: round ${item[KEYS.pk]?.S ?? '?'} in byDue has no pass`);
+  return [{ kind: 'round', host: v.host, remote: v.remote, gen: v.gen, pass: v.pass, due: v.due }];
 }

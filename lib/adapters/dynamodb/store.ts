@@ -1,10 +1,10 @@
-// The store ports on DynamoDB: one table, one GSI (docs/data-model.md). Also runs on dynalite,
+// The store ports on DynamoDB: one table, two GSIs (docs/data-model.md). Also runs on dynalite,
 // so it uses neither transactions nor TTL deletion: every read filters expired items, and
 // ordering is enforced by conditional writes. This class only assembles the item kinds' modules
 // (joins.ts, rounds.ts, leases.ts) and keeps the webhook replay markers.
 import { PutItemCommand } from '@aws-sdk/client-dynamodb';
 import type { Join, Page, Round } from '../../domain/model';
-import type { JoinStore, PendingClose, RecordedClose, RoundStore, WebhookLog } from '../../ports';
+import type { JoinStore, Overdue, PendingClose, RecordedClose, RoundStore, WebhookLog } from '../../ports';
 import { conditional } from './conditions';
 import { TableIo, type TableIoOptions } from './io';
 import { toItem } from './items';
@@ -65,8 +65,11 @@ export class DynamoStore implements JoinStore, RoundStore, WebhookLog {
 
   // RoundStore -----------------------------------------------------------------------------
 
-  recordClose(host: string, remote: string, seq: number, at: number, gen: string): Promise<RecordedClose> {
-    return this.rounds.recordClose(host, remote, seq, at, gen);
+  recordClose(host: string, remote: string, seq: number, at: number, gen: string, due: number): Promise<RecordedClose> {
+    return this.rounds.recordClose(host, remote, seq, at, gen, due);
+  }
+  overdue(before: number, limit: number, cursor?: string): Promise<Page<Overdue>> {
+    return this.rounds.overdue(before, limit, cursor);
   }
   pendingClose(host: string, remote: string): Promise<PendingClose | undefined> {
     return this.rounds.pendingClose(host, remote);

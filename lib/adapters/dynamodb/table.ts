@@ -1,5 +1,5 @@
-// The single DynamoDB table of ping-muc (docs/data-model.md). The CDK stack reads its keys, GSI
-// and TTL attribute from KEYS, so the two cannot drift apart.
+// The single DynamoDB table of ping-muc (docs/data-model.md). The CDK stack reads its keys,
+// indexes and TTL attribute from KEYS and INDEXES, so the two cannot drift apart.
 import {
   CreateTableCommand,
   DescribeTableCommand,
@@ -12,11 +12,47 @@ import {
 export const KEYS = {
   pk: 'pk',
   sk: 'sk',
+  /** Live joins by host, then remote|room|user: what a round pages through. */
   gsi: 'byHost',
   gpk: 'gpk',
   gsk: 'gsk',
+  /** Pending windows and unfinished rounds by due time: what the reconciler pages through. */
+  dueGsi: 'byDue',
+  /** `due#<shard>` while the item has a due, absent otherwise (so the index is sparse). */
+  dpk: 'dpk',
+  /** The item's due time (ms), N: the window's, or the Round's own `due` field. */
+  due: 'due',
   ttl: 'expiresAt',
 } as const;
+
+/**
+ * Partitions of the byDue index: an item's shard comes from its (host, remote), and the reconciler
+ * queries every shard and merges them. It may grow (old items stay in shards still queried),
+ * never shrink without rewriting the items of the dropped shards.
+ */
+export const DUE_SHARDS = 8;
+
+/** A global secondary index of the table, as both tableDefinition and the CDK stack build it. */
+export interface IndexSpec {
+  name: string;
+  partitionKey: string;
+  sortKey: { name: string; type: 'S' | 'N' };
+  /** Non-key attributes projected (INCLUDE); absent: ALL. */
+  include?: readonly string[];
+}
+
+export const INDEXES: readonly IndexSpec[] = [
+  // ALL: a round reads whole joins from it.
+  { name: KEYS.gsi, partitionKey: KEYS.gpk, sortKey: { name: KEYS.gsk, type: 'S' } },
+  // Only what an Overdue needs: a round item holds its cursor (kilobytes with long JIDs),
+  // which this index need not store nor pay a write for.
+  {
+    name: KEYS.dueGsi,
+    partitionKey: KEYS.dpk,
+    sortKey: { name: KEYS.due, type: 'N' },
+    include: ['host', 'remote', 'gen', 'pass', 'state', KEYS.ttl],
+  },
+];
 
 export function tableDefinition(name: string): CreateTableCommandInput {
   return {
@@ -25,23 +61,25 @@ export function tableDefinition(name: string): CreateTableCommandInput {
     AttributeDefinitions: [
       { AttributeName: KEYS.pk, AttributeType: 'S' },
       { AttributeName: KEYS.sk, AttributeType: 'S' },
-      { AttributeName: KEYS.gpk, AttributeType: 'S' },
-      { AttributeName: KEYS.gsk, AttributeType: 'S' },
+      ...INDEXES.flatMap((index) => [
+        { AttributeName: index.partitionKey, AttributeType: 'S' as const },
+        { AttributeName: index.sortKey.name, AttributeType: index.sortKey.type },
+      ]),
     ],
     KeySchema: [
       { AttributeName: KEYS.pk, KeyType: 'HASH' },
       { AttributeName: KEYS.sk, KeyType: 'RANGE' },
     ],
-    GlobalSecondaryIndexes: [
-      {
-        IndexName: KEYS.gsi,
-        KeySchema: [
-          { AttributeName: KEYS.gpk, KeyType: 'HASH' },
-          { AttributeName: KEYS.gsk, KeyType: 'RANGE' },
-        ],
-        Projection: { ProjectionType: 'ALL' },
-      },
-    ],
+    GlobalSecondaryIndexes: INDEXES.map((index) => ({
+      IndexName: index.name,
+      KeySchema: [
+        { AttributeName: index.partitionKey, KeyType: 'HASH' },
+        { AttributeName: index.sortKey.name, KeyType: 'RANGE' },
+      ],
+      Projection: index.include
+        ? { ProjectionType: 'INCLUDE', NonKeyAttributes: [...index.include] }
+        : { ProjectionType: 'ALL' },
+    })),
   };
 }
 

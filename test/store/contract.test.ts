@@ -1,0 +1,688 @@
+// The store contract of lib/ports.ts (JoinStore, RoundStore, WebhookLog), run against both stores:
+// the DynamoDB store on a real (embedded) dynalite, and the in-memory store that the round's unit
+// tests and the simulator trust. What only the DynamoDB store has (its items, request counts,
+// key limits, failures) is in dynamodb-store.test.ts.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startDynalite, type RunningDynalite } from '../support/dynalite';
+import { MemoryStore } from '../support/memory-store';
+import { ensureTable } from '../../lib/adapters/dynamodb/table';
+import { DynamoStore } from '../../lib/adapters/dynamodb/store';
+import type { Join, Page, Round } from '../../lib/domain/model';
+import type { JoinStore, Overdue, RoundStore, WebhookLog } from '../../lib/ports';
+
+type Store = JoinStore & RoundStore & WebhookLog;
+
+const T0 = Date.UTC(2026, 10, 25, 12, 0, 0); // ms
+const DAY = 86_400;
+const H = 'a.example';
+const R = 'b.example';
+const USER = 'u@a.example/r';
+const ROOM = 'room@b.example';
+const DELAY = 20_000;
+
+let db: RunningDynalite;
+let tableNo = 0;
+
+const subjects: Array<{ name: string; make: (now: () => number) => Promise<Store> }> = [
+  {
+    name: 'DynamoStore on dynalite',
+    make: async (now) => {
+      const table = `contract-${++tableNo}`;
+      await ensureTable(db.client, table);
+      return new DynamoStore({ client: db.client, table, now });
+    },
+  },
+  { name: 'MemoryStore', make: async (now) => new MemoryStore(now) },
+];
+
+beforeAll(async () => {
+  db = await startDynalite();
+});
+afterAll(async () => {
+  await db?.close();
+});
+
+describe.each(subjects)('$name', ({ make }) => {
+  let nowMs: number;
+  let store: Store;
+
+  beforeEach(async () => {
+    nowMs = T0;
+    store = await make(() => nowMs);
+  });
+
+  const nowS = () => Math.floor(nowMs / 1000);
+  const exp = () => nowS() + 30 * DAY;
+  const join = (seq: number, since?: number, nick = 'u'): Join => ({
+    host: H,
+    user: USER,
+    room: ROOM,
+    nick,
+    remote: R,
+    seq,
+    ...(since === undefined ? {} : { since }),
+  });
+  function j(user: string, room: string, seq: number, nick = user.split('@')[0] ?? 'n'): Join {
+    const host = user.split('@')[1]?.split('/')[0] ?? 'a.example';
+    const remote = room.split('@')[1] ?? room;
+    return { host, user, room, nick, remote, seq };
+  }
+  async function all(host = H, remote = R, limit = 100): Promise<Join[]> {
+    const out: Join[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await store.joinsOf(host, remote, limit, cursor);
+      out.push(...page.items);
+      cursor = page.next;
+    } while (cursor);
+    return out;
+  }
+  const joins = () => all();
+  const running = (gen: string, cutoffSeq: number, extra: Partial<Round> = {}): Round => ({
+    host: H,
+    remote: R,
+    gen,
+    cutoffSeq,
+    pass: 0,
+    state: 'running',
+    ...extra,
+  });
+
+  describe('join ordering', () => {
+    const room = 'lobby@muc.b.example';
+    const user = 'alice@a.example/phone';
+    const here = () => all('a.example', 'muc.b.example');
+
+    it('a leave that arrives before an older join wins', async () => {
+      await store.leave('a.example', user, room, 20, exp());
+      await store.putJoin(j(user, room, 10), exp());
+      expect(await here()).toEqual([]);
+    });
+
+    it('an older join after a newer join is ignored; an equal seq is a no-op', async () => {
+      await store.putJoin(j(user, room, 20, 'New'), exp());
+      await store.putJoin(j(user, room, 10, 'Old'), exp());
+      await store.putJoin(j(user, room, 20, 'Same'), exp());
+      expect(await here()).toEqual([j(user, room, 20, 'New')]);
+    });
+
+    it('an older leave after a newer join is ignored', async () => {
+      await store.putJoin(j(user, room, 20), exp());
+      await store.leave('a.example', user, room, 10, exp());
+      expect(await here()).toEqual([j(user, room, 20)]);
+    });
+
+    it('a join newer than the tombstone re-creates the join', async () => {
+      await store.putJoin(j(user, room, 10), exp());
+      await store.leave('a.example', user, room, 20, exp());
+      expect(await here()).toEqual([]);
+      await store.putJoin(j(user, room, 30), exp());
+      expect(await here()).toEqual([j(user, room, 30)]);
+    });
+
+    it('a nick change overwrites the join (one per full JID and room)', async () => {
+      await store.putJoin(j(user, room, 10, 'Alice'), exp());
+      await store.putJoin(j(user, room, 11, 'Alicia'), exp());
+      expect(await here()).toEqual([j(user, room, 11, 'Alicia')]);
+    });
+
+    it('a join that carries a recheck mark replaces what is stored, mark included', async () => {
+      await store.putJoin({ ...j(user, room, 10), recheck: 'g1.1' }, exp());
+      expect(await here()).toEqual([{ ...j(user, room, 10), recheck: 'g1.1' }]);
+    });
+  });
+
+  describe('join refresh (since)', () => {
+    it('a join without since reads back without it', async () => {
+      await store.putJoin(join(10), exp());
+      expect(await joins()).toEqual([join(10)]);
+      expect(await store.sameJoin(join(10))).toBe(true);
+      expect(await store.sameJoin(join(10, 10))).toBe(true);
+    });
+
+    it('a refresh updates the same join in place, keeping its round marks', async () => {
+      await store.putJoin(join(10), exp());
+      expect(await store.markRecheck(join(10), 'g1.1')).toBe(true);
+      await store.putJoin(join(20, 10, 'renamed'), exp() + 5);
+      expect(await joins()).toEqual([{ ...join(20, 10, 'renamed'), recheck: 'g1.1' }]);
+    });
+
+    it('a refresh never sets a mark of its own', async () => {
+      await store.putJoin(join(10), exp());
+      await store.putJoin({ ...join(20, 10), recheck: 'g9.1' }, exp());
+      expect(await joins()).toEqual([join(20, 10)]);
+    });
+
+    it('an older or equal refresh of the same join changes nothing', async () => {
+      await store.putJoin(join(20, 10, 'new'), exp());
+      await store.putJoin(join(15, 10, 'old'), exp());
+      await store.putJoin(join(20, 10, 'same'), exp());
+      expect(await joins()).toEqual([join(20, 10, 'new')]);
+    });
+
+    it('a refresh of another join (other since) replaces it, dropping its marks', async () => {
+      await store.putJoin(join(5), exp());
+      expect(await store.markRecheck(join(5), 'g1.1')).toBe(true);
+      await store.putJoin(join(20, 10), exp());
+      expect(await joins()).toEqual([join(20, 10)]);
+      // ...but never a newer one.
+      await store.putJoin(join(30), exp());
+      await store.putJoin(join(25, 10), exp());
+      expect(await joins()).toEqual([join(30)]);
+    });
+
+    it('a refresh with nothing stored creates the join', async () => {
+      await store.putJoin(join(20, 10), exp());
+      expect(await joins()).toEqual([join(20, 10)]);
+    });
+
+    it('a refresh never revives a newer leave, but a newer refresh replaces an older tombstone', async () => {
+      await store.putJoin(join(10), exp());
+      await store.leave(H, USER, ROOM, 30, exp());
+      await store.putJoin(join(20, 10), exp());
+      expect(await joins()).toEqual([]);
+      await store.putJoin(join(40, 10), exp());
+      expect(await joins()).toEqual([join(40, 10)]);
+    });
+  });
+
+  describe('the same join: deleteJoinIf, markRecheck, sameJoin', () => {
+    it('act on a join refreshed since it was read', async () => {
+      await store.putJoin(join(10), exp());
+      const read = (await joins())[0] as Join;
+      await store.putJoin(join(20, 10), exp());
+      expect(await store.markRecheck(read, 'g1.1')).toBe(true);
+      expect(await store.sameJoin(read)).toBe(true);
+      expect(await store.deleteJoinIf(read)).toBe(true);
+      expect(await joins()).toEqual([]);
+    });
+
+    it('compare since when the join read was itself a refresh', async () => {
+      await store.putJoin(join(20, 10), exp());
+      const read = (await joins())[0] as Join;
+      expect(read).toEqual(join(20, 10));
+      await store.putJoin(join(30, 10), exp());
+      expect(await store.sameJoin(read)).toBe(true);
+      expect(await store.deleteJoinIf(read)).toBe(true);
+    });
+
+    it('refuse a rejoin (new since) or a leave since the read', async () => {
+      await store.putJoin(join(10), exp());
+      await store.putJoin(join(20), exp()); // rejoin: a new join
+      expect(await store.markRecheck(join(10), 'g1.1')).toBe(false);
+      expect(await store.sameJoin(join(10))).toBe(false);
+      expect(await store.deleteJoinIf(join(10))).toBe(false);
+      expect(await joins()).toEqual([join(20)]);
+
+      await store.leave(H, USER, ROOM, 30, exp());
+      expect(await store.markRecheck(join(30), 'g1.1')).toBe(false);
+      expect(await store.sameJoin(join(30))).toBe(false);
+      expect(await store.deleteJoinIf(join(30))).toBe(false);
+      // The tombstone stays: an older join is still refused.
+      await store.putJoin(join(25), exp());
+      expect(await joins()).toEqual([]);
+    });
+
+    it('deleteJoinIf deletes once; markRecheck marks only an unchanged join, never a missing one', async () => {
+      await store.putJoin(join(10), exp());
+      expect(await store.markRecheck(join(9), 'g1')).toBe(false);
+      expect(await store.markRecheck(join(10), 'g1')).toBe(true);
+      expect(await joins()).toEqual([{ ...join(10), recheck: 'g1' }]);
+      expect(await store.deleteJoinIf({ ...join(10), recheck: 'g1' })).toBe(true);
+      expect(await store.deleteJoinIf(join(10))).toBe(false);
+      expect(await store.markRecheck(join(10), 'g1')).toBe(false);
+      expect(await store.sameJoin(join(10))).toBe(false);
+      expect(await joins()).toEqual([]);
+    });
+  });
+
+  describe('session-end', () => {
+    it('removes only that full JID’s joins of that host older than the event', async () => {
+      const phone = 'alice@a.example/phone';
+      for (let i = 0; i < 30; i++) await store.putJoin(j(phone, `r${i}@muc.b.example`, 100 + i), exp());
+      await store.putJoin(j(phone, 'late@muc.b.example', 500), exp()); // newer than the session-end
+      await store.putJoin(j('alice@a.example/laptop', 'r0@muc.b.example', 101), exp());
+      await store.putJoin(j('bob@a.example/phone', 'r0@muc.b.example', 101), exp());
+      await store.leave('a.example', phone, 'gone@muc.b.example', 50, exp());
+
+      expect(await store.endSession('other.example', phone, 400)).toBe(0);
+      expect(await store.endSession('a.example', phone, 400)).toBe(30);
+      const left = await all('a.example', 'muc.b.example');
+      expect(left.map((x) => `${x.user} ${x.room}`).sort()).toEqual([
+        'alice@a.example/laptop r0@muc.b.example',
+        'alice@a.example/phone late@muc.b.example',
+        'bob@a.example/phone r0@muc.b.example',
+      ]);
+      // The tombstone stays: an older join of that room is still refused.
+      await store.putJoin(j(phone, 'gone@muc.b.example', 40), exp());
+      expect(await all('a.example', 'muc.b.example')).toHaveLength(3);
+      expect(await store.endSession('a.example', phone, 400)).toBe(0);
+    });
+
+    it('does not count an expired join', async () => {
+      await store.putJoin(j(USER, 'r1@b.example', 10), nowS() + 10);
+      await store.putJoin(j(USER, 'r2@b.example', 11), exp());
+      nowMs += 11_000;
+      expect(await store.endSession(H, USER, 99)).toBe(1);
+      expect(await joins()).toEqual([]);
+    });
+  });
+
+  describe('host-start', () => {
+    it('keeps the highest marker and leaves the joins for the rounds', async () => {
+      for (let i = 0; i < 30; i++)
+        await store.putJoin(j(`u${i}@a.example/r`, `room@muc${i % 3}.b.example`, 100 + i), exp());
+      expect(await store.hostStartSeq('a.example')).toBe(0);
+      await store.startHost('a.example', 800);
+      expect(await store.hostStartSeq('a.example')).toBe(800);
+      expect(await store.hostStartSeq('c.example')).toBe(0);
+      expect(await all('a.example', 'muc0.b.example')).toHaveLength(10);
+      await store.startHost('a.example', 700);
+      await store.startHost('a.example', 800);
+      expect(await store.hostStartSeq('a.example')).toBe(800);
+      await store.startHost('a.example', 900);
+      expect(await store.hostStartSeq('a.example')).toBe(900);
+    });
+  });
+
+  describe('joinsOf', () => {
+    it('pages over one remote in a stable order, without noise from other remotes and hosts', async () => {
+      const wanted: Join[] = [];
+      let seq = 1;
+      for (const room of ['a@b.example', 'z@b.example', 'm@b.example']) {
+        for (const user of ['x@a.example/1', 'y@a.example/2', 'x@a.example/3']) {
+          const one = j(user, room, seq++);
+          wanted.push(one);
+          await store.putJoin(one, exp());
+        }
+      }
+      await store.putJoin(j('x@a.example/1', 'a@b.example.org', seq++), exp());
+      await store.putJoin(j('x@a.example/1', 'a@xb.example', seq++), exp());
+      await store.putJoin(j('x@a.example/1', 'a@b.exampl', seq++), exp());
+      await store.putJoin(j('x@other.example/1', 'a@b.example', seq++), exp());
+      await store.leave('a.example', 'gone@a.example/1', 'a@b.example', seq++, exp());
+
+      const walk = async () => {
+        const pages: Join[][] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await store.joinsOf('a.example', 'b.example', 2, cursor);
+          expect(page.items.length).toBeLessThanOrEqual(2);
+          pages.push(page.items);
+          cursor = page.next;
+        } while (cursor);
+        return pages;
+      };
+      const pages = await walk();
+      expect(pages.length).toBeGreaterThanOrEqual(5);
+      const order = (x: Join) => `${x.room}|${x.user}`;
+      expect(pages.flat()).toEqual([...wanted].sort((p, q) => (order(p) < order(q) ? -1 : 1)));
+      expect(await walk()).toEqual(pages);
+
+      expect(await all('a.example', 'b.example.org')).toHaveLength(1);
+      expect(await all('a.example', 'xb.example')).toHaveLength(1);
+      expect(await all('other.example', 'b.example')).toHaveLength(1);
+      expect(await all('nobody.example', 'b.example')).toEqual([]);
+    });
+
+    it('resumes after the last join read, whatever was written or deleted between pages', async () => {
+      for (const room of ['b@b.example', 'd@b.example', 'f@b.example', 'h@b.example'])
+        await store.putJoin(j(USER, room, 10), exp());
+      const first = await store.joinsOf(H, R, 2);
+      expect(first.items.map((x) => x.room)).toEqual(['b@b.example', 'd@b.example']);
+      // A round deletes one join it read, and new joins land before and after the cursor.
+      expect(await store.deleteJoinIf(j(USER, 'b@b.example', 10))).toBe(true);
+      await store.putJoin(j(USER, 'a@b.example', 20), exp());
+      await store.putJoin(j(USER, 'c@b.example', 20), exp());
+      await store.putJoin(j(USER, 'g@b.example', 20), exp());
+      const rest: string[] = [];
+      let cursor = first.next;
+      while (cursor) {
+        const page = await store.joinsOf(H, R, 2, cursor);
+        rest.push(...page.items.map((x) => x.room));
+        cursor = page.next;
+      }
+      expect(rest).toEqual(['f@b.example', 'g@b.example', 'h@b.example']);
+    });
+
+    it('refuses a malformed or foreign cursor and a limit below 1', async () => {
+      for (let i = 0; i < 3; i++) await store.putJoin(j(`u${i}@a.example/r`, 'room@b.example', i + 1), exp());
+      const first = await store.joinsOf(H, R, 1);
+      const next = first.next as string;
+      expect(next).toBeDefined();
+      await expect(store.joinsOf(H, R, 1, 'bm90IGEgY3Vyc29y')).rejects.toThrow(/invalid store cursor/);
+      await expect(store.joinsOf(H, 'c.example', 1, next)).rejects.toThrow(/invalid store cursor/);
+      await expect(store.joinsOf('z.example', R, 1, next)).rejects.toThrow(/invalid store cursor/);
+      await expect(store.joinsOf(H, R, 0)).rejects.toThrow(RangeError);
+      expect((await store.joinsOf(H, R, 5, next)).items).toHaveLength(2);
+    });
+  });
+
+  describe('expiry', () => {
+    it('hides expired joins, windows and rounds from every read', async () => {
+      await store.putJoin(j('old@a.example/r', 'room@b.example', 1), nowS() + 10);
+      await store.putJoin(j('new@a.example/r', 'room@b.example', 2), nowS() + 1000);
+      await store.recordClose(H, R, 5, nowMs, 'g1', nowMs + DELAY);
+      await store.saveRound({ ...running('g0', 1), state: 'waiting', due: nowMs + 60_000 });
+      expect(await joins()).toHaveLength(2);
+
+      nowMs += 11_000;
+      expect((await joins()).map((x) => x.user)).toEqual(['new@a.example/r']);
+
+      nowMs += 8 * DAY * 1000;
+      expect(await joins()).toEqual([]);
+      expect(await store.pendingClose(H, R)).toBeUndefined();
+      expect(await store.getRound(H, R, 'g0')).toBeUndefined();
+      expect(await store.roundsOf(H, R)).toEqual([]);
+      expect(await overdueAll(nowMs)).toEqual([]);
+    });
+
+    it('never returns a tombstone as a join', async () => {
+      await store.leave(H, USER, ROOM, 20, nowS() + 60);
+      await store.putJoin(join(10), exp());
+      expect(await joins()).toEqual([]);
+    });
+  });
+
+  describe('lost links: recordClose and claimRound', () => {
+    it('coalesces closes into one pending window, then claims it', async () => {
+      expect(await store.pendingClose(H, R)).toBeUndefined();
+      expect(await store.recordClose(H, R, 100, T0, 'g1', T0 + DELAY)).toEqual({
+        gen: 'g1',
+        opened: true,
+        lastCloseAt: T0,
+      });
+      // The other direction of the same link, a bit later: same window, pushed back.
+      expect(await store.recordClose(H, R, 101, T0 + 500, 'g2', T0 + 500 + DELAY)).toEqual({
+        gen: 'g1',
+        opened: false,
+        lastCloseAt: T0 + 500,
+        previousCloseAt: T0,
+      });
+      // The same close again (a retry after a lost answer): the same previous close.
+      expect(await store.recordClose(H, R, 101, T0 + 900, 'g3', T0 + 900 + DELAY)).toEqual({
+        gen: 'g1',
+        opened: false,
+        lastCloseAt: T0 + 500,
+        previousCloseAt: T0,
+      });
+      // Not recorded (older): no previous close to speak of.
+      expect(await store.recordClose(H, R, 99, T0 + 900, 'g4', T0 + 900 + DELAY)).toEqual({
+        gen: 'g1',
+        opened: false,
+        lastCloseAt: T0 + 500,
+      });
+      expect(await store.pendingClose(H, R)).toEqual({ gen: 'g1', lastCloseAt: T0 + 500, lastCloseSeq: 101 });
+      expect((await store.recordClose(H, 'c.example', 100, T0, 'g9', T0 + DELAY)).opened).toBe(true);
+
+      // A claim with a stale lastCloseAt fails, but the round is saved anyway.
+      expect(await store.claimRound(running('g1', 101), T0)).toBe(false);
+      expect(await store.getRound(H, R, 'g1')).toEqual(running('g1', 101));
+      expect(await store.claimRound(running('gX', 101), T0 + 500)).toBe(false);
+      expect(await store.claimRound(running('g1', 101), T0 + 500)).toBe(true);
+      expect(await store.pendingClose(H, R)).toBeUndefined();
+      expect(await store.claimRound(running('g1', 101), T0 + 500)).toBe(false);
+
+      // A close at or below the claimed cutoff belongs to the claimed round.
+      const late = await store.recordClose(H, R, 101, T0 + 1000, 'g5', T0 + 1000 + DELAY);
+      expect(late).toEqual({ gen: undefined, opened: false, lastCloseAt: T0 + 1000 });
+      expect(await store.pendingClose(H, R)).toBeUndefined();
+      // A later close opens a new window, with nothing before it.
+      expect(await store.recordClose(H, R, 200, T0 + 60_000, 'g6', T0 + 60_000 + DELAY)).toEqual({
+        gen: 'g6',
+        opened: true,
+        lastCloseAt: T0 + 60_000,
+      });
+      expect(await store.pendingClose(H, R)).toEqual({ gen: 'g6', lastCloseAt: T0 + 60_000, lastCloseSeq: 200 });
+    });
+
+    it('a retry of the opening close with the same gen reports opened again', async () => {
+      expect((await store.recordClose(H, R, 100, T0, 'g1', T0 + DELAY)).opened).toBe(true);
+      expect((await store.recordClose(H, R, 101, T0 + 1, 'g1', T0 + 1 + DELAY)).opened).toBe(true);
+    });
+
+    it('claimRound keeps a stored round of the same or a higher cutoff, and still claims the window', async () => {
+      const base = running('g1', 101, { due: T0 + 90_000 });
+      await store.recordClose(H, R, 101, T0, 'g1', T0 + DELAY);
+      const progress: Round = { ...base, cursor: 'page-7', marked: 2 };
+      await store.saveRound(progress);
+      expect(await store.claimRound(base, T0)).toBe(true);
+      expect(await store.getRound(H, R, 'g1')).toEqual(progress);
+      expect(await store.claimRound({ ...base, cutoffSeq: 100 }, T0)).toBe(false);
+      expect(await store.getRound(H, R, 'g1')).toEqual(progress);
+    });
+
+    it('claimRound replaces a stored round of a lower cutoff', async () => {
+      await store.saveRound(running('g1', 50, { cursor: 'old' }));
+      await store.recordClose(H, R, 101, T0, 'g1', T0 + DELAY);
+      expect(await store.claimRound(running('g1', 101), T0)).toBe(true);
+      expect(await store.getRound(H, R, 'g1')).toEqual(running('g1', 101));
+    });
+  });
+
+  describe('rounds: every field persisted', () => {
+    it('keeps every Round field, due and probe included, through saveRound, getRound and roundsOf', async () => {
+      const round: Round = {
+        ...running('g1', 7),
+        pass: 1,
+        cursor: 'c',
+        marked: 3,
+        notBefore: T0 + 90_000,
+        due: T0 + 90_000,
+        probe: { user: `u@${H}/r`, occupant: `room@${R}/u`, since: 5 },
+        state: 'waiting',
+      };
+      await store.saveRound(round);
+      expect(await store.getRound(H, R, 'g1')).toEqual(round);
+      expect(await store.roundsOf(H, R)).toEqual([round]);
+      // A field the next save leaves out is gone.
+      const { cursor: _c, probe: _p, notBefore: _n, ...bare } = round;
+      await store.saveRound({ ...bare, state: 'running', due: T0 + 30_000 });
+      expect(await store.getRound(H, R, 'g1')).toEqual({ ...bare, state: 'running', due: T0 + 30_000 });
+      expect(await store.getRound(H, R, 'g2')).toBeUndefined();
+    });
+
+    it('a stored round is a copy: changing the caller’s object changes nothing', async () => {
+      const round: Round = { ...running('g1', 7), probe: { user: 'u', occupant: 'o', since: 5 } };
+      await store.saveRound(round);
+      round.pass = 5;
+      (round.probe as { user: string }).user = 'changed';
+      expect(await store.getRound(H, R, 'g1')).toEqual({
+        ...running('g1', 7),
+        probe: { user: 'u', occupant: 'o', since: 5 },
+      });
+    });
+
+    it('a done round keeps no due', async () => {
+      await store.saveRound(running('g1', 7, { due: T0 + 1000 }));
+      await store.saveRound(running('g1', 7, { state: 'done', due: T0 + 1000 }));
+      expect(await store.getRound(H, R, 'g1')).toEqual(running('g1', 7, { state: 'done' }));
+      expect(await store.roundsOf(H, R)).toEqual([running('g1', 7, { state: 'done' })]);
+    });
+
+    it('roundsOf reads every stored round of (host, remote), and no other link’s', async () => {
+      await store.saveRound(running('g1', 7, { state: 'waiting' }));
+      await store.saveRound(running('g2', 8, { state: 'done' }));
+      await store.saveRound({ ...running('g3', 9), remote: 'other.example' });
+      expect((await store.roundsOf(H, R)).map((r) => r.gen).sort()).toEqual(['g1', 'g2']);
+    });
+  });
+
+  async function overdueAll(before: number, limit = 100): Promise<Overdue[]> {
+    const out: Overdue[] = [];
+    let cursor: string | undefined;
+    for (let pages = 0; ; pages++) {
+      expect(pages).toBeLessThan(1000);
+      const page: Page<Overdue> = await store.overdue(before, limit, cursor);
+      expect(page.items.length).toBeLessThanOrEqual(limit);
+      out.push(...page.items);
+      if (!page.next) return out;
+      cursor = page.next;
+    }
+  }
+
+  describe('due and overdue', () => {
+    it('a pending window keeps the due of its last recorded close, and is overdue strictly past it', async () => {
+      await store.recordClose(H, R, 100, T0, 'g1', T0 + DELAY);
+      const window = (due: number): Overdue => ({ kind: 'window', host: H, remote: R, gen: 'g1', due });
+      expect(await overdueAll(T0 + DELAY)).toEqual([]);
+      expect(await overdueAll(T0 + DELAY + 1)).toEqual([window(T0 + DELAY)]);
+      // A later close moves it, even to an earlier due.
+      await store.recordClose(H, R, 101, T0 + 500, 'g2', T0 + 500 + DELAY);
+      expect(await overdueAll(T0 + DELAY + 1)).toEqual([]);
+      expect(await overdueAll(T0 + 500 + DELAY + 1)).toEqual([window(T0 + 500 + DELAY)]);
+      await store.recordClose(H, R, 102, T0 + 600, 'g3', T0 + 100);
+      expect(await overdueAll(T0 + 101)).toEqual([window(T0 + 100)]);
+      // A close not recorded (older, or a retry) leaves it.
+      await store.recordClose(H, R, 102, T0 + 600, 'g3', T0 + 9_000_000);
+      await store.recordClose(H, R, 50, T0 + 700, 'g4', T0 + 9_000_000);
+      expect(await overdueAll(T0 + 101)).toEqual([window(T0 + 100)]);
+    });
+
+    it('a claimed window is no longer overdue; the round it became is, by its own due', async () => {
+      await store.recordClose(H, R, 100, T0, 'g1', T0 + DELAY);
+      expect(await store.claimRound(running('g1', 100, { due: T0 + DELAY + 60_000 }), T0)).toBe(true);
+      expect(await overdueAll(T0 + DELAY + 60_000)).toEqual([]);
+      expect(await overdueAll(T0 + DELAY + 60_001)).toEqual([
+        { kind: 'round', host: H, remote: R, gen: 'g1', pass: 0, due: T0 + DELAY + 60_000 },
+      ]);
+      // A claim refused (a newer close moved the window) leaves the window overdue.
+      await store.recordClose(H, R, 200, T0 + 100_000, 'g2', T0 + 100_000 + DELAY);
+      expect(await store.claimRound(running('g2', 200, { due: T0 + 500_000 }), T0)).toBe(false);
+      expect((await overdueAll(T0 + 1_000_000)).map((o) => `${o.kind} ${o.gen}`)).toEqual([
+        'round g1',
+        'window g2',
+        'round g2',
+      ]);
+    });
+
+    it('lists running and waiting rounds by due, with their pass; never done rounds nor rounds without due', async () => {
+      await store.saveRound(running('g1', 1, { due: T0 + 3000, pass: 2 }));
+      await store.saveRound(running('g2', 2, { state: 'waiting', notBefore: T0 + 1000, due: T0 + 1000, pass: 1 }));
+      await store.saveRound(running('g3', 3, { state: 'done', due: T0 }));
+      await store.saveRound(running('g4', 4)); // no due
+      expect(await overdueAll(T0 + 10_000)).toEqual([
+        { kind: 'round', host: H, remote: R, gen: 'g2', pass: 1, due: T0 + 1000 },
+        { kind: 'round', host: H, remote: R, gen: 'g1', pass: 2, due: T0 + 3000 },
+      ]);
+      // A round that finishes leaves; one saved with a later due moves.
+      await store.saveRound(running('g1', 1, { state: 'done', pass: 2 }));
+      await store.saveRound(running('g2', 2, { due: T0 + 20_000, pass: 1 }));
+      expect(await overdueAll(T0 + 10_000)).toEqual([]);
+      expect(await overdueAll(T0 + 20_001)).toEqual([
+        { kind: 'round', host: H, remote: R, gen: 'g2', pass: 1, due: T0 + 20_000 },
+      ]);
+    });
+
+    it('pages every overdue window and round of every link oldest first, whatever the page size', async () => {
+      const expected: Overdue[] = [];
+      // Distinct dues, in an order unrelated to the links, over many (host, remote) pairs.
+      for (let i = 0; i < 40; i++) {
+        const host = `h${i % 5}.example`;
+        const remote = `r${i}.example`;
+        const due = T0 + ((i * 7919) % 40) * 1000;
+        if (i % 2 === 0) {
+          await store.recordClose(host, remote, 100, T0, `w${i}`, due);
+          expected.push({ kind: 'window', host, remote, gen: `w${i}`, due });
+        } else {
+          await store.saveRound({ host, remote, gen: `r${i}`, cutoffSeq: 1, pass: i % 3, state: 'running', due });
+          expected.push({ kind: 'round', host, remote, gen: `r${i}`, pass: i % 3, due });
+        }
+      }
+      // Not overdue yet, done, claimed: never listed.
+      await store.recordClose(H, R, 100, T0, 'late', T0 + 1_000_000);
+      await store.saveRound(running('done', 1, { state: 'done', due: T0 }));
+      await store.recordClose(H, 'claimed.example', 100, T0, 'c1', T0);
+      await store.claimRound({ ...running('c1', 100), remote: 'claimed.example', state: 'done' }, T0);
+      expected.sort((a, b) => a.due - b.due);
+      const before = T0 + 100_000;
+      expect(await overdueAll(before)).toEqual(expected);
+      for (const limit of [1, 3, 7, 40]) expect(await overdueAll(before, limit)).toEqual(expected);
+      // Only what is due before `before`.
+      expect(await overdueAll(T0 + 10_000, 4)).toEqual(expected.filter((o) => o.due < T0 + 10_000));
+    });
+
+    it('a page resumes after its last item, whatever changed in between', async () => {
+      for (let i = 0; i < 6; i++) await store.recordClose(H, `r${i}.example`, 100, T0, `w${i}`, T0 + i * 1000);
+      const first = await store.overdue(T0 + 100_000, 3);
+      expect(first.items.map((o) => o.gen)).toEqual(['w0', 'w1', 'w2']);
+      // The reconciler's work lands meanwhile: a window read is claimed, one not yet read too.
+      expect(await store.claimRound({ ...running('w1', 100), remote: 'r1.example', state: 'done' }, T0)).toBe(true);
+      expect(await store.claimRound({ ...running('w4', 100), remote: 'r4.example', state: 'done' }, T0)).toBe(true);
+      const rest: string[] = [];
+      let cursor = first.next;
+      while (cursor) {
+        const page = await store.overdue(T0 + 100_000, 3, cursor);
+        rest.push(...page.items.map((o) => o.gen));
+        cursor = page.next;
+      }
+      expect(rest).toEqual(['w3', 'w5']);
+    });
+
+    it('refuses a malformed cursor and a limit below 1', async () => {
+      await expect(store.overdue(T0, 10, 'bm90IGEgY3Vyc29y')).rejects.toThrow(/invalid store cursor/);
+      await expect(store.overdue(T0, 0)).rejects.toThrow(RangeError);
+      expect(await store.overdue(T0, 10)).toEqual({ items: [] });
+    });
+  });
+
+  describe('leases', () => {
+    const until = (s: number) => T0 + s * 1000;
+
+    it('a round lease is held by one owner until it ends or is released', async () => {
+      expect(await store.leaseRound(H, R, 'g1', 'a', until(60))).toBeUndefined();
+      expect(await store.leaseRound(H, R, 'g1', 'b', until(90))).toBe(until(60));
+      expect(await store.leaseRound(H, R, 'g1', 'a', until(120))).toBeUndefined(); // renewal
+      expect(await store.leaseRound(H, R, 'g2', 'b', until(90))).toBeUndefined();
+      await store.releaseRound(H, R, 'g1', 'b'); // not b's: stays
+      expect(await store.leaseRound(H, R, 'g1', 'b', until(90))).toBe(until(120));
+      await store.releaseRound(H, R, 'g1', 'a');
+      expect(await store.leaseRound(H, R, 'g1', 'b', until(90))).toBeUndefined();
+      nowMs = until(91);
+      expect(await store.leaseRound(H, R, 'g1', 'c', until(200))).toBeUndefined();
+    });
+
+    it('hands out at most `slots` server slots per host, and tells when the first one ends', async () => {
+      expect(await store.leaseServerSlot(H, 2, 'a', until(60))).toBeUndefined();
+      expect(await store.leaseServerSlot(H, 2, 'b', until(30))).toBeUndefined();
+      expect(await store.leaseServerSlot(H, 2, 'c', until(90))).toBe(until(30));
+      expect(await store.leaseServerSlot('other.example', 2, 'c', until(90))).toBeUndefined();
+      expect(await store.leaseServerSlot(H, 3, 'b', until(120))).toBeUndefined();
+      expect(await store.leaseServerSlot(H, 2, 'c', until(90))).toBe(until(60));
+      await store.releaseServerSlot(H, 2, 'nobody');
+      expect(await store.leaseServerSlot(H, 2, 'c', until(90))).toBe(until(60));
+      await store.releaseServerSlot(H, 2, 'a');
+      expect(await store.leaseServerSlot(H, 2, 'c', until(90))).toBeUndefined();
+      expect(await store.leaseServerSlot(H, 2, 'd', until(90))).toBe(until(90));
+      nowMs = until(100);
+      expect(await store.leaseServerSlot(H, 2, 'd', until(200))).toBeUndefined();
+      await expect(store.leaseServerSlot(H, 0, 'e', until(200))).rejects.toThrow(RangeError);
+    });
+
+    it('a holder renews its own slot, never takes a second one, and releases it whatever `slots` is now', async () => {
+      expect(await store.leaseServerSlot(H, 2, 'a', until(60))).toBeUndefined();
+      expect(await store.leaseServerSlot(H, 2, 'b', until(60))).toBeUndefined();
+      await store.releaseServerSlot(H, 2, 'a'); // slot 0 frees; b holds slot 1
+      expect(await store.leaseServerSlot(H, 2, 'b', until(90))).toBeUndefined(); // renews slot 1
+      expect(await store.leaseServerSlot(H, 2, 'c', until(60))).toBeUndefined(); // slot 0 was still free
+      expect(await store.leaseServerSlot(H, 2, 'd', until(60))).toBe(until(60));
+      // b's slot 1 is released even when asked with slots = 1.
+      await store.releaseServerSlot(H, 1, 'b');
+      expect(await store.leaseServerSlot(H, 2, 'd', until(60))).toBeUndefined();
+    });
+  });
+
+  describe('webhook replay', () => {
+    it('remembers an applied id until it expires', async () => {
+      expect(await store.rememberWebhook('id-1', nowS() + 600)).toBe(true);
+      expect(await store.rememberWebhook('id-1', nowS() + 600)).toBe(false);
+      expect(await store.rememberWebhook('id-2', nowS() + 600)).toBe(true);
+      expect(await store.webhookApplied('id-1')).toBe(true);
+      nowMs += 601_000;
+      expect(await store.webhookApplied('id-1')).toBe(false);
+      expect(await store.rememberWebhook('id-1', nowS() + 600)).toBe(true);
+      expect(await store.webhookApplied('id-1')).toBe(true);
+      expect(await store.webhookApplied('id-3')).toBe(false);
+    });
+  });
+});
