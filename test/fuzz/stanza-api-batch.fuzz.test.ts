@@ -1,7 +1,7 @@
-// Fuzz of version 2 of the stanza API (docs/stanza-api.md, "Version 2 (batches)"): hundreds of
-// hostile batch answers through HttpStanzaApi.selfPingBatch against a local HTTP server. A spoiled
+// Fuzz of the stanza API's batches (docs/stanza-api.md): hundreds of hostile batch answers to
+// concurrent self-pings and heals through HttpStanzaApi against a local HTTP server. A spoiled
 // item is a bad-answer for that item only; a spoiled whole answer makes every item a bad-answer
-// or the call an API failure; a 'reply' that classifies as not-joined only ever comes from a
+// or every call an API failure; a 'reply' that classifies as not-joined only ever comes from a
 // matching, well-formed not-joined item for that very request item. FUZZ_SEED=<n> replays a run.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -39,7 +39,12 @@ beforeAll(async () => {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const root = parse(Buffer.concat(chunks).toString('utf8'));
-      const a = answer(root.getChildElements().map((e: Element) => e.attrs as unknown as Sent));
+      // A heal's id is its self-ping's; its `from`/`to` are the self-ping's.
+      const a = answer(
+        root
+          .getChildElements()
+          .map((e: Element) => (e.name === 'heal' ? (e.getChildElements()[0] ?? e) : e).attrs as unknown as Sent),
+      );
       res.writeHead(a.status, { 'content-type': a.type });
       res.end(a.body);
     });
@@ -150,7 +155,10 @@ const WHOLE_SPOILERS: Array<[string, (text: string, r: Rng) => Partial<Reply> & 
       return { text: `${t.slice(0, i)}\u0000${t.slice(i)}` };
     },
   ],
-  ['the version 1 namespace', (t) => ({ text: t.split(NS_BATCH).join(NS_API) })],
+  ['the signals\' namespace', (t) => ({ text: t.split(NS_BATCH).join(NS_API) })],
+  ['no version', (t) => ({ text: t.replace(' version="3"', '') })],
+  ['another version', (t, r) => ({ text: t.replace(' version="3"', ` version="${r.pick(['1', '2', '4', '03', ' 3'])}"`) })],
+  ['a second version attribute', (t) => ({ text: t.replace(' version="3"', ' version="3" v:version="3" xmlns:v="urn:x"') })],
   ['a DOCTYPE', (t) => ({ text: `<!DOCTYPE batch>${t}` })],
   ['a bad UTF-8 byte', (t) => ({ body: Buffer.concat([Buffer.from(t), Buffer.from([0xff])]) })],
   [
@@ -160,11 +168,11 @@ const WHOLE_SPOILERS: Array<[string, (text: string, r: Rng) => Partial<Reply> & 
   ['a status', (_t, r) => ({ status: r.pick([201, 204, 302, 400, 401, 404, 413, 429, 500, 502, 503, 504]) })],
 ];
 
-describe('stanza API v2 fuzz', () => {
+describe('stanza API batch fuzz', () => {
   it(`${CASES} hostile batch answers: never a not-joined reply unless a matching, well-formed not-joined item`, async () => {
     const r = rng();
-    console.log(`stanza API v2 fuzz seed: FUZZ_SEED=${r.seed}`);
-    const api = new HttpStanzaApi({ url, key: secretKey(SECRET), timeoutMs: 2000, retryBaseMs: 1, retryMaxMs: 5 });
+    console.log(`stanza API batch fuzz seed: FUZZ_SEED=${r.seed}`);
+    const api = new HttpStanzaApi({ url, key: secretKey(SECRET), timeoutMs: 2000, retryBaseMs: 1, retryMaxMs: 5, windowMs: 1 });
     const counts = { cases: 0, thrown: 0, items: 0, spoiled: 0, clean: 0, notJoined: 0 };
     for (let c = 0; c < CASES; c++) {
       const n = 1 + r.int(6);
@@ -180,7 +188,7 @@ describe('stanza API v2 fuzz', () => {
           return p.spoiler ? p.spoiler[1](s, x, items, r) : wrap(s, x);
         });
         if (r.chance(0.3)) parts.reverse();
-        const text = `<batch xmlns="${NS_BATCH}">${parts.join(r.pick(['', '\n', ' ']))}</batch>`;
+        const text = `<batch xmlns="${NS_BATCH}" version="3">${parts.join(r.pick(['', '\n', ' ']))}</batch>`;
         const reply = { status: 200, type: 'application/xml', body: Buffer.from(text) };
         if (!whole) return reply;
         const w = whole[1](text, r);
@@ -189,17 +197,23 @@ describe('stanza API v2 fuzz', () => {
       const where = (k: number) =>
         `case ${c} item ${k} (FUZZ_SEED=${r.seed}) ${plan[k]?.base.name} / ${plan[k]?.spoiler?.[0] ?? 'clean'} / ${whole?.[0] ?? 'whole clean'}`;
       counts.cases++;
-      let replies: PingReply[];
-      try {
-        replies = await api.selfPingBatch(
-          Array.from({ length: n }, (_, k) => ({ user: USER, occupant: `${roomOf(k)}/Alice` })),
-        );
-      } catch (e) {
-        expect(e, where(0)).toBeInstanceOf(StanzaApiError);
-        expect(whole, `${where(0)}: a clean answer failed: ${(e as Error).message}`).toBeDefined();
+      // Concurrent calls, gathered into one request: heals and self-pings read their items alike.
+      const settled = await Promise.allSettled(
+        Array.from({ length: n }, (_, k) => {
+          const join = { user: USER, occupant: `${roomOf(k)}/Alice`, since: 1_733_580_000_000_000 + k };
+          return r.chance(0.5) ? api.heal(join) : api.selfPing(join);
+        }),
+      );
+      const failed = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (failed.length > 0) {
+        // The whole request failed: every call of it, with the API's failure.
+        expect(failed.length, where(0)).toBe(n);
+        for (const f of failed) expect(f.reason, where(0)).toBeInstanceOf(StanzaApiError);
+        expect(whole, `${where(0)}: a clean answer failed: ${(failed[0]?.reason as Error).message}`).toBeDefined();
         counts.thrown++;
         continue;
       }
+      const replies: PingReply[] = settled.map((s) => (s as PromiseFulfilledResult<PingReply>).value);
       expect(replies).toHaveLength(n);
       replies.forEach((reply, k) => {
         const p = plan[k] as (typeof plan)[number];
@@ -218,7 +232,7 @@ describe('stanza API v2 fuzz', () => {
         if (outcome === 'not-joined') counts.notJoined++;
       });
     }
-    console.log(`stanza API v2 fuzz: ${JSON.stringify(counts)}`);
+    console.log(`stanza API batch fuzz: ${JSON.stringify(counts)}`);
     expect(counts.clean).toBeGreaterThan(0);
     expect(counts.notJoined).toBeGreaterThan(0);
     expect(counts.spoiled).toBeGreaterThan(0);

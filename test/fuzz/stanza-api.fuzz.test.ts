@@ -1,7 +1,8 @@
-// Fuzz of the stanza API contract (docs/stanza-api.md): hundreds of hostile answers through
-// HttpStanzaApi against a local HTTP server. A 'reply' that classifies as not-joined only ever
-// comes from a matching, well-formed not-joined answer; every answer the generator spoiled is a
-// bad answer or an API failure (StanzaApiError), never an outcome. FUZZ_SEED=<n> replays a run.
+// Fuzz of the stanza API contract (docs/stanza-api.md): hundreds of hostile answers to one
+// self-ping or heal through HttpStanzaApi against a local HTTP server. A 'reply' that classifies
+// as not-joined only ever comes from a matching, well-formed not-joined answer; every answer the
+// generator spoiled is a bad answer or an API failure (StanzaApiError), never an outcome.
+// FUZZ_SEED=<n> replays a run.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +11,7 @@ import { HttpStanzaApi, StanzaApiError } from '../../lib/adapters/stanza-api-htt
 import { classify, type Outcome } from '../../lib/domain/outcome';
 import type { PingReply } from '../../lib/domain/model';
 import { secretKey } from '../../lib/domain/signature';
-import { NS_API, NS_STANZAS } from '../../lib/domain/stanzas';
+import { NS_API, NS_BATCH, NS_STANZAS } from '../../lib/domain/stanzas';
 import { rng } from './rng';
 
 const CASES = 400;
@@ -36,8 +37,10 @@ beforeAll(async () => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const attrs = parse(Buffer.concat(chunks).toString('utf8')).attrs as unknown as Sent;
-      const a = next(attrs);
+      // The one item: a bare self-ping, or a heal around one (the same id).
+      const item = parse(Buffer.concat(chunks).toString('utf8')).getChildElements()[0];
+      const iq = item?.name === 'heal' ? item.getChildElements()[0] : item;
+      const a = next((iq?.attrs ?? {}) as unknown as Sent);
       res.writeHead(a.status, { 'content-type': a.type });
       res.end(a.body);
     });
@@ -84,13 +87,16 @@ describe('stanza API fuzz', () => {
   it(`${CASES} hostile answers: never a not-joined reply unless a matching, well-formed not-joined answer`, async () => {
     const r = rng();
     console.log(`stanza API fuzz seed: FUZZ_SEED=${r.seed}`);
-    const api = new HttpStanzaApi({ url, key: secretKey(SECRET), timeoutMs: 2000, retryBaseMs: 1, retryMaxMs: 5 });
+    const api = new HttpStanzaApi({ url, key: secretKey(SECRET), timeoutMs: 2000, retryBaseMs: 1, retryMaxMs: 5, windowMs: 0 });
+    /** The whole answer around an item's text: one <item> in a batch of version 3. */
+    const full = (iq: Sent, x: string) => `<batch xmlns="${NS_BATCH}" version="3"><item id="${iq.id}">${x}</item></batch>`;
     const insert = (s: string, what: string) => {
       const i = 1 + r.int(s.length - 1);
       return s.slice(0, i) + what + s.slice(i);
     };
     // Each spoils a well-formed answer for sure: what it yields must never be read as an outcome.
-    const spoilers: Array<[string, (iq: Sent, xml: string) => Partial<Answer> & { text?: string }]> = [
+    // `text` replaces the item's text; `whole` and `body` the whole answer.
+    const spoilers: Array<[string, (iq: Sent, xml: string) => Partial<Answer> & { text?: string; whole?: string }]> = [
       ['another id', (iq, x) => ({ text: x.includes(iq.id) ? x.split(iq.id).join(`${iq.id}x`) : `${x}<x/>` })],
       [
         'another occupant',
@@ -136,8 +142,8 @@ describe('stanza API fuzz', () => {
       // would write U+FFFD instead, a valid character.
       [
         'a lone surrogate',
-        (_iq, x) => {
-          const b = Buffer.from(x, 'utf8');
+        (iq, x) => {
+          const b = Buffer.from(full(iq, x), 'utf8');
           const i = 1 + r.int(b.length - 1);
           return { body: Buffer.concat([b.subarray(0, i), Buffer.from([0xed, 0xa0, 0x80]), b.subarray(i)]) };
         },
@@ -168,13 +174,25 @@ describe('stanza API fuzz', () => {
       ['an unknown entity', (_iq, x) => ({ text: x.replace(/^<(\S+)/, '<$1 data="&bogus;"') })],
       [
         'a bad UTF-8 byte',
-        (_iq, x) => {
-          const b = Buffer.from(x, 'utf8');
+        (iq, x) => {
+          const b = Buffer.from(full(iq, x), 'utf8');
           const i = r.int(b.length);
           return { body: Buffer.concat([b.subarray(0, i), Buffer.from([r.pick([0x80, 0xc0, 0xff])]), b.subarray(i)]) };
         },
       ],
-      ['oversize', (_iq, x) => ({ text: x.replace(/^<(\S+)/, `<$1 pad="${'x'.repeat(70_000)}"`) })],
+      ['oversize', (_iq, x) => ({ text: x.replace(/^<(\S+)/, `<$1 pad="${'x'.repeat(80_000)}"`) })],
+      [
+        'several <text/>',
+        (_iq, x) => ({
+          text: x.includes('<error')
+            ? x.replace(/(<error[^>]*>)/, `$1<text xmlns="${NS_STANZAS}">a</text><text xmlns="${NS_STANZAS}">b</text>`)
+            : `${x}<x/>`,
+        }),
+      ],
+      ['no version', (iq, x) => ({ whole: full(iq, x).replace(' version="3"', '') })],
+      ['another version', (iq, x) => ({ whole: full(iq, x).replace(' version="3"', ` version="${r.pick(['2', '4', '3.0', ''])}"`) })],
+      ['the whole answer alone', (_iq, x) => ({ whole: x })],
+      ['a whole truncation', (iq, x) => ({ whole: full(iq, x).slice(0, -1 - r.int(8)) })],
       [
         'a content type',
         () => ({ type: r.pick(['text/plain', 'application/json', 'text/xml', 'application/xml; charset=latin1', '']) }),
@@ -199,17 +217,19 @@ describe('stanza API fuzz', () => {
         const answer: Answer = {
           status: 200,
           type: r.pick(['application/xml', 'application/xml; charset=utf-8', 'Application/XML']),
-          body: Buffer.from(wrap(xml)),
+          body: Buffer.from(full(iq, wrap(xml))),
         };
         if (!spoiler) return answer;
-        const s = spoiler[1](iq, xml);
-        note = s.text?.slice(0, 300) ?? '';
-        return { ...answer, ...s, body: s.body ?? (s.text !== undefined ? Buffer.from(s.text, 'utf8') : answer.body) };
+        const { text, whole, ...s } = spoiler[1](iq, xml);
+        note = (whole ?? text)?.slice(0, 300) ?? '';
+        const body = s.body ?? (whole !== undefined ? Buffer.from(whole) : text !== undefined ? Buffer.from(full(iq, text)) : answer.body);
+        return { ...answer, ...s, body };
       };
       const where = `case ${c} (FUZZ_SEED=${r.seed}) ${base.name} / ${spoiler?.[0] ?? 'clean'}: ${note}`;
       let reply: PingReply;
+      const join = { user: `alice@${HOST}/r`, occupant: 'lobby@muc.b.example/Alice', since: 1 + r.int(2 ** 40) };
       try {
-        reply = await api.selfPing(`alice@${HOST}/r`, 'lobby@muc.b.example/Alice');
+        reply = await (r.chance(0.5) ? api.heal(join) : api.selfPing(join));
       } catch (e) {
         expect(e, where).toBeInstanceOf(StanzaApiError);
         expect(spoiler, `${where}: a clean answer failed: ${(e as Error).message}`).toBeDefined();
