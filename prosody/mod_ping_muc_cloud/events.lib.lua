@@ -76,7 +76,8 @@ return function (opts)
 	local mark = opts.mark;
 	local function clock_us() return math.floor(time.now() * 1000000); end
 	local last_seq = tonumber(saved.last_seq) or 0;
-	local marked = mark and tonumber(mark.load());
+	local loaded, marked = pcall(function () return mark and tonumber(mark.load()); end);
+	if not loaded then module:log("warn", "Could not read the seq mark: %s", tostring(marked)); marked = nil; end
 	if marked then last_seq = math.max(last_seq, math.min(marked, clock_us() + MARK_MAX_AHEAD)); end
 	-- Server clock in microseconds, strictly increasing so ping-muc can order events.
 	local function next_seq()
@@ -87,7 +88,9 @@ return function (opts)
 	end
 	-- Ahead of every seq this process may give before the next save.
 	local function save_mark()
-		if mark then mark.save(math.max(clock_us(), last_seq) + MARK_AHEAD); end
+		if not mark then return; end
+		local ok, err = pcall(mark.save, math.max(clock_us(), last_seq) + MARK_AHEAD);
+		if not ok then module:log("warn", "Could not save the seq mark: %s", tostring(err)); end
 	end
 	save_mark();
 

@@ -1,11 +1,17 @@
 -- MUC joins of this host's sessions, tracked as mod_track_muc_joins does: the reflected
 -- self-presence (status 110) from rooms on other servers. Kept on the session itself
 -- (session.ping_muc_cloud_rooms = { [room] = { nick, at, since } }) so it survives a module
--- reload. `since` is the seq of the join as first posted: a join posted again (module load,
--- resync, refresh) carries it, so ping-muc still knows the user was joined before a close
--- even when the new post comes after it (docs/events.md).
+-- reload. `since` is the seq of the join as first posted, its identity: a join posted again
+-- (module load, resync, refresh) carries it, so ping-muc still knows the user was joined
+-- before a close even when the new post comes after it (docs/events.md), and every heal and
+-- notification names it, so the stanza API acts only on that very join.
 --
--- return function (opts) -> { track, ended, forget, rooms, live, rejoin, stale }
+-- A join request (an available presence to room/nick with <x xmlns='http://jabber.org/protocol/muc'/>,
+-- seen by `request` from pre-presence/full) is marked on the session until the room reflects
+-- it: that reflection is a new join (new table, new since, a `join` event) even under the same
+-- nick, so a notification meant for the join before cannot reach the rejoined session.
+--
+-- return function (opts) -> { request, track, ended, forget, rooms, live, rejoin, stale }
 -- opts: enqueue (events.lib's), refresh (seconds before an unchanged join is posted again).
 
 local jid = require "util.jid";
@@ -14,6 +20,7 @@ local time = require "util.time";
 local full_sessions = prosody.full_sessions;
 local hosts = prosody.hosts;
 
+local MUC_NS = "http://jabber.org/protocol/muc";
 local MUC_USER_NS = "http://jabber.org/protocol/muc#user";
 
 local function has_status(muc_x, code)
@@ -32,13 +39,40 @@ local function sent_presence_to(session, room, occupant)
 	return false;
 end
 
+-- This host's sessions that track joins: f(session, rooms) for each (not every host's).
+local function each_session(f)
+	local host = hosts[module.host];
+	for _, user in pairs(host and host.sessions or {}) do
+		for _, session in pairs(user.sessions or {}) do
+			if session.ping_muc_cloud_rooms and session.full_jid then f(session, session.ping_muc_cloud_rooms); end
+		end
+	end
+end
+
 return function (opts)
 	local enqueue, join_refresh = opts.enqueue, opts.refresh;
+
+	-- A presence of one of our sessions on its way to room/nick: a join request is marked.
+	local function request(session, stanza)
+		local to = stanza.attr.to;
+		if stanza.attr.type ~= nil or not to or not stanza:get_child("x", MUC_NS) then return; end
+		local room = jid.bare(to);
+		if not room or hosts[jid.host(to)] then return; end
+		local joining = session.ping_muc_cloud_joining;
+		if not joining then joining = {}; session.ping_muc_cloud_joining = joining; end
+		joining[room] = true;
+	end
 
 	-- A presence on its way to one of our full JIDs: a join, nick change or leave of a room?
 	local function track(stanza)
 		local session = full_sessions[stanza.attr.to];
 		if not session then return; end
+		if stanza.attr.type == "error" then
+			-- The room refused a join request: nothing of it to mark any more.
+			local joining = session.ping_muc_cloud_joining;
+			if joining and stanza.attr.from then joining[jid.bare(stanza.attr.from)] = nil; end
+			return;
+		end
 		local muc_x = stanza:get_child("x", MUC_USER_NS);
 		if not muc_x or not has_status(muc_x, "110") then return; end -- not our own reflection
 		local from = stanza.attr.from;
@@ -47,6 +81,10 @@ return function (opts)
 		if not nick or hosts[room_host] then return; end
 		local rooms = session.ping_muc_cloud_rooms;
 		local kind = stanza.attr.type;
+		-- The room answered a join request: a reflection (a new join) or a refusal.
+		local joining = session.ping_muc_cloud_joining;
+		local requested = joining and joining[room];
+		if requested then joining[room] = nil; end
 		if kind == nil then
 			-- Never sent presence there: not a join. No directed presence at all (none yet, or a
 			-- broadcast unavailable cleared it) is the same.
@@ -54,14 +92,15 @@ return function (opts)
 			if not rooms then rooms = {}; session.ping_muc_cloud_rooms = rooms; end
 			local known = rooms[room];
 			local now = time.now();
-			if known and known.nick == nick then
+			if known and known.nick == nick and not requested then
 				-- Every presence update in the room is reflected with 110; post only news.
 				if now - known.at < join_refresh then return; end
 				known.at = now; -- a refresh: the same join, since its first post
 				enqueue({ type = "join", user = session.full_jid, room = room, nick = nick, since = known.since });
 				return;
 			end
-			-- A new join, or a nick change (the room reflected it now: no since).
+			-- A new join (a rejoin under the same nick included), or a nick change (the room
+			-- reflected it now): a new table, and no since (the event's seq becomes it).
 			local event = enqueue({ type = "join", user = session.full_jid, room = room, nick = nick });
 			rooms[room] = { nick = nick, at = now, since = event.seq };
 		elseif kind == "unavailable" then
@@ -73,7 +112,7 @@ return function (opts)
 			rooms[room] = nil;
 			enqueue({ type = "leave", user = session.full_jid, room = room });
 		end
-		-- Errors and other types are ignored.
+		-- Other types are ignored.
 	end
 
 	-- A session ended. One that never joined a room has nothing for ping-muc to forget.
@@ -102,20 +141,20 @@ return function (opts)
 	-- Every live join of this host's sessions, { { user, room }, ... }: to post again.
 	local function live()
 		local list = {};
-		for _, session in pairs(full_sessions) do
-			if session.host == module.host and session.ping_muc_cloud_rooms and session.full_jid then
-				for room in pairs(session.ping_muc_cloud_rooms) do list[#list + 1] = { user = session.full_jid, room = room }; end
-			end
-		end
+		each_session(function (session, rooms)
+			for room in pairs(rooms) do list[#list + 1] = { user = session.full_jid, room = room }; end
+		end);
 		return list;
 	end
 
 	-- The joins not posted for join_refresh seconds (a quiet session must not expire in ping-muc).
 	local function stale()
 		local list, now = {}, time.now();
-		for _, r in ipairs(live()) do
-			if now - full_sessions[r.user].ping_muc_cloud_rooms[r.room].at >= join_refresh then list[#list + 1] = r; end
-		end
+		each_session(function (session, rooms)
+			for room, join in pairs(rooms) do
+				if now - join.at >= join_refresh then list[#list + 1] = { user = session.full_jid, room = room }; end
+			end
+		end);
 		return list;
 	end
 
@@ -130,5 +169,5 @@ return function (opts)
 		return { type = "join", user = user, room = room, nick = known.nick, since = known.since };
 	end
 
-	return { track = track; ended = ended; forget = forget; rooms = rooms_of; live = live; stale = stale; rejoin = rejoin };
+	return { request = request; track = track; ended = ended; forget = forget; rooms = rooms_of; live = live; stale = stale; rejoin = rejoin };
 end

@@ -11,7 +11,10 @@
 --   joins    MUC joins of this host's sessions (as mod_track_muc_joins)
 --   links    the remote domains an s2s session links us to
 --   outcome  a self-ping's reply: what is relayed, whether it says "not joined" (XEP-0410)
---   api      the stanza API: self-pings and unavailable notifications
+--   request  the stanza API's HTTP request: limits, signature, the batch and its version
+--   items    the stanza API's items, each checked: what the module may do for it
+--   delivery what the stanza API sends (self-pings, notifications, server pings) and takes back
+--   api      the stanza API: a batch, its items run and answered
 --
 -- MIT licensed. Depends on nothing outside Prosody 0.12+.
 
@@ -58,13 +61,19 @@ local webhook_keys, api_keys = read_secrets();
 
 -- The parts. The events' resync reads the joins, which post through the events.
 local joins;
+local wire = module:require("wire");
+local saved = module.saved_state or {}; -- set while a reload loads us
+-- The seq high-water mark, so that seq never goes back across a restart (events.lib).
+local marks = module:open_store("ping_muc_cloud_seq");
+local mark = { load = function () return (marks:get(nil) or {}).seq; end;
+	save = function (seq) assert(marks:set(nil, { seq = seq })); end };
 local events = module:require("events")({
 	url = events_url;
 	sign = webhook.signer(function () return webhook_keys; end);
-	wire = module:require("wire");
+	wire = wire; mark = mark;
 	queue_size = queue_size; batch_size = batch_size; heartbeat = heartbeat;
 	retry_min = retry_min; retry_max = retry_max; http_timeout = http_timeout;
-	saved = module.saved_state and module.saved_state.events; -- set while a reload loads us
+	saved = saved.events;
 	live = function () return joins.live(); end;
 	rejoin = function (user, room) return joins.rejoin(user, room); end;
 });
@@ -72,19 +81,24 @@ local enqueue = events.enqueue;
 joins = module:require("joins")({ enqueue = enqueue; refresh = join_refresh });
 local s2s_remotes = module:require("links");
 local api = module:require("api")({
-	verifier = webhook.verifier(function () return api_keys; end);
-	rooms = joins.rooms; forget = joins.forget; outcome = module:require("outcome");
-	ping_timeout = ping_timeout; max_inflight = max_inflight; reason = reason;
-	batch_max_items = batch_max_items; batch_max_bytes = batch_max_bytes;
+	request = module:require("request")({
+		verifier = webhook.verifier(function () return api_keys; end, saved.replays);
+		batch_max_items = batch_max_items; batch_max_bytes = batch_max_bytes;
+	});
+	check = module:require("items")({ rooms = joins.rooms; seq = wire.seq });
+	delivery = module:require("delivery")({
+		forget = joins.forget; reason = reason; ping_timeout = ping_timeout; max_inflight = max_inflight;
+	});
+	outcome = module:require("outcome"); rooms = joins.rooms; ping_timeout = ping_timeout;
 });
 
 module:depends("http");
 
+-- A join request of a session (a rejoin under the same nick is a new join).
+module:hook("pre-presence/full", function (event) joins.request(event.origin, event.stanza); end);
 -- Reflected MUC self-presence tells us about joins, nick changes and leaves.
 -- Priority 1: ahead of mod_presence, which delivers the stanza and ends the event.
-module:hook("presence/full", function (event)
-	joins.track(event.stanza);
-end, 1);
+module:hook("presence/full", function (event) joins.track(event.stanza); end, 1);
 
 -- A session that never joined a room has nothing for ping-muc to forget.
 module:hook("resource-unbind", function (event) joins.ended(event.session); end);
@@ -121,7 +135,7 @@ module:add_timer(60, function () api.sweep(os.time()); return 60; end); -- expir
 local refresh_every = math.max(1, math.min(3600, join_refresh / 4));
 module:add_timer(refresh_every, function () events.repost(joins.stale()); return refresh_every; end);
 
-function module.save() return { events = events.save() }; end
+function module.save() return { events = events.save(); replays = api.save() }; end
 function module.unload() api.unload(); events.unload(); end
 
 -- (Re)loaded: host-start, then the joins of sessions that survived a reload, paced.

@@ -2,9 +2,11 @@
 -- reading a secret, signing a message, and checking signed calls (with replays refused).
 
 local base64 = require "util.encodings".base64;
+local cache = require "util.cache";
 local hashes = require "util.hashes";
 
 local TOLERANCE = 300; -- seconds, as in Standard Webhooks
+local MAX_REPLAYS = 100000; -- webhook-ids remembered (10 minutes of calls at 166/s)
 local MIN_KEY_BYTES = 24;
 
 -- A secret written whsec_<base64> is the decoded bytes, anything else its own bytes.
@@ -46,11 +48,18 @@ local function signer(ring)
 	end;
 end
 
--- Checks the webhook-* headers of signed calls under any key of ring(); each webhook-id once.
-local function verifier(ring)
-	local replays = {}; -- webhook-id -> expiry
+-- Checks the webhook-* headers of signed calls under any key of ring(); each webhook-id once,
+-- for as long as its timestamp could pass (up to 2 × TOLERANCE), and over a module
+-- reload (`saved`, from save()). A full cache of ids still valid refuses new calls (503)
+-- rather than forget one.
+local function verifier(ring, saved)
+	-- webhook-id -> expiry; only an expired id is evicted.
+	local replays = cache.new(MAX_REPLAYS, function (_, expiry) return expiry < os.time(); end);
+	for msg_id, expiry in pairs(saved or {}) do
+		if type(msg_id) == "string" and type(expiry) == "number" and expiry >= os.time() then replays:set(msg_id, expiry); end
+	end
 
-	-- msg_id if the call is genuine, fresh and new; nil, reason otherwise.
+	-- msg_id if the call is genuine, fresh and new; nil, reason[, 503 when full] otherwise.
 	local function verify(headers, body)
 		local msg_id, timestamp, signatures = headers.webhook_id, headers.webhook_timestamp, headers.webhook_signature;
 		if not msg_id or not timestamp or not signatures then
@@ -70,17 +79,28 @@ local function verifier(ring)
 		end
 		if not ok then return nil, "bad webhook-signature"; end
 		local now = os.time();
-		if replays[msg_id] and replays[msg_id] > now then return nil, "replayed webhook-id"; end
-		replays[msg_id] = now + 2 * TOLERANCE;
+		local seen = replays:get(msg_id);
+		if seen and seen >= now then return nil, "replayed webhook-id"; end
+		-- Refused again until its timestamp (at most now + TOLERANCE) is too old to pass.
+		if not replays:set(msg_id, now + 2 * TOLERANCE) then return nil, "too many calls in 10 minutes", 503; end
 		return msg_id;
 	end
 
 	-- Forgets webhook-ids whose timestamps are too old to pass anyway.
 	local function sweep(now)
-		for msg_id, expiry in pairs(replays) do if expiry <= now then replays[msg_id] = nil; end end
+		local expired = {};
+		for msg_id, expiry in replays:items() do if expiry < now then expired[#expired + 1] = msg_id; end end
+		for _, msg_id in ipairs(expired) do replays:set(msg_id, nil); end
 	end
 
-	return { verify = verify; sweep = sweep };
+	-- For the next instance (module reload): the ids still refused.
+	local function save()
+		local out = {};
+		for msg_id, expiry in replays:items() do out[msg_id] = expiry; end
+		return out;
+	end
+
+	return { verify = verify; sweep = sweep; save = save };
 end
 
 return { key = key; keys = keys; signer = signer; verifier = verifier };
