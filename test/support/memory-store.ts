@@ -14,9 +14,20 @@ export class InvalidCursorError extends Error {
   override name = 'InvalidCursorError';
 }
 
-/** UTF-8 byte order, as DynamoDB sorts strings (code-unit order differs past U+FFFF). */
-const utf8Order = (a: string, b: string): number =>
-  a === b ? 0 : Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+/**
+ * UTF-8 byte order, as DynamoDB sorts strings: code point order. UTF-16 code units differ from it
+ * only where a surrogate (a code point past U+FFFF) meets U+E000-U+FFFF, so surrogates are moved
+ * up; no allocation, since a benchmark's rounds sort 100,000 joins with it.
+ */
+function utf8Order(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return (x >= 0xd800 && x <= 0xdfff ? x + 0x2800 : x) - (y >= 0xd800 && y <= 0xdfff ? y + 0x2800 : y);
+  }
+  return a.length - b.length;
+}
 
 const encode = (value: unknown): string => Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
 function decode(cursor: string): unknown {
