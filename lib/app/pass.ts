@@ -1,35 +1,25 @@
 // One pass of a round: every join of (host, remote) is self-pinged and acted on, C at a time.
 import { joinedAt, type Join, type Page, type Round } from '../domain/model';
 import { classify, remoteUnreachable, type Outcome } from '../domain/outcome';
-import { scheduleTag } from '../domain/schedule';
-import { unavailable } from '../domain/stanzas';
-import { backoffMs } from '../support/backoff';
+import type { JoinRef } from '../ports';
 import type { Config } from '../support/config';
 import { retrying, type RetryPolicy } from '../support/retry';
 import type { RoundDeps } from './deps';
-
-/** An invocation that goes on with a round: `tag` names its schedule, `pass` the pass it is for. */
-export interface FollowUp {
-  tag: string;
-  at: number;
-  pass?: number;
-  /** A probe of the waiting round's unreachable remote (./probe.ts). */
-  probe?: true;
-}
+import * as next from './next';
 
 /** What an invocation achieved, even when it fails: progress resets the retry count. */
 export interface Progress {
   /** A checkpoint or the end of a pass was saved. */
   advanced: boolean;
-  /** The pass the invocation ran. */
+  /** The pass the round is at: the one the invocation ran, or the next once it ended. */
   pass?: number;
 }
 
 /**
  * A transient failure of one call is retried in place rather than failing the invocation.
  * Store calls are cheap and their conditional writes safe to repeat. A stanza API call is tried
- * once more only after a failure that did not wait out its timeout (the client marks a timeout
- * `retry: false`), so the deadline margin still counts one timeout per call.
+ * once more only after a failure that did not wait out its timeout (the client's errors carry
+ * `retry: false` then, lib/support/errors.ts), so the deadline margin counts one timeout per call.
  */
 const STORE_RETRY: RetryPolicy = { tries: 3, baseMs: 100, maxMs: 1_000 };
 
@@ -63,21 +53,32 @@ export function deadlineMarginMs(config: Config): number {
 
 /**
  * What a new pass may read before its due time, so that its first self-pings go at the due
- * second: the host's last start and the first page. Read early by a second or two, they are as
- * good as read at once: a join that leaves meanwhile is answered no-session, one made meanwhile
- * is after the close and skipped anyway.
+ * second: the host's last start and the first page, read after the window's last close. Read
+ * early by a second or two, they are as good as read at once as long as that close is still the
+ * window's last when the round claims it: a join that leaves meanwhile is answered no-session,
+ * one made meanwhile is after the close and skipped anyway. A later close moves the cutoff past
+ * joins the page may not have: then the pass reads again (runPass).
  */
 export interface PassPrefetch {
+  /** The window's last close when the reads started. */
+  closeSeq: Promise<number | undefined>;
   startSeq: Promise<number | undefined>;
   firstPage: Promise<Page<Join> | undefined>;
 }
 
 /** Starts the reads ahead; a failure is no failure (the pass reads again). */
-export function prefetchPass(deps: Pick<RoundDeps, 'joins' | 'config'>, host: string, remote: string): PassPrefetch {
+export function prefetchPass(
+  deps: Pick<RoundDeps, 'joins' | 'rounds' | 'config'>,
+  host: string,
+  remote: string,
+): PassPrefetch {
   const quiet = <T>(read: Promise<T>) => read.catch(() => undefined);
+  const closeSeq = quiet(deps.rounds.pendingClose(host, remote).then((p) => p?.lastCloseSeq));
   return {
+    closeSeq,
     startSeq: quiet(deps.joins.hostStartSeq(host)),
-    firstPage: quiet(deps.joins.joinsOf(host, remote, pageSize(deps.config))),
+    // After the close is read: the page then has every join applied before that close was read.
+    firstPage: closeSeq.then(() => quiet(deps.joins.joinsOf(host, remote, pageSize(deps.config)))),
   };
 }
 
@@ -100,9 +101,13 @@ export async function runPass(
   remainingMs: () => number,
   progress: Progress = { advanced: false },
   prefetch?: PassPrefetch,
-): Promise<FollowUp[]> {
-  // Read ahead for a new round's first pass only (a continuation starts at its cursor).
-  const ahead = round.pass === 0 && round.cursor === undefined ? prefetch : undefined;
+): Promise<next.Step[]> {
+  // Read ahead for a new round's first pass only (a continuation starts at its cursor), and only
+  // for the close the round claimed.
+  const ahead =
+    round.pass === 0 && round.cursor === undefined && prefetch && (await prefetch.closeSeq) === round.cutoffSeq
+      ? prefetch
+      : undefined;
   const startSeq = (await ahead?.startSeq) ?? (await storeCall(deps, () => deps.joins.hostStartSeq(round.host)));
   const pass = new PassFeed(deps, round, remainingMs, progress, ahead?.firstPage);
   const worker = async () => {
@@ -121,11 +126,11 @@ export async function runPass(
   if (!(await pass.finished())) {
     // Checkpoint: a follow-up invocation continues from the saved cursor.
     deps.log.info('round checkpoint', { host: round.host, remote: round.remote, gen: round.gen, pass: round.pass });
-    return [{ tag: scheduleTag.checkpoint(round.pass, round.cursor), at: deps.clock.now(), pass: round.pass }];
+    return [next.checkpoint(round, deps.clock.now())];
   }
-  const next = await endPass(deps, round);
+  const steps = await endPass(deps, round, progress);
   progress.advanced = true;
-  return next;
+  return steps;
 }
 
 interface Item {
@@ -223,42 +228,24 @@ class PassFeed {
   }
 }
 
-async function endPass(deps: RoundDeps, round: Round): Promise<FollowUp[]> {
-  const { config } = deps;
-  if ((round.marked ?? 0) > 0 && round.pass < config.rechecks) {
-    const wait = backoffMs(round.pass, config.recheckBaseMs);
-    const at = deps.clock.now() + wait;
-    // The pass and its time are persisted: any other invocation before `at` only reschedules.
-    const next: Round = {
-      ...round,
-      pass: round.pass + 1,
-      cursor: undefined,
-      marked: 0,
-      notBefore: at,
-      state: 'waiting',
-    };
-    await storeCall(deps, () => deps.rounds.saveRound(next));
+async function endPass(deps: RoundDeps, round: Round, progress: Progress): Promise<next.Step[]> {
+  const ended = next.afterPass(deps.config, round, deps.clock.now());
+  await storeCall(deps, () => deps.rounds.saveRound(ended.round));
+  // A retry after a failure from here on goes on with the round's next pass, not this one.
+  progress.pass = ended.round.pass;
+  const ids = { host: round.host, remote: round.remote, gen: round.gen };
+  if (ended.round.state === 'done') {
+    deps.metrics.count('Rounds', 'State', 'done');
+    deps.log.info('round done', { ...ids, passes: round.pass + 1 });
+  } else {
     deps.log.info('round re-check scheduled', {
-      host: round.host,
-      remote: round.remote,
-      gen: round.gen,
-      pass: next.pass,
+      ...ids,
+      pass: ended.round.pass,
       marked: round.marked,
-      waitMs: wait,
+      waitMs: (ended.round.notBefore as number) - deps.clock.now(),
     });
-    const follow: FollowUp[] = [{ tag: scheduleTag.recheck(next.pass), at, pass: next.pass }];
-    // The remote was unreachable: look again soon, and re-check as soon as it is back.
-    if (next.probe && config.probeMs > 0 && wait > 2 * config.probeMs) {
-      const probeAt = deps.clock.now() + config.probeMs;
-      follow.push({ tag: scheduleTag.probe(next.pass, probeAt), at: probeAt, pass: next.pass, probe: true });
-    }
-    return follow;
   }
-  const { notBefore: _n, probe: _p, ...done } = round;
-  await storeCall(deps, () => deps.rounds.saveRound({ ...done, cursor: undefined, state: 'done' }));
-  deps.metrics.count('Rounds', 'State', 'done');
-  deps.log.info('round done', { host: round.host, remote: round.remote, gen: round.gen, passes: round.pass + 1 });
-  return [];
+  return ended.steps;
 }
 
 /** Marks name the pass that must re-check a join, so a join found joined meanwhile is left alone. */
@@ -275,7 +262,10 @@ async function selfPingAndAct(deps: RoundDeps, round: Round, join: Join, startSe
   const { joins, api, config, metrics, clock, log } = deps;
   // Joined after the close: the link was up again when it joined.
   if (joinedAt(join) > round.cutoffSeq) return false;
-  // Written before the host restarted: the session is gone (host-start drops joins lazily here).
+  // Written before the host's last start: its session is gone (host-start drops joins lazily
+  // here). This relies on the module's contract (docs/scheduling.md, "Host start"): it posts
+  // host-start only after it has re-posted every live join, so a join that survived a reload or
+  // a resync is written again, with a seq above the marker, before any round can read the marker.
   if (join.seq < startSeq) {
     await storeCall(deps, () => joins.deleteJoinIf(join));
     return false;
@@ -283,13 +273,9 @@ async function selfPingAndAct(deps: RoundDeps, round: Round, join: Join, startSe
   const nextMark = recheckMark(round.gen, round.pass + 1);
   if (join.recheck === nextMark) return true;
   if (round.pass > 0 && join.recheck !== recheckMark(round.gen, round.pass)) return false;
-  const occupant = `${join.room}/${join.nick}`;
-  // A heal where the API has them: the server notifies a ghost as its reply comes in.
-  const reply = await retrying(
-    clock,
-    () => (api.heal ? api.heal(join.user, occupant) : api.selfPing(join.user, occupant)),
-    API_RETRY,
-  );
+  const ref = joinRef(join);
+  // A heal: the server tells a ghost as its reply comes in, if the session is still in this join.
+  const reply = await retrying(clock, () => api.heal(ref), API_RETRY);
   if (reply.kind === 'bad-answer') {
     // Our failure for this one join, never a fact about the room: re-check it, never notify.
     metrics.count('Pings', 'Outcome', 'failed');
@@ -304,7 +290,7 @@ async function selfPingAndAct(deps: RoundDeps, round: Round, join: Join, startSe
   let outcome: Outcome = classify(reply, ctx);
   // One join behind the unreachable remote is enough to see it come back (./probe.ts).
   if (outcome === 'indeterminate' && !round.probe && remoteUnreachable(reply, ctx)) {
-    round.probe = { user: join.user, occupant };
+    round.probe = ref;
   }
   metrics.count('Pings', 'Outcome', outcome);
   if (reply.kind === 'notified') {
@@ -317,14 +303,22 @@ async function selfPingAndAct(deps: RoundDeps, round: Round, join: Join, startSe
   }
   if (outcome === 'indeterminate') outcome = 'not-joined'; // re-check budget spent: as mod_ping_muc does
   if (outcome === 'gone') await storeCall(deps, () => joins.deleteJoinIf(join));
-  if (outcome === 'not-joined') await notifyUnjoined(deps, join);
+  if (outcome === 'not-joined') await notifyUnjoined(deps, ref);
   return false;
 }
 
+/** The join as the stanza API names it: the server acts only on the session's join of that identity. */
+export const joinRef = (join: Join): JoinRef => ({
+  user: join.user,
+  occupant: `${join.room}/${join.nick}`,
+  since: joinedAt(join),
+});
+
 /**
- * If the join changed since its page was read (a rejoin), the user must not be told it left: a
- * consistent read just before the notification, as cheap as a check can be (reads of a ping
- * batch's ghosts share one request).
+ * The round's own notification, once the re-check budget is spent on indeterminate answers (a
+ * heal notifies only on a "not joined" reply). It carries the join's identity: the server
+ * delivers it only if the session is still in that very join, so a user who rejoined meanwhile,
+ * under the same nick too, is not told it left, whether or not the store has heard of the rejoin.
  *
  * The round writes nothing after the notification, and the server's module posts no `leave`
  * for it: it forgets the join as it delivers (prosody/mod_ping_muc_cloud/joins.lib.lua). The
@@ -336,10 +330,7 @@ async function selfPingAndAct(deps: RoundDeps, round: Round, join: Join, startSe
  * rejoin mostly overwrites anyway. Nobody is told twice: the module, which forgot the join,
  * answers a retry's self-ping or notification with no-session.
  */
-async function notifyUnjoined(deps: RoundDeps, join: Join): Promise<void> {
-  const { joins, api, config, metrics, clock } = deps;
-  if (!(await storeCall(deps, () => joins.sameJoin(join)))) return;
-  const presence = unavailable(`${join.room}/${join.nick}`, join.user, config.reason);
-  const delivered = await retrying(clock, () => api.notify(presence), API_RETRY);
-  metrics.count('Notifications', 'Result', delivered ? 'sent' : 'no-session');
+async function notifyUnjoined(deps: RoundDeps, ref: JoinRef): Promise<void> {
+  const result = await retrying(deps.clock, () => deps.api.notify(ref), API_RETRY);
+  deps.metrics.count('Notifications', 'Result', result);
 }

@@ -1,32 +1,25 @@
 // The self-ping round: one per (local host, remote domain, lost link). This file is one
 // invocation of it: claim the round, hold its lease and a slot of the server, run a pass
-// (./pass.ts), and schedule what comes next.
+// (./pass.ts), and arm the steps ./next.ts decides come next.
 import { randomUUID } from 'node:crypto';
 import type { Round, RoundJob } from '../domain/model';
-import { scheduleName, scheduleTag } from '../domain/schedule';
-import { backoffMs } from '../support/backoff';
 import { ConfigError, ENV, type Config } from '../support/config';
 import type { RoundDeps } from './deps';
-import { deadlineMarginMs, type FollowUp, type PassPrefetch, prefetchPass, type Progress, runPass } from './pass';
-import { probeRemote, probeWanted } from './probe';
+import * as next from './next';
+import { deadlineMarginMs, type PassPrefetch, prefetchPass, type Progress, runPass, storeCall } from './pass';
+import { probeRemote } from './probe';
 
 export type { RoundDeps } from './deps';
 export { deadlineMarginMs, pageSize } from './pass';
 
-/**
- * A woken-early round waits this long at most before re-scheduling itself instead. On AWS every
- * job is scheduled to fire up to two minutes before its time (see `scheduledMinute`), or invoked
- * at once when it is due sooner than that, so that it starts on the due second: the wait is part
- * of the plan, not a stray.
- */
-const MAX_EARLY_WAIT_MS = 130_000;
+/** Tries to claim a window whose last close keeps moving, before the start is postponed to its new due. */
 const CLAIM_ATTEMPTS = 5;
-const RETRY_BASE_MS = 30_000;
-const RETRY_MAX_MS = 15 * 60_000;
-/** Lease for a round invocation without a deadline (the local service). */
-const UNBOUNDED_LEASE_MS = 10 * 60_000;
-/** When every slot of the server is taken, look again this soon (slots free as rounds end). */
-const SLOT_RETRY_MS = 10_000;
+/**
+ * Deadline of an invocation that has none (the local service): it is also its lease, so the
+ * invocation stops feeding work before it as a function does before its timeout, and no
+ * reconciled job can run the round beside it.
+ */
+export const UNBOUNDED_LEASE_MS = 10 * 60_000;
 /**
  * A start job woken early brings the link to its remote up this long before its due time (at
  * most half the delay after the close: the remote needs that time to come back), so that the
@@ -49,14 +42,15 @@ export function checkRoundTimeout(config: Config): void {
 export const serverSlots = (config: Config): number =>
   Math.max(1, Math.floor(config.serverMaxInflight / config.concurrency));
 
-const continuation = (round: Pick<Round, 'host' | 'remote' | 'gen'>, next: FollowUp): RoundJob => ({
-  host: round.host,
-  remote: round.remote,
-  gen: round.gen,
-  kind: 'continue',
-  ...(next.pass !== undefined ? { pass: next.pass } : {}),
-  ...(next.probe && next.pass !== undefined ? { probe: true as const } : {}),
-});
+/** One invocation: its job, its deadline (the lease's end), the time left, and what it achieved. */
+interface Invocation {
+  job: RoundJob;
+  until: number;
+  left: () => number;
+  progress: Progress;
+  /** The retry after a failure, decided while the lease was held. */
+  retry?: next.Step;
+}
 
 /** Runs (part of) a round. Our own failures are retried, never read as an outcome. */
 export async function runRound(
@@ -64,57 +58,66 @@ export async function runRound(
   job: RoundJob,
   remainingMs: () => number = () => Infinity,
 ): Promise<void> {
-  const progress: Progress = { advanced: false };
+  const { clock } = deps;
+  const until = clock.now() + Math.min(remainingMs(), UNBOUNDED_LEASE_MS);
+  const run: Invocation = {
+    job,
+    until,
+    left: () => Math.min(remainingMs(), until - clock.now()),
+    progress: { advanced: false },
+  };
   try {
-    const early = await waitForJobTime(deps, job);
-    if (!early) return;
-    const claimed = job.kind === 'start' ? await claim(deps, job) : undefined;
-    if (claimed === 'postponed') return;
-    await runHoldingLease(deps, job, remainingMs, progress, { ...early, fresh: claimed === 'claimed' });
+    const ahead = await waitForJobTime(deps, run);
+    if (!ahead) return;
+    if (job.kind === 'start' && (await claim(deps, run)) === 'postponed') return;
+    await runHoldingLease(deps, run, ahead);
   } catch (err) {
     deps.metrics.count('RoundFailures', 'Kind', job.kind);
-    // An invocation that saved progress is not a failed attempt: the count starts again.
-    const attempt = progress.advanced ? 1 : (job.attempt ?? 0) + 1;
-    if (!deps.selfRetry || attempt > deps.config.retryAttempts) throw err;
-    const wait = backoffMs(attempt - 1, RETRY_BASE_MS, RETRY_MAX_MS);
-    // If even this fails, the error goes to Lambda's retries and then the DLQ.
-    const now = deps.clock.now();
-    const retry = { ...job, attempt, ...(progress.pass !== undefined ? { pass: progress.pass } : {}) };
-    const created = await deps.scheduler.schedule(
-      scheduleName(job, scheduleTag.retry(attempt, now)),
-      now + wait,
-      retry,
-    );
+    if (job.probe) {
+      // Best effort: the round's re-check job comes anyway.
+      deps.log.warn('probe failed', { ...job, error: (err as Error).message });
+      return;
+    }
+    const retry = run.retry ?? retryOf(deps, run);
+    // Budget spent (or locally, where the durable scheduler retries): Lambda's retries, then the reconciler.
+    if (!retry) throw err;
+    const created = await next.arm(deps, retry);
     deps.log.error(created ? 'round failed, retry scheduled' : 'round failed, retry already scheduled', {
-      ...retry,
-      waitMs: wait,
+      ...retry.job,
+      waitMs: retry.at - clock.now(),
       error: (err as Error).message,
     });
   }
+}
+
+/** The self-retry of a failed invocation. One that saved progress is not a failed attempt: the count starts again. */
+function retryOf(deps: RoundDeps, run: Invocation): next.Step | undefined {
+  if (!deps.selfRetry) return undefined;
+  const attempt = run.progress.advanced ? 1 : (run.job.attempt ?? 0) + 1;
+  return next.retry(deps.config, run.job, run.progress.pass, attempt, deps.clock.now());
 }
 
 /** What a start job did before its due time, for its run. */
 interface Ahead {
   /** The first pass's reads, made while the link came up. */
   prefetch?: PassPrefetch;
-  /** This invocation claimed the round just now: it is stored as claimed, nothing to look at. */
-  fresh?: boolean;
 }
 
 /**
- * Waits for the job's own time when it was delivered early (by design on AWS). False when it is
- * far earlier than any delivery should be: it is scheduled again for its time instead.
+ * Waits for the job's own time when it was delivered early (by design on AWS), if that wait
+ * fits in the invocation; false when it does not: the job is scheduled again for its time.
  */
-async function waitForJobTime(deps: RoundDeps, job: RoundJob): Promise<Ahead | false> {
-  const early = (job.at ?? 0) - deps.clock.now();
-  if (early > MAX_EARLY_WAIT_MS) {
-    const at = job.at as number;
-    await deps.scheduler.schedule(scheduleName(job, scheduleTag.postponed(at)), at, job);
+async function waitForJobTime(deps: RoundDeps, run: Invocation): Promise<Ahead | false> {
+  const { job } = run;
+  const at = job.at ?? 0;
+  const wait = next.waitInPlace(deps.clock.now(), at, run.left(), deadlineMarginMs(deps.config));
+  if (wait === undefined) {
+    await next.arm(deps, next.postpone(job, at));
     deps.log.info('round job early, scheduled again', { ...job });
     return false;
   }
-  if (early > 0 && job.kind === 'start') return { prefetch: await bringLinkUp(deps, job, early) };
-  if (early > 0) await deps.clock.sleep(early);
+  if (wait > 0 && job.kind === 'start') return { prefetch: await bringLinkUp(deps, job, wait) };
+  if (wait > 0) await deps.clock.sleep(wait);
   return {};
 }
 
@@ -127,7 +130,7 @@ async function waitForJobTime(deps: RoundDeps, job: RoundJob): Promise<Ahead | f
 async function bringLinkUp(deps: RoundDeps, job: RoundJob, early: number): Promise<PassPrefetch> {
   const lead = Math.min(LINK_LEAD_MS, deps.config.delayMs / 2);
   if (early > lead) await deps.clock.sleep(early - lead);
-  deps.api.serverPing?.(job.host, job.remote).catch((err: unknown) => {
+  deps.api.serverPing(job.host, job.remote).catch((err: unknown) => {
     deps.log.debug('server ping failed', { ...job, error: (err as Error).message });
   });
   const prefetch = prefetchPass(deps, job.host, job.remote);
@@ -136,137 +139,109 @@ async function bringLinkUp(deps: RoundDeps, job: RoundJob, early: number): Promi
 }
 
 /**
- * Runs a pass while holding the round's lease: an at-least-once duplicate of the invocation
- * finds it taken and comes back when the lease ends (in case the holder died). The round is
- * read only once the lease is held, so the pass goes on from the latest saved progress. The
- * follow-up is scheduled only after the lease is released, so that it never finds the round busy.
+ * Runs the job while holding the round's lease. A job that finds the lease taken does nothing:
+ * the holder runs the round and arms what follows, and if the holder died, the reconciler
+ * re-arms the round once its due (the holder's deadline) has passed. The round is read only once
+ * the lease is held, so the pass goes on from the latest saved progress. What follows is armed
+ * only after the lease is released, so that it never finds the round busy.
  */
-async function runHoldingLease(
-  deps: RoundDeps,
-  job: RoundJob,
-  remainingMs: () => number,
-  progress: Progress,
-  ahead: Ahead = {},
-): Promise<void> {
-  const { rounds, clock } = deps;
-  // Looked at before the lease too: a job with nothing to do must not come back when the lease
-  // is busy, or at-least-once delivery of come-backs would keep them alive forever. A round this
-  // invocation has just claimed has something to do.
-  let next: FollowUp[] | undefined = ahead.fresh ? undefined : await jobIsIdle(deps, job);
-  if (next === undefined) {
-    const owner = randomUUID();
-    const until = clock.now() + Math.min(remainingMs(), UNBOUNDED_LEASE_MS);
-    const heldUntil = await rounds.leaseRound(job.host, job.remote, job.gen, owner, until);
-    if (heldUntil !== undefined) {
-      deps.log.info('round busy elsewhere', { ...job, until: new Date(heldUntil).toISOString() });
-      // A probe that finds the round busy is not needed: the round is running.
-      next = job.probe ? [] : [{ tag: scheduleTag.busy(heldUntil), at: heldUntil + 1000, pass: job.pass }];
-    } else {
-      try {
-        next = await runIfDue(deps, job, owner, until, remainingMs, progress, ahead.prefetch);
-      } finally {
-        await rounds.releaseRound(job.host, job.remote, job.gen, owner).catch(() => undefined);
-      }
-    }
+async function runHoldingLease(deps: RoundDeps, run: Invocation, ahead: Ahead): Promise<void> {
+  const { rounds } = deps;
+  const { job } = run;
+  const owner = randomUUID();
+  const holder = await storeCall(deps, () => rounds.leaseRound(job.host, job.remote, job.gen, owner, run.until));
+  if (holder !== undefined) {
+    deps.log.info('round busy elsewhere', { ...job, until: new Date(holder).toISOString() });
+    return;
   }
-  for (const f of next) {
-    const follow = continuation(job, f);
-    await deps.scheduler.schedule(scheduleName(follow, f.tag), f.at, follow);
+  let steps: next.Step[];
+  try {
+    steps = await runIfDue(deps, run, owner, ahead.prefetch);
+  } catch (err) {
+    // Still holding the lease: the round's due moves to the retry, so the reconciler keeps its backoff.
+    run.retry = retryOf(deps, run);
+    if (run.retry) await dueAt(deps, job, run.retry.at).catch(() => undefined);
+    throw err;
+  } finally {
+    await rounds.releaseRound(job.host, job.remote, job.gen, owner).catch(() => undefined);
   }
+  for (const step of steps) await next.arm(deps, step);
 }
 
-/** A job that must do nothing. */
-const NOTHING: FollowUp[] = [];
-
-/**
- * Whether the job has nothing to do with the round as stored: the round is gone or done, the
- * job is for another pass than the round's, or it is a re-check pass before its time (a
- * duplicate delivery, a lease come-back, a self-retry, a DLQ replay); then it only makes sure
- * the pass's own job exists. Undefined when the job may run the round.
- */
-async function jobIsIdle(deps: RoundDeps, job: RoundJob, stored?: Round): Promise<FollowUp[] | undefined> {
-  const round = stored ?? (await deps.rounds.getRound(job.host, job.remote, job.gen));
-  if (!round || round.state === 'done') return NOTHING;
-  if (job.pass !== undefined && job.pass !== round.pass) {
-    deps.log.info('round job for another pass ignored', { ...job, roundPass: round.pass });
-    return NOTHING;
-  }
-  if (job.probe) return probeWanted(deps, round) ? undefined : NOTHING;
-  const early = round.state === 'waiting' && round.notBefore !== undefined ? round.notBefore - deps.clock.now() : 0;
-  if (early > MAX_EARLY_WAIT_MS) {
-    deps.log.info('round job early for its pass', {
-      ...job,
-      roundPass: round.pass,
-      notBefore: new Date(round.notBefore as number).toISOString(),
-    });
-    return [{ tag: scheduleTag.recheck(round.pass), at: round.notBefore as number, pass: round.pass }];
-  }
-  return undefined;
+/** Moves the stored round's due to `at` (not earlier), unless it is done. Only while holding its lease. */
+async function dueAt(deps: RoundDeps, job: RoundJob, at: number): Promise<void> {
+  const round = await deps.rounds.getRound(job.host, job.remote, job.gen);
+  if (round && round.state !== 'done' && (round.due ?? 0) < at) await deps.rounds.saveRound({ ...round, due: at });
 }
 
-/** Runs the round's pass, read again now that the lease is held, in a slot of its server. */
-async function runIfDue(
-  deps: RoundDeps,
-  job: RoundJob,
-  owner: string,
-  until: number,
-  remainingMs: () => number,
-  progress: Progress,
-  prefetch?: PassPrefetch,
-): Promise<FollowUp[]> {
+/** Runs the round's pass, read now that the lease is held, in a slot of its server. */
+async function runIfDue(deps: RoundDeps, run: Invocation, owner: string, prefetch?: PassPrefetch): Promise<next.Step[]> {
   const { rounds, clock, config } = deps;
-  let stored = await rounds.getRound(job.host, job.remote, job.gen);
-  const idle = await jobIsIdle(deps, job, stored);
-  if (idle !== undefined || !stored) return idle ?? NOTHING;
+  const { job, until } = run;
+  let stored = await storeCall(deps, () => rounds.getRound(job.host, job.remote, job.gen));
+  const verdict = next.forRound(config, job, stored, clock.now());
+  if (verdict.why) deps.log.info(verdict.why, { ...job, roundPass: stored?.pass, notBefore: stored?.notBefore });
+  if (!verdict.run) return verdict.steps;
+  if (!stored) return [];
   if (job.probe) {
-    const { back, next } = await probeRemote(deps, stored);
-    if (!back) return next;
+    if (!(await probeRemote(deps, stored))) return next.afterProbe(config, stored, clock.now());
     stored = { ...stored, notBefore: clock.now() };
   }
-  if (stored.state === 'waiting' && stored.notBefore !== undefined && stored.notBefore > clock.now())
-    await clock.sleep(stored.notBefore - clock.now());
+  if (stored.state === 'waiting' && stored.notBefore !== undefined) {
+    const wait = next.waitInPlace(clock.now(), stored.notBefore, run.left(), deadlineMarginMs(config));
+    if (wait === undefined) return [next.postpone(next.recheck(stored).job, stored.notBefore)];
+    if (wait > 0) await clock.sleep(wait);
+  }
   const slots = serverSlots(config);
-  const slotBusy = await rounds.leaseServerSlot(stored.host, slots, owner, until);
+  const slotBusy = await storeCall(deps, () => rounds.leaseServerSlot(job.host, slots, owner, until));
   if (slotBusy !== undefined) {
-    const at = Math.min(slotBusy, clock.now() + SLOT_RETRY_MS);
-    deps.log.info('round waits for a slot of its server', { ...job, slots, at: new Date(at).toISOString() });
-    return [{ tag: scheduleTag.slot(at), at, pass: stored.pass }];
+    const step = next.slotWait(stored, slotBusy, clock.now());
+    const waiting = { ...stored, due: step.at };
+    await storeCall(deps, () => rounds.saveRound(waiting));
+    deps.log.info('round waits for a slot of its server', { ...job, slots, at: new Date(step.at).toISOString() });
+    return [step];
   }
   try {
     // A new pass looks for its own probe join; a continuation keeps what the pass found so far.
-    const round: Round = { ...stored, state: 'running', ...(stored.cursor === undefined ? { probe: undefined } : {}) };
-    progress.pass = round.pass;
+    const { probe, ...rest } = stored;
+    const round = next.running(stored.cursor === undefined ? rest : { ...rest, ...(probe ? { probe } : {}) }, until);
+    // Saved as running until this invocation's deadline: the reconciler leaves it alone meanwhile.
+    if (stored.state !== 'running' || stored.due !== until) await storeCall(deps, () => rounds.saveRound(round));
+    run.progress.pass = round.pass;
     const started = clock.now();
     try {
-      return await runPass(deps, round, remainingMs, progress, prefetch);
+      return await runPass(deps, round, run.left, run.progress, prefetch);
     } finally {
       deps.metrics.measure('RoundDurationMs', clock.now() - started, 'Milliseconds');
     }
   } finally {
-    await rounds.releaseServerSlot(stored.host, slots, owner).catch(() => undefined);
+    await rounds.releaseServerSlot(job.host, slots, owner).catch(() => undefined);
   }
 }
 
 /**
- * Takes the pending close window of `job` as a new round, once its delay has passed: `claimed`
- * by this invocation, `taken` already (by another, or by this one in an earlier try), or
- * `postponed` (a later close).
+ * Takes the pending close window of the start job as a new round, once its delay has passed:
+ * `claimed` by this invocation, `taken` already (by another, or by this one in an earlier try),
+ * or `postponed`: a later close moved the window's due beyond what this invocation may wait,
+ * and the start is scheduled again for it (not a failure: a link that keeps closing spends no
+ * retry).
  */
-async function claim(deps: RoundDeps, job: RoundJob): Promise<'claimed' | 'taken' | 'postponed'> {
+async function claim(deps: RoundDeps, run: Invocation): Promise<'claimed' | 'taken' | 'postponed'> {
   const { rounds, config, clock } = deps;
-  for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
-    const pending = await rounds.pendingClose(job.host, job.remote);
+  const { job } = run;
+  const postponed = async (due: number) => {
+    await next.arm(deps, next.postpone(job, due));
+    deps.log.info('round postponed', { ...job, due: new Date(due).toISOString() });
+    return 'postponed' as const;
+  };
+  for (let attempt = 0; attempt <= CLAIM_ATTEMPTS; attempt++) {
+    const pending = await storeCall(deps, () => rounds.pendingClose(job.host, job.remote));
     // Already claimed: a retried invocation resumes the round, a duplicate one finds it done.
     if (!pending || pending.gen !== job.gen) return 'taken';
     const due = pending.lastCloseAt + config.delayMs;
-    const early = due - clock.now();
-    if (early > MAX_EARLY_WAIT_MS) {
-      // A close arrived after this round was scheduled: never ping earlier than the delay after it.
-      await deps.scheduler.schedule(scheduleName(job, scheduleTag.postponed(due)), due, job);
-      deps.log.info('round postponed', { ...job, due: new Date(due).toISOString() });
-      return 'postponed';
-    }
-    if (early > 0) await clock.sleep(early);
+    const wait = next.waitInPlace(clock.now(), due, run.left(), deadlineMarginMs(config));
+    if (wait === undefined || attempt === CLAIM_ATTEMPTS) return postponed(due);
+    if (wait > 0) await clock.sleep(wait);
     const round: Round = {
       host: job.host,
       remote: job.remote,
@@ -275,13 +250,14 @@ async function claim(deps: RoundDeps, job: RoundJob): Promise<'claimed' | 'taken
       pass: 0,
       marked: 0,
       state: 'running',
+      due: run.until,
     };
-    if (await rounds.claimRound(round, pending.lastCloseAt)) {
+    if (await storeCall(deps, () => rounds.claimRound(round, pending.lastCloseAt))) {
       deps.log.info('round started', { host: round.host, remote: round.remote, gen: round.gen });
       deps.metrics.count('Rounds', 'State', 'started');
       deps.metrics.measure('CloseToStartMs', clock.now() - pending.lastCloseAt, 'Milliseconds');
       return 'claimed';
     }
   }
-  throw new Error(`could not claim round ${job.host}/${job.remote}/${job.gen}: closes keep arriving`);
+  return 'taken'; // not reached: the last attempt postpones
 }

@@ -43,7 +43,7 @@ export interface Round {
    * server): while the round waits, it is self-pinged every PING_MUC_PROBE_SECONDS, and the
    * re-check runs as soon as the remote answers.
    */
-  probe?: { user: string; occupant: string };
+  probe?: { user: string; occupant: string; since: number };
   state: 'running' | 'waiting' | 'done';
   /**
    * When the round's next invocation must have started (ms): running, the holding invocation's

@@ -25,8 +25,6 @@ export const scheduleTag = {
   start: (): string => 'start',
   /** A close arrived after the start was scheduled: start no earlier than `due` (ms). */
   postponed: (due: number): string => `at${due}`,
-  /** Another invocation holds the round's lease until `until` (ms): come back after it. */
-  busy: (until: number): string => `lease${until}`,
   /** Every self-ping slot of the XMPP server is taken: look again at `at` (ms). */
   slot: (at: number): string => `slot${at}`,
   /** The invocation ran short of time: go on from the saved `cursor` of `pass`. */
@@ -40,6 +38,11 @@ export const scheduleTag = {
    * coalesces, a later failure gets its own.
    */
   retry: (attempt: number, now: number): string => `retry${attempt}m${Math.floor(now / 60_000)}`,
+  /**
+   * The reconciler re-arms a window or round found overdue at its `due` (ms): found again before
+   * that job ran, it is the same schedule.
+   */
+  reconciled: (due: number): string => `due${due}`,
 } as const;
 
 /**
@@ -51,8 +54,8 @@ export const scheduleTag = {
  * Always 1–64 characters of [0-9A-Za-z-_.].
  */
 export function scheduleName(job: RoundJob, tag: string): string {
-  // The pass and the probe mark too: the come-backs of two jobs that find the same lease busy
-  // (a stray pass-0 job and the pass-1 re-check) have the same tag, and must not be one schedule.
+  // The pass and the probe mark too: the same tag (a slot wait, a retry) for two passes of one
+  // round, or for a probe and its pass, must not be one schedule.
   const which = [...(job.pass !== undefined ? [job.pass] : []), ...(job.probe ? ['probe'] : [])];
   const hash = createHash('sha256')
     .update(JSON.stringify([job.host, job.remote, job.gen, job.kind, tag, ...which]))

@@ -2,7 +2,6 @@
 // no sleeps. Each describe names the rule; the issue points they pin are in the test names.
 import { describe, expect, it } from 'vitest';
 import { runRound, checkRoundTimeout, deadlineMarginMs } from '../../lib/app/round';
-import { LOST_START_AFTER_MS } from '../../lib/app/link';
 import { loadConfig } from '../../lib/support/config';
 import type { Join } from '../../lib/domain/model';
 import { closeLink, drive, HOST, nextSeq, REMOTE, roundWorld, seedJoins } from '../support/fakes';
@@ -87,7 +86,7 @@ describe('metrics', () => {
 });
 
 describe('lease', () => {
-  it('a duplicate invocation finds the round busy and comes back after the lease', async () => {
+  it('a duplicate invocation finds the round busy and does nothing: the holder runs it', async () => {
     const w = roundWorld();
     await seedJoins(w, 8);
     await closeLink(w);
@@ -96,10 +95,8 @@ describe('lease', () => {
     await Promise.all([runRound(w.deps, start.job), runRound(w.deps, start.job)]);
     expect(w.api.pings).toHaveLength(8);
     expect(w.logs.filter((l) => l.message === 'round busy elsewhere')).toHaveLength(1);
-    const comeBack = [...w.scheduler.pending.values()];
-    expect(comeBack.map((j) => j.job.kind)).toEqual(['continue']);
-    await drive(w);
-    expect(w.api.pings).toHaveLength(8);
+    expect([...w.scheduler.pending.values()]).toEqual([]); // no come-back
+    expect(w.store.allRounds().map((r) => [r.state, r.due])).toEqual([['done', undefined]]);
   });
 
   it('a duplicate claim after progress never overwrites the progress (9.5)', async () => {
@@ -170,10 +167,10 @@ describe('checkpoint and continuation', () => {
     const real = w.api.selfPing.bind(w.api);
     // Fails twice in a row (both tries of one call) at the 6th and the 10th join: two failed
     // invocations, each after progress, so the single allowed retry is never used up.
-    w.api.selfPing = async (user, occupant) => {
+    w.api.selfPing = async (join) => {
       calls++;
       if (calls === 6 || calls === 7 || calls === 12 || calls === 13) throw new Error('reset');
-      return real(user, occupant);
+      return real(join);
     };
     await drive(w);
     const retries = w.scheduler.created.filter((j) => j.job.attempt !== undefined);
@@ -185,22 +182,22 @@ describe('checkpoint and continuation', () => {
 
   it('a transient store failure is retried in place, not a failed invocation (9.1)', async () => {
     const w = roundWorld();
-    w.api.heal = undefined; // the round reads the join before it notifies
     await seedJoins(w, 5);
     await closeLink(w);
-    const real = w.store.sameJoin.bind(w.store);
+    const real = w.store.deleteJoinIf.bind(w.store);
     let failed = false;
-    w.store.sameJoin = async (join) => {
+    w.store.deleteJoinIf = async (join) => {
       if (!failed) {
         failed = true;
         throw new Error('ProvisionedThroughputExceededException');
       }
       return real(join);
     };
-    for (const o of ['room0@muc.b.example/u0', 'room1@muc.b.example/u1']) w.api.answers.set(o, 'not-acceptable');
+    // Sessions gone: the round drops their joins.
+    for (const o of ['room0@muc.b.example/u0', 'room1@muc.b.example/u1']) w.api.answers.set(o, 'no-session');
     await drive(w);
     expect(w.scheduler.created.filter((j) => j.job.attempt !== undefined)).toEqual([]);
-    expect(w.api.notifications).toHaveLength(2);
+    expect(w.store.allJoins()).toHaveLength(3);
   });
 });
 
@@ -245,13 +242,13 @@ describe('outcomes', () => {
     const room = ghost!.occupant.slice(0, ghost!.occupant.indexOf('/'));
     // The client rejoins at once on status 333: the module forgets that it told it.
     const pinged = w.api.selfPing.bind(w.api);
-    w.api.selfPing = async (user, occupant) => {
-      if (occupant === other!.occupant && w.api.notifications.length === 1) {
+    w.api.selfPing = async (join) => {
+      if (join.occupant === other!.occupant && w.api.notifications.length === 1) {
         w.api.forgotten.delete(`${ghost!.user} ${room}`);
         const back = { host: HOST, user: ghost!.user, room, nick: 'back', remote: REMOTE, seq: nextSeq() };
         await w.store.putJoin(back, 2e9);
       }
-      return pinged(user, occupant);
+      return pinged(join);
     };
     w.deps.config.concurrency = 1;
     await drive(w);
@@ -281,8 +278,8 @@ describe('outcomes', () => {
     await drive(w);
     expect(w.logs.some((l) => l.message === 'round failed, retry scheduled')).toBe(true);
     expect(w.api.notifications).toHaveLength(3);
-    // The retry pinged them again; the module, which forgot them, answered no-session.
-    expect(w.api.pings).toHaveLength(6);
+    // The retry healed them again; the module, which forgot them, answered no-session without a ping.
+    expect(w.api.pings).toHaveLength(3);
     expect(w.store.allJoins()).toEqual([]);
     expect(w.store.allRounds().map((r) => r.state)).toEqual(['done']);
   });
@@ -291,8 +288,9 @@ describe('outcomes', () => {
     ['the server heals', true],
     ['the round notifies', false],
   ])('never tells a user who rejoined after the self-ping was answered that it left (%s)', async (_, heals) => {
-    const w = roundWorld();
-    if (!heals) w.api.heal = undefined;
+    // The round notifies itself only once the re-check budget is spent on indeterminate answers.
+    const w = roundWorld(heals ? {} : { PING_MUC_RECHECKS: '0' });
+    const answer = heals ? 'not-acceptable' : 'timeout';
     const joins = await seedJoins(w, 2);
     await closeLink(w);
     const [rejoiner, ghost] = joins as [(typeof joins)[0], (typeof joins)[0]];
@@ -302,9 +300,9 @@ describe('outcomes', () => {
       const stored = w.store.allJoins().find((j) => j.user === rejoiner.user) as Join;
       rejoinSeq = nextSeq();
       void w.store.putJoin({ ...stored, since: undefined, seq: rejoinSeq }, Math.floor(w.clock.now() / 1000) + 3600);
-      return 'not-acceptable';
+      return answer;
     });
-    w.api.answers.set(ghost.occupant, 'not-acceptable');
+    w.api.answers.set(ghost.occupant, answer);
     await drive(w);
     expect(w.api.notifications.map((n) => n.occupant)).toEqual([ghost.occupant]);
     // The rejoin is kept (so is the told ghost's join: the module posts no leave for it).
@@ -437,45 +435,7 @@ describe('follow-up scheduling', () => {
     expect(new Set(w.scheduler.created.map((c) => c.name)).size).toBe(2);
   });
 
-  it('a lost start job is scheduled again by a later close of the link (9.4)', async () => {
-    const w = roundWorld();
-    const [j] = await seedJoins(w, 1);
-    w.api.answers.set(j!.occupant, 'not-acceptable');
-    await closeLink(w);
-    w.scheduler.pending.clear(); // the start job is lost
-    w.clock.advance(MINUTE + LOST_START_AFTER_MS + 1);
-    await closeLink(w);
-    const afterClose = w.clock.now();
-    await drive(w);
-    expect(w.api.notifications).toHaveLength(1);
-    expect(w.api.notifications[0]!.at).toBeGreaterThanOrEqual(afterClose + MINUTE);
-    expect(w.logs.some((l) => l.message === 'round start was lost: scheduled again')).toBe(true);
-  });
-
-  it('a lost start job is scheduled again though the later close is retried after a lost store answer', async () => {
-    const w = roundWorld();
-    const [j] = await seedJoins(w, 1);
-    w.api.answers.set(j!.occupant, 'not-acceptable');
-    await closeLink(w);
-    w.scheduler.pending.clear(); // the start job is lost
-    w.clock.advance(MINUTE + LOST_START_AFTER_MS + 1);
-    const { linkClosed } = await import('../../lib/app/link');
-    const seq = nextSeq();
-    // The store recorded the close, but its answer was lost: the module posts the same event again.
-    const record = w.store.recordClose.bind(w.store);
-    w.store.recordClose = async (...args) => {
-      await record(...args);
-      w.store.recordClose = record;
-      throw new Error('socket hang up');
-    };
-    await expect(linkClosed(w.deps, HOST, REMOTE, seq)).rejects.toThrow('socket hang up');
-    await linkClosed(w.deps, HOST, REMOTE, seq);
-    await drive(w);
-    expect(w.api.notifications).toHaveLength(1);
-    expect(w.logs.some((l) => l.message === 'round start was lost: scheduled again')).toBe(true);
-  });
-
-  it('the come-backs of two passes that find the same lease busy are two schedules (fault seed 400725702)', async () => {
+  it('a job for the pass the round is at finds the lease of a dead holder and does nothing; the reconciler re-arms it after its due', async () => {
     const w = roundWorld({ PING_MUC_RECHECKS: '1' });
     const [j] = await seedJoins(w, 1);
     w.api.answers.set(j!.occupant, 'timeout');
@@ -484,19 +444,18 @@ describe('follow-up scheduling', () => {
     w.clock.t = start.at;
     await runRound(w.deps, start.job);
     const waiting = w.store.allRounds()[0]!;
-    expect([waiting.state, waiting.pass]).toEqual(['waiting', 1]);
+    expect([waiting.state, waiting.pass, waiting.due]).toEqual(['waiting', 1, waiting.notBefore]);
     const recheck = w.scheduler.takeNext()!;
-    // A lease never released (its answer was lost) holds the round for 10 minutes. While pass 0
-    // was still running, a pass-0 job found it busy; once pass 1 waits, its re-check does too.
-    await w.store.leaseRound(HOST, REMOTE, waiting.gen, 'gone', w.clock.now() + 10 * MINUTE);
-    await w.store.saveRound({ ...waiting, pass: 0, state: 'running', notBefore: undefined });
-    await runRound(w.deps, { host: HOST, remote: REMOTE, gen: waiting.gen, kind: 'continue', pass: 0 });
-    await w.store.saveRound(waiting);
+    // A lease never released (its answer was lost) holds the round for 10 minutes.
+    const held = w.clock.now() + 10 * MINUTE;
+    await w.store.leaseRound(HOST, REMOTE, waiting.gen, 'gone', held);
     w.clock.t = recheck.at;
     await runRound(w.deps, recheck.job);
-    expect([...w.scheduler.pending.values()].map((p) => p.job.pass).sort()).toEqual([0, 1]);
-    await drive(w);
+    expect(w.logs.filter((l) => l.message === 'round busy elsewhere')).toHaveLength(1);
+    expect([...w.scheduler.pending.values()]).toEqual([]);
+    await drive(w, { reconcile: true });
     expect(w.api.notifications.map((n) => n.occupant)).toEqual([j!.occupant]);
+    expect(w.api.notifications[0]!.at).toBeGreaterThan(held);
   });
 
   it('a close within a pending window does not schedule again', async () => {
@@ -590,12 +549,12 @@ describe('a remote that comes back (issue 11.3)', () => {
   function downUntil(w: ReturnType<typeof roundWorld>, backAfterMs: number, ghosts: Set<string>) {
     const closedAt = w.clock.now();
     const real = w.api.selfPing.bind(w.api);
-    w.api.selfPing = async (user, occupant) => {
+    w.api.selfPing = async (join) => {
       w.api.answers.set(
-        occupant,
-        w.clock.now() < closedAt + backAfterMs ? 'remote-down' : ghosts.has(occupant) ? 'not-acceptable' : 'joined',
+        join.occupant,
+        w.clock.now() < closedAt + backAfterMs ? 'remote-down' : ghosts.has(join.occupant) ? 'not-acceptable' : 'joined',
       );
-      return real(user, occupant);
+      return real(join);
     };
     return closedAt;
   }

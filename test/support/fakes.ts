@@ -1,14 +1,15 @@
 // Fakes for the round's unit tests: an injected clock, a scheduler that a test drives job by
 // job in time order, and a stanza API that answers per occupant. No HTTP, no dynalite, no sleeps.
 import type { Element } from 'ltx';
+import { reconcile, RECONCILE_PERIOD_MS } from '../../lib/app/reconcile';
 import type { RoundDeps } from '../../lib/app/deps';
 import { runRound } from '../../lib/app/round';
 import type { PingReply, RoundJob } from '../../lib/domain/model';
 import { parseRoundJob, serializeRoundJob } from '../../lib/domain/round-job';
 import { classify } from '../../lib/domain/outcome';
 import { joinedAt } from '../../lib/domain/model';
-import { selfPing, unavailable } from '../../lib/domain/stanzas';
-import type { Scheduler, StanzaApi } from '../../lib/ports';
+import { selfPing } from '../../lib/domain/stanzas';
+import type { JoinRef, Scheduler, StanzaApi } from '../../lib/ports';
 import type { Clock } from '../../lib/support/clock';
 import { loadConfig, type Config } from '../../lib/support/config';
 import { createLogger, Metrics } from '../../lib/support/observability';
@@ -20,9 +21,10 @@ export class FakeClock implements Clock {
   constructor(public t = Date.UTC(2026, 11, 1)) {}
   now = (): number => this.t;
   sleep = async (ms: number): Promise<void> => {
-    // Concurrent sleepers started at the same time wake together: time moves once.
+    // Concurrent sleepers started at the same time wake together: time moves once. Work that
+    // needs no time (the in-memory store's reads, chained promises) finishes before it moves.
     const wake = this.t + Math.max(0, ms);
-    await Promise.resolve();
+    await new Promise<void>((resolve) => setImmediate(resolve));
     this.t = Math.max(this.t, wake);
   };
   advance(ms: number): void {
@@ -111,35 +113,62 @@ export interface Ping {
   at: number;
   user: string;
   occupant: string;
+  /** The join's identity the round named (JoinRef.since). */
+  since?: number;
 }
 
 /** The room of an occupant JID (room/nick). */
 export const roomOf = (occupant: string) => occupant.slice(0, occupant.indexOf('/'));
+const nickOf = (occupant: string) => occupant.slice(occupant.indexOf('/') + 1);
 
-/** Answers per occupant (default: joined); records pings and notifications with their time. */
+/** The module's current join of a session in a room: its nick and its identity (since). */
+export interface ModuleJoin {
+  nick: string;
+  since: number;
+}
+
+/**
+ * The stanza API as the round sees it (lib/ports.ts), over a model of the server's module
+ * (prosody/mod_ping_muc_cloud): answers per occupant (default: joined), records pings and
+ * notifications with their time. A heal or a notification acts only on the session's current
+ * join of that room with that nick and that identity (`since`), as the module checks it, and
+ * the module forgets the join as it delivers.
+ */
 export class FakeStanzaApi implements StanzaApi {
   readonly answers = new Map<string, Answer | ((ping: Ping) => Answer)>();
   readonly pings: Ping[] = [];
-  readonly notifications: Array<{ at: number; user: string; occupant: string; presence: Element }> = [];
+  readonly notifications: Array<{ at: number; user: string; occupant: string; since: number }> = [];
   /** Throws on the next calls while > 0 (our own failure). */
   failNext = 0;
   /**
    * `user room` joins the server's module no longer has: it forgets a join when it delivers a
    * notification for it (joins.lib.lua, posting no leave: the store keeps the join), and then
-   * answers a self-ping or a notification for it with no-session.
+   * answers a self-ping, a heal or a notification for it with no-session.
    */
   readonly forgotten = new Set<string>();
   /**
-   * The module's join of `user room` (any value that changes with a rejoin), for heals: roundWorld
-   * reads the store, which the module's events reach at once there.
+   * The module's current join of `user` in `room`. roundWorld reads the store, which the
+   * module's events reach at once there; a test that plays a rejoin the store has not heard of
+   * yet sets its own. Undefined: the module has no join there.
    */
-  joinOf: ((user: string, room: string) => unknown) | undefined;
+  joinOf: ((user: string, room: string) => ModuleJoin | undefined) | undefined;
   inFlight = 0;
   maxInFlight = 0;
 
   constructor(private readonly clock: Clock) {}
 
-  async selfPing(user: string, occupant: string): Promise<PingReply> {
+  /** Whether the module's current join of the session in that room is `join` (nick and identity). */
+  isCurrent(join: JoinRef): boolean {
+    const room = roomOf(join.occupant);
+    if (this.forgotten.has(`${join.user} ${room}`)) return false;
+    if (!this.joinOf) return true;
+    const known = this.joinOf(join.user, room);
+    return known !== undefined && known.nick === nickOf(join.occupant) && known.since === join.since;
+  }
+
+  /** A self-ping whose reply is only read (the probe), and the self-ping of a heal. */
+  async selfPing(join: JoinRef): Promise<PingReply> {
+    const { user, occupant, since } = join;
     this.inFlight++;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
     try {
@@ -148,7 +177,7 @@ export class FakeStanzaApi implements StanzaApi {
         this.failNext--;
         throw new Error('stanza API unreachable');
       }
-      const ping = { at: this.clock.now(), user, occupant };
+      const ping = { at: this.clock.now(), user, occupant, since };
       this.pings.push(ping);
       if (this.forgotten.has(`${user} ${roomOf(occupant)}`)) return replyFor('no-session', user, occupant);
       const answer = this.answers.get(occupant) ?? 'joined';
@@ -159,19 +188,20 @@ export class FakeStanzaApi implements StanzaApi {
   }
 
   /**
-   * As the module's heal (api.lib.lua): a self-ping whose "not joined" reply (by the rule the
-   * module mirrors) it acts on at once, if the session is still in the join it pinged. A test
-   * sets it to undefined to play an API without heals.
+   * As the module's heal (api.lib.lua): not the session's current join, no-session without a
+   * ping; else a self-ping whose "not joined" reply (by the rule the module mirrors) it acts on
+   * at once, if the session is still in that join when the reply comes.
    */
-  heal: StanzaApi['heal'] = async (user, occupant) => {
-    const room = roomOf(occupant);
-    const pinged = this.joinOf?.(user, room);
-    const reply = await this.selfPing(user, occupant);
-    const host = user.slice(user.indexOf('@') + 1, user.indexOf('/'));
-    if (reply.kind !== 'reply' || classify(reply, { host, room }) !== 'not-joined') return reply;
-    if (this.joinOf?.(user, room) !== pinged) return { kind: 'no-session' };
-    return (await this.deliver(unavailable(occupant, user, 'heal'))) ? { kind: 'notified' } : { kind: 'no-session' };
-  };
+  async heal(join: JoinRef): Promise<PingReply> {
+    if (!this.isCurrent(join)) {
+      await Promise.resolve();
+      return { kind: 'no-session' };
+    }
+    const reply = await this.selfPing(join);
+    const host = join.user.slice(join.user.indexOf('@') + 1, join.user.indexOf('/'));
+    if (reply.kind !== 'reply' || classify(reply, { host, room: roomOf(join.occupant) }) !== 'not-joined') return reply;
+    return this.deliver(join) ? { kind: 'notified' } : { kind: 'no-session' };
+  }
 
   /** Server pings (the round brings the link to its remote up before its due time). */
   readonly serverPings: Array<{ at: number; host: string; remote: string }> = [];
@@ -180,22 +210,20 @@ export class FakeStanzaApi implements StanzaApi {
     this.serverPings.push({ at: this.clock.now(), host, remote });
   }
 
-  async notify(presence: Element): Promise<boolean> {
+  async notify(join: JoinRef): Promise<'sent' | 'no-session'> {
+    await Promise.resolve();
     if (this.failNext > 0) {
       this.failNext--;
       throw new Error('stanza API unreachable');
     }
-    return this.deliver(presence);
+    return this.deliver(join) ? 'sent' : 'no-session';
   }
 
-  /** As the module: a notification for a join it has is delivered, and the join forgotten. */
-  async deliver(presence: Element): Promise<boolean> {
-    const user = String(presence.attrs.to);
-    const occupant = String(presence.attrs.from);
-    const key = `${user} ${roomOf(occupant)}`;
-    if (this.forgotten.has(key)) return false;
-    this.forgotten.add(key);
-    this.notifications.push({ at: this.clock.now(), user, occupant, presence });
+  /** As the module: a notification for the session's current join is delivered, and the join forgotten. */
+  deliver(join: JoinRef): boolean {
+    if (!this.isCurrent(join)) return false;
+    this.forgotten.add(`${join.user} ${roomOf(join.occupant)}`);
+    this.notifications.push({ at: this.clock.now(), user: join.user, occupant: join.occupant, since: join.since });
     return true;
   }
 
@@ -224,7 +252,7 @@ export function roundWorld(env: Record<string, string> = {}): RoundWorld {
   const api = new FakeStanzaApi(clock);
   api.joinOf = (user, room) => {
     const join = store.joinOf(user, room);
-    return join && joinedAt(join);
+    return join && { nick: join.nick, since: joinedAt(join) };
   };
   // Probes off unless a test asks: most tests pin the re-check schedule itself.
   const config = loadConfig({
@@ -249,6 +277,23 @@ export interface DriveOptions {
   remainingMs?: (invocation: number) => () => number;
   /** Called before each invocation (fault injection: duplicate, drop, extra jobs). */
   before?: (job: ScheduledJob, world: RoundWorld) => void;
+  /**
+   * Runs the reconciler every RECONCILE_PERIOD_MS of fake time between the jobs, and goes on
+   * while a window or a round has work left (not only while jobs are scheduled).
+   */
+  reconcile?: boolean;
+}
+
+/** Whether a window is pending or a round not done: the store's overdue items of any due. */
+export async function liveWork(world: RoundWorld): Promise<boolean> {
+  return (await world.store.overdue(Number.MAX_SAFE_INTEGER, 1)).items.length > 0;
+}
+
+/** The earliest scheduled job, left in place. */
+function peek(scheduler: FakeScheduler): ScheduledJob | undefined {
+  let first: ScheduledJob | undefined;
+  for (const entry of scheduler.pending.values()) if (!first || entry.at < first.at) first = entry;
+  return first;
 }
 
 /**
@@ -258,7 +303,18 @@ export interface DriveOptions {
 export async function drive(world: RoundWorld, options: DriveOptions = {}): Promise<number> {
   const max = options.maxInvocations ?? 10_000;
   let invocations = 0;
+  let tick = options.reconcile
+    ? Math.floor(world.clock.now() / RECONCILE_PERIOD_MS) * RECONCILE_PERIOD_MS + RECONCILE_PERIOD_MS
+    : Infinity;
   for (;;) {
+    const first = peek(world.scheduler);
+    if (options.reconcile && (first ? first.at >= tick : await liveWork(world))) {
+      if (++invocations > max) throw new Error(`work left after ${max} invocations and reconciler runs`);
+      world.clock.t = Math.max(world.clock.t, tick);
+      tick += RECONCILE_PERIOD_MS;
+      await reconcile(world.deps);
+      continue;
+    }
     const next = world.scheduler.takeNext();
     if (!next) return invocations;
     if (++invocations > max) throw new Error(`still scheduled after ${max} invocations: ${JSON.stringify(next)}`);
