@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Makes sure the e2e tests can run real Prosody servers: prosody, lua-unbound (Prosody ignores
 # /etc/hosts without it; the testbed gives it a private hosts file) and a luac for the module's
-# syntax check. Installs them when missing and we are root; otherwise fails saying how.
+# syntax check; and the Lua interpreters Prosody 0.12 runs on (lua5.1, luajit, lua5.3, lua5.4),
+# under which test/prosody/ runs the module's libraries. Installs them when missing and we are
+# root; otherwise fails saying how.
 # Never skips silently. The Debian service is not started: the tests run their own servers.
 # Then Prosody 13 beside it (scripts/ensure-prosody-13.sh): the e2e suite runs against both.
 set -euo pipefail
@@ -26,6 +28,11 @@ for c in luac "luac${lua_bin#lua}" luac5.4 luac5.3 luac5.2 luac5.1; do
   if command -v "$c" >/dev/null 2>&1; then luac_found=$c; break; fi
 done
 [ -n "$luac_found" ] || missing+=("$lua_bin")
+interpreters=()
+for i in lua5.1 luajit lua5.3 lua5.4; do
+  command -v "$i" >/dev/null 2>&1 || interpreters+=("$i")
+done
+missing+=("${interpreters[@]}")
 
 # A system Prosody listening on all interfaces holds 5222/5269/5280 on every loopback
 # address the testbed would use. Say so now rather than with a port error later.
@@ -43,7 +50,7 @@ if [ ${#missing[@]} -eq 0 ]; then
 fi
 
 # prosody-modules is not needed by the tests, only by `npm run bench` (Debian's mod_ping_muc for comparison).
-packages="prosody lua-unbound $lua_bin prosody-modules"
+packages="prosody lua-unbound $lua_bin prosody-modules ${interpreters[*]}"
 if [ "$(id -u)" -ne 0 ]; then
   echo "ensure-prosody: missing ${missing[*]}; the e2e tests need real Prosody servers." >&2
   echo "ensure-prosody: install them as root, then run the tests again:" >&2
