@@ -11,9 +11,11 @@ import { localDynamoClient, type RunningDynalite, startDynalite } from '../adapt
 import { ensureTable } from '../adapters/dynamodb/table';
 import { DynamoStore } from '../adapters/dynamodb/store';
 import { LocalScheduler } from '../adapters/scheduler-local';
-import { StanzaApiError } from '../adapters/stanza-api-http';
+import { StanzaApiError } from '../support/errors';
 import { fileRegistrySource } from '../adapters/registry-file';
 import { type AnyIngestDeps, handleEvents, type HttpRequest, type RegistryIngestDeps } from '../app/ingest';
+import type { AppDeps } from '../app/deps';
+import { reconcile, RECONCILE_PERIOD_MS } from '../app/reconcile';
 import { LINK_LEAD_MS, runRound, type RoundDeps } from '../app/round';
 import { createLogger, levelFromEnv, Metrics, type Logger } from '../support/observability';
 import { DocumentRegistry, EnvRegistry, type HostRegistry } from '../support/registry';
@@ -38,6 +40,8 @@ export interface LocalServiceOptions {
   pollMs?: number;
   /** Time budget of one round invocation, to exercise checkpoints locally; default unlimited. */
   roundBudgetMs?: number;
+  /** How often the reconciler runs, default RECONCILE_PERIOD_MS; 0: never (tests that drive it). */
+  reconcileMs?: number;
   /**
    * A DynamoDB endpoint to use instead of the embedded dynalite (e.g. a dynalite in another
    * process): none is started, the table is still ensured, and close() leaves that server running.
@@ -58,14 +62,14 @@ export interface LocalService {
   apiSecret?: string;
   /** The host registry in use (the hosts file, or the one entry). */
   hosts: HostRegistry;
+  /** Runs the reconciler once now (the timer does it every reconcileMs). */
+  reconcile(): Promise<{ windows: number; rounds: number }>;
   close(): Promise<void>;
 }
 
 /** Until the stanza API URL is set, rounds fail (and are retried), never guess. */
-const unconfiguredApi: StanzaApi = {
-  selfPing: () => Promise.reject(new StanzaApiError(`${ENV.apiUrl} is not set`)),
-  notify: () => Promise.reject(new StanzaApiError(`${ENV.apiUrl} is not set`)),
-};
+const unset = () => Promise.reject(new StanzaApiError(`${ENV.apiUrl} is not set`));
+const unconfiguredApi: StanzaApi = { heal: unset, selfPing: unset, notify: unset, serverPing: unset };
 
 function newSecret(): string {
   return `whsec_${randomBytes(32).toString('base64')}`;
@@ -200,6 +204,33 @@ function listen(server: Server, port: number, host: string): Promise<AddressInfo
 
 const writeLine = (line: string) => void process.stdout.write(`${line}\n`);
 
+/**
+ * The reconciler every `periodMs` (as the stack's schedule does on AWS), one run at a time; a
+ * failed run is logged and left to the next. stop() waits for a run in progress.
+ */
+function startReconciler(deps: AppDeps, periodMs: number): { stop(): Promise<void> } {
+  if (periodMs <= 0) return { stop: async () => undefined };
+  let running: Promise<void> | undefined;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = reconcile(deps)
+      .then(
+        () => undefined,
+        (err: Error) => deps.log.error('reconciler failed', { error: err.message }),
+      )
+      .finally(() => {
+        running = undefined;
+      });
+  }, periodMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
+
 export async function startLocalService(options: LocalServiceOptions = {}): Promise<LocalService> {
   const env = options.env ?? process.env;
   const dataDir = options.dataDir ?? MEMORY;
@@ -237,7 +268,7 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     },
     log: (message, data) => log.warn(message, data),
   });
-  const base = { joins: store, rounds: store, scheduler, config, log, metrics, clock };
+  const base: AppDeps = { joins: store, rounds: store, scheduler, config, log, metrics, clock };
   roundDeps = { ...base, api };
   const ingest: RegistryIngestDeps = { ...base, webhooks: store, hosts };
   // Requests being handled: close() lets them finish before the store goes away.
@@ -249,6 +280,7 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
   });
   const address = await listen(server, options.port ?? 0, options.host ?? '127.0.0.1');
   scheduler.start();
+  const reconciler = startReconciler(base, options.reconcileMs ?? RECONCILE_PERIOD_MS);
   const url = `http://${address.address}:${address.port}`;
   return {
     url,
@@ -260,7 +292,9 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     webhookSecret: secrets?.webhook,
     apiSecret: secrets?.api,
     hosts,
+    reconcile: () => reconcile(base),
     async close() {
+      await reconciler.stop();
       // Stop accepting, let requests in progress finish (bounded), then drop what is left.
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();

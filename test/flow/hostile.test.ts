@@ -5,8 +5,8 @@ import { nextSeq, postEvents, postRaw, signed } from '../support/events';
 import { sleep, waitFor } from '../support/wait';
 import { HttpStanzaApi, StanzaApiError } from '../../lib/adapters/stanza-api-http';
 import { secretKey } from '../../lib/domain/signature';
-import { unavailable, NS_API, NS_STANZAS } from '../../lib/domain/stanzas';
-import { parse } from 'ltx';
+import { API_VERSION, NS_API, NS_BATCH, NS_STANZAS } from '../../lib/domain/stanzas';
+import { type Element, parse } from 'ltx';
 import { createServer, request } from 'node:http';
 import { MEMORY, startLocalService } from '../../lib/wiring/local';
 import type { AddressInfo } from 'node:net';
@@ -242,7 +242,9 @@ describe('the events endpoint refuses', () => {
 
 const USER = 'alice@a.example/r';
 const OCCUPANT = 'lobby@muc.b.example/alice';
+const JOIN = { user: USER, occupant: OCCUPANT, since: 1_796_083_200_000_000 };
 
+/** What a request's one item asks: its stanza's id (the item's id), from and to. */
 interface Sent {
   id: string;
   from: string;
@@ -260,8 +262,10 @@ async function serving(
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const el = parse(Buffer.concat(chunks).toString('utf8')) as unknown as { attrs: Sent };
-      const out = answer({ id: el.attrs.id, from: el.attrs.from, to: el.attrs.to }, n++);
+      // A batch of one item: a self-ping's <iq/>, or a <notify/> around its presence.
+      const item = (parse(Buffer.concat(chunks).toString('utf8')) as unknown as Element).getChildElements()[0]!;
+      const el = item.name === 'notify' ? item.getChildElements()[0]! : item;
+      const out = answer({ id: String(item.attrs.id), from: String(el.attrs.from), to: String(el.attrs.to) }, n++);
       if (out === 'reset') return void req.socket.destroy();
       res.writeHead(out.status ?? 200, { 'content-type': out.type ?? 'application/xml', ...out.headers });
       res.end(out.body);
@@ -288,42 +292,48 @@ async function serving(
   };
 }
 
-const result = (iq: Sent) => `<iq type="result" id="${iq.id}" from="${iq.to}" to="${iq.from}"/>`;
-const notAcceptable = (iq: Sent) =>
+const iqResult = (iq: Sent) => `<iq type="result" id="${iq.id}" from="${iq.to}" to="${iq.from}"/>`;
+const iqNotAcceptable = (iq: Sent) =>
   `<iq type="error" id="${iq.id}" from="${iq.to}" to="${iq.from}"><error type="cancel" by="lobby@muc.b.example"><not-acceptable xmlns="${NS_STANZAS}"/></error></iq>`;
+/** A batch answer whose one item, for the request's item, holds `inner`. */
+const batch = (iq: Sent, inner: string) =>
+  `<batch xmlns="${NS_BATCH}" version="${API_VERSION}"><item id="${iq.id}">${inner}</item></batch>`;
+/** The item answers: a reply of the occupant. */
+const result = (iq: Sent) => batch(iq, iqResult(iq));
+const notAcceptable = (iq: Sent) => batch(iq, iqNotAcceptable(iq));
+/** An item holding `inner` (the whole answer is a usable batch). */
+const item = (inner: (iq: Sent) => string) => (iq: Sent) => ({ body: batch(iq, inner(iq)) });
 
 describe('the stanza API client', () => {
   // A 200 answer this request cannot use, or a 4xx refusing this one request: the join's bad
   // answer (re-check, never notify); never a fact about the room.
   it.each<[string, (iq: Sent) => Reply]>([
     ['a DOCTYPE with entities', () => ({ body: '<!DOCTYPE iq [<!ENTITY x "y">]><iq type="result">&x;</iq>' })],
+    ['a batch without its version', (iq) => ({ body: result(iq).replace(` version="${API_VERSION}"`, '') })],
+    ['a batch of another version', (iq) => ({ body: result(iq).replace(`version="${API_VERSION}"`, 'version="2"') })],
+    ['no item for the request', (iq) => ({ body: result({ ...iq, id: 'other' }) })],
+    ['an item holding two elements', item((iq) => iqResult(iq) + iqResult(iq))],
     [
-      'an oversize answer',
-      (iq) => ({ body: `<iq type="result" id="${iq.id}" from="${iq.to}" to="${iq.from}">${'x'.repeat(70_000)}</iq>` }),
+      'an oversize answer (over 64 KiB and 8 KiB per item)',
+      item((iq) => `<iq type="result" id="${iq.id}" from="${iq.to}" to="${iq.from}">${'x'.repeat(80_000)}</iq>`),
     ],
     ['malformed XML', () => ({ body: '<iq type="result"' })],
-    ['an IQ with another id', (iq) => ({ body: result({ ...iq, id: 'other' }) })],
-    ['an IQ from another occupant', (iq) => ({ body: result({ ...iq, to: 'lobby@muc.b.example/bob' }) })],
-    ['an IQ to another session', (iq) => ({ body: result({ ...iq, from: 'alice@a.example/other' }) })],
-    ['an IQ without from', (iq) => ({ body: `<iq type="result" id="${iq.id}" to="${iq.from}"/>` })],
-    [
-      'an IQ outside jabber:client',
-      (iq) => ({ body: notAcceptable(iq).replace('<iq ', '<iq xmlns="jabber:server" ') }),
-    ],
-    ['an IQ of type get', (iq) => ({ body: result(iq).replace('"result"', '"get"') })],
-    [
-      'an IQ error without <error/>',
-      (iq) => ({ body: `<iq type="error" id="${iq.id}" from="${iq.to}" to="${iq.from}"/>` }),
-    ],
+    ['an IQ with another id', item((iq) => iqResult({ ...iq, id: 'other' }))],
+    ['an IQ from another occupant', item((iq) => iqResult({ ...iq, to: 'lobby@muc.b.example/bob' }))],
+    ['an IQ to another session', item((iq) => iqResult({ ...iq, from: 'alice@a.example/other' }))],
+    ['an IQ without from', item((iq) => `<iq type="result" id="${iq.id}" to="${iq.from}"/>`)],
+    ['an IQ outside jabber:client', item((iq) => iqNotAcceptable(iq).replace('<iq ', '<iq xmlns="jabber:server" '))],
+    ['an IQ of type get', item((iq) => iqResult(iq).replace('"result"', '"get"'))],
+    ['an IQ error without <error/>', item((iq) => `<iq type="error" id="${iq.id}" from="${iq.to}" to="${iq.from}"/>`)],
     [
       'an IQ error without a defined condition',
-      (iq) => ({
-        body: notAcceptable(iq).replace(`<not-acceptable xmlns="${NS_STANZAS}"/>`, '<oops xmlns="urn:example:app"/>'),
-      }),
+      item((iq) =>
+        iqNotAcceptable(iq).replace(`<not-acceptable xmlns="${NS_STANZAS}"/>`, '<oops xmlns="urn:example:app"/>'),
+      ),
     ],
     [
       'an IQ error with an unknown condition',
-      (iq) => ({ body: notAcceptable(iq).replace('not-acceptable', 'not-acceptablish') }),
+      item((iq) => iqNotAcceptable(iq).replace('not-acceptable', 'not-acceptablish')),
     ],
     [
       'an IQ error with two <error/>',
@@ -340,12 +350,10 @@ describe('the stanza API client', () => {
     ],
     ['two root elements (ltx keeps the first)', (iq) => ({ body: notAcceptable(iq) + result(iq) })],
     ['a trailing NUL', (iq) => ({ body: `${notAcceptable(iq)}\u0000` })],
-    [
-      '<no-session/> followed by more content',
-      (iq) => ({ body: `<no-session xmlns="${NS_API}"/>${notAcceptable(iq)}` }),
-    ],
-    ['<no-session/> with content', () => ({ body: `<no-session xmlns="${NS_API}"><x/></no-session>` })],
-    ['<no-session/> of another namespace', () => ({ body: '<no-session xmlns="urn:other"/>' })],
+    ['<no-session/> followed by more content', item((iq) => `<no-session xmlns="${NS_API}"/>${iqNotAcceptable(iq)}`)],
+    ['<no-session/> with content', item(() => `<no-session xmlns="${NS_API}"><x/></no-session>`)],
+    ['<no-session/> of another namespace', item(() => '<no-session xmlns="urn:other"/>')],
+    ['a <refused/> with an unknown code', item(() => `<refused xmlns="${NS_BATCH}" code="500"/>`)],
     ['another content type', (iq) => ({ type: 'text/html', body: notAcceptable(iq) })],
     ['another charset', (iq) => ({ type: 'application/xml; charset=iso-8859-1', body: notAcceptable(iq) })],
     ['invalid UTF-8', (iq) => ({ body: Buffer.concat([Buffer.from(notAcceptable(iq)), Buffer.from([0xff])]) })],
@@ -356,8 +364,8 @@ describe('the stanza API client', () => {
   ])('%s: a bad answer to the self-ping, an API failure for a notification', async (_name, answer) => {
     const { api, close } = await serving(answer);
     try {
-      expect(await api.selfPing(USER, OCCUPANT)).toEqual({ kind: 'bad-answer', reason: expect.any(String) });
-      await expect(api.notify(unavailable(OCCUPANT, USER, 'x'))).rejects.toThrow(StanzaApiError);
+      expect(await api.selfPing(JOIN)).toEqual({ kind: 'bad-answer', reason: expect.any(String) });
+      await expect(api.notify(JOIN)).rejects.toThrow(StanzaApiError);
     } finally {
       await close();
     }
@@ -378,7 +386,7 @@ describe('the stanza API client', () => {
   ])('%s: an API failure, never an outcome (%#)', async (_name, answer, requests) => {
     const { api, close, requests: count } = await serving(answer);
     try {
-      await expect(api.selfPing(USER, OCCUPANT)).rejects.toThrow(StanzaApiError);
+      await expect(api.selfPing(JOIN)).rejects.toThrow(StanzaApiError);
       expect(count()).toBe(requests);
     } finally {
       await close();
@@ -392,7 +400,7 @@ describe('the stanza API client', () => {
       timeoutMs: 500,
       retryBaseMs: 5,
     });
-    await expect(api.selfPing(USER, OCCUPANT)).rejects.toThrow(/unreachable/);
+    await expect(api.selfPing(JOIN)).rejects.toThrow(/unreachable/);
   });
 
   it('accepts matching, well-formed answers', async () => {
@@ -401,10 +409,14 @@ describe('the stanza API client', () => {
       notAcceptable,
       // JIDs compare normalized: case of the bare part.
       (iq) => notAcceptable({ ...iq, to: iq.to.replace('lobby@muc.b.example', 'Lobby@MUC.b.example') }),
+      // Single quotes, whitespace around the item's element, a text beside the condition.
       (iq) =>
-        `\n<iq type='error' id='${iq.id}' from='${iq.to}' to='${iq.from}'><error type='cancel' by='lobby@muc.b.example'><text xmlns='${NS_STANZAS}'>x</text><not-acceptable xmlns='${NS_STANZAS}'/></error></iq>\n`,
-      () => `<timeout xmlns="${NS_API}"/>`,
-      () => `<no-session xmlns="${NS_API}"/>`,
+        batch(
+          iq,
+          `\n<iq type='error' id='${iq.id}' from='${iq.to}' to='${iq.from}'><error type='cancel' by='lobby@muc.b.example'><text xmlns='${NS_STANZAS}'>x</text><not-acceptable xmlns='${NS_STANZAS}'/></error></iq>\n`,
+        ),
+      (iq) => batch(iq, `<timeout xmlns="${NS_API}"/>`),
+      (iq) => batch(iq, `<no-session xmlns="${NS_API}"/>`),
     ];
     const { api, close } = await serving((iq, n) => ({
       type: 'application/xml; charset=utf-8',
@@ -413,7 +425,7 @@ describe('the stanza API client', () => {
     try {
       const kinds = [];
       for (let i = 0; i < answers.length; i++) {
-        const reply = await api.selfPing(USER, OCCUPANT);
+        const reply = await api.selfPing(JOIN);
         kinds.push(reply.kind === 'reply' ? `${reply.kind}:${reply.iq.attrs.type}` : reply.kind);
       }
       expect(kinds).toEqual(['reply:result', 'reply:error', 'reply:error', 'reply:error', 'timeout', 'no-session']);
@@ -431,7 +443,7 @@ describe('the stanza API client', () => {
           : { body: result(iq) },
     );
     try {
-      const reply = await api.selfPing(USER, OCCUPANT);
+      const reply = await api.selfPing(JOIN);
       expect(reply.kind).toBe('reply');
       expect(requests()).toBe(3);
     } finally {
@@ -446,7 +458,7 @@ describe('the stanza API client', () => {
     );
     try {
       const t0 = Date.now();
-      expect((await api.selfPing(USER, OCCUPANT)).kind).toBe('reply');
+      expect((await api.selfPing(JOIN)).kind).toBe('reply');
       expect(Date.now() - t0).toBeGreaterThanOrEqual(950);
     } finally {
       await close();
@@ -457,15 +469,15 @@ describe('the stanza API client', () => {
     const { api, close, server } = await serving((iq) => ({ body: result(iq) }), { idleMs: 150 });
     server.keepAliveTimeout = 60_000;
     try {
-      expect((await api.selfPing(USER, OCCUPANT)).kind).toBe('reply');
+      expect((await api.selfPing(JOIN)).kind).toBe('reply');
       const count = () => new Promise<number>((r) => server.getConnections((_e, n) => r(n)));
       expect(await count()).toBe(1);
       await sleep(400);
       expect(await count()).toBe(0);
       // A socket the server drops while it is idle in our pool: the next call still gets through.
-      expect((await api.selfPing(USER, OCCUPANT)).kind).toBe('reply');
+      expect((await api.selfPing(JOIN)).kind).toBe('reply');
       server.closeIdleConnections();
-      expect((await api.selfPing(USER, OCCUPANT)).kind).toBe('reply');
+      expect((await api.selfPing(JOIN)).kind).toBe('reply');
     } finally {
       await close();
     }
@@ -476,10 +488,10 @@ describe('the stanza API client', () => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        const el = parse(Buffer.concat(chunks).toString('utf8')) as unknown as { attrs: Sent };
+        const el = (parse(Buffer.concat(chunks).toString('utf8')) as unknown as Element).getChildElements()[0]!;
         setTimeout(() => {
           res.writeHead(200, { 'content-type': 'application/xml' });
-          res.end(result({ id: el.attrs.id, from: el.attrs.from, to: el.attrs.to }));
+          res.end(result({ id: String(el.attrs.id), from: String(el.attrs.from), to: String(el.attrs.to) }));
         }, 400);
       });
     });
@@ -491,7 +503,7 @@ describe('the stanza API client', () => {
       idleMs: 100,
     });
     try {
-      expect((await api.selfPing(USER, OCCUPANT)).kind).toBe('reply');
+      expect((await api.selfPing(JOIN)).kind).toBe('reply');
     } finally {
       await new Promise<void>((r) => {
         slow.close(() => r());

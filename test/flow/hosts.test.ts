@@ -51,12 +51,14 @@ function writeHosts(c: Record<string, string | undefined> = {}, extra: Record<st
 }
 
 /** Posts `events` signed with `secrets` (several: a rotation), naming `host` in ping-muc-host. */
-function post(host: string | undefined, secrets: string[], events: object[]): Promise<Posted> {
+function post(host: string | undefined, secrets: string[], events: object[], id?: string): Promise<Posted> {
   const body = JSON.stringify({ v: 1, events });
   const headers: Record<string, string> = {
     ...sign(
       secrets.map((s) => secretKey(s)),
       body,
+      undefined,
+      id,
     ),
   };
   if (host !== undefined) headers['ping-muc-host'] = host;
@@ -120,6 +122,17 @@ describe('events of two hosts with their own keys', () => {
     const res = await post(C, [WA], [joinOf(C, 'mallory3')]);
     expect(res.status).toBe(401);
     expect(await h.snapshot()).toEqual(before);
+  });
+
+  it('keeps replay markers per host: a webhook-id spent by one host is still new for another', async () => {
+    const id = 'msg_shared-between-hosts';
+    expect((await post(A, [WA], [joinOf(A, 'amos')], id)).body).toEqual({ ok: true, applied: 1 });
+    // The other host's request with the same id is applied, not taken for a replay.
+    expect((await post(C, [WC], [joinOf(C, 'cyd')], id)).body).toEqual({ ok: true, applied: 1 });
+    expect((await h.joins(C, REMOTE)).map((j) => j.nick)).toContain('cyd');
+    // Each host's own retry is still a replay.
+    expect((await post(A, [WA], [joinOf(A, 'amos')], id)).body).toEqual({ ok: true, replay: true });
+    expect((await post(C, [WC], [joinOf(C, 'cyd')], id)).body).toEqual({ ok: true, replay: true });
   });
 
   it('refuses an unknown host, and a request that names no host, with nothing applied', async () => {
