@@ -30,7 +30,7 @@ describe('stanza API: heal', () => {
       aModules: ['ping_muc_cloud', 'http_openmetrics'],
       aOptions: {
         ping_muc_cloud_ping_timeout: 3,
-        ping_muc_cloud_batch_max_items: 12,
+        ping_muc_cloud_batch_max_items: 16,
         openmetrics_allow_cidr: '127.0.0.0/8',
       },
     });
