@@ -205,6 +205,36 @@ function listen(server: Server, port: number, host: string): Promise<AddressInfo
 const writeLine = (line: string) => void process.stdout.write(`${line}\n`);
 
 /**
+ * The HTTP server of the service. close() stops accepting, lets the requests in progress finish
+ * (bounded) before the store goes away, then drops what is left.
+ */
+async function serveEvents(
+  ingest: AnyIngestDeps,
+  maxBodyBytes: number,
+  log: Logger,
+  port: number,
+  host: string,
+): Promise<{ address: AddressInfo; close(): Promise<void> }> {
+  const inflight = new Set<Promise<unknown>>();
+  const server = createServer((req, res) => {
+    const handling = serveRequest(req, res, ingest, maxBodyBytes, log);
+    inflight.add(handling);
+    void handling.finally(() => inflight.delete(handling));
+  });
+  const address = await listen(server, port, host);
+  return {
+    address,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await Promise.race([Promise.allSettled([...inflight]), new Promise((r) => setTimeout(r, 5_000).unref())]);
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}
+
+/**
  * The reconciler every `periodMs` (as the stack's schedule does on AWS), one run at a time; a
  * failed run is logged and left to the next. stop() waits for a run in progress.
  */
@@ -271,14 +301,8 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
   const base: AppDeps = { joins: store, rounds: store, scheduler, config, log, metrics, clock };
   roundDeps = { ...base, api };
   const ingest: RegistryIngestDeps = { ...base, webhooks: store, hosts };
-  // Requests being handled: close() lets them finish before the store goes away.
-  const inflight = new Set<Promise<unknown>>();
-  const server = createServer((req, res) => {
-    const handling = serveRequest(req, res, ingest, config.maxBodyBytes, log);
-    inflight.add(handling);
-    void handling.finally(() => inflight.delete(handling));
-  });
-  const address = await listen(server, options.port ?? 0, options.host ?? '127.0.0.1');
+  const http = await serveEvents(ingest, config.maxBodyBytes, log, options.port ?? 0, options.host ?? '127.0.0.1');
+  const { address } = http;
   scheduler.start();
   const reconciler = startReconciler(base, options.reconcileMs ?? RECONCILE_PERIOD_MS);
   const url = `http://${address.address}:${address.port}`;
@@ -295,12 +319,7 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     reconcile: () => reconcile(base),
     async close() {
       await reconciler.stop();
-      // Stop accepting, let requests in progress finish (bounded), then drop what is left.
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeIdleConnections();
-      await Promise.race([Promise.allSettled([...inflight]), new Promise((r) => setTimeout(r, 5_000).unref())]);
-      server.closeAllConnections();
-      await closed;
+      await http.close();
       await scheduler.stop();
       await dynalite.close();
     },
