@@ -5,7 +5,7 @@ import type { Element } from '@xmpp/xml';
 import type { PingReply } from '../domain/model';
 import { sameJid } from '../domain/jid';
 import { DEFINED_CONDITIONS } from '../domain/outcome';
-import { API_VERSION, NS_API, NS_BATCH, NS_STANZAS, parseXml, unsupportedVersion } from '../domain/stanzas';
+import { API_VERSION, NS_API, NS_BATCH, NS_STANZAS, parseXml } from '../domain/stanzas';
 import { StanzaApiError } from '../support/errors';
 
 export { StanzaApiError } from '../support/errors';
@@ -67,6 +67,16 @@ function versionRefused(answer: Answer, maxBytes: number): string | undefined {
     if (err instanceof Unusable) return undefined;
     throw err;
   }
+}
+
+/**
+ * The versions a server names in `<unsupported-version xmlns="urn:ping-muc:stanza-api:2"
+ * supported="…"/>` (its answer to a request of a version it does not speak), else undefined.
+ */
+export function unsupportedVersion(root: Element): string | undefined {
+  if (root.getName() !== 'unsupported-version' || root.getNS() !== NS_BATCH) return undefined;
+  const supported = root.attrs.supported;
+  return typeof supported === 'string' ? supported.slice(0, 40) : '';
 }
 
 /** The body's one element: application/xml, UTF-8, strict XML; else Unusable. */

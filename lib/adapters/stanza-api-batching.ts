@@ -55,7 +55,12 @@ export class BatchingStanzaApi implements StanzaApi {
     private readonly wire: StanzaApiWire,
     options: BatchingOptions,
   ) {
-    this.calls = new Gatherer((items) => wire.exchange(items), options.maxItems, options.windowMs ?? GATHER_WINDOW_MS, mismatch);
+    this.calls = new Gatherer(
+      (items) => wire.exchange(items),
+      options.maxItems,
+      options.windowMs ?? GATHER_WINDOW_MS,
+      mismatch,
+    );
   }
 
   async heal(join: JoinRef): Promise<PingReply> {

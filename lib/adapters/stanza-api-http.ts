@@ -5,11 +5,29 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Element } from '@xmpp/xml';
 import { sign } from '../domain/signature';
-import { batchItems, batchOf, heal, notifyItem, selfPing, serverPing, stanzaId, unavailable, XmlError } from '../domain/stanzas';
+import {
+  batchItems,
+  batchOf,
+  heal,
+  notifyItem,
+  selfPing,
+  serverPing,
+  stanzaId,
+  unavailable,
+  XmlError,
+} from '../domain/stanzas';
 import { backoffMs } from '../support/backoff';
 import { StanzaApiError, TransportError } from '../support/errors';
 import { MAX_BATCH_BYTES, MAX_BATCH_ITEMS, MAX_ITEM_ANSWER_BYTES, type StanzaApiOptions } from './stanza-api-options';
-import { type Answer, type ItemAnswer, MAX_RESPONSE_BYTES, readAnswer, readItem, retryAfterMs, Unusable } from './stanza-api-answers';
+import {
+  type Answer,
+  type ItemAnswer,
+  MAX_RESPONSE_BYTES,
+  readAnswer,
+  readItem,
+  retryAfterMs,
+  Unusable,
+} from './stanza-api-answers';
 import { type ApiItem, BatchingStanzaApi, type Exchanged, type StanzaApiWire } from './stanza-api-batching';
 
 export { MAX_RESPONSE_BYTES } from './stanza-api-answers';
@@ -48,7 +66,8 @@ function build(items: ApiItem[]): Element[] {
 }
 
 /** The stanza an item's answer must answer: a heal's self-ping, a notification's presence, else the item. */
-const inner = (el: Element): Element => (el.name === 'heal' || el.name === 'notify' ? (el.getChildElements()[0] ?? el) : el);
+const inner = (el: Element): Element =>
+  el.name === 'heal' || el.name === 'notify' ? (el.getChildElements()[0] ?? el) : el;
 
 /**
  * node:http with a keep-alive agent rather than fetch: measured at half the CPU per self-ping

@@ -38,7 +38,8 @@ export function selfPing(user: string, occupant: string, id = stanzaId()): Eleme
 
 /** `since` as the API writes it: a decimal integer (the join's identity, µs). */
 function sinceAttr(since: number): string {
-  if (!Number.isSafeInteger(since) || since < 0) throw new RangeError(`join identity ${since} is not a non-negative integer`);
+  if (!Number.isSafeInteger(since) || since < 0)
+    throw new RangeError(`join identity ${since} is not a non-negative integer`);
   return String(since);
 }
 
@@ -358,14 +359,4 @@ export function batchItems(root: Element, ids: readonly string[]): Array<Element
     if (answers.length !== 1 || !onlyElements(item)) return '<item> without exactly one element';
     return answers[0] as Element;
   });
-}
-
-/**
- * The versions a server names in `<unsupported-version xmlns="urn:ping-muc:stanza-api:2"
- * supported="…"/>` (its answer to a request of a version it does not speak), else undefined.
- */
-export function unsupportedVersion(root: Element): string | undefined {
-  if (root.getName() !== 'unsupported-version' || root.getNS() !== NS_BATCH) return undefined;
-  const supported = root.attrs.supported;
-  return typeof supported === 'string' ? supported.slice(0, 40) : '';
 }

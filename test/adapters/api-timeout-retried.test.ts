@@ -36,10 +36,15 @@ beforeEach(() => {
 const JOIN = { user: 'u0@a.example/r', occupant: 'room0@muc.b.example/u0', since: 1_733_580_000_000_000 };
 const client = () => new HttpStanzaApi({ url, key: Buffer.alloc(32, 7), timeoutMs: 200, windowMs: 1 });
 
-it('a timed-out call is sent once by the round\'s in-place retry, and fails with retry: false and its cause', async () => {
+it("a timed-out call is sent once by the round's in-place retry, and fails with retry: false and its cause", async () => {
   const api = client();
   // The round's policy (lib/app/pass.ts API_RETRY): two tries, the second only if `retry !== false`.
-  const policy = { tries: 2, baseMs: 1, maxMs: 1, retryable: (e: unknown) => (e as { retry?: unknown }).retry !== false };
+  const policy = {
+    tries: 2,
+    baseMs: 1,
+    maxMs: 1,
+    retryable: (e: unknown) => (e as { retry?: unknown }).retry !== false,
+  };
   const err = await retrying(systemClock, () => api.heal(JOIN), policy).catch((e: unknown) => e);
   expect(requests).toBe(1);
   expect(err).toBeInstanceOf(StanzaApiError);

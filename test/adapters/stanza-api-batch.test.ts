@@ -93,7 +93,8 @@ const error = (i: Item, condition: string, by: string, extra = '') =>
   `<iq xmlns="jabber:client" type="error" id="${i.id}" from="${i.to}" to="${i.from}"><error type="cancel" by="${by}">${extra}<${condition} xmlns="${NS_STANZAS}"/></error></iq>`;
 const signal = (name: string) => `<${name} xmlns="${NS_API}"/>`;
 const refused = (code: string) => `<refused xmlns="${NS_BATCH}" code="${code}" reason="why"/>`;
-const batch = (items: string[], version = ' version="3"') => `<batch xmlns="${NS_BATCH}"${version}>${items.join('')}</batch>`;
+const batch = (items: string[], version = ' version="3"') =>
+  `<batch xmlns="${NS_BATCH}"${version}>${items.join('')}</batch>`;
 const item = (i: Item, inner: string) => `<item id="${i.id}">${inner}</item>`;
 /** The room number of an item's occupant (a notification's `from`). */
 const room = (i: Item) => Number(/^room(\d+)@/.exec(i.name === 'notify' ? i.from : i.to)?.[1]);
@@ -103,10 +104,11 @@ const headers = (h: IncomingHttpHeaders) =>
 
 describe('requests', () => {
   it('gathers concurrent calls into one signed <batch version="3">: self-pings, heals and notifications with their since', async () => {
-    script = (items) =>
-      ({
-        body: batch(items.map((i) => item(i, i.name === 'iq' ? result(i) : signal(i.name === 'notify' ? 'sent' : 'timeout')))),
-      });
+    script = (items) => ({
+      body: batch(
+        items.map((i) => item(i, i.name === 'iq' ? result(i) : signal(i.name === 'notify' ? 'sent' : 'timeout'))),
+      ),
+    });
     const client = api();
     const [probe, healed, notified] = await Promise.all([
       client.selfPing(joinOf(0)),
@@ -200,7 +202,16 @@ describe('self-pings and heals', () => {
       15: (i) => `<item id="${i.id}" extra="1">${result(i)}</item>`,
       16: (i) => item(i, `<timeout xmlns="${NS_BATCH}"/>`),
       // RFC 6120 §8.3.2: one <text/> at most. Prosody's get_error reads a second one as the condition.
-      17: (i) => item(i, error(i, 'item-not-found', 'room17@muc.b.example', `<text xmlns="${NS_STANZAS}"/><text xmlns="${NS_STANZAS}"/>`)),
+      17: (i) =>
+        item(
+          i,
+          error(
+            i,
+            'item-not-found',
+            'room17@muc.b.example',
+            `<text xmlns="${NS_STANZAS}"/><text xmlns="${NS_STANZAS}"/>`,
+          ),
+        ),
       18: (i) => item(i, error(i, 'service-unavailable', 'muc.b.example', `<forbidden xmlns="${NS_STANZAS}"/>`)),
     };
     const n = Object.keys(bad).length;
@@ -208,7 +219,9 @@ describe('self-pings and heals', () => {
       body: batch([
         ...items.map((i) => (bad[room(i)] ?? (() => ''))(i, items)),
         `<item id="not-asked">${signal('timeout')}</item>`,
-        ...items.slice(n).map((i) => item(i, error(i, 'forbidden', 'muc.b.example', `<text xmlns="${NS_STANZAS}">why</text>`))),
+        ...items
+          .slice(n)
+          .map((i) => item(i, error(i, 'forbidden', 'muc.b.example', `<text xmlns="${NS_STANZAS}">why</text>`))),
       ]),
     });
     const client = api();
@@ -336,9 +349,13 @@ describe('self-pings and heals', () => {
     ];
     const client = api();
     for (const c of cases) {
-      script = c.body === batch([], '') || c.body.includes('version="2"') || c.body.includes('version="4"')
-        ? (items) => ({ ...c, body: c.body.replace('></batch>', `>${items.map((i) => item(i, result(i))).join('')}</batch>`) })
-        : () => c;
+      script =
+        c.body === batch([], '') || c.body.includes('version="2"') || c.body.includes('version="4"')
+          ? (items) => ({
+              ...c,
+              body: c.body.replace('></batch>', `>${items.map((i) => item(i, result(i))).join('')}</batch>`),
+            })
+          : () => c;
       const replies = await Promise.all([client.selfPing(joinOf(0)), client.heal(joinOf(1))]);
       expect(kinds(replies), JSON.stringify(c)).toEqual(['bad-answer', 'bad-answer']);
     }
@@ -389,7 +406,12 @@ describe('notifications', () => {
 
   it('throws on the whole request’s failure or an unusable answer', async () => {
     const client = api();
-    for (const c of [{ status: 503, body: 'busy' }, { status: 400, body: 'no' }, { body: '<batch' }, { body: batch([], '') }]) {
+    for (const c of [
+      { status: 503, body: 'busy' },
+      { status: 400, body: 'no' },
+      { body: '<batch' },
+      { body: batch([], '') },
+    ]) {
       script = () => c;
       await expect(client.notify(joinOf(0))).rejects.toBeInstanceOf(StanzaApiError);
     }
@@ -417,7 +439,13 @@ describe('the API’s failures', () => {
       script = () => ({ status, body: 'no' });
       await expect(client.heal(joinOf(0))).rejects.toThrow(new RegExp(`answered ${status}`));
     }
-    const dead = new HttpStanzaApi({ url: 'http://127.0.0.1:1/x', key: secretKey(SECRET), timeoutMs: 500, tries: 2, retryBaseMs: 1 });
+    const dead = new HttpStanzaApi({
+      url: 'http://127.0.0.1:1/x',
+      key: secretKey(SECRET),
+      timeoutMs: 500,
+      tries: 2,
+      retryBaseMs: 1,
+    });
     const err = await dead.selfPing(joinOf(0)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StanzaApiError);
     // A refused connection may be cured by trying again: the round may.
@@ -428,7 +456,11 @@ describe('the API’s failures', () => {
   it('a 400 <unsupported-version/> fails every call, once, naming both versions, not to be retried', async () => {
     script = () => ({ status: 400, body: `<unsupported-version xmlns="${NS_BATCH}" supported="4 5"/>` });
     const client = api();
-    const out = await Promise.allSettled([client.selfPing(joinOf(0)), client.heal(joinOf(1)), client.notify(joinOf(2))]);
+    const out = await Promise.allSettled([
+      client.selfPing(joinOf(0)),
+      client.heal(joinOf(1)),
+      client.notify(joinOf(2)),
+    ]);
     expect(seen).toHaveLength(1);
     for (const o of out) {
       expect(o.status).toBe('rejected');
@@ -444,7 +476,9 @@ describe('with the shared stub', () => {
   const stubClient = (stub: StanzaApiStub) =>
     new HttpStanzaApi({ url: stub.url, key: secretKey(SECRET), timeoutMs: 2000, retryBaseMs: 1, windowMs: 1 });
   const outcomes = (replies: PingReply[]) =>
-    replies.map((r, k) => (r.kind === 'reply' ? classify(r, { host: 'a.example', room: `room${k}@muc.b.example` }) : r.kind));
+    replies.map((r, k) =>
+      r.kind === 'reply' ? classify(r, { host: 'a.example', room: `room${k}@muc.b.example` }) : r.kind,
+    );
 
   it('heals: a ghost is told once by the server; every other answer is the self-ping’s', async () => {
     const stub = await startStanzaApiStub(SECRET, { fallback: 'result' });
@@ -535,8 +569,15 @@ describe('with the shared stub', () => {
         return { status: res.status, body: await res.text() };
       };
       const iq = `<iq type="get" id="p1" from="${USER}" to="${occupant(0)}"><ping xmlns="urn:xmpp:ping"/></iq>`;
-      for (const body of [iq, `<batch xmlns="${NS_BATCH}">${iq}</batch>`, `<batch xmlns="${NS_BATCH}" version="2">${iq}</batch>`]) {
-        expect(await post(body)).toEqual({ status: 400, body: `<unsupported-version xmlns="${NS_BATCH}" supported="3"/>` });
+      for (const body of [
+        iq,
+        `<batch xmlns="${NS_BATCH}">${iq}</batch>`,
+        `<batch xmlns="${NS_BATCH}" version="2">${iq}</batch>`,
+      ]) {
+        expect(await post(body)).toEqual({
+          status: 400,
+          body: `<unsupported-version xmlns="${NS_BATCH}" supported="3"/>`,
+        });
       }
       const presence = `<presence type="unavailable" id="n1" from="${occupant(0)}" to="${USER}"/>`;
       const heal = `<heal id="h1"><iq type="get" id="h1" from="${USER}" to="${occupant(1)}"><ping xmlns="urn:xmpp:ping"/></iq></heal>`;

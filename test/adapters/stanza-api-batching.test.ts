@@ -2,7 +2,12 @@
 // order, each reading its own item; and RoutingStanzaApi: each host's calls to its own client.
 import { describe, expect, it } from 'vitest';
 import { xml } from '@xmpp/xml';
-import { type ApiItem, BatchingStanzaApi, type Exchanged, type StanzaApiWire } from '../../lib/adapters/stanza-api-batching';
+import {
+  type ApiItem,
+  BatchingStanzaApi,
+  type Exchanged,
+  type StanzaApiWire,
+} from '../../lib/adapters/stanza-api-batching';
 import { RoutingStanzaApi } from '../../lib/adapters/stanza-api-routing';
 import type { ItemAnswer } from '../../lib/adapters/stanza-api-answers';
 import type { PingReply } from '../../lib/domain/model';
@@ -12,7 +17,11 @@ import type { JoinRef, StanzaApi } from '../../lib/ports';
 import { StanzaApiError } from '../../lib/support/errors';
 
 const SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
-const join = (k: number, user = `u${k}@a.example/r`): JoinRef => ({ user, occupant: `r${k}@muc.b.example/n${k}`, since: 1000 + k });
+const join = (k: number, user = `u${k}@a.example/r`): JoinRef => ({
+  user,
+  occupant: `r${k}@muc.b.example/n${k}`,
+  since: 1000 + k,
+});
 const signal = (name: string): ItemAnswer => ({ el: xml(name, { xmlns: NS_API }) });
 
 /** A wire answering each item with `answer(item)`; records each batch's kinds. */
@@ -39,7 +48,10 @@ describe('BatchingStanzaApi', () => {
 
   it('splits at maxItems', async () => {
     const batches: string[][] = [];
-    const api = new BatchingStanzaApi(wire(() => signal('timeout'), batches), { maxItems: 8, windowMs: 1 });
+    const api = new BatchingStanzaApi(
+      wire(() => signal('timeout'), batches),
+      { maxItems: 8, windowMs: 1 },
+    );
     await Promise.all(Array.from({ length: 20 }, (_, k) => api.heal(join(k))));
     expect(batches.map((b) => b.length)).toEqual([8, 8, 4]);
   });
@@ -65,13 +77,19 @@ describe('BatchingStanzaApi', () => {
       { el: xml('sent', { xmlns: 'urn:other' }) },
     ];
     let k = 0;
-    const api = new BatchingStanzaApi(wire(() => answers[k++] as ItemAnswer), { maxItems: 1, windowMs: 1 });
+    const api = new BatchingStanzaApi(
+      wire(() => answers[k++] as ItemAnswer),
+      { maxItems: 1, windowMs: 1 },
+    );
     for (const _ of answers) await expect(api.notify(join(0))).rejects.toBeInstanceOf(StanzaApiError);
   });
 
   it('a heal or notification without a usable since fails alone; the calls gathered with it go on', async () => {
     const batches: string[][] = [];
-    const api = new BatchingStanzaApi(wire(() => signal('sent'), batches), { maxItems: 10, windowMs: 1 });
+    const api = new BatchingStanzaApi(
+      wire(() => signal('sent'), batches),
+      { maxItems: 10, windowMs: 1 },
+    );
     const out = await Promise.allSettled([
       api.heal({ ...join(0), since: Number.NaN }),
       api.notify({ ...join(1), since: 2 ** 53 }),
@@ -84,13 +102,19 @@ describe('BatchingStanzaApi', () => {
 
   it('sends a server ping alone, at once, not held by a batch', async () => {
     const batches: string[][] = [];
-    const api = new BatchingStanzaApi(wire(() => signal('sent'), batches), { maxItems: 10, windowMs: 50 });
+    const api = new BatchingStanzaApi(
+      wire(() => signal('sent'), batches),
+      { maxItems: 10, windowMs: 50 },
+    );
     const ping = api.selfPing(join(0));
     await api.serverPing('a.example', 'muc.b.example');
     expect(batches).toEqual([['server-ping']]);
     await ping;
     expect(batches).toEqual([['server-ping'], ['self-ping']]);
-    const refusing = new BatchingStanzaApi(wire(() => ({ refused: '403', reason: 'own host' })), { maxItems: 1 });
+    const refusing = new BatchingStanzaApi(
+      wire(() => ({ refused: '403', reason: 'own host' })),
+      { maxItems: 1 },
+    );
     await expect(refusing.serverPing('a.example', 'a.example')).rejects.toMatchObject({ retry: false });
   });
 });
@@ -119,7 +143,10 @@ describe('RoutingStanzaApi', () => {
       {
         multiHost: true,
         webhookKeys: async () => undefined,
-        api: async (host) => (host === 'd.example' ? undefined : { url: host === 'a.example' ? `https://${host}/stanza` : shared, keys: [secretKey(SECRET)] }),
+        api: async (host) =>
+          host === 'd.example'
+            ? undefined
+            : { url: host === 'a.example' ? `https://${host}/stanza` : shared, keys: [secretKey(SECRET)] },
       },
       (a) => {
         const host = `client${made.length}`;
@@ -141,7 +168,9 @@ describe('RoutingStanzaApi', () => {
       'client2 notify c1@c.example/r',
       'client1 server-ping b.example muc.b.example',
     ]);
-    await expect(routing.selfPing(join(0, 'd1@d.example/r'))).rejects.toThrow(/host d\.example is not in the host registry/);
+    await expect(routing.selfPing(join(0, 'd1@d.example/r'))).rejects.toThrow(
+      /host d\.example is not in the host registry/,
+    );
     await expect(routing.notify(join(0, 'not a jid@/'))).rejects.toBeInstanceOf(StanzaApiError);
   });
 });

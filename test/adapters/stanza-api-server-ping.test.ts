@@ -101,7 +101,9 @@ describe('HttpStanzaApi.serverPing', () => {
 
   it('throws, not to be retried, when the module refuses the item (a domain of this server, say)', async () => {
     script = answerEach(`<refused xmlns="${NS_BATCH}" code="403" reason="no link to bring up"/>`);
-    const err = await api().serverPing('a.example', 'a.example').catch((e: unknown) => e);
+    const err = await api()
+      .serverPing('a.example', 'a.example')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StanzaApiError);
     expect((err as StanzaApiError).retry).toBe(false);
     expect(seen).toHaveLength(1);
@@ -150,7 +152,11 @@ describe('HttpStanzaApi.serverPing', () => {
     script = (root) =>
       root.getChildElements()[0]?.name === 'server-ping'
         ? answerEach(sent)(root)
-        : { body: batch(root.getChildElements().map((i) => `<item id="${i.attrs.id}"><timeout xmlns="${NS_API}"/></item>`)) };
+        : {
+            body: batch(
+              root.getChildElements().map((i) => `<item id="${i.attrs.id}"><timeout xmlns="${NS_API}"/></item>`),
+            ),
+          };
     const client = api({ windowMs: 200 });
     const ping = client.selfPing({ user: 'alice@a.example/r', occupant: `room@${REMOTE}/Alice`, since: 1 });
     await client.serverPing('a.example', REMOTE);
@@ -188,9 +194,14 @@ describe('RoutingStanzaApi.serverPing', () => {
   });
 
   it('throws for a host the registry does not list', async () => {
-    const routing = new RoutingStanzaApi(registry, (a) => new HttpStanzaApi({ url: a.url, key: a.keys, timeoutMs: 2000 }));
+    const routing = new RoutingStanzaApi(
+      registry,
+      (a) => new HttpStanzaApi({ url: a.url, key: a.keys, timeoutMs: 2000 }),
+    );
     await expect(routing.serverPing('d.example', REMOTE)).rejects.toBeInstanceOf(StanzaApiError);
-    await expect(routing.serverPing('d.example', REMOTE)).rejects.toThrow(/host d\.example is not in the host registry/);
+    await expect(routing.serverPing('d.example', REMOTE)).rejects.toThrow(
+      /host d\.example is not in the host registry/,
+    );
     expect(seen).toEqual([]);
   });
 });

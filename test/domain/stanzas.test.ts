@@ -9,9 +9,9 @@ import {
   serverPing,
   stanzaId,
   unavailable,
-  unsupportedVersion,
   XmlError,
 } from '../../lib/domain/stanzas';
+import { unsupportedVersion } from '../../lib/adapters/stanza-api-answers';
 
 const NS = 'urn:ping-muc:stanza-api:2';
 
@@ -50,13 +50,22 @@ describe('stanzas', () => {
   });
 
   it('writes the fixed reason when none is given: the server writes its own', () => {
-    expect(unavailable('r@m/n', 'a@a/b', undefined, 'n3').toString()).toContain('<reason>Connection to remote server lost</reason>');
+    expect(unavailable('r@m/n', 'a@a/b', undefined, 'n3').toString()).toContain(
+      '<reason>Connection to remote server lost</reason>',
+    );
   });
 
   it('builds the items of a request, each in a <batch> of version 3', () => {
     const iq = selfPing('alice@a.example/phone', 'lobby@muc.b.example/Alice', 'p1');
     const note = unavailable('lobby@muc.b.example/Bob', 'bob@a.example/pc', undefined, 'p2');
-    expect(batchOf([iq, heal(selfPing('a@a/b', 'r@m/n', 'p3'), 1733580000000000), notifyItem(note, 0), serverPing('muc.b.example', 'p4')])).toBe(
+    expect(
+      batchOf([
+        iq,
+        heal(selfPing('a@a/b', 'r@m/n', 'p3'), 1733580000000000),
+        notifyItem(note, 0),
+        serverPing('muc.b.example', 'p4'),
+      ]),
+    ).toBe(
       `<batch xmlns="${NS}" version="3">${iq}` +
         `<heal xmlns="${NS}" id="p3" since="1733580000000000"><iq type="get" id="p3" from="a@a/b" to="r@m/n"><ping xmlns="urn:xmpp:ping"/></iq></heal>` +
         `<notify xmlns="${NS}" id="p2" since="0">${note}</notify>` +
@@ -69,12 +78,20 @@ describe('stanzas', () => {
   });
 
   it('reads the items of an answer of version 3 only', () => {
-    const answer = (attrs: string, items = '<item id="a"><x/></item>') => parseXml(`<batch xmlns="${NS}"${attrs}>${items}</batch>`, 4096);
+    const answer = (attrs: string, items = '<item id="a"><x/></item>') =>
+      parseXml(`<batch xmlns="${NS}"${attrs}>${items}</batch>`, 4096);
     expect(batchItems(answer(' version="3"'), ['a', 'b']).map((i) => (typeof i === 'string' ? i : i.name))).toEqual([
       'x',
       'no item for this request',
     ]);
-    for (const attrs of ['', ' version="2"', ' version="4"', ' version=""', ' version="3" extra="1"', ' xmlns:v="urn:v" v:version="3"']) {
+    for (const attrs of [
+      '',
+      ' version="2"',
+      ' version="4"',
+      ' version=""',
+      ' version="3" extra="1"',
+      ' xmlns:v="urn:v" v:version="3"',
+    ]) {
       expect(() => batchItems(answer(attrs), ['a']), attrs).toThrow(XmlError);
     }
   });

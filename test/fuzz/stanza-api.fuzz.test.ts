@@ -87,9 +87,17 @@ describe('stanza API fuzz', () => {
   it(`${CASES} hostile answers: never a not-joined reply unless a matching, well-formed not-joined answer`, async () => {
     const r = rng();
     console.log(`stanza API fuzz seed: FUZZ_SEED=${r.seed}`);
-    const api = new HttpStanzaApi({ url, key: secretKey(SECRET), timeoutMs: 2000, retryBaseMs: 1, retryMaxMs: 5, windowMs: 0 });
+    const api = new HttpStanzaApi({
+      url,
+      key: secretKey(SECRET),
+      timeoutMs: 2000,
+      retryBaseMs: 1,
+      retryMaxMs: 5,
+      windowMs: 0,
+    });
     /** The whole answer around an item's text: one <item> in a batch of version 3. */
-    const full = (iq: Sent, x: string) => `<batch xmlns="${NS_BATCH}" version="3"><item id="${iq.id}">${x}</item></batch>`;
+    const full = (iq: Sent, x: string) =>
+      `<batch xmlns="${NS_BATCH}" version="3"><item id="${iq.id}">${x}</item></batch>`;
     const insert = (s: string, what: string) => {
       const i = 1 + r.int(s.length - 1);
       return s.slice(0, i) + what + s.slice(i);
@@ -190,7 +198,10 @@ describe('stanza API fuzz', () => {
         }),
       ],
       ['no version', (iq, x) => ({ whole: full(iq, x).replace(' version="3"', '') })],
-      ['another version', (iq, x) => ({ whole: full(iq, x).replace(' version="3"', ` version="${r.pick(['2', '4', '3.0', ''])}"`) })],
+      [
+        'another version',
+        (iq, x) => ({ whole: full(iq, x).replace(' version="3"', ` version="${r.pick(['2', '4', '3.0', ''])}"`) }),
+      ],
       ['the whole answer alone', (_iq, x) => ({ whole: x })],
       ['a whole truncation', (iq, x) => ({ whole: full(iq, x).slice(0, -1 - r.int(8)) })],
       [
@@ -222,7 +233,9 @@ describe('stanza API fuzz', () => {
         if (!spoiler) return answer;
         const { text, whole, ...s } = spoiler[1](iq, xml);
         note = (whole ?? text)?.slice(0, 300) ?? '';
-        const body = s.body ?? (whole !== undefined ? Buffer.from(whole) : text !== undefined ? Buffer.from(full(iq, text)) : answer.body);
+        const body =
+          s.body ??
+          (whole !== undefined ? Buffer.from(whole) : text !== undefined ? Buffer.from(full(iq, text)) : answer.body);
         return { ...answer, ...s, body };
       };
       const where = `case ${c} (FUZZ_SEED=${r.seed}) ${base.name} / ${spoiler?.[0] ?? 'clean'}: ${note}`;

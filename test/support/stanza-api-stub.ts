@@ -128,7 +128,8 @@ function sinceOf(el: Element): number | undefined {
   return typeof since === 'string' && /^[0-9]{1,16}$/.test(since) ? Number(since) : undefined;
 }
 
-const extraAttrs = (el: Element, allowed: string[]) => Object.keys(el.attrs).some((a) => a !== 'xmlns' && !allowed.includes(a));
+const extraAttrs = (el: Element, allowed: string[]) =>
+  Object.keys(el.attrs).some((a) => a !== 'xmlns' && !allowed.includes(a));
 
 const iqOf = (el: Element): Iq => ({ id: el.attrs.id ?? '', from: el.attrs.from ?? '', to: el.attrs.to ?? '' });
 
@@ -148,7 +149,8 @@ function answerPing(el: Element, h: StanzaApiHandlers): Answered {
  */
 function answerHeal(el: Element, h: StanzaApiHandlers): Answered {
   const iq = only(el);
-  if (!iq || iq.name !== 'iq' || extraAttrs(el, ['id', 'since'])) return refusedItem('403', 'a heal holds exactly one self-ping iq');
+  if (iq?.name !== 'iq' || extraAttrs(el, ['id', 'since']))
+    return refusedItem('403', 'a heal holds exactly one self-ping iq');
   const since = sinceOf(el);
   if (since === undefined) return refusedItem('400', 'since must be a non-negative integer');
   const { from: user, to: occupant } = iqOf(iq);
@@ -165,7 +167,7 @@ function answerHeal(el: Element, h: StanzaApiHandlers): Answered {
 /** A `<notify id since>` item: delivered only to the session's current join `since`, which is then forgotten. */
 function answerNotify(el: Element, h: StanzaApiHandlers): Answered {
   const presence = only(el);
-  if (!presence || presence.name !== 'presence' || presence.attrs.type !== 'unavailable' || extraAttrs(el, ['id', 'since']))
+  if (presence?.name !== 'presence' || presence.attrs.type !== 'unavailable' || extraAttrs(el, ['id', 'since']))
     return refusedItem('403', 'a notify holds exactly one unavailable presence');
   const since = sinceOf(el);
   if (since === undefined) return refusedItem('400', 'since must be a non-negative integer');
@@ -187,7 +189,8 @@ function answerServerPing(el: Element, h: StanzaApiHandlers): Answered {
 /** One item's answer, or the whole request's status. */
 function answerItem(el: Element, h: StanzaApiHandlers): Answered {
   const ours = el.attrs.xmlns === undefined || el.attrs.xmlns === NS_BATCH;
-  if (el.name === 'iq' && (el.attrs.xmlns === undefined || el.attrs.xmlns === 'jabber:client')) return answerPing(el, h);
+  if (el.name === 'iq' && (el.attrs.xmlns === undefined || el.attrs.xmlns === 'jabber:client'))
+    return answerPing(el, h);
   if (ours && el.name === 'heal') return answerHeal(el, h);
   if (ours && el.name === 'notify') return answerNotify(el, h);
   if (ours && el.name === 'server-ping') return answerServerPing(el, h);
