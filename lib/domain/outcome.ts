@@ -14,6 +14,8 @@
 //   any other error                                    not-joined     §3.2: "any other error: not joined"
 //   no answer (the API's <timeout/>)                   indeterminate  §3.2: the service is unreachable
 //   the API's <no-session/>                            gone           the user's session is gone: drop quietly
+//   an error without one <error/>, one defined         (bad answer)   refused by the reader (readPingAnswer), never
+//     condition and at most one <text/>                               classified: the module never acts on it either
 //
 // Error syntax (RFC 6120 §8.3.2): <error type by?> holds one defined condition in the
 // urn:ietf:params:xml:ns:xmpp-stanzas namespace, an optional <text/> in that same namespace, and
@@ -94,7 +96,6 @@ function isRoom(jid: string, room: string): boolean {
   return !jid.includes('/') && jid.toLowerCase() === room;
 }
 
-/** A bad answer never reaches here: it is our failure, handled by the round (re-check, never notify). */
 /**
  * Our own server could not reach the remote (remote-server-not-found/-timeout by our host, or
  * without `by`): the answer of a remote that is down, which a probe waits to see change.
@@ -105,6 +106,7 @@ export function remoteUnreachable(reply: PingReply, ctx: PingContext): boolean {
   return LINK_ERRORS.has(condition) && (by === undefined || bare(by) === ctx.host);
 }
 
+/** A bad answer never reaches here: it is our failure, handled by the round (re-check, never notify). */
 export function classify(reply: Exclude<PingReply, { kind: 'bad-answer' }>, ctx: PingContext): Outcome {
   if (reply.kind === 'timeout') return 'indeterminate';
   if (reply.kind === 'no-session') return 'gone';

@@ -1,5 +1,5 @@
 // Calls made one at a time by concurrent workers, sent together as one request: the round's
-// self-pings and notifications (stanza API v2) and its re-reads of joins (BatchGetItem). The
+// stanza API calls (one batch) and its re-reads of joins (BatchGetItem). The
 // callers keep their one-item contract; only the adapter knows that a batch went out.
 
 interface Waiting<I, O> {
