@@ -135,16 +135,18 @@ export function healReply(a: ItemAnswer, iq: Element): PingReply {
   return pingReply(a, iq);
 }
 
+/** A 403 or 400 refusal would be given again at once; a 503 (busy, refused twice) may pass later. */
+const refusal = (code: string) => (code === '503' ? {} : { retry: false });
+
 /**
  * A notification's outcome from its item: `<sent/>` or `<no-session/>`. Anything else is the
- * API's failure (StanzaApiError), never "sent"; a refusal is not retried in place (the same
- * item would be refused again).
+ * API's failure (StanzaApiError), never "sent"; a 403 or 400 refusal is not retried in place.
  */
 export function notifyReply(a: ItemAnswer): 'sent' | 'no-session' {
   if ('el' in a && isApiSignal(a.el, 'sent')) return 'sent';
   if ('el' in a && isApiSignal(a.el, 'no-session')) return 'no-session';
   if ('refused' in a)
-    throw new StanzaApiError(`stanza API refused a notification (${a.refused}): ${a.reason}`, { retry: false });
+    throw new StanzaApiError(`stanza API refused a notification (${a.refused}): ${a.reason}`, refusal(a.refused));
   const why = 'bad' in a ? a.bad : `<${a.el.name.slice(0, 40)}> is no answer to a notification`;
   throw new StanzaApiError(`stanza API answered a notification badly: ${why}`);
 }
@@ -153,7 +155,7 @@ export function notifyReply(a: ItemAnswer): 'sent' | 'no-session' {
 export function serverPingReply(a: ItemAnswer): void {
   if ('el' in a && isApiSignal(a.el, 'sent')) return;
   if ('refused' in a)
-    throw new StanzaApiError(`stanza API refused a server ping (${a.refused}): ${a.reason}`, { retry: false });
+    throw new StanzaApiError(`stanza API refused a server ping (${a.refused}): ${a.reason}`, refusal(a.refused));
   const why = 'bad' in a ? a.bad : `<${a.el.name.slice(0, 40)}> is no answer to a server ping`;
   throw new StanzaApiError(`stanza API answered a server ping badly: ${why}`);
 }
