@@ -33,6 +33,11 @@ export function arm(deps: { scheduler: Scheduler }, step: Step): Promise<boolean
  * `scheduledMinute`), so that the round starts on its due second.
  */
 export const MAX_EARLY_WAIT_MS = 130_000;
+/**
+ * A wait this short is always made in place, whatever the time left: it is the scheduler's own
+ * jitter, and a job scheduled again for a time this near would be delivered early again.
+ */
+export const SHORT_WAIT_MS = 5_000;
 /** Self-retries after our own failure: 30 s doubling to 15 min. */
 export const RETRY_BASE_MS = 30_000;
 export const RETRY_MAX_MS = 15 * 60_000;
@@ -60,14 +65,15 @@ export function start(host: string, remote: string, gen: string, due: number): S
 }
 
 /**
- * How long to wait in place for `at`: 0 when it has come, the wait when it is short and leaves the
- * invocation `marginMs` (the time its work needs) before its deadline, otherwise undefined: the
- * job is scheduled again for its time (`postpone`) rather than sleeping into its deadline.
+ * How long to wait in place for `at`: 0 when it has come; the wait when it is at most
+ * SHORT_WAIT_MS, or at most MAX_EARLY_WAIT_MS and leaves the invocation `marginMs` (the time its
+ * work needs) before its deadline; otherwise undefined: the job is scheduled again for its time
+ * (`postpone`) rather than sleeping into its deadline.
  */
 export function waitInPlace(now: number, at: number, remainingMs: number, marginMs: number): number | undefined {
   const wait = at - now;
   if (wait <= 0) return 0;
-  return wait <= Math.min(MAX_EARLY_WAIT_MS, remainingMs - marginMs) ? wait : undefined;
+  return wait <= Math.max(SHORT_WAIT_MS, Math.min(MAX_EARLY_WAIT_MS, remainingMs - marginMs)) ? wait : undefined;
 }
 
 /**

@@ -14,7 +14,7 @@ export interface Config {
   apiTimeoutMs: number;
   /** Wait after an s2s close before the self-ping round (mod_ping_muc's ping_muc_delay). */
   delayMs: number;
-  /** Self-pings in flight at once during a round (default ten batches, 10 × apiBatch, at most 1,024; 32 with v1). */
+  /** Self-pings in flight at once during a round (default ten batches, 10 × apiBatch, at most 1,024). */
   concurrency: number;
   /** Follow-up rounds for indeterminate outcomes before notifying anyway. */
   rechecks: number;
@@ -22,8 +22,6 @@ export interface Config {
   recheckBaseMs: number;
   /** Retries of a round after our own failures, 30 s doubling to 15 min, before the DLQ. */
   retryAttempts: number;
-  /** <reason> of the unavailable notification. */
-  reason: string;
   /** Safety-net lifetime of a join item; a join is refreshed on every join event. */
   joinTtlSeconds: number;
   /** Largest events body accepted. */
@@ -32,10 +30,7 @@ export interface Config {
   pageSize: number;
   /** While a round waits because its remote was unreachable, self-ping one join this often (0: never). */
   probeMs: number;
-  /**
-   * Stanza API v2: self-pings, heals and notifications per batch request (default 100); 0 = v1,
-   * one request each. A module that predates v2 is served by v1 anyway (the client falls back).
-   */
+  /** Heals, self-pings, notifications and server pings per stanza API batch request (default 100). */
   apiBatch: number;
   /** Self-pings in flight towards one XMPP server across all its rounds (a multiple of concurrency). */
   serverMaxInflight: number;
@@ -65,7 +60,6 @@ export const ENV = {
   rechecks: 'PING_MUC_RECHECKS',
   recheckBaseSeconds: 'PING_MUC_RECHECK_BASE_SECONDS',
   retryAttempts: 'PING_MUC_RETRY_ATTEMPTS',
-  reason: 'PING_MUC_REASON',
   joinTtlDays: 'PING_MUC_JOIN_TTL_DAYS',
   maxBodyBytes: 'PING_MUC_MAX_BODY_BYTES',
   pageSize: 'PING_MUC_PAGE_SIZE',
@@ -91,17 +85,12 @@ export const ENV = {
 
 export const DEFAULTS = {
   apiTimeoutMs: 15_000,
-  // Stanza API v2 batches: ten in flight (1,000 self-pings), the fastest on our testbed
-  // (docs/benchmarks.md §7). A module that refuses batches (403) is called by v1 for 5 minutes,
-  // one that refuses heals gets plain self-pings: the default needs no module upgrade first.
+  // Batches of 100, ten in flight (1,000 self-pings): the fastest on our testbed (docs/benchmarks.md §7).
   apiBatch: 100,
   cacheSeconds: 300,
   delaySeconds: 60,
-  /** Self-pings in flight per round with v1 (PING_MUC_API_BATCH=0). */
-  concurrency: 32,
   rechecks: 3,
   retryAttempts: 8,
-  reason: 'Connection to remote server lost',
   joinTtlDays: 30,
   maxBodyBytes: 256 * 1024,
   pageSize: 500,
@@ -132,15 +121,13 @@ function num(env: Env, name: string, def: number, min: number, max: number, inte
 const int = (env: Env, name: string, def: number, min: number, max: number) => num(env, name, def, min, max, true);
 
 /**
- * Pings in flight per round and per server. With batches (the default) a round keeps ten in flight
- * (a batch costs one request whatever its size, so the first answers come back while the rest
- * are out), never more than an explicit server bound: a setting that worked before batches
- * still does. With v1 (apiBatch 0) the default is 32. An explicit concurrency above the server
- * bound is refused.
+ * Pings in flight per round and per server. A round keeps ten batches in flight (a batch costs
+ * one request whatever its size, so the first answers come back while the rest are out), never
+ * more than an explicit server bound. An explicit concurrency above the server bound is refused.
  */
 function inflight(env: Env, apiBatch: number): { concurrency: number; serverMax: number } {
   const bound = isSet(env, ENV.serverMaxInflight) ? int(env, ENV.serverMaxInflight, 0, 1, 65_536) : undefined;
-  const derived = apiBatch > 0 ? Math.min(1024, 10 * apiBatch) : DEFAULTS.concurrency;
+  const derived = Math.min(1024, 10 * apiBatch);
   const concurrency = int(env, ENV.concurrency, Math.min(derived, bound ?? derived), 1, 1024);
   // Default: four rounds at the configured concurrency.
   const serverMax = bound ?? 4 * concurrency;
@@ -158,7 +145,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (apiUrl && !/^https?:\/\//.test(apiUrl)) {
     throw new ConfigError(`${ENV.apiUrl}=${apiUrl}: expected an http(s) URL`);
   }
-  const apiBatch = int(env, ENV.apiBatch, DEFAULTS.apiBatch, 0, 5000);
+  const apiBatch = int(env, ENV.apiBatch, DEFAULTS.apiBatch, 1, 5000);
   const { concurrency, serverMax } = inflight(env, apiBatch);
   if (env[ENV.hostsFile] && env[ENV.hostsParameter]) {
     throw new ConfigError(`${ENV.hostsFile} and ${ENV.hostsParameter} are both set: choose one host registry`);
@@ -174,7 +161,6 @@ export function loadConfig(env: Env = process.env): Config {
     rechecks: int(env, ENV.rechecks, DEFAULTS.rechecks, 0, 20),
     recheckBaseMs: num(env, ENV.recheckBaseSeconds, delaySeconds, 0, 86_400) * 1000,
     retryAttempts: int(env, ENV.retryAttempts, DEFAULTS.retryAttempts, 0, 20),
-    reason: env[ENV.reason] ?? DEFAULTS.reason,
     joinTtlSeconds: num(env, ENV.joinTtlDays, DEFAULTS.joinTtlDays, 1, 3650) * 86_400,
     maxBodyBytes: int(env, ENV.maxBodyBytes, DEFAULTS.maxBodyBytes, 1024, 6 * 1024 * 1024),
     pageSize: int(env, ENV.pageSize, DEFAULTS.pageSize, 1, 10_000),

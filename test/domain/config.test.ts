@@ -12,20 +12,17 @@ describe('loadConfig', () => {
       rechecks: 3,
       recheckBaseMs: 60_000,
       retryAttempts: 8,
-      reason: DEFAULTS.reason,
       table: 'ping-muc',
     });
+    // The notification's <reason> is the module's own (ping_muc_cloud_reason).
+    expect(c).not.toHaveProperty('reason');
   });
 
-  it('batches the stanza API by 100 by default; 0 keeps v1, 32 pings in flight, four rounds per server', () => {
+  it('batches the stanza API by 100 by default, four rounds per server; a batch holds at least one item', () => {
     expect(DEFAULTS.apiBatch).toBe(100);
-    expect(loadConfig({ PING_MUC_API_BATCH: '0' })).toMatchObject({
-      apiBatch: 0,
-      concurrency: 32,
-      serverMaxInflight: 128,
-    });
     expect(loadConfig({ PING_MUC_API_BATCH: '' }).apiBatch).toBe(100);
-    expect(loadConfig({ PING_MUC_API_BATCH: '0', PING_MUC_CONCURRENCY: '64' }).concurrency).toBe(64);
+    expect(loadConfig({ PING_MUC_API_BATCH: '1' })).toMatchObject({ apiBatch: 1, concurrency: 10, serverMaxInflight: 40 });
+    expect(() => loadConfig({ PING_MUC_API_BATCH: '0' })).toThrow(ConfigError);
   });
 
   it('keeps ten batches in flight by default when the stanza API is batched', () => {
@@ -39,12 +36,8 @@ describe('loadConfig', () => {
   it('never derives more pings in flight than an explicit server bound (a setting from before batches still works)', () => {
     const c = loadConfig({ PING_MUC_API_BATCH: '100', PING_MUC_SERVER_MAX_INFLIGHT: '512' });
     expect(c).toMatchObject({ concurrency: 512, serverMaxInflight: 512 });
-    // The same by default (batches of 100), and with v1 the bound is above its 32.
+    // The same by default (batches of 100).
     expect(loadConfig({ PING_MUC_SERVER_MAX_INFLIGHT: '512' })).toMatchObject({ concurrency: 512 });
-    expect(loadConfig({ PING_MUC_API_BATCH: '0', PING_MUC_SERVER_MAX_INFLIGHT: '512' })).toMatchObject({
-      concurrency: 32,
-      serverMaxInflight: 512,
-    });
     expect(() => loadConfig({ PING_MUC_CONCURRENCY: '1000', PING_MUC_SERVER_MAX_INFLIGHT: '512' })).toThrow(
       /PING_MUC_SERVER_MAX_INFLIGHT=512 is below PING_MUC_CONCURRENCY=1000/,
     );

@@ -495,18 +495,18 @@ describe('server slots (9.8)', () => {
 
 describe('configuration that cannot work (9.7)', () => {
   it('refuses an API timeout whose deadline margin exceeds the function timeout', () => {
-    // v1 (32 workers, pages of 128): eight joins per worker, two 60 s calls each, past 600 s.
+    // 32 workers, pages of 128: eight joins per worker, two 60 s calls each, past 600 s.
     expect(() =>
       checkRoundTimeout(
         loadConfig({
-          PING_MUC_API_BATCH: '0',
+          PING_MUC_CONCURRENCY: '32',
           PING_MUC_API_TIMEOUT_MS: '60000',
           PING_MUC_ROUND_TIMEOUT_SECONDS: '600',
         }),
       ),
     ).toThrow(/does not fit/);
     expect(() =>
-      checkRoundTimeout(loadConfig({ PING_MUC_API_BATCH: '0', PING_MUC_ROUND_TIMEOUT_SECONDS: '600' })),
+      checkRoundTimeout(loadConfig({ PING_MUC_CONCURRENCY: '32', PING_MUC_ROUND_TIMEOUT_SECONDS: '600' })),
     ).not.toThrow();
     // The default (batches of 100, C = 1,000): three joins per worker, two 100 s calls each.
     expect(() =>
@@ -519,8 +519,8 @@ describe('configuration that cannot work (9.7)', () => {
     expect(deadlineMarginMs(loadConfig({ PING_MUC_API_BATCH: '100' }))).toBe(3 * 2 * 15_000 + 10_000);
     // The default is that one: 100 s, well within the round function's 600 s.
     expect(deadlineMarginMs(loadConfig({}))).toBe(3 * 2 * 15_000 + 10_000);
-    // C below a page: the rest of a page and a new one, as before (v1: 32 workers, pages of 128).
-    expect(deadlineMarginMs(loadConfig({ PING_MUC_API_BATCH: '0' }))).toBe(8 * 2 * 15_000 + 10_000);
+    // C below a page: the rest of a page and a new one (32 workers, pages of 128).
+    expect(deadlineMarginMs(loadConfig({ PING_MUC_CONCURRENCY: '32' }))).toBe(8 * 2 * 15_000 + 10_000);
   });
 });
 
