@@ -23,7 +23,6 @@ console.log(`ping-muc listening on ${service.url}
   stanza API       ${hostsFile ? `per host, from ${hostsFile}` : config.apiUrl || '(not set: ' + ENV.apiUrl + ')'}
   data             ${dataDir === MEMORY ? 'in memory (lost on exit)' : dataDir}
   delay            ${config.delayMs / 1000} s, re-checks ${config.rechecks} (base ${config.recheckBaseMs / 1000} s), concurrency ${config.concurrency}
-  reason           "${config.reason}"
   secrets          ${hostsFile ? `per host, from ${hostsFile} (docs/hosts.md)` : process.env[ENV.webhookSecret] ? 'from the environment' : dataDir === MEMORY ? 'generated for this run' : 'from ' + dataDir + '/secrets.json'}
 For the Prosody module (prosody/README.md), in each VirtualHost:
   ping_muc_cloud_events_url = "${service.eventsUrl}"

@@ -1,12 +1,22 @@
-// Round function: invoked by EventBridge Scheduler with a RoundJob; throws to be retried.
+// Round function: invoked by EventBridge Scheduler with a RoundJob (throws to be retried), or
+// every minute by the stack's reconciler schedule with `{ "reconcile": true }`.
 import type { Context } from 'aws-lambda';
-import { parseRoundJob } from '../lib/domain/round-job';
+import { reconcile } from '../lib/app/reconcile';
 import { runRound } from '../lib/app/round';
+import type { RoundDeps } from '../lib/app/deps';
+import { parseRoundJob } from '../lib/domain/round-job';
 import { awsRoundDeps } from '../lib/wiring/aws-round';
 
 /** The part of Lambda's context a round uses: its ARN (the target of its follow-ups), its deadline, its request id. */
 export type RoundContext = Pick<Context, 'invokedFunctionArn' | 'getRemainingTimeInMillis'> &
   Partial<Pick<Context, 'awsRequestId'>>;
+
+/** The input of the reconciler's schedule (infra/scheduling.ts). */
+export const RECONCILE_INPUT = { reconcile: true } as const;
+
+export function isReconcile(event: unknown): boolean {
+  return typeof event === 'object' && event !== null && (event as { reconcile?: unknown }).reconcile === true;
+}
 
 /**
  * `arn:aws:lambda:region:account:function:name[:qualifier]` without the qualifier: follow-ups
@@ -18,8 +28,27 @@ export function unqualifiedArn(arn: string): string {
   return parts.length > 7 && parts[5] === 'function' ? parts.slice(0, 7).join(':') : arn;
 }
 
+/**
+ * One reconciler pass. A failure is logged and counted (RoundFailures, Kind=reconcile: an alarm),
+ * not thrown: the next minute's run is its retry, and Lambda's retries would only pile a
+ * `{ "reconcile": true }` into the dead-letter queue.
+ */
+async function reconcileOnce(shared: RoundDeps, requestId: string | undefined): Promise<void> {
+  const log = shared.log.child({ requestId, job: 'reconcile' });
+  try {
+    const { windows, rounds } = await reconcile({ ...shared, log });
+    if (windows + rounds > 0) log.info('reconciler re-armed overdue work', { windows, rounds });
+  } catch (err) {
+    log.error('reconciler failed', { error: (err as Error).message });
+    shared.metrics.count('RoundFailures', 'Kind', 'reconcile');
+  } finally {
+    shared.metrics.flush();
+  }
+}
+
 export async function handler(event: unknown, context: RoundContext): Promise<void> {
   const shared = await awsRoundDeps(unqualifiedArn(context.invokedFunctionArn));
+  if (isReconcile(event)) return reconcileOnce(shared, context.awsRequestId);
   let metrics = shared.metrics;
   try {
     const job = parseRoundJob(event);

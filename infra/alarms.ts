@@ -43,6 +43,9 @@ export const REJECTED_THRESHOLD = 5;
 /** The Prosody module posts a heartbeat every 60 s by default; none for this long fires. */
 export const HEARTBEAT_MINUTES = 5;
 
+/** The reconciler re-arming work this many minutes in a row fires its alarm. */
+export const RECONCILED_MINUTES = 3;
+
 /** Every alarm of the stack, by logical ID. */
 export function alarmSpecs(s: AlarmSources): AlarmSpec[] {
   const perFunction = (name: string, fn: lambda.IFunction): AlarmSpec[] => [
@@ -102,6 +105,13 @@ export function alarmSpecs(s: AlarmSources): AlarmSpec[] {
       description: 'a round invocation failed on our side (stanza API, store): it retries itself, long before the DLQ',
       metric: countTotal('RoundFailures'),
     },
+    // One re-armed item now and then is a lost job healed; every minute, jobs keep being lost.
+    {
+      id: 'ReconciledAlarm',
+      description: `the reconciler re-armed overdue windows or rounds ${RECONCILED_MINUTES} minutes in a row: their jobs keep getting lost or cannot run (see docs/operations.md)`,
+      metric: countTotal('Reconciled', { period: Duration.minutes(1) }),
+      evaluationPeriods: RECONCILED_MINUTES,
+    },
     {
       id: 'RoundDestinationFailuresAlarm',
       description: 'Lambda could not deliver a failed round to the dead-letter queue (the round is lost)',
@@ -115,7 +125,7 @@ export function alarmSpecs(s: AlarmSources): AlarmSpec[] {
     },
     {
       id: 'TableThrottlesAlarm',
-      description: 'DynamoDB throttled reads or writes of the join table or its GSI',
+      description: 'DynamoDB throttled reads or writes of the join table or its indexes',
       metric: tableThrottles(s.table),
     },
     ...perFunction('Events', s.eventsFunction),

@@ -46,6 +46,7 @@ export function dashboardWidgets(s: DashboardSources): cloudwatch.IWidget[] {
       'Last close of the window → round start (ms)',
       ['p50', 'p90', 'Maximum'].map((st) => measure('CloseToStartMs', st)),
     ),
+    graph('Reconciled: overdue work re-armed, by kind', byValue('Reconciled'), true),
     graph('Dead-letter queue depth', [
       s.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: FIVE_MINUTES, statistic: 'Maximum' }),
     ]),

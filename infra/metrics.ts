@@ -5,7 +5,7 @@ import { Aws, Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
-import { KEYS } from '../lib/adapters/dynamodb/table';
+import { INDEXES } from '../lib/adapters/dynamodb/table';
 
 export const NAMESPACE = 'PingMuc';
 
@@ -17,8 +17,10 @@ export const COUNTS = {
   },
   Pings: { dimension: 'Outcome', values: ['joined', 'nick-changed', 'not-joined', 'indeterminate', 'gone', 'failed'] },
   Notifications: { dimension: 'Result', values: ['sent', 'no-session'] },
-  RoundFailures: { dimension: 'Kind', values: ['start', 'continue'] },
+  RoundFailures: { dimension: 'Kind', values: ['start', 'continue', 'reconcile'] },
   Rounds: { dimension: 'State', values: ['started', 'done'] },
+  /** Overdue work the reconciler re-armed (lib/app/reconcile.ts). */
+  Reconciled: { dimension: 'Kind', values: ['window', 'round'] },
 } as const;
 export const MEASURES = ['RoundDurationMs', 'CloseToStartMs'] as const;
 
@@ -71,7 +73,7 @@ export function lambdaMetric(fn: lambda.IFunction, metricName: string, label?: s
   return fn.metric(metricName, { period: FIVE_MINUTES, statistic: 'Sum', ...(label ? { label } : {}) });
 }
 
-/** Read and write throttle events of the table and of its GSI, summed (throttled requests are retried by the SDK). */
+/** Read and write throttle events of the table and of each index, summed (throttled requests are retried by the SDK). */
 export function tableThrottles(table: dynamodb.ITable): cloudwatch.MathExpression {
   const usingMetrics: Record<string, cloudwatch.IMetric> = {};
   for (const [key, kind] of [
@@ -80,15 +82,17 @@ export function tableThrottles(table: dynamodb.ITable): cloudwatch.MathExpressio
   ] as const) {
     const base = { namespace: 'AWS/DynamoDB', metricName: kind, statistic: 'Sum', period: FIVE_MINUTES };
     usingMetrics[`${key}table`] = new cloudwatch.Metric({ ...base, dimensionsMap: { TableName: table.tableName } });
-    usingMetrics[`${key}gsi`] = new cloudwatch.Metric({
-      ...base,
-      dimensionsMap: { TableName: table.tableName, GlobalSecondaryIndexName: KEYS.gsi },
+    INDEXES.forEach((index, i) => {
+      usingMetrics[`${key}gsi${i}`] = new cloudwatch.Metric({
+        ...base,
+        dimensionsMap: { TableName: table.tableName, GlobalSecondaryIndexName: index.name },
+      });
     });
   }
   return new cloudwatch.MathExpression({
     expression: `SUM([${Object.keys(usingMetrics).join(',')}])`,
     usingMetrics,
     period: FIVE_MINUTES,
-    label: 'DynamoDB throttle events (table and GSI)',
+    label: 'DynamoDB throttle events (table and indexes)',
   });
 }

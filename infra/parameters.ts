@@ -7,14 +7,12 @@ import { DEFAULTS } from '../lib/support/config';
 /** Parameter defaults, documented in docs/deploy.md. */
 export const PARAMETER_DEFAULTS = {
   DelaySeconds: DEFAULTS.delaySeconds,
-  // lib's default: batches of 100 (stanza API v2, with heals). A module that predates v2 is
-  // called by v1 instead (it refuses a batch with 403), so no module upgrade is needed first.
+  // lib's default: batches of 100.
   ApiBatch: String(DEFAULTS.apiBatch),
-  // Empty = unset: lib's default applies (ten batches, 10 x ApiBatch; 32 with ApiBatch 0).
+  // Empty = unset: lib's default applies (ten batches, 10 x ApiBatch).
   Concurrency: '',
   Rechecks: DEFAULTS.rechecks,
   RetryAttempts: DEFAULTS.retryAttempts,
-  Reason: '',
   HostRegistryParameter: '',
   ServerMaxInflight: '',
   // 0 = no reservation: a new account (concurrency quota 10, of which Lambda keeps 10 unreserved)
@@ -58,17 +56,17 @@ const SPECS = {
   ApiBatch: {
     type: 'String',
     default: PARAMETER_DEFAULTS.ApiBatch,
-    allowedPattern: '^(0|[1-9][0-9]?|[1-4][0-9]{2}|500)$',
-    constraintDescription: 'must be a whole number from 0 to 500',
+    allowedPattern: '^([1-9][0-9]?|[1-4][0-9]{2}|500)$',
+    constraintDescription: 'must be a whole number from 1 to 500',
     description:
-      "Stanza API v2: self-pings, heals and notifications per batch request (PING_MUC_API_BATCH), 100 by default. At most the module's ping_muc_cloud_batch_max_items (default 500). 0 keeps API v1, one request each. A module that predates v2 refuses batches and is called by v1 instead, one that predates heals gets plain self-pings: no module upgrade is needed first.",
+      "Heals, self-pings, notifications and server pings per stanza API batch request (PING_MUC_API_BATCH), 100 by default. At most the module's ping_muc_cloud_batch_max_items (default 500).",
   },
   Concurrency: {
     type: 'String',
     default: PARAMETER_DEFAULTS.Concurrency,
     allowedPattern: '^$|^([1-9][0-9]{0,2}|10[01][0-9]|102[0-4])$',
     constraintDescription: 'must be empty or a whole number from 1 to 1024',
-    description: `Self-pings in flight at once during a round (PING_MUC_CONCURRENCY), 1 to 1024; empty = ten batches (10 x ApiBatch, at most 1024: ${Math.min(1024, 10 * DEFAULTS.apiBatch)} with the default ApiBatch), or ${DEFAULTS.concurrency} with ApiBatch 0.`,
+    description: `Self-pings in flight at once during a round (PING_MUC_CONCURRENCY), 1 to 1024; empty = ten batches (10 x ApiBatch, at most 1024: ${Math.min(1024, 10 * DEFAULTS.apiBatch)} with the default ApiBatch).`,
   },
   Rechecks: {
     type: 'Number',
@@ -84,11 +82,6 @@ const SPECS = {
     maxValue: 20,
     description:
       'Retries of a round that failed on our side (stanza API down, store error), rescheduled with backoff (30 s doubling, at most 15 min) before the error goes to Lambda retries and the DLQ.',
-  },
-  Reason: {
-    type: 'String',
-    default: PARAMETER_DEFAULTS.Reason,
-    description: `<reason> of the unavailable notification; empty means ping-muc's default ("${DEFAULTS.reason}").`,
   },
   ServerMaxInflight: {
     type: 'String',
@@ -152,7 +145,7 @@ const GROUPS: Array<{ label: string; parameters: ParameterName[] }> = [
   { label: 'XMPP server', parameters: ['ApiUrl', 'HostRegistryParameter'] },
   {
     label: 'Self-ping rounds',
-    parameters: ['DelaySeconds', 'ApiBatch', 'Concurrency', 'ServerMaxInflight', 'Rechecks', 'RetryAttempts', 'Reason'],
+    parameters: ['DelaySeconds', 'ApiBatch', 'Concurrency', 'ServerMaxInflight', 'Rechecks', 'RetryAttempts'],
   },
   {
     label: 'Operations',

@@ -63,3 +63,33 @@ export function passSchedulerRole(role: iam.IRole): iam.PolicyStatement {
     StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' },
   });
 }
+
+/** How often the reconciler runs: lib's RECONCILE_PERIOD_MS (lib/app/reconcile.ts), as a rate. */
+export const RECONCILE_RATE = 'rate(1 minute)';
+
+/**
+ * The reconciler: every minute, the round function is invoked with `{ "reconcile": true }` and
+ * re-arms each window and round whose due time has passed without a job (lib/app/reconcile.ts).
+ * No retry and no dead-letter: the next minute's run is the retry.
+ */
+export function reconcilerSchedule(
+  scope: Construct,
+  id: string,
+  group: scheduler.IScheduleGroup,
+  role: iam.IRole,
+  round: lambda.IFunction,
+): scheduler.CfnSchedule {
+  return new scheduler.CfnSchedule(scope, id, {
+    description: 'ping-muc: the reconciler re-arms overdue windows and rounds (docs/operations.md)',
+    groupName: group.scheduleGroupName,
+    scheduleExpression: RECONCILE_RATE,
+    flexibleTimeWindow: { mode: 'OFF' },
+    state: 'ENABLED',
+    target: {
+      arn: round.functionArn,
+      roleArn: role.roleArn,
+      input: JSON.stringify({ reconcile: true }),
+      retryPolicy: { maximumRetryAttempts: 0, maximumEventAgeInSeconds: 60 },
+    },
+  });
+}

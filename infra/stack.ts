@@ -35,6 +35,7 @@ import {
   allowSchedulerToRun,
   deadLetterQueue,
   passSchedulerRole,
+  reconcilerSchedule,
   scheduleGroup,
   schedulerRole,
   schedulesArn,
@@ -57,6 +58,7 @@ export class PingMucStack extends Stack {
   readonly roundFunction: PingMucFunction;
   readonly schedulerRole: iam.Role;
   readonly scheduleGroup: scheduler.ScheduleGroup;
+  readonly reconciler: scheduler.CfnSchedule;
   readonly deadLetterQueue: sqs.Queue;
   readonly webhookSecret: secretsmanager.Secret;
   readonly apiSecret: secretsmanager.Secret;
@@ -96,6 +98,13 @@ export class PingMucStack extends Stack {
     // The request signature is verified in code (Standard Webhooks HMAC), hence auth NONE.
     this.functionUrl = this.eventsFunction.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE });
     allowSchedulerToRun(this.schedulerRole, this.roundFunction, this.deadLetterQueue);
+    this.reconciler = reconcilerSchedule(
+      this,
+      'Reconciler',
+      this.scheduleGroup,
+      this.schedulerRole,
+      this.roundFunction,
+    );
     // A job due sooner than any schedule could fire before it is invoked at once (lib/wiring/aws.ts).
     new iam.Policy(this, 'RoundInvokesItself', {
       roles: [this.roundFunction.role as iam.IRole],
@@ -192,12 +201,11 @@ export class PingMucStack extends Stack {
         ...this.schedulingEnv(params),
         [ENV.apiUrl]: params.ApiUrl.valueAsString,
         [ENV.apiBatch]: params.ApiBatch.valueAsString,
-        // Unset by default: lib's default then follows ApiBatch (ten batches, or 32 pings with v1).
+        // Unset by default: lib's default then follows ApiBatch (ten batches).
         [ENV.concurrency]: this.ifSet('HasConcurrency', params.Concurrency),
         [ENV.serverMaxInflight]: this.ifSet('HasServerMaxInflight', params.ServerMaxInflight),
         [ENV.rechecks]: params.Rechecks.valueAsString,
         [ENV.retryAttempts]: params.RetryAttempts.valueAsString,
-        [ENV.reason]: this.ifSet('HasReason', params.Reason),
         [ENV.apiSecretArn]: this.apiSecret.secretArn,
         // Its own timeout: lib refuses at cold start a deadline margin that cannot fit in it.
         [ENV.roundTimeoutSeconds]: String(SIZING.round.timeoutSeconds),

@@ -327,6 +327,38 @@ describe('round function', () => {
     );
   });
 
+  it('runs the reconciler on { "reconcile": true }: an overdue window gets its start again', async () => {
+    const { DynamoStore } = await import('../../lib/adapters/dynamodb/store');
+    const store = new DynamoStore({ client: dynalite.client, table: 'ping-muc-test' });
+    const at = Date.now() - 10 * 60_000;
+    // A close recorded ten minutes ago whose start job was lost (nothing scheduled).
+    await store.recordClose('a.example', 'muc.lost.example', at * 1000, at, 'lost1', at + 60_000);
+    const lines = captureStdout();
+    const { handler, RECONCILE_INPUT } = await import('../../functions/round');
+    await expect(handler(RECONCILE_INPUT, { ...context, awsRequestId: 'req-reconcile' })).resolves.toBeUndefined();
+    // Overdue: invoked at once, as any job due now.
+    const rearmed = requests.filter((r) => jobOf(r).remote === 'muc.lost.example');
+    expect(rearmed).toHaveLength(1);
+    expect(targetOf(rearmed[0]!)).toBe(ROUND_ARN);
+    expect(jobOf(rearmed[0]!)).toMatchObject({
+      host: 'a.example',
+      remote: 'muc.lost.example',
+      gen: 'lost1',
+      kind: 'start',
+    });
+    expect(lines().find((l) => l._aws && l.Kind === 'window')).toMatchObject({ Reconciled: 1 });
+  });
+
+  it('logs and counts a failed reconciler run, and does not throw (the next minute is its retry)', async () => {
+    process.env.PING_MUC_TABLE = 'no-such-table';
+    const lines = captureStdout();
+    const { handler } = await import('../../functions/round');
+    await expect(handler({ reconcile: true }, context)).resolves.toBeUndefined();
+    expect(lines().find((l) => l.message === 'reconciler failed')).toMatchObject({ level: 'error', job: 'reconcile' });
+    expect(lines().find((l) => l._aws && l.Kind === 'reconcile')).toMatchObject({ RoundFailures: 1 });
+    expect(requests).toHaveLength(0);
+  });
+
   it('refuses a malformed job', async () => {
     const { handler } = await import('../../functions/round');
     await expect(handler({ host: 'a.example', kind: 'start' }, context)).rejects.toThrow(/invalid round job/);

@@ -7,7 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { DEFAULTS, ENV, loadConfig, requireAws } from '../../lib/support/config';
 import { checkRoundTimeout, deadlineMarginMs } from '../../lib/app/round';
-import { KEYS, tableDefinition } from '../../lib/adapters/dynamodb/table';
+import { RECONCILE_PERIOD_MS } from '../../lib/app/reconcile';
+import { isReconcile } from '../../functions/round';
+import { INDEXES, KEYS, tableDefinition } from '../../lib/adapters/dynamodb/table';
 import { SOURCE_MAP_FILE, esbuildOptions, type FunctionName } from '../../infra/bundling';
 import { SIZING } from '../../infra/function';
 import { COUNTS, MEASURES } from '../../infra/metrics';
@@ -72,7 +74,7 @@ afterAll(() => s?.cleanup());
 
 const fn = (id: string) => props(json.Resources[id]!);
 const tableArn = () => getAtt(ids.table, 'Arn');
-const indexArn = () => ({ 'Fn::Join': ['', [tableArn(), `/index/${KEYS.gsi}`]] });
+const indexArns = () => INDEXES.map((index) => ({ 'Fn::Join': ['', [tableArn(), `/index/${index.name}`]] }));
 const schedulesArn = () => ({
   'Fn::Join': [
     '',
@@ -91,7 +93,13 @@ const schedulesArn = () => ({
 /** Statements normalized for comparison: sorted actions, no Sid. */
 function normalize(statements: Statement[]) {
   return statements
-    .map(({ Sid: _sid, ...st }) => ({ ...st, Action: asArray(st.Action).slice().sort() }))
+    .map(({ Sid: _sid, ...st }) => ({
+      ...st,
+      Action: asArray(st.Action).slice().sort(),
+      ...(Array.isArray(st.Resource)
+        ? { Resource: [...st.Resource].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))) }
+        : {}),
+    }))
     .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
 }
 
@@ -105,6 +113,8 @@ describe('resources', () => {
       'AWS::SQS::Queue': 1,
       'AWS::SQS::QueuePolicy': 1,
       'AWS::Scheduler::ScheduleGroup': 1,
+      // The reconciler's: lib's own schedules are created at run time.
+      'AWS::Scheduler::Schedule': 1,
       'AWS::IAM::Role': 3,
       // The two functions' default policies, the round invoking itself, the two host-registry reads.
       'AWS::IAM::Policy': 6,
@@ -116,7 +126,7 @@ describe('resources', () => {
       'AWS::SNS::Topic': 1,
       'AWS::SNS::TopicPolicy': 1,
       'AWS::SNS::Subscription': 1,
-      'AWS::CloudWatch::Alarm': 13,
+      'AWS::CloudWatch::Alarm': 14,
       'AWS::CloudWatch::Dashboard': 1,
     });
   });
@@ -131,13 +141,13 @@ describe('resources', () => {
         BillingMode: 'PAY_PER_REQUEST',
         KeySchema: def.KeySchema,
         AttributeDefinitions: Match.arrayEquals(def.AttributeDefinitions!),
-        GlobalSecondaryIndexes: [
-          {
-            IndexName: KEYS.gsi,
-            KeySchema: def.GlobalSecondaryIndexes![0]!.KeySchema,
-            Projection: { ProjectionType: 'ALL' },
-          },
-        ],
+        GlobalSecondaryIndexes: Match.arrayEquals(
+          def.GlobalSecondaryIndexes!.map((g) => ({
+            IndexName: g.IndexName,
+            KeySchema: g.KeySchema,
+            Projection: g.Projection,
+          })),
+        ),
         TimeToLiveSpecification: { AttributeName: KEYS.ttl, Enabled: true },
         PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
         DeletionProtectionEnabled: { 'Fn::If': ['IsTableDeletionProtected', true, false] },
@@ -183,15 +193,15 @@ describe('resources', () => {
   it("the round function's timeout leaves room for lib's checkpoint margin", () => {
     // lib stops starting pages when less than deadlineMarginMs is left; with the largest margin
     // any concurrency can give, at least half of every invocation still does work.
-    for (const concurrency of [1, 8, DEFAULTS.concurrency, 100, 1024]) {
-      for (const apiBatch of ['0', String(DEFAULTS.apiBatch), '500']) {
+    for (const concurrency of [1, 8, 32, 100, 1024]) {
+      for (const apiBatch of ['1', String(DEFAULTS.apiBatch), '500']) {
         const config = loadConfig({ [ENV.concurrency]: String(concurrency), [ENV.apiBatch]: apiBatch });
         expect(deadlineMarginMs(config) * 2).toBeLessThanOrEqual(SIZING.round.timeoutSeconds * 1000);
       }
     }
-    // The template's defaults (batches of 100, ten in flight: C = 1,000) and v1's (C = 32): lib's
-    // start-up check passes with the function's own timeout.
-    for (const ApiBatch of [undefined, '0', '500']) {
+    // The template's defaults (batches of 100, ten in flight: C = 1,000), the smallest and the
+    // largest batches: lib's start-up check passes with the function's own timeout.
+    for (const ApiBatch of [undefined, '1', '500']) {
       const config = loadConfig(envOf(ids.round, ApiBatch === undefined ? {} : { ApiBatch }));
       expect(config.roundTimeoutMs).toBe(SIZING.round.timeoutSeconds * 1000);
       expect(() => checkRoundTimeout(config)).not.toThrow();
@@ -311,11 +321,67 @@ describe('scheduling', () => {
   });
 });
 
+describe('the reconciler', () => {
+  it('a schedule in the group: rate(1 minute), invoking the round function with {"reconcile":true}, as the execution role', () => {
+    const [, schedule] = resource(json, 'AWS::Scheduler::Schedule', 'Reconciler');
+    const p = props(schedule);
+    expect(p.ScheduleExpression).toBe('rate(1 minute)');
+    expect(`rate(${RECONCILE_PERIOD_MS / 60_000} minute)`).toBe(p.ScheduleExpression);
+    expect(p.GroupName).toEqual(props(json.Resources[ids.group]!).Name);
+    expect(p.State).toBe('ENABLED');
+    expect(p.FlexibleTimeWindow).toEqual({ Mode: 'OFF' });
+    const target = p.Target as Record<string, unknown>;
+    expect(target.Arn).toEqual(getAtt(ids.round, 'Arn'));
+    expect(target.RoleArn).toEqual(getAtt(ids.schedulerRole, 'Arn'));
+    expect(JSON.parse(target.Input as string)).toEqual({ reconcile: true });
+    expect(isReconcile(JSON.parse(target.Input as string))).toBe(true);
+    // No retry and no dead-letter: the next minute's run is the retry.
+    expect(target.RetryPolicy).toEqual({ MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 });
+    expect(target.DeadLetterConfig).toBeUndefined();
+    // The execution role's trust (this group only) and its one invoke grant cover it.
+    const trust = props(json.Resources[ids.schedulerRole]!).AssumeRolePolicyDocument as { Statement: Statement[] };
+    expect(JSON.stringify(trust.Statement[0]!.Condition)).toContain(JSON.stringify(getAtt(ids.group, 'Arn')));
+    expect(roleStatements(json, ids.schedulerRole)).toContainEqual(
+      expect.objectContaining({ Action: 'lambda:InvokeFunction', Resource: getAtt(ids.round, 'Arn') }),
+    );
+  });
+
+  it('an alarm when it re-arms work three minutes in a row (windows and rounds summed, per minute)', () => {
+    const p = props(resource(json, 'AWS::CloudWatch::Alarm', 'ReconciledAlarm')[1]);
+    expect([p.EvaluationPeriods, p.DatapointsToAlarm, p.Threshold, p.ComparisonOperator, p.TreatMissingData]).toEqual([
+      3,
+      3,
+      0,
+      'GreaterThanThreshold',
+      'notBreaching',
+    ]);
+    const rows = p.Metrics as Array<{ Expression?: string; MetricStat?: Record<string, unknown> }>;
+    expect(rows.find((r) => r.Expression)!.Expression).toMatch(/^SUM\(\[\w+,\w+\]\)$/);
+    expect(
+      rows
+        .filter((r) => r.MetricStat)
+        .map((r) => {
+          const m = r.MetricStat!.Metric as { MetricName: string; Dimensions: Array<{ Name: string; Value: unknown }> };
+          return [
+            m.MetricName,
+            m.Dimensions.find((d) => d.Name === 'Kind')!.Value,
+            r.MetricStat!.Stat,
+            r.MetricStat!.Period,
+          ];
+        }),
+    ).toEqual([
+      ['Reconciled', 'window', 'Sum', 60],
+      ['Reconciled', 'round', 'Sum', 60],
+    ]);
+    expect(String(p.AlarmDescription)).toMatch(/docs\/operations\.md/);
+  });
+});
+
 describe('least privilege', () => {
   const common = (name: FunctionName) => [
     { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'] },
     { Effect: 'Allow', Action: [...DYNAMODB_TABLE_ACTIONS[name]], Resource: tableArn() },
-    { Effect: 'Allow', Action: [...DYNAMODB_INDEX_ACTIONS], Resource: indexArn() },
+    { Effect: 'Allow', Action: [...DYNAMODB_INDEX_ACTIONS], Resource: indexArns() },
     {
       Effect: 'Allow',
       Action: 'iam:PassRole',
@@ -508,7 +574,6 @@ describe('environment wiring (names from lib/support/config.ts ENV)', () => {
         [ENV.serverMaxInflight]: { 'Fn::If': ['HasServerMaxInflight', ref('ServerMaxInflight'), ref('AWS::NoValue')] },
         [ENV.rechecks]: ref('Rechecks'),
         [ENV.retryAttempts]: ref('RetryAttempts'),
-        [ENV.reason]: { 'Fn::If': ['HasReason', ref('Reason'), ref('AWS::NoValue')] },
         [ENV.apiSecretArn]: ref(ids.apiSecret),
         [ENV.roundTimeoutSeconds]: String(SIZING.round.timeoutSeconds),
         ...common(),
@@ -530,32 +595,31 @@ describe('environment wiring (names from lib/support/config.ts ENV)', () => {
     expect(envOf(ids.events, { ServerMaxInflight: '40' })[ENV.serverMaxInflight]).toBeUndefined();
   });
 
-  it('ApiBatch: 100 (stanza API v2 batches) by default, else passed on to the round function only', () => {
+  it('ApiBatch: 100 by default, else passed on to the round function only', () => {
     expect(envOf(ids.round)[ENV.apiBatch]).toBe('100');
     expect(loadConfig(envOf(ids.round)).apiBatch).toBe(100);
-    // 0 keeps stanza API v1, one request per stanza.
-    expect(envOf(ids.round, { ApiBatch: '0' })[ENV.apiBatch]).toBe('0');
-    expect(loadConfig(envOf(ids.round, { ApiBatch: '0' })).apiBatch).toBe(0);
+    expect(envOf(ids.round, { ApiBatch: '1' })[ENV.apiBatch]).toBe('1');
+    expect(loadConfig(envOf(ids.round, { ApiBatch: '1' })).apiBatch).toBe(1);
     expect(envOf(ids.round, { ApiBatch: '250' })[ENV.apiBatch]).toBe('250');
     expect(loadConfig(envOf(ids.round, { ApiBatch: '250' })).apiBatch).toBe(250);
     expect(envOf(ids.events, { ApiBatch: '100' })[ENV.apiBatch]).toBeUndefined();
     expect(envOf(ids.events)[ENV.apiBatch]).toBeUndefined();
   });
 
-  it('ApiBatch: a whole number from 0 to 500 (the module takes at most 500 items a batch), each one lib accepts', () => {
+  it('ApiBatch: a whole number from 1 to 500 (the module takes at most 500 items a batch), each one lib accepts', () => {
     const pattern = new RegExp(String(json.Parameters!.ApiBatch!.AllowedPattern));
-    const range = Array.from({ length: 501 }, (_, i) => String(i));
+    const range = Array.from({ length: 500 }, (_, i) => String(i + 1));
     expect(range.filter((v) => !pattern.test(v))).toEqual([]);
-    expect(['', '501', '1000', '-1', '01', '00', '1.5', '1e2', ' 100', '100 '].filter((v) => pattern.test(v))).toEqual(
-      [],
-    );
+    expect(
+      ['', '0', '501', '1000', '-1', '01', '00', '1.5', '1e2', ' 100', '100 '].filter((v) => pattern.test(v)),
+    ).toEqual([]);
     for (const v of range) expect(loadConfig({ [ENV.apiBatch]: v }).apiBatch, v).toBe(Number(v));
   });
 
-  it("Concurrency: unset by default, so lib's default applies (ten batches, or 32 with ApiBatch 0); else passed on", () => {
+  it("Concurrency: unset by default, so lib's default applies (ten batches); else passed on", () => {
     expect(envOf(ids.round)[ENV.concurrency]).toBeUndefined();
     expect(loadConfig(envOf(ids.round)).concurrency).toBe(1000);
-    expect(loadConfig(envOf(ids.round, { ApiBatch: '0' })).concurrency).toBe(32);
+    expect(loadConfig(envOf(ids.round, { ApiBatch: '3' })).concurrency).toBe(30);
     expect(loadConfig(envOf(ids.round, { ApiBatch: '100' })).concurrency).toBe(1000);
     expect(loadConfig(envOf(ids.round, { ApiBatch: '500' })).concurrency).toBe(1024);
     expect(envOf(ids.round, { Concurrency: '64' })[ENV.concurrency]).toBe('64');
@@ -564,7 +628,7 @@ describe('environment wiring (names from lib/support/config.ts ENV)', () => {
     // With lib's default, ServerMaxInflight's default follows it: four rounds.
     expect(loadConfig(envOf(ids.round)).serverMaxInflight).toBe(4000);
     expect(loadConfig(envOf(ids.round, { ApiBatch: '100' })).serverMaxInflight).toBe(4000);
-    expect(loadConfig(envOf(ids.round, { ApiBatch: '0' })).serverMaxInflight).toBe(128);
+    expect(loadConfig(envOf(ids.round, { ApiBatch: '3' })).serverMaxInflight).toBe(120);
     expect(envOf(ids.events, { Concurrency: '64' })[ENV.concurrency]).toBeUndefined();
   });
 
@@ -624,7 +688,7 @@ describe('environment wiring (names from lib/support/config.ts ENV)', () => {
   });
 
   it("a deployment's environment is what lib's loadConfig/requireAws accept (round)", () => {
-    const params = { DelaySeconds: '90', Concurrency: '16', Rechecks: '2', RetryAttempts: '5', Reason: 'Server gone' };
+    const params = { DelaySeconds: '90', Concurrency: '16', Rechecks: '2', RetryAttempts: '5' };
     const config = loadConfig(envOf(ids.round, params));
     expect(() => requireAws(config, 'round')).not.toThrow();
     expect(config).toMatchObject({
@@ -633,7 +697,6 @@ describe('environment wiring (names from lib/support/config.ts ENV)', () => {
       concurrency: 16,
       rechecks: 2,
       retryAttempts: 5,
-      reason: 'Server gone',
       table: `${ids.table}-physical`,
       scheduler: { group: props(json.Resources[ids.group]!).Name },
     });
@@ -646,7 +709,6 @@ describe('environment wiring (names from lib/support/config.ts ENV)', () => {
       concurrency: Math.min(1024, 10 * DEFAULTS.apiBatch),
       rechecks: DEFAULTS.rechecks,
       retryAttempts: DEFAULTS.retryAttempts,
-      reason: DEFAULTS.reason, // empty Reason parameter: the variable is left out
     });
   });
 
@@ -699,7 +761,7 @@ describe('alarms', () => {
   const gt0 = { threshold: 0, op: 'GreaterThanThreshold', evaluation: [1, 1], missing: 'notBreaching' };
   const sum5 = { stat: 'Sum', period: 300 };
 
-  it('thirteen alarms, each notifying the topic on ALARM and OK', () => {
+  it('fourteen alarms, each notifying the topic on ALARM and OK', () => {
     expect(
       alarms()
         .map(([id]) => id.replace(/[0-9A-F]{8}$/, ''))
@@ -712,6 +774,7 @@ describe('alarms', () => {
         'EventsServerErrorsAlarm',
         'HeartbeatMissingAlarm',
         'RoundFailuresAlarm',
+        'ReconciledAlarm',
         'RoundDestinationFailuresAlarm',
         'RoundEventsDroppedAlarm',
         'TableThrottlesAlarm',
@@ -787,10 +850,10 @@ describe('alarms', () => {
     });
   });
 
-  it("round failures of either kind, the round's async destination failures and dropped events: the first one", () => {
+  it("round failures of any kind (the reconciler's too), the round's async destination failures and dropped events: the first one", () => {
     expect(math('RoundFailuresAlarm')).toEqual({
-      expression: expect.stringMatching(/^SUM\(\[\w+,\w+\]\)$/),
-      metrics: ['start', 'continue'].map((kind) => [
+      expression: expect.stringMatching(/^SUM\(\[\w+,\w+,\w+\]\)$/),
+      metrics: ['start', 'continue', 'reconcile'].map((kind) => [
         'PingMuc',
         'RoundFailures',
         sorted([stackDim, { Name: 'Kind', Value: kind }]),
@@ -815,20 +878,25 @@ describe('alarms', () => {
     }
   });
 
-  it('DynamoDB throttles: read and write throttle events of the table and of its GSI', () => {
+  it('DynamoDB throttles: read and write throttle events of the table and of each index', () => {
     const table = { Name: 'TableName', Value: ref(ids.table) };
-    const gsi = { Name: 'GlobalSecondaryIndexName', Value: KEYS.gsi };
     const got = math('TableThrottlesAlarm');
-    expect(got.expression).toMatch(/^SUM\(\[\w+(,\w+){3}\]\)$/);
+    expect(got.expression).toMatch(new RegExp(`^SUM\\(\\[\\w+(,\\w+){${2 * (INDEXES.length + 1) - 1}}\\]\\)$`));
     expect(got.metrics).toEqual(
       expect.arrayContaining(
         ['ReadThrottleEvents', 'WriteThrottleEvents'].flatMap((m) => [
           ['AWS/DynamoDB', m, [table], 'Sum', 300],
-          ['AWS/DynamoDB', m, sorted([table, gsi]), 'Sum', 300],
+          ...INDEXES.map((index) => [
+            'AWS/DynamoDB',
+            m,
+            sorted([table, { Name: 'GlobalSecondaryIndexName', Value: index.name }]),
+            'Sum',
+            300,
+          ]),
         ]),
       ),
     );
-    expect(got.metrics).toHaveLength(4);
+    expect(got.metrics).toHaveLength(2 * (INDEXES.length + 1));
     expect([got.threshold, got.op, got.missing]).toEqual([0, 'GreaterThanThreshold', 'notBreaching']);
   });
 
@@ -892,6 +960,7 @@ describe('dashboard', () => {
       'Notifications',
       'Round duration (ms, per finished invocation)',
       'Last close of the window → round start (ms)',
+      'Reconciled: overdue work re-armed, by kind',
       'Dead-letter queue depth',
       'Throttles',
       'Function errors',
