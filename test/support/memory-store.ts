@@ -358,10 +358,13 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
   }
 
   async roundsOf(host: string, remote: string): Promise<Round[]> {
-    return [...this.rounds.values()].flatMap((stored) => {
-      const round = stored.round.host === host && stored.round.remote === remote ? this.liveRound(stored) : undefined;
-      return round ? [round] : [];
-    });
+    // In gen order, as DynamoDB returns a partition by sort key.
+    return [...this.rounds.values()]
+      .flatMap((stored) => {
+        const round = stored.round.host === host && stored.round.remote === remote ? this.liveRound(stored) : undefined;
+        return round ? [round] : [];
+      })
+      .sort((a, b) => utf8Order(a.gen, b.gen));
   }
 
   /** Every round, for assertions. */
