@@ -23,14 +23,16 @@ if module:get_host_type() ~= "local" then
 	error("mod_" .. module.name .. " loaded on a component");
 end
 
--- Options, read once (the secrets again on a config reload, below).
+-- Options, read once (the secrets again on a config reload, below). Counts are whole and at
+-- least 1 (a fraction would fail "%d" on Lua 5.3+; 0 would stop the queue or the API).
+local function count(n) return math.max(1, math.floor(n)); end
 local events_url = module:get_option_string("ping_muc_cloud_events_url");
-local ping_timeout = module:get_option_number("ping_muc_cloud_ping_timeout", 10);
-local max_inflight = module:get_option_number("ping_muc_cloud_max_inflight", 10000);
-local batch_max_items = math.max(1, module:get_option_number("ping_muc_cloud_batch_max_items", 500));
-local batch_max_bytes = math.max(1, module:get_option_number("ping_muc_cloud_batch_max_bytes", 262144));
-local queue_size = module:get_option_number("ping_muc_cloud_queue_size", 50000);
-local batch_size = module:get_option_number("ping_muc_cloud_batch_size", 500);
+local ping_timeout = math.max(0.1, module:get_option_number("ping_muc_cloud_ping_timeout", 10));
+local max_inflight = count(module:get_option_number("ping_muc_cloud_max_inflight", 10000));
+local batch_max_items = count(module:get_option_number("ping_muc_cloud_batch_max_items", 500));
+local batch_max_bytes = count(module:get_option_number("ping_muc_cloud_batch_max_bytes", 262144));
+local queue_size = count(module:get_option_number("ping_muc_cloud_queue_size", 50000));
+local batch_size = math.floor(module:get_option_number("ping_muc_cloud_batch_size", 500));
 local retry_min = module:get_option_number("ping_muc_cloud_retry_min", 1);
 local retry_max = module:get_option_number("ping_muc_cloud_retry_max", 60);
 local http_timeout = module:get_option_number("ping_muc_cloud_http_timeout", 30);
