@@ -301,9 +301,12 @@ return function (opts)
 					batch.count, code, tostring(body):sub(1, 300), delay);
 				count_refused(batch.count);
 				settle(batch);
+				local held_links = {};
+				for _, e in ipairs(held) do held_links[link_key(e)] = true; end
 				for i = #batch.events, 1, -1 do
 					local e = batch.events[i];
-					if e.type == "s2s-close" then table.insert(held, 1, e); end
+					-- A held close of the same link is later: it covers this one.
+					if e.type == "s2s-close" and not held_links[link_key(e)] then table.insert(held, 1, e); end
 				end
 				resync_needed = true;
 				pause(delay);
