@@ -232,13 +232,14 @@ export class DynamoRounds {
     const dueOf = (item: Item) => Number(item[KEYS.due]?.N);
     // Each shard's items come oldest first; a stable sort keeps that order among equal dues.
     const merged = read
-      .flatMap(({ items }, shard) => items.map((item, i) => ({ item, shard, i })))
+      .flatMap(({ items }, shard) => items.map((item) => ({ item, shard })))
       .sort((a, b) => dueOf(a.item) - dueOf(b.item))
       .slice(0, limit);
+    // Per shard: past its last item taken, else where it stood (nothing taken), else done.
     const next: DuePositions = positions.map((position, shard) => {
+      if (position === null) return null;
       const { items, last } = read[shard] as { items: Item[]; last?: Item };
       const taken = merged.filter((m) => m.shard === shard).length;
-      if (position === null) return null;
       if (taken === items.length) return last ?? null;
       return taken === 0 ? position : dueKey(items[taken - 1] as Item);
     });
