@@ -163,8 +163,6 @@ return function (opts)
 		local session = full_sessions[user];
 		local known = session and session.ping_muc_cloud_rooms and session.ping_muc_cloud_rooms[room];
 		if not known then return nil; end
-		-- Joins tracked by an older version of the module have no since: their last post time.
-		known.since = known.since or math.floor(known.at * 1000000);
 		known.at = time.now();
 		return { type = "join", user = user, room = room, nick = known.nick, since = known.since };
 	end
