@@ -12,7 +12,6 @@ import {
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadConfig } from '../lib/support/config';
 import { DynamoStore } from '../lib/adapters/dynamodb/store';
-import { batchingStanzaApi } from '../lib/adapters/stanza-api-batching';
 import { HttpStanzaApi } from '../lib/adapters/stanza-api-http';
 import { secretKey } from '../lib/domain/signature';
 import { createLogger } from '../lib/support/observability';
@@ -39,7 +38,7 @@ export interface RoundParams {
   noise: number;
   concurrency: number;
   latencyMs: number;
-  /** Stanza API v2: the round's calls in batches of at most this many (PING_MUC_API_BATCH); 0/absent = v1. */
+  /** The round's calls in batches of at most this many (PING_MUC_API_BATCH); 0/absent: one item per request. */
   batch?: number;
 }
 
@@ -217,8 +216,8 @@ export async function measureRound(
     timeoutMs: config.apiTimeoutMs,
     onRequest: () => httpRequests++,
   };
-  const http = new HttpStanzaApi(apiOptions);
-  const transport: StanzaApi = p.batch ? batchingStanzaApi(http, { maxItems: p.batch }) : http;
+  // Batches of p.batch items (one item per request when 0).
+  const transport: StanzaApi = new HttpStanzaApi({ ...apiOptions, gatherMaxItems: Math.max(1, p.batch ?? 0) });
   // Round trip of every API call as the round sees it: tells a slow API (or a busy event loop)
   // apart from a round that does not keep C requests in flight.
   const rtts: number[] = [];
@@ -241,8 +240,10 @@ export async function measureRound(
     }
   };
   const timedApi: StanzaApi = {
-    selfPing: (user, occupant) => track(() => transport.selfPing(user, occupant)),
-    notify: (presence) => track(() => transport.notify(presence)),
+    heal: (join) => track(() => transport.heal(join)),
+    selfPing: (join) => track(() => transport.selfPing(join)),
+    notify: (join) => track(() => transport.notify(join)),
+    serverPing: (host, remote) => transport.serverPing(host, remote),
   };
   const scheduler = new CountingScheduler();
   const captured = captureMetrics();
@@ -359,7 +360,7 @@ export async function calibrate(
   await pool(p.n, p.concurrency, async (i) => {
     const j = benchJoin(i, p.n, 1);
     const t = performance.now();
-    await transport.selfPing(j.user, `${j.room}/${j.nick}`);
+    await transport.selfPing({ user: j.user, occupant: `${j.room}/${j.nick}`, since: j.seq });
     rtts.push(performance.now() - t);
   });
   const wallMs = performance.now() - t0;
