@@ -38,11 +38,12 @@ export function lua(script: string, { bin = 'lua5.4', prosody = '0.12', input }:
 dofile(${JSON.stringify(HARNESS)})
 `;
   const r = spawnSync(bin, ['-e', prelude + script], { encoding: 'utf8', input, maxBuffer: 64 * 1024 * 1024 });
-  if (r.error) {
+  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') {
     throw new Error(
       `${bin} cannot run (${(r.error as NodeJS.ErrnoException).code}): run \`bash scripts/ensure-prosody.sh\` as root (installs lua5.1, luajit, lua5.3 and lua5.4)`,
     );
   }
-  if (r.status !== 0) throw new Error(`${bin} (Prosody ${prosody} libraries) failed:\n${r.stderr}\n${r.stdout}`);
+  if (r.error || r.status !== 0)
+    throw new Error(`${bin} (Prosody ${prosody} libraries) failed:\n${r.stderr}\n${r.stdout}\n${r.error ?? ''}`);
   return r.stdout.trim();
 }

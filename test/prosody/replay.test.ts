@@ -1,0 +1,71 @@
+// Histories replayed through the module's real libraries (replay.ts): the decisions a model of
+// the module must make the same way.
+import { describe, expect, it } from 'vitest';
+import { PROSODY_LIBS, type ProsodyVersion } from './lua';
+import { type ModuleOp, replayModule } from './replay';
+
+const user = 'alice@a.example/phone';
+const room = 'lobby@muc.b.example';
+const GONE =
+  '<error type="cancel" by="muc.b.example"><item-not-found xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error>';
+
+describe.each(Object.keys(PROSODY_LIBS) as ProsodyVersion[])('replay through the module (Prosody %s)', (prosody) => {
+  it('a rejoin under the same nick is a new join; old identities are refused; a heal notifies once', () => {
+    const join: ModuleOp = { op: 'join', user, room, nick: 'Alice' };
+    const [first, update, rejoin] = replayModule([join, { ...join, request: false }, join], prosody);
+    const old = first!.result!;
+    const since = rejoin!.result!;
+    expect(first!.events.map((e) => e.type)).toEqual(['join']);
+    expect(update).toEqual({ result: old, events: [] });
+    expect(since).not.toBe(old);
+    expect(rejoin!.events).toEqual([expect.objectContaining({ type: 'join', user, room, nick: 'Alice' })]);
+
+    const steps = replayModule(
+      [
+        join,
+        { op: 'notify', user, room, nick: 'Alice', since: '1' },
+        { op: 'heal', user, room, nick: 'Alice', since: '1', reply: GONE },
+        { op: 'heal', user, room, nick: 'Alice', since: old, reply: GONE },
+        { op: 'notify', user, room, nick: 'Alice', since: old },
+        { op: 'heal', user, room, nick: 'Alice', since: old, reply: GONE },
+      ],
+      prosody,
+    );
+    // The same history gives the same since (the harness's clock).
+    expect(steps.map((s) => s.result)).toEqual([old, 'no-session', 'no-session', 'sent', 'no-session', 'no-session']);
+  });
+
+  it("a heal's decision follows the join it pinged; a reload re-posts it before host-start", () => {
+    const join: ModuleOp = { op: 'join', user, room, nick: 'Alice' };
+    const [joined] = replayModule([join], prosody);
+    const since = joined!.result!;
+    // The seq clock is the harness's, so the same history gives the same since.
+    const steps = replayModule(
+      [
+        join,
+        { op: 'heal', user, room, nick: 'Alice', since, reply: '' },
+        { op: 'heal', user, room, nick: 'Alice', since },
+        { op: 'reload' },
+        { op: 'heal', user, room, nick: 'Alice', since, reply: GONE },
+        { op: 'notify', user, room, nick: 'Alice', since },
+        { op: 'join', user, room, nick: 'Alice' },
+      ],
+      prosody,
+    );
+    expect(steps.map((s) => s.result)).toEqual([
+      since,
+      'relayed',
+      'timeout',
+      null,
+      'sent',
+      'no-session',
+      expect.any(String),
+    ]);
+    expect(steps[3]!.events.map((e) => [e.type, e.since])).toEqual([
+      ['join', Number(since)],
+      ['host-start', undefined],
+    ]);
+    expect(steps[3]!.events[1]!.seq).toBeLessThan(steps[3]!.events[0]!.seq);
+    expect(steps[4]!.events).toEqual([]); // no leave posted for a join the module's own notification ended
+  });
+});
