@@ -1,14 +1,16 @@
-// What the stanza API relays of a self-ping reply, how it refuses bodies it will not read,
-// and the counters it and the event queue keep for an OpenMetrics exporter.
+// What the stanza API relays of a self-ping reply, how a heal reads a malformed one, how it
+// refuses bodies it will not read, and the counters it and the event queue keep for an
+// OpenMetrics exporter.
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { xml } from '@xmpp/client';
-import { batch, items, ping as pingItem } from './batch';
+import { batch, heal, items, kind, only, ping as pingItem } from './batch';
 import { callApi, EventsReceiver } from './http';
 import { DOMAINS, HTTP_PORT, sleep, Testbed } from './testbed';
-import { User } from './users';
+import { isNotification, User } from './users';
 
 const BIG = 'x'.repeat(64 * 1024);
+const S = 'urn:ietf:params:xml:ns:xmpp-stanzas';
 
 /** Sends raw bytes to A's HTTP port; resolves with what came back within `waitMs` ('' if the socket closed silently). */
 function raw(bed: Testbed, head: string, body: string, waitMs = 3000): Promise<string> {
@@ -34,6 +36,9 @@ describe('stanza API limits', () => {
   // bob is a user of B that looks like a room to alice: alice sent him presence, he reflects
   // it with status 110, so the module tracks `bob@b.test` as a room with nick `e2e`.
   const occupant = () => bob.jid;
+  const room = () => bob.jid.split('/')[0]!;
+  /** What bob answers a ping with: a result's child, or an <error/>. */
+  let reply = () => xml('padding', { xmlns: 'urn:example:padding' }, BIG);
 
   beforeAll(async () => {
     bed = await Testbed.create({
@@ -45,7 +50,7 @@ describe('stanza API limits', () => {
     await bed.start(rx.url);
     alice = await User.connect(bed.a, DOMAINS.a, 'alice');
     bob = await User.connect(bed.b, DOMAINS.b, 'bob');
-    bob.answerPings(() => xml('padding', { xmlns: 'urn:example:padding' }, BIG));
+    bob.answerPings(() => reply());
     await alice.send(xml('presence', { to: occupant() }));
     await bob.waitFor((el) => el.name === 'presence' && el.attrs.from === alice.jid);
     await bob.send(
@@ -80,6 +85,45 @@ describe('stanza API limits', () => {
       to: alice.jid,
     });
     expect(answer!.el.children).toEqual([]);
+  });
+
+  it('relays a malformed error to a heal and tells nobody: the round reads it as a bad answer (module M1)', async () => {
+    const since = rx.joinSince(alice.jid, room());
+    const malformed = [
+      // Two <text/> before the condition: item-not-found by the room would say "nick changed".
+      xml(
+        'error',
+        { type: 'cancel', by: room() },
+        xml('text', { xmlns: S }, 'a'),
+        xml('text', { xmlns: S }, 'b'),
+        xml('item-not-found', { xmlns: S }),
+      ),
+      xml('error', { type: 'cancel', by: room() }), // no condition
+      xml('error', { type: 'cancel', by: room() }, xml('text', { xmlns: S }, 'only a text')),
+      xml('error', { type: 'cancel', by: room() }, xml('not-acceptable', { xmlns: S }), xml('forbidden', { xmlns: S })), // two
+    ];
+    for (const [i, error] of malformed.entries()) {
+      reply = () => error;
+      const res = await callApi(
+        bed.apiUrl,
+        bed.apiSecret,
+        batch([heal(`m${i}`, since, pingItem(`pm${i}`, alice.jid, occupant()))]),
+      );
+      expect({ error: error.toString(), answer: only(res) }).toEqual({ error: error.toString(), answer: 'iq error' });
+    }
+    await sleep(300);
+    expect(alice.notifications()).toEqual([]);
+    // A well-formed "not an occupant" by the room is acted on: the same path tells alice, once.
+    reply = () => xml('error', { type: 'cancel', by: room() }, xml('not-acceptable', { xmlns: S }));
+    const res = await callApi(
+      bed.apiUrl,
+      bed.apiSecret,
+      batch([heal('ok', since, pingItem('p-ok', alice.jid, occupant()))]),
+    );
+    expect(kind(items(res.body)[0]!.el)).toBe('sent');
+    await alice.waitFor(isNotification, 5000);
+    await sleep(300);
+    expect(alice.notifications()).toHaveLength(1);
   });
 
   it('refuses a body over the global limit with 413 before reading it (not a silent close)', async () => {

@@ -48,9 +48,23 @@ export class User {
   }
 
   /** Answers iq gets of `urn:xmpp:ping` itself: `reply` returns the result's child, or an
-   * `<error/>` element for an error reply (xmpp.js's iq callee builds the iq around it). */
+   * `<error/>` element for an error reply. xmpp.js answers pings with a result in a handler of
+   * its own that comes first: every incoming element passes here before reaching it. */
   answerPings(reply: (iq: Element) => Element | undefined): void {
-    this.xmpp.iqCallee.get('urn:xmpp:ping', 'ping', (ctx: { stanza: Element }) => reply(ctx.stanza));
+    const others = this.xmpp.listeners('element');
+    this.xmpp.removeAllListeners('element');
+    this.xmpp.on('element', (el) => {
+      if (el.name === 'iq' && el.attrs.type === 'get' && el.getChild('ping', 'urn:xmpp:ping')) {
+        const child = reply(el);
+        const type = child?.name === 'error' ? 'error' : 'result';
+        const answer = xml('iq', { type, id: el.attrs.id, to: el.attrs.from }, ...(child ? [child] : []));
+        this.xmpp.send(answer).catch(() => {
+          /* the stream is gone: the ping times out, as it would */
+        });
+        return;
+      }
+      for (const listener of others) listener(el);
+    });
   }
 
   send(el: Element): Promise<void> {
