@@ -8,9 +8,9 @@ declare module '@xmpp/client' {
     stop(): Promise<unknown>;
     send(el: Element): Promise<void>;
     on(event: 'stanza' | 'element', fn: (el: Element) => void): void;
+    on(event: 'error' | 'offline' | 'online' | 'status', fn: (...args: unknown[]) => void): void;
     listeners(event: 'element'): Array<(el: Element) => void>;
     removeAllListeners(event: 'element'): void;
-    on(event: 'error' | 'offline' | 'online' | 'status', fn: (...args: unknown[]) => void): void;
     reconnect: { stop(): void };
     iqCallee: { get(ns: string, name: string, handler: (ctx: { stanza: Element }) => Element | undefined): void };
     socket?: { destroy(): void } | null;
