@@ -3,6 +3,7 @@ import { joinedAt, type Join, type Page, type Round } from '../domain/model';
 import { classify, remoteUnreachable, type Outcome } from '../domain/outcome';
 import type { JoinRef } from '../ports';
 import type { Config } from '../support/config';
+import { mayRetry } from '../support/errors';
 import { retrying, type RetryPolicy } from '../support/retry';
 import type { RoundDeps } from './deps';
 import * as next from './next';
@@ -31,7 +32,7 @@ const API_RETRY: RetryPolicy = {
   tries: 2,
   baseMs: 500,
   maxMs: 500,
-  retryable: (err) => (err as { retry?: unknown }).retry !== false,
+  retryable: mayRetry,
 };
 
 /** Pages fed are finished whole, so they must be small enough to fit after the deadline check. */
