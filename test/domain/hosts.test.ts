@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ssmRegistrySource } from '../../lib/adapters/registry-ssm';
 import { RoutingStanzaApi } from '../../lib/adapters/stanza-api-routing';
 import { hostName, parseHosts, RegistryError } from '../../lib/domain/hosts';
+import type { JoinRef } from '../../lib/ports';
 import type { PingReply } from '../../lib/domain/model';
 import { SignatureError, secretKey, sign, verify } from '../../lib/domain/signature';
 import { ConfigError, loadConfig, requireAws } from '../../lib/support/config';
@@ -226,7 +227,7 @@ describe('EnvRegistry', () => {
 });
 
 describe('RoutingStanzaApi', () => {
-  it('calls the API of the user’s host, one client per URL and keys, and throws for an unknown host', async () => {
+  it('calls the API of the user’s host, one client per host, URL and keys, and throws for an unknown host', async () => {
     const apis: Record<string, HostApi> = {
       'a.example': { url: 'https://a/stanza', keys: [secretKey(K1)] },
       'b.example': { url: 'https://a/stanza', keys: [secretKey(K1)] },
@@ -238,25 +239,40 @@ describe('RoutingStanzaApi', () => {
       { multiHost: true, webhookKeys: async () => undefined, api: async (host) => apis[host] },
       (api) => {
         built++;
+        /** Records the call, then answers `reply`. */
+        const call =
+          <R>(what: string, reply: R) =>
+          async (join: JoinRef): Promise<R> => {
+            calls.push(`${api.url} ${what} ${join.user} ${join.since}`);
+            return reply;
+          };
         return {
-          selfPing: async (user): Promise<PingReply> => {
-            calls.push(`${api.url} ${user}`);
-            return { kind: 'timeout' };
-          },
-          notify: async () => true,
+          heal: call<PingReply>('heal', { kind: 'notified' }),
+          selfPing: call<PingReply>('self-ping', { kind: 'timeout' }),
+          notify: call('notify', 'sent' as const),
+          serverPing: async (host, remote) => void calls.push(`${api.url} server-ping ${host} ${remote}`),
         };
       },
     );
-    await routing.selfPing('alice@A.example/r', 'room@muc.x/alice');
-    await routing.selfPing('bob@b.example/r', 'room@muc.x/bob');
-    await routing.selfPing('carol@c.example/r', 'room@muc.x/carol');
+    const join = (user: string, since = 7) => ({ user, occupant: 'room@muc.x/n', since });
+    await routing.selfPing(join('alice@A.example/r'));
+    await routing.heal(join('alice@a.example/r', 8));
+    await routing.selfPing(join('bob@b.example/r'));
+    await routing.notify(join('carol@c.example/r', 9));
+    await routing.serverPing('c.example', 'muc.x');
     expect(calls).toEqual([
-      'https://a/stanza alice@A.example/r',
-      'https://a/stanza bob@b.example/r',
-      'https://c/stanza carol@c.example/r',
+      'https://a/stanza self-ping alice@A.example/r 7',
+      'https://a/stanza heal alice@a.example/r 8',
+      'https://a/stanza self-ping bob@b.example/r 7',
+      'https://c/stanza notify carol@c.example/r 9',
+      'https://c/stanza server-ping c.example muc.x',
     ]);
-    expect(built).toBe(2);
-    await expect(routing.selfPing('dan@d.example/r', 'room@muc.x/dan')).rejects.toThrow(
+    // a.example and b.example share a URL and keys, yet a batch never mixes hosts.
+    expect(built).toBe(3);
+    await expect(routing.selfPing(join('dan@d.example/r'))).rejects.toThrow(
+      /host d\.example is not in the host registry/,
+    );
+    await expect(routing.serverPing('d.example', 'muc.x')).rejects.toThrow(
       /host d\.example is not in the host registry/,
     );
   });
