@@ -1,28 +1,16 @@
-// The JSON the module puts on the wire (wire.lib.lua), run by a plain Lua interpreter with
-// Prosody's libraries on the path. Lua 5.1, 5.2 and LuaJIT have only doubles: a float seq on
+// The JSON the module puts on the wire (wire.lib.lua), run under every interpreter Prosody 0.12
+// runs on, with Prosody's libraries on the path. Lua 5.1, 5.2 and LuaJIT have only doubles: a float seq on
 // Lua 5.4 behaves the same (tostring, so util.json, prints it "%.14g"), so 5.4 shows the bug.
-import { spawnSync } from 'node:child_process';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MODULE_FOLDER } from '../e2e/testbed';
+import { INTERPRETERS, type Interpreter, lua as run } from './lua';
 
-const PROSODY_LIB = '/usr/lib/prosody';
-
-function lua(script: string): string {
-  const prelude = `package.path = "${PROSODY_LIB}/?.lua;" .. package.path; package.cpath = "${PROSODY_LIB}/?.so;" .. package.cpath
-local wire = dofile(${JSON.stringify(path.join(MODULE_FOLDER, 'wire.lib.lua'))})
+const PRELUDE = `local wire = lib("wire")
 local json = require "util.json"
 `;
-  for (const bin of ['lua5.4', 'lua5.3', 'lua5.2', 'lua5.1', 'luajit', 'lua']) {
-    const r = spawnSync(bin, ['-e', prelude + script], { encoding: 'utf8' });
-    if (r.error) continue;
-    if (r.status !== 0) throw new Error(`${bin}: ${r.stderr}`);
-    return r.stdout.trim();
-  }
-  throw new Error('no Lua interpreter found: run `bash scripts/ensure-prosody.sh` as root');
-}
 
-describe('wire.lib.lua', () => {
+describe.each(INTERPRETERS)('wire.lib.lua under %s', (bin: Interpreter) => {
+  const lua = (script: string) => run(PRELUDE + script, { bin });
+
   it('util.json alone prints a float microsecond seq as %.14g (neighbours tie): the bug', () => {
     const out = lua(
       'print(json.encode({ seq = 1764075600000001.0 })); print(json.encode({ seq = 1764075600000002.0 }))',
