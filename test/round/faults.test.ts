@@ -1,7 +1,8 @@
 // Seeded fault injection at unit speed: 20,000 joins on 3 remotes, a stanza API that fails 1 %
-// of calls, a store that fails 0.5 % of calls (before or after applying), every job delivered
-// twice at once, stray continue invocations, one lost start job (the reconciler, run every
-// minute, re-arms it), one remote down for three re-check steps. No heal may be lost, none may
+// of calls, a store that fails 0.5 % of calls (before or after applying), a scheduler that fails
+// 5 % of its calls and loses 5 % of the jobs it took, every job delivered twice at once, stray
+// continue invocations, one lost start job (the reconciler, run every minute, re-arms what is
+// lost), one remote down for three re-check steps. No heal may be lost, none may
 // come early, no joined user may be told. npm test runs a fixed list of seeds;
 // PING_MUC_FAULT_SEED=<n> replays one seed, PING_MUC_FAULT_SEEDS=<n> runs n seeds from a random base.
 import type { Element } from 'ltx';
@@ -77,6 +78,7 @@ interface Figures {
   reconciled: number;
   apiFaults: number;
   storeFaults: number;
+  schedulerFaults: number;
   notifications: number;
   finishedAfterS: number;
 }
@@ -90,7 +92,7 @@ async function runSeed(seed: number): Promise<Figures> {
     // The remote that is down is probed every 10 s, and re-checked as soon as it is back.
     PING_MUC_PROBE_SECONDS: '10',
   });
-  const counts = { apiFaults: 0, storeFaults: 0 };
+  const counts = { apiFaults: 0, storeFaults: 0, schedulerFaults: 0 };
   const t0 = w.clock.now();
 
   // The truth: which joins the rooms still have. A third of them are ghosts.
@@ -139,6 +141,15 @@ async function runSeed(seed: number): Promise<Figures> {
   const store = faultyStore(w.store, 0.005, random, counts) as unknown as JoinStore & RoundStore;
   w.deps.joins = store;
   w.deps.rounds = store;
+  // The scheduler fails a call (throttled, a 5xx), or takes a job that is then lost (the DLQ).
+  const schedule = w.scheduler.schedule.bind(w.scheduler);
+  w.scheduler.schedule = async (name, at, job) => {
+    const roll = random();
+    if (roll < 0.1) counts.schedulerFaults++;
+    if (roll < 0.05) throw new Error('ThrottlingException (injected)');
+    if (roll < 0.1) return true;
+    return schedule(name, at, job);
+  };
 
   // The links close; one start job is lost.
   const { linkClosed } = await import('../../lib/app/link');
@@ -249,6 +260,7 @@ async function runSeed(seed: number): Promise<Figures> {
     reconciled,
     apiFaults: counts.apiFaults,
     storeFaults: counts.storeFaults,
+    schedulerFaults: counts.schedulerFaults,
     notifications: api.notifications.length,
     finishedAfterS: Math.round((w.clock.now() - t0) / 1000),
   };
@@ -272,7 +284,7 @@ describe('no heal is lost under injected faults', () => {
       const f = await runSeed(seed);
       console.log(
         `[faults] seed ${f.seed}: ${f.notifications} notified, ${f.invocations} invocations, ${f.selfRetries} self-retries, ${f.reconciled} re-armed, ` +
-          `${f.apiFaults} API faults, ${f.storeFaults} store faults, finished ${f.finishedAfterS} s after the closes`,
+          `${f.apiFaults} API faults, ${f.storeFaults} store faults, ${f.schedulerFaults} scheduler faults, finished ${f.finishedAfterS} s after the closes`,
       );
     }
   });
