@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { atExpression, NAME_PATTERN, scheduledMinute, scheduleName } from '../../lib/domain/schedule';
+import { atExpression, NAME_PATTERN, scheduledMinute, scheduleName, scheduleTag } from '../../lib/domain/schedule';
 import type { RoundJob } from '../../lib/domain/model';
 
 const base: RoundJob = { host: 'example.org', remote: 'conference.remote.net', gen: 'g1', kind: 'start' };
@@ -49,10 +49,29 @@ describe('scheduleName', () => {
   it('tells apart jobs that differ only in their pass or probe mark, for the same tag', () => {
     const job: RoundJob = { host: 'a.example', remote: 'muc.b.example', gen: 'g1', kind: 'continue' };
     const names = [job, { ...job, pass: 0 }, { ...job, pass: 1 }, { ...job, pass: 1, probe: true as const }].map((j) =>
-      scheduleName(j, 'lease123'),
+      scheduleName(j, scheduleTag.slot(123)),
     );
     expect(new Set(names).size).toBe(4);
-    expect(scheduleName({ ...job, pass: 1 }, 'lease123')).toBe(names[2]);
+    expect(scheduleName({ ...job, pass: 1 }, scheduleTag.slot(123))).toBe(names[2]);
+  });
+
+  it('gives every tag of a round its own valid name, and the reconciler one per due time', () => {
+    const job: RoundJob = { host: 'a.example', remote: 'muc.b.example', gen: 'g1', kind: 'continue', pass: 1 };
+    const tags = [
+      scheduleTag.start(),
+      scheduleTag.postponed(1_000),
+      scheduleTag.slot(1_000),
+      scheduleTag.checkpoint(1, '7'),
+      scheduleTag.probe(1, 1_000),
+      scheduleTag.recheck(1),
+      scheduleTag.retry(1, 60_000),
+      scheduleTag.reconciled(1_000),
+      scheduleTag.reconciled(2_000),
+    ];
+    const names = tags.map((tag) => scheduleName(job, tag));
+    for (const name of names) expect(name).toMatch(NAME_PATTERN);
+    expect(new Set(names).size).toBe(tags.length);
+    expect(scheduleName(job, scheduleTag.reconciled(1_000))).toBe(names[7]);
   });
 
   const longHost = `${'a'.repeat(60)}.example.org`;
