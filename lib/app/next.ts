@@ -91,13 +91,15 @@ export type ForRound = ({ run: true } | { run: false; steps: Step[] }) & { why?:
 const NOTHING: ForRound = { run: false, steps: [] };
 
 /**
- * A job meets the round: gone or done, nothing; a job for another pass, nothing (the round's
- * own job, a retry carrying the round's pass, or the reconciler goes on with it); a probe the
- * round no longer wants, nothing; a re-check pass long before its time, its job at that time.
+ * A job meets the round: gone or done, nothing; a job for another pass, nothing but, for a
+ * waiting round, its pass's own job armed again by name (had it come while this job held the
+ * lease, it did nothing); a probe the round no longer wants, nothing; a re-check pass long
+ * before its time, its job at that time. Anything else runs the round.
  */
 export function forRound(config: Config, job: RoundJob, round: Round | undefined, now: number): ForRound {
   if (!round || round.state === 'done') return NOTHING;
-  if (job.pass !== undefined && job.pass !== round.pass) return { ...NOTHING, why: 'round job for another pass ignored' };
+  if (job.pass !== undefined && job.pass !== round.pass)
+    return { run: false, steps: round.state === 'waiting' ? [recheck(round)] : [], why: 'round job for another pass ignored' };
   if (job.probe) return probeWanted(config, round, now) ? { run: true } : NOTHING;
   if (round.state === 'waiting' && round.notBefore !== undefined && round.notBefore - now > MAX_EARLY_WAIT_MS)
     return { run: false, steps: [recheck(round)], why: 'round job early for its pass' };

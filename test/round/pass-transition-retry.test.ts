@@ -37,3 +37,19 @@ it('control: without the scheduler failure the join is notified after its re-che
   expect(w.store.allRounds()[0]!.state).toBe('done');
   expect(w.api.notifications).toHaveLength(1);
 });
+
+it("a job for the pass that ended meets the round waiting for the next: it arms that pass's job again", async () => {
+  const w = roundWorld({ PING_MUC_RECHECKS: '1' });
+  const [j] = await seedJoins(w, 1);
+  w.api.answers.set(j!.occupant, 'timeout');
+  await closeLink(w);
+  const start = w.scheduler.takeNext()!;
+  w.clock.t = start.at;
+  const { runRound } = await import('../../lib/app/round');
+  await runRound(w.deps, start.job);
+  w.scheduler.pending.clear(); // the p1 job is lost
+  await runRound(w.deps, { ...start.job, kind: 'continue', pass: 0 }); // a late job of pass 0
+  expect([...w.scheduler.pending.values()].map((p) => p.job.pass)).toEqual([1]);
+  await drive(w);
+  expect(w.api.notifications.map((n) => n.occupant)).toEqual([j!.occupant]);
+});
