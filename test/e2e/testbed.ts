@@ -367,6 +367,8 @@ export interface TestbedOptions {
   aModules?: string[];
   /** Extra options on A's VirtualHost (merged over the ping_muc_cloud ones). */
   aOptions?: Record<string, LuaValue>;
+  /** Extra global options on A (e.g. `s2s_send_queue_size`). */
+  aGlobalOptions?: Record<string, LuaValue>;
   logLevel?: 'debug' | 'info' | 'warn';
   /** More MUC components on B, e.g. an IDN domain (Unicode form; the hosts file gets its ASCII form). */
   bMucs?: string[];
@@ -470,6 +472,7 @@ export class Testbed {
         globalOptions: {
           http_default_host: DOMAINS.a,
           ...(this.opts.aSecondHost ? { http_interfaces: [this.ip(1), this.ip(4)] } : {}),
+          ...this.opts.aGlobalOptions,
         },
         logLevel: level,
       },
