@@ -8,22 +8,23 @@ const user = fc.integer({ min: 0, max: 2 });
 const room = fc.integer({ min: 0, max: 2 });
 const remote = fc.integer({ min: 0, max: 1 });
 
-export const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
-  { weight: 30, arbitrary: fc.record({ c: fc.constant('join' as const), user, room, alt: fc.boolean() }) },
-  { weight: 4, arbitrary: fc.record({ c: fc.constant('leave' as const), user, room }) },
-  { weight: 3, arbitrary: fc.record({ c: fc.constant('end' as const), user }) },
-  {
+/** The commands a history is made of, by kind, with their weights. */
+const commands: Record<Cmd['c'], { weight: number; arbitrary: fc.Arbitrary<Cmd> }> = {
+  join: { weight: 30, arbitrary: fc.record({ c: fc.constant('join' as const), user, room, alt: fc.boolean() }) },
+  leave: { weight: 4, arbitrary: fc.record({ c: fc.constant('leave' as const), user, room }) },
+  end: { weight: 3, arbitrary: fc.record({ c: fc.constant('end' as const), user }) },
+  wait: {
     weight: 25,
     arbitrary: fc.record({
       c: fc.constant('wait' as const),
       ms: fc.constantFrom(200, 2_000, 10_000, 30_000, 58_000, 61_000, 120_000, 300_000),
     }),
   },
-  {
+  close: {
     weight: 12,
     arbitrary: fc.record({ c: fc.constant('close' as const), remote, lose: fc.integer({ min: 0, max: 7 }) }),
   },
-  {
+  'muc-restart': {
     weight: 5,
     arbitrary: fc.record({
       c: fc.constant('muc-restart' as const),
@@ -32,31 +33,48 @@ export const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
       downMs: fc.constantFrom(0, 30_000, 200_000),
     }),
   },
-  { weight: 3, arbitrary: fc.record({ c: fc.constant('up' as const), remote }) },
-  { weight: 4, arbitrary: fc.record({ c: fc.constant('reload' as const) }) },
-  { weight: 3, arbitrary: fc.record({ c: fc.constant('restart' as const), kill: fc.boolean() }) },
+  up: { weight: 3, arbitrary: fc.record({ c: fc.constant('up' as const), remote }) },
+  reload: { weight: 4, arbitrary: fc.record({ c: fc.constant('reload' as const) }) },
+  restart: { weight: 3, arbitrary: fc.record({ c: fc.constant('restart' as const), kill: fc.boolean() }) },
   // Within the 300 s the service accepts: a clock further ahead has its events refused.
-  {
+  skew: {
     weight: 3,
     arbitrary: fc.record({ c: fc.constant('skew' as const), ms: fc.constantFrom(0, -60_000, 200_000, 240_000) }),
   },
-);
+};
+
+export const cmdArb = (kinds: Array<Cmd['c']> = Object.keys(commands) as Array<Cmd['c']>): fc.Arbitrary<Cmd> =>
+  fc.oneof(...kinds.map((k) => commands[k]));
 
 const tape = (max: number) => fc.array(fc.integer({ min: 0, max: 99 }), { maxLength: max, size: 'max' });
 
-export const faultsArb: fc.Arbitrary<Faults> = fc.record({
-  store: tape(80),
-  sched: tape(40),
-  api: tape(40),
-  post: tape(20),
-  inv: tape(20),
-});
+const FAULT_KINDS = ['store', 'sched', 'api', 'post', 'inv'] as const;
 
-export const historyArb = (maxCmds = 30): fc.Arbitrary<History> =>
+/** The fault tapes; kinds left out stay empty (no such fault). */
+export const faultsArb = (kinds: ReadonlyArray<keyof Faults> = FAULT_KINDS): fc.Arbitrary<Faults> => {
+  const arb = (k: keyof Faults, length: number): fc.Arbitrary<number[]> =>
+    kinds.includes(k) ? tape(length) : fc.constant<number[]>([]);
+  return fc.record({
+    store: arb('store', 80),
+    sched: arb('sched', 40),
+    api: arb('api', 40),
+    post: arb('post', 20),
+    inv: arb('inv', 20),
+  });
+};
+
+/** What histories are made of: every command and fault kind unless narrowed. */
+export interface Shape {
+  maxCmds?: number;
+  kinds?: Array<Cmd['c']>;
+  faults?: Array<keyof Faults>;
+}
+
+export const historyArb = (shape: Shape = {}): fc.Arbitrary<History> =>
   fc.record({
     seed: fc.integer({ min: 0, max: 0x7fffffff }),
-    cmds: fc.array(cmdArb, { minLength: 1, maxLength: maxCmds, size: 'max' }),
-    faults: faultsArb,
+    cmds: fc.array(cmdArb(shape.kinds), { minLength: 1, maxLength: shape.maxCmds ?? 30, size: 'max' }),
+    faults: faultsArb(shape.faults),
   });
 
 /** The faults a tape holds, for the printout (0 is none; shrinking removes the rest). */
@@ -92,12 +110,13 @@ export interface Found {
  * more with its whole trace for the printout.
  */
 export async function search(
-  opts: SimOptions & { seed: number; numRuns: number; maxCmds?: number; examples?: History[] },
+  opts: SimOptions & Shape & { seed: number; numRuns: number; examples?: History[]; only?: RegExp },
 ): Promise<Found | undefined> {
   const details = await fc.check(
-    fc.asyncProperty(historyArb(opts.maxCmds), async (h) => {
+    fc.asyncProperty(historyArb(opts), async (h) => {
       const o = await runHistory(h, opts);
-      return o.violation === undefined;
+      // `only`: look for one kind of violation (shrinking keeps that kind).
+      return o.violation === undefined || (opts.only !== undefined && !opts.only.test(o.violation));
     }),
     { seed: opts.seed, numRuns: opts.numRuns, examples: (opts.examples ?? []).map((h) => [h]) },
   );
@@ -109,11 +128,11 @@ export async function search(
  * them off: what the switched-on old behaviour alone costs. Shrinking keeps both sides.
  */
 export async function searchDifference(
-  opts: SimOptions & { seed: number; numRuns: number; maxCmds?: number; examples?: History[] },
+  opts: SimOptions & Shape & { seed: number; numRuns: number; examples?: History[] },
 ): Promise<Found | undefined> {
   const off: SimOptions = { ...opts, switches: {} };
   const details = await fc.check(
-    fc.asyncProperty(historyArb(opts.maxCmds), async (h) => {
+    fc.asyncProperty(historyArb(opts), async (h) => {
       const on = await runHistory(h, opts);
       if (on.violation === undefined) return true;
       return (await runHistory(h, off)).violation !== undefined;

@@ -72,7 +72,7 @@ export interface ModuleEnv {
   /** Latency of one stanza round trip to a remote (ms). */
   latency(key: string): number;
   /** A fault for one stanza API call: undefined for none. */
-  apiFault(): 'throw' | 'timeout' | 'bad-answer' | undefined;
+  apiFault(): 'throw' | 'timeout' | 'bad-answer' | 'answer-lost' | undefined;
   /** A fault for one events request: lost after it was applied (the module posts it again). */
   postFault(): boolean;
   trace(line: string): void;
@@ -394,7 +394,10 @@ export class ModuleModel {
       const fault = this.env.apiFault();
       if (fault === 'throw') throw new StanzaApiError('stanza API unreachable (injected)');
       await this.env.sleep(this.env.latency(`notify|${ref.user}|${ref.occupant}`) / 2);
-      return this.deliver(ref, 'notify') ? 'sent' : 'no-session';
+      const sent = this.deliver(ref, 'notify');
+      // Delivered, but the answer never reached the round: it may try again.
+      if (fault === 'answer-lost') throw new StanzaApiError('stanza API answer lost (injected)');
+      return sent ? 'sent' : 'no-session';
     },
     serverPing: async (_host, remote) => {
       this.reach(remote);
@@ -429,22 +432,4 @@ function describeReply(r: PingReply): string {
   const type = String(r.iq.attrs.type);
   const cond = r.iq.getChild('error')?.children.find((c) => typeof c !== 'string') as Element | undefined;
   return cond ? `${type} ${cond.name}` : type;
-}
-
-export function legacyApi(m: ModuleModel): StanzaApi {
-  const ref = (user: string, occupant: string): JoinRef => {
-    const room = occupant.slice(0, occupant.indexOf('/'));
-    return { user, occupant, since: m.sessions.get(user)?.rooms.get(room)?.since ?? -1 };
-  };
-  const api = m.api;
-  return {
-    heal: (a: JoinRef | string, b?: string) => api.heal(typeof a === 'string' ? ref(a, b as string) : a),
-    selfPing: (a: JoinRef | string, b?: string) => api.selfPing(typeof a === 'string' ? ref(a, b as string) : a),
-    notify: async (a: JoinRef | Element) => {
-      if ('occupant' in a) return api.notify(a);
-      const r = await api.notify(ref(String(a.attrs.to), String(a.attrs.from)));
-      return (r === 'sent') as unknown as 'sent';
-    },
-    serverPing: api.serverPing,
-  } as StanzaApi;
 }
