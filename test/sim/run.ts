@@ -1,4 +1,4 @@
-// The simulator's long run: `npm run sim -- --runs=100000 [--seed=N] [--workers=N] [--switches=JSON]`.
+// The simulator's long run: `npm run sim -- --runs=100000 [--seed=N] [--workers=N] [--max-cmds=30] [--switches=JSON]`.
 // Each worker runs its share of generated histories (fast-check, from seed + worker index) and
 // goes on past a failure, counting the violations by kind; the first history of each kind is
 // then shrunk and printed. Prints seed, count, time and what the histories did.
@@ -16,6 +16,7 @@ const runs = Number(arg('runs') ?? 100_000);
 const seed = Number(arg('seed') ?? Math.floor(Math.random() * 2 ** 31));
 const workers = Number(arg('workers') ?? Math.max(1, cpus().length));
 const switches = JSON.parse(arg('switches') ?? '{}') as SimOptions['switches'];
+const maxCmds = Number(arg('max-cmds') ?? 30);
 const worker = arg('worker');
 
 interface Figures {
@@ -47,7 +48,7 @@ async function check(seed: number, runs: number): Promise<Figures> {
   // Generated as the pinned seeds' are (fast-check's biased generation); the property never
   // fails, so the run goes on past a violation and counts it.
   await fc.assert(
-    fc.asyncProperty(historyArb(), async (h) => {
+    fc.asyncProperty(historyArb({ maxCmds }), async (h) => {
       const o = await runHistory(h, opts);
       figures.runs++;
       figures.steps += o.steps;
@@ -69,7 +70,7 @@ async function check(seed: number, runs: number): Promise<Figures> {
 async function shrink(h: History, kind: string): Promise<string> {
   const opts: SimOptions = { requireReconciler: true, switches };
   const details = await fc.check(
-    fc.asyncProperty(historyArb(), async (x) => {
+    fc.asyncProperty(historyArb({ maxCmds }), async (x) => {
       const o = await runHistory(x, opts);
       return o.violation === undefined || kindOf(o.violation) !== kind;
     }),
@@ -87,7 +88,7 @@ if (worker !== undefined) {
   const self = fileURLToPath(import.meta.url);
   const share = Math.ceil(runs / workers);
   console.log(
-    `[sim] ${share * workers} histories from seed ${seed}, ${workers} worker(s) (seeds ${seed}..${seed + workers - 1})`,
+    `[sim] ${share * workers} histories of up to ${maxCmds} commands from seed ${seed}, ${workers} worker(s) (seeds ${seed}..${seed + workers - 1})`,
   );
   const results = await Promise.all(
     Array.from(
@@ -102,6 +103,7 @@ if (worker !== undefined) {
               `--worker=${i}`,
               `--seed=${seed + i}`,
               `--runs=${share}`,
+              `--max-cmds=${maxCmds}`,
               `--switches=${JSON.stringify(switches ?? {})}`,
             ],
             { stdio: ['ignore', 'pipe', 'inherit'] },
