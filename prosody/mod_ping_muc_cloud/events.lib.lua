@@ -14,8 +14,9 @@
 --
 -- seq (microseconds) never goes back, not across a reload (carried in memory) nor across a
 -- restart: a high-water mark (`mark`, a store) is saved ahead of the clock every 30 s, and a
--- new process starts at max(clock, min(mark, clock + 120 s)). ping-muc refuses a seq too far
--- ahead of its own clock, so a clock that ran ahead and was set back stops mattering in 2 min.
+-- new process starts at max(clock, min(mark, clock + 300 s)). ping-muc refuses a seq more than
+-- 300 s ahead of its clock, so nothing it stored is above that start: no later event of this
+-- server is ever older than one it applied, whatever the clock did across the restart.
 --
 -- Every `heartbeat` seconds a heartbeat event tells ping-muc the module is alive (its alarm
 -- fires when none arrives). At most one is undelivered at a time, and a heartbeat never
@@ -43,8 +44,9 @@ local time = require "util.time";
 
 -- Below ping-muc's 256 KiB limit, with room for the envelope.
 local MAX_BATCH_BYTES = 200 * 1024;
--- The seq high-water mark: saved this far ahead, this often; believed this far ahead at most.
-local MARK_AHEAD, MARK_EVERY, MARK_MAX_AHEAD = 60 * 1000000, 30, 120 * 1000000;
+-- The seq high-water mark: saved this far ahead, this often; believed this far ahead at most
+-- (ping-muc's MAX_SEQ_AHEAD_SECONDS, lib/domain/events.ts).
+local MARK_AHEAD, MARK_EVERY, MARK_MAX_AHEAD = 60 * 1000000, 30, 300 * 1000000;
 
 -- Backoff with jitter (half to all of the step), so that many servers do not retry in lock-step.
 local function backoff(min, max, attempt)
