@@ -32,6 +32,22 @@ export interface Switches {
 }
 
 /** A raw event as the module posts it (docs/events.md). */
+/** An operation as test/prosody/replay.lua takes it. */
+export type ReplayOp =
+  | { op: 'join'; user: string; room: string; nick: string }
+  | { op: 'leave'; user: string; room: string; nick: string }
+  | { op: 'end'; user: string }
+  | { op: 'notify'; user: string; room: string; nick: string; since: string }
+  | { op: 'heal'; user: string; room: string; nick: string; since: string; reply?: string }
+  | { op: 'reload' };
+
+/** One operation of the module model: its decision (a join's since, a call's answer) and the events it posted. */
+export interface RecordedOp {
+  op: ReplayOp;
+  model: string | null;
+  events: string[];
+}
+
 export type RawEvent = Record<string, unknown> & { type: string; seq: number };
 
 export interface Told {
@@ -52,6 +68,8 @@ interface JoinEntry {
 interface Session {
   /** Counts the user's connections: a new one after a session end or a restart. */
   epoch: number;
+  /** It has joined a room (its rooms table exists, even once empty): its end is posted. */
+  joined?: boolean;
   rooms: Map<string, JoinEntry>;
 }
 
@@ -126,6 +144,7 @@ export class ModuleModel {
 
   private enqueue(event: Omit<RawEvent, 'seq'> & { seq?: number }): RawEvent {
     const e = { ...event, host: HOST, seq: event.seq ?? this.nextSeq() } as unknown as RawEvent;
+    if (!e.type.startsWith('s2s-')) this.enqueued.push(e.type);
     this.queue.push(e);
     this.kick();
     return e;
@@ -229,8 +248,11 @@ export class ModuleModel {
     const holder = occupants.get(nick);
     if (holder !== undefined && holder !== user) return false; // nick taken: a conflict, no join
     occupants.set(nick, user);
+    const op = this.opStart();
     const event = this.enqueue({ type: 'join', user, room, nick });
     s.rooms.set(room, { nick, since: event.seq });
+    s.joined = true;
+    this.recordOp({ op: 'join', user, room, nick }, event.seq, op);
     return true;
   }
 
@@ -243,8 +265,10 @@ export class ModuleModel {
       const occupants = this.remoteOf(room).rooms.get(room);
       if (occupants?.get(known.nick) === user) occupants.delete(known.nick);
     }
+    const op = this.opStart();
     s.rooms.delete(room);
     this.enqueue({ type: 'leave', user, room });
+    this.recordOp({ op: 'leave', user, room, nick: known.nick }, null, op);
   }
 
   endSession(user: string): void {
@@ -256,12 +280,15 @@ export class ModuleModel {
       const occupants = this.remoteOf(room).rooms.get(room);
       if (occupants?.get(known.nick) === user) occupants.delete(known.nick);
     }
+    const op = this.opStart();
     this.sessions.delete(user);
-    if (s.rooms.size > 0) this.enqueue({ type: 'session-end', user });
+    if (s.joined) this.enqueue({ type: 'session-end', user });
+    this.recordOp({ op: 'end', user }, null, op);
   }
 
   /** A module reload: sessions and the queue survive; every live join is posted again. */
   reload(): void {
+    const op = this.opStart();
     const start = this.nextSeq();
     const reposts: RawEvent[] = [];
     for (const [user, s] of this.sessions)
@@ -270,6 +297,7 @@ export class ModuleModel {
     if (this.switches.hostStartFirst) this.enqueue({ type: 'host-start', seq: start });
     for (const r of reposts) this.enqueue({ ...r, seq: undefined });
     if (!this.switches.hostStartFirst) this.enqueue({ type: 'host-start', seq: start });
+    this.recordOp({ op: 'reload' }, null, op);
   }
 
   /**
@@ -277,6 +305,7 @@ export class ModuleModel {
    * posts the session ends first. The remote MUCs keep the occupants (their links just close).
    */
   restart(kill: boolean): void {
+    this.stopRecording(); // the replay of the Lua libraries has no restart
     if (!kill) for (const user of [...this.sessions.keys()]) this.endSession(user);
     this.sessions.clear();
     // The queue of a killed process is lost; a graceful stop's queue is posted by the next one.
@@ -350,15 +379,16 @@ export class ModuleModel {
 
   /** The API as the round calls it, each call and its answer in the trace. */
   readonly api: StanzaApi = {
-    heal: (ref) => this.traced('heal', ref, this.core.heal(ref)),
-    selfPing: (ref) => this.traced('selfPing', ref, this.core.selfPing(ref)),
-    notify: (ref) => this.traced('notify', ref, this.core.notify(ref)),
+    heal: (ref) => this.traced('heal', ref, this.opCount, this.core.heal(ref)),
+    selfPing: (ref) => this.traced('selfPing', ref, this.opCount, this.core.selfPing(ref)),
+    notify: (ref) => this.traced('notify', ref, this.opCount, this.core.notify(ref)),
     serverPing: (host, remote) => this.core.serverPing(host, remote),
   };
 
-  private async traced<T>(call: string, ref: JoinRef, answer: Promise<T>): Promise<T> {
+  private async traced<T>(call: string, ref: JoinRef, began: number, answer: Promise<T>): Promise<T> {
     try {
       const a = await answer;
+      if (call !== 'selfPing') this.recordCall(call as 'heal' | 'notify', ref, began, a as PingReply | string);
       const shown =
         typeof a === 'string'
           ? a
@@ -380,6 +410,7 @@ export class ModuleModel {
     heal: async (ref) => {
       if (!this.current(ref)) return { kind: 'no-session' };
       const reply = await this.ping(ref);
+      this.pinged.set(`${ref.user}|${ref.occupant}|${ref.since}`, reply);
       if (reply.kind !== 'reply') return reply;
       const room = ref.occupant.slice(0, ref.occupant.indexOf('/'));
       if (classify(reply, { host: HOST, room }) !== 'not-joined') return reply;
@@ -403,6 +434,54 @@ export class ModuleModel {
       this.reach(remote);
     },
   };
+
+  // --- the module's decisions, for a replay through the real Lua libraries (./replay.test.ts) ---
+
+  /** The module's operations and its decisions, while `record` is set and the history replayable. */
+  record: RecordedOp[] | undefined;
+  /** Operations so far: a heal or notification another operation overlapped is not replayable in order. */
+  private opCount = 0;
+  private recording = true;
+  private readonly enqueued: string[] = [];
+  private readonly pinged = new Map<string, PingReply>();
+
+  private opStart(): number {
+    this.opCount++;
+    return this.enqueued.length;
+  }
+
+  private recordOp(op: ReplayOp, model: string | number | null, eventsFrom: number): void {
+    if (this.recording)
+      this.record?.push({ op, model: model === null ? null : String(model), events: this.enqueued.slice(eventsFrom) });
+  }
+
+  /** The ops recorded so far are kept: they are the replayable prefix. */
+  stopRecording(): void {
+    this.recording = false;
+  }
+
+  private recordCall(call: 'heal' | 'notify', ref: JoinRef, began: number, answer: PingReply | string): void {
+    if (!this.record || !this.recording) return;
+    // Another operation ran while this call was in flight: the order cannot be replayed.
+    if (this.opCount !== began) return this.stopRecording();
+    const slash = ref.occupant.indexOf('/');
+    const base = {
+      user: ref.user,
+      room: ref.occupant.slice(0, slash),
+      nick: ref.occupant.slice(slash + 1),
+      since: String(ref.since),
+    };
+    if (call === 'notify') {
+      this.recordOp({ op: 'notify', ...base }, answer as string, this.enqueued.length);
+      return;
+    }
+    const a = answer as PingReply;
+    const pinged = this.pinged.get(`${ref.user}|${ref.occupant}|${ref.since}`);
+    const reply = pinged?.kind === 'reply' ? (pinged.iq.getChild('error')?.toString() ?? '') : undefined;
+    const model = a.kind === 'notified' ? 'sent' : a.kind === 'reply' ? 'relayed' : a.kind;
+    if (model === 'bad-answer') return; // an injected fault of the API, not a decision of the module
+    this.recordOp({ op: 'heal', ...base, ...(reply !== undefined ? { reply } : {}) }, model, this.enqueued.length);
+  }
 
   /** Live joins of the module as JoinRefs (for the invariants). */
   liveJoins(): Array<JoinRef & { room: string; nick: string; ghost: boolean }> {

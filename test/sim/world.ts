@@ -15,7 +15,7 @@ import { loadConfig } from '../../lib/support/config';
 import { createLogger, Metrics } from '../../lib/support/observability';
 import { MemoryStore } from '../support/memory-store';
 import { Loop, never, rng } from './loop';
-import { HOST, ModuleModel, type RawEvent, type Switches, type Told } from './module';
+import { HOST, ModuleModel, type RawEvent, type RecordedOp, type Switches, type Told } from './module';
 
 export const REMOTES = ['muc.b.example', 'muc.c.example'] as const;
 export const ROOMS = ['r0@muc.b.example', 'r1@muc.b.example', 'r0@muc.c.example'] as const;
@@ -68,6 +68,8 @@ export interface SimOptions {
   switches?: Switches;
   /** Fail when lib/app/reconcile.ts is missing (the pinned seeds); else run without it. */
   requireReconciler?: boolean;
+  /** Record the module model's operations and decisions (Outcome.ops), for the Lua replay. */
+  record?: boolean;
   /** A ghost left after a bad answer on the last pass is a violation too. */
   strictBadAnswer?: boolean;
   /** Keep every trace line (for printing); else only the last ones. */
@@ -81,6 +83,8 @@ export interface Outcome {
   told: number;
   invocations: number;
   simMs: number;
+  /** With `record`: the module model's operations up to the first one a replay cannot follow. */
+  ops?: RecordedOp[];
 }
 
 class Tape {
@@ -254,6 +258,8 @@ async function simulate(h: History, opts: SimOptions, reconcile: Reconcile | und
     [...REMOTES],
     opts.switches,
   );
+
+  if (opts.record) module.record = [];
 
   // --- invocations (a Lambda each): killable, every call faulty by the tapes ---
   const inflight = new Set<Invocation>();
@@ -434,7 +440,8 @@ async function simulate(h: History, opts: SimOptions, reconcile: Reconcile | und
       log(`service answers 503 to ${describeEvents(events)}: ${(err as Error).message}`);
       throw err;
     }
-    log(`service applies ${describeEvents(events)}`);
+    const applied = events.filter((_, i) => !batch.refused.some((r) => r.index === i));
+    if (applied.length > 0) log(`service applies ${describeEvents(applied)}`);
     return batch.refused.map((r) => r.index);
   };
 
@@ -580,7 +587,15 @@ async function simulate(h: History, opts: SimOptions, reconcile: Reconcile | und
       }
     }
   }
-  return { violation, trace, steps: loop.steps, told: module.told.length, invocations, simMs: loop.now - T0 };
+  return {
+    violation,
+    trace,
+    steps: loop.steps,
+    told: module.told.length,
+    invocations,
+    simMs: loop.now - T0,
+    ...(opts.record ? { ops: module.record ?? [] } : {}),
+  };
 
   async function openWork(): Promise<string> {
     const parts: string[] = [];
