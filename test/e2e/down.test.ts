@@ -52,6 +52,11 @@ describe('MUC server down past the retry budget', () => {
     ).toEqual([`${ROOM1}/Alice`, `${ROOM2}/Alice`]);
     expect(bob.notifications().map((n) => n.el.attrs.from)).toEqual([`${ROOM1}/Bob`]);
     expect(stack.api.notifies()).toHaveLength(3);
+    // The round's own notifications (its re-checks spent), each naming the join it read: its since.
+    for (const n of stack.api.notifies()) {
+      expect(n).toMatchObject({ via: 'item', since: String(stack.events.joinSince(n.to, n.from.split('/')[0]!)) });
+      expect(n.answer).toContain('<sent ');
+    }
     // The module forgets a join as it delivers our notification, and posts no leave for it.
     stack.expectNoLeaves([
       [alice, ROOM1],
