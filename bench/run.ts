@@ -27,7 +27,7 @@ export interface Options {
   parts: Set<string>;
   latencyMs: number;
   concurrency: number;
-  /** Stanza API v2 batch size of the round part (0 = v1). */
+  /** Stanza API batch size of the round part (the service's default unless --batch). */
   batch: number;
   coldRuns: number;
   /** N of the ablation runs (what limits the round): transport ceiling and round variants. */
@@ -41,12 +41,12 @@ export function parseArgs(argv: string[]): Options {
     if (!known.some((k) => a === k || a.startsWith(`${k}=`)))
       throw new Error(`unknown argument ${a}; known: ${known.join(' ')}`);
   const full = argv.includes('--full');
-  const batch = Number(get('batch') ?? 0);
-  // As the service: with batches, ten of them in flight unless --concurrency says otherwise.
-  const concurrency = loadConfig({
-    [ENV.apiBatch]: String(batch),
+  // As the service: its batch size, ten batches in flight unless --concurrency says otherwise.
+  const config = loadConfig({
+    ...(get('batch') ? { [ENV.apiBatch]: get('batch') } : {}),
     ...(get('concurrency') ? { [ENV.concurrency]: get('concurrency') } : {}),
-  }).concurrency;
+  });
+  const { concurrency, apiBatch: batch } = config;
   return {
     full,
     parts: new Set((get('only') ?? 'round,ablation,ingest,cold,e2e').split(',')),
