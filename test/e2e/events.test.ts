@@ -167,6 +167,55 @@ describe('the bounded event queue', () => {
   });
 });
 
+describe('a batch ping-muc refuses with a 4xx', () => {
+  let bed: Testbed;
+  let rx: EventsReceiver;
+  let erin: User;
+  const ROOMS = ['m1', 'm2'].map((r) => `${r}@${DOMAINS.mucB}`);
+
+  beforeAll(async () => {
+    bed = await Testbed.create();
+    rx = new EventsReceiver(bed.webhookSecret);
+    await rx.start();
+    await bed.start(rx.url);
+    erin = await User.connect(bed.a, DOMAINS.a, 'erin');
+    await rx.waitFor((e) => e.type === 'host-start');
+  });
+
+  afterAll(async () => {
+    await bed?.stop();
+    await erin?.stop();
+    await rx?.close();
+  });
+
+  it('is dropped, but its s2s-closes are kept and the joins it carried come back by a resync (module M2)', async () => {
+    rx.answer = 403; // e.g. the host not yet in ping-muc's registry
+    const from = rx.requests.length;
+    for (const room of ROOMS) await erin.join(room, 'Erin');
+    await bed.b.kill(); // the link to B closes while ping-muc refuses
+    const deadline = Date.now() + 5000;
+    const closesRefused = () =>
+      rx.requests.slice(from).some((r) => r.status === 403 && r.events.some((e) => e.type === 's2s-close'));
+    while (!closesRefused() && Date.now() < deadline) await sleep(50);
+    expect(closesRefused()).toBe(true);
+    expect(rx.events.filter((e) => e.type === 'join')).toEqual([]);
+    expect(bed.a.log()).toMatch(/ping-muc refused \d+ event\(s\) with HTTP 403/);
+    rx.answer = 200;
+    const start = await rx.waitFor((e) => e.type === 'host-start' && rx.events.indexOf(e) > 0, 15_000);
+    // The closes were kept, and every live join was posted again before the resync's host-start.
+    expect(new Set(rx.events.filter((e) => e.type === 's2s-close').map((e) => e.direction))).toEqual(
+      new Set(['in', 'out']),
+    );
+    const joins = rx.events.filter((e) => e.type === 'join');
+    expect(joins.map((e) => e.room).sort()).toEqual(ROOMS);
+    for (const j of joins) {
+      expect(rx.events.indexOf(j)).toBeLessThan(rx.events.indexOf(start));
+      expect(typeof j.since).toBe('number');
+    }
+    await bed.b.start();
+  });
+});
+
 describe('events ping-muc refused in a 200 answer', () => {
   let bed: Testbed;
   let rx: EventsReceiver;
