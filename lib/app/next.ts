@@ -99,7 +99,11 @@ const NOTHING: ForRound = { run: false, steps: [] };
 export function forRound(config: Config, job: RoundJob, round: Round | undefined, now: number): ForRound {
   if (!round || round.state === 'done') return NOTHING;
   if (job.pass !== undefined && job.pass !== round.pass)
-    return { run: false, steps: round.state === 'waiting' ? [recheck(round)] : [], why: 'round job for another pass ignored' };
+    return {
+      run: false,
+      steps: round.state === 'waiting' ? [recheck(round)] : [],
+      why: 'round job for another pass ignored',
+    };
   if (job.probe) return probeWanted(config, round, now) ? { run: true } : NOTHING;
   if (round.state === 'waiting' && round.notBefore !== undefined && round.notBefore - now > MAX_EARLY_WAIT_MS)
     return { run: false, steps: [recheck(round)], why: 'round job early for its pass' };
@@ -134,7 +138,8 @@ export function afterPass(config: Config, round: Round, now: number): { round: R
       due: notBefore,
     };
     const steps = [recheck(next)];
-    if (next.probe && config.probeMs > 0 && notBefore - now > 2 * config.probeMs) steps.push(probe(next, now + config.probeMs));
+    if (next.probe && config.probeMs > 0 && notBefore - now > 2 * config.probeMs)
+      steps.push(probe(next, now + config.probeMs));
     return { round: next, steps };
   }
   const { notBefore: _n, probe: _p, due: _d, ...rest } = round;
@@ -187,7 +192,13 @@ export function slotWait(round: Round, busyUntil: number, now: number): Step {
  * that ended before the failure must not leave the retry behind it. A probe is never retried:
  * the round's re-check job comes anyway.
  */
-export function retry(config: Config, job: RoundJob, pass: number | undefined, attempt: number, now: number): Step | undefined {
+export function retry(
+  config: Config,
+  job: RoundJob,
+  pass: number | undefined,
+  attempt: number,
+  now: number,
+): Step | undefined {
   if (job.probe || attempt > config.retryAttempts) return undefined;
   const { at: _t, probe: _p, ...same } = job;
   const again: RoundJob = { ...same, attempt, ...(pass !== undefined ? { pass } : {}) };
@@ -203,8 +214,7 @@ export function retry(config: Config, job: RoundJob, pass: number | undefined, a
  * now. Named by the due time it was found at: re-arming the same overdue item again is one job.
  */
 export function reconciled(item: Overdue, now: number): Step {
-  const job =
-    item.kind === 'window' ? startJob(item.host, item.remote, item.gen) : continueJob(item, item.pass ?? 0);
+  const job = item.kind === 'window' ? startJob(item.host, item.remote, item.gen) : continueJob(item, item.pass ?? 0);
   return { job, tag: scheduleTag.reconciled(item.due), at: now };
 }
 

@@ -24,6 +24,7 @@ export async function probeRemote(deps: RoundDeps, round: Round): Promise<boolea
     log.warn('probe failed', { host: round.host, remote: round.remote, error: (err as Error).message });
   }
   metrics.count('Probes', 'Result', back ? 'back' : 'down');
-  if (back) log.info('remote back: re-check now', { host: round.host, remote: round.remote, gen: round.gen, pass: round.pass });
+  if (back)
+    log.info('remote back: re-check now', { host: round.host, remote: round.remote, gen: round.gen, pass: round.pass });
   return back;
 }

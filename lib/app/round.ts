@@ -175,7 +175,12 @@ async function dueAt(deps: RoundDeps, job: RoundJob, at: number): Promise<void> 
 }
 
 /** Runs the round's pass, read now that the lease is held, in a slot of its server. */
-async function runIfDue(deps: RoundDeps, run: Invocation, owner: string, prefetch?: PassPrefetch): Promise<next.Step[]> {
+async function runIfDue(
+  deps: RoundDeps,
+  run: Invocation,
+  owner: string,
+  prefetch?: PassPrefetch,
+): Promise<next.Step[]> {
   const { rounds, clock, config } = deps;
   const { job, until } = run;
   let stored = await storeCall(deps, () => rounds.getRound(job.host, job.remote, job.gen));

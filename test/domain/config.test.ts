@@ -21,7 +21,11 @@ describe('loadConfig', () => {
   it('batches the stanza API by 100 by default, four rounds per server; a batch holds at least one item', () => {
     expect(DEFAULTS.apiBatch).toBe(100);
     expect(loadConfig({ PING_MUC_API_BATCH: '' }).apiBatch).toBe(100);
-    expect(loadConfig({ PING_MUC_API_BATCH: '1' })).toMatchObject({ apiBatch: 1, concurrency: 10, serverMaxInflight: 40 });
+    expect(loadConfig({ PING_MUC_API_BATCH: '1' })).toMatchObject({
+      apiBatch: 1,
+      concurrency: 10,
+      serverMaxInflight: 40,
+    });
     expect(() => loadConfig({ PING_MUC_API_BATCH: '0' })).toThrow(ConfigError);
   });
 

@@ -6,7 +6,11 @@ import { StanzaApiError, TransportError } from '../../lib/support/errors';
 import { closeLink, roundWorld, seedJoins } from '../support/fakes';
 
 for (const [what, error, calls] of [
-  ['our own timeout, wrapped', () => new StanzaApiError('no answer', { cause: new TransportError('timed out', { retry: false }) }), 1],
+  [
+    'our own timeout, wrapped',
+    () => new StanzaApiError('no answer', { cause: new TransportError('timed out', { retry: false }) }),
+    1,
+  ],
   ['a reset connection', () => new StanzaApiError('socket hang up'), 2],
 ] as const) {
   it(`${what}: ${calls} call${calls > 1 ? 's' : ''} in the invocation`, async () => {

@@ -271,11 +271,7 @@ const PINNED = [1, 2, 3, 7, 42, 1234, 400725702, 2026, 99991, 31337];
 const fixed = process.env.PING_MUC_FAULT_SEED;
 const count = process.env.PING_MUC_FAULT_SEEDS;
 const base = Math.floor(Math.random() * 1e9);
-const seeds = fixed
-  ? [Number(fixed)]
-  : count
-    ? Array.from({ length: Number(count) }, (_, i) => base + i)
-    : PINNED;
+const seeds = fixed ? [Number(fixed)] : count ? Array.from({ length: Number(count) }, (_, i) => base + i) : PINNED;
 
 describe('no heal is lost under injected faults', () => {
   it(`heals every ghost exactly once over ${seeds.length} seeds`, { timeout: 240_000 }, async () => {

@@ -12,7 +12,9 @@ for (const mode of ['heal', 'the round notifies on its last pass after timeouts'
     const [ghost] = await seedJoins(w, 1);
     const stored = w.store.allJoins()[0]!;
     // The module's own join table: it learns of the rejoin at once, the store only later.
-    const moduleJoins = new Map<string, ModuleJoin>([[`${stored.user} ${stored.room}`, { nick: stored.nick, since: stored.seq }]]);
+    const moduleJoins = new Map<string, ModuleJoin>([
+      [`${stored.user} ${stored.room}`, { nick: stored.nick, since: stored.seq }],
+    ]);
     w.api.joinOf = (user, room) => moduleJoins.get(`${user} ${room}`);
     await closeLink(w);
     let rejoined = 0;

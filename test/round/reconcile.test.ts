@@ -76,7 +76,10 @@ describe('reconciler', () => {
     const rearmed = w.scheduler.created.slice(1);
     expect(rearmed).toHaveLength(1);
     expect(w.scheduler.pending.size).toBe(1);
-    expect(w.logs.filter((l) => l.message === 'overdue window: start re-armed').map((l) => l.created)).toEqual([true, false]);
+    expect(w.logs.filter((l) => l.message === 'overdue window: start re-armed').map((l) => l.created)).toEqual([
+      true,
+      false,
+    ]);
   });
 
   it('a failed schedule at a pass boundary, with no self-retry at all: the reconciler re-arms the re-check', async () => {

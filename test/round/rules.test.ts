@@ -552,7 +552,11 @@ describe('a remote that comes back (issue 11.3)', () => {
     w.api.selfPing = async (join) => {
       w.api.answers.set(
         join.occupant,
-        w.clock.now() < closedAt + backAfterMs ? 'remote-down' : ghosts.has(join.occupant) ? 'not-acceptable' : 'joined',
+        w.clock.now() < closedAt + backAfterMs
+          ? 'remote-down'
+          : ghosts.has(join.occupant)
+            ? 'not-acceptable'
+            : 'joined',
       );
       return real(join);
     };
