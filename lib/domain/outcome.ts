@@ -87,13 +87,22 @@ export function errorCondition(iq: Element): { condition: string; by?: string } 
   return { condition, by: typeof by === 'string' && by !== '' ? by : undefined };
 }
 
+/**
+ * Case-folded as Prosody's nodeprep and nameprep fold (stringprep B.2): compatibility forms
+ * composed, and full case folding (ß and SS are one letter pair), so that the module's copy of
+ * this rule (outcome.lib.lua, after jid.prep) and this one read the same `by` the same way.
+ */
+function fold(s: string): string {
+  return s.normalize('NFKC').toUpperCase().toLowerCase().normalize('NFKC');
+}
+
 function bare(jid: string): string {
-  return (jid.split('/')[0] ?? '').toLowerCase();
+  return fold(jid.split('/')[0] ?? '');
 }
 
 /** The room's bare JID itself, not an occupant JID (room/nick) nor the service. */
 function isRoom(jid: string, room: string): boolean {
-  return !jid.includes('/') && jid.toLowerCase() === room;
+  return !jid.includes('/') && fold(jid) === fold(room);
 }
 
 /**
@@ -103,7 +112,7 @@ function isRoom(jid: string, room: string): boolean {
 export function remoteUnreachable(reply: PingReply, ctx: PingContext): boolean {
   if (reply.kind !== 'reply' || reply.iq.attrs.type !== 'error') return false;
   const { condition, by } = errorCondition(reply.iq);
-  return LINK_ERRORS.has(condition) && (by === undefined || bare(by) === ctx.host);
+  return LINK_ERRORS.has(condition) && (by === undefined || bare(by) === fold(ctx.host));
 }
 
 /** A bad answer never reaches here: it is our failure, handled by the round (re-check, never notify). */
@@ -122,6 +131,6 @@ export function classify(reply: Exclude<PingReply, { kind: 'bad-answer' }>, ctx:
     return isRoom(by, ctx.room) ? 'nick-changed' : 'not-joined';
   }
   // Our own server could not reach the remote: that says nothing about the room.
-  if (LINK_ERRORS.has(condition) && (by === undefined || bare(by) === ctx.host)) return 'indeterminate';
+  if (LINK_ERRORS.has(condition) && (by === undefined || bare(by) === fold(ctx.host))) return 'indeterminate';
   return 'not-joined';
 }

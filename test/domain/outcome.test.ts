@@ -9,6 +9,22 @@ describe('classify', () => {
   it.each(table)('%s', (_name, reply, outcome) => {
     expect(classify(reply, ctx)).toBe(outcome);
   });
+
+  // Prosody's jid.prep folds ß to ss, so the module reads these as the room and our host: a
+  // reading of its own would make the round notify a user the module kept (a false kick).
+  const errorBy = (condition: string, by: string, room: string) =>
+    parse(
+      `<iq type="error" id="x" from="${room}/Alice" to="${user}"><error type="cancel" by="${by}"><${condition} xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>`,
+    );
+  it('item-not-found by the room in another full case folding (STRASSE for straße): nick changed', () => {
+    const room = 'straße@muc.b.example';
+    const reply = { kind: 'reply' as const, iq: errorBy('item-not-found', 'STRASSE@muc.b.example', room) };
+    expect(classify(reply, { host: ctx.host, room })).toBe('nick-changed');
+  });
+  it('remote-server-timeout by our IDN host in non-ASCII upper case: indeterminate', () => {
+    const reply = { kind: 'reply' as const, iq: errorBy('remote-server-timeout', 'BÜCHER.example', ctx.room) };
+    expect(classify(reply, { host: 'bücher.example', room: ctx.room })).toBe('indeterminate');
+  });
 });
 
 // The same vector file holds the module's reader (test/prosody/outcome.test.ts) to these: a
