@@ -32,12 +32,6 @@ export interface JoinStore {
   deleteJoinIf(join: Join): Promise<boolean>;
   /** Mark for a follow-up self-ping, only if it is the same join. */
   markRecheck(join: Join, gen: string): Promise<boolean>;
-  /**
-   * Whether the stored join is still `join`, by a consistent read: false means it changed (a
-   * rejoin or a leave). Concurrent calls may share one request (a round asks for every ghost
-   * of a ping batch at once).
-   */
-  sameJoin(join: Join): Promise<boolean>;
 }
 
 /** A close window as the store keeps it until a round claims it. */

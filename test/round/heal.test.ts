@@ -1,17 +1,17 @@
 // Heals (stanza API v2, issue 11): the server acts on a self-ping's "not joined" reply itself,
-// so the round neither reads the join again nor sends the notification. Fakes, injected clock.
+// so the round neither touches the join in the store nor sends the notification. Fakes, injected clock.
 import { describe, expect, it } from 'vitest';
 import { LINK_LEAD_MS, runRound } from '../../lib/app/round';
 import type { Join } from '../../lib/domain/model';
 import { closeLink, drive, HOST, REMOTE, roundWorld, seedJoins } from '../support/fakes';
 
-/** Counts the calls of a store method, passing them through. */
-function counted(w: ReturnType<typeof roundWorld>, name: 'sameJoin' | 'deleteJoinIf'): { n: number } {
+/** Counts the calls of the store methods that act on one join, passing them through. */
+function counted(w: ReturnType<typeof roundWorld>, name: 'deleteJoinIf' | 'markRecheck'): { n: number } {
   const calls = { n: 0 };
-  const real = w.store[name].bind(w.store);
-  w.store[name] = async (join: Join) => {
+  const real = w.store[name].bind(w.store) as (join: Join, gen?: string) => Promise<boolean>;
+  w.store[name] = async (join: Join, gen?: string) => {
     calls.n++;
-    return real(join);
+    return real(join, gen);
   };
   return calls;
 }
@@ -31,12 +31,13 @@ async function startEarly(w: ReturnType<typeof roundWorld>, early: number, befor
 }
 
 describe('heals', () => {
-  it('a ghost is told by the server as its reply comes: no read of the join, no notification call', async () => {
+  it('a ghost is told by the server as its reply comes: no store call on the join, no notification call', async () => {
     const w = roundWorld();
     const joins = await seedJoins(w, 4);
     await closeLink(w);
     for (const j of joins.slice(0, 2)) w.api.answers.set(j.occupant, 'not-acceptable');
-    const reads = counted(w, 'sameJoin');
+    const deletes = counted(w, 'deleteJoinIf');
+    const marks = counted(w, 'markRecheck');
     let notifyCalls = 0;
     const notify = w.api.notify.bind(w.api);
     w.api.notify = async (presence) => {
@@ -45,7 +46,8 @@ describe('heals', () => {
     };
     await drive(w);
     expect(w.api.notifications.map((n) => n.occupant).sort()).toEqual(joins.slice(0, 2).map((j) => j.occupant));
-    expect(reads.n).toBe(0);
+    expect(deletes.n).toBe(0);
+    expect(marks.n).toBe(0);
     expect(notifyCalls).toBe(0);
     // The round writes nothing: the told ghosts' joins stay until a rejoin or a later no-session.
     expect(w.store.allJoins()).toHaveLength(joins.length);

@@ -41,7 +41,6 @@ const op = fc.oneof(
   fc.record({ op: fc.constant('startHost' as const), seq }),
   fc.record({ op: fc.constant('deleteJoinIf' as const), join: joinArb }),
   fc.record({ op: fc.constant('markRecheck' as const), join: joinArb, gen: pick(['g1.1', 'g2.2']) }),
-  fc.record({ op: fc.constant('sameJoin' as const), join: joinArb }),
   fc.record({ op: fc.constant('joinsOf' as const), remote: pick(REMOTES), limit: fc.integer({ min: 1, max: 3 }) }),
   fc.record({
     op: fc.constant('recordClose' as const),
@@ -151,8 +150,6 @@ async function apply(store: Store, o: Op, now: number): Promise<unknown> {
         return await store.deleteJoinIf(toJoin(o.join));
       case 'markRecheck':
         return await store.markRecheck(toJoin(o.join), o.gen);
-      case 'sameJoin':
-        return await store.sameJoin(toJoin(o.join));
       case 'joinsOf':
         return await pages((c) => store.joinsOf(H, o.remote, o.limit, c));
       case 'recordClose':

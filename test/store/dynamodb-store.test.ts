@@ -186,8 +186,8 @@ describe('join items', () => {
       expiresAt: exp(),
     });
     expect(await all(store, 'a.example', 'b.example')).toEqual([{ ...join(10), recheck: 'g1.1' }]);
-    expect(await store.sameJoin(join(10))).toBe(true);
-    expect(await store.sameJoin(join(9))).toBe(false);
+    expect(await store.markRecheck(join(9), 'g2.1')).toBe(false);
+    expect(await store.markRecheck(join(10), 'g1.1')).toBe(true);
     await store.putJoin(join(20, 10), exp());
     expect(await all(store, 'a.example', 'b.example')).toEqual([{ ...join(20, 10), recheck: 'g1.1' }]);
     expect(await raw(joinKey(USER, ROOM))).toMatchObject({ since: 10 });

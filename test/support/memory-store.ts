@@ -216,10 +216,6 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
     return true;
   }
 
-  async sameJoin(join: Join): Promise<boolean> {
-    return this.same(join) !== undefined;
-  }
-
   async markRecheck(join: Join, gen: string): Promise<boolean> {
     const stored = this.same(join);
     if (!stored) return false;

@@ -3,11 +3,10 @@
 import { DeleteItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { joinedAt, type Join, type Page } from '../../domain/model';
 import type { JoinStore } from '../../ports';
-import { Gatherer } from '../../support/gather';
 import { conditional } from './conditions';
 import { decodeCursor, encodeCursor } from './cursor';
-import { BATCH_GET_SIZE, keyOf, type TableIo } from './io';
-import { CorruptItemError, joinAttributes, joinItem, shaped, toItem, toJoin, type Item } from './items';
+import { keyOf, type TableIo } from './io';
+import { joinAttributes, joinItem, shaped, toItem, toJoin, type Item } from './items';
 import { gskPrefix, hostKey, joinKey, joinPk } from './keys';
 import { KEYS } from './table';
 
@@ -21,15 +20,8 @@ const NEWER = 'attribute_not_exists(#pk) OR #seq < :seq';
 const SAME_JOIN = '(#since = :at OR (attribute_not_exists(#since) AND #seq = :at))';
 const NOT_LEFT = 'attribute_not_exists(#left)';
 
-/** How long a sameJoin read waits for others to share its BatchGetItem, ms. */
-const READ_WINDOW_MS = 2;
-
 export class DynamoJoinStore implements JoinStore {
-  private readonly reads: Gatherer<Join, boolean | CorruptItemError>;
-
-  constructor(private readonly io: TableIo) {
-    this.reads = new Gatherer((joins) => this.sameJoins(joins), BATCH_GET_SIZE, READ_WINDOW_MS);
-  }
+  constructor(private readonly io: TableIo) {}
 
   async putJoin(join: Join, expiresAt: number): Promise<void> {
     // A refresh (the server re-posting a join it made earlier) keeps the stored join's round
@@ -179,37 +171,6 @@ export class DynamoJoinStore implements JoinStore {
         }),
       ),
     );
-  }
-
-  async sameJoin(join: Join): Promise<boolean> {
-    const same = await this.reads.call(join);
-    if (same instanceof Error) throw same;
-    return same;
-  }
-
-  /**
-   * One BatchGetItem for the sameJoin calls made together (a round asks for each ghost of a
-   * ping batch at once). A key asked twice in one batch is read once. A damaged item fails its
-   * own call only, never the batch, and is never taken for "changed" (no notification lost quietly).
-   */
-  private async sameJoins(joins: Join[]): Promise<Array<boolean | CorruptItemError>> {
-    const keyed = joins.map((join) => ({ join, key: toItem(joinKey(join.user, join.room)) }));
-    const id = (key: Item) => `${key[KEYS.pk]?.S}\u0000${key[KEYS.sk]?.S}`;
-    const distinct = new Map(keyed.map(({ key }) => [id(key), key]));
-    const found = await this.io.batchGet([...distinct.values()], ['since', 'seq', 'left']);
-    const stored = new Map(found.map((item) => [id(item), item]));
-    return keyed.map(({ join, key }) => {
-      const item = stored.get(id(key));
-      if (!item || item.left !== undefined) return false;
-      try {
-        const { since, seq } = shaped('join', item, { since: 'number?', seq: 'number' });
-        // As SAME_JOIN: an item written before `since` existed joined at its seq.
-        return (since ?? seq) === joinedAt(join);
-      } catch (err) {
-        if (err instanceof CorruptItemError) return err;
-        throw err;
-      }
-    });
   }
 
   /** Marks a live join for the next pass, only if it is the same join (never creates an item). */

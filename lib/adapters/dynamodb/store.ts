@@ -59,9 +59,6 @@ export class DynamoStore implements JoinStore, RoundStore, WebhookLog {
   markRecheck(join: Join, gen: string): Promise<boolean> {
     return this.joins.markRecheck(join, gen);
   }
-  sameJoin(join: Join): Promise<boolean> {
-    return this.joins.sameJoin(join);
-  }
 
   // RoundStore -----------------------------------------------------------------------------
 
