@@ -14,7 +14,6 @@ import { allow } from './iam';
  * function, so its bundle holds DeleteItem too (lib/adapters/dynamodb: joins, leases).
  */
 const STORE_ACTIONS = [
-  'dynamodb:BatchGetItem',
   'dynamodb:BatchWriteItem',
   'dynamodb:DeleteItem',
   'dynamodb:GetItem',

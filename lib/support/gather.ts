@@ -1,6 +1,6 @@
 // Calls made one at a time by concurrent workers, sent together as one request: the round's
-// stanza API calls (one batch) and its re-reads of joins (BatchGetItem). The
-// callers keep their one-item contract; only the adapter knows that a batch went out.
+// stanza API calls (one batch). The callers keep their one-item contract; only the adapter
+// knows that a batch went out.
 
 interface Waiting<I, O> {
   item: I;

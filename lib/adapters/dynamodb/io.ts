@@ -1,10 +1,7 @@
 // The table as the store's modules use it: requests with the table name filled in, expiry
 // filtering, paged queries and batched deletes. No knowledge of item kinds.
 import {
-  BatchGetItemCommand,
   BatchWriteItemCommand,
-  type BatchGetItemCommandOutput,
-  type KeysAndAttributes,
   GetItemCommand,
   QueryCommand,
   type DynamoDBClient,
@@ -17,8 +14,6 @@ import type { Key } from './keys';
 import { KEYS } from './table';
 
 const BATCH_SIZE = 25;
-/** Keys per BatchGetItem (DynamoDB's limit). */
-export const BATCH_GET_SIZE = 100;
 
 /** UnprocessedItems (or UnprocessedKeys) remained after every retry of a batch request. */
 export class UnprocessedItemsError extends Error {
@@ -83,36 +78,6 @@ export class TableIo {
       for (const item of out.Items ?? []) each(item);
       start = out.LastEvaluatedKey;
     } while (start);
-  }
-
-  /**
-   * Consistent reads of up to 100 distinct keys in one BatchGetItem, retrying UnprocessedKeys
-   * with backoff. Answers the items found, expired or not, with only `attributes` (and the key).
-   */
-  async batchGet(keys: Item[], attributes: string[]): Promise<Item[]> {
-    if (keys.length > BATCH_GET_SIZE) throw new RangeError(`batchGet: ${keys.length} keys > ${BATCH_GET_SIZE}`);
-    const names = Object.fromEntries([KEYS.pk, KEYS.sk, ...attributes].map((a, i) => [`#a${i}`, a]));
-    let pending: KeysAndAttributes | undefined = {
-      Keys: keys,
-      ConsistentRead: true,
-      ProjectionExpression: Object.keys(names).join(', '),
-      ExpressionAttributeNames: names,
-    };
-    const found: Item[] = [];
-    for (let attempt = 1; pending?.Keys?.length; attempt++) {
-      if (attempt > 1) await this.pause(attempt - 1);
-      const out: BatchGetItemCommandOutput = await this.client.send(
-        new BatchGetItemCommand({ RequestItems: { [this.table]: pending } }),
-      );
-      found.push(...(out.Responses?.[this.table] ?? []));
-      pending = out.UnprocessedKeys?.[this.table];
-      if (pending?.Keys?.length && attempt >= this.batchAttempts) {
-        throw new UnprocessedItemsError(
-          `BatchGetItem: ${pending.Keys.length} keys still unprocessed after ${attempt} attempts`,
-        );
-      }
-    }
-    return found;
   }
 
   /** Delete by key, 25 per BatchWriteItem, retrying UnprocessedItems with backoff. */
