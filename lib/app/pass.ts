@@ -75,11 +75,17 @@ export function prefetchPass(
 ): PassPrefetch {
   const quiet = <T>(read: Promise<T>) => read.catch(() => undefined);
   const closeSeq = quiet(deps.rounds.pendingClose(host, remote).then((p) => p?.lastCloseSeq));
+  const startSeq = quiet(deps.joins.hostStartSeq(host));
   return {
     closeSeq,
-    startSeq: quiet(deps.joins.hostStartSeq(host)),
-    // After the close is read: the page then has every join applied before that close was read.
-    firstPage: closeSeq.then(() => quiet(deps.joins.joinsOf(host, remote, pageSize(deps.config)))),
+    startSeq,
+    // After the close and the host's start are read: the page then has every join applied
+    // before that close, and every join re-posted before that start (the module posts
+    // host-start after its re-posts), so one of its joins older than the start has no session.
+    // Without the start, no page: the pass reads the start again, then its pages.
+    firstPage: Promise.all([closeSeq, startSeq]).then(([, start]) =>
+      start === undefined ? undefined : quiet(deps.joins.joinsOf(host, remote, pageSize(deps.config))),
+    ),
   };
 }
 
