@@ -75,6 +75,7 @@ export const historyArb = (shape: Shape = {}): fc.Arbitrary<History> =>
     seed: fc.integer({ min: 0, max: 0x7fffffff }),
     cmds: fc.array(cmdArb(shape.kinds), { minLength: 1, maxLength: shape.maxCmds ?? 30, size: 'max' }),
     faults: faultsArb(shape.faults),
+    storeLatency: fc.boolean(),
   });
 
 /** The faults a tape holds, for the printout (0 is none; shrinking removes the rest). */
@@ -90,7 +91,7 @@ function describeFaults(f: Faults): string {
 export function formatFailure(h: History, o: Outcome, traceLines = 80): string {
   const lines = [
     `violation: ${o.violation}`,
-    `history (seed ${h.seed}, ${h.cmds.length} commands; fault tape entries ≥ 90: ${describeFaults(h.faults)}):`,
+    `history (seed ${h.seed}, ${h.cmds.length} commands${h.storeLatency ? ', store calls 1–16 ms' : ''}; fault tape entries ≥ 90: ${describeFaults(h.faults)}):`,
     ...h.cmds.map((c, i) => `  ${String(i + 1).padStart(2)}. ${describeCmd(c)}`),
     `trace (last ${Math.min(traceLines, o.trace.length)} of ${o.trace.length} lines):`,
     ...o.trace.slice(-traceLines).map((l) => `  ${l}`),

@@ -1,4 +1,4 @@
-// The simulator's long run: `npm run sim -- --runs=100000 [--seed=N] [--workers=N] [--max-cmds=30] [--switches=JSON]`.
+// The simulator's long run: `npm run sim -- --runs=100000 [--seed=N] [--workers=N] [--max-cmds=30] [--kinds=join,close,...] [--switches=JSON]`.
 // Each worker runs its share of generated histories (fast-check, from seed + worker index) and
 // goes on past a failure, counting the violations by kind; the first history of each kind is
 // then shrunk and printed. Prints seed, count, time and what the histories did.
@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
-import { formatFailure, historyArb, shrunk } from './history';
+import { formatFailure, historyArb, type Shape, shrunk } from './history';
 import { type History, runHistory, type SimOptions } from './world';
 
 const arg = (name: string): string | undefined =>
@@ -17,6 +17,9 @@ const seed = Number(arg('seed') ?? Math.floor(Math.random() * 2 ** 31));
 const workers = Number(arg('workers') ?? Math.max(1, cpus().length));
 const switches = JSON.parse(arg('switches') ?? '{}') as SimOptions['switches'];
 const maxCmds = Number(arg('max-cmds') ?? 30);
+/** Only these commands (comma-separated, e.g. `--kinds=join,close,wait`): a narrower search. */
+const only = arg('kinds')?.split(',') as Shape['kinds'];
+const shape: Shape = { maxCmds, ...(only ? { kinds: only } : {}) };
 const worker = arg('worker');
 
 interface Figures {
@@ -48,7 +51,7 @@ async function check(seed: number, runs: number): Promise<Figures> {
   // Generated as the pinned seeds' are (fast-check's biased generation); the property never
   // fails, so the run goes on past a violation and counts it.
   await fc.assert(
-    fc.asyncProperty(historyArb({ maxCmds }), async (h) => {
+    fc.asyncProperty(historyArb(shape), async (h) => {
       const o = await runHistory(h, opts);
       figures.runs++;
       figures.steps += o.steps;
@@ -70,7 +73,7 @@ async function check(seed: number, runs: number): Promise<Figures> {
 async function shrink(h: History, kind: string): Promise<string> {
   const opts: SimOptions = { requireReconciler: true, switches };
   const details = await fc.check(
-    fc.asyncProperty(historyArb({ maxCmds }), async (x) => {
+    fc.asyncProperty(historyArb(shape), async (x) => {
       const o = await runHistory(x, opts);
       return o.violation === undefined || kindOf(o.violation) !== kind;
     }),
@@ -104,6 +107,7 @@ if (worker !== undefined) {
               `--seed=${seed + i}`,
               `--runs=${share}`,
               `--max-cmds=${maxCmds}`,
+              ...(only ? [`--kinds=${only.join(',')}`] : []),
               `--switches=${JSON.stringify(switches ?? {})}`,
             ],
             { stdio: ['ignore', 'pipe', 'inherit'] },

@@ -62,12 +62,16 @@ export interface History {
   seed: number;
   cmds: Cmd[];
   faults: Faults;
+  /** Store calls take 1–16 ms: concurrent reads and writes interleave. */
+  storeLatency?: boolean;
 }
 
 export interface SimOptions {
   switches?: Switches;
   /** Fail when lib/app/reconcile.ts is missing (the pinned seeds); else run without it. */
   requireReconciler?: boolean;
+  /** Store calls take 1–16 ms (else none): concurrent reads and writes interleave. */
+  storeLatency?: boolean;
   /** Record the module model's operations and decisions (Outcome.ops), for the Lua replay. */
   record?: boolean;
   /** A ghost left after a bad answer on the last pass is a violation too. */
@@ -291,6 +295,9 @@ async function simulate(h: History, opts: SimOptions, reconcile: Reconcile | und
         return (...args: unknown[]) =>
           guard(inv, async () => {
             const roll = tapes.store.next();
+            // A round trip: concurrent calls land in either order, as DynamoDB's may.
+            if (h.storeLatency || opts.storeLatency)
+              await loop.sleep(1 + Math.floor(draw(`store|${String(prop)}`) * 15));
             if (roll >= 98) {
               log(`fault: store ${String(prop)} fails before applying`);
               throw new Error('InternalServerError (injected, before)');
