@@ -61,10 +61,11 @@ export interface RoundStore {
   /**
    * Save `round` unless a round of that gen is stored with the same or a higher cutoffSeq (a
    * duplicate invocation must never overwrite the winner's progress), then close the pending
-   * window `round.gen` whose last close is `lastCloseAt`. False if the window is gone or a newer
-   * close arrived meanwhile (the caller re-reads and retries). A later close opens a new window.
+   * window `round.gen` whose last close is `round.cutoffSeq`. False if the window is gone or a
+   * newer close arrived meanwhile, even within the same millisecond (the caller re-reads and
+   * retries). A later close opens a new window.
    */
-  claimRound(round: Round, lastCloseAt: number): Promise<boolean>;
+  claimRound(round: Round): Promise<boolean>;
   getRound(host: string, remote: string, gen: string): Promise<Round | undefined>;
   /**
    * Take the round for `owner` until `until` (ms), so that a duplicate invocation does not run

@@ -257,7 +257,7 @@ async function claim(deps: RoundDeps, run: Invocation): Promise<'claimed' | 'tak
       state: 'running',
       due: run.until,
     };
-    if (await storeCall(deps, () => rounds.claimRound(round, pending.lastCloseAt))) {
+    if (await storeCall(deps, () => rounds.claimRound(round))) {
       deps.log.info('round started', { host: round.host, remote: round.remote, gen: round.gen });
       deps.metrics.count('Rounds', 'State', 'started');
       deps.metrics.measure('CloseToStartMs', clock.now() - pending.lastCloseAt, 'Milliseconds');

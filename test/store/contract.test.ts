@@ -413,13 +413,13 @@ describe.each(subjects)('$name', ({ make }) => {
       expect(await store.pendingClose(H, R)).toEqual({ gen: 'g1', lastCloseAt: T0 + 500, lastCloseSeq: 101 });
       expect((await store.recordClose(H, 'c.example', 100, T0, 'g9', T0 + DELAY)).opened).toBe(true);
 
-      // A claim with a stale lastCloseAt fails, but the round is saved anyway.
-      expect(await store.claimRound(running('g1', 101), T0)).toBe(false);
-      expect(await store.getRound(H, R, 'g1')).toEqual(running('g1', 101));
-      expect(await store.claimRound(running('gX', 101), T0 + 500)).toBe(false);
-      expect(await store.claimRound(running('g1', 101), T0 + 500)).toBe(true);
+      // A claim of a stale cutoff (a close came after it was read) fails, but the round is saved anyway.
+      expect(await store.claimRound(running('g1', 100))).toBe(false);
+      expect(await store.getRound(H, R, 'g1')).toEqual(running('g1', 100));
+      expect(await store.claimRound(running('gX', 101))).toBe(false);
+      expect(await store.claimRound(running('g1', 101))).toBe(true);
       expect(await store.pendingClose(H, R)).toBeUndefined();
-      expect(await store.claimRound(running('g1', 101), T0 + 500)).toBe(false);
+      expect(await store.claimRound(running('g1', 101))).toBe(false);
 
       // A close at or below the claimed cutoff belongs to the claimed round.
       const late = await store.recordClose(H, R, 101, T0 + 1000, 'g5', T0 + 1000 + DELAY);
@@ -444,16 +444,23 @@ describe.each(subjects)('$name', ({ make }) => {
       await store.recordClose(H, R, 101, T0, 'g1', T0 + DELAY);
       const progress: Round = { ...base, cursor: 'page-7', marked: 2 };
       await store.saveRound(progress);
-      expect(await store.claimRound(base, T0)).toBe(true);
+      expect(await store.claimRound(base)).toBe(true);
       expect(await store.getRound(H, R, 'g1')).toEqual(progress);
-      expect(await store.claimRound({ ...base, cutoffSeq: 100 }, T0)).toBe(false);
+      expect(await store.claimRound({ ...base, cutoffSeq: 100 })).toBe(false);
       expect(await store.getRound(H, R, 'g1')).toEqual(progress);
+    });
+
+    it('claimRound fails for a close recorded after its read, though dated in the same millisecond', async () => {
+      await store.recordClose(H, R, 100, T0, 'g1', T0 + DELAY);
+      await store.recordClose(H, R, 101, T0, 'g1', T0 + DELAY);
+      expect(await store.claimRound(running('g1', 100))).toBe(false);
+      expect(await store.claimRound(running('g1', 101))).toBe(true);
     });
 
     it('claimRound replaces a stored round of a lower cutoff', async () => {
       await store.saveRound(running('g1', 50, { cursor: 'old' }));
       await store.recordClose(H, R, 101, T0, 'g1', T0 + DELAY);
-      expect(await store.claimRound(running('g1', 101), T0)).toBe(true);
+      expect(await store.claimRound(running('g1', 101))).toBe(true);
       expect(await store.getRound(H, R, 'g1')).toEqual(running('g1', 101));
     });
   });
@@ -539,14 +546,14 @@ describe.each(subjects)('$name', ({ make }) => {
 
     it('a claimed window is no longer overdue; the round it became is, by its own due', async () => {
       await store.recordClose(H, R, 100, T0, 'g1', T0 + DELAY);
-      expect(await store.claimRound(running('g1', 100, { due: T0 + DELAY + 60_000 }), T0)).toBe(true);
+      expect(await store.claimRound(running('g1', 100, { due: T0 + DELAY + 60_000 }))).toBe(true);
       expect(await overdueAll(T0 + DELAY + 60_000)).toEqual([]);
       expect(await overdueAll(T0 + DELAY + 60_001)).toEqual([
         { kind: 'round', host: H, remote: R, gen: 'g1', pass: 0, due: T0 + DELAY + 60_000 },
       ]);
       // A claim refused (a newer close moved the window) leaves the window overdue.
       await store.recordClose(H, R, 200, T0 + 100_000, 'g2', T0 + 100_000 + DELAY);
-      expect(await store.claimRound(running('g2', 200, { due: T0 + 500_000 }), T0)).toBe(false);
+      expect(await store.claimRound(running('g2', 150, { due: T0 + 500_000 }))).toBe(false);
       expect((await overdueAll(T0 + 1_000_000)).map((o) => `${o.kind} ${o.gen}`)).toEqual([
         'round g1',
         'window g2',
@@ -591,7 +598,7 @@ describe.each(subjects)('$name', ({ make }) => {
       await store.recordClose(H, R, 100, T0, 'late', T0 + 1_000_000);
       await store.saveRound(running('done', 1, { state: 'done', due: T0 }));
       await store.recordClose(H, 'claimed.example', 100, T0, 'c1', T0);
-      await store.claimRound({ ...running('c1', 100), remote: 'claimed.example', state: 'done' }, T0);
+      await store.claimRound({ ...running('c1', 100), remote: 'claimed.example', state: 'done' });
       expected.sort((a, b) => a.due - b.due);
       const before = T0 + 100_000;
       expect(await overdueAll(before)).toEqual(expected);
@@ -605,8 +612,8 @@ describe.each(subjects)('$name', ({ make }) => {
       const first = await store.overdue(T0 + 100_000, 3);
       expect(first.items.map((o) => o.gen)).toEqual(['w0', 'w1', 'w2']);
       // The reconciler's work lands meanwhile: a window read is claimed, one not yet read too.
-      expect(await store.claimRound({ ...running('w1', 100), remote: 'r1.example', state: 'done' }, T0)).toBe(true);
-      expect(await store.claimRound({ ...running('w4', 100), remote: 'r4.example', state: 'done' }, T0)).toBe(true);
+      expect(await store.claimRound({ ...running('w1', 100), remote: 'r1.example', state: 'done' })).toBe(true);
+      expect(await store.claimRound({ ...running('w4', 100), remote: 'r4.example', state: 'done' })).toBe(true);
       const rest: string[] = [];
       let cursor = first.next;
       while (cursor) {

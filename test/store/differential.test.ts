@@ -161,7 +161,7 @@ async function apply(store: Store, o: Op, now: number): Promise<unknown> {
         const gen = o.gen ?? pending?.gen ?? 'g1';
         const round: Round = { host: H, remote: o.remote, gen, cutoffSeq: o.cutoff, pass: 0, state: o.state };
         if (o.due !== undefined) round.due = now + o.due;
-        return await store.claimRound(round, pending?.lastCloseAt ?? now);
+        return await store.claimRound(round);
       }
       case 'saveRound': {
         const round: Round = {

@@ -295,7 +295,7 @@ describe('due items and the byDue index', () => {
     await store.recordClose(H, R, 100, T0, 'g1', T0 + 20_000);
     const link = await raw(linkKey(H, R));
     expect(link).toMatchObject({ due: T0 + 20_000, dpk: dueShard(H, R) });
-    expect(await store.claimRound(round('g1', { due: T0 + 80_000 }), T0)).toBe(true);
+    expect(await store.claimRound(round('g1', { due: T0 + 80_000 }))).toBe(true);
     const claimed = await raw(linkKey(H, R));
     expect(claimed).not.toHaveProperty('due');
     expect(claimed).not.toHaveProperty('dpk');
@@ -537,7 +537,7 @@ describe('failures', () => {
       /non-existent table|not found/i,
     );
     await expect(missing.markRecheck(j('u@a.example/r', 'r@b.example', 10), 'g')).rejects.toThrow();
-    await expect(missing.claimRound(round0(), T0)).rejects.toThrow();
+    await expect(missing.claimRound(round0())).rejects.toThrow();
   });
 });
 

@@ -268,12 +268,12 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
     return { gen: link.gen, lastCloseAt: link.lastCloseAt, lastCloseSeq: link.lastCloseSeq };
   }
 
-  async claimRound(round: Round, lastCloseAt: number): Promise<boolean> {
+  async claimRound(round: Round): Promise<boolean> {
     const roundKey = `${round.host}|${round.remote}|${round.gen}`;
     const stored = this.rounds.get(roundKey);
     if (!stored || stored.round.cutoffSeq < round.cutoffSeq) this.store(round);
     const link = this.links.get(`${round.host}|${round.remote}`);
-    if (!link || link.gen !== round.gen || link.lastCloseAt !== lastCloseAt) return false;
+    if (!link || link.gen !== round.gen || link.lastCloseSeq !== round.cutoffSeq) return false;
     // The window's due goes with it: the round's own due takes over.
     this.links.set(`${round.host}|${round.remote}`, { claimedSeq: round.cutoffSeq, expiresAt: link.expiresAt });
     return true;

@@ -133,7 +133,7 @@ export class DynamoRounds {
     return { gen: window.gen, lastCloseAt: window.lastCloseAt, lastCloseSeq: window.lastCloseSeq };
   }
 
-  async claimRound(round: Round, lastCloseAt: number): Promise<boolean> {
+  async claimRound(round: Round): Promise<boolean> {
     // A duplicate invocation may claim the same window: it saves its round only over none or an
     // older cutoff, never over the winner's progress. A refused save is not an error.
     await conditional(() =>
@@ -154,7 +154,8 @@ export class DynamoRounds {
           Key: toItem(linkKey(round.host, round.remote)),
           // The window leaves the byDue index with its due: the round's own due takes over.
           UpdateExpression: 'REMOVE #gen, #lastCloseAt, #lastCloseSeq, #due, #dpk SET #claimedSeq = :cutoff',
-          ConditionExpression: '#gen = :gen AND #lastCloseAt = :lastCloseAt',
+          // By seq: two closes dated in the same millisecond have one lastCloseAt.
+          ConditionExpression: '#gen = :gen AND #lastCloseSeq = :cutoff',
           ExpressionAttributeNames: {
             '#gen': 'gen',
             '#lastCloseAt': 'lastCloseAt',
@@ -165,7 +166,6 @@ export class DynamoRounds {
           },
           ExpressionAttributeValues: toItem({
             ':gen': round.gen,
-            ':lastCloseAt': lastCloseAt,
             ':cutoff': round.cutoffSeq,
           }),
         }),

@@ -71,8 +71,8 @@ export class DynamoStore implements JoinStore, RoundStore, WebhookLog {
   pendingClose(host: string, remote: string): Promise<PendingClose | undefined> {
     return this.rounds.pendingClose(host, remote);
   }
-  claimRound(round: Round, lastCloseAt: number): Promise<boolean> {
-    return this.rounds.claimRound(round, lastCloseAt);
+  claimRound(round: Round): Promise<boolean> {
+    return this.rounds.claimRound(round);
   }
   getRound(host: string, remote: string, gen: string): Promise<Round | undefined> {
     return this.rounds.getRound(host, remote, gen);
