@@ -22,7 +22,7 @@ import { replyFor } from '../support/fakes';
 export const HOST = 'a.example';
 /** events.lib.lua: the seq mark is saved this far ahead, and believed this far ahead at most. */
 const MARK_AHEAD_US = 60_000_000;
-const MARK_MAX_AHEAD_US = 120_000_000;
+const MARK_MAX_AHEAD_US = 300_000_000;
 
 export interface Switches {
   /** H2: a reload posts host-start first and the re-posted joins after it. */
@@ -310,7 +310,7 @@ export class ModuleModel {
     this.sessions.clear();
     // The queue of a killed process is lost; a graceful stop's queue is posted by the next one.
     if (kill) this.queue.length = 0;
-    // A new process starts at max(clock, min(mark, clock + 120 s)) (events.lib.lua).
+    // A new process starts at max(clock, min(mark, clock + 300 s)) (events.lib.lua).
     const clock = this.clockUs();
     this.lastSeq = this.switches.seqRegresses ? 0 : Math.min(this.mark, clock + MARK_MAX_AHEAD_US);
     this.saveMark();

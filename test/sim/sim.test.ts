@@ -84,8 +84,8 @@ const FOUND: Array<{ name: string; history: History }> = [
     },
   },
   {
-    // events.lib.lua: a restart starts at most 120 s ahead of the clock, below the seqs a clock
-    // 200 s ahead gave out: host-start is refused and the new joins are deleted unpinged (H4).
+    // events.lib.lua: a restart that starts at most 120 s ahead of its clock starts below the
+    // seqs a clock 200 s ahead gave out: host-start is refused, the new joins deleted unpinged (H4).
     name: 'a clock 200 s ahead, set right, then a restart',
     history: {
       seed: 0,
@@ -102,7 +102,7 @@ const FOUND: Array<{ name: string; history: History }> = [
   },
   {
     // events.lib.lua: each restart starts at the saved mark and saves a new one 60 s beyond it; a
-    // clock 240 s ahead, restarted twice, posts seqs 360 s ahead, which ping-muc refuses.
+    // clock 240 s ahead, restarted twice, posts seqs about 360 s ahead, which ping-muc refuses.
     name: 'a clock 240 s ahead and two restarts',
     history: {
       seed: 0,
