@@ -463,7 +463,10 @@ export class ModuleModel {
   private recordCall(call: 'heal' | 'notify', ref: JoinRef, began: number, answer: PingReply | string): void {
     if (!this.record || !this.recording) return;
     // Another operation ran while this call was in flight: the order cannot be replayed.
-    if (this.opCount !== began) return this.stopRecording();
+    if (this.opCount !== began) {
+      this.stopRecording();
+      return;
+    }
     const slash = ref.occupant.indexOf('/');
     const base = {
       user: ref.user,
