@@ -119,9 +119,28 @@ const FOUND: Array<{ name: string; history: History }> = [
     },
   },
   {
-    // lib/adapters/dynamodb/rounds.ts and the memory store: claimRound's condition is the window's
-    // last close time (ms). A close dated the same millisecond as the one the claim read (a join
-    // between them) joins the claimed window: no round covers it, and its ghost is never told.
+    // events.lib.lua: the mark is saved every 30 s, 60 s ahead of the clock; a clock that jumps
+    // further ahead gives seqs beyond the mark, and a restart before the next save starts below
+    // them: the new joins are below the old host-start and deleted unpinged.
+    name: 'a clock jumping 200 s ahead, then a restart within the 30 s before the next mark',
+    history: {
+      seed: 0,
+      cmds: [
+        { c: 'skew', ms: 200000 },
+        { c: 'join', user: 0, room: 0, alt: false },
+        { c: 'reload' },
+        { c: 'reload' },
+        { c: 'muc-restart', remote: 0, kill: false, downMs: 0 },
+        { c: 'restart', kill: false },
+        { c: 'join', user: 0, room: 0, alt: false },
+      ],
+      faults: none,
+    },
+  },
+  {
+    // lib/adapters/dynamodb/rounds.ts and the memory store: a claim conditioned on the window's
+    // last close time (ms) let a close dated the same millisecond as the one the claim read (a
+    // join between them) join the claimed window: no round covered it, its ghost never told.
     name: 'two closes in one millisecond around a claim',
     history: {
       seed: 210096124,
