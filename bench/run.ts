@@ -1,10 +1,10 @@
 // npm run bench [-- --full] [-- --only=round,ingest,cold,e2e] [-- --latency=20 --concurrency=32 --batch=100]
 // Quick mode (default): round at N = 1,000 and 10,000, ingest, cold start, e2e with M = 100.
 // --full: round also at N = 100,000, more ingest events, e2e with M = 500 and M = 1,000.
-// e2e runs the variants ping-muc, ping-muc-v2 and debian-mod_ping_muc at each M; for a quicker
-// development run, BENCH_E2E_VARIANTS=ping-muc-v2,debian-mod_ping_muc (comma-separated) runs only those.
+// e2e runs the variants ping-muc and debian-mod_ping_muc at each M; BENCH_E2E_VARIANTS
+// (comma-separated) runs only those named.
 // Issue 11's targets (bench/heal-targets.ts): --full --latency=50 --batch=100 (the 100,000-join
-// round at L = 50 ms, and the e2e rows of ping-muc-v2 beside Debian's mod_ping_muc).
+// round at L = 50 ms, and the e2e rows of ping-muc beside Debian's mod_ping_muc).
 // Prints the tables and writes bench/results/bench-<time>.json (+ latest.json, latest.md).
 import { execSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
