@@ -13,10 +13,12 @@
 -- none of them.
 --
 -- seq (microseconds) never goes back, not across a reload (carried in memory) nor across a
--- restart: a high-water mark (`mark`, a store) is saved ahead of the clock every 30 s, and a
--- new process starts at max(clock, min(mark, clock + 300 s)). ping-muc refuses a seq more than
--- 300 s ahead of its clock, so nothing it stored is above that start: no later event of this
--- server is ever older than one it applied, whatever the clock did across the restart.
+-- restart: the highest seq ever posted (`mark`, a store) is saved before the request that
+-- carries it, and a new process starts above it, but at most 290 s ahead of its clock. ping-muc
+-- refuses a seq more than 300 s ahead of its own clock, so it stored none above that start,
+-- and the start's own seqs are not refused: whatever the clock did across the restart, no
+-- later event of this server is older than one ping-muc applied. Only posted seqs are kept, so
+-- restarts do not push the seqs ahead of the clock.
 --
 -- Every `heartbeat` seconds a heartbeat event tells ping-muc the module is alive (its alarm
 -- fires when none arrives). At most one is undelivered at a time, and a heartbeat never
@@ -44,9 +46,9 @@ local time = require "util.time";
 
 -- Below ping-muc's 256 KiB limit, with room for the envelope.
 local MAX_BATCH_BYTES = 200 * 1024;
--- The seq high-water mark: saved this far ahead, this often; believed this far ahead at most
--- (ping-muc's MAX_SEQ_AHEAD_SECONDS, lib/domain/events.ts).
-local MARK_AHEAD, MARK_EVERY, MARK_MAX_AHEAD = 60 * 1000000, 30, 300 * 1000000;
+-- The seq mark is believed this far ahead of the clock at most: below ping-muc's bound
+-- (MAX_SEQ_AHEAD_SECONDS, 300 s, lib/domain/events.ts), with room for the clocks' difference.
+local MARK_MAX_AHEAD = 290 * 1000000;
 
 -- Backoff with jitter (half to all of the step), so that many servers do not retry in lock-step.
 local function backoff(min, max, attempt)
@@ -88,13 +90,17 @@ return function (opts)
 		last_seq = now_us;
 		return now_us;
 	end
-	-- Ahead of every seq this process may give before the next save.
-	local function save_mark()
+	-- Before a request goes out: the highest seq ping-muc may have seen (a failed save is
+	-- logged and the request goes anyway: a lost event is worse than a mark behind).
+	local marked_seq = marked or 0;
+	local function save_mark(batch)
 		if not mark then return; end
-		local ok, err = pcall(mark.save, math.max(clock_us(), last_seq) + MARK_AHEAD);
-		if not ok then module:log("warn", "Could not save the seq mark: %s", tostring(err)); end
+		local top = 0;
+		for _, e in ipairs(batch.events) do if e.seq > top then top = e.seq; end end
+		if top <= marked_seq then return; end
+		local ok, err = pcall(mark.save, top);
+		if ok then marked_seq = top; else module:log("warn", "Could not save the seq mark: %s", tostring(err)); end
 	end
-	save_mark();
 
 	local queue = new_queue(queue_size);
 	local held = {}; -- s2s-closes that found the queue full of s2s-closes: one per link, at most queue_size
@@ -330,6 +336,7 @@ return function (opts)
 			end
 			module:add_timer(delay, post_batch);
 		end
+		save_mark(batch);
 		req = http.request(events_url, {
 			method = "POST";
 			body = batch.body;
@@ -388,12 +395,6 @@ return function (opts)
 		local left = queue:count() + #held + (sending and sending.count or 0);
 		if left > 0 then module:log("warn", "Unloaded with %d undelivered event(s)", left); end
 	end
-
-	module:add_timer(MARK_EVERY, function ()
-		if stopped then return; end
-		save_mark();
-		return MARK_EVERY;
-	end);
 
 	if (opts.heartbeat or 0) > 0 then
 		module:add_timer(opts.heartbeat, function ()

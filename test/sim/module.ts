@@ -20,9 +20,8 @@ import { StanzaApiError } from '../../lib/support/errors';
 import { replyFor } from '../support/fakes';
 
 export const HOST = 'a.example';
-/** events.lib.lua: the seq mark is saved this far ahead, and believed this far ahead at most. */
-const MARK_AHEAD_US = 60_000_000;
-const MARK_MAX_AHEAD_US = 300_000_000;
+/** events.lib.lua: the seq mark (the highest seq posted) is believed this far ahead of the clock at most. */
+const MARK_MAX_AHEAD_US = 290_000_000;
 
 export interface Switches {
   /** H2: a reload posts host-start first and the re-posted joins after it. */
@@ -131,9 +130,9 @@ export class ModuleModel {
     return Math.floor((this.env.now() + this.skewMs) * 1000);
   }
 
-  /** The seq high-water mark, saved ahead of the clock every 30 s (the world's timer calls it). */
-  saveMark(): void {
-    this.mark = Math.max(this.clockUs(), this.lastSeq) + MARK_AHEAD_US;
+  /** The seq mark: the highest seq posted, saved before the request that carries it (events.lib.lua). */
+  private saveMark(events: RawEvent[]): void {
+    for (const e of events) this.mark = Math.max(this.mark, e.seq);
   }
 
   nextSeq(): number {
@@ -163,6 +162,7 @@ export class ModuleModel {
           40 + this.env.latency(`post|${events[0]?.type}|${events[0]?.user ?? ''}|${events[0]?.room ?? ''}`),
         );
         if (process !== this.process) break;
+        this.saveMark(events);
         try {
           const refused = await this.env.post(events);
           if (this.env.postFault()) throw new Error('response lost');
@@ -308,12 +308,12 @@ export class ModuleModel {
     this.stopRecording(); // the replay of the Lua libraries has no restart
     if (!kill) for (const user of [...this.sessions.keys()]) this.endSession(user);
     this.sessions.clear();
-    // The queue of a killed process is lost; a graceful stop's queue is posted by the next one.
-    if (kill) this.queue.length = 0;
-    // A new process starts at max(clock, min(mark, clock + 300 s)) (events.lib.lua).
+    // The queue dies with the process, killed or stopped: events.lib.lua keeps it only across
+    // a reload (module.save). What it had posted is under the mark.
+    this.queue.length = 0;
+    // A new process starts above the mark, at most 290 s ahead of its clock (events.lib.lua).
     const clock = this.clockUs();
     this.lastSeq = this.switches.seqRegresses ? 0 : Math.min(this.mark, clock + MARK_MAX_AHEAD_US);
-    this.saveMark();
     this.process++;
     this.posting = false;
     for (const r of this.remotes.values()) r.link = 'down';

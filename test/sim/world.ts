@@ -472,11 +472,6 @@ async function simulate(h: History, opts: SimOptions, reconcile: Reconcile | und
     );
   };
   loop.at(T0 + RECONCILE_PERIOD_MS, tick);
-  const markTick = () => {
-    module.saveMark();
-    loop.at(loop.now + 30_000, markTick);
-  };
-  markTick();
 
   // --- invariants checked after every step ---
   // Live: a job planned or running, or one that ended or was lost less than a period ago (the
