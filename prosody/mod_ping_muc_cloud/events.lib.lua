@@ -13,11 +13,11 @@
 -- none of them.
 --
 -- seq (microseconds) never goes back, not across a reload (carried in memory) nor across a
--- restart: the highest seq ever posted (`mark`, a store) is saved before the request that
--- carries it, and a new process starts above it, but at most 290 s ahead of its clock. ping-muc
--- refuses a seq more than 300 s ahead of its own clock, so it stored none above that start,
--- and the start's own seqs are not refused: whatever the clock did across the restart, no
--- later event of this server is older than one ping-muc applied. Only posted seqs are kept, so
+-- restart: the highest seq ping-muc may have applied (`mark`, a store) is saved before the
+-- request that carries it, and lowered again to the highest it applied when it refuses some
+-- (a seq more than 300 s ahead of its clock); a new process starts above the mark. Whatever the
+-- clock did across the restart, no later event of this server is older than one ping-muc
+-- applied, and none is refused for a lead it did not have: only seqs ping-muc took are kept, so
 -- restarts do not push the seqs ahead of the clock.
 --
 -- Every `heartbeat` seconds a heartbeat event tells ping-muc the module is alive (its alarm
@@ -46,9 +46,6 @@ local time = require "util.time";
 
 -- Below ping-muc's 256 KiB limit, with room for the envelope.
 local MAX_BATCH_BYTES = 200 * 1024;
--- The seq mark is believed this far ahead of the clock at most: below ping-muc's bound
--- (MAX_SEQ_AHEAD_SECONDS, 300 s, lib/domain/events.ts), with room for the clocks' difference.
-local MARK_MAX_AHEAD = 290 * 1000000;
 
 -- Backoff with jitter (half to all of the step), so that many servers do not retry in lock-step.
 local function backoff(min, max, attempt)
@@ -82,7 +79,7 @@ return function (opts)
 	local last_seq = tonumber(saved.last_seq) or 0;
 	local loaded, marked = pcall(function () return mark and tonumber(mark.load()); end);
 	if not loaded then module:log("warn", "Could not read the seq mark: %s", tostring(marked)); marked = nil; end
-	if marked then last_seq = math.max(last_seq, math.min(marked, clock_us() + MARK_MAX_AHEAD)); end
+	if marked then last_seq = math.max(last_seq, marked); end
 	-- Server clock in microseconds, strictly increasing so ping-muc can order events.
 	local function next_seq()
 		local now_us = clock_us();
@@ -90,16 +87,21 @@ return function (opts)
 		last_seq = now_us;
 		return now_us;
 	end
-	-- Before a request goes out: the highest seq ping-muc may have seen (a failed save is
-	-- logged and the request goes anyway: a lost event is worse than a mark behind).
+	-- The mark (a failed save is logged and the request goes anyway: a lost event is worse than
+	-- a mark behind).
 	local marked_seq = marked or 0;
-	local function save_mark(batch)
-		if not mark then return; end
+	local function save_mark(seq)
+		if not mark or seq == marked_seq then return; end
+		local ok, err = pcall(mark.save, seq);
+		if ok then marked_seq = seq; else module:log("warn", "Could not save the seq mark: %s", tostring(err)); end
+	end
+	-- The highest seq of `events`, but those whose (0-based) index `skip` holds.
+	local function top_seq(events, skip)
 		local top = 0;
-		for _, e in ipairs(batch.events) do if e.seq > top then top = e.seq; end end
-		if top <= marked_seq then return; end
-		local ok, err = pcall(mark.save, top);
-		if ok then marked_seq = top; else module:log("warn", "Could not save the seq mark: %s", tostring(err)); end
+		for i, e in ipairs(events) do
+			if not (skip and skip[i - 1]) and e.seq > top then top = e.seq; end
+		end
+		return top;
 	end
 
 	local queue = new_queue(queue_size);
@@ -292,6 +294,13 @@ return function (opts)
 				end
 				count_refused(#refused);
 				count_sent(batch.count - #refused);
+				if #refused > 0 then
+					local skip = {};
+					for _, r in ipairs(refused) do
+						if type(r) == "table" and tonumber(r.index) then skip[tonumber(r.index)] = true; end
+					end
+					save_mark(math.max(batch.mark_before, top_seq(batch.events, skip)));
+				end
 				settle(batch);
 				refusals = 0;
 				if dropped > 0 then
@@ -336,7 +345,9 @@ return function (opts)
 			end
 			module:add_timer(delay, post_batch);
 		end
-		save_mark(batch);
+		-- Before it goes: ping-muc may apply it and the answer be lost.
+		batch.mark_before = batch.mark_before or marked_seq;
+		save_mark(math.max(marked_seq, top_seq(batch.events)));
 		req = http.request(events_url, {
 			method = "POST";
 			body = batch.body;

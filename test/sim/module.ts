@@ -20,8 +20,6 @@ import { StanzaApiError } from '../../lib/support/errors';
 import { replyFor } from '../support/fakes';
 
 export const HOST = 'a.example';
-/** events.lib.lua: the seq mark (the highest seq posted) is believed this far ahead of the clock at most. */
-const MARK_MAX_AHEAD_US = 290_000_000;
 
 export interface Switches {
   /** H2: a reload posts host-start first and the re-posted joins after it. */
@@ -130,9 +128,12 @@ export class ModuleModel {
     return Math.floor((this.env.now() + this.skewMs) * 1000);
   }
 
-  /** The seq mark: the highest seq posted, saved before the request that carries it (events.lib.lua). */
-  private saveMark(events: RawEvent[]): void {
-    for (const e of events) this.mark = Math.max(this.mark, e.seq);
+  /**
+   * The seq mark (events.lib.lua): the highest seq the service may have applied, raised before a
+   * request goes out, lowered to the highest it applied when it refuses some.
+   */
+  private topSeq(events: RawEvent[], skip: number[] = []): number {
+    return events.reduce((top, e, i) => (skip.includes(i) ? top : Math.max(top, e.seq)), 0);
   }
 
   nextSeq(): number {
@@ -162,9 +163,11 @@ export class ModuleModel {
           40 + this.env.latency(`post|${events[0]?.type}|${events[0]?.user ?? ''}|${events[0]?.room ?? ''}`),
         );
         if (process !== this.process) break;
-        this.saveMark(events);
+        const markBefore = this.mark;
+        this.mark = Math.max(this.mark, this.topSeq(events));
         try {
           const refused = await this.env.post(events);
+          if (refused.length > 0) this.mark = Math.max(markBefore, this.topSeq(events, refused));
           if (this.env.postFault()) throw new Error('response lost');
           for (const i of refused) this.refused.push(events[i] as RawEvent);
           if (process !== this.process) break;
@@ -311,9 +314,8 @@ export class ModuleModel {
     // The queue dies with the process, killed or stopped: events.lib.lua keeps it only across
     // a reload (module.save). What it had posted is under the mark.
     this.queue.length = 0;
-    // A new process starts above the mark, at most 290 s ahead of its clock (events.lib.lua).
-    const clock = this.clockUs();
-    this.lastSeq = this.switches.seqRegresses ? 0 : Math.min(this.mark, clock + MARK_MAX_AHEAD_US);
+    // A new process starts above the mark (events.lib.lua).
+    this.lastSeq = this.switches.seqRegresses ? 0 : this.mark;
     this.process++;
     this.posting = false;
     for (const r of this.remotes.values()) r.link = 'down';
