@@ -6,7 +6,7 @@ import { handleEvents } from '../../lib/app/ingest';
 import { sign } from '../../lib/domain/signature';
 import { ingestDeps } from '../../bench/ingest';
 import { MemoryStore } from '../support/memory-store';
-import { rng } from './rng';
+import { rng } from '../support/rng';
 
 const CASES = 300;
 const HOST = 'a.example';

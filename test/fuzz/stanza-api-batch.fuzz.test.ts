@@ -12,7 +12,7 @@ import type { PingReply } from '../../lib/domain/model';
 import { classify, type Outcome } from '../../lib/domain/outcome';
 import { secretKey } from '../../lib/domain/signature';
 import { NS_API, NS_BATCH, NS_STANZAS } from '../../lib/domain/stanzas';
-import { type Rng, rng } from './rng';
+import { type Rng, rng } from '../support/rng';
 
 const CASES = 300;
 const SECRET = `whsec_${Buffer.alloc(32, 9).toString('base64')}`;

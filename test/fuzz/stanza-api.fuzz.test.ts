@@ -12,7 +12,7 @@ import { classify, type Outcome } from '../../lib/domain/outcome';
 import type { PingReply } from '../../lib/domain/model';
 import { secretKey } from '../../lib/domain/signature';
 import { NS_API, NS_BATCH, NS_STANZAS } from '../../lib/domain/stanzas';
-import { rng } from './rng';
+import { rng } from '../support/rng';
 
 const CASES = 400;
 const SECRET = `whsec_${Buffer.alloc(32, 5).toString('base64')}`;

@@ -5,6 +5,7 @@
 // lost), one remote down for three re-check steps. No heal may be lost, none may
 // come early, no joined user may be told. npm test runs a fixed list of seeds;
 // PING_MUC_FAULT_SEED=<n> replays one seed, PING_MUC_FAULT_SEEDS=<n> runs n seeds from a random base.
+import { mulberry32 } from '../support/rng';
 import type { Element } from 'ltx';
 import { describe, expect, it } from 'vitest';
 import { reconcile, RECONCILE_PERIOD_MS } from '../../lib/app/reconcile';
@@ -30,18 +31,6 @@ const LOST = REMOTES[1];
 /** Answers remote-server-not-found until after its third re-check step. */
 const DOWN = REMOTES[2];
 const DELAY_MS = 60_000;
-
-/** mulberry32: small, fast, good enough to draw faults from a seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Wraps every method of a store so that `rate` of the calls fail, half before and half after applying. */
 function faultyStore<T extends object>(
@@ -84,7 +73,7 @@ interface Figures {
 }
 
 async function runSeed(seed: number): Promise<Figures> {
-  const random = rng(seed);
+  const random = mulberry32(seed);
   const w: RoundWorld = roundWorld({
     PING_MUC_DELAY_SECONDS: String(DELAY_MS / 1000),
     PING_MUC_CONCURRENCY: '32',

@@ -3,17 +3,8 @@
 // delay really lets the module's events, the scheduler's jobs and the reconciler run meanwhile,
 // in one order fixed by the history. Nothing waits on real time.
 
-/** mulberry32: the deterministic randomness of a history (jitter, latencies), never its faults. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The deterministic randomness of a history (jitter, latencies), never its faults. */
+export { mulberry32 as rng } from '../support/rng';
 
 interface Timer {
   at: number;

@@ -1,4 +1,5 @@
-// A small seeded PRNG for the fuzz tests: FUZZ_SEED=<n> replays a run (the seed is printed).
+// Seeded randomness for the tests: mulberry32 for the fault suite and the simulator, and the
+// fuzz tests' picker (FUZZ_SEED=<n> replays a run; the seed is printed).
 export interface Rng {
   seed: number;
   next(): number;
@@ -7,16 +8,20 @@ export interface Rng {
   chance(p: number): boolean;
 }
 
-/** mulberry32: fast, 32-bit state, good enough to pick test cases. */
-export function rng(seed = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31))): Rng {
+/** mulberry32: fast, 32-bit state, good enough to draw test cases, faults and latencies. */
+export function mulberry32(seed: number): () => number {
   let state = seed >>> 0;
-  const next = () => {
+  return () => {
     state = (state + 0x6d2b79f5) >>> 0;
     let t = state;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+export function rng(seed = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31))): Rng {
+  const next = mulberry32(seed);
   return {
     seed,
     next,
