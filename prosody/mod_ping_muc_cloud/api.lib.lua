@@ -18,10 +18,20 @@
 --
 -- return function (opts) -> { handle, reply, sweep, save, unload }
 -- opts: request (request.lib's), check (items.lib's), delivery (delivery.lib's), outcome
---       (outcome.lib), rooms (joins.lib's rooms_of), ping_timeout.
+--       (outcome.lib), rooms (joins.lib's rooms_of), ping_timeout, keys (the API keys in
+--       use: () -> { current, previous? }; without it, no other host is served here).
+--
+-- Several VirtualHosts with one configuration: ping-muc without a host registry calls one
+-- URL for every host. A batch is the users' of one host (ping-muc never mixes hosts in a
+-- batch); when that host is another local VirtualHost on which this module is loaded with the
+-- very same API keys (current and previous alike), that host's instance runs the batch (its
+-- sessions, joins, pings and s2s links). Any other host's items are refused here (403), as on
+-- a host with keys of its own: a key never reaches a host that does not hold it.
 
 local jid = require "util.jid";
 local st = require "util.stanza";
+
+local hosts = prosody.hosts;
 
 local API_NS = "urn:ping-muc:stanza-api:1";
 local BATCH_NS = "urn:ping-muc:stanza-api:2";
@@ -41,6 +51,26 @@ return function (opts)
 	local request, check, delivery = opts.request, opts.check, opts.delivery;
 	local relayed, unjoined = opts.outcome.relayed, opts.outcome.unjoined;
 	local rooms_of, ping_timeout = opts.rooms, opts.ping_timeout;
+	local keys = opts.keys;
+
+	-- Two key rings hold the same keys.
+	local function same_keys(a, b)
+		if #a ~= #b then return false; end
+		local set = {};
+		for _, k in ipairs(a) do set[k] = true; end
+		for _, k in ipairs(b) do if not set[k] then return false; end end
+		return true;
+	end
+
+	-- The batch runner of this module's instance on another local VirtualHost, if its API
+	-- keys are ours; nil otherwise (not loaded there, or keys of its own).
+	local function peer(host)
+		local session = hosts[host];
+		local env = keys and session and session.type == "local" and session.modules and session.modules[module.name];
+		local other = env and env.module and rawget(env.module, "ping_muc_cloud_peer");
+		if not other or not other.keys or not same_keys(other.keys(), keys()) then return nil; end
+		return other.batch;
+	end
 
 	-- A heal's reply: acted on when the room no longer has the user and the session is still
 	-- in the join pinged (joins.lib keeps a join's table until it leaves, and makes a new one
@@ -127,11 +157,30 @@ return function (opts)
 		return true;
 	end
 
-	-- The HTTP route: POST /stanza.
+	-- The host a batch is for: that of the first item naming a local JID (a self-ping's or a
+	-- heal's `from`, a notification's `to`), else the ping-muc-host header (a batch of server
+	-- pings names no user). nil when neither names one.
+	local function host_of(items, headers)
+		for _, item in ipairs(items) do
+			local stanza, user = item, nil;
+			if item.name == "heal" or item.name == "notify" then stanza = item.tags[1]; end
+			if stanza and stanza.name == "iq" then user = stanza.attr.from;
+			elseif stanza and stanza.name == "presence" then user = stanza.attr.to; end
+			local _, host = jid.prepped_split(user);
+			if host then return host; end
+		end
+		local _, host = jid.prepped_split(headers.ping_muc_host);
+		return host;
+	end
+
+	-- The HTTP route: POST /stanza. Verified under this host's keys; run by the instance of
+	-- the batch's host (this one, or a peer with the same keys, see above).
 	local function handle(event)
 		local items = request.read(event);
 		if not items then return true; end
-		return batch(items, event.response);
+		local host = host_of(items, event.request.headers);
+		local run = host and host ~= module.host and peer(host) or batch;
+		return run(items, event.response);
 	end
 
 	-- Housekeeping: forget expired webhook-ids and timed-out ping ids.
@@ -140,5 +189,12 @@ return function (opts)
 		delivery.sweep(now);
 	end
 
-	return { handle = handle; reply = delivery.reply; sweep = sweep; save = request.save; unload = delivery.unload };
+	-- What this module's instances on other hosts see of this one (peer, above).
+	if keys then module.ping_muc_cloud_peer = { keys = keys; batch = batch }; end
+	local function unload()
+		module.ping_muc_cloud_peer = nil;
+		delivery.unload();
+	end
+
+	return { handle = handle; reply = delivery.reply; sweep = sweep; save = request.save; unload = unload };
 end

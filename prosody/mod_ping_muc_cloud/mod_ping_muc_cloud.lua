@@ -92,6 +92,7 @@ local api = module:require("api")({
 		forget = joins.forget; reason = reason; ping_timeout = ping_timeout; max_inflight = max_inflight;
 	});
 	outcome = module:require("outcome"); rooms = joins.rooms; ping_timeout = ping_timeout;
+	keys = function () return api_keys; end; -- a host with these very keys shares our endpoint
 });
 
 module:depends("http");

@@ -106,6 +106,56 @@ out("bare_presence", item_of(resp, "p2").name .. " " .. item_of(resp, "p2").attr
     });
   });
 
+  it('runs a batch for another local host on its instance only when that instance holds the same API keys', () => {
+    const r = run(
+      prosody,
+      `local KEYS = { "k-current", "k-previous" }
+api = lib("api")({ request = request; check = lib("items")({ rooms = joins.rooms; seq = wire.seq }); delivery = delivery;
+  outcome = lib("outcome"); rooms = joins.rooms; ping_timeout = 10; keys = function () return KEYS end })
+out("exported", module.ping_muc_cloud_peer ~= nil and module.ping_muc_cloud_peer.keys() == KEYS)
+local RAN = {}
+local function instance(host, keys)
+  return { module = { ping_muc_cloud_peer = { keys = function () return keys end;
+    batch = function (items, response) RAN[#RAN + 1] = host .. ":" .. #items; response:send("ran by " .. host); return true end } } }
+end
+prosody.hosts["same.example"] = { type = "local"; modules = { ping_muc_cloud = instance("same.example", { "k-previous", "k-current" }) } }
+prosody.hosts["other.example"] = { type = "local"; modules = { ping_muc_cloud = instance("other.example", { "k-current" }) } }
+prosody.hosts["bare.example"] = { type = "local"; modules = {} }
+prosody.hosts["comp.example"] = { type = "component"; modules = { ping_muc_cloud = instance("comp.example", KEYS) } }
+local function call_as(body, host)
+  local response = { headers = {} }
+  function response:send(b) self.body = b end
+  api.handle({ request = { body = body; headers = { ping_muc_host = host } }; response = response })
+  return response
+end
+local function answer(resp)
+  if resp.body:find("^ran by") then return resp.body end
+  local it = item_of(resp, "p1"); return it.name .. " " .. tostring(it.attr.code)
+end
+out("same", answer(call(batch(ping_iq("p1", "zoe@same.example/pc", OCC)))))
+out("other", answer(call(batch(ping_iq("p1", "zoe@other.example/pc", OCC)))))
+out("bare", answer(call(batch(ping_iq("p1", "zoe@bare.example/pc", OCC)))))
+out("comp", answer(call(batch(ping_iq("p1", "zoe@comp.example/pc", OCC)))))
+out("notify", answer(call(batch(notify("p1", "1", "zoe@same.example/pc", OCC)))))
+out("server_ping_header", answer(call_as(batch('<server-ping xmlns="urn:ping-muc:stanza-api:2" id="p1" to="b.example"/>'), "SAME.example")))
+out("items_over_header", answer(call_as(batch(ping_iq("p1", "zoe@other.example/pc", OCC)), "same.example")))
+out("ran", table.concat(RAN, ","))
+out("sent", #SENT)`,
+    );
+    expect(r).toEqual({
+      exported: 'true',
+      same: 'ran by same.example',
+      other: 'refused 403',
+      bare: 'refused 403',
+      comp: 'refused 403',
+      notify: 'ran by same.example',
+      server_ping_header: 'ran by same.example',
+      items_over_header: 'refused 403',
+      ran: 'same.example:1,same.example:1,same.example:1',
+      sent: '0',
+    });
+  });
+
   it('heal and notify need since: missing or not an integer of at most 16 digits is refused 400', () => {
     const r = run(
       prosody,
