@@ -3,6 +3,7 @@
 // keys; HttpWire sends its batches.
 import http from 'node:http';
 import https from 'node:https';
+import { domainToASCII } from 'node:url';
 import type { Element } from '@xmpp/xml';
 import { sign } from '../domain/signature';
 import {
@@ -82,8 +83,12 @@ export class HttpWire implements StanzaApiWire {
   private readonly retryMaxMs: number;
   private readonly random: () => number;
 
+  /** `ping-muc-host`: the host by its ASCII form (an IDN host's A-labels), as events name it. */
+  private readonly hostHeader: string;
+
   constructor(private readonly options: StanzaApiOptions) {
     this.url = new URL(options.url);
+    this.hostHeader = options.host ? domainToASCII(options.host) : '';
     this.transport = this.url.protocol === 'https:' ? https : http;
     // `timeout` on a keep-alive agent closes sockets idle in its pool; on a socket in use it
     // only emits 'timeout', which nothing listens to (our own timer bounds a request).
@@ -114,6 +119,7 @@ export class HttpWire implements StanzaApiWire {
       const headers = {
         'content-type': 'application/xml',
         'content-length': Buffer.byteLength(body),
+        ...(this.hostHeader && { 'ping-muc-host': this.hostHeader }),
         ...sign(key, body),
       };
       const req = this.transport.request(this.url, { method: 'POST', agent: this.agent, headers }, (res) => {

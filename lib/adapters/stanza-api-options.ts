@@ -15,6 +15,12 @@ export interface StanzaApiOptions {
   url: string;
   /** The API key, or the current and the previous one during a rotation: each signs every request. */
   key: Keys;
+  /**
+   * The VirtualHost whose API this is, sent as `ping-muc-host` on every call: one URL serving
+   * several hosts (no registry, one module configuration) runs a batch as that host, which
+   * matters for a batch of server pings, which names no user (docs/hosts.md).
+   */
+  host?: string;
   /** HTTP timeout of a request: it must exceed the server's ping timeout (a batch answers once, when every item is settled). */
   timeoutMs: number;
   /** For tests and benchmarks: count requests. */

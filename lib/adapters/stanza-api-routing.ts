@@ -9,8 +9,8 @@ import type { JoinRef, StanzaApi } from '../ports';
 import type { HostApi, HostRegistry } from '../support/registry';
 import { StanzaApiError } from '../support/errors';
 
-/** Builds the client of one API URL with its keys (an HttpStanzaApi as configured). */
-export type StanzaApiFactory = (api: HostApi) => StanzaApi;
+/** Builds the client of one host's API URL with its keys (an HttpStanzaApi as configured). */
+export type StanzaApiFactory = (api: HostApi, host: string) => StanzaApi;
 
 const MAX_CLIENTS = 256;
 
@@ -38,7 +38,7 @@ export class RoutingStanzaApi implements StanzaApi {
     if (!client) {
       // Rotations leave clients behind; their idle sockets close on their own.
       if (this.clients.size >= MAX_CLIENTS) this.clients.clear();
-      client = this.factory(api);
+      client = this.factory(api, host);
       this.clients.set(id, client);
     }
     return client;

@@ -193,6 +193,24 @@ describe('RoutingStanzaApi.serverPing', () => {
     expect(() => verify(secretKey(SECRET), headers(seen[1]?.headers ?? {}), seen[1]?.body ?? '')).not.toThrow();
   });
 
+  it('names the host in ping-muc-host (ASCII), so that one URL serving several hosts runs the batch as it', async () => {
+    script = answerEach(sent);
+    const shared = {
+      multiHost: false,
+      webhookKeys: async () => undefined,
+      api: async () => ({ url, keys: [secretKey(SECRET)] }),
+    };
+    const routing = new RoutingStanzaApi(
+      shared,
+      (a, host) => new HttpStanzaApi({ url: a.url, key: a.keys, host, timeoutMs: 2000 }),
+    );
+    await routing.serverPing('a2.example', REMOTE);
+    await routing.serverPing('bücher.example', REMOTE);
+    expect(seen.map((s) => s.headers['ping-muc-host'])).toEqual(['a2.example', 'xn--bcher-kva.example']);
+    await api().serverPing('a.example', REMOTE);
+    expect(seen[2]?.headers['ping-muc-host']).toBeUndefined();
+  });
+
   it('throws for a host the registry does not list', async () => {
     const routing = new RoutingStanzaApi(
       registry,
