@@ -4,6 +4,8 @@
 // its ping-muc-host header, so a.test's key cannot post events for a2.test.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { secretKey, sign } from '../../lib/domain/signature';
+import { batch, kinds, ping } from './batch';
+import { callApi } from './http';
 import { Stack } from './stack';
 import { DOMAINS } from './testbed';
 import { isNotification, type User } from './users';
@@ -72,6 +74,23 @@ describe('two VirtualHosts on A, one ping-muc', () => {
       (await post(stack.bed.webhookSecret2, DOMAINS.a2, [{ ...leave, seq: seq + 3, room: `x@${DOMAINS.mucB}` }]))
         .status,
     ).toBe(200);
+  });
+
+  it('refuses a2.test’s users at a.test’s stanza API: a2.test holds keys of its own', async () => {
+    const body = batch([ping('z1', zoe.jid, `${ROOM1}/Zoe`)]);
+    // a.test's key at a.test's endpoint: the batch is a2.test's, whose module does not hold that key.
+    for (const host of [undefined, DOMAINS.a2]) {
+      const headers = { ...sign(secretKey(stack.bed.apiSecret), body), ...(host && { 'ping-muc-host': host }) };
+      const res = await callApi(stack.bed.apiUrl, stack.bed.apiSecret, body, headers);
+      expect({ host, status: res.status, answer: kinds(res.body) }).toEqual({
+        host,
+        status: 200,
+        answer: [['z1', 'refused 403']],
+      });
+    }
+    // a2.test's key at a.test's endpoint: not a.test's key.
+    expect((await callApi(stack.bed.apiUrl, stack.bed.apiSecret2, body)).status).toBe(401);
+    expect(zoe.notifications()).toEqual([]);
   });
 
   it('heals the users of both hosts after a kill -9 of B, each through its host’s stanza API', async () => {

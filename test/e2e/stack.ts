@@ -22,7 +22,7 @@ export interface StackOptions extends TestbedOptions {
   log?: (line: string) => void;
   /** ping-muc reads its hosts from a registry file (PING_MUC_HOSTS_FILE, re-read on every
    * request) instead of its env: a.test, and a2.test with `aSecondHost`. Edit `registry`, then
-   * `saveRegistry()`. Implied by `aSecondHost`. */
+   * `saveRegistry()`. Implied by `aSecondHost`, unless `sharedConfig`. */
   registry?: boolean;
 }
 
@@ -73,7 +73,7 @@ export class Stack {
     this.api = new ApiRecorder(bed.apiUrl);
     await this.api.start();
     let hostsEnv: Record<string, string> = {};
-    if (opts.registry || opts.aSecondHost) {
+    if (opts.registry || (opts.aSecondHost && !opts.sharedConfig)) {
       const { webhookSecret, apiSecret } = bed;
       this.registry[DOMAINS.a] = { apiUrl: this.api.url, webhookSecret, apiSecret };
       if (opts.aSecondHost) {

@@ -375,6 +375,10 @@ export interface TestbedOptions {
   /** A serves a second VirtualHost, a2.test, with our module, its own secrets (`webhookSecret2`,
    * `apiSecret2`) and its own stanza API address (`apiUrl2`: 127.N.0.4, its `http_host`). */
   aSecondHost?: boolean;
+  /** With `aSecondHost`: one shared configuration instead, as most operators write it: the
+   * module in the global `modules_enabled` with its options (one pair of keys, a.test's) at the
+   * top level, nothing of it under the VirtualHosts. */
+  sharedConfig?: boolean;
 }
 
 export const DOMAINS = {
@@ -446,30 +450,38 @@ export class Testbed {
 
   async start(eventsUrl: string): Promise<void> {
     const level = this.opts.logLevel ?? 'info';
+    const moduleOptions = {
+      ping_muc_cloud_events_url: eventsUrl,
+      ping_muc_cloud_webhook_secret: this.webhookSecret,
+      ping_muc_cloud_api_secret: this.apiSecret,
+      ping_muc_cloud_retry_min: 0.2,
+      ping_muc_cloud_retry_max: 2,
+      ...this.opts.aOptions,
+    };
+    const shared = !!this.opts.sharedConfig;
     this.a = new ProsodyServer(
       {
         name: 'a',
         ip: this.ip(1),
         vhosts: this.opts.aSecondHost ? [DOMAINS.a, DOMAINS.a2] : [DOMAINS.a],
         mucs: [],
-        modules: this.opts.aModules ?? ['ping_muc_cloud'],
-        hostOptions: {
-          ping_muc_cloud_events_url: eventsUrl,
-          ping_muc_cloud_webhook_secret: this.webhookSecret,
-          ping_muc_cloud_api_secret: this.apiSecret,
-          ping_muc_cloud_retry_min: 0.2,
-          ping_muc_cloud_retry_max: 2,
-          ...this.opts.aOptions,
-        },
-        vhostOptions: {
-          [DOMAINS.a2]: {
-            ping_muc_cloud_webhook_secret: this.webhookSecret2,
-            ping_muc_cloud_api_secret: this.apiSecret2,
-            http_host: this.ip(4),
-          },
-        },
+        modules: shared ? [] : (this.opts.aModules ?? ['ping_muc_cloud']),
+        hostOptions: shared ? {} : moduleOptions,
+        vhostOptions: shared
+          ? {}
+          : {
+              [DOMAINS.a2]: {
+                ping_muc_cloud_webhook_secret: this.webhookSecret2,
+                ping_muc_cloud_api_secret: this.apiSecret2,
+                http_host: this.ip(4),
+              },
+            },
         // ping-muc calls http://<ip>:5280/…: route requests for unknown Host headers to A.
         globalOptions: {
+          ...(shared && {
+            ...moduleOptions,
+            modules_enabled: [...BASE_MODULES, ...(this.opts.aModules ?? ['ping_muc_cloud'])],
+          }),
           http_default_host: DOMAINS.a,
           ...(this.opts.aSecondHost ? { http_interfaces: [this.ip(1), this.ip(4)] } : {}),
           ...this.opts.aGlobalOptions,
