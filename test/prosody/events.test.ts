@@ -21,6 +21,8 @@ function make_events(opts)
   for k, v in pairs(opts or {}) do o[k] = v end
   return lib("events")(o)
 end
+-- The seq mark's store (module:open_store in the module), kept across make_events calls.
+MARK = { load = function () return MARK.stored end; save = function (v) MARK.stored = v end }
 function set_live(n)
   live_list = {}
   for i = 1, n do live_list[i] = { user = "u" .. i .. "@a.example/r", room = "room@muc.b.example" } end
@@ -162,9 +164,7 @@ print("newest=" .. newest)`,
     const r = run(
       bin,
       `set_live(0)
-local stored
-local mark = { load = function () return stored end; save = function (v) stored = v end }
-local a = make_events({ mark = mark })
+local a = make_events({ mark = MARK })
 a.resync()
 for i = 1, 5 do a.enqueue({ type = "join", user = "u@a.example/r", room = "r@muc.b.example", nick = "n" }) end
 advance(45)
@@ -173,9 +173,9 @@ local last = 0
 for _, e in ipairs(drain()) do if e.seq > last then last = e.seq end end
 -- Killed (nothing saved on the way out), restarted with the clock 50 s back.
 CLOCK = CLOCK - 50
-local b = make_events({ mark = mark })
+local b = make_events({ mark = MARK })
 local first = b.enqueue({ type = "join", user = "u@a.example/r", room = "r@muc.b.example", nick = "n" }).seq
-print("saved=" .. tostring(stored >= last))
+print("saved=" .. tostring(MARK.stored >= last))
 print("monotonic=" .. tostring(first > last))`,
     );
     expect(r).toEqual({ saved: 'true', monotonic: 'true' });
@@ -185,15 +185,13 @@ print("monotonic=" .. tostring(first > last))`,
     const r = run(
       bin,
       `set_live(0)
-local stored
-local mark = { load = function () return stored end; save = function (v) stored = v end }
 for i = 1, 10 do
-  local e = make_events({ mark = mark })
+  local e = make_events({ mark = MARK })
   e.resync()
   drain()
   e.unload()
 end
-print("near=" .. tostring(stored - CLOCK * 1000000 < 1000))`,
+print("near=" .. tostring(MARK.stored - CLOCK * 1000000 < 1000))`,
     );
     expect(r).toEqual({ near: 'true' });
   });
@@ -202,16 +200,14 @@ print("near=" .. tostring(stored - CLOCK * 1000000 < 1000))`,
     const r = run(
       bin,
       `set_live(0)
-local stored
-local mark = { load = function () return stored end; save = function (v) stored = v end }
 -- The clock 250 s ahead: ping-muc (up to 300 s) applies the join.
 CLOCK = CLOCK + 250
-local a = make_events({ mark = mark })
+local a = make_events({ mark = MARK })
 local ahead = a.enqueue({ type = "join", user = "u@a.example/r", room = "r@muc.b.example", nick = "n" }).seq
 drain()
 -- Set 60 s behind the true time, then restarted.
 CLOCK = CLOCK - 310
-local b = make_events({ mark = mark })
+local b = make_events({ mark = MARK })
 print("above=" .. tostring(b.enqueue({ type = "leave", user = "u@a.example/r", room = "r@muc.b.example" }).seq > ahead))`,
     );
     expect(r).toEqual({ above: 'true' });
@@ -221,18 +217,16 @@ print("above=" .. tostring(b.enqueue({ type = "leave", user = "u@a.example/r", r
     const r = run(
       bin,
       `set_live(0)
-local stored
-local mark = { load = function () return stored end; save = function (v) stored = v end }
-local a = make_events({ mark = mark })
+local a = make_events({ mark = MARK })
 local first = a.enqueue({ type = "join", user = "u@a.example/r", room = "r@muc.b.example", nick = "n" }).seq
 drain()
 -- A day ahead: ping-muc refuses it.
 CLOCK = CLOCK + 86400
 a.enqueue({ type = "leave", user = "u@a.example/r", room = "r@muc.b.example" })
 answer('{"ok":true,"applied":0,"refused":[{"index":0,"type":"leave","error":"ahead"}]}')
-print("lowered=" .. tostring(stored == first))
+print("lowered=" .. tostring(MARK.stored == first))
 CLOCK = CLOCK - 86400
-local b = make_events({ mark = mark })
+local b = make_events({ mark = MARK })
 local s = b.enqueue({ type = "join", user = "u@a.example/r", room = "r@muc.b.example", nick = "n" }).seq
 print("near=" .. tostring(s > first and s < CLOCK * 1000000 + 1000))`,
     );
