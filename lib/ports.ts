@@ -104,8 +104,6 @@ export interface RecordedClose {
   opened: boolean;
   /** The window's last close (ms), this one included when it was recorded. */
   lastCloseAt: number;
-  /** The window's last close before this one (ms), when this close joined an open window. */
-  previousCloseAt?: number;
 }
 
 /** Webhook ids already applied, for replay protection. */

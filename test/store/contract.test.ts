@@ -395,16 +395,14 @@ describe.each(subjects)('$name', ({ make }) => {
         gen: 'g1',
         opened: false,
         lastCloseAt: T0 + 500,
-        previousCloseAt: T0,
       });
-      // The same close again (a retry after a lost answer): the same previous close.
+      // The same close again (a retry after a lost answer).
       expect(await store.recordClose(H, R, 101, T0 + 900, 'g3', T0 + 900 + DELAY)).toEqual({
         gen: 'g1',
         opened: false,
         lastCloseAt: T0 + 500,
-        previousCloseAt: T0,
       });
-      // Not recorded (older): no previous close to speak of.
+      // Not recorded (older).
       expect(await store.recordClose(H, R, 99, T0 + 900, 'g4', T0 + 900 + DELAY)).toEqual({
         gen: 'g1',
         opened: false,

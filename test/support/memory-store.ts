@@ -55,8 +55,6 @@ interface Link {
   gen?: string;
   lastCloseAt?: number;
   lastCloseSeq?: number;
-  /** The window's close before its last one. */
-  prevCloseAt?: number;
   claimedSeq?: number;
   /** While a window is pending: its last recorded close's due (ms). */
   due?: number;
@@ -237,28 +235,15 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
       (link.lastCloseSeq !== undefined && link.lastCloseSeq >= seq) ||
       (link.claimedSeq !== undefined && link.claimedSeq >= seq)
     ) {
-      const again = link.gen !== undefined && link.lastCloseSeq === seq && link.prevCloseAt !== undefined;
-      return {
-        gen: link.gen,
-        opened: link.gen === gen,
-        lastCloseAt: link.lastCloseAt ?? at,
-        ...(again ? { previousCloseAt: link.prevCloseAt } : {}),
-      };
+      return { gen: link.gen, opened: link.gen === gen, lastCloseAt: link.lastCloseAt ?? at };
     }
-    const previousCloseAt = link.gen !== undefined ? link.lastCloseAt : undefined;
-    link.prevCloseAt = previousCloseAt;
     link.gen ??= gen;
     link.lastCloseAt = at;
     link.lastCloseSeq = seq;
     link.due = due;
     link.expiresAt = Math.floor(at / 1000) + LINK_TTL_SECONDS;
     this.links.set(key, link);
-    return {
-      gen: link.gen,
-      opened: link.gen === gen,
-      lastCloseAt: at,
-      ...(previousCloseAt !== undefined ? { previousCloseAt } : {}),
-    };
+    return { gen: link.gen, opened: link.gen === gen, lastCloseAt: at };
   }
 
   async pendingClose(host: string, remote: string): Promise<PendingClose | undefined> {

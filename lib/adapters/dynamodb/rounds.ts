@@ -19,8 +19,6 @@ const LINK = {
   gen: 'string?',
   lastCloseAt: 'number?',
   lastCloseSeq: 'number?',
-  /** The window's close before its last one (0: none), for a retry of the last close. */
-  prevCloseAt: 'number?',
   claimedSeq: 'number?',
   /** While a window is pending: its last recorded close's due (ms). */
   due: 'number?',
@@ -51,21 +49,20 @@ export class DynamoRounds {
   ): Promise<RecordedClose> {
     let old: Item | undefined;
     try {
-      // ALL_OLD: the window as it was, to tell whether this close opened it or joined it (and
-      // when the window's previous close was); the new state follows from the SET below.
+      // ALL_OLD: the window as it was, to tell whether this close opened it or joined it; the
+      // new state follows from the SET below.
       const out = await this.io.client.send(
         new UpdateItemCommand({
           TableName: this.io.table,
           Key: toItem(linkKey(host, remote)),
           UpdateExpression:
-            'SET #gen = if_not_exists(#gen, :gen), #prevCloseAt = if_not_exists(#lastCloseAt, :none), #lastCloseAt = :at, #lastCloseSeq = :seq, #due = :due, #dpk = :dpk, #exp = :exp, #host = :host, #remote = :remote',
+            'SET #gen = if_not_exists(#gen, :gen), #lastCloseAt = :at, #lastCloseSeq = :seq, #due = :due, #dpk = :dpk, #exp = :exp, #host = :host, #remote = :remote',
           ConditionExpression:
             '(attribute_not_exists(#lastCloseSeq) OR #lastCloseSeq < :seq) AND (attribute_not_exists(#claimedSeq) OR #claimedSeq < :seq)',
           ExpressionAttributeNames: {
             '#gen': 'gen',
             '#lastCloseAt': 'lastCloseAt',
             '#lastCloseSeq': 'lastCloseSeq',
-            '#prevCloseAt': 'prevCloseAt',
             '#claimedSeq': 'claimedSeq',
             '#due': KEYS.due,
             '#dpk': KEYS.dpk,
@@ -77,7 +74,6 @@ export class DynamoRounds {
             ':gen': gen,
             ':at': at,
             ':seq': seq,
-            ':none': 0,
             ':due': due,
             ':dpk': dueShard(host, remote),
             ':exp': Math.floor(at / 1000) + LINK_TTL_SECONDS,
@@ -90,37 +86,20 @@ export class DynamoRounds {
       old = out.Attributes;
     } catch (err) {
       if (!isConditionFailed(err)) throw err;
-      return this.notRecorded(host, remote, seq, at, gen);
+      return this.notRecorded(host, remote, at, gen);
     }
     const before = old ? link(old) : undefined;
     const current = before?.gen ?? gen;
-    const recorded: RecordedClose = { gen: current, opened: current === gen, lastCloseAt: at };
-    if (before?.gen !== undefined && before.lastCloseAt !== undefined) recorded.previousCloseAt = before.lastCloseAt;
-    return recorded;
+    return { gen: current, opened: current === gen, lastCloseAt: at };
   }
 
   /** An equal or newer close is already recorded, or a round already claimed past this seq. */
-  private async notRecorded(
-    host: string,
-    remote: string,
-    seq: number,
-    at: number,
-    gen: string,
-  ): Promise<RecordedClose> {
+  private async notRecorded(host: string, remote: string, at: number, gen: string): Promise<RecordedClose> {
     const item = await this.io.getAny(linkKey(host, remote));
     const window = item ? link(item) : undefined;
     // No pending window means the round was claimed already: nothing to schedule. The caller's
     // own window (a retried request) is reported opened again: it schedules again, idempotently.
-    const recorded: RecordedClose = {
-      gen: window?.gen,
-      opened: window?.gen === gen,
-      lastCloseAt: window?.lastCloseAt ?? at,
-    };
-    // This very close, recorded by a try whose answer was lost: the same previous close, so that
-    // a window whose start was lost is still found overdue (../../app/link.ts).
-    if (window?.gen !== undefined && window.lastCloseSeq === seq && window.prevCloseAt)
-      recorded.previousCloseAt = window.prevCloseAt;
-    return recorded;
+    return { gen: window?.gen, opened: window?.gen === gen, lastCloseAt: window?.lastCloseAt ?? at };
   }
 
   async pendingClose(host: string, remote: string): Promise<PendingClose | undefined> {
