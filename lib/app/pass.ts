@@ -1,6 +1,6 @@
 // One pass of a round: every join of (host, remote) is self-pinged and acted on, C at a time.
 import { joinedAt, type Join, type Page, type Round } from '../domain/model';
-import { classify, remoteUnreachable, type Outcome } from '../domain/outcome';
+import { CONFIRM_MS, classify, confirm, remoteUnreachable, type Outcome } from '../domain/outcome';
 import type { JoinRef } from '../ports';
 import type { Config } from '../support/config';
 import { mayRetry } from '../support/errors';
@@ -44,12 +44,13 @@ export function pageSize(config: Config): number {
  * Time to finish what is fed when the deadline is checked: the rest of one page and a new one,
  * or, when C exceeds a page, the C joins in flight and the C − 1 + page queued behind them (the
  * feed tops the queue up to C). Each worker takes its share one join after the other, and a
- * join costs up to two API calls (a self-ping and a notification).
+ * join costs up to three API calls (a self-ping, its one short re-check after CONFIRM_MS when
+ * the answer is unconfirmed, and a notification).
  */
 export function deadlineMarginMs(config: Config): number {
   const page = pageSize(config);
   const fed = Math.max(2 * page, 2 * config.concurrency + page);
-  return 2 * Math.ceil(fed / config.concurrency) * config.apiTimeoutMs + 10_000;
+  return Math.ceil(fed / config.concurrency) * (3 * config.apiTimeoutMs + CONFIRM_MS) + 10_000;
 }
 
 /**
@@ -295,6 +296,26 @@ async function selfPingAndAct(deps: RoundDeps, round: Round, join: Join, startSe
   }
   const ctx = { host: join.host, room: join.room };
   let outcome: Outcome = classify(reply, ctx);
+  if (outcome === 'unconfirmed') {
+    // item-not-found of unknown origin on the module's tracked nick (ejabberd's answer for a
+    // lost room and for a nick change alike): one short re-check of the same join decides
+    // (outcome.ts, confirm). A nick change has reached the module by then, which answers it
+    // no-session, as it would a notification for that join.
+    metrics.count('Pings', 'Outcome', outcome);
+    await clock.sleep(CONFIRM_MS);
+    const again = await retrying(clock, () => api.heal(ref), API_RETRY);
+    if (again.kind === 'bad-answer') {
+      metrics.count('Pings', 'Outcome', 'failed');
+      outcome = 'indeterminate';
+    } else {
+      if (again.kind === 'notified') {
+        metrics.count('Pings', 'Outcome', 'not-joined');
+        metrics.count('Notifications', 'Result', 'sent');
+        return false;
+      }
+      outcome = confirm(outcome, classify(again, ctx));
+    }
+  }
   // One join behind the unreachable remote is enough to see it come back (./probe.ts).
   if (outcome === 'indeterminate' && !round.probe && remoteUnreachable(reply, ctx)) {
     round.probe = ref;

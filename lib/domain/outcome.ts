@@ -7,8 +7,15 @@
 //   service-unavailable, feature-not-implemented       joined         §3.2: the ping reached the client, which lacks XEP-0199
 //   item-not-found by the room (bare room JID)         nick-changed   §3.2: joined, the nick changed meanwhile
 //   item-not-found by anyone else (the MUC service)    not-joined     the room (or the occupant) does not exist
-//   item-not-found without `by`                        indeterminate  origin unknown: §3.2 allows a nick change, so it
-//                                                                     must not be read as "not joined"; re-check later
+//   item-not-found without `by`                        unconfirmed    origin unknown (ejabberd answers so both for "room
+//                                                                     gone" and for "nick changed"): §3.2 allows a nick
+//                                                                     change, so one reply is never "not joined". The
+//                                                                     heal named the module's tracked nick (else it is
+//                                                                     answered no-session); re-pinged once after a short
+//                                                                     wait (confirm, below), the same answer again is
+//                                                                     "not joined": a nick change in flight has reached
+//                                                                     the module by then, and the re-ping (or the
+//                                                                     notification) is answered no-session
 //   remote-server-not-found/-timeout by our own server indeterminate  our side of the link, nothing about the room
 //     (or without `by`)
 //   any other error                                    not-joined     §3.2: "any other error: not joined"
@@ -33,7 +40,12 @@ export type Outcome =
   | 'nick-changed'
   /** Any other error: the room no longer has the user. Notify (the module then ends the join). */
   | 'not-joined'
-  /** Says nothing about the room (timeout, our own server's s2s error, unknown origin). Re-check later. */
+  /**
+   * item-not-found without `by`, on the nick the module tracks for the join: re-ping once after a
+   * short wait (confirm). The same answer again is "not joined".
+   */
+  | 'unconfirmed'
+  /** Says nothing about the room (timeout, our own server's s2s error). Re-check later. */
   | 'indeterminate'
   /** The user's session is gone from the server: delete the join quietly. */
   | 'gone';
@@ -127,10 +139,24 @@ export function classify(reply: Exclude<PingReply, { kind: 'bad-answer' }>, ctx:
   if (JOINED_ERRORS.has(condition)) return 'joined';
   if (condition === 'item-not-found') {
     // Without `by` the origin is unknown (a reply's `from` is just where we sent the ping).
-    if (by === undefined) return 'indeterminate';
+    if (by === undefined) return 'unconfirmed';
     return isRoom(by, ctx.room) ? 'nick-changed' : 'not-joined';
   }
   // Our own server could not reach the remote: that says nothing about the room.
   if (LINK_ERRORS.has(condition) && (by === undefined || bare(by) === fold(ctx.host))) return 'indeterminate';
   return 'not-joined';
+}
+
+/** The short wait before the one re-check of an `unconfirmed` join (confirm). */
+export const CONFIRM_MS = 1_000;
+
+/**
+ * The outcome of an `unconfirmed` first reply, given the outcome of the one short re-check of the
+ * same join (the same nick and since: the module answers no-session once its tracked nick or join
+ * differs). Unconfirmed twice on the tracked nick is "not joined"; anything else is read as it is,
+ * and an unconfirmed reply never re-checked stays unconfirmed.
+ */
+export function confirm(first: Outcome, second: Outcome): Outcome {
+  if (first !== 'unconfirmed') return first;
+  return second === 'unconfirmed' ? 'not-joined' : second;
 }

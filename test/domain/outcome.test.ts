@@ -1,7 +1,7 @@
 import { parse } from 'ltx';
 import { describe, expect, it } from 'vitest';
 import { readPingAnswer, Unusable } from '../../lib/adapters/stanza-api-answers';
-import { classify } from '../../lib/domain/outcome';
+import { classify, confirm, type Outcome } from '../../lib/domain/outcome';
 import { selfPing } from '../../lib/domain/stanzas';
 import { ctx, malformed, occupant, table, user } from '../support/xep0410-replies';
 
@@ -24,6 +24,23 @@ describe('classify', () => {
   it('remote-server-timeout by our IDN host in non-ASCII upper case: indeterminate', () => {
     const reply = { kind: 'reply' as const, iq: errorBy('remote-server-timeout', 'BÜCHER.example', ctx.room) };
     expect(classify(reply, { host: 'bücher.example', room: ctx.room })).toBe('indeterminate');
+  });
+});
+
+// ejabberd answers item-not-found without `by` both for a lost room and for an old nick: one
+// short re-check of the same join (the module answers no-session once it tracks another nick).
+describe('confirm (one short re-check of an unconfirmed join)', () => {
+  const cases: Array<[Outcome, Outcome, Outcome]> = [
+    ['unconfirmed', 'unconfirmed', 'not-joined'],
+    ['unconfirmed', 'gone', 'gone'],
+    ['unconfirmed', 'joined', 'joined'],
+    ['unconfirmed', 'nick-changed', 'nick-changed'],
+    ['unconfirmed', 'indeterminate', 'indeterminate'],
+    ['unconfirmed', 'not-joined', 'not-joined'],
+    ['joined', 'unconfirmed', 'joined'],
+  ];
+  it.each(cases)('%s then %s: %s', (first, second, outcome) => {
+    expect(confirm(first, second)).toBe(outcome);
   });
 });
 

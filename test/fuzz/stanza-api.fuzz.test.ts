@@ -76,7 +76,7 @@ const BASES: Base[] = [
     outcome: 'nick-changed',
     xml: err('item-not-found', 'lobby@muc.b.example', true),
   },
-  { name: 'item-not-found, no by', outcome: 'indeterminate', xml: err('item-not-found') },
+  { name: 'item-not-found, no by', outcome: 'unconfirmed', xml: err('item-not-found') },
   { name: 'service-unavailable', outcome: 'joined', xml: err('service-unavailable') },
   { name: 'remote-server-not-found by us', outcome: 'indeterminate', xml: err('remote-server-not-found', HOST) },
   { name: 'timeout', outcome: 'timeout', xml: (_iq, q) => `<timeout xmlns=${q}${NS_API}${q}/>` },

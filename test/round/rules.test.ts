@@ -508,19 +508,20 @@ describe('configuration that cannot work (9.7)', () => {
     expect(() =>
       checkRoundTimeout(loadConfig({ PING_MUC_CONCURRENCY: '32', PING_MUC_ROUND_TIMEOUT_SECONDS: '600' })),
     ).not.toThrow();
-    // The default (batches of 100, C = 1,000): three joins per worker, two 100 s calls each.
+    // The default (batches of 100, C = 1,000): three joins per worker, three 100 s calls each.
     expect(() =>
       checkRoundTimeout(loadConfig({ PING_MUC_API_TIMEOUT_MS: '100000', PING_MUC_ROUND_TIMEOUT_SECONDS: '600' })),
     ).toThrow(/does not fit/);
     expect(() => checkRoundTimeout(loadConfig({ PING_MUC_ROUND_TIMEOUT_SECONDS: '600' }))).not.toThrow();
   });
   it('keeps a margin for all that is fed when C exceeds a page (batches: C = 1,000, pages of 500)', () => {
-    // In flight C, queued up to C − 1 + a page: three joins per worker, two 15 s calls each.
-    expect(deadlineMarginMs(loadConfig({ PING_MUC_API_BATCH: '100' }))).toBe(3 * 2 * 15_000 + 10_000);
-    // The default is that one: 100 s, well within the round function's 600 s.
-    expect(deadlineMarginMs(loadConfig({}))).toBe(3 * 2 * 15_000 + 10_000);
+    // In flight C, queued up to C − 1 + a page: three joins per worker, three 15 s calls each
+    // (a self-ping, its one short re-check after 1 s when unconfirmed, a notification).
+    expect(deadlineMarginMs(loadConfig({ PING_MUC_API_BATCH: '100' }))).toBe(3 * (3 * 15_000 + 1_000) + 10_000);
+    // The default is that one: 148 s, well within the round function's 600 s.
+    expect(deadlineMarginMs(loadConfig({}))).toBe(3 * (3 * 15_000 + 1_000) + 10_000);
     // C below a page: the rest of a page and a new one (32 workers, pages of 128).
-    expect(deadlineMarginMs(loadConfig({ PING_MUC_CONCURRENCY: '32' }))).toBe(8 * 2 * 15_000 + 10_000);
+    expect(deadlineMarginMs(loadConfig({ PING_MUC_CONCURRENCY: '32' }))).toBe(8 * (3 * 15_000 + 1_000) + 10_000);
   });
 });
 

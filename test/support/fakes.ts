@@ -71,6 +71,8 @@ export type Answer =
   | 'joined'
   | 'not-acceptable'
   | 'nick-changed'
+  /** item-not-found without `by`: ejabberd's answer for a lost room and for an old nick alike. */
+  | 'no-by'
   | 'remote-down'
   | 'timeout'
   | 'no-session'
@@ -82,9 +84,9 @@ export function replyFor(answer: Answer, user: string, occupant: string): PingRe
   const room = occupant.split('/')[0] as string;
   const host = user.split('@')[1]?.split('/')[0] as string;
   const iq = selfPing(user, occupant);
-  const error = (condition: string, by: string, type = 'cancel') =>
+  const error = (condition: string, by: string | undefined, type = 'cancel') =>
     parse(
-      `<iq type="error" id="${iq.attrs.id}" from="${occupant}" to="${user}"><error type="${type}" by="${by}"><${condition} xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>`,
+      `<iq type="error" id="${iq.attrs.id}" from="${occupant}" to="${user}"><error type="${type}"${by === undefined ? '' : ` by="${by}"`}><${condition} xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>`,
     ) as Element;
   switch (answer) {
     case 'joined':
@@ -96,6 +98,8 @@ export function replyFor(answer: Answer, user: string, occupant: string): PingRe
       return { kind: 'reply', iq: error('not-acceptable', room, 'modify') };
     case 'nick-changed':
       return { kind: 'reply', iq: error('item-not-found', room) };
+    case 'no-by':
+      return { kind: 'reply', iq: error('item-not-found', undefined) };
     case 'remote-down':
       return { kind: 'reply', iq: error('remote-server-not-found', host) };
     case 'timeout':

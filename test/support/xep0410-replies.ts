@@ -31,12 +31,12 @@ export const table: Array<[string, Answer, Outcome]> = [
   ['item-not-found by the MUC service: room gone', error('item-not-found', 'muc.b.example'), 'not-joined'],
   // XEP-0410 §3.2: without `by` the origin is unknown and a nick change is possible.
   [
-    'item-not-found from the room, no by: indeterminate',
+    'item-not-found from the room, no by: unconfirmed',
     error('item-not-found', undefined, 'lobby@muc.b.example'),
-    'indeterminate',
+    'unconfirmed',
   ],
-  ['item-not-found from the occupant, no by: indeterminate', error('item-not-found'), 'indeterminate'],
-  ['item-not-found with an empty by: indeterminate', error('item-not-found', ''), 'indeterminate'],
+  ['item-not-found from the occupant, no by: unconfirmed', error('item-not-found'), 'unconfirmed'],
+  ['item-not-found with an empty by: unconfirmed', error('item-not-found', ''), 'unconfirmed'],
   [
     'item-not-found by the room, other case: nick changed',
     error('item-not-found', 'Lobby@MUC.b.example'),
@@ -46,11 +46,11 @@ export const table: Array<[string, Answer, Outcome]> = [
   ['forbidden: not joined', error('forbidden'), 'not-joined'],
   // RFC 6120 §8.3.2: <text/> (same namespace) and application conditions are not the condition.
   [
-    'item-not-found after a <text/>, no by: indeterminate',
+    'item-not-found after a <text/>, no by: unconfirmed',
     iq(
       '<iq type="error" id="x"><error type="cancel"><text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas">gone</text><item-not-found xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>',
     ),
-    'indeterminate',
+    'unconfirmed',
   ],
   [
     'item-not-found by the room after a <text/>: nick changed',
