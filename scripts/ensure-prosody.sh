@@ -5,7 +5,8 @@
 # under which test/prosody/ runs the module's libraries. Installs them when missing and we are
 # root; otherwise fails saying how.
 # Never skips silently. The Debian service is not started: the tests run their own servers.
-# Then Prosody 13 beside it (scripts/ensure-prosody-13.sh): the e2e suite runs against both.
+# Then ejabberd, the e2e suite's other MUC server (scripts/ensure-ejabberd.sh), and Prosody 13
+# beside 0.12 (scripts/ensure-prosody-13.sh): the e2e suite runs against both.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 
@@ -46,6 +47,7 @@ warn_system_prosody() {
 
 if [ ${#missing[@]} -eq 0 ]; then
   warn_system_prosody
+  bash "$here/ensure-ejabberd.sh"
   exec bash "$here/ensure-prosody-13.sh"
 fi
 
@@ -81,4 +83,5 @@ apt-get install -y -q --no-install-recommends $packages
 
 command -v prosody >/dev/null 2>&1 || { echo "ensure-prosody: prosody still missing after install" >&2; exit 1; }
 echo "ensure-prosody: $(prosodyctl about 2>/dev/null | grep -m1 -i '^Prosody' || echo prosody) installed; its system service was not started" >&2
+bash "$here/ensure-ejabberd.sh"
 bash "$here/ensure-prosody-13.sh"

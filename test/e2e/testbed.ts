@@ -21,6 +21,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { domainToASCII, fileURLToPath } from 'node:url';
+import { EjabberdServer, requireEjabberd } from './ejabberd';
 import { checkProsody, prosodyInstall } from './prosody-version';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -379,6 +380,8 @@ export interface TestbedOptions {
    * module in the global `modules_enabled` with its options (one pair of keys, a.test's) at the
    * top level, nothing of it under the VirtualHosts. */
   sharedConfig?: boolean;
+  /** B is ejabberd (test/e2e/ejabberd.ts) instead of Prosody: `bed.ejabberd`, `bed.b` unset. */
+  bEjabberd?: { persistentRooms?: boolean };
 }
 
 export const DOMAINS = {
@@ -406,6 +409,8 @@ export class Testbed {
   a!: ProsodyServer;
   b!: ProsodyServer;
   c: ProsodyServer | undefined;
+  /** With `bEjabberd`: B, an ejabberd. */
+  ejabberd: EjabberdServer | undefined;
   private released = false;
 
   private constructor(
@@ -430,6 +435,7 @@ export class Testbed {
 
   static async create(opts: TestbedOptions = {}): Promise<Testbed> {
     requireProsody();
+    if (opts.bEjabberd) requireEjabberd();
     const { n, release } = await allocateSubnet();
     return new Testbed(n, release, opts);
   }
@@ -491,17 +497,20 @@ export class Testbed {
       this.root,
       this.hostsFile,
     );
-    this.b = new ProsodyServer(
-      {
-        name: 'b',
-        ip: this.ip(2),
-        vhosts: [DOMAINS.b],
-        mucs: [DOMAINS.mucB, ...(this.opts.bMucs ?? [])],
-        logLevel: level,
-      },
-      this.root,
-      this.hostsFile,
-    );
+    if (this.opts.bEjabberd) {
+      this.ejabberd = new EjabberdServer(this.ip(2), this.root, this.hostsFile, this.opts.bEjabberd);
+    } else
+      this.b = new ProsodyServer(
+        {
+          name: 'b',
+          ip: this.ip(2),
+          vhosts: [DOMAINS.b],
+          mucs: [DOMAINS.mucB, ...(this.opts.bMucs ?? [])],
+          logLevel: level,
+        },
+        this.root,
+        this.hostsFile,
+      );
     if (this.opts.withC) {
       this.c = new ProsodyServer(
         { name: 'c', ip: this.ip(3), vhosts: [DOMAINS.c], mucs: [DOMAINS.mucC], logLevel: level },
@@ -509,7 +518,7 @@ export class Testbed {
         this.hostsFile,
       );
     }
-    await Promise.all([this.a.start(), this.b.start(), this.c?.start()]);
+    await Promise.all([this.a.start(), this.ejabberd?.start() ?? this.b.start(), this.c?.start()]);
   }
 
   servers(): ProsodyServer[] {
@@ -518,7 +527,7 @@ export class Testbed {
 
   /** Kills every server by PID, frees the subnet; keeps the temp dir if KEEP_E2E=1. */
   async stop(): Promise<void> {
-    await Promise.all(this.servers().map((s) => s.kill()));
+    await Promise.all([...this.servers().map((s) => s.kill()), this.ejabberd?.kill()]);
     if (!this.released) {
       this.released = true;
       this.releaseSubnet();
