@@ -343,8 +343,9 @@ export const joinRef = (join: Join): JoinRef => ({
 });
 
 /**
- * The round's own notification, once the re-check budget is spent on indeterminate answers (a
- * heal notifies only on a "not joined" reply). It carries the join's identity: the server
+ * The round's own notification, once an unconfirmed join is confirmed by its short re-check, or
+ * the re-check budget is spent on indeterminate answers (a heal notifies only on a "not joined"
+ * reply). It carries the join's identity: the server
  * delivers it only if the session is still in that very join, so a user who rejoined meanwhile,
  * under the same nick too, is not told it left, whether or not the store has heard of the rejoin.
  *

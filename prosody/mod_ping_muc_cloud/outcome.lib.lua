@@ -90,7 +90,9 @@ local function unjoined(reply, room, host)
 	local by = error_tag.attr.by;
 	if by == "" then by = nil; end
 	if condition == "item-not-found" then
-		-- §3.2: by the room itself it is a nick change; without `by` its origin is unknown.
+		-- §3.2: by the room itself it is a nick change; without `by` its origin is unknown
+		-- (ejabberd: a lost room or an old nick). ping-muc re-checks that one shortly with a
+		-- second heal, and notifies if the answer is the same (outcome.ts, confirm).
 		return by ~= nil and (by:find("/", 1, true) ~= nil or prepped(by) ~= prepped(room));
 	end
 	-- RFC 6120 §8.3.1: `by` names who generated the error; our own host (or nobody) is the link.
