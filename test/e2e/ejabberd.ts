@@ -9,9 +9,8 @@
 // The spawn chain execs down to beam.smp, so the child's PID is the server's: kill -9 is real.
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
-import { DOMAINS, S2S_PORT, sleep } from './testbed';
+import { canConnect, DOMAINS, S2S_PORT, sleep } from './testbed';
 
 const ERL = '/usr/bin/erl';
 const ERL_LIBS = '/usr/lib/x86_64-linux-gnu';
@@ -157,19 +156,4 @@ export class EjabberdServer {
       return '(no log)';
     }
   }
-}
-
-function canConnect(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ host, port });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-    s.setTimeout(1000, () => {
-      s.destroy();
-      resolve(false);
-    });
-  });
 }
