@@ -5,6 +5,7 @@
 // (comma-separated) runs only those named.
 // Issue 11's targets (bench/heal-targets.ts): --full --latency=50 --batch=100 (the 100,000-join
 // round at L = 50 ms, and the e2e rows of ping-muc beside Debian's mod_ping_muc).
+// --only=cost: the monthly AWS bill of issue 19's scenarios (a) and (b) (bench/cost/part.ts).
 // Prints the tables and writes bench/results/bench-<time>.json (+ latest.json, latest.md).
 import { execSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { BUNDLE_BUDGET_BYTES } from '../infra/bundling';
 import { ENV, loadConfig } from '../lib/support/config';
 import { RESULTS_DIR } from './children';
 import { coldStartPart, type ColdRow } from './cold-start';
+import { type CostResult, costPart, renderCost } from './cost/part';
 import type { E2eResult } from './e2e';
 import { healTargets, type Target } from './heal-targets';
 import type { IngestResult } from './ingest';
@@ -280,6 +282,10 @@ export function render(results: Results, md: boolean): string {
       ),
     );
   }
+  if (results.cost) {
+    h('Cost a month on AWS (issue 19 scenarios)');
+    out.push(renderCost(results.cost, md));
+  }
   if (results.e2e) {
     h('End to end on the real testbed');
     out.push(results.e2e.rendered(md));
@@ -302,6 +308,7 @@ export interface Results {
   ablation: { calibration: CalibrationResult[]; variants: RoundRow[] };
   ingest: IngestResult[];
   cold: ColdRow[];
+  cost?: CostResult;
   e2e?: { rows: E2eResult[] | { measured: false; reason: string }; rendered(md: boolean): string };
   targets: Target[];
   totalSeconds: number;
@@ -339,6 +346,7 @@ async function main(): Promise<void> {
   }
   if (opts.parts.has('ingest')) results.ingest = await ingestPart(opts.full ? 20_000 : 5_000, log);
   if (opts.parts.has('cold')) results.cold = await coldStartPart(opts.coldRuns, log);
+  if (opts.parts.has('cost')) results.cost = await costPart(log);
   if (opts.parts.has('e2e')) {
     const { e2ePart } = await import('./e2e-part');
     results.e2e = await e2ePart(opts.full ? [500, 1_000] : [100], log);
