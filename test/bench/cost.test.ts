@@ -129,10 +129,7 @@ describe('cost benchmark: scaling and models', () => {
     expect(out.name).toBe('x');
     expect(out.ids).toEqual(['a']);
     // A key seen only in the larger run counts as 0 in the other; never below 0.
-    expect(extrapolate({ r: {} as Record<string, number> }, { r: { once: 2 } }, 4, 12, 100).r.once).toBeCloseTo(
-      24,
-      10,
-    );
+    expect(extrapolate({ r: {} as Record<string, number> }, { r: { once: 2 } }, 4, 12, 100).r.once).toBeCloseTo(24, 10);
     expect(extrapolate({ n: 5 }, { n: 1 }, 4, 12, 100).n).toBe(0);
     expect(extrapolate({ n: 5 }, { n: 7 }, 1, 1, 1).n).toBe(7);
   });
