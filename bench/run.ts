@@ -15,7 +15,7 @@ import { BUNDLE_BUDGET_BYTES } from '../infra/bundling';
 import { ENV, loadConfig } from '../lib/support/config';
 import { RESULTS_DIR } from './children';
 import { coldStartPart, type ColdRow } from './cold-start';
-import { type CostResult, costPart, renderCost } from './cost/part';
+import { type CostResult, costPart, costTargets, renderCost } from './cost/part';
 import type { E2eResult } from './e2e';
 import { healTargets, type Target } from './heal-targets';
 import type { IngestResult } from './ingest';
@@ -354,6 +354,7 @@ async function main(): Promise<void> {
   results.targets = [
     ...targets(results.round, results.ingest, results.cold, opts.full),
     ...healTargets(results.round, Array.isArray(results.e2e?.rows) ? results.e2e.rows : undefined, opts.latencyMs),
+    ...(results.cost ? costTargets(results.cost) : []),
   ];
   results.totalSeconds = Math.round((performance.now() - t0) / 1000);
   console.log(`ping-muc benchmarks, ${opts.full ? 'full' : 'quick'} mode, ${results.machine.date}`);

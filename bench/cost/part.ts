@@ -328,6 +328,19 @@ export async function costPart(log: (s: string) => void, only?: Array<'a' | 'b'>
   };
 }
 
+/** Issue 19's goals, at list prices, with the cheaper DynamoDB billing mode. */
+export function costTargets(r: CostResult): Array<{ target: string; measured: string; met: boolean }> {
+  return r.scenarios.map((s) => {
+    const od = s.totals['on-demand'].usd;
+    const pv = s.totals.provisioned.usd;
+    return {
+      target: `cost (${s.scenario.id}) ≤ $${s.scenario.goalUsd} a month at list prices`,
+      measured: `$${od.toFixed(2)} on demand, $${pv.toFixed(2)} provisioned${s.notes.length ? ' (see notes)' : ''}`,
+      met: Math.min(od, pv) <= s.scenario.goalUsd && !s.notes.some((n) => /does not fit/.test(n)),
+    };
+  });
+}
+
 const usd = (n: number) => (n >= 100 ? n.toFixed(0) : n >= 0.005 ? n.toFixed(2) : n === 0 ? '0' : '< 0.01');
 const qty = (n: number) =>
   n >= 1000 ? Math.round(n).toLocaleString('en') : n >= 10 ? n.toFixed(0) : n >= 0.01 ? n.toFixed(2) : n.toPrecision(2);
