@@ -85,7 +85,7 @@ export const ENV = {
 
 export const DEFAULTS = {
   apiTimeoutMs: 15_000,
-  // Batches of 100, ten in flight (1,000 self-pings): the fastest on our testbed (docs/benchmarks.md §7).
+  // Batches of 100, ten in flight (1,000 self-pings): the fastest on our testbed (docs/benchmarks.md, Batch size).
   apiBatch: 100,
   cacheSeconds: 300,
   delaySeconds: 60,

@@ -94,8 +94,10 @@ ops["end"] = function (o)
 end
 function ops.notify(o)
 	local occupant = o.room .. "/" .. o.nick;
-	return answer_of(call(('<notify id="n" since="%s"><presence type="unavailable" id="n" from="%s" to="%s"><x xmlns="%s"><item affiliation="none" role="none"/><status code="110"/><status code="333"/></x></presence></notify>')
-		:format(o.since, occupant, o.user, MUC_USER)));
+	local presence = ('<presence type="unavailable" id="n" from="%s" to="%s"><x xmlns="%s">'
+		.. '<item affiliation="none" role="none"/><status code="110"/><status code="333"/></x></presence>')
+		:format(occupant, o.user, MUC_USER);
+	return answer_of(call(('<notify id="n" since="%s">%s</notify>'):format(o.since, presence)));
 end
 function ops.heal(o)
 	local occupant = o.room .. "/" .. o.nick;
