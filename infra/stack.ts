@@ -115,7 +115,12 @@ export class PingMucStack extends Stack {
     // The alarms, dashboard and outputs read the resources above from the stack itself.
     const alarms = alarmTopic(this, params.AlarmEmail);
     declareAlarms(this, alarms, this);
-    this.dashboard = declareDashboard(this, 'Dashboard', this);
+    this.dashboard = declareDashboard(
+      this,
+      'DashboardView',
+      this,
+      unlessEquals(this, 'HasDashboard', params.Dashboard, 'false'),
+    );
     declareOutputs(this, this, alarms);
     // cfn-lint's schema of AWS::CloudWatch::Dashboard has no Tags.
     Tags.of(this).add('project', 'ping-muc', { excludeResourceTypes: ['AWS::CloudWatch::Dashboard'] });
@@ -162,6 +167,7 @@ export class PingMucStack extends Stack {
       [ENV.scheduleGroup]: this.scheduleGroup.scheduleGroupName,
       [ENV.schedulerRoleArn]: this.schedulerRole.roleArn,
       [ENV.dlqArn]: this.deadLetterQueue.queueArn,
+      [ENV.metrics]: params.Metrics.valueAsString,
     };
   }
 
