@@ -13,6 +13,7 @@ export interface DashboardSources {
   readonly roundFunction: lambda.IFunction;
   readonly table: dynamodb.ITable;
   readonly deadLetterQueue: sqs.IQueue;
+  readonly alarms: cloudwatch.IAlarm[];
 }
 
 const WIDTH = 12;
@@ -27,6 +28,8 @@ const byValue = (name: CountName) => COUNTS[name].values.map((v) => count(name, 
 /** The widgets, in reading order (two per row). */
 export function dashboardWidgets(s: DashboardSources): cloudwatch.IWidget[] {
   return [
+    // What on-call looks at first: which alarm is firing.
+    new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: s.alarms, width: 2 * WIDTH, height: HEIGHT }),
     graph('Silent hosts (no heartbeat for PING_MUC_SILENT_SECONDS)', [
       measure('SilentHosts', 'Maximum', { period: Duration.minutes(1), label: 'silent hosts' }),
     ]),
@@ -56,8 +59,19 @@ export function dashboardWidgets(s: DashboardSources): cloudwatch.IWidget[] {
     ),
     graph('Reconciled: overdue work re-armed', [total('Reconciled', { label: 'all' }), ...byValue('Reconciled')]),
     graph('Waiting rounds: probes of their remote', byValue('Probes'), true),
-    graph('Dead-letter queue depth', [
+    graph('Dead-letter queue: depth, and age of the oldest message (s)', [
       s.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: FIVE_MINUTES, statistic: 'Maximum' }),
+      s.deadLetterQueue.metricApproximateAgeOfOldestMessage({ period: FIVE_MINUTES, statistic: 'Maximum' }),
+    ]),
+    // A round near its 600 s timeout, or rounds queued behind throttling, before anything fails.
+    graph('Round function: duration and async event age (ms)', [
+      s.roundFunction.metricDuration({ period: FIVE_MINUTES, statistic: 'p99', label: 'duration p99' }),
+      s.roundFunction.metricDuration({ period: FIVE_MINUTES, statistic: 'Maximum', label: 'duration max' }),
+      s.roundFunction.metric('AsyncEventAge', {
+        period: FIVE_MINUTES,
+        statistic: 'Maximum',
+        label: 'async event age max',
+      }),
     ]),
     graph('Throttles', [
       lambdaMetric(s.eventsFunction, 'Throttles', 'events function'),
@@ -83,7 +97,9 @@ export function declareDashboard(
 ): cloudwatch.Dashboard {
   const dashboard = new cloudwatch.Dashboard(scope, id);
   const widgets = dashboardWidgets(sources);
-  for (let i = 0; i < widgets.length; i += 2) dashboard.addWidgets(...widgets.slice(i, i + 2));
+  const [status, ...graphs] = widgets;
+  dashboard.addWidgets(status as cloudwatch.IWidget);
+  for (let i = 0; i < graphs.length; i += 2) dashboard.addWidgets(...graphs.slice(i, i + 2));
   (dashboard.node.defaultChild as cloudwatch.CfnDashboard).cfnOptions.condition = enabled;
   return dashboard;
 }

@@ -64,6 +64,7 @@ export class PingMucStack extends Stack {
   readonly apiSecret: secretsmanager.Secret;
   readonly functionUrl: lambda.FunctionUrl;
   readonly dashboard: cloudwatch.Dashboard;
+  readonly alarms: cloudwatch.Alarm[];
   private hasHostRegistry: CfnCondition | undefined;
 
   constructor(scope: Construct, id: string, props: PingMucStackProps = {}) {
@@ -114,7 +115,7 @@ export class PingMucStack extends Stack {
 
     // The alarms, dashboard and outputs read the resources above from the stack itself.
     const alarms = alarmTopic(this, params.AlarmEmail);
-    declareAlarms(this, alarms, this);
+    this.alarms = declareAlarms(this, alarms, this);
     this.dashboard = declareDashboard(
       this,
       'DashboardView',

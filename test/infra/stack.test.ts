@@ -914,7 +914,7 @@ describe('alarms', () => {
 });
 
 describe('dashboard', () => {
-  type Widget = { type: string; properties: { title: string; metrics: unknown[][] } };
+  type Widget = { type: string; properties: { title: string; metrics?: unknown[][]; alarms?: unknown[] } };
   const body = () => {
     const id = resource(json, 'AWS::CloudWatch::Dashboard', 'Dashboard')[0];
     return JSON.parse(evaluate(ctx(), fn(id).DashboardBody) as string) as { widgets: Widget[] };
@@ -922,7 +922,7 @@ describe('dashboard', () => {
   /** Every metric row as `namespace metric name=value…` (dimensions sorted, options dropped). */
   const rows = () =>
     body().widgets.flatMap((w) =>
-      w.properties.metrics.map((m) => {
+      (w.properties.metrics ?? []).map((m) => {
         const [ns, name, ...rest] = m.filter((x) => typeof x === 'string') as string[];
         const pairs = [];
         for (let i = 0; i + 1 < rest.length; i += 2) pairs.push(`${rest[i]}=${rest[i + 1]}`);
@@ -934,6 +934,7 @@ describe('dashboard', () => {
   it('graphs silent hosts, events, 4xx/5xx, rounds, pings, notifications, durations, the DLQ and throttles', () => {
     const titles = body().widgets.map((w) => w.properties.title);
     expect(titles).toEqual([
+      'Alarms',
       'Silent hosts (no heartbeat for PING_MUC_SILENT_SECONDS)',
       'Events in: all, refused, by type (detailed)',
       'Events URL: 4xx and 5xx',
@@ -944,9 +945,18 @@ describe('dashboard', () => {
       'Last close of the window → round start (ms)',
       'Reconciled: overdue work re-armed',
       'Waiting rounds: probes of their remote',
-      'Dead-letter queue depth',
+      'Dead-letter queue: depth, and age of the oldest message (s)',
+      'Round function: duration and async event age (ms)',
       'Throttles',
       'Function errors',
+    ]);
+    // The status of every alarm of the stack.
+    const status = body().widgets[0]!;
+    expect([status.type, status.properties.alarms]).toEqual([
+      'alarm',
+      Object.entries(json.Resources)
+        .filter(([, r]) => r.Type === 'AWS::CloudWatch::Alarm')
+        .map(([id]) => `arn:aws:cloudwatch:eu-west-1:123456789012:alarm:${id}-physical`),
     ]);
     const r = rows();
     // Every ping-muc metric of the contract, each value of its dimension, with Stack = the stack name.
@@ -966,6 +976,9 @@ describe('dashboard', () => {
       row('AWS/Lambda', 'Url5xxCount', `FunctionName=${events}`),
       row('AWS/Lambda', 'Throttles', `FunctionName=${ids.round}-physical`),
       row('AWS/SQS', 'ApproximateNumberOfMessagesVisible', `QueueName=${ids.dlq}`),
+      row('AWS/SQS', 'ApproximateAgeOfOldestMessage', `QueueName=${ids.dlq}`),
+      row('AWS/Lambda', 'Duration', `FunctionName=${ids.round}-physical`),
+      row('AWS/Lambda', 'AsyncEventAge', `FunctionName=${ids.round}-physical`),
       row('AWS/DynamoDB', 'WriteThrottleEvents', `TableName=${table}`),
       row('AWS/DynamoDB', 'ReadThrottleEvents', `TableName=${table}`, `GlobalSecondaryIndexName=${KEYS.gsi}`),
     ])
