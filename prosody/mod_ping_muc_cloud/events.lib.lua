@@ -10,8 +10,10 @@
 -- Every event carries `epoch`: the seq at which this instance's resync began (its load or
 -- reload, or a resync after an overflow). ping-muc keys the joins by it, and a round reads
 -- those of its close's epoch: a resync re-posts every live join under the new epoch, and the
--- joins of older epochs are never read again. An s2s-close carried over a
--- reload keeps its seq and its epoch: its round reads the joins the instance that saw it posted.
+-- joins of older epochs are never read again. The events still queued when a resync begins
+-- (s2s-closes kept through an overflow or carried over a reload) take the new epoch: a
+-- close's round reads the joins the resync posts right after it, not an epoch whose joins
+-- were dropped or still lingering.
 --
 -- When the queue overflows, or ping-muc refuses a batch with a 4xx, what was lost is
 -- superseded: the s2s-close events are kept (a lost close is a round that never runs; a held
@@ -214,9 +216,8 @@ return function (opts)
 	end
 
 	local function enqueue(event)
-		-- An s2s-close carried over a reload keeps its own seq and epoch.
-		event.seq = event.seq or next_seq();
-		event.epoch = event.epoch or epoch;
+		event.seq = event.seq or next_seq(); -- an s2s-close carried over a reload keeps its own
+		event.epoch = epoch;
 		if stopped then return event; end
 		event.host = module.host;
 		if event.type == "s2s-close" then
@@ -307,7 +308,17 @@ return function (opts)
 	end
 
 	local function begin_resync()
-		if epoch_used then epoch = next_seq(); end
+		if epoch_used then
+			epoch = next_seq();
+			-- What is queued goes before the re-posted joins: under their epoch.
+			for _, e in queue:items() do
+				queued_bytes = queued_bytes - #e.text;
+				e.epoch = epoch;
+				e.text = wire.event(e);
+				queued_bytes = queued_bytes + #e.text;
+			end
+			for _, e in ipairs(held) do e.epoch, e.text = epoch, nil; end
+		end
 		epoch_used = true;
 		resync_needed = false;
 		resyncing = true;
@@ -473,7 +484,7 @@ return function (opts)
 
 	-- Closes carried over a reload go first, with their own seqs.
 	for _, e in ipairs(saved.closes or {}) do
-		enqueue({ type = "s2s-close", seq = e.seq, epoch = e.epoch, remotes = e.remotes, direction = e.direction });
+		enqueue({ type = "s2s-close", seq = e.seq, remotes = e.remotes, direction = e.direction });
 	end
 
 	return { enqueue = enqueue; resync = resync; repost = repost; save = save; unload = unload };
