@@ -164,10 +164,12 @@ return function (opts)
 		return event;
 	end
 
-	-- The queue goes now: something in it goes at once, it fills a batch, or its oldest event
-	-- (the front: the queue is in order) has lingered long enough (1 ms early: a timer's float).
+	-- The queue goes now: something in it goes at once, it fills a batch (or half the queue: a
+	-- linger must not overflow a small queue), or its oldest event (the front: the queue is in
+	-- order) has lingered long enough (1 ms early: a timer's float).
+	local full = math.min(batch_size, math.max(1, math.floor(queue_size / 2)));
 	local function due()
-		if urgent > 0 or queue:count() >= batch_size or queued_bytes >= MAX_BATCH_BYTES then return true; end
+		if urgent > 0 or queue:count() >= full or queued_bytes >= MAX_BATCH_BYTES then return true; end
 		return time.now() + 0.001 >= queue:peek().queued_at + linger;
 	end
 

@@ -356,6 +356,21 @@ print("lingered=" .. pending())`,
     expect(r).toEqual({ full: 'join,join,join', rest: '', lingered: 'join' });
   });
 
+  it('a queue half full goes at once: the linger never overflows a small queue', () => {
+    const r = run(
+      bin,
+      `set_live(0)
+local events = make_events({ linger = 5; queue_size = 10 })
+events.resync()
+drain()
+for i = 1, 4 do events.enqueue(join(i)) end
+print("below=" .. pending())
+events.enqueue(join(5))
+print("half=" .. pending())`,
+    );
+    expect(r).toEqual({ below: '', half: 'join,join,join,join,join' });
+  });
+
   it('a due heartbeat joins the next batch; an idle module posts it alone once a minute', () => {
     const r = run(
       bin,
