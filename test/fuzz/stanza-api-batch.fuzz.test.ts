@@ -2,7 +2,8 @@
 // concurrent self-pings and heals through HttpStanzaApi against a local HTTP server. A spoiled
 // item is a bad-answer for that item only; a spoiled whole answer makes every item a bad-answer
 // or every call an API failure; a 'reply' that classifies as not-joined only ever comes from a
-// matching, well-formed not-joined item for that very request item. FUZZ_SEED=<n> replays a run.
+// matching, well-formed not-joined item for that very request item.
+// Seeds: test/support/seeds.ts (PING_MUC_SEEDS=<seed> replays one).
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Element, parse } from 'ltx';
@@ -13,8 +14,10 @@ import { classify, type Outcome } from '../../lib/domain/outcome';
 import { secretKey } from '../../lib/domain/signature';
 import { NS_API, NS_BATCH, NS_STANZAS } from '../../lib/domain/stanzas';
 import { type Rng, rng } from '../support/rng';
+import { seedsOf } from '../support/seeds';
 
-const CASES = 300;
+/** Cases per seed (test/support/seeds.ts). */
+const CASES = 100;
 const SECRET = `whsec_${Buffer.alloc(32, 9).toString('base64')}`;
 const HOST = 'a.example';
 const USER = `alice@${HOST}/r`;
@@ -174,10 +177,11 @@ const WHOLE_SPOILERS: Array<[string, (text: string, r: Rng) => Partial<Reply> & 
   ['a status', (_t, r) => ({ status: r.pick([201, 204, 302, 400, 401, 404, 413, 429, 500, 502, 503, 504]) })],
 ];
 
+const TITLE = `${CASES} hostile batch answers from seed %i: never a not-joined reply unless a matching, well-formed not-joined item`;
+
 describe('stanza API batch fuzz', () => {
-  it(`${CASES} hostile batch answers: never a not-joined reply unless a matching, well-formed not-joined item`, async () => {
-    const r = rng();
-    console.log(`stanza API batch fuzz seed: FUZZ_SEED=${r.seed}`);
+  it.for(seedsOf('stanzaApiBatchFuzz'))(TITLE, async (seed) => {
+    const r = rng(seed);
     const api = new HttpStanzaApi({
       url,
       key: secretKey(SECRET),
@@ -208,7 +212,7 @@ describe('stanza API batch fuzz', () => {
         return { ...reply, ...w, body: w.body ?? (w.text !== undefined ? Buffer.from(w.text) : reply.body) };
       };
       const where = (k: number) =>
-        `case ${c} item ${k} (FUZZ_SEED=${r.seed}) ${plan[k]?.base.name} / ${plan[k]?.spoiler?.[0] ?? 'clean'} / ${whole?.[0] ?? 'whole clean'}`;
+        `case ${c} item ${k} (PING_MUC_SEEDS=${r.seed}) ${plan[k]?.base.name} / ${plan[k]?.spoiler?.[0] ?? 'clean'} / ${whole?.[0] ?? 'whole clean'}`;
       counts.cases++;
       // Concurrent calls, gathered into one request: heals and self-pings read their items alike.
       const settled = await Promise.allSettled(

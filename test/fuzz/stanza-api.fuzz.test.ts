@@ -2,7 +2,8 @@
 // self-ping or heal through HttpStanzaApi against a local HTTP server. A 'reply' that classifies
 // as not-joined only ever comes from a matching, well-formed not-joined answer; every answer the
 // generator spoiled is a bad answer or an API failure (StanzaApiError), never an outcome.
-// FUZZ_SEED=<n> replays a run.
+//
+// Seeds: test/support/seeds.ts (PING_MUC_SEEDS=<seed> replays one).
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,8 +14,10 @@ import type { PingReply } from '../../lib/domain/model';
 import { secretKey } from '../../lib/domain/signature';
 import { NS_API, NS_BATCH, NS_STANZAS } from '../../lib/domain/stanzas';
 import { rng } from '../support/rng';
+import { seedsOf } from '../support/seeds';
 
-const CASES = 400;
+/** Cases per seed (test/support/seeds.ts). */
+const CASES = 100;
 const SECRET = `whsec_${Buffer.alloc(32, 5).toString('base64')}`;
 const HOST = 'a.example';
 
@@ -83,10 +86,11 @@ const BASES: Base[] = [
   { name: 'no-session', outcome: 'no-session', xml: (_iq, q) => `<no-session xmlns=${q}${NS_API}${q}/>` },
 ];
 
+const TITLE = `${CASES} hostile answers from seed %i: never a not-joined reply unless a matching, well-formed not-joined answer`;
+
 describe('stanza API fuzz', () => {
-  it(`${CASES} hostile answers: never a not-joined reply unless a matching, well-formed not-joined answer`, async () => {
-    const r = rng();
-    console.log(`stanza API fuzz seed: FUZZ_SEED=${r.seed}`);
+  it.for(seedsOf('stanzaApiFuzz'))(TITLE, async (seed) => {
+    const r = rng(seed);
     const api = new HttpStanzaApi({
       url,
       key: secretKey(SECRET),
@@ -238,7 +242,7 @@ describe('stanza API fuzz', () => {
           (whole !== undefined ? Buffer.from(whole) : text !== undefined ? Buffer.from(full(iq, text)) : answer.body);
         return { ...answer, ...s, body };
       };
-      const where = `case ${c} (FUZZ_SEED=${r.seed}) ${base.name} / ${spoiler?.[0] ?? 'clean'}: ${note}`;
+      const where = `case ${c} (PING_MUC_SEEDS=${r.seed}) ${base.name} / ${spoiler?.[0] ?? 'clean'}: ${note}`;
       let reply: PingReply;
       const join = { user: `alice@${HOST}/r`, occupant: 'lobby@muc.b.example/Alice', since: 1 + r.int(2 ** 40) };
       try {

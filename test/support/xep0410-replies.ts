@@ -22,7 +22,7 @@ const error = (condition: string, by?: string, from = 'lobby@muc.b.example/Alice
     `<iq type="error" id="x" from="${from}" to="alice@a.example/phone"><error type="cancel"${by ? ` by="${by}"` : ''}><${condition} xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>`,
   );
 
-// XEP-0410 §3 and what Prosody 0.12.3 answers (DEVELOPERS.md facts).
+// XEP-0410 §3 and what Prosody 0.12.3 answers (test/prosody/outcome.test.ts holds the module to it).
 export const table: Array<[string, Answer, Outcome]> = [
   ['result: joined', iq('<iq type="result" id="x" from="lobby@muc.b.example/Alice"/>'), 'joined'],
   ['service-unavailable: joined, client lacks ping', error('service-unavailable'), 'joined'],
