@@ -498,7 +498,7 @@ async function runJob(job: Job): Promise<void> {
   }
   const starts = JSON.stringify(job.event).includes('"kind":"start"');
   const deadline = vt + roundTimeoutMs;
-  await invoke(
+  const out = await invoke(
     'round',
     () =>
       round.handler(job.event, {
@@ -508,6 +508,12 @@ async function runJob(job: Job): Promise<void> {
       }),
     starts ? p.latency.roundInitMs : 0,
   );
+  // A queued job that failed is reported, not thrown (partial batch responses).
+  const failures = (out as { batchItemFailures?: unknown[] } | undefined)?.batchItemFailures ?? [];
+  if (failures.length > 0) {
+    if (counting) counts.handlerErrors += failures.length;
+    log(`round: ${failures.length} queued job(s) failed`);
+  }
 }
 
 async function drain(until = Number.POSITIVE_INFINITY): Promise<void> {
