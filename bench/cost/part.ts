@@ -112,6 +112,41 @@ export interface Stack {
   sqsEventSources: number;
   pitr: boolean;
   tableIndexes: number;
+  /**
+   * The stack's auto-scaling of provisioned capacity (its scalable targets with TableBilling =
+   * provisioned): per table or index and Read or Write, the minimum and the target utilization.
+   * Empty when the stack has no provisioned mode.
+   */
+  autoscaling: Array<{ dimension: string; min: number; utilization: number }>;
+}
+
+/** The scalable targets of DynamoDB capacity with TableBilling = provisioned, and their policies' target. */
+function autoscalingOf(template: CfnTemplate, parameters: Record<string, string>): Stack['autoscaling'] {
+  if (!template.Parameters?.TableBilling) return [];
+  const ctx = {
+    template,
+    parameters: { ApiUrl: 'https://xmpp.example.com/api', ...parameters, TableBilling: 'provisioned' },
+    region: 'us-east-1',
+  };
+  const on = Object.entries(template.Resources).filter(
+    ([, r]) => r.Condition === undefined || evaluate(ctx, { Condition: r.Condition }) === true,
+  );
+  const policies = on.filter(([, r]) => r.Type === 'AWS::ApplicationAutoScaling::ScalingPolicy');
+  return on
+    .filter(([, r]) => r.Type === 'AWS::ApplicationAutoScaling::ScalableTarget')
+    .map(([id, r]) => {
+      const props = evaluate(ctx, r.Properties ?? {}) as { ScalableDimension: string; MinCapacity: number };
+      const policy = policies.find(([, p]) => JSON.stringify(p.Properties?.ScalingTargetId ?? '').includes(id));
+      const value = (
+        policy?.[1].Properties?.TargetTrackingScalingPolicyConfiguration as { TargetValue?: number } | undefined
+      )?.TargetValue;
+      return {
+        dimension: props.ScalableDimension,
+        min: Number(props.MinCapacity),
+        utilization: value ? value / 100 : UTILIZATION,
+      };
+    })
+    .filter((t) => t.dimension.startsWith('dynamodb:'));
 }
 
 export function stackItems(template: CfnTemplate, parameters: Record<string, string> = {}): Stack {
@@ -146,6 +181,7 @@ export function stackItems(template: CfnTemplate, parameters: Record<string, str
     ).length,
     pitr: JSON.stringify(tableProps.PointInTimeRecoverySpecification ?? {}).includes('true'),
     tableIndexes: ((tableProps.GlobalSecondaryIndexes as unknown[] | undefined) ?? []).length,
+    autoscaling: autoscalingOf(template, parameters),
   };
 }
 
@@ -161,6 +197,46 @@ export interface ScenarioResult {
 }
 
 const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+
+/**
+ * Provisioned WCU and RCU of the table and its indexes: each scalable target at max(its
+ * minimum, average units per second ÷ its target utilization); the table's writes and reads on
+ * the table's targets, GSI writes shared evenly by the index write targets. Without scalable
+ * targets in the stack: 1 table + its indexes at UTILIZATION, at least 1 unit each.
+ */
+export function provisionedCapacity(
+  stack: Stack,
+  used: { wru: number; gsiWru: number; rru: number },
+  seconds: number,
+): { wcu: number; rcu: number } {
+  const targets = stack.autoscaling.length
+    ? stack.autoscaling
+    : [
+        { dimension: 'dynamodb:table:WriteCapacityUnits', min: 1, utilization: UTILIZATION },
+        { dimension: 'dynamodb:table:ReadCapacityUnits', min: 1, utilization: UTILIZATION },
+        ...Array.from({ length: stack.tableIndexes }, () => [
+          { dimension: 'dynamodb:index:WriteCapacityUnits', min: 1, utilization: UTILIZATION },
+          { dimension: 'dynamodb:index:ReadCapacityUnits', min: 1, utilization: UTILIZATION },
+        ]).flat(),
+      ];
+  const indexWrites = targets.filter((t) => t.dimension === 'dynamodb:index:WriteCapacityUnits').length;
+  let wcu = 0;
+  let rcu = 0;
+  for (const t of targets) {
+    const load =
+      t.dimension === 'dynamodb:table:WriteCapacityUnits'
+        ? used.wru
+        : t.dimension === 'dynamodb:index:WriteCapacityUnits'
+          ? used.gsiWru / Math.max(1, indexWrites)
+          : t.dimension === 'dynamodb:table:ReadCapacityUnits'
+            ? used.rru
+            : 0;
+    const units = provisionedUnits(load / seconds, t.utilization, t.min);
+    if (t.dimension.endsWith('WriteCapacityUnits')) wcu += units;
+    else rcu += units;
+  }
+  return { wcu, rcu };
+}
 
 /** Scales a simulation to a month and prices it. */
 export function account(scenario: Scenario, sim: SimResult, stack: Stack): ScenarioResult {
@@ -192,7 +268,7 @@ export function account(scenario: Scenario, sim: SimResult, stack: Stack): Scena
   const wru = month((c) => c.wru);
   const gsiWru = month((c) => c.gsiWru);
   const seconds = HOURS_PER_MONTH * 3600;
-  const units = 1 + stack.tableIndexes;
+  const provisioned = provisionedCapacity(stack, { wru, gsiWru, rru }, seconds);
   const storageGb =
     (scenario.joins * sim.bytesPerJoin + sim.shortLived.bytesPerHour * sim.shortLived.lifetimeHours) / 1024 ** 3;
   // Metric-hours: each metric's rate of documents per hour, per host for a metric with a host dimension.
@@ -225,10 +301,7 @@ export function account(scenario: Scenario, sim: SimResult, stack: Stack): Scena
       gsiWru,
       storageGb,
       pitr: stack.pitr,
-      provisioned: {
-        wcu: provisionedUnits((wru + gsiWru) / seconds, UTILIZATION, units),
-        rcu: provisionedUnits(rru / seconds, UTILIZATION, units),
-      },
+      provisioned,
     },
     sqsRequests: byService('SQS') + 2 * sqsDelivered + esmIdle,
     schedulerInvocations: month((c) => c.schedulesFired) + stack.recurringInvocations,
@@ -414,7 +487,7 @@ export function assumptions(r: CostResult): string[] {
     `Module batching: events per request n = min(batch max, 1 + λ·L), λ = a host's events per second (join/leave + heartbeats), L = the module's linger (${r.lingerSeconds} s, read from mod_ping_muc_cloud.lua; 0 = post at once), batch max ${r.batchMaxItems}; the simulation batches each host's arrivals that way.`,
     `Lambda GB-s = memory (from the template) × billed time; billed time = the invocation's virtual time: ${l.dynamodbMs} ms per DynamoDB request and ${l.awsMs} ms per other AWS request on its critical path (parallel requests overlap), ${l.stanzaRequestMs} ms per stanza API request (one after the other), ${l.handlerMs} ms of handler work, every sleep of the code on its clock, and ${l.roundInitMs} ms of INIT for an invocation that starts a round (rounds are assumed cold). Events function environments are assumed warm (no INIT).`,
     "DynamoDB: reads as dynalite reports them (ReturnConsumedCapacity); writes by DynamoDB's rule from the item before and after each write (1 WRU per KB of the larger), a failed conditional write billed as the write, and a GSI write per index an item enters, leaves or changes in (two when its index key changes); dynalite reports neither of the last two.",
-    `DynamoDB provisioned: auto-scaling at ${Math.round(UTILIZATION * 100)} % target utilization on a flat load, so capacity = average units per second ÷ ${UTILIZATION} (at least 1 per table and index); bursts above it use burst capacity or are throttled until it scales. The free tier's 25 WCU and 25 RCU apply to provisioned capacity only.`,
+    `DynamoDB provisioned: auto-scaling at the stack's target utilization (${Math.round(UTILIZATION * 100)} % when it has none) on a flat load, so capacity of each scalable target = max(its minimum, average units per second ÷ its target utilization) (${r.stack.autoscaling.length ? `the stack's targets: ${r.stack.autoscaling.map((t) => `${t.dimension.replace('dynamodb:', '').replace('CapacityUnits', '')} min ${t.min}`).join(', ')}` : 'no provisioned mode in the stack: the table and each index at least 1'}; GSI writes shared evenly by the indexes, reads of indexes at their minimum); bursts above it use burst capacity or are throttled until it scales. The free tier's 25 WCU and 25 RCU apply to provisioned capacity only.`,
     'Storage: live joins × the stored bytes of one (measured: table and index copies, 100 B overhead each) + short-lived items (TTL within 3 days) at their write rate × (TTL + 48 h of TTL deletion lag). PITR on the same size.',
     `Logs: every line the functions write (JSON logs and EMF) + ${LOG_EVENT_OVERHEAD} B per log event; Lambda's platform lines are off (system log level WARN). Stored for the retention (${r.scenarios[0]?.sim.logRetentionDays ?? 30} days) at the ingested size (an upper bound: stored logs are compressed).`,
     'Custom metrics: every EMF metric (namespace, name, dimension set and values) seen; one published r times an hour (Poisson) is billed for 1 − e^(−r) of the hours; a metric whose dimension value is a host counts once per host.',

@@ -14,7 +14,7 @@ import {
   total,
   type Usage,
 } from '../../bench/cost/model';
-import { moduleBatching, stackItems } from '../../bench/cost/part';
+import { moduleBatching, provisionedCapacity, type Stack, stackItems } from '../../bench/cost/part';
 import { FREE_TIER, PRICES, PRICES_DATE } from '../../bench/cost/prices';
 import type { CfnTemplate } from '../infra/support';
 
@@ -158,6 +158,42 @@ describe('cost benchmark: scaling and models', () => {
       batchMaxItems: 500,
     });
     expect(moduleBatching('get_option_number("ping_muc_cloud_linger", 5)').lingerSeconds).toBe(5);
+  });
+});
+
+describe('cost benchmark: provisioned capacity', () => {
+  const base: Stack = {
+    alarmMetrics: 0,
+    alarms: 0,
+    dashboards: 0,
+    secrets: [],
+    recurringInvocations: 0,
+    sqsEventSources: 0,
+    pitr: false,
+    tableIndexes: 1,
+    autoscaling: [],
+  };
+  const month = 730 * 3600;
+
+  it("sizes each of the stack's scalable targets: max(minimum, average ÷ utilization)", () => {
+    const stack: Stack = {
+      ...base,
+      autoscaling: [
+        { dimension: 'dynamodb:table:WriteCapacityUnits', min: 5, utilization: 0.7 },
+        { dimension: 'dynamodb:table:ReadCapacityUnits', min: 5, utilization: 0.7 },
+        { dimension: 'dynamodb:index:WriteCapacityUnits', min: 1, utilization: 0.7 },
+        { dimension: 'dynamodb:index:ReadCapacityUnits', min: 1, utilization: 0.7 },
+      ],
+    };
+    // 70 WRU/s on the table → 100 WCU; 0.7 GSI WRU/s → 1; 1 RRU/s → the minimum 5.
+    const c = provisionedCapacity(stack, { wru: 70 * month, gsiWru: 0.7 * month, rru: 1 * month }, month);
+    expect(c.wcu).toBeCloseTo(101, 8);
+    expect(c.rcu).toBe(6);
+  });
+
+  it('without targets in the stack: the table and each index, at least 1 unit each', () => {
+    const c = provisionedCapacity(base, { wru: 0, gsiWru: 0, rru: 0 }, month);
+    expect(c).toEqual({ wcu: 2, rcu: 2 });
   });
 });
 
