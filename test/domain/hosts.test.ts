@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ssmRegistrySource } from '../../lib/adapters/registry-ssm';
-import { RoutingStanzaApi } from '../../lib/adapters/stanza-api-routing';
+import { RoutingStanzaApi } from '../../lib/adapters/stanza-api/routing';
 import { hostName, parseHosts, RegistryError } from '../../lib/domain/hosts';
 import type { JoinRef } from '../../lib/ports';
 import type { PingReply } from '../../lib/domain/model';

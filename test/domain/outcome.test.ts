@@ -1,6 +1,6 @@
 import { parse } from 'ltx';
 import { describe, expect, it } from 'vitest';
-import { readPingAnswer, Unusable } from '../../lib/adapters/stanza-api-answers';
+import { readPingAnswer, Unusable } from '../../lib/adapters/stanza-api/answers';
 import { classify, confirm, type Outcome } from '../../lib/domain/outcome';
 import { selfPing } from '../../lib/domain/stanzas';
 import { ctx, malformed, occupant, table, user } from '../support/xep0410-replies';

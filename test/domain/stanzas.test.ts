@@ -11,7 +11,7 @@ import {
   unavailable,
   XmlError,
 } from '../../lib/domain/stanzas';
-import { unsupportedVersion } from '../../lib/adapters/stanza-api-answers';
+import { unsupportedVersion } from '../../lib/adapters/stanza-api/answers';
 
 const NS = 'urn:ping-muc:stanza-api:2';
 

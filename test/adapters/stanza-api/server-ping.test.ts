@@ -4,10 +4,11 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Element, parse } from 'ltx';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { HttpStanzaApi, StanzaApiError } from '../../lib/adapters/stanza-api-http';
-import { RoutingStanzaApi } from '../../lib/adapters/stanza-api-routing';
-import { secretKey, verify } from '../../lib/domain/signature';
-import { NS_API, NS_BATCH } from '../../lib/domain/stanzas';
+import { HttpStanzaApi } from '../../../lib/adapters/stanza-api/client';
+import { StanzaApiError } from '../../../lib/support/errors';
+import { RoutingStanzaApi } from '../../../lib/adapters/stanza-api/routing';
+import { secretKey, verify } from '../../../lib/domain/signature';
+import { NS_API, NS_BATCH } from '../../../lib/domain/stanzas';
 
 const SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
 const SECRET_B = `whsec_${Buffer.alloc(32, 9).toString('base64')}`;

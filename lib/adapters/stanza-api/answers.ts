@@ -1,14 +1,12 @@
 // What the stanza API answered, checked (docs/stanza-api.md): a 200 answer read strictly, a
-// batch item, a self-ping reply, a notification's. Pure: the client (./stanza-api-http.ts) does the HTTP.
+// batch item, a self-ping reply, a notification's. Pure: the client (./client.ts) does the HTTP.
 import { TextDecoder } from 'node:util';
 import type { Element } from '@xmpp/xml';
-import type { PingReply } from '../domain/model';
-import { sameJid } from '../domain/jid';
-import { DEFINED_CONDITIONS } from '../domain/outcome';
-import { API_VERSION, NS_API, NS_BATCH, NS_STANZAS, parseXml } from '../domain/stanzas';
-import { StanzaApiError } from '../support/errors';
-
-export { StanzaApiError } from '../support/errors';
+import type { PingReply } from '../../domain/model';
+import { sameJid } from '../../domain/jid';
+import { DEFINED_CONDITIONS } from '../../domain/outcome';
+import { API_VERSION, NS_API, NS_BATCH, NS_STANZAS, parseXml } from '../../domain/stanzas';
+import { StanzaApiError } from '../../support/errors';
 
 /** Largest answer read (a whole answer before its per-item room). */
 export const MAX_RESPONSE_BYTES = 64 * 1024;

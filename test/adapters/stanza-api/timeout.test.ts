@@ -6,11 +6,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
-import { HttpStanzaApi } from '../../lib/adapters/stanza-api-http';
-import { StanzaApiError, TransportError } from '../../lib/support/errors';
-import { retrying } from '../../lib/support/retry';
-import { systemClock } from '../../lib/support/clock';
-import { closeLink, roundWorld, seedJoins } from '../support/fakes';
+import { HttpStanzaApi } from '../../../lib/adapters/stanza-api/client';
+import { StanzaApiError, TransportError } from '../../../lib/support/errors';
+import { retrying } from '../../../lib/support/retry';
+import { systemClock } from '../../../lib/support/clock';
+import { closeLink, roundWorld, seedJoins } from '../../support/fakes';
 
 let server: Server;
 let url = '';
@@ -71,7 +71,7 @@ it('a round whose self-ping timed out sends one HTTP request for its one join', 
   const start = w.scheduler.takeNext();
   if (!start) throw new Error('the close scheduled no round');
   w.clock.t = start.at;
-  const { runRound } = await import('../../lib/app/round');
+  const { runRound } = await import('../../../lib/app/round');
   await runRound(w.deps, start.job).catch(() => undefined);
   expect(requests).toBe(1);
 });

@@ -5,7 +5,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { domainToASCII } from 'node:url';
 import type { Element } from '@xmpp/xml';
-import { sign } from '../domain/signature';
+import { sign } from '../../domain/signature';
 import {
   batchItems,
   batchOf,
@@ -16,10 +16,10 @@ import {
   stanzaId,
   unavailable,
   XmlError,
-} from '../domain/stanzas';
-import { backoffMs } from '../support/backoff';
-import { StanzaApiError, TransportError } from '../support/errors';
-import { MAX_BATCH_BYTES, MAX_BATCH_ITEMS, MAX_ITEM_ANSWER_BYTES, type StanzaApiOptions } from './stanza-api-options';
+} from '../../domain/stanzas';
+import { backoffMs } from '../../support/backoff';
+import { StanzaApiError, TransportError } from '../../support/errors';
+import { MAX_BATCH_BYTES, MAX_BATCH_ITEMS, MAX_ITEM_ANSWER_BYTES, type StanzaApiOptions } from './options';
 import {
   type Answer,
   type ItemAnswer,
@@ -28,12 +28,8 @@ import {
   readItem,
   retryAfterMs,
   Unusable,
-} from './stanza-api-answers';
-import { type ApiItem, BatchingStanzaApi, type Exchanged, type StanzaApiWire } from './stanza-api-batching';
-
-export { MAX_RESPONSE_BYTES } from './stanza-api-answers';
-export { StanzaApiError } from '../support/errors';
-export { MAX_BATCH_BYTES, MAX_BATCH_ITEMS, MAX_ITEM_ANSWER_BYTES, type StanzaApiOptions } from './stanza-api-options';
+} from './answers';
+import { type ApiItem, BatchingStanzaApi, type Exchanged, type StanzaApiWire } from './batching';
 
 /** The StanzaApi port over HTTP: concurrent calls gathered into batches of at most gatherMaxItems. */
 export class HttpStanzaApi extends BatchingStanzaApi {
