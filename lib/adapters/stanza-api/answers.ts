@@ -5,8 +5,9 @@ import type { Element } from '@xmpp/xml';
 import type { PingReply } from '../../domain/model';
 import { sameJid } from '../../domain/jid';
 import { DEFINED_CONDITIONS } from '../../domain/outcome';
-import { API_VERSION, NS_API, NS_BATCH, NS_STANZAS, parseXml } from '../../domain/stanzas';
+import { API_VERSION, NS_API, NS_BATCH, NS_STANZAS } from '../../domain/stanzas';
 import { StanzaApiError } from '../../support/errors';
+import { parseXml } from './xml';
 
 /** Largest answer read (a whole answer before its per-item room). */
 export const MAX_RESPONSE_BYTES = 64 * 1024;
@@ -103,6 +104,52 @@ function readXml(answer: Answer, maxBytes: number): Element {
   } catch (err) {
     throw new Unusable(`bad XML: ${(err as Error).message}`);
   }
+}
+
+/** Only whitespace beside the elements of `el`. */
+const onlyElements = (el: Element): boolean =>
+  el.children.every((c) => typeof c !== 'string' || /^[ \t\r\n]*$/.test(c));
+
+/** Attributes other than namespace declarations. */
+const plainAttrs = (el: Element): string[] =>
+  Object.keys(el.attrs).filter((a) => a !== 'xmlns' && !a.startsWith('xmlns:'));
+
+/**
+ * The answer element of each request id of an answer, in the order of `ids`, or why there is
+ * none: no item, several items, or an item that does not hold exactly one element. Items of ids
+ * that were not asked are ignored. Throws Unusable when the root is not a `<batch>` of this
+ * version: the whole answer is unusable.
+ */
+export function batchItems(root: Element, ids: readonly string[]): Array<Element | string> {
+  if (root.getName() !== 'batch' || root.getNS() !== NS_BATCH)
+    throw new Unusable(`<${root.name.slice(0, 40)}> is not a <batch xmlns="${NS_BATCH}">`);
+  const version = root.attrs.version;
+  if (version !== API_VERSION)
+    throw new Unusable(
+      version === undefined
+        ? `<batch> without a version (ping-muc speaks ${API_VERSION})`
+        : `<batch> of version ${JSON.stringify(String(version).slice(0, 20))}, not ${API_VERSION}`,
+    );
+  if (plainAttrs(root).some((a) => a !== 'version')) throw new Unusable('<batch> with other attributes than version');
+  if (!onlyElements(root)) throw new Unusable('text in <batch>');
+  const found = new Map<string, Element[]>();
+  for (const item of root.getChildElements()) {
+    if (item.getName() !== 'item' || item.getNS() !== NS_BATCH)
+      throw new Unusable(`<${item.name.slice(0, 40)}> in <batch>, not an <item>`);
+    const id = item.attrs.id;
+    if (typeof id !== 'string') throw new Unusable('<item> without an id');
+    found.set(id, [...(found.get(id) ?? []), item]);
+  }
+  return ids.map((id) => {
+    const items = found.get(id) ?? [];
+    if (items.length === 0) return 'no item for this request';
+    if (items.length > 1) return `${items.length} items for this request`;
+    const item = items[0] as Element;
+    if (plainAttrs(item).some((a) => a !== 'id')) return '<item> with other attributes than id';
+    const answers = item.getChildElements();
+    if (answers.length !== 1 || !onlyElements(item)) return '<item> without exactly one element';
+    return answers[0] as Element;
+  });
 }
 
 /** An item's answer: a per-item refusal, else the answer element. */

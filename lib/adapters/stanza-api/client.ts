@@ -6,22 +6,13 @@ import https from 'node:https';
 import { domainToASCII } from 'node:url';
 import type { Element } from '@xmpp/xml';
 import { sign } from '../../domain/signature';
-import {
-  batchItems,
-  batchOf,
-  heal,
-  notifyItem,
-  selfPing,
-  serverPing,
-  stanzaId,
-  unavailable,
-  XmlError,
-} from '../../domain/stanzas';
+import { batchOf, heal, notifyItem, selfPing, serverPing, stanzaId, unavailable } from '../../domain/stanzas';
 import { backoffMs } from '../../support/backoff';
 import { StanzaApiError, TransportError } from '../../support/errors';
 import { MAX_BATCH_BYTES, MAX_BATCH_ITEMS, MAX_ITEM_ANSWER_BYTES, type StanzaApiOptions } from './options';
 import {
   type Answer,
+  batchItems,
   type ItemAnswer,
   MAX_RESPONSE_BYTES,
   readAnswer,
@@ -241,7 +232,7 @@ export class HttpWire implements StanzaApiWire {
       );
       return items.map((item) => (typeof item === 'string' ? { bad: item } : readItem(item)));
     } catch (err) {
-      if (!(err instanceof Unusable || err instanceof XmlError)) throw err;
+      if (!(err instanceof Unusable)) throw err;
       const reason = `batch answer: ${err.message}`;
       return chunk.map(() => ({ bad: reason }));
     }
