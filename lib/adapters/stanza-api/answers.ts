@@ -4,8 +4,8 @@ import { TextDecoder } from 'node:util';
 import type { Element } from '@xmpp/xml';
 import type { PingReply } from '../../domain/model';
 import { sameJid } from '../../domain/jid';
-import { DEFINED_CONDITIONS } from '../../domain/outcome';
-import { API_VERSION, NS_API, NS_BATCH, NS_STANZAS } from '../../domain/stanzas';
+import { whyUnusable } from '../../domain/outcome';
+import { API_VERSION, NS_API, NS_BATCH } from '../../domain/stanzas';
 import { StanzaApiError } from '../../support/errors';
 import { parseXml } from './xml';
 
@@ -237,19 +237,8 @@ export function readPingAnswer(answer: Element, iq: Element, inherited?: string)
     throw new Unusable('IQ reply from another JID than the occupant pinged');
   if (!to || !sameJid(to, String(iq.attrs.from))) throw new Unusable('IQ reply to another JID than the session');
   if (type === 'error') {
-    // RFC 6120 §8.3.1–8.3.2: an error stanza holds one <error/>, which holds one defined
-    // condition (§8.3.3) in the stanzas namespace beside an optional <text/>. An error without
-    // one is malformed: it must not be read as "any other error" (XEP-0410 §3.2: not joined).
-    const errors = answer.getChildElements().filter((c) => c.getName() === 'error' && c.getNS() === ns);
-    if (errors.length !== 1) throw new Unusable('IQ error without exactly one <error/>');
-    const children = (errors[0] as Element).getChildElements().filter((c) => c.getNS() === NS_STANZAS);
-    const conditions = children.filter((c) => c.getName() !== 'text');
-    if (conditions.length !== 1 || !DEFINED_CONDITIONS.has((conditions[0] as Element).getName())) {
-      throw new Unusable('IQ error without exactly one defined condition (RFC 6120 §8.3.3)');
-    }
-    // §8.3.2: at most one <text/>. Prosody's get_error takes a second one for the condition, so
-    // such an error could read one way here and another way in the module (docs/stanza-api.md).
-    if (children.length - conditions.length > 1) throw new Unusable('IQ error with several <text/>');
+    const why = whyUnusable(answer);
+    if (why) throw new Unusable(why);
   }
   return { kind: 'reply', iq: answer };
 }

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { batchItems, Unusable, unsupportedVersion } from '../../../lib/adapters/stanza-api/answers';
+import { parse } from 'ltx';
+import { batchItems, readPingAnswer, Unusable, unsupportedVersion } from '../../../lib/adapters/stanza-api/answers';
 import { parseXml } from '../../../lib/adapters/stanza-api/xml';
+import { selfPing } from '../../../lib/domain/stanzas';
+import { malformed, occupant, user } from '../../support/xep0410-replies';
 
 const NS = 'urn:ping-muc:stanza-api:2';
 
@@ -29,5 +32,11 @@ describe('answers', () => {
     expect(unsupportedVersion(parseXml(`<unsupported-version xmlns="${NS}"/>`, 1024))).toBe('');
     expect(unsupportedVersion(parseXml('<unsupported-version/>', 1024))).toBeUndefined();
     expect(unsupportedVersion(parseXml(`<batch xmlns="${NS}" version="3"/>`, 1024))).toBeUndefined();
+  });
+});
+
+describe('readPingAnswer', () => {
+  it.each(malformed)('a bad answer: %s', (_name, xml) => {
+    expect(() => readPingAnswer(parse(xml), selfPing(user, occupant, 'x'))).toThrow(Unusable);
   });
 });
