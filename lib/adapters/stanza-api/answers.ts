@@ -6,7 +6,7 @@ import type { PingReply } from '../../domain/model';
 import { sameJid } from '../../domain/jid';
 import { whyUnusable } from '../../domain/outcome';
 import { API_VERSION, NS_API, NS_BATCH } from '../../domain/stanzas';
-import { StanzaApiError } from '../../support/errors';
+import { PingMucError, StanzaApiError } from '../../support/errors';
 import { parseXml } from './xml';
 
 /** Largest answer read (a whole answer before its per-item room). */
@@ -35,7 +35,9 @@ export const REQUEST_STATUS = new Set([400, 403, 404, 413]);
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** A 200 answer to one request that we cannot use: a bad answer for that request. */
-export class Unusable extends Error {}
+export class Unusable extends PingMucError {
+  override name = 'Unusable';
+}
 
 /**
  * The root element of a usable 200 answer. Throws StanzaApiError for the API's failure (5xx,
@@ -102,7 +104,7 @@ function readXml(answer: Answer, maxBytes: number): Element {
   try {
     return parseXml(text, maxBytes);
   } catch (err) {
-    throw new Unusable(`bad XML: ${(err as Error).message}`);
+    throw new Unusable(`bad XML: ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -98,8 +98,8 @@ export class HttpWire implements StanzaApiWire {
         clearTimeout(timer);
         fn();
       };
-      const fail = (message: string, retry: boolean) => {
-        finish(() => reject(new TransportError(message, { retry })));
+      const fail = (message: string, retry: boolean, cause?: Error) => {
+        finish(() => reject(new TransportError(message, cause ? { retry, cause } : { retry })));
         req.destroy();
       };
       // Signed per try: the API refuses a webhook-id it has seen (replay protection).
@@ -130,7 +130,7 @@ export class HttpWire implements StanzaApiWire {
           chunks.push(chunk);
         });
         res.on('end', () => finish(() => resolve({ ...head, body: Buffer.concat(chunks) })));
-        res.on('error', (err) => fail(`stanza API answer cut: ${err.message}`, true));
+        res.on('error', (err) => fail(`stanza API answer cut: ${err.message}`, true, err));
         res.on('aborted', () => fail('stanza API answer cut', true));
       });
       // No retry after our own timeout: it already exceeds the server's ping timeout, and the
@@ -139,7 +139,7 @@ export class HttpWire implements StanzaApiWire {
       // Resets of a reused keep-alive socket (ECONNRESET, EPIPE, "socket hang up") and refused
       // connections: the request did not get through, or not whole; trying again is safe (a
       // self-ping is harmless twice; a second notification repeats the same presence).
-      req.on('error', (err) => fail(`stanza API unreachable: ${err.message}`, true));
+      req.on('error', (err) => fail(`stanza API unreachable: ${err.message}`, true, err));
       // Settles whatever happens: a connection closed before the whole answer is a cut answer.
       req.on('close', () => fail('stanza API closed the connection before the whole answer', true));
       req.end(body);

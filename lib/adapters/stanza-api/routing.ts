@@ -66,6 +66,8 @@ function hostOf(jid: string): string {
   try {
     return parseJid(jid).domain;
   } catch (err) {
-    throw new StanzaApiError(`no stanza API for ${JSON.stringify(jid.slice(0, 200))}: ${(err as Error).message}`);
+    throw new StanzaApiError(`no stanza API for ${JSON.stringify(jid.slice(0, 200))}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }

@@ -17,8 +17,9 @@
 
 // Element from @xmpp/xml: the same ltx build the stanza builders use, so a bundle carries ltx once.
 import { Element } from '@xmpp/xml';
+import { PingMucError } from '../../support/errors';
 
-export class XmlError extends Error {
+export class XmlError extends PingMucError {
   override name = 'XmlError';
 }
 
