@@ -14,7 +14,7 @@ export const API_VERSION = '3';
 /** The notification's `<reason>`: the server writes its own, so this text is only a placeholder. */
 export const NOTIFY_REASON = 'Connection to remote server lost';
 
-/** Ids are cut from a pool of random bytes: a call to the system's generator per id was 8 % of a round's CPU. */
+/** Ids are cut from a pool of random bytes: one call to the system's generator per id costs 8 % of a round's CPU. */
 const ID_BYTES = 9;
 const POOL_IDS = 512;
 let pool = Buffer.alloc(0);

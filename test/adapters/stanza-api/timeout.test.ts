@@ -1,8 +1,5 @@
-// Correctness review M2: a stanza API call that timed out must not be tried again in place. The
-// client marks its own timeout `retry: false`; wrapping it into StanzaApiError used to drop the
-// flag, so the round's in-place retry (lib/app/pass.ts: `retry !== false`) sent the call again,
-// two timeouts per call where the deadline margin counts one. After
-// /work/shared/reviews/repro/round/api-timeout-retried.test.ts.
+// A stanza API call that timed out is not tried again in place: the deadline margin counts one
+// timeout per call. The client marks its own timeout `retry: false`, and the wrap keeps the flag.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
