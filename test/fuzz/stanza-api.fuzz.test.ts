@@ -4,15 +4,15 @@
 // generator spoiled is a bad answer or an API failure (StanzaApiError), never an outcome.
 //
 // Seeds: test/support/seeds.ts (PING_MUC_SEEDS=<seed> replays one).
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'ltx';
-import { HttpStanzaApi, StanzaApiError } from '../../lib/adapters/stanza-api-http';
+import { HttpStanzaApi } from '../../lib/adapters/stanza-api/client';
+import { StanzaApiError } from '../../lib/support/errors';
 import { classify, type Outcome } from '../../lib/domain/outcome';
 import type { PingReply } from '../../lib/domain/model';
 import { secretKey } from '../../lib/domain/signature';
 import { NS_API, NS_BATCH, NS_STANZAS } from '../../lib/domain/stanzas';
+import { type AnsweringServer, answeringServer } from '../support/answering-server';
 import { rng } from '../support/rng';
 import { seedsOf } from '../support/seeds';
 
@@ -33,30 +33,18 @@ interface Answer {
 }
 
 let next: (iq: Sent) => Answer = () => ({ status: 500, type: 'text/plain', body: Buffer.from('unset') });
-let server: ReturnType<typeof createServer>;
+let server: AnsweringServer;
 let url = '';
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      // The one item: a bare self-ping, or a heal around one (the same id).
-      const item = parse(Buffer.concat(chunks).toString('utf8')).getChildElements()[0];
-      const iq = item?.name === 'heal' ? item.getChildElements()[0] : item;
-      const a = next((iq?.attrs ?? {}) as unknown as Sent);
-      res.writeHead(a.status, { 'content-type': a.type });
-      res.end(a.body);
-    });
+  server = await answeringServer(({ body }) => {
+    // The one item: a bare self-ping, or a heal around one (the same id).
+    const item = parse(body).getChildElements()[0];
+    const iq = item?.name === 'heal' ? item.getChildElements()[0] : item;
+    return next((iq?.attrs ?? {}) as unknown as Sent);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  url = `${server.base}/`;
 });
-afterAll(async () => {
-  await new Promise<void>((r) => {
-    server.close(() => r());
-    server.closeAllConnections();
-  });
-});
+afterAll(() => server.close());
 
 /** Well-formed, matching answers and what they mean. */
 type Base = { name: string; outcome: Outcome | 'timeout' | 'no-session'; xml: (iq: Sent, q: string) => string };
