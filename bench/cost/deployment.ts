@@ -3,6 +3,7 @@
 // stanza API verifies with. The one file of the cost benchmark that knows how hosts and keys are
 // configured (docs/hosts.md).
 import { createHash } from 'node:crypto';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { secretKey } from '../../lib/domain/signature';
 
 export interface Deployment {
@@ -18,6 +19,8 @@ export interface Deployment {
   apiSecret(host: string): string;
   /** Where the host's stanza API is reached, once its stub runs. */
   setApiUrl(host: string, url: string): void;
+  /** Writes what the table holds before the run (a registry in the table), not counted. */
+  seed(client: DynamoDBClient, table: string): Promise<void>;
 }
 
 const ACCOUNT = '123456789012';
@@ -69,5 +72,6 @@ export function deployment(hosts: string[], env: () => Record<string, string | u
       urls.set(host, url);
       writeRegistry();
     },
+    seed: async () => undefined,
   };
 }
