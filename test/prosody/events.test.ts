@@ -68,7 +68,7 @@ function run(bin: (typeof INTERPRETERS)[number], script: string): Record<string,
 }
 
 describe.each(INTERPRETERS)('events.lib.lua under %s', (bin) => {
-  it('a resync of 3,000 live joins through a queue of 100 posts all of them, and a refresh all again', () => {
+  it('a resync or refresh posts all 3000 live joins through a queue of 100', () => {
     const r = run(
       bin,
       `set_live(3000)
@@ -82,7 +82,7 @@ print("resync=" .. count(first, "join")); print("refresh=" .. count(again, "join
     expect(r).toEqual({ resync: '3000', refresh: '3000' });
   });
 
-  it('a resync posts every live join and no host-start', () => {
+  it('a resync posts every live join without a host-start', () => {
     const r = run(
       bin,
       `set_live(250)
@@ -94,7 +94,7 @@ print("joins=" .. count(all, "join")); print("starts=" .. count(all, "host-start
     expect(r).toEqual({ joins: '250', starts: '0' });
   });
 
-  it('a batch refused with a 4xx: its s2s-closes kept, a resync after a backoff, no spin on a lasting 4xx', () => {
+  it('a batch refused with a 4xx keeps its s2s-closes for a resync after a backoff', () => {
     const r = run(
       bin,
       `set_live(3)
@@ -120,7 +120,7 @@ print("lasting=" .. tostring(requests <= 20))`,
     expect(r).toEqual({ before_backoff: '0', closes: '1', joins: '3', starts: '0', lasting: 'true' });
   });
 
-  it('a 2xx that is not the JSON answer is retried under the same webhook-id; backoff has jitter', () => {
+  it('a 2xx that is not the JSON answer is retried under the same webhook-id after a jittered backoff', () => {
     const r = run(
       bin,
       `set_live(0)
@@ -151,7 +151,7 @@ print("in_range=" .. tostring(ok)); print("jitter=" .. tostring(distinct > 5))`,
     expect(r).toEqual({ retried: 'true', in_range: 'true', jitter: 'true' });
   });
 
-  it('s2s-closes held while ping-muc is down stay bounded: one per link, at most queue_size links', () => {
+  it('s2s-closes held while ping-muc is down keep one per link up to queue_size links', () => {
     const r = run(
       bin,
       `set_live(0)
@@ -245,7 +245,7 @@ print("near=" .. tostring(s > first and s < CLOCK * 1000000 + 1000))`,
 // Epoch and linger (issue 19): what a round reads (the joins of the close's epoch) and how
 // many requests a quiet server makes.
 describe.each(INTERPRETERS)('events.lib.lua epoch and linger under %s', (bin) => {
-  it('every event carries the epoch taken as the resync began: one per instance, a new one after a reload', () => {
+  it('every event carries the epoch taken as its instance’s resync began', () => {
     // An undelivered close goes with the new instance's resync, under its epoch: its round reads
     // the joins that resync re-posts.
     const r = run(
@@ -282,7 +282,7 @@ print("later=" .. tostring(drain()[1].epoch == fresh))`,
     expect(r).toEqual({ posted: '6', same: 'true', below: 'true', close: 's2s-close', new: 'true', later: 'true' });
   });
 
-  it('a resync after an overflow takes a new epoch, and the closes kept through it take it too', () => {
+  it('the closes kept through an overflow take the new epoch of its resync', () => {
     const r = run(
       bin,
       `set_live(0)
@@ -301,7 +301,7 @@ print("first=" .. tostring(before ~= nil)); print("after=" .. table.concat(epoch
     expect(r).toEqual({ first: 'true', after: 'join:true,s2s-close:false,join:false,join:false' });
   });
 
-  it('joins and leaves linger: posted together after the linger, in order, not before', () => {
+  it('membership events wait out the linger to be posted together in order', () => {
     const r = run(
       bin,
       `set_live(0)
@@ -339,7 +339,7 @@ print("at_once=" .. pending())`,
     expect(r).toEqual({ at_once: 'join,leave,s2s-close' });
   });
 
-  it('a full batch is posted at once; what is queued meanwhile waits for the answer, then its linger', () => {
+  it('a full batch is posted at once ahead of what is queued behind it', () => {
     const r = run(
       bin,
       `set_live(0)
@@ -371,7 +371,7 @@ print("half=" .. pending())`,
     expect(r).toEqual({ below: '', half: 'join,join,join,join,join' });
   });
 
-  it('a due heartbeat joins the next batch; an idle module posts it alone once a minute', () => {
+  it('a heartbeat goes once a minute with the next batch or alone', () => {
     const r = run(
       bin,
       `set_live(0)
