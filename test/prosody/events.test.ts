@@ -301,7 +301,7 @@ print("first=" .. tostring(before ~= nil)); print("after=" .. table.concat(epoch
     expect(r).toEqual({ first: 'true', after: 'join:true,s2s-close:false,join:false,join:false' });
   });
 
-  it('membership events wait out the linger to be posted together in order', () => {
+  it('joins and leaves wait out the linger to be posted together in order', () => {
     const r = run(
       bin,
       `set_live(0)
