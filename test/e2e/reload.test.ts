@@ -138,7 +138,7 @@ describe('the unloaded instance', () => {
     );
   }, 30_000);
 
-  it('stops posting in favour of the new instance', async () => {
+  it('stops posting in favour of the new instance whose joins carry since', async () => {
     rx.answer = 503;
     for (const r of ['s1', 's2', 's3']) await alice.join(`${r}@${DOMAINS.mucB}`, 'Alice');
     await sleep(500);

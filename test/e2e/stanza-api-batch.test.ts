@@ -81,7 +81,7 @@ describe('stanza API batches', () => {
     expect(unexpected(eve, t)).toEqual([]);
   });
 
-  it('answers <timeout/> per item when no reply comes', async () => {
+  it('answers <timeout/> per item when no reply comes without leaking the late reply', async () => {
     const t = since();
     bed.b.pause();
     let res: { status: number; body: string };
@@ -151,7 +151,7 @@ describe('stanza API batches', () => {
     expect(value('pings_inflight')).toBe(0);
   });
 
-  it('answers 503 to a batch in flight when the module unloads', async () => {
+  it('answers 503 to a batch in flight when the module unloads without leaking the late replies', async () => {
     const t = since();
     bed.b.pause();
     let res: { status: number; body: string };

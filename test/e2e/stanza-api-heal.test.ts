@@ -129,7 +129,7 @@ describe('stanza API: heal', () => {
     expect(unexpected(carol, t)).toEqual([]);
   });
 
-  it('answers <no-session/> to a ghost healed again', async () => {
+  it('answers <no-session/> without a second notification to a ghost healed again', async () => {
     const t = since();
     const res = await call(batch([heal('again', sinceOf(bob, GHOSTS), ping('p-again', bob.jid, `${GHOSTS}/Bob`))]));
     expect(res.status).toBe(200);

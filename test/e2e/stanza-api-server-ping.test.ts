@@ -72,7 +72,7 @@ describe('stanza API: server pings', () => {
     return restartedUs;
   }
 
-  it('brings the closed link to the remote up', async () => {
+  it('brings the closed link to the remote up at once without a stanza to any client', async () => {
     const restartedUs = await restartB();
     const t = Date.now();
     const res = await call(batch([serverPing('up', DOMAINS.mucB)]));

@@ -55,7 +55,7 @@ describe('stanza API', () => {
     return u.received.filter((r) => r.at > since).map((r) => r.el.toString());
   }
 
-  it('answers 400 <unsupported-version supported="3"/> to a body that is not a batch of version 3', async () => {
+  it('refuses with 400 <unsupported-version supported="3"/> a body that is not a batch of version 3', async () => {
     const t = Date.now();
     const iq = ping('v-1', alice.jid, `${ROOM}/Alice`);
     const note = unavailable(`${ROOM}/Alice`, alice.jid);
@@ -79,7 +79,7 @@ describe('stanza API', () => {
     expect(alice.notifications()).toEqual([]);
   });
 
-  it('self-pings as the connected user unseen by the client', async () => {
+  it('self-pings as the connected user without the client seeing it', async () => {
     const t = Date.now();
     const res = await call(
       batch([ping('mine-1', alice.jid, `${ROOM}/Alice`), ping('mine-2', alice.jid, `${ROOM}/Nobody`)]),
@@ -232,7 +232,7 @@ describe('stanza API', () => {
     });
   });
 
-  it('delivers the notification of the current join to that one session only', async () => {
+  it('delivers the notification of the current join with the server’s reason to that one session only', async () => {
     const t = Date.now();
     // The caller's reason is replaced by the server's own text.
     const forgedReason =
