@@ -42,7 +42,8 @@ beforeEach(() => {
 const JOIN = { user: 'u0@a.example/r', occupant: 'room0@muc.b.example/u0', since: 1_733_580_000_000_000 };
 const client = () => new HttpStanzaApi({ url, key: Buffer.alloc(32, 7), timeoutMs: 200, windowMs: 1 });
 
-it("a timed-out call is sent once by the round's in-place retry, and fails with retry: false and its cause", async () => {
+/** A heal that times out under the round's retry policy, and its error. */
+const timedOut = async () => {
   const api = client();
   // The round's policy (lib/app/pass.ts API_RETRY): two tries, the second only if `retry !== false`.
   const policy = {
@@ -51,17 +52,27 @@ it("a timed-out call is sent once by the round's in-place retry, and fails with 
     maxMs: 1,
     retryable: (e: unknown) => (e as { retry?: unknown }).retry !== false,
   };
-  const err = await retrying(systemClock, () => api.heal(JOIN), policy).catch((e: unknown) => e);
+  return retrying(systemClock, () => api.heal(JOIN), policy).catch((e: unknown) => e);
+};
+
+it("a timed-out call is sent once by the round's in-place retry", async () => {
+  await timedOut();
   expect(requests).toBe(1);
+});
+
+it('a timed-out call fails with retry: false with its cause', async () => {
+  const err = await timedOut();
   expect(err).toBeInstanceOf(StanzaApiError);
   expect((err as StanzaApiError).retry).toBe(false);
   expect((err as Error).message).toMatch(/did not answer within 200 ms/);
   const cause = (err as Error).cause;
   expect(cause).toBeInstanceOf(TransportError);
   expect((cause as TransportError).retry).toBe(false);
+});
 
-  // The default policy of lib/support/retry.ts reads the flag too.
-  requests = 0;
+// The default policy of lib/support/retry.ts reads the flag too.
+it('a timed-out call is sent once by the default retry policy', async () => {
+  const api = client();
   await expect(retrying(systemClock, () => api.notify(JOIN), { tries: 3, baseMs: 1, maxMs: 1 })).rejects.toThrow(
     /did not answer/,
   );
