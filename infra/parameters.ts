@@ -18,6 +18,8 @@ export const PARAMETER_DEFAULTS = {
   // 0 = no reservation: a new account (concurrency quota 10, of which Lambda keeps 10 unreserved)
   // accepts no reservation at all. The round function's stays 0 by default for that reason.
   RoundReservedConcurrency: 0,
+  // Lambda's own ceiling for an SQS event source: in practice no cap.
+  RoundQueueConcurrency: 1000,
   LogLevel: 'INFO',
   LogRetentionDays: 30,
   TableDeletionProtection: 'false',
@@ -55,7 +57,7 @@ const SPECS = {
     default: PARAMETER_DEFAULTS.DelaySeconds,
     minValue: 0,
     maxValue: 86400,
-    description: 'Wait after a lost s2s link before the self-ping round (EventBridge Scheduler adds up to ~60 s).',
+    description: 'Wait after a lost s2s link before the self-ping round (it starts within 2 s of it).',
   },
   ApiBatch: {
     type: 'String',
@@ -109,7 +111,15 @@ const SPECS = {
     minValue: 0,
     maxValue: 1000,
     description:
-      'Reserved concurrency of the round function, which also caps it: at most this many rounds at once, so a flapping link cannot hammer the XMPP server; 0 = no reservation and no cap (the default: a new account cannot reserve any).',
+      'Reserved concurrency of the round function, which also caps it: at most this many rounds working at once (a waiting round holds none: the round queue holds its wait), so a flapping link cannot hammer the XMPP server; 0 = no reservation and no cap (the default: a new account cannot reserve any).',
+  },
+  RoundQueueConcurrency: {
+    type: 'Number',
+    default: PARAMETER_DEFAULTS.RoundQueueConcurrency,
+    minValue: 2,
+    maxValue: 1000,
+    description:
+      'MaximumConcurrency of the round queue: at most this many round jobs from the queue at once (the default, 1000, is no cap in practice). With RoundReservedConcurrency set, keep this at most that: jobs beyond it are throttled, received again, and after 5 receives dead-lettered.',
   },
   LogLevel: {
     type: 'String',
@@ -171,6 +181,7 @@ const GROUPS: Array<{ label: string; parameters: ParameterName[] }> = [
     parameters: [
       'EventsReservedConcurrency',
       'RoundReservedConcurrency',
+      'RoundQueueConcurrency',
       'LogLevel',
       'LogRetentionDays',
       'TableDeletionProtection',

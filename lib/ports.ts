@@ -116,8 +116,9 @@ export interface WebhookLog {
 
 export interface Scheduler {
   /**
-   * Run `job` at or after `at` (ms). `name` is deterministic: scheduling the same name twice
-   * is a no-op that returns false.
+   * Run `job` at or after `at` (ms), or early carrying its time in `job.at` (the round arms a job
+   * more than a second early again). `name` is deterministic: a scheduler that keeps names makes
+   * scheduling the same name twice a no-op that returns false; the round queue keeps none.
    */
   schedule(name: string, at: number, job: RoundJob): Promise<boolean>;
 }

@@ -46,8 +46,12 @@ export interface Config {
     group: string;
     roleArn: string;
     dlqArn: string;
-    /** ARN of the round function, target of the schedules. */
+    /** ARN of the round function, invoked for a job due now. */
     roundFunctionArn: string;
+    /** URL of the round queue: a job due within 15 minutes waits there (docs/scheduling.md). */
+    queueUrl: string;
+    /** ARN of the round queue: the target of the schedules (jobs due later). */
+    queueArn: string;
   };
 }
 
@@ -76,6 +80,8 @@ export const ENV = {
   schedulerRoleArn: 'PING_MUC_SCHEDULER_ROLE_ARN',
   dlqArn: 'PING_MUC_DLQ_ARN',
   roundFunctionArn: 'PING_MUC_ROUND_FUNCTION_ARN',
+  roundQueueUrl: 'PING_MUC_ROUND_QUEUE_URL',
+  roundQueueArn: 'PING_MUC_ROUND_QUEUE_ARN',
   webhookSecret: 'PING_MUC_WEBHOOK_SECRET',
   webhookSecretArn: 'PING_MUC_WEBHOOK_SECRET_ARN',
   apiSecret: 'PING_MUC_API_SECRET',
@@ -187,6 +193,8 @@ export function loadConfig(env: Env = process.env): Config {
       roleArn: env[ENV.schedulerRoleArn] ?? '',
       dlqArn: env[ENV.dlqArn] ?? '',
       roundFunctionArn: env[ENV.roundFunctionArn] ?? '',
+      queueUrl: env[ENV.roundQueueUrl] ?? '',
+      queueArn: env[ENV.roundQueueArn] ?? '',
     },
   };
 }
@@ -202,11 +210,13 @@ export function requireAws(config: Config, fn: 'events' | 'round'): void {
   if (!config.scheduler.roleArn) missing.push(ENV.schedulerRoleArn);
   if (!config.scheduler.dlqArn) missing.push(ENV.dlqArn);
   if (fn === 'events' && !config.scheduler.roundFunctionArn) missing.push(ENV.roundFunctionArn);
+  if (!config.scheduler.queueUrl) missing.push(ENV.roundQueueUrl);
+  if (!config.scheduler.queueArn) missing.push(ENV.roundQueueArn);
   if (missing.length) throw new ConfigError(`missing configuration: ${missing.join(', ')}`);
 }
 
 /**
- * Settings of every AWS SDK client (DynamoDB, Scheduler, Secrets Manager, SSM): a connection
+ * Settings of every AWS SDK client (DynamoDB, Scheduler, SQS, Secrets Manager, SSM): a connection
  * that does not open in 3 s or a socket silent for 5 s fails the try, and a call makes at most 3
  * tries, so a hung endpoint costs a call ~15 s rather than the function's whole timeout.
  */

@@ -16,7 +16,7 @@ import { fileRegistrySource } from '../adapters/registry-file';
 import { type AnyIngestDeps, handleEvents, type HttpRequest, type RegistryIngestDeps } from '../app/ingest';
 import type { AppDeps } from '../app/deps';
 import { reconcile, RECONCILE_PERIOD_MS } from '../app/reconcile';
-import { LINK_LEAD_MS, runRound, type RoundDeps } from '../app/round';
+import { runRound, type RoundDeps } from '../app/round';
 import { createLogger, levelFromEnv, Metrics, type Logger } from '../support/observability';
 import { DocumentRegistry, EnvRegistry, type HostRegistry } from '../support/registry';
 import { SecretCache } from '../support/secrets';
@@ -285,7 +285,6 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     client: dynalite.client,
     table: config.table,
     pollMs: options.pollMs ?? 200,
-    leadMs: LINK_LEAD_MS, // as on AWS: a job runs early, the round waits and brings the link up
     now: clock.now,
     run: async (job) => {
       const started = clock.now();

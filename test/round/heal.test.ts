@@ -1,6 +1,7 @@
 // Heals (stanza API v2, issue 11): the server acts on a self-ping's "not joined" reply itself,
 // so the round neither touches the join in the store nor sends the notification. Fakes, injected clock.
 import { describe, expect, it } from 'vitest';
+import { IN_PLACE_MS } from '../../lib/app/next';
 import { LINK_LEAD_MS, runRound } from '../../lib/app/round';
 import type { Join } from '../../lib/domain/model';
 import { closeLink, drive, HOST, REMOTE, roundWorld, seedJoins } from '../support/fakes';
@@ -17,16 +18,25 @@ function counted(w: ReturnType<typeof roundWorld>, name: 'deleteJoinIf' | 'markR
 }
 
 /**
- * Runs the pending start job `early` ms before its due time, carrying its time, as AWS delivers
- * it; `before` runs just before (to wrap the store). Returns the due time.
+ * Delivers the pending start job `early` ms before its due time, carrying it: more than
+ * IN_PLACE_MS early, it is armed again for LINK_LEAD_MS before its time and the invocation
+ * returns at once; the re-armed job then runs at its time. `before` runs just before the first
+ * invocation (to wrap the store). Returns the due time.
  */
 async function startEarly(w: ReturnType<typeof roundWorld>, early: number, before?: () => void): Promise<number> {
   const [start] = [...w.scheduler.pending.values()];
   w.scheduler.pending.clear();
-  const due = start!.at;
+  const due = start!.job.at!;
   before?.();
   w.clock.t = due - early;
-  await runRound(w.deps, { ...start!.job, at: due });
+  await runRound(w.deps, start!.job);
+  if (early > IN_PLACE_MS) {
+    expect(w.clock.now()).toBe(due - early); // it did not sleep
+    const again = w.scheduler.takeNext()!;
+    expect([again.job.kind, again.job.at, again.at]).toEqual(['start', due, due - LINK_LEAD_MS]);
+    w.clock.t = again.at;
+    await runRound(w.deps, again.job);
+  }
   return due;
 }
 
