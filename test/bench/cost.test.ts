@@ -93,7 +93,7 @@ describe('cost benchmark: prices', () => {
     expect(line(u, 'CloudWatch dashboards').usd).toBe(3);
   });
 
-  it('prices provisioned capacity by the hour, with the free 25 WCU and 25 RCU', () => {
+  it('prices provisioned capacity by the hour less the free capacity', () => {
     const u: Usage = { ...idle, dynamodb: { ...idle.dynamodb, provisioned: { wcu: 100, rcu: 10 } } };
     const lines = price(u, 'provisioned');
     expect(lines.some((l) => /on demand/.test(l.item))).toBe(false);
@@ -113,13 +113,19 @@ describe('cost benchmark: prices', () => {
 });
 
 describe('cost benchmark: scaling and models', () => {
-  it('scales a window and a per-unit figure to a 730-hour month', () => {
+  it('scales a window to a 730-hour month', () => {
     expect(perMonthFromWindow(10, 0.5)).toBe(14_600);
-    expect(perMonthFromDaily(2, 50)).toBeCloseTo(2 * 50 * (730 / 24), 10);
+  });
+
+  it('refuses an empty window', () => {
     expect(() => perMonthFromWindow(1, 0)).toThrow();
   });
 
-  it('extrapolates counts linearly to all hosts: a stack part and a per-host part', () => {
+  it('scales a daily figure to a 730-hour month', () => {
+    expect(perMonthFromDaily(2, 50)).toBeCloseTo(2 * 50 * (730 / 24), 10);
+  });
+
+  it('extrapolates counts linearly to all hosts', () => {
     // 10 + 3 per host: measured at 4 and 12 hosts, wanted at 100.
     const at = (h: number) => ({ calls: { put: 3 * h, reconcile: 10 }, units: 10 + 3 * h, name: 'x', ids: ['a'] });
     const out = extrapolate(at(4), at(12), 4, 12, 100);
@@ -128,13 +134,21 @@ describe('cost benchmark: scaling and models', () => {
     expect(out.calls.reconcile).toBeCloseTo(10, 10);
     expect(out.name).toBe('x');
     expect(out.ids).toEqual(['a']);
-    // A key seen only in the larger run counts as 0 in the other; never below 0.
+  });
+
+  it('counts a key missing from one run as 0', () => {
     expect(extrapolate({ r: {} as Record<string, number> }, { r: { once: 2 } }, 4, 12, 100).r.once).toBeCloseTo(24, 10);
+  });
+
+  it('never extrapolates below 0', () => {
     expect(extrapolate({ n: 5 }, { n: 1 }, 4, 12, 100).n).toBe(0);
+  });
+
+  it('takes the one run as it is when both runs had the same hosts', () => {
     expect(extrapolate({ n: 5 }, { n: 7 }, 1, 1, 1).n).toBe(7);
   });
 
-  it('batches events by the linger: n = min(max, 1 + λ·L)', () => {
+  it('batches events by the linger as 1 + λ·L up to the batch size', () => {
     expect(eventsPerRequest(0.25, 0)).toBe(1);
     expect(eventsPerRequest(0.25, 5)).toBeCloseTo(2.25, 10);
     expect(eventsPerRequest(1000, 5, 500)).toBe(500);
@@ -146,13 +160,13 @@ describe('cost benchmark: scaling and models', () => {
     expect(metricMonths([{ ratePerHour: 0, copies: 5 }])).toBe(0);
   });
 
-  it('provisions average ÷ utilization, at least the minimum', () => {
+  it('provisions average ÷ utilization above the minimum', () => {
     expect(provisionedUnits(70, 0.7)).toBeCloseTo(100, 10);
     expect(provisionedUnits(0.01, 0.7, 3)).toBe(3);
     expect(() => provisionedUnits(1, 0)).toThrow();
   });
 
-  it("reads the module's linger and batch size from its source", () => {
+  it("reads the module's batching options from its source", () => {
     expect(moduleBatching('local x = module:get_option_number("ping_muc_cloud_batch_size", 500);')).toEqual({
       lingerSeconds: 0,
       batchMaxItems: 500,
@@ -175,7 +189,7 @@ describe('cost benchmark: provisioned capacity', () => {
   };
   const month = 730 * 3600;
 
-  it("sizes each of the stack's scalable targets: max(minimum, average ÷ utilization)", () => {
+  it('sizes each scalable target at the larger of its minimum or average ÷ utilization', () => {
     const stack: Stack = {
       ...base,
       autoscaling: [
@@ -191,7 +205,7 @@ describe('cost benchmark: provisioned capacity', () => {
     expect(c.rcu).toBe(6);
   });
 
-  it('without targets in the stack: the table and each index, at least 1 unit each', () => {
+  it('gives every table or index at least 1 unit without targets in the stack', () => {
     const c = provisionedCapacity(base, { wru: 0, gsiWru: 0, rru: 0 }, month);
     expect(c).toEqual({ wcu: 2, rcu: 2 });
   });
@@ -207,20 +221,34 @@ describe('cost benchmark: DynamoDB rules', () => {
   };
   const join = { pk: { S: 'J#a' }, sk: { S: 'r|u' }, gpk: { S: 'a' }, gsk: { S: 'x|r|u' }, nick: { S: 'n' } };
 
-  it('sizes an item by names and values', () => {
+  it("sizes an item by DynamoDB's rule", () => {
     expect(itemSize({ pk: { S: 'abc' } })).toBe(2 + 3);
     expect(itemSize({ n: { N: '12345' } })).toBe(1 + 4);
     expect(itemSize({ b: { BOOL: true } })).toBe(2);
   });
 
-  it('writes a GSI when an item enters, changes in or leaves it, twice when its index key moves', () => {
+  it('writes a GSI once when an item enters it', () => {
     expect(gsiWriteUnits(shape, undefined, join)).toBe(1);
+  });
+
+  it('writes no GSI when the item is unchanged', () => {
     expect(gsiWriteUnits(shape, join, join)).toBe(0);
+  });
+
+  it('writes a GSI once when a projected attribute changes', () => {
     expect(gsiWriteUnits(shape, join, { ...join, nick: { S: 'm' } })).toBe(1);
+  });
+
+  it('writes a GSI once when an item leaves it', () => {
     const { gpk: _g, gsk: _s, ...tomb } = join;
     expect(gsiWriteUnits(shape, join, tomb)).toBe(1);
+  });
+
+  it('writes a GSI twice when its index key moves', () => {
     expect(gsiWriteUnits(shape, join, { ...join, gsk: { S: 'y|r|u' } })).toBe(2);
-    // Only projected attributes count for an INCLUDE index.
+  });
+
+  it('writes an INCLUDE index only for its projected attributes', () => {
     const round = { pk: { S: 'R#' }, sk: { S: 'g' }, dpk: { S: 'due#1' }, due: { N: '5' }, state: { S: 'a' } };
     expect(gsiWriteUnits(shape, round, { ...round, cursor: { S: 'c' } })).toBe(0);
     expect(gsiWriteUnits(shape, round, { ...round, state: { S: 'b' } })).toBe(1);
@@ -232,26 +260,35 @@ describe('cost benchmark: DynamoDB rules', () => {
 });
 
 describe('cost benchmark: stack items from the template', () => {
-  it('counts alarm metrics, dashboards, secrets and recurring schedules under the conditions', () => {
-    const template: CfnTemplate = {
-      Parameters: { Dashboard: { Type: 'String', Default: 'false' } },
-      Conditions: { HasDashboard: { 'Fn::Equals': [{ Ref: 'Dashboard' }, 'true'] } },
-      Resources: {
-        A1: { Type: 'AWS::CloudWatch::Alarm', Properties: { MetricName: 'Errors' } },
-        A2: {
-          Type: 'AWS::CloudWatch::Alarm',
-          Properties: { Metrics: [{ MetricStat: {} }, { MetricStat: {} }, { Expression: 'm1+m2' }] },
-        },
-        D: { Type: 'AWS::CloudWatch::Dashboard', Condition: 'HasDashboard' },
-        S: { Type: 'AWS::SecretsManager::Secret' },
-        R: { Type: 'AWS::Scheduler::Schedule', Properties: { ScheduleExpression: 'rate(1 minute)' } },
+  const template: CfnTemplate = {
+    Parameters: { Dashboard: { Type: 'String', Default: 'false' } },
+    Conditions: { HasDashboard: { 'Fn::Equals': [{ Ref: 'Dashboard' }, 'true'] } },
+    Resources: {
+      A1: { Type: 'AWS::CloudWatch::Alarm', Properties: { MetricName: 'Errors' } },
+      A2: {
+        Type: 'AWS::CloudWatch::Alarm',
+        Properties: { Metrics: [{ MetricStat: {} }, { MetricStat: {} }, { Expression: 'm1+m2' }] },
       },
-    };
-    const s = stackItems(template);
-    expect(s.alarmMetrics).toBe(3);
-    expect(s.dashboards).toBe(0);
+      D: { Type: 'AWS::CloudWatch::Dashboard', Condition: 'HasDashboard' },
+      S: { Type: 'AWS::SecretsManager::Secret' },
+      R: { Type: 'AWS::Scheduler::Schedule', Properties: { ScheduleExpression: 'rate(1 minute)' } },
+    },
+  };
+
+  it('counts each metric of a math alarm', () => {
+    expect(stackItems(template).alarmMetrics).toBe(3);
+  });
+
+  it('counts a dashboard only when its condition holds', () => {
+    expect(stackItems(template).dashboards).toBe(0);
     expect(stackItems(template, { Dashboard: 'true' }).dashboards).toBe(1);
-    expect(s.secrets).toEqual(['S']);
-    expect(s.recurringInvocations).toBe(43_800);
+  });
+
+  it('lists the secrets of the template', () => {
+    expect(stackItems(template).secrets).toEqual(['S']);
+  });
+
+  it('counts the invocations of a recurring schedule in a month', () => {
+    expect(stackItems(template).recurringInvocations).toBe(43_800);
   });
 });
