@@ -25,7 +25,8 @@ async function silent(w: RoundWorld): Promise<number | undefined> {
 
 let seq = 1_000_000;
 async function beat(w: RoundWorld, host: string): Promise<void> {
-  await applyEvents(w.deps, parseEvents(JSON.stringify({ v: 1, events: [{ type: 'heartbeat', seq: ++seq, host }] })));
+  const deps = { ...w.deps, webhookKey: Buffer.alloc(32) };
+  await applyEvents(deps, parseEvents(JSON.stringify({ v: 1, events: [{ type: 'heartbeat', seq: ++seq, host }] })));
 }
 
 describe('SilentHosts', () => {
