@@ -92,9 +92,10 @@ export async function applyEvent(deps: AnyIngestDeps, event: Event): Promise<voi
  * How the events of a batch are ordered among themselves:
  * - `key`: a join and a leave of one user in one room; a heartbeat (its host's beat), a host-start
  *   and a session-end (both counted only) each a key of its own;
- * - `link`: an s2s-close or s2s-up, per remote it names (the link item of (host, remote));
- * A run of keyed events and a run of link events are fences to each other too: a close's round
- * must find the joins posted before it (with no delay, its start is invoked at once).
+ * - `link`: an s2s-close or s2s-up, per remote it names (the link item of (host, remote)); one
+ *   that names none (its only remote was the host itself) is a fence.
+ * A run of keyed events and a run of link events are fences to each other: a close's round must
+ * find the joins posted before it (with no delay, its start is invoked at once).
  */
 type Unit = { event: Event; remote?: string };
 type Segment = 'keys' | 'links';
@@ -306,7 +307,7 @@ export async function handleEvents(
   try {
     await applyEvents(deps, events, options.parallelism);
   } catch (err) {
-    // The sender retries with the same webhook-id; events are idempotent.
+    // The sender retries; every event is idempotent by its seq.
     log.error('events failed', { webhookId: id, host, error: (err as Error).message });
     return reply(503, { error: 'temporary failure, retry later' }, { 'retry-after': '5' });
   }
