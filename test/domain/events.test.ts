@@ -52,7 +52,7 @@ describe('parseEvents', () => {
     ]);
   });
 
-  it('reads an optional epoch on every event: absent, null and 0 are 0 (left out)', () => {
+  it('reads an optional epoch on every event (0 when absent)', () => {
     const events = parseEvents(
       body(
         { ...join, epoch: 1_764_075_600_000_000 },

@@ -86,7 +86,7 @@ describe('applyEvents', () => {
     expect(one.maxRunning()).toBe(1);
   });
 
-  it('treats s2s-close as a fence; host-start and session-end are counted and write nothing', async () => {
+  it('treats s2s-close as a fence while host-start or session-end write nothing', async () => {
     const raw: object[] = [];
     const fences: number[] = [];
     const counted: number[] = [];

@@ -214,7 +214,7 @@ describe('the events endpoint refuses', () => {
     expect(res.status).toBe(405);
   });
 
-  it('a replay: applied again, and changes nothing (every event is idempotent by seq)', async () => {
+  it('a replay is applied again to no effect (every event is idempotent by seq)', async () => {
     const events = [{ ...join(), nick: 'once' }];
     const first = await postEvents(h.service.eventsUrl, WEBHOOK_SECRET, events, 'msg_replay');
     expect(first.status).toBe(200);

@@ -42,7 +42,7 @@ describe('the single-host setup', () => {
     expect(res.body).toMatchObject({ applied: 1, refused: [{ index: 1, type: 'join' }] });
   });
 
-  it('accepts a heartbeat, counts it and stores the host’s last beat only', async () => {
+  it('stores only the host’s last beat for a heartbeat', async () => {
     const before = await h.snapshot();
     const logged = h.logs.length;
     const res = await postEvents(h.service.eventsUrl, WEBHOOK_SECRET, [

@@ -37,7 +37,7 @@ const holds = (condition: string, parameters: Record<string, string>) =>
   Boolean(evaluate(ctx(parameters), json.Conditions?.[condition]));
 
 describe('TableBilling', () => {
-  it('is a parameter: on-demand by default, or provisioned, with its capacity bounds', () => {
+  it('is a parameter that defaults to on-demand', () => {
     expect(json.Parameters?.TableBilling).toMatchObject({
       Type: 'String',
       Default: 'on-demand',
@@ -55,7 +55,7 @@ describe('TableBilling', () => {
       });
   });
 
-  it('on demand: PAY_PER_REQUEST, no provisioned throughput, no scaling resources', () => {
+  it('on demand leaves out every capacity setting', () => {
     const p = tableProps();
     expect(p.BillingMode).toBe('PAY_PER_REQUEST');
     expect(p).not.toHaveProperty('ProvisionedThroughput');
@@ -65,7 +65,7 @@ describe('TableBilling', () => {
     expect(holds('IsTableProvisioned', { TableBilling: 'on-demand' })).toBe(false);
   });
 
-  it('provisioned: the table at its minimum, each index at 1, both scaled to 70 % utilization', () => {
+  it('provisioned scales the table with its index to 70 % utilization', () => {
     const p = tableProps(PROVISIONED);
     expect(p.BillingMode).toBe('PROVISIONED');
     expect(p.ProvisionedThroughput).toEqual({ ReadCapacityUnits: '7', WriteCapacityUnits: '10' });

@@ -60,7 +60,7 @@ describe('SilentHosts', () => {
     expect((await w.store.beats()).has('*')).toBe(true);
   });
 
-  it('without a registry, the hosts that ever beat are the known ones', async () => {
+  it('knows the hosts that ever beat when there is no registry', async () => {
     const w = roundWorld();
     expect(await silent(w)).toBe(0);
     await beat(w, 'a.example');
@@ -73,7 +73,7 @@ describe('SilentHosts', () => {
     expect(await silent(w)).toBe(2);
   });
 
-  it('a failed read of the beats fails the run, after the overdue work is re-armed', async () => {
+  it('fails the run after re-arming when the beats cannot be read', async () => {
     const w = roundWorld();
     w.store.beats = async () => {
       throw new Error('ProvisionedThroughputExceededException');

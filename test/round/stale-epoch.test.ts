@@ -20,7 +20,7 @@ const joinEvent = (i: number, epoch: number, kind: string) => ({
 });
 
 describe('a round of a new epoch', () => {
-  it('pings the live joins only, reading one page, with 5,000 stale joins of the old epoch', async () => {
+  it('pings only the live joins beside 5,000 stale joins of the old epoch', async () => {
     const w = roundWorld({ PING_MUC_CONCURRENCY: '64' });
     const oldEpoch = nextSeq();
     for (let i = 0; i < 5_000; i += 500)

@@ -140,7 +140,7 @@ describe('join items', () => {
     ...(since === undefined ? {} : { since }),
   });
 
-  it('a join without since stores since = seq and epoch 0, keyed by host, epoch and remote', async () => {
+  it('keys a join by J#<host>|<epoch>|<remote>', async () => {
     await store.putJoin(join(10), exp());
     expect(joinKey(KEY)).toEqual({ pk: 'J#a.example|0|b.example', sk: `${ROOM}|${USER}` });
     expect(await raw(joinKey(KEY))).toMatchObject({ seq: 10, since: 10, epoch: 0 });
@@ -189,7 +189,7 @@ describe('join items', () => {
     expect(await raw(joinKey(KEY))).toMatchObject({ since: 10 });
   });
 
-  it('a leave is a tombstone on the join key, never read as a join; a failed mark creates no item', async () => {
+  it('a leave is a tombstone on the join key that no read returns', async () => {
     await store.leave(KEY, 30, exp());
     const item = await raw(joinKey(KEY));
     expect(item).toMatchObject({ left: true, seq: 30 });
@@ -230,7 +230,7 @@ describe('join items', () => {
 });
 
 describe('heartbeats', () => {
-  it('a beat is one PutItem on the B# item of its host; beats() is one Query', async () => {
+  it('a beat is one PutItem on its host’s B# item', async () => {
     const counter = countRequests(db.client);
     try {
       await store.beat('a.example', 10, T0);
@@ -275,7 +275,7 @@ describe('an events request', () => {
   const base = { host: 'a.example', epoch: 1_000 };
   const join = { ...base, type: 'join', user: 'u@a.example/r', room: 'room@b.example', nick: 'u' };
 
-  it('makes one PutItem per join, leave and heartbeat, and no GetItem (no replay marker)', async () => {
+  it('costs one PutItem per event that writes (no replay marker)', async () => {
     const cases: Array<[object, Record<string, number>]> = [
       [{ ...join, seq: seq() }, { PutItemCommand: 1 }],
       [{ ...base, type: 'leave', user: join.user, room: join.room, seq: seq() + 1 }, { PutItemCommand: 1 }],
@@ -312,7 +312,7 @@ describe('joinsOf', () => {
     await expect(store.joinsOf('a.example', 5, 'b.example', 1, next)).rejects.toThrow(InvalidCursorError);
   });
 
-  it('is one strongly consistent Query of the join partition, tombstones filtered out', async () => {
+  it('is one strongly consistent Query of the join partition', async () => {
     await store.putJoin(j('u@a.example/r', 'room@b.example', 1), exp());
     await store.leave(keyOf('v@a.example/r', 'room@b.example'), 2, exp());
     const sent: unknown[] = [];
