@@ -125,5 +125,5 @@ export async function awsIngestDeps(): Promise<RegistryIngestDeps> {
   const hosts = awsRegistry(s);
   // Without a registry, a missing or weak key stops the function at once, as before.
   if (!hosts.multiHost) await hosts.webhookKeys('');
-  return { ...s, webhooks: s.store, scheduler: awsScheduler(s, s.config.scheduler.roundFunctionArn), hosts };
+  return { ...s, scheduler: awsScheduler(s, s.config.scheduler.roundFunctionArn), hosts };
 }
