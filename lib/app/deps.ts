@@ -1,5 +1,5 @@
 // What the use cases need, as ports: the composition roots (lib/wiring/) fill these in.
-import type { JoinStore, RoundStore, Scheduler, StanzaApi, WebhookLog } from '../ports';
+import type { HostRegistry, JoinStore, RoundStore, Scheduler, StanzaApi, WebhookLog } from '../ports';
 import type { Config } from '../support/config';
 import type { Clock } from '../support/clock';
 import type { Logger, Metrics } from '../support/observability';
@@ -15,10 +15,10 @@ export interface AppDeps {
   clock: Clock;
 }
 
-/** The events endpoint: verifies with `webhookKey`, de-duplicates with `webhooks`. */
+/** The events endpoint: verifies with the keys of the request's host in `hosts`, de-duplicates with `webhooks`. */
 export interface IngestDeps extends AppDeps {
   webhooks: WebhookLog;
-  webhookKey: Buffer;
+  hosts: HostRegistry;
 }
 
 /** A round invocation: pings and notifies through `api`. */

@@ -10,9 +10,6 @@ let api: StanzaApi | undefined;
 export async function awsRoundDeps(selfArn: string): Promise<RoundDeps> {
   const s = awsShared('round');
   checkRoundTimeout(s.config);
-  const hosts = awsRegistry(s);
-  // Without a registry, a missing or weak key stops the function at once, as before.
-  if (!hosts.multiHost) await hosts.api('');
-  api ??= routedStanzaApi(s.config, hosts);
+  api ??= routedStanzaApi(s.config, awsRegistry(s));
   return { ...s, api, scheduler: awsScheduler(s, selfArn), selfRetry: true };
 }
