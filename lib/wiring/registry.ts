@@ -9,7 +9,7 @@ import { ListedHosts, Registry } from '../adapters/registry/registry';
 import { fileSecretSource, type SecretSource, secretsManagerSource } from '../adapters/secrets';
 import { secretKey } from '../domain/signature';
 import { type Config, ConfigError, ENV } from '../support/config';
-import type { Logger, Metrics } from '../support/observability';
+import type { CountValue, Logger, Metrics } from '../support/observability';
 
 /** The metric of refresh failures: a stale master key or registry, a refused server record. */
 export const REFRESH_FAILURES = { metric: 'RefreshFailures', dimension: 'Source' } as const;
@@ -71,7 +71,8 @@ export function hostRegistry(w: RegistryWiring): Registry {
       if (!dynamo) throw new ConfigError(`${ENV.registry}=table needs the table's client`);
       source = new RegistryTable({ client: dynamo, table: config.table }).source();
     }
-    const count = (source: string) => metrics.count(REFRESH_FAILURES.metric, REFRESH_FAILURES.dimension, source);
+    const count = (source: CountValue<'RefreshFailures'>) =>
+      metrics.count(REFRESH_FAILURES.metric, REFRESH_FAILURES.dimension, source);
     listed = new ListedHosts({
       source,
       name: config.hostsFile ?? `${config.table} (REG)`,

@@ -148,7 +148,7 @@ describe('the wiring’s registry (infra-cost F16: no silent stale key)', () => 
     writeFileSync(hostsFile, JSON.stringify({ servers: [{ id: 's1', hosts: ['a.example'], apiUrl: URL_A }] }));
     const logs: Array<Record<string, unknown>> = [];
     const emf: string[] = [];
-    const metrics = new Metrics('PingMuc', (line) => emf.push(line), 'test');
+    const metrics = new Metrics('PingMuc', (line) => emf.push(line), 'test', 'detailed');
     const registry = hostRegistry({
       config: loadConfig({
         PING_MUC_MASTER_KEY_FILE: keyFile,
@@ -168,8 +168,10 @@ describe('the wiring’s registry (infra-cost F16: no silent stale key)', () => 
     ]);
     expect(String(logs[1]?.error)).toMatch(/master\.json.current is too weak/);
     metrics.flush();
+    // By default one metric, [Stack]; PING_MUC_METRICS=detailed adds the Source.
     const counted = emf.map((l) => JSON.parse(l)).filter((d) => d.RefreshFailures !== undefined);
     expect(counted.map((d) => [d.Source, d.RefreshFailures]).sort()).toEqual([
+      [undefined, 2],
       ['host-registry', 1],
       ['master-key', 1],
     ]);
