@@ -222,7 +222,7 @@ export function loadConfig(env: Env = process.env): Config {
 export function requireAws(config: Config, fn: 'events' | 'round'): void {
   const missing: string[] = [];
   if (fn === 'round' && !config.apiUrl && !config.hostsInTable) missing.push(`${ENV.apiUrl} or ${ENV.registry}`);
-  if (!config.masterKey || !('secretId' in config.masterKey)) missing.push(ENV.masterKeyArn);
+  if (!config.masterKey) missing.push(ENV.masterKeyArn);
   if (!config.scheduler.roleArn) missing.push(ENV.schedulerRoleArn);
   if (!config.scheduler.dlqArn) missing.push(ENV.dlqArn);
   if (fn === 'events' && !config.scheduler.roundFunctionArn) missing.push(ENV.roundFunctionArn);
