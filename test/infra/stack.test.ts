@@ -1105,7 +1105,6 @@ const IAM_PREFIX: Record<string, string> = {
   '@aws-sdk/client-dynamodb': 'dynamodb',
   '@aws-sdk/client-scheduler': 'scheduler',
   '@aws-sdk/client-secrets-manager': 'secretsmanager',
-  '@aws-sdk/client-ssm': 'ssm',
   '@aws-sdk/client-lambda': 'lambda',
   '@aws-sdk/client-sqs': 'sqs',
 };
