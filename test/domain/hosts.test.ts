@@ -126,7 +126,13 @@ describe('registry settings', () => {
   });
 
   it('on AWS, needs the master key secret, and the round the API URL or the registry', () => {
-    const aws = { PING_MUC_SCHEDULER_ROLE_ARN: 'r', PING_MUC_DLQ_ARN: 'd', PING_MUC_MASTER_KEY_ARN: 'arn:k' };
+    const aws = {
+      PING_MUC_SCHEDULER_ROLE_ARN: 'r',
+      PING_MUC_DLQ_ARN: 'd',
+      PING_MUC_ROUND_QUEUE_URL: 'https://sqs/q',
+      PING_MUC_ROUND_QUEUE_ARN: 'arn:q',
+      PING_MUC_MASTER_KEY_ARN: 'arn:k',
+    };
     expect(() => requireAws(loadConfig(aws), 'round')).toThrow(/PING_MUC_API_URL or PING_MUC_REGISTRY/);
     expect(() => requireAws(loadConfig({ ...aws, PING_MUC_REGISTRY: 'table' }), 'round')).not.toThrow();
     const { PING_MUC_MASTER_KEY_ARN: _, ...noKey } = aws;
