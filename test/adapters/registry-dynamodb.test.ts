@@ -38,7 +38,7 @@ afterAll(async () => {
 });
 
 describe('the registry in the table', () => {
-  it('loads 1,000 hosts on 200 servers in pages and resolves each to its API URL and keys', async () => {
+  it('resolves 1,000 hosts on 200 servers read in pages to their API URL with their keys', async () => {
     const { name, registry: writer } = await table();
     for (let i = 0; i < SERVERS; i++) await writer.put(server(i));
     let pages = 0;
@@ -81,7 +81,7 @@ describe('the registry in the table', () => {
     console.log(`registry: ${SERVERS} servers, ${all.size} hosts loaded in ${loadMs.toFixed(0)} ms (pages of 50)`);
   });
 
-  it('refuses a bad item with a clear error and serves the rest', async () => {
+  it('refuses a bad item with a clear error while serving the rest', async () => {
     const { name, registry } = await table();
     await registry.put(server(1));
     await registry.put(server(2));
@@ -109,7 +109,7 @@ describe('the registry in the table', () => {
     ]);
   });
 
-  it('keeps every version: history, rollback, remove', async () => {
+  it('keeps every version of a server in its history', async () => {
     const { registry } = await table();
     const v1 = await registry.put(server(1));
     const v2 = await registry.put({ ...server(1), apiUrl: 'https://moved.example/stanza' });
@@ -130,7 +130,7 @@ describe('the registry in the table', () => {
     expect((await registry.get('s001'))?.hosts).toEqual(server(1).hosts);
   });
 
-  it('refuses a write that lost a race, a stale --if-version, and a host of another server', async () => {
+  it('refuses a write that conflicts with another server or writer', async () => {
     const { registry } = await table();
     await registry.put(server(1));
     await expect(registry.put(server(1), 0)).rejects.toThrow(RegistryConflictError);
