@@ -29,6 +29,12 @@ export const PARAMETER_DEFAULTS = {
   EventsReservedConcurrency: 20,
   Metrics: DEFAULTS.metrics,
   Dashboard: 'false',
+  // Table billing (infra/table.ts): on demand, or provisioned with auto-scaling between these.
+  TableBilling: 'on-demand',
+  TableMinWriteCapacity: 5,
+  TableMaxWriteCapacity: 500,
+  TableMinReadCapacity: 5,
+  TableMaxReadCapacity: 500,
 } as const;
 
 const LOG_RETENTION_VALUES = [
@@ -164,6 +170,42 @@ const SPECS = {
     description:
       'true = a CloudWatch dashboard of the stack ($3 a month). Its per-type graphs fill with Metrics=detailed.',
   },
+  // Table billing: one block (infra/table.ts).
+  TableBilling: {
+    type: 'String',
+    default: PARAMETER_DEFAULTS.TableBilling,
+    allowedValues: ['on-demand', 'provisioned'],
+    description:
+      'DynamoDB billing of the join table: on-demand (pay per request, no capacity to plan) or provisioned with auto-scaling (70 % target utilization between the Table*Capacity bounds; cheaper at a steady provider load, throttles a burst above the capacity until it scales).',
+  },
+  TableMinWriteCapacity: {
+    type: 'Number',
+    default: PARAMETER_DEFAULTS.TableMinWriteCapacity,
+    minValue: 1,
+    maxValue: 40000,
+    description: 'TableBilling provisioned: the least write capacity units of the table.',
+  },
+  TableMaxWriteCapacity: {
+    type: 'Number',
+    default: PARAMETER_DEFAULTS.TableMaxWriteCapacity,
+    minValue: 1,
+    maxValue: 40000,
+    description: 'TableBilling provisioned: the most write capacity units of the table (and of its index).',
+  },
+  TableMinReadCapacity: {
+    type: 'Number',
+    default: PARAMETER_DEFAULTS.TableMinReadCapacity,
+    minValue: 1,
+    maxValue: 40000,
+    description: 'TableBilling provisioned: the least read capacity units of the table.',
+  },
+  TableMaxReadCapacity: {
+    type: 'Number',
+    default: PARAMETER_DEFAULTS.TableMaxReadCapacity,
+    minValue: 1,
+    maxValue: 40000,
+    description: 'TableBilling provisioned: the most read capacity units of the table (and of its index).',
+  },
 } satisfies Record<string, CfnParameterProps>;
 
 export type ParameterName = keyof typeof SPECS;
@@ -187,6 +229,16 @@ const GROUPS: Array<{ label: string; parameters: ParameterName[] }> = [
       'AlarmEmail',
       'Metrics',
       'Dashboard',
+    ],
+  },
+  {
+    label: 'Table billing',
+    parameters: [
+      'TableBilling',
+      'TableMinWriteCapacity',
+      'TableMaxWriteCapacity',
+      'TableMinReadCapacity',
+      'TableMaxReadCapacity',
     ],
   },
 ];

@@ -76,6 +76,13 @@ export class PingMucStack extends Stack {
       this,
       'Table',
       unlessEquals(this, 'IsTableDeletionProtected', params.TableDeletionProtection, 'false'),
+      {
+        provisioned: unlessEquals(this, 'IsTableProvisioned', params.TableBilling, 'on-demand'),
+        minWrite: params.TableMinWriteCapacity,
+        maxWrite: params.TableMaxWriteCapacity,
+        minRead: params.TableMinReadCapacity,
+        maxRead: params.TableMaxReadCapacity,
+      },
     );
     this.masterKey = masterKeySecret(this, 'MasterKey');
     this.deadLetterQueue = deadLetterQueue(this, 'DeadLetterQueue');
@@ -122,8 +129,10 @@ export class PingMucStack extends Stack {
       unlessEquals(this, 'HasDashboard', params.Dashboard, 'false'),
     );
     declareOutputs(this, this, alarms);
-    // cfn-lint's schema of AWS::CloudWatch::Dashboard has no Tags.
-    Tags.of(this).add('project', 'ping-muc', { excludeResourceTypes: ['AWS::CloudWatch::Dashboard'] });
+    // cfn-lint's schemas of these types have no Tags.
+    Tags.of(this).add('project', 'ping-muc', {
+      excludeResourceTypes: ['AWS::CloudWatch::Dashboard', 'AWS::ApplicationAutoScaling::ScalableTarget'],
+    });
     acknowledgeChecks(this);
   }
 

@@ -247,6 +247,8 @@ async function claim(deps: RoundDeps, run: Invocation): Promise<'claimed' | 'tak
       remote: job.remote,
       gen: job.gen,
       cutoffSeq: pending.lastCloseSeq,
+      // The joins this round reads: those of its last close's epoch.
+      ...(pending.epoch ? { epoch: pending.epoch } : {}),
       pass: 0,
       marked: 0,
       state: 'running',

@@ -20,6 +20,8 @@ export interface Config {
   concurrency: number;
   /** Follow-up rounds for indeterminate outcomes before notifying anyway. */
   rechecks: number;
+  /** A known host whose last heartbeat is older than this is counted in SilentHosts (ms). */
+  silentMs: number;
   /** Base of the follow-up backoff: base, 2·base, 4·base… */
   recheckBaseMs: number;
   /** Retries of a round after our own failures, 30 s doubling to 15 min, before the DLQ. */
@@ -75,6 +77,7 @@ export const ENV = {
   maxBodyBytes: 'PING_MUC_MAX_BODY_BYTES',
   pageSize: 'PING_MUC_PAGE_SIZE',
   probeSeconds: 'PING_MUC_PROBE_SECONDS',
+  silentSeconds: 'PING_MUC_SILENT_SECONDS',
   apiBatch: 'PING_MUC_API_BATCH',
   serverMaxInflight: 'PING_MUC_SERVER_MAX_INFLIGHT',
   roundTimeoutSeconds: 'PING_MUC_ROUND_TIMEOUT_SECONDS',
@@ -105,6 +108,8 @@ export const DEFAULTS = {
   maxBodyBytes: 256 * 1024,
   pageSize: 500,
   probeSeconds: 10,
+  // Five heartbeats of the module's default interval (60 s).
+  silentSeconds: 300,
   table: 'ping-muc',
   scheduleGroup: 'ping-muc',
   metrics: 'default',
@@ -192,6 +197,7 @@ export function loadConfig(env: Env = process.env): Config {
     delayMs: delaySeconds * 1000,
     concurrency,
     rechecks: int(env, ENV.rechecks, DEFAULTS.rechecks, 0, 20),
+    silentMs: num(env, ENV.silentSeconds, DEFAULTS.silentSeconds, 60, 86_400) * 1000,
     recheckBaseMs: num(env, ENV.recheckBaseSeconds, delaySeconds, 0, 86_400) * 1000,
     retryAttempts: int(env, ENV.retryAttempts, DEFAULTS.retryAttempts, 0, 20),
     joinTtlSeconds: num(env, ENV.joinTtlDays, DEFAULTS.joinTtlDays, 1, 3650) * 86_400,

@@ -10,6 +10,7 @@ let api: StanzaApi | undefined;
 export async function awsRoundDeps(selfArn: string): Promise<RoundDeps> {
   const s = awsShared('round');
   checkRoundTimeout(s.config);
-  api ??= routedStanzaApi(s.config, awsRegistry(s));
-  return { ...s, api, scheduler: awsScheduler(s, selfArn), selfRetry: true };
+  const hosts = awsRegistry(s);
+  api ??= routedStanzaApi(s.config, hosts);
+  return { ...s, api, scheduler: awsScheduler(s, selfArn), selfRetry: true, knownHosts: hosts.listed() };
 }

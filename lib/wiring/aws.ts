@@ -9,10 +9,11 @@ import { EventBridgeScheduler } from '../adapters/scheduler-eventbridge';
 import { QueueScheduler } from '../adapters/scheduler-sqs';
 import type { AppDeps } from '../app/deps';
 import type { IngestDeps } from '../app/ingest';
-import type { HostRegistry, Scheduler } from '../ports';
+import type { Scheduler } from '../ports';
 import { systemClock } from '../support/clock';
 import { loadConfig, requireAws, SDK_CLIENT } from '../support/config';
 import { createLogger, levelFromEnv, Metrics } from '../support/observability';
+import type { Registry } from '../adapters/registry/registry';
 import { hostRegistry } from './registry';
 
 /** Everything but the scheduler, whose target differs per function. */
@@ -44,14 +45,14 @@ export function awsShared(fn: 'events' | 'round'): Shared {
   return shared;
 }
 
-let registry: HostRegistry | undefined;
+let registry: Registry | undefined;
 
 /**
  * The host registry: the table's REG partition (PING_MUC_REGISTRY=table), else PING_MUC_API_URL
  * for every host; keys derived from the master key (PING_MUC_MASTER_KEY_ARN). Both cached for
  * PING_MUC_CACHE_SECONDS.
  */
-export function awsRegistry(s: Shared): HostRegistry {
+export function awsRegistry(s: Shared): Registry {
   registry ??= hostRegistry({ config: s.config, log: s.log, metrics: s.metrics, dynamo: s.dynamo });
   return registry;
 }
@@ -109,5 +110,5 @@ export function awsScheduler(shared: Shared, targetArn: string): Scheduler {
 export async function awsIngestDeps(): Promise<IngestDeps> {
   const s = awsShared('events');
   const hosts = awsRegistry(s);
-  return { ...s, webhooks: s.store, scheduler: awsScheduler(s, s.config.scheduler.roundFunctionArn), hosts };
+  return { ...s, scheduler: awsScheduler(s, s.config.scheduler.roundFunctionArn), hosts };
 }

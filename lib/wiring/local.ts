@@ -17,6 +17,7 @@ import type { AppDeps } from '../app/deps';
 import { reconcile, RECONCILE_PERIOD_MS } from '../app/reconcile';
 import { runRound, type RoundDeps } from '../app/round';
 import { createLogger, levelFromEnv, Metrics, type Logger } from '../support/observability';
+import type { Registry } from '../adapters/registry/registry';
 import { hostRegistry } from './registry';
 import { routedStanzaApi } from './stanza-api';
 import { systemClock } from '../support/clock';
@@ -98,7 +99,7 @@ async function localRegistry(
   log: Logger,
   metrics: Metrics,
   dynamo: RunningDynalite,
-): Promise<{ hosts: HostRegistry; secrets?: { webhook: string; api: string } }> {
+): Promise<{ hosts: Registry; secrets?: { webhook: string; api: string } }> {
   const secrets = config.masterKey ? undefined : localSecrets(env, dataDir);
   const fixed = secrets && {
     ...secrets,
@@ -289,8 +290,9 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     log: (message, data) => log.warn(message, data),
   });
   const base: AppDeps = { joins: store, rounds: store, scheduler, config, log, metrics, clock };
+  base.knownHosts = hosts.listed();
   roundDeps = { ...base, api };
-  const ingest: IngestDeps = { ...base, webhooks: store, hosts };
+  const ingest: IngestDeps = { ...base, hosts };
   const http = await serveEvents(ingest, config.maxBodyBytes, log, options.port ?? 0, options.host ?? '127.0.0.1');
   const { address } = http;
   scheduler.start();

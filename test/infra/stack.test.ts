@@ -77,7 +77,11 @@ afterAll(() => s?.cleanup());
 
 const fn = (id: string) => props(json.Resources[id]!);
 const tableArn = () => getAtt(ids.table, 'Arn');
-const indexArns = () => INDEXES.map((index) => ({ 'Fn::Join': ['', [tableArn(), `/index/${index.name}`]] }));
+const indexArns = () => {
+  const arns = INDEXES.map((index) => ({ 'Fn::Join': ['', [tableArn(), `/index/${index.name}`]] }));
+  // One index: IAM's Resource is that one ARN, not a list.
+  return arns.length === 1 ? arns[0] : arns;
+};
 const schedulesArn = () => ({
   'Fn::Join': [
     '',
@@ -136,17 +140,21 @@ describe('resources', () => {
       'AWS::CloudWatch::Alarm': 16,
       // Only with Dashboard=true.
       'AWS::CloudWatch::Dashboard': 1,
+      // TableBilling provisioned only (test/infra/table-billing.test.ts): reads and writes of the table and its index.
+      'AWS::ApplicationAutoScaling::ScalableTarget': 4,
+      'AWS::ApplicationAutoScaling::ScalingPolicy': 4,
     });
   });
 
-  it('the table: keys and GSI as lib declares them, TTL, on demand, PITR, retained except on a failed create', () => {
+  it('the table: keys and GSI as lib declares them, TTL, billing by parameter, PITR, retained except on a failed create', () => {
     const def = tableDefinition('x');
     s.template.hasResource('AWS::DynamoDB::Table', {
       // Kept on stack deletion and replacement; deleted when the first create rolls back.
       DeletionPolicy: 'RetainExceptOnCreate',
       UpdateReplacePolicy: 'Retain',
       Properties: {
-        BillingMode: 'PAY_PER_REQUEST',
+        BillingMode: { 'Fn::If': ['IsTableProvisioned', 'PROVISIONED', 'PAY_PER_REQUEST'] },
+        ProvisionedThroughput: Match.anyValue(),
         KeySchema: def.KeySchema,
         AttributeDefinitions: Match.arrayEquals(def.AttributeDefinitions!),
         GlobalSecondaryIndexes: Match.arrayEquals(
@@ -154,6 +162,7 @@ describe('resources', () => {
             IndexName: g.IndexName,
             KeySchema: g.KeySchema,
             Projection: g.Projection,
+            ProvisionedThroughput: Match.anyValue(),
           })),
         ),
         TimeToLiveSpecification: { AttributeName: KEYS.ttl, Enabled: true },
@@ -1011,7 +1020,7 @@ describe('dashboard', () => {
       row('AWS/Lambda', 'Duration', `FunctionName=${ids.round}-physical`),
       row('AWS/Lambda', 'AsyncEventAge', `FunctionName=${ids.round}-physical`),
       row('AWS/DynamoDB', 'WriteThrottleEvents', `TableName=${table}`),
-      row('AWS/DynamoDB', 'ReadThrottleEvents', `TableName=${table}`, `GlobalSecondaryIndexName=${KEYS.gsi}`),
+      row('AWS/DynamoDB', 'ReadThrottleEvents', `TableName=${table}`, `GlobalSecondaryIndexName=${KEYS.dueGsi}`),
     ])
       expect(r).toContain(expected);
   });

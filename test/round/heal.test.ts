@@ -155,15 +155,11 @@ describe('the link comes up before the due time', () => {
 });
 
 describe('the first pass reads ahead while the link comes up', () => {
-  /** Store reads of a pass by time: [hostStartSeq, joinsOf] calls made at or after `t`. */
+  /** Join reads of a pass by time: joinsOf calls made from now on. */
   function readsFrom(w: ReturnType<typeof roundWorld>, failFirstPage = false) {
     const at: Array<{ name: string; t: number }> = [];
-    const { hostStartSeq, joinsOf } = w.store;
+    const { joinsOf } = w.store;
     let failed = !failFirstPage;
-    w.store.hostStartSeq = async (host) => {
-      at.push({ name: 'hostStartSeq', t: w.clock.now() });
-      return hostStartSeq.call(w.store, host);
-    };
     w.store.joinsOf = async (...args) => {
       at.push({ name: 'joinsOf', t: w.clock.now() });
       if (!failed) {
@@ -175,16 +171,13 @@ describe('the first pass reads ahead while the link comes up', () => {
     return at;
   }
 
-  it('a start job woken early reads the host start and the first page before its due time', async () => {
+  it('a start job woken early reads the first page before its due time', async () => {
     const w = roundWorld();
     await seedJoins(w, 5);
     await closeLink(w);
     let reads: ReturnType<typeof readsFrom> = [];
     const due = await startEarly(w, 30_000, () => (reads = readsFrom(w)));
-    expect(reads).toEqual([
-      { name: 'hostStartSeq', t: due - LINK_LEAD_MS },
-      { name: 'joinsOf', t: due - LINK_LEAD_MS },
-    ]);
+    expect(reads).toEqual([{ name: 'joinsOf', t: due - LINK_LEAD_MS }]);
     expect(w.api.pings).toHaveLength(5);
     expect(w.store.allRounds().map((r) => r.state)).toEqual(['done']);
   });

@@ -82,6 +82,13 @@ export class Registry implements HostRegistry {
     return this.keys.perHost || this.hosts instanceof ListedHosts;
   }
 
+  /** The listed hosts, for the reconciler's SilentHosts; none without a list (the beats name the hosts). */
+  listed(): (() => Promise<string[]>) | undefined {
+    const { hosts } = this;
+    if (!(hosts instanceof ListedHosts)) return undefined;
+    return async () => [...(await hosts.hosts()).keys()];
+  }
+
   /** The host's stanza API URL; undefined when the host is not served. */
   private async urlOf(host: string): Promise<{ name: string; url: string } | undefined> {
     const name = domainKey(host);
