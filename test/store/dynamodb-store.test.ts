@@ -26,6 +26,7 @@ import { secretKey, sign } from '../../lib/domain/signature';
 import { loadConfig } from '../../lib/support/config';
 import { createLogger, Metrics } from '../../lib/support/observability';
 import type { Join, JoinKey, Round } from '../../lib/domain/model';
+import { oneKeyRegistry } from '../support/registry';
 
 const T0 = Date.UTC(2026, 10, 25, 12, 0, 0); // ms
 const DAY = 86_400;
@@ -269,7 +270,7 @@ describe('an events request', () => {
     config: loadConfig({ PING_MUC_DELAY_SECONDS: '60' }),
     log: createLogger('test', 'error', () => undefined),
     metrics: new Metrics('Test', () => undefined),
-    webhookKey: secretKey(SECRET),
+    hosts: oneKeyRegistry(secretKey(SECRET)),
   });
   const seq = () => nowMs * 1000;
   const base = { host: 'a.example', epoch: 1_000 };
