@@ -19,6 +19,7 @@ const FOLDERS = [
   'sim',
   'smoke',
   'scheduler',
+  'round',
 ].map((f) => join('test', f));
 
 // Single behaviours whose wording needs " and ": a pair that is one thing, not two claims.
