@@ -20,6 +20,7 @@ const FOLDERS = [
   'smoke',
   'scheduler',
   'round',
+  'store',
 ].map((f) => join('test', f));
 
 // Single behaviours whose wording needs " and ": a pair that is one thing, not two claims.
