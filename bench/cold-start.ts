@@ -8,7 +8,7 @@ import { BUNDLE_BUDGET_BYTES } from '../infra/bundling';
 import { currentNode, node22, probeCalls, type Runtime, type Sample, startProbeBed } from '../test/runtime/probe';
 import { BUILD_DIR, bundleFunction } from './build';
 import { WEBHOOK_SECRET } from './ingest';
-import { API_SECRET, TABLE } from './round';
+import { TABLE } from './round';
 
 export interface ColdRow {
   fn: string;
@@ -38,8 +38,9 @@ const median = (xs: number[]) => {
 
 export async function coldStartPart(runs: number, log: (s: string) => void): Promise<ColdRow[]> {
   const bundles = { events: await bundleFunction('events'), round: await bundleFunction('round') };
-  const bed = await startProbeBed(BUILD_DIR, { table: TABLE, webhookSecret: WEBHOOK_SECRET, apiSecret: API_SECRET });
-  const calls = probeCalls(WEBHOOK_SECRET);
+  const masterKey = JSON.stringify({ current: WEBHOOK_SECRET });
+  const bed = await startProbeBed(BUILD_DIR, { table: TABLE, masterKey });
+  const calls = probeCalls(masterKey);
   const here = currentNode();
   const runtimes: Runtime[] = [here, ...(process.versions.node.startsWith('22.') ? [] : [node22()])];
   const rows: ColdRow[] = [];

@@ -10,8 +10,12 @@ import { createLogger, Metrics } from '../lib/support/observability';
 import type { JoinStore, RoundStore } from '../lib/ports';
 import { systemClock } from '../lib/support/clock';
 import { CountingScheduler } from './scheduler';
+import { FixedKeys } from '../lib/adapters/registry/keys';
+import { Registry } from '../lib/adapters/registry/registry';
 
 export const WEBHOOK_SECRET = 'bench-webhook-secret-0123456789abcdef';
+/** The one key that signs every host's events in the benchmark. */
+export const WEBHOOK_KEY = secretKey(WEBHOOK_SECRET);
 const HOST = 'a.example';
 const REMOTE = 'muc.remote.example';
 
@@ -79,7 +83,7 @@ export function ingestDeps(store: JoinStore & RoundStore): IngestDeps {
     config: loadConfig({ PING_MUC_DELAY_SECONDS: '0' }),
     log: createLogger('bench', 'warn', () => undefined),
     metrics: new Metrics('PingMucBench', () => undefined),
-    webhookKey: secretKey(WEBHOOK_SECRET),
+    hosts: new Registry(new FixedKeys({ webhook: [WEBHOOK_KEY], 'stanza-api': [WEBHOOK_KEY] }), { apiUrl: '' }),
   };
 }
 

@@ -18,12 +18,21 @@ const service = await startLocalService({ dataDir, port, host: process.env.PING_
 
 const { config } = service;
 const hostsFile = config.hostsFile;
+const listed = hostsFile ?? (config.hostsInTable ? `the table ${config.table} (npm run registry)` : undefined);
+/** Where the master key is, for host-keys' options. */
+const masterArg = config.masterKey
+  ? 'file' in config.masterKey
+    ? `--file ${config.masterKey.file}`
+    : 'secretId' in config.masterKey
+      ? `--secret ${config.masterKey.secretId}`
+      : `(with ${ENV.masterKey} set)`
+  : undefined;
 console.log(`ping-muc listening on ${service.url}
   events URL       ${service.eventsUrl}   (POST, Standard Webhooks signed)
-  stanza API       ${hostsFile ? `per host, from ${hostsFile}` : config.apiUrl || '(not set: ' + ENV.apiUrl + ')'}
+  stanza API       ${listed ? `per server, from ${listed}` : config.apiUrl || '(not set: ' + ENV.apiUrl + ')'}
   data             ${dataDir === MEMORY ? 'in memory (lost on exit)' : dataDir}
   delay            ${config.delayMs / 1000} s, re-checks ${config.rechecks} (base ${config.recheckBaseMs / 1000} s), concurrency ${config.concurrency}
-  secrets          ${hostsFile ? `per host, from ${hostsFile} (docs/hosts.md)` : process.env[ENV.webhookSecret] ? 'from the environment' : dataDir === MEMORY ? 'generated for this run' : 'from ' + dataDir + '/secrets.json'}
+  secrets          ${masterArg ? 'per host, derived from the master key (docs/hosts.md)' : process.env[ENV.webhookSecret] ? 'from the environment' : dataDir === MEMORY ? 'generated for this run' : 'from ' + dataDir + '/secrets.json'}
 For the Prosody module (prosody/README.md), in each VirtualHost:
   ping_muc_cloud_events_url = "${service.eventsUrl}"
   ping_muc_cloud_webhook_secret = ${secretHint('webhook')}
@@ -31,7 +40,7 @@ For the Prosody module (prosody/README.md), in each VirtualHost:
 
 // Secrets are not printed where they persist: the operator reads them from the file.
 function secretHint(which: 'webhook' | 'api'): string {
-  if (hostsFile) return `(that host's ${which === 'webhook' ? 'webhookSecret' : 'apiSecret'} in ${hostsFile})`;
+  if (masterArg) return `(that host's, from: npm run host-keys -- ${masterArg} <host>)`;
   if (dataDir !== MEMORY)
     return `(the "${which}" value in ${dataDir}/secrets.json, or your ${which === 'webhook' ? ENV.webhookSecret : ENV.apiSecret})`;
   return `"${which === 'webhook' ? service.webhookSecret : service.apiSecret}"`;

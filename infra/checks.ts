@@ -48,23 +48,11 @@ export function acknowledgeChecks(stack: PingMucStack): void {
     'Serverless::Serverless-LambdaEventSourceMappingDestination',
     "an SQS event source takes no on-failure destination: the round queue's redrive policy moves a job received ROUND_QUEUE_MAX_RECEIVES times to the dead-letter queue",
   );
-  for (const secret of [stack.webhookSecret, stack.apiSecret]) {
-    ack(
-      secret,
-      'AwsSolutions::AwsSolutions-SMG4',
-      "shared with Prosody's configuration by hand: an automatic rotation would break the XMPP server's signatures; rotate as docs/deploy.md describes",
-    );
-  }
-  for (const [id, kind] of [
-    ['EventsReadsHostRegistry', 'webhook'],
-    ['RoundReadsHostRegistry', 'api'],
-  ] as const) {
-    ack(
-      stack.node.findChild(id),
-      `AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:ping-muc/${kind}/*]`,
-      `the host registry names one ${kind} key per server or host, added without a redeploy (docs/hosts.md): the grant covers the ping-muc/${kind}/ names only, and exists only when a registry is configured`,
-    );
-  }
+  ack(
+    stack.masterKey,
+    'AwsSolutions::AwsSolutions-SMG4',
+    "the keys derived from it are in each Prosody's configuration, pasted by hand: an automatic rotation would break the XMPP servers' signatures; rotate as docs/deploy.md describes",
+  );
   const subscription = stack.node.findChild('AlarmEmailSubscription');
   ack(
     subscription,

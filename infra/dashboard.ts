@@ -59,6 +59,10 @@ export function dashboardWidgets(s: DashboardSources): cloudwatch.IWidget[] {
     ),
     graph('Reconciled: overdue work re-armed', [total('Reconciled', { label: 'all' }), ...byValue('Reconciled')]),
     graph('Waiting rounds: probes of their remote', byValue('Probes'), true),
+    graph('Refresh failures: master key, host registry, refused server records', [
+      total('RefreshFailures', { label: 'all' }),
+      ...byValue('RefreshFailures'),
+    ]),
     graph('Dead-letter queue: depth, and age of the oldest message (s)', [
       s.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: FIVE_MINUTES, statistic: 'Maximum' }),
       s.deadLetterQueue.metricApproximateAgeOfOldestMessage({ period: FIVE_MINUTES, statistic: 'Maximum' }),

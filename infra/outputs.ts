@@ -1,5 +1,5 @@
-// The stack's outputs: the events URL and the Prosody config lines to paste, the secrets' ARNs
-// and the commands that print them (never a value), and names for operations.
+// The stack's outputs: the events URL, the master key's ARN and the command that prints a host's
+// Prosody configuration lines from it (never a key in the template), and names for operations.
 import { Aws, CfnOutput, type CfnResource, Fn } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -13,8 +13,7 @@ import { dashboardUrl } from './dashboard';
 
 export interface OutputSources {
   readonly functionUrl: lambda.FunctionUrl;
-  readonly webhookSecret: secretsmanager.ISecret;
-  readonly apiSecret: secretsmanager.ISecret;
+  readonly masterKey: secretsmanager.ISecret;
   readonly eventsFunction: lambda.IFunction;
   readonly roundFunction: lambda.IFunction;
   readonly table: dynamodb.ITable;
@@ -27,35 +26,27 @@ export interface OutputSources {
 export const ALARMS_UNSET =
   'WARNING: NOBODY IS PAGED. AlarmEmail is empty: alarms change state and notify no one. Deploy again with --parameters AlarmEmail=you@example.com';
 
-/** The AWS CLI command that prints a secret's value. */
-const fetchCommand = (arn: string) =>
-  `aws secretsmanager get-secret-value --region ${Aws.REGION} --secret-id ${arn} --query SecretString --output text`;
-
 export function declareOutputs(scope: Construct, s: OutputSources, alarms: AlarmTopic): void {
-  const webhookSecretArn = s.webhookSecret.secretArn;
-  const apiSecretArn = s.apiSecret.secretArn;
+  const masterKeyArn = s.masterKey.secretArn;
   new CfnOutput(scope, 'EventsUrl', {
     description: 'Function URL of the events function: the ping_muc_cloud_events_url of Prosody',
     value: s.functionUrl.url,
   });
-  new CfnOutput(scope, 'WebhookSecretArn', { value: webhookSecretArn, description: 'Secret: webhook signing key' });
-  new CfnOutput(scope, 'ApiSecretArn', { value: apiSecretArn, description: 'Secret: stanza API signing key' });
-  new CfnOutput(scope, 'GetWebhookSecretCommand', {
-    value: fetchCommand(webhookSecretArn),
-    description: 'Prints the webhook secret',
+  new CfnOutput(scope, 'MasterKeyArn', {
+    value: masterKeyArn,
+    description: "Secret: the master key every host's keys are derived from",
   });
-  new CfnOutput(scope, 'GetApiSecretCommand', {
-    value: fetchCommand(apiSecretArn),
-    description: 'Prints the stanza API secret',
-  });
-  new CfnOutput(scope, 'ProsodyConfig', {
+  new CfnOutput(scope, 'HostKeysCommand', {
     description:
-      'Lines for the VirtualHost section of prosody.cfg.lua (secret values: run the two Get*SecretCommand outputs)',
-    value: Fn.join('\n', [
-      'modules_enabled = { "ping_muc_cloud" } -- in the VirtualHost section; Prosody adds it to the global list',
-      Fn.join('', ['ping_muc_cloud_events_url = "', s.functionUrl.url, '"']),
-      Fn.join('', ['ping_muc_cloud_webhook_secret = "<output of: ', fetchCommand(webhookSecretArn), '>"']),
-      Fn.join('', ['ping_muc_cloud_api_secret = "<output of: ', fetchCommand(apiSecretArn), '>"']),
+      "Prints a VirtualHost's lines for prosody.cfg.lua (its keys derived from the master key): run it in a checkout of ping-muc with AWS credentials, naming the host(s)",
+    value: Fn.join('', [
+      'npm run host-keys -- --region ',
+      Aws.REGION,
+      ' --secret ',
+      masterKeyArn,
+      ' --events-url ',
+      s.functionUrl.url,
+      ' <host> [<host> ...]',
     ]),
   });
   new CfnOutput(scope, 'EventsFunctionName', { value: s.eventsFunction.functionName });

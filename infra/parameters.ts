@@ -13,7 +13,7 @@ export const PARAMETER_DEFAULTS = {
   Concurrency: '',
   Rechecks: DEFAULTS.rechecks,
   RetryAttempts: DEFAULTS.retryAttempts,
-  HostRegistryParameter: '',
+  HostRegistry: 'none',
   ServerMaxInflight: '',
   // 0 = no reservation: a new account (concurrency quota 10, of which Lambda keeps 10 unreserved)
   // accepts no reservation at all. The round function's stays 0 by default for that reason.
@@ -46,17 +46,16 @@ const SPECS = {
   ApiUrl: {
     type: 'String',
     description:
-      'Stanza API URL of your XMPP server (mod_ping_muc_cloud on Prosody), e.g. https://xmpp.example.com:5281/ping_muc_cloud/stanza. Required.',
-    allowedPattern: '^https://\\S+$',
+      'Stanza API URL of your XMPP server (mod_ping_muc_cloud on Prosody), e.g. https://xmpp.example.com:5281/ping_muc_cloud/stanza. Required unless HostRegistry is table (then unused).',
+    allowedPattern: '^$|^https://\\S+$',
     constraintDescription: 'must be an https:// URL (the stanza API crosses the internet)',
   },
-  HostRegistryParameter: {
+  HostRegistry: {
     type: 'String',
-    default: PARAMETER_DEFAULTS.HostRegistryParameter,
-    allowedPattern: '^$|^/[A-Za-z0-9_.\\-/]{1,1000}$',
-    constraintDescription: 'must be empty or an SSM parameter name starting with /',
+    default: PARAMETER_DEFAULTS.HostRegistry,
+    allowedValues: ['none', 'table'],
     description:
-      'Several VirtualHosts or servers: the SSM String parameter holding the host registry (docs/hosts.md), read without a redeploy. Empty = one host: ApiUrl and the two generated secrets.',
+      'table: the servers and their VirtualHosts are listed in the table (npm run registry, docs/hosts.md), edited without a redeploy. none: ApiUrl serves every host. Keys are derived from the master key either way.',
   },
   DelaySeconds: {
     type: 'Number',
@@ -213,7 +212,7 @@ export type ParameterName = keyof typeof SPECS;
 export type Parameters = Record<ParameterName, CfnParameter>;
 
 const GROUPS: Array<{ label: string; parameters: ParameterName[] }> = [
-  { label: 'XMPP server', parameters: ['ApiUrl', 'HostRegistryParameter'] },
+  { label: 'XMPP server', parameters: ['ApiUrl', 'HostRegistry'] },
   {
     label: 'Self-ping rounds',
     parameters: ['DelaySeconds', 'ApiBatch', 'Concurrency', 'ServerMaxInflight', 'Rechecks', 'RetryAttempts'],

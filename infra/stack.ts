@@ -1,4 +1,4 @@
-// The ping-muc stack: table, secrets, scheduling, two functions, alarms, dashboard, outputs.
+// The ping-muc stack: table, master key, scheduling, two functions, alarms, dashboard, outputs.
 // Everything is configured by CloudFormation parameters, so one synthesized template serves
 // every account and region (no lookups, no context needed: synth works offline).
 // Every resource is declared with the stack as its scope, under the logical ID it has always
@@ -62,8 +62,8 @@ export class PingMucStack extends Stack {
   readonly reconciler: scheduler.CfnSchedule;
   readonly deadLetterQueue: sqs.Queue;
   readonly roundQueue: sqs.Queue;
-  readonly webhookSecret: secretsmanager.Secret;
-  readonly apiSecret: secretsmanager.Secret;
+  /** The one secret: every host's keys are derived from it (docs/hosts.md). */
+  readonly masterKey: secretsmanager.Secret;
   readonly functionUrl: lambda.FunctionUrl;
   readonly dashboard: cloudwatch.Dashboard;
   readonly alarms: cloudwatch.Alarm[];
@@ -84,16 +84,7 @@ export class PingMucStack extends Stack {
         maxRead: params.TableMaxReadCapacity,
       },
     );
-    this.webhookSecret = signingSecret(
-      this,
-      'WebhookSecret',
-      "signs the XMPP server's webhook events (ping_muc_cloud_webhook_secret)",
-    );
-    this.apiSecret = signingSecret(
-      this,
-      'ApiSecret',
-      "signs requests to the XMPP server's stanza API (ping_muc_cloud_api_secret)",
-    );
+    this.masterKey = masterKeySecret(this, 'MasterKey');
     this.deadLetterQueue = deadLetterQueue(this, 'DeadLetterQueue');
     this.roundQueue = roundQueue(this, 'RoundQueue', this.deadLetterQueue);
     this.scheduleGroup = scheduleGroup(this, 'ScheduleGroup');
@@ -127,7 +118,6 @@ export class PingMucStack extends Stack {
       roles: [this.roundFunction.role as iam.IRole],
       statements: [allow('InvokeRoundNow', ['lambda:InvokeFunction'], [this.roundFunction.functionArn])],
     });
-    this.readHostRegistry(params);
 
     // The alarms, dashboard and outputs read the resources above from the stack itself.
     const alarms = alarmTopic(this, params.AlarmEmail);
@@ -147,40 +137,14 @@ export class PingMucStack extends Stack {
   }
 
   /**
-   * With a host registry (HostRegistryParameter set): both functions read it, the events function
-   * the webhook keys it names and the round function the API keys, by the naming convention of
-   * docs/hosts.md (ping-muc/webhook/*, ping-muc/api/*). Without one these policies do not exist.
+   * Settings both functions read: the join store, how to schedule a round, the host registry (the
+   * table's REG partition, read with the table's own Query grant) and the master key.
    */
-  private readHostRegistry(params: Parameters): void {
-    const name = params.HostRegistryParameter.valueAsString;
-    const parameterArn = `arn:${Aws.PARTITION}:ssm:${Aws.REGION}:${Aws.ACCOUNT_ID}:parameter${name}`;
-    const secrets = (kind: string) =>
-      `arn:${Aws.PARTITION}:secretsmanager:${Aws.REGION}:${Aws.ACCOUNT_ID}:secret:ping-muc/${kind}/*`;
-    const grants: Array<[string, PingMucFunction, string]> = [
-      ['EventsReadsHostRegistry', this.eventsFunction, secrets('webhook')],
-      ['RoundReadsHostRegistry', this.roundFunction, secrets('api')],
-    ];
-    for (const [id, fn, secretArns] of grants) {
-      const policy = new iam.Policy(this, id, {
-        roles: [fn.role as iam.IRole],
-        statements: [
-          allow('ReadHostRegistry', ['ssm:GetParameter'], [parameterArn]),
-          allow('ReadHostKeys', ['secretsmanager:GetSecretValue'], [secretArns]),
-        ],
-      });
-      (policy.node.defaultChild as iam.CfnPolicy).cfnOptions.condition = this.hasHostRegistry;
-    }
-  }
-
-  /** Settings both functions read: the join store, how to schedule a round, the host registry. */
   private schedulingEnv(params: Parameters): Record<string, string> {
-    this.hasHostRegistry ??= unlessEquals(this, 'HasHostRegistry', params.HostRegistryParameter, '');
+    this.hasHostRegistry ??= unlessEquals(this, 'HasHostRegistry', params.HostRegistry, 'none');
     return {
-      [ENV.hostsParameter]: Fn.conditionIf(
-        this.hasHostRegistry.logicalId,
-        params.HostRegistryParameter.valueAsString,
-        Aws.NO_VALUE,
-      ).toString(),
+      [ENV.registry]: Fn.conditionIf(this.hasHostRegistry.logicalId, 'table', Aws.NO_VALUE).toString(),
+      [ENV.masterKeyArn]: this.masterKey.secretArn,
       [ENV.table]: this.table.tableName,
       [ENV.delaySeconds]: params.DelaySeconds.valueAsString,
       [ENV.scheduleGroup]: this.scheduleGroup.scheduleGroupName,
@@ -192,9 +156,13 @@ export class PingMucStack extends Stack {
     };
   }
 
-  /** Grants both functions need: the join store, and passing the execution role to Scheduler. */
+  /** Grants both functions need: the join store, passing the execution role to Scheduler, the master key. */
   private sharedGrants(fn: FunctionName): iam.PolicyStatement[] {
-    return [...joinStoreGrants(this.table, fn), passSchedulerRole(this.schedulerRole)];
+    return [
+      ...joinStoreGrants(this.table, fn),
+      passSchedulerRole(this.schedulerRole),
+      allow('ReadMasterKey', ['secretsmanager:GetSecretValue'], [this.masterKey.secretArn]),
+    ];
   }
 
   /**
@@ -233,7 +201,6 @@ export class PingMucStack extends Stack {
         [ENV.serverMaxInflight]: this.ifSet('HasServerMaxInflight', params.ServerMaxInflight),
         [ENV.rechecks]: params.Rechecks.valueAsString,
         [ENV.retryAttempts]: params.RetryAttempts.valueAsString,
-        [ENV.apiSecretArn]: this.apiSecret.secretArn,
         // Its own timeout: lib refuses at cold start a deadline margin that cannot fit in it.
         [ENV.roundTimeoutSeconds]: String(SIZING.round.timeoutSeconds),
       },
@@ -241,7 +208,6 @@ export class PingMucStack extends Stack {
         ...this.sharedGrants('round'),
         // Its own continuations and retries (lib never deletes a schedule: they delete themselves).
         allow('CreateRoundSchedules', ['scheduler:CreateSchedule'], [schedulesArn(this.scheduleGroup)]),
-        allow('ReadApiSecret', ['secretsmanager:GetSecretValue'], [this.apiSecret.secretArn]),
         // Scheduler invokes Lambda asynchronously: a round that throws is retried by Lambda, then
         // lands in the DLQ (the Scheduler DLQ only sees invocations it could not deliver).
         allow('FailedRoundsToDlq', ['sqs:SendMessage'], [dlqArn]),
@@ -264,13 +230,11 @@ export class PingMucStack extends Stack {
       environment: {
         ...this.schedulingEnv(params),
         [ENV.roundFunctionArn]: this.roundFunction.functionArn,
-        [ENV.webhookSecretArn]: this.webhookSecret.secretArn,
       },
       grants: [
         ...this.sharedGrants('events'),
         allow('InvokeRoundNow', ['lambda:InvokeFunction'], [this.roundFunction.functionArn]),
         allow('CreateRoundSchedules', ['scheduler:CreateSchedule'], [schedulesArn(this.scheduleGroup)]),
-        allow('ReadWebhookSecret', ['secretsmanager:GetSecretValue'], [this.webhookSecret.secretArn]),
       ],
     });
     // A reservation, so a flood of forged requests cannot starve the account's other functions.
@@ -281,12 +245,20 @@ export class PingMucStack extends Stack {
 
 type FunctionBasics = { projectRoot: string; logRetentionDays: number; logLevel: string; entry: string | undefined };
 
-/** A generated key, shared with Prosody: the template and the environment hold only its ARN. */
-function signingSecret(scope: Construct, id: string, purpose: string): secretsmanager.Secret {
+/**
+ * The master key: JSON {"current": "<64 alphanumerics>"} (~380 bits, used as UTF-8), and
+ * "previous" during a rotation. The template and the environment hold only its ARN.
+ */
+function masterKeySecret(scope: Construct, id: string): secretsmanager.Secret {
   return new secretsmanager.Secret(scope, id, {
-    description: `ping-muc: ${purpose}`,
-    // Used as-is as the HMAC key (raw UTF-8): 48 alphanumerics, ~285 bits.
-    generateSecretString: { passwordLength: 48, excludePunctuation: true, includeSpace: false },
+    description: "ping-muc: master key; every host's webhook and stanza API keys are derived from it (docs/hosts.md)",
+    generateSecretString: {
+      secretStringTemplate: '{}',
+      generateStringKey: 'current',
+      passwordLength: 64,
+      excludePunctuation: true,
+      includeSpace: false,
+    },
   });
 }
 

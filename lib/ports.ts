@@ -1,5 +1,6 @@
 // The ports of ping-muc, small and split by what they keep or reach. Each has one adapter per
 // backend in lib/adapters/ (one DynamoDB class implements the three store ports).
+import type { ServerRecord } from './domain/hosts';
 import type { Join, JoinKey, Page, PingReply, Round, RoundJob } from './domain/model';
 
 /**
@@ -151,3 +152,32 @@ export interface StanzaApi {
    */
   serverPing(host: string, remote: string): Promise<void>;
 }
+
+// --- Host registry (docs/hosts.md): which stanza API and which keys serve a VirtualHost. ---
+
+/** The stanza API of a host, with the keys that sign each call (current, then previous). */
+export interface HostApi {
+  url: string;
+  keys: Buffer[];
+}
+
+export interface HostRegistry {
+  /** Keys are per host or hosts are listed: a request must name its host (header ping-muc-host). */
+  readonly multiHost: boolean;
+  /**
+   * The keys that may sign `host`'s events (current, then previous), or undefined when the host
+   * is not served. Throws when the registry or the master key cannot be read (our failure).
+   */
+  webhookKeys(host: string): Promise<Buffer[] | undefined>;
+  /** The stanza API serving `host`'s sessions, or undefined when the host is not served. */
+  api(host: string): Promise<HostApi | undefined>;
+}
+
+/** The registry's servers as stored. A server whose record is bad is named in `refused`; the others are served. */
+export interface RegistryRead {
+  servers: ServerRecord[];
+  refused: Array<{ id: string; error: string }>;
+}
+
+/** Reads the whole registry (a file, the table's REG partition). Throws when it cannot be read at all. */
+export type RegistrySource = () => Promise<RegistryRead>;

@@ -1,5 +1,5 @@
 // What the use cases need, as ports: the composition roots (lib/wiring/) fill these in.
-import type { JoinStore, RoundStore, Scheduler, StanzaApi } from '../ports';
+import type { HostRegistry, JoinStore, RoundStore, Scheduler, StanzaApi } from '../ports';
 import type { Config } from '../support/config';
 import type { Clock } from '../support/clock';
 import type { Logger, Metrics } from '../support/observability';
@@ -20,9 +20,9 @@ export interface AppDeps {
   knownHosts?: () => Promise<string[]>;
 }
 
-/** The events endpoint: verifies with `webhookKey`. */
+/** The events endpoint: verifies with the keys of the request's host in `hosts`. */
 export interface IngestDeps extends AppDeps {
-  webhookKey: Buffer;
+  hosts: HostRegistry;
 }
 
 /** A round invocation: pings and notifies through `api`. */

@@ -5,22 +5,13 @@ import { EventError, parseBatch } from '../domain/events';
 import { hostName } from '../domain/hosts';
 import { type Keys, SignatureError, verify } from '../domain/signature';
 import { seconds } from '../support/clock';
-import type { HostRegistry } from '../support/registry';
-import type { AppDeps, IngestDeps } from './deps';
+import type { IngestDeps } from './deps';
 import { linkClosed, linkUp } from './link';
 
 export type { IngestDeps } from './deps';
 
 /** The header naming the VirtualHost whose events a request carries (docs/hosts.md). */
 export const HOST_HEADER = 'ping-muc-host';
-
-/** The events endpoint with a host registry: each request is verified with its host's keys. */
-export interface RegistryIngestDeps extends AppDeps {
-  hosts: HostRegistry;
-}
-
-/** With one key (`IngestDeps`, as before the registry: benchmarks, tests) or with a registry. */
-export type AnyIngestDeps = IngestDeps | RegistryIngestDeps;
 
 /** Tombstones of leaves outlive any plausible retry of an older join. */
 const LEAVE_TOMBSTONE_SECONDS = 86_400;
@@ -59,7 +50,7 @@ const reply = (status: number, body: Record<string, unknown>, headers?: Record<s
 // store JIDs the server never sent.
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-export async function applyEvent(deps: AnyIngestDeps, event: Event): Promise<void> {
+export async function applyEvent(deps: IngestDeps, event: Event): Promise<void> {
   const { joins, config } = deps;
   const nowSeconds = seconds(deps.clock.now());
   switch (event.type) {
@@ -136,7 +127,7 @@ async function runGroups(groups: Unit[][], limit: number, apply: (unit: Unit) =>
 }
 
 /** Applies one unit: an event, or one remote of an s2s-close or s2s-up. */
-async function applyUnit(deps: AnyIngestDeps, { event, remote }: Unit): Promise<void> {
+async function applyUnit(deps: IngestDeps, { event, remote }: Unit): Promise<void> {
   if (remote === undefined) return applyEvent(deps, event);
   if (event.type === 's2s-close') await linkClosed(deps, event.host, remote, event.seq, event.epoch);
   else await linkUp(deps, event.host, remote);
@@ -148,11 +139,7 @@ async function applyUnit(deps: AnyIngestDeps, { event, remote }: Unit): Promise<
  * that dropped (hundreds of remotes, each a store write and a scheduler call) thus run side by
  * side. Throws the first failure once nothing runs.
  */
-export async function applyEvents(
-  deps: AnyIngestDeps,
-  events: Event[],
-  parallelism = APPLY_PARALLELISM,
-): Promise<void> {
+export async function applyEvents(deps: IngestDeps, events: Event[], parallelism = APPLY_PARALLELISM): Promise<void> {
   // An event is counted once all its units are applied.
   const left = new Map<Event, number>();
   const apply = async (unit: Unit) => {
@@ -189,7 +176,7 @@ export async function applyEvents(
   await flush();
 }
 
-/** Which keys verify a request, and the host its events must be for (none: any host, as before the registry). */
+/** Which keys verify a request, and the host its events must be for (none: any host: one key serves every host). */
 interface Authority {
   keys: Keys;
   host?: string;
@@ -197,10 +184,10 @@ interface Authority {
 
 /**
  * The keys of the request's host (header `ping-muc-host`, docs/hosts.md), or the answer that
- * refuses it: a registry needs the header and lists the host; without a registry the header is
- * optional and the one key verifies every host.
+ * refuses it: per-host keys or a registry need the header (and a registry lists the host); with
+ * the local service's one key pair the header is optional and the key verifies every host.
  */
-async function authority(deps: AnyIngestDeps, req: HttpRequest): Promise<Authority | HttpResponse> {
+async function authority(deps: IngestDeps, req: HttpRequest): Promise<Authority | HttpResponse> {
   const raw = req.headers[HOST_HEADER];
   let host: string | undefined;
   if (raw !== undefined && raw !== '') {
@@ -210,11 +197,10 @@ async function authority(deps: AnyIngestDeps, req: HttpRequest): Promise<Authori
       return reply(400, { error: `${HOST_HEADER} is not a domain` });
     }
   }
-  if (!('hosts' in deps)) return { keys: deps.webhookKey, host };
   const { hosts, log } = deps;
   if (hosts.multiHost && host === undefined) {
     return reply(401, {
-      error: `missing ${HOST_HEADER} header: this service serves several hosts and picks the key by it`,
+      error: `missing ${HOST_HEADER} header: keys are per host here, picked by it`,
     });
   }
   let keys: Buffer[] | undefined;
@@ -230,7 +216,7 @@ async function authority(deps: AnyIngestDeps, req: HttpRequest): Promise<Authori
 
 /** Verifies the request; returns its webhook id and host, or the refusal. */
 async function authenticate(
-  deps: AnyIngestDeps,
+  deps: IngestDeps,
   req: HttpRequest,
   now: number,
 ): Promise<{ id: string; host?: string } | HttpResponse> {
@@ -277,7 +263,7 @@ function readBatch(body: Buffer, host: string | undefined, now: number): { event
 }
 
 export async function handleEvents(
-  deps: AnyIngestDeps,
+  deps: IngestDeps,
   req: HttpRequest,
   options: IngestOptions = {},
 ): Promise<HttpResponse> {

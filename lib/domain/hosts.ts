@@ -1,32 +1,35 @@
-// The host registry (docs/hosts.md): which stanza API and which keys serve each VirtualHost.
-// Pure: JSON text in, entries out. Secrets are references here (a Secrets Manager ARN, or a
-// plain value where allowed); lib/support/registry.ts resolves them.
+// The host registry (docs/hosts.md): which stanza API serves each VirtualHost. One record per
+// XMPP server: its id, its VirtualHosts and its stanza API URL. No secrets: each host's keys are
+// derived from the master key (./keys.ts). Pure: records in, checked records and a host table out.
 import { domainToUnicode } from 'node:url';
 import { JidError, normalizeDomain } from './jid';
-import { SignatureError, secretKey } from './signature';
 
-/** A VirtualHost as the registry serves it; secret fields hold references, not keys. */
+/** One server of the registry, as stored and as the registry CLI writes it. */
+export interface ServerRecord {
+  /** The server's name in the registry: letters, digits, `.`, `_`, `-` (1–100). */
+  id: string;
+  /** Its VirtualHosts, normalized (hostName). */
+  hosts: string[];
+  /** The stanza API serving every one of its hosts. */
+  apiUrl: string;
+}
+
+/** What the registry serves for one VirtualHost. */
 export interface HostEntry {
   host: string;
-  /** The server's name in the registry, for logs. */
+  /** The server's id, for logs. */
   server: string;
   apiUrl: string;
-  webhookSecret: string;
-  previousWebhookSecret?: string;
-  apiSecret: string;
-  previousApiSecret?: string;
 }
 
 export class RegistryError extends Error {
   override name = 'RegistryError';
 }
 
-const SECRET_FIELDS = ['webhookSecret', 'previousWebhookSecret', 'apiSecret', 'previousApiSecret'] as const;
-type SecretField = (typeof SECRET_FIELDS)[number];
-type Raw = Record<string, unknown>;
-
-/** `arn:…:secretsmanager:…`, optionally `#<version stage>` (e.g. `#AWSPREVIOUS`). */
-export const SECRET_ARN = /^arn:[a-z-]+:secretsmanager:[a-z0-9-]+:\d{12}:secret:[^#\s]+(#[A-Za-z0-9_-]{1,256})?$/;
+export const SERVER_ID = /^[A-Za-z0-9._-]{1,100}$/;
+/** A server with more hosts than this is refused: one DynamoDB item (400 KB) holds it with room. */
+export const MAX_HOSTS_PER_SERVER = 2_000;
+const FIELDS = new Set(['id', 'hosts', 'apiUrl']);
 
 /**
  * A VirtualHost as the events and the store name it: an IDN host may be written by its A-labels
@@ -43,84 +46,88 @@ export function hostName(raw: string): string {
   return normalizeDomain(labels.join('.'));
 }
 
-const isObject = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
- * A secret reference as the registry holds it. `arnsOnly` (AWS): only Secrets Manager ARNs, never
- * a secret value in the parameter. Otherwise a plain value (`whsec_…` or ≥ 24 bytes) or an ARN.
+ * Checks one server record (from a file, an item, or the CLI's input); throws RegistryError naming
+ * the problem. Unknown fields are refused: a secret never rides along in the registry.
  */
-function secretRef(value: unknown, where: string, arnsOnly: boolean): string | undefined {
-  if (value === undefined || value === null || value === '') return undefined;
-  if (typeof value !== 'string') throw new RegistryError(`${where} must be a string`);
-  if (value.startsWith('arn:')) {
-    if (!SECRET_ARN.test(value)) throw new RegistryError(`${where} is not a Secrets Manager secret ARN`);
-    return value;
+export function parseServer(raw: unknown, where = 'server'): ServerRecord {
+  if (!isObject(raw)) throw new RegistryError(`${where} must be an object {"id", "hosts", "apiUrl"}`);
+  const { id, hosts, apiUrl } = raw;
+  if (typeof id !== 'string' || !SERVER_ID.test(id)) {
+    throw new RegistryError(`${where}.id must be 1-100 letters, digits, ".", "_" or "-"`);
   }
-  if (arnsOnly) throw new RegistryError(`${where} must be a Secrets Manager ARN: the registry never holds a secret`);
-  try {
-    secretKey(value, where);
-  } catch (err) {
-    if (err instanceof SignatureError) throw new RegistryError(err.message);
-    throw err;
+  const at = `server ${id}`;
+  const extra = Object.keys(raw).filter((k) => !FIELDS.has(k));
+  if (extra.length > 0) {
+    throw new RegistryError(`${at}: unknown fields ${extra.join(', ')} (the registry holds no keys: docs/hosts.md)`);
   }
-  return value;
+  if (typeof apiUrl !== 'string' || !/^https?:\/\/[^\s]+$/.test(apiUrl)) {
+    throw new RegistryError(`${at}: apiUrl must be an http(s) URL`);
+  }
+  if (!Array.isArray(hosts) || hosts.length === 0) throw new RegistryError(`${at}: hosts must be a non-empty array`);
+  if (hosts.length > MAX_HOSTS_PER_SERVER) {
+    throw new RegistryError(`${at}: ${hosts.length} hosts, at most ${MAX_HOSTS_PER_SERVER} per server`);
+  }
+  const names = new Set<string>();
+  for (const h of hosts) {
+    if (typeof h !== 'string') throw new RegistryError(`${at}: hosts must be strings`);
+    let name: string;
+    try {
+      name = hostName(h);
+    } catch (err) {
+      if (err instanceof JidError)
+        throw new RegistryError(`${at}: host ${JSON.stringify(h.slice(0, 100))}: ${err.message}`);
+      throw err;
+    }
+    if (names.has(name)) throw new RegistryError(`${at}: host ${name} is listed twice`);
+    names.add(name);
+  }
+  return { id, hosts: [...names], apiUrl };
 }
 
-function apiUrl(value: unknown, where: string): string {
-  if (typeof value !== 'string' || !/^https?:\/\/[^\s]+$/.test(value)) {
-    throw new RegistryError(`${where} must be an http(s) URL`);
+/**
+ * The host table of checked servers, in the order given. A host another server listed first is
+ * left with that server and reported through `conflict`: the rest still serve.
+ */
+export function hostTable(
+  servers: readonly ServerRecord[],
+  conflict: (server: string, error: string) => void = () => undefined,
+): Map<string, HostEntry> {
+  const table = new Map<string, HostEntry>();
+  for (const server of servers) {
+    for (const host of server.hosts) {
+      const other = table.get(host);
+      if (other) {
+        conflict(server.id, `host ${host} is listed by server ${other.server} too: kept there`);
+        continue;
+      }
+      table.set(host, { host, server: server.id, apiUrl: server.apiUrl });
+    }
   }
-  return value;
+  return table;
 }
 
-function hostEntry(server: string, shared: Raw, name: string, raw: unknown, arnsOnly: boolean): HostEntry {
-  const where = `servers[${server}].hosts["${name.slice(0, 100)}"]`;
-  if (!isObject(raw)) throw new RegistryError(`${where} must be an object`);
-  let host: string;
-  try {
-    host = hostName(name);
-  } catch (err) {
-    if (err instanceof JidError) throw new RegistryError(`${where}: ${err.message}`);
-    throw err;
-  }
-  const refs: Partial<Record<SecretField, string>> = {};
-  for (const field of SECRET_FIELDS) {
-    // A host's own key overrides its server's (keys per server or per host).
-    const own = secretRef(raw[field], `${where}.${field}`, arnsOnly);
-    refs[field] = own ?? secretRef(shared[field], `servers[${server}].${field}`, arnsOnly);
-  }
-  const { webhookSecret, apiSecret, previousWebhookSecret, previousApiSecret } = refs;
-  if (!webhookSecret) throw new RegistryError(`${where}: no webhookSecret, on the host or its server`);
-  if (!apiSecret) throw new RegistryError(`${where}: no apiSecret, on the host or its server`);
-  const entry: HostEntry = { host, server, apiUrl: apiUrl(raw.apiUrl, `${where}.apiUrl`), webhookSecret, apiSecret };
-  if (previousWebhookSecret) entry.previousWebhookSecret = previousWebhookSecret;
-  if (previousApiSecret) entry.previousApiSecret = previousApiSecret;
-  return entry;
-}
-
-/** Parses the registry document; throws RegistryError naming the first problem. */
-export function parseHosts(text: string, options: { arnsOnly: boolean }): Map<string, HostEntry> {
+/** The local registry file: `{"servers": [<server record>, …]}`. Throws RegistryError on the first problem. */
+export function parseRegistryFile(text: string): ServerRecord[] {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch (err) {
     throw new RegistryError(`host registry is not JSON: ${(err as Error).message}`);
   }
-  if (!isObject(doc) || doc.v !== 1) throw new RegistryError('host registry must be an object with "v": 1');
-  const { servers } = doc;
-  if (!Array.isArray(servers) || servers.length === 0) throw new RegistryError('"servers" must be a non-empty array');
-  const hosts = new Map<string, HostEntry>();
-  servers.forEach((raw, i) => {
-    if (!isObject(raw)) throw new RegistryError(`servers[${i}] must be an object`);
-    const server = typeof raw.name === 'string' && raw.name ? raw.name.slice(0, 100) : String(i);
-    if (!isObject(raw.hosts) || Object.keys(raw.hosts).length === 0) {
-      throw new RegistryError(`servers[${server}].hosts must be a non-empty object`);
-    }
-    for (const [name, value] of Object.entries(raw.hosts)) {
-      const entry = hostEntry(server, raw, name, value, options.arnsOnly);
-      if (hosts.has(entry.host)) throw new RegistryError(`host ${entry.host} is listed twice`);
-      hosts.set(entry.host, entry);
-    }
+  if (!isObject(doc) || !Array.isArray(doc.servers) || doc.servers.length === 0) {
+    throw new RegistryError('host registry must be an object {"servers": [ … ]} with at least one server');
+  }
+  const servers = doc.servers.map((raw, i) => parseServer(raw, `servers[${i}]`));
+  const ids = new Set<string>();
+  for (const { id } of servers) {
+    if (ids.has(id)) throw new RegistryError(`server ${id} is listed twice`);
+    ids.add(id);
+  }
+  hostTable(servers, (_server, error) => {
+    throw new RegistryError(error);
   });
-  return hosts;
+  return servers;
 }

@@ -1,14 +1,16 @@
-// All configuration is read here, once, from the environment, with defaults.
-// Secrets are not read here: see lib/support/secrets.ts (env value locally, Secrets Manager on AWS).
+// All configuration is read here, once, from the environment, with defaults. Key values are
+// not held here: the master key is read through lib/adapters/secrets.ts (docs/hosts.md).
 
 export interface Config {
   /** Stanza API URL of the XMPP server (docs/stanza-api.md), when no host registry is set. */
   apiUrl: string;
-  /** Host registry in a local JSON file (docs/hosts.md); none: the env's one entry serves every host. */
+  /** Host registry in a local JSON file (docs/hosts.md); none: PING_MUC_API_URL serves every host. */
   hostsFile?: string;
-  /** Host registry in an SSM parameter (String, JSON), on AWS. */
-  hostsParameter?: string;
-  /** How long the host registry and the secrets are cached, so a rotation needs no cold start. */
+  /** Host registry in the table's REG partition (PING_MUC_REGISTRY=table; the stack's HostRegistry). */
+  hostsInTable: boolean;
+  /** Where the master key is read (docs/hosts.md); none: the local service's fixed keys. */
+  masterKey?: { value: string } | { file: string } | { secretId: string };
+  /** How long the host registry and the master key are cached, so a rotation needs no cold start. */
   cacheTtlMs: number;
   /** Per-request timeout towards the stanza API; must exceed the server's ping timeout. */
   apiTimeoutMs: number;
@@ -60,7 +62,10 @@ export interface Config {
 export const ENV = {
   apiUrl: 'PING_MUC_API_URL',
   hostsFile: 'PING_MUC_HOSTS_FILE',
-  hostsParameter: 'PING_MUC_HOSTS_PARAMETER',
+  registry: 'PING_MUC_REGISTRY',
+  masterKey: 'PING_MUC_MASTER_KEY',
+  masterKeyFile: 'PING_MUC_MASTER_KEY_FILE',
+  masterKeyArn: 'PING_MUC_MASTER_KEY_ARN',
   cacheSeconds: 'PING_MUC_CACHE_SECONDS',
   apiTimeoutMs: 'PING_MUC_API_TIMEOUT_MS',
   delaySeconds: 'PING_MUC_DELAY_SECONDS',
@@ -86,13 +91,9 @@ export const ENV = {
   roundQueueUrl: 'PING_MUC_ROUND_QUEUE_URL',
   roundQueueArn: 'PING_MUC_ROUND_QUEUE_ARN',
   webhookSecret: 'PING_MUC_WEBHOOK_SECRET',
-  webhookSecretArn: 'PING_MUC_WEBHOOK_SECRET_ARN',
   apiSecret: 'PING_MUC_API_SECRET',
-  apiSecretArn: 'PING_MUC_API_SECRET_ARN',
   webhookSecretPrevious: 'PING_MUC_WEBHOOK_SECRET_PREVIOUS',
-  webhookSecretPreviousArn: 'PING_MUC_WEBHOOK_SECRET_PREVIOUS_ARN',
   apiSecretPrevious: 'PING_MUC_API_SECRET_PREVIOUS',
-  apiSecretPreviousArn: 'PING_MUC_API_SECRET_PREVIOUS_ARN',
 } as const;
 
 export const DEFAULTS = {
@@ -161,6 +162,16 @@ function metricsLevel(env: Env): Config['metrics'] {
   throw new ConfigError(`${ENV.metrics}=${raw}: expected default or detailed`);
 }
 
+/** The master key's place: a value (local), a file (local), or a Secrets Manager secret (AWS); at most one. */
+function masterKeyOf(env: Env): Config['masterKey'] {
+  const set = [ENV.masterKey, ENV.masterKeyFile, ENV.masterKeyArn].filter((name) => isSet(env, name));
+  if (set.length > 1) throw new ConfigError(`${set.join(' and ')} are all set: choose one place for the master key`);
+  if (isSet(env, ENV.masterKey)) return { value: env[ENV.masterKey] as string };
+  if (isSet(env, ENV.masterKeyFile)) return { file: env[ENV.masterKeyFile] as string };
+  if (isSet(env, ENV.masterKeyArn)) return { secretId: env[ENV.masterKeyArn] as string };
+  return undefined;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const delaySeconds = num(env, ENV.delaySeconds, DEFAULTS.delaySeconds, 0, 86_400);
   const apiUrl = env[ENV.apiUrl] ?? '';
@@ -169,13 +180,18 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const apiBatch = int(env, ENV.apiBatch, DEFAULTS.apiBatch, 1, 5000);
   const { concurrency, serverMax } = inflight(env, apiBatch);
-  if (env[ENV.hostsFile] && env[ENV.hostsParameter]) {
-    throw new ConfigError(`${ENV.hostsFile} and ${ENV.hostsParameter} are both set: choose one host registry`);
+  const registry = env[ENV.registry] || undefined;
+  if (registry !== undefined && registry !== 'table') {
+    throw new ConfigError(`${ENV.registry}=${registry}: expected "table" or nothing`);
+  }
+  if (env[ENV.hostsFile] && registry) {
+    throw new ConfigError(`${ENV.hostsFile} and ${ENV.registry} are both set: choose one host registry`);
   }
   return {
     apiUrl,
     hostsFile: env[ENV.hostsFile] || undefined,
-    hostsParameter: env[ENV.hostsParameter] || undefined,
+    hostsInTable: registry === 'table',
+    masterKey: masterKeyOf(env),
     cacheTtlMs: num(env, ENV.cacheSeconds, DEFAULTS.cacheSeconds, 0, 3600) * 1000,
     apiTimeoutMs: num(env, ENV.apiTimeoutMs, DEFAULTS.apiTimeoutMs, 100, 300_000),
     delayMs: delaySeconds * 1000,
@@ -211,8 +227,8 @@ export function loadConfig(env: Env = process.env): Config {
  */
 export function requireAws(config: Config, fn: 'events' | 'round'): void {
   const missing: string[] = [];
-  if (fn === 'round' && !config.apiUrl && !config.hostsParameter)
-    missing.push(`${ENV.apiUrl} or ${ENV.hostsParameter}`);
+  if (fn === 'round' && !config.apiUrl && !config.hostsInTable) missing.push(`${ENV.apiUrl} or ${ENV.registry}`);
+  if (!config.masterKey) missing.push(ENV.masterKeyArn);
   if (!config.scheduler.roleArn) missing.push(ENV.schedulerRoleArn);
   if (!config.scheduler.dlqArn) missing.push(ENV.dlqArn);
   if (fn === 'events' && !config.scheduler.roundFunctionArn) missing.push(ENV.roundFunctionArn);
@@ -222,7 +238,7 @@ export function requireAws(config: Config, fn: 'events' | 'round'): void {
 }
 
 /**
- * Settings of every AWS SDK client (DynamoDB, Scheduler, SQS, Secrets Manager, SSM): a connection
+ * Settings of every AWS SDK client (DynamoDB, Scheduler, SQS, Secrets Manager, Lambda): a connection
  * that does not open in 3 s or a socket silent for 5 s fails the try, and a call makes at most 3
  * tries, so a hung endpoint costs a call ~15 s rather than the function's whole timeout.
  */

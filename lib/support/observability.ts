@@ -84,6 +84,17 @@ export const COUNTS = {
   Reconciled: { dimension: 'Kind', values: ['window', 'round'], total: true, kept: [], perHost: false },
   /** A waiting round's probe of its remote (lib/app/probe.ts). */
   Probes: { dimension: 'Result', values: ['back', 'down'], total: false, kept: [], perHost: true },
+  /**
+   * The master key or the host registry could not be refreshed (the last good copy serves), or a
+   * server record was refused (lib/wiring/registry.ts). Published only when one happens.
+   */
+  RefreshFailures: {
+    dimension: 'Source',
+    values: ['master-key', 'host-registry', 'registry-item'],
+    total: true,
+    kept: [],
+    perHost: false,
+  },
 } as const;
 
 /** Measured values, [Stack] only; `detailed`: published only with PING_MUC_METRICS=detailed. */

@@ -5,20 +5,19 @@ import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoStore } from '../adapters/dynamodb/store';
-import { ssmRegistrySource } from '../adapters/registry-ssm';
 import { EventBridgeScheduler } from '../adapters/scheduler-eventbridge';
 import { QueueScheduler } from '../adapters/scheduler-sqs';
 import type { AppDeps } from '../app/deps';
-import type { RegistryIngestDeps } from '../app/ingest';
+import type { IngestDeps } from '../app/ingest';
 import type { Scheduler } from '../ports';
 import { systemClock } from '../support/clock';
 import { loadConfig, requireAws, SDK_CLIENT } from '../support/config';
 import { createLogger, levelFromEnv, Metrics } from '../support/observability';
-import { DocumentRegistry, EnvRegistry, type HostRegistry } from '../support/registry';
-import { SecretCache } from '../support/secrets';
+import type { Registry } from '../adapters/registry/registry';
+import { hostRegistry } from './registry';
 
 /** Everything but the scheduler, whose target differs per function. */
-export type Shared = Omit<AppDeps, 'scheduler'> & { store: DynamoStore };
+export type Shared = Omit<AppDeps, 'scheduler'> & { store: DynamoStore; dynamo: DynamoDBClient };
 
 let shared: Shared | undefined;
 
@@ -35,6 +34,7 @@ export function awsShared(fn: 'events' | 'round'): Shared {
     shared = {
       config,
       store,
+      dynamo: client,
       joins: store,
       rounds: store,
       clock: systemClock,
@@ -45,28 +45,15 @@ export function awsShared(fn: 'events' | 'round'): Shared {
   return shared;
 }
 
-let registry: HostRegistry | undefined;
+let registry: Registry | undefined;
 
 /**
- * The host registry: the SSM parameter PING_MUC_HOSTS_PARAMETER (secrets as Secrets Manager
- * ARNs), else the environment's one entry. Both cached for PING_MUC_CACHE_SECONDS.
+ * The host registry: the table's REG partition (PING_MUC_REGISTRY=table), else PING_MUC_API_URL
+ * for every host; keys derived from the master key (PING_MUC_MASTER_KEY_ARN). Both cached for
+ * PING_MUC_CACHE_SECONDS.
  */
-export function awsRegistry(s: Shared): HostRegistry {
-  if (!registry) {
-    const { config, log } = s;
-    const secrets = new SecretCache(config.cacheTtlMs);
-    const name = config.hostsParameter;
-    registry = name
-      ? new DocumentRegistry({
-          source: ssmRegistrySource(name),
-          name,
-          arnsOnly: true,
-          ttlMs: config.cacheTtlMs,
-          secrets,
-          onStale: (err) => log.error('host registry refresh failed, keeping the last one', { error: err.message }),
-        })
-      : new EnvRegistry(process.env, config.apiUrl, secrets);
-  }
+export function awsRegistry(s: Shared): Registry {
+  registry ??= hostRegistry({ config: s.config, log: s.log, metrics: s.metrics, dynamo: s.dynamo });
   return registry;
 }
 
@@ -120,10 +107,8 @@ export function awsScheduler(shared: Shared, targetArn: string): Scheduler {
   return scheduler;
 }
 
-export async function awsIngestDeps(): Promise<RegistryIngestDeps> {
+export async function awsIngestDeps(): Promise<IngestDeps> {
   const s = awsShared('events');
   const hosts = awsRegistry(s);
-  // Without a registry, a missing or weak key stops the function at once, as before.
-  if (!hosts.multiHost) await hosts.webhookKeys('');
   return { ...s, scheduler: awsScheduler(s, s.config.scheduler.roundFunctionArn), hosts };
 }

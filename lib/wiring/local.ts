@@ -12,17 +12,16 @@ import { ensureTable } from '../adapters/dynamodb/table';
 import { DynamoStore } from '../adapters/dynamodb/store';
 import { LocalScheduler } from '../adapters/scheduler-local';
 import { StanzaApiError } from '../support/errors';
-import { fileRegistrySource } from '../adapters/registry-file';
-import { type AnyIngestDeps, handleEvents, type HttpRequest, type RegistryIngestDeps } from '../app/ingest';
+import { handleEvents, type HttpRequest, type IngestDeps } from '../app/ingest';
 import type { AppDeps } from '../app/deps';
 import { reconcile, RECONCILE_PERIOD_MS } from '../app/reconcile';
 import { runRound, type RoundDeps } from '../app/round';
 import { createLogger, levelFromEnv, Metrics, type Logger } from '../support/observability';
-import { DocumentRegistry, EnvRegistry, type HostRegistry, knownHosts } from '../support/registry';
-import { SecretCache } from '../support/secrets';
+import type { Registry } from '../adapters/registry/registry';
+import { hostRegistry } from './registry';
 import { routedStanzaApi } from './stanza-api';
 import { systemClock } from '../support/clock';
-import type { StanzaApi } from '../ports';
+import type { HostRegistry, StanzaApi } from '../ports';
 
 export const MEMORY = ':memory:';
 
@@ -57,10 +56,10 @@ export interface LocalService {
   dynamodbEndpoint: string;
   config: Config;
   metrics: Metrics;
-  /** The keys of the one entry when no host registry is set (from the env, or generated). */
+  /** Without a master key: the one key pair that serves every host (from the env, or generated). */
   webhookSecret?: string;
   apiSecret?: string;
-  /** The host registry in use (the hosts file, or the one entry). */
+  /** The host registry in use (the hosts file or the table, or every host on PING_MUC_API_URL). */
   hosts: HostRegistry;
   /** Runs the reconciler once now (the timer does it every reconcileMs). */
   reconcile(): Promise<{ windows: number; rounds: number }>;
@@ -89,37 +88,28 @@ function localSecrets(env: Record<string, string | undefined>, dataDir: string):
 }
 
 /**
- * The hosts file (PING_MUC_HOSTS_FILE: plain keys or ARNs, re-read after PING_MUC_CACHE_SECONDS),
- * else the environment's one entry with the secrets given or generated. Read once here, so a bad
- * file or a weak key stops the start.
+ * The registry as configured (lib/wiring/registry.ts). Without a master key, one key pair serves
+ * every host: the environment's, else generated once and kept in the data directory. Read once
+ * here, so a bad file, a bad master key or a weak key stops the start.
  */
 async function localRegistry(
   config: Config,
   env: Record<string, string | undefined>,
   dataDir: string,
   log: Logger,
-): Promise<{ hosts: HostRegistry; secrets?: { webhook: string; api: string } }> {
-  const cache = new SecretCache(config.cacheTtlMs);
-  if (config.hostsFile) {
-    const hosts = new DocumentRegistry({
-      source: fileRegistrySource(config.hostsFile),
-      name: config.hostsFile,
-      arnsOnly: false,
-      ttlMs: config.cacheTtlMs,
-      secrets: cache,
-      onStale: (err) => log.error('host registry refresh failed, keeping the last one', { error: err.message }),
-    });
-    await hosts.hosts();
-    return { hosts };
-  }
-  const secrets = localSecrets(env, dataDir);
-  const hosts = new EnvRegistry(
-    { ...env, [ENV.webhookSecret]: secrets.webhook, [ENV.apiSecret]: secrets.api },
-    config.apiUrl,
-    cache,
-  );
-  await hosts.webhookKeys('');
-  if (config.apiUrl) await hosts.api('');
+  metrics: Metrics,
+  dynamo: RunningDynalite,
+): Promise<{ hosts: Registry; secrets?: { webhook: string; api: string } }> {
+  const secrets = config.masterKey ? undefined : localSecrets(env, dataDir);
+  const fixed = secrets && {
+    ...secrets,
+    webhookPrevious: env[ENV.webhookSecretPrevious] || undefined,
+    apiPrevious: env[ENV.apiSecretPrevious] || undefined,
+  };
+  const hosts = hostRegistry({ config, log, metrics, dynamo: dynamo.client, fixed });
+  // A listed registry is read now; an empty table is fine (hosts are added without a restart).
+  await hosts.webhookKeys(secrets ? '' : 'localhost');
+  if (!hosts.multiHost && config.apiUrl) await hosts.api('');
   return { hosts, secrets };
 }
 
@@ -159,7 +149,7 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefin
 async function serveRequest(
   req: IncomingMessage,
   res: ServerResponse,
-  ingest: AnyIngestDeps,
+  ingest: IngestDeps,
   maxBodyBytes: number,
   log: Logger,
 ): Promise<void> {
@@ -209,7 +199,7 @@ const writeLine = (line: string) => void process.stdout.write(`${line}\n`);
  * (bounded) before the store goes away, then drops what is left.
  */
 async function serveEvents(
-  ingest: AnyIngestDeps,
+  ingest: IngestDeps,
   maxBodyBytes: number,
   log: Logger,
   port: number,
@@ -268,14 +258,16 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
   const config = loadConfig(env);
   const log: Logger = createLogger('ping-muc', levelFromEnv(env), options.log ?? writeLine);
   const metrics = new Metrics('PingMuc', () => undefined);
-  const { hosts, secrets } = await localRegistry(config, env, dataDir, log);
-  const routed = config.apiUrl || config.hostsFile;
-  if (!routed && !options.api) log.warn(`${ENV.apiUrl} is not set: rounds will fail until it is`);
-
   const dynalite = options.dynamodbEndpoint
     ? externalDynamo(options.dynamodbEndpoint)
     : await startDynalite(dataDir === MEMORY ? {} : { path: join(dataDir, 'dynalite') });
   await ensureTable(dynalite.client, config.table);
+  const { hosts, secrets } = await localRegistry(config, env, dataDir, log, metrics, dynalite).catch(async (err) => {
+    await dynalite.close();
+    throw err;
+  });
+  const routed = config.apiUrl || config.hostsFile || config.hostsInTable;
+  if (!routed && !options.api) log.warn(`${ENV.apiUrl} is not set: rounds will fail until it is`);
   const clock = systemClock;
   const store = new DynamoStore({ client: dynalite.client, table: config.table, now: clock.now });
   const api = options.api ?? (routed ? routedStanzaApi(config, hosts) : unconfiguredApi);
@@ -298,9 +290,9 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     log: (message, data) => log.warn(message, data),
   });
   const base: AppDeps = { joins: store, rounds: store, scheduler, config, log, metrics, clock };
-  base.knownHosts = knownHosts(hosts);
+  base.knownHosts = hosts.listed();
   roundDeps = { ...base, api };
-  const ingest: RegistryIngestDeps = { ...base, hosts };
+  const ingest: IngestDeps = { ...base, hosts };
   const http = await serveEvents(ingest, config.maxBodyBytes, log, options.port ?? 0, options.host ?? '127.0.0.1');
   const { address } = http;
   scheduler.start();

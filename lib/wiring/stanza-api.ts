@@ -4,7 +4,7 @@ import { RoutingStanzaApi } from '../adapters/stanza-api/routing';
 import type { StanzaApi } from '../ports';
 import type { Keys } from '../domain/signature';
 import type { Config } from '../support/config';
-import type { HostRegistry } from '../support/registry';
+import type { HostRegistry } from '../ports';
 
 /** One API URL with its key(s): calls made together go out in batches of at most PING_MUC_API_BATCH. */
 export function stanzaApiFor(config: Config, key: Keys, url = config.apiUrl, host?: string): HttpStanzaApi {

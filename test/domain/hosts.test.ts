@@ -1,83 +1,87 @@
-// The host registry: its document, the caches of the registry and the secrets, the SSM source,
-// and the signatures with several keys.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { SSMClient } from '@aws-sdk/client-ssm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ssmRegistrySource } from '../../lib/adapters/registry-ssm';
-import { hostName, parseHosts, RegistryError } from '../../lib/domain/hosts';
+// The host registry's records (one per server, no secrets), the host table, the registry file,
+// host names, signatures with several keys and the registry settings.
+import { describe, expect, it } from 'vitest';
+import { hostName, hostTable, parseRegistryFile, parseServer, RegistryError } from '../../lib/domain/hosts';
 import { SignatureError, secretKey, sign, verify } from '../../lib/domain/signature';
 import { ConfigError, loadConfig, requireAws } from '../../lib/support/config';
-import { DocumentRegistry, EnvRegistry } from '../../lib/support/registry';
-import { SecretCache } from '../../lib/support/secrets';
 
 const K1 = `whsec_${Buffer.alloc(32, 1).toString('base64')}`;
 const K2 = `whsec_${Buffer.alloc(32, 2).toString('base64')}`;
-const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ping-muc/a-AbCdEf';
-const doc = (servers: unknown[]) => JSON.stringify({ v: 1, servers });
 const URL_A = 'https://a.example:5281/ping_muc_cloud/stanza';
+const server = (id: string, hosts: string[], apiUrl = URL_A) => ({ id, hosts, apiUrl });
 
-describe('parseHosts', () => {
-  it('gives each host its server’s keys unless it has its own, and normalizes the host', () => {
-    const hosts = parseHosts(
-      doc([
-        {
-          name: 'one',
-          webhookSecret: K1,
-          apiSecret: K1,
-          hosts: { 'A.Example.': { apiUrl: URL_A }, 'b.example': { apiUrl: URL_A, apiSecret: K2 } },
-        },
-      ]),
-      { arnsOnly: false },
-    );
-    expect(hosts.get('a.example')).toEqual({
-      host: 'a.example',
-      server: 'one',
+describe('parseServer', () => {
+  it('normalizes the hosts, IDN ones from their A-labels too', () => {
+    expect(parseServer(server('one', ['A.Example.', 'xn--i1b2bf2c1f.xn--h2brj9c']))).toEqual({
+      id: 'one',
+      hosts: ['a.example', 'संगणक.भारत'],
       apiUrl: URL_A,
-      webhookSecret: K1,
-      apiSecret: K1,
     });
-    expect(hosts.get('b.example')?.apiSecret).toBe(K2);
   });
 
-  it('on AWS takes Secrets Manager ARNs only, with an optional version stage', () => {
-    const server = { webhookSecret: ARN, previousWebhookSecret: `${ARN}#AWSPREVIOUS`, apiSecret: ARN };
-    const hosts = parseHosts(doc([{ ...server, hosts: { 'a.example': { apiUrl: URL_A } } }]), { arnsOnly: true });
-    expect(hosts.get('a.example')?.previousWebhookSecret).toBe(`${ARN}#AWSPREVIOUS`);
-    expect(() =>
-      parseHosts(doc([{ ...server, apiSecret: K1, hosts: { 'a.example': { apiUrl: URL_A } } }]), { arnsOnly: true }),
-    ).toThrow(/must be a Secrets Manager ARN/);
+  it.each([
+    ['not an object', [], /must be an object/],
+    ['a bad id', server('a b', ['a.example']), /id must be/],
+    ['no hosts', server('one', []), /hosts must be a non-empty array/],
+    ['a bad host', server('one', ['a b']), /host "a b": invalid domain/],
+    ['a host twice', server('one', ['a.example', 'A.EXAMPLE']), /host a.example is listed twice/],
+    ['no API URL', { id: 'one', hosts: ['a.example'] }, /apiUrl must be an http\(s\) URL/],
+    [
+      'a key',
+      { ...server('one', ['a.example']), webhookSecret: K1 },
+      /unknown fields webhookSecret \(the registry holds no keys/,
+    ],
+    [
+      'too many hosts',
+      server(
+        'one',
+        Array.from({ length: 2001 }, (_, i) => `h${i}.example`),
+      ),
+      /at most 2000/,
+    ],
+  ])('refuses %s', (_what, raw, message) => {
+    expect(() => parseServer(raw)).toThrow(RegistryError);
+    expect(() => parseServer(raw)).toThrow(message);
+  });
+});
+
+describe('hostTable', () => {
+  it('keeps a host with the server that lists it first and reports the other', () => {
+    const conflicts: string[] = [];
+    const table = hostTable(
+      [
+        parseServer(server('a', ['x.example', 'y.example'])),
+        parseServer(server('b', ['y.example', 'z.example'], 'https://b/')),
+      ],
+      (id, error) => conflicts.push(`${id}: ${error}`),
+    );
+    expect(table.get('y.example')).toEqual({ host: 'y.example', server: 'a', apiUrl: URL_A });
+    expect(table.get('z.example')?.server).toBe('b');
+    expect(conflicts).toEqual(['b: host y.example is listed by server a too: kept there']);
+  });
+});
+
+describe('parseRegistryFile', () => {
+  it('reads {"servers": [...]}', () => {
+    const servers = parseRegistryFile(JSON.stringify({ servers: [server('a', ['a.example'])] }));
+    expect(servers).toEqual([{ id: 'a', hosts: ['a.example'], apiUrl: URL_A }]);
   });
 
   it.each([
     ['not JSON', '{', /not JSON/],
-    ['another version', JSON.stringify({ v: 2, servers: [] }), /"v": 1/],
-    ['no servers', doc([]), /non-empty array/],
-    ['no hosts', doc([{ webhookSecret: K1, apiSecret: K1, hosts: {} }]), /hosts must be a non-empty object/],
-    ['no API URL', doc([{ webhookSecret: K1, apiSecret: K1, hosts: { 'a.example': {} } }]), /apiUrl/],
-    ['no webhook key', doc([{ apiSecret: K1, hosts: { 'a.example': { apiUrl: URL_A } } }]), /no webhookSecret/],
+    ['no servers', '{"servers":[]}', /at least one server/],
     [
-      'a weak key',
-      doc([{ webhookSecret: 'short', apiSecret: K1, hosts: { 'a.example': { apiUrl: URL_A } } }]),
-      /too weak/,
+      'a server twice',
+      JSON.stringify({ servers: [server('a', ['a.example']), server('a', ['b.example'])] }),
+      /server a is listed twice/,
     ],
     [
-      'a bad ARN',
-      doc([{ webhookSecret: 'arn:aws:s3:::bucket', apiSecret: K1, hosts: { 'a.example': { apiUrl: URL_A } } }]),
-      /not a Secrets Manager secret ARN/,
+      'a host on two servers',
+      JSON.stringify({ servers: [server('a', ['a.example']), server('b', ['a.example'])] }),
+      /listed by server a too/,
     ],
-    [
-      'a host twice',
-      doc([
-        { webhookSecret: K1, apiSecret: K1, hosts: { 'a.example': { apiUrl: URL_A } } },
-        { webhookSecret: K1, apiSecret: K1, hosts: { 'A.EXAMPLE': { apiUrl: URL_A } } },
-      ]),
-      /listed twice/,
-    ],
-    ['a bad host', doc([{ webhookSecret: K1, apiSecret: K1, hosts: { 'a b': { apiUrl: URL_A } } }]), /invalid domain/],
-  ])('refuses %s', (_what, text, message) => {
-    expect(() => parseHosts(text, { arnsOnly: false })).toThrow(RegistryError);
-    expect(() => parseHosts(text, { arnsOnly: false })).toThrow(message);
+  ])('refuses %s as a whole', (_what, text, message) => {
+    expect(() => parseRegistryFile(text)).toThrow(message);
   });
 });
 
@@ -88,14 +92,6 @@ describe('hostName', () => {
     expect(hostName('A.Example')).toBe('a.example');
     expect(() => hostName('xn--zz.example')).toThrow(/bad A-label/);
     expect(() => hostName('a b')).toThrow(/invalid domain/);
-  });
-
-  it('lets the registry list an IDN host in either form', () => {
-    const hosts = parseHosts(
-      doc([{ webhookSecret: K1, apiSecret: K1, hosts: { 'xn--i1b2bf2c1f.xn--h2brj9c': { apiUrl: URL_A } } }]),
-      { arnsOnly: false },
-    );
-    expect([...hosts.keys()]).toEqual(['संगणक.भारत']);
   });
 });
 
@@ -112,164 +108,36 @@ describe('signatures with several keys', () => {
   });
 });
 
-describe('SecretCache', () => {
-  it('fetches an ARN once per TTL, and keeps the last key while a refresh fails', async () => {
-    let now = 0;
-    let calls = 0;
-    let value: string | Error = K1;
-    const cache = new SecretCache(
-      1000,
-      async (ref) => {
-        calls++;
-        expect(ref).toBe(`${ARN}#AWSPREVIOUS`);
-        if (value instanceof Error) throw value;
-        return value;
-      },
-      () => now,
-    );
-    const ref = `${ARN}#AWSPREVIOUS`;
-    expect(await cache.key(ref, 'k')).toEqual(secretKey(K1));
-    expect(await cache.key(ref, 'k')).toEqual(secretKey(K1));
-    expect(calls).toBe(1);
-    now = 1500;
-    value = K2;
-    expect(await cache.key(ref, 'k')).toEqual(secretKey(K2));
-    now = 3000;
-    value = new Error('Secrets Manager down');
-    expect(await cache.key(ref, 'k')).toEqual(secretKey(K2));
-    expect(calls).toBe(3);
-    expect(await cache.key(K1, 'plain')).toEqual(secretKey(K1));
-  });
-
-  it('fails when it has nothing to fall back on, and tries again next time', async () => {
-    let fail = true;
-    const cache = new SecretCache(1000, async () => {
-      if (fail) throw new Error('denied');
-      return K1;
-    });
-    await expect(cache.key(ARN, 'k')).rejects.toThrow('denied');
-    fail = false;
-    expect(await cache.key(ARN, 'k')).toEqual(secretKey(K1));
-  });
-});
-
-describe('DocumentRegistry', () => {
-  const one = (apiUrl: string, extra: object = {}) =>
-    doc([{ webhookSecret: K1, apiSecret: K1, ...extra, hosts: { 'a.example': { apiUrl } } }]);
-
-  it('re-reads its source after the TTL, keeps the last good document after a bad one', async () => {
-    let now = 0;
-    let text = one(URL_A);
-    let reads = 0;
-    const stale: string[] = [];
-    const registry = new DocumentRegistry({
-      source: async () => {
-        reads++;
-        return text;
-      },
-      name: 'test',
-      arnsOnly: false,
-      ttlMs: 60_000,
-      secrets: new SecretCache(),
-      now: () => now,
-      onStale: (err) => stale.push(err.message),
-    });
-    expect(await registry.api('A.example')).toEqual({ url: URL_A, keys: [secretKey(K1)] });
-    expect(await registry.webhookKeys('b.example')).toBeUndefined();
-    expect(reads).toBe(1);
-    now = 61_000;
-    text = one('https://new.example/stanza', { previousApiSecret: K2 });
-    expect(await registry.api('a.example')).toEqual({
-      url: 'https://new.example/stanza',
-      keys: [secretKey(K1), secretKey(K2)],
-    });
-    now = 122_000;
-    text = '{"v":1';
-    expect((await registry.api('a.example'))?.url).toBe('https://new.example/stanza');
-    expect(stale).toEqual([expect.stringMatching(/host registry test: host registry is not JSON/)]);
-    // Tried again after 30 s, not on every call.
-    await registry.api('a.example');
-    expect(reads).toBe(3);
-    now = 152_000;
-    text = one(URL_A);
-    expect((await registry.api('a.example'))?.url).toBe(URL_A);
-  });
-
-  it('fails when the first read fails', async () => {
-    const registry = new DocumentRegistry({
-      source: async () => {
-        throw new Error('AccessDenied');
-      },
-      name: 'p',
-      arnsOnly: true,
-      ttlMs: 1,
-      secrets: new SecretCache(),
-    });
-    await expect(registry.webhookKeys('a.example')).rejects.toThrow(/host registry p: AccessDenied/);
-  });
-});
-
-describe('EnvRegistry', () => {
-  it('serves every host from the environment, with the previous keys when set', async () => {
-    const env = { PING_MUC_WEBHOOK_SECRET: K1, PING_MUC_API_SECRET: K2, PING_MUC_API_SECRET_PREVIOUS: K1 };
-    const registry = new EnvRegistry(env, URL_A, new SecretCache());
-    expect(registry.multiHost).toBe(false);
-    expect(await registry.webhookKeys('any.example')).toEqual([secretKey(K1)]);
-    expect(await registry.api('other.example')).toEqual({ url: URL_A, keys: [secretKey(K2), secretKey(K1)] });
-    await expect(new EnvRegistry({}, '', new SecretCache()).webhookKeys('a')).rejects.toThrow(
-      /PING_MUC_WEBHOOK_SECRET or PING_MUC_WEBHOOK_SECRET_ARN must be set/,
-    );
-    await expect(new EnvRegistry(env, '', new SecretCache()).api('a')).rejects.toThrow(/PING_MUC_API_URL is not set/);
-  });
-});
-
-describe('the SSM source', () => {
-  let server: Server;
-  const seen: Array<{ target: string; body: Record<string, unknown> }> = [];
-  beforeAll(async () => {
-    server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c) => (body += c));
-      req.on('end', () => {
-        seen.push({ target: String(req.headers['x-amz-target']), body: JSON.parse(body) });
-        res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
-        res.end(JSON.stringify({ Parameter: { Name: 'ping-muc-hosts', Type: 'String', Value: '{"v":1}' } }));
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  });
-  afterAll(() => new Promise<void>((r) => server.close(() => r())));
-
-  it('reads the parameter with GetParameter', async () => {
-    const client = new SSMClient({
-      region: 'eu-west-1',
-      endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    });
-    expect(await ssmRegistrySource('ping-muc-hosts', client)()).toBe('{"v":1}');
-    expect(seen).toEqual([{ target: 'AmazonSSM.GetParameter', body: { Name: 'ping-muc-hosts' } }]);
-    client.destroy();
-  });
-});
-
 describe('registry settings', () => {
-  it('reads the registry and the cache TTL, and refuses two registries', () => {
-    expect(loadConfig({})).toMatchObject({ cacheTtlMs: 300_000, hostsFile: undefined, hostsParameter: undefined });
+  it('reads the registry, the master key and the cache TTL, and refuses two registries', () => {
+    expect(loadConfig({})).toMatchObject({ cacheTtlMs: 300_000, hostsFile: undefined, hostsInTable: false });
     expect(loadConfig({ PING_MUC_HOSTS_FILE: 'h.json', PING_MUC_CACHE_SECONDS: '0' })).toMatchObject({
       hostsFile: 'h.json',
       cacheTtlMs: 0,
     });
-    expect(() => loadConfig({ PING_MUC_HOSTS_FILE: 'h.json', PING_MUC_HOSTS_PARAMETER: 'p' })).toThrow(ConfigError);
+    expect(loadConfig({ PING_MUC_REGISTRY: 'table', PING_MUC_MASTER_KEY_ARN: 'arn:x' })).toMatchObject({
+      hostsInTable: true,
+      masterKey: { secretId: 'arn:x' },
+    });
+    expect(loadConfig({ PING_MUC_MASTER_KEY_FILE: 'k.json' }).masterKey).toEqual({ file: 'k.json' });
+    expect(() => loadConfig({ PING_MUC_HOSTS_FILE: 'h.json', PING_MUC_REGISTRY: 'table' })).toThrow(ConfigError);
+    expect(() => loadConfig({ PING_MUC_REGISTRY: 'ssm' })).toThrow(/expected "table"/);
+    expect(() => loadConfig({ PING_MUC_MASTER_KEY: '{}', PING_MUC_MASTER_KEY_FILE: 'k' })).toThrow(/choose one place/);
   });
 
-  it('on AWS, the round needs the API URL or the registry parameter', () => {
+  it('on AWS, needs the master key secret, and the round the API URL or the registry', () => {
     const aws = {
       PING_MUC_SCHEDULER_ROLE_ARN: 'r',
       PING_MUC_DLQ_ARN: 'd',
-      PING_MUC_ROUND_QUEUE_URL: 'q',
-      PING_MUC_ROUND_QUEUE_ARN: 'qa',
+      PING_MUC_ROUND_QUEUE_URL: 'https://sqs/q',
+      PING_MUC_ROUND_QUEUE_ARN: 'arn:q',
+      PING_MUC_MASTER_KEY_ARN: 'arn:k',
     };
-    expect(() => requireAws(loadConfig(aws), 'round')).toThrow(/PING_MUC_API_URL or PING_MUC_HOSTS_PARAMETER/);
-    expect(() => requireAws(loadConfig({ ...aws, PING_MUC_HOSTS_PARAMETER: 'ping-muc-hosts' }), 'round')).not.toThrow();
+    expect(() => requireAws(loadConfig(aws), 'round')).toThrow(/PING_MUC_API_URL or PING_MUC_REGISTRY/);
+    expect(() => requireAws(loadConfig({ ...aws, PING_MUC_REGISTRY: 'table' }), 'round')).not.toThrow();
+    const { PING_MUC_MASTER_KEY_ARN: _, ...noKey } = aws;
+    expect(() => requireAws(loadConfig({ ...noKey, PING_MUC_API_URL: URL_A }), 'round')).toThrow(
+      /PING_MUC_MASTER_KEY_ARN/,
+    );
   });
 });

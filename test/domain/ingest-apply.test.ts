@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { applyEvents, APPLY_PARALLELISM, handleEvents } from '../../lib/app/ingest';
 import { maxSeqAt, parseEvents, type Event } from '../../lib/domain/events';
 import { sign } from '../../lib/domain/signature';
-import { ingestDeps } from '../../bench/ingest';
+import { ingestDeps, WEBHOOK_KEY } from '../../bench/ingest';
+import { oneKeyRegistry } from '../support/registry';
 import { MemoryStore } from '../support/memory-store';
 import { drive, REMOTE, roundWorld, type RoundWorld } from '../support/fakes';
 
@@ -126,7 +127,7 @@ describe('applyEvents', () => {
     const { store, log } = slowStore((s) => s === failAt);
     const deps = ingestDeps(store);
     const body = Buffer.from(JSON.stringify({ v: 1, events: raw }));
-    const res = await handleEvents(deps, { method: 'POST', headers: { ...sign(deps.webhookKey, body) }, body });
+    const res = await handleEvents(deps, { method: 'POST', headers: { ...sign(WEBHOOK_KEY, body) }, body });
     expect(res.status).toBe(503);
     // Every write that started has ended (none left running), and not all 100 were started.
     const started = log.filter((l) => l.at === 'start').length;
@@ -230,7 +231,7 @@ describe('a server clock that ran ahead, corrected, then a restart', () => {
 
   /** Posts events as the module does: signed at its own clock's time, with its seqs. */
   async function post(w: RoundWorld, clockMs: number, events: object[]) {
-    const deps = { ...w.deps, webhookKey: KEY };
+    const deps = { ...w.deps, hosts: oneKeyRegistry(KEY) };
     const body = Buffer.from(JSON.stringify({ v: 1, events }));
     const headers = { ...sign(KEY, body, Math.floor(clockMs / 1000)) };
     return handleEvents(deps, { method: 'POST', headers, body });

@@ -3,6 +3,7 @@
 // changes the secrets at once; a 401 is retried (same webhook-id, signed anew), not dropped.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hostKeys, type KeyKind, keyText, parseMasterKey } from '../../lib/domain/keys';
 import { secretKey, verify } from '../../lib/domain/signature';
 import { batch, only, ping } from './batch';
 import { callApi, EventsReceiver } from './http';
@@ -118,7 +119,7 @@ describe('module side of a secret rotation', () => {
   });
 });
 
-describe('rotating the webhook secret while events flow, against ping-muc', () => {
+describe('rotating the master key while events flow, against ping-muc', () => {
   let stack: Stack;
   const users: User[] = [];
   const joined: string[] = []; // `${user} ${room}` of every join made
@@ -133,8 +134,10 @@ describe('rotating the webhook secret while events flow, against ping-muc', () =
   });
 
   it('loses no event: every join posted during the rotation ends up in the store', async () => {
-    const oldSecret = stack.bed.webhookSecret;
-    const newWebhook = newSecret();
+    const oldMaster = stack.master.current;
+    const newMaster = randomBytes(32).toString('base64');
+    const keyOf = (kind: KeyKind) =>
+      keyText(hostKeys(parseMasterKey(JSON.stringify({ current: newMaster })), kind, DOMAINS.a)[0] as Buffer);
     const options = stack.bed.a.spec.hostOptions!;
     let running = true;
     const flow = users.map(async (u, k) => {
@@ -146,19 +149,25 @@ describe('rotating the webhook secret while events flow, against ping-muc', () =
     });
     await sleep(600);
     const phases = [joined.length];
-    // 1. Prosody: the new secret, the old one as the previous one (events now carry both signatures).
-    options.ping_muc_cloud_webhook_secret = newWebhook;
-    options.ping_muc_cloud_webhook_secret_previous = oldSecret;
+    // 1. ping-muc: the new master, the old one as previous (it accepts and signs with both keys;
+    //    the master key file is re-read on every request here).
+    Object.assign(stack.master, { current: newMaster, previous: oldMaster });
+    stack.saveMasterKey();
+    await sleep(600);
+    phases.push(joined.length);
+    // 2. Prosody: the new keys as host-keys prints them now, the old ones as previous.
+    options.ping_muc_cloud_webhook_secret = keyOf('webhook');
+    options.ping_muc_cloud_webhook_secret_previous = stack.bed.webhookSecret;
+    options.ping_muc_cloud_api_secret = keyOf('stanza-api');
+    options.ping_muc_cloud_api_secret_previous = stack.bed.apiSecret;
     await stack.bed.a.reloadConfig();
     await sleep(600);
     phases.push(joined.length);
-    // 2. ping-muc: the host's new secret (the registry is re-read on every request here).
-    stack.registry[DOMAINS.a]!.webhookSecret = newWebhook;
-    stack.saveRegistry();
-    await sleep(600);
-    phases.push(joined.length);
-    // 3. Prosody: the previous secret goes.
+    // 3. ping-muc: the previous master goes; 4. Prosody: the previous keys go.
+    stack.master.previous = undefined;
+    stack.saveMasterKey();
     delete options.ping_muc_cloud_webhook_secret_previous;
+    delete options.ping_muc_cloud_api_secret_previous;
     await stack.bed.a.reloadConfig();
     await sleep(600);
     running = false;

@@ -2,6 +2,7 @@
 // MUCs, the ping-muc local service in-process, and two taps that record what crosses the wire
 // (events A → ping-muc, stanza API calls ping-muc → A).
 import { expect } from 'vitest';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startLocalService, MEMORY, type LocalService } from '../../lib/wiring/local';
@@ -21,18 +22,17 @@ export interface StackOptions extends TestbedOptions {
   /** Where the service logs (default: kept in memory, see `serviceLog`). */
   log?: (line: string) => void;
   /** ping-muc reads its hosts from a registry file (PING_MUC_HOSTS_FILE, re-read on every
-   * request) instead of its env: a.test, and a2.test with `aSecondHost`. Edit `registry`, then
-   * `saveRegistry()`. Implied by `aSecondHost`, unless `sharedConfig`. */
+   * request) and derives their keys from a master key file (`masterKeyFile`, re-read too):
+   * a.test, and a2.test with `aSecondHost`. Edit `registry` or `master`, then `saveRegistry()` /
+   * `saveMasterKey()`. Implied by `aSecondHost`, unless `sharedConfig`. */
   registry?: boolean;
 }
 
-/** One VirtualHost in ping-muc's hosts registry (docs/hosts.md). */
-export interface RegistryHost {
+/** One server in ping-muc's hosts registry (docs/hosts.md). */
+export interface RegistryServer {
+  id: string;
+  hosts: string[];
   apiUrl: string;
-  webhookSecret: string;
-  apiSecret: string;
-  previousWebhookSecret?: string;
-  previousApiSecret?: string;
 }
 
 export class Stack {
@@ -44,8 +44,11 @@ export class Stack {
   api2: ApiRecorder | undefined;
   events!: EventsTap;
   /** The hosts registry as written to `registryFile` (with `registry` or `aSecondHost`). */
-  readonly registry: Record<string, RegistryHost> = {};
+  readonly registry: RegistryServer[] = [];
   registryFile: string | undefined;
+  /** The master key as written to `masterKeyFile` (with a registry): A's keys derive from `current`. */
+  readonly master: { current: string; previous?: string } = { current: '' };
+  masterKeyFile: string | undefined;
 
   private constructor(
     readonly bed: Testbed,
@@ -53,7 +56,9 @@ export class Stack {
   ) {}
 
   static async start(opts: StackOptions = {}): Promise<Stack> {
-    const bed = await Testbed.create(opts);
+    const listed = opts.registry || (opts.aSecondHost && !opts.sharedConfig);
+    const masterKey = listed ? randomBytes(32).toString('base64') : undefined;
+    const bed = await Testbed.create({ ...opts, masterKey });
     const stack = new Stack(bed, opts);
     try {
       await stack.boot();
@@ -73,18 +78,24 @@ export class Stack {
     this.api = new ApiRecorder(bed.apiUrl);
     await this.api.start();
     let hostsEnv: Record<string, string> = {};
-    if (opts.registry || (opts.aSecondHost && !opts.sharedConfig)) {
-      const { webhookSecret, apiSecret } = bed;
-      this.registry[DOMAINS.a] = { apiUrl: this.api.url, webhookSecret, apiSecret };
+    if (bed.opts.masterKey) {
+      // a.test and a2.test have their own stanza API addresses: two servers in the registry.
+      this.registry.push({ id: 'a', hosts: [DOMAINS.a], apiUrl: this.api.url });
       if (opts.aSecondHost) {
         this.api2 = new ApiRecorder(bed.apiUrl2);
         await this.api2.start();
-        const [webhookSecret2, apiSecret2] = [bed.webhookSecret2, bed.apiSecret2];
-        this.registry[DOMAINS.a2] = { apiUrl: this.api2.url, webhookSecret: webhookSecret2, apiSecret: apiSecret2 };
+        this.registry.push({ id: 'a2', hosts: [DOMAINS.a2], apiUrl: this.api2.url });
       }
       this.registryFile = path.join(bed.root, 'ping-muc-hosts.json');
       this.saveRegistry();
-      hostsEnv = { PING_MUC_HOSTS_FILE: this.registryFile, PING_MUC_CACHE_SECONDS: '0' };
+      this.master.current = bed.opts.masterKey;
+      this.masterKeyFile = path.join(bed.root, 'ping-muc-master-key.json');
+      this.saveMasterKey();
+      hostsEnv = {
+        PING_MUC_HOSTS_FILE: this.registryFile,
+        PING_MUC_MASTER_KEY_FILE: this.masterKeyFile,
+        PING_MUC_CACHE_SECONDS: '0',
+      };
     }
     this.service = await startLocalService({
       dataDir: MEMORY,
@@ -108,13 +119,16 @@ export class Stack {
     await bed.start(this.events.url);
   }
 
-  /** Writes `registry` to the registry file, in the registry's format (one server, A). */
+  /** Writes `registry` to the registry file, in the registry's format. */
   saveRegistry(): void {
     if (!this.registryFile) throw new Error('this stack has no hosts registry (registry or aSecondHost)');
-    const doc = { v: 1, servers: [{ name: 'a', hosts: this.registry }] };
-    const tmp = `${this.registryFile}.tmp`;
-    fs.writeFileSync(tmp, JSON.stringify(doc, null, 2), { mode: 0o600 });
-    fs.renameSync(tmp, this.registryFile); // atomic: ping-muc never reads half a file
+    writeAtomically(this.registryFile, JSON.stringify({ servers: this.registry }, null, 2));
+  }
+
+  /** Writes `master` to the master key file. */
+  saveMasterKey(): void {
+    if (!this.masterKeyFile) throw new Error('this stack has no master key file (registry or aSecondHost)');
+    writeAtomically(this.masterKeyFile, JSON.stringify(this.master));
   }
 
   /** Connects a new user of A (account created on the fly), on a.test or on `domain`. */
@@ -192,4 +206,11 @@ export class Stack {
     await this.api2?.close();
     await this.service?.close();
   }
+}
+
+/** Atomic: ping-muc never reads half a file. */
+function writeAtomically(file: string, text: string): void {
+  const tmp = `${file}.tmp`;
+  fs.writeFileSync(tmp, text, { mode: 0o600 });
+  fs.renameSync(tmp, file);
 }

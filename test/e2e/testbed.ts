@@ -21,6 +21,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { domainToASCII, fileURLToPath } from 'node:url';
+import { hostKeys, type KeyKind, keyText, parseMasterKey } from '../../lib/domain/keys';
 import { EjabberdServer, requireEjabberd } from './ejabberd';
 import { checkProsody, prosodyInstall } from './prosody-version';
 
@@ -383,6 +384,14 @@ export interface TestbedOptions {
   sharedConfig?: boolean;
   /** B is ejabberd (test/e2e/ejabberd.ts) instead of Prosody: `bed.ejabberd`, `bed.b` unset. */
   bEjabberd?: { persistentRooms?: boolean };
+  /** A's keys are derived from this master key value (as `npm run host-keys` prints them), not random. */
+  masterKey?: string;
+}
+
+/** A host's key: derived from the master key value when there is one, else random. */
+function keyOf(master: string | undefined, kind: KeyKind, host: string): string {
+  if (!master) return `whsec_${randomBytes(32).toString('base64')}`;
+  return keyText(hostKeys(parseMasterKey(JSON.stringify({ current: master })), kind, host)[0] as Buffer);
 }
 
 export const DOMAINS = {
@@ -402,11 +411,11 @@ export const DOMAINS = {
 export class Testbed {
   readonly root: string;
   readonly hostsFile: string;
-  readonly webhookSecret = `whsec_${randomBytes(32).toString('base64')}`;
-  readonly apiSecret = `whsec_${randomBytes(32).toString('base64')}`;
+  readonly webhookSecret: string;
+  readonly apiSecret: string;
   /** a2.test's secrets (with `aSecondHost`). */
-  readonly webhookSecret2 = `whsec_${randomBytes(32).toString('base64')}`;
-  readonly apiSecret2 = `whsec_${randomBytes(32).toString('base64')}`;
+  readonly webhookSecret2: string;
+  readonly apiSecret2: string;
   a!: ProsodyServer;
   b!: ProsodyServer;
   c: ProsodyServer | undefined;
@@ -419,6 +428,10 @@ export class Testbed {
     private readonly releaseSubnet: () => void,
     readonly opts: TestbedOptions,
   ) {
+    this.webhookSecret = keyOf(opts.masterKey, 'webhook', DOMAINS.a);
+    this.apiSecret = keyOf(opts.masterKey, 'stanza-api', DOMAINS.a);
+    this.webhookSecret2 = keyOf(opts.masterKey, 'webhook', DOMAINS.a2);
+    this.apiSecret2 = keyOf(opts.masterKey, 'stanza-api', DOMAINS.a2);
     this.root = fs.mkdtempSync(path.join(os.tmpdir(), 'ping-muc-e2e-'));
     this.hostsFile = path.join(this.root, 'hosts');
     const ip = (h: number) => `127.${subnet}.0.${h}`;

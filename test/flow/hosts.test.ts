@@ -1,10 +1,11 @@
-// One local service for two VirtualHosts on different servers, from a hosts file (docs/hosts.md):
-// each host's events under its own key only, its rounds to its own stanza API with its own key,
-// and rotations with a previous key.
+// One local service for two VirtualHosts on different servers, from a hosts file (docs/hosts.md)
+// and a master key file: each host's events under its own derived key only, its rounds to its own
+// stanza API with its own key, and a rotation of the master key (current and previous).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { hostKeys, type KeyKind, keyText, parseMasterKey } from '../../lib/domain/keys';
 import { secretKey, sign } from '../../lib/domain/signature';
 import { nextSeq, postRaw, type Posted } from '../support/events';
 import { startHarness, type Harness } from '../support/service';
@@ -14,13 +15,16 @@ import { waitFor } from '../support/wait';
 const A = 'a.example';
 const C = 'c.example';
 const REMOTE = 'muc.b.example';
-const secret = (n: number) => `whsec_${Buffer.alloc(32, n).toString('base64')}`;
-const WA = secret(11);
-const WC = secret(12);
-const WC2 = secret(13);
-const AA = secret(21);
-const AC = secret(22);
-const AC2 = secret(23);
+const M1 = 'flow test master key one 0123456789';
+const M2 = 'flow test master key two 0123456789';
+/** A host's key as host-keys prints it, from master value `m`. */
+const derived = (m: string, kind: KeyKind, host: string) =>
+  keyText(hostKeys(parseMasterKey(JSON.stringify({ current: m })), kind, host)[0] as Buffer);
+const WA = derived(M1, 'webhook', A);
+const WC = derived(M1, 'webhook', C);
+const WC2 = derived(M2, 'webhook', C);
+const AA = derived(M1, 'stanza-api', A);
+const AC = derived(M1, 'stanza-api', C);
 
 const joinOf = (host: string, nick: string) => ({
   type: 'join',
@@ -34,20 +38,24 @@ const closeOf = (host: string) => ({ type: 's2s-close', seq: nextSeq(), host, re
 
 let dir: string;
 let file: string;
+let keyFile: string;
 let h: Harness;
 let stubA: StanzaApiStub;
 let stubC: StanzaApiStub;
 
-/** Writes the hosts file: server "one" serves A, server "two" serves C (with `c`'s overrides). */
-function writeHosts(c: Record<string, string | undefined> = {}, extra: Record<string, unknown> = {}) {
+/** Writes the hosts file: server "one" serves A (and `extra` hosts), server "two" serves C. */
+function writeHosts(extra: string[] = []) {
   const doc = {
-    v: 1,
     servers: [
-      { name: 'one', webhookSecret: WA, apiSecret: AA, hosts: { [A]: { apiUrl: stubA.url }, ...extra } },
-      { name: 'two', webhookSecret: WC, apiSecret: AC, ...c, hosts: { [C]: { apiUrl: stubC.url } } },
+      { id: 'one', hosts: [A, ...extra], apiUrl: stubA.url },
+      { id: 'two', hosts: [C], apiUrl: stubC.url },
     ],
   };
   writeFileSync(file, JSON.stringify(doc));
+}
+
+function writeMaster(current: string, previous?: string) {
+  writeFileSync(keyFile, JSON.stringify({ current, previous }));
 }
 
 /** Posts `events` signed with `secrets` (several: a rotation), naming `host` in ping-muc-host. */
@@ -68,11 +76,13 @@ function post(host: string | undefined, secrets: string[], events: object[], id?
 beforeAll(async () => {
   dir = mkdtempSync(joinPath(tmpdir(), 'ping-muc-hosts-'));
   file = joinPath(dir, 'hosts.json');
+  keyFile = joinPath(dir, 'master.json');
+  writeMaster(M1);
   stubA = await startStanzaApiStub(AA);
   stubC = await startStanzaApiStub(AC);
   writeHosts();
   // Cache of 0 s: every request reads the file again, so a test can rotate a key in place.
-  h = await startHarness({ PING_MUC_HOSTS_FILE: file, PING_MUC_CACHE_SECONDS: '0' });
+  h = await startHarness({ PING_MUC_HOSTS_FILE: file, PING_MUC_MASTER_KEY_FILE: keyFile, PING_MUC_CACHE_SECONDS: '0' });
 });
 afterAll(async () => {
   await h.close();
@@ -80,7 +90,10 @@ afterAll(async () => {
   await stubC.close();
   rmSync(dir, { recursive: true, force: true });
 });
-beforeEach(() => writeHosts());
+beforeEach(() => {
+  writeHosts();
+  writeMaster(M1);
+});
 
 describe('events of two hosts with their own keys', () => {
   it('accepts each host’s events under its own key', async () => {
@@ -151,15 +164,15 @@ describe('events of two hosts with their own keys', () => {
   });
 });
 
-describe('webhook key rotation', () => {
-  it('accepts the previous key while it is set, and refuses it once removed', async () => {
-    writeHosts({ webhookSecret: WC2, previousWebhookSecret: WC });
+describe('master key rotation', () => {
+  it('accepts keys derived from the previous master while it is set, and refuses them once removed', async () => {
+    writeMaster(M2, M1);
     expect((await post(C, [WC], [joinOf(C, 'old')])).status).toBe(200);
     expect((await post(C, [WC2], [joinOf(C, 'new')])).status).toBe(200);
     // The module signs with both during a rotation.
     expect((await post(C, [WC2, WC], [joinOf(C, 'both')])).status).toBe(200);
 
-    writeHosts({ webhookSecret: WC2 });
+    writeMaster(M2);
     const before = await h.snapshot();
     const old = await post(C, [WC], [joinOf(C, 'late')]);
     expect(old.status).toBe(401);
@@ -191,19 +204,20 @@ describe('rounds', () => {
   });
 
   it('signs with the current and the previous API key during a rotation', async () => {
-    // The server still holds AC: the previous key's signature is the one it accepts.
-    writeHosts({ apiSecret: AC2, previousApiSecret: AC });
+    // The server still holds AC (from M1): the previous key's signature is the one it accepts.
+    writeMaster(M2, M1);
     const pings = stubC.pings.length;
-    expect((await post(C, [WC], [joinOf(C, 'rota')])).status).toBe(200);
-    expect((await post(C, [WC], [closeOf(C)])).status).toBe(200);
+    expect((await post(C, [WC2], [joinOf(C, 'rota')])).status).toBe(200);
+    expect((await post(C, [WC2], [closeOf(C)])).status).toBe(200);
     await waitFor('a ping of rota', () => stubC.pings.slice(pings).some((p) => p.user === `rota@${C}/r`));
     expect(stubC.refused).toBe(0);
   });
 
   it('fails and retries, never notifies, a round of a host the registry no longer lists', async () => {
-    writeHosts({}, { 'd.example': { apiUrl: stubA.url } });
-    expect((await post('d.example', [WA], [joinOf('d.example', 'dora')])).status).toBe(200);
-    expect((await post('d.example', [WA], [closeOf('d.example')])).status).toBe(200);
+    writeHosts(['d.example']);
+    const WD = derived(M1, 'webhook', 'd.example');
+    expect((await post('d.example', [WD], [joinOf('d.example', 'dora')])).status).toBe(200);
+    expect((await post('d.example', [WD], [closeOf('d.example')])).status).toBe(200);
     writeHosts();
     // Its own failure, not the retry of another test's round that happens to be logged first.
     const unknown = (l: { message: string; error?: unknown }) =>

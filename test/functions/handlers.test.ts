@@ -9,7 +9,17 @@ import { afterAll, beforeAll, beforeEach, describe, expect, expectTypeOf, it, vi
 import { startDynalite, type RunningDynalite } from '../../lib/adapters/dynamodb/dynalite';
 import { ensureTable } from '../../lib/adapters/dynamodb/table';
 import { signed, nextSeq } from '../support/events';
-import { API_SECRET, WEBHOOK_SECRET } from '../support/service';
+import { hostKeys, keyText, parseMasterKey } from '../../lib/domain/keys';
+
+const MASTER = JSON.stringify({ current: 'handlers test master key 0123456789' });
+const MASTER_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ping-muc-master-AbCdEf';
+/** a.example's webhook key, as host-keys prints it for its Prosody. */
+const WEBHOOK_SECRET = keyText(hostKeys(parseMasterKey(MASTER), 'webhook', 'a.example')[0] as Buffer);
+/** Signed for a.example, named in ping-muc-host as the module does. */
+const hostSigned = (body: string) => ({ ...signed(WEBHOOK_SECRET, body), 'ping-muc-host': 'a.example' });
+/** The master key the fake Secrets Manager answers with (a test may break it). */
+let masterText = MASTER;
+const secretReads: string[] = [];
 
 const ROUND_ARN = 'arn:aws:lambda:eu-west-1:123456789012:function:ping-muc-round';
 const QUEUE_ARN = 'arn:aws:sqs:eu-west-1:123456789012:ping-muc-round';
@@ -60,6 +70,12 @@ beforeAll(async () => {
     let body = '';
     req.on('data', (c) => (body += c));
     req.on('end', () => {
+      if (req.headers['x-amz-target'] === 'secretsmanager.GetSecretValue') {
+        secretReads.push(JSON.parse(body).SecretId);
+        res.writeHead(200, { 'content-type': 'application/x-amz-json-1.1' });
+        res.end(JSON.stringify({ ARN: MASTER_ARN, Name: 'ping-muc-master', SecretString: masterText }));
+        return;
+      }
       const request = { path: req.url ?? '', headers: req.headers, body: JSON.parse(body || '{}') };
       requests.push(request);
       if (isSend(request)) {
@@ -96,6 +112,7 @@ beforeEach(() => {
     AWS_SECRET_ACCESS_KEY: 'test',
     AWS_ENDPOINT_URL_SCHEDULER: `http://127.0.0.1:${(scheduler.address() as AddressInfo).port}`,
     AWS_ENDPOINT_URL_LAMBDA: `http://127.0.0.1:${(scheduler.address() as AddressInfo).port}`,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: `http://127.0.0.1:${(scheduler.address() as AddressInfo).port}`,
     PING_MUC_DYNAMODB_ENDPOINT: dynalite.endpoint,
     PING_MUC_TABLE: 'ping-muc-test',
     PING_MUC_API_URL: 'http://127.0.0.1:9/stanza',
@@ -105,11 +122,12 @@ beforeEach(() => {
     PING_MUC_SCHEDULE_GROUP: 'ping-muc',
     PING_MUC_ROUND_QUEUE_URL: queueUrl(),
     PING_MUC_ROUND_QUEUE_ARN: QUEUE_ARN,
-    PING_MUC_WEBHOOK_SECRET: WEBHOOK_SECRET,
-    PING_MUC_API_SECRET: API_SECRET,
+    PING_MUC_MASTER_KEY_ARN: MASTER_ARN,
     LOG_LEVEL: 'error',
   };
   requests.length = 0;
+  secretReads.length = 0;
+  masterText = MASTER;
 });
 
 type Line = Record<string, unknown> & { message?: string; _aws?: unknown };
@@ -176,7 +194,7 @@ describe('events function', () => {
     });
     // Due within 15 minutes: the round queue holds the wait.
     process.env.PING_MUC_DELAY_SECONDS = '600';
-    const res = await handler(urlEvent(body, signed(WEBHOOK_SECRET, body), true));
+    const res = await handler(urlEvent(body, hostSigned(body), true));
     expect(res).toMatchObject({ statusCode: 200, headers: { 'content-type': 'application/json' } });
     expect(JSON.parse(res.body)).toEqual({ ok: true, applied: 3 });
     expect(requests).toHaveLength(1);
@@ -197,7 +215,7 @@ describe('events function', () => {
       ],
     });
     process.env.PING_MUC_DELAY_SECONDS = '1800';
-    expect((await handler(urlEvent(body, signed(WEBHOOK_SECRET, body)))).statusCode).toBe(200);
+    expect((await handler(urlEvent(body, hostSigned(body)))).statusCode).toBe(200);
     expect(requests).toHaveLength(1);
     expect(requests[0]!.path).toMatch(/^\/schedules\/pm-/);
     expect(requests[0]!.body).toMatchObject({
@@ -225,9 +243,7 @@ describe('events function', () => {
       ],
     });
     expect((await handler(urlEvent('{}', {}), { awsRequestId: 'req-401' })).statusCode).toBe(401);
-    expect((await handler(urlEvent(body, signed(WEBHOOK_SECRET, body)), { awsRequestId: 'req-200' })).statusCode).toBe(
-      200,
-    );
+    expect((await handler(urlEvent(body, hostSigned(body)), { awsRequestId: 'req-200' })).statusCode).toBe(200);
     const refused = lines().find((l) => l.message === 'events refused');
     expect(refused).toMatchObject({ level: 'warn', service: 'ping-muc', requestId: 'req-401', status: 401 });
     expect(Date.parse(String(refused?.timestamp))).toBeGreaterThan(0);
@@ -255,20 +271,39 @@ describe('events function', () => {
   it('answers 401 to a bad signature and 400 to bad JSON', async () => {
     const { handler } = await import('../../functions/events');
     expect((await handler(urlEvent('{}', {}))).statusCode).toBe(401);
-    expect((await handler(urlEvent('{', signed(WEBHOOK_SECRET, '{')))).statusCode).toBe(400);
+    expect((await handler(urlEvent('{', hostSigned('{')))).statusCode).toBe(400);
     expect(requests).toHaveLength(0);
   });
 
-  it('fails to start with a clear error when the secret is missing or weak', async () => {
-    delete process.env.PING_MUC_WEBHOOK_SECRET;
+  it('reads the master key from Secrets Manager once per cache TTL', async () => {
     const { handler } = await import('../../functions/events');
-    await expect(handler(urlEvent('{}', {}))).rejects.toThrow(
-      /PING_MUC_WEBHOOK_SECRET or PING_MUC_WEBHOOK_SECRET_ARN must be set/,
-    );
+    const body = JSON.stringify({ v: 1, events: [{ type: 'heartbeat', seq: nextSeq(), host: 'a.example' }] });
+    expect((await handler(urlEvent(body, hostSigned(body)))).statusCode).toBe(200);
+    const again = JSON.stringify({ v: 1, events: [{ type: 'heartbeat', seq: nextSeq(), host: 'a.example' }] });
+    expect((await handler(urlEvent(again, hostSigned(again)))).statusCode).toBe(200);
+    expect(secretReads).toEqual([MASTER_ARN]);
+  });
+
+  it('fails to start without the master key, and answers 503 with a weak one', async () => {
+    delete process.env.PING_MUC_MASTER_KEY_ARN;
+    const { handler } = await import('../../functions/events');
+    await expect(handler(urlEvent('{}', {}))).rejects.toThrow(/missing configuration: PING_MUC_MASTER_KEY_ARN/);
     vi.resetModules();
-    process.env.PING_MUC_WEBHOOK_SECRET = 'short';
+    process.env.PING_MUC_MASTER_KEY_ARN = MASTER_ARN;
+    masterText = '{"current":"short"}';
+    const lines = captureStdout();
     const again = await import('../../functions/events');
-    await expect(again.handler(urlEvent('{}', {}))).rejects.toThrow(/too weak/);
+    const body = '{}';
+    expect((await again.handler(urlEvent(body, hostSigned(body)))).statusCode).toBe(503);
+    expect(lines().find((l) => l.message === 'events: host registry or secret unavailable')?.error).toMatch(/too weak/);
+  });
+
+  it('refuses a request that does not name its host: keys are per host', async () => {
+    const { handler } = await import('../../functions/events');
+    const body = '{}';
+    const res = await handler(urlEvent(body, signed(WEBHOOK_SECRET, body)));
+    expect(res.statusCode).toBe(401);
+    expect(res.body).toMatch(/missing ping-muc-host header/);
   });
 
   it('fails to start with a clear error when configuration is missing', async () => {
@@ -306,7 +341,7 @@ describe('round function', () => {
         { type: 's2s-close', seq: nextSeq(), host: 'a.example', remotes: ['muc.down.example'], direction: 'out' },
       ],
     });
-    expect((await events.handler(urlEvent(body, signed(WEBHOOK_SECRET, body)))).statusCode).toBe(200);
+    expect((await events.handler(urlEvent(body, hostSigned(body)))).statusCode).toBe(200);
     // Due at once: the round function is invoked now.
     expect(requests[0]!.path).toMatch(INVOKE_PATH);
     expect(requests[0]!.headers['x-amz-invocation-type']).toBe('Event');
@@ -350,7 +385,7 @@ describe('round function', () => {
         { type: 's2s-close', seq: nextSeq(), host: 'a.example', remotes: ['muc.alias.example'], direction: 'out' },
       ],
     });
-    expect((await events.handler(urlEvent(body, signed(WEBHOOK_SECRET, body)))).statusCode).toBe(200);
+    expect((await events.handler(urlEvent(body, hostSigned(body)))).statusCode).toBe(200);
     const job = jobOf(requests[0]!);
 
     const lines = captureStdout();

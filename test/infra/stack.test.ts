@@ -6,6 +6,8 @@ import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { DEFAULTS, ENV, loadConfig, requireAws } from '../../lib/support/config';
+import { parseMasterKey } from '../../lib/domain/keys';
+import { prosodyLines } from '../../scripts/host-keys';
 import { checkRoundTimeout, deadlineMarginMs } from '../../lib/app/round';
 import { RECONCILE_PERIOD_MS } from '../../lib/app/reconcile';
 import { isReconcile } from '../../functions/round';
@@ -44,8 +46,7 @@ const ids = {} as Record<
   | 'group'
   | 'dlq'
   | 'roundQueue'
-  | 'webhookSecret'
-  | 'apiSecret'
+  | 'masterKey'
   | 'eventsLogs'
   | 'roundLogs'
   | 'url'
@@ -65,8 +66,7 @@ beforeAll(() => {
   ids.group = resource(json, 'AWS::Scheduler::ScheduleGroup', 'ScheduleGroup')[0];
   ids.dlq = resource(json, 'AWS::SQS::Queue', 'DeadLetterQueue')[0];
   ids.roundQueue = resource(json, 'AWS::SQS::Queue', 'RoundQueue')[0];
-  ids.webhookSecret = resource(json, 'AWS::SecretsManager::Secret', 'WebhookSecret')[0];
-  ids.apiSecret = resource(json, 'AWS::SecretsManager::Secret', 'ApiSecret')[0];
+  ids.masterKey = resource(json, 'AWS::SecretsManager::Secret', 'MasterKey')[0];
   ids.eventsLogs = resource(json, 'AWS::Logs::LogGroup', 'EventsLogs')[0];
   ids.roundLogs = resource(json, 'AWS::Logs::LogGroup', 'RoundLogs')[0];
   ids.url = resource(json, 'AWS::Lambda::Url', 'EventsFunction')[0];
@@ -116,7 +116,8 @@ describe('resources', () => {
     for (const r of Object.values(json.Resources)) counts[r.Type] = (counts[r.Type] ?? 0) + 1;
     expect(counts).toEqual({
       'AWS::DynamoDB::Table': 1,
-      'AWS::SecretsManager::Secret': 2,
+      // The master key: every host's keys are derived from it.
+      'AWS::SecretsManager::Secret': 1,
       // The DLQ and the round queue, each with its TLS-only policy.
       'AWS::SQS::Queue': 2,
       'AWS::SQS::QueuePolicy': 2,
@@ -124,9 +125,9 @@ describe('resources', () => {
       // The reconciler's: lib's own schedules are created at run time.
       'AWS::Scheduler::Schedule': 1,
       'AWS::IAM::Role': 3,
-      // The two functions' default policies, the round invoking itself, the two host-registry reads,
+      // The two functions' default policies, the round invoking itself, the scheduler role's,
       // the round consuming the round queue and the events function sending to it.
-      'AWS::IAM::Policy': 8,
+      'AWS::IAM::Policy': 6,
       'AWS::Logs::LogGroup': 2,
       'AWS::Lambda::Function': 2,
       'AWS::Lambda::EventInvokeConfig': 1,
@@ -263,13 +264,16 @@ describe('resources', () => {
     }
   });
 
-  it('the secrets: generated (≥ 32 alphanumerics), never a value in the template', () => {
-    for (const id of [ids.webhookSecret, ids.apiSecret]) {
-      const p = fn(id);
-      expect(p.SecretString).toBeUndefined();
-      expect(p.GenerateSecretString).toMatchObject({ ExcludePunctuation: true, IncludeSpace: false });
-      expect((p.GenerateSecretString as { PasswordLength: number }).PasswordLength).toBeGreaterThanOrEqual(32);
-    }
+  it('the master key: generated as {"current": ≥ 32 alphanumerics}, never a value in the template', () => {
+    const p = fn(ids.masterKey);
+    expect(p.SecretString).toBeUndefined();
+    expect(p.GenerateSecretString).toMatchObject({
+      SecretStringTemplate: '{}',
+      GenerateStringKey: 'current',
+      ExcludePunctuation: true,
+      IncludeSpace: false,
+    });
+    expect((p.GenerateSecretString as { PasswordLength: number }).PasswordLength).toBeGreaterThanOrEqual(32);
     expect(findKeys(json, 'SecretString')).toEqual([]);
   });
 
@@ -331,11 +335,13 @@ describe('resources', () => {
     expect(json.Parameters!.RoundQueueConcurrency!.Default).toBe(1000);
   });
 
-  it('the parameters: ApiUrl required (https), documented defaults from lib', () => {
+  it('the parameters: ApiUrl (https, empty with the table registry), documented defaults from lib', () => {
     const p = json.Parameters!;
     expect(p.ApiUrl!.Default).toBeUndefined();
     expect(new RegExp(String(p.ApiUrl!.AllowedPattern)).test('https://xmpp.example.com/api')).toBe(true);
     expect(new RegExp(String(p.ApiUrl!.AllowedPattern)).test('http://xmpp.example.com/api')).toBe(false);
+    expect(new RegExp(String(p.ApiUrl!.AllowedPattern)).test('')).toBe(true);
+    expect(p.HostRegistry!.AllowedValues).toEqual(['none', 'table']);
     expect(p.DelaySeconds!.Default).toBe(DEFAULTS.delaySeconds);
     // Unset by default: lib's default (which follows ApiBatch) applies.
     expect(p.Concurrency!.Default).toBe('');
@@ -438,47 +444,6 @@ describe('least privilege', () => {
     },
   ];
 
-  /** With a host registry: the parameter, and the keys it names by convention (docs/hosts.md). */
-  const registryReads = (kind: 'webhook' | 'api'): Statement[] => [
-    {
-      Effect: 'Allow',
-      Action: 'ssm:GetParameter',
-      Resource: {
-        'Fn::Join': [
-          '',
-          [
-            'arn:',
-            ref('AWS::Partition'),
-            ':ssm:',
-            ref('AWS::Region'),
-            ':',
-            ref('AWS::AccountId'),
-            ':parameter',
-            ref('HostRegistryParameter'),
-          ],
-        ],
-      },
-    } as Statement,
-    {
-      Effect: 'Allow',
-      Action: 'secretsmanager:GetSecretValue',
-      Resource: {
-        'Fn::Join': [
-          '',
-          [
-            'arn:',
-            ref('AWS::Partition'),
-            ':secretsmanager:',
-            ref('AWS::Region'),
-            ':',
-            ref('AWS::AccountId'),
-            `:secret:ping-muc/${kind}/*`,
-          ],
-        ],
-      },
-    } as Statement,
-  ];
-
   it('the events function: its log group, the table, create schedules, pass the role, its secret', () => {
     const [logs, ...rest] = common('events');
     expect(normalize(roleStatements(json, ids.eventsRole))).toEqual(
@@ -486,11 +451,10 @@ describe('least privilege', () => {
         { ...logs!, Resource: getAtt(ids.eventsLogs, 'Arn') } as Statement,
         ...(rest as Statement[]),
         { Effect: 'Allow', Action: 'scheduler:CreateSchedule', Resource: schedulesArn() },
-        { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: ref(ids.webhookSecret) },
+        { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: ref(ids.masterKey) },
         // A round due within a second is invoked at once; within 15 minutes it waits in the queue.
         { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: getAtt(ids.round, 'Arn') },
         { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: getAtt(ids.roundQueue, 'Arn') },
-        ...registryReads('webhook'),
       ]),
     );
   });
@@ -502,7 +466,7 @@ describe('least privilege', () => {
         { ...logs!, Resource: getAtt(ids.roundLogs, 'Arn') } as Statement,
         ...(rest as Statement[]),
         { Effect: 'Allow', Action: 'scheduler:CreateSchedule', Resource: schedulesArn() },
-        { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: ref(ids.apiSecret) },
+        { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: ref(ids.masterKey) },
         { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: getAtt(ids.dlq, 'Arn') },
         { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: getAtt(ids.round, 'Arn') },
         { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: getAtt(ids.roundQueue, 'Arn') },
@@ -511,15 +475,15 @@ describe('least privilege', () => {
           Action: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'],
           Resource: getAtt(ids.roundQueue, 'Arn'),
         },
-        ...registryReads('api'),
       ]),
     );
   });
 
-  it('the host-registry reads exist only with a registry (condition HasHostRegistry)', () => {
-    const policies = Object.entries(json.Resources).filter(([id]) => /ReadsHostRegistry/.test(id));
-    expect(policies).toHaveLength(2);
-    for (const [, r] of policies) expect(r.Condition).toBe('HasHostRegistry');
+  it('one secret for all hosts: no grant on any other secret, and no SSM', () => {
+    const actions = [ids.eventsRole, ids.roundRole].flatMap((role) =>
+      roleStatements(json, role).filter((st) => asArray(st.Action).some((a) => /^(secretsmanager|ssm):/.test(a))),
+    );
+    expect(actions.map((st) => st.Resource)).toEqual([ref(ids.masterKey), ref(ids.masterKey)]);
   });
 
   it('each function is granted exactly the AWS SDK commands its deployed bundle sends', () => {
@@ -602,7 +566,8 @@ const envOf = (id: string, parameters?: Record<string, string>) =>
 
 describe('environment wiring (names from lib/support/config.ts ENV)', () => {
   const scheduling = () => ({
-    [ENV.hostsParameter]: { 'Fn::If': ['HasHostRegistry', ref('HostRegistryParameter'), ref('AWS::NoValue')] },
+    [ENV.registry]: { 'Fn::If': ['HasHostRegistry', 'table', ref('AWS::NoValue')] },
+    [ENV.masterKeyArn]: ref(ids.masterKey),
     [ENV.table]: ref(ids.table),
     [ENV.delaySeconds]: ref('DelaySeconds'),
     [ENV.scheduleGroup]: props(json.Resources[ids.group]!).Name,
@@ -619,18 +584,17 @@ describe('environment wiring (names from lib/support/config.ts ENV)', () => {
     NODE_OPTIONS: '--enable-source-maps',
   });
 
-  it('the events function: table and scheduling, the round function ARN, the webhook secret ARN', () => {
+  it('the events function: table, scheduling, registry and master key, the round function ARN', () => {
     expect(fn(ids.events).Environment).toEqual({
       Variables: {
         ...scheduling(),
         [ENV.roundFunctionArn]: getAtt(ids.round, 'Arn'),
-        [ENV.webhookSecretArn]: ref(ids.webhookSecret),
         ...common(),
       },
     });
   });
 
-  it('the round function: table, scheduling, round settings and the API secret ARN (its own ARN comes from the context)', () => {
+  it('the round function: table, scheduling, registry and master key, round settings (its own ARN comes from the context)', () => {
     expect(fn(ids.round).Environment).toEqual({
       Variables: {
         ...scheduling(),
@@ -640,7 +604,6 @@ describe('environment wiring (names from lib/support/config.ts ENV)', () => {
         [ENV.serverMaxInflight]: { 'Fn::If': ['HasServerMaxInflight', ref('ServerMaxInflight'), ref('AWS::NoValue')] },
         [ENV.rechecks]: ref('Rechecks'),
         [ENV.retryAttempts]: ref('RetryAttempts'),
-        [ENV.apiSecretArn]: ref(ids.apiSecret),
         [ENV.roundTimeoutSeconds]: String(SIZING.round.timeoutSeconds),
         ...common(),
       },
@@ -733,6 +696,7 @@ describe('environment wiring (names from lib/support/config.ts ENV)', () => {
       const vars = Object.keys((fn(id).Environment as { Variables: object }).Variables);
       expect(vars).not.toContain(ENV.webhookSecret);
       expect(vars).not.toContain(ENV.apiSecret);
+      expect(vars).not.toContain(ENV.masterKey);
     }
   });
 
@@ -750,7 +714,9 @@ describe('environment wiring (names from lib/support/config.ts ENV)', () => {
         roundFunctionArn: expect.stringMatching(/^arn:aws:lambda:.*:function:/),
       },
     });
-    expect(env[ENV.webhookSecretArn]).toMatch(/^arn:aws:secretsmanager:/);
+    expect(config.masterKey).toEqual({ secretId: expect.stringMatching(/^arn:aws:secretsmanager:/) });
+    expect(config.hostsInTable).toBe(false);
+    expect(loadConfig(envOf(ids.events, { HostRegistry: 'table' })).hostsInTable).toBe(true);
   });
 
   it("a deployment's environment is what lib's loadConfig/requireAws accept (round)", () => {
@@ -766,7 +732,10 @@ describe('environment wiring (names from lib/support/config.ts ENV)', () => {
       table: `${ids.table}-physical`,
       scheduler: { group: props(json.Resources[ids.group]!).Name },
     });
-    expect(envOf(ids.round)[ENV.apiSecretArn]).toMatch(/^arn:aws:secretsmanager:/);
+    expect(config.masterKey).toEqual({ secretId: expect.stringMatching(/^arn:aws:secretsmanager:/) });
+    // With the table registry the round needs no ApiUrl.
+    const listed = loadConfig(envOf(ids.round, { ApiUrl: '', HostRegistry: 'table' }));
+    expect(() => requireAws(listed, 'round')).not.toThrow();
 
     const defaults = loadConfig(envOf(ids.round));
     expect(defaults).toMatchObject({
@@ -1015,6 +984,7 @@ describe('dashboard', () => {
       'Last close of the window → round start (ms)',
       'Reconciled: overdue work re-armed',
       'Waiting rounds: probes of their remote',
+      'Refresh failures: master key, host registry, refused server records',
       'Dead-letter queue: depth, and age of the oldest message (s)',
       'Round function: duration and async event age (ms)',
       'Throttles',
@@ -1064,16 +1034,13 @@ describe('dashboard', () => {
 });
 
 describe('outputs', () => {
-  it('the events URL, the secret ARNs and how to read them, never a secret value', () => {
+  it('the events URL, the master key ARN and the host-keys command, never a secret value', () => {
     const o = json.Outputs!;
     expect(Object.keys(o).sort()).toEqual(
       [
         'EventsUrl',
-        'WebhookSecretArn',
-        'ApiSecretArn',
-        'GetWebhookSecretCommand',
-        'GetApiSecretCommand',
-        'ProsodyConfig',
+        'MasterKeyArn',
+        'HostKeysCommand',
         'EventsFunctionName',
         'RoundFunctionName',
         'TableName',
@@ -1086,30 +1053,14 @@ describe('outputs', () => {
     );
     expect(o.AlarmTopicArn!.Condition).toBe('HasAlarmEmail');
     expect(o.EventsUrl!.Value).toEqual(getAtt(ids.url, 'FunctionUrl'));
-    expect(o.WebhookSecretArn!.Value).toEqual(ref(ids.webhookSecret));
-    expect(o.ApiSecretArn!.Value).toEqual(ref(ids.apiSecret));
-    const cmd = evaluate(ctx(), o.GetWebhookSecretCommand!.Value) as string;
+    expect(o.MasterKeyArn!.Value).toEqual(ref(ids.masterKey));
+    const cmd = evaluate(ctx(), o.HostKeysCommand!.Value) as string;
     expect(cmd).toMatch(
-      /^aws secretsmanager get-secret-value --region eu-west-1 --secret-id arn:aws:secretsmanager:\S+ --query SecretString --output text$/,
+      /^npm run host-keys -- --region eu-west-1 --secret arn:aws:secretsmanager:\S+ --events-url https:\/\/\S+\.lambda-url\.eu-west-1\.on\.aws\/ <host> \[<host> \.\.\.\]$/,
     );
   });
 
-  it('the exact Prosody config lines for mod_ping_muc_cloud', () => {
-    const lines = (evaluate(ctx(), json.Outputs!.ProsodyConfig!.Value) as string).split('\n');
-    expect(lines).toHaveLength(4);
-    expect(lines[0]).toMatch(/^modules_enabled = \{ "ping_muc_cloud" \} -- /);
-    expect(lines[1]).toBe(
-      'ping_muc_cloud_events_url = "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws/"',
-    );
-    expect(lines[2]).toMatch(
-      /^ping_muc_cloud_webhook_secret = "<output of: aws secretsmanager get-secret-value .*WebhookSecret.*>"$/,
-    );
-    expect(lines[3]).toMatch(
-      /^ping_muc_cloud_api_secret = "<output of: aws secretsmanager get-secret-value .*ApiSecret.*>"$/,
-    );
-  });
-
-  it('the Prosody config lines are valid Lua (luac -p; npm test makes sure a luac exists)', () => {
+  it('the host-keys lines are valid Lua (luac -p; npm test makes sure a luac exists)', () => {
     const luac = ['luac', 'luac5.4', 'luac5.3', 'luac5.2', 'luac5.1'].find((c) => {
       try {
         execFileSync('sh', ['-c', `command -v ${c}`], { stdio: 'ignore' });
@@ -1120,8 +1071,9 @@ describe('outputs', () => {
     });
     expect(luac, 'no luac found: run scripts/ensure-prosody.sh').toBeDefined();
     const file = path.join(s.outdir, 'prosody-snippet.cfg.lua');
-    const lines = evaluate(ctx(), json.Outputs!.ProsodyConfig!.Value) as string;
-    writeFileSync(file, `VirtualHost "a.example"\n${lines.replace(/^/gm, '    ')}\n`);
+    const master = parseMasterKey(JSON.stringify({ current: 'x'.repeat(32), previous: 'y'.repeat(32) }));
+    const eventsUrl = 'https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws/';
+    writeFileSync(file, `${prosodyLines(master, 'a.example', eventsUrl).join('\n')}\n`);
     expect(() => execFileSync(luac!, ['-p', file], { stdio: 'pipe' })).not.toThrow();
   });
 });
@@ -1162,7 +1114,6 @@ const IAM_PREFIX: Record<string, string> = {
   '@aws-sdk/client-dynamodb': 'dynamodb',
   '@aws-sdk/client-scheduler': 'scheduler',
   '@aws-sdk/client-secrets-manager': 'secretsmanager',
-  '@aws-sdk/client-ssm': 'ssm',
   '@aws-sdk/client-lambda': 'lambda',
   '@aws-sdk/client-sqs': 'sqs',
 };

@@ -6,6 +6,7 @@ import { reconcile } from '../../lib/app/reconcile';
 import { applyEvents } from '../../lib/app/ingest';
 import { parseEvents } from '../../lib/domain/events';
 import { roundWorld, type RoundWorld } from '../support/fakes';
+import { oneKeyRegistry } from '../support/registry';
 
 const MINUTE = 60_000;
 
@@ -25,7 +26,7 @@ async function silent(w: RoundWorld): Promise<number | undefined> {
 
 let seq = 1_000_000;
 async function beat(w: RoundWorld, host: string): Promise<void> {
-  const deps = { ...w.deps, webhookKey: Buffer.alloc(32) };
+  const deps = { ...w.deps, hosts: oneKeyRegistry(Buffer.alloc(32)) };
   await applyEvents(deps, parseEvents(JSON.stringify({ v: 1, events: [{ type: 'heartbeat', seq: ++seq, host }] })));
 }
 

@@ -5,9 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { applyEvents } from '../../lib/app/ingest';
 import { parseEvents } from '../../lib/domain/events';
 import { drive, HOST, nextSeq, REMOTE, roundWorld, type RoundWorld } from '../support/fakes';
+import { oneKeyRegistry } from '../support/registry';
 
 const apply = (w: RoundWorld, events: object[]) =>
-  applyEvents({ ...w.deps, webhookKey: Buffer.alloc(32) }, parseEvents(JSON.stringify({ v: 1, events })));
+  applyEvents({ ...w.deps, hosts: oneKeyRegistry(Buffer.alloc(32)) }, parseEvents(JSON.stringify({ v: 1, events })));
 
 const joinEvent = (i: number, epoch: number, kind: string) => ({
   type: 'join',

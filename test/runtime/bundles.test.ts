@@ -12,8 +12,7 @@ import { type Bundle, bundleFunction, node22, type ProbeBed, probeCalls, startPr
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SECRETS = {
   table: 'ping-muc-node22',
-  webhookSecret: 'whsec_bm9kZTIyLXNtb2tlLXRlc3Qtd2ViaG9vay1zZWNyZXQ=',
-  apiSecret: 'whsec_bm9kZTIyLXNtb2tlLXRlc3QtYXBpLXNlY3JldC1rZXk=',
+  masterKey: JSON.stringify({ current: 'whsec_bm9kZTIyLXNtb2tlLXRlc3Qtd2ViaG9vay1zZWNyZXQ=' }),
 };
 
 describe('the Lambda bundles under Node 22 (nodejs22.x)', () => {
@@ -37,7 +36,7 @@ describe('the Lambda bundles under Node 22 (nodejs22.x)', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it.each(probeCalls(SECRETS.webhookSecret).map((c) => [`${c.fn}: ${c.call}`, c] as const))('%s', async (_, call) => {
+  it.each(probeCalls(SECRETS.masterKey).map((c) => [`${c.fn}: ${c.call}`, c] as const))('%s', async (_, call) => {
     const sample = await bed.probe(runtime, bundles[call.fn], call);
     expect(sample.node).toMatch(/^22\./);
     expect(String(sample.status)).toBe(call.expect);

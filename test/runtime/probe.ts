@@ -11,7 +11,8 @@ import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { startDynalite } from '../../lib/adapters/dynamodb/dynalite';
 import { ensureTable } from '../../lib/adapters/dynamodb/table';
-import { secretKey, sign } from '../../lib/domain/signature';
+import { hostKeys, parseMasterKey } from '../../lib/domain/keys';
+import { sign } from '../../lib/domain/signature';
 import { esbuildOptions, type FunctionName } from '../../infra/bundling';
 
 const run = promisify(execFile);
@@ -79,12 +80,13 @@ export interface Sample {
 
 export interface ProbeSecrets {
   table: string;
-  webhookSecret: string;
-  apiSecret: string;
+  /** The master key's JSON text (PING_MUC_MASTER_KEY): the probe reads no Secrets Manager. */
+  masterKey: string;
 }
 
 /** One call per path: no AWS call, DynamoDB writes (events), DynamoDB reads (round). */
-export function probeCalls(webhookSecret: string): ProbeCall[] {
+export function probeCalls(masterKey: string): ProbeCall[] {
+  const webhookKey = hostKeys(parseMasterKey(masterKey), 'webhook', 'a.example')[0] as Buffer;
   return [
     {
       fn: 'events',
@@ -119,7 +121,7 @@ export function probeCalls(webhookSecret: string): ProbeCall[] {
         });
         return {
           requestContext: { http: { method: 'POST' } },
-          headers: { 'content-type': 'application/json', ...sign(secretKey(webhookSecret), body) },
+          headers: { 'content-type': 'application/json', 'ping-muc-host': 'a.example', ...sign(webhookKey, body) },
           body,
         };
       },
@@ -169,8 +171,7 @@ export async function startProbeBed(dir: string, s: ProbeSecrets): Promise<Probe
     AWS_SECRET_ACCESS_KEY: 'local',
     PING_MUC_TABLE: s.table,
     PING_MUC_DYNAMODB_ENDPOINT: d.endpoint,
-    PING_MUC_WEBHOOK_SECRET: s.webhookSecret,
-    PING_MUC_API_SECRET: s.apiSecret,
+    PING_MUC_MASTER_KEY: s.masterKey,
     PING_MUC_API_URL: 'http://127.0.0.1:9/ping_muc_cloud/stanza',
     PING_MUC_SCHEDULER_ROLE_ARN: 'arn:aws:iam::000000000000:role/bench-scheduler',
     PING_MUC_DLQ_ARN: 'arn:aws:sqs:local:000000000000:bench-dlq',

@@ -14,6 +14,7 @@ import type { Clock } from '../../lib/support/clock';
 import { loadConfig } from '../../lib/support/config';
 import { createLogger, Metrics } from '../../lib/support/observability';
 import { MemoryStore } from '../support/memory-store';
+import { oneKeyRegistry } from '../support/registry';
 import { Loop, never, rng } from './loop';
 import { HOST, ModuleModel, type RawEvent, type RecordedOp, type Switches, type Told } from './module';
 
@@ -447,7 +448,7 @@ async function simulate(h: History, opts: SimOptions, reconcile: Reconcile | und
     const batch = parseBatch(JSON.stringify({ v: 1, events }), loop.now);
     for (const r of batch.refused)
       log(`service refuses ${events[r.index]?.type} seq ${events[r.index]?.seq}: ${r.error}`);
-    const deps = { ...depsFor(inv), webhooks: raw, webhookKey: Buffer.alloc(32) };
+    const deps = { ...depsFor(inv), webhooks: raw, hosts: oneKeyRegistry(Buffer.alloc(32)) };
     const apply = batch.events.map((e) => e.event);
     try {
       await applyEvents(deps, apply);

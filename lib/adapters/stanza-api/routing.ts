@@ -5,8 +5,7 @@
 import { createHash } from 'node:crypto';
 import { parseJid } from '../../domain/jid';
 import type { PingReply } from '../../domain/model';
-import type { JoinRef, StanzaApi } from '../../ports';
-import type { HostApi, HostRegistry } from '../../support/registry';
+import type { HostApi, HostRegistry, JoinRef, StanzaApi } from '../../ports';
 import { StanzaApiError } from '../../support/errors';
 
 /** Builds the client of one host's API URL with its keys (an HttpStanzaApi as configured). */

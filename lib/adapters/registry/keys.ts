@@ -1,0 +1,67 @@
+// The keys of each host: derived from the master key (docs/hosts.md), or, for the local service
+// without a master key, one fixed pair that serves every host.
+import { hostKeys, type KeyKind, type MasterKey, parseMasterKey } from '../../domain/keys';
+import type { SecretSource } from '../secrets';
+import { Refreshing } from './cache';
+
+export interface HostKeys {
+  /** Keys differ per host: a request must name its host. */
+  readonly perHost: boolean;
+  /** Current key first, then the previous one during a rotation. Throws when the keys cannot be read. */
+  keys(kind: KeyKind, host: string): Promise<Buffer[]>;
+}
+
+export interface MasterKeysOptions {
+  source: SecretSource;
+  /** The secret or file, for messages. */
+  name: string;
+  ttlMs: number;
+  now?: () => number;
+  onStale?: (err: Error) => void;
+}
+
+/** Per-host keys derived from the master key, re-read after its TTL (a rotation needs no cold start). */
+export class MasterKeys implements HostKeys {
+  readonly perHost = true;
+  private readonly master: Refreshing<MasterKey>;
+  private readonly derived = new Map<string, Buffer[]>();
+  private derivedFrom?: MasterKey;
+
+  constructor(options: MasterKeysOptions) {
+    const { source, name } = options;
+    this.master = new Refreshing({
+      read: async () => parseMasterKey(await source(), name),
+      ttlMs: options.ttlMs,
+      now: options.now,
+      onStale: options.onStale,
+    });
+  }
+
+  async keys(kind: KeyKind, host: string): Promise<Buffer[]> {
+    const master = await this.master.get();
+    // HKDF costs microseconds, but a busy events function asks for the same few hosts all day.
+    if (this.derivedFrom !== master) {
+      this.derived.clear();
+      this.derivedFrom = master;
+    }
+    const id = `${kind}|${host}`;
+    let keys = this.derived.get(id);
+    if (!keys) {
+      if (this.derived.size >= 10_000) this.derived.clear();
+      keys = hostKeys(master, kind, host);
+      this.derived.set(id, keys);
+    }
+    return keys;
+  }
+}
+
+/** One webhook key and one API key (each with an optional previous one) for every host: local use. */
+export class FixedKeys implements HostKeys {
+  readonly perHost = false;
+
+  constructor(private readonly byKind: Record<KeyKind, Buffer[]>) {}
+
+  async keys(kind: KeyKind): Promise<Buffer[]> {
+    return this.byKind[kind];
+  }
+}
