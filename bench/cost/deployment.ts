@@ -1,30 +1,29 @@
 // How a scenario's deployment is configured: the stack's parameters, what the fake AWS services
-// hold (SSM parameters, Secrets Manager values) and the keys a host's module signs with and the
-// stanza API verifies with. The one file of the cost benchmark that knows how hosts and keys are
-// configured (docs/hosts.md).
+// hold (Secrets Manager values) and what the table holds before the run (the host registry), and
+// the keys a host's module signs with and its stanza API verifies with. The one file of the cost
+// benchmark that knows how hosts and keys are configured (docs/hosts.md).
 import { createHash } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { RegistryTable } from '../../lib/adapters/registry/dynamodb';
+import { deriveKey, keyText } from '../../lib/domain/keys';
 import { secretKey } from '../../lib/domain/signature';
 
 export interface Deployment {
   /** CloudFormation parameters beside the defaults (ApiUrl is set by the driver). */
   parameters: Record<string, string>;
-  /** SSM parameters by name. */
+  /** SSM parameters by name (none: the registry is in the table). */
   ssm: Map<string, string>;
   /** The value Secrets Manager holds for a SecretId (ARN or name, `#stage` ignored), or undefined. */
   secret(id: string): string | undefined;
   /** The key the host's module signs its events with. */
   webhookKey(host: string): Buffer;
-  /** The stanza API key of the host (its stub verifies with it) and the host's stanza API URL. */
+  /** The stanza API key of the host, as its stub reads it (`whsec_…`). */
   apiSecret(host: string): string;
   /** Where the host's stanza API is reached, once its stub runs. */
   setApiUrl(host: string, url: string): void;
-  /** Writes what the table holds before the run (a registry in the table), not counted. */
+  /** Writes what the table holds before the run (the registry's servers), not counted. */
   seed(client: DynamoDBClient, table: string): Promise<void>;
 }
-
-const ACCOUNT = '123456789012';
-const REGION = 'us-east-1';
 
 /** A deterministic secret value per secret id (the fake Secrets Manager's content). */
 export function fakeSecretValue(id: string): string {
@@ -33,45 +32,42 @@ export function fakeSecretValue(id: string): string {
 }
 
 /**
- * One host: ApiUrl and the stack's two generated secrets (webhook, stanza API), whose ARNs the
- * template gives the functions. Several hosts: the host registry in an SSM parameter, one server
- * per host with its own webhook and API secret (the layout of docs/hosts.md).
+ * One master key secret (the template's, `PING_MUC_MASTER_KEY_ARN`); each host's keys derived from
+ * it. One host: no registry, ApiUrl serves it. Several: the registry in the table (the stack's
+ * HostRegistry = table), one server per host, written before the run as the registry CLI does.
  */
+export function deploymentParameters(hosts: string[]): Record<string, string> {
+  return hosts.length > 1 ? { HostRegistry: 'table' } : {};
+}
+
 export function deployment(hosts: string[], env: () => Record<string, string | undefined>): Deployment {
   const urls = new Map<string, string>();
-  const ssm = new Map<string, string>();
   const registry = hosts.length > 1;
-  const arn = (name: string) => `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${name}-AbCdEf`;
-  const webhookRef = (host: string) =>
-    registry ? arn(`ping-muc/webhook/${host}`) : (env().PING_MUC_WEBHOOK_SECRET_ARN as string);
-  const apiRef = (host: string) => (registry ? arn(`ping-muc/api/${host}`) : (env().PING_MUC_API_SECRET_ARN as string));
-  const PARAM = '/ping-muc/hosts';
-  const writeRegistry = () => {
-    if (!registry) return;
-    ssm.set(
-      PARAM,
-      JSON.stringify({
-        v: 1,
-        servers: hosts.map((host) => ({
-          name: host,
-          webhookSecret: webhookRef(host),
-          apiSecret: apiRef(host),
-          hosts: { [host]: { apiUrl: urls.get(host) ?? `https://${host}:5281/ping_muc_cloud/stanza` } },
-        })),
-      }),
-    );
+  const masterArn = () => {
+    const arn = env().PING_MUC_MASTER_KEY_ARN;
+    if (!arn) throw new Error('the template gives no PING_MUC_MASTER_KEY_ARN');
+    return arn;
   };
-  writeRegistry();
+  const master = () => secretKey(fakeSecretValue(masterArn()));
   return {
-    parameters: registry ? { HostRegistryParameter: PARAM } : {},
-    ssm,
-    secret: (id) => (id.includes(':secretsmanager:') || id.startsWith('ping-muc') ? fakeSecretValue(id) : undefined),
-    webhookKey: (host) => secretKey(fakeSecretValue(webhookRef(host))),
-    apiSecret: (host) => fakeSecretValue(apiRef(host)),
+    parameters: deploymentParameters(hosts),
+    ssm: new Map(),
+    secret: (id) => {
+      if (id.split('#')[0] === masterArn()) return JSON.stringify({ current: fakeSecretValue(masterArn()) });
+      return id.includes(':secretsmanager:') ? fakeSecretValue(id) : undefined;
+    },
+    webhookKey: (host) => deriveKey(master(), 'webhook', host),
+    apiSecret: (host) => keyText(deriveKey(master(), 'stanza-api', host)),
     setApiUrl: (host, url) => {
       urls.set(host, url);
-      writeRegistry();
     },
-    seed: async () => undefined,
+    seed: async (client, table) => {
+      if (!registry) return;
+      const reg = new RegistryTable({ client, table });
+      for (const host of hosts) {
+        const apiUrl = urls.get(host) ?? `https://${host}:5281/ping_muc_cloud/stanza`;
+        await reg.put({ id: host, hosts: [host], apiUrl });
+      }
+    },
   };
 }

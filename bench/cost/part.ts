@@ -21,6 +21,7 @@ import {
   type Usage,
 } from './model';
 import { DAYS_PER_MONTH, HOURS_PER_MONTH, PRICES_DATE, PRICES_SOURCE } from './prices';
+import { deploymentParameters } from './deployment';
 import type { Counts, LatencyModel, SimParams, SimResult } from './sim';
 
 export interface Scenario {
@@ -384,7 +385,7 @@ export async function costPart(log: (s: string) => void, only?: Array<'a' | 'b'>
       const child = forkChild<SimResult>(path.join(REPO_ROOT, 'bench', 'cost', 'sim.ts'), params);
       const sim = await child.ready;
       await child.exited;
-      const stackHere = stackItems(s.json, scenario.hosts > 1 ? { HostRegistryParameter: '/ping-muc/hosts' } : {});
+      const stackHere = stackItems(s.json, deploymentParameters(hosts));
       scenarios.push(account(scenario, sim, stackHere));
     }
   } finally {
