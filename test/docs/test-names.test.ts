@@ -21,6 +21,7 @@ const FOLDERS = [
   'scheduler',
   'round',
   'store',
+  'local',
 ].map((f) => join('test', f));
 
 // Single behaviours whose wording needs " and ": a pair that is one thing, not two claims.
