@@ -22,6 +22,7 @@ const FOLDERS = [
   'round',
   'store',
   'local',
+  'functions',
 ].map((f) => join('test', f));
 
 // Single behaviours whose wording needs " and ": a pair that is one thing, not two claims.
