@@ -23,6 +23,7 @@ const FOLDERS = [
   'store',
   'local',
   'functions',
+  'flow',
 ].map((f) => join('test', f));
 
 // Single behaviours whose wording needs " and ": a pair that is one thing, not two claims.
