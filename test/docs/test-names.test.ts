@@ -24,6 +24,7 @@ const FOLDERS = [
   'local',
   'functions',
   'flow',
+  'infra',
 ].map((f) => join('test', f));
 
 // Single behaviours whose wording needs " and ": a pair that is one thing, not two claims.
