@@ -21,6 +21,10 @@ const FOLDERS = [
   'scheduler',
   'round',
   'store',
+  'local',
+  'functions',
+  'flow',
+  'infra',
 ].map((f) => join('test', f));
 
 // Single behaviours whose wording needs " and ": a pair that is one thing, not two claims.
