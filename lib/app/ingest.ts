@@ -242,8 +242,8 @@ function readBatch(body: Buffer, host: string | undefined, now: number): { event
   let text: string;
   try {
     text = utf8.decode(body);
-  } catch {
-    throw new EventError('body is not valid UTF-8');
+  } catch (err) {
+    throw new EventError('body is not valid UTF-8', { cause: err });
   }
   const batch = parseBatch(text, now);
   if (host === undefined) return { events: batch.events.map((e) => e.event), refused: batch.refused };

@@ -175,7 +175,7 @@ export function parseEvent(raw: unknown, now?: number): Event {
   try {
     return validate(raw, now);
   } catch (err) {
-    if (err instanceof JidError) throw new EventError(err.message);
+    if (err instanceof JidError) throw new EventError(err.message, { cause: err });
     throw err;
   }
 }
@@ -195,7 +195,7 @@ export function parseBatch(body: string, now?: number): Batch {
   try {
     doc = JSON.parse(body);
   } catch (err) {
-    throw new EventError(`malformed JSON: ${(err as Error).message}`);
+    throw new EventError(`malformed JSON: ${(err as Error).message}`, { cause: err });
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new EventError('body must be a JSON object');
   const { v, events } = doc as Raw;
