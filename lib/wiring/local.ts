@@ -10,7 +10,7 @@ import { ENV, loadConfig, type Config } from '../support/config';
 import { localDynamoClient, type RunningDynalite, startDynalite } from '../adapters/dynamodb/dynalite';
 import { ensureTable } from '../adapters/dynamodb/table';
 import { DynamoStore } from '../adapters/dynamodb/store';
-import { LocalScheduler } from '../adapters/scheduler-local';
+import { LocalScheduler } from '../adapters/dynamodb/scheduler';
 import { StanzaApiError } from '../support/errors';
 import { handleEvents, type HttpRequest, type IngestDeps } from '../app/ingest';
 import type { AppDeps } from '../app/deps';
