@@ -36,7 +36,7 @@ export interface HttpResponse {
 }
 
 export interface IngestOptions {
-  /** Keys applied at once (1: one event at a time, as before); default APPLY_PARALLELISM. */
+  /** Keys applied at once (1: one event at a time); default APPLY_PARALLELISM. */
   parallelism?: number;
 }
 
@@ -298,7 +298,7 @@ export async function handleEvents(
     return reply(503, { error: 'temporary failure, retry later' }, { 'retry-after': '5' });
   }
   log.debug('events applied', { webhookId: id, host, count: events.length });
-  // `refused` only when some were: the body of a clean batch is unchanged for older senders.
+  // `refused` only when some were: a clean batch is answered `{ ok, applied }` alone.
   return reply(
     200,
     refused.length > 0 ? { ok: true, applied: events.length, refused } : { ok: true, applied: events.length },
