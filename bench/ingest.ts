@@ -5,7 +5,8 @@
 // in the same process, the DynamoDB server too).
 import { loadConfig } from '../lib/support/config';
 import { secretKey, sign } from '../lib/domain/signature';
-import { APPLY_PARALLELISM, handleEvents, type HttpRequest, type IngestDeps } from '../lib/app/ingest';
+import { APPLY_PARALLELISM, handleEvents, type IngestDeps } from '../lib/app/ingest';
+import type { HttpRequest } from '../lib/ports';
 import { createLogger, Metrics } from '../lib/support/observability';
 import type { JoinStore, RoundStore } from '../lib/ports';
 import { systemClock } from '../lib/support/clock';

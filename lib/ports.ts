@@ -181,3 +181,18 @@ export interface RegistryRead {
 
 /** Reads the whole registry (a file, the table's REG partition). Throws when it cannot be read at all. */
 export type RegistrySource = () => Promise<RegistryRead>;
+
+/** An events request as the app reads it, whatever carried it (a Function URL, the local server). */
+export interface HttpRequest {
+  method: string;
+  /** Lower-case header names. */
+  headers: Record<string, string | undefined>;
+  body: Buffer;
+}
+
+/** The app's answer, for the adapter to write back. */
+export interface HttpResponse {
+  status: number;
+  body: Record<string, unknown>;
+  headers?: Record<string, string>;
+}

@@ -1,6 +1,6 @@
 // Lambda Function URL (payload 2.0) <-> our plain request and response.
 import type { LambdaFunctionURLEvent, LambdaFunctionURLResult } from 'aws-lambda';
-import type { HttpRequest, HttpResponse } from '../app/ingest';
+import type { HttpRequest, HttpResponse } from '../ports';
 
 /** What we answer: always the object form of a Function URL result, every field set. */
 export type FunctionUrlResponse = Required<

@@ -5,6 +5,7 @@ import { EventError, parseBatch } from '../domain/events';
 import { hostName } from '../domain/hosts';
 import { type Keys, SignatureError, verify } from '../domain/signature';
 import { seconds } from '../support/clock';
+import type { HttpRequest, HttpResponse } from '../ports';
 import type { IngestDeps } from './deps';
 import { linkClosed, linkUp } from './link';
 
@@ -21,19 +22,6 @@ const LEAVE_TOMBSTONE_SECONDS = 86_400;
  * batch of 100 events at a few round trips without flooding the store's connection pool.
  */
 export const APPLY_PARALLELISM = 16;
-
-export interface HttpRequest {
-  method: string;
-  /** Lower-case header names. */
-  headers: Record<string, string | undefined>;
-  body: Buffer;
-}
-
-export interface HttpResponse {
-  status: number;
-  body: Record<string, unknown>;
-  headers?: Record<string, string>;
-}
 
 export interface IngestOptions {
   /** Keys applied at once (1: one event at a time); default APPLY_PARALLELISM. */
