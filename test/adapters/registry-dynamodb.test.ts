@@ -8,7 +8,7 @@ import { ensureTable } from '../../lib/adapters/dynamodb/table';
 import { RegistryConflictError, RegistryTable } from '../../lib/adapters/registry/dynamodb';
 import { MasterKeys } from '../../lib/adapters/registry/keys';
 import { ListedHosts, Registry } from '../../lib/adapters/registry/registry';
-import { hostKeys, parseMasterKey } from '../../lib/domain/keys';
+import { serverKeys, parseMasterKey } from '../../lib/domain/keys';
 import { runRegistry } from '../../scripts/registry';
 import { type RunningDynalite, startDynalite } from '../support/dynalite';
 
@@ -38,7 +38,7 @@ afterAll(async () => {
 });
 
 describe('the registry in the table', () => {
-  it('resolves 1,000 hosts on 200 servers read in pages to their API URL with their keys', async () => {
+  it('resolves 1,000 hosts on 200 servers read in pages to their API URL with their server’s keys', async () => {
     const { name, registry: writer } = await table();
     for (let i = 0; i < SERVERS; i++) await writer.put(server(i));
     let pages = 0;
@@ -70,8 +70,8 @@ describe('the registry in the table', () => {
         const host = `h${h}.s${i}.example`;
         const api = await hosts.api(host);
         expect(api?.url).toBe(server(i).apiUrl);
-        expect(api?.keys).toEqual(hostKeys(parseMasterKey(MASTER), 'stanza-api', host));
-        expect(await hosts.webhookKeys(host)).toEqual(hostKeys(parseMasterKey(MASTER), 'webhook', host));
+        expect(api?.keys).toEqual(serverKeys(parseMasterKey(MASTER), 'stanza-api', server(i).id));
+        expect(await hosts.webhookKeys(host)).toEqual(serverKeys(parseMasterKey(MASTER), 'webhook', server(i).id));
       }
     }
     expect(queries).toBe(1); // one read for all 2,000 lookups (cached)
