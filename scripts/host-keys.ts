@@ -63,7 +63,8 @@ export function prosodyLines(master: MasterKey, target: KeyTarget, eventsUrl?: s
 const USAGE =
   'usage: npm run host-keys -- [--secret <arn> [--region <r>] | --file <path>] [--events-url <url>] [--table <name> [--endpoint <url>] | --hosts-file <path>] <server id> [...]';
 
-async function main(argv: string[]): Promise<void> {
+/** Runs the command; returns what it prints. `table`: the registry to read for --table (tests). */
+export async function runHostKeys(argv: string[], table?: RegistryTable): Promise<string> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -100,7 +101,7 @@ async function main(argv: string[]): Promise<void> {
   let servers: ServerRecord[] | undefined;
   if (values.table) {
     const client = new DynamoDBClient({ ...SDK_CLIENT, ...(values.endpoint && { endpoint: values.endpoint }) });
-    const read = await new RegistryTable({ client, table: values.table }).read();
+    const read = await (table ?? new RegistryTable({ client, table: values.table })).read();
     for (const { id, error } of read.refused)
       process.stderr.write(`host-keys: registry item refused: ${id}: ${error}\n`);
     servers = read.servers;
@@ -110,12 +111,15 @@ async function main(argv: string[]): Promise<void> {
   const blocks = positionals.map((arg) =>
     prosodyLines(master, keyTarget(arg, servers), values['events-url']).join('\n'),
   );
-  process.stdout.write(`${blocks.join('\n\n')}\n`);
+  return `${blocks.join('\n\n')}\n`;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  main(process.argv.slice(2)).catch((err: Error) => {
-    process.stderr.write(`host-keys: ${err.message}\n`);
-    process.exit(1);
-  });
+  runHostKeys(process.argv.slice(2)).then(
+    (text) => process.stdout.write(text),
+    (err: Error) => {
+      process.stderr.write(`host-keys: ${err.message}\n`);
+      process.exit(1);
+    },
+  );
 }
