@@ -7,6 +7,7 @@
 // (comma-separated) runs only those named.
 // Issue 11's targets (bench/heal-targets.ts): --full --latency=50 --batch=100 (the 100,000-join
 // round at L = 50 ms, and the e2e rows of ping-muc beside Debian's mod_ping_muc).
+// --only=cost: the monthly AWS bill of issue 19's scenarios (a) and (b) (bench/cost/part.ts).
 // Prints the tables and writes bench/results/bench-<time>.json (+ latest.json, latest.md).
 import { execSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { BUNDLE_BUDGET_BYTES } from '../infra/bundling';
 import { ENV, loadConfig } from '../lib/support/config';
 import { RESULTS_DIR } from './children';
 import { coldStartPart, type ColdRow } from './cold-start';
+import { type CostResult, costPart, costTargets, renderCost } from './cost/part';
 import type { E2eResult } from './e2e';
 import { healTargets, type Target } from './heal-targets';
 import { renderStaleJoins, type StaleJoinRow } from './host-start';
@@ -283,6 +285,10 @@ export function render(results: Results, md: boolean): string {
       ),
     );
   }
+  if (results.cost) {
+    h('Cost a month on AWS (issue 19 scenarios)');
+    out.push(renderCost(results.cost, md));
+  }
   if (results.staleJoins?.length) {
     h('Stale joins (an older epoch) beside 200 live ones on one remote, delay 1 s, dynalite');
     out.push(renderStaleJoins(results.staleJoins, md));
@@ -309,6 +315,7 @@ export interface Results {
   ablation: { calibration: CalibrationResult[]; variants: RoundRow[] };
   ingest: IngestResult[];
   cold: ColdRow[];
+  cost?: CostResult;
   /** The stale-join benchmark (--only=host-start). */
   staleJoins?: StaleJoinRow[];
   e2e?: { rows: E2eResult[] | { measured: false; reason: string }; rendered(md: boolean): string };
@@ -348,6 +355,7 @@ async function main(): Promise<void> {
   }
   if (opts.parts.has('ingest')) results.ingest = await ingestPart(opts.full ? 20_000 : 5_000, log);
   if (opts.parts.has('cold')) results.cold = await coldStartPart(opts.coldRuns, log);
+  if (opts.parts.has('cost')) results.cost = await costPart(log);
   if (opts.parts.has('host-start')) {
     const { staleJoinPart } = await import('./host-start');
     results.staleJoins = await staleJoinPart([0, 20_000, 100_000], log);
@@ -359,6 +367,7 @@ async function main(): Promise<void> {
   results.targets = [
     ...targets(results.round, results.ingest, results.cold, opts.full),
     ...healTargets(results.round, Array.isArray(results.e2e?.rows) ? results.e2e.rows : undefined, opts.latencyMs),
+    ...(results.cost ? costTargets(results.cost) : []),
   ];
   results.totalSeconds = Math.round((performance.now() - t0) / 1000);
   console.log(`ping-muc benchmarks, ${opts.full ? 'full' : 'quick'} mode, ${results.machine.date}`);

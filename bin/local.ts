@@ -1,20 +1,21 @@
 // `npm start`: the local service on its embedded defaults.
 import { resolve } from 'node:path';
-import { ENV } from '../lib/support/config';
+import { ENV, loadLocalSettings } from '../lib/support/config';
 import { MEMORY, startLocalService } from '../lib/wiring/local';
 
 // This is Node 20 on purpose (Lambda runs 22): the SDK's notice about its future floor is noise here.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-const dataDir = process.env.PING_MUC_DATA_DIR === MEMORY ? MEMORY : resolve(process.env.PING_MUC_DATA_DIR ?? '.data');
-const port = Number(process.env.PORT ?? process.env.PING_MUC_PORT ?? 8787);
+const fail = (err: Error): never => {
+  console.error(`ping-muc: cannot start: ${err.message}`);
+  process.exit(1);
+};
+const settings = await Promise.resolve()
+  .then(() => loadLocalSettings())
+  .catch(fail);
+const dataDir = settings.dataDir === MEMORY ? MEMORY : resolve(settings.dataDir);
 
-const service = await startLocalService({ dataDir, port, host: process.env.PING_MUC_LISTEN ?? '127.0.0.1' }).catch(
-  (err: Error) => {
-    console.error(`ping-muc: cannot start: ${err.message}`);
-    process.exit(1);
-  },
-);
+const service = await startLocalService({ dataDir, port: settings.port, host: settings.listen }).catch(fail);
 
 const { config } = service;
 const hostsFile = config.hostsFile;
@@ -32,7 +33,7 @@ console.log(`ping-muc listening on ${service.url}
   stanza API       ${listed ? `per server, from ${listed}` : config.apiUrl || '(not set: ' + ENV.apiUrl + ')'}
   data             ${dataDir === MEMORY ? 'in memory (lost on exit)' : dataDir}
   delay            ${config.delayMs / 1000} s, re-checks ${config.rechecks} (base ${config.recheckBaseMs / 1000} s), concurrency ${config.concurrency}
-  secrets          ${masterArg ? 'per host, derived from the master key (docs/hosts.md)' : process.env[ENV.webhookSecret] ? 'from the environment' : dataDir === MEMORY ? 'generated for this run' : 'from ' + dataDir + '/secrets.json'}
+  secrets          ${masterArg ? 'per host, derived from the master key (docs/hosts.md)' : config.fixedKeys.webhook ? 'from the environment' : dataDir === MEMORY ? 'generated for this run' : 'from ' + dataDir + '/secrets.json'}
 For the Prosody module (prosody/README.md), in each VirtualHost:
   ping_muc_cloud_events_url = "${service.eventsUrl}"
   ping_muc_cloud_webhook_secret = ${secretHint('webhook')}

@@ -25,7 +25,7 @@ import { ListSchedulesCommand, SchedulerClient } from '@aws-sdk/client-scheduler
 import { ListSubscriptionsByTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { localDynamoClient } from '../lib/adapters/dynamodb/dynalite';
-import { SCHED_PK } from '../lib/adapters/scheduler-local';
+import { SCHED_PK } from '../lib/adapters/dynamodb/keys';
 import { scheduleName } from '../lib/domain/schedule';
 import { secretKey, sign } from '../lib/domain/signature';
 

@@ -4,6 +4,14 @@ import type { Config } from '../support/config';
 import type { Clock } from '../support/clock';
 import type { Logger, Metrics } from '../support/observability';
 
+/** What a round invocation achieved, even when it fails: progress resets the retry count. */
+export interface Progress {
+  /** A checkpoint or the end of a pass was saved. */
+  advanced: boolean;
+  /** The pass the round is at: the one the invocation ran, or the next once it ended. */
+  pass?: number;
+}
+
 /** Shared by every use case. */
 export interface AppDeps {
   joins: JoinStore;

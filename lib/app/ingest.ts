@@ -36,7 +36,7 @@ export interface HttpResponse {
 }
 
 export interface IngestOptions {
-  /** Keys applied at once (1: one event at a time, as before); default APPLY_PARALLELISM. */
+  /** Keys applied at once (1: one event at a time); default APPLY_PARALLELISM. */
   parallelism?: number;
 }
 
@@ -242,8 +242,8 @@ function readBatch(body: Buffer, host: string | undefined, now: number): { event
   let text: string;
   try {
     text = utf8.decode(body);
-  } catch {
-    throw new EventError('body is not valid UTF-8');
+  } catch (err) {
+    throw new EventError('body is not valid UTF-8', { cause: err });
   }
   const batch = parseBatch(text, now);
   if (host === undefined) return { events: batch.events.map((e) => e.event), refused: batch.refused };
@@ -298,7 +298,7 @@ export async function handleEvents(
     return reply(503, { error: 'temporary failure, retry later' }, { 'retry-after': '5' });
   }
   log.debug('events applied', { webhookId: id, host, count: events.length });
-  // `refused` only when some were: the body of a clean batch is unchanged for older senders.
+  // `refused` only when some were: a clean batch is answered `{ ok, applied }` alone.
   return reply(
     200,
     refused.length > 0 ? { ok: true, applied: events.length, refused } : { ok: true, applied: events.length },

@@ -3,37 +3,9 @@ import { joinedAt, type Join, type Page, type Round } from '../domain/model';
 import { CONFIRM_MS, classify, confirm, remoteUnreachable, type Outcome } from '../domain/outcome';
 import type { JoinRef } from '../ports';
 import type { Config } from '../support/config';
-import { mayRetry } from '../support/errors';
-import { retrying, type RetryPolicy } from '../support/retry';
-import type { RoundDeps } from './deps';
+import { apiCall, storeCall } from './calls';
+import type { Progress, RoundDeps } from './deps';
 import * as next from './next';
-
-/** What an invocation achieved, even when it fails: progress resets the retry count. */
-export interface Progress {
-  /** A checkpoint or the end of a pass was saved. */
-  advanced: boolean;
-  /** The pass the round is at: the one the invocation ran, or the next once it ended. */
-  pass?: number;
-}
-
-/**
- * A transient failure of one call is retried in place rather than failing the invocation.
- * Store calls are cheap and their conditional writes safe to repeat. A stanza API call is tried
- * once more only after a failure that did not wait out its timeout (the client's errors carry
- * `retry: false` then, lib/support/errors.ts), so the deadline margin counts one timeout per call.
- */
-const STORE_RETRY: RetryPolicy = { tries: 3, baseMs: 100, maxMs: 1_000 };
-
-/** One store call of a round, retried in place. */
-export function storeCall<T>(deps: Pick<RoundDeps, 'clock'>, fn: () => Promise<T>): Promise<T> {
-  return retrying(deps.clock, fn, STORE_RETRY);
-}
-const API_RETRY: RetryPolicy = {
-  tries: 2,
-  baseMs: 500,
-  maxMs: 500,
-  retryable: mayRetry,
-};
 
 /** Pages fed are finished whole, so they must be small enough to fit after the deadline check. */
 export function pageSize(config: Config): number {
@@ -268,7 +240,7 @@ async function selfPingAndAct(deps: RoundDeps, round: Round, join: Join): Promis
   if (round.pass > 0 && join.recheck !== recheckMark(round.gen, round.pass)) return false;
   const ref = joinRef(join);
   // A heal: the server tells a ghost as its reply comes in, if the session is still in this join.
-  const reply = await retrying(clock, () => api.heal(ref), API_RETRY);
+  const reply = await apiCall(deps, () => api.heal(ref));
   if (reply.kind === 'bad-answer') {
     // Our failure for this one join, never a fact about the room: re-check it, never notify.
     metrics.count('Pings', 'Outcome', 'failed');
@@ -288,7 +260,7 @@ async function selfPingAndAct(deps: RoundDeps, round: Round, join: Join): Promis
     // no-session, as it would a notification for that join.
     metrics.count('Pings', 'Outcome', outcome);
     await clock.sleep(CONFIRM_MS);
-    const again = await retrying(clock, () => api.heal(ref), API_RETRY);
+    const again = await apiCall(deps, () => api.heal(ref));
     if (again.kind === 'bad-answer') {
       metrics.count('Pings', 'Outcome', 'failed');
       outcome = 'indeterminate';
@@ -345,6 +317,6 @@ export const joinRef = (join: Join): JoinRef => ({
  * answers a retry's self-ping or notification with no-session.
  */
 async function notifyUnjoined(deps: RoundDeps, ref: JoinRef): Promise<void> {
-  const result = await retrying(deps.clock, () => deps.api.notify(ref), API_RETRY);
+  const result = await apiCall(deps, () => deps.api.notify(ref));
   deps.metrics.count('Notifications', 'Result', result);
 }

@@ -4,9 +4,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Round, RoundJob } from '../domain/model';
 import { ConfigError, ENV, type Config } from '../support/config';
-import type { RoundDeps } from './deps';
+import { storeCall } from './calls';
+import type { Progress, RoundDeps } from './deps';
 import * as next from './next';
-import { deadlineMarginMs, type PassPrefetch, prefetchPass, type Progress, runPass, storeCall } from './pass';
+import { deadlineMarginMs, type PassPrefetch, prefetchPass, runPass } from './pass';
 import { probeRemote } from './probe';
 
 export type { RoundDeps } from './deps';

@@ -3,7 +3,7 @@
 // Two levels: the envelope (JSON object, `v`, `events` array, its size) is all or nothing — a bad
 // envelope refuses the request (400). Each event is then validated on its own: a bad event is
 // refused (reported back with its index) and the others are applied, so one event that ping-muc
-// finds invalid no longer drops the joins and closes sent with it.
+// finds invalid does not drop the joins and closes sent with it.
 import {
   bareJid,
   echo,
@@ -42,9 +42,9 @@ export type Event = { epoch?: number } & (
       since?: number;
     }
   | { type: 'leave'; seq: number; host: string; user: string; room: string; remote: string }
-  /** Accepted from older modules and counted; nothing is stored (the module posts a leave per join). */
+  /** Accepted and counted for a module that sends it; nothing is stored (the module posts a leave per join). */
   | { type: 'session-end'; seq: number; host: string; user: string }
-  /** Accepted from older modules and counted; nothing is stored (the epoch of the joins replaces it). */
+  /** Accepted and counted for a module that sends it; nothing is stored (the joins' epoch does its work). */
   | { type: 'host-start'; seq: number; host: string }
   /** The server is alive and its module posting: the host's last beat is stored (SilentHosts). */
   | { type: 'heartbeat'; seq: number; host: string }
@@ -175,7 +175,7 @@ export function parseEvent(raw: unknown, now?: number): Event {
   try {
     return validate(raw, now);
   } catch (err) {
-    if (err instanceof JidError) throw new EventError(err.message);
+    if (err instanceof JidError) throw new EventError(err.message, { cause: err });
     throw err;
   }
 }
@@ -195,7 +195,7 @@ export function parseBatch(body: string, now?: number): Batch {
   try {
     doc = JSON.parse(body);
   } catch (err) {
-    throw new EventError(`malformed JSON: ${(err as Error).message}`);
+    throw new EventError(`malformed JSON: ${(err as Error).message}`, { cause: err });
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new EventError('body must be a JSON object');
   const { v, events } = doc as Raw;

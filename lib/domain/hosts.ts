@@ -79,7 +79,7 @@ export function parseServer(raw: unknown, where = 'server'): ServerRecord {
       name = hostName(h);
     } catch (err) {
       if (err instanceof JidError)
-        throw new RegistryError(`${at}: host ${JSON.stringify(h.slice(0, 100))}: ${err.message}`);
+        throw new RegistryError(`${at}: host ${JSON.stringify(h.slice(0, 100))}: ${err.message}`, { cause: err });
       throw err;
     }
     if (names.has(name)) throw new RegistryError(`${at}: host ${name} is listed twice`);
@@ -116,7 +116,7 @@ export function parseRegistryFile(text: string): ServerRecord[] {
   try {
     doc = JSON.parse(text);
   } catch (err) {
-    throw new RegistryError(`host registry is not JSON: ${(err as Error).message}`);
+    throw new RegistryError(`host registry is not JSON: ${(err as Error).message}`, { cause: err });
   }
   if (!isObject(doc) || !Array.isArray(doc.servers) || doc.servers.length === 0) {
     throw new RegistryError('host registry must be an object {"servers": [ … ]} with at least one server');

@@ -91,15 +91,15 @@ export function parseJid(raw: string): Jid {
   if (slash !== -1) {
     try {
       resource = normalizeResource(raw.slice(slash + 1));
-    } catch {
-      throw new JidError(`invalid JID ${echo(raw)}: bad resource`);
+    } catch (err) {
+      throw new JidError(`invalid JID ${echo(raw)}: bad resource`, { cause: err });
     }
   }
   let domain: string;
   try {
     domain = normalizeDomain(domainPart);
-  } catch {
-    throw new JidError(`invalid JID ${echo(raw)}: bad domain`);
+  } catch (err) {
+    throw new JidError(`invalid JID ${echo(raw)}: bad domain`, { cause: err });
   }
   return { local, domain, resource };
 }

@@ -96,7 +96,7 @@ export const CLOSE_DATING_MAX_MS = 2_000;
  * a cold function). Trusted only within a tenth of the delay (at most CLOSE_DATING_MAX_MS)
  * before its arrival: a server clock behind ours can shorten the delay by no more than that.
  * Otherwise, and when the server's clock is ahead, the arrival: a close that waited out an
- * outage of ping-muc, or carried over a module reload, is dated as it always was.
+ * outage of ping-muc, or carried over a module reload, is dated by its arrival.
  */
 export function closedAt(seq: number, arrivedAt: number, delayMs: number): number {
   const serverTime = Math.floor(seq / 1000);

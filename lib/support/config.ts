@@ -1,7 +1,14 @@
-// All configuration is read here, once, from the environment, with defaults. Key values are
-// not held here: the master key is read through lib/adapters/secrets.ts (docs/hosts.md).
+// Every setting ping-muc reads from the environment is read here, with its default and its range.
+// Key values are not held here: the master key is read through lib/adapters/secrets.ts (docs/hosts.md).
+import type { Level } from './observability';
 
 export interface Config {
+  /** Lowest level of the log lines written. */
+  logLevel: Level;
+  /** The stack every metric is recorded for (the `Stack` dimension); set by the CDK stack. */
+  stack: string;
+  /** Without a master key, the one key pair that serves every host (the local service). */
+  fixedKeys: { webhook?: string; api?: string; webhookPrevious?: string; apiPrevious?: string };
   /** Stanza API URL of the XMPP server (docs/stanza-api.md), when no host registry is set. */
   apiUrl: string;
   /** Host registry in a local JSON file (docs/hosts.md); none: PING_MUC_API_URL serves every host. */
@@ -60,6 +67,8 @@ export interface Config {
 }
 
 export const ENV = {
+  logLevel: 'LOG_LEVEL',
+  stack: 'PING_MUC_STACK',
   apiUrl: 'PING_MUC_API_URL',
   hostsFile: 'PING_MUC_HOSTS_FILE',
   registry: 'PING_MUC_REGISTRY',
@@ -97,6 +106,8 @@ export const ENV = {
 } as const;
 
 export const DEFAULTS = {
+  logLevel: 'info',
+  stack: 'local',
   apiTimeoutMs: 15_000,
   // Batches of 100, ten in flight (1,000 self-pings): the fastest on our testbed (docs/benchmarks.md, Batch size).
   apiBatch: 100,
@@ -155,6 +166,16 @@ function inflight(env: Env, apiBatch: number): { concurrency: number; serverMax:
   return { concurrency, serverMax };
 }
 
+const LEVELS: readonly Level[] = ['debug', 'info', 'warn', 'error'];
+
+/** Case-insensitive: the stack's LogLevel parameter is DEBUG or INFO. */
+function logLevelOf(env: Env): Level {
+  if (!isSet(env, ENV.logLevel)) return DEFAULTS.logLevel;
+  const raw = (env[ENV.logLevel] as string).toLowerCase();
+  if ((LEVELS as readonly string[]).includes(raw)) return raw as Level;
+  throw new ConfigError(`${ENV.logLevel}=${env[ENV.logLevel]}: expected one of ${LEVELS.join(', ')}`);
+}
+
 function metricsLevel(env: Env): Config['metrics'] {
   const raw = env[ENV.metrics];
   if (!isSet(env, ENV.metrics)) return DEFAULTS.metrics;
@@ -188,6 +209,14 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError(`${ENV.hostsFile} and ${ENV.registry} are both set: choose one host registry`);
   }
   return {
+    logLevel: logLevelOf(env),
+    stack: env[ENV.stack] || DEFAULTS.stack,
+    fixedKeys: {
+      webhook: env[ENV.webhookSecret] || undefined,
+      api: env[ENV.apiSecret] || undefined,
+      webhookPrevious: env[ENV.webhookSecretPrevious] || undefined,
+      apiPrevious: env[ENV.apiSecretPrevious] || undefined,
+    },
     apiUrl,
     hostsFile: env[ENV.hostsFile] || undefined,
     hostsInTable: registry === 'table',
@@ -218,6 +247,34 @@ export function loadConfig(env: Env = process.env): Config {
       queueUrl: env[ENV.roundQueueUrl] ?? '',
       queueArn: env[ENV.roundQueueArn] ?? '',
     },
+  };
+}
+
+/** Settings of the local service only (`npm start`), named in the README below its table. */
+export const LOCAL_ENV = {
+  dataDir: 'PING_MUC_DATA_DIR',
+  port: 'PING_MUC_PORT',
+  /** The port a platform assigns; wins over PING_MUC_PORT. */
+  platformPort: 'PORT',
+  listen: 'PING_MUC_LISTEN',
+} as const;
+
+export const LOCAL_DEFAULTS = { dataDir: '.data', port: 8787, listen: '127.0.0.1' } as const;
+
+export interface LocalSettings {
+  /** Where the local service keeps its data, as given (`:memory:` keeps nothing). */
+  dataDir: string;
+  port: number;
+  /** Address the HTTP server listens on. */
+  listen: string;
+}
+
+export function loadLocalSettings(env: Env = process.env): LocalSettings {
+  const port = isSet(env, LOCAL_ENV.platformPort) ? LOCAL_ENV.platformPort : LOCAL_ENV.port;
+  return {
+    dataDir: env[LOCAL_ENV.dataDir] || LOCAL_DEFAULTS.dataDir,
+    port: int(env, port, LOCAL_DEFAULTS.port, 0, 65_535),
+    listen: env[LOCAL_ENV.listen] || LOCAL_DEFAULTS.listen,
   };
 }
 

@@ -36,16 +36,6 @@ export function createLogger(service: string, level: Level = 'info', sink: Sink 
   };
 }
 
-export function levelFromEnv(env: Record<string, string | undefined> = process.env): Level {
-  const raw = (env.LOG_LEVEL ?? 'info').toLowerCase();
-  return raw in LEVELS ? (raw as Level) : 'info';
-}
-
-/** The stack every metric is recorded for: PING_MUC_STACK (set by the CDK stack), else 'local'. */
-export function stackFromEnv(env: Record<string, string | undefined> = process.env): string {
-  return env.PING_MUC_STACK || 'local';
-}
-
 export type Unit = 'Milliseconds' | 'Seconds' | 'Count';
 
 /**
@@ -126,7 +116,7 @@ export class Metrics {
   constructor(
     private readonly namespace = 'PingMuc',
     private readonly sink: Sink = stdout,
-    private readonly stack = stackFromEnv(),
+    private readonly stack = 'local',
     private readonly level: MetricsLevel = 'default',
     private readonly host?: string,
   ) {}

@@ -12,7 +12,7 @@ import type { IngestDeps } from '../app/ingest';
 import type { Scheduler } from '../ports';
 import { systemClock } from '../support/clock';
 import { loadConfig, requireAws, SDK_CLIENT } from '../support/config';
-import { createLogger, levelFromEnv, Metrics } from '../support/observability';
+import { createLogger, Metrics } from '../support/observability';
 import type { Registry } from '../adapters/registry/registry';
 import { hostRegistry } from './registry';
 
@@ -38,8 +38,8 @@ export function awsShared(fn: 'events' | 'round'): Shared {
       joins: store,
       rounds: store,
       clock: systemClock,
-      log: createLogger('ping-muc', levelFromEnv()),
-      metrics: new Metrics('PingMuc', undefined, undefined, config.metrics),
+      log: createLogger('ping-muc', config.logLevel),
+      metrics: new Metrics('PingMuc', undefined, config.stack, config.metrics),
     };
   }
   return shared;

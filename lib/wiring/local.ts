@@ -10,13 +10,13 @@ import { ENV, loadConfig, type Config } from '../support/config';
 import { localDynamoClient, type RunningDynalite, startDynalite } from '../adapters/dynamodb/dynalite';
 import { ensureTable } from '../adapters/dynamodb/table';
 import { DynamoStore } from '../adapters/dynamodb/store';
-import { LocalScheduler } from '../adapters/scheduler-local';
+import { LocalScheduler } from '../adapters/dynamodb/scheduler';
 import { StanzaApiError } from '../support/errors';
 import { handleEvents, type HttpRequest, type IngestDeps } from '../app/ingest';
 import type { AppDeps } from '../app/deps';
 import { reconcile, RECONCILE_PERIOD_MS } from '../app/reconcile';
 import { runRound, type RoundDeps } from '../app/round';
-import { createLogger, levelFromEnv, Metrics, type Logger } from '../support/observability';
+import { createLogger, Metrics, type Logger } from '../support/observability';
 import type { Registry } from '../adapters/registry/registry';
 import { hostRegistry } from './registry';
 import { routedStanzaApi } from './stanza-api';
@@ -74,14 +74,14 @@ function newSecret(): string {
   return `whsec_${randomBytes(32).toString('base64')}`;
 }
 
-/** Secrets: the environment's, else generated once and kept in the data directory. */
-function localSecrets(env: Record<string, string | undefined>, dataDir: string): { webhook: string; api: string } {
+/** Secrets: the configured ones, else generated once and kept in the data directory. */
+function localSecrets(keys: Config['fixedKeys'], dataDir: string): { webhook: string; api: string } {
   const file = dataDir === MEMORY ? undefined : join(dataDir, 'secrets.json');
   let stored: { webhook?: string; api?: string } = {};
   if (file && existsSync(file)) stored = JSON.parse(readFileSync(file, 'utf8'));
   const secrets = {
-    webhook: env[ENV.webhookSecret] || stored.webhook || newSecret(),
-    api: env[ENV.apiSecret] || stored.api || newSecret(),
+    webhook: keys.webhook || stored.webhook || newSecret(),
+    api: keys.api || stored.api || newSecret(),
   };
   if (file && (!stored.webhook || !stored.api)) writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
@@ -94,17 +94,16 @@ function localSecrets(env: Record<string, string | undefined>, dataDir: string):
  */
 async function localRegistry(
   config: Config,
-  env: Record<string, string | undefined>,
   dataDir: string,
   log: Logger,
   metrics: Metrics,
   dynamo: RunningDynalite,
 ): Promise<{ hosts: Registry; secrets?: { webhook: string; api: string } }> {
-  const secrets = config.masterKey ? undefined : localSecrets(env, dataDir);
+  const secrets = config.masterKey ? undefined : localSecrets(config.fixedKeys, dataDir);
   const fixed = secrets && {
     ...secrets,
-    webhookPrevious: env[ENV.webhookSecretPrevious] || undefined,
-    apiPrevious: env[ENV.apiSecretPrevious] || undefined,
+    webhookPrevious: config.fixedKeys.webhookPrevious,
+    apiPrevious: config.fixedKeys.apiPrevious,
   };
   const hosts = hostRegistry({ config, log, metrics, dynamo: dynamo.client, fixed });
   // A listed registry is read now; an empty table is fine (hosts are added without a restart).
@@ -252,17 +251,16 @@ function startReconciler(deps: AppDeps, periodMs: number): { stop(): Promise<voi
 }
 
 export async function startLocalService(options: LocalServiceOptions = {}): Promise<LocalService> {
-  const env = options.env ?? process.env;
   const dataDir = options.dataDir ?? MEMORY;
   if (dataDir !== MEMORY) mkdirSync(dataDir, { recursive: true });
-  const config = loadConfig(env);
-  const log: Logger = createLogger('ping-muc', levelFromEnv(env), options.log ?? writeLine);
+  const config = loadConfig(options.env);
+  const log: Logger = createLogger('ping-muc', config.logLevel, options.log ?? writeLine);
   const metrics = new Metrics('PingMuc', () => undefined);
   const dynalite = options.dynamodbEndpoint
     ? externalDynamo(options.dynamodbEndpoint)
     : await startDynalite(dataDir === MEMORY ? {} : { path: join(dataDir, 'dynalite') });
   await ensureTable(dynalite.client, config.table);
-  const { hosts, secrets } = await localRegistry(config, env, dataDir, log, metrics, dynalite).catch(async (err) => {
+  const { hosts, secrets } = await localRegistry(config, dataDir, log, metrics, dynalite).catch(async (err) => {
     await dynalite.close();
     throw err;
   });

@@ -8,7 +8,7 @@ const e2e = (variant: E2eResult['variant'], p50Ms: number, maxMs: number, a: num
   ({ variant, m: 500, p50Ms, maxMs, cpuMs: { a, b: 0, service: 0, store: 0, clients: 0 } }) as E2eResult;
 
 describe('healTargets', () => {
-  it('compares ping-muc with mod_ping_muc at each M, from the same run', () => {
+  it("judges ping-muc's e2e figures against mod_ping_muc's from the same run", () => {
     const t = healTargets([], [e2e('ping-muc', 700, 900, 480), e2e('debian-mod_ping_muc', 400, 1000, 870)], 50);
     expect(t.map((x) => [x.target, x.met])).toEqual([
       ['100,000-join round ≤ 10 s at L = 50 ms', undefined],

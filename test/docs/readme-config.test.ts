@@ -5,8 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { DEFAULTS, ENV, loadConfig } from '../../lib/support/config';
-import { levelFromEnv, stackFromEnv } from '../../lib/support/observability';
+import { DEFAULTS, ENV, LOCAL_DEFAULTS, LOCAL_ENV, loadConfig, loadLocalSettings } from '../../lib/support/config';
 
 const ROOT = join(import.meta.dirname, '../..');
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
@@ -41,7 +40,7 @@ const documented = new Map(rows.flatMap((r) => r.names.map((n) => [n, r] as cons
 
 /** ping-muc's own variables read anywhere in the shipped code (not the AWS SDK's). */
 function readByCode(): Set<string> {
-  const names = new Set<string>(Object.values(ENV));
+  const names = new Set<string>([...Object.values(ENV), ...Object.values(LOCAL_ENV)]);
   for (const dir of ['lib', 'bin', 'functions']) {
     for (const file of readdirSync(join(ROOT, dir), { recursive: true, encoding: 'utf8' })) {
       if (!file.endsWith('.ts')) continue;
@@ -53,12 +52,6 @@ function readByCode(): Set<string> {
   }
   return names;
 }
-
-/** Variables read outside config.ts, each by the function that reads it (issue 20 moves them in). */
-const OUTSIDE_CONFIG: Record<string, (value: string | undefined) => unknown> = {
-  LOG_LEVEL: (v) => levelFromEnv({ LOG_LEVEL: v }),
-  PING_MUC_STACK: (v) => stackFromEnv({ PING_MUC_STACK: v }),
-};
 
 /**
  * The default a cell states: a number or a `value` at its start, or "(N by default)" for a
@@ -81,9 +74,8 @@ function others(value: string, meaning: string): string[] {
 
 /** What the code makes of the variable set to `value` (an error counts as a distinct result). */
 function effect(name: string, value: string | undefined): unknown {
-  const read = OUTSIDE_CONFIG[name] ?? ((v) => loadConfig(v === undefined ? {} : { [name]: v }));
   try {
-    return read(value);
+    return loadConfig(value === undefined ? {} : { [name]: value });
   } catch (err) {
     return { error: (err as Error).message };
   }
@@ -105,6 +97,19 @@ describe('README configuration table', () => {
     const undocumented = [...readByCode()].filter((name) => !documented.has(name) && !README.includes(`\`${name}\``));
     expect(undocumented, 'variables read by lib/, bin/ or functions/ and named nowhere in README.md').toEqual([]);
   });
+
+  // The local service's settings are named in the line below the table: `NAME` (default `value`…) or `NAME` (value…).
+  for (const [key, name] of Object.entries(LOCAL_ENV)) {
+    if (name === LOCAL_ENV.platformPort) continue;
+    it(`states the default of ${name} that the local service applies`, () => {
+      const stated = new RegExp(`\`${name}\` \\((?:default )?\`?([^\`;)]+)`).exec(README)?.[1];
+      expect(stated, `README.md names ${name} without "(default …)"`).toBeDefined();
+      expect(String(LOCAL_DEFAULTS[key as keyof typeof LOCAL_DEFAULTS]), `${name}: README vs LOCAL_DEFAULTS`).toBe(
+        stated,
+      );
+      expect(loadLocalSettings({ [name]: stated })).toEqual(loadLocalSettings({}));
+    });
+  }
 
   // One test per row, so a failure names the variable.
   for (const [name, row] of documented) {

@@ -7,7 +7,25 @@ import { describe, expect, it } from 'vitest';
 // them with ", " usually hides two tests. Folders join this list once their names are one behaviour each.
 // No joined name is allowed here but those in ALLOWED.
 const ROOT = join(import.meta.dirname, '..', '..');
-const FOLDERS = ['prosody', 'adapters', 'fuzz', 'runtime', 'docs', 'e2e', 'support'].map((f) => join('test', f));
+const FOLDERS = [
+  'prosody',
+  'adapters',
+  'fuzz',
+  'runtime',
+  'docs',
+  'e2e',
+  'support',
+  'bench',
+  'sim',
+  'smoke',
+  'scheduler',
+  'round',
+  'store',
+  'local',
+  'functions',
+  'flow',
+  'infra',
+].map((f) => join('test', f));
 
 // Single behaviours whose wording needs " and ": a pair that is one thing, not two claims.
 const ALLOWED = new Set<string>([

@@ -112,7 +112,7 @@ describe('parseEvents', () => {
       'a NUL in a remote',
       { type: 's2s-close', seq: 1, host: 'a.example', remotes: ['b.example\u0000'], direction: 'in' },
     ],
-  ])('refuses %s (XML 1.0 Char, RFC 7622)', (_name, event) => {
+  ])('refuses %s (XML 1.0 Char or RFC 7622)', (_name, event) => {
     expect(() => parseEvents(body(event))).toThrow(EventError);
     expect(parseBatch(body(event)).refused).toHaveLength(1);
   });
@@ -123,12 +123,12 @@ describe('parseEvents', () => {
     expect(parseEvents(body({ ...join, nick }))[0]).toMatchObject({ nick });
   });
 
-  it('accepts IDN rooms with combining marks and labels with "_"', () => {
+  it('accepts the room domains RFC 7622 allows: IDN with combining marks or "_" labels', () => {
     const events = parseEvents(body({ ...join, room: 'chat@संगणक.भारत' }, { ...join, room: 'room@_muc.b.example' }));
     expect(events.map((e) => (e as { room: string }).room)).toEqual(['chat@संगणक.भारत', 'room@_muc.b.example']);
   });
 
-  it('keeps a join\'s "since" (µs, positive, at most seq)', () => {
+  it('keeps a join\'s "since" only as a positive µs count at most its seq', () => {
     expect(parseEvents(body({ ...join, since: 7 }))[0]).toMatchObject({ type: 'join', seq: 10, since: 7 });
     expect(parseEvents(body({ ...join, since: 10 }))[0]).toMatchObject({ since: 10 });
     expect(parseEvents(body({ ...join, since: null }))[0]).not.toHaveProperty('since');
@@ -140,8 +140,9 @@ describe('parseEvents', () => {
     }
   });
 
-  it('validates per event: the valid ones are kept in order, the refused ones reported', () => {
-    const batch = parseBatch(
+  /** A batch of valid events (0, 5) among refused ones. */
+  const mixedBatch = () =>
+    parseBatch(
       body(
         join,
         { ...join, user: 'not a jid' },
@@ -151,11 +152,17 @@ describe('parseEvents', () => {
         { type: 'host-start', seq: 13, host: 'a.example' },
       ),
     );
+
+  it('keeps the valid events of a batch in order', () => {
+    const batch = mixedBatch();
     expect(batch.events.map((e) => [e.index, e.event.type])).toEqual([
       [0, 'join'],
       [5, 'host-start'],
     ]);
-    expect(batch.refused).toEqual([
+  });
+
+  it('reports each refused event of a batch with its index', () => {
+    expect(mixedBatch().refused).toEqual([
       { index: 1, type: 'join', error: expect.stringMatching(/JID/) },
       { index: 2, type: 'kick', error: 'unknown type "kick"' },
       { index: 3, type: null, error: 'must be an object' },
@@ -163,7 +170,7 @@ describe('parseEvents', () => {
     ]);
   });
 
-  it('refuses, per event, a seq more than 300 s ahead of the clock it is read at', () => {
+  it('refuses per event a seq more than 300 s ahead of the clock it is read at', () => {
     const now = Date.UTC(2026, 11, 7, 12);
     const limit = now * 1000 + MAX_SEQ_AHEAD_SECONDS * 1e6;
     expect(maxSeqAt(now)).toBe(limit);

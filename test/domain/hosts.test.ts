@@ -11,7 +11,7 @@ const URL_A = 'https://a.example:5281/ping_muc_cloud/stanza';
 const server = (id: string, hosts: string[], apiUrl = URL_A) => ({ id, hosts, apiUrl });
 
 describe('parseServer', () => {
-  it('normalizes the hosts, IDN ones from their A-labels too', () => {
+  it('normalizes the hosts including IDN ones given as A-labels', () => {
     expect(parseServer(server('one', ['A.Example.', 'xn--i1b2bf2c1f.xn--h2brj9c']))).toEqual({
       id: 'one',
       hosts: ['a.example', 'संगणक.भारत'],
@@ -46,7 +46,7 @@ describe('parseServer', () => {
 });
 
 describe('hostTable', () => {
-  it('keeps a host with the server that lists it first and reports the other', () => {
+  it('reports a host listed by two servers while keeping it with the first', () => {
     const conflicts: string[] = [];
     const table = hostTable(
       [
@@ -86,7 +86,7 @@ describe('parseRegistryFile', () => {
 });
 
 describe('hostName', () => {
-  it('maps A-labels to Unicode and normalizes like a JID domain', () => {
+  it('normalizes a host like a JID domain with A-labels mapped to Unicode', () => {
     expect(hostName('xn--i1b2bf2c1f.XN--H2BRJ9C.')).toBe('संगणक.भारत');
     expect(hostName('संगणक.भारत')).toBe('संगणक.भारत');
     expect(hostName('A.Example')).toBe('a.example');
@@ -96,10 +96,14 @@ describe('hostName', () => {
 });
 
 describe('signatures with several keys', () => {
-  it('signs with each key and verifies with any', () => {
-    const [k1, k2] = [secretKey(K1), secretKey(K2)];
-    const headers = sign([k1, k2], 'body', 1000);
+  const [k1, k2] = [secretKey(K1), secretKey(K2)];
+  const headers = sign([k1, k2], 'body', 1000);
+
+  it('signs with each key', () => {
     expect(headers['webhook-signature'].split(' ')).toHaveLength(2);
+  });
+
+  it('verifies with any of its keys', () => {
     expect(verify(k2, { ...headers }, 'body', 1000)).toBe(headers['webhook-id']);
     const k3 = secretKey(`whsec_${Buffer.alloc(32, 3).toString('base64')}`);
     const one = sign(k1, 'b', 5);
@@ -109,7 +113,7 @@ describe('signatures with several keys', () => {
 });
 
 describe('registry settings', () => {
-  it('reads the registry, the master key and the cache TTL, and refuses two registries', () => {
+  it('reads the registry settings from the environment', () => {
     expect(loadConfig({})).toMatchObject({ cacheTtlMs: 300_000, hostsFile: undefined, hostsInTable: false });
     expect(loadConfig({ PING_MUC_HOSTS_FILE: 'h.json', PING_MUC_CACHE_SECONDS: '0' })).toMatchObject({
       hostsFile: 'h.json',
@@ -120,12 +124,15 @@ describe('registry settings', () => {
       masterKey: { secretId: 'arn:x' },
     });
     expect(loadConfig({ PING_MUC_MASTER_KEY_FILE: 'k.json' }).masterKey).toEqual({ file: 'k.json' });
+  });
+
+  it('refuses registry settings it cannot use', () => {
     expect(() => loadConfig({ PING_MUC_HOSTS_FILE: 'h.json', PING_MUC_REGISTRY: 'table' })).toThrow(ConfigError);
     expect(() => loadConfig({ PING_MUC_REGISTRY: 'ssm' })).toThrow(/expected "table"/);
     expect(() => loadConfig({ PING_MUC_MASTER_KEY: '{}', PING_MUC_MASTER_KEY_FILE: 'k' })).toThrow(/choose one place/);
   });
 
-  it('on AWS, needs the master key secret, and the round the API URL or the registry', () => {
+  it('on AWS needs the master key secret with the round’s API URL or registry', () => {
     const aws = {
       PING_MUC_SCHEDULER_ROLE_ARN: 'r',
       PING_MUC_DLQ_ARN: 'd',

@@ -48,7 +48,7 @@ describe('JID normalization', () => {
     expect(() => parseJid(raw)).toThrow(JidError);
   });
 
-  it('full and bare JIDs', () => {
+  it('tells full JIDs from bare ones', () => {
     expect(() => parseFullJid('a@a.example')).toThrow(/full JID/);
     expect(() => parseFullJid('a.example/r')).toThrow(/full JID/);
     expect(() => parseBareJid('r@muc.example/nick')).toThrow(/bare JID/);

@@ -16,7 +16,7 @@ describe('round jobs as schedule input', () => {
     expect(parseRoundJob(serializeRoundJob(job))).toEqual(job);
   });
 
-  it('accepts the jobs of older versions (no pass, no probe)', () => {
+  it('accepts the jobs of older versions without pass or probe', () => {
     expect(parseRoundJob('{"host":"a.example","remote":"muc.b.example","gen":"abc1","kind":"continue"}')).toEqual(base);
   });
 

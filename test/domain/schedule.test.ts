@@ -25,7 +25,7 @@ describe('scheduledMinute and atExpression', () => {
     expect(atExpression(scheduledMinute(t('2030-03-04T07:06:30+02:00'), FAR))).toBe('at(2030-03-04T05:05:00)');
   });
 
-  it('names the latest minute that ends by the due time, so the whole firing window is before it', () => {
+  it('names the latest minute that ends by the due time so the whole firing window precedes it', () => {
     const random = mulberry32(2030); // the same 1,000 due times on every run
     for (let i = 0; i < 1000; i++) {
       const at = t('2030-01-01T00:00:00Z') + Math.floor(random() * 86_400_000 * 365);
@@ -48,7 +48,7 @@ describe('scheduledMinute and atExpression', () => {
 });
 
 describe('scheduleName', () => {
-  it('tells apart jobs that differ only in their pass or probe mark, for the same tag', () => {
+  it('tells apart jobs of one tag that differ only in their pass or probe mark', () => {
     const job: RoundJob = { host: 'a.example', remote: 'muc.b.example', gen: 'g1', kind: 'continue' };
     const names = [job, { ...job, pass: 0 }, { ...job, pass: 1 }, { ...job, pass: 1, probe: true as const }].map((j) =>
       scheduleName(j, scheduleTag.slot(123)),
@@ -57,7 +57,7 @@ describe('scheduleName', () => {
     expect(scheduleName({ ...job, pass: 1 }, scheduleTag.slot(123))).toBe(names[2]);
   });
 
-  it('gives every tag of a round its own valid name, and the reconciler one per due time', () => {
+  it('gives every tag its own valid name (the reconciler’s one per due time)', () => {
     const job: RoundJob = { host: 'a.example', remote: 'muc.b.example', gen: 'g1', kind: 'continue', pass: 1 };
     const tags = [
       scheduleTag.start(),
@@ -84,7 +84,7 @@ describe('scheduleName', () => {
     ['IDN and odd characters', { ...base, host: 'bücher.example', remote: 'räume.example/x y' }, 'c#1'],
     ['empty tag', base, ''],
     ['very long tag', base, 'x'.repeat(1000)],
-  ])('%s: 1–64 chars of [0-9A-Za-z-_.], readable prefix, deterministic', (_, job, tag) => {
+  ])('%s: a deterministic name of 1–64 chars of [0-9A-Za-z-_.] with a readable prefix', (_, job, tag) => {
     const name = scheduleName(job, tag);
     expect(name).toMatch(NAME_PATTERN);
     expect(name.length).toBeLessThanOrEqual(64);
@@ -92,11 +92,11 @@ describe('scheduleName', () => {
     expect(scheduleName({ ...job }, tag)).toBe(name);
   });
 
-  it('shows host and remote when they fit', () => {
+  it('shows the link when it fits', () => {
     expect(scheduleName(base, 'start')).toMatch(/^pm-s-example\.org_conference\.remote\.net-[0-9a-f]{20}$/);
   });
 
-  it('differs whenever any of host, remote, gen, kind or tag differs', () => {
+  it('differs whenever any field of the job or the tag differs', () => {
     const variants: [RoundJob, string][] = [
       [base, 'start'],
       [{ ...base, host: 'example.com' }, 'start'],

@@ -4,7 +4,7 @@ import { batchOf, heal, notifyItem, selfPing, serverPing, stanzaId, unavailable 
 const NS = 'urn:ping-muc:stanza-api:2';
 
 describe('stanzas', () => {
-  it('gives random ids of 72 bits, none twice, across refills of its pool', () => {
+  it('never gives the same random 72-bit id twice across refills of its pool', () => {
     const ids = Array.from({ length: 5_000 }, () => stanzaId());
     for (const id of ids) expect(id).toMatch(/^pm-[A-Za-z0-9_-]{12}$/);
     expect(new Set(ids).size).toBe(ids.length);
@@ -25,7 +25,7 @@ describe('stanzas', () => {
     );
   });
 
-  it('escapes the reason and JIDs', () => {
+  it('escapes XML in the reason or the JIDs', () => {
     const el = unavailable('r@muc.b.example/<&>', 'a@a.example/x', 'a < b & "c"', 'n2');
     expect(el.toString()).toContain('from="r@muc.b.example/&lt;&amp;&gt;"');
     expect(el.toString()).toContain('<reason>a &lt; b &amp; "c"</reason>');
@@ -43,7 +43,7 @@ describe('stanzas', () => {
     );
   });
 
-  it('builds the items of a request, each in a <batch> of version 3', () => {
+  it('builds the items of a request into a <batch> of version 3', () => {
     const iq = selfPing('alice@a.example/phone', 'lobby@muc.b.example/Alice', 'p1');
     const note = unavailable('lobby@muc.b.example/Bob', 'bob@a.example/pc', undefined, 'p2');
     expect(

@@ -39,7 +39,7 @@ async function start(env: Record<string, string>, roundBudgetMs?: number) {
   return { stub: api, service: svc, lines };
 }
 
-it('pages through 3+ invocations, pinging every join exactly once', async () => {
+it('pings every join exactly once across 3+ invocations', async () => {
   // Every page ends the invocation: the deadline margin is always larger than this budget.
   const { stub, service, lines } = await start({ PING_MUC_PAGE_SIZE: '5', PING_MUC_CONCURRENCY: '2' }, 1);
   const joins = Array.from({ length: 23 }, (_, i) => ({
@@ -61,7 +61,7 @@ it('pages through 3+ invocations, pinging every join exactly once', async () => 
   expect(stub.notifications.map((n) => n.user)).toEqual(['u4@a.example/r']);
 });
 
-it('after a failure mid-round, resumes from the last page that was fully done', async () => {
+it('resumes after a mid-round failure from the last page fully done', async () => {
   const { stub, service, lines } = await start({ PING_MUC_PAGE_SIZE: '4', PING_MUC_CONCURRENCY: '1' });
   // One user per room, so the index order (room, user) is the order of the pings.
   const joins = Array.from({ length: 12 }, (_, i) => ({

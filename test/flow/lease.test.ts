@@ -28,7 +28,7 @@ afterAll(async () => {
   await dynalite.close();
 });
 
-it('a duplicate invocation finds the round busy and does nothing', async () => {
+it('a duplicate invocation does nothing while the round is busy', async () => {
   const store = new DynamoStore({ client: dynalite.client, table: 'lease' });
   const scheduled: Array<{ name: string; at: number; job: RoundJob }> = [];
   const scheduler: Scheduler = {

@@ -44,7 +44,7 @@ async function post(events: object[], id?: string) {
 const pingsOf = (occ: string) => h.stub.pings.filter((p) => p.occupant === occ).length;
 
 describe('a round over every XEP-0410 answer', () => {
-  it('pings each join once, notifies exactly the ghosts and drops the gone', async () => {
+  it('settles each join by the answer to its one ping', async () => {
     const answers: Record<string, Answer> = {
       joined: 'result',
       kicked: 'not-acceptable',
@@ -91,7 +91,7 @@ describe('a round over every XEP-0410 answer', () => {
 });
 
 describe('coalescing', () => {
-  it('gives one ping per join for duplicate webhooks and the in+out double close', async () => {
+  it('gives one ping per join despite duplicate webhooks or an in+out double close', async () => {
     await post([join('a'), join('b')]);
     const out = [close('out')];
     await post(out, 'msg_dup');
@@ -154,7 +154,7 @@ describe('events during the delay', () => {
 });
 
 describe('our own failures never kick a user', () => {
-  it('a stanza API that is down means no notification, and a retry later', async () => {
+  it('a stanza API that is down means a retry later instead of a notification', async () => {
     h.stub.answers.set(occupant('ghost'), 'not-acceptable');
     await post([join('ghost'), join('fine')]);
     h.stub.down = true;
@@ -167,7 +167,7 @@ describe('our own failures never kick a user', () => {
     expect(h.stub.notifications.map((n) => n.occupant)).toEqual([occupant('ghost')]);
   });
 
-  it('an HTTP 500 from the API is retried, never read as "not joined"', async () => {
+  it('an HTTP 500 from the API is retried rather than read as "not joined"', async () => {
     h.stub.answers.set(occupant('a'), 'http-500');
     await post([join('a')]);
     await post([close('out')]);
@@ -181,7 +181,7 @@ describe('our own failures never kick a user', () => {
 });
 
 describe('the re-check budget', () => {
-  it('an unreachable remote is re-checked, then notified once', async () => {
+  it('an unreachable remote is notified once after its re-check', async () => {
     h.stub.fallback = 'remote-server-not-found';
     await post([join('a'), join('b')]);
     await post([close('out')]);

@@ -25,14 +25,14 @@ afterAll(async () => {
 });
 
 describe('the single-host setup', () => {
-  it('takes any host’s events without the header, under the current or the previous key', async () => {
+  it('takes any host’s events without the header under the current or the previous key', async () => {
     expect((await postEvents(h.service.eventsUrl, WEBHOOK_SECRET, [joinOf('a.example', 'ann')])).status).toBe(200);
     expect((await postEvents(h.service.eventsUrl, PREVIOUS, [joinOf('z.example', 'zoe')])).status).toBe(200);
     expect((await postEvents(h.service.eventsUrl, OTHER, [joinOf('a.example', 'eve')])).status).toBe(401);
     expect((await h.joins('z.example', 'muc.b.example')).map((j) => j.nick)).toEqual(['zoe']);
   });
 
-  it('with the header, applies only that host’s events', async () => {
+  it('applies only the events of the host the header names', async () => {
     const body = JSON.stringify({ v: 1, events: [joinOf('a.example', 'amy'), joinOf('z.example', 'zed')] });
     const res = await postRaw(h.service.eventsUrl, body, {
       ...sign(secretKey(WEBHOOK_SECRET), body),

@@ -175,7 +175,7 @@ it('the handlers have the signatures Lambda calls them with', async () => {
 });
 
 describe('events function', () => {
-  it('applies a signed base64 body and schedules one round for an s2s close', async () => {
+  it('schedules one round for the s2s closes of a signed base64 body', async () => {
     const { handler } = await import('../../functions/events');
     const body = JSON.stringify({
       v: 1,
@@ -231,22 +231,38 @@ describe('events function', () => {
     expect(jobOf(requests[0]!)).toMatchObject({ remote: 'muc.far.example', kind: 'start' });
   });
 
-  it('logs with the request id, and metrics carry the Stack dimension', async () => {
+  /** The events function of stack PingMucTest, logging from warn, its stdout captured. */
+  async function stackHandler() {
     process.env.LOG_LEVEL = 'warn';
     process.env.PING_MUC_STACK = 'PingMucTest';
     const lines = captureStdout();
     const { handler } = await import('../../functions/events');
+    return { lines, handler };
+  }
+
+  it('logs a refused request with its request id', async () => {
+    const { lines, handler } = await stackHandler();
+    expect((await handler(urlEvent('{}', {}), { awsRequestId: 'req-401' })).statusCode).toBe(401);
+    const refused = lines().find((l) => l.message === 'events refused');
+    expect(refused).toMatchObject({ level: 'warn', service: 'ping-muc', requestId: 'req-401', status: 401 });
+    expect(Date.parse(String(refused?.timestamp))).toBeGreaterThan(0);
+    // Without a context (local tools), the Function URL's own request id is used.
+    lines.clear();
+    await handler(urlEvent('{}', {}));
+    expect(lines().find((l) => l.message === 'events refused')).toMatchObject({
+      requestId: 'c0ffee00-0000-4000-8000-000000000000',
+    });
+  });
+
+  it('counts the events with the Stack dimension only', async () => {
+    const { lines, handler } = await stackHandler();
     const body = JSON.stringify({
       v: 1,
       events: [
         { type: 'join', seq: nextSeq(), host: 'a.example', user: 'x@a.example/r', room: 'r@muc.c.example', nick: 'x' },
       ],
     });
-    expect((await handler(urlEvent('{}', {}), { awsRequestId: 'req-401' })).statusCode).toBe(401);
     expect((await handler(urlEvent(body, hostSigned(body)), { awsRequestId: 'req-200' })).statusCode).toBe(200);
-    const refused = lines().find((l) => l.message === 'events refused');
-    expect(refused).toMatchObject({ level: 'warn', service: 'ping-muc', requestId: 'req-401', status: 401 });
-    expect(Date.parse(String(refused?.timestamp))).toBeGreaterThan(0);
     // By default the events are counted in all, per Stack only (docs/operations.md, "Metrics").
     const emf = lines().filter((l) => l._aws);
     expect(emf).toEqual([
@@ -260,19 +276,17 @@ describe('events function', () => {
         }),
       }),
     ]);
-    // Without a context (local tools), the Function URL's own request id is used.
-    lines.clear();
-    await handler(urlEvent('{}', {}));
-    expect(lines().find((l) => l.message === 'events refused')).toMatchObject({
-      requestId: 'c0ffee00-0000-4000-8000-000000000000',
-    });
   });
 
-  it('answers 401 to a bad signature and 400 to bad JSON', async () => {
+  it('answers 401 to a bad signature', async () => {
     const { handler } = await import('../../functions/events');
     expect((await handler(urlEvent('{}', {}))).statusCode).toBe(401);
-    expect((await handler(urlEvent('{', hostSigned('{')))).statusCode).toBe(400);
     expect(requests).toHaveLength(0);
+  });
+
+  it('answers 400 to bad JSON', async () => {
+    const { handler } = await import('../../functions/events');
+    expect((await handler(urlEvent('{', hostSigned('{')))).statusCode).toBe(400);
   });
 
   it('reads the master key from Secrets Manager once per cache TTL', async () => {
@@ -284,12 +298,13 @@ describe('events function', () => {
     expect(secretReads).toEqual([MASTER_ARN]);
   });
 
-  it('fails to start without the master key, and answers 503 with a weak one', async () => {
+  it('fails to start without the master key', async () => {
     delete process.env.PING_MUC_MASTER_KEY_ARN;
     const { handler } = await import('../../functions/events');
     await expect(handler(urlEvent('{}', {}))).rejects.toThrow(/missing configuration: PING_MUC_MASTER_KEY_ARN/);
-    vi.resetModules();
-    process.env.PING_MUC_MASTER_KEY_ARN = MASTER_ARN;
+  });
+
+  it('answers 503 with a weak master key', async () => {
     masterText = '{"current":"short"}';
     const lines = captureStdout();
     const again = await import('../../functions/events');
@@ -324,7 +339,7 @@ describe('round function', () => {
     expect(requests).toHaveLength(0);
   });
 
-  it('schedules its own retry with backoff when the stanza API is down, and never notifies', async () => {
+  it('queues its own retry with backoff while the stanza API is down', async () => {
     process.env.PING_MUC_DELAY_SECONDS = '0';
     const events = await import('../../functions/events');
     const body = JSON.stringify({
@@ -367,7 +382,8 @@ describe('round function', () => {
     await expect(again.handler({ ...job, attempt: 1 }, context)).rejects.toThrow(/stanza API unreachable/);
   });
 
-  it('logs a failure with the job and its request id, and counts it', async () => {
+  /** Runs the start job of a window on a stanza API that is down, through an alias. */
+  async function failedRound() {
     process.env.PING_MUC_DELAY_SECONDS = '0';
     process.env.PING_MUC_STACK = 'PingMucTest';
     const events = await import('../../functions/events');
@@ -392,6 +408,11 @@ describe('round function', () => {
     const { handler } = await import('../../functions/round');
     const aliased = { ...context, invokedFunctionArn: `${ROUND_ARN}:live`, awsRequestId: 'req-round' };
     await expect(handler(job, aliased)).resolves.toBeUndefined();
+    return { lines, job };
+  }
+
+  it('logs a failed round with its job under its request id', async () => {
+    const { lines, job } = await failedRound();
     expect(requests).toHaveLength(2);
     expect(targetOf(requests[1]!)).toBe(queueUrl()); // the retry, queued
     const failed = lines().find((l) => l.message === 'round failed, retry scheduled');
@@ -402,6 +423,10 @@ describe('round function', () => {
       remote: 'muc.alias.example',
       gen: job.gen,
     });
+  });
+
+  it('counts a failed round per Stack only', async () => {
+    const { lines } = await failedRound();
     // Per stack, all kinds summed (what the alarm reads); no Host dimension by default.
     const emf = lines().filter((l) => l._aws && 'RoundFailures' in l);
     expect(emf).toEqual([
@@ -454,7 +479,7 @@ describe('round function', () => {
     expect(lines().find((l) => l._aws && 'Reconciled' in l)).toMatchObject({ Reconciled: 1 });
   });
 
-  it('logs and counts a failed reconciler run, and does not throw (the next minute is its retry)', async () => {
+  it('reports a failed reconciler run without throwing: the next minute is its retry', async () => {
     process.env.PING_MUC_TABLE = 'no-such-table';
     const lines = captureStdout();
     const { handler } = await import('../../functions/round');
@@ -464,7 +489,7 @@ describe('round function', () => {
     expect(requests).toHaveLength(0);
   });
 
-  it('runs a batch of the round queue and reports only the records that failed', async () => {
+  it('reports only the failed records of a round queue batch', async () => {
     const { handler } = await import('../../functions/round');
     const done = { host: 'a.example', remote: 'muc.z.example', gen: 'abc', kind: 'start' };
     const lines = captureStdout();

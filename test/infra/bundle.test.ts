@@ -35,7 +35,7 @@ describe('bundles', () => {
     }
   });
 
-  it.each(names)('%s: ESM for node22, AWS SDK external, loads and exports handler', async (name) => {
+  it.each(names)('%s: builds an ESM bundle for node22 that loads with its handler', async (name) => {
     mkdirSync(outdir, { recursive: true });
     const options = esbuildOptions(name, outdir);
     const result = await build({ ...options, metafile: true });

@@ -64,7 +64,7 @@ function published(level: MetricsLevel): Set<string> {
 }
 
 describe('silent hosts', () => {
-  it('one alarm for every host: SilentHosts [Stack] above 0 for 3 minutes; no value at all breaches', () => {
+  it('one alarm for every host: SilentHosts [Stack] above 0 for 3 minutes (missing data breaches)', () => {
     expect(shape(alarm('SilentHostsAlarm'))).toEqual({
       ns: 'PingMuc',
       metric: 'SilentHosts',
@@ -101,7 +101,7 @@ describe('per-item failures', () => {
     });
   });
 
-  it('unusable stanza-API answers (Pings, Outcome=failed) alarm on the first one in 5 minutes', () => {
+  it('unusable stanza-API answers (Pings with Outcome=failed) alarm on the first one in 5 minutes', () => {
     expect(shape(alarm('UnusableAnswersAlarm'))).toEqual({
       ns: 'PingMuc',
       metric: 'Pings',
@@ -163,7 +163,7 @@ describe('missing data and flapping', () => {
     return out;
   }
 
-  it('a module retrying a 401 (backoff up to 60 s, plus latency) keeps the 4xx alarm in ALARM, no flapping (F9)', () => {
+  it('a module retrying a 401 (backoff up to 60 s plus latency) keeps the 4xx alarm in ALARM (F9)', () => {
     // prosody/mod_ping_muc_cloud: after the n-th 401 it waits min(60, 2^(n-1)) s; each request takes 0.3 s.
     const times: number[] = [];
     let t = 0;
@@ -190,7 +190,7 @@ describe('missing data and flapping', () => {
 });
 
 describe('flood', () => {
-  it('the events function is capped at 20 concurrent invocations by default; 0 removes the cap', () => {
+  it('the events function is capped at EventsReservedConcurrency invocations (20 by default or 0 for none)', () => {
     const id = resource(json, 'AWS::Lambda::Function', 'EventsFunction')[0];
     const reserved = (p: Record<string, string> = {}) =>
       (evaluate(ctx(p), props(json.Resources[id]!)) as Record<string, unknown>).ReservedConcurrentExecutions;
@@ -201,7 +201,7 @@ describe('flood', () => {
 });
 
 describe('opt-ins', () => {
-  it('the dashboard and its URL output exist only with Dashboard=true (default false)', () => {
+  it('the dashboard with its URL output exists only with Dashboard=true (default false)', () => {
     const [, dashboard] = resource(json, 'AWS::CloudWatch::Dashboard', 'Dashboard');
     expect(json.Parameters!.Dashboard).toMatchObject({ Default: 'false', AllowedValues: ['false', 'true'] });
     expect(dashboard.Condition).toBe('HasDashboard');
@@ -210,7 +210,7 @@ describe('opt-ins', () => {
     expect(evaluate(ctx({ Dashboard: 'true' }), { Condition: 'HasDashboard' })).toBe(true);
   });
 
-  it('Metrics (default "default") reaches both functions as PING_MUC_METRICS, which lib accepts', () => {
+  it('Metrics (default "default") reaches both functions as a PING_MUC_METRICS lib accepts', () => {
     expect(json.Parameters!.Metrics).toMatchObject({ Default: 'default', AllowedValues: ['default', 'detailed'] });
     for (const prefix of ['EventsFunction', 'RoundFunction']) {
       const [id] = resource(json, 'AWS::Lambda::Function', prefix);

@@ -10,7 +10,7 @@ import { REPO_ROOT } from '../../infra/bundling';
 const outdir = mkdtempSync(path.join(os.tmpdir(), 'ping-muc-synth-cli-'));
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
-it('npm run synth writes the template and both bundles', async () => {
+it('npm run synth writes a deployable assembly', async () => {
   const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
     scripts: Record<string, string>;
   };

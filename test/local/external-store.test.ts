@@ -3,33 +3,35 @@
 import { DescribeTableCommand, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type RunningDynalite, startDynalite } from '../../lib/adapters/dynamodb/dynalite';
-import { MEMORY, startLocalService } from '../../lib/wiring/local';
+import { type LocalService, MEMORY, startLocalService } from '../../lib/wiring/local';
 
 let dynalite: RunningDynalite;
+let service: LocalService;
+let closed = false;
 beforeAll(async () => {
   dynalite = await startDynalite();
-});
-afterAll(() => dynalite.close());
-
-it('starts on a given DynamoDB endpoint, ensures its table there, and leaves that server running on close', async () => {
-  const service = await startLocalService({
+  service = await startLocalService({
     dataDir: MEMORY,
     env: { PING_MUC_TABLE: 'external-store-test' },
     dynamodbEndpoint: dynalite.endpoint,
     log: () => undefined,
   });
-  let closed = false;
-  try {
-    expect(service.dynamodbEndpoint).toBe(dynalite.endpoint);
-    expect((await fetch(`${service.url}/health`)).status).toBe(200);
-    const { Table } = await dynalite.client.send(new DescribeTableCommand({ TableName: 'external-store-test' }));
-    expect(Table?.TableStatus).toBe('ACTIVE');
-    await service.close();
-    closed = true;
-    // The server is still there, with the table.
-    const { TableNames } = await dynalite.client.send(new ListTablesCommand({}));
-    expect(TableNames).toContain('external-store-test');
-  } finally {
-    if (!closed) await service.close();
-  }
+});
+afterAll(async () => {
+  if (!closed) await service?.close();
+  await dynalite.close();
+});
+
+it('serves on a given DynamoDB endpoint with its table ensured there', async () => {
+  expect(service.dynamodbEndpoint).toBe(dynalite.endpoint);
+  expect((await fetch(`${service.url}/health`)).status).toBe(200);
+  const { Table } = await dynalite.client.send(new DescribeTableCommand({ TableName: 'external-store-test' }));
+  expect(Table?.TableStatus).toBe('ACTIVE');
+});
+
+it('leaves the external DynamoDB server running on close', async () => {
+  await service.close();
+  closed = true;
+  const { TableNames } = await dynalite.client.send(new ListTablesCommand({}));
+  expect(TableNames).toContain('external-store-test');
 });

@@ -34,7 +34,7 @@ afterAll(async () => {
   await stub?.close();
 });
 
-it('re-arms a window whose start was never scheduled, so its ghost is told; close() stops the timer', async () => {
+it('tells the ghost of a window whose start was never scheduled', async () => {
   const now = Date.now();
   const seq = now * 1000;
   const user = `ghost@${HOST}/r`;
@@ -50,7 +50,9 @@ it('re-arms a window whose start was never scheduled, so its ghost is told; clos
   await waitFor('the ghost told', () => stub.notifications.some((n) => n.user === user), 10_000);
   expect(logs.some((l) => l.message === 'overdue window: start re-armed')).toBe(true);
   expect(await service.store.pendingClose(HOST, REMOTE)).toBeUndefined();
+});
 
+it('stops its timer on close()', async () => {
   await service.close();
   closed = true;
   // A timer left running would now reconcile against a closed store, and log its failure.

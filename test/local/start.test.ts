@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 
-it('starts on its defaults, prints where it listens, keeps its secrets, and stops on SIGTERM', async () => {
+it('serves on its defaults from a fresh data directory until SIGTERM', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'ping-muc-start-'));
   const env: NodeJS.ProcessEnv = { ...process.env, PING_MUC_DATA_DIR: dataDir, PING_MUC_PORT: '0' };
   delete env.PORT;

@@ -25,7 +25,7 @@ function flapping(w: ReturnType<typeof roundWorld>, periodMs: number, stopAt: nu
   return flapUntil;
 }
 
-it('(a) delay 120 s, a close every 110 s: the start invocation ends within its timeout and postpones itself', async () => {
+it('(a) delay 120 s with a close every 110 s: the start invocation postpones itself within its timeout', async () => {
   const w = roundWorld({ PING_MUC_DELAY_SECONDS: '120' });
   await seedJoins(w, 1);
   await linkClosed(w.deps, HOST, REMOTE, nextSeq());
@@ -56,7 +56,7 @@ it('(a) delay 120 s, a close every 110 s: the start invocation ends within its t
   expect(w.logs.some((l) => l.message === 'round postponed')).toBe(true);
 });
 
-it('(b) delay 60 s, a close every 30 s for three hours: the start is postponed, never given up, and runs once the link is stable', async () => {
+it('(b) delay 60 s with a close every 30 s for three hours: the start waits out the flapping without giving up', async () => {
   const w = roundWorld();
   const [ghost] = await seedJoins(w, 1);
   w.api.answers.set(ghost!.occupant, 'not-acceptable');

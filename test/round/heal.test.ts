@@ -1,6 +1,6 @@
 // Heals (stanza API v2, issue 11): the server acts on a self-ping's "not joined" reply itself,
 // so the round neither touches the join in the store nor sends the notification. Fakes, injected clock.
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { IN_PLACE_MS } from '../../lib/app/next';
 import { LINK_LEAD_MS, runRound } from '../../lib/app/round';
 import type { Join } from '../../lib/domain/model';
@@ -41,29 +41,44 @@ async function startEarly(w: ReturnType<typeof roundWorld>, early: number, befor
 }
 
 describe('heals', () => {
-  it('a ghost is told by the server as its reply comes: no store call on the join, no notification call', async () => {
-    const w = roundWorld();
-    const joins = await seedJoins(w, 4);
-    await closeLink(w);
-    for (const j of joins.slice(0, 2)) w.api.answers.set(j.occupant, 'not-acceptable');
-    const deletes = counted(w, 'deleteJoinIf');
-    const marks = counted(w, 'markRecheck');
+  describe('two ghosts among four joins', () => {
+    let w: ReturnType<typeof roundWorld>;
+    let joins: Awaited<ReturnType<typeof seedJoins>>;
+    let deletes: { n: number };
+    let marks: { n: number };
     let notifyCalls = 0;
-    const notify = w.api.notify.bind(w.api);
-    w.api.notify = async (presence) => {
-      notifyCalls++;
-      return notify(presence);
-    };
-    await drive(w);
-    expect(w.api.notifications.map((n) => n.occupant).sort()).toEqual(joins.slice(0, 2).map((j) => j.occupant));
-    expect(deletes.n).toBe(0);
-    expect(marks.n).toBe(0);
-    expect(notifyCalls).toBe(0);
-    // The round writes nothing: the told ghosts' joins stay until a rejoin or a later no-session.
-    expect(w.store.allJoins()).toHaveLength(joins.length);
-    await w.deps.metrics.flush();
-    const sent = w.emf.filter((d) => d.Notifications !== undefined && d.Result === 'sent');
-    expect(sent.reduce((n, d) => n + Number(d.Notifications), 0)).toBe(2);
+    beforeAll(async () => {
+      w = roundWorld();
+      joins = await seedJoins(w, 4);
+      await closeLink(w);
+      for (const j of joins.slice(0, 2)) w.api.answers.set(j.occupant, 'not-acceptable');
+      deletes = counted(w, 'deleteJoinIf');
+      marks = counted(w, 'markRecheck');
+      const notify = w.api.notify.bind(w.api);
+      w.api.notify = async (presence) => {
+        notifyCalls++;
+        return notify(presence);
+      };
+      await drive(w);
+      await w.deps.metrics.flush();
+    });
+
+    it('are told by the server as their replies come', () => {
+      expect(w.api.notifications.map((n) => n.occupant).sort()).toEqual(joins.slice(0, 2).map((j) => j.occupant));
+      const sent = w.emf.filter((d) => d.Notifications !== undefined && d.Result === 'sent');
+      expect(sent.reduce((n, d) => n + Number(d.Notifications), 0)).toBe(2);
+    });
+
+    it('cost no store call on their joins', () => {
+      expect(deletes.n).toBe(0);
+      expect(marks.n).toBe(0);
+      // The round writes nothing: the told ghosts' joins stay until a rejoin or a later no-session.
+      expect(w.store.allJoins()).toHaveLength(joins.length);
+    });
+
+    it('cost no notification call', () => {
+      expect(notifyCalls).toBe(0);
+    });
   });
 
   it("a heal whose answer is lost after the server told the user: the retry's no-session tells nobody twice", async () => {
@@ -91,7 +106,7 @@ describe('heals', () => {
     expect(w.store.allJoins()).toEqual([]);
   });
 
-  it('the last pass still notifies a join it could never check, itself (as mod_ping_muc does)', async () => {
+  it('the last pass notifies a join it could never check (as mod_ping_muc does)', async () => {
     const w = roundWorld({ PING_MUC_RECHECKS: '1' });
     const [join] = await seedJoins(w, 1);
     await closeLink(w);
@@ -102,7 +117,7 @@ describe('heals', () => {
     expect(w.api.pings).toHaveLength(2);
   });
 
-  it('a joined user, a nick change and a remote that is down are left to the round, never notified', async () => {
+  it('heals only ghosts: other answers are left to the round', async () => {
     const w = roundWorld({ PING_MUC_RECHECKS: '0' });
     const joins = await seedJoins(w, 3);
     await closeLink(w);
@@ -115,26 +130,40 @@ describe('heals', () => {
 });
 
 describe('the link comes up before the due time', () => {
-  it.each([
+  const EARLY = [
     [30_000, 60],
     [3_000, 60],
     [1_500, 60],
     [30_000, 2],
-  ])(
-    'a start job woken %i ms early (delay %i s) has the server ping the remote LINK_LEAD_MS before (at most half the delay), and self-pings at due',
+  ] as const;
+  /** Three joins whose start job is woken `early` ms before its due time. */
+  const wokenEarly = async (early: number, delaySeconds: number) => {
+    const w = roundWorld({ PING_MUC_DELAY_SECONDS: String(delaySeconds) });
+    await seedJoins(w, 3);
+    await closeLink(w);
+    return { w, due: await startEarly(w, early) };
+  };
+
+  it.each(EARLY)(
+    'a start job woken %i ms early (delay %i s) has the server ping the remote LINK_LEAD_MS or half the delay before',
     async (early, delaySeconds) => {
-      const w = roundWorld({ PING_MUC_DELAY_SECONDS: String(delaySeconds) });
-      await seedJoins(w, 3);
-      await closeLink(w);
-      const due = await startEarly(w, early);
+      const { w, due } = await wokenEarly(early, delaySeconds);
       const lead = Math.min(early, LINK_LEAD_MS, (delaySeconds * 1000) / 2);
       expect(w.api.serverPings).toEqual([{ at: due - lead, host: HOST, remote: REMOTE }]);
+    },
+  );
+
+  it.each(EARLY)(
+    'a start job woken %i ms early (delay %i s) self-pings at its due time',
+    async (early, delaySeconds) => {
+      const { w, due } = await wokenEarly(early, delaySeconds);
       expect(w.api.pings).toHaveLength(3);
       expect(Math.min(...w.api.pings.map((p) => p.at))).toBe(due);
     },
   );
 
-  it('a failed server ping holds nothing up; a job on time and a re-check pass send none', async () => {
+  /** A start job woken 10 s early whose server ping fails; its join times out, to be re-checked. */
+  const failedServerPing = async () => {
     const w = roundWorld({ PING_MUC_RECHECK_BASE_SECONDS: '60' });
     const [j] = await seedJoins(w, 1);
     await closeLink(w);
@@ -142,9 +171,17 @@ describe('the link comes up before the due time', () => {
     w.api.serverPing = async () => {
       throw new Error('stanza API answered 503');
     };
-    const due = await startEarly(w, 10_000);
+    return { w, due: await startEarly(w, 10_000) };
+  };
+
+  it('a failed server ping holds nothing up', async () => {
+    const { w, due } = await failedServerPing();
     expect(w.api.pings.map((p) => p.at)).toEqual([due]);
     expect(w.logs.some((l) => l.message === 'server ping failed')).toBe(true);
+  });
+
+  it('a job delivered on time sends no server ping', async () => {
+    const { w } = await failedServerPing();
     // The re-check passes run at their time (drive delivers on time): no server ping.
     const pinged: unknown[] = [];
     w.api.serverPing = async (host, remote) => void pinged.push({ host, remote });
@@ -182,7 +219,7 @@ describe('the first pass reads ahead while the link comes up', () => {
     expect(w.store.allRounds().map((r) => r.state)).toEqual(['done']);
   });
 
-  it('a failed read ahead is read again at the due time, and nobody is missed', async () => {
+  it('a failed read ahead is read again at the due time', async () => {
     const w = roundWorld();
     await seedJoins(w, 5);
     await closeLink(w);

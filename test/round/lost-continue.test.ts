@@ -17,7 +17,7 @@ function loseFirstContinue(w: ReturnType<typeof roundWorld>) {
   };
 }
 
-it('a lost checkpoint continuation: the reconciler re-arms the round and the rest of the pass runs', async () => {
+it('a lost checkpoint continuation: the reconciler re-arms the round to finish the pass', async () => {
   const w = roundWorld({ PING_MUC_PAGE_SIZE: '4' });
   const joins = await seedJoins(w, 12);
   for (const j of joins) w.api.answers.set(j.occupant, 'not-acceptable');
@@ -30,7 +30,7 @@ it('a lost checkpoint continuation: the reconciler re-arms the round and the res
   expect(w.logs.filter((l) => l.message === 'overdue round: continuation re-armed')).toHaveLength(1);
 });
 
-it('a lost re-check job: the reconciler re-arms it and the marked join is re-checked and notified', async () => {
+it('a lost re-check job: the reconciler re-arms it to notify the marked join', async () => {
   const w = roundWorld();
   const [j] = await seedJoins(w, 1);
   w.api.answers.set(j!.occupant, 'timeout');

@@ -4,7 +4,7 @@
 // before) is armed again for its time and the invocation returns; the wait is then held by the
 // scheduler (on AWS the round queue's DelaySeconds), which costs nothing while it waits.
 import type { SendMessageCommandInput, SQSClient } from '@aws-sdk/client-sqs';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { IN_PLACE_MS, LINK_LEAD_MS } from '../../lib/app/next';
 import { runRound } from '../../lib/app/round';
 import { QueueScheduler } from '../../lib/adapters/scheduler-sqs';
@@ -60,7 +60,7 @@ describe('a job delivered early is armed again for its time, and the invocation 
     expect(armed.map((a) => [a.job.kind, a.job.pass, a.at])).toEqual([['continue', 1, recheck.at]]);
   });
 
-  it('a probe, a slot come-back and a retry, each delivered at once for a time 10–30 s away', async () => {
+  it('runs a follow-up delivered at once for a time 10–30 s away without sleeping', async () => {
     const w = roundWorld({ PING_MUC_PROBE_SECONDS: '10', PING_MUC_RECHECK_BASE_SECONDS: '300' });
     const [j] = await seedJoins(w, 1);
     w.api.answers.set(j!.occupant, 'remote-down');
@@ -97,11 +97,13 @@ describe('a job delivered early is armed again for its time, and the invocation 
 });
 
 describe('on the round queue, a round whose remote stays down sleeps nowhere', () => {
-  it('probes every 10 s are queued with DelaySeconds 10; in all the invocations wait at most the start lead', async () => {
-    const w = roundWorld({ PING_MUC_PROBE_SECONDS: '10', PING_MUC_RECHECKS: '3' });
+  let w: ReturnType<typeof roundWorld>;
+  const sent: SendMessageCommandInput[] = [];
+  let slept: () => number;
+  beforeAll(async () => {
+    w = roundWorld({ PING_MUC_PROBE_SECONDS: '10', PING_MUC_RECHECKS: '3' });
     const [j] = await seedJoins(w, 1);
     w.api.answers.set(j!.occupant, 'remote-down');
-    const sent: SendMessageCommandInput[] = [];
     const queue: Array<{ at: number; job: RoundJob }> = [];
     const client = {
       send: async (cmd: { input: SendMessageCommandInput }) => {
@@ -112,7 +114,7 @@ describe('on the round queue, a round whose remote stays down sleeps nowhere', (
     } as unknown as SQSClient;
     const later: Scheduler = { schedule: async () => expect.fail('nothing is due beyond 15 minutes') };
     w.deps.scheduler = new QueueScheduler({ client, queueUrl: 'https://sqs.example/q', later, now: w.clock.now });
-    const slept = sleeps(w);
+    slept = sleeps(w);
     await closeLink(w);
     let invocations = 0;
     let busy = 0;
@@ -125,16 +127,25 @@ describe('on the round queue, a round whose remote stays down sleeps nowhere', (
       busy += w.clock.now() - began;
       invocations++;
     }
+    console.log(
+      `[no-sleep] remote down, probes every 10 s: ${invocations} invocations, ${(busy / 1000).toFixed(1)} s in functions (of which ${(slept() / 1000).toFixed(1)} s waiting), ${sent.length} messages`,
+    );
+  });
+
+  it('queues a probe every 10 s with DelaySeconds 10', () => {
     const probes = sent.filter((s) => JSON.parse(s.MessageBody!).probe);
     expect(probes.length).toBeGreaterThan(10);
     for (const p of probes) {
       expect(p.QueueUrl).toBe('https://sqs.example/q');
       expect(p.DelaySeconds).toBe(10);
     }
+  });
+
+  it('finishes the round', () => {
     expect(w.store.allRounds()[0]!.state).toBe('done');
+  });
+
+  it('waits in all its invocations at most the start lead', () => {
     expect(slept()).toBeLessThanOrEqual(LINK_LEAD_MS);
-    console.log(
-      `[no-sleep] remote down, probes every 10 s: ${invocations} invocations, ${(busy / 1000).toFixed(1)} s in functions (of which ${(slept() / 1000).toFixed(1)} s waiting), ${sent.length} messages`,
-    );
   });
 });

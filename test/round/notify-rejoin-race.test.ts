@@ -34,8 +34,11 @@ for (const mode of ['heal', 'the round notifies on its last pass after timeouts'
   });
 }
 
-it('control: without the rejoin the ghost is told once, by the heal or by the round', async () => {
-  for (const rechecks of ['3', '0']) {
+for (const [by, rechecks] of [
+  ['the heal', '3'],
+  ['the round', '0'],
+] as const) {
+  it(`control: without the rejoin the ghost is told once by ${by}`, async () => {
     const w = roundWorld({ PING_MUC_RECHECKS: rechecks });
     const [ghost] = await seedJoins(w, 1);
     w.api.answers.set(ghost!.occupant, rechecks === '3' ? 'not-acceptable' : 'timeout');
@@ -43,5 +46,5 @@ it('control: without the rejoin the ghost is told once, by the heal or by the ro
     await drive(w);
     expect(w.api.notifications.map((n) => n.occupant)).toEqual([ghost!.occupant]);
     expect(w.api.notifications[0]!.since).toBe(w.store.allJoins()[0]!.seq);
-  }
-});
+  });
+}

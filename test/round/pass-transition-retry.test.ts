@@ -4,7 +4,7 @@
 import { expect, it } from 'vitest';
 import { closeLink, drive, roundWorld, seedJoins } from '../support/fakes';
 
-it('a failed schedule of the next pass: the retry carries the new pass and the re-check runs', async () => {
+it('a failed schedule of the next pass is retried for the new pass', async () => {
   const w = roundWorld({ PING_MUC_RECHECKS: '1' });
   const [j] = await seedJoins(w, 1);
   w.api.answers.set(j!.occupant, 'timeout'); // indeterminate: re-check once, then notify

@@ -10,10 +10,16 @@ import { closeLink, drive, HOST, REMOTE, replyFor, roundWorld, seedJoins } from 
 const MINUTE = 60_000;
 
 describe('due times', () => {
-  it('a window is due its delay after its last close; a round running until its holder’s deadline, waiting until notBefore, done never', async () => {
+  /** One join that times out, to be re-checked once. */
+  const oneTimeout = async () => {
     const w = roundWorld({ PING_MUC_RECHECKS: '1' });
     const [j] = await seedJoins(w, 1);
     w.api.answers.set(j!.occupant, 'timeout');
+    return w;
+  };
+
+  it('a window is due its delay after its last close', async () => {
+    const w = await oneTimeout();
     const dues: number[] = [];
     const record = w.store.recordClose.bind(w.store);
     w.store.recordClose = async (...args) => {
@@ -23,6 +29,11 @@ describe('due times', () => {
     const closed = w.clock.now();
     await closeLink(w);
     expect(dues).toEqual([closed + MINUTE]);
+  });
+
+  it('a round’s due follows its state', async () => {
+    const w = await oneTimeout();
+    await closeLink(w);
     const start = w.scheduler.takeNext()!;
     w.clock.t = start.at;
     const saved: Array<[string, number | undefined]> = [];
@@ -47,7 +58,7 @@ describe('due times', () => {
 });
 
 describe('reconciler', () => {
-  it('a lost start job: the window is re-armed two periods after its due, and its ghost told', async () => {
+  it('a lost start job: the window is re-armed after the grace to tell its ghost', async () => {
     const w = roundWorld();
     const [j] = await seedJoins(w, 1);
     w.api.answers.set(j!.occupant, 'not-acceptable');
@@ -64,7 +75,7 @@ describe('reconciler', () => {
     expect(w.emf.some((d) => d.Reconciled === 1 && d.Kind === 'window')).toBe(true);
   });
 
-  it('re-arming is idempotent: found again before its job ran, an item is the same schedule', async () => {
+  it('re-arming an item found again before its job ran is idempotent', async () => {
     const w = roundWorld();
     await seedJoins(w, 1);
     await closeLink(w);
@@ -82,7 +93,7 @@ describe('reconciler', () => {
     ]);
   });
 
-  it('a failed schedule at a pass boundary, with no self-retry at all: the reconciler re-arms the re-check', async () => {
+  it('without self-retry the reconciler re-arms a re-check whose schedule failed', async () => {
     const w = roundWorld({ PING_MUC_RECHECKS: '1' });
     w.deps.selfRetry = false;
     const [j] = await seedJoins(w, 1);
@@ -98,7 +109,7 @@ describe('reconciler', () => {
     expect(w.logs.filter((l) => l.message === 'overdue round: continuation re-armed')).toHaveLength(1);
   });
 
-  it('a holder that died mid-pass: re-armed only once its lease (its deadline) and the grace have passed, and the pass goes on from its cursor', async () => {
+  it('a holder that died mid-pass: its round goes on from its cursor once its deadline plus the grace has passed', async () => {
     const w = roundWorld({ PING_MUC_PAGE_SIZE: '4' });
     const joins = await seedJoins(w, 12);
     for (const j of joins) w.api.answers.set(j.occupant, 'not-acceptable');
@@ -126,7 +137,7 @@ describe('reconciler', () => {
     expect(w.store.allRounds().map((r) => r.state)).toEqual(['done']);
   });
 
-  it('nothing is re-armed while a holder is alive, however long its pass runs', async () => {
+  it('nothing is re-armed while a holder is alive even through a long pass', async () => {
     const w = roundWorld();
     const [j] = await seedJoins(w, 1);
     await closeLink(w);

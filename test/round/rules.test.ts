@@ -1,6 +1,6 @@
 // The round's rules through its ports, on fakes with an injected clock: no HTTP, no dynalite,
 // no sleeps. Each describe names the rule; the issue points they pin are in the test names.
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { runRound, checkRoundTimeout, deadlineMarginMs, LINK_LEAD_MS } from '../../lib/app/round';
 import { loadConfig } from '../../lib/support/config';
 import type { Join } from '../../lib/domain/model';
@@ -9,23 +9,34 @@ import { closeLink, drive, HOST, nextSeq, REMOTE, roundWorld, seedJoins } from '
 const MINUTE = 60_000;
 
 describe('claim', () => {
-  it('starts the round at the delay after the close and pings each join once', async () => {
-    const w = roundWorld();
-    const joins = await seedJoins(w, 10);
-    const closedAt = w.clock.now();
-    await closeLink(w);
-    // Delivered LINK_LEAD_MS before its due time, carrying it.
-    expect([...w.scheduler.pending.values()].map((j) => [j.job.kind, j.job.at, j.at])).toEqual([
-      ['start', closedAt + MINUTE, closedAt + MINUTE - LINK_LEAD_MS],
-    ]);
-    await drive(w);
-    expect(w.api.pings).toHaveLength(10);
-    expect(new Set(w.api.pings.map((p) => p.occupant))).toEqual(new Set(joins.map((j) => j.occupant)));
-    expect(Math.min(...w.api.pings.map((p) => p.at))).toBeGreaterThanOrEqual(closedAt + MINUTE);
-    expect(w.store.allRounds().map((r) => r.state)).toEqual(['done']);
+  describe('a round of ten joins', () => {
+    let w: ReturnType<typeof roundWorld>;
+    let joins: Awaited<ReturnType<typeof seedJoins>>;
+    let closedAt: number;
+    let armed: unknown[];
+    beforeAll(async () => {
+      w = roundWorld();
+      joins = await seedJoins(w, 10);
+      closedAt = w.clock.now();
+      await closeLink(w);
+      armed = [...w.scheduler.pending.values()].map((j) => [j.job.kind, j.job.at, j.at]);
+      await drive(w);
+    });
+
+    it('starts at the delay after the close', () => {
+      // Delivered LINK_LEAD_MS before its due time, carrying it.
+      expect(armed).toEqual([['start', closedAt + MINUTE, closedAt + MINUTE - LINK_LEAD_MS]]);
+      expect(Math.min(...w.api.pings.map((p) => p.at))).toBeGreaterThanOrEqual(closedAt + MINUTE);
+      expect(w.store.allRounds().map((r) => r.state)).toEqual(['done']);
+    });
+
+    it('pings each join once', () => {
+      expect(w.api.pings).toHaveLength(10);
+      expect(new Set(w.api.pings.map((p) => p.occupant))).toEqual(new Set(joins.map((j) => j.occupant)));
+    });
   });
 
-  it("counts the delay from the server's time of the close, within a tenth of the delay before it arrived", async () => {
+  it("counts the delay from the server's time of a close up to a tenth of the delay before its arrival", async () => {
     const w = roundWorld();
     await seedJoins(w, 2);
     const { linkClosed } = await import('../../lib/app/link');
@@ -73,23 +84,33 @@ describe('claim', () => {
 });
 
 describe('metrics', () => {
-  it('counts rounds started and done, and measures the close-to-start time and the duration', async () => {
-    const w = roundWorld();
+  let w: ReturnType<typeof roundWorld>;
+  const value = (name: string, dim?: [string, string]) =>
+    w.emf.filter((d) => name in d && (!dim || d[dim[0]] === dim[1])).map((d) => d[name]);
+  beforeAll(async () => {
+    w = roundWorld();
     await seedJoins(w, 3);
     await closeLink(w);
     await drive(w);
     w.deps.metrics.flush();
-    const value = (name: string, dim?: [string, string]) =>
-      w.emf.filter((d) => name in d && (!dim || d[dim[0]] === dim[1])).map((d) => d[name]);
+  });
+
+  it('counts the rounds by state', () => {
     expect(value('Rounds', ['State', 'started'])).toEqual([1]);
     expect(value('Rounds', ['State', 'done'])).toEqual([1]);
+  });
+
+  it('measures the close-to-start time', () => {
     expect(value('CloseToStartMs').flat()).toEqual([60_000]);
+  });
+
+  it('measures the round duration', () => {
     expect(value('RoundDurationMs')).toHaveLength(1);
   });
 });
 
 describe('lease', () => {
-  it('a duplicate invocation finds the round busy and does nothing: the holder runs it', async () => {
+  it('a duplicate invocation leaves a busy round to its holder', async () => {
     const w = roundWorld();
     await seedJoins(w, 8);
     await closeLink(w);
@@ -130,7 +151,7 @@ describe('lease', () => {
 });
 
 describe('stray jobs', () => {
-  it('a job delivered twice for a round that is done schedules nothing, so come-backs cannot chain', async () => {
+  it('a job delivered twice for a done round schedules nothing', async () => {
     const w = roundWorld();
     await seedJoins(w, 2);
     await closeLink(w);
@@ -144,7 +165,7 @@ describe('stray jobs', () => {
 });
 
 describe('checkpoint and continuation', () => {
-  it('an invocation short of time saves the cursor and a continuation goes on from it', async () => {
+  it('an invocation short of time hands the pass to a continuation at its cursor', async () => {
     const w = roundWorld({ PING_MUC_PAGE_SIZE: '4', PING_MUC_CONCURRENCY: '2' });
     await seedJoins(w, 30);
     await closeLink(w);
@@ -162,7 +183,8 @@ describe('checkpoint and continuation', () => {
     expect(continues.every((j) => j.job.pass === 0)).toBe(true);
   });
 
-  it('after a failure mid-pass only the unfinished page is pinged again, and the retry is not a failed attempt (9.1)', async () => {
+  /** Twelve joins whose self-pings fail twice in a row at the 6th and the 10th join. */
+  const failingMidPass = async () => {
     const w = roundWorld({ PING_MUC_PAGE_SIZE: '4', PING_MUC_CONCURRENCY: '1', PING_MUC_RETRY_ATTEMPTS: '1' });
     await seedJoins(w, 12);
     await closeLink(w);
@@ -176,14 +198,23 @@ describe('checkpoint and continuation', () => {
       return real(join);
     };
     await drive(w);
+    return w;
+  };
+
+  it('a retry after progress is not a failed attempt (9.1)', async () => {
+    const w = await failingMidPass();
     const retries = w.scheduler.created.filter((j) => j.job.attempt !== undefined);
     expect(retries.map((j) => j.job.attempt)).toEqual([1, 1]);
+  });
+
+  it('after a failure mid-pass only the unfinished page is pinged again (9.1)', async () => {
+    const w = await failingMidPass();
     expect(w.api.pings.length).toBeLessThanOrEqual(12 + 2);
     expect(new Set(w.api.pings.map((p) => p.user)).size).toBe(12);
     expect(w.store.allRounds()[0]!.state).toBe('done');
   });
 
-  it('a transient store failure is retried in place, not a failed invocation (9.1)', async () => {
+  it('a transient store failure is retried in place (9.1)', async () => {
     const w = roundWorld();
     await seedJoins(w, 5);
     await closeLink(w);
@@ -205,36 +236,45 @@ describe('checkpoint and continuation', () => {
 });
 
 describe('outcomes', () => {
-  it('writes nothing for a told ghost; a later round finds its join gone and drops it, telling nobody twice', async () => {
-    // The module forgets a join as it delivers our notification and posts no leave for it.
-    const w = roundWorld();
-    const joins = await seedJoins(w, 6);
-    await closeLink(w);
-    for (const j of joins.slice(0, 3)) w.api.answers.set(j.occupant, 'not-acceptable');
+  describe('three told ghosts among six joins', () => {
+    let w: ReturnType<typeof roundWorld>;
     const writes: string[] = [];
-    for (const name of ['deleteJoinIf', 'markRecheck'] as const) {
-      const real = w.store[name].bind(w.store) as (join: Join, gen?: string) => Promise<boolean>;
-      w.store[name] = async (join: Join, gen?: string) => {
-        writes.push(name);
-        return real(join, gen);
-      };
-    }
-    await drive(w);
-    expect(w.api.notifications).toHaveLength(3);
-    expect(writes).toEqual([]);
-    expect(w.store.allJoins()).toHaveLength(6);
-    // The next loss of the link: the module, which forgot the told joins, answers no-session.
-    w.clock.advance(10 * MINUTE);
-    await closeLink(w);
-    await drive(w);
-    expect(w.api.notifications).toHaveLength(3);
-    expect(writes).toEqual(Array(3).fill('deleteJoinIf'));
-    expect(
-      w.store
-        .allJoins()
-        .map((j) => j.nick)
-        .sort(),
-    ).toEqual(['u3', 'u4', 'u5']);
+    beforeAll(async () => {
+      // The module forgets a join as it delivers our notification and posts no leave for it.
+      w = roundWorld();
+      const joins = await seedJoins(w, 6);
+      await closeLink(w);
+      for (const j of joins.slice(0, 3)) w.api.answers.set(j.occupant, 'not-acceptable');
+      for (const name of ['deleteJoinIf', 'markRecheck'] as const) {
+        const real = w.store[name].bind(w.store) as (join: Join, gen?: string) => Promise<boolean>;
+        w.store[name] = async (join: Join, gen?: string) => {
+          writes.push(name);
+          return real(join, gen);
+        };
+      }
+      await drive(w);
+    });
+
+    it('cost no write', () => {
+      expect(w.api.notifications).toHaveLength(3);
+      expect(writes).toEqual([]);
+      expect(w.store.allJoins()).toHaveLength(6);
+    });
+
+    it('are dropped by a later round without being told twice', async () => {
+      // The next loss of the link: the module, which forgot the told joins, answers no-session.
+      w.clock.advance(10 * MINUTE);
+      await closeLink(w);
+      await drive(w);
+      expect(w.api.notifications).toHaveLength(3);
+      expect(writes).toEqual(Array(3).fill('deleteJoinIf'));
+      expect(
+        w.store
+          .allJoins()
+          .map((j) => j.nick)
+          .sort(),
+      ).toEqual(['u3', 'u4', 'u5']);
+    });
   });
 
   it('a told ghost who rejoins while the pass goes on is healed again at the next loss', async () => {
@@ -312,54 +352,84 @@ describe('outcomes', () => {
     expect(w.store.allJoins().find((j) => j.user === rejoiner.user)?.seq).toBe(rejoinSeq);
   });
 
-  it('notifies exactly the ghosts, keeps the joined, drops the gone quietly', async () => {
-    const w = roundWorld();
-    const joins = await seedJoins(w, 5);
-    const answers = ['joined', 'not-acceptable', 'nick-changed', 'no-session', 'joined'] as const;
-    for (const [i, j] of joins.entries()) w.api.answers.set(j.occupant, answers[i]!);
-    await closeLink(w);
-    await drive(w);
-    expect(w.api.notifications.map((n) => n.occupant)).toEqual([joins[1]!.occupant]);
-    const kept = w.store
-      .allJoins()
-      .map((j) => j.nick)
-      .sort();
-    // u3 (gone) is dropped; u1, the told ghost, stays until a rejoin, the session's end, expiry
-    // or a later round's no-session (the module posts no leave for our notification).
-    expect(kept).toEqual(['u0', 'u1', 'u2', 'u4']);
-  });
+  describe('five joins with one answer each', () => {
+    let w: ReturnType<typeof roundWorld>;
+    let joins: Awaited<ReturnType<typeof seedJoins>>;
+    beforeAll(async () => {
+      w = roundWorld();
+      joins = await seedJoins(w, 5);
+      const answers = ['joined', 'not-acceptable', 'nick-changed', 'no-session', 'joined'] as const;
+      for (const [i, j] of joins.entries()) w.api.answers.set(j.occupant, answers[i]!);
+      await closeLink(w);
+      await drive(w);
+    });
 
-  it('a bad answer for one join is re-checked and never notified, and fails no round (9.1)', async () => {
-    const w = roundWorld({ PING_MUC_RECHECKS: '2' });
-    const joins = await seedJoins(w, 3);
-    w.api.answers.set(joins[1]!.occupant, 'bad-answer');
-    w.api.answers.set(joins[2]!.occupant, 'not-acceptable');
-    await closeLink(w);
-    await drive(w);
-    expect(w.api.pingsOf(joins[1]!.occupant)).toBe(3);
-    expect(w.api.notifications.map((n) => n.occupant)).toEqual([joins[2]!.occupant]);
-    expect(
-      w.store
+    it('notify exactly the ghosts', () => {
+      expect(w.api.notifications.map((n) => n.occupant)).toEqual([joins[1]!.occupant]);
+    });
+
+    it('drop only the gone', () => {
+      const kept = w.store
         .allJoins()
         .map((j) => j.nick)
-        .sort(),
-    ).toEqual(['u0', 'u1', 'u2']);
-    expect(w.scheduler.created.filter((j) => j.job.attempt !== undefined)).toEqual([]);
+        .sort();
+      // u3 (gone) is dropped; u1, the told ghost, stays until a rejoin, the session's end, expiry
+      // or a later round's no-session (the module posts no leave for our notification).
+      expect(kept).toEqual(['u0', 'u1', 'u2', 'u4']);
+    });
+  });
+
+  describe('a bad answer for one join (9.1)', () => {
+    let w: ReturnType<typeof roundWorld>;
+    let joins: Awaited<ReturnType<typeof seedJoins>>;
+    beforeAll(async () => {
+      w = roundWorld({ PING_MUC_RECHECKS: '2' });
+      joins = await seedJoins(w, 3);
+      w.api.answers.set(joins[1]!.occupant, 'bad-answer');
+      w.api.answers.set(joins[2]!.occupant, 'not-acceptable');
+      await closeLink(w);
+      await drive(w);
+    });
+
+    it('is re-checked but never notified', () => {
+      expect(w.api.pingsOf(joins[1]!.occupant)).toBe(3);
+      expect(w.api.notifications.map((n) => n.occupant)).toEqual([joins[2]!.occupant]);
+      expect(
+        w.store
+          .allJoins()
+          .map((j) => j.nick)
+          .sort(),
+      ).toEqual(['u0', 'u1', 'u2']);
+    });
+
+    it('fails no round', () => {
+      expect(w.scheduler.created.filter((j) => j.job.attempt !== undefined)).toEqual([]);
+    });
   });
 });
 
 describe('re-checks', () => {
-  it('re-checks an unreachable remote after base·2^k, then notifies once the budget is spent', async () => {
-    const w = roundWorld({ PING_MUC_RECHECKS: '3' });
-    const [j] = await seedJoins(w, 1);
-    w.api.answers.set(j!.occupant, 'remote-down');
-    await closeLink(w);
-    const closedAt = w.clock.now();
-    await drive(w);
-    const times = w.api.pings.map((p) => (p.at - closedAt) / 1000);
-    expect(times).toEqual([60, 120, 240, 480]);
-    expect(w.api.notifications).toHaveLength(1);
-    expect(w.api.notifications[0]!.at - closedAt).toBe(480_000);
+  describe('an unreachable remote', () => {
+    let w: ReturnType<typeof roundWorld>;
+    let closedAt: number;
+    beforeAll(async () => {
+      w = roundWorld({ PING_MUC_RECHECKS: '3' });
+      const [j] = await seedJoins(w, 1);
+      w.api.answers.set(j!.occupant, 'remote-down');
+      await closeLink(w);
+      closedAt = w.clock.now();
+      await drive(w);
+    });
+
+    it('is re-checked after base·2^k', () => {
+      const times = w.api.pings.map((p) => (p.at - closedAt) / 1000);
+      expect(times).toEqual([60, 120, 240, 480]);
+    });
+
+    it('gets its join notified once the budget is spent', () => {
+      expect(w.api.notifications).toHaveLength(1);
+      expect(w.api.notifications[0]!.at - closedAt).toBe(480_000);
+    });
   });
 
   it('extra continue invocations never run a waiting pass early (9.3)', async () => {
@@ -424,7 +494,7 @@ describe('re-checks', () => {
 });
 
 describe('follow-up scheduling', () => {
-  it('names every follow-up by its reason and pass', async () => {
+  it('names each follow-up by its kind·pass', async () => {
     const w = roundWorld({ PING_MUC_RECHECKS: '1' });
     const [j] = await seedJoins(w, 1);
     w.api.answers.set(j!.occupant, 'timeout');
@@ -438,7 +508,7 @@ describe('follow-up scheduling', () => {
     expect(new Set(w.scheduler.created.map((c) => c.name)).size).toBe(2);
   });
 
-  it('a job for the pass the round is at finds the lease of a dead holder and does nothing; the reconciler re-arms it after its due', async () => {
+  it('a job meeting the lease of a dead holder is left to the reconciler', async () => {
     const w = roundWorld({ PING_MUC_RECHECKS: '1' });
     const [j] = await seedJoins(w, 1);
     w.api.answers.set(j!.occupant, 'timeout');
@@ -517,7 +587,7 @@ describe('configuration that cannot work (9.7)', () => {
     ).toThrow(/does not fit/);
     expect(() => checkRoundTimeout(loadConfig({ PING_MUC_ROUND_TIMEOUT_SECONDS: '600' }))).not.toThrow();
   });
-  it('keeps a margin for all that is fed when C exceeds a page (batches: C = 1,000, pages of 500)', () => {
+  it('keeps a margin for all that is fed whether C exceeds a page or not', () => {
     // In flight C, queued up to C − 1 + a page: three joins per worker, three 15 s calls each
     // (a self-ping, its one short re-check after 1 s when unconfirmed, a notification).
     expect(deadlineMarginMs(loadConfig({ PING_MUC_API_BATCH: '100' }))).toBe(3 * (3 * 15_000 + 1_000) + 10_000);
@@ -529,7 +599,7 @@ describe('configuration that cannot work (9.7)', () => {
 });
 
 describe('joins re-posted by the server', () => {
-  it('a join re-posted after the close with its original since is still pinged, its marks kept', async () => {
+  it('a join re-posted after the close with its original since keeps its marks', async () => {
     const w = roundWorld({ PING_MUC_RECHECKS: '2' });
     const [j] = await seedJoins(w, 1);
     w.api.answers.set(j!.occupant, 'remote-down');
@@ -567,22 +637,34 @@ describe('a remote that comes back (issue 11.3)', () => {
     return closedAt;
   }
 
-  it('probes the waiting round and re-checks within one probe interval of the return', async () => {
-    const w = roundWorld({ PING_MUC_RECHECKS: '3', PING_MUC_PROBE_SECONDS: '10' });
-    const joins = await seedJoins(w, 5);
-    const ghosts = new Set([joins[0]!.occupant, joins[3]!.occupant]);
-    const closedAt = downUntil(w, 60_000 + 25_000, ghosts); // back 25 s after the first pass
-    await closeLink(w);
-    await drive(w);
-    const back = closedAt + 85_000;
-    expect(w.api.notifications.map((n) => n.occupant).sort()).toEqual([...ghosts].sort());
-    for (const n of w.api.notifications) expect(n.at - back).toBeLessThanOrEqual(10_000);
-    // One probe ping per interval while down: the probes at +70 s and +80 s, then the one that sees it back.
-    const probes = w.api.pings.filter(
-      (p) => p.at > closedAt + 60_000 && p.at < back + 10_000 && p.occupant === w.api.pings[0]!.occupant,
-    );
-    expect(probes.length).toBeLessThanOrEqual(4);
-    expect(w.store.allRounds()[0]!.state).toBe('done');
+  describe('with probes every 10 s', () => {
+    let w: ReturnType<typeof roundWorld>;
+    let ghosts: Set<string>;
+    let closedAt: number;
+    let back: number;
+    beforeAll(async () => {
+      w = roundWorld({ PING_MUC_RECHECKS: '3', PING_MUC_PROBE_SECONDS: '10' });
+      const joins = await seedJoins(w, 5);
+      ghosts = new Set([joins[0]!.occupant, joins[3]!.occupant]);
+      closedAt = downUntil(w, 60_000 + 25_000, ghosts); // back 25 s after the first pass
+      await closeLink(w);
+      await drive(w);
+      back = closedAt + 85_000;
+    });
+
+    it('tells the ghosts within one probe interval of the return', () => {
+      expect(w.api.notifications.map((n) => n.occupant).sort()).toEqual([...ghosts].sort());
+      for (const n of w.api.notifications) expect(n.at - back).toBeLessThanOrEqual(10_000);
+    });
+
+    it('probes the waiting round once per interval', () => {
+      // One probe ping per interval while down: the probes at +70 s and +80 s, then the one that sees it back.
+      const probes = w.api.pings.filter(
+        (p) => p.at > closedAt + 60_000 && p.at < back + 10_000 && p.occupant === w.api.pings[0]!.occupant,
+      );
+      expect(probes.length).toBeLessThanOrEqual(4);
+      expect(w.store.allRounds()[0]!.state).toBe('done');
+    });
   });
 
   it('without probes the re-check waits for its backoff', async () => {

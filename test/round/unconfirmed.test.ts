@@ -7,7 +7,7 @@ import { CONFIRM_MS } from '../../lib/domain/outcome';
 import { closeLink, drive, roundWorld, seedJoins } from '../support/fakes';
 
 describe('item-not-found without by (unconfirmed)', () => {
-  it('twice on the tracked nick: told once, in the first pass, one short re-check later', async () => {
+  it('twice on the tracked nick: told once after one short re-check', async () => {
     const w = roundWorld();
     const joins = await seedJoins(w, 3);
     const closedAt = w.clock.now();
@@ -39,7 +39,7 @@ describe('item-not-found without by (unconfirmed)', () => {
     expect(w.api.pingsOf(j!.occupant)).toBe(1);
   });
 
-  it('answered otherwise on the re-check: read as that answer (joined: kept, untold)', async () => {
+  it('answered `joined` on the re-check: kept untold', async () => {
     const w = roundWorld();
     const [j] = await seedJoins(w, 1);
     await closeLink(w);

@@ -92,12 +92,14 @@ function adapter(
 }
 
 describe('EventBridgeScheduler', () => {
-  it('sends exactly one CreateSchedule with the at() expression, target, DLQ and retry policy', async () => {
-    const name = scheduleName(job, 'start');
-    const created = await adapter().schedule(name, T0, job);
+  const name = scheduleName(job, 'start');
+  /** Schedules the start of `job` at T0 through a fresh adapter; returns the result and the one request. */
+  const scheduleStart = async () => ({ created: await adapter().schedule(name, T0, job), req: requests[0]! });
+
+  it('sends one signed CreateSchedule request under the name', async () => {
+    const { created, req } = await scheduleStart();
     expect(created).toBe(true);
     expect(requests).toHaveLength(1);
-    const req = requests[0]!;
     expect(req.method).toBe('POST');
     expect(req.path).toBe(`/schedules/${name}`);
     expect([...req.query.keys()]).toEqual([]);
@@ -106,7 +108,10 @@ describe('EventBridgeScheduler', () => {
     expect(req.headers.authorization).toMatch(
       /^AWS4-HMAC-SHA256 Credential=AKIDTEST\/\d{8}\/us-east-1\/scheduler\/aws4_request/,
     );
+  });
 
+  it('describes the whole schedule in the request body', async () => {
+    const { req } = await scheduleStart();
     const { ClientToken, ...rest } = req.body;
     expect(rest).toEqual({
       GroupName: 'ping-muc',
@@ -131,12 +136,21 @@ describe('EventBridgeScheduler', () => {
     expect(ClientToken).toMatch(/^[0-9a-f]{64}$/);
   });
 
-  it('keeps an exact whole minute and puts only the job fields in Input', async () => {
+  /** Schedules a job with a field beyond RoundJob's at an exact whole minute; returns the body sent. */
+  const scheduleOnTheMinute = async () => {
     const at = Date.parse('2030-03-04T05:06:00.000Z');
     const extra = { ...job, kind: 'continue' as const, secret: 'x' } as RoundJob;
     await adapter().schedule('n1', at, extra);
-    const body = requests[0]!.body as { ScheduleExpression: string; Target: { Input: string } };
+    return { at, body: requests[0]!.body as { ScheduleExpression: string; Target: { Input: string } } };
+  };
+
+  it('keeps an exact whole minute', async () => {
+    const { body } = await scheduleOnTheMinute();
     expect(body.ScheduleExpression).toBe('at(2030-03-04T05:06:00)');
+  });
+
+  it('puts only the job fields in Input', async () => {
+    const { at, body } = await scheduleOnTheMinute();
     expect(JSON.parse(body.Target.Input)).toEqual({
       host: job.host,
       remote: job.remote,
@@ -161,15 +175,24 @@ describe('EventBridgeScheduler', () => {
     });
   });
 
-  it('derives a stable ClientToken: same request, same token; other time or job, other token', async () => {
+  /** The ClientTokens of a request, its retry, and three requests that differ in time, job or name. */
+  const clientTokens = async () => {
     const s = adapter();
     await s.schedule('same', T0, job);
     await s.schedule('same', T0, job); // the same request again (a retry of the caller)
     await s.schedule('same', T0 + 600_000, job); // another minute: another request
     await s.schedule('same', T0, { ...job, gen: 'other' });
     await s.schedule('other', T0, job);
-    const tokens = requests.map((r) => r.body.ClientToken);
+    return requests.map((r) => r.body.ClientToken);
+  };
+
+  it('gives the same request the same ClientToken', async () => {
+    const tokens = await clientTokens();
     expect(tokens[0]).toBe(tokens[1]);
+  });
+
+  it('gives a request for another time or job or name another ClientToken', async () => {
+    const tokens = await clientTokens();
     expect(new Set(tokens).size).toBe(4);
   });
 
@@ -207,7 +230,7 @@ describe('EventBridgeScheduler', () => {
     expect(requests[0]!.body.ClientToken).toBe(requests[1]!.body.ClientToken);
   });
 
-  it('throws on other client errors (validation, access denied) without swallowing them', async () => {
+  it('rethrows any other client error such as a ValidationException', async () => {
     reply = () => ({
       status: 400,
       headers: { 'x-amzn-errortype': 'ValidationException' },

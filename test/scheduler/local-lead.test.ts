@@ -5,7 +5,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { IN_PLACE_MS, LINK_LEAD_MS } from '../../lib/app/next';
 import * as next from '../../lib/app/next';
-import { LocalScheduler, SCHED_PK, type LocalSchedulerOptions } from '../../lib/adapters/scheduler-local';
+import { SCHED_PK } from '../../lib/adapters/dynamodb/keys';
+import { LocalScheduler, type LocalSchedulerOptions } from '../../lib/adapters/dynamodb/scheduler';
 import { ensureTable } from '../../lib/adapters/dynamodb/table';
 import { scheduleName } from '../../lib/domain/schedule';
 import type { RoundJob } from '../../lib/domain/model';
@@ -55,7 +56,7 @@ afterAll(async () => {
 });
 
 describe('LocalScheduler leadMs', () => {
-  it('stores a job to run leadMs before its time, carrying its time (rounded up) as `at`', async () => {
+  it('stores a job due leadMs early with its rounded-up time as `at`', async () => {
     const { s, table } = await make({ leadMs: 2_000, run: async () => {} });
     const j = job('stored');
     const name = scheduleName(j, 'start');
@@ -64,7 +65,7 @@ describe('LocalScheduler leadMs', () => {
     expect(await stored(table, name)).toEqual({ at: Math.ceil(at - 2_000), job: { ...j, at: Math.ceil(at) } });
   });
 
-  it('runs the job leadMs before its time, and the job carries `at` = its time', async () => {
+  it('runs a job leadMs before the time it carries as `at`', async () => {
     const lead = 1_000;
     const fired: Array<{ job: RoundJob; t: number }> = [];
     const { s } = await make({ leadMs: lead, run: async (j) => void fired.push({ job: j, t: Date.now() }) });
@@ -97,7 +98,7 @@ describe('LocalScheduler leadMs', () => {
     expect((await stored(table, retryName)).job.at).toBe(Math.ceil(retryAt));
   });
 
-  it('with leadMs 0 (the default) nothing changes: the job runs at its time, without an `at` of its own', async () => {
+  it('runs a job unchanged at its time when leadMs is 0 (the default)', async () => {
     for (const leadMs of [undefined, 0]) {
       const fired: Array<{ job: RoundJob; t: number }> = [];
       const { s, table } = await make({
@@ -125,22 +126,31 @@ describe('LocalScheduler leadMs', () => {
 });
 
 describe('the local service (no leadMs): through the port, no round sleeps for its due second', () => {
-  it('a start armed by next.start runs LINK_LEAD_MS before its due, never earlier, carrying it: the round waits at most IN_PLACE_MS', async () => {
-    const fired: Array<{ job: RoundJob; t: number }> = [];
+  let fired: Array<{ job: RoundJob; t: number }>;
+  let due: number;
+  let recheckAt: number;
+  beforeAll(async () => {
+    fired = [];
     const { s } = await make({ run: async (j) => void fired.push({ job: j, t: Date.now() }) });
     s.start();
-    const due = Date.now() + 1_500;
+    due = Date.now() + 1_500;
     const step = next.start('example.org', 'muc.remote.net', 'local', due);
     await s.schedule(scheduleName(step.job, step.tag), step.at, step.job);
-    // A re-check armed for its time runs at it, never before.
-    const recheckAt = Date.now() + 1_200;
+    recheckAt = Date.now() + 1_200;
     const recheck = { ...job('local', 'continue'), pass: 1 };
     await s.schedule(scheduleName(recheck, 'p1'), recheckAt, recheck);
     await until(() => fired.length === 2);
+  });
+
+  it('runs a start armed by next.start LINK_LEAD_MS before the due time it carries', () => {
     const start = fired.find((f) => f.job.kind === 'start')!;
     expect(start.job.at).toBe(due);
     expect(start.t).toBeGreaterThanOrEqual(due - LINK_LEAD_MS);
+    // The round waits the rest in place.
     expect(due - start.t).toBeLessThanOrEqual(IN_PLACE_MS);
+  });
+
+  it('never runs a re-check before the time it is armed for', () => {
     const again = fired.find((f) => f.job.kind === 'continue')!;
     expect(again.job.at).toBeUndefined();
     expect(again.t).toBeGreaterThanOrEqual(recheckAt);

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GetItemCommand, QueryCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { LocalScheduler, SCHED_PK, type LocalSchedulerOptions } from '../../lib/adapters/scheduler-local';
+import { SCHED_PK } from '../../lib/adapters/dynamodb/keys';
+import { LocalScheduler, type LocalSchedulerOptions } from '../../lib/adapters/dynamodb/scheduler';
 import { ensureTable } from '../../lib/adapters/dynamodb/table';
 import { scheduleName } from '../../lib/domain/schedule';
 import type { RoundJob } from '../../lib/domain/model';
@@ -77,7 +78,7 @@ afterAll(async () => {
 });
 
 describe('LocalScheduler', () => {
-  it('stores the job as pk=SCHED, sk=name with at, job JSON and attempts', async () => {
+  it('stores a job as one item keyed by its name', async () => {
     const table = await freshTable();
     const s = make(table, { run: async () => {} });
     const j = job('g1');
@@ -96,7 +97,7 @@ describe('LocalScheduler', () => {
     expect(Item).not.toHaveProperty('expiresAt');
   });
 
-  it('fires at or after `at`, never before, with sub-second precision', async () => {
+  it('fires each job within a second after its `at`', async () => {
     const table = await freshTable();
     const fired: { gen: string; t: number }[] = [];
     const s = make(table, { run: async (j) => void fired.push({ gen: j.gen, t: Date.now() }) });
@@ -114,7 +115,7 @@ describe('LocalScheduler', () => {
     await until(async () => (await pending(table)).length === 0); // deleted after success
   });
 
-  it('fires a job scheduled here on its own timer, not at the next poll after it', async () => {
+  it('fires a job scheduled here on its own timer without waiting for the next poll', async () => {
     const table = await freshTable();
     const fired: number[] = [];
     const s = make(table, { pollMs: 3_000, run: async () => void fired.push(Date.now()) });
@@ -128,7 +129,7 @@ describe('LocalScheduler', () => {
     expect(fired[0]! - at).toBeLessThan(1_500); // the poll would be 2.5 s late
   });
 
-  it('a duplicate name returns false and the job runs once; the name is reusable after it ran', async () => {
+  it('holds one pending job per name', async () => {
     const table = await freshTable();
     const runs: RoundJob[] = [];
     const s = make(table, { run: async (j) => void runs.push(j) });
@@ -150,34 +151,48 @@ describe('LocalScheduler', () => {
     await until(() => runs.length === 2);
   });
 
-  it('retries a failing job with doubling backoff, then deletes it on success; never drops it', async () => {
-    const table = await freshTable();
+  describe('a job that fails three times', () => {
+    const name = scheduleName(job('retry'), 'start');
     const times: number[] = [];
-    let fail = 3;
-    const s = make(table, {
-      retryBaseMs: 100,
-      run: async () => {
-        times.push(Date.now());
-        if (fail-- > 0) throw new Error('stanza API down');
-      },
+    let mid: Awaited<ReturnType<typeof pending>>;
+    let failures: typeof logs;
+    beforeAll(async () => {
+      const table = await freshTable();
+      let fail = 3;
+      const s = make(table, {
+        retryBaseMs: 100,
+        run: async () => {
+          times.push(Date.now());
+          if (fail-- > 0) throw new Error('stanza API down');
+        },
+      });
+      const j = job('retry');
+      await s.schedule(name, Date.now(), j);
+      s.start();
+      await until(() => times.length >= 2);
+      mid = await pending(table);
+      // Deleted once it succeeds.
+      await until(async () => times.length === 4 && (await pending(table)).length === 0, 5000);
+      failures = logs.filter((l) => l.msg.includes('failed; retrying'));
     });
-    const j = job('retry');
-    const name = scheduleName(j, 'start');
-    await s.schedule(name, Date.now(), j);
-    s.start();
-    await until(() => times.length >= 2);
-    const mid = await pending(table);
-    expect(mid).toHaveLength(1);
-    expect(mid[0]!.attempts).toBeGreaterThanOrEqual(1);
-    await until(async () => times.length === 4 && (await pending(table)).length === 0, 5000);
-    const gaps = times.slice(1).map((t, i) => t - times[i]!);
-    expect(gaps[0]).toBeGreaterThanOrEqual(100);
-    expect(gaps[1]).toBeGreaterThanOrEqual(200);
-    expect(gaps[2]).toBeGreaterThanOrEqual(400);
-    const failures = logs.filter((l) => l.msg.includes('failed; retrying'));
-    expect(failures).toHaveLength(3);
-    expect(failures.map((l) => (l.data as { attempts: number }).attempts)).toEqual([1, 2, 3]);
-    expect(failures[0]!.data).toMatchObject({ name, error: 'stanza API down', retryInMs: 100 });
+
+    it('stays pending between its attempts', () => {
+      expect(mid).toHaveLength(1);
+      expect(mid[0]!.attempts).toBeGreaterThanOrEqual(1);
+    });
+
+    it('is retried with doubling backoff', () => {
+      const gaps = times.slice(1).map((t, i) => t - times[i]!);
+      expect(gaps[0]).toBeGreaterThanOrEqual(100);
+      expect(gaps[1]).toBeGreaterThanOrEqual(200);
+      expect(gaps[2]).toBeGreaterThanOrEqual(400);
+    });
+
+    it('logs each failed attempt with its count', () => {
+      expect(failures).toHaveLength(3);
+      expect(failures.map((l) => (l.data as { attempts: number }).attempts)).toEqual([1, 2, 3]);
+      expect(failures[0]!.data).toMatchObject({ name, error: 'stanza API down', retryInMs: 100 });
+    });
   });
 
   it('caps the backoff', async () => {
@@ -233,27 +248,35 @@ describe('LocalScheduler', () => {
     }
   });
 
-  it('runs at most `concurrency` jobs at once and never the same job twice concurrently', async () => {
-    const table = await freshTable();
+  describe('ten due jobs at concurrency 3', () => {
     let active = 0;
     let peak = 0;
     const runs = new Map<string, number>();
-    const s = make(table, {
-      concurrency: 3,
-      run: async (j) => {
-        runs.set(j.gen, (runs.get(j.gen) ?? 0) + 1);
-        active++;
-        peak = Math.max(peak, active);
-        await sleep(150); // several polls happen meanwhile
-        active--;
-      },
+    beforeAll(async () => {
+      const table = await freshTable();
+      const s = make(table, {
+        concurrency: 3,
+        run: async (j) => {
+          runs.set(j.gen, (runs.get(j.gen) ?? 0) + 1);
+          active++;
+          peak = Math.max(peak, active);
+          await sleep(150); // several polls happen meanwhile
+          active--;
+        },
+      });
+      const now = Date.now();
+      for (let i = 0; i < 10; i++) await s.schedule(`c${i}`, now, job(`c${i}`));
+      s.start();
+      await until(async () => runs.size === 10 && active === 0 && (await pending(table)).length === 0, 10_000);
     });
-    const now = Date.now();
-    for (let i = 0; i < 10; i++) await s.schedule(`c${i}`, now, job(`c${i}`));
-    s.start();
-    await until(async () => runs.size === 10 && active === 0 && (await pending(table)).length === 0, 10_000);
-    expect(peak).toBe(3);
-    expect([...runs.values()].every((n) => n === 1)).toBe(true);
+
+    it('run at most `concurrency` at once', () => {
+      expect(peak).toBe(3);
+    });
+
+    it('run once each', () => {
+      expect([...runs.values()].every((n) => n === 1)).toBe(true);
+    });
   });
 
   it('two instances on the same table do not run the same job twice', async () => {
@@ -302,25 +325,35 @@ describe('LocalScheduler', () => {
     expect(await pending(table)).toEqual([]);
   });
 
-  it('stop() waits for running jobs and leaves the rest pending', async () => {
-    const table = await freshTable();
+  describe('stop()', () => {
     let finished = false;
-    const s = make(table, {
-      run: async () => {
-        await sleep(200);
-        finished = true;
-      },
+    let left: string[];
+    beforeAll(async () => {
+      const table = await freshTable();
+      const s = make(table, {
+        run: async () => {
+          await sleep(200);
+          finished = true;
+        },
+      });
+      await s.schedule('now', Date.now(), job('now'));
+      await s.schedule('later', Date.now() + 60_000, job('later'));
+      s.start();
+      await until(() => s.active === 1);
+      await s.stop();
+      left = (await pending(table)).map((p) => p.name);
     });
-    await s.schedule('now', Date.now(), job('now'));
-    await s.schedule('later', Date.now() + 60_000, job('later'));
-    s.start();
-    await until(() => s.active === 1);
-    await s.stop();
-    expect(finished).toBe(true);
-    expect((await pending(table)).map((p) => p.name)).toEqual(['later']);
+
+    it('waits for running jobs', () => {
+      expect(finished).toBe(true);
+    });
+
+    it('leaves the jobs not yet due pending', () => {
+      expect(left).toEqual(['later']);
+    });
   });
 
-  it('a malformed stored job is kept and retried, not dropped', async () => {
+  it('keeps a malformed stored job to retry it', async () => {
     const table = await freshTable();
     const runs: RoundJob[] = [];
     const s = make(table, { retryBaseMs: 10_000, run: async (j) => void runs.push(j) });

@@ -33,7 +33,7 @@ function make(invoke = true) {
 }
 
 describe('QueueScheduler', () => {
-  it('a job due within 15 minutes is one message whose delay ends at its time, never before', async () => {
+  it('sends a job due within 15 minutes as one message delayed until its time', async () => {
     const { s, sent, later } = make();
     for (const wait of [1_001, 10_000, 10_001, 59_750, 900_000]) await s.schedule('pm-x', NOW + wait, job);
     expect(sent.every((c) => c instanceof SendMessageCommand)).toBe(true);
@@ -47,7 +47,7 @@ describe('QueueScheduler', () => {
     expect(later).toEqual([]);
   });
 
-  it('a start carries its due time and arrives at most LINK_LEAD_MS before it', async () => {
+  it('sends a start to arrive at most LINK_LEAD_MS before the due time it carries', async () => {
     const { s, sent } = make();
     const step = next.start('a.example', 'muc.b.example', 'g1', NOW + 60_000);
     expect(await s.schedule('pm-s', step.at, step.job)).toBe(true);
@@ -66,12 +66,15 @@ describe('QueueScheduler', () => {
     ]);
   });
 
-  it('a job due within a second is invoked now; without an invoker it is a message with no delay', async () => {
+  it('invokes a job due within a second now', async () => {
     const { s, sent, invoked } = make();
     await s.schedule('pm-x', NOW + 1_000, job);
     await s.schedule('pm-x', NOW - 5_000, job);
     expect(sent).toEqual([]);
     expect(invoked).toEqual([JSON.stringify({ ...job, at: NOW + 1_000 }), JSON.stringify({ ...job, at: NOW - 5_000 })]);
+  });
+
+  it('sends a job due within a second with the shortest delay when there is no invoker', async () => {
     const bare = make(false);
     await bare.s.schedule('pm-x', NOW + 400, job);
     expect(bare.sent.map((c) => c.input)).toEqual([
@@ -79,7 +82,7 @@ describe('QueueScheduler', () => {
     ]);
   });
 
-  it('a job due beyond SQS delay is a schedule, under its name', async () => {
+  it('hands a job due beyond the SQS delay to a schedule under its name', async () => {
     const { s, sent, later } = make();
     const at = NOW + (MAX_DELAY_SECONDS + 1) * 1000;
     expect(await s.schedule('pm-later', at, job)).toBe(true);
@@ -87,10 +90,13 @@ describe('QueueScheduler', () => {
     expect(later).toEqual([{ name: 'pm-later', at, job }]);
   });
 
-  it('refuses a bad name or time, and needs a queue', async () => {
+  it('refuses a bad name or time', async () => {
     const { s } = make();
     await expect(s.schedule('bad name', NOW, job)).rejects.toThrow(/invalid schedule name/);
     await expect(s.schedule('pm-x', Number.NaN, job)).rejects.toThrow(/invalid time/);
+  });
+
+  it('needs a queue URL', () => {
     expect(() => new QueueScheduler({ client: {} as SQSClient, queueUrl: '', later: make().s })).toThrow(/queueUrl/);
   });
 });

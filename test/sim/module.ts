@@ -11,8 +11,8 @@
 //   the new epoch; a session that ends posts a leave per join it holds;
 // - events posted in order, a few per request, retried until the service answers 2xx; an event
 //   the service refuses is dropped.
-// `switches` bring back the old behaviours the review found (H2, H4), so that a test can show
-// the simulator finds them.
+// `switches` turn on a module fault the review found (H4), so that a test can show the simulator
+// finds it.
 import type { Element } from 'ltx';
 import { classify } from '../../lib/domain/outcome';
 import type { PingReply } from '../../lib/domain/model';
@@ -23,8 +23,6 @@ import { replyFor } from '../support/fakes';
 export const HOST = 'a.example';
 
 export interface Switches {
-  /** H2: a reload posts host-start first and the re-posted joins after it (for a service that reads host-start). */
-  hostStartFirst?: boolean;
   /** H4: the seq clock starts again from the server's clock after a restart (no mark: it may regress). */
   seqRegresses?: boolean;
 }
@@ -299,7 +297,6 @@ export class ModuleModel {
     for (const [user, s] of this.sessions)
       for (const [room, known] of s.rooms)
         reposts.push({ type: 'join', user, room, nick: known.nick, since: known.since, seq: 0 } as RawEvent);
-    if (this.switches.hostStartFirst) this.enqueue({ type: 'host-start', seq: start });
     for (const r of reposts) this.enqueue({ ...r, seq: undefined });
     this.recordOp({ op: 'reload' }, null, op);
   }

@@ -66,7 +66,7 @@ function replay(ops: RecordedOp[], prosody: ProsodyVersion) {
 describe.each(Object.keys(PROSODY_LIBS) as ProsodyVersion[])(
   'the module model decides as the Lua module does (Prosody %s)',
   (prosody) => {
-    it(`${TRACES} generated histories, operation by operation`, { timeout: 120_000 }, async () => {
+    it(`agrees on every operation of ${TRACES} generated histories`, { timeout: 120_000 }, async () => {
       const all = await traces();
       expect(all.length).toBe(TRACES);
       let checked = 0;

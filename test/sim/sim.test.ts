@@ -22,7 +22,7 @@ describe('the simulator', () => {
     });
   }
 
-  it('is deterministic: one history, one trace', async () => {
+  it('traces a history the same way on every run', async () => {
     const h = {
       seed: 5,
       cmds: [

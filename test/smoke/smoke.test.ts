@@ -5,7 +5,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MEMORY, startLocalService, type LocalService } from '../../lib/wiring/local';
 import { ListSubscriptionsByTopicCommand, type ListSubscriptionsByTopicCommandOutput } from '@aws-sdk/client-sns';
 import { awsProbe, checkAlarmSubscription, main, type SnsLike } from '../../scripts/smoke';
@@ -63,26 +63,41 @@ const args = (secret: string, timeout = '15') => [
   '100',
 ];
 
-it('passes against the local service: 401, two 200s, a schedule, round done', async () => {
+describe('against the local service', () => {
   const lines: string[] = [];
-  expect(await main(args(WEBHOOK_SECRET), {}, (l) => lines.push(l))).toBe(0);
-  expect(lines.filter((l) => l.startsWith('ok'))).toEqual([
-    expect.stringMatching(/^ok {3}unsigned request: HTTP 401/),
-    expect.stringMatching(/^ok {3}signed join: HTTP 200/),
-    expect.stringMatching(/^ok {3}signed s2s-close: HTTP 200/),
-    expect.stringMatching(/^ok {3}schedule: pm-s-a\.example_smoke-/),
-    expect.stringMatching(/^ok {3}round done: logged/),
-  ]);
-  expect(lines.at(-1)).toBe('smoke test passed');
-  // One self-ping, of the smoke user only; nobody notified; the join is gone.
-  expect(stub.pings).toHaveLength(1);
-  expect(stub.pings[0]!.user).toMatch(/^ping-muc-smoke-[0-9a-f]{10}@a\.example\/smoke$/);
-  expect(stub.notifications).toHaveLength(0);
-  const remote = stub.pings[0]!.occupant.split('@')[1]!.split('/')[0]!;
-  expect((await service.store.joinsOf('a.example', 0, remote, 10)).items).toHaveLength(0);
+  let code: number;
+  beforeAll(async () => {
+    code = await main(args(WEBHOOK_SECRET), {}, (l) => lines.push(l));
+  });
+
+  it('passes every step', () => {
+    expect(code).toBe(0);
+    expect(lines.filter((l) => l.startsWith('ok'))).toEqual([
+      expect.stringMatching(/^ok {3}unsigned request: HTTP 401/),
+      expect.stringMatching(/^ok {3}signed join: HTTP 200/),
+      expect.stringMatching(/^ok {3}signed s2s-close: HTTP 200/),
+      expect.stringMatching(/^ok {3}schedule: pm-s-a\.example_smoke-/),
+      expect.stringMatching(/^ok {3}round done: logged/),
+    ]);
+    expect(lines.at(-1)).toBe('smoke test passed');
+  });
+
+  it('self-pings only its own user', () => {
+    expect(stub.pings).toHaveLength(1);
+    expect(stub.pings[0]!.user).toMatch(/^ping-muc-smoke-[0-9a-f]{10}@a\.example\/smoke$/);
+  });
+
+  it('notifies nobody', () => {
+    expect(stub.notifications).toHaveLength(0);
+  });
+
+  it('leaves no join behind', async () => {
+    const remote = stub.pings[0]!.occupant.split('@')[1]!.split('/')[0]!;
+    expect((await service.store.joinsOf('a.example', 0, remote, 10)).items).toHaveLength(0);
+  });
 });
 
-it('fails, and says where, with the wrong webhook secret', async () => {
+it('names the failing step when the webhook secret is wrong', async () => {
   const lines: string[] = [];
   const wrong = `whsec_${Buffer.alloc(32, 9).toString('base64')}`;
   expect(await main(args(wrong), {}, (l) => lines.push(l))).toBe(1);
@@ -96,8 +111,14 @@ it('refuses to run without its arguments', async () => {
   expect(lines[0]).toMatch(/--url, --secret and --host are required/);
 });
 
-it('on AWS, asks Scheduler and CloudWatch Logs (signed requests, against stand-ins)', async () => {
-  const seen: Array<{ method: string; url: string; target?: string; auth?: string; body: string }> = [];
+type Seen = { method: string; url: string; target?: string; auth?: string; body: string };
+
+/**
+ * Scheduler and CloudWatch Logs stand-ins that find the schedule `scheduleName` and the round at
+ * once, with the AWS SDK pointed at them; `seen` records each request, `close` restores the env.
+ */
+async function awsStandIns(scheduleName: string) {
+  const seen: Seen[] = [];
   const fake = createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));
@@ -106,9 +127,7 @@ it('on AWS, asks Scheduler and CloudWatch Logs (signed requests, against stand-i
       seen.push({ method: req.method ?? '', url: req.url ?? '', target, auth: req.headers.authorization, body });
       res.writeHead(200, { 'content-type': 'application/json' });
       if (target === 'Logs_20140328.FilterLogEvents') return res.end(JSON.stringify({ events: [{ message: '{}' }] }));
-      res.end(
-        JSON.stringify({ Schedules: [{ Name: 'pm-s-a.example_smoke-x-0123', CreationDate: Date.now() / 1000 }] }),
-      );
+      res.end(JSON.stringify({ Schedules: [{ Name: scheduleName, CreationDate: Date.now() / 1000 }] }));
     });
   });
   await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
@@ -121,30 +140,52 @@ it('on AWS, asks Scheduler and CloudWatch Logs (signed requests, against stand-i
     AWS_ENDPOINT_URL_SCHEDULER: endpoint,
     AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: endpoint,
   });
-  const probe = awsProbe('ping-muc-group', '/ping-muc/round');
-  try {
+  const close = async () => {
+    process.env = saved;
+    await new Promise<void>((r) => fake.close(() => r()));
+  };
+  return { seen, close };
+}
+
+describe('the AWS probe (against stand-ins)', () => {
+  let aws: Awaited<ReturnType<typeof awsStandIns>>;
+  let probe: ReturnType<typeof awsProbe>;
+  beforeAll(async () => {
+    aws = await awsStandIns('pm-s-a.example_smoke-x-0123');
+    probe = awsProbe('ping-muc-group', '/ping-muc/round');
+  });
+  afterAll(async () => {
+    await probe?.close();
+    await aws?.close();
+  });
+  beforeEach(() => {
+    aws.seen.length = 0;
+  });
+
+  it('finds the schedule with a signed Scheduler request', async () => {
     expect(await probe.schedule('a.example', 'smoke-x.invalid', Date.now() - 60_000)).toBe(
       'pm-s-a.example_smoke-x-0123',
     );
-    expect(await probe.roundDone('a.example', 'smoke-x.invalid', 1_000)).toBe(true);
-  } finally {
-    await probe.close();
-    process.env = saved;
-    await new Promise<void>((r) => fake.close(() => r()));
-  }
-  expect(seen[0]).toMatchObject({ method: 'GET', auth: expect.stringMatching(/^AWS4-HMAC-SHA256 /) });
-  expect(seen[0]!.url).toMatch(/ScheduleGroup=ping-muc-group/);
-  expect(seen[0]!.url).toMatch(/NamePrefix=pm-s-a.example_smoke-x.invalid/);
-  expect(seen[1]).toMatchObject({
-    method: 'POST',
-    target: 'Logs_20140328.FilterLogEvents',
-    auth: expect.stringMatching(/^AWS4-HMAC-SHA256 Credential=test\/\d{8}\/eu-west-1\/logs\/aws4_request/),
+    const seen = aws.seen;
+    expect(seen[0]).toMatchObject({ method: 'GET', auth: expect.stringMatching(/^AWS4-HMAC-SHA256 /) });
+    expect(seen[0]!.url).toMatch(/ScheduleGroup=ping-muc-group/);
+    expect(seen[0]!.url).toMatch(/NamePrefix=pm-s-a.example_smoke-x.invalid/);
   });
-  expect(JSON.parse(seen[1]!.body)).toEqual({
-    logGroupName: '/ping-muc/round',
-    startTime: 1_000,
-    filterPattern: '{ $.message = "round done" && $.remote = "smoke-x.invalid" }',
-    limit: 10,
+
+  it('finds the round done with a signed CloudWatch Logs query', async () => {
+    expect(await probe.roundDone('a.example', 'smoke-x.invalid', 1_000)).toBe(true);
+    const seen = aws.seen;
+    expect(seen[0]).toMatchObject({
+      method: 'POST',
+      target: 'Logs_20140328.FilterLogEvents',
+      auth: expect.stringMatching(/^AWS4-HMAC-SHA256 Credential=test\/\d{8}\/eu-west-1\/logs\/aws4_request/),
+    });
+    expect(JSON.parse(seen[0]!.body)).toEqual({
+      logGroupName: '/ping-muc/round',
+      startTime: 1_000,
+      filterPattern: '{ $.message = "round done" && $.remote = "smoke-x.invalid" }',
+      limit: 10,
+    });
   });
 });
 
@@ -190,8 +231,11 @@ it('the alarm check fails while the only subscription awaits its confirmation', 
   expect(sent[0]!.input).toEqual({ TopicArn: TOPIC, NextToken: undefined });
 });
 
-it('the alarm check fails on a topic with no subscription, and passes on a confirmed one on a later page', async () => {
+it('the alarm check fails on a topic with no subscription', async () => {
   expect((await checkAlarmSubscription(fakeSns([[]]).client, TOPIC)).detail).toMatch(/no subscription/);
+});
+
+it('the alarm check passes on a confirmed subscription on a later page', async () => {
   const { client, sent } = fakeSns([[email('PendingConfirmation')], [email(`${TOPIC}:0f3c2a`)]]);
   expect(await checkAlarmSubscription(client, TOPIC)).toEqual({
     name: 'alarm subscription',
@@ -204,27 +248,8 @@ it('the alarm check fails on a topic with no subscription, and passes on a confi
   ]);
 });
 
-it('on AWS, the smoke test fails until the alarm topic has a confirmed subscription', async () => {
-  // Scheduler and CloudWatch Logs stand-ins that find the schedule and the round at once.
-  const fake = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      if (req.headers['x-amz-target'] === 'Logs_20140328.FilterLogEvents')
-        return res.end(JSON.stringify({ events: [{ message: '{}' }] }));
-      res.end(JSON.stringify({ Schedules: [{ Name: 'pm-s-a.example_smoke', CreationDate: Date.now() / 1000 }] }));
-    });
-  });
-  await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
-  const endpoint = `http://127.0.0.1:${(fake.address() as AddressInfo).port}`;
-  const saved = { ...process.env };
-  Object.assign(process.env, {
-    AWS_REGION: 'eu-west-1',
-    AWS_ACCESS_KEY_ID: 'test',
-    AWS_SECRET_ACCESS_KEY: 'test',
-    AWS_ENDPOINT_URL_SCHEDULER: endpoint,
-    AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: endpoint,
-  });
+it('fails on AWS until the alarm topic has a confirmed subscription', async () => {
+  const standIns = await awsStandIns('pm-s-a.example_smoke');
   const aws = (...more: string[]) => [
     '--url',
     service.eventsUrl,
@@ -264,7 +289,6 @@ it('on AWS, the smoke test fails until the alarm topic has a confirmed subscript
     expect(confirmed.lines).toContainEqual('ok   alarm subscription: email ops@example.com confirmed');
     expect(confirmed.code).toBe(0);
   } finally {
-    process.env = saved;
-    await new Promise<void>((r) => fake.close(() => r()));
+    await standIns.close();
   }
 });

@@ -104,7 +104,7 @@ describe.each(subjects)('$name', ({ make }) => {
       expect(await here()).toEqual([]);
     });
 
-    it('an older join after a newer join is ignored; an equal seq is a no-op', async () => {
+    it('a join no newer than the stored one changes nothing', async () => {
       await store.putJoin(j(user, room, 20, 'New'), exp());
       await store.putJoin(j(user, room, 10, 'Old'), exp());
       await store.putJoin(j(user, room, 20, 'Same'), exp());
@@ -125,13 +125,13 @@ describe.each(subjects)('$name', ({ make }) => {
       expect(await here()).toEqual([j(user, room, 30)]);
     });
 
-    it('a nick change overwrites the join (one per full JID and room)', async () => {
+    it('a nick change overwrites the join: one join per full JID per room', async () => {
       await store.putJoin(j(user, room, 10, 'Alice'), exp());
       await store.putJoin(j(user, room, 11, 'Alicia'), exp());
       expect(await here()).toEqual([j(user, room, 11, 'Alicia')]);
     });
 
-    it('a join that carries a recheck mark replaces what is stored, mark included', async () => {
+    it('a join stored with a recheck mark keeps the mark', async () => {
       await store.putJoin({ ...j(user, room, 10), recheck: 'g1.1' }, exp());
       expect(await here()).toEqual([{ ...j(user, room, 10), recheck: 'g1.1' }]);
     });
@@ -147,7 +147,7 @@ describe.each(subjects)('$name', ({ make }) => {
       expect(await store.deleteJoinIf(join(10, 10))).toBe(true);
     });
 
-    it('a refresh updates the same join in place, keeping its round marks', async () => {
+    it('a refresh keeps the round marks of the join it updates', async () => {
       await store.putJoin(join(10), exp());
       expect(await store.markRecheck(join(10), 'g1.1')).toBe(true);
       await store.putJoin(join(20, 10, 'renamed'), exp() + 5);
@@ -167,12 +167,14 @@ describe.each(subjects)('$name', ({ make }) => {
       expect(await joins()).toEqual([join(20, 10, 'new')]);
     });
 
-    it('a refresh of another join (other since) replaces it, dropping its marks', async () => {
+    it('a refresh of an older other join (other since) replaces it without its marks', async () => {
       await store.putJoin(join(5), exp());
       expect(await store.markRecheck(join(5), 'g1.1')).toBe(true);
       await store.putJoin(join(20, 10), exp());
       expect(await joins()).toEqual([join(20, 10)]);
-      // ...but never a newer one.
+    });
+
+    it('a refresh never replaces a newer other join', async () => {
       await store.putJoin(join(30), exp());
       await store.putJoin(join(25, 10), exp());
       expect(await joins()).toEqual([join(30)]);
@@ -183,11 +185,20 @@ describe.each(subjects)('$name', ({ make }) => {
       expect(await joins()).toEqual([join(20, 10)]);
     });
 
-    it('a refresh never revives a newer leave, but a newer refresh replaces an older tombstone', async () => {
+    /** The join of seq 10, then its leave at seq 30. */
+    const joinedThenLeft = async () => {
       await store.putJoin(join(10), exp());
       await store.leave(keyOf(H, USER, ROOM), 30, exp());
+    };
+
+    it('a refresh never revives a newer leave', async () => {
+      await joinedThenLeft();
       await store.putJoin(join(20, 10), exp());
       expect(await joins()).toEqual([]);
+    });
+
+    it('a refresh newer than the tombstone re-creates the join', async () => {
+      await joinedThenLeft();
       await store.putJoin(join(40, 10), exp());
       expect(await joins()).toEqual([join(40, 10)]);
     });
@@ -227,20 +238,36 @@ describe.each(subjects)('$name', ({ make }) => {
       expect(await joins()).toEqual([]);
     });
 
-    it('deleteJoinIf deletes once; markRecheck marks only an unchanged join, never a missing one', async () => {
+    /** The join of seq 10, marked for re-check g1. */
+    const marked = async () => {
+      await store.putJoin(join(10), exp());
+      await store.markRecheck(join(10), 'g1');
+      return { ...join(10), recheck: 'g1' };
+    };
+
+    it('markRecheck marks only an unchanged join', async () => {
       await store.putJoin(join(10), exp());
       expect(await store.markRecheck(join(9), 'g1')).toBe(false);
       expect(await store.markRecheck(join(10), 'g1')).toBe(true);
       expect(await joins()).toEqual([{ ...join(10), recheck: 'g1' }]);
-      expect(await store.deleteJoinIf({ ...join(10), recheck: 'g1' })).toBe(true);
+    });
+
+    it('deleteJoinIf deletes once', async () => {
+      const read = await marked();
+      expect(await store.deleteJoinIf(read)).toBe(true);
       expect(await store.deleteJoinIf(join(10))).toBe(false);
+    });
+
+    it('markRecheck never marks a missing join', async () => {
+      await store.deleteJoinIf(await marked());
       expect(await store.markRecheck(join(10), 'g1')).toBe(false);
       expect(await joins()).toEqual([]);
     });
   });
 
   describe('joinsOf', () => {
-    it('pages over one remote in a stable order, without noise from other remotes and hosts', async () => {
+    /** Nine joins of b.example from a.example, and joins of other links around them; returns the nine. */
+    const seedLinks = async () => {
       const wanted: Join[] = [];
       let seq = 1;
       for (const room of ['a@b.example', 'z@b.example', 'm@b.example']) {
@@ -255,7 +282,11 @@ describe.each(subjects)('$name', ({ make }) => {
       await store.putJoin(j('x@a.example/1', 'a@b.exampl', seq++), exp());
       await store.putJoin(j('x@other.example/1', 'a@b.example', seq++), exp());
       await store.leave(keyOf('a.example', 'gone@a.example/1', 'a@b.example'), seq++, exp());
+      return wanted;
+    };
 
+    it('pages over one remote in a stable order', async () => {
+      const wanted = await seedLinks();
       const walk = async () => {
         const pages: Join[][] = [];
         let cursor: string | undefined;
@@ -272,14 +303,17 @@ describe.each(subjects)('$name', ({ make }) => {
       const order = (x: Join) => `${x.room}|${x.user}`;
       expect(pages.flat()).toEqual([...wanted].sort((p, q) => (order(p) < order(q) ? -1 : 1)));
       expect(await walk()).toEqual(pages);
+    });
 
+    it('keeps the joins of other links out of a remote’s pages', async () => {
+      await seedLinks();
       expect(await all('a.example', 'b.example.org')).toHaveLength(1);
       expect(await all('a.example', 'xb.example')).toHaveLength(1);
       expect(await all('other.example', 'b.example')).toHaveLength(1);
       expect(await all('nobody.example', 'b.example')).toEqual([]);
     });
 
-    it('resumes after the last join read, whatever was written or deleted between pages', async () => {
+    it('resumes after the last join read despite writes between pages', async () => {
       for (const room of ['b@b.example', 'd@b.example', 'f@b.example', 'h@b.example'])
         await store.putJoin(j(USER, room, 10), exp());
       const first = await store.joinsOf(H, 0, R, 2);
@@ -299,7 +333,7 @@ describe.each(subjects)('$name', ({ make }) => {
       expect(rest).toEqual(['f@b.example', 'g@b.example', 'h@b.example']);
     });
 
-    it('refuses a malformed or foreign cursor and a limit below 1', async () => {
+    it('refuses a malformed or foreign cursor', async () => {
       for (let i = 0; i < 3; i++) await store.putJoin(j(`u${i}@a.example/r`, 'room@b.example', i + 1), exp());
       const first = await store.joinsOf(H, 0, R, 1);
       const next = first.next as string;
@@ -307,8 +341,11 @@ describe.each(subjects)('$name', ({ make }) => {
       await expect(store.joinsOf(H, 0, R, 1, 'bm90IGEgY3Vyc29y')).rejects.toThrow(/invalid store cursor/);
       await expect(store.joinsOf(H, 0, 'c.example', 1, next)).rejects.toThrow(/invalid store cursor/);
       await expect(store.joinsOf('z.example', 0, R, 1, next)).rejects.toThrow(/invalid store cursor/);
-      await expect(store.joinsOf(H, 0, R, 0)).rejects.toThrow(RangeError);
       expect((await store.joinsOf(H, 0, R, 5, next)).items).toHaveLength(2);
+    });
+
+    it('refuses a limit below 1', async () => {
+      await expect(store.joinsOf(H, 0, R, 0)).rejects.toThrow(RangeError);
     });
   });
 
@@ -379,7 +416,7 @@ describe.each(subjects)('$name', ({ make }) => {
   });
 
   describe('expiry', () => {
-    it('hides expired joins, windows and rounds from every read', async () => {
+    it('hides every expired item from every read', async () => {
       await store.putJoin(j('old@a.example/r', 'room@b.example', 1), nowS() + 10);
       await store.putJoin(j('new@a.example/r', 'room@b.example', 2), nowS() + 1000);
       await store.recordClose(H, R, 5, nowMs, 'g1', nowMs + DELAY);
@@ -405,7 +442,7 @@ describe.each(subjects)('$name', ({ make }) => {
   });
 
   describe('lost links: recordClose and claimRound', () => {
-    it('coalesces closes into one pending window, then claims it', async () => {
+    it('keeps one pending window per link from its first close to its claim', async () => {
       expect(await store.pendingClose(H, R)).toBeUndefined();
       expect(await store.recordClose(H, R, 100, T0, 'g1', T0 + DELAY)).toEqual({
         gen: 'g1',
@@ -464,7 +501,7 @@ describe.each(subjects)('$name', ({ make }) => {
       expect((await store.recordClose(H, R, 101, T0 + 1, 'g1', T0 + 1 + DELAY)).opened).toBe(true);
     });
 
-    it('claimRound keeps a stored round of the same or a higher cutoff, and still claims the window', async () => {
+    it('claimRound claims the window without overwriting a round of the same or a higher cutoff', async () => {
       const base = running('g1', 101, { due: T0 + 90_000 });
       await store.recordClose(H, R, 101, T0, 'g1', T0 + DELAY);
       const progress: Round = { ...base, cursor: 'page-7', marked: 2 };
@@ -475,7 +512,7 @@ describe.each(subjects)('$name', ({ make }) => {
       expect(await store.getRound(H, R, 'g1')).toEqual(progress);
     });
 
-    it('claimRound fails for a close recorded after its read, though dated in the same millisecond', async () => {
+    it('claimRound fails for a close recorded after its read even within the same millisecond', async () => {
       await store.recordClose(H, R, 100, T0, 'g1', T0 + DELAY);
       await store.recordClose(H, R, 101, T0, 'g1', T0 + DELAY);
       expect(await store.claimRound(running('g1', 100))).toBe(false);
@@ -491,21 +528,28 @@ describe.each(subjects)('$name', ({ make }) => {
   });
 
   describe('rounds: every field persisted', () => {
-    it('keeps every Round field, due and probe included, through saveRound, getRound and roundsOf', async () => {
-      const round: Round = {
-        ...running('g1', 7),
-        pass: 1,
-        cursor: 'c',
-        marked: 3,
-        notBefore: T0 + 90_000,
-        due: T0 + 90_000,
-        probe: { user: `u@${H}/r`, occupant: `room@${R}/u`, since: 5 },
-        state: 'waiting',
-      };
+    /** A waiting round with every optional field set. */
+    const fullRound = (): Round => ({
+      ...running('g1', 7),
+      pass: 1,
+      cursor: 'c',
+      marked: 3,
+      notBefore: T0 + 90_000,
+      due: T0 + 90_000,
+      probe: { user: `u@${H}/r`, occupant: `room@${R}/u`, since: 5 },
+      state: 'waiting',
+    });
+
+    it('keeps every Round field through a save', async () => {
+      const round = fullRound();
       await store.saveRound(round);
       expect(await store.getRound(H, R, 'g1')).toEqual(round);
       expect(await store.roundsOf(H, R)).toEqual([round]);
-      // A field the next save leaves out is gone.
+    });
+
+    it('drops a field the next save leaves out', async () => {
+      const round = fullRound();
+      await store.saveRound(round);
       const { cursor: _c, probe: _p, notBefore: _n, ...bare } = round;
       await store.saveRound({ ...bare, state: 'running', due: T0 + 30_000 });
       expect(await store.getRound(H, R, 'g1')).toEqual({ ...bare, state: 'running', due: T0 + 30_000 });
@@ -530,7 +574,7 @@ describe.each(subjects)('$name', ({ make }) => {
       expect(await store.roundsOf(H, R)).toEqual([running('g1', 7, { state: 'done' })]);
     });
 
-    it('roundsOf reads every stored round of (host, remote), and no other link’s', async () => {
+    it('roundsOf reads the stored rounds of one link only', async () => {
       await store.saveRound(running('g1', 7, { state: 'waiting' }));
       await store.saveRound(running('g2', 8, { state: 'done' }));
       await store.saveRound({ ...running('g3', 9), remote: 'other.example' });
@@ -552,11 +596,17 @@ describe.each(subjects)('$name', ({ make }) => {
   }
 
   describe('due and overdue', () => {
-    it('a pending window keeps the due of its last recorded close, and is overdue strictly past it', async () => {
-      await store.recordClose(H, R, 100, T0, 'g1', T0 + DELAY);
-      const window = (due: number): Overdue => ({ kind: 'window', host: H, remote: R, gen: 'g1', due });
+    const window = (due: number): Overdue => ({ kind: 'window', host: H, remote: R, gen: 'g1', due });
+    const openWindow = () => store.recordClose(H, R, 100, T0, 'g1', T0 + DELAY);
+
+    it('a pending window is overdue strictly past its due', async () => {
+      await openWindow();
       expect(await overdueAll(T0 + DELAY)).toEqual([]);
       expect(await overdueAll(T0 + DELAY + 1)).toEqual([window(T0 + DELAY)]);
+    });
+
+    it('a pending window keeps the due of its last recorded close', async () => {
+      await openWindow();
       // A later close moves it, even to an earlier due.
       await store.recordClose(H, R, 101, T0 + 500, 'g2', T0 + 500 + DELAY);
       expect(await overdueAll(T0 + DELAY + 1)).toEqual([]);
@@ -569,7 +619,7 @@ describe.each(subjects)('$name', ({ make }) => {
       expect(await overdueAll(T0 + 101)).toEqual([window(T0 + 100)]);
     });
 
-    it('a claimed window is no longer overdue; the round it became is, by its own due', async () => {
+    it('a claimed window is overdue only as the round it became', async () => {
       await store.recordClose(H, R, 100, T0, 'g1', T0 + DELAY);
       expect(await store.claimRound(running('g1', 100, { due: T0 + DELAY + 60_000 }))).toBe(true);
       expect(await overdueAll(T0 + DELAY + 60_000)).toEqual([]);
@@ -586,7 +636,7 @@ describe.each(subjects)('$name', ({ make }) => {
       ]);
     });
 
-    it('lists running and waiting rounds by due, with their pass; never done rounds nor rounds without due', async () => {
+    it('lists the rounds that have a due in order of due', async () => {
       await store.saveRound(running('g1', 1, { due: T0 + 3000, pass: 2 }));
       await store.saveRound(running('g2', 2, { state: 'waiting', notBefore: T0 + 1000, due: T0 + 1000, pass: 1 }));
       await store.saveRound(running('g3', 3, { state: 'done', due: T0 }));
@@ -604,7 +654,7 @@ describe.each(subjects)('$name', ({ make }) => {
       ]);
     });
 
-    it('pages every overdue window and round of every link oldest first, whatever the page size', async () => {
+    it('pages all overdue work oldest first at any page size', async () => {
       const expected: Overdue[] = [];
       // Distinct dues, in an order unrelated to the links, over many (host, remote) pairs.
       for (let i = 0; i < 40; i++) {
@@ -632,7 +682,7 @@ describe.each(subjects)('$name', ({ make }) => {
       expect(await overdueAll(T0 + 10_000, 4)).toEqual(expected.filter((o) => o.due < T0 + 10_000));
     });
 
-    it('a page resumes after its last item, whatever changed in between', async () => {
+    it('a page resumes after its last item despite changes in between', async () => {
       for (let i = 0; i < 6; i++) await store.recordClose(H, `r${i}.example`, 100, T0, `w${i}`, T0 + i * 1000);
       const first = await store.overdue(T0 + 100_000, 3);
       expect(first.items.map((o) => o.gen)).toEqual(['w0', 'w1', 'w2']);
@@ -649,9 +699,15 @@ describe.each(subjects)('$name', ({ make }) => {
       expect(rest).toEqual(['w3', 'w5']);
     });
 
-    it('refuses a malformed cursor and a limit below 1', async () => {
+    it('refuses a malformed cursor', async () => {
       await expect(store.overdue(T0, 10, 'bm90IGEgY3Vyc29y')).rejects.toThrow(/invalid store cursor/);
+    });
+
+    it('refuses a limit below 1', async () => {
       await expect(store.overdue(T0, 0)).rejects.toThrow(RangeError);
+    });
+
+    it('answers an empty page when nothing is overdue', async () => {
       expect(await store.overdue(T0, 10)).toEqual({ items: [] });
     });
   });
@@ -672,7 +728,7 @@ describe.each(subjects)('$name', ({ make }) => {
       expect(await store.leaseRound(H, R, 'g1', 'c', until(200))).toBeUndefined();
     });
 
-    it('hands out at most `slots` server slots per host, and tells when the first one ends', async () => {
+    it('hands out at most `slots` server slots per host telling a refused caller when the first ends', async () => {
       expect(await store.leaseServerSlot(H, 2, 'a', until(60))).toBeUndefined();
       expect(await store.leaseServerSlot(H, 2, 'b', until(30))).toBeUndefined();
       expect(await store.leaseServerSlot(H, 2, 'c', until(90))).toBe(until(30));
@@ -689,7 +745,7 @@ describe.each(subjects)('$name', ({ make }) => {
       await expect(store.leaseServerSlot(H, 0, 'e', until(200))).rejects.toThrow(RangeError);
     });
 
-    it('a holder renews its own slot, never takes a second one, and releases it whatever `slots` is now', async () => {
+    it('a holder holds at most one slot from its lease to its release', async () => {
       expect(await store.leaseServerSlot(H, 2, 'a', until(60))).toBeUndefined();
       expect(await store.leaseServerSlot(H, 2, 'b', until(60))).toBeUndefined();
       await store.releaseServerSlot(H, 2, 'a'); // slot 0 frees; b holds slot 1

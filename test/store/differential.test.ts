@@ -215,7 +215,7 @@ afterAll(async () => {
   await db?.close();
 });
 
-it('the DynamoDB and in-memory stores answer every random history alike', async () => {
+it('both stores answer every random history alike', async () => {
   await fc.assert(
     fc.asyncProperty(fc.array(op, { minLength: 1, maxLength: 40 }), async (ops) => {
       let now = T0;

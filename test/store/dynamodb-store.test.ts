@@ -98,8 +98,9 @@ beforeEach(async () => {
 });
 
 describe('table', () => {
-  it('defines the keys and the sparse byDue index of due work, and no index of joins', () => {
-    const def = tableDefinition('x');
+  const def = tableDefinition('x');
+
+  it('defines an on-demand table with a pk·sk key', () => {
     expect(def.BillingMode).toBe('PAY_PER_REQUEST');
     expect(def.KeySchema).toEqual([
       { AttributeName: 'pk', KeyType: 'HASH' },
@@ -111,6 +112,9 @@ describe('table', () => {
       { AttributeName: 'dpk', AttributeType: 'S' },
       { AttributeName: 'due', AttributeType: 'N' },
     ]);
+  });
+
+  it('indexes only due work in the sparse byDue index', () => {
     expect(def.GlobalSecondaryIndexes).toEqual([
       {
         IndexName: 'byDue',
@@ -150,16 +154,25 @@ describe('join items', () => {
     expect(await scanAll()).toBe(2);
   });
 
-  it('a refresh is one UpdateItem that keeps the marks and sets the expiry', async () => {
+  /** Refreshes a marked join with a later expiry; returns the requests the refresh cost. */
+  const refreshMarked = async () => {
     await store.putJoin(join(10), exp());
     expect(await store.markRecheck(join(10), 'g1.1')).toBe(true);
     const counter = countRequests(db.client);
     try {
       await store.putJoin(join(20, 10, 'renamed'), exp() + 5);
-      expect(counter.byCommand).toEqual({ UpdateItemCommand: 1 });
+      return counter.byCommand;
     } finally {
       counter.remove();
     }
+  };
+
+  it('a refresh is one UpdateItem', async () => {
+    expect(await refreshMarked()).toEqual({ UpdateItemCommand: 1 });
+  });
+
+  it('a refresh keeps the marks of the item it gives a new expiry', async () => {
+    await refreshMarked();
     expect(await raw(joinKey(KEY))).toMatchObject({ seq: 20, since: 10, recheck: 'g1.1', expiresAt: exp() + 5 });
   });
 
@@ -200,7 +213,7 @@ describe('join items', () => {
     expect(await scanAll()).toBe(1);
   });
 
-  it('one write per join and per leave, refused or not', async () => {
+  it('one write per join or leave even when refused', async () => {
     const counter = countRequests(db.client);
     try {
       await store.putJoin(join(10), exp());
@@ -348,10 +361,16 @@ describe('due items and the byDue index', () => {
     ...extra,
   });
 
-  it('a pending window carries its due and shard; the claim removes both', async () => {
-    await store.recordClose(H, R, 100, T0, 'g1', T0 + 20_000);
+  const openWindow = () => store.recordClose(H, R, 100, T0, 'g1', T0 + 20_000);
+
+  it('a pending window item carries its due in its shard', async () => {
+    await openWindow();
     const link = await raw(linkKey(H, R));
     expect(link).toMatchObject({ due: T0 + 20_000, dpk: dueShard(H, R) });
+  });
+
+  it('the claim moves the due from the window item to the round item', async () => {
+    await openWindow();
     expect(await store.claimRound(round('g1', { due: T0 + 80_000 }))).toBe(true);
     const claimed = await raw(linkKey(H, R));
     expect(claimed).not.toHaveProperty('due');
@@ -359,7 +378,7 @@ describe('due items and the byDue index', () => {
     expect(await raw(roundKey(H, R, 'g1'))).toMatchObject({ due: T0 + 80_000, dpk: dueShard(H, R) });
   });
 
-  it('a done round item has neither due nor shard, so it leaves the index', async () => {
+  it('a done round item leaves the byDue index', async () => {
     await store.saveRound(round('g1', { due: T0 }));
     await store.saveRound(round('g1', { state: 'done', due: T0 }));
     const item = await raw(roundKey(H, R, 'g1'));
@@ -402,11 +421,13 @@ describe('due items and the byDue index', () => {
     }
   });
 
-  it('spreads links over the shards; a page queries each shard not yet read to its end, in parallel', async () => {
+  it('spreads links over the due shards', () => {
     const shards = new Set<string>();
     for (let i = 0; i < 64; i++) shards.add(dueShard(H, `r${i}.example`));
     expect(shards.size).toBe(DUE_SHARDS);
+  });
 
+  it('a page queries each shard not yet read to its end', async () => {
     for (let i = 0; i < 3; i++) await store.recordClose(H, `r${i}.example`, 100, T0, `w${i}`, T0 + i);
     const counter = countRequests(db.client);
     try {
@@ -478,7 +499,7 @@ describe('rounds', () => {
 });
 
 describe('server slots', () => {
-  it('usually cost one query and one put', async () => {
+  it('a lease usually costs one query plus one put', async () => {
     await store.leaseServerSlot('a.example', 4, 'a', T0 + 60_000);
     const counter = countRequests(db.client);
     try {
@@ -491,7 +512,8 @@ describe('server slots', () => {
 });
 
 describe('key size limits', () => {
-  it('joins with JIDs beyond DynamoDB key limits still work, with bounded keys', async () => {
+  /** Joins of two 2.1 kB JIDs with one key prefix, and a short one. */
+  const seedLongJids = async () => {
     const user = `${'u'.repeat(1023)}@a.example/${'é'.repeat(511)}`; // 2.1 kB full JID
     const room = `${'r'.repeat(1023)}@b.example`;
     const other = `${'u'.repeat(1023)}@a.example/${'é'.repeat(510)}x`; // same key prefix, other JID
@@ -499,6 +521,11 @@ describe('key size limits', () => {
     await store.putJoin(join, exp());
     await store.putJoin(j(other, room, 11), exp());
     await store.putJoin(j('short@a.example/r', 'room@b.example', 12), exp());
+    return { user, room, other, join };
+  };
+
+  it('keeps the keys of JIDs beyond DynamoDB key limits within them', async () => {
+    await seedLongJids();
     const items = (await db.client.send(new ScanCommand({ TableName: table }))).Items ?? [];
     expect(items).toHaveLength(3);
     for (const item of items) {
@@ -506,6 +533,10 @@ describe('key size limits', () => {
       expect(Buffer.byteLength(item.sk?.S ?? '')).toBeLessThanOrEqual(1024);
       expect(item.pk?.S).toBe('J#a.example|0|b.example');
     }
+  });
+
+  it('still stores joins with JIDs beyond DynamoDB key limits', async () => {
+    const { user, room, other, join } = await seedLongJids();
     expect((await all(store, 'a.example', 'b.example', 1)).map((x) => x.user).sort()).toEqual(
       [user, other, 'short@a.example/r'].sort(),
     );
@@ -518,7 +549,7 @@ describe('key size limits', () => {
 });
 
 describe('failures', () => {
-  it('propagates non-conditional errors (unreachable endpoint, missing table)', async () => {
+  it('propagates the errors of an unreachable endpoint', async () => {
     const port = await new Promise<number>((resolve) => {
       const srv = createServer();
       srv.listen(0, '127.0.0.1', () => {
@@ -539,7 +570,9 @@ describe('failures', () => {
     } finally {
       client.destroy();
     }
+  });
 
+  it('propagates the errors of a missing table', async () => {
     const missing = new DynamoStore({ client: db.client, table: 'no-such-table', now: () => nowMs });
     await expect(missing.putJoin(j('u@a.example/r', 'r@b.example', 10), exp())).rejects.toThrow(
       /non-existent table|not found/i,

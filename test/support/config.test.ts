@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULTS, loadConfig } from '../../lib/support/config';
+import { ConfigError, DEFAULTS, loadConfig, loadLocalSettings } from '../../lib/support/config';
 
 describe('loadConfig', () => {
   it('has documented defaults', () => {
@@ -66,5 +66,38 @@ describe('loadConfig', () => {
   ])('refuses %s=%s with a clear error', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(name);
+  });
+});
+
+describe('logging, metrics and local settings', () => {
+  it('takes the stack from PING_MUC_STACK', () => {
+    expect(loadConfig({ PING_MUC_STACK: 'PingMucB' }).stack).toBe('PingMucB');
+  });
+
+  it('records metrics for the stack "local" without PING_MUC_STACK', () => {
+    expect(loadConfig({}).stack).toBe('local');
+    expect(loadConfig({ PING_MUC_STACK: '' }).stack).toBe('local');
+  });
+
+  it('reads LOG_LEVEL whatever its case (the stack sets DEBUG)', () => {
+    expect(loadConfig({}).logLevel).toBe('info');
+    expect(loadConfig({ LOG_LEVEL: 'DEBUG' }).logLevel).toBe('debug');
+  });
+
+  it('refuses a LOG_LEVEL that is no level', () => {
+    expect(() => loadConfig({ LOG_LEVEL: 'verbose' })).toThrow(ConfigError);
+  });
+
+  it('serves the local service on 127.0.0.1:8787 with data in .data by default', () => {
+    expect(loadLocalSettings({})).toEqual({ dataDir: '.data', port: 8787, listen: '127.0.0.1' });
+  });
+
+  it('lets PORT win over PING_MUC_PORT', () => {
+    expect(loadLocalSettings({ PING_MUC_PORT: '9000' }).port).toBe(9000);
+    expect(loadLocalSettings({ PING_MUC_PORT: '9000', PORT: '9001' }).port).toBe(9001);
+  });
+
+  it('refuses a port that is no port', () => {
+    expect(() => loadLocalSettings({ PING_MUC_PORT: '70000' })).toThrow(ConfigError);
   });
 });

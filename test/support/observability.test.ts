@@ -4,14 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import {
-  COUNTS,
-  createLogger,
-  MEASURES,
-  Metrics,
-  type MetricsLevel,
-  stackFromEnv,
-} from '../../lib/support/observability';
+import { COUNTS, createLogger, MEASURES, Metrics, type MetricsLevel } from '../../lib/support/observability';
 
 const collect = () => {
   const lines: Array<Record<string, unknown>> = [];
@@ -192,15 +185,6 @@ describe('metrics', () => {
     expect(lines).toHaveLength(3);
     expect(lines[1]!.CloseToStartMs).toHaveLength(100);
     expect(lines[2]!.CloseToStartMs).toHaveLength(50);
-  });
-
-  it('the stack comes from PING_MUC_STACK', () => {
-    expect(stackFromEnv({ PING_MUC_STACK: 'PingMucB' })).toBe('PingMucB');
-  });
-
-  it('the stack is "local" without PING_MUC_STACK', () => {
-    expect(stackFromEnv({})).toBe('local');
-    expect(stackFromEnv({ PING_MUC_STACK: '' })).toBe('local');
   });
 });
 

@@ -19,14 +19,15 @@ export function encodeCursor(key: Item): string {
   return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
 }
 
-const bad = (why: string) => new InvalidCursorError(`invalid store cursor: ${why}`);
+const bad = (why: string, cause?: unknown) =>
+  new InvalidCursorError(`invalid store cursor: ${why}`, cause === undefined ? undefined : { cause });
 
 function parse(cursor: string): unknown {
   if (!/^[A-Za-z0-9_-]{1,65536}$/.test(cursor)) throw bad('not base64url');
   try {
     return JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw bad('not JSON');
+  } catch (err) {
+    throw bad('not JSON', err);
   }
 }
 

@@ -1,5 +1,6 @@
 // Keys of the single table (docs/data-model.md): one builder per item type, each with its own
-// pk prefix (J#, B#, L#, R#, K#, S#) so that item types never collide.
+// pk prefix (J#, B#, L#, R#, K#, S#, SCHED) so that item types never collide. The host
+// registry's REG partition is keyed in ../registry/dynamodb.ts.
 import { createHash } from 'node:crypto';
 import type { JoinKey } from '../../domain/model';
 import { DUE_SHARDS, KEYS } from './table';
@@ -59,6 +60,9 @@ export const leaseKey = (host: string, remote: string, gen: string): Key => key(
 /** Partition of a host's self-ping slots; one item per slot number. */
 export const slotPk = (host: string): string => fitKey(`S#${host}`, MAX_PK_BYTES);
 export const slotKey = (host: string, slot: number): Key => key(`S#${host}`, String(slot));
+
+/** The local scheduler's partition (./scheduler.ts): one item per pending job, sk = schedule name. */
+export const SCHED_PK = 'SCHED';
 
 /** The byDue partition of shard `n`. */
 export const dueShardKey = (n: number): string => `due#${n}`;

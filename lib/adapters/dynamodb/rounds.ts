@@ -20,7 +20,7 @@ const LINK = {
   lastCloseAt: 'number?',
   lastCloseSeq: 'number?',
   claimedSeq: 'number?',
-  /** While a window is pending: its last recorded close's epoch (absent in older items: 0). */
+  /** While a window is pending: its last recorded close's epoch (absent: 0). */
   epoch: 'number?',
   /** While a window is pending: its last recorded close's due (ms). */
   due: 'number?',

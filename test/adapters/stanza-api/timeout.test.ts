@@ -45,7 +45,7 @@ const client = () => new HttpStanzaApi({ url, key: Buffer.alloc(32, 7), timeoutM
 /** A heal that times out under the round's retry policy, and its error. */
 const timedOut = async () => {
   const api = client();
-  // The round's policy (lib/app/pass.ts API_RETRY): two tries, the second only if `retry !== false`.
+  // The round's policy (lib/app/calls.ts API_RETRY): two tries, the second only if `retry !== false`.
   const policy = {
     tries: 2,
     baseMs: 1,

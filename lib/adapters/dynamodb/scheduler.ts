@@ -19,14 +19,14 @@ import {
   type AttributeValue,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import type { RoundJob } from '../domain/model';
-import type { Scheduler } from '../ports';
-import { parseRoundJob, serializeRoundJob } from '../domain/round-job';
-import { backoffMs } from '../support/backoff';
-import { NAME_PATTERN } from '../domain/schedule';
-import { isConditionFailed } from './dynamodb/conditions';
+import type { RoundJob } from '../../domain/model';
+import type { Scheduler } from '../../ports';
+import { parseRoundJob, serializeRoundJob } from '../../domain/round-job';
+import { backoffMs } from '../../support/backoff';
+import { NAME_PATTERN } from '../../domain/schedule';
+import { isConditionFailed } from './conditions';
+import { SCHED_PK } from './keys';
 
-export const SCHED_PK = 'SCHED';
 /** Jobs due within this are also woken for by a timer of their own (longer ones by the poll). */
 const TIMER_HORIZON_MS = 15 * 60_000;
 
