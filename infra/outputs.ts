@@ -34,11 +34,11 @@ export function declareOutputs(scope: Construct, s: OutputSources, alarms: Alarm
   });
   new CfnOutput(scope, 'MasterKeyArn', {
     value: masterKeyArn,
-    description: "Secret: the master key every host's keys are derived from",
+    description: "Secret: the master key every server's keys are derived from",
   });
   new CfnOutput(scope, 'HostKeysCommand', {
     description:
-      "Prints a VirtualHost's lines for prosody.cfg.lua (its keys derived from the master key): run it in a checkout of ping-muc with AWS credentials, naming the host(s)",
+      "Prints a server's lines for prosody.cfg.lua (its keys derived from the master key, shared by its VirtualHosts): run it in a checkout of ping-muc with AWS credentials, naming the registry's server id(s), or the host without a registry",
     value: Fn.join('', [
       'npm run host-keys -- --region ',
       Aws.REGION,
@@ -46,7 +46,9 @@ export function declareOutputs(scope: Construct, s: OutputSources, alarms: Alarm
       masterKeyArn,
       ' --events-url ',
       s.functionUrl.url,
-      ' <host> [<host> ...]',
+      ' --table ',
+      s.table.tableName,
+      ' <server id> [<server id> ...]',
     ]),
   });
   new CfnOutput(scope, 'EventsFunctionName', { value: s.eventsFunction.functionName });

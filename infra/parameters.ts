@@ -55,7 +55,7 @@ const SPECS = {
     default: PARAMETER_DEFAULTS.HostRegistry,
     allowedValues: ['none', 'table'],
     description:
-      'table: the servers and their VirtualHosts are listed in the table (npm run registry, docs/hosts.md), edited without a redeploy. none: ApiUrl serves every host. Keys are derived from the master key either way.',
+      'table: the servers and their VirtualHosts are listed in the table (npm run registry, docs/hosts.md), edited without a redeploy. none: ApiUrl serves every host. Keys are derived from the master key either way, per server (without a registry, each host is its own server).',
   },
   DelaySeconds: {
     type: 'Number',

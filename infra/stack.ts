@@ -62,7 +62,7 @@ export class PingMucStack extends Stack {
   readonly reconciler: scheduler.CfnSchedule;
   readonly deadLetterQueue: sqs.Queue;
   readonly roundQueue: sqs.Queue;
-  /** The one secret: every host's keys are derived from it (docs/hosts.md). */
+  /** The one secret: every server's keys are derived from it (docs/hosts.md). */
   readonly masterKey: secretsmanager.Secret;
   readonly functionUrl: lambda.FunctionUrl;
   readonly dashboard: cloudwatch.Dashboard;

@@ -1,6 +1,7 @@
 // The host registry (docs/hosts.md): which stanza API serves each VirtualHost. One record per
-// XMPP server: its id, its VirtualHosts and its stanza API URL. No secrets: each host's keys are
-// derived from the master key (./keys.ts). Pure: records in, checked records and a host table out.
+// XMPP server: its id, its VirtualHosts and its stanza API URL. No secrets: each server's keys
+// (shared by its hosts) are derived from the master key and its id (./keys.ts). Pure: records
+// in, checked records and a host table out.
 import { domainToUnicode } from 'node:url';
 import { JidError, normalizeDomain } from './jid';
 
@@ -17,7 +18,7 @@ export interface ServerRecord {
 /** What the registry serves for one VirtualHost. */
 export interface HostEntry {
   host: string;
-  /** The server's id, for logs. */
+  /** The server's id: its keys derive from it (./keys.ts), and logs name it. */
   server: string;
   apiUrl: string;
 }

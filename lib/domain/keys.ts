@@ -1,6 +1,7 @@
-// Per-host keys from one master key (docs/hosts.md): HKDF-SHA256(master, salt "ping-muc",
-// info "<kind>|<host>"), 32 bytes. Rotating the master rotates every host's keys: a master holds
-// its current value and, during a rotation, the previous one, and both derive.
+// Per-server keys from one master key (docs/hosts.md): HKDF-SHA256(master, salt "ping-muc",
+// info "<kind>|<server id>"), 32 bytes. Every VirtualHost of a server shares its keys, so one
+// global Prosody configuration serves them all. Rotating the master rotates every server's keys:
+// a master holds its current value and, during a rotation, the previous one, and both derive.
 import { hkdfSync } from 'node:crypto';
 import { SignatureError, secretKey } from './signature';
 
@@ -54,15 +55,18 @@ export function parseMasterKey(text: string, name = 'master key'): MasterKey {
   return key;
 }
 
-/** One derived key. `host` is the VirtualHost as ping-muc names it (hostName: Unicode, lower case). */
-export function deriveKey(master: Buffer, kind: KeyKind, host: string): Buffer {
-  return Buffer.from(hkdfSync('sha256', master, KEY_SALT, `${kind}|${host}`, KEY_BYTES));
+/**
+ * One derived key. `server` is the registry's server id (ServerRecord.id, as written); without a
+ * registry each host is its own server, named as ping-muc names the host (hostName).
+ */
+export function deriveKey(master: Buffer, kind: KeyKind, server: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', master, KEY_SALT, `${kind}|${server}`, KEY_BYTES));
 }
 
-/** The host's keys of `kind`: from the current master value, then from the previous one. */
-export function hostKeys(master: MasterKey, kind: KeyKind, host: string): Buffer[] {
-  const keys = [deriveKey(master.current, kind, host)];
-  if (master.previous) keys.push(deriveKey(master.previous, kind, host));
+/** The server's keys of `kind`: from the current master value, then from the previous one. */
+export function serverKeys(master: MasterKey, kind: KeyKind, server: string): Buffer[] {
+  const keys = [deriveKey(master.current, kind, server)];
+  if (master.previous) keys.push(deriveKey(master.previous, kind, server));
   return keys;
 }
 

@@ -17,7 +17,7 @@ export function stanzaApiFor(config: Config, key: Keys, url = config.apiUrl, hos
   });
 }
 
-/** Each call to the API of the user's host, signed with that host's keys (docs/hosts.md). */
+/** Each call to the API of the user's host, signed with its server's keys (docs/hosts.md). */
 export function routedStanzaApi(config: Config, registry: HostRegistry): StanzaApi {
   return new RoutingStanzaApi(registry, (api, host) => stanzaApiFor(config, api.keys, api.url, host));
 }

@@ -1,6 +1,6 @@
 // The host registry in the table, on dynalite: 1,000 hosts on 200 servers load whole (paged) and
-// resolve to their API URL and derived keys; a bad item is refused alone; the CLI keeps every
-// version and refuses a write that lost a race.
+// resolve to their API URL and their server's derived keys; a bad item is refused alone; the CLI
+// keeps every version and refuses a write that lost a race; host-keys prints a server's lines.
 import { type DynamoDBClient, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +8,8 @@ import { ensureTable } from '../../lib/adapters/dynamodb/table';
 import { RegistryConflictError, RegistryTable } from '../../lib/adapters/registry/dynamodb';
 import { MasterKeys } from '../../lib/adapters/registry/keys';
 import { ListedHosts, Registry } from '../../lib/adapters/registry/registry';
-import { hostKeys, parseMasterKey } from '../../lib/domain/keys';
+import { keyText, serverKeys, parseMasterKey } from '../../lib/domain/keys';
+import { runHostKeys } from '../../scripts/host-keys';
 import { runRegistry } from '../../scripts/registry';
 import { type RunningDynalite, startDynalite } from '../support/dynalite';
 
@@ -38,7 +39,7 @@ afterAll(async () => {
 });
 
 describe('the registry in the table', () => {
-  it('resolves 1,000 hosts on 200 servers read in pages to their API URL with their keys', async () => {
+  it('resolves 1,000 hosts on 200 servers read in pages to their API URL with their server’s keys', async () => {
     const { name, registry: writer } = await table();
     for (let i = 0; i < SERVERS; i++) await writer.put(server(i));
     let pages = 0;
@@ -70,8 +71,8 @@ describe('the registry in the table', () => {
         const host = `h${h}.s${i}.example`;
         const api = await hosts.api(host);
         expect(api?.url).toBe(server(i).apiUrl);
-        expect(api?.keys).toEqual(hostKeys(parseMasterKey(MASTER), 'stanza-api', host));
-        expect(await hosts.webhookKeys(host)).toEqual(hostKeys(parseMasterKey(MASTER), 'webhook', host));
+        expect(api?.keys).toEqual(serverKeys(parseMasterKey(MASTER), 'stanza-api', server(i).id));
+        expect(await hosts.webhookKeys(host)).toEqual(serverKeys(parseMasterKey(MASTER), 'webhook', server(i).id));
       }
     }
     expect(queries).toBe(1); // one read for all 2,000 lookups (cached)
@@ -161,5 +162,23 @@ describe('the registry in the table', () => {
     expect(await runRegistry(['history', 's007'], registry)).toHaveLength(2);
     expect(JSON.parse((await runRegistry(['rollback', 's007', '1'], registry))[0] as string).version).toBe(3);
     await expect(runRegistry(['frobnicate'], registry)).rejects.toThrow(/usage: npm run registry/);
+  });
+
+  it('prints a server’s keys with npm run host-keys naming its hosts from the table', async () => {
+    const { name, registry } = await table();
+    await registry.put(server(3));
+    const previous = process.env.PING_MUC_MASTER_KEY;
+    process.env.PING_MUC_MASTER_KEY = MASTER;
+    try {
+      const byId = await runHostKeys(['--table', name, 's003'], registry);
+      const webhook = keyText(serverKeys(parseMasterKey(MASTER), 'webhook', 's003')[0] as Buffer);
+      expect(byId.split('\n')[0]).toBe(`-- server s003: the keys of its VirtualHosts ${server(3).hosts.join(', ')}`);
+      expect(byId).toContain(`ping_muc_cloud_webhook_secret = "${webhook}"`);
+      expect(await runHostKeys(['--table', name, 'h2.s3.example'], registry)).toBe(byId);
+      await expect(runHostKeys(['--table', name, 's004'], registry)).rejects.toThrow(/neither a server id nor a host/);
+    } finally {
+      if (previous === undefined) delete process.env.PING_MUC_MASTER_KEY;
+      else process.env.PING_MUC_MASTER_KEY = previous;
+    }
   });
 });

@@ -12,7 +12,7 @@ import { Refreshing } from '../../lib/adapters/registry/cache';
 import { FixedKeys, MasterKeys } from '../../lib/adapters/registry/keys';
 import { ListedHosts, Registry } from '../../lib/adapters/registry/registry';
 import { secretsManagerSource } from '../../lib/adapters/secrets';
-import { hostKeys, parseMasterKey } from '../../lib/domain/keys';
+import { deriveKey, serverKeys, parseMasterKey } from '../../lib/domain/keys';
 import type { RegistryRead } from '../../lib/ports';
 import { loadConfig } from '../../lib/support/config';
 import { createLogger, Metrics } from '../../lib/support/observability';
@@ -22,8 +22,8 @@ const CURRENT = 'ping-muc test master key 0123456789';
 const NEXT = 'ping-muc next master key 0123456789';
 const URL_A = 'https://a.example/stanza';
 const master = (current: string, previous?: string) => JSON.stringify({ current, previous });
-const derived = (text: string, kind: 'webhook' | 'stanza-api', host: string) =>
-  hostKeys(parseMasterKey(text), kind, host);
+const derived = (text: string, kind: 'webhook' | 'stanza-api', server: string) =>
+  serverKeys(parseMasterKey(text), kind, server);
 
 describe('Refreshing', () => {
   it('keeps the last good value while refreshes fail (retried after 30 s)', async () => {
@@ -76,7 +76,7 @@ describe('Registry', () => {
     refused,
   });
 
-  it('serves only listed hosts with keys derived per host', async () => {
+  it('serves only listed hosts with their server’s keys', async () => {
     const text = master(CURRENT, NEXT);
     const keys = new MasterKeys({ source: async () => text, name: 'k', ttlMs: 1000 });
     const listed = new ListedHosts({
@@ -86,13 +86,46 @@ describe('Registry', () => {
     });
     const registry = new Registry(keys, listed);
     expect(registry.multiHost).toBe(true);
-    expect(await registry.webhookKeys('A.Example')).toEqual(derived(text, 'webhook', 'a.example'));
-    expect(await registry.api('b.example')).toEqual({ url: URL_A, keys: derived(text, 'stanza-api', 'b.example') });
+    expect(await registry.webhookKeys('A.Example')).toEqual(derived(text, 'webhook', 's1'));
+    expect(await registry.api('b.example')).toEqual({ url: URL_A, keys: derived(text, 'stanza-api', 's1') });
     expect(await registry.webhookKeys('c.example')).toBeUndefined();
     expect(await registry.api('not a domain')).toBeUndefined();
   });
 
-  it('without a list serves every host on one URL', async () => {
+  describe('two servers', () => {
+    // One pair of key lines in a global Prosody configuration serves all the server's VirtualHosts.
+    const registry = () =>
+      new Registry(
+        new MasterKeys({ source: async () => master(CURRENT), name: 'k', ttlMs: 1000 }),
+        new ListedHosts({
+          source: async () =>
+            read([
+              { id: 'xmpp1', hosts: ['a.example', 'b.example'], apiUrl: URL_A },
+              { id: 'xmpp2', hosts: ['c.example'], apiUrl: 'https://c/' },
+            ]),
+          name: 't',
+          ttlMs: 1000,
+        }),
+      );
+    const serverKey = (kind: 'webhook' | 'stanza-api', id: string) => deriveKey(Buffer.from(CURRENT), kind, id);
+
+    it('gives every host of a server the keys derived for the server', async () => {
+      const hosts = registry();
+      for (const host of ['a.example', 'b.example']) {
+        expect(await hosts.webhookKeys(host)).toEqual([serverKey('webhook', 'xmpp1')]);
+        expect((await hosts.api(host))?.keys).toEqual([serverKey('stanza-api', 'xmpp1')]);
+      }
+    });
+
+    it('gives a host of another server that server’s keys', async () => {
+      const hosts = registry();
+      expect(await hosts.webhookKeys('c.example')).toEqual([serverKey('webhook', 'xmpp2')]);
+      expect((await hosts.api('c.example'))?.keys).toEqual([serverKey('stanza-api', 'xmpp2')]);
+      expect(serverKey('webhook', 'xmpp2')).not.toEqual(serverKey('webhook', 'xmpp1'));
+    });
+  });
+
+  it('without a list serves every host on one URL as its own server', async () => {
     const text = master(CURRENT);
     const derivedKeys = new Registry(new MasterKeys({ source: async () => text, name: 'k', ttlMs: 0 }), {
       apiUrl: URL_A,

@@ -3,12 +3,12 @@
 // changes the secrets at once; a 401 is retried (same webhook-id, signed anew), not dropped.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hostKeys, type KeyKind, keyText, parseMasterKey } from '../../lib/domain/keys';
+import { serverKeys, type KeyKind, keyText, parseMasterKey } from '../../lib/domain/keys';
 import { secretKey, verify } from '../../lib/domain/signature';
 import { batch, only, ping } from './batch';
 import { callApi, EventsReceiver } from './http';
 import { Stack } from './stack';
-import { DOMAINS, sleep, Testbed } from './testbed';
+import { DOMAINS, SERVERS, sleep, Testbed } from './testbed';
 import { User } from './users';
 
 const newSecret = () => `whsec_${randomBytes(32).toString('base64')}`;
@@ -137,7 +137,7 @@ describe('rotating the master key while events flow, against ping-muc', () => {
     const oldMaster = stack.master.current;
     const newMaster = randomBytes(32).toString('base64');
     const keyOf = (kind: KeyKind) =>
-      keyText(hostKeys(parseMasterKey(JSON.stringify({ current: newMaster })), kind, DOMAINS.a)[0] as Buffer);
+      keyText(serverKeys(parseMasterKey(JSON.stringify({ current: newMaster })), kind, SERVERS.a)[0] as Buffer);
     const options = stack.bed.a.spec.hostOptions!;
     let running = true;
     const flow = users.map(async (u, k) => {

@@ -1,19 +1,24 @@
 // Two VirtualHosts on A with one shared configuration, as most operators write it: the module
-// in the global modules_enabled, one pair of keys at the top level, and ping-muc without a host
-// registry (one API URL, a.test's, and one key for both hosts). A kill -9 of the MUC server B
-// heals the users of both hosts: a.test's endpoint runs a2.test's batches as a2.test, whose
-// module holds the very same API key (prosody/README.md, "Several VirtualHosts").
+// in the global modules_enabled, one pair of keys at the top level. ping-muc serves it without a
+// host registry (one API URL, a.test's, and one fixed key for both hosts), and with a registry and
+// a master key (one server listing both hosts: the pair derived for that server, as on AWS). A
+// kill -9 of the MUC server B heals the users of both hosts: a.test's endpoint runs a2.test's
+// batches as a2.test, whose module holds the very same API key (prosody/README.md, "Several
+// VirtualHosts").
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batch, kinds, ping } from './batch';
 import { callApi } from './http';
 import { Stack } from './stack';
-import { DOMAINS } from './testbed';
+import { DOMAINS, SERVERS } from './testbed';
 import { isNotification, type User } from './users';
 
 const ROOM1 = `room1@${DOMAINS.mucB}`;
 const ROOM2 = `room2@${DOMAINS.mucB}`;
 
-describe('two VirtualHosts, the module enabled globally with one pair of keys, no host registry', () => {
+describe.each([
+  { registry: false, title: 'no host registry' },
+  { registry: true, title: 'one registry server listing both hosts' },
+])('two VirtualHosts, the module enabled globally with one pair of keys, $title', ({ registry }) => {
   let stack: Stack;
   let alice: User, dave: User, zoe: User, yan: User;
 
@@ -21,6 +26,7 @@ describe('two VirtualHosts, the module enabled globally with one pair of keys, n
     stack = await Stack.start({
       aSecondHost: true,
       sharedConfig: true,
+      registry,
       delaySeconds: 2,
       rechecks: 1,
       recheckBaseSeconds: 1,
@@ -44,10 +50,16 @@ describe('two VirtualHosts, the module enabled globally with one pair of keys, n
     await stack?.stop();
   });
 
-  it('has no host registry: one API URL with one key serves both hosts', () => {
-    expect(stack.registryFile).toBeUndefined();
+  it('serves both hosts at one API URL with one pair of keys', () => {
     expect(stack.api2).toBeUndefined();
-    expect(stack.service.hosts.multiHost).toBe(false);
+    if (registry) {
+      expect(stack.registry).toEqual([{ id: SERVERS.a, hosts: [DOMAINS.a, DOMAINS.a2], apiUrl: stack.api.url }]);
+      expect(stack.service.hosts.multiHost).toBe(true);
+    } else {
+      expect(stack.registryFile).toBeUndefined();
+      expect(stack.service.hosts.multiHost).toBe(false);
+    }
+    // Both hosts' events were accepted under the one webhook key.
     expect(new Set(stack.events.events.map((e) => e.host))).toEqual(new Set([DOMAINS.a, DOMAINS.a2]));
   });
 

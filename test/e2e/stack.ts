@@ -8,7 +8,7 @@ import path from 'node:path';
 import { startLocalService, MEMORY, type LocalService } from '../../lib/wiring/local';
 import type { Join } from '../../lib/domain/model';
 import { ApiRecorder, EventsTap } from './http';
-import { DOMAINS, Testbed, type TestbedOptions } from './testbed';
+import { DOMAINS, SERVERS, Testbed, type TestbedOptions } from './testbed';
 import { User } from './users';
 import { waitFor } from '../support/wait';
 
@@ -23,8 +23,9 @@ export interface StackOptions extends TestbedOptions {
   log?: (line: string) => void;
   /** ping-muc reads its hosts from a registry file (PING_MUC_HOSTS_FILE, re-read on every
    * request) and derives their keys from a master key file (`masterKeyFile`, re-read too):
-   * a.test, and a2.test with `aSecondHost`. Edit `registry` or `master`, then `saveRegistry()` /
-   * `saveMasterKey()`. Implied by `aSecondHost`, unless `sharedConfig`. */
+   * a.test, and a2.test with `aSecondHost` (on a.test's server with `sharedConfig`). Edit
+   * `registry` or `master`, then `saveRegistry()` / `saveMasterKey()`. Implied by `aSecondHost`,
+   * unless `sharedConfig`. */
   registry?: boolean;
 }
 
@@ -79,12 +80,15 @@ export class Stack {
     await this.api.start();
     let hostsEnv: Record<string, string> = {};
     if (bed.opts.masterKey) {
-      // a.test and a2.test have their own stanza API addresses: two servers in the registry.
-      this.registry.push({ id: 'a', hosts: [DOMAINS.a], apiUrl: this.api.url });
-      if (opts.aSecondHost) {
+      // a.test and a2.test have their own stanza API addresses: two servers in the registry. With
+      // a shared configuration, one server: both hosts, a.test's API, the global pair of keys.
+      const shared = opts.aSecondHost && opts.sharedConfig;
+      const hosts = shared ? [DOMAINS.a, DOMAINS.a2] : [DOMAINS.a];
+      this.registry.push({ id: SERVERS.a, hosts, apiUrl: this.api.url });
+      if (opts.aSecondHost && !shared) {
         this.api2 = new ApiRecorder(bed.apiUrl2);
         await this.api2.start();
-        this.registry.push({ id: 'a2', hosts: [DOMAINS.a2], apiUrl: this.api2.url });
+        this.registry.push({ id: SERVERS.a2, hosts: [DOMAINS.a2], apiUrl: this.api2.url });
       }
       this.registryFile = path.join(bed.root, 'ping-muc-hosts.json');
       this.saveRegistry();

@@ -21,7 +21,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { domainToASCII, fileURLToPath } from 'node:url';
-import { hostKeys, type KeyKind, keyText, parseMasterKey } from '../../lib/domain/keys';
+import { serverKeys, type KeyKind, keyText, parseMasterKey } from '../../lib/domain/keys';
 import { EjabberdServer, requireEjabberd } from './ejabberd';
 import { checkProsody, prosodyInstall } from './prosody-version';
 
@@ -384,14 +384,19 @@ export interface TestbedOptions {
   sharedConfig?: boolean;
   /** B is ejabberd (test/e2e/ejabberd.ts) instead of Prosody: `bed.ejabberd`, `bed.b` unset. */
   bEjabberd?: { persistentRooms?: boolean };
-  /** A's keys are derived from this master key value (as `npm run host-keys` prints them), not random. */
+  /** A's keys are derived from this master key value for its registry servers (SERVERS, as
+   * `npm run host-keys` prints them), not random. */
   masterKey?: string;
 }
 
-/** A host's key: derived from the master key value when there is one, else random. */
-function keyOf(master: string | undefined, kind: KeyKind, host: string): string {
+/** The registry's server ids (test/e2e/stack.ts): a.test's, and a2.test's unless `sharedConfig`
+ * puts both hosts on a.test's server. */
+export const SERVERS = { a: 'a', a2: 'a2' } as const;
+
+/** A server's key: derived from the master key value when there is one, else random. */
+function keyOf(master: string | undefined, kind: KeyKind, server: string): string {
   if (!master) return `whsec_${randomBytes(32).toString('base64')}`;
-  return keyText(hostKeys(parseMasterKey(JSON.stringify({ current: master })), kind, host)[0] as Buffer);
+  return keyText(serverKeys(parseMasterKey(JSON.stringify({ current: master })), kind, server)[0] as Buffer);
 }
 
 export const DOMAINS = {
@@ -428,10 +433,10 @@ export class Testbed {
     private readonly releaseSubnet: () => void,
     readonly opts: TestbedOptions,
   ) {
-    this.webhookSecret = keyOf(opts.masterKey, 'webhook', DOMAINS.a);
-    this.apiSecret = keyOf(opts.masterKey, 'stanza-api', DOMAINS.a);
-    this.webhookSecret2 = keyOf(opts.masterKey, 'webhook', DOMAINS.a2);
-    this.apiSecret2 = keyOf(opts.masterKey, 'stanza-api', DOMAINS.a2);
+    this.webhookSecret = keyOf(opts.masterKey, 'webhook', SERVERS.a);
+    this.apiSecret = keyOf(opts.masterKey, 'stanza-api', SERVERS.a);
+    this.webhookSecret2 = keyOf(opts.masterKey, 'webhook', SERVERS.a2);
+    this.apiSecret2 = keyOf(opts.masterKey, 'stanza-api', SERVERS.a2);
     this.root = fs.mkdtempSync(path.join(os.tmpdir(), 'ping-muc-e2e-'));
     this.hostsFile = path.join(this.root, 'hosts');
     const ip = (h: number) => `127.${subnet}.0.${h}`;

@@ -1,11 +1,12 @@
-// One local service for two VirtualHosts on different servers, from a hosts file (docs/hosts.md)
-// and a master key file: each host's events under its own derived key only, its rounds to its own
-// stanza API with its own key, and a rotation of the master key (current and previous).
+// One local service for VirtualHosts on two servers, from a hosts file (docs/hosts.md) and a
+// master key file: each host's events under its server's derived key only (one key for every host
+// of a server), its rounds to its server's stanza API with that key, and a rotation of the master
+// key (current and previous).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { hostKeys, type KeyKind, keyText, parseMasterKey } from '../../lib/domain/keys';
+import { serverKeys, type KeyKind, keyText, parseMasterKey } from '../../lib/domain/keys';
 import { secretKey, sign } from '../../lib/domain/signature';
 import { nextSeq, postRaw, type Posted } from '../support/events';
 import { startHarness, type Harness } from '../support/service';
@@ -17,14 +18,15 @@ const C = 'c.example';
 const REMOTE = 'muc.b.example';
 const M1 = 'flow test master key one 0123456789';
 const M2 = 'flow test master key two 0123456789';
-/** A host's key as host-keys prints it, from master value `m`. */
-const derived = (m: string, kind: KeyKind, host: string) =>
-  keyText(hostKeys(parseMasterKey(JSON.stringify({ current: m })), kind, host)[0] as Buffer);
-const WA = derived(M1, 'webhook', A);
-const WC = derived(M1, 'webhook', C);
-const WC2 = derived(M2, 'webhook', C);
-const AA = derived(M1, 'stanza-api', A);
-const AC = derived(M1, 'stanza-api', C);
+/** A server's key as host-keys prints it, from master value `m`. */
+const derived = (m: string, kind: KeyKind, server: string) =>
+  keyText(serverKeys(parseMasterKey(JSON.stringify({ current: m })), kind, server)[0] as Buffer);
+// Server "one" serves A, server "two" serves C (writeHosts).
+const WA = derived(M1, 'webhook', 'one');
+const WC = derived(M1, 'webhook', 'two');
+const WC2 = derived(M2, 'webhook', 'two');
+const AA = derived(M1, 'stanza-api', 'one');
+const AC = derived(M1, 'stanza-api', 'two');
 
 const joinOf = (host: string, nick: string) => ({
   type: 'join',
@@ -95,7 +97,7 @@ beforeEach(() => {
   writeMaster(M1);
 });
 
-describe('events of two hosts with their own keys', () => {
+describe('events of hosts on two servers with their own keys', () => {
   it('accepts each host’s events under its own key', async () => {
     const a = await post(A, [WA], [joinOf(A, 'alice')]);
     const c = await post(C, [WC], [joinOf(C, 'carol')]);
@@ -103,6 +105,26 @@ describe('events of two hosts with their own keys', () => {
     expect(c).toEqual({ status: 200, body: { ok: true, applied: 1 } });
     expect((await h.joins(A, REMOTE)).map((j) => j.user)).toContain(`alice@${A}/r`);
     expect((await h.joins(C, REMOTE)).map((j) => j.user)).toContain(`carol@${C}/r`);
+  });
+
+  it('accepts the events of every host of a server under the server’s one key', async () => {
+    const A2 = 'a2.example';
+    writeHosts([A2]);
+    // The keys a global Prosody configuration of server one holds, for both its VirtualHosts.
+    const a = await post(A, [WA], [joinOf(A, 'ada')]);
+    const a2 = await post(A2, [WA], [joinOf(A2, 'ava')]);
+    expect(a).toEqual({ status: 200, body: { ok: true, applied: 1 } });
+    expect(a2).toEqual({ status: 200, body: { ok: true, applied: 1 } });
+    expect((await h.joins(A2, REMOTE)).map((j) => j.nick)).toContain('ava');
+  });
+
+  it('refuses a host of another server signed with a server’s key', async () => {
+    const A2 = 'a2.example';
+    writeHosts([A2]);
+    const before = await h.snapshot();
+    expect((await post(C, [WA], [joinOf(C, 'cyril')])).status).toBe(401);
+    expect((await post(A2, [WC], [joinOf(A2, 'carl')])).status).toBe(401);
+    expect(await h.snapshot()).toEqual(before);
   });
 
   it('refuses per event an event for the second host signed with the first host’s key', async () => {
@@ -220,7 +242,7 @@ describe('rounds', () => {
 
   it('retries without notifying a round of a host the registry no longer lists', async () => {
     writeHosts(['d.example']);
-    const WD = derived(M1, 'webhook', 'd.example');
+    const WD = WA; // d.example is server one's: its key
     expect((await post('d.example', [WD], [joinOf('d.example', 'dora')])).status).toBe(200);
     expect((await post('d.example', [WD], [closeOf('d.example')])).status).toBe(200);
     writeHosts();

@@ -9,12 +9,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, expectTypeOf, it, vi
 import { startDynalite, type RunningDynalite } from '../../lib/adapters/dynamodb/dynalite';
 import { ensureTable } from '../../lib/adapters/dynamodb/table';
 import { signed, nextSeq } from '../support/events';
-import { hostKeys, keyText, parseMasterKey } from '../../lib/domain/keys';
+import { serverKeys, keyText, parseMasterKey } from '../../lib/domain/keys';
 
 const MASTER = JSON.stringify({ current: 'handlers test master key 0123456789' });
 const MASTER_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:ping-muc-master-AbCdEf';
-/** a.example's webhook key, as host-keys prints it for its Prosody. */
-const WEBHOOK_SECRET = keyText(hostKeys(parseMasterKey(MASTER), 'webhook', 'a.example')[0] as Buffer);
+/** a.example's webhook key, as host-keys prints it for its Prosody (no registry: the host is its server). */
+const WEBHOOK_SECRET = keyText(serverKeys(parseMasterKey(MASTER), 'webhook', 'a.example')[0] as Buffer);
 /** Signed for a.example, named in ping-muc-host as the module does. */
 const hostSigned = (body: string) => ({ ...signed(WEBHOOK_SECRET, body), 'ping-muc-host': 'a.example' });
 /** The master key the fake Secrets Manager answers with (a test may break it). */

@@ -116,7 +116,7 @@ describe('resources', () => {
     for (const r of Object.values(json.Resources)) counts[r.Type] = (counts[r.Type] ?? 0) + 1;
     expect(counts).toEqual({
       'AWS::DynamoDB::Table': 1,
-      // The master key: every host's keys are derived from it.
+      // The master key: every server's keys are derived from it.
       'AWS::SecretsManager::Secret': 1,
       // The DLQ and the round queue, each with its TLS-only policy.
       'AWS::SQS::Queue': 2,
@@ -1065,7 +1065,7 @@ describe('outputs', () => {
     expect(o.MasterKeyArn!.Value).toEqual(ref(ids.masterKey));
     const cmd = evaluate(ctx(), o.HostKeysCommand!.Value) as string;
     expect(cmd).toMatch(
-      /^npm run host-keys -- --region eu-west-1 --secret arn:aws:secretsmanager:\S+ --events-url https:\/\/\S+\.lambda-url\.eu-west-1\.on\.aws\/ <host> \[<host> \.\.\.\]$/,
+      /^npm run host-keys -- --region eu-west-1 --secret arn:aws:secretsmanager:\S+ --events-url https:\/\/\S+\.lambda-url\.eu-west-1\.on\.aws\/ --table \S+ <server id> \[<server id> \.\.\.\]$/,
     );
   });
 
@@ -1082,7 +1082,11 @@ describe('outputs', () => {
     const file = path.join(s.outdir, 'prosody-snippet.cfg.lua');
     const master = parseMasterKey(JSON.stringify({ current: 'x'.repeat(32), previous: 'y'.repeat(32) }));
     const eventsUrl = 'https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws/';
-    writeFileSync(file, `${prosodyLines(master, 'a.example', eventsUrl).join('\n')}\n`);
+    const lines = [
+      ...prosodyLines(master, { server: 'xmpp1', hosts: ['a.example', 'b.example'] }, eventsUrl),
+      ...prosodyLines(master, { server: 'a.example' }, eventsUrl),
+    ];
+    writeFileSync(file, `${lines.join('\n')}\n`);
     expect(() => execFileSync(luac!, ['-p', file], { stdio: 'pipe' })).not.toThrow();
   });
 });

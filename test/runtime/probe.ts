@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { startDynalite } from '../../lib/adapters/dynamodb/dynalite';
 import { ensureTable } from '../../lib/adapters/dynamodb/table';
-import { hostKeys, parseMasterKey } from '../../lib/domain/keys';
+import { serverKeys, parseMasterKey } from '../../lib/domain/keys';
 import { sign } from '../../lib/domain/signature';
 import { esbuildOptions, type FunctionName } from '../../infra/bundling';
 
@@ -86,7 +86,7 @@ export interface ProbeSecrets {
 
 /** One call per path: no AWS call, DynamoDB writes (events), DynamoDB reads (round). */
 export function probeCalls(masterKey: string): ProbeCall[] {
-  const webhookKey = hostKeys(parseMasterKey(masterKey), 'webhook', 'a.example')[0] as Buffer;
+  const webhookKey = serverKeys(parseMasterKey(masterKey), 'webhook', 'a.example')[0] as Buffer;
   return [
     {
       fn: 'events',

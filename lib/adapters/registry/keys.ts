@@ -1,14 +1,17 @@
-// The keys of each host: derived from the master key (docs/hosts.md), or, for the local service
+// The keys of each server: derived from the master key (docs/hosts.md), or, for the local service
 // without a master key, one fixed pair that serves every host.
-import { hostKeys, type KeyKind, type MasterKey, parseMasterKey } from '../../domain/keys';
+import { serverKeys, type KeyKind, type MasterKey, parseMasterKey } from '../../domain/keys';
 import type { SecretSource } from '../secrets';
 import { Refreshing } from './cache';
 
 export interface HostKeys {
-  /** Keys differ per host: a request must name its host. */
+  /** Keys differ per server: a request must name its host, which names its server. */
   readonly perHost: boolean;
-  /** Current key first, then the previous one during a rotation. Throws when the keys cannot be read. */
-  keys(kind: KeyKind, host: string): Promise<Buffer[]>;
+  /**
+   * The server's keys (its registry id; without a registry, the host's name): current key first,
+   * then the previous one during a rotation. Throws when the keys cannot be read.
+   */
+  keys(kind: KeyKind, server: string): Promise<Buffer[]>;
 }
 
 export interface MasterKeysOptions {
@@ -20,7 +23,7 @@ export interface MasterKeysOptions {
   onStale?: (err: Error) => void;
 }
 
-/** Per-host keys derived from the master key, re-read after its TTL (a rotation needs no cold start). */
+/** Per-server keys derived from the master key, re-read after its TTL (a rotation needs no cold start). */
 export class MasterKeys implements HostKeys {
   readonly perHost = true;
   private readonly master: Refreshing<MasterKey>;
@@ -37,18 +40,18 @@ export class MasterKeys implements HostKeys {
     });
   }
 
-  async keys(kind: KeyKind, host: string): Promise<Buffer[]> {
+  async keys(kind: KeyKind, server: string): Promise<Buffer[]> {
     const master = await this.master.get();
-    // HKDF costs microseconds, but a busy events function asks for the same few hosts all day.
+    // HKDF costs microseconds, but a busy events function asks for the same few servers all day.
     if (this.derivedFrom !== master) {
       this.derived.clear();
       this.derivedFrom = master;
     }
-    const id = `${kind}|${host}`;
+    const id = `${kind}|${server}`;
     let keys = this.derived.get(id);
     if (!keys) {
       if (this.derived.size >= 10_000) this.derived.clear();
-      keys = hostKeys(master, kind, host);
+      keys = serverKeys(master, kind, server);
       this.derived.set(id, keys);
     }
     return keys;

@@ -1,6 +1,7 @@
 // The host registry at run time (docs/hosts.md): the listed servers (a file locally, the table's
 // REG partition on AWS), cached for PING_MUC_CACHE_SECONDS with the last good copy kept, and each
-// host's keys (./keys.ts). Without a list, every host is served by PING_MUC_API_URL.
+// host's keys: its server's (./keys.ts). Without a list, every host is served by PING_MUC_API_URL
+// and is its own server.
 import { type HostEntry, hostName, hostTable, RegistryError, type ServerRecord } from '../../domain/hosts';
 import type { HostApi, HostRegistry, RegistrySource } from '../../ports';
 import { Refreshing } from './cache';
@@ -89,26 +90,29 @@ export class Registry implements HostRegistry {
     return async () => [...(await hosts.hosts()).keys()];
   }
 
-  /** The host's stanza API URL; undefined when the host is not served. */
-  private async urlOf(host: string): Promise<{ name: string; url: string } | undefined> {
+  /**
+   * The host's server (whose keys it holds) and stanza API URL; undefined when the host is not
+   * served. A listed host's server is its registry record; an unlisted host is its own server.
+   */
+  private async serverOf(host: string): Promise<{ server: string; url: string } | undefined> {
     const name = domainKey(host);
     if (this.hosts instanceof ListedHosts) {
       const entry = name === undefined ? undefined : (await this.hosts.hosts()).get(name);
-      return entry && { name: entry.host, url: entry.apiUrl };
+      return entry && { server: entry.server, url: entry.apiUrl };
     }
     if (name === undefined && this.keys.perHost) return undefined;
-    return { name: name ?? '', url: this.hosts.apiUrl };
+    return { server: name ?? '', url: this.hosts.apiUrl };
   }
 
   async webhookKeys(host: string): Promise<Buffer[] | undefined> {
-    const served = await this.urlOf(host);
-    return served && this.keys.keys('webhook', served.name);
+    const served = await this.serverOf(host);
+    return served && this.keys.keys('webhook', served.server);
   }
 
   async api(host: string): Promise<HostApi | undefined> {
-    const served = await this.urlOf(host);
+    const served = await this.serverOf(host);
     if (!served) return undefined;
     if (!served.url) throw new RegistryError('PING_MUC_API_URL is not set');
-    return { url: served.url, keys: await this.keys.keys('stanza-api', served.name) };
+    return { url: served.url, keys: await this.keys.keys('stanza-api', served.server) };
   }
 }

@@ -1,5 +1,5 @@
 // The round's stanza API when one deployment serves several VirtualHosts: each call goes to the
-// API of the user's host (the user JID's domain), signed with that host's keys. A host the
+// API of the user's host (the user JID's domain), signed with its server's keys. A host the
 // registry does not list is our own failure: the call throws, the round is retried, nobody is
 // notified. Each host has its own client, which gathers that host's calls into its own batches.
 import { createHash } from 'node:crypto';
