@@ -25,6 +25,7 @@ const FOLDERS = [
   'functions',
   'flow',
   'infra',
+  'domain',
 ].map((f) => join('test', f));
 
 // Single behaviours whose wording needs " and ": a pair that is one thing, not two claims.

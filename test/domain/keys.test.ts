@@ -24,27 +24,34 @@ const VECTORS = [
 ] as const;
 
 describe('derived keys', () => {
-  it.each(VECTORS)('HKDF(%s, %s|%s) is pinned', (master, kind, server, expected) => {
+  it.each(VECTORS)('pins the key derived from master %s for %s|%s', (master, kind, server, expected) => {
     expect(keyText(deriveKey(Buffer.from(master, 'utf8'), kind, server))).toBe(expected);
   });
 
-  it('derives the current key, then the previous one during a rotation', () => {
+  it('derives the previous key after the current one during a rotation', () => {
     const keys = serverKeys(parseMasterKey(MASTER), 'webhook', 'xmpp1').map(keyText);
     expect(keys).toEqual([VECTORS[0][3], VECTORS[3][3]]);
+  });
+
+  it('derives one key from a master key without a previous value', () => {
     expect(serverKeys(parseMasterKey(JSON.stringify({ current: CURRENT })), 'webhook', 'xmpp1')).toHaveLength(1);
   });
 
-  it('gives keys the module accepts as they are printed (whsec_, 32 bytes)', () => {
+  it('prints keys the module accepts: whsec_ text of 32 bytes', () => {
     expect(secretKey(VECTORS[0][3])).toHaveLength(32);
   });
 });
 
 describe('parseMasterKey', () => {
-  it('reads whsec_ values as their bytes, others as UTF-8', () => {
-    const raw = Buffer.alloc(32, 7);
-    const key = parseMasterKey(JSON.stringify({ current: `whsec_${raw.toString('base64')}`, previous: CURRENT }));
-    expect(key.current).toEqual(raw);
-    expect(key.previous).toEqual(Buffer.from(CURRENT, 'utf8'));
+  const raw = Buffer.alloc(32, 7);
+  const mixed = () => parseMasterKey(JSON.stringify({ current: `whsec_${raw.toString('base64')}`, previous: CURRENT }));
+
+  it('reads a whsec_ value as its bytes', () => {
+    expect(mixed().current).toEqual(raw);
+  });
+
+  it('reads any other value as UTF-8', () => {
+    expect(mixed().previous).toEqual(Buffer.from(CURRENT, 'utf8'));
   });
 
   it.each([
@@ -66,7 +73,7 @@ describe('npm run host-keys', () => {
     { id: 'xmpp2', hosts: ['c.example'], apiUrl: 'https://xmpp2/' },
   ];
 
-  it('prints a server’s global lines, naming its hosts, with both keys of each kind during a rotation', () => {
+  it('prints the global lines of a server during a rotation', () => {
     expect(prosodyLines(parseMasterKey(MASTER), keyTarget('xmpp1', SERVERS), 'https://events.example/')).toEqual([
       '-- server xmpp1: the keys of its VirtualHosts a.example, b.example',
       '-- with "ping_muc_cloud" in the global modules_enabled',
@@ -78,13 +85,16 @@ describe('npm run host-keys', () => {
     ]);
   });
 
-  it('takes a host of the registry for its server, and refuses what the registry does not know', () => {
+  it('takes a host of the registry for its server', () => {
     expect(keyTarget('B.Example', SERVERS)).toEqual({ server: 'xmpp1', hosts: ['a.example', 'b.example'] });
     expect(keyTarget('c.example', SERVERS)).toEqual({ server: 'xmpp2', hosts: ['c.example'] });
+  });
+
+  it('refuses a name the registry does not know', () => {
     expect(() => keyTarget('xmpp3', SERVERS)).toThrow(/neither a server id nor a host of the registry/);
   });
 
-  it('without a registry (or an empty one) derives a host’s keys from its name, whichever form is given', () => {
+  it('derives a host’s keys from its name in any form when no registry lists it', () => {
     const master = parseMasterKey(JSON.stringify({ current: CURRENT }));
     expect(keyTarget('A.Example')).toEqual({ server: 'a.example' });
     expect(keyTarget('a.example', [])).toEqual({ server: 'a.example' });
