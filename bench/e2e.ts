@@ -12,8 +12,8 @@
 // (mod_ping_muc_cloud + the service) and with Debian's mod_ping_muc + mod_track_muc_joins (loaded
 // from the prosody-modules package, not copied here).
 import { readFileSync } from 'node:fs';
-import { DOMAINS, Testbed } from '../test/e2e/testbed';
-import { isNotification, User } from '../test/e2e/users';
+import { DOMAINS, Testbed } from '../harness/testbed';
+import { isNotification, User } from '../harness/users';
 import { loadConfig } from '../lib/support/config';
 import { type Child, forkChild } from './children';
 

@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { applyEvents, APPLY_PARALLELISM, handleEvents } from '../../lib/app/ingest';
 import { maxSeqAt, parseEvents, type Event } from '../../lib/domain/events';
 import { sign } from '../../lib/domain/signature';
-import { ingestDeps, WEBHOOK_KEY } from '../../bench/ingest';
+import { ingestDeps, WEBHOOK_KEY } from '../../harness/ingest';
 import { oneKeyRegistry } from '../support/registry';
-import { MemoryStore } from '../support/memory-store';
+import { MemoryStore } from '../../harness/memory-store';
 import { drive, REMOTE, roundWorld, type RoundWorld } from '../support/fakes';
 
 const HOST = 'a.example';

@@ -1,7 +1,7 @@
 // A round larger than one invocation checkpoints and continues: none pinged twice, none skipped.
 import { afterEach, expect, it } from 'vitest';
 import { MEMORY, startLocalService, type LocalService } from '../../lib/wiring/local';
-import { startStanzaApiStub, type StanzaApiStub } from '../support/stanza-api-stub';
+import { startStanzaApiStub, type StanzaApiStub } from '../../harness/stanza-api-stub';
 import { API_SECRET, WEBHOOK_SECRET } from '../support/service';
 import { nextSeq, postEvents } from '../support/events';
 import { waitFor } from '../support/wait';

@@ -10,7 +10,7 @@ import { serverKeys, type KeyKind, keyText, parseMasterKey } from '../../lib/dom
 import { secretKey, sign } from '../../lib/domain/signature';
 import { nextSeq, postRaw, type Posted } from '../support/events';
 import { startHarness, type Harness } from '../support/service';
-import { startStanzaApiStub, type StanzaApiStub } from '../support/stanza-api-stub';
+import { startStanzaApiStub, type StanzaApiStub } from '../../harness/stanza-api-stub';
 import { waitFor } from '../support/wait';
 
 const A = 'a.example';

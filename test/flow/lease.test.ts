@@ -13,7 +13,7 @@ import { createLogger, Metrics } from '../../lib/support/observability';
 import { secretKey } from '../../lib/domain/signature';
 import type { RoundJob } from '../../lib/domain/model';
 import type { Scheduler } from '../../lib/ports';
-import { startStanzaApiStub, type StanzaApiStub } from '../support/stanza-api-stub';
+import { startStanzaApiStub, type StanzaApiStub } from '../../harness/stanza-api-stub';
 import { API_SECRET } from '../support/service';
 
 let dynalite: RunningDynalite;

@@ -4,7 +4,7 @@ import { parse } from 'ltx';
 import { startHarness, WEBHOOK_SECRET, type Harness } from '../support/service';
 import { nextSeq, postEvents } from '../support/events';
 import { waitFor } from '../support/wait';
-import type { Answer } from '../support/stanza-api-stub';
+import type { Answer } from '../../harness/stanza-api-stub';
 
 const HOST = 'a.example';
 const REMOTE = 'muc.b.example';

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { MEMORY, startLocalService, type LocalService } from '../../lib/wiring/local';
 import { API_SECRET, WEBHOOK_SECRET } from '../support/service';
-import { startStanzaApiStub, type StanzaApiStub } from '../support/stanza-api-stub';
+import { startStanzaApiStub, type StanzaApiStub } from '../../harness/stanza-api-stub';
 import { sleep, waitFor } from '../support/wait';
 
 const HOST = 'a.example';

@@ -4,7 +4,7 @@
 // key limits, failures) is in dynamodb-store.test.ts.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startDynalite, type RunningDynalite } from '../support/dynalite';
-import { MemoryStore } from '../support/memory-store';
+import { MemoryStore } from '../../harness/memory-store';
 import { ensureTable } from '../../lib/adapters/dynamodb/table';
 import { DynamoStore } from '../../lib/adapters/dynamodb/store';
 import type { Join, JoinKey, Page, Round } from '../../lib/domain/model';

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startDynalite, type RunningDynalite } from '../support/dynalite';
-import { MemoryStore } from '../support/memory-store';
+import { MemoryStore } from '../../harness/memory-store';
 import { ensureTable } from '../../lib/adapters/dynamodb/table';
 import { DynamoStore } from '../../lib/adapters/dynamodb/store';
 import type { Join, Page, Round } from '../../lib/domain/model';

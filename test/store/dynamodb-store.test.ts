@@ -20,7 +20,7 @@ import { localDynamoClient } from '../../lib/adapters/dynamodb/dynalite';
 import { DUE_SHARDS, ensureTable, tableDefinition } from '../../lib/adapters/dynamodb/table';
 import { CorruptItemError, DynamoStore, InvalidCursorError } from '../../lib/adapters/dynamodb/store';
 import { beatKey, dueShard, joinKey, linkKey, roundKey } from '../../lib/adapters/dynamodb/keys';
-import { countRequests } from '../../bench/count-requests';
+import { countRequests } from '../../harness/count-requests';
 import { handleEvents, type IngestDeps } from '../../lib/app/ingest';
 import { secretKey, sign } from '../../lib/domain/signature';
 import { loadConfig } from '../../lib/support/config';

@@ -6,9 +6,9 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parse, type Element } from 'ltx';
-import { classify } from '../../lib/domain/outcome';
-import { secretKey, verify } from '../../lib/domain/signature';
-import { NS_API, NS_BATCH, unavailable } from '../../lib/domain/stanzas';
+import { classify } from '../lib/domain/outcome';
+import { secretKey, verify } from '../lib/domain/signature';
+import { NS_API, NS_BATCH, unavailable } from '../lib/domain/stanzas';
 
 export type Answer =
   | 'result'

@@ -1,5 +1,5 @@
-// A tiny in-memory Scheduler for benchmarks: counts the schedules created and hands the jobs
-// back so that the benchmark runs them directly (no EventBridge, no local scheduler loop).
+// A tiny in-memory Scheduler for the benchmark and the ingest tests: counts the schedules created
+// and hands the jobs back, to be run directly (no EventBridge, no local scheduler loop).
 import type { RoundJob } from '../lib/domain/model';
 import type { Scheduler } from '../lib/ports';
 

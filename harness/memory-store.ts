@@ -2,8 +2,8 @@
 // to the same contract suite (test/store/contract.test.ts): the fake behind the round's unit
 // tests, the fault-injection suite and the simulator, and the benchmark's way to take the store
 // I/O out of a measurement. Not a production adapter.
-import { joinedAt, type Join, type JoinKey, type Page, type Round } from '../../lib/domain/model';
-import type { JoinStore, Overdue, PendingClose, RecordedClose, RoundStore } from '../../lib/ports';
+import { joinedAt, type Join, type JoinKey, type Page, type Round } from '../lib/domain/model';
+import type { JoinStore, Overdue, PendingClose, RecordedClose, RoundStore } from '../lib/ports';
 
 /** Lifetime of rounds and of windows (from their last close), as the DynamoDB store's. */
 const ROUND_TTL_SECONDS = 7 * 86_400;

@@ -1,7 +1,7 @@
 // A tiny CloudFormation evaluator for tests: resolves Ref, Fn::GetAtt, Fn::Join, Fn::Sub (no
 // variables map), Fn::If/Not/Equals/And/Or and AWS::NoValue with given parameter values and
 // fake physical ids, so the functions' environment can be fed to lib's loadConfig().
-import type { CfnTemplate } from './support';
+import type { CfnTemplate } from './synth';
 
 export const NO_VALUE = Symbol('AWS::NoValue');
 

@@ -1,11 +1,11 @@
-// Shared by the infra tests: synthesize the real app once per test file (local esbuild
-// bundling of the real functions, offline) and small helpers over the template JSON.
+// Shared by the infra tests and the cost benchmark: synthesize the real app once per caller (local
+// esbuild bundling of the real functions, offline) and small helpers over the template JSON.
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { CloudAssembly } from 'aws-cdk-lib/cx-api';
-import { buildApp, type PingMucStack } from '../../infra/stack';
+import { buildApp, type PingMucStack } from '../infra/stack';
 
 export interface Synth {
   stack: PingMucStack;

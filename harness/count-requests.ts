@@ -1,5 +1,5 @@
-// Counts the DynamoDB requests a client sends: the benchmarks' (and the store tests') measure of
-// what an operation costs. Benchmark-only, so it lives here and not in the store adapter.
+// Counts the DynamoDB requests a client sends: the benchmarks' and the store tests' measure of
+// what an operation costs. A measuring tool, so it lives in harness/ and not in the store adapter.
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
 export interface RequestCounter {

@@ -1,4 +1,4 @@
-// Minimal typings for the parts of @xmpp/client 0.14 the e2e tests use (it ships none).
+// Minimal typings for the parts of @xmpp/client 0.14 the e2e harness and tests use (it ships none).
 declare module '@xmpp/client' {
   import type { Element } from 'ltx';
   interface XmppClient {

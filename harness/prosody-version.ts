@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 export const PROSODY_VERSIONS = ['0.12', '13'] as const;
 export type ProsodyVersion = (typeof PROSODY_VERSIONS)[number];
