@@ -1,5 +1,5 @@
 // An in-memory store (plain Maps) with the same rules as the DynamoDB store (lib/ports.ts), held
-// to the same contract suite (test/store/contract.test.ts): the fake behind the round's unit
+// to the same contract suite (test/adapters/dynamodb/contract.test.ts): the fake behind the round's unit
 // tests, the fault-injection suite and the simulator, and the benchmark's way to take the store
 // I/O out of a measurement. Not a production adapter.
 import { joinedAt, type Join, type JoinKey, type Page, type Round } from '../lib/domain/model';

@@ -8,14 +8,9 @@ const REPO = join(import.meta.dirname, '../..');
 
 /**
  * Math.random in test code that draws no test case: the e2e testbed's pick of a loopback subnet,
- * npm run sim's seed (printed), store latency jitter in ingest-apply.test.ts, and this file.
+ * npm run sim's seed (printed), store latency jitter in app/ingest.test.ts, and this file.
  */
-const NOT_A_SEED = [
-  'harness/testbed.ts',
-  'test/sim/run.ts',
-  'test/domain/ingest-apply.test.ts',
-  'test/support/seeds.test.ts',
-];
+const NOT_A_SEED = ['harness/testbed.ts', 'test/sim/run.ts', 'test/app/ingest.test.ts', 'test/support/seeds.test.ts'];
 
 describe('seeds of the default run', () => {
   it('are the pinned lists when PING_MUC_SEEDS is unset', () => {
