@@ -18,11 +18,12 @@ export function captureMetrics(namespace = 'PingMucBench'): CapturedMetrics {
     const metric = spec?.Metrics[0]?.Name;
     // The metric's own dimension comes after `Stack` ([["Stack", <dimension>]]).
     const dimension = spec?.Dimensions[0]?.at(-1);
-    if (metric === undefined || dimension === undefined) return;
+    // Totals ([["Stack"]]) repeat the per-value counts.
+    if (metric === undefined || dimension === undefined || dimension === 'Stack') return;
     const key = `${metric}.${String(doc[dimension])}`;
     counts[key] = (counts[key] ?? 0) + Number(doc[metric]);
   };
-  const metrics = new Metrics(namespace, sink);
+  const metrics = new Metrics(namespace, sink, 'local', 'detailed');
   return {
     metrics,
     snapshot() {

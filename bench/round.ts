@@ -12,7 +12,7 @@ import {
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadConfig } from '../lib/support/config';
 import { DynamoStore } from '../lib/adapters/dynamodb/store';
-import { HttpStanzaApi } from '../lib/adapters/stanza-api-http';
+import { HttpStanzaApi } from '../lib/adapters/stanza-api/client';
 import { secretKey } from '../lib/domain/signature';
 import { createLogger } from '../lib/support/observability';
 import type { Join } from '../lib/domain/model';

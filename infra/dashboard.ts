@@ -1,18 +1,19 @@
-// The stack's CloudWatch dashboard (docs/operations.md): what came in, what the rounds did, and
-// where things pile up or get throttled. Every ping-muc metric is read with Stack = this stack.
-import { Aws } from 'aws-cdk-lib';
+// The stack's CloudWatch dashboard (docs/operations.md), opt-in: silent hosts, what came in, what
+// the rounds did, and where things pile up or get throttled. Every ping-muc metric is read with Stack = this stack.
+import { Aws, Duration, type CfnCondition } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
-import { COUNTS, FIVE_MINUTES, count, lambdaMetric, measure, tableThrottles, type CountName } from './metrics';
+import { COUNTS, FIVE_MINUTES, count, lambdaMetric, measure, tableThrottles, total, type CountName } from './metrics';
 
 export interface DashboardSources {
   readonly eventsFunction: lambda.IFunction;
   readonly roundFunction: lambda.IFunction;
   readonly table: dynamodb.ITable;
   readonly deadLetterQueue: sqs.IQueue;
+  readonly alarms: cloudwatch.IAlarm[];
 }
 
 const WIDTH = 12;
@@ -21,34 +22,56 @@ const HEIGHT = 6;
 const graph = (title: string, left: cloudwatch.IMetric[], stacked = false) =>
   new cloudwatch.GraphWidget({ title, left, width: WIDTH, height: HEIGHT, stacked, period: FIVE_MINUTES });
 
-/** Every value of a count, one line each. */
+/** Every value of a count, one line each (published with Metrics=detailed). */
 const byValue = (name: CountName) => COUNTS[name].values.map((v) => count(name, v, { label: v }));
 
 /** The widgets, in reading order (two per row). */
 export function dashboardWidgets(s: DashboardSources): cloudwatch.IWidget[] {
   return [
-    graph('Events in, by type', byValue('Events'), true),
+    // What on-call looks at first: which alarm is firing.
+    new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms: s.alarms, width: 2 * WIDTH, height: HEIGHT }),
+    graph('Silent hosts (no heartbeat for PING_MUC_SILENT_SECONDS)', [
+      measure('SilentHosts', 'Maximum', { period: Duration.minutes(1), label: 'silent hosts' }),
+    ]),
+    graph('Events in: all, refused, by type (detailed)', [
+      total('Events', { label: 'all' }),
+      ...byValue('Events').filter((m) => m.dimensions?.EventType !== 'refused'),
+      count('Events', 'refused', { label: 'refused' }),
+    ]),
     graph('Events URL: 4xx and 5xx', [
       lambdaMetric(s.eventsFunction, 'Url4xxCount', '4xx'),
       lambdaMetric(s.eventsFunction, 'Url5xxCount', '5xx'),
     ]),
     graph('Rounds: started, done, failed', [
       ...byValue('Rounds'),
+      total('RoundFailures', { label: 'failed' }),
       ...COUNTS.RoundFailures.values.map((v) => count('RoundFailures', v, { label: `failed (${v})` })),
     ]),
     graph('Self-pings, by outcome', byValue('Pings'), true),
     graph('Notifications', byValue('Notifications'), true),
     graph(
       'Round duration (ms, per finished invocation)',
-      ['p50', 'p90', 'Maximum'].map((st) => measure('RoundDurationMs', st)),
+      ['p50', 'p90', 'Maximum'].map((st) => measure('RoundDurationMs', st, { label: `RoundDurationMs ${st}` })),
     ),
     graph(
       'Last close of the window → round start (ms)',
-      ['p50', 'p90', 'Maximum'].map((st) => measure('CloseToStartMs', st)),
+      ['p50', 'p90', 'Maximum'].map((st) => measure('CloseToStartMs', st, { label: `CloseToStartMs ${st}` })),
     ),
-    graph('Reconciled: overdue work re-armed, by kind', byValue('Reconciled'), true),
-    graph('Dead-letter queue depth', [
+    graph('Reconciled: overdue work re-armed', [total('Reconciled', { label: 'all' }), ...byValue('Reconciled')]),
+    graph('Waiting rounds: probes of their remote', byValue('Probes'), true),
+    graph('Dead-letter queue: depth, and age of the oldest message (s)', [
       s.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: FIVE_MINUTES, statistic: 'Maximum' }),
+      s.deadLetterQueue.metricApproximateAgeOfOldestMessage({ period: FIVE_MINUTES, statistic: 'Maximum' }),
+    ]),
+    // A round near its 600 s timeout, or rounds queued behind throttling, before anything fails.
+    graph('Round function: duration and async event age (ms)', [
+      s.roundFunction.metricDuration({ period: FIVE_MINUTES, statistic: 'p99', label: 'duration p99' }),
+      s.roundFunction.metricDuration({ period: FIVE_MINUTES, statistic: 'Maximum', label: 'duration max' }),
+      s.roundFunction.metric('AsyncEventAge', {
+        period: FIVE_MINUTES,
+        statistic: 'Maximum',
+        label: 'async event age max',
+      }),
     ]),
     graph('Throttles', [
       lambdaMetric(s.eventsFunction, 'Throttles', 'events function'),
@@ -62,11 +85,22 @@ export function dashboardWidgets(s: DashboardSources): cloudwatch.IWidget[] {
   ];
 }
 
-/** The dashboard; its name is generated by CloudFormation (no clash between copies of the stack). */
-export function declareDashboard(scope: Construct, id: string, sources: DashboardSources): cloudwatch.Dashboard {
+/**
+ * The dashboard, only when `enabled` (the Dashboard parameter: each one is billed); its name is
+ * generated by CloudFormation (no clash between copies of the stack).
+ */
+export function declareDashboard(
+  scope: Construct,
+  id: string,
+  sources: DashboardSources,
+  enabled: CfnCondition,
+): cloudwatch.Dashboard {
   const dashboard = new cloudwatch.Dashboard(scope, id);
   const widgets = dashboardWidgets(sources);
-  for (let i = 0; i < widgets.length; i += 2) dashboard.addWidgets(...widgets.slice(i, i + 2));
+  const [status, ...graphs] = widgets;
+  dashboard.addWidgets(status as cloudwatch.IWidget);
+  for (let i = 0; i < graphs.length; i += 2) dashboard.addWidgets(...graphs.slice(i, i + 2));
+  (dashboard.node.defaultChild as cloudwatch.CfnDashboard).cfnOptions.condition = enabled;
   return dashboard;
 }
 

@@ -6,31 +6,25 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { INDEXES } from '../lib/adapters/dynamodb/table';
+import { COUNTS, MEASURES, type CountName, type CountValue, type MeasureName } from '../lib/support/observability';
 
 export const NAMESPACE = 'PingMuc';
 
-/** The metric contract: each count's dimension and its values; measures have only Stack. */
-export const COUNTS = {
-  Events: {
-    dimension: 'EventType',
-    values: ['join', 'leave', 'session-end', 'host-start', 's2s-close', 'heartbeat', 'refused'],
-  },
-  Pings: { dimension: 'Outcome', values: ['joined', 'nick-changed', 'not-joined', 'indeterminate', 'gone', 'failed'] },
-  Notifications: { dimension: 'Result', values: ['sent', 'no-session'] },
-  RoundFailures: { dimension: 'Kind', values: ['start', 'continue', 'reconcile'] },
-  Rounds: { dimension: 'State', values: ['started', 'done'] },
-  /** Overdue work the reconciler re-armed (lib/app/reconcile.ts). */
-  Reconciled: { dimension: 'Kind', values: ['window', 'round'] },
-} as const;
-export const MEASURES = ['RoundDurationMs', 'CloseToStartMs'] as const;
-
-export type CountName = keyof typeof COUNTS;
-export type MeasureName = (typeof MEASURES)[number];
+/**
+ * The metric contract is lib's (every metric lib can emit, and which are published by default):
+ * the alarms and the dashboard read only these.
+ */
+export { COUNTS, MEASURES } from '../lib/support/observability';
+export type { CountName, CountValue, MeasureName } from '../lib/support/observability';
 
 export const FIVE_MINUTES = Duration.minutes(5);
 
-/** A count of one dimension value, e.g. count('Events', 'heartbeat'): a Sum. */
-export function count(name: CountName, value: string, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+/** A count of one dimension value, e.g. count('Events', 'refused'): a Sum. */
+export function count<N extends CountName>(
+  name: N,
+  value: CountValue<N>,
+  options: cloudwatch.MetricOptions = {},
+): cloudwatch.Metric {
   const { dimension } = COUNTS[name];
   return new cloudwatch.Metric({
     namespace: NAMESPACE,
@@ -42,29 +36,34 @@ export function count(name: CountName, value: string, options: cloudwatch.Metric
   });
 }
 
-/** A count summed over all its dimension values (a metric math SUM; missing values count as none). */
-export function countTotal(name: CountName, options: cloudwatch.MetricOptions = {}): cloudwatch.MathExpression {
-  const usingMetrics = Object.fromEntries(
-    COUNTS[name].values.map((v, i) => [`${name.toLowerCase()}${i}`, count(name, v, options)]),
-  );
-  return new cloudwatch.MathExpression({
-    expression: `SUM([${Object.keys(usingMetrics).join(',')}])`,
-    usingMetrics,
-    period: options.period ?? FIVE_MINUTES,
-    label: `${name} (all)`,
+/** A count's total over all its values, published per Stack (only counts with `total`). */
+export function total(name: CountName, options: cloudwatch.MetricOptions = {}): cloudwatch.Metric {
+  if (!COUNTS[name].total) throw new Error(`${name} has no total in the metric contract`);
+  return new cloudwatch.Metric({
+    namespace: NAMESPACE,
+    metricName: name,
+    dimensionsMap: { Stack: Aws.STACK_NAME },
+    statistic: 'Sum',
+    period: FIVE_MINUTES,
+    ...options,
   });
 }
 
-/** A measure (Milliseconds), e.g. measure('RoundDurationMs', 'p90'). */
-export function measure(name: MeasureName, statistic: string): cloudwatch.Metric {
+/** A measure, e.g. measure('RoundDurationMs', 'p90') or measure('SilentHosts', 'Maximum'). */
+export function measure(
+  name: MeasureName,
+  statistic: string,
+  options: cloudwatch.MetricOptions = {},
+): cloudwatch.Metric {
+  const unit = MEASURES[name].unit === 'Count' ? cloudwatch.Unit.COUNT : cloudwatch.Unit.MILLISECONDS;
   return new cloudwatch.Metric({
     namespace: NAMESPACE,
     metricName: name,
     dimensionsMap: { Stack: Aws.STACK_NAME },
     statistic,
     period: FIVE_MINUTES,
-    label: `${name} ${statistic}`,
-    unit: cloudwatch.Unit.MILLISECONDS,
+    unit,
+    ...options,
   });
 }
 

@@ -1,6 +1,6 @@
 // The stack's outputs: the events URL and the Prosody config lines to paste, the secrets' ARNs
 // and the commands that print them (never a value), and names for operations.
-import { Aws, CfnOutput, Fn } from 'aws-cdk-lib';
+import { Aws, CfnOutput, type CfnResource, Fn } from 'aws-cdk-lib';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -22,6 +22,10 @@ export interface OutputSources {
   readonly deadLetterQueue: sqs.IQueue;
   readonly dashboard: cloudwatch.Dashboard;
 }
+
+/** The AlarmNotifications output when AlarmEmail is empty. */
+export const ALARMS_UNSET =
+  'WARNING: NOBODY IS PAGED. AlarmEmail is empty: alarms change state and notify no one. Deploy again with --parameters AlarmEmail=you@example.com';
 
 /** The AWS CLI command that prints a secret's value. */
 const fetchCommand = (arn: string) =>
@@ -62,9 +66,19 @@ export function declareOutputs(scope: Construct, s: OutputSources, alarms: Alarm
   });
   new CfnOutput(scope, 'ScheduleGroupName', { value: s.scheduleGroup.scheduleGroupName });
   new CfnOutput(scope, 'DeadLetterQueueUrl', { value: s.deadLetterQueue.queueUrl });
-  new CfnOutput(scope, 'DashboardUrl', {
+  const dashboardOutput = new CfnOutput(scope, 'DashboardUrl', {
     value: dashboardUrl(s.dashboard),
     description: 'CloudWatch dashboard of this stack (docs/operations.md)',
+  });
+  dashboardOutput.condition = (s.dashboard.node.defaultChild as CfnResource).cfnOptions.condition;
+  // cdk deploy prints every output: an operator who left AlarmEmail empty reads this after each deploy.
+  new CfnOutput(scope, 'AlarmNotifications', {
+    description: 'Who the alarms page (docs/operations.md, "Alarms")',
+    value: Fn.conditionIf(
+      alarms.enabled.logicalId,
+      'e-mail to AlarmEmail, once its subscription is confirmed (the smoke test checks it)',
+      ALARMS_UNSET,
+    ).toString(),
   });
   const topicOutput = new CfnOutput(scope, 'AlarmTopicArn', {
     value: alarms.topic.topicArn,

@@ -16,13 +16,17 @@ export const PARAMETER_DEFAULTS = {
   HostRegistryParameter: '',
   ServerMaxInflight: '',
   // 0 = no reservation: a new account (concurrency quota 10, of which Lambda keeps 10 unreserved)
-  // accepts no reservation at all, so the defaults deploy anywhere.
-  EventsReservedConcurrency: 0,
+  // accepts no reservation at all. The round function's stays 0 by default for that reason.
   RoundReservedConcurrency: 0,
   LogLevel: 'INFO',
   LogRetentionDays: 30,
   TableDeletionProtection: 'false',
   AlarmEmail: '',
+  // Operations (ops): the public events URL capped by default (a forged flood costs at most this
+  // many concurrent invocations), the small metric set, no dashboard ($3 a month each).
+  EventsReservedConcurrency: 20,
+  Metrics: DEFAULTS.metrics,
+  Dashboard: 'false',
 } as const;
 
 const LOG_RETENTION_VALUES = [
@@ -97,7 +101,7 @@ const SPECS = {
     minValue: 0,
     maxValue: 1000,
     description:
-      'Reserved concurrency of the events function, so a flood cannot starve the account; 0 = no reservation (the default: a new account cannot reserve any). 20 is a good value on an account with the usual quota of 1000.',
+      'Reserved concurrency of the events function, which also caps it: a flood of forged requests runs at most this many at once and cannot starve the account (docs/operations.md). 0 = no reservation and no cap, for a new account whose quota (10) allows no reservation.',
   },
   RoundReservedConcurrency: {
     type: 'Number',
@@ -134,7 +138,22 @@ const SPECS = {
     default: PARAMETER_DEFAULTS.AlarmEmail,
     allowedPattern: '^$|^[^@\\s]+@[^@\\s]+$',
     constraintDescription: 'must be empty or an e-mail address',
-    description: 'If set, an SNS topic is created with this e-mail subscribed, and every alarm notifies it.',
+    description:
+      'If set, an SNS topic is created with this e-mail subscribed, and every alarm notifies it. Empty = nobody is paged (the AlarmNotifications output says so).',
+  },
+  Metrics: {
+    type: 'String',
+    default: PARAMETER_DEFAULTS.Metrics,
+    allowedValues: ['default', 'detailed'],
+    description:
+      'PING_MUC_METRICS of both functions: default = the few metrics the alarms need; detailed = every event type, outcome and result, per XMPP host too (each published combination is billed as a custom metric).',
+  },
+  Dashboard: {
+    type: 'String',
+    default: PARAMETER_DEFAULTS.Dashboard,
+    allowedValues: ['false', 'true'],
+    description:
+      'true = a CloudWatch dashboard of the stack ($3 a month). Its per-type graphs fill with Metrics=detailed.',
   },
 } satisfies Record<string, CfnParameterProps>;
 
@@ -156,6 +175,8 @@ const GROUPS: Array<{ label: string; parameters: ParameterName[] }> = [
       'LogRetentionDays',
       'TableDeletionProtection',
       'AlarmEmail',
+      'Metrics',
+      'Dashboard',
     ],
   },
 ];

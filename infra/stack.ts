@@ -64,6 +64,7 @@ export class PingMucStack extends Stack {
   readonly apiSecret: secretsmanager.Secret;
   readonly functionUrl: lambda.FunctionUrl;
   readonly dashboard: cloudwatch.Dashboard;
+  readonly alarms: cloudwatch.Alarm[];
   private hasHostRegistry: CfnCondition | undefined;
 
   constructor(scope: Construct, id: string, props: PingMucStackProps = {}) {
@@ -114,8 +115,13 @@ export class PingMucStack extends Stack {
 
     // The alarms, dashboard and outputs read the resources above from the stack itself.
     const alarms = alarmTopic(this, params.AlarmEmail);
-    declareAlarms(this, alarms, this);
-    this.dashboard = declareDashboard(this, 'Dashboard', this);
+    this.alarms = declareAlarms(this, alarms, this);
+    this.dashboard = declareDashboard(
+      this,
+      'DashboardView',
+      this,
+      unlessEquals(this, 'HasDashboard', params.Dashboard, 'false'),
+    );
     declareOutputs(this, this, alarms);
     // cfn-lint's schema of AWS::CloudWatch::Dashboard has no Tags.
     Tags.of(this).add('project', 'ping-muc', { excludeResourceTypes: ['AWS::CloudWatch::Dashboard'] });
@@ -162,6 +168,7 @@ export class PingMucStack extends Stack {
       [ENV.scheduleGroup]: this.scheduleGroup.scheduleGroupName,
       [ENV.schedulerRoleArn]: this.schedulerRole.roleArn,
       [ENV.dlqArn]: this.deadLetterQueue.queueArn,
+      [ENV.metrics]: params.Metrics.valueAsString,
     };
   }
 

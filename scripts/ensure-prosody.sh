@@ -2,8 +2,9 @@
 # Makes sure the e2e tests can run real Prosody servers: prosody, lua-unbound (Prosody ignores
 # /etc/hosts without it; the testbed gives it a private hosts file) and a luac for the module's
 # syntax check; and the Lua interpreters Prosody 0.12 runs on (lua5.1, luajit, lua5.3, lua5.4),
-# under which test/prosody/ runs the module's libraries. Installs them when missing and we are
-# root; otherwise fails saying how.
+# under which test/prosody/ runs the module's libraries; and luacheck (Debian's lua-check), the Lua
+# linter npm test runs beside biome. Installs them when missing and we are root; otherwise fails
+# saying how.
 # Never skips silently. The Debian service is not started: the tests run their own servers.
 # Then ejabberd, the e2e suite's other MUC server (scripts/ensure-ejabberd.sh), and Prosody 13
 # beside 0.12 (scripts/ensure-prosody-13.sh): the e2e suite runs against both.
@@ -34,6 +35,7 @@ for i in lua5.1 luajit lua5.3 lua5.4; do
   command -v "$i" >/dev/null 2>&1 || interpreters+=("$i")
 done
 missing+=("${interpreters[@]}")
+command -v luacheck >/dev/null 2>&1 || missing+=(lua-check)
 
 # A system Prosody listening on all interfaces holds 5222/5269/5280 on every loopback
 # address the testbed would use. Say so now rather than with a port error later.
@@ -52,9 +54,9 @@ if [ ${#missing[@]} -eq 0 ]; then
 fi
 
 # prosody-modules is not needed by the tests, only by `npm run bench` (Debian's mod_ping_muc for comparison).
-packages="prosody lua-unbound $lua_bin prosody-modules ${interpreters[*]}"
+packages="prosody lua-unbound $lua_bin prosody-modules lua-check ${interpreters[*]}"
 if [ "$(id -u)" -ne 0 ]; then
-  echo "ensure-prosody: missing ${missing[*]}; the e2e tests need real Prosody servers." >&2
+  echo "ensure-prosody: missing ${missing[*]}; the tests need real Prosody servers and luacheck." >&2
   echo "ensure-prosody: install them as root, then run the tests again:" >&2
   echo "    sudo apt-get update && sudo apt-get install -y $packages" >&2
   exit 1

@@ -7,7 +7,10 @@
 //    the local scheduler's item, pk SCHED, in dynalite);
 // 4. the round logs `round done` (AWS: CloudWatch Logs FilterLogEvents on the round function's
 //    log group; local: the service's log lines);
-// then a signed `leave` removes the test join. The test user and the remote domain are made up
+// then a signed `leave` removes the test join; on AWS, last,
+// 5. the alarm topic has a confirmed subscription (SNS ListSubscriptionsByTopic): without one
+//    every alarm pages nobody, so the smoke test fails until someone confirmed the e-mail.
+// The test user and the remote domain are made up
 // for this run (`ping-muc-smoke-<id>@<host>`, `smoke-<id>.invalid`), so the round pings nothing
 // but that one join: the user has no session, the answer is "gone", nobody is notified.
 import { randomBytes } from 'node:crypto';
@@ -19,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { ListSchedulesCommand, SchedulerClient } from '@aws-sdk/client-scheduler';
+import { ListSubscriptionsByTopicCommand, SNSClient } from '@aws-sdk/client-sns';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { localDynamoClient } from '../lib/adapters/dynamodb/dynalite';
 import { SCHED_PK } from '../lib/adapters/scheduler-local';
@@ -113,6 +117,45 @@ export async function runSmoke(options: SmokeOptions): Promise<Check[]> {
     if (leave !== 200) say(`note: the cleanup leave got HTTP ${leave}`);
   }
   return checks;
+}
+
+/** The part of an SNS client the alarm check uses. */
+export type SnsLike = Pick<SNSClient, 'send'>;
+
+/**
+ * Check 5 (AWS): someone is paged. The topic exists only when the stack's AlarmEmail is set, and
+ * an e-mail subscription delivers nothing until its confirmation link was followed (its ARN is
+ * then a real ARN, not `PendingConfirmation`).
+ */
+export async function checkAlarmSubscription(sns: SnsLike, topicArn: string | undefined): Promise<Check> {
+  const name = 'alarm subscription';
+  if (!topicArn || topicArn === 'None') {
+    return {
+      name,
+      ok: false,
+      detail:
+        'no alarm topic: AlarmEmail is empty, so no alarm pages anyone (deploy with --parameters AlarmEmail=…, then pass --alarm-topic <AlarmTopicArn output>)',
+    };
+  }
+  let pending = 0;
+  let nextToken: string | undefined;
+  do {
+    const out = await sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: topicArn, NextToken: nextToken }));
+    for (const sub of out.Subscriptions ?? []) {
+      if (sub.SubscriptionArn?.startsWith('arn:')) {
+        return { name, ok: true, detail: `${sub.Protocol} ${sub.Endpoint} confirmed` };
+      }
+      if (sub.SubscriptionArn === 'PendingConfirmation') pending++;
+    }
+    nextToken = out.NextToken;
+  } while (nextToken);
+  return {
+    name,
+    ok: false,
+    detail: pending
+      ? `${pending} subscription(s) of ${topicArn} not confirmed: follow the link in the e-mail "AWS Notification - Subscription Confirmation"`
+      : `no subscription on ${topicArn}: nobody is paged`,
+  };
 }
 
 /** The readable head of the round's schedule names (scheduleName without its hash). */
@@ -241,6 +284,8 @@ const USAGE = `Usage: npx tsx scripts/smoke.ts --url <events URL> --host <XMPP V
 AWS (default):
   --schedule-group <name>    Scheduler group (stack output ScheduleGroupName; env PING_MUC_SCHEDULE_GROUP)
   --log-group <name>         the round function's log group (env PING_MUC_SMOKE_LOG_GROUP)
+  --alarm-topic <arn>        the alarm topic (stack output AlarmTopicArn; env PING_MUC_ALARM_TOPIC_ARN):
+                             the test fails until it has a confirmed subscription
 Local service (npm start):
   --local                    look in dynalite and in the service's log instead
   --dynamodb-endpoint <url>  the service's dynalite endpoint
@@ -254,6 +299,7 @@ const OPTIONS = {
   timeout: { type: 'string' },
   'schedule-group': { type: 'string' },
   'log-group': { type: 'string' },
+  'alarm-topic': { type: 'string' },
   local: { type: 'boolean' },
   'dynamodb-endpoint': { type: 'string' },
   table: { type: 'string' },
@@ -282,9 +328,12 @@ export async function main(
   argv: string[] = process.argv.slice(2),
   env: NodeJS.ProcessEnv = process.env,
   say: (line: string) => void = (l) => console.log(l),
+  sns: () => SnsLike = () => new SNSClient({}),
 ): Promise<number> {
   let probe: Probe;
   let options: Omit<SmokeOptions, 'probe'>;
+  let alarmTopic: string | undefined;
+  let local = false;
   try {
     const { values } = parseArgs({ args: argv, options: OPTIONS, strict: true });
     if (values.help) {
@@ -299,13 +348,26 @@ export async function main(
     const pollMs = values['poll-ms'] ? Number(values['poll-ms']) : undefined;
     options = { eventsUrl, webhookSecret, host, timeoutMs, say, ...(pollMs ? { pollMs } : {}) };
     probe = probeFrom(values, env);
+    local = values.local === true;
+    alarmTopic = values['alarm-topic'] ?? env.PING_MUC_ALARM_TOPIC_ARN;
   } catch (err) {
     say((err as Error).message);
     return 2;
   }
   try {
     const checks = await runSmoke({ ...options, probe });
-    const ok = checks.length === 5 && checks.every((c) => c.ok);
+    let ok = checks.length === 5 && checks.every((c) => c.ok);
+    // Asked even when a check above failed: an operator fixing that wants to know this too.
+    if (!local) {
+      const client = sns();
+      try {
+        const alarm = await checkAlarmSubscription(client, alarmTopic);
+        say(`${alarm.ok ? 'ok  ' : 'FAIL'} ${alarm.name}: ${alarm.detail}`);
+        ok &&= alarm.ok;
+      } finally {
+        (client as { destroy?: () => void }).destroy?.();
+      }
+    }
     say(ok ? 'smoke test passed' : 'smoke test FAILED');
     return ok ? 0 : 1;
   } finally {

@@ -21,8 +21,8 @@
 //   any other error                                    not-joined     §3.2: "any other error: not joined"
 //   no answer (the API's <timeout/>)                   indeterminate  §3.2: the service is unreachable
 //   the API's <no-session/>                            gone           the user's session is gone: drop quietly
-//   an error without one <error/>, one defined         (bad answer)   refused by the reader (readPingAnswer), never
-//     condition and at most one <text/>                               classified: the module never acts on it either
+//   an error without one <error/>, one defined         unusable       whyUnusable, below: never classified, a bad
+//     condition and at most one <text/>                               answer (the module never acts on it either)
 //
 // Error syntax (RFC 6120 §8.3.2): <error type by?> holds one defined condition in the
 // urn:ietf:params:xml:ns:xmpp-stanzas namespace, an optional <text/> in that same namespace, and
@@ -51,7 +51,7 @@ export type Outcome =
   | 'gone';
 
 /** The defined stanza error conditions (RFC 6120 §8.3.3). */
-export const DEFINED_CONDITIONS: ReadonlySet<string> = new Set([
+const DEFINED_CONDITIONS: ReadonlySet<string> = new Set([
   'bad-request',
   'conflict',
   'feature-not-implemented',
@@ -100,6 +100,23 @@ export function errorCondition(iq: Element): { condition: string; by?: string } 
 }
 
 /**
+ * Why an error reply is unusable, else undefined. RFC 6120 §8.3.1–8.3.3: one <error/>, holding
+ * exactly one defined condition and at most one <text/>. A malformed error must never be read as
+ * "any other error" (§3.2: not joined), so it is never classified.
+ */
+export function whyUnusable(iq: Element): string | undefined {
+  const errors = iq.getChildElements().filter((c) => c.getName() === 'error' && c.getNS() === iq.getNS());
+  if (errors.length !== 1) return 'IQ error without exactly one <error/>';
+  const children = (errors[0] as Element).getChildElements().filter((c) => c.getNS() === NS_STANZAS);
+  const conditions = children.filter((c) => c.getName() !== 'text');
+  if (conditions.length !== 1 || !DEFINED_CONDITIONS.has((conditions[0] as Element).getName()))
+    return 'IQ error without exactly one defined condition (RFC 6120 §8.3.3)';
+  // Prosody's get_error takes a second <text/> for the condition: the module would read it otherwise.
+  if (children.length - conditions.length > 1) return 'IQ error with several <text/>';
+  return undefined;
+}
+
+/**
  * Case-folded as Prosody's nodeprep and nameprep fold (stringprep B.2): compatibility forms
  * composed, and full case folding (ß and SS are one letter pair), so that the module's copy of
  * this rule (outcome.lib.lua, after jid.prep) and this one read the same `by` the same way.
@@ -127,7 +144,10 @@ export function remoteUnreachable(reply: PingReply, ctx: PingContext): boolean {
   return LINK_ERRORS.has(condition) && (by === undefined || bare(by) === fold(ctx.host));
 }
 
-/** A bad answer never reaches here: it is our failure, handled by the round (re-check, never notify). */
+/**
+ * A bad answer never reaches here (nor an error whyUnusable refuses): it is our failure, handled by
+ * the round (re-check, never notify).
+ */
 export function classify(reply: Exclude<PingReply, { kind: 'bad-answer' }>, ctx: PingContext): Outcome {
   if (reply.kind === 'timeout') return 'indeterminate';
   if (reply.kind === 'no-session') return 'gone';

@@ -36,6 +36,8 @@ export interface Config {
   serverMaxInflight: number;
   /** The round function's own timeout (AWS), so a margin that cannot fit is refused at start. */
   roundTimeoutMs?: number;
+  /** `default`: the metrics the alarms need; `detailed`: per type, outcome and host too (billed per metric). */
+  metrics: 'default' | 'detailed';
   /** DynamoDB table. */
   table: string;
   /** Optional DynamoDB endpoint (dynalite locally). */
@@ -67,6 +69,7 @@ export const ENV = {
   apiBatch: 'PING_MUC_API_BATCH',
   serverMaxInflight: 'PING_MUC_SERVER_MAX_INFLIGHT',
   roundTimeoutSeconds: 'PING_MUC_ROUND_TIMEOUT_SECONDS',
+  metrics: 'PING_MUC_METRICS',
   table: 'PING_MUC_TABLE',
   dynamodbEndpoint: 'PING_MUC_DYNAMODB_ENDPOINT',
   scheduleGroup: 'PING_MUC_SCHEDULE_GROUP',
@@ -85,7 +88,7 @@ export const ENV = {
 
 export const DEFAULTS = {
   apiTimeoutMs: 15_000,
-  // Batches of 100, ten in flight (1,000 self-pings): the fastest on our testbed (docs/benchmarks.md §7).
+  // Batches of 100, ten in flight (1,000 self-pings): the fastest on our testbed (docs/benchmarks.md, Batch size).
   apiBatch: 100,
   cacheSeconds: 300,
   delaySeconds: 60,
@@ -97,6 +100,7 @@ export const DEFAULTS = {
   probeSeconds: 10,
   table: 'ping-muc',
   scheduleGroup: 'ping-muc',
+  metrics: 'default',
 } as const;
 
 export class ConfigError extends Error {
@@ -139,6 +143,13 @@ function inflight(env: Env, apiBatch: number): { concurrency: number; serverMax:
   return { concurrency, serverMax };
 }
 
+function metricsLevel(env: Env): Config['metrics'] {
+  const raw = env[ENV.metrics];
+  if (!isSet(env, ENV.metrics)) return DEFAULTS.metrics;
+  if (raw === 'default' || raw === 'detailed') return raw;
+  throw new ConfigError(`${ENV.metrics}=${raw}: expected default or detailed`);
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const delaySeconds = num(env, ENV.delaySeconds, DEFAULTS.delaySeconds, 0, 86_400);
   const apiUrl = env[ENV.apiUrl] ?? '';
@@ -168,6 +179,7 @@ export function loadConfig(env: Env = process.env): Config {
     apiBatch,
     serverMaxInflight: serverMax,
     roundTimeoutMs: env[ENV.roundTimeoutSeconds] ? int(env, ENV.roundTimeoutSeconds, 0, 1, 900) * 1000 : undefined,
+    metrics: metricsLevel(env),
     table: env[ENV.table] ?? DEFAULTS.table,
     dynamodbEndpoint: env[ENV.dynamodbEndpoint] || undefined,
     scheduler: {

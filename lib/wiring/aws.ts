@@ -37,7 +37,7 @@ export function awsShared(fn: 'events' | 'round'): Shared {
       rounds: store,
       clock: systemClock,
       log: createLogger('ping-muc', levelFromEnv()),
-      metrics: new Metrics(),
+      metrics: new Metrics('PingMuc', undefined, undefined, config.metrics),
     };
   }
   return shared;

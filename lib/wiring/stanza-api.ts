@@ -1,6 +1,6 @@
 // The stanza API clients as configured: shared by the AWS and the local composition roots.
-import { HttpStanzaApi } from '../adapters/stanza-api-http';
-import { RoutingStanzaApi } from '../adapters/stanza-api-routing';
+import { HttpStanzaApi } from '../adapters/stanza-api/client';
+import { RoutingStanzaApi } from '../adapters/stanza-api/routing';
 import type { StanzaApi } from '../ports';
 import type { Keys } from '../domain/signature';
 import type { Config } from '../support/config';

@@ -2,15 +2,25 @@
 -- order, one signed request at a time, batched, and retried with backoff under the same
 -- webhook-id. Nothing here ever makes stanza processing wait.
 --
+-- Joins, leaves and heartbeats linger up to `linger` seconds so that a quiet server still
+-- posts several per request. An s2s-close or s2s-up goes at once, with everything queued
+-- before it (a round reads the joins a delay after the close: the close carries every event
+-- before it), and so does a full batch and a resync's re-posted joins.
+--
+-- Every event carries `epoch`: the seq at which this instance's resync began (its load or
+-- reload, or a resync after an overflow). ping-muc keys the joins by it, and a round reads
+-- those of its close's epoch: a resync re-posts every live join under the new epoch, and the
+-- joins of older epochs are never read again. The events still queued when a resync begins
+-- (s2s-closes kept through an overflow or carried over a reload) take the new epoch: a
+-- close's round reads the joins the resync posts right after it, not an epoch whose joins
+-- were dropped or still lingering.
+--
 -- When the queue overflows, or ping-muc refuses a batch with a 4xx, what was lost is
 -- superseded: the s2s-close events are kept (a lost close is a round that never runs; a held
 -- close replaces an older held one of the same link, which it covers), the rest dropped, and
--- the module resyncs: every live join again, then host-start (ping-muc forgets the host's joins
--- older than it). The host-start's seq is taken when the resync begins, before the joins are
--- posted again, but it is posted only after the last of them: a round that reads the store
--- meanwhile never finds a live join missing. Joins posted again (resync, load, refresh) are
--- fed into the queue only as it drains, so a host with more joins than the queue holds loses
--- none of them.
+-- the module resyncs under a new epoch: every live join again. Joins posted again (resync,
+-- load, refresh) are fed into the queue only as it drains, so a host with more joins than the
+-- queue holds loses none of them.
 --
 -- seq (microseconds) never goes back, not across a reload (carried in memory) nor across a
 -- restart: the highest seq ping-muc may have applied (`mark`, a store) is saved before the
@@ -21,7 +31,8 @@
 -- restarts do not push the seqs ahead of the clock.
 --
 -- Every `heartbeat` seconds a heartbeat event tells ping-muc the module is alive (its alarm
--- fires when none arrives). At most one is undelivered at a time, and a heartbeat never
+-- fires when none arrives): it lingers like a join, so it rides with the next batch, and only
+-- an idle module posts it alone. At most one is undelivered at a time, and a heartbeat never
 -- overflows the queue: while ping-muc is unreachable they do not pile up.
 --
 -- An s2s-up (a link of the host is up again: ping-muc re-checks a round waiting for it) is a
@@ -33,8 +44,8 @@
 --
 -- return function (opts) -> { enqueue, resync, repost, save, unload }
 -- opts: url, sign (webhook.lib's signer), wire (wire.lib), queue_size, batch_size, retry_min,
---       retry_max, http_timeout, heartbeat (seconds, 0 for none), saved (events state from a
---       module reload, or nil),
+--       retry_max, http_timeout, heartbeat (seconds, 0 for none), linger (seconds, 0 for none),
+--       saved (events state from a module reload, or nil),
 --       live () -> { { user, room }, ... } and rejoin (user, room) -> join event or nil (joins.lib's),
 --       mark: { load () -> number?, save (number) } for the seq high-water mark, or nil.
 
@@ -65,6 +76,7 @@ return function (opts)
 	local queue_size, batch_size = opts.queue_size, opts.batch_size;
 	local retry_min, retry_max, http_timeout = opts.retry_min, opts.retry_max, opts.http_timeout;
 	local live, rejoin = opts.live, opts.rejoin;
+	local linger = opts.linger or 0;
 	local host_header = module.host:match("[\128-\255]") and idna.to_ascii(module.host) or module.host;
 
 	-- For an operator's OpenMetrics exporter (mod_http_openmetrics): prosody_mod_ping_muc_cloud/…
@@ -87,6 +99,9 @@ return function (opts)
 		last_seq = now_us;
 		return now_us;
 	end
+	-- The epoch of the events enqueued now: taken at load (the load's resync keeps it), again as
+	-- each later resync begins.
+	local epoch, epoch_used = next_seq(), false;
 	-- The mark (a failed save is logged and the request goes anyway: a lost event is worse than
 	-- a mark behind).
 	local marked_seq = marked or 0;
@@ -108,7 +123,10 @@ return function (opts)
 	local held = {}; -- s2s-closes that found the queue full of s2s-closes: one per link, at most queue_size
 	local sending = nil; -- the batch in flight: { id, body, count, attempt, events }
 	local resync_needed = false; -- the queue overflowed or a batch was refused: resync
-	local start_pending = nil; -- the resync's host-start, posted once its joins are fed
+	local resyncing = false; -- a resync's joins are still being fed: they go at once
+	local urgent = 0; -- queued events that are posted at once (their linger is none)
+	local queued_bytes = 0; -- the queued events' JSON, for a full batch
+	local linger_armed = false; -- a timer will flush when the oldest event's linger ends
 	local paused = false; -- after a refused batch: nothing is sent until its backoff ends
 	local refusals = 0; -- batches refused in a row (4xx), for the backoff
 	local dropped = 0; -- events dropped since the last overflow was reported
@@ -123,9 +141,45 @@ return function (opts)
 	local req_in_flight;
 	local flush;
 
+	-- Posted without a linger: a link closed or up, a resync's re-posted join.
+	local function at_once(event)
+		return event.type == "s2s-close" or event.type == "s2s-up" or event.resync == true;
+	end
+
 	local function push(event)
-		if queue:push(event) then count_queued(1); return true; end
-		return false;
+		if not queue:push(event) then return false; end
+		-- Private fields (not on the wire): when it was queued, and its JSON.
+		event.queued_at = event.queued_at or time.now();
+		event.text = event.text or wire.event(event);
+		if at_once(event) then urgent = urgent + 1; end
+		queued_bytes = queued_bytes + #event.text + 1;
+		count_queued(1);
+		return true;
+	end
+
+	local function pop()
+		local event = queue:pop();
+		if at_once(event) then urgent = urgent - 1; end
+		queued_bytes = queued_bytes - #event.text - 1;
+		return event;
+	end
+
+	-- The queue goes now: something in it goes at once, it fills a batch (or half the queue: a
+	-- linger must not overflow a small queue), or its oldest event (the front: the queue is in
+	-- order) has lingered long enough (1 ms early: a timer's float).
+	local full = math.min(batch_size, math.max(1, math.floor(queue_size / 2)));
+	local function due()
+		if urgent > 0 or queue:count() >= full or queued_bytes >= MAX_BATCH_BYTES then return true; end
+		return time.now() + 0.001 >= queue:peek().queued_at + linger;
+	end
+
+	local function arm()
+		if linger_armed then return; end
+		linger_armed = true;
+		module:add_timer(math.max(0, queue:peek().queued_at + linger - time.now()), function ()
+			linger_armed = false;
+			flush();
+		end);
 	end
 
 	-- Full: keep the s2s-closes in order, drop everything else (the resync supersedes it).
@@ -134,7 +188,8 @@ return function (opts)
 		for e in queue:consume() do
 			if e.type == "s2s-close" then closes[#closes + 1] = e; else lost = lost + 1; end
 		end
-		for _, e in ipairs(closes) do queue:push(e); end
+		urgent, queued_bytes = 0, 0;
+		for _, e in ipairs(closes) do push(e); end
 		heartbeat_pending = false;
 		clear_reposts();
 		if not resync_needed then
@@ -164,6 +219,7 @@ return function (opts)
 
 	local function enqueue(event)
 		event.seq = event.seq or next_seq(); -- an s2s-close carried over a reload keeps its own
+		event.epoch = epoch;
 		if stopped then return event; end
 		event.host = module.host;
 		if event.type == "s2s-close" then
@@ -195,14 +251,14 @@ return function (opts)
 			-- Read at feed time: a leave since the list was made means nothing to post.
 			local event = rejoin(r.user, r.room);
 			if event then
-				event.seq, event.host = next_seq(), module.host;
+				event.seq, event.epoch, event.host = next_seq(), epoch, module.host;
+				event.resync = resyncing or nil;
 				push(event);
 			end
 		end
 		if repost_head > repost_tail then
 			if repost_head > 1 then reposts, repost_head, repost_tail = {}, 1, 0; end
-			-- Every join re-announced is fed: now the host-start, with the seq of the resync's start.
-			if start_pending and push(start_pending) then start_pending = nil; end
+			resyncing = false;
 		end
 	end
 
@@ -226,7 +282,7 @@ return function (opts)
 	-- Not while ping-muc has not taken the previous one, nor into a full queue.
 	local function heartbeat()
 		if stopped or heartbeat_pending or resync_needed then return; end
-		if push({ type = "heartbeat", seq = next_seq(), host = module.host }) then
+		if push({ type = "heartbeat", seq = next_seq(), epoch = epoch, host = module.host }) then
 			heartbeat_pending = true;
 			flush();
 		end
@@ -254,8 +310,20 @@ return function (opts)
 	end
 
 	local function begin_resync()
-		start_pending = { type = "host-start", seq = next_seq(), host = module.host };
+		if epoch_used then
+			epoch = next_seq();
+			-- What is queued goes before the re-posted joins: under their epoch.
+			for _, e in queue:items() do
+				queued_bytes = queued_bytes - #e.text;
+				e.epoch = epoch;
+				e.text = wire.event(e);
+				queued_bytes = queued_bytes + #e.text;
+			end
+			for _, e in ipairs(held) do e.epoch, e.text = epoch, nil; end
+		end
+		epoch_used = true;
 		resync_needed = false;
+		resyncing = true;
 		clear_reposts();
 		add_reposts(live());
 	end
@@ -269,7 +337,7 @@ return function (opts)
 		end);
 	end
 
-	-- (Re)loaded, or the queue overflowed: every live join again, then host-start.
+	-- (Re)loaded, or the queue overflowed: every live join again.
 	local function resync()
 		resync_needed = true;
 		flush();
@@ -372,14 +440,15 @@ return function (opts)
 		if resync_needed then begin_resync(); end
 		feed();
 		if queue:count() == 0 then return; end
+		if not due() then arm(); return; end
 		-- Taken out of the queue (its room goes to newer events); cut by count and by size:
 		-- ping-muc refuses a body over 256 KiB (413) as a whole.
 		local encoded, events, bytes = {}, {}, 0;
 		while #events < batch_size and queue:count() > 0 do
-			local text = wire.event(queue:peek());
+			local text = queue:peek().text;
 			bytes = bytes + #text + 1;
 			if #events > 0 and bytes > MAX_BATCH_BYTES then break; end
-			events[#events + 1] = queue:pop();
+			events[#events + 1] = pop();
 			encoded[#encoded + 1] = text;
 		end
 		sending = { id = "msg_" .. id.long(), body = wire.batch(encoded), count = #events, attempt = 0, events = events };
@@ -388,7 +457,7 @@ return function (opts)
 	end
 
 	-- For the next instance (module reload): the seq clock and the s2s-closes not yet
-	-- delivered. Everything else is superseded by the host-start the next instance sends.
+	-- delivered. Everything else is superseded by the next instance's resync.
 	local function save()
 		local closes = {};
 		local function keep(e) if e.type == "s2s-close" then closes[#closes + 1] = e; end end

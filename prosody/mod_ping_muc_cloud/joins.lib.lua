@@ -115,11 +115,13 @@ return function (opts)
 		-- Other types are ignored.
 	end
 
-	-- A session ended. One that never joined a room has nothing for ping-muc to forget.
+	-- A session ended: a leave for each join it holds (ping-muc keys joins by room, so a
+	-- leave each is what it deletes).
 	local function ended(session)
-		if session.ping_muc_cloud_rooms and session.full_jid then
-			enqueue({ type = "session-end", user = session.full_jid });
-		end
+		local rooms = session.ping_muc_cloud_rooms;
+		if not rooms or not session.full_jid then return; end
+		session.ping_muc_cloud_rooms = nil;
+		for room in pairs(rooms) do enqueue({ type = "leave", user = session.full_jid, room = room }); end
 	end
 
 	-- The rooms of a connected full JID ({ [room] = { nick, at } }), or nil.
@@ -167,5 +169,6 @@ return function (opts)
 		return { type = "join", user = user, room = room, nick = known.nick, since = known.since };
 	end
 
-	return { request = request; track = track; ended = ended; forget = forget; rooms = rooms_of; live = live; stale = stale; rejoin = rejoin };
+	return { request = request; track = track; ended = ended; forget = forget; rooms = rooms_of; live = live;
+		stale = stale; rejoin = rejoin };
 end

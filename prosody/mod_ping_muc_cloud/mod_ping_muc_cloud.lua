@@ -1,6 +1,6 @@
 -- mod_ping_muc_cloud: the server side of ping-muc (https://github.com/ping-muc)
 --
--- Tells ping-muc about MUC joins, ended sessions, s2s links lost and up (signed events), and
+-- Tells ping-muc about MUC joins and leaves, s2s links lost and up (signed events), and
 -- serves the "stanza API" it calls back to self-ping rooms (XEP-0410) and notify users who fell out.
 --
 -- This file reads the options and wires the parts together. The parts are the libraries
@@ -38,6 +38,7 @@ local retry_max = module:get_option_number("ping_muc_cloud_retry_max", 60);
 local http_timeout = module:get_option_number("ping_muc_cloud_http_timeout", 30);
 local join_refresh = module:get_option_number("ping_muc_cloud_join_refresh", 604800);
 local heartbeat = module:get_option_number("ping_muc_cloud_heartbeat_interval", 60);
+local linger = math.max(0, module:get_option_number("ping_muc_cloud_linger", 5));
 local reason = module:get_option_string("ping_muc_cloud_reason", "Connection to remote server lost");
 
 if not events_url or not events_url:match("^https?://") then
@@ -73,7 +74,7 @@ local events = module:require("events")({
 	url = events_url;
 	sign = webhook.signer(function () return webhook_keys; end);
 	wire = wire; mark = mark;
-	queue_size = queue_size; batch_size = batch_size; heartbeat = heartbeat;
+	queue_size = queue_size; batch_size = batch_size; heartbeat = heartbeat; linger = linger;
 	retry_min = retry_min; retry_max = retry_max; http_timeout = http_timeout;
 	saved = saved.events;
 	live = function () return joins.live(); end;
@@ -103,7 +104,7 @@ module:hook("pre-presence/full", function (event) joins.request(event.origin, ev
 -- Priority 1: ahead of mod_presence, which delivers the stanza and ends the event.
 module:hook("presence/full", function (event) joins.track(event.stanza); end, 1);
 
--- A session that never joined a room has nothing for ping-muc to forget.
+-- A session that ends leaves the rooms it joined.
 module:hook("resource-unbind", function (event) joins.ended(event.session); end);
 
 -- A link of this host closed (ping-muc coalesces both directions) or up: a waiting round re-checks.
@@ -141,5 +142,5 @@ module:add_timer(refresh_every, function () events.repost(joins.stale()); return
 function module.save() return { events = events.save(); replays = api.save() }; end
 function module.unload() api.unload(); events.unload(); end
 
--- (Re)loaded: host-start, then the joins of sessions that survived a reload, paced.
+-- (Re)loaded: the joins of sessions that survived a reload, paced, under a new epoch.
 events.resync();

@@ -14,9 +14,9 @@ local function seq(n)
 	return string.format("%.0f", n);
 end
 
--- The fields of each event type, in a fixed order (docs/events.md). Numbers: seq and since.
-local FIELDS = { "type", "seq", "since", "host", "user", "room", "nick", "remotes", "direction" };
-local NUMBERS = { seq = true, since = true };
+-- The fields of each event type, in a fixed order (docs/events.md). Numbers: seq, epoch, since.
+local FIELDS = { "type", "seq", "epoch", "since", "host", "user", "room", "nick", "remotes", "direction" };
+local NUMBERS = { seq = true, epoch = true, since = true };
 
 local function event(e)
 	local out = {};

@@ -1,17 +1,14 @@
 // The host registry: its document, the caches of the registry and the secrets, the SSM source,
-// the routing stanza API and the signatures with several keys.
+// and the signatures with several keys.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ssmRegistrySource } from '../../lib/adapters/registry-ssm';
-import { RoutingStanzaApi } from '../../lib/adapters/stanza-api-routing';
 import { hostName, parseHosts, RegistryError } from '../../lib/domain/hosts';
-import type { JoinRef } from '../../lib/ports';
-import type { PingReply } from '../../lib/domain/model';
 import { SignatureError, secretKey, sign, verify } from '../../lib/domain/signature';
 import { ConfigError, loadConfig, requireAws } from '../../lib/support/config';
-import { DocumentRegistry, EnvRegistry, type HostApi } from '../../lib/support/registry';
+import { DocumentRegistry, EnvRegistry } from '../../lib/support/registry';
 import { SecretCache } from '../../lib/support/secrets';
 
 const K1 = `whsec_${Buffer.alloc(32, 1).toString('base64')}`;
@@ -223,58 +220,6 @@ describe('EnvRegistry', () => {
       /PING_MUC_WEBHOOK_SECRET or PING_MUC_WEBHOOK_SECRET_ARN must be set/,
     );
     await expect(new EnvRegistry(env, '', new SecretCache()).api('a')).rejects.toThrow(/PING_MUC_API_URL is not set/);
-  });
-});
-
-describe('RoutingStanzaApi', () => {
-  it('calls the API of the user’s host, one client per host, URL and keys, and throws for an unknown host', async () => {
-    const apis: Record<string, HostApi> = {
-      'a.example': { url: 'https://a/stanza', keys: [secretKey(K1)] },
-      'b.example': { url: 'https://a/stanza', keys: [secretKey(K1)] },
-      'c.example': { url: 'https://c/stanza', keys: [secretKey(K2)] },
-    };
-    const calls: string[] = [];
-    let built = 0;
-    const routing = new RoutingStanzaApi(
-      { multiHost: true, webhookKeys: async () => undefined, api: async (host) => apis[host] },
-      (api) => {
-        built++;
-        /** Records the call, then answers `reply`. */
-        const call =
-          <R>(what: string, reply: R) =>
-          async (join: JoinRef): Promise<R> => {
-            calls.push(`${api.url} ${what} ${join.user} ${join.since}`);
-            return reply;
-          };
-        return {
-          heal: call<PingReply>('heal', { kind: 'notified' }),
-          selfPing: call<PingReply>('self-ping', { kind: 'timeout' }),
-          notify: call('notify', 'sent' as const),
-          serverPing: async (host, remote) => void calls.push(`${api.url} server-ping ${host} ${remote}`),
-        };
-      },
-    );
-    const join = (user: string, since = 7) => ({ user, occupant: 'room@muc.x/n', since });
-    await routing.selfPing(join('alice@A.example/r'));
-    await routing.heal(join('alice@a.example/r', 8));
-    await routing.selfPing(join('bob@b.example/r'));
-    await routing.notify(join('carol@c.example/r', 9));
-    await routing.serverPing('c.example', 'muc.x');
-    expect(calls).toEqual([
-      'https://a/stanza self-ping alice@A.example/r 7',
-      'https://a/stanza heal alice@a.example/r 8',
-      'https://a/stanza self-ping bob@b.example/r 7',
-      'https://c/stanza notify carol@c.example/r 9',
-      'https://c/stanza server-ping c.example muc.x',
-    ]);
-    // a.example and b.example share a URL and keys, yet a batch never mixes hosts.
-    expect(built).toBe(3);
-    await expect(routing.selfPing(join('dan@d.example/r'))).rejects.toThrow(
-      /host d\.example is not in the host registry/,
-    );
-    await expect(routing.serverPing('d.example', 'muc.x')).rejects.toThrow(
-      /host d\.example is not in the host registry/,
-    );
   });
 });
 

@@ -1,9 +1,7 @@
 import { parse } from 'ltx';
 import { describe, expect, it } from 'vitest';
-import { readPingAnswer, Unusable } from '../../lib/adapters/stanza-api-answers';
-import { classify, confirm, type Outcome } from '../../lib/domain/outcome';
-import { selfPing } from '../../lib/domain/stanzas';
-import { ctx, malformed, occupant, table, user } from '../support/xep0410-replies';
+import { classify, confirm, type Outcome, whyUnusable } from '../../lib/domain/outcome';
+import { ctx, malformed, table, user } from '../support/xep0410-replies';
 
 describe('classify', () => {
   it.each(table)('%s', (_name, reply, outcome) => {
@@ -44,10 +42,16 @@ describe('confirm (one short re-check of an unconfirmed join)', () => {
   });
 });
 
-// The same vector file holds the module's reader (test/prosody/outcome.test.ts) to these: a
-// malformed error is never an outcome, so that no heal acts on it.
-describe('readPingAnswer', () => {
-  it.each(malformed)('a bad answer: %s', (_name, xml) => {
-    expect(() => readPingAnswer(parse(xml), selfPing(user, occupant, 'x'))).toThrow(Unusable);
+// The same vectors hold the module's reader (test/prosody/outcome.test.ts): a malformed error is
+// never an outcome, so that no heal acts on it.
+describe('whyUnusable', () => {
+  it.each(malformed)('refuses %s', (_name, xml) => {
+    expect(whyUnusable(parse(xml))).toEqual(expect.any(String));
+  });
+  const errors = table.flatMap(([name, reply]) =>
+    reply.kind === 'reply' && reply.iq.attrs.type === 'error' ? [[name, reply.iq] as const] : [],
+  );
+  it.each(errors)('accepts %s', (_name, iq) => {
+    expect(whyUnusable(iq)).toBeUndefined();
   });
 });

@@ -28,12 +28,6 @@ describe('events posted by the module', () => {
     await rx?.close();
   });
 
-  it('starts with host-start, and every request is signed (the receiver refused none)', async () => {
-    await rx.waitFor((e) => e.type === 'host-start');
-    expect(rx.events[0]).toMatchObject({ type: 'host-start', host: DOMAINS.a });
-    expect(rx.requests.every((r) => r.status === 200)).toBe(true);
-  });
-
   it('posts a join on the reflected self-presence, once, not on every presence update', async () => {
     await alice.join(ROOM, 'Alice');
     await rx.waitFor((e) => e.type === 'join' && e.user === alice.jid);
@@ -94,15 +88,38 @@ describe('events posted by the module', () => {
     expect(leave.seq).toBeGreaterThan(join.seq);
   });
 
-  it('posts session-end when a session that joined rooms goes away', async () => {
+  it('posts a leave for each room a session holds when it goes away, and no session-end', async () => {
+    const rooms = [`ev2@${DOMAINS.mucB}`, `ev3@${DOMAINS.mucB}`];
+    for (const room of rooms) await bob.join(room, 'Bob');
+    for (const room of rooms) await rx.waitFor((e) => e.type === 'join' && e.user === bob.jid && e.room === room);
+    const from = rx.events.length;
     await bob.stop();
-    await rx.waitFor((e) => e.type === 'session-end' && e.user === bob.jid);
+    for (const room of rooms) await rx.waitFor((e) => e.type === 'leave' && e.user === bob.jid && e.room === room);
+    await sleep(500);
+    expect(
+      rx.events
+        .slice(from)
+        .filter((e) => e.user === bob.jid)
+        .map((e) => [e.type, e.room])
+        .sort(),
+    ).toEqual(rooms.map((room) => ['leave', room]));
+    expect(rx.events.filter((e) => e.type === 'session-end' || e.type === 'host-start')).toEqual([]);
   });
 
   it('gives every event a strictly increasing microsecond seq', () => {
     const seqs = rx.events.map((e: ReceivedEvent) => e.seq);
     for (let i = 1; i < seqs.length; i++) expect(seqs[i]!).toBeGreaterThan(seqs[i - 1]!);
     expect(Math.abs(seqs[0]! / 1000 - Date.now())).toBeLessThan(120_000);
+  });
+
+  it("gives every event the epoch of the module's load, below its seq; every request is signed", () => {
+    const epoch = rx.events[0]!.epoch as number;
+    expect(typeof epoch).toBe('number');
+    for (const e of rx.events) {
+      expect(e.epoch, `${e.type} ${e.seq}`).toBe(epoch);
+      expect(e.seq).toBeGreaterThan(epoch);
+    }
+    expect(rx.requests.every((r) => r.status === 200 || r.status === 503)).toBe(true);
   });
 });
 
@@ -127,14 +144,14 @@ describe('the bounded event queue', () => {
     await rx?.close();
   });
 
-  it('on overflow keeps every s2s-close, and once ping-muc answers resyncs: every live join, then host-start', async () => {
-    // In flight: host-start. Queued: the link's two s2s-up, q1; q2 overflows the queue, q3 to q5
-    // find a resync pending.
+  it('on overflow keeps every s2s-close, and once ping-muc answers resyncs: every live join, under a new epoch', async () => {
+    // In flight: the link's s2s-up (at once). Queued: the joins until the queue overflows; the
+    // next ones find a resync pending.
     for (const room of ROOMS) await carol.join(room, 'Carol');
     const deadline = Date.now() + 5000;
     while (!/Event queue full \(3\)/.test(bed.a.log()) && Date.now() < deadline) await sleep(50);
     expect(bed.a.log()).toMatch(
-      /Event queue full \(3\): dropped 4 event\(s\), latest: join carol@a\.test\/e2e; will resync/,
+      /Event queue full \(3\): dropped \d+ event\(s\), latest: join carol@a\.test\/e2e; will resync/,
     );
     // The link to B is lost while the queue is full: its closes are kept.
     await bed.b.kill();
@@ -144,26 +161,31 @@ describe('the bounded event queue', () => {
     for (const room of ROOMS) await rx.waitFor((e) => e.type === 'join' && e.room === room, 15_000);
     await rx.waitFor((e) => e.type === 's2s-close' && e.direction === 'out');
     await rx.waitFor((e) => e.type === 's2s-close' && e.direction === 'in');
-    await rx.waitFor((e) => e.type === 'host-start' && rx.events.indexOf(e) > 0, 15_000);
-    const starts = rx.events.filter((e) => e.type === 'host-start');
-    expect(starts).toHaveLength(2); // the one of the load, then the resync's
-    const resync = rx.events.indexOf(starts[1]!);
+    const load = rx.events[0]!.epoch as number; // the first request, in flight when the queue overflowed
     const joins = rx.events.filter((e) => e.type === 'join');
-    // Each once, before the resync's host-start (which drops only what was not re-posted) and
-    // with a seq after it: the host-start's seq is taken as the resync begins.
+    const resync = joins[0]!.epoch as number;
+    expect(resync).toBeGreaterThan(load);
+    // Each once, under the resync's epoch, with a seq after it (taken as the resync began).
     expect(joins.map((e) => e.room).sort()).toEqual(ROOMS);
     // Their since values keep the order in which carol joined.
     expect([...joins].sort((a, b) => (a.since as number) - (b.since as number)).map((e) => e.room)).toEqual(ROOMS);
     for (const j of joins) {
-      expect(rx.events.indexOf(j)).toBeLessThan(resync);
-      expect(j.seq).toBeGreaterThan(starts[1]!.seq);
+      expect(j.epoch).toBe(resync);
+      expect(j.seq).toBeGreaterThan(resync);
       // Posted again: since is the seq the join got when the room reflected it (never delivered).
       expect(typeof j.since).toBe('number');
-      expect(j.since as number).toBeLessThan(starts[1]!.seq);
-      expect(j.since as number).toBeGreaterThan(starts[0]!.seq);
+      expect(j.since as number).toBeLessThan(resync);
+      expect(j.since as number).toBeGreaterThan(load);
     }
-    // Dropped: the 5 joins and the 2 s2s-up of the link carol's first join opened (queued before q1).
-    expect(bed.a.log()).toMatch(/Delivery resumed; 7 event\(s\) had been dropped while the queue was full, resyncing/);
+    // The closes kept through the overflow went with the resync, under its epoch, before its joins.
+    for (const c of rx.events.filter((e) => e.type === 's2s-close')) {
+      expect(c.epoch).toBe(resync);
+      expect(rx.events.indexOf(c)).toBeLessThan(rx.events.indexOf(joins[0]!));
+    }
+    expect(rx.events.filter((e) => e.type === 'host-start')).toEqual([]);
+    expect(bed.a.log()).toMatch(
+      /Delivery resumed; \d+ event\(s\) had been dropped while the queue was full, resyncing/,
+    );
   });
 });
 
@@ -179,7 +201,6 @@ describe('a batch ping-muc refuses with a 4xx', () => {
     await rx.start();
     await bed.start(rx.url);
     erin = await User.connect(bed.a, DOMAINS.a, 'erin');
-    await rx.waitFor((e) => e.type === 'host-start');
   });
 
   afterAll(async () => {
@@ -201,17 +222,15 @@ describe('a batch ping-muc refuses with a 4xx', () => {
     expect(rx.events.filter((e) => e.type === 'join')).toEqual([]);
     expect(bed.a.log()).toMatch(/ping-muc refused \d+ event\(s\) with HTTP 403/);
     rx.answer = 200;
-    const start = await rx.waitFor((e) => e.type === 'host-start' && rx.events.indexOf(e) > 0, 15_000);
-    // The closes were kept, and every live join was posted again before the resync's host-start.
-    expect(new Set(rx.events.filter((e) => e.type === 's2s-close').map((e) => e.direction))).toEqual(
-      new Set(['in', 'out']),
-    );
+    for (const room of ROOMS) await rx.waitFor((e) => e.type === 'join' && e.room === room, 15_000);
+    // The closes were kept, and every live join was posted again, all under the resync's epoch.
+    const closes = rx.events.filter((e) => e.type === 's2s-close');
+    expect(new Set(closes.map((e) => e.direction))).toEqual(new Set(['in', 'out']));
     const joins = rx.events.filter((e) => e.type === 'join');
     expect(joins.map((e) => e.room).sort()).toEqual(ROOMS);
-    for (const j of joins) {
-      expect(rx.events.indexOf(j)).toBeLessThan(rx.events.indexOf(start));
-      expect(typeof j.since).toBe('number');
-    }
+    for (const e of [...closes, ...joins]) expect(e.epoch).toBe(joins[0]!.epoch);
+    for (const j of joins) expect(typeof j.since).toBe('number');
+    expect(rx.events.filter((e) => e.type === 'host-start')).toEqual([]);
     await bed.b.start();
   });
 });
@@ -277,5 +296,58 @@ describe('quiet sessions', () => {
     const again = await rx.waitFor((e) => e.type === 'join' && e.user === dave.jid && e !== first, 8000);
     expect(again).toMatchObject({ room: `quiet@${DOMAINS.mucB}`, nick: 'Dave', since: first.seq });
     expect(again.seq).toBeGreaterThan(first.seq);
+  });
+});
+
+describe('the linger', () => {
+  let bed: Testbed;
+  let rx: EventsReceiver;
+  let fay: User;
+
+  beforeAll(async () => {
+    bed = await Testbed.create({ aOptions: { ping_muc_cloud_linger: 4 } });
+    rx = new EventsReceiver(bed.webhookSecret);
+    await rx.start();
+    await bed.start(rx.url);
+    fay = await User.connect(bed.a, DOMAINS.a, 'fay');
+  });
+
+  afterAll(async () => {
+    await bed?.stop();
+    await fay?.stop();
+    await rx?.close();
+  });
+
+  it('holds joins and leaves for the linger, then posts them in one request, in order', async () => {
+    await fay.join(`l1@${DOMAINS.mucB}`, 'Fay'); // opens the link: its s2s-up goes at once
+    await sleep(300);
+    const from = rx.requests.length;
+    const t0 = Date.now();
+    await fay.join(`l2@${DOMAINS.mucB}`, 'Fay');
+    await fay.leave(`l1@${DOMAINS.mucB}`, 'Fay');
+    await sleep(2000);
+    expect(rx.requests.slice(from).filter((r) => r.events.some((e) => e.room === `l2@${DOMAINS.mucB}`))).toEqual([]);
+    const join = await rx.waitFor((e) => e.type === 'join' && e.room === `l2@${DOMAINS.mucB}`, 8000);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(3000);
+    const request = rx.requests.find((r) => r.events.some((e) => e.seq === join.seq))!;
+    const mine = request.events.filter((e) => e.user === fay.jid).map((e) => [e.type, e.room]);
+    expect(mine.slice(-2)).toEqual([
+      ['join', `l2@${DOMAINS.mucB}`],
+      ['leave', `l1@${DOMAINS.mucB}`],
+    ]);
+  });
+
+  it('posts a lingering join at once with an s2s-close, in its request, before it', async () => {
+    await fay.join(`l3@${DOMAINS.mucB}`, 'Fay');
+    await sleep(300);
+    const t0 = Date.now();
+    await bed.b.kill();
+    const close = await rx.waitFor((e) => e.type === 's2s-close', 3000);
+    expect(Date.now() - t0).toBeLessThan(3000);
+    const request = rx.requests.find((r) => r.events.some((e) => e.seq === close.seq))!;
+    const types = request.events.map((e) => (e.type === 'join' ? `join ${e.room}` : e.type));
+    expect(types.indexOf(`join l3@${DOMAINS.mucB}`)).toBeGreaterThanOrEqual(0);
+    expect(types.indexOf(`join l3@${DOMAINS.mucB}`)).toBeLessThan(types.indexOf('s2s-close'));
+    await bed.b.start();
   });
 });

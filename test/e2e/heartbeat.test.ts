@@ -43,14 +43,15 @@ describe('heartbeat and ping-muc-host', () => {
     );
   });
 
-  it('posts {type: heartbeat, seq, host} every ping_muc_cloud_heartbeat_interval seconds', async () => {
+  it('posts {type: heartbeat, seq, epoch, host} every ping_muc_cloud_heartbeat_interval seconds', async () => {
     const before = heartbeats().length;
     await sleep(3500);
     const got = heartbeats().slice(before);
     expect(got.length).toBeGreaterThanOrEqual(2);
     expect(got.length).toBeLessThanOrEqual(5);
     for (const h of got) {
-      expect(Object.keys(h).sort()).toEqual(['host', 'seq', 'type']);
+      expect(Object.keys(h).sort()).toEqual(['epoch', 'host', 'seq', 'type']);
+      expect(h.epoch).toBeLessThan(h.seq);
       expect(h.host).toBe(DOMAINS.a);
       expect(Math.abs(h.seq / 1000 - Date.now())).toBeLessThan(60_000);
     }

@@ -34,6 +34,8 @@ function readBody(req: http.IncomingMessage): Promise<string> {
 export interface ReceivedEvent {
   type: string;
   seq: number;
+  /** The seq at which the module's resync began (its load, reload or overflow). */
+  epoch?: number;
   host: string;
   user?: string;
   room?: string;

@@ -1,9 +1,9 @@
 // A module reload while a round is due, with re-posts that take longer than what is left of the
 // delay (issue 17; module review H2): B is killed (kill -9) and restarted, so every join becomes
 // a ghost, and the module is reloaded right after the s2s-close. The module re-posts its 160
-// joins one request at a time through a slowed events tap (a remote function and store) and
-// posts host-start only after them, so the round, which runs meanwhile, still finds every join
-// and heals it: every ghost is told, once.
+// joins under a new epoch, one request at a time through a slowed events tap (a remote function
+// and store); the round, which runs meanwhile, reads the joins of its close's epoch, all posted
+// before the close, and heals them: every ghost is told, once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from './stack';
 import { DOMAINS, sleep } from './testbed';

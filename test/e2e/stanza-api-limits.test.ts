@@ -143,7 +143,7 @@ describe('stanza API limits', () => {
           text,
         )?.[1],
       );
-    expect(value('events_queued')).toBeGreaterThanOrEqual(2); // host-start, join
+    expect(value('events_queued')).toBeGreaterThanOrEqual(2); // the link's s2s-up, the join
     expect(value('events_sent')).toBeGreaterThanOrEqual(2);
     expect(value('events_dropped')).toBe(0);
     expect(value('api_refused')).toBeGreaterThanOrEqual(1); // the 413

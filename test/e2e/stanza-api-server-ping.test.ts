@@ -17,7 +17,7 @@ import {
   unavailable,
 } from './batch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpStanzaApi } from '../../lib/adapters/stanza-api-http';
+import { HttpStanzaApi } from '../../lib/adapters/stanza-api/client';
 import { secretKey } from '../../lib/domain/signature';
 import { callApi, EventsReceiver, type ReceivedEvent } from './http';
 import { DOMAINS, sleep, Testbed } from './testbed';

@@ -465,6 +465,9 @@ export class Testbed {
       ping_muc_cloud_api_secret: this.apiSecret,
       ping_muc_cloud_retry_min: 0.2,
       ping_muc_cloud_retry_max: 2,
+      // Joins and leaves posted within moments, as the tests wait for them; a test of the
+      // linger sets its own.
+      ping_muc_cloud_linger: 0.2,
       ...this.opts.aOptions,
     };
     const shared = !!this.opts.sharedConfig;

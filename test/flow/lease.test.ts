@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startDynalite, type RunningDynalite } from '../../lib/adapters/dynamodb/dynalite';
 import { ensureTable } from '../../lib/adapters/dynamodb/table';
 import { DynamoStore } from '../../lib/adapters/dynamodb/store';
-import { HttpStanzaApi } from '../../lib/adapters/stanza-api-http';
+import { HttpStanzaApi } from '../../lib/adapters/stanza-api/client';
 import { loadConfig } from '../../lib/support/config';
 import { systemClock } from '../../lib/support/clock';
 import { linkClosed } from '../../lib/app/link';

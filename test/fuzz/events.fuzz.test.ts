@@ -1,14 +1,17 @@
 // Fuzz of the event contract (docs/events.md): hundreds of signed but hostile bodies through
 // handleEvents on the in-memory store. No 5xx, no crash; every event the generator made invalid
-// is refused and stored nowhere; every valid one is applied. FUZZ_SEED=<n> replays a run.
+// is refused and stored nowhere; every valid one is applied.
+// Seeds: test/support/seeds.ts (PING_MUC_SEEDS=<seed> replays one).
 import { describe, expect, it } from 'vitest';
 import { handleEvents } from '../../lib/app/ingest';
 import { sign } from '../../lib/domain/signature';
 import { ingestDeps } from '../../bench/ingest';
 import { MemoryStore } from '../support/memory-store';
 import { rng } from '../support/rng';
+import { seedsOf } from '../support/seeds';
 
-const CASES = 300;
+/** Cases per seed (test/support/seeds.ts). */
+const CASES = 100;
 const HOST = 'a.example';
 const REMOTES = ['muc.b.example', 'संगणक.भारत', '_muc.c.example', 'xn--80ak6aa92e.example'];
 
@@ -53,10 +56,11 @@ const NICE = [
   '\u0301',
 ];
 
+const TITLE = `${CASES} hostile batches from seed %i: no 5xx, invalid events refused and never stored`;
+
 describe('events fuzz', () => {
-  it(`${CASES} hostile batches: no 5xx, invalid events refused and never stored`, async () => {
-    const r = rng();
-    console.log(`events fuzz seed: FUZZ_SEED=${r.seed}`);
+  it.for(seedsOf('eventsFuzz'))(TITLE, async (seed) => {
+    const r = rng(seed);
     const store = new MemoryStore();
     const deps = ingestDeps(store);
     let seq = Date.now() * 1000;
@@ -172,7 +176,7 @@ describe('events fuzz', () => {
         if (Buffer.from(b.toString('utf8'), 'utf8').equals(b)) continue; // still valid by chance
       }
       const res = await handleEvents(deps, { method: 'POST', headers: { ...sign(deps.webhookKey, body) }, body });
-      const where = `case ${c} (FUZZ_SEED=${r.seed}): ${body.toString('utf8').slice(0, 300)}`;
+      const where = `case ${c} (PING_MUC_SEEDS=${r.seed}): ${body.toString('utf8').slice(0, 300)}`;
       expect(res.status, where).toBeLessThan(500);
       if (!envelopeOk) {
         // 413 when the bad envelope is also over the size limit (501 large events).

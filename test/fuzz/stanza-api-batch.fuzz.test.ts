@@ -2,19 +2,21 @@
 // concurrent self-pings and heals through HttpStanzaApi against a local HTTP server. A spoiled
 // item is a bad-answer for that item only; a spoiled whole answer makes every item a bad-answer
 // or every call an API failure; a 'reply' that classifies as not-joined only ever comes from a
-// matching, well-formed not-joined item for that very request item. FUZZ_SEED=<n> replays a run.
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+// matching, well-formed not-joined item for that very request item.
+// Seeds: test/support/seeds.ts (PING_MUC_SEEDS=<seed> replays one).
 import { type Element, parse } from 'ltx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HttpStanzaApi, StanzaApiError } from '../../lib/adapters/stanza-api-http';
+import { StanzaApiError } from '../../lib/support/errors';
 import type { PingReply } from '../../lib/domain/model';
 import { classify, type Outcome } from '../../lib/domain/outcome';
 import { secretKey } from '../../lib/domain/signature';
 import { NS_API, NS_BATCH, NS_STANZAS } from '../../lib/domain/stanzas';
+import { type AnsweringServer, answeringServer, quickClient } from '../support/answering-server';
 import { type Rng, rng } from '../support/rng';
+import { seedsOf } from '../support/seeds';
 
-const CASES = 300;
+/** Cases per seed (test/support/seeds.ts). */
+const CASES = 100;
 const SECRET = `whsec_${Buffer.alloc(32, 9).toString('base64')}`;
 const HOST = 'a.example';
 const USER = `alice@${HOST}/r`;
@@ -31,34 +33,20 @@ interface Reply {
 }
 
 let answer: (items: Sent[]) => Reply = () => ({ status: 500, type: 'text/plain', body: Buffer.from('unset') });
-let server: ReturnType<typeof createServer>;
+let server: AnsweringServer;
 let url = '';
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const root = parse(Buffer.concat(chunks).toString('utf8'));
-      // A heal's id is its self-ping's; its `from`/`to` are the self-ping's.
-      const a = answer(
-        root
-          .getChildElements()
-          .map((e: Element) => (e.name === 'heal' ? (e.getChildElements()[0] ?? e) : e).attrs as unknown as Sent),
-      );
-      res.writeHead(a.status, { 'content-type': a.type });
-      res.end(a.body);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  server = await answeringServer(({ body }) =>
+    // A heal's id is its self-ping's; its `from`/`to` are the self-ping's.
+    answer(
+      parse(body)
+        .getChildElements()
+        .map((e: Element) => (e.name === 'heal' ? (e.getChildElements()[0] ?? e) : e).attrs as unknown as Sent),
+    ),
+  );
+  url = `${server.base}/`;
 });
-afterAll(
-  () =>
-    new Promise<void>((r) => {
-      server.close(() => r());
-      server.closeAllConnections();
-    }),
-);
+afterAll(() => server.close());
 
 const roomOf = (k: number) => `room${k}@muc.b.example`;
 const numberOf = (s: Sent) => Number(/^room(\d+)@/.exec(s.to)?.[1]);
@@ -174,18 +162,12 @@ const WHOLE_SPOILERS: Array<[string, (text: string, r: Rng) => Partial<Reply> & 
   ['a status', (_t, r) => ({ status: r.pick([201, 204, 302, 400, 401, 404, 413, 429, 500, 502, 503, 504]) })],
 ];
 
+const TITLE = `${CASES} hostile batch answers from seed %i: never a not-joined reply unless a matching, well-formed not-joined item`;
+
 describe('stanza API batch fuzz', () => {
-  it(`${CASES} hostile batch answers: never a not-joined reply unless a matching, well-formed not-joined item`, async () => {
-    const r = rng();
-    console.log(`stanza API batch fuzz seed: FUZZ_SEED=${r.seed}`);
-    const api = new HttpStanzaApi({
-      url,
-      key: secretKey(SECRET),
-      timeoutMs: 2000,
-      retryBaseMs: 1,
-      retryMaxMs: 5,
-      windowMs: 1,
-    });
+  it.for(seedsOf('stanzaApiBatchFuzz'))(TITLE, async (seed) => {
+    const r = rng(seed);
+    const api = quickClient(url, secretKey(SECRET));
     const counts = { cases: 0, thrown: 0, items: 0, spoiled: 0, clean: 0, notJoined: 0 };
     for (let c = 0; c < CASES; c++) {
       const n = 1 + r.int(6);
@@ -208,7 +190,7 @@ describe('stanza API batch fuzz', () => {
         return { ...reply, ...w, body: w.body ?? (w.text !== undefined ? Buffer.from(w.text) : reply.body) };
       };
       const where = (k: number) =>
-        `case ${c} item ${k} (FUZZ_SEED=${r.seed}) ${plan[k]?.base.name} / ${plan[k]?.spoiler?.[0] ?? 'clean'} / ${whole?.[0] ?? 'whole clean'}`;
+        `case ${c} item ${k} (PING_MUC_SEEDS=${r.seed}) ${plan[k]?.base.name} / ${plan[k]?.spoiler?.[0] ?? 'clean'} / ${whole?.[0] ?? 'whole clean'}`;
       counts.cases++;
       // Concurrent calls, gathered into one request: heals and self-pings read their items alike.
       const settled = await Promise.allSettled(

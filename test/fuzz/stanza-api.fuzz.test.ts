@@ -2,19 +2,22 @@
 // self-ping or heal through HttpStanzaApi against a local HTTP server. A 'reply' that classifies
 // as not-joined only ever comes from a matching, well-formed not-joined answer; every answer the
 // generator spoiled is a bad answer or an API failure (StanzaApiError), never an outcome.
-// FUZZ_SEED=<n> replays a run.
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+//
+// Seeds: test/support/seeds.ts (PING_MUC_SEEDS=<seed> replays one).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'ltx';
-import { HttpStanzaApi, StanzaApiError } from '../../lib/adapters/stanza-api-http';
+import { HttpStanzaApi } from '../../lib/adapters/stanza-api/client';
+import { StanzaApiError } from '../../lib/support/errors';
 import { classify, type Outcome } from '../../lib/domain/outcome';
 import type { PingReply } from '../../lib/domain/model';
 import { secretKey } from '../../lib/domain/signature';
 import { NS_API, NS_BATCH, NS_STANZAS } from '../../lib/domain/stanzas';
+import { type AnsweringServer, answeringServer } from '../support/answering-server';
 import { rng } from '../support/rng';
+import { seedsOf } from '../support/seeds';
 
-const CASES = 400;
+/** Cases per seed (test/support/seeds.ts). */
+const CASES = 100;
 const SECRET = `whsec_${Buffer.alloc(32, 5).toString('base64')}`;
 const HOST = 'a.example';
 
@@ -30,30 +33,18 @@ interface Answer {
 }
 
 let next: (iq: Sent) => Answer = () => ({ status: 500, type: 'text/plain', body: Buffer.from('unset') });
-let server: ReturnType<typeof createServer>;
+let server: AnsweringServer;
 let url = '';
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      // The one item: a bare self-ping, or a heal around one (the same id).
-      const item = parse(Buffer.concat(chunks).toString('utf8')).getChildElements()[0];
-      const iq = item?.name === 'heal' ? item.getChildElements()[0] : item;
-      const a = next((iq?.attrs ?? {}) as unknown as Sent);
-      res.writeHead(a.status, { 'content-type': a.type });
-      res.end(a.body);
-    });
+  server = await answeringServer(({ body }) => {
+    // The one item: a bare self-ping, or a heal around one (the same id).
+    const item = parse(body).getChildElements()[0];
+    const iq = item?.name === 'heal' ? item.getChildElements()[0] : item;
+    return next((iq?.attrs ?? {}) as unknown as Sent);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  url = `${server.base}/`;
 });
-afterAll(async () => {
-  await new Promise<void>((r) => {
-    server.close(() => r());
-    server.closeAllConnections();
-  });
-});
+afterAll(() => server.close());
 
 /** Well-formed, matching answers and what they mean. */
 type Base = { name: string; outcome: Outcome | 'timeout' | 'no-session'; xml: (iq: Sent, q: string) => string };
@@ -83,10 +74,11 @@ const BASES: Base[] = [
   { name: 'no-session', outcome: 'no-session', xml: (_iq, q) => `<no-session xmlns=${q}${NS_API}${q}/>` },
 ];
 
+const TITLE = `${CASES} hostile answers from seed %i: never a not-joined reply unless a matching, well-formed not-joined answer`;
+
 describe('stanza API fuzz', () => {
-  it(`${CASES} hostile answers: never a not-joined reply unless a matching, well-formed not-joined answer`, async () => {
-    const r = rng();
-    console.log(`stanza API fuzz seed: FUZZ_SEED=${r.seed}`);
+  it.for(seedsOf('stanzaApiFuzz'))(TITLE, async (seed) => {
+    const r = rng(seed);
     const api = new HttpStanzaApi({
       url,
       key: secretKey(SECRET),
@@ -238,7 +230,7 @@ describe('stanza API fuzz', () => {
           (whole !== undefined ? Buffer.from(whole) : text !== undefined ? Buffer.from(full(iq, text)) : answer.body);
         return { ...answer, ...s, body };
       };
-      const where = `case ${c} (FUZZ_SEED=${r.seed}) ${base.name} / ${spoiler?.[0] ?? 'clean'}: ${note}`;
+      const where = `case ${c} (PING_MUC_SEEDS=${r.seed}) ${base.name} / ${spoiler?.[0] ?? 'clean'}: ${note}`;
       let reply: PingReply;
       const join = { user: `alice@${HOST}/r`, occupant: 'lobby@muc.b.example/Alice', since: 1 + r.int(2 ** 40) };
       try {

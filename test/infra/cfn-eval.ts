@@ -55,6 +55,8 @@ function getAtt(ctx: EvalContext, id: string, attr: string): string {
       return `arn:aws:dynamodb:${region}:${acct}:table/${id}-physical`;
     case 'AWS::Scheduler::ScheduleGroup.Arn':
       return `arn:aws:scheduler:${region}:${acct}:schedule-group/${String(r.Properties?.Name)}`;
+    case 'AWS::CloudWatch::Alarm.Arn':
+      return `arn:aws:cloudwatch:${region}:${acct}:alarm:${id}-physical`;
     case 'AWS::Logs::LogGroup.Arn':
       return `arn:aws:logs:${region}:${acct}:log-group:${id}-physical:*`;
     case 'AWS::Lambda::Url.FunctionUrl':

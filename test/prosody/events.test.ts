@@ -13,6 +13,7 @@ local gone = {}
 function make_events(opts)
   local o = { url = "http://x/events"; sign = function () return "v1,x" end; wire = wire;
     queue_size = 100; batch_size = 500; retry_min = 1; retry_max = 60; http_timeout = 30; heartbeat = 0;
+    linger = 0;
     live = function () return live_list end;
     rejoin = function (user, room)
       if gone[user] then return nil end
@@ -47,6 +48,18 @@ function count(events, type_)
   end
   return n
 end
+function types(events)
+  local out = {}
+  for _, e in ipairs(events) do out[#out + 1] = e.type end
+  return table.concat(out, ",")
+end
+-- The requests posted so far (not answered): their event types, "|" between requests.
+function pending()
+  local out = {}
+  for _, req in ipairs(HTTP) do out[#out + 1] = types(json.decode(req.body).events) end
+  return table.concat(out, "|")
+end
+function join(n) return { type = "join", user = "u" .. n .. "@a.example/r", room = "r@muc.b.example", nick = "n" } end
 `;
 
 function run(bin: (typeof INTERPRETERS)[number], script: string): Record<string, string> {
@@ -69,23 +82,16 @@ print("resync=" .. count(first, "join")); print("refresh=" .. count(again, "join
     expect(r).toEqual({ resync: '3000', refresh: '3000' });
   });
 
-  it('posts host-start after the last re-posted join, with a seq taken before theirs', () => {
+  it('a resync posts every live join and no host-start', () => {
     const r = run(
       bin,
       `set_live(250)
 local events = make_events({ queue_size = 40; batch_size = 10 })
 events.resync()
 local all = drain()
-local start_at, start_seq, last_join_at, min_join_seq
-for i, e in ipairs(all) do
-  if e.type == "host-start" then start_at, start_seq = i, e.seq end
-  if e.type == "join" then last_join_at = i; min_join_seq = math.min(min_join_seq or e.seq, e.seq) end
-end
-print("joins=" .. count(all, "join"))
-print("after_last_join=" .. tostring(start_at > last_join_at))
-print("seq_before_joins=" .. tostring(start_seq < min_join_seq))`,
+print("joins=" .. count(all, "join")); print("starts=" .. count(all, "host-start"))`,
     );
-    expect(r).toEqual({ joins: '250', after_last_join: 'true', seq_before_joins: 'true' });
+    expect(r).toEqual({ joins: '250', starts: '0' });
   });
 
   it('a batch refused with a 4xx: its s2s-closes kept, a resync after a backoff, no spin on a lasting 4xx', () => {
@@ -111,7 +117,7 @@ for _ = 1, 600 do
 end
 print("lasting=" .. tostring(requests <= 20))`,
     );
-    expect(r).toEqual({ before_backoff: '0', closes: '1', joins: '3', starts: '1', lasting: 'true' });
+    expect(r).toEqual({ before_backoff: '0', closes: '1', joins: '3', starts: '0', lasting: 'true' });
   });
 
   it('a 2xx that is not the JSON answer is retried under the same webhook-id; backoff has jitter', () => {
@@ -121,6 +127,7 @@ print("lasting=" .. tostring(requests <= 20))`,
 math.randomseed(7)
 local events = make_events({ retry_min = 1; retry_max = 1 })
 events.resync()
+events.enqueue(join(1))
 local _, first = answer("<html>proxy</html>", 200)
 advance(1)
 local id = #HTTP > 0 and HTTP[1].headers["webhook-id"]
@@ -188,6 +195,7 @@ print("monotonic=" .. tostring(first > last))`,
 for i = 1, 10 do
   local e = make_events({ mark = MARK })
   e.resync()
+  e.enqueue(join(i))
   drain()
   e.unload()
 end
@@ -231,5 +239,162 @@ local s = b.enqueue({ type = "join", user = "u@a.example/r", room = "r@muc.b.exa
 print("near=" .. tostring(s > first and s < CLOCK * 1000000 + 1000))`,
     );
     expect(r).toEqual({ lowered: 'true', near: 'true' });
+  });
+});
+
+// Epoch and linger (issue 19): what a round reads (the joins of the close's epoch) and how
+// many requests a quiet server makes.
+describe.each(INTERPRETERS)('events.lib.lua epoch and linger under %s', (bin) => {
+  it('every event carries the epoch taken as the resync began: one per instance, a new one after a reload', () => {
+    // An undelivered close goes with the new instance's resync, under its epoch: its round reads
+    // the joins that resync re-posts.
+    const r = run(
+      bin,
+      `set_live(3)
+local a = make_events({ batch_size = 2 })
+a.resync()
+a.enqueue(join(9))
+a.enqueue({ type = "leave", user = "u9@a.example/r", room = "r@muc.b.example" })
+a.enqueue({ type = "s2s-close", remotes = { "muc.b.example" }, direction = "out" })
+local first = drain()
+local epoch, same, below = first[1].epoch, true, true
+for _, e in ipairs(first) do
+  if e.epoch ~= epoch then same = false end
+  if not (e.epoch < e.seq) then below = false end
+end
+print("posted=" .. #first); print("same=" .. tostring(same)); print("below=" .. tostring(below))
+-- Reloaded while a close is undelivered: it takes the new epoch, as the re-posted joins do.
+a.enqueue({ type = "s2s-close", remotes = { "muc.c.example" }, direction = "out" })
+local saved = a.save()
+a.unload()
+HTTP = {}
+local b = make_events({ saved = saved; batch_size = 2 })
+b.resync()
+local second = drain()
+local fresh, newer = second[#second].epoch, true
+for _, e in ipairs(second) do
+  if e.epoch ~= fresh then newer = false end
+end
+print("close=" .. second[1].type); print("new=" .. tostring(fresh > epoch and newer))
+b.enqueue(join(10))
+print("later=" .. tostring(drain()[1].epoch == fresh))`,
+    );
+    expect(r).toEqual({ posted: '6', same: 'true', below: 'true', close: 's2s-close', new: 'true', later: 'true' });
+  });
+
+  it('a resync after an overflow takes a new epoch, and the closes kept through it take it too', () => {
+    const r = run(
+      bin,
+      `set_live(0)
+local events = make_events({ queue_size = 4 })
+events.resync()
+events.enqueue(join(1))
+local before = HTTP[1] and json.decode(HTTP[1].body).events[1].epoch
+for i = 2, 10 do events.enqueue(join(i)) end -- the request is in flight: the queue overflows
+events.enqueue({ type = "s2s-close", remotes = { "muc.b.example" }, direction = "out" })
+set_live(2)
+local after = drain()
+local epochs = {}
+for _, e in ipairs(after) do epochs[#epochs + 1] = e.type .. ":" .. tostring(e.epoch == before) end
+print("first=" .. tostring(before ~= nil)); print("after=" .. table.concat(epochs, ","))`,
+    );
+    expect(r).toEqual({ first: 'true', after: 'join:true,s2s-close:false,join:false,join:false' });
+  });
+
+  it('joins and leaves linger: posted together after the linger, in order, not before', () => {
+    const r = run(
+      bin,
+      `set_live(0)
+local events = make_events({ linger = 5 })
+events.resync()
+drain()
+events.enqueue(join(1))
+advance(2)
+events.enqueue({ type = "leave", user = "u1@a.example/r", room = "r@muc.b.example" })
+events.enqueue(join(2))
+advance(2.9)
+print("early=" .. pending())
+advance(0.2)
+print("due=" .. pending())
+drain()
+advance(60)
+print("quiet=" .. pending())`,
+    );
+    expect(r).toEqual({ early: '', due: 'join,leave,join', quiet: '' });
+  });
+
+  it('an s2s-close is posted at once with everything queued before it', () => {
+    const r = run(
+      bin,
+      `set_live(0)
+local events = make_events({ linger = 5 })
+events.resync()
+drain()
+events.enqueue(join(1))
+events.enqueue({ type = "leave", user = "u1@a.example/r", room = "r@muc.b.example" })
+advance(1)
+events.enqueue({ type = "s2s-close", remotes = { "muc.b.example" }, direction = "out" })
+print("at_once=" .. pending())`,
+    );
+    expect(r).toEqual({ at_once: 'join,leave,s2s-close' });
+  });
+
+  it('a full batch is posted at once; what is queued meanwhile waits for the answer, then its linger', () => {
+    const r = run(
+      bin,
+      `set_live(0)
+local events = make_events({ linger = 5; batch_size = 3 })
+events.resync()
+drain()
+for i = 1, 4 do events.enqueue(join(i)) end
+print("full=" .. pending())
+answer()
+print("rest=" .. pending())
+advance(5)
+print("lingered=" .. pending())`,
+    );
+    expect(r).toEqual({ full: 'join,join,join', rest: '', lingered: 'join' });
+  });
+
+  it('a queue half full goes at once: the linger never overflows a small queue', () => {
+    const r = run(
+      bin,
+      `set_live(0)
+local events = make_events({ linger = 5; queue_size = 10 })
+events.resync()
+drain()
+for i = 1, 4 do events.enqueue(join(i)) end
+print("below=" .. pending())
+events.enqueue(join(5))
+print("half=" .. pending())`,
+    );
+    expect(r).toEqual({ below: '', half: 'join,join,join,join,join' });
+  });
+
+  it('a due heartbeat joins the next batch; an idle module posts it alone once a minute', () => {
+    const r = run(
+      bin,
+      `set_live(0)
+local events = make_events({ linger = 5; heartbeat = 60 })
+events.resync()
+drain()
+advance(58)
+events.enqueue(join(1))
+advance(2) -- the heartbeat is due: it waits with the join
+print("due=" .. pending())
+advance(3)
+print("together=" .. pending())
+drain()
+local requests = 0
+for _ = 1, 620 do
+  advance(1)
+  while #HTTP > 0 do
+    local evs = answer()
+    if types(evs) == "heartbeat" then requests = requests + 1 end
+  end
+end
+print("idle=" .. requests)`,
+    );
+    expect(r).toEqual({ due: '', together: 'join,heartbeat', idle: '10' });
   });
 });

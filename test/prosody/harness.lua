@@ -66,7 +66,7 @@ SENT, LOG = {}, {};
 local hooks = {};
 prosody = { hosts = {}; full_sessions = {} };
 prosody.hosts["a.example"] = { type = "local"; sessions = {}; events = {
-	add_handler = function (name, f, prio) hooks[name] = f; end;
+	add_handler = function (name, f) hooks[name] = f; end;
 	remove_handler = function (name) hooks[name] = nil; end;
 } };
 HOST_HOOKS = hooks;

@@ -5,7 +5,7 @@
 // - the round reads in the module's relay what it reads in the raw reply (a bad answer stays one).
 import { parse } from 'ltx';
 import { describe, expect, it } from 'vitest';
-import { readPingAnswer } from '../../lib/adapters/stanza-api-answers';
+import { readPingAnswer } from '../../lib/adapters/stanza-api/answers';
 import { classify, type PingContext } from '../../lib/domain/outcome';
 import { ctx, malformed, occupant, table, user } from '../support/xep0410-replies';
 import { lua, PROSODY_LIBS, type ProsodyVersion } from './lua';

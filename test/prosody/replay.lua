@@ -25,7 +25,7 @@ local saved = {};
 local function load()
 	events = lib("events")({ url = "http://x/events"; sign = function () return "v1,x"; end; wire = wire;
 		queue_size = 1000; batch_size = 500; retry_min = 1; retry_max = 60; http_timeout = 30; heartbeat = 0;
-		saved = saved.events;
+		linger = 0; saved = saved.events;
 		live = function () return joins.live(); end; rejoin = function (u, r) return joins.rejoin(u, r); end });
 	joins = lib("joins")({ enqueue = events.enqueue; refresh = 604800 });
 	local request = lib("request")({ batch_max_items = 500; batch_max_bytes = 262144;
@@ -94,8 +94,10 @@ ops["end"] = function (o)
 end
 function ops.notify(o)
 	local occupant = o.room .. "/" .. o.nick;
-	return answer_of(call(('<notify id="n" since="%s"><presence type="unavailable" id="n" from="%s" to="%s"><x xmlns="%s"><item affiliation="none" role="none"/><status code="110"/><status code="333"/></x></presence></notify>')
-		:format(o.since, occupant, o.user, MUC_USER)));
+	local presence = ('<presence type="unavailable" id="n" from="%s" to="%s"><x xmlns="%s">'
+		.. '<item affiliation="none" role="none"/><status code="110"/><status code="333"/></x></presence>')
+		:format(occupant, o.user, MUC_USER);
+	return answer_of(call(('<notify id="n" since="%s">%s</notify>'):format(o.since, presence)));
 end
 function ops.heal(o)
 	local occupant = o.room .. "/" .. o.nick;

@@ -35,7 +35,7 @@ describe.each(Object.keys(PROSODY_LIBS) as ProsodyVersion[])('replay through the
     expect(steps.map((s) => s.result)).toEqual([old, 'no-session', 'no-session', 'sent', 'no-session', 'no-session']);
   });
 
-  it("a heal's decision follows the join it pinged; a reload re-posts it before host-start", () => {
+  it("a heal's decision follows the join it pinged; a reload re-posts it under a new epoch, no host-start", () => {
     const join: ModuleOp = { op: 'join', user, room, nick: 'Alice' };
     const [joined] = replayModule([join], prosody);
     const since = joined!.result!;
@@ -61,11 +61,38 @@ describe.each(Object.keys(PROSODY_LIBS) as ProsodyVersion[])('replay through the
       'no-session',
       expect.any(String),
     ]);
-    expect(steps[3]!.events.map((e) => [e.type, e.since])).toEqual([
-      ['join', Number(since)],
-      ['host-start', undefined],
-    ]);
-    expect(steps[3]!.events[1]!.seq).toBeLessThan(steps[3]!.events[0]!.seq);
+    expect(steps[3]!.events.map((e) => [e.type, e.since])).toEqual([['join', Number(since)]]);
+    const before = steps[0]!.events[0]!.epoch!;
+    const after = steps[3]!.events[0]!.epoch!;
+    expect(before).toBeGreaterThan(0);
+    expect(after).toBeGreaterThan(before);
+    expect(after).toBeLessThan(steps[3]!.events[0]!.seq);
     expect(steps[4]!.events).toEqual([]); // no leave posted for a join the module's own notification ended
+    expect(steps[6]!.events).toEqual([expect.objectContaining({ type: 'join', epoch: after })]);
+  });
+
+  it('a session that ends posts a leave per join it tracks, with its epoch, and no session-end', () => {
+    const other = 'bob@a.example/desk';
+    const steps = replayModule(
+      [
+        { op: 'join', user, room, nick: 'Alice' },
+        { op: 'join', user, room: 'kitchen@muc.c.example', nick: 'Al' },
+        { op: 'join', user: other, room, nick: 'Bob' },
+        { op: 'leave', user, room: 'kitchen@muc.c.example', nick: 'Al' },
+        { op: 'join', user, room: 'hall@muc.c.example', nick: 'Al' },
+        { op: 'end', user },
+        { op: 'end', user: other },
+      ],
+      prosody,
+    );
+    const epoch = steps[0]!.events[0]!.epoch;
+    expect(epoch).toBeGreaterThan(0);
+    const ended = steps[5]!.events;
+    expect(ended.map((e) => [e.type, e.user, e.room]).sort()).toEqual([
+      ['leave', user, 'hall@muc.c.example'],
+      ['leave', user, room],
+    ]);
+    for (const e of ended) expect(e.epoch).toBe(epoch);
+    expect(steps[6]!.events.map((e) => [e.type, e.user, e.room])).toEqual([['leave', other, room]]);
   });
 });

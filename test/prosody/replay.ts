@@ -20,6 +20,8 @@ export type ModuleOp =
 export interface PostedEvent {
   type: string;
   seq: number;
+  /** The seq at which the module's resync began (its load, reload or overflow). */
+  epoch?: number;
   user?: string;
   room?: string;
   nick?: string;

@@ -19,9 +19,9 @@ describe.each(INTERPRETERS)('wire.lib.lua under %s', (bin: Interpreter) => {
     expect(a).toBe(b); // 1.7640756e+15 twice
   });
 
-  it('prints seq and since as exact integers, float or integer, on any Lua', () => {
+  it('prints seq, epoch and since as exact integers, float or integer, on any Lua', () => {
     const out = lua(`
-print(wire.event({ type = "join", seq = 1764075600000001.0, since = 1764075600000000.0, host = "a.test",
+print(wire.event({ type = "join", seq = 1764075600000001.0, epoch = 1764075599000001.0, since = 1764075600000000.0, host = "a.test",
   user = "u@a.test/r", room = "r@muc.b.test", nick = "N" }))
 print(wire.event({ type = "join", seq = 1764075600000002.0, host = "a.test" }))
 print(wire.event({ type = "s2s-close", seq = 1764075600000003, host = "a.test", remotes = { "muc.b.test" }, direction = "out" }))
@@ -30,6 +30,7 @@ print(wire.seq(9007199254740991.0))`);
     expect(JSON.parse(a!)).toEqual({
       type: 'join',
       seq: 1764075600000001,
+      epoch: 1764075599000001,
       since: 1764075600000000,
       host: 'a.test',
       user: 'u@a.test/r',
@@ -38,6 +39,7 @@ print(wire.seq(9007199254740991.0))`);
     });
     expect(a).toContain('"seq":1764075600000001,');
     expect(a).toContain('"since":1764075600000000,');
+    expect(a).toContain('"epoch":1764075599000001,');
     expect(JSON.parse(b!).seq).toBe(1764075600000002);
     expect(JSON.parse(c!)).toEqual({
       type: 's2s-close',
@@ -51,12 +53,12 @@ print(wire.seq(9007199254740991.0))`);
 
   it('wraps a batch in the v1 envelope and reads ping-muc answers, refused events included', () => {
     const out = lua(`
-print(wire.batch({ wire.event({ type = "host-start", seq = 5.0, host = "a.test" }) }))
+print(wire.batch({ wire.event({ type = "heartbeat", seq = 5.0, epoch = 4.0, host = "a.test" }) }))
 local a = wire.answer('{"ok":true,"applied":1,"refused":[{"index":1,"type":"join","error":"room on host"}]}')
 print(a.applied, #a.refused, a.refused[1].index, a.refused[1].type, a.refused[1].error)
 print(wire.answer("not json"), wire.answer(nil))`);
     const [batch, answer, bad] = out.split('\n');
-    expect(JSON.parse(batch!)).toEqual({ v: 1, events: [{ type: 'host-start', seq: 5, host: 'a.test' }] });
+    expect(JSON.parse(batch!)).toEqual({ v: 1, events: [{ type: 'heartbeat', seq: 5, epoch: 4, host: 'a.test' }] });
     expect(answer!.split('\t')).toEqual(['1', '1', '1', 'join', 'room on host']);
     expect(bad).toBe('nil\tnil');
   });

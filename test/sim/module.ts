@@ -6,8 +6,9 @@
 // - heal and notify act only on the session's current join with that nick and since, and forget
 //   the join as they deliver (no leave posted);
 // - seq: server time in µs, strictly increasing, never regressing across a restart;
-// - a reload keeps the sessions and resyncs: the live joins re-posted, then host-start (whose
-//   seq was taken before them);
+// - every event carries `epoch`: the seq taken as the module's resync began (its load, a
+//   reload, a restart); a reload keeps the sessions and resyncs: the live joins re-posted under
+//   the new epoch; a session that ends posts a leave per join it holds;
 // - events posted in order, a few per request, retried until the service answers 2xx; an event
 //   the service refuses is dropped.
 // `switches` bring back the old behaviours the review found (H2, H4), so that a test can show
@@ -22,7 +23,7 @@ import { replyFor } from '../support/fakes';
 export const HOST = 'a.example';
 
 export interface Switches {
-  /** H2: a reload posts host-start first and the re-posted joins after it. */
+  /** H2: a reload posts host-start first and the re-posted joins after it (for a service that reads host-start). */
   hostStartFirst?: boolean;
   /** H4: the seq clock starts again from the server's clock after a restart (no mark: it may regress). */
   seqRegresses?: boolean;
@@ -64,9 +65,7 @@ interface JoinEntry {
 
 interface Session {
   /** Counts the user's connections: a new one after a session end or a restart. */
-  epoch: number;
-  /** It has joined a room (its rooms table exists, even once empty): its end is posted. */
-  joined?: boolean;
+  connection: number;
   rooms: Map<string, JoinEntry>;
 }
 
@@ -107,7 +106,9 @@ export class ModuleModel {
   private posting = false;
   /** Bumped by a restart: a request in flight of the old process is dropped. */
   private process = 0;
-  private epochs = 0;
+  private connections = 0;
+  /** The seq taken as the module's last resync began (load, reload, restart): on every event. */
+  epoch: number;
   inFlight = 0;
   /** Events the service refused (never applied). */
   refused: RawEvent[] = [];
@@ -120,6 +121,7 @@ export class ModuleModel {
     private readonly batch = 2,
   ) {
     for (const r of remotes) this.remotes.set(r, { rooms: new Map(), link: 'up', downUntil: 0 });
+    this.epoch = this.nextSeq();
   }
 
   // --- the server's clock and events ---
@@ -143,7 +145,7 @@ export class ModuleModel {
   }
 
   private enqueue(event: Omit<RawEvent, 'seq'> & { seq?: number }): RawEvent {
-    const e = { ...event, host: HOST, seq: event.seq ?? this.nextSeq() } as unknown as RawEvent;
+    const e = { ...event, host: HOST, seq: event.seq ?? this.nextSeq(), epoch: this.epoch } as unknown as RawEvent;
     if (!e.type.startsWith('s2s-')) this.enqueued.push(e.type);
     this.queue.push(e);
     this.kick();
@@ -231,7 +233,7 @@ export class ModuleModel {
   private session(user: string): Session {
     let s = this.sessions.get(user);
     if (!s) {
-      s = { epoch: ++this.epochs, rooms: new Map() };
+      s = { connection: ++this.connections, rooms: new Map() };
       this.sessions.set(user, s);
     }
     return s;
@@ -254,7 +256,6 @@ export class ModuleModel {
     const op = this.opStart();
     const event = this.enqueue({ type: 'join', user, room, nick });
     s.rooms.set(room, { nick, since: event.seq });
-    s.joined = true;
     this.recordOp({ op: 'join', user, room, nick }, event.seq, op);
     return true;
   }
@@ -285,21 +286,21 @@ export class ModuleModel {
     }
     const op = this.opStart();
     this.sessions.delete(user);
-    if (s.joined) this.enqueue({ type: 'session-end', user });
+    for (const room of s.rooms.keys()) this.enqueue({ type: 'leave', user, room });
     this.recordOp({ op: 'end', user }, null, op);
   }
 
-  /** A module reload: sessions and the queue survive; every live join is posted again. */
+  /** A module reload: sessions and the queue survive; every live join is posted again under a new epoch. */
   reload(): void {
     const op = this.opStart();
     const start = this.nextSeq();
+    this.epoch = start;
     const reposts: RawEvent[] = [];
     for (const [user, s] of this.sessions)
       for (const [room, known] of s.rooms)
         reposts.push({ type: 'join', user, room, nick: known.nick, since: known.since, seq: 0 } as RawEvent);
     if (this.switches.hostStartFirst) this.enqueue({ type: 'host-start', seq: start });
     for (const r of reposts) this.enqueue({ ...r, seq: undefined });
-    if (!this.switches.hostStartFirst) this.enqueue({ type: 'host-start', seq: start });
     this.recordOp({ op: 'reload' }, null, op);
   }
 
@@ -319,7 +320,7 @@ export class ModuleModel {
     this.process++;
     this.posting = false;
     for (const r of this.remotes.values()) r.link = 'down';
-    this.enqueue({ type: 'host-start' });
+    this.epoch = this.nextSeq();
   }
 
   // --- the stanza API ---

@@ -7,7 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { MEMORY, startLocalService, type LocalService } from '../../lib/wiring/local';
-import { awsProbe, main } from '../../scripts/smoke';
+import { ListSubscriptionsByTopicCommand, type ListSubscriptionsByTopicCommandOutput } from '@aws-sdk/client-sns';
+import { awsProbe, checkAlarmSubscription, main, type SnsLike } from '../../scripts/smoke';
 import { API_SECRET, WEBHOOK_SECRET } from '../support/service';
 import { startStanzaApiStub, type StanzaApiStub } from '../support/stanza-api-stub';
 
@@ -145,4 +146,125 @@ it('on AWS, asks Scheduler and CloudWatch Logs (signed requests, against stand-i
     filterPattern: '{ $.message = "round done" && $.remote = "smoke-x.invalid" }',
     limit: 10,
   });
+});
+
+const TOPIC = 'arn:aws:sns:eu-west-1:123456789012:PingMuc-AlarmTopic';
+
+/** An SNS client stand-in answering ListSubscriptionsByTopic with `pages`, recording each command. */
+function fakeSns(pages: Array<ListSubscriptionsByTopicCommandOutput['Subscriptions']>) {
+  const sent: ListSubscriptionsByTopicCommand[] = [];
+  const client = {
+    send: async (command: ListSubscriptionsByTopicCommand) => {
+      sent.push(command);
+      const i = sent.length - 1;
+      return { Subscriptions: pages[i] ?? [], NextToken: i + 1 < pages.length ? `page${i + 1}` : undefined };
+    },
+  } as unknown as SnsLike;
+  return { client, sent };
+}
+
+const email = (arn: string) => ({
+  SubscriptionArn: arn,
+  Protocol: 'email',
+  Endpoint: 'ops@example.com',
+  TopicArn: TOPIC,
+});
+
+it('the alarm check fails without a topic: AlarmEmail empty pages nobody', async () => {
+  const { client, sent } = fakeSns([]);
+  for (const topic of [undefined, '', 'None']) {
+    const check = await checkAlarmSubscription(client, topic);
+    expect(check).toMatchObject({ name: 'alarm subscription', ok: false });
+    expect(check.detail).toMatch(/AlarmEmail is empty/);
+  }
+  expect(sent).toHaveLength(0);
+});
+
+it('the alarm check fails while the only subscription awaits its confirmation', async () => {
+  const { client, sent } = fakeSns([[email('PendingConfirmation')]]);
+  const check = await checkAlarmSubscription(client, TOPIC);
+  expect(check.ok).toBe(false);
+  expect(check.detail).toMatch(/not confirmed/);
+  expect(sent).toHaveLength(1);
+  expect(sent[0]).toBeInstanceOf(ListSubscriptionsByTopicCommand);
+  expect(sent[0]!.input).toEqual({ TopicArn: TOPIC, NextToken: undefined });
+});
+
+it('the alarm check fails on a topic with no subscription, and passes on a confirmed one on a later page', async () => {
+  expect((await checkAlarmSubscription(fakeSns([[]]).client, TOPIC)).detail).toMatch(/no subscription/);
+  const { client, sent } = fakeSns([[email('PendingConfirmation')], [email(`${TOPIC}:0f3c2a`)]]);
+  expect(await checkAlarmSubscription(client, TOPIC)).toEqual({
+    name: 'alarm subscription',
+    ok: true,
+    detail: 'email ops@example.com confirmed',
+  });
+  expect(sent.map((c) => c.input)).toEqual([
+    { TopicArn: TOPIC, NextToken: undefined },
+    { TopicArn: TOPIC, NextToken: 'page1' },
+  ]);
+});
+
+it('on AWS, the smoke test fails until the alarm topic has a confirmed subscription', async () => {
+  // Scheduler and CloudWatch Logs stand-ins that find the schedule and the round at once.
+  const fake = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (req.headers['x-amz-target'] === 'Logs_20140328.FilterLogEvents')
+        return res.end(JSON.stringify({ events: [{ message: '{}' }] }));
+      res.end(JSON.stringify({ Schedules: [{ Name: 'pm-s-a.example_smoke', CreationDate: Date.now() / 1000 }] }));
+    });
+  });
+  await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
+  const endpoint = `http://127.0.0.1:${(fake.address() as AddressInfo).port}`;
+  const saved = { ...process.env };
+  Object.assign(process.env, {
+    AWS_REGION: 'eu-west-1',
+    AWS_ACCESS_KEY_ID: 'test',
+    AWS_SECRET_ACCESS_KEY: 'test',
+    AWS_ENDPOINT_URL_SCHEDULER: endpoint,
+    AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: endpoint,
+  });
+  const aws = (...more: string[]) => [
+    '--url',
+    service.eventsUrl,
+    '--secret',
+    WEBHOOK_SECRET,
+    '--host',
+    'a.example',
+    '--schedule-group',
+    'g',
+    '--log-group',
+    '/l',
+    '--poll-ms',
+    '100',
+    ...more,
+  ];
+  try {
+    const run = async (argv: string[], sns: SnsLike) => {
+      const lines: string[] = [];
+      return {
+        code: await main(
+          argv,
+          {},
+          (l) => lines.push(l),
+          () => sns,
+        ),
+        lines,
+      };
+    };
+    const none = await run(aws(), fakeSns([]).client);
+    expect(none.code).toBe(1);
+    expect(none.lines).toContainEqual(expect.stringMatching(/^FAIL alarm subscription: no alarm topic/));
+    expect(none.lines.at(-1)).toBe('smoke test FAILED');
+    const pending = await run(aws('--alarm-topic', TOPIC), fakeSns([[email('PendingConfirmation')]]).client);
+    expect(pending.code).toBe(1);
+    expect(pending.lines).toContainEqual(expect.stringMatching(/^FAIL alarm subscription: 1 subscription/));
+    const confirmed = await run(aws('--alarm-topic', TOPIC), fakeSns([[email(`${TOPIC}:0f3c2a`)]]).client);
+    expect(confirmed.lines).toContainEqual('ok   alarm subscription: email ops@example.com confirmed');
+    expect(confirmed.code).toBe(0);
+  } finally {
+    process.env = saved;
+    await new Promise<void>((r) => fake.close(() => r()));
+  }
 });

@@ -269,7 +269,8 @@ export function roundWorld(env: Record<string, string> = {}): RoundWorld {
   const logs: RoundWorld['logs'] = [];
   const log = createLogger('test', 'debug', (line) => logs.push(JSON.parse(line)));
   const emf: RoundWorld['emf'] = [];
-  const metrics = new Metrics('Test', (line) => emf.push(JSON.parse(line)));
+  // Detailed: tests read every outcome's count.
+  const metrics = new Metrics('Test', (line) => emf.push(JSON.parse(line)), 'local', 'detailed');
   const deps: RoundDeps = { joins: store, rounds: store, scheduler, api, config, log, metrics, clock, selfRetry: true };
   return { clock, store, scheduler, api, config, deps, logs, emf };
 }

@@ -1,6 +1,17 @@
-// Log lines and EMF documents as CloudWatch reads them (the metric contract of docs/deploy.md).
+// Log lines and EMF documents as CloudWatch reads them, and the metric contract of
+// docs/operations.md checked against what the code publishes.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { createLogger, Metrics, stackFromEnv } from '../../lib/support/observability';
+import {
+  COUNTS,
+  createLogger,
+  MEASURES,
+  Metrics,
+  type MetricsLevel,
+  stackFromEnv,
+} from '../../lib/support/observability';
 
 const collect = () => {
   const lines: Array<Record<string, unknown>> = [];
@@ -33,52 +44,93 @@ describe('logger', () => {
 });
 
 describe('metrics', () => {
-  it('counts carry the dimension set [["Stack", <dimension>]]', () => {
+  type Doc = Record<string, unknown> & { _aws: { CloudWatchMetrics: Array<{ Dimensions: string[][] }> } };
+  const dims = (lines: Array<Record<string, unknown>>) =>
+    (lines as Doc[]).map((l) => l._aws.CloudWatchMetrics[0]!.Dimensions);
+
+  it('by default a count is its total per Stack, plus the values an alarm reads per [Stack, <dimension>]', () => {
     const { lines, sink } = collect();
     const m = new Metrics('PingMuc', sink, 'Prod');
+    m.count('Events', 'EventType', 'join');
+    m.count('Events', 'EventType', 'join', 2);
+    m.count('Events', 'EventType', 'refused');
     m.count('Pings', 'Outcome', 'joined');
-    m.count('Pings', 'Outcome', 'joined', 2);
-    m.count('Pings', 'Outcome', 'gone');
+    m.count('Pings', 'Outcome', 'failed');
     m.flush();
-    expect(lines).toHaveLength(2);
-    expect(lines[0]).toEqual({
-      _aws: {
-        Timestamp: expect.any(Number),
-        CloudWatchMetrics: [
-          { Namespace: 'PingMuc', Dimensions: [['Stack', 'Outcome']], Metrics: [{ Name: 'Pings', Unit: 'Count' }] },
-        ],
+    expect(lines).toEqual([
+      {
+        _aws: {
+          Timestamp: expect.any(Number),
+          CloudWatchMetrics: [
+            { Namespace: 'PingMuc', Dimensions: [['Stack']], Metrics: [{ Name: 'Events', Unit: 'Count' }] },
+          ],
+        },
+        Stack: 'Prod',
+        Events: 4,
       },
-      Stack: 'Prod',
-      Outcome: 'joined',
-      Pings: 3,
-    });
+      {
+        _aws: {
+          Timestamp: expect.any(Number),
+          CloudWatchMetrics: [
+            {
+              Namespace: 'PingMuc',
+              Dimensions: [['Stack', 'EventType']],
+              Metrics: [{ Name: 'Events', Unit: 'Count' }],
+            },
+          ],
+        },
+        Stack: 'Prod',
+        EventType: 'refused',
+        Events: 1,
+      },
+      expect.objectContaining({ Stack: 'Prod', Outcome: 'failed', Pings: 1 }),
+    ]);
     m.flush();
-    expect(lines).toHaveLength(2);
+    expect(lines).toHaveLength(3);
   });
 
-  it('per host: the same documents also carry ["Stack", "Host", …] and the host', () => {
+  it('by default no Host dimension, even for metrics recorded for a host, and no measure but SilentHosts', () => {
     const { lines, sink } = collect();
     const m = new Metrics('PingMuc', sink, 'Prod').forHost('a.example');
     m.count('Notifications', 'Result', 'sent');
+    m.count('Notifications', 'Result', 'no-session');
+    m.measure('RoundDurationMs', 12, 'Milliseconds');
+    m.measure('SilentHosts', 2, 'Count');
+    m.flush();
+    expect(dims(lines)).toEqual([[['Stack', 'Result']], [['Stack']]]);
+    expect(lines.some((l) => 'Host' in l)).toBe(false);
+    expect(lines[1]).toMatchObject({
+      _aws: { CloudWatchMetrics: [{ Metrics: [{ Name: 'SilentHosts', Unit: 'Count' }] }] },
+      SilentHosts: 2,
+    });
+  });
+
+  it('detailed: every value per [Stack, <dimension>] and, for a host, per [Stack, Host, <dimension>]', () => {
+    const { lines, sink } = collect();
+    const m = new Metrics('PingMuc', sink, 'Prod', 'detailed').forHost('a.example');
+    m.count('Notifications', 'Result', 'no-session');
+    m.count('RoundFailures', 'Kind', 'start');
     m.measure('RoundDurationMs', 12, 'Milliseconds');
     m.flush();
-    expect(
-      lines.map(
-        (l) => (l._aws as { CloudWatchMetrics: Array<{ Dimensions: unknown }> }).CloudWatchMetrics[0]!.Dimensions,
-      ),
-    ).toEqual([
+    expect(dims(lines)).toEqual([
       [
         ['Stack', 'Result'],
         ['Stack', 'Host', 'Result'],
       ],
+      [['Stack']],
+      [
+        ['Stack', 'Kind'],
+        ['Stack', 'Host', 'Kind'],
+      ],
       [['Stack'], ['Stack', 'Host']],
     ]);
-    expect(lines.every((l) => l.Host === 'a.example' && l.Stack === 'Prod')).toBe(true);
+    expect(lines.filter((l) => 'Host' in l).every((l) => l.Host === 'a.example')).toBe(true);
+    expect(lines[1]).not.toHaveProperty('Host');
   });
 
-  it('measures carry [["Stack"]], their unit, and at most 100 values per document', () => {
+  it('detailed measures carry [["Stack"]], their unit, and at most 100 values per document', () => {
     const { lines, sink } = collect();
-    const m = new Metrics('PingMuc', sink, 'Prod');
+    const m = new Metrics('PingMuc', sink, 'Prod', 'detailed');
     m.measure('RoundDurationMs', 1500, 'Milliseconds');
     for (let i = 0; i < 150; i++) m.measure('CloseToStartMs', i, 'Milliseconds');
     m.measure('CloseToStartMs', Number.NaN, 'Milliseconds');
@@ -106,5 +158,92 @@ describe('metrics', () => {
     expect(stackFromEnv({ PING_MUC_STACK: 'PingMucB' })).toBe('PingMucB');
     expect(stackFromEnv({})).toBe('local');
     expect(stackFromEnv({ PING_MUC_STACK: '' })).toBe('local');
+  });
+});
+
+describe('the metric table of docs/operations.md', () => {
+  const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+  /** `Name[Dim,…]=value,…:Unit` for every metric the code can publish at `level`. */
+  function published(level: MetricsLevel): Set<string> {
+    const out = new Set<string>();
+    const sink = (line: string) => {
+      const doc = JSON.parse(line) as Record<string, unknown> & {
+        _aws: { CloudWatchMetrics: Array<{ Dimensions: string[][]; Metrics: Array<{ Name: string; Unit: string }> }> };
+      };
+      const {
+        Dimensions,
+        Metrics: [spec],
+      } = doc._aws.CloudWatchMetrics[0]!;
+      for (const set of Dimensions) {
+        const own = set.filter((d) => d !== 'Stack');
+        const values = own.filter((d) => d !== 'Host').map((d) => String(doc[d]));
+        out.add(`${spec!.Name}[${own.join(',')}]=${values.join(',')}:${spec!.Unit}`);
+      }
+    };
+    // Every value of every count, and every measure, in a round's metrics (a host) and outside one.
+    for (const m of [new Metrics('PingMuc', sink, 'S', level), new Metrics('PingMuc', sink, 'S', level).forHost('h')]) {
+      for (const [name, { dimension, values }] of Object.entries(COUNTS))
+        for (const v of values) m.count(name as 'Events', dimension as 'EventType', v as 'join');
+      for (const [name, { unit }] of Object.entries(MEASURES)) m.measure(name as 'SilentHosts', 1, unit as 'Count');
+      m.flush();
+    }
+    return out;
+  }
+
+  /** The same keys from the table's rows (by default / with detailed columns). */
+  function documented(): Record<MetricsLevel, Set<string>> {
+    const text = readFileSync(path.join(ROOT, 'docs/operations.md'), 'utf8');
+    const section = text.slice(text.indexOf('## Metrics'), text.indexOf('\n## ', text.indexOf('## Metrics') + 1));
+    const rows = section.split('\n').filter((l) => l.startsWith('| `'));
+    const out = { default: new Set<string>(), detailed: new Set<string>() };
+    const names = (cell: string) => [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
+    for (const row of rows) {
+      const [metric, dims, byDefault, detailed, unit] = row
+        .split('|')
+        .slice(1)
+        .map((c) => c.trim());
+      const own = names(dims!).filter((d) => d !== 'Stack');
+      for (const [level, cell] of [
+        ['default', byDefault],
+        ['detailed', detailed],
+      ] as const) {
+        if (cell === '—') continue;
+        const values = cell === '✓' ? [''] : names(cell!);
+        for (const v of values) out[level].add(`${names(metric!)[0]}[${own.join(',')}]=${v}:${unit}`);
+      }
+    }
+    return out;
+  }
+
+  it('lists exactly what the code can publish, by default and with PING_MUC_METRICS=detailed', () => {
+    const docs = documented();
+    for (const level of ['default', 'detailed'] as const) {
+      const code = published(level);
+      expect(
+        [...code].filter((k) => !docs[level].has(k)),
+        `${level}: published, not in the table`,
+      ).toEqual([]);
+      expect(
+        [...docs[level]].filter((k) => !code.has(k)),
+        `${level}: in the table, never published`,
+      ).toEqual([]);
+    }
+  });
+
+  it('the default set is at most 8 metrics, none per host (each one is billed per stack, not per host)', () => {
+    const byDefault = published('default');
+    expect(byDefault.size).toBeLessThanOrEqual(8);
+    expect([...byDefault].filter((k) => /[[,]Host[,\]]/.test(k))).toEqual([]);
+  });
+
+  it("the README's metric list names every metric the code can publish, and no other", () => {
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const paragraph = readme.slice(readme.indexOf('metrics are CloudWatch EMF'), readme.indexOf('## Layout'));
+    // Backticked capitalized words, but the namespace and the Stack dimension.
+    const listed = new Set(
+      [...paragraph.matchAll(/`([A-Z][A-Za-z]+)`/g)].map((m) => m[1]!).filter((w) => w !== 'PingMuc' && w !== 'Stack'),
+    );
+    const code = new Set([...published('detailed')].map((k) => k.slice(0, k.indexOf('['))));
+    expect([...listed].sort()).toEqual([...code].sort());
   });
 });

@@ -1,5 +1,5 @@
 // Seeded randomness for the tests: mulberry32 for the fault suite and the simulator, and the
-// fuzz tests' picker (FUZZ_SEED=<n> replays a run; the seed is printed).
+// fuzz tests' picker. The seeds themselves: test/support/seeds.ts.
 export interface Rng {
   seed: number;
   next(): number;
@@ -20,7 +20,7 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
-export function rng(seed = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31))): Rng {
+export function rng(seed: number): Rng {
   const next = mulberry32(seed);
   return {
     seed,

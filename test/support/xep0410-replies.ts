@@ -1,7 +1,7 @@
 // Self-ping replies and the outcome ping-muc reads in each (XEP-0410 §3.2 and what Prosody
 // 0.12.3 answers): one table for the round's rule (test/domain/outcome.test.ts) and for the
 // module's copy of its "not joined" (test/prosody/outcome.test.ts), and the malformed replies
-// ping-muc's reader (readPingAnswer) refuses as a bad answer, which the module never acts on.
+// the round's rule refuses as unusable (whyUnusable: a bad answer), which the module never acts on.
 import { parse } from 'ltx';
 import type { Outcome } from '../../lib/domain/outcome';
 import type { PingReply } from '../../lib/domain/model';
@@ -22,7 +22,7 @@ const error = (condition: string, by?: string, from = 'lobby@muc.b.example/Alice
     `<iq type="error" id="x" from="${from}" to="alice@a.example/phone"><error type="cancel"${by ? ` by="${by}"` : ''}><${condition} xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>`,
   );
 
-// XEP-0410 §3 and what Prosody 0.12.3 answers (DEVELOPERS.md facts).
+// XEP-0410 §3 and what Prosody 0.12.3 answers (test/prosody/outcome.test.ts holds the module to it).
 export const table: Array<[string, Answer, Outcome]> = [
   ['result: joined', iq('<iq type="result" id="x" from="lobby@muc.b.example/Alice"/>'), 'joined'],
   ['service-unavailable: joined, client lacks ping', error('service-unavailable'), 'joined'],

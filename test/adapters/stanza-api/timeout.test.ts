@@ -1,16 +1,13 @@
-// Correctness review M2: a stanza API call that timed out must not be tried again in place. The
-// client marks its own timeout `retry: false`; wrapping it into StanzaApiError used to drop the
-// flag, so the round's in-place retry (lib/app/pass.ts: `retry !== false`) sent the call again,
-// two timeouts per call where the deadline margin counts one. After
-// /work/shared/reviews/repro/round/api-timeout-retried.test.ts.
+// A stanza API call that timed out is not tried again in place: the deadline margin counts one
+// timeout per call. The client marks its own timeout `retry: false`, and the wrap keeps the flag.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
-import { HttpStanzaApi } from '../../lib/adapters/stanza-api-http';
-import { StanzaApiError, TransportError } from '../../lib/support/errors';
-import { retrying } from '../../lib/support/retry';
-import { systemClock } from '../../lib/support/clock';
-import { closeLink, roundWorld, seedJoins } from '../support/fakes';
+import { HttpStanzaApi } from '../../../lib/adapters/stanza-api/client';
+import { StanzaApiError, TransportError } from '../../../lib/support/errors';
+import { retrying } from '../../../lib/support/retry';
+import { systemClock } from '../../../lib/support/clock';
+import { closeLink, roundWorld, seedJoins } from '../../support/fakes';
 
 let server: Server;
 let url = '';
@@ -71,7 +68,7 @@ it('a round whose self-ping timed out sends one HTTP request for its one join', 
   const start = w.scheduler.takeNext();
   if (!start) throw new Error('the close scheduled no round');
   w.clock.t = start.at;
-  const { runRound } = await import('../../lib/app/round');
+  const { runRound } = await import('../../../lib/app/round');
   await runRound(w.deps, start.job).catch(() => undefined);
   expect(requests).toBe(1);
 });

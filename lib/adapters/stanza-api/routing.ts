@@ -3,11 +3,11 @@
 // registry does not list is our own failure: the call throws, the round is retried, nobody is
 // notified. Each host has its own client, which gathers that host's calls into its own batches.
 import { createHash } from 'node:crypto';
-import { parseJid } from '../domain/jid';
-import type { PingReply } from '../domain/model';
-import type { JoinRef, StanzaApi } from '../ports';
-import type { HostApi, HostRegistry } from '../support/registry';
-import { StanzaApiError } from '../support/errors';
+import { parseJid } from '../../domain/jid';
+import type { PingReply } from '../../domain/model';
+import type { JoinRef, StanzaApi } from '../../ports';
+import type { HostApi, HostRegistry } from '../../support/registry';
+import { StanzaApiError } from '../../support/errors';
 
 /** Builds the client of one host's API URL with its keys (an HttpStanzaApi as configured). */
 export type StanzaApiFactory = (api: HostApi, host: string) => StanzaApi;
@@ -66,6 +66,8 @@ function hostOf(jid: string): string {
   try {
     return parseJid(jid).domain;
   } catch (err) {
-    throw new StanzaApiError(`no stanza API for ${JSON.stringify(jid.slice(0, 200))}: ${(err as Error).message}`);
+    throw new StanzaApiError(`no stanza API for ${JSON.stringify(jid.slice(0, 200))}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }

@@ -2,12 +2,12 @@
 // calls heal/selfPing/notify one join at a time, C at once, and the calls made together go out
 // as one signed request (../support/gather.ts); each call reads its own item of the answer.
 import type { Element } from '@xmpp/xml';
-import type { PingReply } from '../domain/model';
-import type { JoinRef, StanzaApi } from '../ports';
-import { Gatherer } from '../support/gather';
-import { StanzaApiError } from '../support/errors';
-import { GATHER_WINDOW_MS } from './stanza-api-options';
-import { healReply, type ItemAnswer, notifyReply, pingReply, serverPingReply } from './stanza-api-answers';
+import type { PingReply } from '../../domain/model';
+import type { JoinRef, StanzaApi } from '../../ports';
+import { Gatherer } from '../../support/gather';
+import { StanzaApiError } from '../../support/errors';
+import { GATHER_WINDOW_MS } from './options';
+import { healReply, type ItemAnswer, notifyReply, pingReply, serverPingReply } from './answers';
 
 /** One item of a request, as the caller names it; the wire builds its element. */
 export type ApiItem =

@@ -1,13 +1,15 @@
 // Server pings (docs/stanza-api.md, "Server pings"): HttpStanzaApi.serverPing against a local
 // HTTP server playing the module, and RoutingStanzaApi's routing to the host's API.
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
 import { type Element, parse } from 'ltx';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { HttpStanzaApi, StanzaApiError } from '../../lib/adapters/stanza-api-http';
-import { RoutingStanzaApi } from '../../lib/adapters/stanza-api-routing';
-import { secretKey, verify } from '../../lib/domain/signature';
-import { NS_API, NS_BATCH } from '../../lib/domain/stanzas';
+import { HttpStanzaApi } from '../../../lib/adapters/stanza-api/client';
+import type { StanzaApiOptions } from '../../../lib/adapters/stanza-api/options';
+import { StanzaApiError } from '../../../lib/support/errors';
+import { RoutingStanzaApi } from '../../../lib/adapters/stanza-api/routing';
+import { secretKey, verify } from '../../../lib/domain/signature';
+import { NS_API, NS_BATCH } from '../../../lib/domain/stanzas';
+import { type AnsweringServer, answeringServer, flatHeaders, quickClient } from '../../support/answering-server';
 
 const SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
 const SECRET_B = `whsec_${Buffer.alloc(32, 9).toString('base64')}`;
@@ -21,40 +23,25 @@ interface Reply {
 /** Each request the server saw: its path, headers, body and root. */
 let seen: Array<{ path: string; headers: IncomingHttpHeaders; body: string; root: Element }> = [];
 let script: (root: Element) => Reply = () => ({ status: 500, body: 'unset' });
-let server: Server;
+let server: AnsweringServer;
 let base = '';
 let url = '';
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      const root = parse(body);
-      seen.push({ path: req.url ?? '', headers: req.headers, body, root });
-      const r = script(root);
-      res.writeHead(r.status ?? 200, { 'content-type': r.type ?? 'application/xml' });
-      res.end(r.body);
-    });
+  server = await answeringServer((req) => {
+    const root = parse(req.body);
+    seen.push({ ...req, root });
+    return script(root);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = server.base;
   url = `${base}/ping_muc_cloud/stanza`;
 });
-afterAll(
-  () =>
-    new Promise<void>((r) => {
-      server.close(() => r());
-      server.closeAllConnections();
-    }),
-);
+afterAll(() => server.close());
 beforeEach(() => {
   seen = [];
 });
 
-const api = (options: Partial<ConstructorParameters<typeof HttpStanzaApi>[0]> = {}) =>
-  new HttpStanzaApi({ url, key: secretKey(SECRET), timeoutMs: 2000, retryBaseMs: 1, retryMaxMs: 5, ...options });
+const api = (options: Partial<StanzaApiOptions> = {}) => quickClient(url, secretKey(SECRET), options);
 
 const batch = (items: string[]) => `<batch xmlns="${NS_BATCH}" version="3">${items.join('')}</batch>`;
 /** Answers each item of a batch with `inner`. */
@@ -62,8 +49,6 @@ const answerEach = (inner: string) => (root: Element) => ({
   body: batch(root.getChildElements().map((i) => `<item id="${i.attrs.id}">${inner}</item>`)),
 });
 const sent = `<sent xmlns="${NS_API}"/>`;
-const headers = (h: IncomingHttpHeaders) =>
-  Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Array.isArray(v) ? v[0] : v]));
 
 describe('HttpStanzaApi.serverPing', () => {
   it('sends exactly one signed batch with one server-ping item to the remote, and resolves on its answer', async () => {
@@ -73,7 +58,7 @@ describe('HttpStanzaApi.serverPing', () => {
     const [req] = seen;
     expect(req?.path).toBe('/ping_muc_cloud/stanza');
     expect(req?.headers['content-type']).toBe('application/xml');
-    expect(() => verify(secretKey(SECRET), headers(req?.headers ?? {}), req?.body ?? '')).not.toThrow();
+    expect(() => verify(secretKey(SECRET), flatHeaders(req?.headers ?? {}), req?.body ?? '')).not.toThrow();
     const root = req?.root as Element;
     expect(root.name).toBe('batch');
     expect(root.attrs).toEqual({ xmlns: NS_BATCH, version: '3' });
@@ -138,13 +123,7 @@ describe('HttpStanzaApi.serverPing', () => {
   });
 
   it('throws StanzaApiError when the API is unreachable', async () => {
-    const dead = new HttpStanzaApi({
-      url: 'http://127.0.0.1:1/x',
-      key: secretKey(SECRET),
-      timeoutMs: 500,
-      tries: 2,
-      retryBaseMs: 1,
-    });
+    const dead = quickClient('http://127.0.0.1:1/x', secretKey(SECRET), { timeoutMs: 500, tries: 2 });
     await expect(dead.serverPing('a.example', REMOTE)).rejects.toBeInstanceOf(StanzaApiError);
   });
 
@@ -188,9 +167,9 @@ describe('RoutingStanzaApi.serverPing', () => {
       ['/b/stanza', REMOTE],
       ['/a/stanza', 'c.example'],
     ]);
-    expect(() => verify(secretKey(SECRET_B), headers(seen[0]?.headers ?? {}), seen[0]?.body ?? '')).not.toThrow();
-    expect(() => verify(secretKey(SECRET), headers(seen[0]?.headers ?? {}), seen[0]?.body ?? '')).toThrow();
-    expect(() => verify(secretKey(SECRET), headers(seen[1]?.headers ?? {}), seen[1]?.body ?? '')).not.toThrow();
+    expect(() => verify(secretKey(SECRET_B), flatHeaders(seen[0]?.headers ?? {}), seen[0]?.body ?? '')).not.toThrow();
+    expect(() => verify(secretKey(SECRET), flatHeaders(seen[0]?.headers ?? {}), seen[0]?.body ?? '')).toThrow();
+    expect(() => verify(secretKey(SECRET), flatHeaders(seen[1]?.headers ?? {}), seen[1]?.body ?? '')).not.toThrow();
   });
 
   it('names the host in ping-muc-host (ASCII), so that one URL serving several hosts runs the batch as it', async () => {

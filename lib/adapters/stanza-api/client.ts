@@ -5,35 +5,22 @@ import http from 'node:http';
 import https from 'node:https';
 import { domainToASCII } from 'node:url';
 import type { Element } from '@xmpp/xml';
-import { sign } from '../domain/signature';
-import {
-  batchItems,
-  batchOf,
-  heal,
-  notifyItem,
-  selfPing,
-  serverPing,
-  stanzaId,
-  unavailable,
-  XmlError,
-} from '../domain/stanzas';
-import { backoffMs } from '../support/backoff';
-import { StanzaApiError, TransportError } from '../support/errors';
-import { MAX_BATCH_BYTES, MAX_BATCH_ITEMS, MAX_ITEM_ANSWER_BYTES, type StanzaApiOptions } from './stanza-api-options';
+import { sign } from '../../domain/signature';
+import { batchOf, heal, notifyItem, selfPing, serverPing, stanzaId, unavailable } from '../../domain/stanzas';
+import { backoffMs } from '../../support/backoff';
+import { StanzaApiError, TransportError } from '../../support/errors';
+import { MAX_BATCH_BYTES, MAX_BATCH_ITEMS, MAX_ITEM_ANSWER_BYTES, type StanzaApiOptions } from './options';
 import {
   type Answer,
+  batchItems,
   type ItemAnswer,
   MAX_RESPONSE_BYTES,
   readAnswer,
   readItem,
   retryAfterMs,
   Unusable,
-} from './stanza-api-answers';
-import { type ApiItem, BatchingStanzaApi, type Exchanged, type StanzaApiWire } from './stanza-api-batching';
-
-export { MAX_RESPONSE_BYTES } from './stanza-api-answers';
-export { StanzaApiError } from '../support/errors';
-export { MAX_BATCH_BYTES, MAX_BATCH_ITEMS, MAX_ITEM_ANSWER_BYTES, type StanzaApiOptions } from './stanza-api-options';
+} from './answers';
+import { type ApiItem, BatchingStanzaApi, type Exchanged, type StanzaApiWire } from './batching';
 
 /** The StanzaApi port over HTTP: concurrent calls gathered into batches of at most gatherMaxItems. */
 export class HttpStanzaApi extends BatchingStanzaApi {
@@ -111,8 +98,8 @@ export class HttpWire implements StanzaApiWire {
         clearTimeout(timer);
         fn();
       };
-      const fail = (message: string, retry: boolean) => {
-        finish(() => reject(new TransportError(message, { retry })));
+      const fail = (message: string, retry: boolean, cause?: Error) => {
+        finish(() => reject(new TransportError(message, cause ? { retry, cause } : { retry })));
         req.destroy();
       };
       // Signed per try: the API refuses a webhook-id it has seen (replay protection).
@@ -143,7 +130,7 @@ export class HttpWire implements StanzaApiWire {
           chunks.push(chunk);
         });
         res.on('end', () => finish(() => resolve({ ...head, body: Buffer.concat(chunks) })));
-        res.on('error', (err) => fail(`stanza API answer cut: ${err.message}`, true));
+        res.on('error', (err) => fail(`stanza API answer cut: ${err.message}`, true, err));
         res.on('aborted', () => fail('stanza API answer cut', true));
       });
       // No retry after our own timeout: it already exceeds the server's ping timeout, and the
@@ -152,7 +139,7 @@ export class HttpWire implements StanzaApiWire {
       // Resets of a reused keep-alive socket (ECONNRESET, EPIPE, "socket hang up") and refused
       // connections: the request did not get through, or not whole; trying again is safe (a
       // self-ping is harmless twice; a second notification repeats the same presence).
-      req.on('error', (err) => fail(`stanza API unreachable: ${err.message}`, true));
+      req.on('error', (err) => fail(`stanza API unreachable: ${err.message}`, true, err));
       // Settles whatever happens: a connection closed before the whole answer is a cut answer.
       req.on('close', () => fail('stanza API closed the connection before the whole answer', true));
       req.end(body);
@@ -245,7 +232,7 @@ export class HttpWire implements StanzaApiWire {
       );
       return items.map((item) => (typeof item === 'string' ? { bad: item } : readItem(item)));
     } catch (err) {
-      if (!(err instanceof Unusable || err instanceof XmlError)) throw err;
+      if (!(err instanceof Unusable)) throw err;
       const reason = `batch answer: ${err.message}`;
       return chunk.map(() => ({ bad: reason }));
     }

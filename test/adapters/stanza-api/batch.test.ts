@@ -1,16 +1,18 @@
 // The stanza API's one protocol (docs/stanza-api.md, version 3): HttpStanzaApi against a local
 // HTTP server playing the module, and against the shared stub (its join identity rule too).
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
 import { type Element, parse } from 'ltx';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { HttpStanzaApi, StanzaApiError } from '../../lib/adapters/stanza-api-http';
-import type { PingReply } from '../../lib/domain/model';
-import { classify } from '../../lib/domain/outcome';
-import { secretKey, sign, verify } from '../../lib/domain/signature';
-import { NS_API, NS_BATCH, NS_STANZAS } from '../../lib/domain/stanzas';
-import type { JoinRef } from '../../lib/ports';
-import { type Answer, startStanzaApiStub, type StanzaApiStub } from '../support/stanza-api-stub';
+import { HttpStanzaApi } from '../../../lib/adapters/stanza-api/client';
+import type { StanzaApiOptions } from '../../../lib/adapters/stanza-api/options';
+import { StanzaApiError } from '../../../lib/support/errors';
+import type { PingReply } from '../../../lib/domain/model';
+import { classify } from '../../../lib/domain/outcome';
+import { secretKey, sign, verify } from '../../../lib/domain/signature';
+import { NS_API, NS_BATCH, NS_STANZAS } from '../../../lib/domain/stanzas';
+import type { JoinRef } from '../../../lib/ports';
+import { type AnsweringServer, answeringServer, flatHeaders, quickClient } from '../../support/answering-server';
+import { type Answer, startStanzaApiStub, type StanzaApiStub } from '../../support/stanza-api-stub';
 
 const SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
 const USER = 'alice@a.example/r';
@@ -35,57 +37,34 @@ interface Reply {
 }
 let seen: Array<{ root: Element; items: Item[]; headers: IncomingHttpHeaders; body: string }> = [];
 let script: (items: Item[]) => Reply = () => ({ status: 500, body: 'unset' });
-let server: Server;
+let server: AnsweringServer;
 let url = '';
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      const root = parse(body);
-      const items = root.getChildElements().map((el: Element) => {
-        const stanza = el.name === 'heal' || el.name === 'notify' ? (el.getChildElements()[0] ?? el) : el;
-        return {
-          name: el.name,
-          id: el.attrs.id ?? '',
-          since: el.attrs.since,
-          from: stanza.attrs.from ?? '',
-          to: stanza.attrs.to ?? '',
-          el,
-        };
-      });
-      seen.push({ root, items, headers: req.headers, body });
-      const r = script(items);
-      res.writeHead(r.status ?? 200, { 'content-type': r.type ?? 'application/xml' });
-      res.end(r.body);
+  server = await answeringServer(({ headers, body }) => {
+    const root = parse(body);
+    const items = root.getChildElements().map((el: Element) => {
+      const stanza = el.name === 'heal' || el.name === 'notify' ? (el.getChildElements()[0] ?? el) : el;
+      return {
+        name: el.name,
+        id: el.attrs.id ?? '',
+        since: el.attrs.since,
+        from: stanza.attrs.from ?? '',
+        to: stanza.attrs.to ?? '',
+        el,
+      };
     });
+    seen.push({ root, items, headers, body });
+    return script(items);
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/ping_muc_cloud/stanza`;
+  url = `${server.base}/ping_muc_cloud/stanza`;
 });
-afterAll(
-  () =>
-    new Promise<void>((r) => {
-      server.close(() => r());
-      server.closeAllConnections();
-    }),
-);
+afterAll(() => server.close());
 beforeEach(() => {
   seen = [];
 });
 
-const api = (options: Partial<ConstructorParameters<typeof HttpStanzaApi>[0]> = {}) =>
-  new HttpStanzaApi({
-    url,
-    key: secretKey(SECRET),
-    timeoutMs: 2000,
-    retryBaseMs: 1,
-    retryMaxMs: 5,
-    windowMs: 1,
-    ...options,
-  });
+const api = (options: Partial<StanzaApiOptions> = {}) => quickClient(url, secretKey(SECRET), options);
 
 const result = (i: Item, extra = ' xmlns="jabber:client"') =>
   `<iq${extra} type="result" id="${i.id}" from="${i.to}" to="${i.from}"/>`;
@@ -99,8 +78,14 @@ const item = (i: Item, inner: string) => `<item id="${i.id}">${inner}</item>`;
 /** The room number of an item's occupant (a notification's `from`). */
 const room = (i: Item) => Number(/^room(\d+)@/.exec(i.name === 'notify' ? i.from : i.to)?.[1]);
 const kinds = (replies: PingReply[]) => replies.map((r) => r.kind);
-const headers = (h: IncomingHttpHeaders) =>
-  Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Array.isArray(v) ? v[0] : v]));
+/** A script that answers each item with `answer(item, its room, the request's number from 1)`. */
+const perItem = (answer: (i: Item, k: number, call: number) => string) => {
+  let calls = 0;
+  return (items: Item[]): Reply => {
+    calls++;
+    return { body: batch(items.map((i) => answer(i, room(i), calls))) };
+  };
+};
 
 describe('requests', () => {
   it('gathers concurrent calls into one signed <batch version="3">: self-pings, heals and notifications with their since', async () => {
@@ -118,7 +103,7 @@ describe('requests', () => {
     expect([probe.kind, healed.kind, notified]).toEqual(['reply', 'timeout', 'sent']);
     expect(seen).toHaveLength(1);
     const [req] = seen;
-    expect(() => verify(secretKey(SECRET), headers(req?.headers ?? {}), req?.body ?? '')).not.toThrow();
+    expect(() => verify(secretKey(SECRET), flatHeaders(req?.headers ?? {}), req?.body ?? '')).not.toThrow();
     expect(req?.headers['content-type']).toBe('application/xml');
     expect(req?.root.name).toBe('batch');
     expect(req?.root.attrs).toEqual({ xmlns: NS_BATCH, version: '3' });
@@ -260,19 +245,10 @@ describe('self-pings and heals', () => {
   });
 
   it('sends the items refused with 503 once more, alone and as they were, then makes them bad-answers', async () => {
-    let calls = 0;
-    script = (items) => {
-      calls++;
-      return {
-        body: batch(
-          items.map((i) => {
-            const k = room(i);
-            if (k === 1 || k === 3) return item(i, calls === 1 || k === 3 ? refused('503') : signal('sent'));
-            return item(i, result(i));
-          }),
-        ),
-      };
-    };
+    script = perItem((i, k, call) => {
+      if (k === 1 || k === 3) return item(i, call === 1 || k === 3 ? refused('503') : signal('sent'));
+      return item(i, result(i));
+    });
     const client = api();
     const replies = await Promise.all([
       client.selfPing(joinOf(0)),
@@ -364,26 +340,17 @@ describe('self-pings and heals', () => {
 
 describe('notifications', () => {
   it('sent and no-session; a refusal, a bad item or an unusable answer throws, never `sent`', async () => {
-    let calls = 0;
-    script = (items) => {
-      calls++;
-      return {
-        body: batch(
-          items.map((i) => {
-            const k = room(i);
-            if (k === 0) return item(i, signal('sent'));
-            if (k === 1) return item(i, signal('no-session'));
-            if (k === 2) return item(i, refused('403'));
-            if (k === 3) return item(i, calls === 1 ? refused('503') : signal('sent'));
-            if (k === 4) return item(i, refused('503'));
-            if (k === 5) return item(i, signal('timeout'));
-            if (k === 6) return item(i, `<sent xmlns="${NS_BATCH}"/>`);
-            if (k === 7) return item(i, refused('400'));
-            return '';
-          }),
-        ),
-      };
-    };
+    script = perItem((i, k, call) => {
+      if (k === 0) return item(i, signal('sent'));
+      if (k === 1) return item(i, signal('no-session'));
+      if (k === 2) return item(i, refused('403'));
+      if (k === 3) return item(i, call === 1 ? refused('503') : signal('sent'));
+      if (k === 4) return item(i, refused('503'));
+      if (k === 5) return item(i, signal('timeout'));
+      if (k === 6) return item(i, `<sent xmlns="${NS_BATCH}"/>`);
+      if (k === 7) return item(i, refused('400'));
+      return '';
+    });
     const client = api();
     const out = await Promise.allSettled(joins(9).map((j) => client.notify(j)));
     expect(out.map((o) => (o.status === 'fulfilled' ? o.value : 'throws'))).toEqual([
@@ -441,13 +408,7 @@ describe('the API’s failures', () => {
       script = () => ({ status, body: 'no' });
       await expect(client.heal(joinOf(0))).rejects.toThrow(new RegExp(`answered ${status}`));
     }
-    const dead = new HttpStanzaApi({
-      url: 'http://127.0.0.1:1/x',
-      key: secretKey(SECRET),
-      timeoutMs: 500,
-      tries: 2,
-      retryBaseMs: 1,
-    });
+    const dead = quickClient('http://127.0.0.1:1/x', secretKey(SECRET), { timeoutMs: 500, tries: 2 });
     const err = await dead.selfPing(joinOf(0)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StanzaApiError);
     // A refused connection may be cured by trying again: the round may.

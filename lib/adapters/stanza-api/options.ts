@@ -1,6 +1,6 @@
-// The stanza API client's options and limits (./stanza-api-http.ts), and those that the module's
+// The stanza API client's options and limits (./client.ts), and those that the module's
 // options mirror (prosody/README.md).
-import type { Keys } from '../domain/signature';
+import type { Keys } from '../../domain/signature';
 
 /** Items per request (the module's `ping_muc_cloud_batch_max_items`, default 500). */
 export const MAX_BATCH_ITEMS = 500;

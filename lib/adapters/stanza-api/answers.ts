@@ -1,14 +1,13 @@
 // What the stanza API answered, checked (docs/stanza-api.md): a 200 answer read strictly, a
-// batch item, a self-ping reply, a notification's. Pure: the client (./stanza-api-http.ts) does the HTTP.
+// batch item, a self-ping reply, a notification's. Pure: the client (./client.ts) does the HTTP.
 import { TextDecoder } from 'node:util';
 import type { Element } from '@xmpp/xml';
-import type { PingReply } from '../domain/model';
-import { sameJid } from '../domain/jid';
-import { DEFINED_CONDITIONS } from '../domain/outcome';
-import { API_VERSION, NS_API, NS_BATCH, NS_STANZAS, parseXml } from '../domain/stanzas';
-import { StanzaApiError } from '../support/errors';
-
-export { StanzaApiError } from '../support/errors';
+import type { PingReply } from '../../domain/model';
+import { sameJid } from '../../domain/jid';
+import { whyUnusable } from '../../domain/outcome';
+import { API_VERSION, NS_API, NS_BATCH } from '../../domain/stanzas';
+import { PingMucError, StanzaApiError } from '../../support/errors';
+import { parseXml } from './xml';
 
 /** Largest answer read (a whole answer before its per-item room). */
 export const MAX_RESPONSE_BYTES = 64 * 1024;
@@ -36,7 +35,9 @@ export const REQUEST_STATUS = new Set([400, 403, 404, 413]);
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** A 200 answer to one request that we cannot use: a bad answer for that request. */
-export class Unusable extends Error {}
+export class Unusable extends PingMucError {
+  override name = 'Unusable';
+}
 
 /**
  * The root element of a usable 200 answer. Throws StanzaApiError for the API's failure (5xx,
@@ -103,8 +104,54 @@ function readXml(answer: Answer, maxBytes: number): Element {
   try {
     return parseXml(text, maxBytes);
   } catch (err) {
-    throw new Unusable(`bad XML: ${(err as Error).message}`);
+    throw new Unusable(`bad XML: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/** Only whitespace beside the elements of `el`. */
+const onlyElements = (el: Element): boolean =>
+  el.children.every((c) => typeof c !== 'string' || /^[ \t\r\n]*$/.test(c));
+
+/** Attributes other than namespace declarations. */
+const plainAttrs = (el: Element): string[] =>
+  Object.keys(el.attrs).filter((a) => a !== 'xmlns' && !a.startsWith('xmlns:'));
+
+/**
+ * The answer element of each request id of an answer, in the order of `ids`, or why there is
+ * none: no item, several items, or an item that does not hold exactly one element. Items of ids
+ * that were not asked are ignored. Throws Unusable when the root is not a `<batch>` of this
+ * version: the whole answer is unusable.
+ */
+export function batchItems(root: Element, ids: readonly string[]): Array<Element | string> {
+  if (root.getName() !== 'batch' || root.getNS() !== NS_BATCH)
+    throw new Unusable(`<${root.name.slice(0, 40)}> is not a <batch xmlns="${NS_BATCH}">`);
+  const version = root.attrs.version;
+  if (version !== API_VERSION)
+    throw new Unusable(
+      version === undefined
+        ? `<batch> without a version (ping-muc speaks ${API_VERSION})`
+        : `<batch> of version ${JSON.stringify(String(version).slice(0, 20))}, not ${API_VERSION}`,
+    );
+  if (plainAttrs(root).some((a) => a !== 'version')) throw new Unusable('<batch> with other attributes than version');
+  if (!onlyElements(root)) throw new Unusable('text in <batch>');
+  const found = new Map<string, Element[]>();
+  for (const item of root.getChildElements()) {
+    if (item.getName() !== 'item' || item.getNS() !== NS_BATCH)
+      throw new Unusable(`<${item.name.slice(0, 40)}> in <batch>, not an <item>`);
+    const id = item.attrs.id;
+    if (typeof id !== 'string') throw new Unusable('<item> without an id');
+    found.set(id, [...(found.get(id) ?? []), item]);
+  }
+  return ids.map((id) => {
+    const items = found.get(id) ?? [];
+    if (items.length === 0) return 'no item for this request';
+    if (items.length > 1) return `${items.length} items for this request`;
+    const item = items[0] as Element;
+    if (plainAttrs(item).some((a) => a !== 'id')) return '<item> with other attributes than id';
+    const answers = item.getChildElements();
+    if (answers.length !== 1 || !onlyElements(item)) return '<item> without exactly one element';
+    return answers[0] as Element;
+  });
 }
 
 /** An item's answer: a per-item refusal, else the answer element. */
@@ -192,19 +239,8 @@ export function readPingAnswer(answer: Element, iq: Element, inherited?: string)
     throw new Unusable('IQ reply from another JID than the occupant pinged');
   if (!to || !sameJid(to, String(iq.attrs.from))) throw new Unusable('IQ reply to another JID than the session');
   if (type === 'error') {
-    // RFC 6120 §8.3.1–8.3.2: an error stanza holds one <error/>, which holds one defined
-    // condition (§8.3.3) in the stanzas namespace beside an optional <text/>. An error without
-    // one is malformed: it must not be read as "any other error" (XEP-0410 §3.2: not joined).
-    const errors = answer.getChildElements().filter((c) => c.getName() === 'error' && c.getNS() === ns);
-    if (errors.length !== 1) throw new Unusable('IQ error without exactly one <error/>');
-    const children = (errors[0] as Element).getChildElements().filter((c) => c.getNS() === NS_STANZAS);
-    const conditions = children.filter((c) => c.getName() !== 'text');
-    if (conditions.length !== 1 || !DEFINED_CONDITIONS.has((conditions[0] as Element).getName())) {
-      throw new Unusable('IQ error without exactly one defined condition (RFC 6120 §8.3.3)');
-    }
-    // §8.3.2: at most one <text/>. Prosody's get_error takes a second one for the condition, so
-    // such an error could read one way here and another way in the module (docs/stanza-api.md).
-    if (children.length - conditions.length > 1) throw new Unusable('IQ error with several <text/>');
+    const why = whyUnusable(answer);
+    if (why) throw new Unusable(why);
   }
   return { kind: 'reply', iq: answer };
 }

@@ -7,14 +7,14 @@ import {
   BatchingStanzaApi,
   type Exchanged,
   type StanzaApiWire,
-} from '../../lib/adapters/stanza-api-batching';
-import { RoutingStanzaApi } from '../../lib/adapters/stanza-api-routing';
-import type { ItemAnswer } from '../../lib/adapters/stanza-api-answers';
-import type { PingReply } from '../../lib/domain/model';
-import { secretKey } from '../../lib/domain/signature';
-import { NS_API } from '../../lib/domain/stanzas';
-import type { JoinRef, StanzaApi } from '../../lib/ports';
-import { StanzaApiError } from '../../lib/support/errors';
+} from '../../../lib/adapters/stanza-api/batching';
+import { RoutingStanzaApi } from '../../../lib/adapters/stanza-api/routing';
+import type { ItemAnswer } from '../../../lib/adapters/stanza-api/answers';
+import type { PingReply } from '../../../lib/domain/model';
+import { secretKey } from '../../../lib/domain/signature';
+import { NS_API } from '../../../lib/domain/stanzas';
+import type { JoinRef, StanzaApi } from '../../../lib/ports';
+import { StanzaApiError } from '../../../lib/support/errors';
 
 const SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
 const join = (k: number, user = `u${k}@a.example/r`): JoinRef => ({
