@@ -7,7 +7,7 @@ import { loadConfig } from '../lib/support/config';
 import { secretKey, sign } from '../lib/domain/signature';
 import { APPLY_PARALLELISM, handleEvents, type HttpRequest, type IngestDeps } from '../lib/app/ingest';
 import { createLogger, Metrics } from '../lib/support/observability';
-import type { JoinStore, RoundStore, WebhookLog } from '../lib/ports';
+import type { JoinStore, RoundStore } from '../lib/ports';
 import { systemClock } from '../lib/support/clock';
 import { CountingScheduler } from './scheduler';
 
@@ -70,11 +70,10 @@ export function makeRequests(p: IngestParams, seq0 = Date.now() * 1000): HttpReq
   return requests;
 }
 
-export function ingestDeps(store: JoinStore & RoundStore & WebhookLog): IngestDeps {
+export function ingestDeps(store: JoinStore & RoundStore): IngestDeps {
   return {
     joins: store,
     rounds: store,
-    webhooks: store,
     clock: systemClock,
     scheduler: new CountingScheduler(),
     config: loadConfig({ PING_MUC_DELAY_SECONDS: '0' }),
@@ -87,7 +86,7 @@ export function ingestDeps(store: JoinStore & RoundStore & WebhookLog): IngestDe
 /** Sends the requests one after the other through handleEvents; a short warm-up is not counted. */
 export async function measureIngest(
   setup: string,
-  store: JoinStore & RoundStore & WebhookLog,
+  store: JoinStore & RoundStore,
   p: IngestParams,
 ): Promise<IngestResult> {
   const deps = ingestDeps(store);

@@ -1,6 +1,8 @@
-// npm run bench [-- --full] [-- --only=round,ingest,cold,e2e] [-- --latency=20 --concurrency=32 --batch=100]
+// npm run bench [-- --full] [-- --only=round,ingest,cold,e2e,host-start] [-- --latency=20 --concurrency=32 --batch=100]
 // Quick mode (default): round at N = 1,000 and 10,000, ingest, cold start, e2e with M = 100.
 // --full: round also at N = 100,000, more ingest events, e2e with M = 500 and M = 1,000.
+// host-start (only when asked): the stale-join benchmark, 0, 20,000 and 100,000 stale joins of an
+// older epoch beside 200 live ones (bench/host-start.ts).
 // e2e runs the variants ping-muc and debian-mod_ping_muc at each M; BENCH_E2E_VARIANTS
 // (comma-separated) runs only those named.
 // Issue 11's targets (bench/heal-targets.ts): --full --latency=50 --batch=100 (the 100,000-join
@@ -20,6 +22,7 @@ import { RESULTS_DIR } from './children';
 import { coldStartPart, type ColdRow } from './cold-start';
 import type { E2eResult } from './e2e';
 import { healTargets, type Target } from './heal-targets';
+import { renderStaleJoins, type StaleJoinRow } from './host-start';
 import type { IngestResult } from './ingest';
 import { ingestPart } from './ingest-part';
 import type { ScaleIngestResult } from './ingest-scale';
@@ -332,6 +335,10 @@ export function render(results: Results, md: boolean): string {
       ),
     );
   }
+  if (results.staleJoins?.length) {
+    h('Stale joins (an older epoch) beside 200 live ones on one remote, delay 1 s, dynalite');
+    out.push(renderStaleJoins(results.staleJoins, md));
+  }
   if (results.e2e) {
     h('End to end on the real testbed');
     out.push(results.e2e.rendered(md));
@@ -424,6 +431,8 @@ export interface Results {
   ablation: { calibration: CalibrationResult[]; variants: RoundRow[] };
   ingest: IngestResult[];
   cold: ColdRow[];
+  /** The stale-join benchmark (--only=host-start). */
+  staleJoins?: StaleJoinRow[];
   e2e?: { rows: E2eResult[] | { measured: false; reason: string }; rendered(md: boolean): string };
   scale?: {
     ingest?: ScaleIngestResult;
@@ -468,6 +477,10 @@ async function main(): Promise<void> {
   }
   if (opts.parts.has('ingest')) results.ingest = await ingestPart(opts.full ? 20_000 : 5_000, log);
   if (opts.parts.has('cold')) results.cold = await coldStartPart(opts.coldRuns, log);
+  if (opts.parts.has('host-start')) {
+    const { staleJoinPart } = await import('./host-start');
+    results.staleJoins = await staleJoinPart([0, 20_000, 100_000], log);
+  }
   if (opts.parts.has('e2e')) {
     const { e2ePart } = await import('./e2e-part');
     results.e2e = await e2ePart(opts.full ? [500, 1_000] : [100], log);

@@ -3,7 +3,7 @@
 // taps in the parent do not share its CPU. Its store is the DynamoDB endpoint given as
 // `dynamodbEndpoint` (a dynalite in yet another process, as DynamoDB is a service of its own on
 // AWS), else an embedded dynalite. Tells its events URL; answers
-// { op: 'joins', host, remote } with the count of stored joins, and { op: 'log' } with the log
+// { op: 'joins', host, remote, epoch? } with the count of stored joins, and { op: 'log' } with the log
 // lines (JSON) it wrote.
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -22,7 +22,7 @@ const service = await startLocalService({
 });
 // { op: 'profile-start' } / { op: 'profile-stop', file }: a CPU profile of a window (e.g. the round).
 let session: Session | undefined;
-process.on('message', (m: { op: string; host?: string; remote?: string; file?: string }) => {
+process.on('message', (m: { op: string; host?: string; epoch?: number; remote?: string; file?: string }) => {
   void (async () => {
     if (m.op === 'profile-start') {
       session = new Session();
@@ -39,7 +39,7 @@ process.on('message', (m: { op: string; host?: string; remote?: string; file?: s
       let count = 0;
       let cursor: string | undefined;
       do {
-        const page = await service.store.joinsOf(m.host, m.remote, 500, cursor);
+        const page = await service.store.joinsOf(m.host, m.epoch ?? 0, m.remote, 500, cursor);
         count += page.items.length;
         cursor = page.next;
       } while (cursor);

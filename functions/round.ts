@@ -1,6 +1,7 @@
-// Round function: invoked by EventBridge Scheduler with a RoundJob (throws to be retried), or
-// every minute by the stack's reconciler schedule with `{ "reconcile": true }`.
-import type { Context } from 'aws-lambda';
+// Round function: a RoundJob from the round queue (an SQS event: each failed record is reported
+// and received again, then goes to the DLQ) or invoked asynchronously with one (throws to be
+// retried), or every minute by the stack's reconciler schedule with `{ "reconcile": true }`.
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { reconcile } from '../lib/app/reconcile';
 import { runRound } from '../lib/app/round';
 import type { RoundDeps } from '../lib/app/deps';
@@ -46,12 +47,19 @@ async function reconcileOnce(shared: RoundDeps, requestId: string | undefined): 
   }
 }
 
-export async function handler(event: unknown, context: RoundContext): Promise<void> {
-  const shared = await awsRoundDeps(unqualifiedArn(context.invokedFunctionArn));
-  if (isReconcile(event)) return reconcileOnce(shared, context.awsRequestId);
+/** Whether `event` is a batch from the round queue's event source mapping. */
+export function isQueueBatch(event: unknown): event is SQSEvent {
+  const records = (event as { Records?: unknown } | null)?.Records;
+  return (
+    Array.isArray(records) && records.every((r) => (r as { eventSource?: unknown } | null)?.eventSource === 'aws:sqs')
+  );
+}
+
+/** One round job (an invocation's event, or a queued message's body). */
+async function runJob(shared: RoundDeps, input: unknown, context: RoundContext): Promise<void> {
   let metrics = shared.metrics;
   try {
-    const job = parseRoundJob(event);
+    const job = parseRoundJob(input);
     metrics = shared.metrics.forHost(job.host);
     // The deps are shared by the invocations of a cold start: this invocation gets its own logger.
     const log = shared.log.child({
@@ -66,4 +74,36 @@ export async function handler(event: unknown, context: RoundContext): Promise<vo
     metrics.flush();
     shared.metrics.flush();
   }
+}
+
+/**
+ * The round queue's batch (batch size 1 in the stack; more run side by side): the records that
+ * failed are reported, so that only they are received again (ReportBatchItemFailures).
+ */
+async function runBatch(shared: RoundDeps, event: SQSEvent, context: RoundContext): Promise<SQSBatchResponse> {
+  const results = await Promise.allSettled(event.Records.map((r) => runJob(shared, r.body, context)));
+  const batchItemFailures: SQSBatchResponse['batchItemFailures'] = [];
+  for (const [i, result] of results.entries()) {
+    if (result.status === 'fulfilled') continue;
+    const record = event.Records[i]!;
+    shared.log.error('queued round job failed, received again later', {
+      requestId: context.awsRequestId,
+      messageId: record.messageId,
+      receiveCount: record.attributes?.ApproximateReceiveCount,
+      error: (result.reason as Error)?.message,
+    });
+    batchItemFailures.push({ itemIdentifier: record.messageId });
+  }
+  return { batchItemFailures };
+}
+
+export async function handler(event: unknown, context: RoundContext): Promise<SQSBatchResponse | undefined> {
+  const shared = await awsRoundDeps(unqualifiedArn(context.invokedFunctionArn));
+  if (isReconcile(event)) {
+    await reconcileOnce(shared, context.awsRequestId);
+    return undefined;
+  }
+  if (isQueueBatch(event)) return runBatch(shared, event, context);
+  await runJob(shared, event, context);
+  return undefined;
 }

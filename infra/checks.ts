@@ -43,6 +43,11 @@ export function acknowledgeChecks(stack: PingMucStack): void {
     'this queue is the dead-letter queue itself (Scheduler DeadLetterConfig and Lambda on-failure destination); a queue behind it would only move the problem';
   ack(stack.deadLetterQueue, 'AwsSolutions::AwsSolutions-SQS3', isDlq);
   ack(stack.deadLetterQueue, 'Serverless::Serverless-SQSRedrivePolicy', isDlq);
+  ack(
+    stack.node.findChild('RoundQueueSource'),
+    'Serverless::Serverless-LambdaEventSourceMappingDestination',
+    "an SQS event source takes no on-failure destination: the round queue's redrive policy moves a job received ROUND_QUEUE_MAX_RECEIVES times to the dead-letter queue",
+  );
   for (const secret of [stack.webhookSecret, stack.apiSecret]) {
     ack(
       secret,

@@ -18,6 +18,8 @@ export const PARAMETER_DEFAULTS = {
   // 0 = no reservation: a new account (concurrency quota 10, of which Lambda keeps 10 unreserved)
   // accepts no reservation at all. The round function's stays 0 by default for that reason.
   RoundReservedConcurrency: 0,
+  // Lambda's own ceiling for an SQS event source: in practice no cap.
+  RoundQueueConcurrency: 1000,
   LogLevel: 'INFO',
   LogRetentionDays: 30,
   TableDeletionProtection: 'false',
@@ -27,6 +29,12 @@ export const PARAMETER_DEFAULTS = {
   EventsReservedConcurrency: 20,
   Metrics: DEFAULTS.metrics,
   Dashboard: 'false',
+  // Table billing (infra/table.ts): on demand, or provisioned with auto-scaling between these.
+  TableBilling: 'on-demand',
+  TableMinWriteCapacity: 5,
+  TableMaxWriteCapacity: 500,
+  TableMinReadCapacity: 5,
+  TableMaxReadCapacity: 500,
 } as const;
 
 const LOG_RETENTION_VALUES = [
@@ -55,7 +63,7 @@ const SPECS = {
     default: PARAMETER_DEFAULTS.DelaySeconds,
     minValue: 0,
     maxValue: 86400,
-    description: 'Wait after a lost s2s link before the self-ping round (EventBridge Scheduler adds up to ~60 s).',
+    description: 'Wait after a lost s2s link before the self-ping round (it starts within 2 s of it).',
   },
   ApiBatch: {
     type: 'String',
@@ -109,7 +117,15 @@ const SPECS = {
     minValue: 0,
     maxValue: 1000,
     description:
-      'Reserved concurrency of the round function, which also caps it: at most this many rounds at once, so a flapping link cannot hammer the XMPP server; 0 = no reservation and no cap (the default: a new account cannot reserve any).',
+      'Reserved concurrency of the round function, which also caps it: at most this many rounds working at once (a waiting round holds none: the round queue holds its wait), so a flapping link cannot hammer the XMPP server; 0 = no reservation and no cap (the default: a new account cannot reserve any).',
+  },
+  RoundQueueConcurrency: {
+    type: 'Number',
+    default: PARAMETER_DEFAULTS.RoundQueueConcurrency,
+    minValue: 2,
+    maxValue: 1000,
+    description:
+      'MaximumConcurrency of the round queue: at most this many round jobs from the queue at once (the default, 1000, is no cap in practice). With RoundReservedConcurrency set, keep this at most that: jobs beyond it are throttled, received again, and after 5 receives dead-lettered.',
   },
   LogLevel: {
     type: 'String',
@@ -155,6 +171,42 @@ const SPECS = {
     description:
       'true = a CloudWatch dashboard of the stack ($3 a month). Its per-type graphs fill with Metrics=detailed.',
   },
+  // Table billing: one block (infra/table.ts).
+  TableBilling: {
+    type: 'String',
+    default: PARAMETER_DEFAULTS.TableBilling,
+    allowedValues: ['on-demand', 'provisioned'],
+    description:
+      'DynamoDB billing of the join table: on-demand (pay per request, no capacity to plan) or provisioned with auto-scaling (70 % target utilization between the Table*Capacity bounds; cheaper at a steady provider load, throttles a burst above the capacity until it scales).',
+  },
+  TableMinWriteCapacity: {
+    type: 'Number',
+    default: PARAMETER_DEFAULTS.TableMinWriteCapacity,
+    minValue: 1,
+    maxValue: 40000,
+    description: 'TableBilling provisioned: the least write capacity units of the table.',
+  },
+  TableMaxWriteCapacity: {
+    type: 'Number',
+    default: PARAMETER_DEFAULTS.TableMaxWriteCapacity,
+    minValue: 1,
+    maxValue: 40000,
+    description: 'TableBilling provisioned: the most write capacity units of the table (and of its index).',
+  },
+  TableMinReadCapacity: {
+    type: 'Number',
+    default: PARAMETER_DEFAULTS.TableMinReadCapacity,
+    minValue: 1,
+    maxValue: 40000,
+    description: 'TableBilling provisioned: the least read capacity units of the table.',
+  },
+  TableMaxReadCapacity: {
+    type: 'Number',
+    default: PARAMETER_DEFAULTS.TableMaxReadCapacity,
+    minValue: 1,
+    maxValue: 40000,
+    description: 'TableBilling provisioned: the most read capacity units of the table (and of its index).',
+  },
 } satisfies Record<string, CfnParameterProps>;
 
 export type ParameterName = keyof typeof SPECS;
@@ -171,12 +223,23 @@ const GROUPS: Array<{ label: string; parameters: ParameterName[] }> = [
     parameters: [
       'EventsReservedConcurrency',
       'RoundReservedConcurrency',
+      'RoundQueueConcurrency',
       'LogLevel',
       'LogRetentionDays',
       'TableDeletionProtection',
       'AlarmEmail',
       'Metrics',
       'Dashboard',
+    ],
+  },
+  {
+    label: 'Table billing',
+    parameters: [
+      'TableBilling',
+      'TableMinWriteCapacity',
+      'TableMaxWriteCapacity',
+      'TableMinReadCapacity',
+      'TableMaxReadCapacity',
     ],
   },
 ];

@@ -31,6 +31,7 @@ import { PingMucFunction, SIZING } from './function';
 import { allow } from './iam';
 import { declareOutputs } from './outputs';
 import { declareParameters, unlessEquals, type Parameters } from './parameters';
+import { connectRoundQueue, roundQueue } from './queue';
 import {
   allowSchedulerToRun,
   deadLetterQueue,
@@ -60,6 +61,7 @@ export class PingMucStack extends Stack {
   readonly scheduleGroup: scheduler.ScheduleGroup;
   readonly reconciler: scheduler.CfnSchedule;
   readonly deadLetterQueue: sqs.Queue;
+  readonly roundQueue: sqs.Queue;
   readonly webhookSecret: secretsmanager.Secret;
   readonly apiSecret: secretsmanager.Secret;
   readonly functionUrl: lambda.FunctionUrl;
@@ -74,6 +76,13 @@ export class PingMucStack extends Stack {
       this,
       'Table',
       unlessEquals(this, 'IsTableDeletionProtected', params.TableDeletionProtection, 'false'),
+      {
+        provisioned: unlessEquals(this, 'IsTableProvisioned', params.TableBilling, 'on-demand'),
+        minWrite: params.TableMinWriteCapacity,
+        maxWrite: params.TableMaxWriteCapacity,
+        minRead: params.TableMinReadCapacity,
+        maxRead: params.TableMaxReadCapacity,
+      },
     );
     this.webhookSecret = signingSecret(
       this,
@@ -86,6 +95,7 @@ export class PingMucStack extends Stack {
       "signs requests to the XMPP server's stanza API (ping_muc_cloud_api_secret)",
     );
     this.deadLetterQueue = deadLetterQueue(this, 'DeadLetterQueue');
+    this.roundQueue = roundQueue(this, 'RoundQueue', this.deadLetterQueue);
     this.scheduleGroup = scheduleGroup(this, 'ScheduleGroup');
     this.schedulerRole = schedulerRole(this, 'SchedulerRole', this.scheduleGroup);
 
@@ -106,7 +116,13 @@ export class PingMucStack extends Stack {
       this.schedulerRole,
       this.roundFunction,
     );
-    // A job due sooner than any schedule could fire before it is invoked at once (lib/wiring/aws.ts).
+    connectRoundQueue(this, this.roundQueue, {
+      round: this.roundFunction,
+      events: this.eventsFunction,
+      schedulerRole: this.schedulerRole,
+      maxConcurrency: params.RoundQueueConcurrency,
+    });
+    // A job due within a second is invoked at once (lib/adapters/scheduler-sqs.ts).
     new iam.Policy(this, 'RoundInvokesItself', {
       roles: [this.roundFunction.role as iam.IRole],
       statements: [allow('InvokeRoundNow', ['lambda:InvokeFunction'], [this.roundFunction.functionArn])],
@@ -123,8 +139,10 @@ export class PingMucStack extends Stack {
       unlessEquals(this, 'HasDashboard', params.Dashboard, 'false'),
     );
     declareOutputs(this, this, alarms);
-    // cfn-lint's schema of AWS::CloudWatch::Dashboard has no Tags.
-    Tags.of(this).add('project', 'ping-muc', { excludeResourceTypes: ['AWS::CloudWatch::Dashboard'] });
+    // cfn-lint's schemas of these types have no Tags.
+    Tags.of(this).add('project', 'ping-muc', {
+      excludeResourceTypes: ['AWS::CloudWatch::Dashboard', 'AWS::ApplicationAutoScaling::ScalableTarget'],
+    });
     acknowledgeChecks(this);
   }
 
@@ -169,6 +187,8 @@ export class PingMucStack extends Stack {
       [ENV.schedulerRoleArn]: this.schedulerRole.roleArn,
       [ENV.dlqArn]: this.deadLetterQueue.queueArn,
       [ENV.metrics]: params.Metrics.valueAsString,
+      [ENV.roundQueueUrl]: this.roundQueue.queueUrl,
+      [ENV.roundQueueArn]: this.roundQueue.queueArn,
     };
   }
 
@@ -203,7 +223,7 @@ export class PingMucStack extends Stack {
     const dlqArn = this.deadLetterQueue.queueArn;
     const round = new PingMucFunction(this, 'round', {
       ...shared,
-      description: 'ping-muc: self-ping round for one lost s2s link (invoked by EventBridge Scheduler)',
+      description: 'ping-muc: self-ping round for one lost s2s link (jobs from the round queue)',
       environment: {
         ...this.schedulingEnv(params),
         [ENV.apiUrl]: params.ApiUrl.valueAsString,

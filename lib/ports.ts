@@ -1,11 +1,11 @@
 // The ports of ping-muc, small and split by what they keep or reach. Each has one adapter per
 // backend in lib/adapters/ (one DynamoDB class implements the three store ports).
-import type { Join, Page, PingReply, Round, RoundJob } from './domain/model';
+import type { Join, JoinKey, Page, PingReply, Round, RoundJob } from './domain/model';
 
 /**
- * Joins, written by events. Each write is ordered by seq: an older event than what is stored
- * changes nothing. expiresAt arguments are Unix seconds (the TTL attribute); expired items are
- * filtered on read.
+ * Joins, written by events, keyed by (host, epoch, remote, room, user). Each write is ordered by
+ * seq: an older event than what is stored changes nothing. expiresAt arguments are Unix seconds
+ * (the TTL attribute); expired items are filtered on read. Also the hosts' last heartbeats.
  */
 export interface JoinStore {
   /**
@@ -13,25 +13,22 @@ export interface JoinStore {
    * it keeps the join's round marks. Any other join replaces what is stored.
    */
   putJoin(join: Join, expiresAt: number): Promise<void>;
-  /** Leaves a short-lived tombstone so that an older, late join cannot resurrect the join. */
-  leave(host: string, user: string, room: string, seq: number, expiresAt: number): Promise<void>;
-  endSession(host: string, user: string, seq: number): Promise<number>;
-  /**
-   * Records the host's restart in O(1): joins older than it are dropped by the rounds that read
-   * them (see hostStartSeq) and by expiry, never by a purge inside the request.
-   */
-  startHost(host: string, seq: number): Promise<void>;
-  /** seq of the host's last host-start, 0 if none. */
-  hostStartSeq(host: string): Promise<number>;
+  /** Leaves a short-lived tombstone on the join's key so that an older, late join cannot resurrect it. */
+  leave(key: JoinKey, seq: number, expiresAt: number): Promise<void>;
 
-  /** Live joins of `host` in rooms on `remote`, paged in a stable order. */
-  joinsOf(host: string, remote: string, limit: number, cursor?: string): Promise<Page<Join>>;
+  /** Live joins of `host` of epoch `epoch` in rooms on `remote`, paged in a stable order. */
+  joinsOf(host: string, epoch: number, remote: string, limit: number, cursor?: string): Promise<Page<Join>>;
   // The calls below act only on the same join as was read: same `joinedAt` (a refresh in
   // between does not count as a change; a rejoin or a leave does).
   /** Delete only if it is the same join. */
   deleteJoinIf(join: Join): Promise<boolean>;
   /** Mark for a follow-up self-ping, only if it is the same join. */
   markRecheck(join: Join, gen: string): Promise<boolean>;
+
+  /** Records `host`'s heartbeat of `seq`, arrived at `at` (ms, our clock), unless a newer one is stored. */
+  beat(host: string, seq: number, at: number): Promise<void>;
+  /** Every host's last beat (ms, our clock when it arrived), in one read. */
+  beats(): Promise<Map<string, number>>;
 }
 
 /** A close window as the store keeps it until a round claims it. */
@@ -39,6 +36,8 @@ export interface PendingClose {
   gen: string;
   lastCloseAt: number;
   lastCloseSeq: number;
+  /** The epoch of the last close (0 when it carried none). */
+  epoch: number;
 }
 
 /** Close windows of lost links, the rounds that claim them, and the rounds' leases. */
@@ -48,9 +47,17 @@ export interface RoundStore {
    * whether this close opened it, now or in an earlier try (so it must be scheduled), rather
    * than joined a window opened by another close (coalesced). `at` is when the link closed, on
    * our clock (domain/model.ts closedAt); `due` when the window's round is due (`at` + the delay):
-   * the window keeps the due of its last recorded close.
+   * the window keeps the due and the `epoch` (absent: 0) of its last recorded close.
    */
-  recordClose(host: string, remote: string, seq: number, at: number, gen: string, due: number): Promise<RecordedClose>;
+  recordClose(
+    host: string,
+    remote: string,
+    seq: number,
+    at: number,
+    gen: string,
+    due: number,
+    epoch?: number,
+  ): Promise<RecordedClose>;
   /**
    * Every pending close window and every round not done whose `due` (ms) is before `before`,
    * oldest first, paged: what the reconciler re-arms (lib/app/reconcile.ts).
@@ -106,18 +113,11 @@ export interface RecordedClose {
   lastCloseAt: number;
 }
 
-/** Webhook ids already applied, for replay protection. */
-export interface WebhookLog {
-  /** Whether a webhook id was applied (and remembered) already. */
-  webhookApplied(id: string): Promise<boolean>;
-  /** Remember an applied webhook id until `expiresAt`; false if it was already there. */
-  rememberWebhook(id: string, expiresAt: number): Promise<boolean>;
-}
-
 export interface Scheduler {
   /**
-   * Run `job` at or after `at` (ms). `name` is deterministic: scheduling the same name twice
-   * is a no-op that returns false.
+   * Run `job` at or after `at` (ms), or early carrying its time in `job.at` (the round arms a job
+   * more than a second early again). `name` is deterministic: a scheduler that keeps names makes
+   * scheduling the same name twice a no-op that returns false; the round queue keeps none.
    */
   schedule(name: string, at: number, job: RoundJob): Promise<boolean>;
 }

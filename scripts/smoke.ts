@@ -3,7 +3,7 @@
 // 1. an unsigned POST to the events URL gets 401;
 // 2. a signed `join` and a signed `s2s-close` get 200;
 // 3. a schedule for that lost link appears (AWS: Scheduler ListSchedules in the group, or, for a
-//    round due within two minutes, which is invoked at once, its "round started" line; local:
+//    round due within 15 minutes, which waits in the round queue, its "round started" line; local:
 //    the local scheduler's item, pk SCHED, in dynalite);
 // 4. the round logs `round done` (AWS: CloudWatch Logs FilterLogEvents on the round function's
 //    log group; local: the service's log lines);
@@ -250,8 +250,8 @@ export function awsProbe(group: string, logGroup: string): Probe {
       );
       const found = (out.Schedules ?? []).find((s) => (s.CreationDate?.getTime() ?? 0) >= sinceMs);
       if (found?.Name) return found.Name;
-      // A round due within about two minutes (DelaySeconds below ~120, the default 60 included)
-      // gets no schedule: the round function is invoked at once and waits (docs/scheduling.md).
+      // A round due within 15 minutes (DelaySeconds up to 900, the default 60 included) gets no
+      // schedule: it waits in the round queue (docs/scheduling.md).
       const started = await filterLogEvents(client, {
         logGroupName: logGroup,
         startTime: sinceMs,

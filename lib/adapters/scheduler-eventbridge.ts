@@ -1,5 +1,6 @@
 // Scheduler port on Amazon EventBridge Scheduler: one one-time schedule per round job, which
-// invokes the round function asynchronously and then deletes itself (docs/scheduling.md).
+// sends it to its target (the round queue, for jobs due beyond SQS's 15-minute delay: see
+// ./scheduler-sqs.ts) and then deletes itself (docs/scheduling.md).
 import { createHash } from 'node:crypto';
 import { ConflictException, CreateScheduleCommand, type SchedulerClient } from '@aws-sdk/client-scheduler';
 import type { RoundJob } from '../domain/model';
@@ -15,7 +16,7 @@ export interface EventBridgeSchedulerOptions {
   roleArn: string;
   /** SQS queue receiving invocations that failed after all retries. */
   dlqArn: string;
-  /** ARN of the round function. */
+  /** ARN of the target: the round queue (or the round function). */
   targetArn: string;
   retry?: {
     /** 0–185; default 5. */
@@ -25,12 +26,6 @@ export interface EventBridgeSchedulerOptions {
   };
   /** Clock (ms), for tests. */
   now?: () => number;
-  /**
-   * Invokes the target asynchronously now with a job's input (Lambda InvokeCommand, Event). Used
-   * for a job due sooner than any schedule could surely fire before it: the round waits for its
-   * due second itself. Without it such a job is scheduled for the next minute (late by < 2 min).
-   */
-  invokeNow?: (input: string) => Promise<void>;
 }
 
 /**
@@ -55,7 +50,6 @@ export class EventBridgeScheduler implements Scheduler {
   private readonly maximumRetryAttempts: number;
   private readonly maximumEventAgeInSeconds: number;
   private readonly now: () => number;
-  private readonly invokeNow: ((input: string) => Promise<void>) | undefined;
 
   constructor(options: EventBridgeSchedulerOptions) {
     for (const key of ['group', 'roleArn', 'dlqArn', 'targetArn'] as const) {
@@ -74,7 +68,6 @@ export class EventBridgeScheduler implements Scheduler {
       86_400,
     );
     this.now = options.now ?? Date.now;
-    this.invokeNow = options.invokeNow;
   }
 
   /**
@@ -85,15 +78,9 @@ export class EventBridgeScheduler implements Scheduler {
     if (!NAME_PATTERN.test(name))
       throw new Error(`EventBridgeScheduler: invalid schedule name ${JSON.stringify(name)}`);
     const minute = scheduledMinute(at, this.now() + MIN_LEAD_MS);
-    // Only the job's own fields, and its time: delivered early by design, the round waits for it.
-    const input = serializeRoundJob({ ...job, at: Math.ceil(at) });
-    if (this.invokeNow && minute + 60_000 > at) {
-      // No minute surely ends by `at`: invoke now and let the round wait. Names dedupe nothing
-      // here; a second invocation finds the round claimed, leased or idle (delivery is
-      // at-least-once anyway).
-      await this.invokeNow(input);
-      return true;
-    }
+    // Only the job's own fields, and its time (its own when it carries one): delivered early by
+    // design, the round arms it again for that time.
+    const input = serializeRoundJob({ ...job, at: job.at ?? Math.ceil(at) });
     const expression = atExpression(minute);
     // Idempotency token of this exact request (ClientToken: 1–64 of [a-zA-Z0-9-_]), so the SDK's
     // own retries of a create that did succeed do not fail. It covers the expression and input as

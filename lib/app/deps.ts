@@ -1,5 +1,5 @@
 // What the use cases need, as ports: the composition roots (lib/wiring/) fill these in.
-import type { JoinStore, RoundStore, Scheduler, StanzaApi, WebhookLog } from '../ports';
+import type { JoinStore, RoundStore, Scheduler, StanzaApi } from '../ports';
 import type { Config } from '../support/config';
 import type { Clock } from '../support/clock';
 import type { Logger, Metrics } from '../support/observability';
@@ -13,11 +13,15 @@ export interface AppDeps {
   log: Logger;
   metrics: Metrics;
   clock: Clock;
+  /**
+   * The hosts served, when a host registry lists them (the reconciler counts the silent ones);
+   * absent without a registry: the hosts that sent a heartbeat are the known ones.
+   */
+  knownHosts?: () => Promise<string[]>;
 }
 
-/** The events endpoint: verifies with `webhookKey`, de-duplicates with `webhooks`. */
+/** The events endpoint: verifies with `webhookKey`. */
 export interface IngestDeps extends AppDeps {
-  webhooks: WebhookLog;
   webhookKey: Buffer;
 }
 

@@ -1,10 +1,9 @@
-// The events endpoint: verify, validate, de-duplicate, then apply server events.
+// The events endpoint: verify, validate, then apply server events (each idempotent by its seq).
 import { TextDecoder } from 'node:util';
 import type { Event, Refused } from '../domain/events';
 import { EventError, parseBatch } from '../domain/events';
 import { hostName } from '../domain/hosts';
-import { type Keys, SignatureError, TOLERANCE_SECONDS, verify } from '../domain/signature';
-import type { WebhookLog } from '../ports';
+import { type Keys, SignatureError, verify } from '../domain/signature';
 import { seconds } from '../support/clock';
 import type { HostRegistry } from '../support/registry';
 import type { AppDeps, IngestDeps } from './deps';
@@ -17,18 +16,11 @@ export const HOST_HEADER = 'ping-muc-host';
 
 /** The events endpoint with a host registry: each request is verified with its host's keys. */
 export interface RegistryIngestDeps extends AppDeps {
-  webhooks: WebhookLog;
   hosts: HostRegistry;
 }
 
 /** With one key (`IngestDeps`, as before the registry: benchmarks, tests) or with a registry. */
 export type AnyIngestDeps = IngestDeps | RegistryIngestDeps;
-
-/**
- * How long an applied webhook-id is remembered. A retry after that is applied again, which
- * changes nothing: events are ordered by seq.
- */
-const REPLAY_WINDOW_SECONDS = 2 * TOLERANCE_SECONDS;
 
 /** Tombstones of leaves outlive any plausible retry of an older join. */
 const LEAVE_TOMBSTONE_SECONDS = 86_400;
@@ -72,39 +64,38 @@ export async function applyEvent(deps: AnyIngestDeps, event: Event): Promise<voi
   const nowSeconds = seconds(deps.clock.now());
   switch (event.type) {
     case 'join': {
-      const { host, user, room, remote, nick, seq, since } = event;
-      const join =
-        since === undefined ? { host, user, room, remote, nick, seq } : { host, user, room, remote, nick, seq, since };
+      const { type: _type, ...join } = event;
       return joins.putJoin(join, nowSeconds + config.joinTtlSeconds);
     }
-    case 'leave':
-      return joins.leave(event.host, event.user, event.room, event.seq, nowSeconds + LEAVE_TOMBSTONE_SECONDS);
+    case 'leave': {
+      const { host, epoch, remote, room, user, seq } = event;
+      return joins.leave({ host, epoch, remote, room, user }, seq, nowSeconds + LEAVE_TOMBSTONE_SECONDS);
+    }
     case 'session-end':
-      await joins.endSession(event.host, event.user, event.seq);
-      return;
     case 'host-start':
-      await joins.startHost(event.host, event.seq);
+      // Counted only: a join lives in its epoch, which the module's next resync replaces, and
+      // the module posts a leave for each join of a session that ends.
       return;
     case 's2s-close':
-      for (const remote of event.remotes) await linkClosed(deps, event.host, remote, event.seq);
+      for (const remote of event.remotes) await linkClosed(deps, event.host, remote, event.seq, event.epoch);
       return;
     case 's2s-up':
       for (const remote of event.remotes) await linkUp(deps, event.host, remote);
       return;
     case 'heartbeat':
-      // Counted as Events{EventType=heartbeat} with the others; there is nothing to store.
-      return;
+      // The host's last beat, on our clock: the reconciler counts the hosts silent too long.
+      return joins.beat(event.host, event.seq, deps.clock.now());
   }
 }
 
 /**
  * How the events of a batch are ordered among themselves:
- * - `key`: a join and a leave of one user in one room (a heartbeat touches nothing: a key of its own);
- * - `link`: an s2s-close or s2s-up, per remote it names (the link item of (host, remote));
- * - `fence`: host-start and session-end touch many keys (a host's or a user's joins): everything
- *   before one is applied before it, and it before anything after.
- * A run of keyed events and a run of link events are fences to each other too: a close's round
- * must find the joins posted before it (with no delay, its start is invoked at once).
+ * - `key`: a join and a leave of one user in one room; a heartbeat (its host's beat), a host-start
+ *   and a session-end (both counted only) each a key of its own;
+ * - `link`: an s2s-close or s2s-up, per remote it names (the link item of (host, remote)); one
+ *   that names none (its only remote was the host itself) is a fence.
+ * A run of keyed events and a run of link events are fences to each other: a close's round must
+ * find the joins posted before it (with no delay, its start is invoked at once).
  */
 type Unit = { event: Event; remote?: string };
 type Segment = 'keys' | 'links';
@@ -112,7 +103,9 @@ type Segment = 'keys' | 'links';
 function orderOf(event: Event): { segment?: Segment; keys: string[] } {
   switch (event.type) {
     case 'heartbeat':
-      return { keys: [`\u0000heartbeat\u0000${event.seq}`] };
+    case 'host-start':
+    case 'session-end':
+      return { keys: [`\u0000${event.type}\u0000${event.seq}`] };
     case 'join':
     case 'leave':
       return { segment: 'keys', keys: [`${event.user}\u0000${event.room}`] };
@@ -145,7 +138,7 @@ async function runGroups(groups: Unit[][], limit: number, apply: (unit: Unit) =>
 /** Applies one unit: an event, or one remote of an s2s-close or s2s-up. */
 async function applyUnit(deps: AnyIngestDeps, { event, remote }: Unit): Promise<void> {
   if (remote === undefined) return applyEvent(deps, event);
-  if (event.type === 's2s-close') await linkClosed(deps, event.host, remote, event.seq);
+  if (event.type === 's2s-close') await linkClosed(deps, event.host, remote, event.seq, event.epoch);
   else await linkUp(deps, event.host, remote);
 }
 
@@ -283,21 +276,12 @@ function readBatch(body: Buffer, host: string | undefined, now: number): { event
   return { events, refused };
 }
 
-/**
- * The replay marker of a request: its webhook-id within its host's (a domain holds no NUL), so a
- * host's key cannot spend an id another host will send. Without a named host, one key signs for
- * every host and the id alone is the marker.
- */
-export function replayMarker(host: string | undefined, id: string): string {
-  return host === undefined ? id : `${host}\u0000${id}`;
-}
-
 export async function handleEvents(
   deps: AnyIngestDeps,
   req: HttpRequest,
   options: IngestOptions = {},
 ): Promise<HttpResponse> {
-  const { webhooks, config, log } = deps;
+  const { config, log } = deps;
   if (req.method !== 'POST') return reply(405, { error: 'use POST' }, { allow: 'POST' });
   if (req.body.length > config.maxBodyBytes)
     return reply(413, { error: `body larger than ${config.maxBodyBytes} bytes` });
@@ -314,22 +298,16 @@ export async function handleEvents(
     log.warn('events refused', { status: 400, reason: err.message, webhookId: id, host });
     return reply(400, { error: err.message });
   }
-  // Remembered only once applied: a crash mid-batch leaves the retry free to apply it all. Two
-  // copies racing both apply, which is harmless since every event is ordered by its seq.
-  const marker = replayMarker(host, id);
-  if (await webhooks.webhookApplied(marker)) {
-    log.info('events replay ignored', { webhookId: id, host });
-    return reply(200, { ok: true, replay: true });
-  }
+  // No replay marker: every event is idempotent by its seq (docs/events.md), so a replayed
+  // request (within the signature's tolerance) is applied again and changes nothing.
   if (refused.length > 0) {
     log.warn('events refused in a batch', { webhookId: id, host, refused: refused.length, first: refused[0] });
     deps.metrics.count('Events', 'EventType', 'refused', refused.length);
   }
   try {
     await applyEvents(deps, events, options.parallelism);
-    await webhooks.rememberWebhook(marker, seconds(now) + REPLAY_WINDOW_SECONDS);
   } catch (err) {
-    // The sender retries with the same webhook-id; events are idempotent.
+    // The sender retries; every event is idempotent by its seq.
     log.error('events failed', { webhookId: id, host, error: (err as Error).message });
     return reply(503, { error: 'temporary failure, retry later' }, { 'retry-after': '5' });
   }

@@ -8,16 +8,20 @@ import * as next from './next';
 
 export { S2S_UP_GRACE_MS } from './next';
 
-/** Records that the link of `host` to `remote` closed; true if this close opened a window (its start is armed). */
+/**
+ * Records that the link of `host` to `remote` closed (its event's `epoch`: the joins its round
+ * reads); true if this close opened a window (its start is armed).
+ */
 export async function linkClosed(
   deps: Pick<AppDeps, 'rounds' | 'scheduler' | 'config' | 'clock' | 'log'>,
   host: string,
   remote: string,
   seq: number,
+  epoch = 0,
 ): Promise<boolean> {
   const { rounds, config, clock } = deps;
   const at = closedAt(seq, clock.now(), config.delayMs);
-  const window = await rounds.recordClose(host, remote, seq, at, seq.toString(36), at + config.delayMs);
+  const window = await rounds.recordClose(host, remote, seq, at, seq.toString(36), at + config.delayMs, epoch);
   // Opened by this close, or by this same close in an earlier try: the name makes it idempotent.
   if (window.gen === undefined || !window.opened) return false;
   await next.arm(deps, next.start(host, remote, window.gen, window.lastCloseAt + config.delayMs));

@@ -3,8 +3,8 @@
 // probe.ts, link.ts and reconcile.ts ask this module and schedule only the steps it returns.
 // The decisions are pure (no I/O, no clock: `now` is an argument); `arm` is the one schedule call.
 //
-// The steps: a window's start; a start or re-check job before its time that cannot wait for it
-// in the invocation (postponed); a checkpoint's continuation; the re-check pass after a pass
+// The steps: a window's start; a job delivered before its time, armed again for it (postponed:
+// no invocation sleeps for a due second); a checkpoint's continuation; the re-check pass after a pass
 // with marked joins; a probe of an unreachable remote; a wait for a slot of the server; a retry
 // after our own failure; and the re-arming of an overdue window or round by the reconciler.
 // Every step names its schedule deterministically (../domain/schedule.ts), so arming a step
@@ -28,16 +28,18 @@ export function arm(deps: { scheduler: Scheduler }, step: Step): Promise<boolean
 }
 
 /**
- * An invocation waits in place for a time this near at most; a later time is scheduled instead.
- * EventBridge Scheduler fires a job up to two minutes before its time by design (see
- * `scheduledMinute`), so that the round starts on its due second.
+ * An invocation waits in place for its job's time only when it is this near: the rounding of a
+ * delivery to whole seconds (an SQS message's DelaySeconds), and a start's LINK_LEAD_MS. A job
+ * delivered earlier is armed again for its time and the invocation returns: the wait is held by
+ * the queue or the schedule, which cost nothing while they wait, never by a running function.
  */
-export const MAX_EARLY_WAIT_MS = 130_000;
+export const IN_PLACE_MS = 1_000;
 /**
- * A wait this short is always made in place, whatever the time left: it is the scheduler's own
- * jitter, and a job scheduled again for a time this near would be delivered early again.
+ * A start job is delivered this long before its due time, carrying its due time (`at`): the
+ * round brings the link to its remote up and reads ahead meanwhile (./round.ts). At most
+ * IN_PLACE_MS, so that the job waits in place rather than being armed again.
  */
-export const SHORT_WAIT_MS = 5_000;
+export const LINK_LEAD_MS = IN_PLACE_MS;
 /** Self-retries after our own failure: 30 s doubling to 15 min. */
 export const RETRY_BASE_MS = 30_000;
 export const RETRY_MAX_MS = 15 * 60_000;
@@ -59,29 +61,32 @@ const continueJob = (round: RoundKey, pass: number, probe = false): RoundJob => 
   ...(probe ? { probe: true as const } : {}),
 });
 
-/** The first close of a window: its round starts at `due`, the delay after the window's last close. */
+/**
+ * The first close of a window: its round starts at `due`, the delay after the window's last
+ * close. Delivered LINK_LEAD_MS before, carrying `due`.
+ */
 export function start(host: string, remote: string, gen: string, due: number): Step {
-  return { job: startJob(host, remote, gen), tag: scheduleTag.start(), at: due };
+  return { job: { ...startJob(host, remote, gen), at: due }, tag: scheduleTag.start(), at: due - LINK_LEAD_MS };
 }
 
 /**
  * How long to wait in place for `at`: 0 when it has come; the wait when it is at most
- * SHORT_WAIT_MS, or at most MAX_EARLY_WAIT_MS and leaves the invocation `marginMs` (the time its
- * work needs) before its deadline; otherwise undefined: the job is scheduled again for its time
- * (`postpone`) rather than sleeping into its deadline.
+ * IN_PLACE_MS; otherwise undefined: the job is armed again for its time (`postpone`).
  */
-export function waitInPlace(now: number, at: number, remainingMs: number, marginMs: number): number | undefined {
+export function waitInPlace(now: number, at: number): number | undefined {
   const wait = at - now;
   if (wait <= 0) return 0;
-  return wait <= Math.max(SHORT_WAIT_MS, Math.min(MAX_EARLY_WAIT_MS, remainingMs - marginMs)) ? wait : undefined;
+  return wait <= IN_PLACE_MS ? wait : undefined;
 }
 
 /**
- * `job` again at `at`: a job delivered long before its time, a window moved by a later close,
- * a re-check pass not yet due. Never a failure: the retry count is not touched.
+ * `job` again at `at` (a start LINK_LEAD_MS before, carrying `at`): a job delivered before its
+ * time, a window moved by a later close, a re-check pass not yet due. Never a failure: the retry
+ * count is not touched.
  */
 export function postpone(job: RoundJob, at: number): Step {
   const { attempt: _a, at: _t, ...same } = job;
+  if (job.kind === 'start') return { job: { ...same, at }, tag: scheduleTag.postponed(at), at: at - LINK_LEAD_MS };
   return { job: same, tag: scheduleTag.postponed(at), at };
 }
 
@@ -93,8 +98,8 @@ const NOTHING: ForRound = { run: false, steps: [] };
 /**
  * A job meets the round: gone or done, nothing; a job for another pass, nothing but, for a
  * waiting round, its pass's own job armed again by name (had it come while this job held the
- * lease, it did nothing); a probe the round no longer wants, nothing; a re-check pass long
- * before its time, its job at that time. Anything else runs the round.
+ * lease, it did nothing); a probe the round no longer wants, nothing; a re-check pass before
+ * its time (by more than IN_PLACE_MS), its job at that time. Anything else runs the round.
  */
 export function forRound(config: Config, job: RoundJob, round: Round | undefined, now: number): ForRound {
   if (!round || round.state === 'done') return NOTHING;
@@ -105,7 +110,7 @@ export function forRound(config: Config, job: RoundJob, round: Round | undefined
       why: 'round job for another pass ignored',
     };
   if (job.probe) return probeWanted(config, round, now) ? { run: true } : NOTHING;
-  if (round.state === 'waiting' && round.notBefore !== undefined && round.notBefore - now > MAX_EARLY_WAIT_MS)
+  if (round.state === 'waiting' && round.notBefore !== undefined && round.notBefore - now > IN_PLACE_MS)
     return { run: false, steps: [recheck(round)], why: 'round job early for its pass' };
   return { run: true };
 }

@@ -55,16 +55,15 @@ export function deadlineMarginMs(config: Config): number {
 
 /**
  * What a new pass may read before its due time, so that its first self-pings go at the due
- * second: the host's last start and the first page, read after the window's last close. Read
- * early by a second or two, they are as good as read at once as long as that close is still the
- * window's last when the round claims it: a join that leaves meanwhile is answered no-session,
- * one made meanwhile is after the close and skipped anyway. A later close moves the cutoff past
- * joins the page may not have: then the pass reads again (runPass).
+ * second: the first page of the window's last close's epoch, read after that close. Read early
+ * by a second or two, it is as good as read at once as long as that close is still the window's
+ * last when the round claims it: a join that leaves meanwhile is answered no-session, one made
+ * meanwhile is after the close and skipped anyway. A later close moves the cutoff past joins the
+ * page may not have (or names another epoch): then the pass reads again (runPass).
  */
 export interface PassPrefetch {
   /** The window's last close when the reads started. */
   closeSeq: Promise<number | undefined>;
-  startSeq: Promise<number | undefined>;
   firstPage: Promise<Page<Join> | undefined>;
 }
 
@@ -75,17 +74,12 @@ export function prefetchPass(
   remote: string,
 ): PassPrefetch {
   const quiet = <T>(read: Promise<T>) => read.catch(() => undefined);
-  const closeSeq = quiet(deps.rounds.pendingClose(host, remote).then((p) => p?.lastCloseSeq));
-  const startSeq = quiet(deps.joins.hostStartSeq(host));
+  const pending = quiet(deps.rounds.pendingClose(host, remote));
   return {
-    closeSeq,
-    startSeq,
-    // After the close and the host's start are read: the page then has every join applied
-    // before that close, and every join re-posted before that start (the module posts
-    // host-start after its re-posts), so one of its joins older than the start has no session.
-    // Without the start, no page: the pass reads the start again, then its pages.
-    firstPage: Promise.all([closeSeq, startSeq]).then(([, start]) =>
-      start === undefined ? undefined : quiet(deps.joins.joinsOf(host, remote, pageSize(deps.config))),
+    closeSeq: pending.then((p) => p?.lastCloseSeq),
+    // After the close is read: the page then has every join applied before that close.
+    firstPage: pending.then((p) =>
+      p === undefined ? undefined : quiet(deps.joins.joinsOf(host, p.epoch, remote, pageSize(deps.config))),
     ),
   };
 }
@@ -116,12 +110,11 @@ export async function runPass(
     round.pass === 0 && round.cursor === undefined && prefetch && (await prefetch.closeSeq) === round.cutoffSeq
       ? prefetch
       : undefined;
-  const startSeq = (await ahead?.startSeq) ?? (await storeCall(deps, () => deps.joins.hostStartSeq(round.host)));
   const pass = new PassFeed(deps, round, remainingMs, progress, ahead?.firstPage);
   const worker = async () => {
     for (let item = await pass.take(); item; item = await pass.take()) {
       try {
-        if (await selfPingAndAct(deps, round, item.join, startSeq)) round.marked = (round.marked ?? 0) + 1;
+        if (await selfPingAndAct(deps, round, item.join)) round.marked = (round.marked ?? 0) + 1;
       } catch (err) {
         // The page stays unfinished, so no checkpoint passes the join that failed.
         pass.fail(err);
@@ -207,10 +200,10 @@ class PassFeed {
       this.stopped = true;
       return;
     }
-    const { host, remote } = this.round;
+    const { host, remote, epoch = 0 } = this.round;
     const ahead = this.fed === 0 && this.cursor === undefined ? await this.firstPage : undefined;
     const { items, next } =
-      ahead ?? (await storeCall(this.deps, () => joins.joinsOf(host, remote, pageSize(config), this.cursor)));
+      ahead ?? (await storeCall(this.deps, () => joins.joinsOf(host, epoch, remote, pageSize(config), this.cursor)));
     this.cursor = next;
     this.more = next !== undefined;
     const page: PageProgress = { next, left: items.length };
@@ -266,18 +259,10 @@ function recheckMark(gen: string, pass: number): string {
  * pass: marked now, or by this pass in an earlier invocation (the store's mark decides, so a
  * retried invocation counts it again rather than ending the round with the join still marked).
  */
-async function selfPingAndAct(deps: RoundDeps, round: Round, join: Join, startSeq: number): Promise<boolean> {
+async function selfPingAndAct(deps: RoundDeps, round: Round, join: Join): Promise<boolean> {
   const { joins, api, config, metrics, clock, log } = deps;
   // Joined after the close: the link was up again when it joined.
   if (joinedAt(join) > round.cutoffSeq) return false;
-  // Written before the host's last start: its session is gone (host-start drops joins lazily
-  // here). This relies on the module's contract (docs/scheduling.md, "Host start"): it posts
-  // host-start only after it has re-posted every live join, so a join that survived a reload or
-  // a resync is written again, with a seq above the marker, before any round can read the marker.
-  if (join.seq < startSeq) {
-    await storeCall(deps, () => joins.deleteJoinIf(join));
-    return false;
-  }
   const nextMark = recheckMark(round.gen, round.pass + 1);
   if (join.recheck === nextMark) return true;
   if (round.pass > 0 && join.recheck !== recheckMark(round.gen, round.pass)) return false;

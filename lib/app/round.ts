@@ -11,6 +11,7 @@ import { probeRemote } from './probe';
 
 export type { RoundDeps } from './deps';
 export { deadlineMarginMs, pageSize } from './pass';
+export { LINK_LEAD_MS } from './next';
 
 /** Tries to claim a window whose last close keeps moving, before the start is postponed to its new due. */
 const CLAIM_ATTEMPTS = 5;
@@ -20,13 +21,6 @@ const CLAIM_ATTEMPTS = 5;
  * reconciled job can run the round beside it.
  */
 export const UNBOUNDED_LEASE_MS = 10 * 60_000;
-/**
- * A start job woken early brings the link to its remote up this long before its due time (at
- * most half the delay after the close: the remote needs that time to come back), so that the
- * first self-pings do not wait for a new s2s connection (DNS, TCP, TLS, dialback).
- */
-export const LINK_LEAD_MS = 2_000;
-
 /** Refuses, at start, a round function whose timeout cannot hold the deadline margin. */
 export function checkRoundTimeout(config: Config): void {
   if (config.roundTimeoutMs === undefined) return;
@@ -104,13 +98,14 @@ interface Ahead {
 }
 
 /**
- * Waits for the job's own time when it was delivered early (by design on AWS), if that wait
- * fits in the invocation; false when it does not: the job is scheduled again for its time.
+ * Waits for the job's own time when it was delivered at most IN_PLACE_MS early (a start job
+ * brings the link up meanwhile); false when it came earlier: the job is armed again for its time
+ * and the invocation returns, so that no function sleeps for a due second.
  */
 async function waitForJobTime(deps: RoundDeps, run: Invocation): Promise<Ahead | false> {
   const { job } = run;
   const at = job.at ?? 0;
-  const wait = next.waitInPlace(deps.clock.now(), at, run.left(), deadlineMarginMs(deps.config));
+  const wait = next.waitInPlace(deps.clock.now(), at);
   if (wait === undefined) {
     await next.arm(deps, next.postpone(job, at));
     deps.log.info('round job early, scheduled again', { ...job });
@@ -122,13 +117,13 @@ async function waitForJobTime(deps: RoundDeps, run: Invocation): Promise<Ahead |
 }
 
 /**
- * Sleeps `early` ms, and LINK_LEAD_MS before the end has the server ping the remote (a server
- * ping names no user: a self-ping would come before the delay). Not awaited: it must not hold
- * the round, and it is only a hint (the self-pings bring the link up anyway). The first pass's
- * reads are started then too.
+ * Sleeps `early` ms (at most IN_PLACE_MS), and LINK_LEAD_MS before the end has the server ping
+ * the remote (a server ping names no user: a self-ping would come before the delay). Not awaited:
+ * it must not hold the round, and it is only a hint (the self-pings bring the link up anyway).
+ * The first pass's reads are started then too.
  */
 async function bringLinkUp(deps: RoundDeps, job: RoundJob, early: number): Promise<PassPrefetch> {
-  const lead = Math.min(LINK_LEAD_MS, deps.config.delayMs / 2);
+  const lead = Math.min(next.LINK_LEAD_MS, deps.config.delayMs / 2);
   if (early > lead) await deps.clock.sleep(early - lead);
   deps.api.serverPing(job.host, job.remote).catch((err: unknown) => {
     deps.log.debug('server ping failed', { ...job, error: (err as Error).message });
@@ -193,7 +188,7 @@ async function runIfDue(
     stored = { ...stored, notBefore: clock.now() };
   }
   if (stored.state === 'waiting' && stored.notBefore !== undefined) {
-    const wait = next.waitInPlace(clock.now(), stored.notBefore, run.left(), deadlineMarginMs(config));
+    const wait = next.waitInPlace(clock.now(), stored.notBefore);
     if (wait === undefined) return [next.postpone(next.recheck(stored).job, stored.notBefore)];
     if (wait > 0) await clock.sleep(wait);
   }
@@ -227,8 +222,8 @@ async function runIfDue(
 /**
  * Takes the pending close window of the start job as a new round, once its delay has passed:
  * `claimed` by this invocation, `taken` already (by another, or by this one in an earlier try),
- * or `postponed`: a later close moved the window's due beyond what this invocation may wait,
- * and the start is scheduled again for it (not a failure: a link that keeps closing spends no
+ * or `postponed`: a later close moved the window's due more than IN_PLACE_MS away, and the
+ * start is armed again for it (not a failure: a link that keeps closing spends no
  * retry).
  */
 async function claim(deps: RoundDeps, run: Invocation): Promise<'claimed' | 'taken' | 'postponed'> {
@@ -244,7 +239,7 @@ async function claim(deps: RoundDeps, run: Invocation): Promise<'claimed' | 'tak
     // Already claimed: a retried invocation resumes the round, a duplicate one finds it done.
     if (!pending || pending.gen !== job.gen) return 'taken';
     const due = pending.lastCloseAt + config.delayMs;
-    const wait = next.waitInPlace(clock.now(), due, run.left(), deadlineMarginMs(config));
+    const wait = next.waitInPlace(clock.now(), due);
     if (wait === undefined || attempt === CLAIM_ATTEMPTS) return postponed(due);
     if (wait > 0) await clock.sleep(wait);
     const round: Round = {
@@ -252,6 +247,8 @@ async function claim(deps: RoundDeps, run: Invocation): Promise<'claimed' | 'tak
       remote: job.remote,
       gen: job.gen,
       cutoffSeq: pending.lastCloseSeq,
+      // The joins this round reads: those of its last close's epoch.
+      ...(pending.epoch ? { epoch: pending.epoch } : {}),
       pass: 0,
       marked: 0,
       state: 'running',

@@ -25,7 +25,12 @@ export const MAX_SEQ_AHEAD_SECONDS = 300;
 /** s2s-close: a link multiplexes at most this many domains. */
 export const MAX_REMOTES = 1000;
 
-export type Event =
+/**
+ * `epoch` (optional on every event, absent = 0): the seq (µs) at which the sending module instance
+ * began its resync (a load, a reload, a resync after an overflow). Joins are stored per epoch and
+ * a round reads only the epoch of its last close, so the joins of an older epoch are never read.
+ */
+export type Event = { epoch?: number } & (
   | {
       type: 'join';
       seq: number;
@@ -36,14 +41,17 @@ export type Event =
       nick: string;
       since?: number;
     }
-  | { type: 'leave'; seq: number; host: string; user: string; room: string }
+  | { type: 'leave'; seq: number; host: string; user: string; room: string; remote: string }
+  /** Accepted from older modules and counted; nothing is stored (the module posts a leave per join). */
   | { type: 'session-end'; seq: number; host: string; user: string }
+  /** Accepted from older modules and counted; nothing is stored (the epoch of the joins replaces it). */
   | { type: 'host-start'; seq: number; host: string }
-  /** The server is alive and its module posting: counted, nothing stored (an alarm fires when none arrives). */
+  /** The server is alive and its module posting: the host's last beat is stored (SilentHosts). */
   | { type: 'heartbeat'; seq: number; host: string }
   /** An authenticated s2s link of the host to these remotes is up (again). */
   | { type: 's2s-up'; seq: number; host: string; remotes: string[]; direction: 'in' | 'out' }
-  | { type: 's2s-close'; seq: number; host: string; remotes: string[]; direction: 'in' | 'out' };
+  | { type: 's2s-close'; seq: number; host: string; remotes: string[]; direction: 'in' | 'out' }
+);
 
 export type EventType = Event['type'];
 
@@ -95,7 +103,21 @@ export function maxSeqAt(now: number): number {
   return Math.floor(now * 1000) + MAX_SEQ_AHEAD_SECONDS * 1_000_000;
 }
 
+/** The event's epoch: a positive safe integer (µs), or absent, null or 0 for 0 (left out). */
+function epochOf(r: Raw): number | undefined {
+  const epoch = r.epoch;
+  if (epoch === undefined || epoch === null || epoch === 0) return undefined;
+  if (!micros(epoch)) throw new EventError('"epoch" must be a positive integer (µs) or 0');
+  return epoch;
+}
+
 function validate(raw: unknown, now: number | undefined): Event {
+  const event = validateFields(raw, now);
+  const epoch = epochOf(raw as Raw);
+  return epoch === undefined ? event : { ...event, epoch };
+}
+
+function validateFields(raw: unknown, now: number | undefined): Event {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new EventError('must be an object');
   const r = raw as Raw;
   const seq = r.seq;
@@ -110,7 +132,7 @@ function validate(raw: unknown, now: number | undefined): Event {
     case 'join': {
       // A nick is the resourcepart of the occupant JID room/nick (XEP-0045 §7.2, RFC 7622 §3.4).
       const nick = normalizeResource(str(r, 'nick'), '"nick"');
-      const event: Event = { type, seq, host, user: user(r, host), ...room(r, host), nick };
+      const event: Extract<Event, { type: 'join' }> = { type, seq, host, user: user(r, host), ...room(r, host), nick };
       // Optional: when the user joined, for a join the server re-posts (null counts as absent).
       if (r.since !== undefined && r.since !== null) {
         if (!micros(r.since) || r.since > seq)
@@ -120,7 +142,7 @@ function validate(raw: unknown, now: number | undefined): Event {
       return event;
     }
     case 'leave':
-      return { type, seq, host, user: user(r, host), room: room(r, host).room };
+      return { type, seq, host, user: user(r, host), ...room(r, host) };
     case 'session-end':
       return { type, seq, host, user: user(r, host) };
     case 'host-start':

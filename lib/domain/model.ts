@@ -10,6 +10,11 @@ export interface Join {
   nick: string;
   /** Domain of the room, i.e. the remote side of the s2s link. */
   remote: string;
+  /**
+   * The epoch of the event that wrote it (docs/events.md; absent = 0): part of the join's key, so
+   * a round reads the joins of its close's epoch only.
+   */
+  epoch?: number;
   /** Server sequence (µs) of the event that wrote this join. */
   seq: number;
   /**
@@ -30,6 +35,8 @@ export interface Round {
   gen: string;
   /** Joins with seq above this were made after the close: they need no ping. */
   cutoffSeq: number;
+  /** The epoch of the window's last close (absent = 0): the round reads that epoch's joins. */
+  epoch?: number;
   /** Follow-up pass: 0 is the first round, 1..rechecks are re-checks. */
   pass: number;
   /** Store cursor of the next page; undefined at the start of a pass. */
@@ -96,6 +103,9 @@ export function closedAt(seq: number, arrivedAt: number, delayMs: number): numbe
   const earliest = arrivedAt - Math.min(CLOSE_DATING_MAX_MS, delayMs / 10);
   return serverTime >= earliest ? Math.min(serverTime, arrivedAt) : arrivedAt;
 }
+
+/** What names a join in the store (its key): a leave names one, a round's writes the one it read. */
+export type JoinKey = Pick<Join, 'host' | 'epoch' | 'remote' | 'room' | 'user'>;
 
 /** When the join was made: `since`, else the seq that wrote it. */
 export const joinedAt = (join: Join): number => join.since ?? join.seq;

@@ -69,11 +69,11 @@ const MINUTE_MS = 60_000;
 
 /**
  * The minute a one-time schedule names, so that its job runs on time. EventBridge Scheduler
- * invokes an at() schedule somewhere within the minute it names (set for 1:00, it fires between
- * 1:00:00 and 1:00:59), so the latest minute that still ends by `atMs` is named and the round
- * waits for the due second itself: it starts 0–2 s after `atMs` instead of 0–119 s, for a wait of
- * 0–120 s (60 s on average) inside the invocation. A minute before `notBeforeMs` (a schedule must
- * lie in the future) is replaced by the first whole minute after it: then the job can only be late.
+ * fires an at() schedule somewhere within the minute it names (set for 1:00, it fires between
+ * 1:00:00 and 1:00:59), so the latest minute that still ends by `atMs` is named: the job comes
+ * early, and the round arms it again on the round queue for its due second (it starts 0–2 s
+ * after `atMs` instead of 0–119 s). A minute before `notBeforeMs` (a schedule must lie in the
+ * future) is replaced by the first whole minute after it: then the job can only be late.
  */
 export function scheduledMinute(atMs: number, notBeforeMs: number): number {
   if (!Number.isFinite(atMs) || !Number.isFinite(notBeforeMs))

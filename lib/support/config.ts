@@ -18,6 +18,8 @@ export interface Config {
   concurrency: number;
   /** Follow-up rounds for indeterminate outcomes before notifying anyway. */
   rechecks: number;
+  /** A known host whose last heartbeat is older than this is counted in SilentHosts (ms). */
+  silentMs: number;
   /** Base of the follow-up backoff: base, 2·base, 4·base… */
   recheckBaseMs: number;
   /** Retries of a round after our own failures, 30 s doubling to 15 min, before the DLQ. */
@@ -46,8 +48,12 @@ export interface Config {
     group: string;
     roleArn: string;
     dlqArn: string;
-    /** ARN of the round function, target of the schedules. */
+    /** ARN of the round function, invoked for a job due now. */
     roundFunctionArn: string;
+    /** URL of the round queue: a job due within 15 minutes waits there (docs/scheduling.md). */
+    queueUrl: string;
+    /** ARN of the round queue: the target of the schedules (jobs due later). */
+    queueArn: string;
   };
 }
 
@@ -66,6 +72,7 @@ export const ENV = {
   maxBodyBytes: 'PING_MUC_MAX_BODY_BYTES',
   pageSize: 'PING_MUC_PAGE_SIZE',
   probeSeconds: 'PING_MUC_PROBE_SECONDS',
+  silentSeconds: 'PING_MUC_SILENT_SECONDS',
   apiBatch: 'PING_MUC_API_BATCH',
   serverMaxInflight: 'PING_MUC_SERVER_MAX_INFLIGHT',
   roundTimeoutSeconds: 'PING_MUC_ROUND_TIMEOUT_SECONDS',
@@ -76,6 +83,8 @@ export const ENV = {
   schedulerRoleArn: 'PING_MUC_SCHEDULER_ROLE_ARN',
   dlqArn: 'PING_MUC_DLQ_ARN',
   roundFunctionArn: 'PING_MUC_ROUND_FUNCTION_ARN',
+  roundQueueUrl: 'PING_MUC_ROUND_QUEUE_URL',
+  roundQueueArn: 'PING_MUC_ROUND_QUEUE_ARN',
   webhookSecret: 'PING_MUC_WEBHOOK_SECRET',
   webhookSecretArn: 'PING_MUC_WEBHOOK_SECRET_ARN',
   apiSecret: 'PING_MUC_API_SECRET',
@@ -98,6 +107,8 @@ export const DEFAULTS = {
   maxBodyBytes: 256 * 1024,
   pageSize: 500,
   probeSeconds: 10,
+  // Five heartbeats of the module's default interval (60 s).
+  silentSeconds: 300,
   table: 'ping-muc',
   scheduleGroup: 'ping-muc',
   metrics: 'default',
@@ -170,6 +181,7 @@ export function loadConfig(env: Env = process.env): Config {
     delayMs: delaySeconds * 1000,
     concurrency,
     rechecks: int(env, ENV.rechecks, DEFAULTS.rechecks, 0, 20),
+    silentMs: num(env, ENV.silentSeconds, DEFAULTS.silentSeconds, 60, 86_400) * 1000,
     recheckBaseMs: num(env, ENV.recheckBaseSeconds, delaySeconds, 0, 86_400) * 1000,
     retryAttempts: int(env, ENV.retryAttempts, DEFAULTS.retryAttempts, 0, 20),
     joinTtlSeconds: num(env, ENV.joinTtlDays, DEFAULTS.joinTtlDays, 1, 3650) * 86_400,
@@ -187,6 +199,8 @@ export function loadConfig(env: Env = process.env): Config {
       roleArn: env[ENV.schedulerRoleArn] ?? '',
       dlqArn: env[ENV.dlqArn] ?? '',
       roundFunctionArn: env[ENV.roundFunctionArn] ?? '',
+      queueUrl: env[ENV.roundQueueUrl] ?? '',
+      queueArn: env[ENV.roundQueueArn] ?? '',
     },
   };
 }
@@ -202,11 +216,13 @@ export function requireAws(config: Config, fn: 'events' | 'round'): void {
   if (!config.scheduler.roleArn) missing.push(ENV.schedulerRoleArn);
   if (!config.scheduler.dlqArn) missing.push(ENV.dlqArn);
   if (fn === 'events' && !config.scheduler.roundFunctionArn) missing.push(ENV.roundFunctionArn);
+  if (!config.scheduler.queueUrl) missing.push(ENV.roundQueueUrl);
+  if (!config.scheduler.queueArn) missing.push(ENV.roundQueueArn);
   if (missing.length) throw new ConfigError(`missing configuration: ${missing.join(', ')}`);
 }
 
 /**
- * Settings of every AWS SDK client (DynamoDB, Scheduler, Secrets Manager, SSM): a connection
+ * Settings of every AWS SDK client (DynamoDB, Scheduler, SQS, Secrets Manager, SSM): a connection
  * that does not open in 3 s or a socket silent for 5 s fails the try, and a call makes at most 3
  * tries, so a hung endpoint costs a call ~15 s rather than the function's whole timeout.
  */

@@ -148,3 +148,9 @@ export class EnvRegistry implements HostRegistry {
     return { url: this.apiUrl, keys };
   }
 }
+
+/** The registry's hosts, for the reconciler's SilentHosts; none without a registry (the beats name them). */
+export function knownHosts(hosts: HostRegistry): (() => Promise<string[]>) | undefined {
+  if (!(hosts instanceof DocumentRegistry)) return undefined;
+  return async () => [...(await hosts.hosts()).keys()];
+}

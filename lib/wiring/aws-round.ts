@@ -2,6 +2,7 @@
 import type { RoundDeps } from '../app/deps';
 import { checkRoundTimeout } from '../app/round';
 import type { StanzaApi } from '../ports';
+import { knownHosts } from '../support/registry';
 import { awsRegistry, awsScheduler, awsShared } from './aws';
 import { routedStanzaApi } from './stanza-api';
 
@@ -14,5 +15,5 @@ export async function awsRoundDeps(selfArn: string): Promise<RoundDeps> {
   // Without a registry, a missing or weak key stops the function at once, as before.
   if (!hosts.multiHost) await hosts.api('');
   api ??= routedStanzaApi(s.config, hosts);
-  return { ...s, api, scheduler: awsScheduler(s, selfArn), selfRetry: true };
+  return { ...s, api, scheduler: awsScheduler(s, selfArn), selfRetry: true, knownHosts: knownHosts(hosts) };
 }

@@ -3,9 +3,11 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { SchedulerClient } from '@aws-sdk/client-scheduler';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoStore } from '../adapters/dynamodb/store';
 import { ssmRegistrySource } from '../adapters/registry-ssm';
 import { EventBridgeScheduler } from '../adapters/scheduler-eventbridge';
+import { QueueScheduler } from '../adapters/scheduler-sqs';
 import type { AppDeps } from '../app/deps';
 import type { RegistryIngestDeps } from '../app/ingest';
 import type { Scheduler } from '../ports';
@@ -70,12 +72,12 @@ export function awsRegistry(s: Shared): HostRegistry {
 
 const schedulers = new Map<string, Scheduler>();
 let schedulerClient: SchedulerClient | undefined;
+let sqsClient: SQSClient | undefined;
 let lambdaClient: LambdaClient | undefined;
 
 /**
- * An asynchronous invocation of the round function now, for a job due sooner than any schedule
- * could surely fire before it (the round waits to the job's time itself). Lambda's own async
- * retries and on-failure destination apply, as for a scheduled invocation.
+ * An asynchronous invocation of the round function now, for a job due within a second (the round
+ * waits the rest in place). Lambda's own async retries and on-failure destination apply.
  */
 function invokerOf(targetArn: string): (input: string) => Promise<void> {
   return async (input) => {
@@ -88,20 +90,30 @@ function invokerOf(targetArn: string): (input: string) => Promise<void> {
   };
 }
 
-/** EventBridge Scheduler targeting the round function `targetArn`. */
+/**
+ * The round queue for jobs due within 15 minutes, EventBridge Scheduler (sending to the queue)
+ * for later ones, and an invocation of the round function `targetArn` for a job due now.
+ */
 export function awsScheduler(shared: Shared, targetArn: string): Scheduler {
   let scheduler = schedulers.get(targetArn);
   if (!scheduler) {
     schedulerClient ??= new SchedulerClient({ ...SDK_CLIENT });
-    const { group, roleArn, dlqArn } = shared.config.scheduler;
-    scheduler = new EventBridgeScheduler({
+    sqsClient ??= new SQSClient({ ...SDK_CLIENT });
+    const { group, roleArn, dlqArn, queueUrl, queueArn } = shared.config.scheduler;
+    const later = new EventBridgeScheduler({
       client: schedulerClient,
       group,
       roleArn,
       dlqArn,
-      targetArn,
+      targetArn: queueArn,
       now: shared.clock.now,
+    });
+    scheduler = new QueueScheduler({
+      client: sqsClient,
+      queueUrl,
+      later,
       invokeNow: invokerOf(targetArn),
+      now: shared.clock.now,
     });
     schedulers.set(targetArn, scheduler);
   }
@@ -113,5 +125,5 @@ export async function awsIngestDeps(): Promise<RegistryIngestDeps> {
   const hosts = awsRegistry(s);
   // Without a registry, a missing or weak key stops the function at once, as before.
   if (!hosts.multiHost) await hosts.webhookKeys('');
-  return { ...s, webhooks: s.store, scheduler: awsScheduler(s, s.config.scheduler.roundFunctionArn), hosts };
+  return { ...s, scheduler: awsScheduler(s, s.config.scheduler.roundFunctionArn), hosts };
 }

@@ -16,9 +16,9 @@ import { fileRegistrySource } from '../adapters/registry-file';
 import { type AnyIngestDeps, handleEvents, type HttpRequest, type RegistryIngestDeps } from '../app/ingest';
 import type { AppDeps } from '../app/deps';
 import { reconcile, RECONCILE_PERIOD_MS } from '../app/reconcile';
-import { LINK_LEAD_MS, runRound, type RoundDeps } from '../app/round';
+import { runRound, type RoundDeps } from '../app/round';
 import { createLogger, levelFromEnv, Metrics, type Logger } from '../support/observability';
-import { DocumentRegistry, EnvRegistry, type HostRegistry } from '../support/registry';
+import { DocumentRegistry, EnvRegistry, type HostRegistry, knownHosts } from '../support/registry';
 import { SecretCache } from '../support/secrets';
 import { routedStanzaApi } from './stanza-api';
 import { systemClock } from '../support/clock';
@@ -285,7 +285,6 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     client: dynalite.client,
     table: config.table,
     pollMs: options.pollMs ?? 200,
-    leadMs: LINK_LEAD_MS, // as on AWS: a job runs early, the round waits and brings the link up
     now: clock.now,
     run: async (job) => {
       const started = clock.now();
@@ -299,8 +298,9 @@ export async function startLocalService(options: LocalServiceOptions = {}): Prom
     log: (message, data) => log.warn(message, data),
   });
   const base: AppDeps = { joins: store, rounds: store, scheduler, config, log, metrics, clock };
+  base.knownHosts = knownHosts(hosts);
   roundDeps = { ...base, api };
-  const ingest: RegistryIngestDeps = { ...base, webhooks: store, hosts };
+  const ingest: RegistryIngestDeps = { ...base, hosts };
   const http = await serveEvents(ingest, config.maxBodyBytes, log, options.port ?? 0, options.host ?? '127.0.0.1');
   const { address } = http;
   scheduler.start();

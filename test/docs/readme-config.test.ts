@@ -101,7 +101,7 @@ describe('README configuration table', () => {
     expect(unread, 'README rows for variables no code reads').toEqual([]);
   });
 
-  it('documents every variable the code reads, in the table or the local-service line', () => {
+  it('documents every variable the code reads in the table or the local-service line', () => {
     const undocumented = [...readByCode()].filter((name) => !documented.has(name) && !README.includes(`\`${name}\``));
     expect(undocumented, 'variables read by lib/, bin/ or functions/ and named nowhere in README.md').toEqual([]);
   });

@@ -38,11 +38,33 @@ describe('parseEvents', () => {
         remote: 'muc.b.example',
         nick: 'Alice',
       },
-      { type: 'leave', seq: 11, host: 'a.example', user: 'alice@a.example/Phone', room: 'lobby@muc.b.example' },
+      {
+        type: 'leave',
+        seq: 11,
+        host: 'a.example',
+        user: 'alice@a.example/Phone',
+        room: 'lobby@muc.b.example',
+        remote: 'muc.b.example',
+      },
       { type: 'session-end', seq: 12, host: 'a.example', user: 'alice@a.example/Phone' },
       { type: 'host-start', seq: 13, host: 'a.example' },
       { type: 's2s-close', seq: 14, host: 'a.example', remotes: ['muc.b.example', 'c.example'], direction: 'in' },
     ]);
+  });
+
+  it('reads an optional epoch on every event (0 when absent)', () => {
+    const events = parseEvents(
+      body(
+        { ...join, epoch: 1_764_075_600_000_000 },
+        { type: 'heartbeat', seq: 2, host: 'a.example', epoch: 5 },
+        { type: 's2s-close', seq: 3, host: 'a.example', remotes: ['b.example'], direction: 'out', epoch: 5 },
+        { ...join, epoch: 0 },
+        { ...join, epoch: null },
+        join,
+      ),
+    );
+    expect(events.map((e) => e.epoch)).toEqual([1_764_075_600_000_000, 5, 5, undefined, undefined, undefined]);
+    expect(events.slice(3).every((e) => !('epoch' in e))).toBe(true);
   });
 
   it.each([
@@ -68,6 +90,9 @@ describe('parseEvents', () => {
     ],
     ['no remotes', body({ type: 's2s-close', seq: 1, host: 'a.example', remotes: [], direction: 'in' }), /remotes/],
     ['bad host', body({ type: 'host-start', seq: 1, host: 'not a domain' }), /domain/],
+    ['negative epoch', body({ ...join, epoch: -1 }), /"epoch" must be a positive integer/],
+    ['float epoch', body({ ...join, epoch: 1.5 }), /"epoch"/],
+    ['string epoch', body({ ...join, epoch: '7' }), /"epoch"/],
   ])('refuses %s with a clear message', (_name, text, message) => {
     expect(() => parseEvents(text)).toThrow(EventError);
     expect(() => parseEvents(text)).toThrow(message);

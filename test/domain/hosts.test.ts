@@ -266,6 +266,8 @@ describe('registry settings', () => {
     const aws = {
       PING_MUC_SCHEDULER_ROLE_ARN: 'r',
       PING_MUC_DLQ_ARN: 'd',
+      PING_MUC_ROUND_QUEUE_URL: 'q',
+      PING_MUC_ROUND_QUEUE_ARN: 'qa',
     };
     expect(() => requireAws(loadConfig(aws), 'round')).toThrow(/PING_MUC_API_URL or PING_MUC_HOSTS_PARAMETER/);
     expect(() => requireAws(loadConfig({ ...aws, PING_MUC_HOSTS_PARAMETER: 'ping-muc-hosts' }), 'round')).not.toThrow();

@@ -49,9 +49,8 @@ function slowStore(fail?: (seq: number) => boolean) {
       }
     };
   store.putJoin = wrap(store.putJoin.bind(store), (j) => j.seq);
-  store.leave = wrap(store.leave.bind(store), (_h, _u, _r, s) => s);
-  store.endSession = wrap(store.endSession.bind(store), (_h, _u, s) => s);
-  store.startHost = wrap(store.startHost.bind(store), (_h, s) => s) as typeof store.startHost;
+  store.leave = wrap(store.leave.bind(store), (_k, s) => s);
+  store.beat = wrap(store.beat.bind(store), (_h, s) => s);
   store.recordClose = wrap(store.recordClose.bind(store), (_h, _r, s) => s);
   return { store, log, maxRunning: () => maxRunning };
 }
@@ -66,7 +65,9 @@ describe('applyEvents', () => {
     const joins = [];
     for (let r = 0; r < 7; r++)
       joins.push(
-        ...(await store.joinsOf(HOST, 'muc.b.example', 1000)).items.filter((j) => j.room === `room${r}@muc.b.example`),
+        ...(await store.joinsOf(HOST, 0, 'muc.b.example', 1000)).items.filter(
+          (j) => j.room === `room${r}@muc.b.example`,
+        ),
       );
     const byUser = new Map(joins.map((j) => [j.user, j.nick]));
     for (let i = 0; i < 60; i++) expect(byUser.get(`u${i}@${HOST}/r`)).toBe(`again${i}`);
@@ -85,21 +86,28 @@ describe('applyEvents', () => {
     expect(one.maxRunning()).toBe(1);
   });
 
-  it('treats host-start, session-end and s2s-close as fences', async () => {
+  it('treats s2s-close as a fence while host-start or session-end write nothing', async () => {
     const raw: object[] = [];
     const fences: number[] = [];
+    const counted: number[] = [];
     for (let round = 0; round < 3; round++) {
       for (let i = 0; i < 20; i++) raw.push(join(i, round));
       raw.push({ type: 'session-end', seq: ++seq, host: HOST, user: `u0@${HOST}/r` });
-      fences.push(seq);
+      counted.push(seq);
       for (let i = 0; i < 20; i++) raw.push(leave(i, round));
       raw.push({ type: 'host-start', seq: ++seq, host: HOST });
-      fences.push(seq);
+      counted.push(seq);
       raw.push({ type: 's2s-close', seq: ++seq, host: HOST, remotes: ['muc.b.example'], direction: 'out' });
       fences.push(seq);
     }
     const { store, log } = slowStore();
-    await applyEvents(ingestDeps(store), events(...raw));
+    const deps = ingestDeps(store);
+    const seen: string[] = [];
+    deps.metrics.count = (metric, dimension, value) => void seen.push(`${metric}.${dimension}.${value}`);
+    await applyEvents(deps, events(...raw));
+    for (const s of counted) expect(log.some((l) => l.seq === s)).toBe(false);
+    expect(seen.filter((x) => x === 'Events.EventType.host-start')).toHaveLength(3);
+    expect(seen.filter((x) => x === 'Events.EventType.session-end')).toHaveLength(3);
     for (const fence of fences) {
       const start = log.findIndex((l) => l.at === 'start' && l.seq === fence);
       const end = log.findIndex((l) => l.at === 'end' && l.seq === fence);
@@ -222,7 +230,7 @@ describe('a server clock that ran ahead, corrected, then a restart', () => {
 
   /** Posts events as the module does: signed at its own clock's time, with its seqs. */
   async function post(w: RoundWorld, clockMs: number, events: object[]) {
-    const deps = { ...w.deps, webhooks: w.store, webhookKey: KEY };
+    const deps = { ...w.deps, webhookKey: KEY };
     const body = Buffer.from(JSON.stringify({ v: 1, events }));
     const headers = { ...sign(KEY, body, Math.floor(clockMs / 1000)) };
     return handleEvents(deps, { method: 'POST', headers, body });

@@ -32,13 +32,13 @@ describe('a round in batches of heals', () => {
     await stack?.stop();
   });
 
-  it('notifies every ghost exactly once, from its room/nick', () => {
+  it('notifies every ghost exactly once from its room/nick', () => {
     for (const [i, u] of users.entries()) {
       expect(u.notifications().map((n) => n.el.attrs.from)).toEqual([`room${i}@${DOMAINS.mucB}/Nick${i}`]);
     }
   });
 
-  it('sent heals as batches of version 3, each with its join’s since: the server told the ghosts itself', () => {
+  it('sent heals as version 3 batches carrying each join’s since', () => {
     // Every request was a batch of version 3.
     expect(stack.api.requests.filter((r) => r.version !== '3')).toEqual([]);
     const batches = stack.api.requests.filter((r) => r.status === 200 && r.answer.includes('<batch'));

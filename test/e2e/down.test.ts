@@ -43,7 +43,7 @@ describe('MUC server down past the retry budget', () => {
     for (const c of stack.api.pings()) expect(c.answer).toMatch(/remote-server-not-found|timeout/);
   });
 
-  it('notifies each join exactly once, and the module posts no leave for it', async () => {
+  it('notifies each join exactly once without a leave posted for it', async () => {
     expect(
       alice
         .notifications()

@@ -48,7 +48,7 @@ describe('ejabberd: kill -9 with non-persistent rooms', () => {
     await stack?.stop();
   });
 
-  it('tells every ghost once, from its current nick, within the delay + 5 s', () => {
+  it('tells every ghost once from its current nick within the delay + 5 s', () => {
     for (const [user, from] of [
       [alice, `${ROOM1}/Alice`],
       [dave, `${ROOM1}/Dave`],
@@ -63,7 +63,7 @@ describe('ejabberd: kill -9 with non-persistent rooms', () => {
     }
   });
 
-  it('re-pings each join once (item-not-found without by, twice) and sends no separate notification', () => {
+  it('re-pings each join once instead of a separate notification (item-not-found without by)', () => {
     const pings = stack.api.pings().map((c) => c.to);
     expect(pings.sort()).toEqual(
       [
@@ -105,7 +105,7 @@ describe('ejabberd: a nick change during the delay', () => {
     await stack?.stop();
   });
 
-  it('tells nobody and keeps both joins, alice under her new nick', async () => {
+  it('keeps both joins untold (alice under her new nick)', async () => {
     expect(alice.notifications()).toEqual([]);
     expect(carol.notifications()).toEqual([]);
     expect(stack.api.notifies()).toEqual([]);
@@ -134,7 +134,7 @@ describe('ejabberd: graceful stop (it sends status 332 itself)', () => {
     await stack?.stop();
   });
 
-  it('tells nobody twice: each user gets one unavailable self-presence, ejabberd’s or ours', () => {
+  it('tells nobody twice: each user gets one unavailable self-presence (ejabberd’s or ours)', () => {
     const counts = users.map((u, i) => u.received.filter((r) => isSelfUnavailable(r.el, i % 2 ? ROOM1 : ROOM2)).length);
     console.log(`[e2e] ejabberd graceful stop: unavailable self-presences per user ${counts.join(',')}`);
     expect(counts).toEqual([1, 1, 1, 1]);

@@ -48,7 +48,7 @@ describe('hard kill of the MUC server', () => {
     await stack?.stop();
   });
 
-  it('notifies each affected client exactly once, from room/nick, none/none with 110 and 333, after the delay', () => {
+  it('notifies each affected client exactly once after the delay with mod_ping_muc’s presence', () => {
     for (const [user, from] of [
       [alice, `${ROOM1}/Alice`],
       [dave, `${ROOM1}/Dave`],
@@ -73,7 +73,7 @@ describe('hard kill of the MUC server', () => {
     }
   });
 
-  it('posts no leave for the told joins, which the store keeps for a later round to drop', async () => {
+  it('posts no leave for the told joins kept in the store for a later round', async () => {
     // The module forgets a join as it delivers our notification; ping-muc writes nothing.
     const told = [
       [alice, ROOM1],

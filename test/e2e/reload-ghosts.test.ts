@@ -40,7 +40,7 @@ describe('a module reload during the delay, with 160 ghosts', () => {
     await stack?.stop();
   });
 
-  it('tells all 160 ghosts, each once', async () => {
+  it('tells each of the 160 ghosts once', async () => {
     const told = () => users.reduce((n, u) => n + u.notifications().length, 0);
     await stack.bed.b.kill(); // every join becomes a ghost
     await stack.bed.b.start();

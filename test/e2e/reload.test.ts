@@ -30,7 +30,7 @@ describe('reload with more joins than the queue holds', () => {
     await stack?.stop();
   });
 
-  it('keeps all 200 joins in the store, each posted again once with since = its first seq, under a new epoch', async () => {
+  it('keeps all 200 joins in the store by posting each again under a new epoch', async () => {
     // The tap records a request's events when ping-muc's answer passes back through it, just after
     // the store was written: wait for the tap itself, not for the store.
     const joinsSeen = () =>
@@ -81,7 +81,7 @@ describe('reload between a lost link and its round', () => {
 
   // Needs the service to keep `since` and compare it with the close (issue 9.14, being built):
   // until then the round skips the re-announced join and this test fails for that reason only.
-  it('still self-pings the re-announced join and notifies the ghost', async () => {
+  it('still heals the ghost of a re-announced join', async () => {
     await stack.bed.b.kill(); // B forgets its occupants: alice becomes a ghost
     await stack.bed.b.start();
     const close = await stack.events.waitFor((e) => e.type === 's2s-close' && !!e.remotes?.includes(DOMAINS.mucB));
@@ -116,7 +116,7 @@ describe('the unloaded instance', () => {
     await rx?.close();
   });
 
-  it('answers 503 to a self-ping in flight, and its reply, arriving after the reload, never reaches the client', async () => {
+  it('answers 503 to a self-ping in flight whose late reply never reaches the client', async () => {
     const since = Date.now();
     bed.b.pause(); // the ping goes out, the reply waits
     let answer: ApiAnswer | undefined;
@@ -138,7 +138,7 @@ describe('the unloaded instance', () => {
     );
   }, 30_000);
 
-  it('stops posting: after the reload only the new instance posts, and its joins carry since', async () => {
+  it('stops posting in favour of the new instance whose joins carry since', async () => {
     rx.answer = 503;
     for (const r of ['s1', 's2', 's3']) await alice.join(`${r}@${DOMAINS.mucB}`, 'Alice');
     await sleep(500);

@@ -52,7 +52,7 @@ describe('the MUC server comes back after the first pass', () => {
     await stack?.stop();
   });
 
-  it('the first pass found B unreachable and did not notify', () => {
+  it('the first pass found B unreachable without notifying', () => {
     expect(firstPassAnswer).toMatch(/remote-server-not-found|remote-server-timeout|timeout/);
     expect(alice.notifications().filter((n) => n.at < returnedAt)).toEqual([]);
   });

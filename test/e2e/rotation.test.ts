@@ -62,13 +62,13 @@ describe('module side of a secret rotation', () => {
     }
   });
 
-  it('accepts stanza API calls signed with either API secret, and no other', async () => {
+  it('accepts stanza API calls signed with either API secret only', async () => {
     expect(only(await callApi(bed.apiUrl, bed.apiSecret, probe('p1')))).toBe('no-session');
     expect(only(await callApi(bed.apiUrl, oldApi, probe('p2')))).toBe('no-session');
     expect((await callApi(bed.apiUrl, newSecret(), probe('p3'))).status).toBe(401);
   });
 
-  it('retries a 401 with backoff under the same webhook-id, logs an error, and delivers once the secrets agree', async () => {
+  it('retries a 401 with backoff under the same webhook-id until the secrets agree', async () => {
     rx.secret = newSecret(); // ping-muc switched to a secret the module does not have
     const from = rx.requests.length;
     const refused = () => rx.requests.slice(from).filter((r) => r.status === 401);
@@ -94,7 +94,7 @@ describe('module side of a secret rotation', () => {
     expect(delivered?.id).toBe(refused()[0]!.id);
   });
 
-  it('takes new secrets on a config reload, without reloading the module', async () => {
+  it('takes new secrets on a config reload without reloading the module', async () => {
     delete hostOptions().ping_muc_cloud_webhook_secret_previous;
     delete hostOptions().ping_muc_cloud_api_secret_previous;
     await bed.a.reloadConfig();
@@ -132,7 +132,7 @@ describe('rotating the webhook secret while events flow, against ping-muc', () =
     await stack?.stop();
   });
 
-  it('loses no event: every join posted during the rotation ends up in the store, nothing refused', async () => {
+  it('loses no event: every join posted during the rotation ends up in the store', async () => {
     const oldSecret = stack.bed.webhookSecret;
     const newWebhook = newSecret();
     const options = stack.bed.a.spec.hostOptions!;

@@ -37,7 +37,7 @@ describe('a heal on a link whose s2s send queue is full', () => {
     await rx?.close();
   });
 
-  it('tells nobody: both users are in the room, whatever became of the pings', async () => {
+  it('tells nobody since both users are in the room whatever became of the pings', async () => {
     await bed.a.shell('s2s', 'close', DOMAINS.a, DOMAINS.mucB);
     await rx.waitFor((e) => e.type === 's2s-close');
     await sleep(300);

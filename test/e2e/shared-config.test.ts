@@ -44,20 +44,20 @@ describe('two VirtualHosts, the module enabled globally with one pair of keys, n
     await stack?.stop();
   });
 
-  it('has no host registry: one API URL and one key serve both hosts', () => {
+  it('has no host registry: one API URL with one key serves both hosts', () => {
     expect(stack.registryFile).toBeUndefined();
     expect(stack.api2).toBeUndefined();
     expect(stack.service.hosts.multiHost).toBe(false);
     expect(new Set(stack.events.events.map((e) => e.host))).toEqual(new Set([DOMAINS.a, DOMAINS.a2]));
   });
 
-  it('serves a2.test’s users at a.test’s stanza API, run as a2.test', async () => {
+  it('serves a2.test’s users at a.test’s stanza API run as a2.test', async () => {
     const res = await callApi(stack.bed.apiUrl, stack.bed.apiSecret, batch([ping('z1', zoe.jid, `${ROOM1}/Zoe`)]));
     expect({ status: res.status, answer: kinds(res.body) }).toEqual({ status: 200, answer: [['z1', 'iq result']] });
     expect(zoe.notifications()).toEqual([]);
   });
 
-  it('heals the users of both hosts after a kill -9 of B, each ghost told once', async () => {
+  it('heals the users of both hosts after a kill -9 of B telling each ghost once', async () => {
     await stack.bed.b.kill();
     await stack.bed.b.start();
     const expected: Array<[User, string[]]> = [

@@ -124,16 +124,26 @@ export class Stack {
     return u;
   }
 
-  /** Every live join of `host`'s users (a.test by default) in rooms on `remote`, as the store holds them. */
-  async joins(remote: string, host: string = DOMAINS.a): Promise<Join[]> {
+  /**
+   * Every live join of `host`'s users (a.test by default) in rooms on `remote`, as the store
+   * holds them, of `epoch`: by default the epoch of the host's last event that reached ping-muc
+   * (the module's current one; 0 when its events carry none).
+   */
+  async joins(remote: string, host: string = DOMAINS.a, epoch = this.epochOf(host)): Promise<Join[]> {
     const out: Join[] = [];
     let cursor: string | undefined;
     do {
-      const page = await this.service.store.joinsOf(host, remote, 500, cursor);
+      const page = await this.service.store.joinsOf(host, epoch, remote, 500, cursor);
       out.push(...page.items);
       cursor = page.next;
     } while (cursor);
     return out;
+  }
+
+  /** The epoch of `host`'s last event that ping-muc accepted (0: none, or none carried one). */
+  epochOf(host: string): number {
+    const last = this.events?.events.findLast((e) => e.host === host);
+    return typeof last?.epoch === 'number' ? last.epoch : 0;
   }
 
   /** Waits until the store holds exactly what `pred` wants (events are asynchronous). */

@@ -72,7 +72,7 @@ describe('stanza API: server pings', () => {
     return restartedUs;
   }
 
-  it('answers <sent/> at once and brings the closed link to the remote up; no client receives anything', async () => {
+  it('brings the closed link to the remote up at once without a stanza to any client', async () => {
     const restartedUs = await restartB();
     const t = Date.now();
     const res = await call(batch([serverPing('up', DOMAINS.mucB)]));
@@ -94,7 +94,7 @@ describe('stanza API: server pings', () => {
     expect(bed.a.log()).not.toMatch(/traceback/i);
   });
 
-  it('refuses per item with 403 an item naming a user, a local host, no domain, or holding more; answers the valid one', async () => {
+  it('refuses per item with 403 any item but a remote domain', async () => {
     const t = Date.now();
     const sinceUs = t * 1000;
     const bare = alice.jid.split('/')[0]!;
@@ -139,7 +139,7 @@ describe('stanza API: server pings', () => {
     expect(received(t)).toEqual([]);
   });
 
-  it('refuses an item that holds text, as it refuses one that holds an element', async () => {
+  it('refuses an item that holds text as it refuses one that holds an element', async () => {
     const res = await call(
       batch([
         `<server-ping xmlns="${NS_BATCH}" id="text" to="${DOMAINS.mucB}">hello</server-ping>`,
@@ -160,7 +160,7 @@ describe('stanza API: server pings', () => {
     expect(received(t)).toEqual([]);
   });
 
-  it('HttpStanzaApi.serverPing resolves and brings the link up', async () => {
+  it('HttpStanzaApi.serverPing brings the link up', async () => {
     const restartedUs = await restartB();
     const t = Date.now();
     // As lib/wiring/stanza-api.ts builds it: the host's API URL and key.
@@ -172,7 +172,7 @@ describe('stanza API: server pings', () => {
     expect(received(t)).toEqual([]);
   });
 
-  it('keeps each VirtualHost’s stanza API to its own users, under its own key', async () => {
+  it('keeps each VirtualHost’s stanza API to its own users under its own key', async () => {
     await carol.join(ROOM, 'Carol');
     const t = Date.now();
     const probe = (id: string) => batch([ping(id, carol.jid, `${ROOM}/Carol`)]);

@@ -215,7 +215,7 @@ describe('the events endpoint refuses', () => {
     expect(res.status).toBe(405);
   });
 
-  it('a replay: acknowledged, not applied again', async () => {
+  it('a replay is applied again to no effect (every event is idempotent by seq)', async () => {
     const events = [{ ...join(), nick: 'once' }];
     const first = await postEvents(h.service.eventsUrl, WEBHOOK_SECRET, events, 'msg_replay');
     expect(first.status).toBe(200);
@@ -225,7 +225,7 @@ describe('the events endpoint refuses', () => {
     expect(leave.status).toBe(200);
     before = await h.snapshot();
     const again = await postEvents(h.service.eventsUrl, WEBHOOK_SECRET, events, 'msg_replay');
-    expect(again).toEqual({ status: 200, body: { ok: true, replay: true } });
+    expect(again).toEqual({ status: 200, body: { ok: true, applied: 1 } });
     expect(await h.snapshot()).toEqual(before);
   });
 

@@ -95,8 +95,9 @@ describe('coalescing', () => {
     await post([join('a'), join('b')]);
     const out = [close('out')];
     await post(out, 'msg_dup');
+    // The same request again (a retry): applied again, the close already recorded.
     const replay = await post(out, 'msg_dup');
-    expect(replay.body).toMatchObject({ replay: true });
+    expect(replay.body).toMatchObject({ ok: true, applied: 1 });
     await post([close('in')]);
     await post([close('in')]);
     await h.logged('round done');
@@ -137,10 +138,15 @@ describe('events during the delay', () => {
     expect(h.stub.pings.map((p) => p.occupant)).toEqual([occupant('stays')]);
   });
 
-  it('a session end during the delay means no ping', async () => {
+  it('a session end during the delay means no ping (a leave per join)', async () => {
     await post([join('a'), join('b', `room-b@${REMOTE}`, `a@${HOST}/res`)]);
     await post([close('out')]);
-    await post([{ type: 'session-end', seq: nextSeq(), host: HOST, user: `a@${HOST}/res` }]);
+    const user = `a@${HOST}/res`;
+    await post([
+      { type: 'leave', seq: nextSeq(), host: HOST, user, room: `room-a@${REMOTE}` },
+      { type: 'leave', seq: nextSeq(), host: HOST, user, room: `room-b@${REMOTE}` },
+      { type: 'session-end', seq: nextSeq(), host: HOST, user },
+    ]);
     await h.logged('round done');
     expect(h.stub.pings).toEqual([]);
     expect(await h.joins(HOST, REMOTE)).toEqual([]);

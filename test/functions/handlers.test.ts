@@ -1,8 +1,10 @@
-// The Lambda handlers as AWS would call them: Function URL payload 2.0 and Scheduler input,
-// against dynalite and a local endpoint that plays EventBridge Scheduler and Lambda's Invoke.
+// The Lambda handlers as AWS would call them: Function URL payload 2.0, Scheduler input and the
+// round queue's SQS events, against dynalite and a local endpoint that plays EventBridge
+// Scheduler, SQS's SendMessage and Lambda's Invoke.
+import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Handler, LambdaFunctionURLEvent, LambdaFunctionURLHandler } from 'aws-lambda';
+import type { Handler, LambdaFunctionURLEvent, LambdaFunctionURLHandler, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { startDynalite, type RunningDynalite } from '../../lib/adapters/dynamodb/dynalite';
 import { ensureTable } from '../../lib/adapters/dynamodb/table';
@@ -10,14 +12,43 @@ import { signed, nextSeq } from '../support/events';
 import { API_SECRET, WEBHOOK_SECRET } from '../support/service';
 
 const ROUND_ARN = 'arn:aws:lambda:eu-west-1:123456789012:function:ping-muc-round';
+const QUEUE_ARN = 'arn:aws:sqs:eu-west-1:123456789012:ping-muc-round';
 const requests: Array<{ path: string; headers: Record<string, unknown>; body: Record<string, unknown> }> = [];
 const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
-/** The round job a request carries: a schedule's Target.Input, or an async invocation's payload. */
+const isSend = (r: (typeof requests)[number]) => r.headers['x-amz-target'] === 'AmazonSQS.SendMessage';
+/** The round job a request carries: a schedule's Target.Input, a message's body, or an async invocation's payload. */
 const jobOf = (r: (typeof requests)[number]) =>
-  INVOKE_PATH.test(r.path) ? r.body : JSON.parse((r.body.Target as { Input: string }).Input);
-/** The function a request targets. */
+  INVOKE_PATH.test(r.path)
+    ? r.body
+    : JSON.parse(isSend(r) ? (r.body.MessageBody as string) : (r.body.Target as { Input: string }).Input);
+/** What a request targets: the function invoked, the queue sent to, or the schedule's target. */
 const targetOf = (r: (typeof requests)[number]) =>
-  INVOKE_PATH.test(r.path) ? decodeURIComponent(INVOKE_PATH.exec(r.path)![1]!) : (r.body.Target as { Arn: string }).Arn;
+  INVOKE_PATH.test(r.path)
+    ? decodeURIComponent(INVOKE_PATH.exec(r.path)![1]!)
+    : isSend(r)
+      ? (r.body.QueueUrl as string)
+      : (r.body.Target as { Arn: string }).Arn;
+/** The round queue's URL: the fake endpoint's (the SQS client sends to the QueueUrl's host). */
+const queueUrl = () => `http://127.0.0.1:${(scheduler.address() as AddressInfo).port}/123456789012/ping-muc-round`;
+/** A batch of the round queue's event source mapping. */
+const sqsEvent = (bodies: unknown[]): SQSEvent => ({
+  Records: bodies.map((body, i) => ({
+    messageId: `m${i}`,
+    receiptHandle: `h${i}`,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    attributes: {
+      ApproximateReceiveCount: '1',
+      SentTimestamp: '0',
+      SenderId: 'x',
+      ApproximateFirstReceiveTimestamp: '0',
+    },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: QUEUE_ARN,
+    awsRegion: 'eu-west-1',
+  })),
+});
 let dynalite: RunningDynalite;
 let scheduler: Server;
 const saved = { ...process.env };
@@ -29,7 +60,15 @@ beforeAll(async () => {
     let body = '';
     req.on('data', (c) => (body += c));
     req.on('end', () => {
-      requests.push({ path: req.url ?? '', headers: req.headers, body: JSON.parse(body || '{}') });
+      const request = { path: req.url ?? '', headers: req.headers, body: JSON.parse(body || '{}') };
+      requests.push(request);
+      if (isSend(request)) {
+        // SQS's JSON protocol; the client checks the body's MD5.
+        const md5 = createHash('md5').update(String(request.body.MessageBody)).digest('hex');
+        res.writeHead(200, { 'content-type': 'application/x-amz-json-1.0' });
+        res.end(JSON.stringify({ MessageId: `id-${requests.length}`, MD5OfMessageBody: md5 }));
+        return;
+      }
       if (INVOKE_PATH.test(req.url ?? '')) {
         res.writeHead(202).end();
         return;
@@ -64,6 +103,8 @@ beforeEach(() => {
     PING_MUC_DLQ_ARN: 'arn:aws:sqs:eu-west-1:123456789012:ping-muc-dlq',
     PING_MUC_ROUND_FUNCTION_ARN: ROUND_ARN,
     PING_MUC_SCHEDULE_GROUP: 'ping-muc',
+    PING_MUC_ROUND_QUEUE_URL: queueUrl(),
+    PING_MUC_ROUND_QUEUE_ARN: QUEUE_ARN,
     PING_MUC_WEBHOOK_SECRET: WEBHOOK_SECRET,
     PING_MUC_API_SECRET: API_SECRET,
     LOG_LEVEL: 'error',
@@ -112,7 +153,7 @@ it('the handlers have the signatures Lambda calls them with', async () => {
   const events = await import('../../functions/events');
   const round = await import('../../functions/round');
   expectTypeOf(events.handler).toExtend<LambdaFunctionURLHandler>();
-  expectTypeOf(round.handler).toExtend<Handler<unknown, void>>();
+  expectTypeOf(round.handler).toExtend<Handler<unknown, SQSBatchResponse | undefined>>();
 });
 
 describe('events function', () => {
@@ -133,11 +174,30 @@ describe('events function', () => {
         { type: 's2s-close', seq: nextSeq(), host: 'a.example', remotes: ['muc.b.example'], direction: 'in' },
       ],
     });
-    // A due time far enough ahead for a schedule that surely fires before it.
+    // Due within 15 minutes: the round queue holds the wait.
     process.env.PING_MUC_DELAY_SECONDS = '600';
     const res = await handler(urlEvent(body, signed(WEBHOOK_SECRET, body), true));
     expect(res).toMatchObject({ statusCode: 200, headers: { 'content-type': 'application/json' } });
     expect(JSON.parse(res.body)).toEqual({ ok: true, applied: 3 });
+    expect(requests).toHaveLength(1);
+    expect(isSend(requests[0]!)).toBe(true);
+    // Delivered LINK_LEAD_MS (1 s) before the due time it carries.
+    expect(requests[0]!.body).toMatchObject({ QueueUrl: queueUrl(), DelaySeconds: 599 });
+    const job = jobOf(requests[0]!);
+    expect(job).toMatchObject({ host: 'a.example', remote: 'muc.b.example', kind: 'start' });
+    expect(job.at - Date.now()).toBeGreaterThan(598_000);
+  });
+
+  it('a start due beyond 15 minutes is a schedule that sends it to the round queue', async () => {
+    const { handler } = await import('../../functions/events');
+    const body = JSON.stringify({
+      v: 1,
+      events: [
+        { type: 's2s-close', seq: nextSeq(), host: 'a.example', remotes: ['muc.far.example'], direction: 'out' },
+      ],
+    });
+    process.env.PING_MUC_DELAY_SECONDS = '1800';
+    expect((await handler(urlEvent(body, signed(WEBHOOK_SECRET, body)))).statusCode).toBe(200);
     expect(requests).toHaveLength(1);
     expect(requests[0]!.path).toMatch(/^\/schedules\/pm-/);
     expect(requests[0]!.body).toMatchObject({
@@ -145,11 +205,12 @@ describe('events function', () => {
       FlexibleTimeWindow: { Mode: 'OFF' },
       ActionAfterCompletion: 'DELETE',
       Target: {
-        Arn: ROUND_ARN,
+        Arn: QUEUE_ARN,
         RoleArn: process.env.PING_MUC_SCHEDULER_ROLE_ARN,
         DeadLetterConfig: { Arn: process.env.PING_MUC_DLQ_ARN },
       },
     });
+    expect(jobOf(requests[0]!)).toMatchObject({ remote: 'muc.far.example', kind: 'start' });
   });
 
   it('logs with the request id, and metrics carry the Stack dimension', async () => {
@@ -246,7 +307,7 @@ describe('round function', () => {
       ],
     });
     expect((await events.handler(urlEvent(body, signed(WEBHOOK_SECRET, body)))).statusCode).toBe(200);
-    // Due at once: no schedule could fire before it, so the round function is invoked now.
+    // Due at once: the round function is invoked now.
     expect(requests[0]!.path).toMatch(INVOKE_PATH);
     expect(requests[0]!.headers['x-amz-invocation-type']).toBe('Event');
     expect(targetOf(requests[0]!)).toBe(ROUND_ARN);
@@ -259,7 +320,9 @@ describe('round function', () => {
     const { at: _startAt, ...started } = job;
     const retryJob = jobOf(requests[1]!);
     expect(retryJob).toEqual({ ...started, attempt: 1, pass: 0, at: expect.any(Number) });
-    // The retry's own time is the 30 s backoff: delivered sooner, the round waits for it.
+    // The retry's 30 s backoff waits in the round queue, not in a function.
+    expect(isSend(requests[1]!)).toBe(true);
+    expect(requests[1]!.body).toMatchObject({ QueueUrl: queueUrl(), DelaySeconds: 30 });
     expect(retryJob.at - Date.now()).toBeGreaterThan(25_000);
 
     // The retry budget spent: the error goes to Lambda's retries and the DLQ.
@@ -269,7 +332,7 @@ describe('round function', () => {
     await expect(again.handler({ ...job, attempt: 1 }, context)).rejects.toThrow(/stanza API unreachable/);
   });
 
-  it('schedules its unqualified ARN when invoked through an alias or a version, and logs with the job', async () => {
+  it('logs a failure with the job and its request id, and counts it', async () => {
     process.env.PING_MUC_DELAY_SECONDS = '0';
     process.env.PING_MUC_STACK = 'PingMucTest';
     const events = await import('../../functions/events');
@@ -295,7 +358,7 @@ describe('round function', () => {
     const aliased = { ...context, invokedFunctionArn: `${ROUND_ARN}:live`, awsRequestId: 'req-round' };
     await expect(handler(job, aliased)).resolves.toBeUndefined();
     expect(requests).toHaveLength(2);
-    expect(targetOf(requests[1]!)).toBe(ROUND_ARN);
+    expect(targetOf(requests[1]!)).toBe(queueUrl()); // the retry, queued
     const failed = lines().find((l) => l.message === 'round failed, retry scheduled');
     expect(failed).toMatchObject({
       level: 'error',
@@ -339,7 +402,9 @@ describe('round function', () => {
     await store.recordClose('a.example', 'muc.lost.example', at * 1000, at, 'lost1', at + 60_000);
     const lines = captureStdout();
     const { handler, RECONCILE_INPUT } = await import('../../functions/round');
-    await expect(handler(RECONCILE_INPUT, { ...context, awsRequestId: 'req-reconcile' })).resolves.toBeUndefined();
+    // Through an alias: the function invoked is its unqualified ARN.
+    const aliased = { ...context, invokedFunctionArn: `${ROUND_ARN}:live`, awsRequestId: 'req-reconcile' };
+    await expect(handler(RECONCILE_INPUT, aliased)).resolves.toBeUndefined();
     // Overdue: invoked at once, as any job due now.
     const rearmed = requests.filter((r) => jobOf(r).remote === 'muc.lost.example');
     expect(rearmed).toHaveLength(1);
@@ -361,6 +426,17 @@ describe('round function', () => {
     await expect(handler({ reconcile: true }, context)).resolves.toBeUndefined();
     expect(lines().find((l) => l.message === 'reconciler failed')).toMatchObject({ level: 'error', job: 'reconcile' });
     expect(lines().find((l) => l._aws && 'RoundFailures' in l)).toMatchObject({ RoundFailures: 1 });
+    expect(requests).toHaveLength(0);
+  });
+
+  it('runs a batch of the round queue and reports only the records that failed', async () => {
+    const { handler } = await import('../../functions/round');
+    const done = { host: 'a.example', remote: 'muc.z.example', gen: 'abc', kind: 'start' };
+    const lines = captureStdout();
+    await expect(handler(sqsEvent([done]), context)).resolves.toEqual({ batchItemFailures: [] });
+    const out = await handler(sqsEvent([done, '{"host":"a.example"}', 'not json']), context);
+    expect(out).toEqual({ batchItemFailures: [{ itemIdentifier: 'm1' }, { itemIdentifier: 'm2' }] });
+    expect(lines().filter((l) => l.message === 'queued round job failed, received again later')).toHaveLength(2);
     expect(requests).toHaveLength(0);
   });
 

@@ -204,7 +204,7 @@ describe('events fuzz', () => {
     // Nothing of an invalid event was stored; every valid join that was not left is there, and
     // everything stored is within the contract.
     const stored = [];
-    for (const remote of REMOTES) stored.push(...(await store.joinsOf(HOST, remote, 100_000)).items);
+    for (const remote of REMOTES) stored.push(...(await store.joinsOf(HOST, 0, remote, 100_000)).items);
     const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
     for (const j of stored) {
       const id = Number(/^u(\d+)@/.exec(j.user)?.[1]);

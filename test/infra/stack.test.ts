@@ -14,6 +14,7 @@ import { SOURCE_MAP_FILE, esbuildOptions, type FunctionName } from '../../infra/
 import { SIZING } from '../../infra/function';
 import { COUNTS, MEASURES } from '../../infra/metrics';
 import { PARAMETER_DEFAULTS } from '../../infra/parameters';
+import { ROUND_QUEUE_MAX_RECEIVES, ROUND_QUEUE_VISIBILITY_SECONDS } from '../../infra/queue';
 import { ROUND_ASYNC } from '../../infra/stack';
 import { DYNAMODB_INDEX_ACTIONS, DYNAMODB_TABLE_ACTIONS } from '../../infra/table';
 import { evaluate, type EvalContext } from './cfn-eval';
@@ -42,6 +43,7 @@ const ids = {} as Record<
   | 'schedulerRole'
   | 'group'
   | 'dlq'
+  | 'roundQueue'
   | 'webhookSecret'
   | 'apiSecret'
   | 'eventsLogs'
@@ -62,6 +64,7 @@ beforeAll(() => {
   ids.schedulerRole = resource(json, 'AWS::IAM::Role', 'SchedulerRole')[0];
   ids.group = resource(json, 'AWS::Scheduler::ScheduleGroup', 'ScheduleGroup')[0];
   ids.dlq = resource(json, 'AWS::SQS::Queue', 'DeadLetterQueue')[0];
+  ids.roundQueue = resource(json, 'AWS::SQS::Queue', 'RoundQueue')[0];
   ids.webhookSecret = resource(json, 'AWS::SecretsManager::Secret', 'WebhookSecret')[0];
   ids.apiSecret = resource(json, 'AWS::SecretsManager::Secret', 'ApiSecret')[0];
   ids.eventsLogs = resource(json, 'AWS::Logs::LogGroup', 'EventsLogs')[0];
@@ -74,7 +77,11 @@ afterAll(() => s?.cleanup());
 
 const fn = (id: string) => props(json.Resources[id]!);
 const tableArn = () => getAtt(ids.table, 'Arn');
-const indexArns = () => INDEXES.map((index) => ({ 'Fn::Join': ['', [tableArn(), `/index/${index.name}`]] }));
+const indexArns = () => {
+  const arns = INDEXES.map((index) => ({ 'Fn::Join': ['', [tableArn(), `/index/${index.name}`]] }));
+  // One index: IAM's Resource is that one ARN, not a list.
+  return arns.length === 1 ? arns[0] : arns;
+};
 const schedulesArn = () => ({
   'Fn::Join': [
     '',
@@ -110,17 +117,20 @@ describe('resources', () => {
     expect(counts).toEqual({
       'AWS::DynamoDB::Table': 1,
       'AWS::SecretsManager::Secret': 2,
-      'AWS::SQS::Queue': 1,
-      'AWS::SQS::QueuePolicy': 1,
+      // The DLQ and the round queue, each with its TLS-only policy.
+      'AWS::SQS::Queue': 2,
+      'AWS::SQS::QueuePolicy': 2,
       'AWS::Scheduler::ScheduleGroup': 1,
       // The reconciler's: lib's own schedules are created at run time.
       'AWS::Scheduler::Schedule': 1,
       'AWS::IAM::Role': 3,
-      // The two functions' default policies, the round invoking itself, the two host-registry reads.
-      'AWS::IAM::Policy': 6,
+      // The two functions' default policies, the round invoking itself, the two host-registry reads,
+      // the round consuming the round queue and the events function sending to it.
+      'AWS::IAM::Policy': 8,
       'AWS::Logs::LogGroup': 2,
       'AWS::Lambda::Function': 2,
       'AWS::Lambda::EventInvokeConfig': 1,
+      'AWS::Lambda::EventSourceMapping': 1,
       'AWS::Lambda::Url': 1,
       'AWS::Lambda::Permission': 2,
       'AWS::SNS::Topic': 1,
@@ -129,17 +139,21 @@ describe('resources', () => {
       'AWS::CloudWatch::Alarm': 16,
       // Only with Dashboard=true.
       'AWS::CloudWatch::Dashboard': 1,
+      // TableBilling provisioned only (test/infra/table-billing.test.ts): reads and writes of the table and its index.
+      'AWS::ApplicationAutoScaling::ScalableTarget': 4,
+      'AWS::ApplicationAutoScaling::ScalingPolicy': 4,
     });
   });
 
-  it('the table: keys and GSI as lib declares them, TTL, on demand, PITR, retained except on a failed create', () => {
+  it('the table: keys and GSI as lib declares them, TTL, billing by parameter, PITR, retained except on a failed create', () => {
     const def = tableDefinition('x');
     s.template.hasResource('AWS::DynamoDB::Table', {
       // Kept on stack deletion and replacement; deleted when the first create rolls back.
       DeletionPolicy: 'RetainExceptOnCreate',
       UpdateReplacePolicy: 'Retain',
       Properties: {
-        BillingMode: 'PAY_PER_REQUEST',
+        BillingMode: { 'Fn::If': ['IsTableProvisioned', 'PROVISIONED', 'PAY_PER_REQUEST'] },
+        ProvisionedThroughput: Match.anyValue(),
         KeySchema: def.KeySchema,
         AttributeDefinitions: Match.arrayEquals(def.AttributeDefinitions!),
         GlobalSecondaryIndexes: Match.arrayEquals(
@@ -147,6 +161,7 @@ describe('resources', () => {
             IndexName: g.IndexName,
             KeySchema: g.KeySchema,
             Projection: g.Projection,
+            ProvisionedThroughput: Match.anyValue(),
           })),
         ),
         TimeToLiveSpecification: { AttributeName: KEYS.ttl, Enabled: true },
@@ -279,6 +294,43 @@ describe('resources', () => {
     });
   });
 
+  it('the round queue: SSE, TLS only, hidden 6 x the round timeout once received, then the DLQ', () => {
+    expect(ROUND_QUEUE_VISIBILITY_SECONDS).toBeGreaterThanOrEqual(6 * SIZING.round.timeoutSeconds);
+    expect(fn(ids.roundQueue)).toEqual({
+      SqsManagedSseEnabled: true,
+      VisibilityTimeout: ROUND_QUEUE_VISIBILITY_SECONDS,
+      MessageRetentionPeriod: 4 * 86_400,
+      RedrivePolicy: { deadLetterTargetArn: getAtt(ids.dlq, 'Arn'), maxReceiveCount: ROUND_QUEUE_MAX_RECEIVES },
+      Tags: expect.any(Array),
+    });
+    expect(ROUND_QUEUE_MAX_RECEIVES).toBeGreaterThanOrEqual(5);
+    s.template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [ref(ids.roundQueue)],
+      PolicyDocument: {
+        Statement: [Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })],
+      },
+    });
+  });
+
+  it('the round function takes one job per invocation from the round queue, capped by RoundQueueConcurrency', () => {
+    const [id, mapping] = resource(json, 'AWS::Lambda::EventSourceMapping', 'RoundQueueSource');
+    expect(props(mapping)).toEqual({
+      EventSourceArn: getAtt(ids.roundQueue, 'Arn'),
+      FunctionName: ref(ids.round),
+      BatchSize: 1,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: ref('RoundQueueConcurrency') },
+      Tags: expect.any(Array),
+    });
+    // Created once the round function may receive from the queue.
+    expect(asArray(json.Resources[id]!.DependsOn as string | string[])).toEqual(
+      expect.arrayContaining([resource(json, 'AWS::IAM::Policy', 'RoundQueueConsumer')[0]]),
+    );
+    // Lambda's range for MaximumConcurrency; the default is its ceiling (no cap in practice).
+    expect(json.Parameters!.RoundQueueConcurrency).toMatchObject({ Type: 'Number', MinValue: 2, MaxValue: 1000 });
+    expect(json.Parameters!.RoundQueueConcurrency!.Default).toBe(1000);
+  });
+
   it('the parameters: ApiUrl required (https), documented defaults from lib', () => {
     const p = json.Parameters!;
     expect(p.ApiUrl!.Default).toBeUndefined();
@@ -316,11 +368,12 @@ describe('scheduling', () => {
     expect(role.ManagedPolicyArns).toBeUndefined();
   });
 
-  it('the execution role: may only invoke the round function and dead-letter to the DLQ', () => {
+  it('the execution role: may only invoke the round function, send to the round queue and dead-letter to the DLQ', () => {
     expect(normalize(roleStatements(json, ids.schedulerRole))).toEqual(
       normalize([
         { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: getAtt(ids.round, 'Arn') },
         { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: getAtt(ids.dlq, 'Arn') },
+        { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: getAtt(ids.roundQueue, 'Arn') },
       ]),
     );
   });
@@ -434,8 +487,9 @@ describe('least privilege', () => {
         ...(rest as Statement[]),
         { Effect: 'Allow', Action: 'scheduler:CreateSchedule', Resource: schedulesArn() },
         { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: ref(ids.webhookSecret) },
-        // A round due too soon for a schedule is invoked at once.
+        // A round due within a second is invoked at once; within 15 minutes it waits in the queue.
         { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: getAtt(ids.round, 'Arn') },
+        { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: getAtt(ids.roundQueue, 'Arn') },
         ...registryReads('webhook'),
       ]),
     );
@@ -451,6 +505,12 @@ describe('least privilege', () => {
         { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: ref(ids.apiSecret) },
         { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: getAtt(ids.dlq, 'Arn') },
         { Effect: 'Allow', Action: 'lambda:InvokeFunction', Resource: getAtt(ids.round, 'Arn') },
+        { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: getAtt(ids.roundQueue, 'Arn') },
+        {
+          Effect: 'Allow',
+          Action: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'],
+          Resource: getAtt(ids.roundQueue, 'Arn'),
+        },
         ...registryReads('api'),
       ]),
     );
@@ -475,13 +535,21 @@ describe('least privilege', () => {
       expect(used[name].size, name).toBeGreaterThan(5);
       for (const action of used[name]) expect(granted(roleId).has(action), `${name} calls ${action}`).toBe(true);
     }
-    // Conversely, per function: no SDK-level grant its own bundle does not call (logs, PassRole
-    // and the DLQ destination are used by the Lambda service itself, not by our code).
+    // Conversely, per function: no SDK-level grant its own bundle does not call (logs, PassRole,
+    // the DLQ destination and consuming the round queue are the Lambda service's, not our code's).
+    const byLambda = new Set([
+      'sqs:ReceiveMessage',
+      'sqs:DeleteMessage',
+      'sqs:ChangeMessageVisibility',
+      'sqs:GetQueueAttributes',
+    ]);
     for (const [name, roleId] of [
       ['events', ids.eventsRole],
       ['round', ids.roundRole],
     ] as const) {
-      const sdkGrants = [...granted(roleId)].filter((a) => /^(dynamodb|scheduler|secretsmanager|ssm|lambda):/.test(a));
+      const sdkGrants = [...granted(roleId)].filter(
+        (a) => /^(dynamodb|scheduler|secretsmanager|ssm|lambda|sqs):/.test(a) && !byLambda.has(a),
+      );
       expect(sdkGrants.sort(), name).toEqual([...used[name]].sort());
     }
   });
@@ -541,6 +609,8 @@ describe('environment wiring (names from lib/support/config.ts ENV)', () => {
     [ENV.schedulerRoleArn]: getAtt(ids.schedulerRole, 'Arn'),
     [ENV.dlqArn]: getAtt(ids.dlq, 'Arn'),
     [ENV.metrics]: ref('Metrics'),
+    [ENV.roundQueueUrl]: ref(ids.roundQueue),
+    [ENV.roundQueueArn]: getAtt(ids.roundQueue, 'Arn'),
   });
   // Both functions: the metrics' Stack dimension, the log level, source-mapped stack traces.
   const common = () => ({
@@ -980,7 +1050,7 @@ describe('dashboard', () => {
       row('AWS/Lambda', 'Duration', `FunctionName=${ids.round}-physical`),
       row('AWS/Lambda', 'AsyncEventAge', `FunctionName=${ids.round}-physical`),
       row('AWS/DynamoDB', 'WriteThrottleEvents', `TableName=${table}`),
-      row('AWS/DynamoDB', 'ReadThrottleEvents', `TableName=${table}`, `GlobalSecondaryIndexName=${KEYS.gsi}`),
+      row('AWS/DynamoDB', 'ReadThrottleEvents', `TableName=${table}`, `GlobalSecondaryIndexName=${KEYS.dueGsi}`),
     ])
       expect(r).toContain(expected);
   });
@@ -1094,6 +1164,7 @@ const IAM_PREFIX: Record<string, string> = {
   '@aws-sdk/client-secrets-manager': 'secretsmanager',
   '@aws-sdk/client-ssm': 'ssm',
   '@aws-sdk/client-lambda': 'lambda',
+  '@aws-sdk/client-sqs': 'sqs',
 };
 
 /** The deployed asset directory of a function: the CDK asset its Code points to. */

@@ -18,17 +18,17 @@ end
 describe.each(INTERPRETERS)('links.lib.lua under %s', (bin: Interpreter) => {
   const lua = (script: string) => run(PRELUDE + script, { bin });
 
-  it('an outgoing link of this host: out, its peer', () => {
+  it('an outgoing link of this host is out to its peer', () => {
     expect(lua('show({ type = "s2sout", from_host = "a.test", to_host = "muc.b.test" })')).toBe('out muc.b.test');
   });
 
-  it('an incoming link: in, the peer and the multiplexed domains authenticated on it, not the others', () => {
+  it('an incoming link is in from the domains authenticated on it', () => {
     const out = lua(`show({ type = "s2sin", to_host = "a.test", from_host = "b.test",
       hosts = { ["b.test"] = { authed = true }, ["muc.b.test"] = { authed = true }, ["x.b.test"] = { dialback_key = "k" } } })`);
     expect(out).toBe('in b.test,muc.b.test');
   });
 
-  it("not an authenticated link of this host: nothing (a failed attempt, another host's link)", () => {
+  it("a link not authenticated for this host is nothing (a failed attempt or another host's)", () => {
     const out = lua(`show({ type = "s2sout_unauthed", from_host = "a.test", to_host = "muc.b.test" })
 show({ type = "s2sin_unauthed", to_host = "a.test", from_host = "b.test" })
 show({ type = "s2sout", from_host = "a2.test", to_host = "muc.b.test" })

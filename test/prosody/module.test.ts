@@ -31,10 +31,13 @@ function options(): Array<{ name: string; def: string | undefined }> {
 }
 
 describe('mod_ping_muc_cloud/', () => {
-  it('holds the module file and its libraries, nothing is left at the old single-file path', () => {
+  it('holds only the module file with its libraries', () => {
     expect(FILES).toContain('mod_ping_muc_cloud.lua');
     expect(LIBS.length).toBeGreaterThanOrEqual(3);
     expect(FILES.filter((f) => f !== 'mod_ping_muc_cloud.lua' && !f.endsWith('.lib.lua'))).toEqual([]);
+  });
+
+  it('leaves nothing at the single-file path', () => {
     expect(fs.existsSync(path.join(MODULE_DIR, 'mod_ping_muc_cloud.lua'))).toBe(false);
   });
 
@@ -44,9 +47,12 @@ describe('mod_ping_muc_cloud/', () => {
     expect(r.status).toBe(0);
   });
 
-  it('requires exactly the libraries of its folder, each once, from the module file', () => {
+  it('requires each library of its folder once from the module file', () => {
     const required = [...source.matchAll(/module:require\("([a-z_]+)"\)/g)].map((m) => `${m[1]}.lib.lua`);
     expect([...required].sort()).toEqual(LIBS);
+  });
+
+  it('lets no library require another', () => {
     for (const lib of LIBS) {
       const text = fs.readFileSync(path.join(MODULE_FOLDER, lib), 'utf8');
       expect(text, `${lib} loads another library itself`).not.toMatch(/module:require\(/);
@@ -57,7 +63,7 @@ describe('mod_ping_muc_cloud/', () => {
     expect(source.split('\n').length).toBeLessThanOrEqual(150);
   });
 
-  it('reads its options in the module file only: once at the top level, the secrets again on a config reload', () => {
+  it('reads its options once at the top level of the module file', () => {
     const found = options();
     expect(found.length).toBeGreaterThanOrEqual(10);
     const secrets = /^local function read_secrets\(\)\n([\s\S]*?)\nend\n/m.exec(source)?.[1];
@@ -66,9 +72,15 @@ describe('mod_ping_muc_cloud/', () => {
       if (secrets!.includes(line)) expect(line, 'read_secrets() reads only secrets').toMatch(/_secret(_previous)?"\)/);
       else expect(line.startsWith('local '), line).toBe(true);
     }
+  });
+
+  it('reads the secrets again on a config reload', () => {
     expect(source).toMatch(
       /module:hook_global\("config-reloaded", function \(\)\n\tlocal ok, w, a = pcall\(read_secrets\);/,
     );
+  });
+
+  it('reads no option in its libraries', () => {
     for (const lib of LIBS) {
       expect(fs.readFileSync(path.join(MODULE_FOLDER, lib), 'utf8'), `${lib} reads options`).not.toMatch(/get_option/);
     }
@@ -93,11 +105,14 @@ describe('mod_ping_muc_cloud/', () => {
       ).toContain(name);
   });
 
-  it('documents install (the folder into a plugin path), modules_enabled and compatibility', () => {
+  it('documents installing the module folder into a plugin path', () => {
     expect(readme).toMatch(/^Installation$/m);
     expect(readme).toMatch(/`mod_ping_muc_cloud\/`/);
     expect(readme).toMatch(/plugin_paths/);
     expect(readme).toMatch(/modules_enabled = \{ "ping_muc_cloud" \}/);
+  });
+
+  it('documents the Prosody versions it works with', () => {
     expect(readme).toMatch(/^Compatibility$/m);
     expect(readme).toMatch(/^\s*0\.12\s+Works/m);
     expect(readme).toMatch(/^\s*13\s+/m);
@@ -110,7 +125,7 @@ describe('loading without a required option', () => {
     await bed?.stop();
   });
 
-  it('logs an error and refuses to load; the stanza API does not exist', async () => {
+  it('refuses to load with a logged error instead of a stanza API', async () => {
     bed = await Testbed.create({ aModules: ['ping_muc_cloud', 'http'], aOptions: { ping_muc_cloud_api_secret: '' } });
     await bed.start('http://127.0.0.1:9/events');
     const deadline = Date.now() + 5000;

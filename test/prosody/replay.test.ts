@@ -10,16 +10,24 @@ const GONE =
   '<error type="cancel" by="muc.b.example"><item-not-found xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error>';
 
 describe.each(Object.keys(PROSODY_LIBS) as ProsodyVersion[])('replay through the module (Prosody %s)', (prosody) => {
-  it('a rejoin under the same nick is a new join; old identities are refused; a heal notifies once', () => {
-    const join: ModuleOp = { op: 'join', user, room, nick: 'Alice' };
+  const join: ModuleOp = { op: 'join', user, room, nick: 'Alice' };
+  /** A join, a presence update in the room, and a rejoin under the same nick. */
+  const rejoined = () => {
     const [first, update, rejoin] = replayModule([join, { ...join, request: false }, join], prosody);
-    const old = first!.result!;
-    const since = rejoin!.result!;
-    expect(first!.events.map((e) => e.type)).toEqual(['join']);
+    return { first: first!, update, rejoin: rejoin!, old: first!.result! };
+  };
+
+  it('a rejoin under the same nick is a new join', () => {
+    const { first, update, rejoin, old } = rejoined();
+    const since = rejoin.result!;
+    expect(first.events.map((e) => e.type)).toEqual(['join']);
     expect(update).toEqual({ result: old, events: [] });
     expect(since).not.toBe(old);
-    expect(rejoin!.events).toEqual([expect.objectContaining({ type: 'join', user, room, nick: 'Alice' })]);
+    expect(rejoin.events).toEqual([expect.objectContaining({ type: 'join', user, room, nick: 'Alice' })]);
+  });
 
+  it('a heal reaches only the identity of the live join once', () => {
+    const { old } = rejoined();
     const steps = replayModule(
       [
         join,
@@ -35,8 +43,7 @@ describe.each(Object.keys(PROSODY_LIBS) as ProsodyVersion[])('replay through the
     expect(steps.map((s) => s.result)).toEqual([old, 'no-session', 'no-session', 'sent', 'no-session', 'no-session']);
   });
 
-  it("a heal's decision follows the join it pinged; a reload re-posts it under a new epoch, no host-start", () => {
-    const join: ModuleOp = { op: 'join', user, room, nick: 'Alice' };
+  it("a heal's decision follows the join it pinged across a reload", () => {
     const [joined] = replayModule([join], prosody);
     const since = joined!.result!;
     // The seq clock is the harness's, so the same history gives the same since.
@@ -71,7 +78,7 @@ describe.each(Object.keys(PROSODY_LIBS) as ProsodyVersion[])('replay through the
     expect(steps[6]!.events).toEqual([expect.objectContaining({ type: 'join', epoch: after })]);
   });
 
-  it('a session that ends posts a leave per join it tracks, with its epoch, and no session-end', () => {
+  it('a session that ends posts a leave under its epoch for each join it tracks', () => {
     const other = 'bob@a.example/desk';
     const steps = replayModule(
       [

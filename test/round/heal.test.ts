@@ -1,6 +1,7 @@
 // Heals (stanza API v2, issue 11): the server acts on a self-ping's "not joined" reply itself,
 // so the round neither touches the join in the store nor sends the notification. Fakes, injected clock.
 import { describe, expect, it } from 'vitest';
+import { IN_PLACE_MS } from '../../lib/app/next';
 import { LINK_LEAD_MS, runRound } from '../../lib/app/round';
 import type { Join } from '../../lib/domain/model';
 import { closeLink, drive, HOST, REMOTE, roundWorld, seedJoins } from '../support/fakes';
@@ -17,16 +18,25 @@ function counted(w: ReturnType<typeof roundWorld>, name: 'deleteJoinIf' | 'markR
 }
 
 /**
- * Runs the pending start job `early` ms before its due time, carrying its time, as AWS delivers
- * it; `before` runs just before (to wrap the store). Returns the due time.
+ * Delivers the pending start job `early` ms before its due time, carrying it: more than
+ * IN_PLACE_MS early, it is armed again for LINK_LEAD_MS before its time and the invocation
+ * returns at once; the re-armed job then runs at its time. `before` runs just before the first
+ * invocation (to wrap the store). Returns the due time.
  */
 async function startEarly(w: ReturnType<typeof roundWorld>, early: number, before?: () => void): Promise<number> {
   const [start] = [...w.scheduler.pending.values()];
   w.scheduler.pending.clear();
-  const due = start!.at;
+  const due = start!.job.at!;
   before?.();
   w.clock.t = due - early;
-  await runRound(w.deps, { ...start!.job, at: due });
+  await runRound(w.deps, start!.job);
+  if (early > IN_PLACE_MS) {
+    expect(w.clock.now()).toBe(due - early); // it did not sleep
+    const again = w.scheduler.takeNext()!;
+    expect([again.job.kind, again.job.at, again.at]).toEqual(['start', due, due - LINK_LEAD_MS]);
+    w.clock.t = again.at;
+    await runRound(w.deps, again.job);
+  }
   return due;
 }
 
@@ -145,15 +155,11 @@ describe('the link comes up before the due time', () => {
 });
 
 describe('the first pass reads ahead while the link comes up', () => {
-  /** Store reads of a pass by time: [hostStartSeq, joinsOf] calls made at or after `t`. */
+  /** Join reads of a pass by time: joinsOf calls made from now on. */
   function readsFrom(w: ReturnType<typeof roundWorld>, failFirstPage = false) {
     const at: Array<{ name: string; t: number }> = [];
-    const { hostStartSeq, joinsOf } = w.store;
+    const { joinsOf } = w.store;
     let failed = !failFirstPage;
-    w.store.hostStartSeq = async (host) => {
-      at.push({ name: 'hostStartSeq', t: w.clock.now() });
-      return hostStartSeq.call(w.store, host);
-    };
     w.store.joinsOf = async (...args) => {
       at.push({ name: 'joinsOf', t: w.clock.now() });
       if (!failed) {
@@ -165,16 +171,13 @@ describe('the first pass reads ahead while the link comes up', () => {
     return at;
   }
 
-  it('a start job woken early reads the host start and the first page before its due time', async () => {
+  it('a start job woken early reads the first page before its due time', async () => {
     const w = roundWorld();
     await seedJoins(w, 5);
     await closeLink(w);
     let reads: ReturnType<typeof readsFrom> = [];
     const due = await startEarly(w, 30_000, () => (reads = readsFrom(w)));
-    expect(reads).toEqual([
-      { name: 'hostStartSeq', t: due - LINK_LEAD_MS },
-      { name: 'joinsOf', t: due - LINK_LEAD_MS },
-    ]);
+    expect(reads).toEqual([{ name: 'joinsOf', t: due - LINK_LEAD_MS }]);
     expect(w.api.pings).toHaveLength(5);
     expect(w.store.allRounds().map((r) => r.state)).toEqual(['done']);
   });

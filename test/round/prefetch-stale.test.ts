@@ -3,7 +3,7 @@
 // have: the pass reads the page again, and a join made before the window's last close is pinged.
 import { expect, it } from 'vitest';
 import { runRound } from '../../lib/app/round';
-import { closeLink, HOST, nextSeq, REMOTE, roundWorld, seedJoins } from '../support/fakes';
+import { closeLink, drive, HOST, nextSeq, REMOTE, roundWorld, seedJoins } from '../support/fakes';
 
 const newcomer = { user: `late@${HOST}/r`, room: `aaa@${REMOTE}`, nick: 'late' };
 const late = `${newcomer.room}/${newcomer.nick}`;
@@ -16,16 +16,16 @@ it('a join made after the read-ahead but before the last close of the window is 
   w.scheduler.pending.clear();
   const due = start!.at;
   const expires = Math.floor(w.clock.now() / 1000) + 86_400;
-  // Sleeps of the invocation: #1 until LINK_LEAD_MS before due, #2 the lead (read-ahead done
-  // just before it), #3 claim's wait for the later close.
+  // Delivered 30 s early, the start is armed again for LINK_LEAD_MS before its due time; that
+  // invocation's one sleep is the lead (the read-ahead done just before it).
   const sleep = w.clock.sleep;
   let n = 0;
   w.clock.sleep = async (ms: number) => {
     n++;
-    if (n === 2) {
+    if (n === 1) {
       const wake = w.clock.now() + ms;
       await new Promise((r) => setImmediate(r)); // the read-ahead is done
-      // Within the 2 s lead: the link comes up, a user joins a room there, the link closes again.
+      // Within the lead: the link comes up, a user joins a room there, the link closes again.
       w.clock.advance(500);
       await w.store.putJoin({ host: HOST, ...newcomer, remote: REMOTE, seq: nextSeq() }, expires);
       w.clock.advance(500);
@@ -35,8 +35,9 @@ it('a join made after the read-ahead but before the last close of the window is 
     return sleep(ms);
   };
   for (const o of [...old.map((j) => j.occupant), late]) w.api.answers.set(o, 'not-acceptable');
-  w.clock.t = due - 30_000; // delivered 30 s early, as EventBridge does
-  await runRound(w.deps, { ...start!.job, at: due });
+  w.clock.t = due - 30_000; // delivered 30 s early
+  await runRound(w.deps, start!.job);
+  await drive(w);
   const round = w.store.allRounds()[0]!;
   expect(round.state).toBe('done');
   expect(w.store.joinOf(newcomer.user, newcomer.room)!.seq).toBeLessThan(round.cutoffSeq);
@@ -44,7 +45,7 @@ it('a join made after the read-ahead but before the last close of the window is 
   expect(w.api.notifications).toHaveLength(3);
 });
 
-it("the same with a close during claim's in-place wait", async () => {
+it('the same with a close while a postponed start reads ahead', async () => {
   const w = roundWorld();
   const old = await seedJoins(w, 2);
   const t0 = w.clock.now();
@@ -58,21 +59,25 @@ it("the same with a close during claim's in-place wait", async () => {
   let n = 0;
   w.clock.sleep = async (ms: number) => {
     n++;
-    if (n === 3) {
-      // claim's wait from t0 + 60 s to t0 + 90 s: a join at t0 + 70 s, close 3 at t0 + 80 s.
+    if (n === 1) {
+      // The lead of the start delivered for t0 + 60 s: a join, then close 3, before claim finds
+      // the window moved to t0 + 90 s (and then to close 3 + 60 s).
       const wake = w.clock.now() + ms;
-      w.clock.advance(10_000);
+      await new Promise((r) => setImmediate(r)); // the read-ahead is done
+      w.clock.advance(400);
       await w.store.putJoin({ host: HOST, ...newcomer, remote: REMOTE, seq: nextSeq() }, expires);
-      w.clock.advance(10_000);
+      w.clock.advance(400);
       await closeLink(w);
       return sleep(wake - w.clock.now());
     }
     return sleep(ms);
   };
   for (const o of [...old.map((j) => j.occupant), late]) w.api.answers.set(o, 'not-acceptable');
-  w.clock.t = t0 + 30_000; // the start job for t0 + 60 s, delivered 30 s early
-  await runRound(w.deps, { ...start!.job, at: start!.at });
+  w.clock.t = start!.at; // the start job, LINK_LEAD_MS before t0 + 60 s
+  await runRound(w.deps, start!.job);
+  await drive(w);
   const round = w.store.allRounds()[0]!;
+  expect(round.state).toBe('done');
   expect(w.store.joinOf(newcomer.user, newcomer.room)!.seq).toBeLessThan(round.cutoffSeq);
   expect(w.api.pings.map((p) => p.occupant)).toContain(late);
   expect(w.api.notifications).toHaveLength(3);

@@ -53,9 +53,9 @@ describe('reconciler', () => {
     w.api.answers.set(j!.occupant, 'not-acceptable');
     await closeLink(w);
     const lost = w.scheduler.takeNext()!; // the start job is lost
-    w.clock.t = lost.at + RECONCILE_GRACE_MS - 1;
+    w.clock.t = lost.job.at! + RECONCILE_GRACE_MS - 1;
     expect(await reconcile(w.deps)).toEqual({ windows: 0, rounds: 0 });
-    w.clock.t = lost.at + RECONCILE_GRACE_MS + 1;
+    w.clock.t = lost.job.at! + RECONCILE_GRACE_MS + 1;
     expect(await reconcile(w.deps)).toEqual({ windows: 1, rounds: 0 });
     expect(w.logs.filter((l) => l.message === 'overdue window: start re-armed')).toHaveLength(1);
     await drive(w);
@@ -69,7 +69,7 @@ describe('reconciler', () => {
     await seedJoins(w, 1);
     await closeLink(w);
     const lost = w.scheduler.takeNext()!;
-    w.clock.t = lost.at + RECONCILE_GRACE_MS + 1;
+    w.clock.t = lost.job.at! + RECONCILE_GRACE_MS + 1;
     await reconcile(w.deps);
     w.clock.advance(MINUTE);
     await reconcile(w.deps);

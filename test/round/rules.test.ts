@@ -1,7 +1,7 @@
 // The round's rules through its ports, on fakes with an injected clock: no HTTP, no dynalite,
 // no sleeps. Each describe names the rule; the issue points they pin are in the test names.
 import { describe, expect, it } from 'vitest';
-import { runRound, checkRoundTimeout, deadlineMarginMs } from '../../lib/app/round';
+import { runRound, checkRoundTimeout, deadlineMarginMs, LINK_LEAD_MS } from '../../lib/app/round';
 import { loadConfig } from '../../lib/support/config';
 import type { Join } from '../../lib/domain/model';
 import { closeLink, drive, HOST, nextSeq, REMOTE, roundWorld, seedJoins } from '../support/fakes';
@@ -14,7 +14,10 @@ describe('claim', () => {
     const joins = await seedJoins(w, 10);
     const closedAt = w.clock.now();
     await closeLink(w);
-    expect([...w.scheduler.pending.values()].map((j) => [j.job.kind, j.at])).toEqual([['start', closedAt + MINUTE]]);
+    // Delivered LINK_LEAD_MS before its due time, carrying it.
+    expect([...w.scheduler.pending.values()].map((j) => [j.job.kind, j.job.at, j.at])).toEqual([
+      ['start', closedAt + MINUTE, closedAt + MINUTE - LINK_LEAD_MS],
+    ]);
     await drive(w);
     expect(w.api.pings).toHaveLength(10);
     expect(new Set(w.api.pings.map((p) => p.occupant))).toEqual(new Set(joins.map((j) => j.occupant)));
@@ -29,7 +32,7 @@ describe('claim', () => {
     const arrived = w.clock.now();
     // Closed 45 ms before its event arrived (the module's post and its transit).
     await linkClosed(w.deps, HOST, REMOTE, (arrived - 45) * 1000);
-    expect([...w.scheduler.pending.values()].map((j) => j.at)).toEqual([arrived - 45 + MINUTE]);
+    expect([...w.scheduler.pending.values()].map((j) => j.job.at)).toEqual([arrived - 45 + MINUTE]);
     await drive(w);
     expect(Math.min(...w.api.pings.map((p) => p.at))).toBe(arrived - 45 + MINUTE);
   });
@@ -41,7 +44,7 @@ describe('claim', () => {
       const { linkClosed } = await import('../../lib/app/link');
       // Behind by more than 6 s (a tenth of the 60 s delay), or ahead: the arrival counts.
       await linkClosed(w.deps, HOST, REMOTE, (arrived + offMs) * 1000);
-      expect([...w.scheduler.pending.values()].map((j) => j.at)).toEqual([arrived + MINUTE]);
+      expect([...w.scheduler.pending.values()].map((j) => j.job.at)).toEqual([arrived + MINUTE]);
     }
   });
 
@@ -91,7 +94,7 @@ describe('lease', () => {
     await seedJoins(w, 8);
     await closeLink(w);
     const start = w.scheduler.takeNext()!;
-    w.clock.t = start.at;
+    w.clock.t = start.job.at!;
     await Promise.all([runRound(w.deps, start.job), runRound(w.deps, start.job)]);
     expect(w.api.pings).toHaveLength(8);
     expect(w.logs.filter((l) => l.message === 'round busy elsewhere')).toHaveLength(1);
@@ -477,7 +480,7 @@ describe('server slots (9.8)', () => {
     // All four rounds start together.
     const starts = [...w.scheduler.pending.values()];
     w.scheduler.pending.clear();
-    w.clock.t = Math.max(...starts.map((s) => s.at));
+    w.clock.t = Math.max(...starts.map((s) => s.job.at!));
     await Promise.all(starts.map((s) => runRound(w.deps, s.job)));
     expect(w.api.maxInFlight).toBeLessThanOrEqual(8);
     expect(w.logs.filter((l) => l.message === 'round waits for a slot of its server').length).toBeGreaterThanOrEqual(2);

@@ -175,6 +175,8 @@ export async function startProbeBed(dir: string, s: ProbeSecrets): Promise<Probe
     PING_MUC_SCHEDULER_ROLE_ARN: 'arn:aws:iam::000000000000:role/bench-scheduler',
     PING_MUC_DLQ_ARN: 'arn:aws:sqs:local:000000000000:bench-dlq',
     PING_MUC_ROUND_FUNCTION_ARN: 'arn:aws:lambda:local:000000000000:function:bench-round',
+    PING_MUC_ROUND_QUEUE_URL: 'https://sqs.local.amazonaws.com/000000000000/bench-round',
+    PING_MUC_ROUND_QUEUE_ARN: 'arn:aws:sqs:local:000000000000:bench-round',
   };
   return {
     async probe(runtime, bundle, c) {

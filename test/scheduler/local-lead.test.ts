@@ -1,8 +1,10 @@
 // The local scheduler's lead (`leadMs`, docs/scheduling.md): a job runs that long before its time
-// and carries its time as `at`, as the EventBridge adapter's jobs do, so that the round waits to
-// its due second and brings the link to its remote up meanwhile (LINK_LEAD_MS in the local service).
+// and carries its time as `at`. The local service sets none: next.start arms a start
+// LINK_LEAD_MS early itself, and the scheduler never runs a job before the time it is given.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { IN_PLACE_MS, LINK_LEAD_MS } from '../../lib/app/next';
+import * as next from '../../lib/app/next';
 import { LocalScheduler, SCHED_PK, type LocalSchedulerOptions } from '../../lib/adapters/scheduler-local';
 import { ensureTable } from '../../lib/adapters/dynamodb/table';
 import { scheduleName } from '../../lib/domain/schedule';
@@ -119,5 +121,28 @@ describe('LocalScheduler leadMs', () => {
       expect(fired[0]?.t).toBeGreaterThanOrEqual(at);
       await s.stop();
     }
+  });
+});
+
+describe('the local service (no leadMs): through the port, no round sleeps for its due second', () => {
+  it('a start armed by next.start runs LINK_LEAD_MS before its due, never earlier, carrying it: the round waits at most IN_PLACE_MS', async () => {
+    const fired: Array<{ job: RoundJob; t: number }> = [];
+    const { s } = await make({ run: async (j) => void fired.push({ job: j, t: Date.now() }) });
+    s.start();
+    const due = Date.now() + 1_500;
+    const step = next.start('example.org', 'muc.remote.net', 'local', due);
+    await s.schedule(scheduleName(step.job, step.tag), step.at, step.job);
+    // A re-check armed for its time runs at it, never before.
+    const recheckAt = Date.now() + 1_200;
+    const recheck = { ...job('local', 'continue'), pass: 1 };
+    await s.schedule(scheduleName(recheck, 'p1'), recheckAt, recheck);
+    await until(() => fired.length === 2);
+    const start = fired.find((f) => f.job.kind === 'start')!;
+    expect(start.job.at).toBe(due);
+    expect(start.t).toBeGreaterThanOrEqual(due - LINK_LEAD_MS);
+    expect(due - start.t).toBeLessThanOrEqual(IN_PLACE_MS);
+    const again = fired.find((f) => f.job.kind === 'continue')!;
+    expect(again.job.at).toBeUndefined();
+    expect(again.t).toBeGreaterThanOrEqual(recheckAt);
   });
 });

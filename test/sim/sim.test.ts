@@ -41,16 +41,11 @@ describe('the simulator', () => {
   });
 });
 
-// The review's H2 and H4 have their fixes in the module; the model can behave as the module did
-// before them. Each test asks fast-check for a history that breaks an invariant with the old
-// behaviour and keeps them all with today's, and prints it shrunk.
+// The review's H4 has its fix in the module; the model can behave as the module did before it.
+// The test asks fast-check for a history that breaks an invariant with the old behaviour and
+// keeps them all with today's, and prints it shrunk. (H2, host-start posted before the re-posted
+// joins, breaks nothing: host-start writes nothing.)
 describe('the simulator finds the review’s defects when their fixes are reverted', () => {
-  it('H2: host-start posted before the re-posted joins', { timeout: 120_000 }, async () => {
-    const found = await searchDifference({ seed: 12, numRuns: 3000, switches: { hostStartFirst: true } });
-    console.log(`[sim] H2 reverted, found after ${found?.runs} histories:\n${found?.text}`);
-    expect(found?.outcome.violation).toMatch(/deleted without a ping while its session lives|never told/);
-  });
-
   it('H4: the seq regressing across a restart', { timeout: 120_000 }, async () => {
     const found = await searchDifference({ seed: 12, numRuns: 5000, switches: { seqRegresses: true } });
     console.log(`[sim] H4 reverted, found after ${found?.runs} histories:\n${found?.text}`);

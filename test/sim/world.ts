@@ -1,7 +1,7 @@
 // One simulated world and the runner of a history in it: the real lib/app code (events applied
 // by ingest's validation and apply path, rounds run by runRound, the reconciler), the in-memory
-// store behind a fault injector, a scheduler with EventBridge's and Lambda's delivery rules, and
-// the module and MUC model (./module.ts). The invariants are checked after every step.
+// store behind a fault injector, a scheduler with the round queue's, EventBridge's and Lambda's
+// delivery rules, and the module and MUC model (./module.ts). The invariants are checked after every step.
 import type { RoundDeps } from '../../lib/app/deps';
 import { applyEvents } from '../../lib/app/ingest';
 import { runRound } from '../../lib/app/round';
@@ -328,19 +328,27 @@ async function simulate(h: History, opts: SimOptions, reconcile: Reconcile | und
         log(`fault: schedule ${job.kind} p${job.pass ?? '-'} of ${job.remote} fails`);
         throw new Error('scheduler unavailable (injected)');
       }
-      if (pendingNames.has(name)) return false;
-      const input = parseRoundJob(serializeRoundJob({ ...job, at: Math.ceil(at) }));
-      // EventBridge fires anywhere in the named minute; a job due within two minutes is invoked at once.
+      // As lib/adapters/scheduler-sqs.ts: due within 1 s, an async invoke at once; within 15 min,
+      // a queue message visible after its DelaySeconds (rounded up) and polled within 500 ms,
+      // whose name dedupes nothing; later, a schedule (names dedupe) sending it to the queue
+      // anywhere in the minute it names.
+      const due = job.at ?? Math.ceil(at);
+      const input = parseRoundJob(serializeRoundJob({ ...job, at: due }));
       const now = loop.now;
+      const delaySeconds = Math.max(0, Math.ceil((at - now) / 1000));
+      const scheduled = delaySeconds > 900;
+      if (scheduled && pendingNames.has(name)) return false;
       const deliver =
-        at - now <= 120_000 && draw(`now|${name}`) < 0.5
+        due - now <= 1000
           ? now + Math.floor(draw(`now-in|${name}`) * 500)
-          : scheduledMinute(at, now + 1000) + Math.floor(draw(`minute|${name}`) * 60_000);
+          : !scheduled
+            ? now + delaySeconds * 1000 + Math.floor(draw(`poll|${name}`) * 500)
+            : scheduledMinute(at, now + 1000) + Math.floor(draw(`minute|${name}`) * 60_000);
       const d = tapes.sched.next();
       const lost = d >= 97;
       const late = d >= 92 && d < 95 ? 60_000 + Math.floor(draw(`late|${name}`) * 540_000) : 0;
       const twice = d >= 95 && d < 97;
-      pendingNames.add(name);
+      if (scheduled) pendingNames.add(name);
       plan(input, 1); // a lost job is live until it fires: then it is lost (into the DLQ)
       log(
         `schedule ${name.slice(-8)} ${job.kind} p${job.pass ?? '-'}${job.probe ? ' probe' : ''} of ${job.remote} gen ${job.gen} for ${fmtT(at)}, fires ${fmtT(deliver + late)}${lost ? ' (fault: lost)' : ''}${twice ? ' (fault: twice)' : ''}`,

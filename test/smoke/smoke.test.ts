@@ -79,7 +79,7 @@ it('passes against the local service: 401, two 200s, a schedule, round done', as
   expect(stub.pings[0]!.user).toMatch(/^ping-muc-smoke-[0-9a-f]{10}@a\.example\/smoke$/);
   expect(stub.notifications).toHaveLength(0);
   const remote = stub.pings[0]!.occupant.split('@')[1]!.split('/')[0]!;
-  expect((await service.store.joinsOf('a.example', remote, 10)).items).toHaveLength(0);
+  expect((await service.store.joinsOf('a.example', 0, remote, 10)).items).toHaveLength(0);
 });
 
 it('fails, and says where, with the wrong webhook secret', async () => {

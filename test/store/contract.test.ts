@@ -1,4 +1,4 @@
-// The store contract of lib/ports.ts (JoinStore, RoundStore, WebhookLog), run against both stores:
+// The store contract of lib/ports.ts (JoinStore, RoundStore), run against both stores:
 // the DynamoDB store on a real (embedded) dynalite, and the in-memory store that the round's unit
 // tests and the simulator trust. What only the DynamoDB store has (its items, request counts,
 // key limits, failures) is in dynamodb-store.test.ts.
@@ -7,10 +7,15 @@ import { startDynalite, type RunningDynalite } from '../support/dynalite';
 import { MemoryStore } from '../support/memory-store';
 import { ensureTable } from '../../lib/adapters/dynamodb/table';
 import { DynamoStore } from '../../lib/adapters/dynamodb/store';
-import type { Join, Page, Round } from '../../lib/domain/model';
-import type { JoinStore, Overdue, RoundStore, WebhookLog } from '../../lib/ports';
+import type { Join, JoinKey, Page, Round } from '../../lib/domain/model';
+import type { JoinStore, Overdue, RoundStore } from '../../lib/ports';
 
-type Store = JoinStore & RoundStore & WebhookLog;
+type Store = JoinStore & RoundStore;
+
+/** The key of `user`'s join of `room` (its remote: the room's domain), of epoch `epoch`. */
+function keyOf(host: string, user: string, room: string, epoch?: number): JoinKey {
+  return { host, user, room, remote: room.split('@')[1] ?? room, ...(epoch ? { epoch } : {}) };
+}
 
 const T0 = Date.UTC(2026, 10, 25, 12, 0, 0); // ms
 const DAY = 86_400;
@@ -67,11 +72,11 @@ describe.each(subjects)('$name', ({ make }) => {
     const remote = room.split('@')[1] ?? room;
     return { host, user, room, nick, remote, seq };
   }
-  async function all(host = H, remote = R, limit = 100): Promise<Join[]> {
+  async function all(host = H, remote = R, limit = 100, epoch = 0): Promise<Join[]> {
     const out: Join[] = [];
     let cursor: string | undefined;
     do {
-      const page = await store.joinsOf(host, remote, limit, cursor);
+      const page = await store.joinsOf(host, epoch, remote, limit, cursor);
       out.push(...page.items);
       cursor = page.next;
     } while (cursor);
@@ -94,7 +99,7 @@ describe.each(subjects)('$name', ({ make }) => {
     const here = () => all('a.example', 'muc.b.example');
 
     it('a leave that arrives before an older join wins', async () => {
-      await store.leave('a.example', user, room, 20, exp());
+      await store.leave(keyOf('a.example', user, room), 20, exp());
       await store.putJoin(j(user, room, 10), exp());
       expect(await here()).toEqual([]);
     });
@@ -108,13 +113,13 @@ describe.each(subjects)('$name', ({ make }) => {
 
     it('an older leave after a newer join is ignored', async () => {
       await store.putJoin(j(user, room, 20), exp());
-      await store.leave('a.example', user, room, 10, exp());
+      await store.leave(keyOf('a.example', user, room), 10, exp());
       expect(await here()).toEqual([j(user, room, 20)]);
     });
 
     it('a join newer than the tombstone re-creates the join', async () => {
       await store.putJoin(j(user, room, 10), exp());
-      await store.leave('a.example', user, room, 20, exp());
+      await store.leave(keyOf('a.example', user, room), 20, exp());
       expect(await here()).toEqual([]);
       await store.putJoin(j(user, room, 30), exp());
       expect(await here()).toEqual([j(user, room, 30)]);
@@ -180,7 +185,7 @@ describe.each(subjects)('$name', ({ make }) => {
 
     it('a refresh never revives a newer leave, but a newer refresh replaces an older tombstone', async () => {
       await store.putJoin(join(10), exp());
-      await store.leave(H, USER, ROOM, 30, exp());
+      await store.leave(keyOf(H, USER, ROOM), 30, exp());
       await store.putJoin(join(20, 10), exp());
       expect(await joins()).toEqual([]);
       await store.putJoin(join(40, 10), exp());
@@ -214,7 +219,7 @@ describe.each(subjects)('$name', ({ make }) => {
       expect(await store.deleteJoinIf(join(10))).toBe(false);
       expect(await joins()).toEqual([join(20)]);
 
-      await store.leave(H, USER, ROOM, 30, exp());
+      await store.leave(keyOf(H, USER, ROOM), 30, exp());
       expect(await store.markRecheck(join(30), 'g1.1')).toBe(false);
       expect(await store.deleteJoinIf(join(30))).toBe(false);
       // The tombstone stays: an older join is still refused.
@@ -234,55 +239,6 @@ describe.each(subjects)('$name', ({ make }) => {
     });
   });
 
-  describe('session-end', () => {
-    it('removes only that full JID’s joins of that host older than the event', async () => {
-      const phone = 'alice@a.example/phone';
-      for (let i = 0; i < 30; i++) await store.putJoin(j(phone, `r${i}@muc.b.example`, 100 + i), exp());
-      await store.putJoin(j(phone, 'late@muc.b.example', 500), exp()); // newer than the session-end
-      await store.putJoin(j('alice@a.example/laptop', 'r0@muc.b.example', 101), exp());
-      await store.putJoin(j('bob@a.example/phone', 'r0@muc.b.example', 101), exp());
-      await store.leave('a.example', phone, 'gone@muc.b.example', 50, exp());
-
-      expect(await store.endSession('other.example', phone, 400)).toBe(0);
-      expect(await store.endSession('a.example', phone, 400)).toBe(30);
-      const left = await all('a.example', 'muc.b.example');
-      expect(left.map((x) => `${x.user} ${x.room}`).sort()).toEqual([
-        'alice@a.example/laptop r0@muc.b.example',
-        'alice@a.example/phone late@muc.b.example',
-        'bob@a.example/phone r0@muc.b.example',
-      ]);
-      // The tombstone stays: an older join of that room is still refused.
-      await store.putJoin(j(phone, 'gone@muc.b.example', 40), exp());
-      expect(await all('a.example', 'muc.b.example')).toHaveLength(3);
-      expect(await store.endSession('a.example', phone, 400)).toBe(0);
-    });
-
-    it('does not count an expired join', async () => {
-      await store.putJoin(j(USER, 'r1@b.example', 10), nowS() + 10);
-      await store.putJoin(j(USER, 'r2@b.example', 11), exp());
-      nowMs += 11_000;
-      expect(await store.endSession(H, USER, 99)).toBe(1);
-      expect(await joins()).toEqual([]);
-    });
-  });
-
-  describe('host-start', () => {
-    it('keeps the highest marker and leaves the joins for the rounds', async () => {
-      for (let i = 0; i < 30; i++)
-        await store.putJoin(j(`u${i}@a.example/r`, `room@muc${i % 3}.b.example`, 100 + i), exp());
-      expect(await store.hostStartSeq('a.example')).toBe(0);
-      await store.startHost('a.example', 800);
-      expect(await store.hostStartSeq('a.example')).toBe(800);
-      expect(await store.hostStartSeq('c.example')).toBe(0);
-      expect(await all('a.example', 'muc0.b.example')).toHaveLength(10);
-      await store.startHost('a.example', 700);
-      await store.startHost('a.example', 800);
-      expect(await store.hostStartSeq('a.example')).toBe(800);
-      await store.startHost('a.example', 900);
-      expect(await store.hostStartSeq('a.example')).toBe(900);
-    });
-  });
-
   describe('joinsOf', () => {
     it('pages over one remote in a stable order, without noise from other remotes and hosts', async () => {
       const wanted: Join[] = [];
@@ -298,13 +254,13 @@ describe.each(subjects)('$name', ({ make }) => {
       await store.putJoin(j('x@a.example/1', 'a@xb.example', seq++), exp());
       await store.putJoin(j('x@a.example/1', 'a@b.exampl', seq++), exp());
       await store.putJoin(j('x@other.example/1', 'a@b.example', seq++), exp());
-      await store.leave('a.example', 'gone@a.example/1', 'a@b.example', seq++, exp());
+      await store.leave(keyOf('a.example', 'gone@a.example/1', 'a@b.example'), seq++, exp());
 
       const walk = async () => {
         const pages: Join[][] = [];
         let cursor: string | undefined;
         do {
-          const page = await store.joinsOf('a.example', 'b.example', 2, cursor);
+          const page = await store.joinsOf('a.example', 0, 'b.example', 2, cursor);
           expect(page.items.length).toBeLessThanOrEqual(2);
           pages.push(page.items);
           cursor = page.next;
@@ -326,7 +282,7 @@ describe.each(subjects)('$name', ({ make }) => {
     it('resumes after the last join read, whatever was written or deleted between pages', async () => {
       for (const room of ['b@b.example', 'd@b.example', 'f@b.example', 'h@b.example'])
         await store.putJoin(j(USER, room, 10), exp());
-      const first = await store.joinsOf(H, R, 2);
+      const first = await store.joinsOf(H, 0, R, 2);
       expect(first.items.map((x) => x.room)).toEqual(['b@b.example', 'd@b.example']);
       // A round deletes one join it read, and new joins land before and after the cursor.
       expect(await store.deleteJoinIf(j(USER, 'b@b.example', 10))).toBe(true);
@@ -336,7 +292,7 @@ describe.each(subjects)('$name', ({ make }) => {
       const rest: string[] = [];
       let cursor = first.next;
       while (cursor) {
-        const page = await store.joinsOf(H, R, 2, cursor);
+        const page = await store.joinsOf(H, 0, R, 2, cursor);
         rest.push(...page.items.map((x) => x.room));
         cursor = page.next;
       }
@@ -345,14 +301,80 @@ describe.each(subjects)('$name', ({ make }) => {
 
     it('refuses a malformed or foreign cursor and a limit below 1', async () => {
       for (let i = 0; i < 3; i++) await store.putJoin(j(`u${i}@a.example/r`, 'room@b.example', i + 1), exp());
-      const first = await store.joinsOf(H, R, 1);
+      const first = await store.joinsOf(H, 0, R, 1);
       const next = first.next as string;
       expect(next).toBeDefined();
-      await expect(store.joinsOf(H, R, 1, 'bm90IGEgY3Vyc29y')).rejects.toThrow(/invalid store cursor/);
-      await expect(store.joinsOf(H, 'c.example', 1, next)).rejects.toThrow(/invalid store cursor/);
-      await expect(store.joinsOf('z.example', R, 1, next)).rejects.toThrow(/invalid store cursor/);
-      await expect(store.joinsOf(H, R, 0)).rejects.toThrow(RangeError);
-      expect((await store.joinsOf(H, R, 5, next)).items).toHaveLength(2);
+      await expect(store.joinsOf(H, 0, R, 1, 'bm90IGEgY3Vyc29y')).rejects.toThrow(/invalid store cursor/);
+      await expect(store.joinsOf(H, 0, 'c.example', 1, next)).rejects.toThrow(/invalid store cursor/);
+      await expect(store.joinsOf('z.example', 0, R, 1, next)).rejects.toThrow(/invalid store cursor/);
+      await expect(store.joinsOf(H, 0, R, 0)).rejects.toThrow(RangeError);
+      expect((await store.joinsOf(H, 0, R, 5, next)).items).toHaveLength(2);
+    });
+  });
+
+  describe('epochs', () => {
+    const E1 = 1_000;
+    const E2 = 2_000;
+    it('a round reads only the joins of its epoch', async () => {
+      await store.putJoin({ ...join(10), epoch: E1 }, exp());
+      await store.putJoin(j('v@a.example/r', ROOM, 11), exp());
+      await store.putJoin({ ...join(20, 10), epoch: E2 }, exp());
+      expect(await all(H, R, 100, E1)).toEqual([{ ...join(10), epoch: E1 }]);
+      expect(await all(H, R, 100, E2)).toEqual([{ ...join(20, 10), epoch: E2 }]);
+      expect(await all(H, R, 100, 0)).toEqual([j('v@a.example/r', ROOM, 11)]);
+      expect(await all(H, R, 100, 3_000)).toEqual([]);
+      // A leave of one epoch leaves the others alone, and refuses an older join of its own.
+      await store.leave(keyOf(H, USER, ROOM, E2), 30, exp());
+      await store.putJoin({ ...join(25, 10), epoch: E2 }, exp());
+      expect(await all(H, R, 100, E2)).toEqual([]);
+      expect(await all(H, R, 100, E1)).toHaveLength(1);
+      // A round's writes act on the epoch of the join it read.
+      const [read] = await all(H, R, 100, E1);
+      expect(await store.markRecheck(read as Join, 'g.1')).toBe(true);
+      expect((await all(H, R, 100, E1))[0]?.recheck).toBe('g.1');
+      expect(await store.deleteJoinIf({ ...(read as Join), epoch: E2 })).toBe(false);
+      expect(await store.deleteJoinIf(read as Join)).toBe(true);
+      expect(await all(H, R, 100, E1)).toEqual([]);
+    });
+
+    it('a cursor of one epoch is refused by another', async () => {
+      for (let i = 0; i < 3; i++) await store.putJoin({ ...j(`u${i}@a.example/r`, ROOM, i + 1), epoch: E1 }, exp());
+      const first = await store.joinsOf(H, E1, R, 1);
+      await expect(store.joinsOf(H, E2, R, 1, first.next)).rejects.toThrow(/invalid store cursor/);
+      expect((await store.joinsOf(H, E1, R, 5, first.next)).items).toHaveLength(2);
+    });
+
+    it('a claimed round keeps the epoch of the window’s last close', async () => {
+      await store.recordClose(H, R, 100, T0, 'g1', T0 + DELAY, E1);
+      expect((await store.pendingClose(H, R))?.epoch).toBe(E1);
+      await store.recordClose(H, R, 102, T0 + 1, 'g2', T0 + 1 + DELAY, E2);
+      expect((await store.pendingClose(H, R))?.epoch).toBe(E2);
+      // An older close (of the old epoch) arriving late changes nothing.
+      await store.recordClose(H, R, 101, T0 + 2, 'g3', T0 + 2 + DELAY, E1);
+      expect(await store.pendingClose(H, R)).toEqual({ gen: 'g1', lastCloseAt: T0 + 1, lastCloseSeq: 102, epoch: E2 });
+      expect(await store.claimRound(running('g1', 102, { epoch: E2 }))).toBe(true);
+      expect(await store.getRound(H, R, 'g1')).toEqual(running('g1', 102, { epoch: E2 }));
+      // A close without an epoch: 0.
+      await store.recordClose(H, R, 200, T0 + 3, 'g4', T0 + 3 + DELAY);
+      expect((await store.pendingClose(H, R))?.epoch).toBe(0);
+    });
+  });
+
+  describe('heartbeats', () => {
+    it('keeps the newest beat of each host', async () => {
+      expect(await store.beats()).toEqual(new Map());
+      await store.beat('a.example', 10, T0);
+      await store.beat('c.example', 10, T0 + 5);
+      await store.beat('a.example', 20, T0 + 60_000);
+      // An older or equal seq (a retried or late request) changes nothing.
+      await store.beat('a.example', 15, T0 + 90_000);
+      await store.beat('a.example', 20, T0 + 90_000);
+      expect(await store.beats()).toEqual(
+        new Map([
+          ['a.example', T0 + 60_000],
+          ['c.example', T0 + 5],
+        ]),
+      );
     });
   });
 
@@ -376,7 +398,7 @@ describe.each(subjects)('$name', ({ make }) => {
     });
 
     it('never returns a tombstone as a join', async () => {
-      await store.leave(H, USER, ROOM, 20, nowS() + 60);
+      await store.leave(keyOf(H, USER, ROOM), 20, nowS() + 60);
       await store.putJoin(join(10), exp());
       expect(await joins()).toEqual([]);
     });
@@ -408,7 +430,7 @@ describe.each(subjects)('$name', ({ make }) => {
         opened: false,
         lastCloseAt: T0 + 500,
       });
-      expect(await store.pendingClose(H, R)).toEqual({ gen: 'g1', lastCloseAt: T0 + 500, lastCloseSeq: 101 });
+      expect(await store.pendingClose(H, R)).toEqual({ gen: 'g1', lastCloseAt: T0 + 500, lastCloseSeq: 101, epoch: 0 });
       expect((await store.recordClose(H, 'c.example', 100, T0, 'g9', T0 + DELAY)).opened).toBe(true);
 
       // A claim of a stale cutoff (a close came after it was read) fails, but the round is saved anyway.
@@ -429,7 +451,12 @@ describe.each(subjects)('$name', ({ make }) => {
         opened: true,
         lastCloseAt: T0 + 60_000,
       });
-      expect(await store.pendingClose(H, R)).toEqual({ gen: 'g6', lastCloseAt: T0 + 60_000, lastCloseSeq: 200 });
+      expect(await store.pendingClose(H, R)).toEqual({
+        gen: 'g6',
+        lastCloseAt: T0 + 60_000,
+        lastCloseSeq: 200,
+        epoch: 0,
+      });
     });
 
     it('a retry of the opening close with the same gen reports opened again', async () => {
@@ -672,20 +699,6 @@ describe.each(subjects)('$name', ({ make }) => {
       // b's slot 1 is released even when asked with slots = 1.
       await store.releaseServerSlot(H, 1, 'b');
       expect(await store.leaseServerSlot(H, 2, 'd', until(60))).toBeUndefined();
-    });
-  });
-
-  describe('webhook replay', () => {
-    it('remembers an applied id until it expires', async () => {
-      expect(await store.rememberWebhook('id-1', nowS() + 600)).toBe(true);
-      expect(await store.rememberWebhook('id-1', nowS() + 600)).toBe(false);
-      expect(await store.rememberWebhook('id-2', nowS() + 600)).toBe(true);
-      expect(await store.webhookApplied('id-1')).toBe(true);
-      nowMs += 601_000;
-      expect(await store.webhookApplied('id-1')).toBe(false);
-      expect(await store.rememberWebhook('id-1', nowS() + 600)).toBe(true);
-      expect(await store.webhookApplied('id-1')).toBe(true);
-      expect(await store.webhookApplied('id-3')).toBe(false);
     });
   });
 });

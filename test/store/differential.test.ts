@@ -9,9 +9,9 @@ import { MemoryStore } from '../support/memory-store';
 import { ensureTable } from '../../lib/adapters/dynamodb/table';
 import { DynamoStore } from '../../lib/adapters/dynamodb/store';
 import type { Join, Page, Round } from '../../lib/domain/model';
-import type { JoinStore, Overdue, RoundStore, WebhookLog } from '../../lib/ports';
+import type { JoinStore, Overdue, RoundStore } from '../../lib/ports';
 
-type Store = JoinStore & RoundStore & WebhookLog;
+type Store = JoinStore & RoundStore;
 
 const T0 = Date.UTC(2026, 10, 25, 12, 0, 0);
 const H = 'a.example';
@@ -25,7 +25,9 @@ const STATES: Round['state'][] = ['running', 'waiting', 'done'];
 const pick = <T>(xs: readonly T[]) => fc.constantFrom(...xs);
 const seq = fc.integer({ min: 1, max: 30 });
 const offset = fc.integer({ min: -60_000, max: 120_000 }); // ms around the clock
+const EPOCHS = [0, 5, 9];
 const joinArb = fc.record({
+  epoch: pick(EPOCHS),
   user: pick(USERS),
   room: pick(ROOMS),
   seq,
@@ -36,12 +38,17 @@ const joinArb = fc.record({
 
 const op = fc.oneof(
   fc.record({ op: fc.constant('putJoin' as const), join: joinArb, ttl: fc.constantFrom(10, 3600, 30 * 86_400) }),
-  fc.record({ op: fc.constant('leave' as const), user: pick(USERS), room: pick(ROOMS), seq }),
-  fc.record({ op: fc.constant('endSession' as const), user: pick(USERS), seq }),
-  fc.record({ op: fc.constant('startHost' as const), seq }),
+  fc.record({ op: fc.constant('leave' as const), epoch: pick(EPOCHS), user: pick(USERS), room: pick(ROOMS), seq }),
+  fc.record({ op: fc.constant('beat' as const), host: pick(['a.example', 'c.example']), seq, at: offset }),
+  fc.record({ op: fc.constant('beats' as const) }),
   fc.record({ op: fc.constant('deleteJoinIf' as const), join: joinArb }),
   fc.record({ op: fc.constant('markRecheck' as const), join: joinArb, gen: pick(['g1.1', 'g2.2']) }),
-  fc.record({ op: fc.constant('joinsOf' as const), remote: pick(REMOTES), limit: fc.integer({ min: 1, max: 3 }) }),
+  fc.record({
+    op: fc.constant('joinsOf' as const),
+    epoch: pick(EPOCHS),
+    remote: pick(REMOTES),
+    limit: fc.integer({ min: 1, max: 3 }),
+  }),
   fc.record({
     op: fc.constant('recordClose' as const),
     remote: pick(REMOTES),
@@ -49,6 +56,7 @@ const op = fc.oneof(
     at: offset,
     gen: pick(GENS),
     due: offset,
+    epoch: pick(EPOCHS),
   }),
   fc.record({ op: fc.constant('pendingClose' as const), remote: pick(REMOTES) }),
   fc.record({
@@ -95,8 +103,6 @@ const op = fc.oneof(
     slots: fc.integer({ min: 1, max: 2 }),
     owner: pick(OWNERS),
   }),
-  fc.record({ op: fc.constant('rememberWebhook' as const), id: pick(['w1', 'w2']), ttl: fc.constantFrom(5, 600) }),
-  fc.record({ op: fc.constant('webhookApplied' as const), id: pick(['w1', 'w2']) }),
   fc.record({ op: fc.constant('advance' as const), ms: fc.constantFrom(1000, 60_000, 3_600_000, 8 * 86_400_000) }),
 );
 type Op = typeof op extends fc.Arbitrary<infer T> ? T : never;
@@ -107,6 +113,7 @@ const toJoin = (j: Extract<Op, { op: 'putJoin' }>['join']): Join => ({
   room: j.room,
   nick: j.nick,
   remote: j.room.split('@')[1] as string,
+  ...(j.epoch ? { epoch: j.epoch } : {}),
   seq: j.seq,
   ...(j.since !== undefined && j.since <= j.seq ? { since: j.since } : {}),
   ...(j.recheck !== undefined ? { recheck: j.recheck } : {}),
@@ -139,21 +146,22 @@ async function apply(store: Store, o: Op, now: number): Promise<unknown> {
     switch (o.op) {
       case 'putJoin':
         return await store.putJoin(toJoin(o.join), nowS + o.ttl);
-      case 'leave':
-        return await store.leave(H, o.user, o.room, o.seq, nowS + 86_400);
-      case 'endSession':
-        return await store.endSession(H, o.user, o.seq);
-      case 'startHost':
-        await store.startHost(H, o.seq);
-        return await store.hostStartSeq(H);
+      case 'leave': {
+        const remote = o.room.split('@')[1] as string;
+        return await store.leave({ host: H, epoch: o.epoch, remote, user: o.user, room: o.room }, o.seq, nowS + 86_400);
+      }
+      case 'beat':
+        return await store.beat(o.host, o.seq, now + o.at);
+      case 'beats':
+        return [...(await store.beats())].sort();
       case 'deleteJoinIf':
         return await store.deleteJoinIf(toJoin(o.join));
       case 'markRecheck':
         return await store.markRecheck(toJoin(o.join), o.gen);
       case 'joinsOf':
-        return await pages((c) => store.joinsOf(H, o.remote, o.limit, c));
+        return await pages((c) => store.joinsOf(H, o.epoch, o.remote, o.limit, c));
       case 'recordClose':
-        return await store.recordClose(H, o.remote, o.seq, now + o.at, o.gen, now + o.due);
+        return await store.recordClose(H, o.remote, o.seq, now + o.at, o.gen, now + o.due, o.epoch);
       case 'pendingClose':
         return await store.pendingClose(H, o.remote);
       case 'claimRound': {
@@ -190,10 +198,6 @@ async function apply(store: Store, o: Op, now: number): Promise<unknown> {
         return await store.leaseServerSlot(H, o.slots, o.owner, now + o.until);
       case 'releaseServerSlot':
         return await store.releaseServerSlot(H, o.slots, o.owner);
-      case 'rememberWebhook':
-        return await store.rememberWebhook(o.id, nowS + o.ttl);
-      case 'webhookApplied':
-        return await store.webhookApplied(o.id);
       case 'advance':
         return undefined;
     }

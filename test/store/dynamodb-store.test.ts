@@ -1,7 +1,6 @@
 // What only the DynamoDB store has, against a real (embedded) dynalite: its table, items, request
 // counts, key limits, cursors and failures. The ports' contract, shared with the in-memory store,
-// is contract.test.ts. No mocks, except a client middleware that fakes UnprocessedItems, which
-// dynalite never returns.
+// is contract.test.ts. No mocks.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,22 +12,20 @@ import {
   PutItemCommand,
   ScanCommand,
   type AttributeValue,
-  type BatchWriteItemCommandInput,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { startDynalite, type RunningDynalite } from '../support/dynalite';
 import { localDynamoClient } from '../../lib/adapters/dynamodb/dynalite';
 import { DUE_SHARDS, ensureTable, tableDefinition } from '../../lib/adapters/dynamodb/table';
-import {
-  CorruptItemError,
-  DynamoStore,
-  InvalidCursorError,
-  UnprocessedItemsError,
-} from '../../lib/adapters/dynamodb/store';
-import { dueShard, joinKey, linkKey, roundKey } from '../../lib/adapters/dynamodb/keys';
+import { CorruptItemError, DynamoStore, InvalidCursorError } from '../../lib/adapters/dynamodb/store';
+import { beatKey, dueShard, joinKey, linkKey, roundKey } from '../../lib/adapters/dynamodb/keys';
 import { countRequests } from '../../bench/count-requests';
-import type { Join, Round } from '../../lib/domain/model';
+import { handleEvents, type IngestDeps } from '../../lib/app/ingest';
+import { secretKey, sign } from '../../lib/domain/signature';
+import { loadConfig } from '../../lib/support/config';
+import { createLogger, Metrics } from '../../lib/support/observability';
+import type { Join, JoinKey, Round } from '../../lib/domain/model';
 
 const T0 = Date.UTC(2026, 10, 25, 12, 0, 0); // ms
 const DAY = 86_400;
@@ -55,11 +52,17 @@ function j(user: string, room: string, seq: number, nick = user.split('@')[0] ??
   return { host, user, room, nick, remote, seq };
 }
 
-async function all(s: DynamoStore, host: string, remote: string, limit = 100): Promise<Join[]> {
+/** The key of `user`'s join of `room` (remote: the room's domain). */
+function keyOf(user: string, room: string, epoch?: number): JoinKey {
+  const host = user.split('@')[1]?.split('/')[0] ?? 'a.example';
+  return { host, user, room, remote: room.split('@')[1] ?? room, ...(epoch ? { epoch } : {}) };
+}
+
+async function all(s: DynamoStore, host: string, remote: string, limit = 100, epoch = 0): Promise<Join[]> {
   const out: Join[] = [];
   let cursor: string | undefined;
   do {
-    const page = await s.joinsOf(host, remote, limit, cursor);
+    const page = await s.joinsOf(host, epoch, remote, limit, cursor);
     out.push(...page.items);
     cursor = page.next;
   } while (cursor);
@@ -94,7 +97,7 @@ beforeEach(async () => {
 });
 
 describe('table', () => {
-  it('defines the keys, the byHost index of joins and the sparse byDue index of due work', () => {
+  it('defines the keys and the sparse byDue index of due work, and no index of joins', () => {
     const def = tableDefinition('x');
     expect(def.BillingMode).toBe('PAY_PER_REQUEST');
     expect(def.KeySchema).toEqual([
@@ -104,20 +107,10 @@ describe('table', () => {
     expect(def.AttributeDefinitions).toEqual([
       { AttributeName: 'pk', AttributeType: 'S' },
       { AttributeName: 'sk', AttributeType: 'S' },
-      { AttributeName: 'gpk', AttributeType: 'S' },
-      { AttributeName: 'gsk', AttributeType: 'S' },
       { AttributeName: 'dpk', AttributeType: 'S' },
       { AttributeName: 'due', AttributeType: 'N' },
     ]);
     expect(def.GlobalSecondaryIndexes).toEqual([
-      {
-        IndexName: 'byHost',
-        KeySchema: [
-          { AttributeName: 'gpk', KeyType: 'HASH' },
-          { AttributeName: 'gsk', KeyType: 'RANGE' },
-        ],
-        Projection: { ProjectionType: 'ALL' },
-      },
       {
         IndexName: 'byDue',
         KeySchema: [
@@ -141,14 +134,19 @@ describe('table', () => {
 describe('join items', () => {
   const USER = 'u@a.example/r';
   const ROOM = 'room@b.example';
+  const KEY = keyOf(USER, ROOM);
   const join = (seq: number, since?: number, nick = 'u'): Join => ({
     ...j(USER, ROOM, seq, nick),
     ...(since === undefined ? {} : { since }),
   });
 
-  it('a join without since stores since = seq', async () => {
+  it('keys a join by J#<host>|<epoch>|<remote>', async () => {
     await store.putJoin(join(10), exp());
-    expect(await raw(joinKey(USER, ROOM))).toMatchObject({ seq: 10, since: 10 });
+    expect(joinKey(KEY)).toEqual({ pk: 'J#a.example|0|b.example', sk: `${ROOM}|${USER}` });
+    expect(await raw(joinKey(KEY))).toMatchObject({ seq: 10, since: 10, epoch: 0 });
+    await store.putJoin({ ...join(11), epoch: 77 }, exp());
+    expect(await raw({ pk: 'J#a.example|77|b.example', sk: `${ROOM}|${USER}` })).toMatchObject({ seq: 11, epoch: 77 });
+    expect(await scanAll()).toBe(2);
   });
 
   it('a refresh is one UpdateItem that keeps the marks and sets the expiry', async () => {
@@ -161,21 +159,19 @@ describe('join items', () => {
     } finally {
       counter.remove();
     }
-    expect(await raw(joinKey(USER, ROOM))).toMatchObject({ seq: 20, since: 10, recheck: 'g1.1', expiresAt: exp() + 5 });
+    expect(await raw(joinKey(KEY))).toMatchObject({ seq: 20, since: 10, recheck: 'g1.1', expiresAt: exp() + 5 });
   });
 
   it('a refresh of another join drops its marks from the item', async () => {
     await store.putJoin(join(5), exp());
     expect(await store.markRecheck(join(5), 'g1.1')).toBe(true);
     await store.putJoin(join(20, 10), exp());
-    expect(await raw(joinKey(USER, ROOM))).not.toHaveProperty('recheck');
+    expect(await raw(joinKey(KEY))).not.toHaveProperty('recheck');
   });
 
   it('an item written before `since` existed counts its seq as since', async () => {
     await putRaw({
-      ...joinKey(USER, ROOM),
-      gpk: 'a.example',
-      gsk: `b.example|${ROOM}|${USER}`,
+      ...joinKey(KEY),
       host: 'a.example',
       user: USER,
       room: ROOM,
@@ -190,14 +186,14 @@ describe('join items', () => {
     expect(await store.markRecheck(join(10), 'g1.1')).toBe(true);
     await store.putJoin(join(20, 10), exp());
     expect(await all(store, 'a.example', 'b.example')).toEqual([{ ...join(20, 10), recheck: 'g1.1' }]);
-    expect(await raw(joinKey(USER, ROOM))).toMatchObject({ since: 10 });
+    expect(await raw(joinKey(KEY))).toMatchObject({ since: 10 });
   });
 
-  it('a leave is a tombstone outside the byHost index; a failed mark creates no item', async () => {
-    await store.leave('a.example', USER, ROOM, 30, exp());
-    const item = await raw(joinKey(USER, ROOM));
+  it('a leave is a tombstone on the join key that no read returns', async () => {
+    await store.leave(KEY, 30, exp());
+    const item = await raw(joinKey(KEY));
     expect(item).toMatchObject({ left: true, seq: 30 });
-    expect(item).not.toHaveProperty('gpk');
+    expect(await all(store, 'a.example', 'b.example')).toEqual([]);
     expect(await store.markRecheck(join(40), 'g1')).toBe(false);
     await store.deleteJoinIf(join(30));
     expect(await scanAll()).toBe(1);
@@ -207,7 +203,7 @@ describe('join items', () => {
     const counter = countRequests(db.client);
     try {
       await store.putJoin(join(10), exp());
-      await store.leave('a.example', USER, ROOM, 11, exp());
+      await store.leave(KEY, 11, exp());
       await store.putJoin(join(5), exp()); // refused, still one request
       await store.putJoin(join(12, undefined, 'x'), exp());
       await store.putJoin(join(13, undefined, 'y'), exp()); // a nick change: the same item
@@ -221,9 +217,7 @@ describe('join items', () => {
 
   it('a damaged item throws a clear error', async () => {
     await putRaw({
-      ...joinKey(USER, ROOM),
-      gpk: 'a.example',
-      gsk: `b.example|${ROOM}|${USER}`,
+      ...joinKey(KEY),
       host: 'a.example',
       user: USER,
       room: ROOM,
@@ -235,46 +229,108 @@ describe('join items', () => {
   });
 });
 
-describe('session-end', () => {
-  it('costs one query page and a BatchWriteItem per 25 joins', async () => {
-    const phone = 'alice@a.example/phone';
-    for (let i = 0; i < 30; i++) await store.putJoin(j(phone, `r${i}@muc.b.example`, 100 + i), exp());
-    await store.leave('a.example', phone, 'gone@muc.b.example', 50, exp());
+describe('heartbeats', () => {
+  it('a beat is one PutItem on its host’s B# item', async () => {
     const counter = countRequests(db.client);
     try {
-      expect(await store.endSession('a.example', phone, 400)).toBe(30);
-      expect(counter.byCommand).toEqual({ QueryCommand: 1, BatchWriteItemCommand: 2 });
+      await store.beat('a.example', 10, T0);
+      await store.beat('a.example', 5, T0 + 1); // refused, still one request
+      expect(counter.byCommand).toEqual({ PutItemCommand: 2 });
+      expect(await store.beats()).toEqual(new Map([['a.example', T0]]));
+      expect(counter.byCommand).toEqual({ PutItemCommand: 2, QueryCommand: 1 });
     } finally {
       counter.remove();
     }
-    expect(await scanAll()).toBe(1); // the tombstone
+    expect(await raw(beatKey('a.example'))).toEqual({
+      pk: 'B#',
+      sk: 'a.example',
+      host: 'a.example',
+      seq: 10,
+      beat: T0,
+    });
   });
 });
 
-describe('host-start', () => {
-  it('writes the marker only, in one request whatever the number of joins', async () => {
-    for (let i = 0; i < 200; i++) await store.putJoin(j(`u${i}@a.example/r`, 'room@b.example', 100 + i), exp());
-    const counter = countRequests(db.client);
-    try {
-      await store.startHost('a.example', 1000);
-      await store.startHost('a.example', 900); // refused, one request
-      expect(counter.byCommand).toEqual({ PutItemCommand: 2 });
-    } finally {
-      counter.remove();
+describe('an events request', () => {
+  const SECRET = 'test-webhook-secret-0123456789abcdef';
+  const request = (events: object[]) => {
+    const body = Buffer.from(JSON.stringify({ v: 1, events }));
+    return {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...sign(secretKey(SECRET), body, nowS()) },
+      body,
+    };
+  };
+  const deps = (): IngestDeps => ({
+    joins: store,
+    rounds: store,
+    clock: { now: () => nowMs, sleep: async () => undefined },
+    scheduler: { schedule: async () => true },
+    config: loadConfig({ PING_MUC_DELAY_SECONDS: '60' }),
+    log: createLogger('test', 'error', () => undefined),
+    metrics: new Metrics('Test', () => undefined),
+    webhookKey: secretKey(SECRET),
+  });
+  const seq = () => nowMs * 1000;
+  const base = { host: 'a.example', epoch: 1_000 };
+  const join = { ...base, type: 'join', user: 'u@a.example/r', room: 'room@b.example', nick: 'u' };
+
+  it('costs one PutItem per event that writes (no replay marker)', async () => {
+    const cases: Array<[object, Record<string, number>]> = [
+      [{ ...join, seq: seq() }, { PutItemCommand: 1 }],
+      [{ ...base, type: 'leave', user: join.user, room: join.room, seq: seq() + 1 }, { PutItemCommand: 1 }],
+      [{ ...base, type: 'heartbeat', seq: seq() + 2 }, { PutItemCommand: 1 }],
+      [{ ...base, type: 'host-start', seq: seq() + 3 }, {}],
+      [{ ...base, type: 'session-end', user: join.user, seq: seq() + 4 }, {}],
+    ];
+    for (const [event, requests] of cases) {
+      const counter = countRequests(db.client);
+      try {
+        const req = request([event]);
+        expect((await handleEvents(deps(), req)).status).toBe(200);
+        expect(counter.byCommand).toEqual(requests);
+        // The same signed request again (a replay within the tolerance): the same writes, refused by seq.
+        expect((await handleEvents(deps(), req)).body).toEqual({ ok: true, applied: 1 });
+      } finally {
+        counter.remove();
+      }
     }
-    expect(await scanAll()).toBe(201);
+    // The tombstone and the beat: nothing else was written.
+    expect(await scanAll()).toBe(2);
   });
 });
 
 describe('joinsOf', () => {
   it('rejects a bad or foreign cursor with InvalidCursorError', async () => {
     for (let i = 0; i < 3; i++) await store.putJoin(j(`u${i}@a.example/r`, 'room@b.example', i + 1), exp());
-    const next = (await store.joinsOf('a.example', 'b.example', 1)).next as string;
-    await expect(store.joinsOf('a.example', 'b.example', 1, 'not a cursor!')).rejects.toThrow(InvalidCursorError);
+    const next = (await store.joinsOf('a.example', 0, 'b.example', 1)).next as string;
+    await expect(store.joinsOf('a.example', 0, 'b.example', 1, 'not a cursor!')).rejects.toThrow(InvalidCursorError);
     await expect(
-      store.joinsOf('a.example', 'b.example', 1, Buffer.from('{"pk":1}').toString('base64url')),
+      store.joinsOf('a.example', 0, 'b.example', 1, Buffer.from('{"pk":1}').toString('base64url')),
     ).rejects.toThrow(InvalidCursorError);
-    await expect(store.joinsOf('a.example', 'c.example', 1, next)).rejects.toThrow(InvalidCursorError);
+    await expect(store.joinsOf('a.example', 0, 'c.example', 1, next)).rejects.toThrow(InvalidCursorError);
+    await expect(store.joinsOf('a.example', 5, 'b.example', 1, next)).rejects.toThrow(InvalidCursorError);
+  });
+
+  it('is one strongly consistent Query of the join partition', async () => {
+    await store.putJoin(j('u@a.example/r', 'room@b.example', 1), exp());
+    await store.leave(keyOf('v@a.example/r', 'room@b.example'), 2, exp());
+    const sent: unknown[] = [];
+    db.client.middlewareStack.add(
+      (next) => async (args) => {
+        sent.push(args.input);
+        return next(args);
+      },
+      { step: 'initialize', name: 'spyJoinsOf' },
+    );
+    try {
+      expect((await store.joinsOf('a.example', 0, 'b.example', 10)).items).toHaveLength(1);
+    } finally {
+      db.client.middlewareStack.remove('spyJoinsOf');
+    }
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({ ConsistentRead: true, KeyConditionExpression: '#pk = :pk', Limit: 10 });
+    expect(sent[0]).not.toHaveProperty('IndexName');
   });
 });
 
@@ -330,7 +386,7 @@ describe('due items and the byDue index', () => {
       state: 'running',
       expiresAt: exp(),
     });
-    expect(await store.pendingClose(H, R)).toEqual({ gen: 'g1', lastCloseAt: T0, lastCloseSeq: 100 });
+    expect(await store.pendingClose(H, R)).toEqual({ gen: 'g1', lastCloseAt: T0, lastCloseSeq: 100, epoch: 0 });
     expect(await store.overdue(T0 + 1e12, 10)).toEqual({ items: [] });
   });
 
@@ -447,69 +503,20 @@ describe('key size limits', () => {
     for (const item of items) {
       expect(Buffer.byteLength(item.pk?.S ?? '')).toBeLessThanOrEqual(2048);
       expect(Buffer.byteLength(item.sk?.S ?? '')).toBeLessThanOrEqual(1024);
-      expect(Buffer.byteLength(item.gsk?.S ?? '')).toBeLessThanOrEqual(1024);
-      expect(item.gsk?.S?.startsWith('b.example|')).toBe(true);
+      expect(item.pk?.S).toBe('J#a.example|0|b.example');
     }
     expect((await all(store, 'a.example', 'b.example', 1)).map((x) => x.user).sort()).toEqual(
       [user, other, 'short@a.example/r'].sort(),
     );
     expect(await store.markRecheck(join, 'g')).toBe(true);
-    await store.leave('a.example', user, room, 20, exp());
+    await store.leave(keyOf(user, room), 20, exp());
     await store.putJoin(join, exp()); // older: refused by the tombstone
-    expect(await store.endSession('a.example', other, 99)).toBe(1);
+    expect(await store.deleteJoinIf(j(other, room, 11))).toBe(true);
     expect((await all(store, 'a.example', 'b.example')).map((x) => x.user)).toEqual(['short@a.example/r']);
   });
 });
 
 describe('failures', () => {
-  /** A client whose first `times` BatchWriteItem calls come back with every item unprocessed. */
-  function unprocessedClient(times: number) {
-    const client = localDynamoClient(db.endpoint);
-    const calls = { batch: 0 };
-    client.middlewareStack.add(
-      (next, context) => async (args) => {
-        if (context.commandName === 'BatchWriteItemCommand') {
-          calls.batch++;
-          if (calls.batch <= times) {
-            const input = args.input as BatchWriteItemCommandInput;
-            return {
-              output: { $metadata: {}, UnprocessedItems: input.RequestItems },
-              response: {},
-            } as unknown as Awaited<ReturnType<typeof next>>;
-          }
-        }
-        return next(args);
-      },
-      { step: 'initialize', name: 'fakeUnprocessed' },
-    );
-    return { client, calls };
-  }
-
-  it('retries UnprocessedItems', async () => {
-    for (let i = 0; i < 3; i++) await store.putJoin(j('u@a.example/r', `r${i}@b.example`, 10 + i), exp());
-    const { client, calls } = unprocessedClient(2);
-    try {
-      const s = newStore(client, { batchRetry: { baseMs: 1 } });
-      expect(await s.endSession('a.example', 'u@a.example/r', 99)).toBe(3);
-      expect(calls.batch).toBe(3);
-      expect(await all(store, 'a.example', 'b.example')).toEqual([]);
-    } finally {
-      client.destroy();
-    }
-  });
-
-  it('throws when items stay unprocessed', async () => {
-    await store.putJoin(j('u@a.example/r', 'r@b.example', 10), exp());
-    const { client, calls } = unprocessedClient(100);
-    try {
-      const s = newStore(client, { batchRetry: { attempts: 3, baseMs: 1 } });
-      await expect(s.endSession('a.example', 'u@a.example/r', 99)).rejects.toThrow(UnprocessedItemsError);
-      expect(calls.batch).toBe(3);
-    } finally {
-      client.destroy();
-    }
-  });
-
   it('propagates non-conditional errors (unreachable endpoint, missing table)', async () => {
     const port = await new Promise<number>((resolve) => {
       const srv = createServer();
@@ -523,11 +530,11 @@ describe('failures', () => {
       const s = newStore(client);
       const join = j('u@a.example/r', 'r@b.example', 10);
       await expect(s.putJoin(join, exp())).rejects.toThrow();
-      await expect(s.leave('a.example', join.user, join.room, 11, exp())).rejects.toThrow();
+      await expect(s.leave(join, 11, exp())).rejects.toThrow();
       await expect(s.deleteJoinIf(join)).rejects.toThrow();
       await expect(s.recordClose('a.example', 'b.example', 1, T0, 'g', T0)).rejects.toThrow();
       await expect(s.overdue(T0, 10)).rejects.toThrow();
-      await expect(s.rememberWebhook('id', nowS() + 60)).rejects.toThrow();
+      await expect(s.beat('a.example', 1, T0)).rejects.toThrow();
     } finally {
       client.destroy();
     }
@@ -565,6 +572,7 @@ describe('on disk', () => {
           gen: 'g1',
           lastCloseAt: T0,
           lastCloseSeq: 11,
+          epoch: 0,
         });
         expect((await s2.overdue(T0 + 20_001, 10)).items).toEqual([
           { kind: 'window', host: 'a.example', remote: 'b.example', gen: 'g1', due: T0 + 20_000 },

@@ -18,14 +18,20 @@ describe('loadConfig', () => {
     expect(c).not.toHaveProperty('reason');
   });
 
-  it('batches the stanza API by 100 by default, four rounds per server; a batch holds at least one item', () => {
+  it('batches the stanza API by 100 items by default', () => {
     expect(DEFAULTS.apiBatch).toBe(100);
     expect(loadConfig({ PING_MUC_API_BATCH: '' }).apiBatch).toBe(100);
+  });
+
+  it('keeps four rounds of batches in flight per server', () => {
     expect(loadConfig({ PING_MUC_API_BATCH: '1' })).toMatchObject({
       apiBatch: 1,
       concurrency: 10,
       serverMaxInflight: 40,
     });
+  });
+
+  it('refuses a batch of no items', () => {
     expect(() => loadConfig({ PING_MUC_API_BATCH: '0' })).toThrow(ConfigError);
   });
 

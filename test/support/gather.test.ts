@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Gatherer } from '../../lib/support/gather';
 
 describe('Gatherer', () => {
-  it('sends the calls made together as one batch, each answered by its own output', async () => {
+  it('answers the calls made together from one batch', async () => {
     const sent: number[][] = [];
     const g = new Gatherer<number, number>(
       async (items) => {
@@ -34,7 +34,7 @@ describe('Gatherer', () => {
     ]);
   });
 
-  it('fails every call of a batch whose send throws, even at once (not only the call that sent it)', async () => {
+  it('fails every call of a batch whose send throws at once', async () => {
     const g = new Gatherer<number, number>(
       () => {
         throw new Error('send refused');

@@ -2,8 +2,8 @@
 // to the same contract suite (test/store/contract.test.ts): the fake behind the round's unit
 // tests, the fault-injection suite and the simulator, and the benchmark's way to take the store
 // I/O out of a measurement. Not a production adapter.
-import { joinedAt, type Join, type Page, type Round } from '../../lib/domain/model';
-import type { JoinStore, Overdue, PendingClose, RecordedClose, RoundStore, WebhookLog } from '../../lib/ports';
+import { joinedAt, type Join, type JoinKey, type Page, type Round } from '../../lib/domain/model';
+import type { JoinStore, Overdue, PendingClose, RecordedClose, RoundStore } from '../../lib/ports';
 
 /** Lifetime of rounds and of windows (from their last close), as the DynamoDB store's. */
 const ROUND_TTL_SECONDS = 7 * 86_400;
@@ -38,11 +38,19 @@ function decode(cursor: string): unknown {
   }
 }
 
-/** A stored join as a read returns it: `since` only when earlier than seq, as the model defines it. */
+/** A stored join as a read returns it: `since` only when earlier than seq, `epoch` only when not 0. */
 function readJoin(join: Join): Join {
-  const { since, ...rest } = join;
-  return since !== undefined && since !== join.seq ? { ...rest, since } : { ...rest };
+  const { since, epoch, ...rest } = join;
+  return {
+    ...rest,
+    ...(epoch ? { epoch } : {}),
+    ...(since !== undefined && since !== join.seq ? { since } : {}),
+  };
 }
+
+/** The partition of a join (as DynamoDB's `J#<host>|<epoch>|<remote>`) and its sort key. */
+const partition = (host: string, epoch: number | undefined, remote: string) => `${host}|${epoch ?? 0}|${remote}`;
+const sortKey = (key: Pick<JoinKey, 'room' | 'user'>) => `${key.room}|${key.user}`;
 
 interface Entry {
   join?: Join;
@@ -56,8 +64,9 @@ interface Link {
   lastCloseAt?: number;
   lastCloseSeq?: number;
   claimedSeq?: number;
-  /** While a window is pending: its last recorded close's due (ms). */
+  /** While a window is pending: its last recorded close's due (ms) and epoch. */
   due?: number;
+  epoch?: number;
   expiresAt: number;
 }
 
@@ -71,48 +80,74 @@ interface Lease {
   until: number;
 }
 
-export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
-  private joins = new Map<string, Entry>();
-  private hosts = new Map<string, number>();
+export class MemoryStore implements JoinStore, RoundStore {
+  /** Per partition (host|epoch|remote), the entries by `<room>|<user>`. */
+  private joins = new Map<string, Map<string, Entry>>();
+  private beatsOf = new Map<string, { seq: number; beat: number }>();
   private links = new Map<string, Link>();
   private rounds = new Map<string, StoredRound>();
   private leases = new Map<string, Lease>();
-  private webhooks = new Map<string, number>();
   /**
-   * Per host|remote, the `<room>|<user>` order of its join keys (DynamoDB's byHost order), rebuilt
-   * only when a join key is added (deletes are skipped on read). A cursor names the last key read,
-   * never an index, so that writes between pages neither repeat nor skip a join.
+   * Per partition, the sorted `<room>|<user>` keys (DynamoDB's order), rebuilt only when a key is
+   * added (deletes are skipped on read). A cursor names the last key read, never an index, so
+   * that writes between pages neither repeat nor skip a join.
    */
-  private sorted = new Map<string, Array<{ order: string; key: string }>>();
+  private sorted = new Map<string, string[]>();
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  private key(user: string, room: string): string {
-    return `${user}\u0000${room}`;
+  private entries(pk: string): Map<string, Entry> {
+    let entries = this.joins.get(pk);
+    if (!entries) {
+      entries = new Map();
+      this.joins.set(pk, entries);
+    }
+    return entries;
+  }
+
+  private entry(key: JoinKey): Entry | undefined {
+    return this.joins.get(partition(key.host, key.epoch, key.remote))?.get(sortKey(key));
+  }
+
+  private setEntry(key: JoinKey, entry: Entry): void {
+    const entries = this.entries(partition(key.host, key.epoch, key.remote));
+    const sk = sortKey(key);
+    if (!entries.has(sk)) this.sorted.delete(partition(key.host, key.epoch, key.remote));
+    entries.set(sk, entry);
   }
 
   /** The stored join if it is the same join as `join` (same joinedAt), not a tombstone. */
   private same(join: Join): Join | undefined {
-    const e = this.joins.get(this.key(join.user, join.room));
+    const e = this.entry(join);
     return e?.join && joinedAt(e.join) === joinedAt(join) ? e.join : undefined;
+  }
+
+  private *all(): Iterable<Entry> {
+    for (const entries of this.joins.values()) yield* entries.values();
   }
 
   /** Live joins stored (for checks). */
   get size(): number {
     let n = 0;
-    for (const e of this.joins.values()) if (e.join) n++;
+    for (const e of this.all()) if (e.join) n++;
     return n;
   }
 
-  /** The live join of `user` in `room`, if any (a copy, as a read returns it). */
+  /** The live join of `user` in `room`, of any epoch (the newest write), if any (a copy, as a read returns it). */
   joinOf(user: string, room: string): Join | undefined {
-    const join = this.joins.get(this.key(user, room))?.join;
-    return join && readJoin(join);
+    // One lookup per partition (a few: host × epoch × remote), not a scan of every join.
+    let found: Join | undefined;
+    const sk = sortKey({ user, room });
+    for (const entries of this.joins.values()) {
+      const join = entries.get(sk)?.join;
+      if (join && join.user === user && join.room === room && (!found || join.seq > found.seq)) found = join;
+    }
+    return found && readJoin(found);
   }
 
   /** Every live join, for assertions. */
   allJoins(): Join[] {
-    return [...this.joins.values()].flatMap((e) => (e.join ? [readJoin(e.join)] : []));
+    return [...this.all()].flatMap((e) => (e.join ? [readJoin(e.join)] : []));
   }
 
   private nowSeconds(): number {
@@ -120,8 +155,7 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
   }
 
   async putJoin(join: Join, expiresAt: number): Promise<void> {
-    const key = this.key(join.user, join.room);
-    const stored = this.joins.get(key);
+    const stored = this.entry(join);
     if (stored && stored.seq >= join.seq) return;
     const since = joinedAt(join);
     if (since < join.seq && stored?.join && joinedAt(stored.join) === since) {
@@ -133,84 +167,64 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
       stored.expiresAt = expiresAt;
       return;
     }
-    if (!stored?.join) this.sorted.delete(`${join.host}|${join.remote}`);
     // The whole join replaces what is stored (a recheck mark it carries too).
-    this.joins.set(key, { join: { ...join, since }, seq: join.seq, expiresAt });
+    this.setEntry(join, { join: { ...join, since }, seq: join.seq, expiresAt });
   }
 
-  async leave(_host: string, user: string, room: string, seq: number, expiresAt: number): Promise<void> {
-    const key = this.key(user, room);
-    const stored = this.joins.get(key);
-    if (!stored || stored.seq < seq) this.joins.set(key, { left: true, seq, expiresAt });
+  async leave(key: JoinKey, seq: number, expiresAt: number): Promise<void> {
+    const stored = this.entry(key);
+    if (!stored || stored.seq < seq) this.setEntry(key, { left: true, seq, expiresAt });
   }
 
-  async endSession(host: string, user: string, seq: number): Promise<number> {
-    let n = 0;
-    for (const [key, e] of this.joins) {
-      if (e.join && e.join.user === user && e.join.host === host && e.seq < seq) {
-        this.joins.delete(key);
-        // An expired join is deleted but not counted: it was no longer there.
-        if (e.expiresAt > this.nowSeconds()) n++;
-      }
-    }
-    return n;
+  async beat(host: string, seq: number, at: number): Promise<void> {
+    if ((this.beatsOf.get(host)?.seq ?? 0) < seq) this.beatsOf.set(host, { seq, beat: at });
   }
 
-  async startHost(host: string, seq: number): Promise<void> {
-    if ((this.hosts.get(host) ?? 0) < seq) this.hosts.set(host, seq);
+  async beats(): Promise<Map<string, number>> {
+    return new Map([...this.beatsOf].map(([host, { beat }]) => [host, beat]));
   }
 
-  async hostStartSeq(host: string): Promise<number> {
-    return this.hosts.get(host) ?? 0;
-  }
-
-  async joinsOf(host: string, remote: string, limit: number, cursor?: string): Promise<Page<Join>> {
+  async joinsOf(host: string, epoch: number, remote: string, limit: number, cursor?: string): Promise<Page<Join>> {
     if (!Number.isInteger(limit) || limit < 1)
       throw new RangeError(`joinsOf: limit must be a positive integer, got ${limit}`);
     const nowS = this.nowSeconds();
-    const id = `${host}|${remote}`;
-    let keys = this.sorted.get(id);
+    const pk = partition(host, epoch, remote);
+    const entries = this.joins.get(pk) ?? new Map<string, Entry>();
+    let keys = this.sorted.get(pk);
     if (!keys) {
-      keys = [];
-      for (const [key, e] of this.joins)
-        if (e.join && e.join.host === host && e.join.remote === remote)
-          keys.push({ order: `${e.join.room}|${e.join.user}`, key });
-      keys.sort((a, b) => utf8Order(a.order, b.order));
-      this.sorted.set(id, keys);
+      keys = [...entries.keys()].sort(utf8Order);
+      this.sorted.set(pk, keys);
     }
     let i = 0;
     if (cursor !== undefined) {
       const after = decode(cursor);
-      if (!Array.isArray(after) || after.length !== 3 || after.some((x) => typeof x !== 'string'))
+      if (!Array.isArray(after) || after.length !== 2 || after.some((x) => typeof x !== 'string'))
         throw new InvalidCursorError('invalid store cursor: not a position');
-      if (after[0] !== host || after[1] !== remote)
-        throw new InvalidCursorError('invalid store cursor: belongs to another query');
+      if (after[0] !== pk) throw new InvalidCursorError('invalid store cursor: belongs to another query');
       // The first key after the last one read (binary search: the order is sorted).
       let hi = keys.length;
       while (i < hi) {
         const mid = (i + hi) >> 1;
-        if (utf8Order((keys[mid] as { order: string }).order, after[2] as string) <= 0) i = mid + 1;
+        if (utf8Order(keys[mid] as string, after[1] as string) <= 0) i = mid + 1;
         else hi = mid;
       }
     }
     const items: Join[] = [];
     let last: string | undefined;
     for (; i < keys.length && items.length < limit; i++) {
-      const { order, key } = keys[i] as { order: string; key: string };
-      last = order;
-      const e = this.joins.get(key);
-      if (e?.join && e.join.host === host && e.join.remote === remote && e.expiresAt > nowS) {
-        items.push(readJoin(e.join));
-      }
+      const sk = keys[i] as string;
+      last = sk;
+      const e = entries.get(sk);
+      if (e?.join && e.expiresAt > nowS) items.push(readJoin(e.join));
     }
     const page: Page<Join> = { items };
-    if (i < keys.length && last !== undefined) page.next = encode([host, remote, last]);
+    if (i < keys.length && last !== undefined) page.next = encode([pk, last]);
     return page;
   }
 
   async deleteJoinIf(join: Join): Promise<boolean> {
     if (!this.same(join)) return false;
-    this.joins.delete(this.key(join.user, join.room));
+    this.joins.get(partition(join.host, join.epoch, join.remote))?.delete(sortKey(join));
     return true;
   }
 
@@ -228,6 +242,7 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
     at: number,
     gen: string,
     due: number,
+    epoch = 0,
   ): Promise<RecordedClose> {
     const key = `${host}|${remote}`;
     const link: Link = this.links.get(key) ?? { expiresAt: 0 };
@@ -241,6 +256,7 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
     link.lastCloseAt = at;
     link.lastCloseSeq = seq;
     link.due = due;
+    link.epoch = epoch;
     link.expiresAt = Math.floor(at / 1000) + LINK_TTL_SECONDS;
     this.links.set(key, link);
     return { gen: link.gen, opened: link.gen === gen, lastCloseAt: at };
@@ -250,7 +266,7 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
     const link = this.links.get(`${host}|${remote}`);
     if (!link?.gen || link.lastCloseAt === undefined || link.lastCloseSeq === undefined) return undefined;
     if (link.expiresAt <= this.nowSeconds()) return undefined;
-    return { gen: link.gen, lastCloseAt: link.lastCloseAt, lastCloseSeq: link.lastCloseSeq };
+    return { gen: link.gen, lastCloseAt: link.lastCloseAt, lastCloseSeq: link.lastCloseSeq, epoch: link.epoch ?? 0 };
   }
 
   async claimRound(round: Round): Promise<boolean> {
@@ -387,17 +403,5 @@ export class MemoryStore implements JoinStore, RoundStore, WebhookLog {
     const page: Page<Overdue> = { items };
     if (rest.length > limit) page.next = encode(order(items[items.length - 1] as Overdue));
     return page;
-  }
-
-  async rememberWebhook(id: string, expiresAt: number): Promise<boolean> {
-    const nowS = Math.floor(this.now() / 1000);
-    const exp = this.webhooks.get(id);
-    if (exp !== undefined && exp > nowS) return false;
-    this.webhooks.set(id, expiresAt);
-    return true;
-  }
-
-  async webhookApplied(id: string): Promise<boolean> {
-    return (this.webhooks.get(id) ?? 0) > this.now() / 1000;
   }
 }

@@ -19,14 +19,26 @@ const collect = () => {
 };
 
 describe('logger', () => {
-  it('writes one JSON object per line with level, timestamp, service and message', () => {
+  /** A debug entry and an info entry, logged at the info level. */
+  const logged = () => {
     const { lines, sink } = collect();
     const log = createLogger('ping-muc', 'info', sink);
     log.debug('hidden');
     log.info('shown', { n: 1 });
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ level: 'info', service: 'ping-muc', message: 'shown', n: 1 });
-    expect(new Date(String(lines[0]!.timestamp)).toISOString()).toBe(lines[0]!.timestamp);
+    return lines;
+  };
+
+  it('writes nothing below its level', () => {
+    expect(logged()).toHaveLength(1);
+  });
+
+  it('writes an entry as one JSON object holding its fields', () => {
+    expect(logged()[0]).toMatchObject({ level: 'info', service: 'ping-muc', message: 'shown', n: 1 });
+  });
+
+  it('stamps an entry with an ISO 8601 timestamp', () => {
+    const [line] = logged();
+    expect(new Date(String(line!.timestamp)).toISOString()).toBe(line!.timestamp);
   });
 
   it('child loggers bind fields without touching their parent', () => {
@@ -48,7 +60,8 @@ describe('metrics', () => {
   const dims = (lines: Array<Record<string, unknown>>) =>
     (lines as Doc[]).map((l) => l._aws.CloudWatchMetrics[0]!.Dimensions);
 
-  it('by default a count is its total per Stack, plus the values an alarm reads per [Stack, <dimension>]', () => {
+  /** Counts at the default level, flushed once. */
+  const defaultCounts = () => {
     const { lines, sink } = collect();
     const m = new Metrics('PingMuc', sink, 'Prod');
     m.count('Events', 'EventType', 'join');
@@ -57,6 +70,11 @@ describe('metrics', () => {
     m.count('Pings', 'Outcome', 'joined');
     m.count('Pings', 'Outcome', 'failed');
     m.flush();
+    return { lines, m };
+  };
+
+  it('by default publishes a count per Stack plus the values an alarm reads per dimension', () => {
+    const { lines } = defaultCounts();
     expect(lines).toEqual([
       {
         _aws: {
@@ -85,11 +103,16 @@ describe('metrics', () => {
       },
       expect.objectContaining({ Stack: 'Prod', Outcome: 'failed', Pings: 1 }),
     ]);
+  });
+
+  it('publishes nothing again on a second flush', () => {
+    const { lines, m } = defaultCounts();
     m.flush();
     expect(lines).toHaveLength(3);
   });
 
-  it('by default no Host dimension, even for metrics recorded for a host, and no measure but SilentHosts', () => {
+  /** Counts and measures of a host at the default level. */
+  const defaultForHost = () => {
     const { lines, sink } = collect();
     const m = new Metrics('PingMuc', sink, 'Prod').forHost('a.example');
     m.count('Notifications', 'Result', 'sent');
@@ -97,15 +120,23 @@ describe('metrics', () => {
     m.measure('RoundDurationMs', 12, 'Milliseconds');
     m.measure('SilentHosts', 2, 'Count');
     m.flush();
+    return lines;
+  };
+
+  it('by default publishes no Host dimension even for metrics recorded for a host', () => {
+    const lines = defaultForHost();
     expect(dims(lines)).toEqual([[['Stack', 'Result']], [['Stack']]]);
     expect(lines.some((l) => 'Host' in l)).toBe(false);
-    expect(lines[1]).toMatchObject({
+  });
+
+  it('by default publishes no measure but SilentHosts', () => {
+    expect(defaultForHost()[1]).toMatchObject({
       _aws: { CloudWatchMetrics: [{ Metrics: [{ Name: 'SilentHosts', Unit: 'Count' }] }] },
       SilentHosts: 2,
     });
   });
 
-  it('detailed: every value per [Stack, <dimension>] and, for a host, per [Stack, Host, <dimension>]', () => {
+  it('detailed publishes every value per dimension plus per Host for a host', () => {
     const { lines, sink } = collect();
     const m = new Metrics('PingMuc', sink, 'Prod', 'detailed').forHost('a.example');
     m.count('Notifications', 'Result', 'no-session');
@@ -128,15 +159,19 @@ describe('metrics', () => {
     expect(lines[1]).not.toHaveProperty('Host');
   });
 
-  it('detailed measures carry [["Stack"]], their unit, and at most 100 values per document', () => {
+  /** One RoundDurationMs and 150 CloseToStartMs (plus a NaN) at the detailed level. */
+  const detailedMeasures = () => {
     const { lines, sink } = collect();
     const m = new Metrics('PingMuc', sink, 'Prod', 'detailed');
     m.measure('RoundDurationMs', 1500, 'Milliseconds');
     for (let i = 0; i < 150; i++) m.measure('CloseToStartMs', i, 'Milliseconds');
     m.measure('CloseToStartMs', Number.NaN, 'Milliseconds');
     m.flush();
-    expect(lines).toHaveLength(3);
-    expect(lines[0]).toEqual({
+    return lines;
+  };
+
+  it('detailed measures carry [["Stack"]] with their unit', () => {
+    expect(detailedMeasures()[0]).toEqual({
       _aws: {
         Timestamp: expect.any(Number),
         CloudWatchMetrics: [
@@ -150,12 +185,20 @@ describe('metrics', () => {
       Stack: 'Prod',
       RoundDurationMs: 1500,
     });
+  });
+
+  it('detailed measures hold at most 100 values per document', () => {
+    const lines = detailedMeasures();
+    expect(lines).toHaveLength(3);
     expect(lines[1]!.CloseToStartMs).toHaveLength(100);
     expect(lines[2]!.CloseToStartMs).toHaveLength(50);
   });
 
-  it('the stack comes from PING_MUC_STACK, else "local"', () => {
+  it('the stack comes from PING_MUC_STACK', () => {
     expect(stackFromEnv({ PING_MUC_STACK: 'PingMucB' })).toBe('PingMucB');
+  });
+
+  it('the stack is "local" without PING_MUC_STACK', () => {
     expect(stackFromEnv({})).toBe('local');
     expect(stackFromEnv({ PING_MUC_STACK: '' })).toBe('local');
   });
@@ -215,28 +258,29 @@ describe('the metric table of docs/operations.md', () => {
     return out;
   }
 
-  it('lists exactly what the code can publish, by default and with PING_MUC_METRICS=detailed', () => {
+  it.each(['default', 'detailed'] as const)('lists exactly what the code can publish at the %s level', (level) => {
     const docs = documented();
-    for (const level of ['default', 'detailed'] as const) {
-      const code = published(level);
-      expect(
-        [...code].filter((k) => !docs[level].has(k)),
-        `${level}: published, not in the table`,
-      ).toEqual([]);
-      expect(
-        [...docs[level]].filter((k) => !code.has(k)),
-        `${level}: in the table, never published`,
-      ).toEqual([]);
-    }
+    const code = published(level);
+    expect(
+      [...code].filter((k) => !docs[level].has(k)),
+      `${level}: published, not in the table`,
+    ).toEqual([]);
+    expect(
+      [...docs[level]].filter((k) => !code.has(k)),
+      `${level}: in the table, never published`,
+    ).toEqual([]);
   });
 
-  it('the default set is at most 8 metrics, none per host (each one is billed per stack, not per host)', () => {
+  it('the default set is at most 8 metrics', () => {
+    expect(published('default').size).toBeLessThanOrEqual(8);
+  });
+
+  it('the default set has no metric per host (each one is billed per stack)', () => {
     const byDefault = published('default');
-    expect(byDefault.size).toBeLessThanOrEqual(8);
     expect([...byDefault].filter((k) => /[[,]Host[,\]]/.test(k))).toEqual([]);
   });
 
-  it("the README's metric list names every metric the code can publish, and no other", () => {
+  it("the README's metric list names exactly the metrics the code can publish", () => {
     const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
     const paragraph = readme.slice(readme.indexOf('metrics are CloudWatch EMF'), readme.indexOf('## Layout'));
     // Backticked capitalized words, but the namespace and the Stack dimension.

@@ -25,8 +25,11 @@ describe('seeds of the default run', () => {
     }
   });
 
-  it('are the given ones under PING_MUC_SEEDS (a replay, or npm run fuzz)', () => {
+  it('are the given ones under PING_MUC_SEEDS (a replay or npm run fuzz)', () => {
     expect(seedsOf('faults', { PING_MUC_SEEDS: '5, 6' })).toEqual([5, 6]);
+  });
+
+  it('are refused when PING_MUC_SEEDS is not a list of numbers', () => {
     expect(() => seedsOf('faults', { PING_MUC_SEEDS: 'x' })).toThrow(/PING_MUC_SEEDS=x/);
   });
 

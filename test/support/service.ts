@@ -57,7 +57,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
       return (out.Items ?? []).map((i) => JSON.stringify(i)).sort();
     },
     async joins(host, remote) {
-      return (await service.store.joinsOf(host, remote, 1000)).items;
+      return (await service.store.joinsOf(host, 0, remote, 1000)).items;
     },
     async close() {
       client.destroy();

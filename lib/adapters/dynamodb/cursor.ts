@@ -1,5 +1,5 @@
-// The cursors of the paged index queries: joinsOf's is base64url(JSON(LastEvaluatedKey)) of the
-// byHost query, overdue's the same of one position per byDue shard. Opaque to callers, but
+// The cursors of the paged queries: joinsOf's is base64url(JSON(LastEvaluatedKey)) of its join
+// partition's query, overdue's the same of one position per byDue shard. Opaque to callers, but
 // validated on use, so that a malformed or foreign cursor throws instead of silently restarting
 // or skipping a round (or the reconciler's walk).
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
@@ -12,8 +12,8 @@ export class InvalidCursorError extends Error {
   override name = 'InvalidCursorError';
 }
 
-/** The four key attributes a GSI LastEvaluatedKey holds (table key + GSI key). */
-const CURSOR_KEYS = [KEYS.pk, KEYS.sk, KEYS.gpk, KEYS.gsk] as const;
+/** The key attributes a table LastEvaluatedKey holds. */
+const CURSOR_KEYS = [KEYS.pk, KEYS.sk] as const;
 
 export function encodeCursor(key: Item): string {
   return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
@@ -30,8 +30,8 @@ function parse(cursor: string): unknown {
   }
 }
 
-/** The ExclusiveStartKey of `cursor`, which must belong to the query of `host` and `gskPrefix`. */
-export function decodeCursor(cursor: string, host: string, gskPrefix: string): Item {
+/** The ExclusiveStartKey of `cursor`, which must belong to the query of the join partition `pk`. */
+export function decodeCursor(cursor: string, pk: string): Item {
   const parsed = parse(cursor);
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw bad('not an object');
   const obj = parsed as Record<string, unknown>;
@@ -43,9 +43,7 @@ export function decodeCursor(cursor: string, host: string, gskPrefix: string): I
     if (typeof s !== 'string') throw bad(`bad ${name}`);
     values[name] = s;
   }
-  if (values[KEYS.gpk] !== host || !values[KEYS.gsk]?.startsWith(gskPrefix) || !values[KEYS.pk]?.startsWith('J#')) {
-    throw bad('belongs to another query');
-  }
+  if (values[KEYS.pk] !== pk) throw bad('belongs to another query');
   return Object.fromEntries(CURSOR_KEYS.map((name) => [name, { S: values[name] as string }]));
 }
 

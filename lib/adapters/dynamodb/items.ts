@@ -5,7 +5,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { joinedAt, type Join, type Round } from '../../domain/model';
-import { dueShard, gsk, joinKey, roundKey } from './keys';
+import { dueShard, joinKey, roundKey } from './keys';
 import { KEYS } from './table';
 
 export type Item = Record<string, AttributeValue>;
@@ -52,6 +52,7 @@ const JOIN = {
   room: 'string',
   nick: 'string',
   remote: 'string',
+  epoch: 'number?',
   seq: 'number',
   since: 'number?',
   recheck: 'string?',
@@ -60,7 +61,7 @@ const JOIN = {
 /**
  * The attributes of a live join item but its key and its round marks: what a join event sets.
  * `since` is always stored (= seq for a new join), so that the writes acting on "the same join"
- * compare one attribute. gpk/gsk put the join in the byHost GSI.
+ * compare one attribute. `epoch` is always stored too (0 when the event had none).
  */
 export function joinAttributes(join: Join, expiresAt: number): Record<string, string | number> {
   return {
@@ -69,23 +70,26 @@ export function joinAttributes(join: Join, expiresAt: number): Record<string, st
     room: join.room,
     nick: join.nick,
     remote: join.remote,
+    epoch: join.epoch ?? 0,
     seq: join.seq,
     since: joinedAt(join),
-    [KEYS.gpk]: join.host,
-    [KEYS.gsk]: gsk(join.remote, join.room, join.user),
     [KEYS.ttl]: expiresAt,
   };
 }
 
 /** The whole item of a join that replaces what is stored (a recheck mark it carries is kept). */
 export function joinItem(join: Join, expiresAt: number): Item {
-  return toItem({ ...joinKey(join.user, join.room), ...joinAttributes(join, expiresAt), recheck: join.recheck });
+  return toItem({ ...joinKey(join), ...joinAttributes(join, expiresAt), recheck: join.recheck });
 }
 
-/** A live join item as a Join: `since` only when earlier than seq (as the model defines it). */
+/**
+ * A live join item as a Join: `since` only when earlier than seq, `epoch` only when not 0 (as the
+ * model defines them).
+ */
 export function toJoin(item: Item): Join {
   const v = shaped('join', item, JOIN);
   const join: Join = { host: v.host, user: v.user, room: v.room, nick: v.nick, remote: v.remote, seq: v.seq };
+  if (v.epoch) join.epoch = v.epoch;
   if (v.since !== undefined && v.since !== v.seq) join.since = v.since;
   if (v.recheck !== undefined) join.recheck = v.recheck;
   return join;
@@ -98,6 +102,7 @@ const ROUND = {
   remote: 'string',
   gen: 'string',
   cutoffSeq: 'number',
+  epoch: 'number?',
   pass: 'number',
   state: 'string',
   cursor: 'string?',

@@ -1,13 +1,14 @@
-// JoinStore on the table: join items (live or tombstone), the host marker, and the byHost GSI
-// that rounds page through. Every event write is one conditional request ordered by `seq`.
+// JoinStore on the table: join items (live or tombstone) in one partition per (host, epoch,
+// remote), which a round pages through, and the hosts' last beats. Every event write is one
+// conditional request ordered by `seq`.
 import { DeleteItemCommand, PutItemCommand, QueryCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
-import { joinedAt, type Join, type Page } from '../../domain/model';
+import { joinedAt, type Join, type JoinKey, type Page } from '../../domain/model';
 import type { JoinStore } from '../../ports';
 import { conditional } from './conditions';
 import { decodeCursor, encodeCursor } from './cursor';
-import { keyOf, type TableIo } from './io';
-import { joinAttributes, joinItem, shaped, toItem, toJoin, type Item } from './items';
-import { gskPrefix, hostKey, joinKey, joinPk } from './keys';
+import type { TableIo } from './io';
+import { joinAttributes, joinItem, shaped, toItem, toJoin } from './items';
+import { BEATS_PK, beatKey, joinKey, joinPk } from './keys';
 import { KEYS } from './table';
 
 /** Newer-seq condition of every event write: an equal or newer event already applied wins. */
@@ -48,7 +49,7 @@ export class DynamoJoinStore implements JoinStore {
       this.io.client.send(
         new UpdateItemCommand({
           TableName: this.io.table,
-          Key: toItem(joinKey(join.user, join.room)),
+          Key: toItem(joinKey(join)),
           UpdateExpression: `SET ${names.map((_, i) => `#a${i} = :a${i}`).join(', ')}`,
           ConditionExpression: `attribute_exists(#pk) AND ${NOT_LEFT} AND #seq < :seq AND ${SAME_JOIN}`,
           ExpressionAttributeNames: {
@@ -68,14 +69,15 @@ export class DynamoJoinStore implements JoinStore {
     );
   }
 
-  async leave(host: string, user: string, room: string, seq: number, expiresAt: number): Promise<void> {
+  async leave(key: JoinKey, seq: number, expiresAt: number): Promise<void> {
     // A tombstone, not a delete: it carries `seq`, so an older join arriving late is refused by
-    // the same condition. No GSI keys and no `since`: rounds never see it, and it is no join.
+    // the same condition. No `since`: it is no join, and a round's read filters it out.
+    const { host, user, room, remote } = key;
     await conditional(() =>
       this.io.client.send(
         new PutItemCommand({
           TableName: this.io.table,
-          Item: toItem({ ...joinKey(user, room), host, user, room, left: true, seq, [KEYS.ttl]: expiresAt }),
+          Item: toItem({ ...joinKey(key), host, user, room, remote, left: true, seq, [KEYS.ttl]: expiresAt }),
           ConditionExpression: NEWER,
           ExpressionAttributeNames: { '#pk': KEYS.pk, '#seq': 'seq' },
           ExpressionAttributeValues: toItem({ ':seq': seq }),
@@ -84,71 +86,21 @@ export class DynamoJoinStore implements JoinStore {
     );
   }
 
-  async endSession(host: string, user: string, seq: number): Promise<number> {
-    const keys: Item[] = [];
-    let counted = 0;
-    await this.io.queryAll(
-      {
-        ConsistentRead: true,
-        KeyConditionExpression: '#pk = :pk',
-        // Live joins only: tombstones stay, to keep refusing older joins.
-        FilterExpression: `#host = :host AND #seq < :seq AND ${NOT_LEFT}`,
-        ProjectionExpression: '#pk, #sk, #seq, #exp',
-        ExpressionAttributeNames: {
-          '#pk': KEYS.pk,
-          '#sk': KEYS.sk,
-          '#host': 'host',
-          '#seq': 'seq',
-          '#left': 'left',
-          '#exp': KEYS.ttl,
-        },
-        ExpressionAttributeValues: toItem({ ':pk': joinPk(user), ':host': host, ':seq': seq }),
-      },
-      (item) => {
-        keys.push(keyOf(item));
-        if (this.io.live(item)) counted++;
-      },
-    );
-    await this.io.batchDelete(keys);
-    return counted;
-  }
-
-  async startHost(host: string, seq: number): Promise<void> {
-    // The marker only, one write whatever the number of joins: rounds drop the joins older than
-    // it as they read them (hostStartSeq), and expiry removes the ones no round reads.
-    await conditional(() =>
-      this.io.client.send(
-        new PutItemCommand({
-          TableName: this.io.table,
-          Item: toItem({ ...hostKey(host), host, seq }),
-          ConditionExpression: NEWER,
-          ExpressionAttributeNames: { '#pk': KEYS.pk, '#seq': 'seq' },
-          ExpressionAttributeValues: toItem({ ':seq': seq }),
-        }),
-      ),
-    );
-  }
-
-  async hostStartSeq(host: string): Promise<number> {
-    const item = await this.io.get(hostKey(host));
-    return item ? shaped('host marker', item, { seq: 'number' }).seq : 0;
-  }
-
-  async joinsOf(host: string, remote: string, limit: number, cursor?: string): Promise<Page<Join>> {
+  async joinsOf(host: string, epoch: number, remote: string, limit: number, cursor?: string): Promise<Page<Join>> {
     if (!Number.isInteger(limit) || limit < 1)
       throw new RangeError(`joinsOf: limit must be a positive integer, got ${limit}`);
-    const prefix = gskPrefix(remote);
-    const start = cursor === undefined ? undefined : decodeCursor(cursor, host, prefix);
-    // Limit applies before the expiry filter: a page may hold fewer than `limit` items (even
-    // none) and still have a `next`. Callers page until `next` is absent.
+    const pk = joinPk(host, epoch, remote);
+    const start = cursor === undefined ? undefined : decodeCursor(cursor, pk);
+    // Limit applies before the filter (expired joins, tombstones): a page may hold fewer than
+    // `limit` items (even none) and still have a `next`. Callers page until `next` is absent.
     const out = await this.io.client.send(
       new QueryCommand({
         TableName: this.io.table,
-        IndexName: KEYS.gsi,
-        KeyConditionExpression: '#gpk = :host AND begins_with(#gsk, :prefix)',
-        FilterExpression: '#exp > :now',
-        ExpressionAttributeNames: { '#gpk': KEYS.gpk, '#gsk': KEYS.gsk, '#exp': KEYS.ttl },
-        ExpressionAttributeValues: toItem({ ':host': host, ':prefix': prefix, ':now': this.io.nowSeconds() }),
+        ConsistentRead: true,
+        KeyConditionExpression: '#pk = :pk',
+        FilterExpression: `#exp > :now AND ${NOT_LEFT}`,
+        ExpressionAttributeNames: { '#pk': KEYS.pk, '#exp': KEYS.ttl, '#left': 'left' },
+        ExpressionAttributeValues: toItem({ ':pk': pk, ':now': this.io.nowSeconds() }),
         Limit: limit,
         ...(start ? { ExclusiveStartKey: start } : {}),
       }),
@@ -164,7 +116,7 @@ export class DynamoJoinStore implements JoinStore {
       this.io.client.send(
         new DeleteItemCommand({
           TableName: this.io.table,
-          Key: toItem(joinKey(join.user, join.room)),
+          Key: toItem(joinKey(join)),
           ConditionExpression: `${SAME_JOIN} AND ${NOT_LEFT}`,
           ExpressionAttributeNames: { '#since': 'since', '#seq': 'seq', '#left': 'left' },
           ExpressionAttributeValues: toItem({ ':at': joinedAt(join) }),
@@ -179,7 +131,7 @@ export class DynamoJoinStore implements JoinStore {
       this.io.client.send(
         new UpdateItemCommand({
           TableName: this.io.table,
-          Key: toItem(joinKey(join.user, join.room)),
+          Key: toItem(joinKey(join)),
           UpdateExpression: 'SET #recheck = :gen',
           ConditionExpression: `${SAME_JOIN} AND ${NOT_LEFT}`,
           ExpressionAttributeNames: { '#recheck': 'recheck', '#since': 'since', '#seq': 'seq', '#left': 'left' },
@@ -187,5 +139,35 @@ export class DynamoJoinStore implements JoinStore {
         }),
       ),
     );
+  }
+
+  async beat(host: string, seq: number, at: number): Promise<void> {
+    await conditional(() =>
+      this.io.client.send(
+        new PutItemCommand({
+          TableName: this.io.table,
+          Item: toItem({ ...beatKey(host), host, seq, beat: at }),
+          ConditionExpression: NEWER,
+          ExpressionAttributeNames: { '#pk': KEYS.pk, '#seq': 'seq' },
+          ExpressionAttributeValues: toItem({ ':seq': seq }),
+        }),
+      ),
+    );
+  }
+
+  async beats(): Promise<Map<string, number>> {
+    const beats = new Map<string, number>();
+    await this.io.queryAll(
+      {
+        KeyConditionExpression: '#pk = :pk',
+        ExpressionAttributeNames: { '#pk': KEYS.pk },
+        ExpressionAttributeValues: toItem({ ':pk': BEATS_PK }),
+      },
+      (item) => {
+        const v = shaped('beat', item, { host: 'string', beat: 'number' });
+        beats.set(v.host, v.beat);
+      },
+    );
+    return beats;
   }
 }

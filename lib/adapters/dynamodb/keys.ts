@@ -1,12 +1,13 @@
 // Keys of the single table (docs/data-model.md): one builder per item type, each with its own
-// pk prefix (J#, H#, L#, R#, K#, S#, W#) so that item types never collide.
+// pk prefix (J#, B#, L#, R#, K#, S#) so that item types never collide.
 import { createHash } from 'node:crypto';
+import type { JoinKey } from '../../domain/model';
 import { DUE_SHARDS, KEYS } from './table';
 
 /** The primary key of an item, as plain strings (marshalled by the store). */
 export type Key = { [KEYS.pk]: string; [KEYS.sk]: string };
 
-// DynamoDB key limits (base table and GSI alike): partition key 2048 bytes, sort key 1024 bytes.
+// DynamoDB key limits (base table and index alike): partition key 2048 bytes, sort key 1024 bytes.
 // Valid JIDs can exceed them (each JID part may be 1023 bytes), and one such join must not make
 // a whole events request fail forever. So an over-long key value is cut and suffixed with a
 // hash of the whole value: still deterministic (leave/delete find it again), still unique. Item
@@ -38,29 +39,26 @@ const key = (pk: string, sk: string): Key => ({
   [KEYS.sk]: fitKey(sk, MAX_SK_BYTES),
 });
 
-/** Partition key of a full JID's joins (session-end queries it). */
-export const joinPk = (user: string): string => fitKey(`J#${user}`, MAX_PK_BYTES);
-export const joinKey = (user: string, room: string): Key => key(`J#${user}`, room);
-export const hostKey = (host: string): Key => key(`H#${host}`, 'host');
+/**
+ * Partition of the joins of (host, epoch, remote): `J#<host>|<epoch>|<remote>`. Domains never
+ * contain '|', and a round reads exactly one partition.
+ */
+export const joinPk = (host: string, epoch: number | undefined, remote: string): string =>
+  fitKey(`J#${host}|${epoch ?? 0}|${remote}`, MAX_PK_BYTES);
+/** A join's key: its partition, then `<room>|<user>` (the order a round pages through). */
+export const joinKey = (join: JoinKey): Key => ({
+  [KEYS.pk]: joinPk(join.host, join.epoch, join.remote),
+  [KEYS.sk]: fitKey(`${join.room}|${join.user}`, MAX_SK_BYTES),
+});
+/** The partition of every host's last heartbeat, one item per host. */
+export const BEATS_PK = 'B#';
+export const beatKey = (host: string): Key => key(BEATS_PK, host);
 export const linkKey = (host: string, remote: string): Key => key(`L#${host}|${remote}`, 'link');
 export const roundKey = (host: string, remote: string, gen: string): Key => key(`R#${host}|${remote}`, gen);
 export const leaseKey = (host: string, remote: string, gen: string): Key => key(`K#${host}|${remote}`, gen);
 /** Partition of a host's self-ping slots; one item per slot number. */
 export const slotPk = (host: string): string => fitKey(`S#${host}`, MAX_PK_BYTES);
 export const slotKey = (host: string, slot: number): Key => key(`S#${host}`, String(slot));
-export const webhookKey = (id: string): Key => key(`W#${id}`, 'webhook');
-
-/**
- * GSI sort key of a live join: `<remote>|<room>|<user>`. Domains never contain '|', so the
- * prefix `<remote>|` selects exactly one remote; only the `<room>|<user>` tail is ever shortened.
- */
-export function gsk(remote: string, room: string, user: string): string {
-  const head = gskPrefix(remote);
-  return head + fitKey(`${room}|${user}`, MAX_SK_BYTES - bytes(head));
-}
-
-/** `<remote>|`; a (never seen) remote domain over 512 bytes is shortened too, never to contain '|'. */
-export const gskPrefix = (remote: string): string => `${fitKey(remote, 512)}|`;
 
 /** The byDue partition of shard `n`. */
 export const dueShardKey = (n: number): string => `due#${n}`;

@@ -20,6 +20,8 @@ const LINK = {
   lastCloseAt: 'number?',
   lastCloseSeq: 'number?',
   claimedSeq: 'number?',
+  /** While a window is pending: its last recorded close's epoch (absent in older items: 0). */
+  epoch: 'number?',
   /** While a window is pending: its last recorded close's due (ms). */
   due: 'number?',
 } as const;
@@ -46,6 +48,7 @@ export class DynamoRounds {
     at: number,
     gen: string,
     due: number,
+    epoch = 0,
   ): Promise<RecordedClose> {
     let old: Item | undefined;
     try {
@@ -56,7 +59,7 @@ export class DynamoRounds {
           TableName: this.io.table,
           Key: toItem(linkKey(host, remote)),
           UpdateExpression:
-            'SET #gen = if_not_exists(#gen, :gen), #lastCloseAt = :at, #lastCloseSeq = :seq, #due = :due, #dpk = :dpk, #exp = :exp, #host = :host, #remote = :remote',
+            'SET #gen = if_not_exists(#gen, :gen), #lastCloseAt = :at, #lastCloseSeq = :seq, #epoch = :epoch, #due = :due, #dpk = :dpk, #exp = :exp, #host = :host, #remote = :remote',
           ConditionExpression:
             '(attribute_not_exists(#lastCloseSeq) OR #lastCloseSeq < :seq) AND (attribute_not_exists(#claimedSeq) OR #claimedSeq < :seq)',
           ExpressionAttributeNames: {
@@ -64,6 +67,7 @@ export class DynamoRounds {
             '#lastCloseAt': 'lastCloseAt',
             '#lastCloseSeq': 'lastCloseSeq',
             '#claimedSeq': 'claimedSeq',
+            '#epoch': 'epoch',
             '#due': KEYS.due,
             '#dpk': KEYS.dpk,
             '#exp': KEYS.ttl,
@@ -74,6 +78,7 @@ export class DynamoRounds {
             ':gen': gen,
             ':at': at,
             ':seq': seq,
+            ':epoch': epoch,
             ':due': due,
             ':dpk': dueShard(host, remote),
             ':exp': Math.floor(at / 1000) + LINK_TTL_SECONDS,
@@ -109,7 +114,12 @@ export class DynamoRounds {
     if (window.lastCloseAt === undefined || window.lastCloseSeq === undefined) {
       throw new CorruptItemError(`corrupt store item: link ${host}|${remote} has a window without its last close`);
     }
-    return { gen: window.gen, lastCloseAt: window.lastCloseAt, lastCloseSeq: window.lastCloseSeq };
+    return {
+      gen: window.gen,
+      lastCloseAt: window.lastCloseAt,
+      lastCloseSeq: window.lastCloseSeq,
+      epoch: window.epoch ?? 0,
+    };
   }
 
   async claimRound(round: Round): Promise<boolean> {
@@ -132,13 +142,14 @@ export class DynamoRounds {
           TableName: this.io.table,
           Key: toItem(linkKey(round.host, round.remote)),
           // The window leaves the byDue index with its due: the round's own due takes over.
-          UpdateExpression: 'REMOVE #gen, #lastCloseAt, #lastCloseSeq, #due, #dpk SET #claimedSeq = :cutoff',
+          UpdateExpression: 'REMOVE #gen, #lastCloseAt, #lastCloseSeq, #epoch, #due, #dpk SET #claimedSeq = :cutoff',
           // By seq: two closes dated in the same millisecond have one lastCloseAt.
           ConditionExpression: '#gen = :gen AND #lastCloseSeq = :cutoff',
           ExpressionAttributeNames: {
             '#gen': 'gen',
             '#lastCloseAt': 'lastCloseAt',
             '#lastCloseSeq': 'lastCloseSeq',
+            '#epoch': 'epoch',
             '#due': KEYS.due,
             '#dpk': KEYS.dpk,
             '#claimedSeq': 'claimedSeq',

@@ -1,26 +1,20 @@
-// The store ports on DynamoDB: one table, two GSIs (docs/data-model.md). Also runs on dynalite,
+// The store ports on DynamoDB: one table, one GSI (docs/data-model.md). Also runs on dynalite,
 // so it uses neither transactions nor TTL deletion: every read filters expired items, and
 // ordering is enforced by conditional writes. This class only assembles the item kinds' modules
-// (joins.ts, rounds.ts, leases.ts) and keeps the webhook replay markers.
-import { PutItemCommand } from '@aws-sdk/client-dynamodb';
-import type { Join, Page, Round } from '../../domain/model';
-import type { JoinStore, Overdue, PendingClose, RecordedClose, RoundStore, WebhookLog } from '../../ports';
-import { conditional } from './conditions';
+// (joins.ts, rounds.ts, leases.ts).
+import type { Join, JoinKey, Page, Round } from '../../domain/model';
+import type { JoinStore, Overdue, PendingClose, RecordedClose, RoundStore } from '../../ports';
 import { TableIo, type TableIoOptions } from './io';
-import { toItem } from './items';
 import { DynamoJoinStore } from './joins';
-import { webhookKey } from './keys';
 import { DynamoLeases } from './leases';
 import { DynamoRounds } from './rounds';
-import { KEYS } from './table';
 
 export { InvalidCursorError } from './cursor';
-export { UnprocessedItemsError } from './io';
 export { CorruptItemError } from './items';
 
 export type DynamoStoreOptions = TableIoOptions;
 
-export class DynamoStore implements JoinStore, RoundStore, WebhookLog {
+export class DynamoStore implements JoinStore, RoundStore {
   private readonly io: TableIo;
   private readonly joins: DynamoJoinStore;
   private readonly rounds: DynamoRounds;
@@ -38,20 +32,11 @@ export class DynamoStore implements JoinStore, RoundStore, WebhookLog {
   putJoin(join: Join, expiresAt: number): Promise<void> {
     return this.joins.putJoin(join, expiresAt);
   }
-  leave(host: string, user: string, room: string, seq: number, expiresAt: number): Promise<void> {
-    return this.joins.leave(host, user, room, seq, expiresAt);
+  leave(key: JoinKey, seq: number, expiresAt: number): Promise<void> {
+    return this.joins.leave(key, seq, expiresAt);
   }
-  endSession(host: string, user: string, seq: number): Promise<number> {
-    return this.joins.endSession(host, user, seq);
-  }
-  startHost(host: string, seq: number): Promise<void> {
-    return this.joins.startHost(host, seq);
-  }
-  hostStartSeq(host: string): Promise<number> {
-    return this.joins.hostStartSeq(host);
-  }
-  joinsOf(host: string, remote: string, limit: number, cursor?: string): Promise<Page<Join>> {
-    return this.joins.joinsOf(host, remote, limit, cursor);
+  joinsOf(host: string, epoch: number, remote: string, limit: number, cursor?: string): Promise<Page<Join>> {
+    return this.joins.joinsOf(host, epoch, remote, limit, cursor);
   }
   deleteJoinIf(join: Join): Promise<boolean> {
     return this.joins.deleteJoinIf(join);
@@ -59,11 +44,25 @@ export class DynamoStore implements JoinStore, RoundStore, WebhookLog {
   markRecheck(join: Join, gen: string): Promise<boolean> {
     return this.joins.markRecheck(join, gen);
   }
+  beat(host: string, seq: number, at: number): Promise<void> {
+    return this.joins.beat(host, seq, at);
+  }
+  beats(): Promise<Map<string, number>> {
+    return this.joins.beats();
+  }
 
   // RoundStore -----------------------------------------------------------------------------
 
-  recordClose(host: string, remote: string, seq: number, at: number, gen: string, due: number): Promise<RecordedClose> {
-    return this.rounds.recordClose(host, remote, seq, at, gen, due);
+  recordClose(
+    host: string,
+    remote: string,
+    seq: number,
+    at: number,
+    gen: string,
+    due: number,
+    epoch = 0,
+  ): Promise<RecordedClose> {
+    return this.rounds.recordClose(host, remote, seq, at, gen, due, epoch);
   }
   overdue(before: number, limit: number, cursor?: string): Promise<Page<Overdue>> {
     return this.rounds.overdue(before, limit, cursor);
@@ -94,25 +93,5 @@ export class DynamoStore implements JoinStore, RoundStore, WebhookLog {
   }
   releaseServerSlot(host: string, slots: number, owner: string): Promise<void> {
     return this.leases.releaseServerSlot(host, slots, owner);
-  }
-
-  // WebhookLog -----------------------------------------------------------------------------
-
-  rememberWebhook(id: string, expiresAt: number): Promise<boolean> {
-    // An expired marker still in the table (TTL lags) counts as absent.
-    return conditional(() =>
-      this.io.client.send(
-        new PutItemCommand({
-          TableName: this.io.table,
-          Item: toItem({ ...webhookKey(id), [KEYS.ttl]: expiresAt }),
-          ConditionExpression: 'attribute_not_exists(#pk) OR #exp <= :now',
-          ExpressionAttributeNames: { '#pk': KEYS.pk, '#exp': KEYS.ttl },
-          ExpressionAttributeValues: toItem({ ':now': this.io.nowSeconds() }),
-        }),
-      ),
-    );
-  }
-  async webhookApplied(id: string): Promise<boolean> {
-    return (await this.io.get(webhookKey(id))) !== undefined;
   }
 }

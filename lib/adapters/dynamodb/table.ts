@@ -12,10 +12,6 @@ import {
 export const KEYS = {
   pk: 'pk',
   sk: 'sk',
-  /** Live joins by host, then remote|room|user: what a round pages through. */
-  gsi: 'byHost',
-  gpk: 'gpk',
-  gsk: 'gsk',
   /** Pending windows and unfinished rounds by due time: what the reconciler pages through. */
   dueGsi: 'byDue',
   /** `due#<shard>` while the item has a due, absent otherwise (so the index is sparse). */
@@ -42,8 +38,6 @@ export interface IndexSpec {
 }
 
 export const INDEXES: readonly IndexSpec[] = [
-  // ALL: a round reads whole joins from it.
-  { name: KEYS.gsi, partitionKey: KEYS.gpk, sortKey: { name: KEYS.gsk, type: 'S' } },
   // Only what an Overdue needs: a round item holds its cursor (kilobytes with long JIDs),
   // which this index need not store nor pay a write for.
   {

@@ -88,7 +88,7 @@ const perItem = (answer: (i: Item, k: number, call: number) => string) => {
 };
 
 describe('requests', () => {
-  it('gathers concurrent calls into one signed <batch version="3">: self-pings, heals and notifications with their since', async () => {
+  it('gathers concurrent calls of every kind into one signed <batch version="3">', async () => {
     script = (items) => ({
       body: batch(
         items.map((i) => item(i, i.name === 'iq' ? result(i) : signal(i.name === 'notify' ? 'sent' : 'timeout'))),
@@ -127,27 +127,36 @@ describe('requests', () => {
     expect(new Set(req?.items.map((i) => i.id)).size).toBe(3);
   });
 
-  it('writes since as a decimal integer, and refuses a join without one before it joins a batch', async () => {
+  /** Heals and notifications of integer and non-integer sinces. */
+  const sinces = async () => {
     script = (items) => ({ body: batch(items.map((i) => item(i, signal('no-session')))) });
     const client = api();
-    const out = await Promise.allSettled([
+    return Promise.allSettled([
       client.heal({ ...joinOf(0), since: 9_007_199_254_740_991 }),
       client.heal({ ...joinOf(1), since: 1.5 }),
       client.notify({ ...joinOf(2), since: -1 }),
       client.notify({ ...joinOf(3), since: Number.NaN }),
       client.notify(joinOf(4, 0)),
     ]);
+  };
+
+  it('refuses a join without an integer since before it joins a batch', async () => {
+    const out = await sinces();
     expect(out.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'rejected', 'fulfilled']);
     for (const o of out.slice(1, 4)) {
       expect((o as PromiseRejectedResult).reason).toBeInstanceOf(StanzaApiError);
       expect((o as PromiseRejectedResult).reason.retry).toBe(false);
     }
+  });
+
+  it('writes since as a decimal integer', async () => {
+    await sinces();
     expect(seen.flatMap((s) => s.items.map((i) => i.since))).toEqual(['9007199254740991', '0']);
   });
 });
 
 describe('self-pings and heals', () => {
-  it('maps every item by its id, in request order, whatever the order of the answer', async () => {
+  it('maps every item by its id whatever the order of the answer', async () => {
     const answers: Array<(i: Item) => string> = [
       (i) => item(i, result(i)),
       (i) => item(i, error(i, 'not-acceptable', 'room1@muc.b.example')),
@@ -167,7 +176,7 @@ describe('self-pings and heals', () => {
     expect(outcomes).toEqual(['joined', 'not-joined', 'timeout', 'no-session', 'joined', 'not-joined']);
   });
 
-  it('makes a bad-answer of each item that is refused, missing, duplicated, unparsable or not matching, and of no other', async () => {
+  it('makes a bad-answer of each item the answer does not match', async () => {
     const bad: Record<number, (i: Item, all: Item[]) => string> = {
       0: (i) => item(i, refused('403')),
       1: (i) => item(i, refused('400')),
@@ -225,7 +234,7 @@ describe('self-pings and heals', () => {
     expect(reasons[17]).toBe('IQ error with several <text/>');
   });
 
-  it('a heal answered <sent/> (in the API namespace only) is `notified`; any other answer a self-ping’s', async () => {
+  it('reads only a heal answered <sent/> in the API namespace as `notified`', async () => {
     script = (items) => ({
       body: batch(
         items.map((i, k) => {
@@ -244,7 +253,7 @@ describe('self-pings and heals', () => {
     expect(kinds(replies)).toEqual(['notified', 'bad-answer', 'bad-answer', 'bad-answer', 'no-session', 'reply']);
   });
 
-  it('sends the items refused with 503 once more, alone and as they were, then makes them bad-answers', async () => {
+  it('sends the items refused with 503 once more before they are bad-answers', async () => {
     script = perItem((i, k, call) => {
       if (k === 1 || k === 3) return item(i, call === 1 || k === 3 ? refused('503') : signal('sent'));
       return item(i, result(i));
@@ -265,7 +274,7 @@ describe('self-pings and heals', () => {
     expect(kinds(replies)).toEqual(['reply', 'notified', 'reply', 'bad-answer', 'reply']);
   });
 
-  it('splits above batchMaxItems and batchMaxBytes, one request after another, replies in order', async () => {
+  it('splits above batchMaxItems one request after another', async () => {
     let inFlight = 0;
     let most = 0;
     script = (items) => {
@@ -279,12 +288,15 @@ describe('self-pings and heals', () => {
     expect(seen.map((s) => s.items.length)).toEqual([3, 3, 2]);
     expect(seen.flatMap((s) => s.items.map(room))).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     expect(kinds(replies)).toEqual(['reply', 'timeout', 'reply', 'timeout', 'reply', 'timeout', 'reply', 'timeout']);
-    seen = [];
+    expect(most).toBe(1);
+  });
+
+  it('splits above batchMaxBytes', async () => {
+    script = (items) => ({ body: batch(items.map((i) => item(i, room(i) % 2 ? signal('timeout') : result(i)))) });
     // An iq is about 125 bytes, the batch around them 61: 330 bytes hold two of them.
     const small = api({ batchMaxBytes: 330 });
     await Promise.all(joins(5).map((j) => small.selfPing(j)));
     expect(seen.map((s) => s.items.length)).toEqual([2, 2, 1]);
-    expect(most).toBe(1);
   });
 
   it('gathers at most gatherMaxItems calls per batch', async () => {
@@ -294,7 +306,7 @@ describe('self-pings and heals', () => {
     expect(seen.map((s) => s.items.length)).toEqual([4, 4, 2]);
   });
 
-  it('halves a batch answered 413 down to single items, which are then bad-answers', async () => {
+  it('halves a batch answered 413 down to single items that are bad-answers', async () => {
     script = (items) =>
       items.length > 2 || items.some((i) => room(i) === 4)
         ? { status: 413, body: 'too large' }
@@ -305,7 +317,7 @@ describe('self-pings and heals', () => {
     expect(kinds(replies)).toEqual(['reply', 'reply', 'reply', 'reply', 'bad-answer']);
   });
 
-  it('makes every ping item of a whole request a bad-answer on 400, 403, 404 or an unusable 200', async () => {
+  it('makes every ping item a bad-answer when the whole answer is unusable', async () => {
     const cases: Reply[] = [
       { status: 400, body: 'malformed' },
       { status: 403, body: 'no' },
@@ -339,7 +351,7 @@ describe('self-pings and heals', () => {
 });
 
 describe('notifications', () => {
-  it('sent and no-session; a refusal, a bad item or an unusable answer throws, never `sent`', async () => {
+  it('throws on any item answer but <sent/> or <no-session/>', async () => {
     script = perItem((i, k, call) => {
       if (k === 0) return item(i, signal('sent'));
       if (k === 1) return item(i, signal('no-session'));
@@ -388,14 +400,18 @@ describe('notifications', () => {
 });
 
 describe('the API’s failures', () => {
-  it('retries a whole request in place on 503 and transport errors, then throws for every call', async () => {
+  it('retries a whole request in place on 503', async () => {
     let calls = 0;
     script = (items) =>
       ++calls < 3 ? { status: 503, body: 'busy' } : { body: batch(items.map((i) => item(i, result(i)))) };
     const client = api();
     expect(kinds(await Promise.all(joins(2).map((j) => client.selfPing(j))))).toEqual(['reply', 'reply']);
     expect(calls).toBe(3);
-    calls = 0;
+  });
+
+  it('throws for every call of a request still refused after its tries', async () => {
+    let calls = 0;
+    const client = api();
     script = () => {
       calls++;
       return { status: 503, body: 'busy' };
@@ -404,10 +420,17 @@ describe('the API’s failures', () => {
     expect(failed.map((f) => f.status)).toEqual(['rejected', 'rejected']);
     expect((failed[0] as PromiseRejectedResult).reason).toBeInstanceOf(StanzaApiError);
     expect(calls).toBe(3);
+  });
+
+  it('throws at once on a status it does not retry', async () => {
+    const client = api();
     for (const status of [401, 429, 500]) {
       script = () => ({ status, body: 'no' });
       await expect(client.heal(joinOf(0))).rejects.toThrow(new RegExp(`answered ${status}`));
     }
+  });
+
+  it('throws a retryable error with its cause when the API cannot be reached', async () => {
     const dead = quickClient('http://127.0.0.1:1/x', secretKey(SECRET), { timeoutMs: 500, tries: 2 });
     const err = await dead.selfPing(joinOf(0)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(StanzaApiError);
@@ -416,7 +439,7 @@ describe('the API’s failures', () => {
     expect((err as Error).cause).toBeInstanceOf(Error);
   });
 
-  it('a 400 <unsupported-version/> fails every call, once, naming both versions, not to be retried', async () => {
+  it('a 400 <unsupported-version/> fails every call for good with both versions named', async () => {
     script = () => ({ status: 400, body: `<unsupported-version xmlns="${NS_BATCH}" supported="4 5"/>` });
     const client = api();
     const out = await Promise.allSettled([
@@ -443,7 +466,7 @@ describe('with the shared stub', () => {
       r.kind === 'reply' ? classify(r, { host: 'a.example', room: `room${k}@muc.b.example` }) : r.kind,
     );
 
-  it('heals: a ghost is told once by the server; every other answer is the self-ping’s', async () => {
+  it('a heal tells a ghost once through the server', async () => {
     const stub = await startStanzaApiStub(SECRET, { fallback: 'result' });
     try {
       const script: Answer[] = [
@@ -520,18 +543,21 @@ describe('with the shared stub', () => {
     }
   });
 
-  it('answers a request without version="3" with 400 <unsupported-version/>, and a bare presence item with 403', async () => {
+  /** POSTs a signed body to the stub. */
+  const poster = (stub: StanzaApiStub) => async (body: string) => {
+    const res = await fetch(stub.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/xml', ...sign(secretKey(SECRET), body) },
+      body,
+    });
+    return { status: res.status, body: await res.text() };
+  };
+  const iq = `<iq type="get" id="p1" from="${USER}" to="${occupant(0)}"><ping xmlns="urn:xmpp:ping"/></iq>`;
+
+  it('answers a request without version="3" with 400 <unsupported-version/>', async () => {
     const stub = await startStanzaApiStub(SECRET);
     try {
-      const post = async (body: string) => {
-        const res = await fetch(stub.url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/xml', ...sign(secretKey(SECRET), body) },
-          body,
-        });
-        return { status: res.status, body: await res.text() };
-      };
-      const iq = `<iq type="get" id="p1" from="${USER}" to="${occupant(0)}"><ping xmlns="urn:xmpp:ping"/></iq>`;
+      const post = poster(stub);
       for (const body of [
         iq,
         `<batch xmlns="${NS_BATCH}">${iq}</batch>`,
@@ -542,6 +568,15 @@ describe('with the shared stub', () => {
           body: `<unsupported-version xmlns="${NS_BATCH}" supported="3"/>`,
         });
       }
+    } finally {
+      await stub.close();
+    }
+  });
+
+  it('refuses a bare presence item with 403', async () => {
+    const stub = await startStanzaApiStub(SECRET);
+    try {
+      const post = poster(stub);
       const presence = `<presence type="unavailable" id="n1" from="${occupant(0)}" to="${USER}"/>`;
       const heal = `<heal id="h1"><iq type="get" id="h1" from="${USER}" to="${occupant(1)}"><ping xmlns="urn:xmpp:ping"/></iq></heal>`;
       const answer = await post(batch([presence, heal]));

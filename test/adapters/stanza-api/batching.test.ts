@@ -35,7 +35,7 @@ function wire(answer: (item: ApiItem) => ItemAnswer, batches: string[][] = []): 
 }
 
 describe('BatchingStanzaApi', () => {
-  it('sends concurrent calls of every kind as one batch, each call reading its own item', async () => {
+  it('sends concurrent calls of every kind as one batch', async () => {
     const batches: string[][] = [];
     const api = new BatchingStanzaApi(
       wire((i) => signal(i.kind === 'heal' ? 'sent' : i.kind === 'notify' ? 'no-session' : 'timeout'), batches),
@@ -56,11 +56,14 @@ describe('BatchingStanzaApi', () => {
     expect(batches.map((b) => b.length)).toEqual([8, 8, 4]);
   });
 
-  it('fails every call of a request that failed, with its error; refuses an answer of another length', async () => {
+  it('fails every call of a request that failed with its error', async () => {
     const err = new StanzaApiError('stanza API answered 503', { retry: false });
     const failing = new BatchingStanzaApi({ exchange: () => Promise.reject(err) }, { maxItems: 10, windowMs: 1 });
     const results = await Promise.allSettled([failing.selfPing(join(0)), failing.notify(join(1))]);
     expect(results.map((r) => (r.status === 'rejected' ? r.reason : r.value))).toEqual([err, err]);
+  });
+
+  it('refuses an answer with another number of items', async () => {
     const short = new BatchingStanzaApi(
       { exchange: async (items) => items.slice(1).map(() => ({ answer: signal('sent'), stanza: xml('x') })) },
       { maxItems: 10, windowMs: 1 },
@@ -68,7 +71,7 @@ describe('BatchingStanzaApi', () => {
     await expect(Promise.all([short.notify(join(0)), short.notify(join(1))])).rejects.toThrow(/answered 1 items for 2/);
   });
 
-  it('a notification the API could not deliver is our failure, never "sent"', async () => {
+  it('throws for a notification the API could not deliver', async () => {
     const answers: ItemAnswer[] = [
       { refused: '503', reason: 'busy' },
       { refused: '403', reason: 'no' },
@@ -84,7 +87,7 @@ describe('BatchingStanzaApi', () => {
     for (const _ of answers) await expect(api.notify(join(0))).rejects.toBeInstanceOf(StanzaApiError);
   });
 
-  it('a heal or notification without a usable since fails alone; the calls gathered with it go on', async () => {
+  it('a heal or notification without a usable since fails without the calls gathered with it', async () => {
     const batches: string[][] = [];
     const api = new BatchingStanzaApi(
       wire(() => signal('sent'), batches),
@@ -100,7 +103,7 @@ describe('BatchingStanzaApi', () => {
     expect(batches).toEqual([['heal', 'notify']]);
   });
 
-  it('sends a server ping alone, at once, not held by a batch', async () => {
+  it('sends a server ping at once without waiting for a batch', async () => {
     const batches: string[][] = [];
     const api = new BatchingStanzaApi(
       wire(() => signal('sent'), batches),
@@ -111,6 +114,9 @@ describe('BatchingStanzaApi', () => {
     expect(batches).toEqual([['server-ping']]);
     await ping;
     expect(batches).toEqual([['server-ping'], ['self-ping']]);
+  });
+
+  it('throws a final error for a refused server ping', async () => {
     const refusing = new BatchingStanzaApi(
       wire(() => ({ refused: '403', reason: 'own host' })),
       { maxItems: 1 },
@@ -120,7 +126,7 @@ describe('BatchingStanzaApi', () => {
 });
 
 describe('RoutingStanzaApi', () => {
-  it('calls the client of the user’s host; each host its own client; an unknown host throws', async () => {
+  it('routes each call to a client of the user’s host alone', async () => {
     const calls: string[] = [];
     const made: string[] = [];
     const fake = (host: string): StanzaApi => ({

@@ -21,7 +21,7 @@ async function closedPort(): Promise<number> {
 }
 
 describe('stanza API errors', () => {
-  it('are PingMucErrors: the reader and the answer checks too', () => {
+  it('are PingMucErrors including the reader’s', () => {
     expect(new XmlError('x')).toBeInstanceOf(PingMucError);
     expect(new Unusable('x')).toBeInstanceOf(PingMucError);
   });

@@ -44,7 +44,7 @@ describe('parseXml', () => {
     expect(parseXml('<iq type="result" id="1"/>', 1024).attrs.type).toBe('result');
   });
 
-  it('parses references, namespaces, text and surrounding whitespace', () => {
+  it('parses references in namespaced elements with text amid whitespace', () => {
     const el = parseXml(
       '\n<iq type="error" id="a&amp;b" from=\'r@m/n&#x41;&#66;\'><error type="cancel" by="r@m"><item-not-found xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/>' +
         '<text xmlns="urn:ietf:params:xml:ns:xmpp-stanzas" xml:lang="en">x &lt; y &gt; &quot;z&apos;</text></error></iq>\n',
