@@ -155,7 +155,7 @@ export async function scaleIngest(
         if ((k + Math.floor(k / USERS_PER_HOST)) % p.remotesPerHost === r && h * perHost + k < p.joins) expected++;
       let cursor: string | undefined;
       do {
-        const page = await store.joinsOf(hostName(h), remoteName(h, r), 1000, cursor);
+        const page = await store.joinsOf(hostName(h), epoch, remoteName(h, r), 1000, cursor);
         found += page.items.length;
         cursor = page.next;
       } while (cursor);
