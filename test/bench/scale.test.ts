@@ -8,17 +8,25 @@ import { scaleIngest } from '../../bench/ingest-scale';
 import { machine, parseArgs, render, SCALE_PARTS, scaleTargets, type Results } from '../../bench/run';
 
 describe('scale bench smoke', () => {
-  it('parses the scale options; a scale part runs the round at L = 50 ms', () => {
-    const o = parseArgs(['--only=scale', '--scale-m=20,50', '--scale-joins=500', '--scale-hosts=5']);
+  const scaleArgs = () => parseArgs(['--only=scale', '--scale-m=20,50', '--scale-joins=500', '--scale-hosts=5']);
+
+  it('parses the scale options', () => {
+    const o = scaleArgs();
     expect([...o.parts]).toEqual(SCALE_PARTS);
     expect(o.scale).toEqual({ joins: 500, hosts: 5, roundN: 100_000, ms: [20, 50] });
-    expect(o.latencyMs).toBe(50);
+  });
+
+  it('runs the round of a scale part at L = 50 ms unless --latency says otherwise', () => {
+    expect(scaleArgs().latencyMs).toBe(50);
     expect(parseArgs(['--only=scale-e2e', '--latency=20']).latencyMs).toBe(20);
     expect(parseArgs([]).latencyMs).toBe(20);
   });
 
-  it('tallies how often each lost join was told, and the leaked ping replies', () => {
+  it('tallies how often each lost join was told', () => {
     expect(toldCounts([[1], [1, 2], [], [1, 2, 3], [5]])).toEqual({ once: 2, twice: 1, more: 1, never: 1 });
+  });
+
+  it('counts only iq answers from an occupant JID as leaked ping replies', () => {
     const iq = (type: string, from: string) => ({ name: 'iq', attrs: { type, from } });
     expect(isPingReply(iq('error', 'bench0@muc.b.test/u0'))).toBe(true);
     expect(isPingReply(iq('result', 'bench0@muc.b.test/u0'))).toBe(true);
@@ -34,7 +42,7 @@ describe('scale bench smoke', () => {
     expect(rooms.size).toBe(5000 / OCCUPANTS_PER_ROOM);
   });
 
-  it('ingests the joins of many hosts into dynalite and finds them all', async () => {
+  it('finds again every join it ingested for many hosts', async () => {
     const r = await scaleIngest({ joins: 600, hosts: 6, batch: 25 }, () => undefined);
     expect(r.joins).toBe(600);
     expect(r.requests).toBe(24);
