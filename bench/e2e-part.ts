@@ -41,6 +41,8 @@ export function render(rows: E2eResult[], md: boolean): string {
       'dup. pings',
       'notifications',
       'dup. notifications',
+      'told once / twice / more / never',
+      'replies leaked to clients',
       'round start/done ms after kill',
       'CPU ms A / B / service / store / clients',
     ],
@@ -56,6 +58,8 @@ export function render(rows: E2eResult[], md: boolean): string {
       r.duplicatePings,
       r.notifications,
       r.duplicateNotifications,
+      `${r.told.once} / ${r.told.twice} / ${r.told.more} / ${r.told.never}`,
+      r.leakedReplies,
       r.roundStartMs === undefined ? '' : `${r.roundStartMs} / ${r.roundDoneMs ?? '?'}`,
       r.variant === 'debian-mod_ping_muc'
         ? `${r.cpuMs.a} / ${r.cpuMs.b} / - / - / ${r.cpuMs.clients}`

@@ -8,6 +8,10 @@
 // Issue 11's targets (bench/heal-targets.ts): --full --latency=50 --batch=100 (the 100,000-join
 // round at L = 50 ms, and the e2e rows of ping-muc beside Debian's mod_ping_muc).
 // --only=cost: the monthly AWS bill of issue 19's scenarios (a) and (b) (bench/cost/part.ts).
+// Scale (issue 19 item 6): --only=scale runs scale-ingest (1,000,000 joins of 100 hosts into
+// dynalite), scale-round (the 100,000-join round) and scale-e2e (M = 2,000 and 5,000 lost joins,
+// ping-muc beside Debian's mod_ping_muc); each also alone. Sizes: --scale-joins, --scale-hosts,
+// --scale-round-n, --scale-m=2000,5000; with a scale part L defaults to 50 ms.
 // Prints the tables and writes bench/results/bench-<time>.json (+ latest.json, latest.md).
 import { execSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -23,6 +27,7 @@ import { healTargets, type Target } from './heal-targets';
 import { renderStaleJoins, type StaleJoinRow } from './host-start';
 import type { IngestResult } from './ingest';
 import { ingestPart } from './ingest-part';
+import type { ScaleIngestResult } from './ingest-scale';
 import { calibrationPart, roundPart, type RoundRow } from './round-part';
 import type { CalibrationResult } from './round';
 import { markdown, table, type Cell } from './table';
@@ -37,11 +42,36 @@ export interface Options {
   coldRuns: number;
   /** N of the ablation runs (what limits the round): transport ceiling and round variants. */
   ablationN: number;
+  scale: ScaleOptions;
 }
+
+export interface ScaleOptions {
+  /** Joins ingested, and the hosts they belong to. */
+  joins: number;
+  hosts: number;
+  /** N of the scale round. */
+  roundN: number;
+  /** M of the scale e2e runs. */
+  ms: number[];
+}
+
+export const SCALE_PARTS = ['scale-ingest', 'scale-round', 'scale-e2e'];
 
 export function parseArgs(argv: string[]): Options {
   const get = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
-  const known = ['--full', '--only', '--latency', '--concurrency', '--batch', '--cold-runs', '--ablation-n'];
+  const known = [
+    '--full',
+    '--only',
+    '--latency',
+    '--concurrency',
+    '--batch',
+    '--cold-runs',
+    '--ablation-n',
+    '--scale-joins',
+    '--scale-hosts',
+    '--scale-round-n',
+    '--scale-m',
+  ];
   for (const a of argv)
     if (!known.some((k) => a === k || a.startsWith(`${k}=`)))
       throw new Error(`unknown argument ${a}; known: ${known.join(' ')}`);
@@ -52,14 +82,25 @@ export function parseArgs(argv: string[]): Options {
     ...(get('concurrency') ? { [ENV.concurrency]: get('concurrency') } : {}),
   });
   const { concurrency, apiBatch: batch } = config;
+  const parts = new Set(
+    (get('only') ?? 'round,ablation,ingest,cold,e2e').split(',').flatMap((p) => (p === 'scale' ? SCALE_PARTS : [p])),
+  );
+  const scaled = SCALE_PARTS.some((p) => parts.has(p));
   return {
     full,
-    parts: new Set((get('only') ?? 'round,ablation,ingest,cold,e2e').split(',')),
+    parts,
     ablationN: Number(get('ablation-n') ?? 10_000),
-    latencyMs: Number(get('latency') ?? 20),
+    // Issue 19's round is at L = 50 ms.
+    latencyMs: Number(get('latency') ?? (scaled ? 50 : 20)),
     concurrency,
     batch,
     coldRuns: Number(get('cold-runs') ?? 9),
+    scale: {
+      joins: Number(get('scale-joins') ?? 1_000_000),
+      hosts: Number(get('scale-hosts') ?? 100),
+      roundN: Number(get('scale-round-n') ?? 100_000),
+      ms: (get('scale-m') ?? '2000,5000').split(',').map(Number),
+    },
   };
 }
 
@@ -140,6 +181,17 @@ export function targets(round: RoundRow[], ingest: IngestResult[], cold: ColdRow
       t.push({ target: `${fn} cold start ≤ 150 ms: ${r.call}`, measured: `${r.totalMs} ms`, met: r.totalMs <= 150 });
   }
   return t;
+}
+
+/** Issue 19's done-when: ping-muc tells every lost join once (and none twice, none never). */
+export function scaleTargets(rows: E2eResult[]): Target[] {
+  return rows
+    .filter((r) => r.variant === 'ping-muc')
+    .map((r) => ({
+      target: `e2e M = ${r.m.toLocaleString('en')}: ping-muc tells every lost join once`,
+      measured: `once ${r.told.once}, twice ${r.told.twice}, more ${r.told.more}, never ${r.told.never}; ${r.leakedReplies} replies leaked`,
+      met: r.told.once === r.m && r.leakedReplies === 0,
+    }));
 }
 
 export function render(results: Results, md: boolean): string {
@@ -297,6 +349,76 @@ export function render(results: Results, md: boolean): string {
     h('End to end on the real testbed');
     out.push(results.e2e.rendered(md));
   }
+  const scale = results.scale ?? { round: [] };
+  if (scale.ingest) {
+    const i = scale.ingest;
+    h(
+      `Scale: ingest of ${i.joins.toLocaleString('en')} joins of ${i.hosts} hosts into DynamoStore on dynalite (child process), ${i.batch} events/request, ${i.concurrency} requests in flight`,
+    );
+    out.push(
+      tab(
+        [
+          'joins',
+          'hosts',
+          'wall s',
+          'events/s',
+          'events/s by tenth',
+          'CPU s handler / store',
+          'handler CPU ms/event',
+          'store peak RSS MB',
+          'sample found',
+        ],
+        [
+          [
+            i.joins.toLocaleString('en'),
+            i.hosts,
+            (i.wallMs / 1000).toFixed(1),
+            i.eventsPerSec,
+            i.tenths.join(' '),
+            `${(i.cpuMs.handler / 1000).toFixed(1)} / ${(i.cpuMs.store / 1000).toFixed(1)}`,
+            i.handlerCpuMsPerEvent,
+            i.storePeakRssMb,
+            `${i.verified.found}/${i.verified.expected} (${i.verified.pairs} host-remote pairs)`,
+          ],
+        ],
+      ),
+    );
+  }
+  if (scale.round.length) {
+    h(
+      `Scale: round (C=${results.options.concurrency}, L=${results.options.latencyMs} ms, batch ${results.options.batch})`,
+    );
+    out.push(
+      tab(
+        [
+          'N',
+          'wall s',
+          'ideal N·L/C s',
+          'efficiency',
+          'pings/s',
+          'round CPU s',
+          'dynalite CPU s',
+          'peak RSS MB',
+          'correct',
+        ],
+        scale.round.map((r): Cell[] => [
+          r.n.toLocaleString('en'),
+          (r.wallMs / 1000).toFixed(2),
+          (r.idealMs / 1000).toFixed(2),
+          r.efficiency,
+          r.pingsPerSec,
+          (r.cpuMs / 1000).toFixed(2),
+          (r.dynaliteCpuMs / 1000).toFixed(2),
+          r.peakRssMb,
+          r.correct,
+        ]),
+      ),
+    );
+  }
+  if (scale.e2e) {
+    h("Scale: lost joins on the real testbed, ping-muc beside Debian's mod_ping_muc");
+    out.push(scale.e2e.rendered(md));
+  }
   h('Targets');
   out.push(
     tab(
@@ -309,7 +431,7 @@ export function render(results: Results, md: boolean): string {
 
 export interface Results {
   machine: ReturnType<typeof machine>;
-  options: Omit<Options, 'parts'> & { parts: string[] };
+  options: Omit<Options, 'parts' | 'scale'> & { parts: string[]; scale?: ScaleOptions };
   round: RoundRow[];
   /** What limits the round: the transport's ceiling, and the round with one part swapped out. */
   ablation: { calibration: CalibrationResult[]; variants: RoundRow[] };
@@ -319,6 +441,11 @@ export interface Results {
   /** The stale-join benchmark (--only=host-start). */
   staleJoins?: StaleJoinRow[];
   e2e?: { rows: E2eResult[] | { measured: false; reason: string }; rendered(md: boolean): string };
+  scale?: {
+    ingest?: ScaleIngestResult;
+    round: RoundRow[];
+    e2e?: { rows: E2eResult[] | { measured: false; reason: string }; rendered(md: boolean): string };
+  };
   targets: Target[];
   totalSeconds: number;
 }
@@ -328,6 +455,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const log = (s: string) =>
     process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(0).padStart(3)}s] ${s}\n`);
+  const scale: NonNullable<Results['scale']> = { round: [] };
   const results: Results = {
     machine: machine(),
     options: { ...opts, parts: [...opts.parts] },
@@ -335,6 +463,7 @@ async function main(): Promise<void> {
     ablation: { calibration: [], variants: [] },
     ingest: [],
     cold: [],
+    scale,
     targets: [],
     totalSeconds: 0,
   };
@@ -364,9 +493,25 @@ async function main(): Promise<void> {
     const { e2ePart } = await import('./e2e-part');
     results.e2e = await e2ePart(opts.full ? [500, 1_000] : [100], log);
   }
+  if (opts.parts.has('scale-ingest')) {
+    const { scaleIngest } = await import('./ingest-scale');
+    scale.ingest = await scaleIngest({ joins: opts.scale.joins, hosts: opts.scale.hosts }, log);
+  }
+  if (opts.parts.has('scale-round'))
+    scale.round = await roundPart(
+      [opts.scale.roundN],
+      { concurrency: opts.concurrency, latencyMs: opts.latencyMs, batch: opts.batch },
+      log,
+    );
+  if (opts.parts.has('scale-e2e')) {
+    const { e2ePart } = await import('./e2e-part');
+    scale.e2e = await e2ePart(opts.scale.ms, log);
+  }
+  const e2eRows = [results.e2e?.rows, scale.e2e?.rows].flatMap((r) => (Array.isArray(r) ? r : []));
   results.targets = [
     ...targets(results.round, results.ingest, results.cold, opts.full),
-    ...healTargets(results.round, Array.isArray(results.e2e?.rows) ? results.e2e.rows : undefined, opts.latencyMs),
+    ...healTargets([...results.round, ...scale.round], e2eRows.length ? e2eRows : undefined, opts.latencyMs),
+    ...scaleTargets(Array.isArray(scale.e2e?.rows) ? scale.e2e.rows : []),
     ...(results.cost ? costTargets(results.cost) : []),
   ];
   results.totalSeconds = Math.round((performance.now() - t0) / 1000);
@@ -378,7 +523,11 @@ async function main(): Promise<void> {
   console.log(`\ntotal ${results.totalSeconds} s`);
   mkdirSync(RESULTS_DIR, { recursive: true });
   const stamp = results.machine.date.replace(/[:.]/g, '-');
-  const json = JSON.stringify({ ...results, e2e: results.e2e?.rows }, null, 2);
+  const json = JSON.stringify(
+    { ...results, e2e: results.e2e?.rows, scale: { ...results.scale, e2e: scale.e2e?.rows } },
+    null,
+    2,
+  );
   writeFileSync(path.join(RESULTS_DIR, `bench-${stamp}.json`), json);
   writeFileSync(path.join(RESULTS_DIR, 'latest.json'), json);
   writeFileSync(path.join(RESULTS_DIR, 'latest.md'), render(results, true) + '\n');

@@ -372,6 +372,8 @@ export interface TestbedOptions {
   aOptions?: Record<string, LuaValue>;
   /** Extra global options on A (e.g. `s2s_send_queue_size`). */
   aGlobalOptions?: Record<string, LuaValue>;
+  /** Extra global options on B (e.g. `muc_room_cache_size`). */
+  bGlobalOptions?: Record<string, LuaValue>;
   logLevel?: 'debug' | 'info' | 'warn';
   /** More MUC components on B, e.g. an IDN domain (Unicode form; the hosts file gets its ASCII form). */
   bMucs?: string[];
@@ -528,6 +530,7 @@ export class Testbed {
           ip: this.ip(2),
           vhosts: [DOMAINS.b],
           mucs: [DOMAINS.mucB, ...(this.opts.bMucs ?? [])],
+          ...(this.opts.bGlobalOptions ? { globalOptions: this.opts.bGlobalOptions } : {}),
           logLevel: level,
         },
         this.root,

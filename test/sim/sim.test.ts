@@ -61,9 +61,9 @@ const none = { store: [], sched: [], api: [], post: [], inv: [] };
  */
 const FOUND: Array<{ name: string; history: History }> = [
   {
-    // lib/app/pass.ts: the read-ahead page is kept when the read-ahead of the host's start failed;
-    // the start read later is a resync's, newer than the page: the live join is deleted unpinged.
-    name: 'a module reload while a start job reads ahead, its read of the host start failing',
+    // A reload during the read-ahead re-posts the join under a new epoch: the round of the older
+    // close still reads its own epoch's copy and pings it before any delete.
+    name: 'a module reload while a start job reads ahead',
     history: {
       seed: 2,
       cmds: [
