@@ -4,7 +4,7 @@ import { configDefaults, defineConfig } from 'vitest/config';
 const env = { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
 const E2E = 'test/e2e/**/*.test.ts';
 
-// The end-to-end suite runs once per Prosody version (test/e2e/prosody-version.ts): Debian 12's
+// The end-to-end suite runs once per Prosody version (harness/prosody-version.ts): Debian 12's
 // 0.12 and bookworm-backports' 13, unpacked by scripts/ensure-prosody-13.sh. A version that cannot
 // run fails its project. One version only: `npx vitest run --project 'e2e prosody 13' test/e2e/x.test.ts`.
 export default defineConfig({

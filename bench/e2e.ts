@@ -1,4 +1,4 @@
-// Part 4, end to end on the real testbed of test/e2e (reused as is: Testbed, User): Prosody A
+// Part 4, end to end on the e2e suite's real testbed (harness/: Testbed, User): Prosody A
 // with the users, B with the MUC, real s2s on loopback, xmpp.js clients. The ping-muc local
 // service runs in a child process of its own (bench/service-server.ts), as the functions do on
 // Lambda, so that it does not share a Node process with the clients. Its store, a dynalite, runs
@@ -12,11 +12,11 @@
 // (mod_ping_muc_cloud + the service) and with Debian's mod_ping_muc + mod_track_muc_joins (loaded
 // from the prosody-modules package, not copied here).
 import { readFileSync } from 'node:fs';
-import { DOMAINS, Testbed } from '../test/e2e/testbed';
+import { DOMAINS, Testbed } from '../harness/testbed';
 import { type AttributeValue, type DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { xml } from '@xmpp/client';
 import { localDynamoClient } from '../lib/adapters/dynamodb/dynalite';
-import { isNotification, isSelfPresence, NS_MUC, User } from '../test/e2e/users';
+import { isNotification, isSelfPresence, NS_MUC, User } from '../harness/users';
 import { loadConfig } from '../lib/support/config';
 import { type Child, forkChild } from './children';
 

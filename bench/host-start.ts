@@ -17,9 +17,9 @@ import type { StanzaApi } from '../lib/ports';
 import { systemClock } from '../lib/support/clock';
 import { loadConfig } from '../lib/support/config';
 import { createLogger, Metrics } from '../lib/support/observability';
-import { countRequests } from './count-requests';
+import { countRequests } from '../harness/count-requests';
 import { HOST, REMOTE, TABLE } from './round';
-import { CountingScheduler } from './scheduler';
+import { CountingScheduler } from '../harness/counting-scheduler';
 import { markdown, table } from './table';
 
 export const LIVE = 200;

@@ -12,7 +12,7 @@ import { ensureTable } from '../lib/adapters/dynamodb/table';
 import { APPLY_PARALLELISM } from '../lib/app/ingest';
 import { forkChild } from './children';
 import { measureIngest, type IngestResult } from './ingest';
-import { MemoryStore } from '../test/support/memory-store';
+import { MemoryStore } from '../harness/memory-store';
 import { TABLE } from './round';
 
 type Store = DynamoStore | MemoryStore;

@@ -16,7 +16,7 @@ import { handleEvents } from '../lib/app/ingest';
 import type { HttpRequest } from '../lib/ports';
 import { secretKey, sign } from '../lib/domain/signature';
 import { forkChild } from './children';
-import { ingestDeps, WEBHOOK_SECRET } from './ingest';
+import { ingestDeps, WEBHOOK_SECRET } from '../harness/ingest';
 import { TABLE } from './round';
 
 export interface ScaleIngestParams {

@@ -3,20 +3,12 @@
 // the store I/O is out of the picture and what remains is our own code (signature check, parsing,
 // validation, dispatch). With DynamoStore it adds the AWS SDK client (and, when dynalite runs
 // in the same process, the DynamoDB server too).
-import { loadConfig } from '../lib/support/config';
 import { secretKey, sign } from '../lib/domain/signature';
-import { APPLY_PARALLELISM, handleEvents, type IngestDeps } from '../lib/app/ingest';
+import { ingestDeps, WEBHOOK_SECRET } from '../harness/ingest';
+import { APPLY_PARALLELISM, handleEvents } from '../lib/app/ingest';
 import type { HttpRequest } from '../lib/ports';
-import { createLogger, Metrics } from '../lib/support/observability';
 import type { JoinStore, RoundStore } from '../lib/ports';
-import { systemClock } from '../lib/support/clock';
-import { CountingScheduler } from './scheduler';
-import { FixedKeys } from '../lib/adapters/registry/keys';
-import { Registry } from '../lib/adapters/registry/registry';
 
-export const WEBHOOK_SECRET = 'bench-webhook-secret-0123456789abcdef';
-/** The one key that signs every host's events in the benchmark. */
-export const WEBHOOK_KEY = secretKey(WEBHOOK_SECRET);
 const HOST = 'a.example';
 const REMOTE = 'muc.remote.example';
 
@@ -73,19 +65,6 @@ export function makeRequests(p: IngestParams, seq0 = Date.now() * 1000): HttpReq
     requests.push({ method: 'POST', headers, body });
   }
   return requests;
-}
-
-export function ingestDeps(store: JoinStore & RoundStore): IngestDeps {
-  return {
-    joins: store,
-    rounds: store,
-    clock: systemClock,
-    scheduler: new CountingScheduler(),
-    config: loadConfig({ PING_MUC_DELAY_SECONDS: '0' }),
-    log: createLogger('bench', 'warn', () => undefined),
-    metrics: new Metrics('PingMucBench', () => undefined),
-    hosts: new Registry(new FixedKeys({ webhook: [WEBHOOK_KEY], 'stanza-api': [WEBHOOK_KEY] }), { apiUrl: '' }),
-  };
 }
 
 /** Sends the requests one after the other through handleEvents; a short warm-up is not counted. */

@@ -2,7 +2,7 @@
 // so that its peak RSS is the round's and not the TypeScript loader's).
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { childParam, tell } from './children';
-import { MemoryStore } from '../test/support/memory-store';
+import { MemoryStore } from '../harness/memory-store';
 import {
   type CalibrationResult,
   calibrate,

@@ -20,9 +20,9 @@ import type { JoinStore, RoundStore, StanzaApi } from '../lib/ports';
 import { systemClock } from '../lib/support/clock';
 import { linkClosed } from '../lib/app/link';
 import { pageSize, runRound, type RoundDeps } from '../lib/app/round';
-import { countRequests } from './count-requests';
+import { countRequests } from '../harness/count-requests';
 import { captureMetrics } from './metrics';
-import { CountingScheduler } from './scheduler';
+import { CountingScheduler } from '../harness/counting-scheduler';
 import { answerFor, MIX, type Answer } from './stanza-stub';
 
 export const HOST = 'a.example';

@@ -1,11 +1,11 @@
-// A counting stanza API stub for benchmarks: the wire format of test/support/stanza-api-stub.ts
+// A counting stanza API stub for benchmarks: the wire format of harness/stanza-api-stub.ts
 // (docs/stanza-api.md), keeping counters instead of arrays and counting duplicates (the same
 // occupant pinged, or the same user notified for the same occupant, more than once). It keeps no
 // join table: every heal and notification names the current join, so that a duplicate is counted
 // rather than answered <no-session/>. `requests` counts items (self-pings, heals, notifications).
 // Runs in-process (smoke test) or as its own child process (bench/stub-server.ts), so that its
 // CPU and memory do not count against the round being measured.
-import { serveStanzaApi } from '../test/support/stanza-api-stub';
+import { serveStanzaApi } from '../harness/stanza-api-stub';
 
 export type Answer = 'result' | 'not-acceptable' | 'item-not-found-room' | 'item-not-found-service';
 

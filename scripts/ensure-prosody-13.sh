@@ -2,7 +2,7 @@
 # Makes sure the e2e tests can run Prosody 13 beside the packaged 0.12: Debian's bookworm-backports
 # build (13.0.x), unpacked (dpkg -x, not installed) into .cache/prosody-13/ of the repository, with
 # its bin/prosody and bin/prosodyctl pointed at the unpacked tree. The testbed runs it when
-# PING_MUC_PROSODY=13 (test/e2e/prosody-version.ts).
+# PING_MUC_PROSODY=13 (harness/prosody-version.ts).
 #
 # The backports index is fetched with a private apt configuration under .cache/apt/: the machine's
 # apt sources are not changed, nothing is installed from backports, no service is started.

@@ -1,5 +1,5 @@
 // `npm run fuzz [-- --runs=N] [--seeds=a,b]`: the fuzz suites (test/fuzz/) and the fault suite
-// (test/round/faults.test.ts) on random seeds, where npm test runs pinned ones
+// (test/app/round/faults.test.ts) on random seeds, where npm test runs pinned ones
 // (test/support/seeds.ts). Prints the seeds first; `--seeds=` (or PING_MUC_SEEDS) replays them.
 import { spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
@@ -12,7 +12,7 @@ const given = arg('seeds') ?? process.env.PING_MUC_SEEDS;
 const seeds = given ? given.split(',').map(Number) : Array.from({ length: runs }, () => randomInt(2 ** 31));
 console.log(`[fuzz] seeds ${seeds.join(',')} (replay: npm run fuzz -- --seeds=${seeds.join(',')})`);
 
-const run = spawnSync('npx', ['vitest', 'run', '--project', 'ping-muc', 'test/fuzz', 'test/round/faults.test.ts'], {
+const run = spawnSync('npx', ['vitest', 'run', '--project', 'ping-muc', 'test/fuzz', 'test/app/round/faults.test.ts'], {
   stdio: 'inherit',
   env: { ...process.env, PING_MUC_SEEDS: seeds.join(',') },
 });

@@ -5,8 +5,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { evaluate } from '../../test/infra/cfn-eval';
-import { type CfnTemplate, synth } from '../../test/infra/support';
+import { evaluate } from '../../harness/cfn-eval';
+import { type CfnTemplate, synth } from '../../harness/synth';
 import { forkChild, REPO_ROOT } from '../children';
 import { markdown, table, type Cell } from '../table';
 import {

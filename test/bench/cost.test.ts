@@ -16,7 +16,7 @@ import {
 } from '../../bench/cost/model';
 import { moduleBatching, provisionedCapacity, type Stack, stackItems } from '../../bench/cost/part';
 import { FREE_TIER, PRICES, PRICES_DATE } from '../../bench/cost/prices';
-import type { CfnTemplate } from '../infra/support';
+import type { CfnTemplate } from '../../harness/synth';
 
 const idle: Usage = {
   lambda: [],

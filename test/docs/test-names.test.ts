@@ -18,14 +18,11 @@ const FOLDERS = [
   'bench',
   'sim',
   'smoke',
-  'scheduler',
-  'round',
-  'store',
-  'local',
   'functions',
-  'flow',
   'infra',
   'domain',
+  'app',
+  'wiring',
 ].map((f) => join('test', f));
 
 // Single behaviours whose wording needs " and ": a pair that is one thing, not two claims.

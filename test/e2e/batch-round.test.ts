@@ -3,8 +3,8 @@
 // itself, exactly once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from './stack';
-import { DOMAINS } from './testbed';
-import { isNotification, type User } from './users';
+import { DOMAINS } from '../../harness/testbed';
+import { isNotification, type User } from '../../harness/users';
 
 const USERS = 6;
 

@@ -8,8 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batch, kinds, notify, ping, unavailable } from './batch';
 import { callApi } from './http';
 import { Stack } from './stack';
-import { DOMAINS } from './testbed';
-import { isSelfPresence, type User } from './users';
+import { DOMAINS } from '../../harness/testbed';
+import { isSelfPresence, type User } from '../../harness/users';
 
 const ROOM = `away@${DOMAINS.mucB}`;
 

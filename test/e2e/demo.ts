@@ -5,8 +5,8 @@
 // what each client receives.
 import type { Element } from 'ltx';
 import { Stack } from './stack';
-import { DOMAINS } from './testbed';
-import { isNotification, type User } from './users';
+import { DOMAINS } from '../../harness/testbed';
+import { isNotification, type User } from '../../harness/users';
 
 // Node 20 here on purpose (Lambda runs 22): the AWS SDK's notice about its future floor is noise.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

@@ -3,8 +3,8 @@
 // join gets exactly one notification.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from './stack';
-import { DOMAINS } from './testbed';
-import { isNotification, type User } from './users';
+import { DOMAINS } from '../../harness/testbed';
+import { isNotification, type User } from '../../harness/users';
 
 const ROOM1 = `down1@${DOMAINS.mucB}`;
 const ROOM2 = `down2@${DOMAINS.mucB}`;

@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Element } from 'ltx';
 import { Stack } from './stack';
-import { DOMAINS, sleep } from './testbed';
-import { isNotification, NS_MUC_USER, type User } from './users';
+import { DOMAINS, sleep } from '../../harness/testbed';
+import { isNotification, NS_MUC_USER, type User } from '../../harness/users';
 
 const ROOM1 = `room1@${DOMAINS.mucB}`;
 const ROOM2 = `room2@${DOMAINS.mucB}`;

@@ -3,8 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { xml } from '@xmpp/client';
 import { EventsReceiver, type ReceivedEvent } from './http';
-import { DOMAINS, sleep, Testbed } from './testbed';
-import { User } from './users';
+import { DOMAINS, sleep, Testbed } from '../../harness/testbed';
+import { User } from '../../harness/users';
 
 const ROOM = `ev@${DOMAINS.mucB}`;
 

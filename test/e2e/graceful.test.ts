@@ -3,8 +3,8 @@
 // not pinged at all.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from './stack';
-import { DOMAINS } from './testbed';
-import type { User } from './users';
+import { DOMAINS } from '../../harness/testbed';
+import type { User } from '../../harness/users';
 
 const ROOM_STAY = `stay@${DOMAINS.mucB}`;
 const ROOM_LEAVE = `leave@${DOMAINS.mucB}`;

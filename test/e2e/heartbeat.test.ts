@@ -2,8 +2,8 @@
 // `ping-muc-host` header, and a heartbeat event every ping_muc_cloud_heartbeat_interval.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventsReceiver } from './http';
-import { DOMAINS, sleep, Testbed } from './testbed';
-import { User } from './users';
+import { DOMAINS, sleep, Testbed } from '../../harness/testbed';
+import { User } from '../../harness/users';
 
 describe('heartbeat and ping-muc-host', () => {
   let bed: Testbed;

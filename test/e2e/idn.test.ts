@@ -2,7 +2,7 @@
 // store the join, ping it after a hard kill of the MUC server and notify the ghost.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from './stack';
-import { isNotification, type User } from './users';
+import { isNotification, type User } from '../../harness/users';
 
 const IDN_MUC = 'संगणक.भारत';
 const ROOM = `chat@${IDN_MUC}`;

@@ -5,8 +5,8 @@ import { xml } from '@xmpp/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batch, heal, notify, only, ping, unavailable } from './batch';
 import { callApi, EventsReceiver } from './http';
-import { DOMAINS, sleep, Testbed } from './testbed';
-import { isNotification, User } from './users';
+import { DOMAINS, sleep, Testbed } from '../../harness/testbed';
+import { isNotification, User } from '../../harness/users';
 
 /** Joined before B's kill -9: B forgot its occupants, A still tracks the joins (ghosts). */
 const GHOSTS = `ghosts@${DOMAINS.mucB}`;

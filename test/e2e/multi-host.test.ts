@@ -7,8 +7,8 @@ import { secretKey, sign } from '../../lib/domain/signature';
 import { batch, kinds, ping } from './batch';
 import { callApi } from './http';
 import { Stack } from './stack';
-import { DOMAINS } from './testbed';
-import { isNotification, type User } from './users';
+import { DOMAINS } from '../../harness/testbed';
+import { isNotification, type User } from '../../harness/users';
 
 const ROOM1 = `room1@${DOMAINS.mucB}`;
 const ROOM2 = `room2@${DOMAINS.mucB}`;

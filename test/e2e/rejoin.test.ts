@@ -5,8 +5,8 @@
 // no-session, drops it without telling it twice.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from './stack';
-import { DOMAINS } from './testbed';
-import { isNotification, type User } from './users';
+import { DOMAINS } from '../../harness/testbed';
+import { isNotification, type User } from '../../harness/users';
 
 const ROOM1 = `room1@${DOMAINS.mucB}`;
 const ROOM2 = `room2@${DOMAINS.mucB}`;

@@ -6,8 +6,8 @@
 // before the close, and heals them: every ghost is told, once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from './stack';
-import { DOMAINS, sleep } from './testbed';
-import type { User } from './users';
+import { DOMAINS, sleep } from '../../harness/testbed';
+import type { User } from '../../harness/users';
 import { waitFor } from '../support/wait';
 
 const USERS = 4;

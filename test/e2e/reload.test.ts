@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batch, only, ping } from './batch';
 import { type ApiAnswer, callApi, EventsReceiver, type ReceivedEvent } from './http';
 import { Stack } from './stack';
-import { DOMAINS, sleep, Testbed } from './testbed';
-import { isNotification, User } from './users';
+import { DOMAINS, sleep, Testbed } from '../../harness/testbed';
+import { isNotification, User } from '../../harness/users';
 
 const reload = (bed: Testbed) => bed.a.reloadModule('ping_muc_cloud', DOMAINS.a);
 

@@ -6,8 +6,8 @@
 // seconds after B's return, not until the next scheduled pass.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Stack } from './stack';
-import { DOMAINS, sleep } from './testbed';
-import { isNotification, type User } from './users';
+import { DOMAINS, sleep } from '../../harness/testbed';
+import { isNotification, type User } from '../../harness/users';
 
 const ROOM = `back@${DOMAINS.mucB}`;
 const PROBE_SECONDS = 2;

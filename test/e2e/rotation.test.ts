@@ -8,8 +8,8 @@ import { secretKey, verify } from '../../lib/domain/signature';
 import { batch, only, ping } from './batch';
 import { callApi, EventsReceiver } from './http';
 import { Stack } from './stack';
-import { DOMAINS, SERVERS, sleep, Testbed } from './testbed';
-import { User } from './users';
+import { DOMAINS, SERVERS, sleep, Testbed } from '../../harness/testbed';
+import { User } from '../../harness/users';
 
 const newSecret = () => `whsec_${randomBytes(32).toString('base64')}`;
 const probe = (id: string) => batch([ping(id, `nobody@${DOMAINS.a}/x`, `rot@${DOMAINS.mucB}/Nobody`)]);

@@ -5,9 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batch, heal, kinds, ping } from './batch';
 import { callApi, EventsReceiver } from './http';
-import { prosodyVersion } from './prosody-version';
-import { DOMAINS, sleep, Testbed } from './testbed';
-import { User } from './users';
+import { prosodyVersion } from '../../harness/prosody-version';
+import { DOMAINS, sleep, Testbed } from '../../harness/testbed';
+import { User } from '../../harness/users';
 
 const ROOM = `sq@${DOMAINS.mucB}`;
 

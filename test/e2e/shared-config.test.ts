@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batch, kinds, ping } from './batch';
 import { callApi } from './http';
 import { Stack } from './stack';
-import { DOMAINS, SERVERS } from './testbed';
-import { isNotification, type User } from './users';
+import { DOMAINS, SERVERS } from '../../harness/testbed';
+import { isNotification, type User } from '../../harness/users';
 
 const ROOM1 = `room1@${DOMAINS.mucB}`;
 const ROOM2 = `room2@${DOMAINS.mucB}`;

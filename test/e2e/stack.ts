@@ -8,8 +8,8 @@ import path from 'node:path';
 import { startLocalService, MEMORY, type LocalService } from '../../lib/wiring/local';
 import type { Join } from '../../lib/domain/model';
 import { ApiRecorder, EventsTap } from './http';
-import { DOMAINS, SERVERS, Testbed, type TestbedOptions } from './testbed';
-import { User } from './users';
+import { DOMAINS, SERVERS, Testbed, type TestbedOptions } from '../../harness/testbed';
+import { User } from '../../harness/users';
 import { waitFor } from '../support/wait';
 
 export interface StackOptions extends TestbedOptions {

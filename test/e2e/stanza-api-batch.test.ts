@@ -3,8 +3,8 @@
 import { batch, items, kind, NS_BATCH, ping, VERSION } from './batch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callApi, EventsReceiver } from './http';
-import { DOMAINS, HTTP_PORT, sleep, Testbed } from './testbed';
-import { User } from './users';
+import { DOMAINS, HTTP_PORT, sleep, Testbed } from '../../harness/testbed';
+import { User } from '../../harness/users';
 
 const ROOM = `batch@${DOMAINS.mucB}`;
 const MAX_ITEMS = 6;

@@ -4,8 +4,8 @@
 import { batch, heal, items, kind, kinds, NS_BATCH, notify, only, ping, unavailable } from './batch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callApi, EventsReceiver } from './http';
-import { DOMAINS, HTTP_PORT, sleep, Testbed } from './testbed';
-import { isNotification, NS_MUC_USER, User } from './users';
+import { DOMAINS, HTTP_PORT, sleep, Testbed } from '../../harness/testbed';
+import { isNotification, NS_MUC_USER, User } from '../../harness/users';
 
 /** Joined after B's restart: B knows the occupant. */
 const ROOM = `heal@${DOMAINS.mucB}`;

@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { xml } from '@xmpp/client';
 import { batch, heal, items, kind, only, ping as pingItem } from './batch';
 import { callApi, EventsReceiver } from './http';
-import { DOMAINS, HTTP_PORT, sleep, Testbed } from './testbed';
-import { isNotification, User } from './users';
+import { DOMAINS, HTTP_PORT, sleep, Testbed } from '../../harness/testbed';
+import { isNotification, User } from '../../harness/users';
 
 const BIG = 'x'.repeat(64 * 1024);
 const S = 'urn:ietf:params:xml:ns:xmpp-stanzas';

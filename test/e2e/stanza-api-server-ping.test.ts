@@ -20,8 +20,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpStanzaApi } from '../../lib/adapters/stanza-api/client';
 import { secretKey } from '../../lib/domain/signature';
 import { callApi, EventsReceiver, type ReceivedEvent } from './http';
-import { DOMAINS, sleep, Testbed } from './testbed';
-import { User } from './users';
+import { DOMAINS, sleep, Testbed } from '../../harness/testbed';
+import { User } from '../../harness/users';
 
 const ROOM = `serverping@${DOMAINS.mucB}`;
 

@@ -17,8 +17,8 @@ import {
   VERSION,
 } from './batch';
 import { callApi, EventsReceiver } from './http';
-import { DOMAINS, sleep, Testbed } from './testbed';
-import { User } from './users';
+import { DOMAINS, sleep, Testbed } from '../../harness/testbed';
+import { User } from '../../harness/users';
 
 const ROOM = `api@${DOMAINS.mucB}`;
 const REASON = 'Connection to remote server lost';

@@ -5,8 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { handleEvents } from '../../lib/app/ingest';
 import { sign } from '../../lib/domain/signature';
-import { ingestDeps, WEBHOOK_KEY } from '../../bench/ingest';
-import { MemoryStore } from '../support/memory-store';
+import { ingestDeps, WEBHOOK_KEY } from '../../harness/ingest';
+import { MemoryStore } from '../../harness/memory-store';
 import { rng } from '../support/rng';
 import { seedsOf } from '../support/seeds';
 

@@ -6,8 +6,8 @@ import { REJECTED_PERIODS, REJECTED_THRESHOLD } from '../../infra/alarms';
 import { ALARMS_UNSET } from '../../infra/outputs';
 import { ENV, loadConfig } from '../../lib/support/config';
 import { COUNTS, Metrics, type MetricsLevel } from '../../lib/support/observability';
-import { evaluate, type EvalContext } from './cfn-eval';
-import { props, ref, resource, synth, type CfnTemplate, type Synth } from './support';
+import { evaluate, type EvalContext } from '../../harness/cfn-eval';
+import { props, ref, resource, synth, type CfnTemplate, type Synth } from '../../harness/synth';
 
 let s: Synth;
 let json: CfnTemplate;

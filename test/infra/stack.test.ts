@@ -19,7 +19,7 @@ import { PARAMETER_DEFAULTS } from '../../infra/parameters';
 import { ROUND_QUEUE_MAX_RECEIVES, ROUND_QUEUE_VISIBILITY_SECONDS } from '../../infra/queue';
 import { ROUND_ASYNC } from '../../infra/stack';
 import { DYNAMODB_INDEX_ACTIONS, DYNAMODB_TABLE_ACTIONS } from '../../infra/table';
-import { evaluate, type EvalContext } from './cfn-eval';
+import { evaluate, type EvalContext } from '../../harness/cfn-eval';
 import {
   asArray,
   findKeys,
@@ -32,7 +32,7 @@ import {
   type CfnTemplate,
   type Statement,
   type Synth,
-} from './support';
+} from '../../harness/synth';
 
 let s: Synth;
 let json: CfnTemplate;

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INDEXES } from '../../lib/adapters/dynamodb/table';
 import { PARAMETER_DEFAULTS } from '../../infra/parameters';
 import { TARGET_UTILIZATION } from '../../infra/table';
-import { evaluate, type EvalContext } from './cfn-eval';
-import { props, resource, synth, type CfnTemplate, type Synth } from './support';
+import { evaluate, type EvalContext } from '../../harness/cfn-eval';
+import { props, resource, synth, type CfnTemplate, type Synth } from '../../harness/synth';
 
 let s: Synth;
 let json: CfnTemplate;

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MODULE_FOLDER, REPO } from '../e2e/testbed';
+import { MODULE_FOLDER, REPO } from '../../harness/testbed';
 
 export const PROSODY_LIBS = {
   '0.12': '/usr/lib/prosody',

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MODULE_DIR, MODULE_FOLDER, Testbed } from '../e2e/testbed';
+import { MODULE_DIR, MODULE_FOLDER, Testbed } from '../../harness/testbed';
 
 const MODULE = path.join(MODULE_FOLDER, 'mod_ping_muc_cloud.lua');
 const README = path.join(MODULE_DIR, 'README.md');

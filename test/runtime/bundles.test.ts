@@ -7,7 +7,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FunctionName } from '../../infra/bundling';
-import { type Bundle, bundleFunction, node22, type ProbeBed, probeCalls, startProbeBed } from './probe';
+import {
+  type Bundle,
+  bundleFunction,
+  node22,
+  type ProbeBed,
+  probeCalls,
+  startProbeBed,
+} from '../../harness/cold-start-probe';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SECRETS = {

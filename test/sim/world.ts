@@ -13,7 +13,7 @@ import type { JoinStore, RoundStore, Scheduler, StanzaApi } from '../../lib/port
 import type { Clock } from '../../lib/support/clock';
 import { loadConfig } from '../../lib/support/config';
 import { createLogger, Metrics } from '../../lib/support/observability';
-import { MemoryStore } from '../support/memory-store';
+import { MemoryStore } from '../../harness/memory-store';
 import { oneKeyRegistry } from '../support/registry';
 import { Loop, never, rng } from './loop';
 import { HOST, ModuleModel, type RawEvent, type RecordedOp, type Switches, type Told } from './module';

@@ -10,7 +10,7 @@ import { MEMORY, startLocalService, type LocalService } from '../../lib/wiring/l
 import { ListSubscriptionsByTopicCommand, type ListSubscriptionsByTopicCommandOutput } from '@aws-sdk/client-sns';
 import { awsProbe, checkAlarmSubscription, main, type SnsLike } from '../../scripts/smoke';
 import { API_SECRET, WEBHOOK_SECRET } from '../support/service';
-import { startStanzaApiStub, type StanzaApiStub } from '../support/stanza-api-stub';
+import { startStanzaApiStub, type StanzaApiStub } from '../../harness/stanza-api-stub';
 
 let stub: StanzaApiStub;
 let service: LocalService;

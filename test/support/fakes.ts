@@ -13,7 +13,7 @@ import type { JoinRef, Scheduler, StanzaApi } from '../../lib/ports';
 import type { Clock } from '../../lib/support/clock';
 import { loadConfig, type Config } from '../../lib/support/config';
 import { createLogger, Metrics } from '../../lib/support/observability';
-import { MemoryStore } from './memory-store';
+import { MemoryStore } from '../../harness/memory-store';
 import { parse } from 'ltx';
 
 /** Time moves only when someone sleeps or the test says so. */

@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PINNED, seedsOf } from './seeds';
 
-const TEST = join(import.meta.dirname, '..');
+const REPO = join(import.meta.dirname, '../..');
 
 /**
  * Math.random in test code that draws no test case: the e2e testbed's pick of a loopback subnet,
- * npm run sim's seed (printed), store latency jitter in ingest-apply.test.ts, and this file.
+ * npm run sim's seed (printed), store latency jitter in app/ingest.test.ts, and this file.
  */
-const NOT_A_SEED = ['e2e/testbed.ts', 'sim/run.ts', 'domain/ingest-apply.test.ts', 'support/seeds.test.ts'];
+const NOT_A_SEED = ['harness/testbed.ts', 'test/sim/run.ts', 'test/app/ingest.test.ts', 'test/support/seeds.test.ts'];
 
 describe('seeds of the default run', () => {
   it('are the pinned lists when PING_MUC_SEEDS is unset', () => {
@@ -34,12 +34,17 @@ describe('seeds of the default run', () => {
   });
 
   it('come from no random source in the test code', () => {
-    const drawn = readdirSync(TEST, { recursive: true, encoding: 'utf8' }).filter(
-      (file) =>
-        file.endsWith('.ts') &&
-        !NOT_A_SEED.includes(file) &&
-        /Math\.random\(\)/.test(readFileSync(join(TEST, file), 'utf8')),
-    );
-    expect(drawn, 'test files that call Math.random(): seed a mulberry32 (test/support/rng.ts) instead').toEqual([]);
+    const drawn = ['test', 'harness']
+      .flatMap((dir) => readdirSync(join(REPO, dir), { recursive: true, encoding: 'utf8' }).map((f) => `${dir}/${f}`))
+      .filter(
+        (file) =>
+          file.endsWith('.ts') &&
+          !NOT_A_SEED.includes(file) &&
+          /Math\.random\(\)/.test(readFileSync(join(REPO, file), 'utf8')),
+      );
+    expect(
+      drawn,
+      'test and harness files that call Math.random(): seed a mulberry32 (test/support/rng.ts) instead',
+    ).toEqual([]);
   });
 });

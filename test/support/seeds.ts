@@ -2,7 +2,7 @@
 // cases and a failure is a change in the code. `npm run fuzz` draws random seeds and prints them
 // (scripts/fuzz.ts); PING_MUC_SEEDS=<seed>[,<seed>…] runs those instead (a replay).
 export const PINNED = {
-  /** test/round/faults.test.ts: 20,000 joins under injected faults per seed. */
+  /** test/app/round/faults.test.ts: 20,000 joins under injected faults per seed. */
   faults: [1, 2, 3, 7, 42, 1234, 400725702, 2026, 99991, 31337],
   /** test/fuzz/events.fuzz.test.ts */
   eventsFuzz: [568078495, 20261207, 7],

@@ -2,7 +2,7 @@
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { localDynamoClient } from '../../lib/adapters/dynamodb/dynalite';
 import { MEMORY, startLocalService, type LocalService } from '../../lib/wiring/local';
-import { startStanzaApiStub, type StanzaApiStub } from './stanza-api-stub';
+import { startStanzaApiStub, type StanzaApiStub } from '../../harness/stanza-api-stub';
 import { waitFor } from './wait';
 import type { Join } from '../../lib/domain/model';
 

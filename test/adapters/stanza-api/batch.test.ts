@@ -12,7 +12,7 @@ import { secretKey, sign, verify } from '../../../lib/domain/signature';
 import { NS_API, NS_BATCH, NS_STANZAS } from '../../../lib/domain/stanzas';
 import type { JoinRef } from '../../../lib/ports';
 import { type AnsweringServer, answeringServer, flatHeaders, quickClient } from '../../support/answering-server';
-import { type Answer, startStanzaApiStub, type StanzaApiStub } from '../../support/stanza-api-stub';
+import { type Answer, startStanzaApiStub, type StanzaApiStub } from '../../../harness/stanza-api-stub';
 
 const SECRET = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
 const USER = 'alice@a.example/r';
