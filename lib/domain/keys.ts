@@ -26,7 +26,7 @@ function value(raw: unknown, where: string): Buffer {
   try {
     return secretKey(raw, where);
   } catch (err) {
-    if (err instanceof SignatureError) throw new MasterKeyError(err.message);
+    if (err instanceof SignatureError) throw new MasterKeyError(err.message, { cause: err });
     throw err;
   }
 }

@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { EventError, parseBatch, parseEvent } from '../../lib/domain/events';
 import { parseRegistryFile, parseServer, RegistryError } from '../../lib/domain/hosts';
 import { JidError, parseJid } from '../../lib/domain/jid';
+import { MasterKeyError, parseMasterKey } from '../../lib/domain/keys';
+import { SignatureError } from '../../lib/domain/signature';
 
 function thrown(fn: () => unknown): Error {
   try {
@@ -15,6 +17,12 @@ function thrown(fn: () => unknown): Error {
 }
 
 describe('error causes', () => {
+  it('a master key with a weak value keeps the SignatureError as cause', () => {
+    const err = thrown(() => parseMasterKey(JSON.stringify({ current: 'short' })));
+    expect(err).toBeInstanceOf(MasterKeyError);
+    expect(err.cause).toBeInstanceOf(SignatureError);
+  });
+
   it('an event refused for its JID keeps the JidError as cause', () => {
     const join = { type: 'join', seq: 1, host: 'a.example', user: 'u@@a.example', room: 'r@muc.a.example', nick: 'n' };
     const err = thrown(() => parseEvent(join));

@@ -32,7 +32,7 @@ export class ListedHosts {
     this.table = new Refreshing({
       read: () =>
         this.read().catch((err: Error) => {
-          throw err instanceof RegistryError ? err : new RegistryError(`host registry ${name}: ${err.message}`);
+          throw err instanceof RegistryError ? err : new RegistryError(`host registry ${name}: ${err.message}`, { cause: err });
         }),
       ttlMs,
       now,
