@@ -32,7 +32,9 @@ export class ListedHosts {
     this.table = new Refreshing({
       read: () =>
         this.read().catch((err: Error) => {
-          throw err instanceof RegistryError ? err : new RegistryError(`host registry ${name}: ${err.message}`, { cause: err });
+          throw err instanceof RegistryError
+            ? err
+            : new RegistryError(`host registry ${name}: ${err.message}`, { cause: err });
         }),
       ttlMs,
       now,
